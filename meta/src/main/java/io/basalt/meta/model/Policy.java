@@ -24,6 +24,11 @@ public record Policy(String name, boolean erasureCoded, int dataCount, int parit
     private static final Pattern SYNTAX =
             Pattern.compile("(?:rep(\\d{1,2})|ec(\\d{1,2})\\+(\\d{1,2}))(?:@(cs|host|zone))?");
 
+    /** Bytes of one stripe of data: strip size times data strips (one strip if replicated). */
+    public long stripeBytes() {
+        return erasureCoded ? (long) stripSizeBytes * dataCount : stripSizeBytes;
+    }
+
     /** Chunklets per chunk. */
     public int width() {
         return dataCount + parityCount;

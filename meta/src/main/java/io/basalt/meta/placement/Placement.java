@@ -60,10 +60,12 @@ public final class Placement {
         // TreeMap: domains in a fixed order whatever order the servers came in.
         Map<String, ChunkServer> bestPerDomain = new TreeMap<>();
         Set<String> upDomains = new HashSet<>();
+        int upCount = 0;
         for (ChunkServer server : servers) {
             if (server.status() != CsStatus.UP) {
                 continue;
             }
+            upCount++;
             String label = domain.domainOf(server);
             upDomains.add(label);
             if (excludedCsIds.contains(server.id()) || excludedDomains.contains(label)
@@ -76,11 +78,12 @@ public final class Placement {
         if (bestPerDomain.size() < count) {
             int needed = count + excludedDomains.size();
             throw new PlacementException("policy " + policyName + " needs " + needed + " "
-                    + domain.plural() + " with " + Units.formatBytes(chunkletSizeBytes)
-                    + " free on an UP chunk server, cluster has " + upDomains.size()
+                    + domain.plural() + ", cluster has " + upDomains.size()
+                    + " (chunk servers: " + servers.size() + " registered, " + upCount + " UP"
                     + (bestPerDomain.size() < upDomains.size() - excludedDomains.size()
-                            ? " (" + bestPerDomain.size() + " with room)" : "")
-                    + "; add chunk servers on more " + domain.plural()
+                            ? ", " + bestPerDomain.size() + " domains with "
+                            + Units.formatBytes(chunkletSizeBytes) + " free" : "")
+                    + "); add chunk servers on more " + domain.plural()
                     + " or choose a policy that needs fewer");
         }
         List<ChunkServer> chosen = new ArrayList<>(bestPerDomain.values());

@@ -152,11 +152,11 @@ public final class MetaLogic {
         } catch (IllegalArgumentException e) {
             return e.getMessage();
         }
-        long stripeBytes = (long) policy.stripSizeBytes() * policy.dataCount();
+        long stripeBytes = policy.stripeBytes();
         if (chunkSizeBytes < CHUNK_SIZE_BYTES_MIN || chunkSizeBytes > CHUNK_SIZE_BYTES_MAX
                 || chunkSizeBytes % stripeBytes != 0) {
             return "chunk size " + chunkSizeBytes + " bytes: must be a multiple of " + stripeBytes
-                    + " (strip size x data strips of " + policy.name() + ") between "
+                    + " (a whole stripe of " + policy.name() + ") between "
                     + Units.formatBytes(CHUNK_SIZE_BYTES_MIN) + " and "
                     + Units.formatBytes(CHUNK_SIZE_BYTES_MAX);
         }
@@ -165,7 +165,7 @@ public final class MetaLogic {
 
     /** The cluster default chunk size rounded down to whole stripes of {@code policy}. */
     static long defaultChunkSize(long defaultChunkSizeBytes, Policy policy) {
-        long stripeBytes = (long) policy.stripSizeBytes() * policy.dataCount();
+        long stripeBytes = policy.stripeBytes();
         return Math.max(stripeBytes, defaultChunkSizeBytes / stripeBytes * stripeBytes);
     }
 
