@@ -262,7 +262,7 @@ public final class MetaStateMachine extends BaseStateMachine {
         lock.writeLock().lock();
         try {
             if (index <= storeAppliedIndex) {
-                updateLastAppliedTermIndex(term, index);
+                notifyTermIndexUpdated(term, index);
                 return MetaReply.error(MetaError.INTERNAL, "entry " + index + " was applied before");
             }
             byte[] reply;
@@ -484,6 +484,16 @@ public final class MetaStateMachine extends BaseStateMachine {
         lock.readLock().lock();
         try {
             return store.dump();
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    /** A plain read against the local store, without ReadIndex (tests and tools). */
+    byte[] readLocal(MetaRequest request) {
+        lock.readLock().lock();
+        try {
+            return MetaLogic.read(request, store);
         } finally {
             lock.readLock().unlock();
         }

@@ -55,8 +55,25 @@ public final class MetaStore implements AutoCloseable {
         }
     }
 
-    /** One key and value; arrays are owned by the caller. */
-    public record Entry(byte[] key, byte[] value) {}
+    /** One key and value; arrays are owned by the caller. Compared and printed by content. */
+    public record Entry(byte[] key, byte[] value) {
+        @Override
+        public boolean equals(Object other) {
+            return other instanceof Entry entry && Arrays.equals(key, entry.key)
+                    && Arrays.equals(value, entry.value);
+        }
+
+        @Override
+        public int hashCode() {
+            return 31 * Arrays.hashCode(key) + Arrays.hashCode(value);
+        }
+
+        @Override
+        public String toString() {
+            java.util.HexFormat hex = java.util.HexFormat.of();
+            return hex.formatHex(key) + "=" + hex.formatHex(value);
+        }
+    }
 
     private final Path dir;
     private final DBOptions dbOptions;
