@@ -71,6 +71,7 @@ public final class MetaServer implements AutoCloseable {
     private final AtomicBoolean closed = new AtomicBoolean();
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final AtomicLong pauseCount = new AtomicLong();
+    private final Watchdog watchdogState = new Watchdog();
     private Thread watchdog;
 
     private MetaServer(Config config) throws IOException {
@@ -177,7 +178,7 @@ public final class MetaServer implements AutoCloseable {
             try {
                 Thread.sleep(WATCHDOG_PERIOD);
                 if (stateMachine.leader()) {
-                    Watchdog.pass(stateMachine, System.nanoTime(), config.csUnhealthyAfter(),
+                    watchdogState.pass(stateMachine, System.nanoTime(), config.csUnhealthyAfter(),
                             config.csDownAfter(), internalClient::call);
                 }
             } catch (InterruptedException e) {

@@ -4,6 +4,8 @@ import io.basalt.meta.api.MetaRequest;
 import io.basalt.meta.model.ChunkServer;
 import io.basalt.meta.model.CsStatus;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -19,14 +21,22 @@ import org.slf4j.LoggerFactory;
 final class Watchdog {
     private static final Logger LOG = LoggerFactory.getLogger(Watchdog.class);
 
-    private Watchdog() {}
+    /** When this leader first saw each chunk server: a newly registered one gets its grace too. */
+    private final Map<Integer, Long> firstSeenNanos = new HashMap<>();
+    private long leaderSinceNanos;
 
-    static int pass(MetaStateMachine stateMachine, long nowNanos, Duration unhealthyAfter,
-                    Duration downAfter, Consumer<MetaRequest> propose) {
+    /** Owned by the watchdog thread. */
+    int pass(MetaStateMachine stateMachine, long nowNanos, Duration unhealthyAfter,
+             Duration downAfter, Consumer<MetaRequest> propose) {
+        if (stateMachine.leaderSinceNanos() != leaderSinceNanos) {
+            leaderSinceNanos = stateMachine.leaderSinceNanos();
+            firstSeenNanos.clear();
+        }
         int proposed = 0;
         for (ChunkServer server : stateMachine.chunkServers()) {
             MetaStateMachine.Beat beat = stateMachine.beats().get(server.id());
-            long lastNanos = beat == null ? stateMachine.leaderSinceNanos() : beat.atNanos();
+            long firstSeen = firstSeenNanos.computeIfAbsent(server.id(), id -> nowNanos);
+            long lastNanos = beat == null ? firstSeen : beat.atNanos();
             long silentNanos = nowNanos - lastNanos;
             boolean healthyBeat = beat != null && beat.healthy()
                     && silentNanos < unhealthyAfter.toNanos();
