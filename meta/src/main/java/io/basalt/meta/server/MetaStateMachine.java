@@ -42,6 +42,7 @@ import org.apache.ratis.statemachine.TransactionContext;
 import org.apache.ratis.statemachine.impl.BaseStateMachine;
 import org.apache.ratis.statemachine.impl.FileListSnapshotInfo;
 import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
+import org.apache.ratis.util.LifeCycle;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -118,11 +119,27 @@ public final class MetaStateMachine extends BaseStateMachine {
     @Override
     public void initialize(RaftServer server, RaftGroupId groupId, RaftStorage raftStorage)
             throws IOException {
-        super.initialize(server, groupId, raftStorage);
-        snapshots.init(raftStorage);
+        // Ratis checks the life cycle: RUNNING here, PAUSED while it installs a snapshot.
+        getLifeCycle().startAndTransition(() -> {
+            super.initialize(server, groupId, raftStorage);
+            snapshots.init(raftStorage);
+            lock.writeLock().lock();
+            try {
+                openStore(snapshots.reload());
+            } finally {
+                lock.writeLock().unlock();
+            }
+        });
+    }
+
+    @Override
+    public void pause() {
         lock.writeLock().lock();
         try {
-            openStore(snapshots.reload());
+            if (getLifeCycle().getCurrentState() == LifeCycle.State.RUNNING) {
+                getLifeCycle().transition(LifeCycle.State.PAUSING);
+                getLifeCycle().transition(LifeCycle.State.PAUSED);
+            }
         } finally {
             lock.writeLock().unlock();
         }
@@ -139,6 +156,10 @@ public final class MetaStateMachine extends BaseStateMachine {
             FileListSnapshotInfo snapshot = snapshots.reload();
             openStore(snapshot);
             LOG.info("{}: reinitialized from snapshot {}", getId(), snapshot);
+            if (getLifeCycle().getCurrentState() == LifeCycle.State.PAUSED) {
+                getLifeCycle().transition(LifeCycle.State.STARTING);
+                getLifeCycle().transition(LifeCycle.State.RUNNING);
+            }
         } finally {
             lock.writeLock().unlock();
         }
@@ -513,6 +534,10 @@ public final class MetaStateMachine extends BaseStateMachine {
             }
         } finally {
             lock.writeLock().unlock();
+        }
+        if (!getLifeCycle().getCurrentState().isClosingOrClosed()
+                && getLifeCycle().getCurrentState() != LifeCycle.State.NEW) {
+            getLifeCycle().checkStateAndClose(() -> { });
         }
         super.close();
     }
