@@ -122,6 +122,10 @@ final class MetaCommand implements Runnable {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
+            if (server.failed()) {
+                throw new UserError("meta member " + id + " stopped after its Raft server shut"
+                        + " down; see the log above, then restart it (it recovers from " + data + ")");
+            }
         }
     }
 

@@ -72,6 +72,7 @@ public final class MetaServer implements AutoCloseable {
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final AtomicLong pauseCount = new AtomicLong();
     private final Watchdog watchdogState = new Watchdog();
+    private volatile boolean failed;
     private Thread watchdog;
 
     private MetaServer(Config config) throws IOException {
@@ -107,6 +108,31 @@ public final class MetaServer implements AutoCloseable {
                 })
                 .build();
         stateMachine.setLeaderListener(this::onLeader);
+        stateMachine.setShutdownListener(this::onRatisShutdown);
+    }
+
+    /**
+     * Ratis closed this member by itself (apply failed, a JVM pause past the close threshold):
+     * the process must end so that a supervisor restarts it from disk, not linger half alive.
+     */
+    private void onRatisShutdown() {
+        if (closed.get()) {
+            return;
+        }
+        failed = true;
+        LOG.error("meta {}: the Raft server shut down on its own; stopping this member", config.id());
+        Thread.ofVirtual().start(() -> {
+            try {
+                close();
+            } catch (IOException e) {
+                LOG.error("meta {}: close after shutdown failed", config.id(), e);
+            }
+        });
+    }
+
+    /** Whether this member stopped because Ratis shut it down, not because it was asked to. */
+    public boolean failed() {
+        return failed;
     }
 
     static RaftProperties properties(Config config, Path raftDir, int port) {

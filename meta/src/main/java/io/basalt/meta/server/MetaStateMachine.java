@@ -90,6 +90,7 @@ public final class MetaStateMachine extends BaseStateMachine {
     private final AtomicLong leaderSinceNanos = new AtomicLong();
     private final AtomicLong appliedCount = new AtomicLong();
     private volatile LeaderListener leaderListener = term -> {};
+    private volatile Runnable shutdownListener = () -> {};
     private volatile MetaStore store;
     /** Highest index in RocksDB; guarded by {@link #lock}. */
     private long storeAppliedIndex = RaftLog.INVALID_LOG_INDEX;
@@ -109,6 +110,17 @@ public final class MetaStateMachine extends BaseStateMachine {
 
     public void setLeaderListener(LeaderListener listener) {
         this.leaderListener = listener;
+    }
+
+    /** Told when Ratis shuts this member's division down (on a Ratis thread). */
+    public void setShutdownListener(Runnable listener) {
+        this.shutdownListener = listener;
+    }
+
+    @Override
+    public void notifyServerShutdown(org.apache.ratis.proto.RaftProtos.RoleInfoProto roleInfo,
+                                     boolean allServer) {
+        shutdownListener.run();
     }
 
     @Override
