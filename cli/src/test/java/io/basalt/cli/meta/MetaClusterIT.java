@@ -132,13 +132,14 @@ class MetaClusterIT {
                 // The killed member restarts from its own disk and catches up from a snapshot.
                 cluster.start(leader);
                 long commitIndex = client.status().commitIndex();
+                waitUntil(() -> cluster.log(leader).contains("reinitialized from snapshot"),
+                        Duration.ofSeconds(60), "restarted member to install a snapshot");
                 waitUntil(() -> memberCommit(client, leader) >= commitIndex, Duration.ofSeconds(60),
                         "restarted member to catch up");
-                assertThat(cluster.log(leader)).contains("reinitialized from snapshot");
 
                 // All three replicas hold the same RocksDB contents, byte for byte.
                 waitUntil(() -> allCommitted(client), Duration.ofSeconds(30), "equal commit indexes");
-                Thread.sleep(1000);
+                Thread.sleep(2000);
                 for (int i = 0; i < 3; i++) {
                     cluster.stop(i);
                 }
