@@ -104,6 +104,14 @@ final class MetaCommand implements Runnable {
                     chunkSizeBytes, snapshotEvery, Duration.ofMillis(electionTimeoutMillis),
                     Duration.ofMillis(unhealthyAfterMillis), Duration.ofMillis(downAfterMillis),
                     segmentBytes, Duration.ofMinutes(5));
+            boolean zgc = java.lang.management.ManagementFactory.getGarbageCollectorMXBeans().stream()
+                    .anyMatch(gc -> gc.getName().startsWith("ZGC"));
+            if (!zgc) {
+                // GC pauses count against the election timeout; ZGC keeps them under a millisecond.
+                org.slf4j.LoggerFactory.getLogger(MetaCommand.class).warn("meta {} is not running"
+                        + " with ZGC; for short GC pauses start it with"
+                        + " BASALT_JAVA_OPTS=-XX:+UseZGC (see docs/meta.md)", id);
+            }
             MetaServer server;
             try {
                 server = MetaServer.start(config);
