@@ -110,7 +110,7 @@ final class MetaCommand implements Runnable {
                 // GC pauses count against the election timeout; ZGC keeps them under a millisecond.
                 org.slf4j.LoggerFactory.getLogger(MetaCommand.class).warn("meta {} is not running"
                         + " with ZGC; for short GC pauses start it with"
-                        + " BASALT_JAVA_OPTS=-XX:+UseZGC (see docs/meta.md)", id);
+                        + " BASALT_JAVA_OPTS=\"-XX:-UseG1GC -XX:+UseZGC\" (see docs/meta.md)", id);
             }
             MetaServer server;
             try {
