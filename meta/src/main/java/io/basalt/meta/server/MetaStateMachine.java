@@ -522,6 +522,11 @@ public final class MetaStateMachine extends BaseStateMachine {
         }
     }
 
+    /** The live store, for tests in this package (callers must not close it). */
+    MetaStore storeForTests() {
+        return store;
+    }
+
     /** A plain read against the local store, without ReadIndex (tests and tools). */
     byte[] readLocal(MetaRequest request) {
         lock.readLock().lock();

@@ -178,13 +178,7 @@ class MetaLogicTest {
     }
 
     private MetaStore storeOf() {
-        try {
-            var field = MetaStateMachine.class.getDeclaredField("store");
-            field.setAccessible(true);
-            return (MetaStore) field.get(meta.stateMachine);
-        } catch (ReflectiveOperationException e) {
-            throw new AssertionError(e);
-        }
+        return meta.stateMachine.storeForTests();
     }
 
     @Test
