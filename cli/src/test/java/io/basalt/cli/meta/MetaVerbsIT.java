@@ -53,6 +53,11 @@ class MetaVerbsIT {
         List<String> all = new ArrayList<>(List.of(args));
         all.add("--meta");
         all.add(cluster.peers());
+        return basaltExactly(all.toArray(String[]::new));
+    }
+
+    private static Result basaltExactly(String... args) {
+        List<String> all = List.of(args);
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         PrintStream savedOut = System.out;
@@ -131,6 +136,21 @@ class MetaVerbsIT {
         assertUserError(basalt("volume", "delete", "nope"), "not found");
         assertUserError(basalt("volume", "resize", "nope", "--size", "1G"), "not found");
         assertThat(basalt("volume", "list", "--json").out()).isEqualTo(before);
+    }
+
+    @Test
+    void metaRunRefusesBadSettingsBeforeStarting() throws Exception {
+        String data = cluster.dir.resolve("never").toString();
+        assertUserError(basaltExactly("meta", "run", "--id", "9", "--data", data, "--peers",
+                "1@127.0.0.1:1"), "member id 9 is not in the peer list");
+        assertUserError(basaltExactly("meta", "run", "--id", "1", "--data", data, "--peers",
+                "127.0.0.1:1"), "ID@HOST:PORT");
+        assertUserError(basaltExactly("meta", "run", "--id", "1", "--data", data, "--peers",
+                "1@127.0.0.1:1", "--chunk-size", "1000"), "--chunk-size");
+        assertUserError(basaltExactly("meta", "run", "--id", "1", "--data", data, "--peers",
+                "1@127.0.0.1:1", "--election-timeout-ms", "5"), "--election-timeout-ms");
+        assertThat(cluster.dir.resolve("never")).doesNotExist();
+        assertUserError(basaltExactly("volume", "list", "--meta", "nonsense"), "ID@HOST:PORT");
     }
 
     @Test
