@@ -39,7 +39,9 @@ final class BasaltProcess implements AutoCloseable {
 
     /** JVM start plus Netty bind; generous because CI has 2 cores shared with the build. */
     private static final long START_TIMEOUT_MILLIS = 60_000;
-    private static final long STOP_TIMEOUT_MILLIS = 10_000;
+    /** SIGTERM grace before SIGKILL; a clean shutdown finishes in-flight requests and flushes. */
+    private static final long STOP_TIMEOUT_MILLIS =
+            Long.getLong("basalt.it.stopTimeoutMillis", 10_000);
     private static final int START_ATTEMPTS_MAX = 3;
     private static final byte[] NBD_MAGIC = "NBDMAGIC".getBytes(StandardCharsets.US_ASCII);
 

@@ -101,6 +101,27 @@ class MalformedInputIT {
         }
     }
 
+    /**
+     * A client may send its flags and first option without waiting (qemu and libnbd do; on a busy
+     * server both arrive in one read). Every other test here relies on this too.
+     */
+    @Test
+    void clientFlagsAndFirstOptionInOneSegment() throws IOException {
+        try (RawNbdClient client = RawNbdClient.connect(server.port())) {
+            client.readGreeting();
+            client.out.writeInt(FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES);
+            byte[] go = infoRequest(EXPORT);
+            client.out.writeLong(IHAVEOPT);
+            client.out.writeInt(OPT_GO);
+            client.out.writeInt(go.length);
+            client.out.write(go);
+            client.out.flush(); // one write: flags, option header and data together
+            Export export = client.readInfoReplies(OPT_GO);
+            assertThat(export.sizeBytes()).isEqualTo(64L * MIB);
+            assertStillUsable(client);
+        }
+    }
+
     @Test
     void unknownClientFlagsCloseTheConnection() throws IOException {
         try (RawNbdClient client = RawNbdClient.connect(server.port())) {

@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.basalt.cli.it.BasaltProcess.Options;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
@@ -83,9 +86,13 @@ class NbdInfoIT {
     }
 
     @Test
-    void readOnlyExportSaysSo() {
-        BasaltProcess readOnly = resources.start(
-                Options.file(resources.tempDir().resolve("ro.img"), "4M").asReadOnly());
+    void readOnlyExportSaysSo() throws IOException {
+        // A read-only export serves an existing file (basalt refuses to create one read-only).
+        Path file = resources.tempDir().resolve("ro.img");
+        try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
+            raf.setLength(4L << 20);
+        }
+        BasaltProcess readOnly = resources.start(Options.file(file, null).asReadOnly());
         Map<String, Object> export = nbdinfo(readOnly.uri());
         assertThat(export.get("is_read_only")).isEqualTo(true);
         assertThat(export.get("export-size")).isEqualTo(4L << 20);

@@ -159,7 +159,13 @@ final class RawNbdClient implements AutoCloseable {
     }
 
     OptionReply readOptionReply() throws IOException {
-        long magic = in.readLong();
+        long magic;
+        try {
+            magic = in.readLong();
+        } catch (SocketTimeoutException e) {
+            throw new AssertionError("no option reply within " + READ_TIMEOUT_MILLIS
+                    + " ms: the server hangs in the handshake", e);
+        }
         int option = in.readInt();
         int type = in.readInt();
         int length = in.readInt();
