@@ -141,9 +141,12 @@ final class BasaltProcess implements AutoCloseable {
         throw lastFailure;
     }
 
-    /** Starts a process that is expected to exit by itself (e.g. a refused command line). */
-    static Tools.Result runToExit(Options options, java.time.Duration timeout) {
-        return Tools.run(timeout, null, null, command(options, 0, 0));
+    /**
+     * Runs the server command line expecting it to exit by itself (a refused command line, --help)
+     * with --port {@code port} and --metrics-port 0.
+     */
+    static Tools.Result runToExit(Options options, int port, java.time.Duration timeout) {
+        return Tools.run(timeout, null, null, command(options, port, 0));
     }
 
     private static List<String> command(Options options, int port, int metricsPort) {
