@@ -322,6 +322,9 @@ final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
         if (!readingPaused) {
             readingPaused = true;
             channel.config().setAutoRead(false);
+            if (decoder.phase() == NbdFrameDecoder.Phase.TRANSMISSION) {
+                decoder.pause();
+            }
         }
     }
 
@@ -332,7 +335,13 @@ final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
         if (readingPaused && !disconnectRequested && inFlightRequests <= IN_FLIGHT_REQUESTS_MAX / 2
                 && inFlightBytes <= IN_FLIGHT_BYTES_MAX / 2) {
             readingPaused = false;
-            channel.config().setAutoRead(true);
+            decoder.resume(NbdFrameDecoder.Phase.TRANSMISSION);
+            // Decode what was buffered while paused (in a fresh task: we may be inside the decoder).
+            ctx.executor().execute(() -> {
+                if (!readingPaused) {
+                    NbdServer.decodeBuffered(channel);
+                }
+            });
         }
         closeIfDrained(ctx);
     }
