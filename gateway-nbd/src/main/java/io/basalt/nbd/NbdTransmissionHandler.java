@@ -194,7 +194,7 @@ final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
                     if (failure != null) {
                         complete(ctx, reply, failure, NbdProtocol.EINVAL);
                     } else {
-                        ctx.executor().execute(() -> reply.blockStatus(ctx, extents, length));
+                        onEventLoop(ctx, () -> reply.blockStatus(ctx, extents, length));
                     }
                 });
             }
@@ -213,7 +213,7 @@ final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
             out.release();
             throw e;
         }
-        read.whenComplete((ignored, failure) -> ctx.executor().execute(() -> {
+        read.whenComplete((ignored, failure) -> onEventLoop(ctx, () -> {
             if (failure != null) {
                 out.release();
                 reply.failed(ctx, failure, NbdProtocol.EINVAL);
@@ -275,8 +275,20 @@ final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
         return false;
     }
 
+    /**
+     * Runs {@code task} on the channel's event loop: at once when already there (a device that
+     * completed inline, e.g. a read from the page cache), else as a task.
+     */
+    private static void onEventLoop(ChannelHandlerContext ctx, Runnable task) {
+        if (ctx.executor().inEventLoop()) {
+            task.run();
+        } else {
+            ctx.executor().execute(task);
+        }
+    }
+
     private void complete(ChannelHandlerContext ctx, Reply reply, Throwable failure, int outOfRangeErrno) {
-        ctx.executor().execute(() -> {
+        onEventLoop(ctx, () -> {
             if (failure == null) {
                 reply.success(ctx);
             } else {
