@@ -161,10 +161,12 @@ final class NbdHandshakeHandler extends ChannelInboundHandlerAdapter {
                 export.releaseQuietly();
                 return;
             }
-            // Old-style clients get no structured replies: they never asked in a way that can be acked.
-            int flags = export.info().transmissionFlags(false);
-            structuredReplies = false;
-            baseAllocationSelected = false;
+            // What was negotiated holds here too: an acked STRUCTURED_REPLY means READ replies are
+            // structured, however transmission is entered.
+            int flags = export.info().transmissionFlags(structuredReplies);
+            if (metaContextExport != null && !metaContextExport.equals(name)) {
+                baseAllocationSelected = false;
+            }
             ctx.writeAndFlush(NbdReplies.exportNameReply(ctx.alloc(), export.info().sizeBytes(), flags, noZeroes));
             enterTransmission(ctx, export);
         }));

@@ -195,4 +195,31 @@ class NbdServerTest {
         assertThat(healthy.readReply(1).error()).isZero();
         assertThat(metrics.protocolErrors.labelValues("malformed_frame").get()).isEqualTo(1);
     }
+
+    @Test
+    void exportNameEntersTransmissionWithZeroPaddingAndKeepsStructuredReplies() throws Exception {
+        start(false);
+        try (NbdTestClient client = new NbdTestClient(server.localAddress())) {
+            client.in.readLong();
+            client.in.readLong();
+            client.in.readUnsignedShort();
+            client.out.writeInt(NbdProtocol.FLAG_C_FIXED_NEWSTYLE); // no NO_ZEROES: expect 124 zero bytes
+            NbdTestClient.expect(client.option(NbdProtocol.OPT_STRUCTURED_REPLY, new byte[0]), NbdProtocol.REP_ACK);
+            client.send(NbdWire.option(NbdProtocol.OPT_EXPORT_NAME, "disk".getBytes()));
+            assertThat(client.in.readLong()).isEqualTo(SIZE);
+            int flags = client.in.readUnsignedShort();
+            assertThat(flags & NbdProtocol.FLAG_SEND_DF).isNotZero();
+            byte[] zeroes = new byte[NbdProtocol.EXPORT_NAME_REPLY_ZEROES];
+            client.in.readFully(zeroes);
+            assertThat(zeroes).containsOnly(0);
+            client.request(0, NbdProtocol.CMD_READ, 9, 0, 16, null);
+            NbdTestClient.Reply reply = client.readReply(0);
+            assertThat(reply.structured()).isTrue();
+            assertThat(reply.type()).isEqualTo(NbdProtocol.REPLY_TYPE_OFFSET_DATA);
+        }
+        try (NbdTestClient unknown = new NbdTestClient(server.localAddress()).handshake()) {
+            unknown.send(NbdWire.option(NbdProtocol.OPT_EXPORT_NAME, "nope".getBytes()));
+            assertThat(unknown.closedByServer()).isTrue();
+        }
+    }
 }
