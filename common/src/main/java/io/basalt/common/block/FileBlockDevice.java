@@ -397,32 +397,31 @@ public final class FileBlockDevice implements BlockDevice {
 
     /** Punches a hole; false when the file system cannot (then remembered, and not tried again). */
     private boolean punchHole(long offsetBytes, long lengthBytes) {
-        try {
-            LinuxFiles.fallocate(nativeFd, LinuxFiles.FALLOC_FL_PUNCH_HOLE | LinuxFiles.FALLOC_FL_KEEP_SIZE,
-                    offsetBytes, lengthBytes, path.toString());
-            return true;
-        } catch (IOException e) {
-            if (LinuxFiles.isUnsupported(e)) {
-                log.info("file system of {} cannot punch holes; TRIM becomes a no-op", path);
-                punchHoleSupported = false;
-                return false;
-            }
-            throw ioFailure("punch hole at " + offsetBytes, e);
-        }
+        boolean done = fallocate(LinuxFiles.FALLOC_FL_PUNCH_HOLE, "punch hole", offsetBytes, lengthBytes,
+                "cannot punch holes; TRIM becomes a no-op");
+        punchHoleSupported &= done;
+        return done;
     }
 
+    /** Zeroes a range in place without writing; false when the file system cannot (remembered). */
     private boolean zeroRange(long offsetBytes, long lengthBytes) {
+        boolean done = fallocate(LinuxFiles.FALLOC_FL_ZERO_RANGE, "zero range", offsetBytes, lengthBytes,
+                "cannot zero ranges in place; zeroing writes zeroes");
+        zeroRangeSupported &= done;
+        return done;
+    }
+
+    private boolean fallocate(int mode, String what, long offsetBytes, long lengthBytes, String whenUnsupported) {
         try {
-            LinuxFiles.fallocate(nativeFd, LinuxFiles.FALLOC_FL_ZERO_RANGE | LinuxFiles.FALLOC_FL_KEEP_SIZE,
-                    offsetBytes, lengthBytes, path.toString());
+            LinuxFiles.fallocate(nativeFd, mode | LinuxFiles.FALLOC_FL_KEEP_SIZE, offsetBytes, lengthBytes,
+                    path.toString());
             return true;
         } catch (IOException e) {
             if (LinuxFiles.isUnsupported(e)) {
-                log.info("file system of {} cannot zero ranges in place; zeroing writes zeroes", path);
-                zeroRangeSupported = false;
+                log.info("file system of {} {}", path, whenUnsupported);
                 return false;
             }
-            throw ioFailure("zero range at " + offsetBytes, e);
+            throw ioFailure(what + " at " + offsetBytes, e);
         }
     }
 
