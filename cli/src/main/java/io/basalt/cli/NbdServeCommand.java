@@ -11,7 +11,6 @@ import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.OptionalLong;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -58,10 +57,12 @@ final class NbdServeCommand implements Callable<Integer> {
         }
         OptionalLong sizeBytes = size == null ? OptionalLong.empty() : OptionalLong.of(Units.parseBytes(size));
         PrometheusRegistry registry = new PrometheusRegistry();
-        FileBlockDevice device = FileBlockDevice.open(file, sizeBytes, readOnly, ioThreads);
+        ShutdownSignal signal = ShutdownSignal.install();
+        FileBlockDevice device = null;
         MetricsServer metrics = null;
         NbdServer server = null;
         try {
+            device = FileBlockDevice.open(file, sizeBytes, readOnly, ioThreads);
             metrics = MetricsServer.start(registry, bind, metricsPort);
             NbdExports exports = NbdExports.single(exportName, file.getFileName().toString(), device);
             try {
@@ -75,34 +76,21 @@ final class NbdServeCommand implements Callable<Integer> {
             System.out.printf("basalt: serving %s (%s%s) as nbd://%s:%d/%s%n", file, Units.formatBytes(device.sizeBytes()),
                     readOnly ? ", read-only" : "", host, server.localAddress().getPort(), exportName);
             System.out.flush();
-            awaitShutdownSignal();
+            signal.await();
             log.info("shutting down: finishing in-flight requests");
             return 0;
         } finally {
             if (server != null) {
                 server.close();
             }
-            device.close();
+            if (device != null) {
+                device.close();
+            }
             if (metrics != null) {
                 metrics.close();
             }
+            log.info("stopped");
+            signal.cleanedUp();
         }
-    }
-
-    /** Blocks until SIGINT or SIGTERM; the JVM's shutdown hook releases us and waits for cleanup. */
-    static void awaitShutdownSignal() throws InterruptedException {
-        CountDownLatch stop = new CountDownLatch(1);
-        CountDownLatch cleanedUp = new CountDownLatch(1);
-        Thread mainThread = Thread.currentThread();
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            stop.countDown();
-            try {
-                mainThread.join(30_000); // let the daemon close cleanly before the JVM exits
-            } catch (InterruptedException ignored) {
-                Thread.currentThread().interrupt();
-            }
-            cleanedUp.countDown();
-        }, "basalt-shutdown"));
-        stop.await();
     }
 }

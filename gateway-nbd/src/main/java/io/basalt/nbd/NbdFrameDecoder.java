@@ -56,39 +56,51 @@ public final class NbdFrameDecoder extends ByteToMessageDecoder {
         paused = false;
     }
 
+    /**
+     * Stops decoding requests until {@link #resume}: the transmission handler's bound on requests in
+     * flight. Bytes already read stay buffered (at most one socket read, since reading stops too).
+     */
+    public void pause() {
+        paused = true;
+    }
+
     /** Stops decoding for good: whatever the client sends from now on is discarded. */
     public void close() {
         phase = Phase.CLOSED;
         paused = false;
     }
 
+    /**
+     * Decodes at most one message per call. {@code ByteToMessageDecoder} hands each message to the
+     * handler before calling again, so a handler that pauses us (in-flight bound, handshake step)
+     * takes effect at once rather than after the whole buffer.
+     */
     @Override
     protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
-        while (!paused) {
-            if (phase == Phase.CLOSED) {
-                in.skipBytes(in.readableBytes());
-                return;
-            }
-            if (skipRemainingBytes > 0) {
-                int skip = (int) Math.min(in.readableBytes(), skipRemainingBytes);
-                in.skipBytes(skip);
-                skipRemainingBytes -= skip;
-                if (skipRemainingBytes > 0) {
-                    return;
-                }
+        if (paused) {
+            return;
+        }
+        if (phase == Phase.CLOSED) {
+            in.skipBytes(in.readableBytes());
+            return;
+        }
+        if (skipRemainingBytes > 0) {
+            int skip = (int) Math.min(in.readableBytes(), skipRemainingBytes);
+            in.skipBytes(skip);
+            skipRemainingBytes -= skip;
+            if (skipRemainingBytes == 0) {
                 emit(afterSkip, out);
                 afterSkip = null;
-                continue;
             }
-            Object message = switch (phase) {
-                case CLIENT_FLAGS -> decodeClientFlags(in);
-                case OPTION -> decodeOption(in);
-                case TRANSMISSION -> decodeRequest(in);
-                case CLOSED -> null;
-            };
-            if (message == null) {
-                return; // need more bytes, or started skipping a payload
-            }
+            return;
+        }
+        Object message = switch (phase) {
+            case CLIENT_FLAGS -> decodeClientFlags(in);
+            case OPTION -> decodeOption(in);
+            case TRANSMISSION -> decodeRequest(in);
+            case CLOSED -> null;
+        };
+        if (message != null) {
             emit(message, out);
         }
     }

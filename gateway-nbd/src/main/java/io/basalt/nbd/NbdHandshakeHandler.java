@@ -3,7 +3,6 @@ package io.basalt.nbd;
 import io.basalt.nbd.NbdExports.ExportInfo;
 import io.basalt.nbd.NbdExports.OpenExport;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -162,10 +161,12 @@ final class NbdHandshakeHandler extends ChannelInboundHandlerAdapter {
                 export.releaseQuietly();
                 return;
             }
-            // Old-style clients get no structured replies: they never asked in a way that can be acked.
-            int flags = export.info().transmissionFlags(false);
-            structuredReplies = false;
-            baseAllocationSelected = false;
+            // What was negotiated holds here too: an acked STRUCTURED_REPLY means READ replies are
+            // structured, however transmission is entered.
+            int flags = export.info().transmissionFlags(structuredReplies);
+            if (metaContextExport != null && !metaContextExport.equals(name)) {
+                baseAllocationSelected = false;
+            }
             ctx.writeAndFlush(NbdReplies.exportNameReply(ctx.alloc(), export.info().sizeBytes(), flags, noZeroes));
             enterTransmission(ctx, export);
         }));
@@ -326,17 +327,9 @@ final class NbdHandshakeHandler extends ChannelInboundHandlerAdapter {
         redecode(ctx);
     }
 
-    /**
-     * Decodes what arrived while paused, then reads on. Deferred to a fresh task: firing a read into
-     * the pipeline from inside the decoder's own callback would re-enter it.
-     */
+    /** Decodes what arrived while paused, then reads on. */
     private static void redecode(ChannelHandlerContext ctx) {
-        ctx.executor().execute(() -> {
-            if (ctx.channel().isActive()) {
-                ctx.channel().pipeline().fireChannelRead(Unpooled.EMPTY_BUFFER);
-                ctx.channel().config().setAutoRead(true);
-            }
-        });
+        ctx.executor().execute(() -> NbdServer.decodeBuffered(ctx.channel()));
     }
 
     private void replyAndContinue(ChannelHandlerContext ctx, ByteBuf reply) {

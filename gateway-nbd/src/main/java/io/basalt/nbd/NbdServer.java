@@ -151,6 +151,21 @@ public final class NbdServer implements AutoCloseable {
     }
 
     /**
+     * Runs the decoder over bytes it buffered while paused, then resumes reading. Called from a task
+     * of its own on the event loop: firing a read into the pipeline from inside the decoder's own
+     * callback would re-enter it. The read is paired with a read-complete so that flush
+     * consolidation, which holds flushes while a read is in progress, releases them.
+     */
+    static void decodeBuffered(Channel channel) {
+        if (!channel.isActive()) {
+            return;
+        }
+        channel.pipeline().fireChannelRead(io.netty.buffer.Unpooled.EMPTY_BUFFER);
+        channel.pipeline().fireChannelReadComplete();
+        channel.config().setAutoRead(true);
+    }
+
+    /**
      * What every NBD handler does with an exception: a protocol violation or a reset connection is
      * an operating error (one log line, a metric, close this connection); anything else is a bug,
      * logged with its stack, and the connection closes too. The server goes on either way.

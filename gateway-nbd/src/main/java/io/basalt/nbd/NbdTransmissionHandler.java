@@ -194,7 +194,7 @@ final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
                     if (failure != null) {
                         complete(ctx, reply, failure, NbdProtocol.EINVAL);
                     } else {
-                        ctx.executor().execute(() -> reply.blockStatus(ctx, extents, length));
+                        onEventLoop(ctx, () -> reply.blockStatus(ctx, extents, length));
                     }
                 });
             }
@@ -213,7 +213,7 @@ final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
             out.release();
             throw e;
         }
-        read.whenComplete((ignored, failure) -> ctx.executor().execute(() -> {
+        read.whenComplete((ignored, failure) -> onEventLoop(ctx, () -> {
             if (failure != null) {
                 out.release();
                 reply.failed(ctx, failure, NbdProtocol.EINVAL);
@@ -275,8 +275,20 @@ final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
         return false;
     }
 
+    /**
+     * Runs {@code task} on the channel's event loop: at once when already there (a device that
+     * completed inline, e.g. a read from the page cache), else as a task.
+     */
+    private static void onEventLoop(ChannelHandlerContext ctx, Runnable task) {
+        if (ctx.executor().inEventLoop()) {
+            task.run();
+        } else {
+            ctx.executor().execute(task);
+        }
+    }
+
     private void complete(ChannelHandlerContext ctx, Reply reply, Throwable failure, int outOfRangeErrno) {
-        ctx.executor().execute(() -> {
+        onEventLoop(ctx, () -> {
             if (failure == null) {
                 reply.success(ctx);
             } else {
@@ -322,6 +334,9 @@ final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
         if (!readingPaused) {
             readingPaused = true;
             channel.config().setAutoRead(false);
+            if (decoder.phase() == NbdFrameDecoder.Phase.TRANSMISSION) {
+                decoder.pause();
+            }
         }
     }
 
@@ -332,7 +347,13 @@ final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
         if (readingPaused && !disconnectRequested && inFlightRequests <= IN_FLIGHT_REQUESTS_MAX / 2
                 && inFlightBytes <= IN_FLIGHT_BYTES_MAX / 2) {
             readingPaused = false;
-            channel.config().setAutoRead(true);
+            decoder.resume(NbdFrameDecoder.Phase.TRANSMISSION);
+            // Decode what was buffered while paused (in a fresh task: we may be inside the decoder).
+            ctx.executor().execute(() -> {
+                if (!readingPaused) {
+                    NbdServer.decodeBuffered(channel);
+                }
+            });
         }
         closeIfDrained(ctx);
     }

@@ -37,6 +37,8 @@ public final class LinuxFiles {
     private static final int EINTR = 4;
     private static final int EOPNOTSUPP = 95;
     private static final int ENOSPC = 28;
+    private static final int EAGAIN = 11;
+    private static final int RWF_NOWAIT = 0x08;
 
     private static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
     private static final VarHandle ERRNO = CAPTURE_LAYOUT.varHandle(
@@ -47,7 +49,15 @@ public final class LinuxFiles {
     private static final MethodHandle FALLOCATE;
     private static final MethodHandle LSEEK;
     private static final MethodHandle FADVISE;
+    private static final MethodHandle PREADV2;
     private static final Throwable UNAVAILABLE;
+
+    /**
+     * Per-thread native scratch for {@link #readIfCached}: one iovec and the errno capture. Reused so
+     * that the hot path allocates no native memory per call.
+     */
+    private static final ThreadLocal<MemorySegment[]> SCRATCH = ThreadLocal.withInitial(() -> new MemorySegment[] {
+        Arena.ofAuto().allocate(16, 8), Arena.ofAuto().allocate(CAPTURE_LAYOUT)});
 
     static {
         MethodHandle open = null;
@@ -55,6 +65,7 @@ public final class LinuxFiles {
         MethodHandle fallocate = null;
         MethodHandle lseek = null;
         MethodHandle fadvise = null;
+        MethodHandle preadv2 = null;
         Throwable unavailable = null;
         try {
             Linker linker = Linker.nativeLinker();
@@ -77,6 +88,10 @@ public final class LinuxFiles {
             fadvise = linker.downcallHandle(libc.find("posix_fadvise64").or(() -> libc.find("posix_fadvise")).orElseThrow(),
                     FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG,
                             ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+            preadv2 = linker.downcallHandle(libc.find("preadv64v2").or(() -> libc.find("preadv2")).orElseThrow(),
+                    FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS,
+                            ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT),
+                    errno, Linker.Option.critical(false));
         } catch (Throwable t) {
             unavailable = t;
         }
@@ -85,6 +100,7 @@ public final class LinuxFiles {
         FALLOCATE = fallocate;
         LSEEK = lseek;
         FADVISE = fadvise;
+        PREADV2 = preadv2;
         UNAVAILABLE = unavailable;
     }
 
@@ -200,6 +216,37 @@ public final class LinuxFiles {
             int ignored = (int) FADVISE.invokeExact(fd, offsetBytes, lengthBytes, POSIX_FADV_WILLNEED);
         } catch (Throwable t) {
             throw new IllegalStateException("posix_fadvise", t);
+        }
+    }
+
+    /**
+     * Reads into native memory only if the data is already in the page cache
+     * ({@code preadv2(RWF_NOWAIT)}), so that an event loop can serve a hot read without handing it to
+     * an I/O thread and back. Holes read as zeroes without blocking too.
+     *
+     * @return bytes read (possibly fewer than asked when only part is cached, or at end of file), or
+     *     -1 when the read would block
+     */
+    public static long readIfCached(int fd, MemorySegment destination, long offsetBytes) throws IOException {
+        requireAvailable();
+        MemorySegment[] scratch = SCRATCH.get();
+        MemorySegment iovec = scratch[0];
+        iovec.set(ValueLayout.JAVA_LONG, 0, destination.address());
+        iovec.set(ValueLayout.JAVA_LONG, 8, destination.byteSize());
+        try {
+            long result = (long) PREADV2.invokeExact(scratch[1], fd, iovec, 1, offsetBytes, RWF_NOWAIT);
+            if (result >= 0) {
+                return result;
+            }
+            int errno = (int) ERRNO.get(scratch[1], 0L);
+            if (errno == EAGAIN || errno == EOPNOTSUPP || errno == EINTR) {
+                return -1;
+            }
+            throw new NativeIOException("preadv2(RWF_NOWAIT)", errno, "fd " + fd);
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IOException("preadv2: " + t, t);
         }
     }
 
