@@ -53,36 +53,44 @@ final class BasaltProcess implements AutoCloseable {
                 "basalt-it-server-reaper"));
     }
 
-    /** What to serve; {@code size} is passed as --size when non-null (e.g. "64M", "1073741824"). */
+    /**
+     * What to serve; {@code size} is passed as --size when non-null (e.g. "64M", "1073741824");
+     * {@code jvmFlags} go to the server JVM after the project's flags (e.g. "-Xmx256m").
+     */
     record Options(Path file, String size, String exportName, boolean readOnly, boolean metrics,
-                   List<String> extraArgs) {
+                   List<String> extraArgs, List<String> jvmFlags) {
         Options {
             Objects.requireNonNull(file, "file");
             extraArgs = List.copyOf(extraArgs);
+            jvmFlags = List.copyOf(jvmFlags);
         }
 
         static Options file(Path file, String size) {
-            return new Options(file, size, null, false, false, List.of());
+            return new Options(file, size, null, false, false, List.of(), List.of());
         }
 
         Options withExportName(String name) {
-            return new Options(file, size, name, readOnly, metrics, extraArgs);
+            return new Options(file, size, name, readOnly, metrics, extraArgs, jvmFlags);
         }
 
         Options asReadOnly() {
-            return new Options(file, size, exportName, true, metrics, extraArgs);
+            return new Options(file, size, exportName, true, metrics, extraArgs, jvmFlags);
         }
 
         Options withMetrics() {
-            return new Options(file, size, exportName, readOnly, true, extraArgs);
+            return new Options(file, size, exportName, readOnly, true, extraArgs, jvmFlags);
         }
 
         Options withSize(String newSize) {
-            return new Options(file, newSize, exportName, readOnly, metrics, extraArgs);
+            return new Options(file, newSize, exportName, readOnly, metrics, extraArgs, jvmFlags);
         }
 
         Options withExtraArgs(String... args) {
-            return new Options(file, size, exportName, readOnly, metrics, Arrays.asList(args));
+            return new Options(file, size, exportName, readOnly, metrics, Arrays.asList(args), jvmFlags);
+        }
+
+        Options withJvmFlags(String... flags) {
+            return new Options(file, size, exportName, readOnly, metrics, extraArgs, Arrays.asList(flags));
         }
     }
 
@@ -160,6 +168,7 @@ final class BasaltProcess implements AutoCloseable {
                     command.add(flag);
                 }
             }
+            command.addAll(options.jvmFlags());
             command.addAll(List.of("-cp", jar + File.pathSeparator + lib + File.separator + "*",
                     "io.basalt.cli.Main", "nbd", "serve", "--file", options.file().toString()));
             if (options.size() != null) {
