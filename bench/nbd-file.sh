@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # nbd-file.sh -- fio suite against `basalt nbd serve` and, side by side in the same run, the NBD
 # servers a user would pick instead for one file: nbdkit's file plugin and qemu-nbd. Every server
-# exports the same kind of file (sparse, on the same filesystem), each on its own port; the suite
-# runs the targets one after the other, then prints the summary table (shared/bench/summarize.py).
+# exports the same kind of file (sparse, on the same filesystem), each on its own port; each test
+# of the suite runs on every target in turn (order rotating per test), then the summary table is
+# printed (shared/bench/summarize.py).
 #
 # Usage (from anywhere; the repository's sibling ../shared holds the bench suite):
 #   bench/nbd-file.sh                                   # full run: 10 s per test, 1 GiB region
@@ -156,8 +157,19 @@ done
     echo
 } >"$out/summary.md"
 
-log "running fio-suite on: ${uris[*]}"
-"$suite" "${uris[@]}" >"$out/fio.jsonl"
+# One suite call per test with every target, rotating the target order from test to test, so
+# that load from the other tenants of a shared machine and JIT warm-up do not all land on whichever
+# target would otherwise run first. The first call prefills every target (and warms it up).
+tests=${FIO_TESTS:-$(sed -n 's/^ALL_TESTS="\(.*\)"$/\1/p' "$suite")}
+[ -n "$tests" ] || die "cannot read the test list (ALL_TESTS) from $suite; set FIO_TESTS"
+prefill=${FIO_PREFILL:-1}
+: >"$out/fio.jsonl"
+for test in $tests; do
+    log "$test on: ${uris[*]}"
+    FIO_TESTS=$test FIO_PREFILL=$prefill "$suite" "${uris[@]}" >>"$out/fio.jsonl"
+    prefill=0
+    uris=("${uris[@]:1}" "${uris[0]}")
+done
 "$PY" "$summarize" "$out" >>"$out/summary.md"
 cat "$out/summary.md"
 log "results in $out (fio.jsonl, summary.md, <target>.log)"
