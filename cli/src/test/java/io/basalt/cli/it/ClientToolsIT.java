@@ -120,12 +120,17 @@ class ClientToolsIT {
         long base = 32 * MIB;
         // Two jobs, each its own NBD connection and its own 32 MiB, random writes of mixed sizes
         // at QD8, then fio reads everything back and checks every block's crc32c header.
-        Tools.Result result = Tools.runOk(Duration.ofSeconds(120), Map.of(), List.of("fio",
+        // Run in the test's temp dir and keep no verify state: fio would otherwise leave
+        // local-nbd-verify-*.state files in the working directory (the module directory).
+        Path workDir = resources.tempDir();
+        Tools.Result result = Tools.run(Duration.ofSeconds(120), workDir, Map.of(), List.of("fio",
                 "--name=nbd-verify", "--ioengine=nbd", "--uri=" + server.uri(),
                 "--rw=randwrite", "--bsrange=4k-64k", "--iodepth=8", "--numjobs=2",
                 "--offset=" + base, "--size=32m", "--offset_increment=32m",
                 "--verify=crc32c", "--verify_fatal=1", "--do_verify=1", "--verify_backlog=0",
-                "--randrepeat=0", "--group_reporting=1", "--output-format=json"));
+                "--verify_state_save=0", "--randrepeat=0", "--group_reporting=1",
+                "--output-format=json"));
+        assertThat(result.ok()).as(result.describe()).isTrue();
         String out = result.stdout();
         Map<String, Object> job = Json.object(Json.array(
                 Json.object(Json.parse(out.substring(out.indexOf('{')))).get("jobs")).getFirst());
