@@ -38,6 +38,18 @@ def body(args):
     check(one[0][1] <= 64 * 1024, "REQ_ONE extent %d longer than the count" % one[0][1])
     print("  REQ_ONE ok: %s" % describe(one))
 
+    # More extents than one reply carries: every other 4 KiB block written.
+    base, blocks = 16 * MIB, 3000
+    for i in range(0, blocks, 2):
+        h.pwrite(b"\x01" * 4096, base + i * 4096)
+    h.flush()
+    ext = status_map(h, base, blocks * 4096)
+    for (start, length, flags) in ext:
+        for b in range((start - base) // 4096, (start - base + length) // 4096):
+            check(bool(flags & HOLE) == (b % 2 == 1) or b >= blocks,
+                  "block %d of the alternating pattern reported flags %d" % (b, flags))
+    print("  alternating pattern of %d blocks: %d extents, all right" % (blocks, len(ext)))
+
     odd = extents(h, 1 * MIB + 100, 10)
     check(odd[0][2] & HOLE == 0, "unaligned status inside data says HOLE")
     last = extents(h, size - 1, 1)
