@@ -94,6 +94,8 @@ class ServeCommandIT {
             Tools.Result result = BasaltProcess.runToExit(
                     Options.file(dir.resolve("p.img"), "1M"), taken.getLocalPort(), EXIT_TIMEOUT);
             assertOneLineUserError(result, "--port");
+            assertThat(dir.resolve("p.img")).as("a file created for a server that never served is removed")
+                    .doesNotExist();
         }
     }
 
@@ -108,7 +110,8 @@ class ServeCommandIT {
         long millis = (System.nanoTime() - startNanos) / 1_000_000;
         System.out.println("SIGTERM to exit: " + millis + " ms, exit code " + exitCode);
         assertThat(exitCode).as("exit code after SIGTERM (0, or 143 = killed by SIGTERM)").isIn(0, 143);
-        assertThat(millis).as("milliseconds from SIGTERM to exit of an idle server").isLessThan(5_000);
+        // Not a speed goal: it catches a stop that waits out a 30 s timeout (an earlier bug).
+        assertThat(millis).as("milliseconds from SIGTERM to exit of an idle server").isLessThan(15_000);
         BasaltProcess again = resources.start(Options.file(server.file(), null));
         LibnbdIT.script("persist.py", again.uri(), "verify");
     }
