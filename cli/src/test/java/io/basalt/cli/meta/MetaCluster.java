@@ -81,9 +81,79 @@ final class MetaCluster implements AutoCloseable {
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
     }
 
-    void startAll() throws IOException {
-        for (int i = 0; i < size; i++) {
-            start(i);
+    /**
+     * Starts every member and waits until each serves. A free port found by binding port 0 can
+     * be taken by another process before the member binds it (the machine is shared); then the
+     * whole group is started again on new ports, up to three times.
+     */
+    void startAll() throws IOException, InterruptedException {
+        for (int attempt = 1; ; attempt++) {
+            for (int i = 0; i < size; i++) {
+                start(i);
+            }
+            boolean serving = true;
+            for (int i = 0; i < size && serving; i++) {
+                serving = awaitServing(i, 1);
+            }
+            if (serving) {
+                return;
+            }
+            if (attempt == 3) {
+                throw new IOException("meta members did not start after 3 attempts; see " + dir);
+            }
+            for (int i = 0; i < size; i++) {
+                processes[i].destroyForcibly();
+                processes[i].waitFor(30, TimeUnit.SECONDS);
+                deleteTree(dir.resolve("m" + (i + 1)));
+                Files.deleteIfExists(dir.resolve("m" + (i + 1) + ".log"));
+                ports[i] = freePort();
+            }
+        }
+    }
+
+    /** Restarts a stopped member on its port and waits until it serves. */
+    void restart(int index) throws IOException, InterruptedException {
+        int started = count(log(index), SERVING);
+        start(index);
+        if (!awaitServing(index, started + 1)) {
+            throw new IOException("member " + (index + 1) + " did not restart; see its log:\n"
+                    + log(index));
+        }
+    }
+
+    private static final String SERVING = ": serving on ";
+
+    /** Waits until the member's log says it serves for the {@code times}th time, or it exits. */
+    private boolean awaitServing(int index, int times) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (System.nanoTime() < deadline) {
+            if (count(log(index), SERVING) >= times) {
+                return true;
+            }
+            if (!processes[index].isAlive()) {
+                return false;
+            }
+            Thread.sleep(50);
+        }
+        return false;
+    }
+
+    private static int count(String text, String part) {
+        int count = 0;
+        for (int at = text.indexOf(part); at >= 0; at = text.indexOf(part, at + 1)) {
+            count++;
+        }
+        return count;
+    }
+
+    private static void deleteTree(Path root) throws IOException {
+        if (!Files.exists(root)) {
+            return;
+        }
+        try (Stream<Path> walk = Files.walk(root)) {
+            for (Path path : walk.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(path);
+            }
         }
     }
 
@@ -151,10 +221,6 @@ final class MetaCluster implements AutoCloseable {
                 process.waitFor(30, TimeUnit.SECONDS);
             }
         }
-        try (Stream<Path> walk = Files.walk(dir)) {
-            for (Path path : walk.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(path);
-            }
-        }
+        deleteTree(dir);
     }
 }

@@ -130,7 +130,7 @@ class MetaClusterIT {
                 assertThat(names).containsAll(acknowledged);
 
                 // The killed member restarts from its own disk and catches up from a snapshot.
-                cluster.start(leader);
+                cluster.restart(leader);
                 long commitIndex = client.status().commitIndex();
                 waitUntil(() -> cluster.log(leader).contains("reinitialized from snapshot"),
                         Duration.ofSeconds(60), "restarted member to install a snapshot");
