@@ -151,7 +151,7 @@ public final class ChunkServer implements AutoCloseable {
                         + " chunk server directory this build can trust; use an empty --data directory");
             }
             store = ChunkletStore.open(dataDir.resolve("chunklets"), config.chunkletSizeMaxBytes(),
-                    (chunkUid, offsetBytes) -> metrics.corruptBlocks.inc());
+                    2 * config.wal().segmentBytes(), (chunkUid, offsetBytes) -> metrics.corruptBlocks.inc());
             ChunkVersions versions = ChunkVersions.open(dataDir.resolve("versions"));
             wal = WalWriter.open(dataDir.resolve("wal"), store, config.wal(), (entries, bytes, nanos) -> {
                 metrics.walSyncs.inc();

@@ -14,6 +14,7 @@ import io.netty.buffer.ByteBuf;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.FileStore;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -51,22 +52,33 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
     private final Listener listener;
     private final ConcurrentHashMap<Long, Chunklet> chunklets = new ConcurrentHashMap<>();
     private final boolean punchHoles;
+    private final long spaceReserveBytes;
+    private final FileStore fileStore;
 
-    private ChunkletStore(Path dir, long chunkletSizeMaxBytes, Listener listener) {
+    private ChunkletStore(Path dir, long chunkletSizeMaxBytes, long spaceReserveBytes, Listener listener)
+            throws IOException {
         this.dir = dir;
+        this.spaceReserveBytes = spaceReserveBytes;
+        this.fileStore = Files.getFileStore(dir);
         this.chunkletSizeMaxBytes = chunkletSizeMaxBytes;
         this.blocksMax = Math.toIntExact(chunkletSizeMaxBytes >> BLOCK_SHIFT);
         this.listener = listener;
         this.punchHoles = LinuxFiles.available();
     }
 
-    /** Opens (creating if needed) the store in {@code dir} and loads every chunklet's metadata. */
-    public static ChunkletStore open(Path dir, long chunkletSizeMaxBytes, Listener listener) throws IOException {
+    /**
+     * Opens (creating if needed) the store in {@code dir} and loads every chunklet's metadata.
+     *
+     * @param spaceReserveBytes free space writes may not take: kept so that the WAL can still log the
+     *     trims and deletes that free a full disk (a WAL that cannot log cannot free anything)
+     */
+    public static ChunkletStore open(Path dir, long chunkletSizeMaxBytes, long spaceReserveBytes, Listener listener)
+            throws IOException {
         if (chunkletSizeMaxBytes <= 0 || chunkletSizeMaxBytes % BLOCK_SIZE_BYTES != 0) {
             throw new IllegalArgumentException("chunklet size " + chunkletSizeMaxBytes + " is not a positive multiple of 4096");
         }
         Files.createDirectories(dir);
-        ChunkletStore store = new ChunkletStore(dir, chunkletSizeMaxBytes, listener);
+        ChunkletStore store = new ChunkletStore(dir, chunkletSizeMaxBytes, spaceReserveBytes, listener);
         try (Stream<Path> files = Files.list(dir)) {
             for (Path file : (Iterable<Path>) files::iterator) {
                 String name = file.getFileName().toString();
@@ -109,6 +121,12 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
             return; // trims free space; they need nothing
         }
         try {
+            long usable = fileStore.getUsableSpace();
+            if (usable - entry.lengthBytes() < spaceReserveBytes) {
+                throw new CsException(CsStatus.NO_SPACE, "no space left on the data disk for chunk "
+                        + Long.toHexString(entry.chunkUid()) + " (" + usable + " bytes free, " + spaceReserveBytes
+                        + " kept for the WAL; trim or delete to free space)");
+            }
             Chunklet chunklet = chunkletForWrite(entry.chunkUid());
             int first = (int) (entry.offsetBytes() >> BLOCK_SHIFT);
             int count = entry.lengthBytes() >> BLOCK_SHIFT;
