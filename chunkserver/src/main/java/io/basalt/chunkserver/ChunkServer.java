@@ -273,9 +273,24 @@ public final class ChunkServer implements AutoCloseable {
         return store;
     }
 
-    /** Stops listening, finishes queued writes, checkpoints the WAL and closes the files. */
+    private volatile boolean closed;
+
+    /** {@link #close} for cleanup paths: logs instead of throwing; idempotent. */
+    public void closeQuietly() {
+        try {
+            close();
+        } catch (IOException | RuntimeException e) {
+            log.warn("closing chunk server {}: {}", config.dataDir(), e.toString());
+        }
+    }
+
+    /** Stops listening, finishes queued writes, checkpoints the WAL and closes the files. Idempotent. */
     @Override
-    public void close() throws IOException {
+    public synchronized void close() throws IOException {
+        if (closed) {
+            return;
+        }
+        closed = true;
         heartbeats.shutdownNow();
         server.close();
         replicas.close();
