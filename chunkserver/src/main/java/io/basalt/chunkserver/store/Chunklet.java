@@ -88,6 +88,26 @@ final class Chunklet implements AutoCloseable {
         }
     }
 
+    /**
+     * True when the sidecar's header never reached the disk (empty file, or a header of zeroes): the
+     * chunklet was created after the last checkpoint (a checkpoint forces sidecars and the directory),
+     * so everything it held is still in the WAL, which recreates it on replay.
+     */
+    static boolean neverPersisted(Path dir, long chunkUid) throws IOException {
+        Path metaPath = dir.resolve(fileStem(chunkUid) + ".meta");
+        try (FileChannel meta = FileChannel.open(metaPath, StandardOpenOption.READ)) {
+            ByteBuffer header = ByteBuffer.allocate(BlockMetadataFormat.HEADER_BYTES);
+            readFully(meta, header, 0);
+            header.flip();
+            while (header.hasRemaining()) {
+                if (header.get() != 0) {
+                    return false;
+                }
+            }
+            return true;
+        }
+    }
+
     /** Opens an existing chunklet and loads its metadata; damaged entries load as corrupt. */
     static Chunklet open(Path dir, long chunkUid, int blocksMax) throws IOException {
         Path dataPath = dir.resolve(fileStem(chunkUid) + ".data");

@@ -84,6 +84,13 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
                 String name = file.getFileName().toString();
                 if (name.endsWith(".meta") && name.length() == 16 + 5) {
                     long chunkUid = Long.parseUnsignedLong(name.substring(0, 16), 16);
+                    if (Chunklet.neverPersisted(dir, chunkUid)) {
+                        log.warn("chunklet {}: its metadata header never reached the disk (crash right after"
+                                + " creation); removing it, WAL replay recreates it", Chunklet.fileStem(chunkUid));
+                        Files.deleteIfExists(file);
+                        Files.deleteIfExists(dir.resolve(Chunklet.fileStem(chunkUid) + ".data"));
+                        continue;
+                    }
                     store.chunklets.put(chunkUid, Chunklet.open(dir, chunkUid, store.blocksMax));
                 }
             }

@@ -164,6 +164,22 @@ class ChunkletStoreTest {
     }
 
     @Test
+    void aChunkletWhoseCreationNeverReachedTheDiskIsRebuiltFromTheWal() throws Exception {
+        StoreHarness h = new StoreHarness(dir);
+        byte[] data = random(8192, 11);
+        h.write(UID, 4096, data);
+        h.crash();
+        // As after a power cut right after creation: the sidecar exists but its header is zeroes.
+        Path meta = dir.resolve("chunklets").resolve(String.format("%016x.meta", UID));
+        try (FileChannel channel = FileChannel.open(meta, StandardOpenOption.WRITE)) {
+            channel.write(ByteBuffer.allocate(64), 0);
+        }
+        try (StoreHarness again = new StoreHarness(dir)) {
+            assertThat(again.read(UID, 4096, 8192)).isEqualTo(data);
+        }
+    }
+
+    @Test
     void fullDiskRefusesWritesCleanlyAndKeepsTheStoreConsistent() throws Exception {
         Path mount = Files.createTempDirectory("cs-tmpfs");
         boolean mounted = false;
