@@ -99,7 +99,7 @@ class ChunkServerFaultIT {
         ConcurrentHashMap<Integer, Boolean> acknowledged = new ConcurrentHashMap<>();
         Semaphore window = new Semaphore(32);
         List<CompletableFuture<?>> all = new ArrayList<>();
-        long killAtNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1500);
+        long killAtNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(2500);
         int sent = 0;
         for (int i = 0; i < 200_000 && System.nanoTime() < killAtNanos; i++) {
             window.acquire();
@@ -125,7 +125,7 @@ class ChunkServerFaultIT {
                 // in flight when the process died
             }
         }
-        assertThat(acknowledged.size()).as("writes acknowledged before the kill").isGreaterThan(100);
+        assertThat(acknowledged.size()).as("writes acknowledged before the kill").isGreaterThan(20);
         CsProcess again = start(data);
         DataClient reader = connect(again);
         int unacknowledgedPresent = 0;
