@@ -19,8 +19,9 @@ import picocli.CommandLine.Option;
  * first start, replays its WAL on every start, serves the data protocol and Prometheus metrics, and
  * runs in the foreground until SIGINT/SIGTERM (then finishes queued writes and checkpoints).
  *
- * <p>Meta: until the adapter over the meta client is wired (see issue 6 notes), {@code --meta} names
- * the cluster for a local stand-in ({@link LocalMetaLink}): ids are local, no chunk versions arrive.
+ * <p>Meta: until the adapter over the meta client is wired (see issue 6 notes), {@code --meta} is
+ * checked but used for nothing yet: a local stand-in ({@link LocalMetaLink}, cluster "local-standin") is used: ids are
+ * local, no chunk versions arrive.
  * A warning says so on every start.
  *
  * <p>Also runnable on its own ({@link #main}) so the multi-process tests do not depend on where it
@@ -31,6 +32,8 @@ import picocli.CommandLine.Option;
                 "Example: basalt cs run --data /srv/basalt/cs1 --meta 10.0.0.1:9700 --host rack1-node3 --port 7701"})
 public final class ChunkServerRunCommand implements Callable<Integer> {
     private static final Logger log = LoggerFactory.getLogger(ChunkServerRunCommand.class);
+    /** Cluster name of the local meta stand-in; replaced by meta's cluster id once the adapter is wired. */
+    static final String LOCAL_CLUSTER = "local-standin";
 
     @Option(names = "--data", required = true, paramLabel = "DIR",
             description = "Data directory (created and formatted on first start).")
@@ -67,9 +70,11 @@ public final class ChunkServerRunCommand implements Callable<Integer> {
         }
         String host = hostLabel != null ? hostLabel : java.net.InetAddress.getLocalHost().getHostName();
         PrometheusRegistry registry = new PrometheusRegistry();
-        log.warn("meta link not wired yet: running with a local stand-in for meta {} (no registration, heartbeats"
-                + " or chunk versions from meta)", meta);
-        MetaLink metaLink = new LocalMetaLink(meta);
+        // The stand-in names one fixed cluster, not one per --meta spelling: adding a peer to --meta
+        // must not make the directory "another cluster's".
+        log.warn("meta link not wired yet: running with a local stand-in instead of meta at {} (cluster \"{}\";"
+                + " no registration, heartbeats or chunk versions from meta)", meta, LOCAL_CLUSTER);
+        MetaLink metaLink = new LocalMetaLink(LOCAL_CLUSTER);
         ChunkServer.Config config = ChunkServer.Config.defaults(data).withPort(port)
                 .withLabels(bind, advertise, host, zoneLabel);
         ChunkServer server;

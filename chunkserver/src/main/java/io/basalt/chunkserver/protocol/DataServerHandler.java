@@ -121,6 +121,11 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
                 throw new CsException(CsStatus.INVALID, "flags 0x" + Integer.toHexString(DataFrame.flags(frame))
                         + " unknown (none are defined)");
             }
+            if ((type == DataFrame.TYPE_READ || type == DataFrame.TYPE_FLUSH || type == DataFrame.TYPE_INFO)
+                    && DataFrame.payloadBytes(frame) != 0) {
+                throw new CsException(CsStatus.INVALID, DataFrame.typeName(type) + " carries no payload ("
+                        + DataFrame.payloadBytes(frame) + " bytes sent)");
+            }
             switch (type) {
                 case DataFrame.TYPE_READ -> read(frame, requestId, chunkUid);
                 case DataFrame.TYPE_WRITE -> write(frame, requestId, chunkUid, false);
