@@ -237,7 +237,8 @@ public final class ChunkServer implements AutoCloseable {
             metrics.diskUsedBytes.set(used);
             metrics.diskFreeBytes.set(free);
             MetaLink.Health now = wal.failure() != null ? MetaLink.Health.DISK_FAILED
-                    : free < config.wal().segmentBytes() * 2 ? MetaLink.Health.FULL : MetaLink.Health.OK;
+                    : free < 2 * config.wal().segmentBytes() + config.lengthMaxBytes() ? MetaLink.Health.FULL
+                    : MetaLink.Health.OK; // FULL: the largest write would be refused (WAL headroom)
             if (now != health) {
                 log.warn("chunk server health {} -> {} (free {} bytes{})", health, now, free,
                         wal.failure() != null ? ", WAL failed: " + wal.failure().getMessage() : "");

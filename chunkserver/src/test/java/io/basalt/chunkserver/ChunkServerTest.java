@@ -249,6 +249,60 @@ class ChunkServerTest {
     }
 
     @Test
+    void aFullDiskIsRefusedCleanlyAndReportedToMetaWhileReadsGoOn() throws Exception {
+        Path mount = Files.createTempDirectory(root, "tmpfs");
+        Process p = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", mount.toString())
+                .redirectErrorStream(true).start();
+        boolean mounted = p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0;
+        org.junit.jupiter.api.Assumptions.assumeTrue(mounted, "cannot mount a tmpfs here (needs CAP_SYS_ADMIN)");
+        toClose.add(() -> {
+            Process umount = new ProcessBuilder("umount", mount.toString()).start();
+            if (!umount.waitFor(10, TimeUnit.SECONDS) || umount.exitValue() != 0) {
+                new ProcessBuilder("umount", "-l", mount.toString()).start().waitFor(10, TimeUnit.SECONDS);
+            }
+        });
+        LocalMetaLink meta = new LocalMetaLink("test");
+        ChunkServer.Config config = new ChunkServer.Config(mount.resolve("cs"), "127.0.0.1", 0, null, "h", "z",
+                64L << 20, 1 << 20, 64L << 20, 30_000,
+                new io.basalt.chunkserver.wal.WalWriter.Config(2L << 20, 64, 4096, 2L << 20, (1 << 20) + 2048),
+                100, 2);
+        ChunkServer server = ChunkServer.start(config, meta, new PrometheusRegistry());
+        toClose.add(server::closeQuietly);
+        DataClient client = connect(server);
+        int acknowledged = 0;
+        DataClient.Reply refused = null;
+        for (int i = 0; i < 256; i++) {
+            DataClient.Reply r = write(client, UID, 0, i * 65536L, random(65536, i));
+            if (r.status() != CsStatus.OK) {
+                refused = r;
+                break;
+            }
+            r.release();
+            acknowledged++;
+        }
+        assertThat(refused).as("a 12 MiB disk fills up").isNotNull();
+        assertThat(refused.status()).isEqualTo(CsStatus.NO_SPACE);
+        assertThat(refused.message()).contains("no space");
+        refused.release();
+        for (int i = 0; i < acknowledged; i++) {
+            assertThat(read(client, UID, 0, i * 65536L, 65536)).isEqualTo(random(65536, i));
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (meta.lastHealth() != MetaLink.Health.FULL && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+        assertThat(meta.lastHealth()).as("heartbeat health").isEqualTo(MetaLink.Health.FULL);
+        assertThat(meta.lastUsedBytes()).isEqualTo(acknowledged * 65536L);
+        // Trim frees space; writes work again.
+        DataClient.Reply trim = await(client.request(DataFrame.TYPE_TRIM, UID, 0, 0, 16 * 65536, null));
+        assertThat(trim.status()).as(trim.message()).isEqualTo(CsStatus.OK);
+        trim.release();
+        DataClient.Reply again = write(client, UID, 0, 0, random(65536, 100));
+        assertThat(again.status()).as(again.message()).isEqualTo(CsStatus.OK);
+        again.release();
+    }
+
+    @Test
     void replicatedWritesReachEveryReplicaAndAFailedReplicaIsNamed() throws Exception {
         ChunkServer primary = start("cs1", new LocalMetaLink("test"));
         ChunkServer second = start("cs2", new LocalMetaLink("test"));
