@@ -184,7 +184,7 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
                 }
             });
         } catch (RejectedExecutionException e) {
-            throw new CsException(CsStatus.UNAVAILABLE, "chunk server is shutting down");
+            throw new CsException(CsStatus.UNAVAILABLE, "read queue full or chunk server shutting down");
         }
     }
 
@@ -218,37 +218,27 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
         service.versions().check(chunkUid, chunkVersion);
         Gather gather = new Gather(type, requestId, chunkUid, lengthBytes, 1 + replicas.size());
         for (String replica : replicas) {
-            // Connecting to a replica may block (first use), so sends start on a reader thread.
-            ByteBuf slice = frame.retainedSlice(dataAt, blockPayloadBytes);
-            Runnable send = () -> {
-                CompletableFuture<DataClient.Reply> sent;
-                try {
-                    sent = service.replicas().get(replica).request(DataFrame.TYPE_WRITE, chunkUid, chunkVersion,
-                            offsetBytes, lengthBytes, slice);
-                } catch (RuntimeException e) {
-                    slice.release();
-                    sent = CompletableFuture.failedFuture(e);
-                }
-                sent.whenComplete((reply, error) -> {
-                    String failure = null;
-                    if (error != null) {
-                        failure = "replica " + replica + " failed: " + error.getMessage();
-                    } else {
-                        if (reply.status() != CsStatus.OK) {
-                            failure = "replica " + replica + " answered " + reply.status() + ": " + reply.message();
-                        }
-                        reply.release();
-                    }
-                    String result = failure;
-                    ctx.executor().execute(() -> gather.done(result));
-                });
-            };
-            try {
-                service.readers().execute(send);
-            } catch (RejectedExecutionException e) {
-                slice.release();
-                gather.done("replica " + replica + " not contacted: chunk server is shutting down");
+            CompletableFuture<DataClient.Reply> sent;
+            ReplicaClients clients = service.replicas();
+            if (clients == null) {
+                sent = CompletableFuture.failedFuture(new IOException("this chunk server does not forward"));
+            } else {
+                sent = clients.request(replica, DataFrame.TYPE_WRITE, chunkUid, chunkVersion, offsetBytes,
+                        lengthBytes, frame.retainedSlice(dataAt, blockPayloadBytes));
             }
+            sent.whenComplete((reply, error) -> {
+                String failure = null;
+                if (error != null) {
+                    failure = "replica " + replica + " failed: " + error.getMessage();
+                } else {
+                    if (reply.status() != CsStatus.OK) {
+                        failure = "replica " + replica + " answered " + reply.status() + ": " + reply.message();
+                    }
+                    reply.release();
+                }
+                String result = failure;
+                ctx.executor().execute(() -> gather.done(result));
+            });
         }
         // Retain last: nothing below throws before the WAL owns the slice.
         WalEntry entry = new WalEntry(WalRecordFormat.TYPE_WRITE, chunkUid, offsetBytes, lengthBytes,
