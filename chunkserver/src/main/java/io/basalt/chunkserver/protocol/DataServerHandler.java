@@ -37,8 +37,9 @@ import org.slf4j.LoggerFactory;
  * instruction, and a bad request should not take a WAL slot. Disk work never runs here: the WAL
  * writer and reader threads do it and hand the reply back with {@code ctx.executor().execute}.
  *
- * <p>Bounds: bytes of unanswered requests per connection ({@code inFlightBytesMax}); above it the
- * connection stops reading (autoRead off) until replies drain below half. A request that is not
+ * <p>Bounds: bytes of unanswered requests per connection ({@code inFlightBytesMax}) and their number
+ * ({@link #IN_FLIGHT_REQUESTS_MAX}); above either the connection stops reading (autoRead off) until
+ * replies drain below half. A request that is not
  * answered within {@code requestTimeoutMillis} is answered TIMEOUT by a per-connection sweeper, and
  * its late result is dropped.
  *
@@ -46,6 +47,13 @@ import org.slf4j.LoggerFactory;
  */
 final class DataServerHandler extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(DataServerHandler.class);
+
+    /**
+     * Requests in flight per connection beyond which it stops reading, whatever their size: small
+     * requests (INFO, 4 KiB reads) are cheap in bytes but not in bookkeeping. 1024 is far above the
+     * queue depths clients use (NBD QD32 per connection) yet bounds a flood to ~100 KiB of state.
+     */
+    static final int IN_FLIGHT_REQUESTS_MAX = 1024;
 
     private final DataService service;
     private final LongObjectHashMap<InFlight> inFlight = new LongObjectHashMap<>();
@@ -112,7 +120,8 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
         service.metrics().requestsInFlight.inc();
         service.metrics().bytesInFlight.inc(frameBytes);
         service.metrics().requests.labelValues(DataFrame.typeName(type)).inc();
-        if (inFlightBytes > service.inFlightBytesMax() && !readingPaused) {
+        if ((inFlightBytes > service.inFlightBytesMax() || inFlight.size() >= IN_FLIGHT_REQUESTS_MAX)
+                && !readingPaused) {
             readingPaused = true;
             ctx.channel().config().setAutoRead(false);
         }
@@ -383,7 +392,8 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
             service.metrics().bytesRead.inc(bytesRead);
         }
         ctx.writeAndFlush(out, ctx.voidPromise());
-        if (readingPaused && inFlightBytes <= service.inFlightBytesMax() / 2) {
+        if (readingPaused && inFlightBytes <= service.inFlightBytesMax() / 2
+                && inFlight.size() <= IN_FLIGHT_REQUESTS_MAX / 2) {
             readingPaused = false;
             ctx.channel().config().setAutoRead(true);
         }

@@ -156,4 +156,24 @@ class DataServerLimitsTest {
         }
         assertThat(metrics.bytesInFlight.get()).isZero();
     }
+
+    @Test
+    void aConnectionStopsReadingAboveItsInFlightRequestCount() throws Exception {
+        start(64L << 20, 60_000);
+        stall = new CountDownLatch(1);
+        List<CompletableFuture<DataClient.Reply>> replies = new ArrayList<>();
+        for (int i = 0; i < 3000; i++) { // 56-byte TRIMs: far below the byte bound
+            replies.add(client.request(DataFrame.TYPE_TRIM, 1, 0, (i % 1000) * 4096L, 4096, null));
+        }
+        Thread.sleep(500);
+        // At most the bound plus what one 64 KiB socket read had already buffered (~1170 frames).
+        assertThat(metrics.requestsInFlight.get()).isGreaterThan(0)
+                .isLessThanOrEqualTo(DataServerHandler.IN_FLIGHT_REQUESTS_MAX + (64 << 10) / DataFrame.HEADER_BYTES + 1);
+        stall.countDown();
+        for (CompletableFuture<DataClient.Reply> reply : replies) {
+            DataClient.Reply r = reply.get(30, TimeUnit.SECONDS);
+            assertThat(r.status()).as(r.message()).isEqualTo(CsStatus.OK);
+            r.release();
+        }
+    }
 }
