@@ -146,9 +146,10 @@ public final class ChunkServer implements AutoCloseable {
                 throw new IOException("data directory " + dataDir + " belongs to cluster " + identity.clusterId()
                         + ", but meta serves cluster " + clusterId + "; use an empty --data directory for this cluster");
             }
-            if (identity == null && Files.exists(dataDir.resolve("wal"))) {
-                throw new IOException("data directory " + dataDir + " has a WAL but no identity file; it is not a"
-                        + " chunk server directory this build can trust; use an empty --data directory");
+            if (identity == null && (hasFiles(dataDir.resolve("wal"), ".wal") || hasFiles(dataDir.resolve("chunklets"), ""))) {
+                // (An empty wal/ is what a first start that failed later, e.g. on a taken port, leaves.)
+                throw new IOException("data directory " + dataDir + " holds WAL segments or chunklets but no identity"
+                        + " file; it is not a chunk server directory this build can trust; use an empty --data directory");
             }
             store = ChunkletStore.open(dataDir.resolve("chunklets"), config.chunkletSizeMaxBytes(),
                     2 * config.wal().segmentBytes(), (chunkUid, offsetBytes) -> metrics.corruptBlocks.inc());
@@ -225,6 +226,15 @@ public final class ChunkServer implements AutoCloseable {
             lock.release();
             lockChannel.close();
             throw e;
+        }
+    }
+
+    private static boolean hasFiles(Path dir, String suffix) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            return false;
+        }
+        try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+            return files.anyMatch(p -> p.getFileName().toString().endsWith(suffix));
         }
     }
 

@@ -303,6 +303,24 @@ class ChunkServerTest {
     }
 
     @Test
+    void aFirstStartThatFailsOnATakenPortCanBeRetried() throws Exception {
+        ChunkServer other = start("cs-other", new LocalMetaLink("test"));
+        ChunkServer.Config config = ChunkServer.Config.defaults(root.resolve("cs1")).withChunkletSize(64L << 20)
+                .withPort(other.address().getPort());
+        assertThatThrownBy(() -> ChunkServer.start(config, new LocalMetaLink("test"), new PrometheusRegistry()))
+                .isInstanceOf(IOException.class).hasMessageContaining("cannot listen");
+        ChunkServer server = ChunkServer.start(config.withPort(0), new LocalMetaLink("test"), new PrometheusRegistry());
+        toClose.add(server::closeQuietly);
+        assertThat(server.csId()).isPositive();
+        // A directory with data but no identity is still refused.
+        server.close();
+        Files.delete(root.resolve("cs1").resolve("identity"));
+        Files.write(root.resolve("cs1").resolve("chunklets").resolve("0000000000000001.meta"), new byte[64]);
+        assertThatThrownBy(() -> start("cs1", new LocalMetaLink("test"))).isInstanceOf(IOException.class)
+                .hasMessageContaining("no identity file");
+    }
+
+    @Test
     void replicatedWritesReachEveryReplicaAndAFailedReplicaIsNamed() throws Exception {
         ChunkServer primary = start("cs1", new LocalMetaLink("test"));
         ChunkServer second = start("cs2", new LocalMetaLink("test"));
