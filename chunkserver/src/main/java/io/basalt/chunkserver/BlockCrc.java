@@ -21,6 +21,34 @@ public final class BlockCrc {
 
     private BlockCrc() {}
 
+    /** One reusable CRC32C per thread: the hot path allocates nothing per block. */
+    private static final ThreadLocal<CRC32C> SCRATCH = ThreadLocal.withInitial(CRC32C::new);
+
+    /**
+     * A view of {@code blocks} whole blocks of {@code buf} from {@code index} for {@link #ofBlock}, or
+     * null when the bytes are not contiguous (then use {@link #of(ByteBuf, int, int)} per block). One
+     * view per request instead of one per block.
+     */
+    public static ByteBuffer blocksView(ByteBuf buf, int index, int blocks) {
+        return buf.nioBufferCount() == 1 ? buf.nioBuffer(index, blocks << BLOCK_SHIFT) : null;
+    }
+
+    /** CRC32C of block {@code blockIndex} of a {@link #blocksView}; moves the view's position/limit. */
+    public static int ofBlock(ByteBuffer view, int blockIndex) {
+        int start = blockIndex << BLOCK_SHIFT;
+        view.clear().position(start).limit(start + BLOCK_SIZE_BYTES);
+        CRC32C crc = SCRATCH.get();
+        crc.reset();
+        crc.update(view);
+        return (int) crc.getValue();
+    }
+
+    /** CRC32C of block {@code blockIndex} of the range at {@code index}, through the view when there is one. */
+    public static int ofBlock(ByteBuffer viewOrNull, ByteBuf buf, int index, int blockIndex) {
+        return viewOrNull != null ? ofBlock(viewOrNull, blockIndex)
+                : of(buf, index + (blockIndex << BLOCK_SHIFT), BLOCK_SIZE_BYTES);
+    }
+
     /** CRC32C of the remaining bytes of {@code buffer}; its position is left unchanged. */
     public static int of(ByteBuffer buffer) {
         CRC32C crc = new CRC32C();

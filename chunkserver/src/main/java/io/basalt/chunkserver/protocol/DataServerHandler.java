@@ -212,9 +212,10 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
         }
         int dataAt = frame.readerIndex() + DataFrame.HEADER_BYTES;
         int crcsAt = dataAt + lengthBytes;
+        java.nio.ByteBuffer view = BlockCrc.blocksView(frame, dataAt, blocks);
         for (int i = 0; i < blocks; i++) {
             int sent = frame.getInt(crcsAt + 4 * i);
-            int computed = BlockCrc.of(frame, dataAt + (i << BLOCK_SHIFT), BLOCK_SIZE_BYTES);
+            int computed = BlockCrc.ofBlock(view, frame, dataAt, i);
             if (sent != computed) {
                 throw new CsException(CsStatus.BAD_CRC, "block at offset " + (offsetBytes + ((long) i << BLOCK_SHIFT))
                         + " of chunk " + Long.toHexString(chunkUid) + ": crc32c sent " + Integer.toHexString(sent)

@@ -277,6 +277,7 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
                 out.setZero(dataAt + read, lengthBytes - read);
             }
             out.writerIndex(dataAt + lengthBytes);
+            ByteBuffer view = BlockCrc.blocksView(out, dataAt, count);
             for (int i = 0; i < count; i++) {
                 int block = first + i;
                 long lsn = chunklet.lsn(block);
@@ -291,7 +292,7 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
                             + " offset " + blockOffset + ": its metadata entry is damaged");
                 } else {
                     int stored = chunklet.blockCrcs[block];
-                    int computed = BlockCrc.of(out, blockAt, BLOCK_SIZE_BYTES);
+                    int computed = BlockCrc.ofBlock(view, out, dataAt, i);
                     if (stored != computed) {
                         listener.corruptBlock(chunkUid, blockOffset);
                         log.warn("corrupt block: chunklet {} offset {}: stored crc32c {} computed {}",
