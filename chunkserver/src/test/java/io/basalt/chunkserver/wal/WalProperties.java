@@ -31,6 +31,33 @@ import net.jqwik.api.constraints.IntRange;
 class WalProperties {
     static final int PAYLOAD_MAX = 64;
 
+    /**
+     * Every directory of this class lives under one root, removed after the container and, as a last
+     * resort, at JVM exit: a property whose shrinking times out leaves its try running, and its own
+     * finally may never run.
+     */
+    static final Path ROOT;
+
+    static {
+        try {
+            ROOT = Files.createTempDirectory("wal-properties");
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try {
+                delete(ROOT);
+            } catch (IOException ignored) {
+                // best effort at exit
+            }
+        }));
+    }
+
+    @net.jqwik.api.lifecycle.AfterContainer
+    static void removeRoot() throws IOException {
+        delete(ROOT);
+    }
+
     record Rec(int type, long chunkUid, long offsetBytes, int lengthBytes, byte[] payload) {}
 
     @Provide
@@ -79,7 +106,7 @@ class WalProperties {
 
     @Property(tries = 40)
     void replayAfterCleanCrashYieldsEveryAcknowledgedRecord(@ForAll("records") List<Rec> records) throws Exception {
-        Path dir = Files.createTempDirectory("wal-prop");
+        Path dir = Files.createTempDirectory(Files.createDirectories(ROOT), "wal-prop");
         try {
             List<RecordingSink.Applied> acknowledged = writeAll(dir, records);
             RecordingSink sink = new RecordingSink();
@@ -93,7 +120,7 @@ class WalProperties {
     @Property(tries = 15)
     void tornOrCorruptTailAtEveryByteGivesAPrefix(@ForAll("records") List<Rec> records,
             @ForAll @IntRange(min = 1, max = 2) int tailRecords, @ForAll boolean corruptInsteadOfZero) throws Exception {
-        Path dir = Files.createTempDirectory("wal-prop");
+        Path dir = Files.createTempDirectory(Files.createDirectories(ROOT), "wal-prop");
         try {
             List<RecordingSink.Applied> acknowledged = writeAll(dir, records);
             List<Path> segments = WalReplay.segments(dir);
@@ -122,7 +149,7 @@ class WalProperties {
                 } else {
                     java.util.Arrays.fill(damaged, cut, damaged.length, (byte) 0);
                 }
-                Path copy = Files.createTempDirectory("wal-cut");
+                Path copy = Files.createTempDirectory(ROOT, "wal-cut");
                 try {
                     for (Path segment : segments) {
                         Files.copy(segment, copy.resolve(segment.getFileName()));
