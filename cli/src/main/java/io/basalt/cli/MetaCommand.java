@@ -68,6 +68,10 @@ final class MetaCommand implements Runnable {
                         + " (default: ${DEFAULT-VALUE}).")
         long downAfterMillis;
 
+        @Option(names = "--metrics-port", defaultValue = "9830",
+                description = "Prometheus metrics port (default: ${DEFAULT-VALUE}; 0 disables).")
+        int metricsPort;
+
         @Option(names = "--log-segment-size", defaultValue = "8M",
                 description = "Raft log segment size; purging works per segment"
                         + " (default: ${DEFAULT-VALUE}).")
@@ -118,7 +122,19 @@ final class MetaCommand implements Runnable {
             } catch (java.io.IOException e) {
                 throw new UserError("cannot start meta member " + id + ": " + e.getMessage(), e);
             }
+            io.basalt.common.metrics.MetricsServer metrics;
+            try {
+                metrics = io.basalt.common.metrics.MetricsServer.start(metaMetrics(server.stateMachine()),
+                        MetaPeers.addressOf(peerList, id).getHostString(), metricsPort);
+            } catch (RuntimeException | java.io.IOException e) {
+                closeQuietly(server);
+                throw e instanceof IllegalArgumentException ? new UserError(e.getMessage()) : new UserError(
+                        "cannot serve metrics on port " + metricsPort + ": " + e.getMessage(), e);
+            }
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                if (metrics != null) {
+                    metrics.close();
+                }
                 try {
                     server.close();
                 } catch (java.io.IOException e) {
@@ -134,6 +150,38 @@ final class MetaCommand implements Runnable {
                 throw new UserError("meta member " + id + " stopped after its Raft server shut"
                         + " down; see the log above, then restart it (it recovers from " + data + ")");
             }
+        }
+    }
+
+    /** What a meta member exports to Prometheus besides JVM metrics. */
+    static io.prometheus.metrics.model.registry.PrometheusRegistry metaMetrics(
+            io.basalt.meta.server.MetaStateMachine stateMachine) {
+        var registry = new io.prometheus.metrics.model.registry.PrometheusRegistry();
+        io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("basalt_meta_leader")
+                .help("1 when this member is the Raft leader").callback(cb -> cb.call(stateMachine.leader() ? 1 : 0))
+                .register(registry);
+        io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("basalt_meta_last_applied_index")
+                .help("Raft log index of the last entry applied to the state machine")
+                .callback(cb -> {
+                    var applied = stateMachine.getLastAppliedTermIndex();
+                    cb.call(applied == null ? -1 : applied.getIndex());
+                })
+                .register(registry);
+        io.prometheus.metrics.core.metrics.CounterWithCallback.builder().name("basalt_meta_applied_entries_total")
+                .help("Log entries applied since this process started").callback(cb -> cb.call(stateMachine.appliedCount()))
+                .register(registry);
+        io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("basalt_meta_heartbeating_chunkservers")
+                .help("Chunk servers with a heartbeat in this leader's memory (0 on followers)")
+                .callback(cb -> cb.call(stateMachine.beats().size()))
+                .register(registry);
+        return registry;
+    }
+
+    private static void closeQuietly(MetaServer server) {
+        try {
+            server.close();
+        } catch (java.io.IOException e) {
+            System.err.println("basalt: closing meta failed: " + e.getMessage());
         }
     }
 

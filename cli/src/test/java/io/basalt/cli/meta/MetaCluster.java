@@ -24,6 +24,7 @@ final class MetaCluster implements AutoCloseable {
     final Path dir;
     final int size;
     final int[] ports;
+    private final int[] metricsPorts;
     final Process[] processes;
     private final List<String> extraArgs;
 
@@ -32,10 +33,20 @@ final class MetaCluster implements AutoCloseable {
         this.dir = dir;
         this.extraArgs = List.of(extraArgs);
         this.ports = new int[size];
+        this.metricsPorts = new int[size];
         this.processes = new Process[size];
         for (int i = 0; i < size; i++) {
             ports[i] = freePort();
+            metricsPorts[i] = freePort();
         }
+    }
+
+    /** The text of member {@code index}'s Prometheus endpoint. */
+    String metrics(int index) throws IOException, InterruptedException {
+        var client = java.net.http.HttpClient.newHttpClient();
+        var request = java.net.http.HttpRequest.newBuilder(
+                java.net.URI.create("http://127.0.0.1:" + metricsPorts[index] + "/metrics")).build();
+        return client.send(request, java.net.http.HttpResponse.BodyHandlers.ofString()).body();
     }
 
     static int freePort() throws IOException {
@@ -74,7 +85,8 @@ final class MetaCluster implements AutoCloseable {
         }
         List<String> command = javaCommand("io.basalt.cli.Main");
         command.addAll(List.of("meta", "run", "--id", String.valueOf(index + 1),
-                "--data", dir.resolve("m" + (index + 1)).toString(), "--peers", peers()));
+                "--data", dir.resolve("m" + (index + 1)).toString(), "--peers", peers(),
+                "--metrics-port", String.valueOf(metricsPorts[index])));
         command.addAll(extraArgs);
         Path log = dir.resolve("m" + (index + 1) + ".log");
         processes[index] = new ProcessBuilder(command).redirectErrorStream(true)
@@ -107,6 +119,7 @@ final class MetaCluster implements AutoCloseable {
                 deleteTree(dir.resolve("m" + (i + 1)));
                 Files.deleteIfExists(dir.resolve("m" + (i + 1) + ".log"));
                 ports[i] = freePort();
+                metricsPorts[i] = freePort();
             }
         }
     }

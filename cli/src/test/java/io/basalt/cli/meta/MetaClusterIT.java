@@ -186,7 +186,19 @@ class MetaClusterIT {
                     client.createVolume("after" + i, 64L << 20, "rep3", 0);
                 }
                 assertThat(client.listVolumes()).hasSize(20);
-                assertThat(cluster.leaderIndex(client)).isNotIn(leader, other);
+                int newLeader = cluster.leaderIndex(client);
+                assertThat(newLeader).isNotIn(leader, other);
+                // Every member serves metrics; exactly one of the survivors says it leads.
+                int leaders = 0;
+                for (int i = 0; i < 5; i++) {
+                    if (i == leader || i == other) {
+                        continue;
+                    }
+                    String text = cluster.metrics(i);
+                    assertThat(text).contains("basalt_meta_last_applied_index").contains("jvm_memory");
+                    leaders += text.contains("basalt_meta_leader 1") ? 1 : 0;
+                }
+                assertThat(leaders).isEqualTo(1);
             });
         }
     }
