@@ -54,6 +54,11 @@ public final class ErasureCodecs {
                     + " (expected auto, native or java)");
         }
         LOG.info("erasure codec: {}", describe());
+        if (SELECTED == Implementation.JAVA_VECTOR && !JavaErasureCodec.hardwareVectors()) {
+            LOG.warn("erasure codec: this CPU has no {}-bit vectors; the Java codec runs "
+                    + "without SIMD and will be very slow; install libisal2",
+                    JavaErasureCodec.SPECIES.vectorBitSize());
+        }
     }
 
     private ErasureCodecs() {}
@@ -107,7 +112,8 @@ public final class ErasureCodecs {
     /** The Java codec's vector shape, e.g. "ByteVector 256 bits (32 lanes)". */
     public static String javaVectorSpecies() {
         return "ByteVector " + JavaErasureCodec.SPECIES.vectorBitSize() + " bits ("
-                + JavaErasureCodec.SPECIES.length() + " lanes)";
+                + JavaErasureCodec.SPECIES.length() + " lanes"
+                + (JavaErasureCodec.hardwareVectors() ? "" : ", NOT in hardware: slow") + ")";
     }
 
     /** One line for logs and {@code basalt doctor}: implementation and why. */

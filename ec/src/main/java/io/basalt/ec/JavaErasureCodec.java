@@ -13,15 +13,25 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Design note: c * b in GF(2^8) is {@code low[b & 15] XOR high[b >>> 4]} with two 16-entry
  * tables per coefficient c, so a byte shuffle ({@code pshufb}, here
  * {@link ByteVector#selectFrom}) multiplies a whole vector by c in two lookups. Each table is
- * repeated in every 128-bit lane of a species-wide vector, so the lookup never needs to cross
- * lanes. The loop runs position-outer: one vector of each source is loaded and split into
- * nibbles once, then multiplied into up to four output accumulators kept in registers (the
- * "several parity outputs per pass" of ISA-L's {@code gf_4vect_dot_prod}); more rows take
- * another pass. Strip lengths are multiples of 64, so the scalar tail only runs when the vector
- * is wider than that (never on AVX2); it uses the same tables.
+ * repeated in every 16-byte lane of a species-wide vector. {@code selectFrom} wraps indexes to
+ * the lane count, and since the table repeats every 16 bytes, a raw data byte indexes its low
+ * nibble's entry without masking (the known-answer tests pin this down).
  *
- * <p>The species is a compile-time constant ({@code static final}) so C2 intrinsifies it;
- * {@code -Dbasalt.ec.vectorBits=128|256|512} overrides the default.
+ * <p>Loop shape, measured with JMH on a 2-core AVX2 EPYC VM (4+2, 64 KiB strips): the strip is
+ * cut into {@link #BLOCK_BYTES} blocks whose outputs stay in L1; within a block the loop runs
+ * source-outer so that one source segment and up to four output segments are loop-invariant
+ * (C2 hoists their bounds checks) and the coefficient tables sit in registers; each output is
+ * read, XORed and written back per source. Two rows take two sources per pass (the 4+2 and
+ * 8+2 shape) to halve that read-back. Position-outer with accumulators in registers, as ISA-L
+ * does in assembly, was slower here (4.9 vs 6.5 GB/s): every source access re-checks a
+ * different segment.
+ *
+ * <p>Species: 128 bits by default. On AVX2 a 256-bit byte {@code selectFrom} becomes about five
+ * instructions (C2 must allow cross-lane indexes), a 128-bit one a single {@code pshufb}, and
+ * 128 measured faster (6.6 vs 6.0 GB/s). Byte shifts cost a few instructions on x86 (no
+ * {@code psrlb}); shifting 16-bit lanes after {@code reinterpretAsShorts} would be one, but it
+ * defeated C2's intrinsics here (1.4 KB allocated per call, 2.5x slower), so the codec uses the
+ * byte shift. {@code -Dbasalt.ec.vectorBits=128|256|512} overrides the species.
  */
 final class JavaErasureCodec extends AbstractErasureCodec<byte[]> {
     static final VectorSpecies<Byte> SPECIES = chooseSpecies();
@@ -30,6 +40,8 @@ final class JavaErasureCodec extends AbstractErasureCodec<byte[]> {
     /** Per coefficient: low table then high table, each VECTOR_BYTES wide. */
     private static final int TABLE_STRIDE = 2 * VECTOR_BYTES;
     private static final int ROWS_PER_PASS = 4;
+    /** Columns per block: a block's outputs (at most 4 x 2 KiB) stay in L1 across the k sources. */
+    private static final int BLOCK_BYTES = 2048;
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
 
     JavaErasureCodec(int dataCount, int parityCount) {
@@ -47,9 +59,15 @@ final class JavaErasureCodec extends AbstractErasureCodec<byte[]> {
                         "basalt.ec.vectorBits=" + bits + " (expected 128, 256 or 512)");
             };
         }
-        VectorSpecies<Byte> preferred = ByteVector.SPECIES_PREFERRED;
-        // 512-bit byte shuffles need AVX-512 VBMI to be one instruction; 256 is safe everywhere.
-        return preferred.vectorBitSize() > 256 ? ByteVector.SPECIES_256 : preferred;
+        return ByteVector.SPECIES_128;
+    }
+
+    /**
+     * Whether this CPU runs the species in hardware. Without it the Vector API falls back to
+     * plain Java per lane, some hundred times slower, which must not pass silently.
+     */
+    static boolean hardwareVectors() {
+        return ByteVector.SPECIES_PREFERRED.vectorBitSize() >= SPECIES.vectorBitSize();
     }
 
     @Override
@@ -76,28 +94,47 @@ final class JavaErasureCodec extends AbstractErasureCodec<byte[]> {
     void multiply(byte[] tables, int rows, MemorySegment[] sources, int[] sourceIndexes,
             MemorySegment[] outputs, int[] outputIndexes, long offsetBytes, int lengthBytes) {
         int k = dataCount;
-        long end = offsetBytes + lengthBytes;
-        long vectorEnd = offsetBytes + (lengthBytes - lengthBytes % VECTOR_BYTES);
+        int rowStride = k * TABLE_STRIDE;
+        int vectorLength = lengthBytes - lengthBytes % VECTOR_BYTES;
         for (int row = 0; row < rows; row += ROWS_PER_PASS) {
             int rowsThisPass = Math.min(ROWS_PER_PASS, rows - row);
-            int tableBase = row * k * TABLE_STRIDE;
             MemorySegment out0 = outputs[outputIndexes[row]];
-            switch (rowsThisPass) {
-                case 1 -> multiply1(tables, tableBase, k, sources, sourceIndexes, out0,
-                        offsetBytes, vectorEnd);
-                case 2 -> multiply2(tables, tableBase, k, sources, sourceIndexes, out0,
-                        outputs[outputIndexes[row + 1]], offsetBytes, vectorEnd);
-                case 3 -> multiply3(tables, tableBase, k, sources, sourceIndexes, out0,
-                        outputs[outputIndexes[row + 1]], outputs[outputIndexes[row + 2]],
-                        offsetBytes, vectorEnd);
-                case 4 -> multiply4(tables, tableBase, k, sources, sourceIndexes, out0,
-                        outputs[outputIndexes[row + 1]], outputs[outputIndexes[row + 2]],
-                        outputs[outputIndexes[row + 3]], offsetBytes, vectorEnd);
-                default -> throw new AssertionError(rowsThisPass);
+            MemorySegment out1 = rowsThisPass > 1 ? outputs[outputIndexes[row + 1]] : out0;
+            MemorySegment out2 = rowsThisPass > 2 ? outputs[outputIndexes[row + 2]] : out0;
+            MemorySegment out3 = rowsThisPass > 3 ? outputs[outputIndexes[row + 3]] : out0;
+            for (int block = 0; block < vectorLength; block += BLOCK_BYTES) {
+                long blockOffset = offsetBytes + block;
+                int blockLength = Math.min(BLOCK_BYTES, vectorLength - block);
+                int j0 = 0;
+                if (rowsThisPass == 2) {
+                    // Two sources per pass: half the output read-backs (the 4+2 default).
+                    for (; j0 + 1 < k; j0 += 2) {
+                        int t = row * rowStride + j0 * TABLE_STRIDE;
+                        pass2x2(tables, t, rowStride, sources[sourceIndexes[j0]],
+                                sources[sourceIndexes[j0 + 1]], out0, out1, j0 == 0,
+                                blockOffset, blockLength);
+                    }
+                }
+                for (int j = j0; j < k; j++) {
+                    MemorySegment source = sources[sourceIndexes[j]];
+                    int t = row * rowStride + j * TABLE_STRIDE;
+                    boolean first = j == 0;
+                    switch (rowsThisPass) {
+                        case 1 -> pass1(tables, t, source, out0, first, blockOffset, blockLength);
+                        case 2 -> pass2(tables, t, rowStride, source, out0, out1, first,
+                                blockOffset, blockLength);
+                        case 3 -> pass3(tables, t, rowStride, source, out0, out1, out2, first,
+                                blockOffset, blockLength);
+                        case 4 -> pass4(tables, t, rowStride, source, out0, out1, out2, out3,
+                                first, blockOffset, blockLength);
+                        default -> throw new AssertionError(rowsThisPass);
+                    }
+                }
             }
             for (int r = row; r < row + rowsThisPass; r++) {
-                multiplyScalar(tables, r * k * TABLE_STRIDE, k, sources, sourceIndexes,
-                        outputs[outputIndexes[r]], vectorEnd, end);
+                multiplyScalar(tables, r * rowStride, k, sources, sourceIndexes,
+                        outputs[outputIndexes[r]], offsetBytes + vectorLength,
+                        offsetBytes + lengthBytes);
             }
         }
     }
@@ -106,104 +143,135 @@ final class JavaErasureCodec extends AbstractErasureCodec<byte[]> {
         return ByteVector.fromMemorySegment(SPECIES, segment, offset, ORDER);
     }
 
-    /** acc ^ c*x, where lowNibbles and highNibbles are x split, c's tables at tableOffset. */
-    private static ByteVector multiplyAdd(ByteVector acc, ByteVector lowNibbles,
-            ByteVector highNibbles, byte[] tables, int tableOffset) {
-        ByteVector low = ByteVector.fromArray(SPECIES, tables, tableOffset);
-        ByteVector high = ByteVector.fromArray(SPECIES, tables, tableOffset + VECTOR_BYTES);
-        return acc.lanewise(VectorOperators.XOR, lowNibbles.selectFrom(low))
-                .lanewise(VectorOperators.XOR, highNibbles.selectFrom(high));
+    private static ByteVector table(byte[] tables, int offset) {
+        return ByteVector.fromArray(SPECIES, tables, offset);
     }
 
-    private static ByteVector lowNibbles(ByteVector x) {
-        return x.and((byte) 0x0F);
+    /** c*x from x's nibbles and c's two tables. */
+    private static ByteVector product(ByteVector lowNibbles, ByteVector highNibbles,
+            ByteVector lowTable, ByteVector highTable) {
+        return lowNibbles.selectFrom(lowTable)
+                .lanewise(VectorOperators.XOR, highNibbles.selectFrom(highTable));
+    }
+
+    /** Accumulator start: zero on the first source, else what the output holds so far. */
+    private static ByteVector accumulator(MemorySegment out, long at, boolean first) {
+        return first ? ByteVector.zero(SPECIES) : load(out, at);
     }
 
     private static ByteVector highNibbles(ByteVector x) {
-        // LSHR on bytes shifts the unsigned value, so no mask is needed afterwards.
+        // Shift 16-bit lanes (one instruction; x86 has no byte shift) and mask off what crossed
+        // in from the neighbouring byte, as ISA-L does with vpsrlw + vpand.
         return x.lanewise(VectorOperators.LSHR, 4);
     }
 
-    private static void multiply1(byte[] tables, int tableBase, int k, MemorySegment[] sources,
-            int[] sourceIndexes, MemorySegment out0, long start, long vectorEnd) {
-        for (long at = start; at < vectorEnd; at += VECTOR_BYTES) {
-            ByteVector acc0 = ByteVector.zero(SPECIES);
-            for (int j = 0; j < k; j++) {
-                ByteVector x = load(sources[sourceIndexes[j]], at);
-                ByteVector lo = lowNibbles(x);
-                ByteVector hi = highNibbles(x);
-                acc0 = multiplyAdd(acc0, lo, hi, tables, tableBase + j * TABLE_STRIDE);
-            }
-            acc0.intoMemorySegment(out0, at, ORDER);
+    private static void pass1(byte[] tables, int t, MemorySegment source, MemorySegment out0,
+            boolean first, long offset, int length) {
+        ByteVector lo0 = table(tables, t);
+        ByteVector hi0 = table(tables, t + VECTOR_BYTES);
+        for (int i = 0; i < length; i += VECTOR_BYTES) {
+            long at = offset + i;
+            ByteVector x = load(source, at);
+            ByteVector lo = x; // selectFrom wraps the index: the low nibble, see class note
+            ByteVector hi = highNibbles(x);
+            accumulator(out0, at, first).lanewise(VectorOperators.XOR, product(lo, hi, lo0, hi0))
+                    .intoMemorySegment(out0, at, ORDER);
         }
     }
 
-    private static void multiply2(byte[] tables, int tableBase, int k, MemorySegment[] sources,
-            int[] sourceIndexes, MemorySegment out0, MemorySegment out1, long start,
-            long vectorEnd) {
-        int rowStride = k * TABLE_STRIDE;
-        for (long at = start; at < vectorEnd; at += VECTOR_BYTES) {
-            ByteVector acc0 = ByteVector.zero(SPECIES);
-            ByteVector acc1 = acc0;
-            for (int j = 0; j < k; j++) {
-                ByteVector x = load(sources[sourceIndexes[j]], at);
-                ByteVector lo = lowNibbles(x);
-                ByteVector hi = highNibbles(x);
-                int t = tableBase + j * TABLE_STRIDE;
-                acc0 = multiplyAdd(acc0, lo, hi, tables, t);
-                acc1 = multiplyAdd(acc1, lo, hi, tables, t + rowStride);
-            }
-            acc0.intoMemorySegment(out0, at, ORDER);
-            acc1.intoMemorySegment(out1, at, ORDER);
+    private static void pass2(byte[] tables, int t, int rowStride, MemorySegment source,
+            MemorySegment out0, MemorySegment out1, boolean first, long offset, int length) {
+        ByteVector lo0 = table(tables, t);
+        ByteVector hi0 = table(tables, t + VECTOR_BYTES);
+        ByteVector lo1 = table(tables, t + rowStride);
+        ByteVector hi1 = table(tables, t + rowStride + VECTOR_BYTES);
+        for (int i = 0; i < length; i += VECTOR_BYTES) {
+            long at = offset + i;
+            ByteVector x = load(source, at);
+            ByteVector lo = x; // selectFrom wraps the index: the low nibble, see class note
+            ByteVector hi = highNibbles(x);
+            accumulator(out0, at, first).lanewise(VectorOperators.XOR, product(lo, hi, lo0, hi0))
+                    .intoMemorySegment(out0, at, ORDER);
+            accumulator(out1, at, first).lanewise(VectorOperators.XOR, product(lo, hi, lo1, hi1))
+                    .intoMemorySegment(out1, at, ORDER);
         }
     }
 
-    private static void multiply3(byte[] tables, int tableBase, int k, MemorySegment[] sources,
-            int[] sourceIndexes, MemorySegment out0, MemorySegment out1, MemorySegment out2,
-            long start, long vectorEnd) {
-        int rowStride = k * TABLE_STRIDE;
-        for (long at = start; at < vectorEnd; at += VECTOR_BYTES) {
-            ByteVector acc0 = ByteVector.zero(SPECIES);
-            ByteVector acc1 = acc0;
-            ByteVector acc2 = acc0;
-            for (int j = 0; j < k; j++) {
-                ByteVector x = load(sources[sourceIndexes[j]], at);
-                ByteVector lo = lowNibbles(x);
-                ByteVector hi = highNibbles(x);
-                int t = tableBase + j * TABLE_STRIDE;
-                acc0 = multiplyAdd(acc0, lo, hi, tables, t);
-                acc1 = multiplyAdd(acc1, lo, hi, tables, t + rowStride);
-                acc2 = multiplyAdd(acc2, lo, hi, tables, t + 2 * rowStride);
-            }
-            acc0.intoMemorySegment(out0, at, ORDER);
-            acc1.intoMemorySegment(out1, at, ORDER);
-            acc2.intoMemorySegment(out2, at, ORDER);
+    private static void pass2x2(byte[] tables, int t, int rowStride, MemorySegment sourceA,
+            MemorySegment sourceB, MemorySegment out0, MemorySegment out1, boolean first,
+            long offset, int length) {
+        ByteVector loA0 = table(tables, t);
+        ByteVector hiA0 = table(tables, t + VECTOR_BYTES);
+        ByteVector loA1 = table(tables, t + rowStride);
+        ByteVector hiA1 = table(tables, t + rowStride + VECTOR_BYTES);
+        ByteVector loB0 = table(tables, t + TABLE_STRIDE);
+        ByteVector hiB0 = table(tables, t + TABLE_STRIDE + VECTOR_BYTES);
+        ByteVector loB1 = table(tables, t + TABLE_STRIDE + rowStride);
+        ByteVector hiB1 = table(tables, t + TABLE_STRIDE + rowStride + VECTOR_BYTES);
+        for (int i = 0; i < length; i += VECTOR_BYTES) {
+            long at = offset + i;
+            ByteVector a = load(sourceA, at);
+            ByteVector aHi = highNibbles(a);
+            ByteVector b = load(sourceB, at);
+            ByteVector bHi = highNibbles(b);
+            accumulator(out0, at, first)
+                    .lanewise(VectorOperators.XOR, product(a, aHi, loA0, hiA0))
+                    .lanewise(VectorOperators.XOR, product(b, bHi, loB0, hiB0))
+                    .intoMemorySegment(out0, at, ORDER);
+            accumulator(out1, at, first)
+                    .lanewise(VectorOperators.XOR, product(a, aHi, loA1, hiA1))
+                    .lanewise(VectorOperators.XOR, product(b, bHi, loB1, hiB1))
+                    .intoMemorySegment(out1, at, ORDER);
         }
     }
 
-    private static void multiply4(byte[] tables, int tableBase, int k, MemorySegment[] sources,
-            int[] sourceIndexes, MemorySegment out0, MemorySegment out1, MemorySegment out2,
-            MemorySegment out3, long start, long vectorEnd) {
-        int rowStride = k * TABLE_STRIDE;
-        for (long at = start; at < vectorEnd; at += VECTOR_BYTES) {
-            ByteVector acc0 = ByteVector.zero(SPECIES);
-            ByteVector acc1 = acc0;
-            ByteVector acc2 = acc0;
-            ByteVector acc3 = acc0;
-            for (int j = 0; j < k; j++) {
-                ByteVector x = load(sources[sourceIndexes[j]], at);
-                ByteVector lo = lowNibbles(x);
-                ByteVector hi = highNibbles(x);
-                int t = tableBase + j * TABLE_STRIDE;
-                acc0 = multiplyAdd(acc0, lo, hi, tables, t);
-                acc1 = multiplyAdd(acc1, lo, hi, tables, t + rowStride);
-                acc2 = multiplyAdd(acc2, lo, hi, tables, t + 2 * rowStride);
-                acc3 = multiplyAdd(acc3, lo, hi, tables, t + 3 * rowStride);
-            }
-            acc0.intoMemorySegment(out0, at, ORDER);
-            acc1.intoMemorySegment(out1, at, ORDER);
-            acc2.intoMemorySegment(out2, at, ORDER);
-            acc3.intoMemorySegment(out3, at, ORDER);
+    private static void pass3(byte[] tables, int t, int rowStride, MemorySegment source,
+            MemorySegment out0, MemorySegment out1, MemorySegment out2, boolean first,
+            long offset, int length) {
+        ByteVector lo0 = table(tables, t);
+        ByteVector hi0 = table(tables, t + VECTOR_BYTES);
+        ByteVector lo1 = table(tables, t + rowStride);
+        ByteVector hi1 = table(tables, t + rowStride + VECTOR_BYTES);
+        ByteVector lo2 = table(tables, t + 2 * rowStride);
+        ByteVector hi2 = table(tables, t + 2 * rowStride + VECTOR_BYTES);
+        for (int i = 0; i < length; i += VECTOR_BYTES) {
+            long at = offset + i;
+            ByteVector x = load(source, at);
+            ByteVector lo = x; // selectFrom wraps the index: the low nibble, see class note
+            ByteVector hi = highNibbles(x);
+            accumulator(out0, at, first).lanewise(VectorOperators.XOR, product(lo, hi, lo0, hi0))
+                    .intoMemorySegment(out0, at, ORDER);
+            accumulator(out1, at, first).lanewise(VectorOperators.XOR, product(lo, hi, lo1, hi1))
+                    .intoMemorySegment(out1, at, ORDER);
+            accumulator(out2, at, first).lanewise(VectorOperators.XOR, product(lo, hi, lo2, hi2))
+                    .intoMemorySegment(out2, at, ORDER);
+        }
+    }
+
+    private static void pass4(byte[] tables, int t, int rowStride, MemorySegment source,
+            MemorySegment out0, MemorySegment out1, MemorySegment out2, MemorySegment out3,
+            boolean first, long offset, int length) {
+        ByteVector lo0 = table(tables, t);
+        ByteVector hi0 = table(tables, t + VECTOR_BYTES);
+        ByteVector lo1 = table(tables, t + rowStride);
+        ByteVector hi1 = table(tables, t + rowStride + VECTOR_BYTES);
+        ByteVector lo2 = table(tables, t + 2 * rowStride);
+        ByteVector hi2 = table(tables, t + 2 * rowStride + VECTOR_BYTES);
+        ByteVector lo3 = table(tables, t + 3 * rowStride);
+        ByteVector hi3 = table(tables, t + 3 * rowStride + VECTOR_BYTES);
+        for (int i = 0; i < length; i += VECTOR_BYTES) {
+            long at = offset + i;
+            ByteVector x = load(source, at);
+            ByteVector lo = x; // selectFrom wraps the index: the low nibble, see class note
+            ByteVector hi = highNibbles(x);
+            accumulator(out0, at, first).lanewise(VectorOperators.XOR, product(lo, hi, lo0, hi0))
+                    .intoMemorySegment(out0, at, ORDER);
+            accumulator(out1, at, first).lanewise(VectorOperators.XOR, product(lo, hi, lo1, hi1))
+                    .intoMemorySegment(out1, at, ORDER);
+            accumulator(out2, at, first).lanewise(VectorOperators.XOR, product(lo, hi, lo2, hi2))
+                    .intoMemorySegment(out2, at, ORDER);
+            accumulator(out3, at, first).lanewise(VectorOperators.XOR, product(lo, hi, lo3, hi3))
+                    .intoMemorySegment(out3, at, ORDER);
         }
     }
 
@@ -234,11 +302,13 @@ final class JavaErasureCodec extends AbstractErasureCodec<byte[]> {
         int tableBase = dataIndex * TABLE_STRIDE;
         for (long at = offsetBytes; at < vectorEnd; at += VECTOR_BYTES) {
             ByteVector delta = load(oldData, at).lanewise(VectorOperators.XOR, load(newData, at));
-            ByteVector lo = lowNibbles(delta);
+            ByteVector lo = delta;
             ByteVector hi = highNibbles(delta);
             for (int p = 0; p < parityCount; p++) {
                 MemorySegment out = parity[p];
-                multiplyAdd(load(out, at), lo, hi, tables, tableBase + p * rowStride)
+                int t = tableBase + p * rowStride;
+                load(out, at).lanewise(VectorOperators.XOR,
+                                product(lo, hi, table(tables, t), table(tables, t + VECTOR_BYTES)))
                         .intoMemorySegment(out, at, ORDER);
             }
         }
