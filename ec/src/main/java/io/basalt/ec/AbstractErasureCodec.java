@@ -182,6 +182,17 @@ abstract sealed class AbstractErasureCodec<T> implements ErasureCodec
         return decodePlansComputed.sum();
     }
 
+    /** How many decode plans the cache holds now; at most {@link #DECODE_CACHE_SLOTS}. */
+    final int cachedDecodePlans() {
+        int plans = 0;
+        for (int slot = 0; slot < DECODE_CACHE_SLOTS; slot++) {
+            if (decodePlans.get(slot) != null) {
+                plans++;
+            }
+        }
+        return plans;
+    }
+
     private DecodePlan<T> decodePlan(int survivorMask, int erasedMask) {
         long key = ((long) survivorMask << 32) | (erasedMask & 0xFFFF_FFFFL);
         int slot = (int) ((key * 0x9E37_79B9_7F4A_7C15L) >>> 56) & (DECODE_CACHE_SLOTS - 1);

@@ -33,7 +33,9 @@ import java.lang.invoke.MethodHandle;
  * </pre>
  */
 final class IsaL {
-    static final String LIBRARY = "libisal.so.2";
+    /** The soname to load; {@code -Dbasalt.ec.isalLibrary} overrides it (tests use a bogus one
+     * to check the no-ISA-L path on a machine that has it). */
+    static final String LIBRARY = System.getProperty("basalt.ec.isalLibrary", "libisal.so.2");
 
     private static final Binding BINDING;
     private static final String UNAVAILABLE_REASON;
