@@ -1,8 +1,11 @@
 package io.basalt.common.crc;
 
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.zip.CRC32C;
 
 /**
@@ -177,11 +180,32 @@ public final class Crc32c {
         try {
             var bean = ManagementFactory.getPlatformMXBean(
                     com.sun.management.HotSpotDiagnosticMXBean.class);
-            intrinsic = "UseCRC32CIntrinsics=" + bean.getVMOption("UseCRC32CIntrinsics").getValue();
+            intrinsic = "UseCRC32CIntrinsics="
+                    + bean.getVMOption("UseCRC32CIntrinsics").getValue();
         } catch (RuntimeException | LinkageError e) {
-            intrinsic = "intrinsic state unknown (" + e.getClass().getSimpleName() + ")";
+            // A diagnostic flag in recent JDKs; HotSpot turns it on where the CPU has the
+            // instruction, so report the CPU feature instead.
+            intrinsic = cpuHasCrc32Instruction()
+                    ? "HotSpot crc32 intrinsic: CPU has SSE4.2"
+                    : "CPU feature unknown: may run without the crc32 intrinsic";
         }
         return "java.util.zip.CRC32C (" + intrinsic + ")";
+    }
+
+    private static boolean cpuHasCrc32Instruction() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+                if (line.startsWith("flags")) {
+                    return line.contains(" sse4_2");
+                }
+                if (line.startsWith("Features")) {
+                    return line.contains(" crc32"); // AArch64
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+        return false;
     }
 
     private static int blockCount(long capacity, int offsetBytes, int lengthBytes) {
