@@ -1,0 +1,96 @@
+package io.basalt.cli;
+
+import io.basalt.common.Units;
+import io.basalt.common.block.FileBlockDevice;
+import io.basalt.common.metrics.MetricsServer;
+import io.basalt.nbd.NbdExports;
+import io.basalt.nbd.NbdMetrics;
+import io.basalt.nbd.NbdServer;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.util.OptionalLong;
+import java.util.concurrent.Callable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code basalt nbd serve}: exports one file over NBD, like {@code qemu-nbd} or {@code nbdkit file}.
+ * Runs in the foreground until SIGINT/SIGTERM, then finishes in-flight requests, flushes and exits.
+ */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = {"Export a file over NBD (like qemu-nbd): sparse, TRIM punches holes, block status shows holes.",
+                "Example: basalt nbd serve --file disk.img --size 10G, then: nbdinfo nbd://127.0.0.1:10809/"})
+final class NbdServeCommand implements Callable<Integer> {
+    private static final Logger log = LoggerFactory.getLogger(NbdServeCommand.class);
+
+    @Option(names = "--file", required = true, paramLabel = "PATH", description = "File to export; created sparse if missing (needs --size).")
+    Path file;
+
+    @Option(names = "--size", paramLabel = "SIZE", description = "Size of a new file, e.g. 10G, 512M. For an existing file, must match if given.")
+    String size;
+
+    @Option(names = "--port", defaultValue = "10809", description = "TCP port (default: ${DEFAULT-VALUE}, the NBD port).")
+    int port;
+
+    @Option(names = "--bind", defaultValue = "127.0.0.1", description = "Address to listen on (default: ${DEFAULT-VALUE}; 0.0.0.0 for all).")
+    String bind;
+
+    @Option(names = "--export", defaultValue = "", paramLabel = "NAME", description = "Export name (default: the default export \"\"). The export also answers as \"\".")
+    String exportName;
+
+    @Option(names = "--read-only", description = "Refuse writes (EPERM); the file is opened read-only.")
+    boolean readOnly;
+
+    @Option(names = "--metrics-port", defaultValue = "9810", description = "Prometheus metrics port (default: ${DEFAULT-VALUE}; 0 disables).")
+    int metricsPort;
+
+    @Option(names = "--io-threads", defaultValue = "8", description = "Threads doing file I/O (default: ${DEFAULT-VALUE}).")
+    int ioThreads;
+
+    @Override
+    public Integer call() throws Exception {
+        if (port < 0 || port > 65535) {
+            throw new UserError("--port " + port + " is not a TCP port (0-65535)");
+        }
+        OptionalLong sizeBytes = size == null ? OptionalLong.empty() : OptionalLong.of(Units.parseBytes(size));
+        PrometheusRegistry registry = new PrometheusRegistry();
+        ShutdownSignal signal = ShutdownSignal.install();
+        FileBlockDevice device = null;
+        MetricsServer metrics = null;
+        NbdServer server = null;
+        try {
+            device = FileBlockDevice.open(file, sizeBytes, readOnly, ioThreads);
+            metrics = MetricsServer.start(registry, bind, metricsPort);
+            NbdExports exports = NbdExports.single(exportName, file.getFileName().toString(), device);
+            try {
+                server = NbdServer.start(new InetSocketAddress(bind, port), exports, new NbdMetrics(registry),
+                        device.maximumPayloadBytes(), 0);
+            } catch (java.io.IOException e) {
+                throw new UserError("cannot listen on " + bind + ":" + port + " (" + e.getCause().getMessage()
+                        + "); is another NBD server running? pick another with --port");
+            }
+            String host = bind.contains(":") ? "[" + bind + "]" : bind;
+            System.out.printf("basalt: serving %s (%s%s) as nbd://%s:%d/%s%n", file, Units.formatBytes(device.sizeBytes()),
+                    readOnly ? ", read-only" : "", host, server.localAddress().getPort(), exportName);
+            System.out.flush();
+            signal.await();
+            log.info("shutting down: finishing in-flight requests");
+            return 0;
+        } finally {
+            if (server != null) {
+                server.close();
+            }
+            if (device != null) {
+                device.close();
+            }
+            if (metrics != null) {
+                metrics.close();
+            }
+            log.info("stopped");
+            signal.cleanedUp();
+        }
+    }
+}
