@@ -7,7 +7,9 @@
  * Same workload and metric as the JMH benchmark: one operation encodes one stripe (k data strips
  * -> m parity strips) or decodes one (m lost data strips rebuilt from the other k, tables
  * precomputed as a cached decode plan would be); GB/s = k * strip bytes * ops / s / 1e9, one
- * thread. CRC32C: crc32_iscsi over 4 KiB blocks of a 1 MiB buffer (one op = 1 MiB).
+ * thread. Update: the parity-delta write of data strip 0 as Basalt's FFM codec does it, two
+ * ec_encode_data_update calls (old data, then new data); GB/s counts that one strip's bytes.
+ * CRC32C: crc32_iscsi over 4 KiB blocks of a 1 MiB buffer (one op = 1 MiB).
  * Output: CSV "impl,op,shape,strip_bytes,gb_per_s_mean,gb_per_s_best" over the measured
  * iterations (best: the fastest iteration; on a shared machine interference only slows down).
  */
@@ -66,6 +68,18 @@ static double ops_per_second(void (*op)(const void *), const void *arg, double s
 
 static void ec_op(const void *arg) {
     run_ec((const struct job *)arg);
+}
+
+struct update_job {
+    int k, m, len;
+    unsigned char *tables, *old_data, *new_data;
+    unsigned char **parity;
+};
+
+static void update_op(const void *arg) {
+    const struct update_job *job = arg;
+    ec_encode_data_update(job->len, job->k, job->m, 0, job->tables, job->old_data, job->parity);
+    ec_encode_data_update(job->len, job->k, job->m, 0, job->tables, job->new_data, job->parity);
 }
 
 struct crc_job {
@@ -131,6 +145,14 @@ int main(int argc, char **argv) {
             struct result e = measure(ec_op, &encode, warmup, iterations, iteration_seconds);
             printf("isal-c,encode,%d+%d,%d,%.3f,%.3f\n", k, m, len, e.mean * k * len / 1e9,
                    e.best * k * len / 1e9);
+
+            unsigned char *new_data = must_alloc(len);
+            memset(new_data, 0x5a, len);
+            struct update_job update = {k, m, len, encode_tables, strip[0], new_data, &strip[k]};
+            struct result u = measure(update_op, &update, warmup, iterations, iteration_seconds);
+            printf("isal-c,updateParity,%d+%d,%d,%.3f,%.3f\n", k, m, len, u.mean * len / 1e9,
+                   u.best * len / 1e9);
+            free(new_data);
 
             /* Decode: strips 0..m-1 lost; survivors m..m+k-1; rows of the inverse. */
             unsigned char *b_matrix = must_alloc(k * k);

@@ -275,6 +275,21 @@ final class JavaErasureCodec extends AbstractErasureCodec<byte[]> {
         }
     }
 
+    /** Tables are loaded here, not passed in: a vector argument to a call that is not inlined
+     * is boxed (measured: 192 B per call). */
+    private static void updatePass(byte[] tables, int t, MemorySegment oldData,
+            MemorySegment newData, MemorySegment out, long offset, int length) {
+        ByteVector lowTable = table(tables, t);
+        ByteVector highTable = table(tables, t + VECTOR_BYTES);
+        for (int i = 0; i < length; i += VECTOR_BYTES) {
+            long at = offset + i;
+            ByteVector delta = load(oldData, at).lanewise(VectorOperators.XOR, load(newData, at));
+            load(out, at).lanewise(VectorOperators.XOR,
+                            product(delta, highNibbles(delta), lowTable, highTable))
+                    .intoMemorySegment(out, at, ORDER);
+        }
+    }
+
     private static int multiplyByte(byte[] tables, int tableOffset, int x) {
         return tables[tableOffset + (x & 0x0F)] ^ tables[tableOffset + VECTOR_BYTES + (x >>> 4)];
     }
@@ -300,17 +315,13 @@ final class JavaErasureCodec extends AbstractErasureCodec<byte[]> {
         long vectorEnd = offsetBytes + (lengthBytes - lengthBytes % VECTOR_BYTES);
         int rowStride = k * TABLE_STRIDE;
         int tableBase = dataIndex * TABLE_STRIDE;
-        for (long at = offsetBytes; at < vectorEnd; at += VECTOR_BYTES) {
-            ByteVector delta = load(oldData, at).lanewise(VectorOperators.XOR, load(newData, at));
-            ByteVector lo = delta;
-            ByteVector hi = highNibbles(delta);
-            for (int p = 0; p < parityCount; p++) {
-                MemorySegment out = parity[p];
-                int t = tableBase + p * rowStride;
-                load(out, at).lanewise(VectorOperators.XOR,
-                                product(lo, hi, table(tables, t), table(tables, t + VECTOR_BYTES)))
-                        .intoMemorySegment(out, at, ORDER);
-            }
+        // Parity-outer: each pass has one output and the two data segments loop-invariant (C2
+        // hoists their checks) and its two tables in registers; the delta is recomputed per
+        // parity, which is cheaper than a position-outer loop over m different segments.
+        int vectorLength = (int) (vectorEnd - offsetBytes);
+        for (int p = 0; p < parityCount; p++) {
+            int t = tableBase + p * rowStride;
+            updatePass(tables, t, oldData, newData, parity[p], offsetBytes, vectorLength);
         }
         for (long at = vectorEnd; at < end; at++) {
             int delta = (oldData.get(ValueLayout.JAVA_BYTE, at)
