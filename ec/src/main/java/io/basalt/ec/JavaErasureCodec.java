@@ -21,14 +21,17 @@ import jdk.incubator.vector.VectorSpecies;
  * cut into {@link #BLOCK_BYTES} blocks whose outputs stay in L1; within a block the loop runs
  * source-outer so that one source segment and up to four output segments are loop-invariant
  * (C2 hoists their bounds checks) and the coefficient tables sit in registers; each output is
- * read, XORed and written back per source. Two rows take two sources per pass (the 4+2 and
- * 8+2 shape) to halve that read-back. Position-outer with accumulators in registers, as ISA-L
- * does in assembly, was slower here (4.9 vs 6.5 GB/s): every source access re-checks a
- * different segment.
+ * read, XORed and written back per source. Two rows take two sources per pass (m = 2, the
+ * 4+2 default) to halve that read-back (+8%); the same for three and four rows measured within
+ * noise (9+3: +4%), so it is not done there. Position-outer with accumulators in registers, as
+ * ISA-L does in assembly, was slower here (4.9 vs 6.5 GB/s): every source access re-checks a
+ * different segment. Vectors are never passed to a pass method: a vector argument to a call
+ * that is not inlined is boxed (it cost 192 B per call in the update path).
  *
- * <p>Species: 128 bits by default. On AVX2 a 256-bit byte {@code selectFrom} becomes about five
- * instructions (C2 must allow cross-lane indexes), a 128-bit one a single {@code pshufb}, and
- * 128 measured faster (6.6 vs 6.0 GB/s). Byte shifts cost a few instructions on x86 (no
+ * <p>Species: 128 bits by default. AVX2 has no cross-lane byte shuffle, so a 256-bit
+ * {@code selectFrom} cannot be one {@code vpshufb} (C2 must allow indexes crossing the halves),
+ * while a 128-bit one can be a single {@code pshufb}; 128 measured faster (6.6 vs 6.0 GB/s;
+ * inferred from timings, no disassembler on the VM). Byte shifts cost a few instructions on x86 (no
  * {@code psrlb}); shifting 16-bit lanes after {@code reinterpretAsShorts} would be one, but it
  * defeated C2's intrinsics here (1.4 KB allocated per call, 2.5x slower), so the codec uses the
  * byte shift. {@code -Dbasalt.ec.vectorBits=128|256|512} overrides the species.
