@@ -61,6 +61,8 @@ final class NbdServeCommand implements Callable<Integer> {
         FileBlockDevice device = null;
         MetricsServer metrics = null;
         NbdServer server = null;
+        boolean createdFile = !java.nio.file.Files.exists(file);
+        boolean serving = false;
         try {
             device = FileBlockDevice.open(file, sizeBytes, readOnly, ioThreads);
             metrics = MetricsServer.start(registry, bind, metricsPort);
@@ -76,6 +78,7 @@ final class NbdServeCommand implements Callable<Integer> {
             System.out.printf("basalt: serving %s (%s%s) as nbd://%s:%d/%s%n", file, Units.formatBytes(device.sizeBytes()),
                     readOnly ? ", read-only" : "", host, server.localAddress().getPort(), exportName);
             System.out.flush();
+            serving = true;
             signal.await();
             log.info("shutting down: finishing in-flight requests");
             return 0;
@@ -85,6 +88,10 @@ final class NbdServeCommand implements Callable<Integer> {
             }
             if (device != null) {
                 device.close();
+                if (createdFile && !serving) {
+                    // We made the file and never served it (e.g. the port was taken): leave no trace.
+                    java.nio.file.Files.deleteIfExists(file);
+                }
             }
             if (metrics != null) {
                 metrics.close();

@@ -41,6 +41,10 @@ public final class NbdFrameDecoder extends ByteToMessageDecoder {
 
     public NbdFrameDecoder(int payloadMaxBytes) {
         this.payloadMaxBytes = payloadMaxBytes;
+        // Socket reads are chained, not copied into one growing buffer: a 1 MiB WRITE payload
+        // leaves as a slice over the pieces it arrived in, and the file device writes them with
+        // one pwritev. Headers are read in place across pieces.
+        setCumulator(COMPOSITE_CUMULATOR);
     }
 
     public Phase phase() {

@@ -238,7 +238,13 @@ public final class FileBlockDevice implements BlockDevice {
             checkIo(offsetBytes, lengthBytes, true);
             long position = offsetBytes;
             try {
-                for (ByteBuffer source : data.nioBuffers(data.readerIndex(), lengthBytes)) {
+                ByteBuffer[] sources = data.nioBuffers(data.readerIndex(), lengthBytes);
+                if (sources.length > 1 && nativeFd >= 0 && data.isDirect()) {
+                    // A payload in pieces (a composite network buffer): one pwritev, no gathering copy.
+                    LinuxFiles.writeGathering(nativeFd, sources, offsetBytes, path.toString());
+                    return null;
+                }
+                for (ByteBuffer source : sources) {
                     while (source.hasRemaining()) {
                         position += channel.write(source, position);
                     }

@@ -50,14 +50,17 @@ public final class LinuxFiles {
     private static final MethodHandle LSEEK;
     private static final MethodHandle FADVISE;
     private static final MethodHandle PREADV2;
+    private static final MethodHandle PWRITEV;
     private static final Throwable UNAVAILABLE;
+    /** iovecs per {@link #writeGathering} call; more buffers are written in several calls. */
+    private static final int IOVECS_MAX = 64;
 
     /**
      * Per-thread native scratch for {@link #readIfCached}: one iovec and the errno capture. Reused so
      * that the hot path allocates no native memory per call.
      */
     private static final ThreadLocal<MemorySegment[]> SCRATCH = ThreadLocal.withInitial(() -> new MemorySegment[] {
-        Arena.ofAuto().allocate(16, 8), Arena.ofAuto().allocate(CAPTURE_LAYOUT)});
+        Arena.ofAuto().allocate(16L * IOVECS_MAX, 8), Arena.ofAuto().allocate(CAPTURE_LAYOUT)});
 
     static {
         MethodHandle open = null;
@@ -66,6 +69,7 @@ public final class LinuxFiles {
         MethodHandle lseek = null;
         MethodHandle fadvise = null;
         MethodHandle preadv2 = null;
+        MethodHandle pwritev = null;
         Throwable unavailable = null;
         try {
             Linker linker = Linker.nativeLinker();
@@ -92,6 +96,10 @@ public final class LinuxFiles {
                     FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS,
                             ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT),
                     errno, Linker.Option.critical(false));
+            pwritev = linker.downcallHandle(libc.find("pwritev64").or(() -> libc.find("pwritev")).orElseThrow(),
+                    FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS,
+                            ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG),
+                    errno);
         } catch (Throwable t) {
             unavailable = t;
         }
@@ -101,6 +109,7 @@ public final class LinuxFiles {
         LSEEK = lseek;
         FADVISE = fadvise;
         PREADV2 = preadv2;
+        PWRITEV = pwritev;
         UNAVAILABLE = unavailable;
     }
 
@@ -247,6 +256,65 @@ public final class LinuxFiles {
             throw e;
         } catch (Throwable t) {
             throw new IOException("preadv2: " + t, t);
+        }
+    }
+
+    /**
+     * Writes direct buffers (e.g. the pieces of a composite network buffer) at {@code offsetBytes}
+     * with {@code pwritev}: one system call and no copy into one contiguous buffer first. Loops on
+     * short writes and EINTR. Buffers' positions are not changed.
+     *
+     * @throws IllegalArgumentException when a buffer is not direct
+     */
+    public static void writeGathering(int fd, java.nio.ByteBuffer[] buffers, long offsetBytes, String what)
+            throws IOException {
+        requireAvailable();
+        MemorySegment[] scratch = SCRATCH.get();
+        MemorySegment iovecs = scratch[0];
+        long position = offsetBytes;
+        int first = 0;
+        long skip = 0; // bytes of buffers[first] already written
+        try {
+            while (first < buffers.length) {
+                int count = 0;
+                long batchBytes = 0;
+                for (int i = first; i < buffers.length && count < IOVECS_MAX; i++) {
+                    java.nio.ByteBuffer buffer = buffers[i];
+                    if (!buffer.isDirect()) {
+                        throw new IllegalArgumentException("buffer " + i + " is not direct");
+                    }
+                    long start = i == first ? skip : 0;
+                    long length = buffer.remaining() - start;
+                    iovecs.set(ValueLayout.JAVA_LONG, 16L * count,
+                            MemorySegment.ofBuffer(buffer).address() + start);
+                    iovecs.set(ValueLayout.JAVA_LONG, 16L * count + 8, length);
+                    batchBytes += length;
+                    count++;
+                }
+                if (batchBytes == 0) {
+                    return;
+                }
+                long written = (long) PWRITEV.invokeExact(scratch[1], fd, iovecs, count, position);
+                if (written < 0) {
+                    int errno = (int) ERRNO.get(scratch[1], 0L);
+                    if (errno == EINTR) {
+                        continue;
+                    }
+                    throw new NativeIOException("pwritev", errno, what);
+                }
+                position += written;
+                // Advance past what was written: whole buffers, then part of one.
+                long remaining = written + skip;
+                while (first < buffers.length && remaining >= buffers[first].remaining()) {
+                    remaining -= buffers[first].remaining();
+                    first++;
+                }
+                skip = remaining;
+            }
+        } catch (IOException | IllegalArgumentException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IOException("pwritev " + what + ": " + t, t);
         }
     }
 

@@ -59,6 +59,27 @@ class FileBlockDeviceTest {
     }
 
     @Test
+    void writesAPayloadInPiecesWithOneGatheringWrite() {
+        byte[] data = new byte[300_000];
+        new Random(3).nextBytes(data);
+        io.netty.buffer.CompositeByteBuf pieces = Unpooled.compositeBuffer(4096);
+        for (int offset = 0; offset < data.length; ) {
+            int length = Math.min(data.length - offset, 1 + new Random(offset).nextInt(3000));
+            pieces.addComponent(true, Unpooled.directBuffer(length).writeBytes(data, offset, length));
+            offset += length;
+        }
+        assertThat(pieces.nioBufferCount()).as("more pieces than one pwritev takes").isGreaterThan(64);
+        try {
+            device.write(4097, pieces, false).join();
+        } finally {
+            pieces.release();
+        }
+        ByteBuf read = Unpooled.directBuffer(data.length);
+        device.read(4097, data.length, read).join();
+        assertThat(bytes(read)).isEqualTo(data);
+    }
+
+    @Test
     void trimPunchesAHoleThatReadsAsZeroes() {
         byte[] data = new byte[1 << 20];
         new Random(1).nextBytes(data);

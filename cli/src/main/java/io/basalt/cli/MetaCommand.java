@@ -1,0 +1,172 @@
+package io.basalt.cli;
+
+import io.basalt.common.Units;
+import io.basalt.meta.api.MetaPeers;
+import io.basalt.meta.api.MetaStatus;
+import io.basalt.meta.server.MetaServer;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.ratis.protocol.RaftPeer;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code basalt meta ...}: the metadata service. */
+@Command(name = "meta", mixinStandardHelpOptions = true,
+        description = "The metadata service (Raft-replicated, RocksDB state).",
+        subcommands = {MetaCommand.Run.class, MetaCommand.Status.class})
+final class MetaCommand implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    @Command(name = "run", mixinStandardHelpOptions = true,
+            description = "Run one meta member in the foreground. The first start with a given"
+                    + " --peers list bootstraps the group; later starts recover from --data.")
+    static final class Run implements Runnable {
+        @Option(names = "--id", required = true, description = "This member's id in --peers.")
+        String id;
+
+        @Option(names = "--data", required = true, description = "Data directory of this member.")
+        Path data;
+
+        @Option(names = "--peers", required = true,
+                description = "All members, " + MetaPeers.SYNTAX + ".")
+        String peers;
+
+        @Option(names = "--cluster", defaultValue = MetaPeers.DEFAULT_CLUSTER,
+                description = "Cluster name; names the Raft group (default: ${DEFAULT-VALUE}).")
+        String cluster;
+
+        @Option(names = "--chunk-size", defaultValue = "1G",
+                description = "Cluster default chunk size of new volumes (default: ${DEFAULT-VALUE}).")
+        String chunkSize;
+
+        @Option(names = "--snapshot-every", defaultValue = "10000",
+                description = "Take a snapshot every N log entries (default: ${DEFAULT-VALUE}).")
+        long snapshotEvery;
+
+        @Option(names = "--election-timeout-ms", defaultValue = "1500",
+                description = "Minimum Raft election timeout; the maximum is twice it"
+                        + " (default: ${DEFAULT-VALUE}).")
+        long electionTimeoutMillis;
+
+        @Option(names = "--cs-unhealthy-after-ms", defaultValue = "3000",
+                description = "Heartbeat silence before a chunk server is UNHEALTHY"
+                        + " (default: ${DEFAULT-VALUE}).")
+        long unhealthyAfterMillis;
+
+        @Option(names = "--cs-down-after-ms", defaultValue = "60000",
+                description = "Heartbeat silence before a chunk server is DOWN"
+                        + " (default: ${DEFAULT-VALUE}).")
+        long downAfterMillis;
+
+        @Option(names = "--log-segment-size", defaultValue = "8M",
+                description = "Raft log segment size; purging works per segment"
+                        + " (default: ${DEFAULT-VALUE}).")
+        String logSegmentSize;
+
+        @Override
+        public void run() {
+            List<RaftPeer> peerList;
+            long chunkSizeBytes;
+            long segmentBytes;
+            try {
+                peerList = MetaPeers.parse(peers);
+                MetaPeers.addressOf(peerList, id);
+                chunkSizeBytes = Units.parseBytes(chunkSize);
+                segmentBytes = Units.parseBytes(logSegmentSize);
+            } catch (IllegalArgumentException e) {
+                throw new UserError(e.getMessage());
+            }
+            if (chunkSizeBytes < 64 * 1024 || chunkSizeBytes % 4096 != 0) {
+                throw new UserError("--chunk-size " + chunkSize
+                        + ": use a multiple of 4K of at least 64K, e.g. 1G");
+            }
+            if (snapshotEvery < 1) {
+                throw new UserError("--snapshot-every " + snapshotEvery + " (must be >= 1)");
+            }
+            if (electionTimeoutMillis < 100) {
+                throw new UserError("--election-timeout-ms " + electionTimeoutMillis
+                        + " (must be >= 100)");
+            }
+            if (segmentBytes < 1024) {
+                throw new UserError("--log-segment-size " + logSegmentSize + " (must be >= 1K)");
+            }
+            MetaServer.Config config = new MetaServer.Config(id, cluster, peerList, data,
+                    chunkSizeBytes, snapshotEvery, Duration.ofMillis(electionTimeoutMillis),
+                    Duration.ofMillis(unhealthyAfterMillis), Duration.ofMillis(downAfterMillis),
+                    segmentBytes, Duration.ofMinutes(5));
+            boolean zgc = java.lang.management.ManagementFactory.getGarbageCollectorMXBeans().stream()
+                    .anyMatch(gc -> gc.getName().startsWith("ZGC"));
+            if (!zgc) {
+                // GC pauses count against the election timeout; ZGC keeps them under a millisecond.
+                org.slf4j.LoggerFactory.getLogger(MetaCommand.class).warn("meta {} is not running"
+                        + " with ZGC; for short GC pauses start it with"
+                        + " BASALT_JAVA_OPTS=\"-XX:-UseG1GC -XX:+UseZGC\" (see docs/meta.md)", id);
+            }
+            MetaServer server;
+            try {
+                server = MetaServer.start(config);
+            } catch (java.io.IOException e) {
+                throw new UserError("cannot start meta member " + id + ": " + e.getMessage(), e);
+            }
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                try {
+                    server.close();
+                } catch (java.io.IOException e) {
+                    System.err.println("basalt: closing meta failed: " + e.getMessage());
+                }
+            }, "meta-shutdown"));
+            try {
+                server.awaitStop();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            if (server.failed()) {
+                throw new UserError("meta member " + id + " stopped after its Raft server shut"
+                        + " down; see the log above, then restart it (it recovers from " + data + ")");
+            }
+        }
+    }
+
+    @Command(name = "status", mixinStandardHelpOptions = true,
+            description = "Members, leader, term and last applied index.")
+    static final class Status implements Runnable {
+        @Mixin
+        MetaOptions options;
+
+        @Override
+        public void run() {
+            MetaStatus status = options.call(client -> client.status());
+            if (options.json) {
+                List<String> members = new ArrayList<>();
+                for (MetaStatus.Member member : status.members()) {
+                    members.add(TextTable.object("id", member.id(), "address", member.address(),
+                            "leader", member.leader(), "commitIndex", member.commitIndex()));
+                }
+                System.out.println(TextTable.object("group", status.groupId(),
+                        "leader", status.leaderId(), "term", status.term(),
+                        "lastAppliedIndex", status.lastAppliedIndex(),
+                        "commitIndex", status.commitIndex(), "members", TextTable.array(members)));
+                return;
+            }
+            System.out.println("leader " + status.leaderId() + ", term " + status.term()
+                    + ", last applied index " + status.lastAppliedIndex() + ", commit index "
+                    + status.commitIndex());
+            TextTable table = new TextTable("ID", "ADDRESS", "ROLE", "COMMIT INDEX");
+            for (MetaStatus.Member member : status.members()) {
+                table.row(member.id(), member.address(), member.leader() ? "leader" : "follower",
+                        member.commitIndex() < 0 ? "-" : member.commitIndex());
+            }
+            table.print(System.out);
+        }
+    }
+}

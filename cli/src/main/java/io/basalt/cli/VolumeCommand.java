@@ -1,0 +1,200 @@
+package io.basalt.cli;
+
+import io.basalt.common.Units;
+import io.basalt.meta.model.Volume;
+import java.io.Console;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code basalt volume ...}: block volumes. */
+@Command(name = "volume", mixinStandardHelpOptions = true,
+        description = "Create, list, inspect, resize and delete block volumes.",
+        subcommands = {VolumeCommand.Create.class, VolumeCommand.ListVolumes.class,
+                VolumeCommand.Info.class, VolumeCommand.Resize.class, VolumeCommand.Delete.class})
+final class VolumeCommand implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    static long parseSize(String text, String option) {
+        try {
+            return Units.parseBytes(text);
+        } catch (IllegalArgumentException e) {
+            throw new UserError(option + ": " + e.getMessage());
+        }
+    }
+
+    static String json(Volume volume) {
+        return TextTable.object("id", volume.id(), "name", volume.name(),
+                "sizeBytes", volume.sizeBytes(), "blockSizeBytes", volume.blockSizeBytes(),
+                "policy", volume.policyName(), "chunkSizeBytes", volume.chunkSizeBytes(),
+                "chunks", volume.chunkCount(), "allocatedBytes", volume.allocatedBytes(),
+                "created", Instant.ofEpochMilli(volume.createdMillis()).toString());
+    }
+
+    static void printInfo(Volume volume, boolean asJson) {
+        if (asJson) {
+            System.out.println(json(volume));
+            return;
+        }
+        TextTable table = new TextTable("FIELD", "VALUE");
+        table.row("name", volume.name());
+        table.row("id", volume.id());
+        table.row("size", Units.formatBytes(volume.sizeBytes()) + " (" + volume.sizeBytes() + " bytes)");
+        table.row("policy", volume.policyName());
+        table.row("block size", volume.blockSizeBytes());
+        table.row("chunk size", Units.formatBytes(volume.chunkSizeBytes()));
+        table.row("chunks", volume.chunkCount() + " of " + volume.chunkSlots() + " allocated");
+        table.row("allocated", Units.formatBytes(volume.allocatedBytes()));
+        table.row("created", Instant.ofEpochMilli(volume.createdMillis()));
+        table.print(System.out);
+    }
+
+    @Command(name = "create", mixinStandardHelpOptions = true, description = "Create a thin volume.")
+    static final class Create implements Runnable {
+        @Mixin
+        MetaOptions options;
+
+        @Parameters(index = "0", paramLabel = "NAME", description = "Volume name.")
+        String name;
+
+        @Option(names = "--size", required = true, description = "Size, e.g. 10G, 512M, 1T.")
+        String size;
+
+        @Option(names = "--policy", defaultValue = "rep3",
+                description = "rep1|rep2|rep3|ecK+M[@cs|@host|@zone] (default: ${DEFAULT-VALUE}).")
+        String policy;
+
+        @Option(names = "--chunk-size", description = "Chunk size (default: the cluster's).")
+        String chunkSize;
+
+        @Override
+        public void run() {
+            long sizeBytes = parseSize(size, "--size");
+            long chunkSizeBytes = chunkSize == null ? 0 : parseSize(chunkSize, "--chunk-size");
+            Volume volume = options.call(c -> c.createVolume(name, sizeBytes, policy, chunkSizeBytes));
+            if (options.json) {
+                System.out.println(json(volume));
+            } else {
+                System.out.println("created volume " + volume.name() + ": "
+                        + Units.formatBytes(volume.sizeBytes()) + ", " + volume.policyName());
+            }
+        }
+    }
+
+    @Command(name = "list", mixinStandardHelpOptions = true, description = "List volumes.")
+    static final class ListVolumes implements Runnable {
+        @Mixin
+        MetaOptions options;
+
+        @Override
+        public void run() {
+            List<Volume> volumes = options.call(c -> c.listVolumes());
+            if (options.json) {
+                List<String> items = new ArrayList<>();
+                for (Volume volume : volumes) {
+                    items.add(json(volume));
+                }
+                System.out.println(TextTable.array(items).json());
+                return;
+            }
+            TextTable table = new TextTable("NAME", "SIZE", "POLICY", "ALLOCATED", "CHUNKS");
+            for (Volume volume : volumes) {
+                table.row(volume.name(), Units.formatBytes(volume.sizeBytes()), volume.policyName(),
+                        Units.formatBytes(volume.allocatedBytes()), volume.chunkCount());
+            }
+            table.print(System.out);
+        }
+    }
+
+    @Command(name = "info", mixinStandardHelpOptions = true, description = "Show one volume.")
+    static final class Info implements Runnable {
+        @Mixin
+        MetaOptions options;
+
+        @Parameters(index = "0", paramLabel = "NAME")
+        String name;
+
+        @Override
+        public void run() {
+            printInfo(options.call(c -> c.getVolume(name)), options.json);
+        }
+    }
+
+    @Command(name = "resize", mixinStandardHelpOptions = true,
+            description = "Grow a volume; shrinking needs --shrink and confirmation.")
+    static final class Resize implements Runnable {
+        @Mixin
+        MetaOptions options;
+
+        @Parameters(index = "0", paramLabel = "NAME")
+        String name;
+
+        @Option(names = "--size", required = true, description = "New size, e.g. 20G.")
+        String size;
+
+        @Option(names = "--shrink", description = "Allow making the volume smaller (data past"
+                + " the new end is discarded).")
+        boolean shrink;
+
+        @Option(names = "--yes", description = "Confirm a shrink without asking.")
+        boolean yes;
+
+        @Override
+        public void run() {
+            long sizeBytes = parseSize(size, "--size");
+            if (shrink && !yes) {
+                Volume current = options.call(c -> c.getVolume(name));
+                if (sizeBytes < current.sizeBytes()) {
+                    Console console = System.console();
+                    if (console == null) {
+                        throw new UserError("shrinking volume \"" + name + "\" discards data past "
+                                + Units.formatBytes(sizeBytes) + "; add --yes to confirm");
+                    }
+                    String answer = console.readLine("Shrink %s from %s to %s and discard the"
+                            + " data past the end? Type the volume name to confirm: ", name,
+                            Units.formatBytes(current.sizeBytes()), Units.formatBytes(sizeBytes));
+                    if (answer == null || !answer.trim().equals(name)) {
+                        throw new UserError("not confirmed; volume \"" + name + "\" unchanged");
+                    }
+                }
+            }
+            Volume volume = options.call(c -> c.resizeVolume(name, sizeBytes, shrink));
+            if (options.json) {
+                System.out.println(json(volume));
+            } else {
+                System.out.println("volume " + volume.name() + " is now "
+                        + Units.formatBytes(volume.sizeBytes()));
+            }
+        }
+    }
+
+    @Command(name = "delete", mixinStandardHelpOptions = true, description = "Delete a volume.")
+    static final class Delete implements Runnable {
+        @Mixin
+        MetaOptions options;
+
+        @Parameters(index = "0", paramLabel = "NAME")
+        String name;
+
+        @Override
+        public void run() {
+            Volume volume = options.call(c -> c.deleteVolume(name));
+            if (options.json) {
+                System.out.println(json(volume));
+            } else {
+                System.out.println("deleted volume " + volume.name());
+            }
+        }
+    }
+}

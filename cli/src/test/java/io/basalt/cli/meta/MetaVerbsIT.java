@@ -1,0 +1,204 @@
+package io.basalt.cli.meta;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.basalt.cli.BasaltCommand;
+import io.basalt.cli.UserError;
+import io.basalt.meta.api.MetaClient;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/**
+ * Every admin verb against a real one-member meta process: tables, JSON, and each bad input
+ * giving one line that says what to do, with a non-zero exit and no change. Most verbs run in
+ * this JVM (a CLI JVM costs seconds on CI); a few run as real {@code basalt} processes to check
+ * exit codes and stderr end to end.
+ */
+class MetaVerbsIT {
+    private static MetaCluster cluster;
+
+    record Result(int exitCode, String out, String err) {}
+
+    @BeforeAll
+    static void startMeta() throws Exception {
+        cluster = new MetaCluster(1, Files.createTempDirectory("basalt-meta-verbs"),
+                "--chunk-size", "4M", "--cs-unhealthy-after-ms", "3600000",
+                "--election-timeout-ms", "300");
+        cluster.startAll();
+        try (MetaClient client = cluster.client()) {
+            for (int i = 0; i < 3; i++) {
+                client.registerCs(0, "host" + i + ":7000", "host" + i, "z", 1L << 40, "it");
+            }
+        }
+    }
+
+    @AfterAll
+    static void stopMeta() throws Exception {
+        if (cluster != null) {
+            cluster.close();
+        }
+    }
+
+    /** Runs {@code basalt ARGS --meta PEERS} in this JVM, like Main but without exiting. */
+    private static Result basalt(String... args) {
+        List<String> all = new ArrayList<>(List.of(args));
+        all.add("--meta");
+        all.add(cluster.peers());
+        return basaltExactly(all.toArray(String[]::new));
+    }
+
+    private static Result basaltExactly(String... args) {
+        List<String> all = List.of(args);
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        PrintStream savedOut = System.out;
+        PrintStream savedErr = System.err;
+        int exitCode;
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            CommandLine commandLine = new CommandLine(new BasaltCommand());
+            commandLine.setExecutionExceptionHandler((e, cmd, parsed) -> {
+                System.err.println("basalt: " + e.getMessage());
+                return e instanceof UserError ? 1 : 2;
+            });
+            exitCode = commandLine.execute(all.toArray(String[]::new));
+        } finally {
+            System.setOut(savedOut);
+            System.setErr(savedErr);
+        }
+        return new Result(exitCode, out.toString(StandardCharsets.UTF_8),
+                err.toString(StandardCharsets.UTF_8));
+    }
+
+    private static void assertUserError(Result result, String... parts) {
+        assertThat(result.exitCode()).as(result.toString()).isEqualTo(1);
+        assertThat(result.err().strip().lines()).as(result.toString()).hasSize(1);
+        for (String part : parts) {
+            assertThat(result.err()).contains(part);
+        }
+    }
+
+    @Test
+    void volumeLifecycleWithTablesAndJson() {
+        assertThat(basalt("volume", "create", "db1", "--size", "10G").out())
+                .contains("created volume db1: 10.0 GiB, rep3");
+        assertThat(basalt("volume", "create", "db2", "--size", "512M", "--policy", "rep2",
+                "--json").out()).contains("\"name\":\"db2\"").contains("\"policy\":\"rep2\"");
+        Result list = basalt("volume", "list");
+        assertThat(list.out().lines().findFirst().orElseThrow())
+                .matches("NAME +SIZE +POLICY +ALLOCATED +CHUNKS");
+        assertThat(list.out()).contains("db1").contains("10.0 GiB").contains("db2");
+        assertThat(basalt("volume", "list", "--json").out().strip()).startsWith("[{").endsWith("}]");
+        Result info = basalt("volume", "info", "db1");
+        assertThat(info.out()).contains("policy").contains("rep3").contains("chunk size")
+                .contains("4.0 MiB").contains("0 of 2560 allocated");
+        assertThat(basalt("volume", "info", "db1", "--json").out())
+                .contains("\"sizeBytes\":10737418240").contains("\"allocatedBytes\":0");
+        assertThat(basalt("volume", "resize", "db1", "--size", "20G").out())
+                .contains("volume db1 is now 20.0 GiB");
+        assertUserError(basalt("volume", "resize", "db1", "--size", "1G"), "--shrink");
+        assertUserError(basalt("volume", "resize", "db1", "--size", "1G", "--shrink"), "--yes");
+        assertThat(basalt("volume", "resize", "db1", "--size", "1G", "--shrink", "--yes").out())
+                .contains("is now 1.0 GiB");
+        assertThat(basalt("volume", "delete", "db2").out()).contains("deleted volume db2");
+        assertThat(basalt("volume", "list").out()).doesNotContain("db2");
+    }
+
+    @Test
+    void badInputIsOneLineAndChangesNothing() {
+        basalt("volume", "create", "taken", "--size", "1G");
+        String before = basalt("volume", "list", "--json").out();
+        assertUserError(basalt("volume", "create", "taken", "--size", "1G"), "already exists");
+        assertUserError(basalt("volume", "create", "Bad_Name", "--size", "1G"),
+                "invalid volume name", "a-z, 0-9");
+        assertUserError(basalt("volume", "create", "v", "--size", "0"), "must be > 0");
+        assertUserError(basalt("volume", "create", "v", "--size", "-5G"), "--size");
+        assertUserError(basalt("volume", "create", "v", "--size", "1000"),
+                "not a multiple of the block size 4096");
+        assertUserError(basalt("volume", "create", "v", "--size", "ten"), "--size",
+                "e.g. 10G");
+        assertUserError(basalt("volume", "create", "v", "--size", "1G", "--policy", "raid6"),
+                "unknown policy", "ec4+2");
+        assertUserError(basalt("volume", "create", "v", "--size", "1G", "--policy", "ec4+2"),
+                "policy ec4+2 needs 6 hosts, cluster has 3");
+        assertUserError(basalt("volume", "info", "nope"), "volume \"nope\" not found",
+                "basalt volume list");
+        assertUserError(basalt("volume", "delete", "nope"), "not found");
+        assertUserError(basalt("volume", "resize", "nope", "--size", "1G"), "not found");
+        assertThat(basalt("volume", "list", "--json").out()).isEqualTo(before);
+    }
+
+    @Test
+    void metaRunRefusesBadSettingsBeforeStarting() throws Exception {
+        String data = cluster.dir.resolve("never").toString();
+        assertUserError(basaltExactly("meta", "run", "--id", "9", "--data", data, "--peers",
+                "1@127.0.0.1:1"), "member id 9 is not in the peer list");
+        assertUserError(basaltExactly("meta", "run", "--id", "1", "--data", data, "--peers",
+                "127.0.0.1:1"), "ID@HOST:PORT");
+        assertUserError(basaltExactly("meta", "run", "--id", "1", "--data", data, "--peers",
+                "1@127.0.0.1:1", "--chunk-size", "1000"), "--chunk-size");
+        assertUserError(basaltExactly("meta", "run", "--id", "1", "--data", data, "--peers",
+                "1@127.0.0.1:1", "--election-timeout-ms", "5"), "--election-timeout-ms");
+        assertThat(cluster.dir.resolve("never")).doesNotExist();
+        assertUserError(basaltExactly("volume", "list", "--meta", "nonsense"), "ID@HOST:PORT");
+    }
+
+    @Test
+    void chunkServersAndMetaStatus() {
+        Result cs = basalt("cs", "list");
+        assertThat(cs.out().lines().findFirst().orElseThrow()).startsWith("ID").contains("STATUS")
+                .contains("CAPACITY").contains("USED");
+        assertThat(cs.out()).contains("host0:7000").contains("UP").contains("1.0 TiB");
+        assertThat(basalt("cs", "list", "--json").out()).contains("\"status\":\"UP\"");
+        Result status = basalt("meta", "status");
+        assertThat(status.out()).contains("leader 1, term").contains("last applied index")
+                .contains("leader");
+        assertThat(basalt("meta", "status", "--json").out()).contains("\"leader\":\"1\"")
+                .contains("\"members\":[");
+    }
+
+    @Test
+    void realProcessesExitNonZeroWithOneLine() throws Exception {
+        Result ok = run("volume", "create", "proc1", "--size", "1G", "--meta", cluster.peers());
+        assertThat(ok.exitCode()).as(ok.toString()).isZero();
+        assertThat(ok.out()).contains("created volume proc1");
+        Result duplicate = run("volume", "create", "proc1", "--size", "1G", "--meta",
+                cluster.peers());
+        assertThat(duplicate.exitCode()).isEqualTo(1);
+        assertThat(duplicate.err().strip())
+                .isEqualTo("basalt: volume \"proc1\" already exists; choose another name or see:"
+                        + " basalt volume info proc1");
+        Result noMeta = run("volume", "list");
+        assertThat(noMeta.exitCode()).isEqualTo(1);
+        assertThat(noMeta.err()).contains("--meta").contains("BASALT_META");
+    }
+
+    private static Result run(String... args) throws Exception {
+        List<String> command = MetaCluster.javaCommand("io.basalt.cli.Main");
+        command.addAll(List.of(args));
+        ProcessBuilder builder = new ProcessBuilder(command);
+        builder.environment().remove("BASALT_META");
+        Process process = builder.start();
+        try {
+            byte[] out = process.getInputStream().readAllBytes();
+            byte[] err = process.getErrorStream().readAllBytes();
+            assertThat(process.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            String stderr = new String(err, StandardCharsets.UTF_8).lines()
+                    .filter(line -> !line.startsWith("WARNING:"))
+                    .reduce("", (a, b) -> a + b + "\n");
+            return new Result(process.exitValue(), new String(out, StandardCharsets.UTF_8), stderr);
+        } finally {
+            process.destroyForcibly();
+        }
+    }
+}

@@ -1,0 +1,218 @@
+package io.basalt.meta.api;
+
+import io.basalt.meta.model.Chunk;
+import io.basalt.meta.model.ChunkServer;
+import io.basalt.meta.model.CsStatus;
+import io.basalt.meta.model.Lease;
+import io.basalt.meta.model.Volume;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.client.RaftClientConfigKeys;
+import org.apache.ratis.conf.Parameters;
+import org.apache.ratis.conf.RaftProperties;
+import org.apache.ratis.grpc.GrpcFactory;
+import org.apache.ratis.protocol.ClientId;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.exceptions.StateMachineException;
+import org.apache.ratis.retry.RetryPolicies;
+import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
+import org.apache.ratis.util.TimeDuration;
+
+/**
+ * The Java client of meta, used by the CLI, chunk servers and the client library.
+ *
+ * <p>Leader discovery, redirects and retries are Ratis' {@link RaftClient}: each attempt waits
+ * {@link #REQUEST_TIMEOUT} and retries every {@link #RETRY_SLEEP} for {@link #RETRY_COUNT}
+ * attempts, about 30 s in all, which rides out a leader election (a few seconds) with room for
+ * a slow machine. Ratis' retry cache makes a retried write apply once. Form errors are checked
+ * here too, so a bad request never leaves the process.
+ *
+ * <p>Thread-safe: one client may be shared.
+ */
+public final class MetaClient implements AutoCloseable {
+    public static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(3);
+    public static final Duration RETRY_SLEEP = Duration.ofMillis(200);
+    public static final int RETRY_COUNT = 150;
+
+    private final RaftClient client;
+
+    private MetaClient(RaftClient client) {
+        this.client = client;
+    }
+
+    /** A client of the group of {@code peers} (see {@link MetaPeers#SYNTAX}). */
+    public static MetaClient connect(String peers) {
+        return connect(MetaPeers.DEFAULT_CLUSTER, MetaPeers.parse(peers), REQUEST_TIMEOUT, RETRY_COUNT);
+    }
+
+    public static MetaClient connect(String clusterName, List<RaftPeer> peers,
+                                     Duration requestTimeout, int retryCount) {
+        RaftProperties properties = new RaftProperties();
+        RaftClientConfigKeys.Rpc.setRequestTimeout(properties,
+                TimeDuration.valueOf(requestTimeout.toMillis(), TimeUnit.MILLISECONDS));
+        ClientId clientId = ClientId.randomId();
+        RaftClient client = RaftClient.newBuilder()
+                .setClientId(clientId)
+                .setProperties(properties)
+                .setRaftGroup(MetaPeers.group(clusterName, peers))
+                .setClientRpc(new GrpcFactory(new Parameters()).newRaftClientRpc(clientId, properties))
+                .setRetryPolicy(RetryPolicies.retryUpToMaximumCountWithFixedSleep(retryCount,
+                        TimeDuration.valueOf(RETRY_SLEEP.toMillis(), TimeUnit.MILLISECONDS)))
+                .build();
+        return new MetaClient(client);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Transport
+
+    /** Sends a request (through the log if it is a write) and returns the checked reply body. */
+    public WireReader call(MetaRequest request) {
+        String formError = io.basalt.meta.server.MetaLogic.checkForm(request);
+        if (formError != null) {
+            throw new MetaException(MetaError.INVALID, formError);
+        }
+        Message message = Message.valueOf(ByteString.copyFrom(request.encode()));
+        RaftClientReply reply;
+        try {
+            reply = request.op().isWrite() ? client.io().send(message)
+                    : client.io().sendReadOnly(message);
+        } catch (StateMachineException e) {
+            throw new MetaException(MetaError.INVALID, rootMessage(e), e);
+        } catch (IOException e) {
+            throw new MetaException(MetaError.NOT_LEADER, "meta did not answer " + request.op()
+                    + ": " + rootMessage(e) + "; check the meta peers (basalt meta status)", e);
+        }
+        if (!reply.isSuccess()) {
+            Exception e = reply.getException();
+            if (e instanceof StateMachineException) {
+                throw new MetaException(MetaError.INVALID, rootMessage(e), e);
+            }
+            throw new MetaException(MetaError.NOT_LEADER, "meta refused " + request.op() + ": "
+                    + (e == null ? "unknown" : rootMessage(e)), e);
+        }
+        byte[] bytes = reply.getMessage().getContent().toByteArray();
+        return MetaReply.decode(bytes).bodyOrThrow();
+    }
+
+    /** The innermost message, without Ratis' "server id: " prefixes. */
+    private static String rootMessage(Throwable e) {
+        Throwable cause = e;
+        while (cause.getCause() != null && cause.getCause() != cause) {
+            cause = cause.getCause();
+        }
+        String message = cause.getMessage() == null ? cause.toString() : cause.getMessage();
+        int marker = message.indexOf("java.io.IOException: ");
+        if (marker >= 0) {
+            message = message.substring(marker + "java.io.IOException: ".length());
+        }
+        return message.lines().findFirst().orElse(message);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Chunk servers
+
+    public ChunkServer registerCs(int csId, String address, String host, String zone,
+                                  long capacityBytes, String softwareVersion) {
+        return ChunkServer.decode(call(new MetaRequest.RegisterCs(csId, address, host, zone,
+                capacityBytes, softwareVersion)));
+    }
+
+    /** Sends a heartbeat; returns the status meta has for this chunk server. */
+    public CsStatus heartbeat(int csId, long capacityBytes, long usedBytes, boolean healthy) {
+        return CsStatus.ofCode(call(new MetaRequest.Heartbeat(csId, capacityBytes, usedBytes,
+                healthy)).u8());
+    }
+
+    public ChunkServer setCsStatus(int csId, CsStatus expected, CsStatus status) {
+        return ChunkServer.decode(call(new MetaRequest.SetCsStatus(csId, expected.code, status.code)));
+    }
+
+    public List<CsView> listCs() {
+        WireReader in = call(new MetaRequest.ListCs());
+        int count = in.count(1);
+        List<CsView> servers = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            servers.add(CsView.decode(in));
+        }
+        return servers;
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Volumes
+
+    /** {@code chunkSizeBytes} 0: the cluster default. */
+    public Volume createVolume(String name, long sizeBytes, String policy, long chunkSizeBytes) {
+        return Volume.decode(call(new MetaRequest.CreateVolume(name, sizeBytes, policy,
+                chunkSizeBytes)));
+    }
+
+    public Volume resizeVolume(String name, long sizeBytes, boolean allowShrink) {
+        return Volume.decode(call(new MetaRequest.ResizeVolume(name, sizeBytes, allowShrink)));
+    }
+
+    public Volume deleteVolume(String name) {
+        return Volume.decode(call(new MetaRequest.DeleteVolume(name)));
+    }
+
+    public Volume getVolume(String name) {
+        return Volume.decode(call(new MetaRequest.GetVolume(name)));
+    }
+
+    public List<Volume> listVolumes() {
+        WireReader in = call(new MetaRequest.ListVolumes());
+        int count = in.count(1);
+        List<Volume> volumes = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            volumes.add(Volume.decode(in));
+        }
+        return volumes;
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Chunks and leases
+
+    /**
+     * The chunk map at {@code index}; with {@code allocate}, places the chunk first if it does
+     * not exist yet (a first write). Without it, an unallocated chunk is empty (reads as zeroes).
+     */
+    public Optional<Chunk> getChunk(long volumeId, long index, boolean allocate) {
+        WireReader in = call(new MetaRequest.GetChunk(volumeId, index));
+        if (in.bool()) {
+            return Optional.of(Chunk.decode(in));
+        }
+        if (!allocate) {
+            return Optional.empty();
+        }
+        return Optional.of(Chunk.decode(call(new MetaRequest.AllocateChunk(volumeId, index))));
+    }
+
+    /** Reports that {@code csId} failed for a chunk; returns the new chunk map. */
+    public Chunk reportFailure(long chunkUid, long version, int csId) {
+        return Chunk.decode(call(new MetaRequest.ReportFailure(chunkUid, version, csId)));
+    }
+
+    public Lease acquireLease(long volumeId, String clientId, Duration duration) {
+        return Lease.decode(call(new MetaRequest.AcquireLease(volumeId, clientId,
+                duration.toMillis())));
+    }
+
+    public void releaseLease(long volumeId, String clientId) {
+        call(new MetaRequest.ReleaseLease(volumeId, clientId));
+    }
+
+    public MetaStatus status() {
+        return MetaStatus.decode(call(new MetaRequest.Status()));
+    }
+
+    @Override
+    public void close() throws IOException {
+        client.close();
+    }
+}

@@ -1,0 +1,204 @@
+package io.basalt.meta.api;
+
+import java.util.zip.CRC32C;
+
+/**
+ * A request to meta. Encoded form (big-endian, docs/formats.md "Metadata API"):
+ *
+ * <pre>
+ *  offset size field
+ *  0      1    formatVersion  (1)
+ *  1      1    op             (MetaOp code)
+ *  2      4    crc32c         (CRC32C of the body, bytes 6..end)
+ *  6      n    body           (fields of the op, in declaration order)
+ * </pre>
+ *
+ * The CRC guards against a bug or a bit flip between encoder and state machine: a request that
+ * fails it is refused before it can enter the Raft log.
+ */
+public sealed interface MetaRequest {
+    int FORMAT_VERSION = 1;
+    int OFFSET_FORMAT_VERSION = 0;
+    int OFFSET_OP = 1;
+    int OFFSET_CRC = 2;
+    int HEADER_BYTES = 6;
+
+    MetaOp op();
+
+    void encodeBody(WireWriter out);
+
+    default byte[] encode() {
+        WireWriter body = new WireWriter();
+        encodeBody(body);
+        byte[] bodyBytes = body.toByteArray();
+        return new WireWriter(HEADER_BYTES + bodyBytes.length).u8(FORMAT_VERSION).u8(op().code)
+                .i32(crc32c(bodyBytes, 0, bodyBytes.length)).bytes(bodyBytes).toByteArray();
+    }
+
+    static int crc32c(byte[] bytes, int offset, int length) {
+        CRC32C crc = new CRC32C();
+        crc.update(bytes, offset, length);
+        return (int) crc.getValue();
+    }
+
+    /** Decodes and checks a request; throws {@link MalformedMessageException} on any fault. */
+    static MetaRequest decode(byte[] bytes, int offset, int length) {
+        WireReader header = new WireReader(bytes, offset, length);
+        int formatVersion = header.u8();
+        if (formatVersion != FORMAT_VERSION) {
+            throw new MalformedMessageException("meta request format version " + formatVersion
+                    + " (this server knows " + FORMAT_VERSION + ")");
+        }
+        MetaOp op = MetaOp.ofCode(header.u8());
+        int crc = header.i32();
+        int actual = crc32c(bytes, offset + HEADER_BYTES, length - HEADER_BYTES);
+        if (crc != actual) {
+            throw new MalformedMessageException(String.format(
+                    "meta request CRC32C mismatch: header %08x, body %08x", crc, actual));
+        }
+        WireReader in = new WireReader(bytes, offset + HEADER_BYTES, length - HEADER_BYTES);
+        MetaRequest request = switch (op) {
+            case REGISTER_CS -> new RegisterCs(in.i32(), in.string(), in.string(), in.string(),
+                    in.i64(), in.string());
+            case SET_CS_STATUS -> new SetCsStatus(in.i32(), in.u8(), in.u8());
+            case CREATE_VOLUME -> new CreateVolume(in.string(), in.i64(), in.string(), in.i64());
+            case RESIZE_VOLUME -> new ResizeVolume(in.string(), in.i64(), in.bool());
+            case DELETE_VOLUME -> new DeleteVolume(in.string());
+            case ALLOCATE_CHUNK -> new AllocateChunk(in.i64(), in.i64());
+            case REPORT_FAILURE -> new ReportFailure(in.i64(), in.i64(), in.i32());
+            case ACQUIRE_LEASE -> new AcquireLease(in.i64(), in.string(), in.i64());
+            case RELEASE_LEASE -> new ReleaseLease(in.i64(), in.string());
+            case NEW_LEADER_EPOCH -> new NewLeaderEpoch(in.string());
+            case GET_VOLUME -> new GetVolume(in.string());
+            case LIST_VOLUMES -> new ListVolumes();
+            case GET_CHUNK -> new GetChunk(in.i64(), in.i64());
+            case LIST_CS -> new ListCs();
+            case HEARTBEAT -> new Heartbeat(in.i32(), in.i64(), in.i64(), in.bool());
+            case STATUS -> new Status();
+        };
+        in.end();
+        return request;
+    }
+
+    static MetaRequest decode(byte[] bytes) {
+        return decode(bytes, 0, bytes.length);
+    }
+
+    /** Registers a chunk server; {@code csId} 0 asks for a new id, else re-registers that id. */
+    record RegisterCs(int csId, String address, String host, String zone, long capacityBytes,
+                      String softwareVersion) implements MetaRequest {
+        public MetaOp op() { return MetaOp.REGISTER_CS; }
+        public void encodeBody(WireWriter out) {
+            out.i32(csId).string(address).string(host).string(zone).i64(capacityBytes)
+                    .string(softwareVersion);
+        }
+    }
+
+    /** Moves a chunk server from {@code expectedStatus} to {@code newStatus} (watchdog, admin). */
+    record SetCsStatus(int csId, int expectedStatusCode, int newStatusCode) implements MetaRequest {
+        public MetaOp op() { return MetaOp.SET_CS_STATUS; }
+        public void encodeBody(WireWriter out) {
+            out.i32(csId).u8(expectedStatusCode).u8(newStatusCode);
+        }
+    }
+
+    /** {@code chunkSizeBytes} 0 means the cluster default. */
+    record CreateVolume(String name, long sizeBytes, String policy, long chunkSizeBytes)
+            implements MetaRequest {
+        public MetaOp op() { return MetaOp.CREATE_VOLUME; }
+        public void encodeBody(WireWriter out) {
+            out.string(name).i64(sizeBytes).string(policy).i64(chunkSizeBytes);
+        }
+    }
+
+    record ResizeVolume(String name, long sizeBytes, boolean allowShrink) implements MetaRequest {
+        public MetaOp op() { return MetaOp.RESIZE_VOLUME; }
+        public void encodeBody(WireWriter out) {
+            out.string(name).i64(sizeBytes).bool(allowShrink);
+        }
+    }
+
+    record DeleteVolume(String name) implements MetaRequest {
+        public MetaOp op() { return MetaOp.DELETE_VOLUME; }
+        public void encodeBody(WireWriter out) {
+            out.string(name);
+        }
+    }
+
+    /** Returns the chunk at {@code index}, placing it first if it does not exist (first write). */
+    record AllocateChunk(long volumeId, long index) implements MetaRequest {
+        public MetaOp op() { return MetaOp.ALLOCATE_CHUNK; }
+        public void encodeBody(WireWriter out) {
+            out.i64(volumeId).i64(index);
+        }
+    }
+
+    /** A client saw chunk server {@code csId} fail for chunk {@code chunkUid} at {@code version}. */
+    record ReportFailure(long chunkUid, long version, int csId) implements MetaRequest {
+        public MetaOp op() { return MetaOp.REPORT_FAILURE; }
+        public void encodeBody(WireWriter out) {
+            out.i64(chunkUid).i64(version).i32(csId);
+        }
+    }
+
+    /** Takes or renews the exclusive writer lease of a volume for {@code durationMillis}. */
+    record AcquireLease(long volumeId, String clientId, long durationMillis) implements MetaRequest {
+        public MetaOp op() { return MetaOp.ACQUIRE_LEASE; }
+        public void encodeBody(WireWriter out) {
+            out.i64(volumeId).string(clientId).i64(durationMillis);
+        }
+    }
+
+    record ReleaseLease(long volumeId, String clientId) implements MetaRequest {
+        public MetaOp op() { return MetaOp.RELEASE_LEASE; }
+        public void encodeBody(WireWriter out) {
+            out.i64(volumeId).string(clientId);
+        }
+    }
+
+    /** Proposed by a new leader: bumps the version of every chunk under an active lease. */
+    record NewLeaderEpoch(String leaderId) implements MetaRequest {
+        public MetaOp op() { return MetaOp.NEW_LEADER_EPOCH; }
+        public void encodeBody(WireWriter out) {
+            out.string(leaderId);
+        }
+    }
+
+    record GetVolume(String name) implements MetaRequest {
+        public MetaOp op() { return MetaOp.GET_VOLUME; }
+        public void encodeBody(WireWriter out) {
+            out.string(name);
+        }
+    }
+
+    record ListVolumes() implements MetaRequest {
+        public MetaOp op() { return MetaOp.LIST_VOLUMES; }
+        public void encodeBody(WireWriter out) {}
+    }
+
+    record GetChunk(long volumeId, long index) implements MetaRequest {
+        public MetaOp op() { return MetaOp.GET_CHUNK; }
+        public void encodeBody(WireWriter out) {
+            out.i64(volumeId).i64(index);
+        }
+    }
+
+    record ListCs() implements MetaRequest {
+        public MetaOp op() { return MetaOp.LIST_CS; }
+        public void encodeBody(WireWriter out) {}
+    }
+
+    /** Soft state: updates the leader's memory only, never the log. */
+    record Heartbeat(int csId, long capacityBytes, long usedBytes, boolean healthy)
+            implements MetaRequest {
+        public MetaOp op() { return MetaOp.HEARTBEAT; }
+        public void encodeBody(WireWriter out) {
+            out.i32(csId).i64(capacityBytes).i64(usedBytes).bool(healthy);
+        }
+    }
+
+    record Status() implements MetaRequest {
+        public MetaOp op() { return MetaOp.STATUS; }
+        public void encodeBody(WireWriter out) {}
+    }
+}

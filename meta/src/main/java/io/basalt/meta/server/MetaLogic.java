@@ -1,0 +1,596 @@
+package io.basalt.meta.server;
+
+import io.basalt.common.Units;
+import io.basalt.meta.api.MetaError;
+import io.basalt.meta.api.MetaReply;
+import io.basalt.meta.api.MetaRequest;
+import io.basalt.meta.api.WireReader;
+import io.basalt.meta.api.WireWriter;
+import io.basalt.meta.model.Chunk;
+import io.basalt.meta.model.ChunkServer;
+import io.basalt.meta.model.Chunklet;
+import io.basalt.meta.model.ChunkletRole;
+import io.basalt.meta.model.ChunkletState;
+import io.basalt.meta.model.CsStatus;
+import io.basalt.meta.model.Lease;
+import io.basalt.meta.model.Policy;
+import io.basalt.meta.model.Volume;
+import io.basalt.meta.placement.Placement;
+import io.basalt.meta.placement.Placement.PlacementException;
+import io.basalt.meta.store.Keys;
+import io.basalt.meta.store.MetaStore;
+import io.basalt.meta.store.MetaStore.Table;
+import io.basalt.meta.store.Tx;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.function.Consumer;
+import java.util.regex.Pattern;
+
+/**
+ * The meta state transitions, separate from Ratis so they can be tested and replayed alone.
+ *
+ * <p>Design note. {@link #apply} is deterministic: its only inputs are the request, the entry
+ * context the leader stamped into the log entry ({@link EntryContext}: the leader's wall-clock
+ * time and the cluster default chunk size) and the RocksDB state; it reads no clock, no random
+ * source, no network, and iterates only sorted data. A refusal (bad name, unknown volume, no
+ * placement) is an ordinary {@link MetaReply} with an error and writes nothing but what the
+ * caller adds ({@code lastApplied}).
+ */
+public final class MetaLogic {
+    public static final String NAME_RULE =
+            "1-63 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit";
+    private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9._-]{0,62}");
+    /** 1 PiB: far beyond one volume we expect, small enough that size arithmetic never overflows. */
+    public static final long VOLUME_SIZE_BYTES_MAX = 1L << 50;
+    public static final long CHUNK_SIZE_BYTES_MIN = 64 * 1024;
+    public static final long CHUNK_SIZE_BYTES_MAX = 16L << 30;
+    public static final long LEASE_DURATION_MILLIS_MAX = 10 * 60 * 1000;
+    public static final String CLIENT_ID_RULE = "1-128 printable ASCII characters";
+
+    /** What the leader stamped into a log entry; identical on every member. */
+    public record EntryContext(long timeMillis, long defaultChunkSizeBytes) {}
+
+    private MetaLogic() {}
+
+    /** Form checks that need no state, run before a request may enter the log; null if fine. */
+    public static String checkForm(MetaRequest request) {
+        return switch (request) {
+            case MetaRequest.RegisterCs r -> r.address().isBlank() ? "chunk server address is empty"
+                    : r.host().isBlank() ? "chunk server host label is empty"
+                    : r.zone().isBlank() ? "chunk server zone label is empty"
+                    : r.capacityBytes() <= 0 ? "chunk server capacity " + r.capacityBytes()
+                            + " bytes (must be > 0)"
+                    : r.csId() < 0 ? "chunk server id " + r.csId() + " (must be >= 0)" : null;
+            case MetaRequest.SetCsStatus r -> checkStatusCode(r.expectedStatusCode()) != null
+                    ? checkStatusCode(r.expectedStatusCode()) : checkStatusCode(r.newStatusCode());
+            case MetaRequest.CreateVolume r -> firstNonNull(checkName(r.name()),
+                    checkSize(r.sizeBytes()), checkPolicy(r.policy()),
+                    r.chunkSizeBytes() == 0 ? null : checkChunkSize(r.chunkSizeBytes(), r.policy()));
+            case MetaRequest.ResizeVolume r -> firstNonNull(checkName(r.name()),
+                    checkSize(r.sizeBytes()));
+            case MetaRequest.DeleteVolume r -> checkName(r.name());
+            case MetaRequest.GetVolume r -> checkName(r.name());
+            case MetaRequest.AllocateChunk r -> r.index() < 0 ? "chunk index " + r.index()
+                    + " (must be >= 0)" : null;
+            case MetaRequest.GetChunk r -> r.index() < 0 ? "chunk index " + r.index()
+                    + " (must be >= 0)" : null;
+            case MetaRequest.AcquireLease r -> firstNonNull(checkClientId(r.clientId()),
+                    r.durationMillis() <= 0 || r.durationMillis() > LEASE_DURATION_MILLIS_MAX
+                            ? "lease duration " + r.durationMillis() + " ms (1.."
+                            + LEASE_DURATION_MILLIS_MAX + ")" : null);
+            case MetaRequest.ReleaseLease r -> checkClientId(r.clientId());
+            default -> null;
+        };
+    }
+
+    private static String firstNonNull(String... messages) {
+        for (String message : messages) {
+            if (message != null) {
+                return message;
+            }
+        }
+        return null;
+    }
+
+    private static String checkStatusCode(int code) {
+        for (CsStatus status : CsStatus.values()) {
+            if (status.code == code) {
+                return null;
+            }
+        }
+        return "unknown chunk server status code " + code;
+    }
+
+    static String checkName(String name) {
+        if (!NAME.matcher(name).matches()) {
+            return "invalid volume name \"" + name + "\": use " + NAME_RULE;
+        }
+        return null;
+    }
+
+    static String checkClientId(String clientId) {
+        if (clientId.isEmpty() || clientId.length() > 128
+                || !clientId.chars().allMatch(c -> c > 32 && c < 127)) {
+            return "invalid client id \"" + clientId + "\": use " + CLIENT_ID_RULE;
+        }
+        return null;
+    }
+
+    static String checkSize(long sizeBytes) {
+        if (sizeBytes <= 0) {
+            return "volume size " + sizeBytes + " bytes (must be > 0), e.g. --size 10G";
+        }
+        if (sizeBytes % Volume.BLOCK_SIZE_BYTES != 0) {
+            return "volume size " + sizeBytes + " bytes is not a multiple of the block size "
+                    + Volume.BLOCK_SIZE_BYTES + "; round it, e.g. --size "
+                    + (sizeBytes / Volume.BLOCK_SIZE_BYTES + 1) * Volume.BLOCK_SIZE_BYTES;
+        }
+        if (sizeBytes > VOLUME_SIZE_BYTES_MAX) {
+            return "volume size " + Units.formatBytes(sizeBytes) + " (max "
+                    + Units.formatBytes(VOLUME_SIZE_BYTES_MAX) + ")";
+        }
+        return null;
+    }
+
+    static String checkPolicy(String policy) {
+        try {
+            Policy.parse(policy);
+            return null;
+        } catch (IllegalArgumentException e) {
+            return e.getMessage();
+        }
+    }
+
+    /** Chunk sizes: a whole number of stripes (strip size times data strips) within bounds. */
+    static String checkChunkSize(long chunkSizeBytes, String policyName) {
+        Policy policy;
+        try {
+            policy = Policy.parse(policyName);
+        } catch (IllegalArgumentException e) {
+            return e.getMessage();
+        }
+        long stripeBytes = policy.stripeBytes();
+        if (chunkSizeBytes < CHUNK_SIZE_BYTES_MIN || chunkSizeBytes > CHUNK_SIZE_BYTES_MAX
+                || chunkSizeBytes % stripeBytes != 0) {
+            return "chunk size " + chunkSizeBytes + " bytes: must be a multiple of " + stripeBytes
+                    + " (a whole stripe of " + policy.name() + ") between "
+                    + Units.formatBytes(CHUNK_SIZE_BYTES_MIN) + " and "
+                    + Units.formatBytes(CHUNK_SIZE_BYTES_MAX);
+        }
+        return null;
+    }
+
+    /** The cluster default chunk size rounded down to whole stripes of {@code policy}. */
+    static long defaultChunkSize(long defaultChunkSizeBytes, Policy policy) {
+        long stripeBytes = policy.stripeBytes();
+        return Math.max(stripeBytes, defaultChunkSizeBytes / stripeBytes * stripeBytes);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Writes
+
+    /** Applies a write request; returns the encoded reply. All changes go into {@code tx}. */
+    public static byte[] apply(MetaRequest request, EntryContext context, Tx tx) {
+        String formError = checkForm(request);
+        if (formError != null) {
+            return MetaReply.error(MetaError.INVALID, formError);
+        }
+        return switch (request) {
+            case MetaRequest.RegisterCs r -> registerCs(r, tx);
+            case MetaRequest.SetCsStatus r -> setCsStatus(r, tx);
+            case MetaRequest.CreateVolume r -> createVolume(r, context, tx);
+            case MetaRequest.ResizeVolume r -> resizeVolume(r, tx);
+            case MetaRequest.DeleteVolume r -> deleteVolume(r, tx);
+            case MetaRequest.AllocateChunk r -> allocateChunk(r, tx);
+            case MetaRequest.ReportFailure r -> reportFailure(r, tx);
+            case MetaRequest.AcquireLease r -> acquireLease(r, context, tx);
+            case MetaRequest.ReleaseLease r -> releaseLease(r, tx);
+            case MetaRequest.NewLeaderEpoch r -> newLeaderEpoch(context, tx);
+            default -> MetaReply.error(MetaError.INVALID,
+                    request.op() + " is a read; it does not go through the log");
+        };
+    }
+
+    private static byte[] encode(Consumer<WireWriter> body) {
+        WireWriter out = new WireWriter();
+        body.accept(out);
+        return MetaReply.ok(out);
+    }
+
+    private static long nextCounter(Tx tx, byte[] key) {
+        byte[] current = tx.get(Table.META, key);
+        long value = current == null ? 1 : Keys.readU64(current, 0);
+        tx.put(Table.META, key, Keys.u64(value + 1));
+        return value;
+    }
+
+    private static byte[] registerCs(MetaRequest.RegisterCs r, Tx tx) {
+        ChunkServer server;
+        if (r.csId() == 0) {
+            int id = Math.toIntExact(nextCounter(tx, Keys.NEXT_CS_ID));
+            server = new ChunkServer(id, r.address(), r.host(), r.zone(), r.capacityBytes(), 0,
+                    CsStatus.UP, r.softwareVersion());
+        } else {
+            ChunkServer known = getCs(tx, r.csId());
+            if (known == null) {
+                return MetaReply.error(MetaError.NOT_FOUND, "chunk server " + r.csId()
+                        + " is not registered; register with id 0 to get a new id");
+            }
+            server = new ChunkServer(known.id(), r.address(), r.host(), r.zone(), r.capacityBytes(),
+                    known.allocatedBytes(), known.status() == CsStatus.DRAINING
+                            ? CsStatus.DRAINING : CsStatus.UP, r.softwareVersion());
+        }
+        putCs(tx, server);
+        return encode(server::encode);
+    }
+
+    private static byte[] setCsStatus(MetaRequest.SetCsStatus r, Tx tx) {
+        ChunkServer server = getCs(tx, r.csId());
+        if (server == null) {
+            return MetaReply.error(MetaError.NOT_FOUND, "chunk server " + r.csId()
+                    + " is not registered; see: basalt cs list");
+        }
+        CsStatus expected = CsStatus.ofCode(r.expectedStatusCode());
+        if (server.status() != expected) {
+            return MetaReply.error(MetaError.STALE_VERSION, "chunk server " + r.csId() + " is "
+                    + server.status() + ", not " + expected);
+        }
+        ChunkServer updated = server.withStatus(CsStatus.ofCode(r.newStatusCode()));
+        putCs(tx, updated);
+        return encode(updated::encode);
+    }
+
+    private static byte[] createVolume(MetaRequest.CreateVolume r, EntryContext context, Tx tx) {
+        if (tx.get(Table.VOLUME_NAME, Keys.ascii(r.name())) != null) {
+            return MetaReply.error(MetaError.ALREADY_EXISTS, "volume \"" + r.name()
+                    + "\" already exists; choose another name or see: basalt volume info "
+                    + r.name());
+        }
+        Policy policy = Policy.parse(r.policy());
+        long chunkSizeBytes = r.chunkSizeBytes() != 0 ? r.chunkSizeBytes()
+                : defaultChunkSize(context.defaultChunkSizeBytes(), policy);
+        String chunkError = checkChunkSize(chunkSizeBytes, policy.name());
+        if (chunkError != null) {
+            return MetaReply.error(MetaError.INVALID, chunkError);
+        }
+        // Refuse now what could never be placed, rather than on the first write.
+        try {
+            Placement.choose(allCs(tx.store()), policy.name(), policy.failureDomain(),
+                    policy.width(), policy.chunkletSizeBytes(chunkSizeBytes), Set.of(), Set.of());
+        } catch (PlacementException e) {
+            return MetaReply.error(MetaError.NO_PLACEMENT, e.getMessage());
+        }
+        if (tx.get(Table.POLICY, Keys.ascii(policy.name())) == null) {
+            WireWriter out = new WireWriter();
+            policy.encode(out);
+            tx.put(Table.POLICY, Keys.ascii(policy.name()), out.toByteArray());
+        }
+        long id = nextCounter(tx, Keys.NEXT_VOLUME_ID);
+        Volume volume = new Volume(id, r.name(), r.sizeBytes(), Volume.BLOCK_SIZE_BYTES,
+                policy.name(), chunkSizeBytes, 0, context.timeMillis());
+        putVolume(tx, volume);
+        tx.put(Table.VOLUME_NAME, Keys.ascii(r.name()), Keys.u64(id));
+        return encode(volume::encode);
+    }
+
+    private static byte[] resizeVolume(MetaRequest.ResizeVolume r, Tx tx) {
+        Volume volume = getVolumeByName(tx, r.name());
+        if (volume == null) {
+            return notFound(r.name());
+        }
+        if (r.sizeBytes() < volume.sizeBytes()) {
+            if (!r.allowShrink()) {
+                return MetaReply.error(MetaError.INVALID, "shrinking volume \"" + r.name()
+                        + "\" from " + Units.formatBytes(volume.sizeBytes()) + " to "
+                        + Units.formatBytes(r.sizeBytes())
+                        + " discards the data beyond the new end; pass --shrink to confirm");
+            }
+            Volume shrunk = volume.withSize(r.sizeBytes());
+            long removed = 0;
+            for (Chunk chunk : chunksOf(tx.store(), volume.id())) {
+                if (chunk.index() >= shrunk.chunkSlots()) {
+                    removeChunk(tx, volume, chunk);
+                    removed++;
+                }
+            }
+            shrunk = shrunk.withChunkCount(volume.chunkCount() - removed);
+            putVolume(tx, shrunk);
+            return encode(shrunk::encode);
+        }
+        Volume grown = volume.withSize(r.sizeBytes());
+        putVolume(tx, grown);
+        return encode(grown::encode);
+    }
+
+    private static byte[] deleteVolume(MetaRequest.DeleteVolume r, Tx tx) {
+        Volume volume = getVolumeByName(tx, r.name());
+        if (volume == null) {
+            return notFound(r.name());
+        }
+        for (Chunk chunk : chunksOf(tx.store(), volume.id())) {
+            removeChunk(tx, volume, chunk);
+        }
+        tx.delete(Table.LEASE, Keys.u64(volume.id()));
+        tx.delete(Table.VOLUME, Keys.u64(volume.id()));
+        tx.delete(Table.VOLUME_NAME, Keys.ascii(volume.name()));
+        return encode(volume::encode);
+    }
+
+    private static void removeChunk(Tx tx, Volume volume, Chunk chunk) {
+        long chunkletBytes = Policy.parse(volume.policyName())
+                .chunkletSizeBytes(volume.chunkSizeBytes());
+        for (Chunklet chunklet : chunk.chunklets()) {
+            adjustAllocated(tx, chunklet.csId(), -chunkletBytes);
+        }
+        tx.delete(Table.CHUNK, Keys.u64u64(chunk.volumeId(), chunk.index()));
+        tx.delete(Table.CHUNK_UID, Keys.u64(chunk.uid()));
+    }
+
+    private static byte[] allocateChunk(MetaRequest.AllocateChunk r, Tx tx) {
+        Volume volume = getVolume(tx, r.volumeId());
+        if (volume == null) {
+            return MetaReply.error(MetaError.NOT_FOUND, "volume id " + r.volumeId()
+                    + " not found; see: basalt volume list");
+        }
+        if (r.index() >= volume.chunkSlots()) {
+            return MetaReply.error(MetaError.INVALID, "chunk index " + r.index()
+                    + " is past the end of volume \"" + volume.name() + "\" ("
+                    + volume.chunkSlots() + " chunks of " + Units.formatBytes(volume.chunkSizeBytes())
+                    + ")");
+        }
+        Chunk existing = getChunk(tx, r.volumeId(), r.index());
+        if (existing != null) {
+            // Two writers raced to the first write; the second gets the first one's chunk.
+            return encode(existing::encode);
+        }
+        Policy policy = Policy.parse(volume.policyName());
+        long chunkletBytes = policy.chunkletSizeBytes(volume.chunkSizeBytes());
+        List<ChunkServer> chosen;
+        try {
+            chosen = Placement.choose(allCs(tx.store()), policy.name(), policy.failureDomain(),
+                    policy.width(), chunkletBytes, Set.of(), Set.of());
+        } catch (PlacementException e) {
+            return MetaReply.error(MetaError.NO_PLACEMENT, e.getMessage());
+        }
+        List<Chunklet> chunklets = new ArrayList<>(chosen.size());
+        for (int i = 0; i < chosen.size(); i++) {
+            ChunkletRole role = !policy.erasureCoded() ? ChunkletRole.REPLICA
+                    : i < policy.dataCount() ? ChunkletRole.DATA : ChunkletRole.PARITY;
+            chunklets.add(new Chunklet(i, chosen.get(i).id(), role, ChunkletState.UPTODATE));
+            adjustAllocated(tx, chosen.get(i).id(), chunkletBytes);
+        }
+        long uid = nextCounter(tx, Keys.NEXT_CHUNK_UID);
+        Chunk chunk = new Chunk(uid, volume.id(), r.index(), 1, chunklets);
+        putChunk(tx, chunk);
+        tx.put(Table.CHUNK_UID, Keys.u64(uid), Keys.u64u64(volume.id(), r.index()));
+        putVolume(tx, volume.withChunkCount(volume.chunkCount() + 1));
+        return encode(chunk::encode);
+    }
+
+    private static byte[] reportFailure(MetaRequest.ReportFailure r, Tx tx) {
+        byte[] location = tx.get(Table.CHUNK_UID, Keys.u64(r.chunkUid()));
+        if (location == null) {
+            return MetaReply.error(MetaError.NOT_FOUND, "chunk " + r.chunkUid() + " not found");
+        }
+        Chunk chunk = getChunk(tx, Keys.readU64(location, 0), Keys.readU64(location, 8));
+        if (r.version() > chunk.version()) {
+            return MetaReply.error(MetaError.INVALID, "chunk " + r.chunkUid() + " version "
+                    + r.version() + " is newer than meta's " + chunk.version());
+        }
+        int position = -1;
+        for (int i = 0; i < chunk.chunklets().size(); i++) {
+            if (chunk.chunklets().get(i).csId() == r.csId()) {
+                position = i;
+            }
+        }
+        if (r.version() < chunk.version() || position < 0) {
+            // Already handled (or not about this chunk): the reporter gets the current map.
+            return encode(chunk::encode);
+        }
+        Volume volume = getVolume(tx, chunk.volumeId());
+        Policy policy = Policy.parse(volume.policyName());
+        long chunkletBytes = policy.chunkletSizeBytes(volume.chunkSizeBytes());
+        List<ChunkServer> servers = allCs(tx.store());
+        Set<Integer> usedCs = new HashSet<>();
+        Set<String> usedDomains = new HashSet<>();
+        for (int i = 0; i < chunk.chunklets().size(); i++) {
+            Chunklet chunklet = chunk.chunklets().get(i);
+            usedCs.add(chunklet.csId());
+            if (i != position) {
+                for (ChunkServer server : servers) {
+                    if (server.id() == chunklet.csId()) {
+                        usedDomains.add(policy.failureDomain().domainOf(server));
+                    }
+                }
+            }
+        }
+        Chunklet failed = chunk.chunklets().get(position);
+        List<Chunklet> chunklets = new ArrayList<>(chunk.chunklets());
+        try {
+            ChunkServer substitute = Placement.choose(servers, policy.name(),
+                    policy.failureDomain(), 1, chunkletBytes, usedCs, usedDomains).getFirst();
+            chunklets.set(position, new Chunklet(failed.index(), substitute.id(), failed.role(),
+                    ChunkletState.RECOVERING));
+            adjustAllocated(tx, substitute.id(), chunkletBytes);
+            adjustAllocated(tx, failed.csId(), -chunkletBytes);
+        } catch (PlacementException e) {
+            // No healthy domain left: keep the chunklet, marked, until one comes back.
+            chunklets.set(position, failed.withState(ChunkletState.OUTDATED));
+        }
+        Chunk updated = chunk.withVersionAndChunklets(chunk.version() + 1, chunklets);
+        putChunk(tx, updated);
+        return encode(updated::encode);
+    }
+
+    private static byte[] acquireLease(MetaRequest.AcquireLease r, EntryContext context, Tx tx) {
+        Volume volume = getVolume(tx, r.volumeId());
+        if (volume == null) {
+            return MetaReply.error(MetaError.NOT_FOUND, "volume id " + r.volumeId()
+                    + " not found; see: basalt volume list");
+        }
+        byte[] current = tx.get(Table.LEASE, Keys.u64(r.volumeId()));
+        Lease held = current == null ? null : Lease.decode(new WireReader(current));
+        if (held != null && held.activeAt(context.timeMillis())
+                && !held.clientId().equals(r.clientId())) {
+            return MetaReply.error(MetaError.LEASE_HELD, "volume \"" + volume.name()
+                    + "\" is leased by client " + held.clientId() + " until "
+                    + Instant.ofEpochMilli(held.expiryMillis())
+                    + "; stop that client or wait for its lease to expire");
+        }
+        Lease lease = new Lease(r.volumeId(), r.clientId(), context.timeMillis() + r.durationMillis());
+        WireWriter out = new WireWriter();
+        lease.encode(out);
+        tx.put(Table.LEASE, Keys.u64(r.volumeId()), out.toByteArray());
+        if (held == null || !held.clientId().equals(r.clientId())) {
+            // The lease moved: fence every chunk so the previous holder's writes are refused.
+            bumpVersions(tx, volume.id());
+        }
+        return encode(lease::encode);
+    }
+
+    private static byte[] releaseLease(MetaRequest.ReleaseLease r, Tx tx) {
+        byte[] current = tx.get(Table.LEASE, Keys.u64(r.volumeId()));
+        if (current != null && Lease.decode(new WireReader(current)).clientId().equals(r.clientId())) {
+            tx.delete(Table.LEASE, Keys.u64(r.volumeId()));
+        }
+        return MetaReply.ok(new byte[0]);
+    }
+
+    private static byte[] newLeaderEpoch(EntryContext context, Tx tx) {
+        long bumped = 0;
+        for (MetaStore.Entry entry : tx.store().scan(Table.LEASE, new byte[0])) {
+            Lease lease = Lease.decode(new WireReader(entry.value()));
+            if (lease.activeAt(context.timeMillis())) {
+                bumped += bumpVersions(tx, lease.volumeId());
+            }
+        }
+        long count = bumped;
+        return encode(out -> out.i64(count));
+    }
+
+    private static long bumpVersions(Tx tx, long volumeId) {
+        long count = 0;
+        for (Chunk chunk : chunksOf(tx.store(), volumeId)) {
+            Chunk current = getChunk(tx, volumeId, chunk.index());
+            putChunk(tx, current.withVersionAndChunklets(current.version() + 1, current.chunklets()));
+            count++;
+        }
+        return count;
+    }
+
+    private static void adjustAllocated(Tx tx, int csId, long deltaBytes) {
+        ChunkServer server = getCs(tx, csId);
+        if (server != null) {
+            putCs(tx, server.withAllocatedBytes(Math.max(0, server.allocatedBytes() + deltaBytes)));
+        }
+    }
+
+    private static byte[] notFound(String name) {
+        return MetaReply.error(MetaError.NOT_FOUND, "volume \"" + name
+                + "\" not found; see: basalt volume list");
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Reads (served on the leader after ReadIndex; soft-state reads live in the state machine)
+
+    public static byte[] read(MetaRequest request, MetaStore store) {
+        String formError = checkForm(request);
+        if (formError != null) {
+            return MetaReply.error(MetaError.INVALID, formError);
+        }
+        return switch (request) {
+            case MetaRequest.GetVolume r -> {
+                Volume volume = getVolumeByName(store, r.name());
+                yield volume == null ? notFound(r.name()) : encode(volume::encode);
+            }
+            case MetaRequest.ListVolumes r -> {
+                List<MetaStore.Entry> entries = store.scan(Table.VOLUME, new byte[0]);
+                yield encode(out -> {
+                    out.i32(entries.size());
+                    for (MetaStore.Entry entry : entries) {
+                        out.bytes(entry.value());
+                    }
+                });
+            }
+            case MetaRequest.GetChunk r -> {
+                byte[] chunk = store.get(Table.CHUNK, Keys.u64u64(r.volumeId(), r.index()));
+                yield encode(out -> {
+                    out.bool(chunk != null);
+                    if (chunk != null) {
+                        out.bytes(chunk);
+                    }
+                });
+            }
+            default -> MetaReply.error(MetaError.INVALID, request.op() + " is not a plain read");
+        };
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Entity access
+
+    public static List<ChunkServer> allCs(MetaStore store) {
+        List<ChunkServer> servers = new ArrayList<>();
+        for (MetaStore.Entry entry : store.scan(Table.CS, new byte[0])) {
+            servers.add(ChunkServer.decode(new WireReader(entry.value())));
+        }
+        return servers;
+    }
+
+    static ChunkServer getCs(Tx tx, int id) {
+        byte[] value = tx.get(Table.CS, Keys.u32(id));
+        return value == null ? null : ChunkServer.decode(new WireReader(value));
+    }
+
+    private static void putCs(Tx tx, ChunkServer server) {
+        WireWriter out = new WireWriter();
+        server.encode(out);
+        tx.put(Table.CS, Keys.u32(server.id()), out.toByteArray());
+    }
+
+    static Volume getVolume(Tx tx, long id) {
+        byte[] value = tx.get(Table.VOLUME, Keys.u64(id));
+        return value == null ? null : Volume.decode(new WireReader(value));
+    }
+
+    static Volume getVolumeByName(Tx tx, String name) {
+        byte[] id = tx.get(Table.VOLUME_NAME, Keys.ascii(name));
+        return id == null ? null : getVolume(tx, Keys.readU64(id, 0));
+    }
+
+    static Volume getVolumeByName(MetaStore store, String name) {
+        byte[] id = store.get(Table.VOLUME_NAME, Keys.ascii(name));
+        if (id == null) {
+            return null;
+        }
+        byte[] value = store.get(Table.VOLUME, id);
+        return value == null ? null : Volume.decode(new WireReader(value));
+    }
+
+    private static void putVolume(Tx tx, Volume volume) {
+        WireWriter out = new WireWriter();
+        volume.encode(out);
+        tx.put(Table.VOLUME, Keys.u64(volume.id()), out.toByteArray());
+    }
+
+    static Chunk getChunk(Tx tx, long volumeId, long index) {
+        byte[] value = tx.get(Table.CHUNK, Keys.u64u64(volumeId, index));
+        return value == null ? null : Chunk.decode(new WireReader(value));
+    }
+
+    private static void putChunk(Tx tx, Chunk chunk) {
+        WireWriter out = new WireWriter();
+        chunk.encode(out);
+        tx.put(Table.CHUNK, Keys.u64u64(chunk.volumeId(), chunk.index()), out.toByteArray());
+    }
+
+    static List<Chunk> chunksOf(MetaStore store, long volumeId) {
+        List<Chunk> chunks = new ArrayList<>();
+        for (MetaStore.Entry entry : store.scan(Table.CHUNK, Keys.u64(volumeId))) {
+            chunks.add(Chunk.decode(new WireReader(entry.value())));
+        }
+        return chunks;
+    }
+}

@@ -1,0 +1,234 @@
+package io.basalt.meta.server;
+
+import io.basalt.meta.api.MetaClient;
+import io.basalt.meta.api.MetaPeers;
+import io.basalt.meta.api.MetaRequest;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.ratis.conf.RaftProperties;
+import org.apache.ratis.grpc.GrpcConfigKeys;
+import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.RaftServerConfigKeys;
+import org.apache.ratis.server.storage.RaftStorage;
+import org.apache.ratis.util.JvmPauseMonitor;
+import org.apache.ratis.util.SizeInBytes;
+import org.apache.ratis.util.TimeDuration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One member of the meta group: a Ratis server with {@link MetaStateMachine}, its watchdog, and
+ * a JVM pause monitor.
+ *
+ * <p>Design note: timeouts (docs/meta.md has the reasoning).
+ * <ul>
+ *   <li>Election timeout {@code electionTimeoutMin..2x}: 1.5-3 s by default. ZGC keeps GC pauses
+ *       under a millisecond, so what a member must ride out is scheduling stalls on a loaded
+ *       machine, not GC; 1.5 s is an order of magnitude above those yet elects a new leader
+ *       within a few seconds of a crash.</li>
+ *   <li>Reads are linearizable by ReadIndex, not by leader lease: a lease trusts clocks and a
+ *       leader that was paused (GC, SIGSTOP) could serve a stale read from an expired lease.</li>
+ *   <li>Ratis' own pause monitor steps a leader down after a pause longer than the election
+ *       timeout and closes the server after {@link Config#pauseCloseThreshold}; ours logs every
+ *       pause above {@value #PAUSE_LOG_MILLIS} ms and counts them.</li>
+ * </ul>
+ *
+ * <p>Threads: Ratis' own; the watchdog and leader-duty proposals run on virtual threads.
+ */
+public final class MetaServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(MetaServer.class);
+    static final long PAUSE_LOG_MILLIS = 200;
+    private static final Duration WATCHDOG_PERIOD = Duration.ofMillis(500);
+
+    /** Settings of one member. */
+    public record Config(String id, String clusterName, List<RaftPeer> peers, Path dataDir,
+                         long defaultChunkSizeBytes, long snapshotEveryEntries,
+                         Duration electionTimeoutMin, Duration csUnhealthyAfter,
+                         Duration csDownAfter, long logSegmentBytesMax,
+                         Duration pauseCloseThreshold) {
+        public static Config defaults(String id, List<RaftPeer> peers, Path dataDir) {
+            return new Config(id, MetaPeers.DEFAULT_CLUSTER, peers, dataDir, 1L << 30, 10_000,
+                    Duration.ofMillis(1500), Duration.ofSeconds(3), Duration.ofSeconds(60),
+                    8L << 20, Duration.ofMinutes(5));
+        }
+    }
+
+    private final Config config;
+    private final MetaStateMachine stateMachine;
+    private final RaftServer server;
+    private final MetaClient internalClient;
+    private final JvmPauseMonitor pauseMonitor;
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private final CountDownLatch stopped = new CountDownLatch(1);
+    private final AtomicLong pauseCount = new AtomicLong();
+    private final Watchdog watchdogState = new Watchdog();
+    private volatile boolean failed;
+    private Thread watchdog;
+
+    private MetaServer(Config config) throws IOException {
+        this.config = config;
+        RaftPeerId selfId = RaftPeerId.valueOf(config.id());
+        int port = MetaPeers.addressOf(config.peers(), config.id()).getPort();
+        Path raftDir = config.dataDir().resolve("raft");
+        Files.createDirectories(raftDir);
+        RaftProperties properties = properties(config, raftDir, port);
+        stateMachine = new MetaStateMachine(config.dataDir().resolve("db"),
+                config.defaultChunkSizeBytes());
+        RaftGroup group = MetaPeers.group(config.clusterName(), config.peers());
+        // Bootstrap once: a member formats its storage the first time, recovers ever after.
+        boolean formatted = Files.isDirectory(raftDir.resolve(group.getGroupId().getUuid().toString()));
+        server = RaftServer.newBuilder()
+                .setServerId(selfId)
+                .setGroup(group)
+                .setStateMachine(stateMachine)
+                .setProperties(properties)
+                .setOption(formatted ? RaftStorage.StartupOption.RECOVER
+                        : RaftStorage.StartupOption.FORMAT)
+                .build();
+        internalClient = MetaClient.connect(config.clusterName(), config.peers(),
+                Duration.ofSeconds(3), 10);
+        pauseMonitor = JvmPauseMonitor.newBuilder().setName("meta-" + config.id())
+                .setSleepDeviationThreshold(TimeDuration.valueOf(PAUSE_LOG_MILLIS, TimeUnit.MILLISECONDS))
+                .setHandler(extra -> {
+                    // Called every cycle with the extra sleep; only real pauses count.
+                    if (extra.toLong(TimeUnit.MILLISECONDS) >= PAUSE_LOG_MILLIS) {
+                        LOG.warn("meta {}: JVM pause of {} ms (pauses so far: {})", config.id(),
+                                extra.toLong(TimeUnit.MILLISECONDS), pauseCount.incrementAndGet());
+                    }
+                })
+                .build();
+        stateMachine.setLeaderListener(this::onLeader);
+        stateMachine.setShutdownListener(this::onRatisShutdown);
+    }
+
+    /**
+     * Ratis closed this member by itself (apply failed, a JVM pause past the close threshold):
+     * the process must end so that a supervisor restarts it from disk, not linger half alive.
+     */
+    private void onRatisShutdown() {
+        if (closed.get()) {
+            return;
+        }
+        failed = true;
+        LOG.error("meta {}: the Raft server shut down on its own; stopping this member", config.id());
+        Thread.ofVirtual().start(() -> {
+            try {
+                close();
+            } catch (IOException e) {
+                LOG.error("meta {}: close after shutdown failed", config.id(), e);
+            }
+        });
+    }
+
+    /** Whether this member stopped because Ratis shut it down, not because it was asked to. */
+    public boolean failed() {
+        return failed;
+    }
+
+    static RaftProperties properties(Config config, Path raftDir, int port) {
+        RaftProperties properties = new RaftProperties();
+        RaftServerConfigKeys.setStorageDir(properties, List.of(raftDir.toFile()));
+        GrpcConfigKeys.Server.setPort(properties, port);
+        RaftServerConfigKeys.Read.setOption(properties, RaftServerConfigKeys.Read.Option.LINEARIZABLE);
+        RaftServerConfigKeys.Read.setLeaderLeaseEnabled(properties, false);
+        long electionMillis = config.electionTimeoutMin().toMillis();
+        RaftServerConfigKeys.Rpc.setTimeoutMin(properties,
+                TimeDuration.valueOf(electionMillis, TimeUnit.MILLISECONDS));
+        RaftServerConfigKeys.Rpc.setTimeoutMax(properties,
+                TimeDuration.valueOf(2 * electionMillis, TimeUnit.MILLISECONDS));
+        RaftServerConfigKeys.Rpc.setRequestTimeout(properties,
+                TimeDuration.valueOf(Math.max(3000, 2 * electionMillis), TimeUnit.MILLISECONDS));
+        RaftServerConfigKeys.LeaderElection.setLeaderStepDownWaitTime(properties,
+                TimeDuration.valueOf(electionMillis, TimeUnit.MILLISECONDS));
+        RaftServerConfigKeys.setCloseThreshold(properties, TimeDuration.valueOf(
+                config.pauseCloseThreshold().toMillis(), TimeUnit.MILLISECONDS));
+        RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(properties, true);
+        RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(properties,
+                config.snapshotEveryEntries());
+        RaftServerConfigKeys.Snapshot.setRetentionFileNum(properties, 2);
+        RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(properties, true);
+        RaftServerConfigKeys.Log.setPurgeGap(properties, 1);
+        RaftServerConfigKeys.Log.setSegmentSizeMax(properties,
+                SizeInBytes.valueOf(config.logSegmentBytesMax()));
+        RaftServerConfigKeys.Log.Appender.setInstallSnapshotEnabled(properties, true);
+        return properties;
+    }
+
+    /** Builds and starts a member. */
+    public static MetaServer start(Config config) throws IOException {
+        MetaServer member = new MetaServer(config);
+        member.server.start();
+        member.pauseMonitor.start();
+        member.watchdog = Thread.ofVirtual().name("meta-watchdog-" + config.id())
+                .start(member::watchdogLoop);
+        LOG.info("meta {}: serving on {} with peers {}", config.id(),
+                MetaPeers.addressOf(config.peers(), config.id()), config.peers());
+        return member;
+    }
+
+    public MetaStateMachine stateMachine() {
+        return stateMachine;
+    }
+
+    /** Blocks until {@link #close()}. */
+    public void awaitStop() throws InterruptedException {
+        stopped.await();
+    }
+
+    private void onLeader(long term) {
+        // Fence chunks under a lease: a client that spoke to the old leader must re-read maps.
+        Thread.ofVirtual().name("meta-epoch-" + config.id()).start(() -> {
+            try {
+                internalClient.call(new MetaRequest.NewLeaderEpoch(config.id()));
+                LOG.info("meta {}: leader of term {}, leader epoch recorded", config.id(), term);
+            } catch (RuntimeException e) {
+                LOG.warn("meta {}: could not record leader epoch for term {}: {}", config.id(), term,
+                        e.getMessage());
+            }
+        });
+    }
+
+    /** Leader only: turns heartbeat silence into status changes, through the log. */
+    private void watchdogLoop() {
+        while (!closed.get()) {
+            try {
+                Thread.sleep(WATCHDOG_PERIOD);
+                if (stateMachine.leader()) {
+                    watchdogState.pass(stateMachine, System.nanoTime(), config.csUnhealthyAfter(),
+                            config.csDownAfter(), internalClient::call);
+                }
+            } catch (InterruptedException e) {
+                return;
+            } catch (RuntimeException e) {
+                LOG.warn("meta {}: watchdog pass failed: {}", config.id(), e.toString());
+            }
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        try {
+            if (watchdog != null) {
+                watchdog.interrupt();
+            }
+            pauseMonitor.stop();
+            internalClient.close();
+            server.close();
+        } finally {
+            stopped.countDown();
+        }
+    }
+}

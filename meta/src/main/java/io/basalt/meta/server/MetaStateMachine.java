@@ -1,0 +1,578 @@
+package io.basalt.meta.server;
+
+import io.basalt.meta.api.CsView;
+import io.basalt.meta.api.MalformedMessageException;
+import io.basalt.meta.api.MetaError;
+import io.basalt.meta.api.MetaReply;
+import io.basalt.meta.api.MetaRequest;
+import io.basalt.meta.api.MetaStatus;
+import io.basalt.meta.api.WireReader;
+import io.basalt.meta.api.WireWriter;
+import io.basalt.meta.model.ChunkServer;
+import io.basalt.meta.store.Keys;
+import io.basalt.meta.store.MetaStore;
+import io.basalt.meta.store.MetaStore.Table;
+import io.basalt.meta.store.Tx;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.LongSupplier;
+import org.apache.ratis.proto.RaftProtos.CommitInfoProto;
+import org.apache.ratis.proto.RaftProtos.LogEntryProto;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientRequest;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftGroupMemberId;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.protocol.TermIndex;
+import org.apache.ratis.server.raftlog.RaftLog;
+import org.apache.ratis.server.storage.RaftStorage;
+import org.apache.ratis.statemachine.StateMachineStorage;
+import org.apache.ratis.statemachine.TransactionContext;
+import org.apache.ratis.statemachine.impl.BaseStateMachine;
+import org.apache.ratis.statemachine.impl.FileListSnapshotInfo;
+import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
+import org.apache.ratis.util.LifeCycle;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The Ratis state machine of meta: log entries are {@link MetaRequest}s applied by
+ * {@link MetaLogic} to RocksDB; reads are {@link #query}s on the leader after ReadIndex.
+ *
+ * <p>Design note (STYLE 8).
+ * <ul>
+ *   <li>Log entry = {@code u8 entryFormatVersion (1) | i64 leaderTimeMillis |
+ *       i64 defaultChunkSizeBytes | request}. The leader stamps the time and cluster default in
+ *       {@link #startTransaction}, after checking the request's form, so apply never reads a
+ *       clock or a local setting and every member computes the same state.</li>
+ *   <li>Each applied entry is one RocksDB batch that includes {@code lastApplied}. On restart
+ *       Ratis replays from the last snapshot; entries at or below {@code lastApplied} are
+ *       already in RocksDB and are skipped.</li>
+ *   <li>Snapshots are RocksDB checkpoints ({@link SnapshotStore}); installing one replaces the
+ *       live DB.</li>
+ *   <li>Heartbeats are soft state on the leader ({@link #beats}), never logged.</li>
+ * </ul>
+ *
+ * <p>Threads: Ratis applies entries on one thread; queries run on others. {@link #lock}'s write
+ * side covers apply, snapshot install and store swap; reads and checkpoints take the read side.
+ */
+public final class MetaStateMachine extends BaseStateMachine {
+    private static final Logger LOG = LoggerFactory.getLogger(MetaStateMachine.class);
+    public static final int ENTRY_FORMAT_VERSION = 1;
+    static final int ENTRY_HEADER_BYTES = 1 + 8 + 8;
+
+    /** A chunk server's last heartbeat, as the leader saw it. */
+    public record Beat(long atNanos, long capacityBytes, long usedBytes, boolean healthy) {}
+
+    /** Told when this member becomes leader (on a Ratis thread: do not block). */
+    public interface LeaderListener {
+        void onLeader(long term);
+    }
+
+    private final Path dbDir;
+    private final long defaultChunkSizeBytes;
+    private final LongSupplier wallClockMillis;
+    private final LongSupplier nanoClock;
+    private final SnapshotStore snapshots = new SnapshotStore();
+    private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    private final Map<Integer, Beat> beats = new ConcurrentHashMap<>();
+    private final AtomicLong leaderSinceNanos = new AtomicLong();
+    private final AtomicLong appliedCount = new AtomicLong();
+    private volatile LeaderListener leaderListener = term -> {};
+    private volatile Runnable shutdownListener = () -> {};
+    private volatile MetaStore store;
+    /** Highest index in RocksDB; guarded by {@link #lock}. */
+    private long storeAppliedIndex = RaftLog.INVALID_LOG_INDEX;
+
+    public MetaStateMachine(Path dbDir, long defaultChunkSizeBytes) {
+        this(dbDir, defaultChunkSizeBytes, System::currentTimeMillis, System::nanoTime);
+    }
+
+    /** Clocks are used only on the leader: to stamp entries and to age heartbeats. */
+    public MetaStateMachine(Path dbDir, long defaultChunkSizeBytes, LongSupplier wallClockMillis,
+                            LongSupplier nanoClock) {
+        this.dbDir = dbDir;
+        this.defaultChunkSizeBytes = defaultChunkSizeBytes;
+        this.wallClockMillis = wallClockMillis;
+        this.nanoClock = nanoClock;
+    }
+
+    public void setLeaderListener(LeaderListener listener) {
+        this.leaderListener = listener;
+    }
+
+    /** Told when Ratis shuts this member's division down (on a Ratis thread). */
+    public void setShutdownListener(Runnable listener) {
+        this.shutdownListener = listener;
+    }
+
+    @Override
+    public void notifyServerShutdown(org.apache.ratis.proto.RaftProtos.RoleInfoProto roleInfo,
+                                     boolean allServer) {
+        shutdownListener.run();
+    }
+
+    @Override
+    public StateMachineStorage getStateMachineStorage() {
+        return snapshots;
+    }
+
+    @Override
+    public void initialize(RaftServer server, RaftGroupId groupId, RaftStorage raftStorage)
+            throws IOException {
+        // Ratis checks the life cycle: RUNNING here, PAUSED while it installs a snapshot.
+        getLifeCycle().startAndTransition(() -> {
+            super.initialize(server, groupId, raftStorage);
+            snapshots.init(raftStorage);
+            lock.writeLock().lock();
+            try {
+                openStore(snapshots.reload());
+            } finally {
+                lock.writeLock().unlock();
+            }
+        });
+    }
+
+    @Override
+    public void pause() {
+        lock.writeLock().lock();
+        try {
+            if (getLifeCycle().getCurrentState() == LifeCycle.State.RUNNING) {
+                getLifeCycle().transition(LifeCycle.State.PAUSING);
+                getLifeCycle().transition(LifeCycle.State.PAUSED);
+            }
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    @Override
+    public void reinitialize() throws IOException {
+        lock.writeLock().lock();
+        try {
+            if (store != null) {
+                store.close();
+                store = null;
+            }
+            FileListSnapshotInfo snapshot = snapshots.reload();
+            openStore(snapshot);
+            LOG.info("{}: reinitialized from snapshot {}", getId(), snapshot);
+            if (getLifeCycle().getCurrentState() == LifeCycle.State.PAUSED) {
+                getLifeCycle().transition(LifeCycle.State.STARTING);
+                getLifeCycle().transition(LifeCycle.State.RUNNING);
+            }
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /** Opens RocksDB, first restoring the snapshot if the DB is missing or older than it. */
+    private void openStore(FileListSnapshotInfo snapshot) throws IOException {
+        TermIndex snapshotTermIndex = snapshot == null ? null : snapshot.getTermIndex();
+        if (Files.isDirectory(dbDir)) {
+            MetaStore existing = MetaStore.open(dbDir);
+            long applied = readAppliedIndex(existing);
+            if (snapshotTermIndex == null || applied >= snapshotTermIndex.getIndex()) {
+                store = existing;
+                storeAppliedIndex = applied;
+                setLastAppliedTermIndex(snapshotTermIndex);
+                LOG.info("{}: opened meta store {} at applied index {} (snapshot {})", getId(),
+                        dbDir, applied, snapshotTermIndex);
+                return;
+            }
+            existing.close();
+        }
+        if (snapshotTermIndex != null) {
+            restore(snapshots.dirFor(snapshotTermIndex));
+        }
+        store = MetaStore.open(dbDir);
+        storeAppliedIndex = readAppliedIndex(store);
+        setLastAppliedTermIndex(snapshotTermIndex);
+        LOG.info("{}: opened meta store {} at applied index {} (restored from snapshot {})", getId(),
+                dbDir, storeAppliedIndex, snapshotTermIndex);
+    }
+
+    /** Replaces the live DB with a verified copy of a snapshot's checkpoint. */
+    private void restore(Path snapshotDir) throws IOException {
+        SnapshotStore.verify(snapshotDir);
+        Path tmp = dbDir.resolveSibling(dbDir.getFileName() + ".restore");
+        SnapshotStore.deleteTree(tmp);
+        Files.createDirectories(tmp);
+        for (String name : SnapshotStore.files(snapshotDir)) {
+            Files.copy(snapshotDir.resolve(name), tmp.resolve(name));
+        }
+        SnapshotStore.deleteTree(dbDir);
+        Files.move(tmp, dbDir, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    private static long readAppliedIndex(MetaStore store) {
+        byte[] value = store.get(Table.META, Keys.LAST_APPLIED);
+        return value == null ? RaftLog.INVALID_LOG_INDEX : Keys.readU64(value, 8);
+    }
+
+    @Override
+    public long takeSnapshot() throws IOException {
+        TermIndex termIndex;
+        Path dir;
+        lock.readLock().lock();
+        try {
+            byte[] value = store.get(Table.META, Keys.LAST_APPLIED);
+            if (value == null) {
+                return RaftLog.INVALID_LOG_INDEX;
+            }
+            termIndex = TermIndex.valueOf(Keys.readU64(value, 0), Keys.readU64(value, 8));
+            TermIndex ratisApplied = getLastAppliedTermIndex();
+            // While Ratis replays entries RocksDB already has, the DB is ahead of Ratis: wait.
+            if (ratisApplied == null || termIndex.getIndex() > ratisApplied.getIndex()) {
+                return RaftLog.INVALID_LOG_INDEX;
+            }
+            FileListSnapshotInfo latest = (FileListSnapshotInfo) snapshots.getLatestSnapshot();
+            if (latest != null && latest.getIndex() >= termIndex.getIndex()) {
+                return latest.getIndex();
+            }
+            dir = snapshots.dirFor(termIndex);
+            SnapshotStore.deleteTree(dir);
+            store.checkpoint(dir);
+        } finally {
+            lock.readLock().unlock();
+        }
+        snapshots.seal(dir, termIndex);
+        LOG.info("{}: snapshot {} written to {}", getId(), termIndex, dir);
+        return termIndex.getIndex();
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Writes
+
+    @Override
+    public TransactionContext startTransaction(RaftClientRequest request) throws IOException {
+        byte[] bytes = request.getMessage().getContent().toByteArray();
+        MetaRequest decoded;
+        try {
+            decoded = MetaRequest.decode(bytes);
+        } catch (MalformedMessageException e) {
+            throw new IOException("malformed meta request: " + e.getMessage());
+        }
+        if (!decoded.op().isWrite()) {
+            throw new IOException(decoded.op() + " is a read; send it read-only");
+        }
+        String formError = MetaLogic.checkForm(decoded);
+        if (formError != null) {
+            // Refused before the log: the state and the log are untouched.
+            throw new IOException(formError);
+        }
+        byte[] entry = new WireWriter(ENTRY_HEADER_BYTES + bytes.length).u8(ENTRY_FORMAT_VERSION)
+                .i64(wallClockMillis.getAsLong()).i64(defaultChunkSizeBytes).bytes(bytes)
+                .toByteArray();
+        return TransactionContext.newBuilder().setStateMachine(this).setClientRequest(request)
+                .setLogData(ByteString.copyFrom(entry)).build();
+    }
+
+    @Override
+    public CompletableFuture<Message> applyTransaction(TransactionContext trx) {
+        LogEntryProto entry = trx.getLogEntry();
+        byte[] data = entry.getStateMachineLogEntry().getLogData().toByteArray();
+        byte[] reply = applyEntry(entry.getTerm(), entry.getIndex(), data);
+        return CompletableFuture.completedFuture(Message.valueOf(ByteString.copyFrom(reply)));
+    }
+
+    /**
+     * Applies one log entry's data at {@code term}/{@code index}: public so that tests can replay
+     * a log without Ratis.
+     */
+    public byte[] applyEntry(long term, long index, byte[] data) {
+        lock.writeLock().lock();
+        try {
+            if (index <= storeAppliedIndex) {
+                notifyTermIndexUpdated(term, index);
+                return MetaReply.error(MetaError.INTERNAL, "entry " + index + " was applied before");
+            }
+            byte[] reply;
+            try (Tx tx = new Tx(store)) {
+                reply = applyInto(data, tx);
+                if (reply != null) {
+                    tx.put(Table.META, Keys.LAST_APPLIED, Keys.u64u64(term, index));
+                    tx.commit();
+                }
+            }
+            if (reply == null) {
+                // The entry could not be applied (a bug, never bad input: that is refused before
+                // the log). Record only that it was seen, so every member stays identical.
+                reply = MetaReply.error(MetaError.INTERNAL, "entry " + index + " failed to apply");
+                try (Tx tx = new Tx(store)) {
+                    tx.put(Table.META, Keys.LAST_APPLIED, Keys.u64u64(term, index));
+                    tx.commit();
+                }
+            }
+            storeAppliedIndex = index;
+            appliedCount.incrementAndGet();
+            updateLastAppliedTermIndex(term, index);
+            return reply;
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /** The reply, or null when the entry failed unexpectedly (logged). */
+    private byte[] applyInto(byte[] data, Tx tx) {
+        try {
+            WireReader header = new WireReader(data, 0, Math.min(data.length, ENTRY_HEADER_BYTES));
+            int formatVersion = header.u8();
+            if (formatVersion != ENTRY_FORMAT_VERSION) {
+                // A newer member wrote it: applying it half-understood would fork the state.
+                throw new IllegalStateException("log entry format version " + formatVersion
+                        + " (this server knows " + ENTRY_FORMAT_VERSION + "); upgrade this member");
+            }
+            MetaLogic.EntryContext context = new MetaLogic.EntryContext(header.i64(), header.i64());
+            MetaRequest request = MetaRequest.decode(data, ENTRY_HEADER_BYTES,
+                    data.length - ENTRY_HEADER_BYTES);
+            return MetaLogic.apply(request, context, tx);
+        } catch (MetaStore.StoreException | IllegalStateException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            LOG.error("{}: failed to apply a log entry", getId(), e);
+            return null;
+        }
+    }
+
+    @Override
+    public void notifyTermIndexUpdated(long term, long index) {
+        // Configuration and no-op entries: replayed ones may lie below what RocksDB holds.
+        TermIndex current = getLastAppliedTermIndex();
+        if (current == null || index > current.getIndex()) {
+            updateLastAppliedTermIndex(term, index);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Reads
+
+    @Override
+    public CompletableFuture<Message> query(Message message) {
+        byte[] reply;
+        try {
+            MetaRequest request = MetaRequest.decode(message.getContent().toByteArray());
+            reply = switch (request) {
+                case MetaRequest.Heartbeat beat -> heartbeat(beat);
+                case MetaRequest.ListCs list -> listCs();
+                case MetaRequest.Status status -> status();
+                default -> {
+                    if (request.op().isWrite()) {
+                        yield MetaReply.error(MetaError.INVALID, request.op()
+                                + " is a write; it must go through the log");
+                    }
+                    lock.readLock().lock();
+                    try {
+                        yield MetaLogic.read(request, store);
+                    } finally {
+                        lock.readLock().unlock();
+                    }
+                }
+            };
+        } catch (MalformedMessageException e) {
+            reply = MetaReply.error(MetaError.INVALID, "malformed meta request: " + e.getMessage());
+        } catch (RuntimeException e) {
+            LOG.warn("{}: query failed", getId(), e);
+            reply = MetaReply.error(MetaError.INTERNAL, "query failed: " + e);
+        }
+        return CompletableFuture.completedFuture(Message.valueOf(ByteString.copyFrom(reply)));
+    }
+
+    private RaftServer.Division division() throws IOException {
+        return getServer().join().getDivision(getGroupId());
+    }
+
+    private boolean isLeader() {
+        try {
+            return division().getInfo().isLeader();
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private byte[] heartbeat(MetaRequest.Heartbeat beat) {
+        if (!isLeader()) {
+            return MetaReply.error(MetaError.NOT_LEADER, "not the meta leader");
+        }
+        ChunkServer server;
+        lock.readLock().lock();
+        try {
+            byte[] value = store.get(Table.CS, Keys.u32(beat.csId()));
+            server = value == null ? null : ChunkServer.decode(new WireReader(value));
+        } finally {
+            lock.readLock().unlock();
+        }
+        if (server == null) {
+            return MetaReply.error(MetaError.NOT_FOUND, "chunk server " + beat.csId()
+                    + " is not registered; register first");
+        }
+        beats.put(beat.csId(), new Beat(nanoClock.getAsLong(), beat.capacityBytes(),
+                beat.usedBytes(), beat.healthy()));
+        return MetaReply.ok(new WireWriter().u8(server.status().code));
+    }
+
+    private byte[] listCs() {
+        List<ChunkServer> servers;
+        lock.readLock().lock();
+        try {
+            servers = MetaLogic.allCs(store);
+        } finally {
+            lock.readLock().unlock();
+        }
+        long now = nanoClock.getAsLong();
+        WireWriter out = new WireWriter();
+        out.i32(servers.size());
+        for (ChunkServer server : servers) {
+            Beat beat = beats.get(server.id());
+            new CsView(server, beat == null ? -1 : beat.usedBytes(),
+                    beat == null ? -1 : (now - beat.atNanos()) / 1_000_000).encode(out);
+        }
+        return MetaReply.ok(out);
+    }
+
+    private byte[] status() {
+        try {
+            RaftServer.Division division = division();
+            var info = division.getInfo();
+            List<MetaStatus.Member> members = new ArrayList<>();
+            Map<String, Long> commits = new java.util.HashMap<>();
+            for (CommitInfoProto commit : division.getCommitInfos()) {
+                commits.put(RaftPeerId.valueOf(commit.getServer().getId()).toString(),
+                        commit.getCommitIndex());
+            }
+            RaftPeerId leader = info.getLeaderId();
+            for (RaftPeer peer : division.getGroup().getPeers()) {
+                String id = peer.getId().toString();
+                members.add(new MetaStatus.Member(id, peer.getAddress(),
+                        peer.getId().equals(leader), commits.getOrDefault(id, -1L)));
+            }
+            members.sort(java.util.Comparator.comparing(MetaStatus.Member::id));
+            long commitIndex = division.getRaftLog().getLastCommittedIndex();
+            MetaStatus status = new MetaStatus(getGroupId().getUuid().toString(),
+                    leader == null ? "" : leader.toString(), info.getCurrentTerm(),
+                    info.getLastAppliedIndex(), commitIndex, members);
+            WireWriter out = new WireWriter();
+            status.encode(out);
+            return MetaReply.ok(out);
+        } catch (IOException e) {
+            return MetaReply.error(MetaError.INTERNAL, "status unavailable: " + e.getMessage());
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Leader duties
+
+    @Override
+    public void notifyLeaderChanged(RaftGroupMemberId groupMemberId, RaftPeerId newLeaderId) {
+        if (newLeaderId != null && newLeaderId.equals(getId())) {
+            // A new leader has no heartbeat history: every chunk server gets a fresh grace period.
+            beats.clear();
+            leaderSinceNanos.set(nanoClock.getAsLong());
+            long term = -1;
+            try {
+                term = division().getInfo().getCurrentTerm();
+            } catch (IOException e) {
+                LOG.warn("{}: no division info at leader change", getId(), e);
+            }
+            leaderListener.onLeader(term);
+        }
+    }
+
+    /** Soft state for the watchdog: last heartbeats and when this member became leader. */
+    public Map<Integer, Beat> beats() {
+        return beats;
+    }
+
+    public long leaderSinceNanos() {
+        return leaderSinceNanos.get();
+    }
+
+    public boolean leader() {
+        return isLeader();
+    }
+
+    /** All chunk servers as the replicated state has them. */
+    public List<ChunkServer> chunkServers() {
+        lock.readLock().lock();
+        try {
+            return MetaLogic.allCs(store);
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    /** Every RocksDB entry, for byte-for-byte comparison in tests. */
+    public Map<Table, List<MetaStore.Entry>> dump() {
+        lock.readLock().lock();
+        try {
+            return store.dump();
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    /** The live store, for tests in this package (callers must not close it). */
+    MetaStore storeForTests() {
+        return store;
+    }
+
+    /** A plain read against the local store, without ReadIndex (tests and tools). */
+    byte[] readLocal(MetaRequest request) {
+        lock.readLock().lock();
+        try {
+            return MetaLogic.read(request, store);
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    public long appliedCount() {
+        return appliedCount.get();
+    }
+
+    @Override
+    public void close() throws IOException {
+        lock.writeLock().lock();
+        try {
+            if (store != null) {
+                store.close();
+                store = null;
+            }
+        } finally {
+            lock.writeLock().unlock();
+        }
+        if (!getLifeCycle().getCurrentState().isClosingOrClosed()
+                && getLifeCycle().getCurrentState() != LifeCycle.State.NEW) {
+            getLifeCycle().checkStateAndClose(() -> { });
+        }
+        super.close();
+    }
+
+    /** Encodes a log entry's data as the leader would: for tests that replay logs. */
+    public static byte[] entryData(long timeMillis, long defaultChunkSizeBytes, MetaRequest request) {
+        byte[] bytes = request.encode();
+        return new WireWriter(ENTRY_HEADER_BYTES + bytes.length).u8(ENTRY_FORMAT_VERSION)
+                .i64(timeMillis).i64(defaultChunkSizeBytes).bytes(bytes).toByteArray();
+    }
+
+    /** Opens the store without Ratis, for tests that call {@link #applyEntry} directly. */
+    public void openStandalone() throws IOException {
+        lock.writeLock().lock();
+        try {
+            openStore(null);
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+}

@@ -1,0 +1,303 @@
+package io.basalt.meta.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.basalt.meta.api.MetaError;
+import io.basalt.meta.api.MetaReply;
+import io.basalt.meta.api.MetaRequest;
+import io.basalt.meta.api.WireReader;
+import io.basalt.meta.model.Chunk;
+import io.basalt.meta.model.ChunkServer;
+import io.basalt.meta.model.Chunklet;
+import io.basalt.meta.model.ChunkletRole;
+import io.basalt.meta.model.ChunkletState;
+import io.basalt.meta.model.CsStatus;
+import io.basalt.meta.model.Lease;
+import io.basalt.meta.model.Volume;
+import io.basalt.meta.store.Keys;
+import io.basalt.meta.store.MetaStore;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class MetaLogicTest {
+    private static final long TIB = 1L << 40;
+
+    @TempDir
+    Path dir;
+
+    private StandaloneMeta meta;
+
+    @BeforeEach
+    void open() throws Exception {
+        meta = new StandaloneMeta(dir);
+    }
+
+    @AfterEach
+    void close() throws Exception {
+        meta.close();
+    }
+
+    private void registerHosts(int count) {
+        for (int i = 0; i < count; i++) {
+            meta.register("host" + i, TIB);
+        }
+    }
+
+    /** State without lastApplied: what a refused entry must leave untouched. */
+    private Map<MetaStore.Table, List<String>> state() {
+        Map<MetaStore.Table, List<String>> state = new java.util.EnumMap<>(MetaStore.Table.class);
+        meta.dump().forEach((table, entries) -> state.put(table, entries.stream()
+                .filter(e -> !java.util.Arrays.equals(e.key(), Keys.LAST_APPLIED))
+                .map(e -> java.util.HexFormat.of().formatHex(e.key()) + "="
+                        + java.util.HexFormat.of().formatHex(e.value()))
+                .toList()));
+        return state;
+    }
+
+    private void assertRefusedUnchanged(MetaRequest request, MetaError error, String messagePart) {
+        var before = state();
+        MetaReply reply = meta.apply(request);
+        assertThat(reply.error()).isEqualTo(error);
+        assertThat(new WireReader(reply.body()).string()).contains(messagePart);
+        assertThat(state()).isEqualTo(before);
+    }
+
+    @Test
+    void createsListsAndReadsVolumes() {
+        registerHosts(3);
+        Volume volume = meta.create("db1", 10L << 30, "rep3");
+        assertThat(volume.id()).isEqualTo(1);
+        assertThat(volume.chunkSizeBytes()).isEqualTo(StandaloneMeta.CHUNK_SIZE_BYTES);
+        assertThat(volume.createdMillis()).isEqualTo(meta.nowMillis);
+        Volume read = Volume.decode(meta.read(new MetaRequest.GetVolume("db1")).bodyOrThrow());
+        assertThat(read).isEqualTo(volume);
+        WireReader list = meta.read(new MetaRequest.ListVolumes()).bodyOrThrow();
+        assertThat(list.i32()).isEqualTo(1);
+    }
+
+    @Test
+    void refusesBadInputWithoutChangingState() {
+        registerHosts(3);
+        meta.create("db1", 1L << 30, "rep3");
+        assertRefusedUnchanged(new MetaRequest.CreateVolume("db1", 1L << 30, "rep3", 0),
+                MetaError.ALREADY_EXISTS, "already exists");
+        assertRefusedUnchanged(new MetaRequest.CreateVolume("Bad Name", 1L << 30, "rep3", 0),
+                MetaError.INVALID, "a-z, 0-9");
+        assertRefusedUnchanged(new MetaRequest.CreateVolume("-x", 1L << 30, "rep3", 0),
+                MetaError.INVALID, "starting with a letter or digit");
+        assertRefusedUnchanged(new MetaRequest.CreateVolume("x".repeat(64), 1L << 30, "rep3", 0),
+                MetaError.INVALID, "1-63");
+        assertRefusedUnchanged(new MetaRequest.CreateVolume("v", 0, "rep3", 0),
+                MetaError.INVALID, "must be > 0");
+        assertRefusedUnchanged(new MetaRequest.CreateVolume("v", -4096, "rep3", 0),
+                MetaError.INVALID, "must be > 0");
+        assertRefusedUnchanged(new MetaRequest.CreateVolume("v", 4097, "rep3", 0),
+                MetaError.INVALID, "multiple of the block size");
+        assertRefusedUnchanged(new MetaRequest.CreateVolume("v", 1L << 60, "rep3", 0),
+                MetaError.INVALID, "max");
+        assertRefusedUnchanged(new MetaRequest.CreateVolume("v", 1L << 30, "raid5", 0),
+                MetaError.INVALID, "unknown policy");
+        assertRefusedUnchanged(new MetaRequest.CreateVolume("v", 1L << 30, "ec4+2", 0),
+                MetaError.NO_PLACEMENT, "policy ec4+2 needs 6 hosts, cluster has 3");
+        assertRefusedUnchanged(new MetaRequest.CreateVolume("v", 1L << 30, "rep3", 5000),
+                MetaError.INVALID, "chunk size");
+        assertRefusedUnchanged(new MetaRequest.ResizeVolume("nope", 1L << 30, false),
+                MetaError.NOT_FOUND, "volume \"nope\" not found");
+        assertRefusedUnchanged(new MetaRequest.ResizeVolume("db1", 1L << 20, false),
+                MetaError.INVALID, "--shrink");
+        assertRefusedUnchanged(new MetaRequest.DeleteVolume("nope"), MetaError.NOT_FOUND,
+                "basalt volume list");
+        assertRefusedUnchanged(new MetaRequest.AllocateChunk(99, 0), MetaError.NOT_FOUND,
+                "volume id 99");
+        assertRefusedUnchanged(new MetaRequest.AllocateChunk(1, 1000), MetaError.INVALID,
+                "past the end");
+    }
+
+    @Test
+    void everyEntryAdvancesLastAppliedEvenWhenRefused() {
+        meta.apply(new MetaRequest.DeleteVolume("nope"));
+        byte[] lastApplied = meta.dump().get(MetaStore.Table.META).stream()
+                .filter(e -> java.util.Arrays.equals(e.key(), Keys.LAST_APPLIED))
+                .findFirst().orElseThrow().value();
+        assertThat(Keys.readU64(lastApplied, 8)).isEqualTo(meta.index);
+    }
+
+    @Test
+    void replayedEntriesAreSkipped() {
+        registerHosts(3);
+        var before = meta.dump();
+        byte[] data = MetaStateMachine.entryData(meta.nowMillis, StandaloneMeta.CHUNK_SIZE_BYTES,
+                new MetaRequest.CreateVolume("late", 1L << 30, "rep3", 0));
+        MetaReply reply = MetaReply.decode(meta.stateMachine.applyEntry(1, 2, data));
+        assertThat(reply.error()).isEqualTo(MetaError.INTERNAL);
+        assertThat(meta.dump()).isEqualTo(before);
+    }
+
+    @Test
+    void allocatesChunksLazilyOnDistinctHosts() {
+        registerHosts(4);
+        Volume volume = meta.create("v", 64L << 20, "rep3");
+        WireReader absent = meta.read(new MetaRequest.GetChunk(volume.id(), 0)).bodyOrThrow();
+        assertThat(absent.bool()).isFalse();
+        Chunk chunk = meta.allocate(volume.id(), 0);
+        assertThat(chunk.version()).isEqualTo(1);
+        assertThat(chunk.chunklets()).hasSize(3)
+                .allMatch(c -> c.role() == ChunkletRole.REPLICA && c.state() == ChunkletState.UPTODATE);
+        assertThat(chunk.chunklets().stream().map(Chunklet::csId).distinct()).hasSize(3);
+        Chunk again = meta.allocate(volume.id(), 0);
+        assertThat(again).isEqualTo(chunk);
+        Chunk second = meta.allocate(volume.id(), 1);
+        assertThat(second.uid()).isGreaterThan(chunk.uid());
+        Volume after = Volume.decode(meta.read(new MetaRequest.GetVolume("v")).bodyOrThrow());
+        assertThat(after.chunkCount()).isEqualTo(2);
+        assertThat(after.allocatedBytes()).isEqualTo(2 * StandaloneMeta.CHUNK_SIZE_BYTES);
+    }
+
+    @Test
+    void erasureCodedChunksHaveDataAndParityChunklets() {
+        registerHosts(6);
+        Volume volume = Volume.decode(meta.ok(new MetaRequest.CreateVolume("ec", 64L << 20, "ec4+2",
+                0)));
+        Chunk chunk = meta.allocate(volume.id(), 0);
+        assertThat(chunk.chunklets()).extracting(Chunklet::role).containsExactly(
+                ChunkletRole.DATA, ChunkletRole.DATA, ChunkletRole.DATA, ChunkletRole.DATA,
+                ChunkletRole.PARITY, ChunkletRole.PARITY);
+        long chunkletBytes = volume.chunkSizeBytes() / 4;
+        long allocated = 0;
+        for (ChunkServer cs : MetaLogic.allCs(storeOf())) {
+            allocated += cs.allocatedBytes();
+        }
+        assertThat(allocated).isEqualTo(6 * chunkletBytes);
+    }
+
+    private MetaStore storeOf() {
+        return meta.stateMachine.storeForTests();
+    }
+
+    @Test
+    void deleteAndShrinkReleaseChunksAndCapacity() {
+        registerHosts(3);
+        Volume volume = meta.create("v", 16L << 20, "rep3");
+        for (int i = 0; i < 4; i++) {
+            meta.allocate(volume.id(), i);
+        }
+        Volume shrunk = Volume.decode(meta.ok(new MetaRequest.ResizeVolume("v", 8L << 20, true)));
+        assertThat(shrunk.chunkCount()).isEqualTo(2);
+        assertThat(meta.read(new MetaRequest.GetChunk(volume.id(), 3)).bodyOrThrow().bool()).isFalse();
+        Volume grown = Volume.decode(meta.ok(new MetaRequest.ResizeVolume("v", 32L << 20, false)));
+        assertThat(grown.sizeBytes()).isEqualTo(32L << 20);
+        meta.ok(new MetaRequest.DeleteVolume("v"));
+        assertThat(MetaLogic.allCs(storeOf())).allMatch(cs -> cs.allocatedBytes() == 0);
+        assertThat(meta.dump().get(MetaStore.Table.CHUNK)).isEmpty();
+        assertThat(meta.dump().get(MetaStore.Table.CHUNK_UID)).isEmpty();
+        assertThat(meta.read(new MetaRequest.GetVolume("v")).error()).isEqualTo(MetaError.NOT_FOUND);
+        Volume recreated = meta.create("v", 16L << 20, "rep3");
+        assertThat(recreated.id()).isGreaterThan(volume.id());
+    }
+
+    @Test
+    void reportFailureSubstitutesAnotherHostAndBumpsVersion() {
+        registerHosts(4);
+        Volume volume = meta.create("v", 16L << 20, "rep3");
+        Chunk chunk = meta.allocate(volume.id(), 0);
+        int failedCs = chunk.chunklets().get(1).csId();
+        Chunk updated = Chunk.decode(meta.ok(new MetaRequest.ReportFailure(chunk.uid(),
+                chunk.version(), failedCs)));
+        assertThat(updated.version()).isEqualTo(chunk.version() + 1);
+        Chunklet replaced = updated.chunklets().get(1);
+        assertThat(replaced.csId()).isNotEqualTo(failedCs);
+        assertThat(replaced.state()).isEqualTo(ChunkletState.RECOVERING);
+        assertThat(updated.chunklets().stream().map(Chunklet::csId).distinct()).hasSize(3);
+        // A second report of the same failure at the old version is stale: nothing changes.
+        Chunk stale = Chunk.decode(meta.ok(new MetaRequest.ReportFailure(chunk.uid(),
+                chunk.version(), failedCs)));
+        assertThat(stale).isEqualTo(updated);
+        // No spare host left: the chunklet stays, marked OUTDATED, and the version still rises.
+        meta.ok(new MetaRequest.SetCsStatus(failedCs, CsStatus.UP.code, CsStatus.DOWN.code));
+        int secondFailed = updated.chunklets().get(0).csId();
+        Chunk outdated = Chunk.decode(meta.ok(new MetaRequest.ReportFailure(chunk.uid(),
+                updated.version(), secondFailed)));
+        assertThat(outdated.version()).isEqualTo(updated.version() + 1);
+        assertThat(outdated.chunklets().get(0))
+                .isEqualTo(new Chunklet(0, secondFailed, ChunkletRole.REPLICA, ChunkletState.OUTDATED));
+        assertThat(meta.apply(new MetaRequest.ReportFailure(chunk.uid(), 99, secondFailed)).error())
+                .isEqualTo(MetaError.INVALID);
+        assertThat(meta.apply(new MetaRequest.ReportFailure(12345, 1, 1)).error())
+                .isEqualTo(MetaError.NOT_FOUND);
+    }
+
+    @Test
+    void leasesAreExclusiveExpireAndFenceOnMove() {
+        registerHosts(3);
+        Volume volume = meta.create("v", 16L << 20, "rep3");
+        Chunk chunk = meta.allocate(volume.id(), 0);
+        Lease lease = Lease.decode(meta.ok(new MetaRequest.AcquireLease(volume.id(), "client-a",
+                10_000)));
+        assertThat(lease.expiryMillis()).isEqualTo(meta.nowMillis + 10_000);
+        long afterFirst = currentVersion(volume.id());
+        assertThat(afterFirst).isEqualTo(chunk.version() + 1);
+        // Renewal by the holder: no fencing.
+        meta.nowMillis += 5_000;
+        meta.ok(new MetaRequest.AcquireLease(volume.id(), "client-a", 10_000));
+        assertThat(currentVersion(volume.id())).isEqualTo(afterFirst);
+        MetaReply refused = meta.apply(new MetaRequest.AcquireLease(volume.id(), "client-b", 10_000));
+        assertThat(refused.error()).isEqualTo(MetaError.LEASE_HELD);
+        assertThat(new WireReader(refused.body()).string()).contains("leased by client client-a until");
+        // client-a dies; its lease expires and client-b takes over, fencing client-a out.
+        meta.nowMillis += 10_001;
+        meta.ok(new MetaRequest.AcquireLease(volume.id(), "client-b", 10_000));
+        assertThat(currentVersion(volume.id())).isEqualTo(afterFirst + 1);
+        // A new leader bumps versions of chunks under an active lease.
+        assertThat(meta.ok(new MetaRequest.NewLeaderEpoch("2")).i64()).isEqualTo(1);
+        assertThat(currentVersion(volume.id())).isEqualTo(afterFirst + 2);
+        meta.ok(new MetaRequest.ReleaseLease(volume.id(), "client-b"));
+        assertThat(meta.ok(new MetaRequest.NewLeaderEpoch("3")).i64()).isZero();
+    }
+
+    private long currentVersion(long volumeId) {
+        WireReader in = meta.read(new MetaRequest.GetChunk(volumeId, 0)).bodyOrThrow();
+        assertThat(in.bool()).isTrue();
+        return Chunk.decode(in).version();
+    }
+
+    @Test
+    void chunkServersRegisterReRegisterAndChangeStatus() {
+        ChunkServer first = meta.register("h1", TIB);
+        assertThat(first.id()).isEqualTo(1);
+        assertThat(first.status()).isEqualTo(CsStatus.UP);
+        ChunkServer moved = ChunkServer.decode(meta.ok(new MetaRequest.RegisterCs(1, "h1:7001", "h1",
+                "z1", 2 * TIB, "v2")));
+        assertThat(moved.id()).isEqualTo(1);
+        assertThat(moved.capacityBytes()).isEqualTo(2 * TIB);
+        assertThat(meta.apply(new MetaRequest.RegisterCs(7, "x:1", "x", "z", TIB, "v")).error())
+                .isEqualTo(MetaError.NOT_FOUND);
+        ChunkServer unhealthy = ChunkServer.decode(meta.ok(new MetaRequest.SetCsStatus(1,
+                CsStatus.UP.code, CsStatus.UNHEALTHY.code)));
+        assertThat(unhealthy.status()).isEqualTo(CsStatus.UNHEALTHY);
+        // Compare-and-set: a transition from a status the server no longer has is refused.
+        assertThat(meta.apply(new MetaRequest.SetCsStatus(1, CsStatus.UP.code,
+                CsStatus.DOWN.code)).error()).isEqualTo(MetaError.STALE_VERSION);
+        Set<Integer> ids = new HashSet<>();
+        for (int i = 0; i < 5; i++) {
+            ids.add(meta.register("h" + (i + 2), TIB).id());
+        }
+        assertThat(ids).hasSize(5).doesNotContain(1);
+    }
+
+    @Test
+    void unhealthyServersAreNotPlacedOn() {
+        registerHosts(3);
+        meta.ok(new MetaRequest.SetCsStatus(1, CsStatus.UP.code, CsStatus.UNHEALTHY.code));
+        MetaReply reply = meta.apply(new MetaRequest.CreateVolume("v", 1L << 30, "rep3", 0));
+        assertThat(reply.error()).isEqualTo(MetaError.NO_PLACEMENT);
+        assertThat(new WireReader(reply.body()).string())
+                .contains("needs 3 hosts, cluster has 2").contains("3 registered, 2 UP");
+    }
+}

@@ -1,0 +1,57 @@
+package io.basalt.meta.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.basalt.meta.model.ChunkServer;
+import io.basalt.meta.model.CsStatus;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Watchdog transitions on a simulated clock: silence, recovery, unhealthy reports. */
+class WatchdogTest {
+    private static final long SECOND = 1_000_000_000L;
+
+    @TempDir
+    Path dir;
+
+    private static CsStatus status(StandaloneMeta meta, int id) {
+        return meta.stateMachine.chunkServers().stream().filter(cs -> cs.id() == id).findFirst()
+                .orElseThrow().status();
+    }
+
+    @Test
+    void silenceMakesUnhealthyThenDownAndAHeartbeatBringsItBack() throws Exception {
+        try (StandaloneMeta meta = new StandaloneMeta(dir)) {
+            ChunkServer quiet = meta.register("a", 1L << 40);
+            ChunkServer chatty = meta.register("b", 1L << 40);
+            Watchdog watchdog = new Watchdog();
+            Duration unhealthy = Duration.ofSeconds(3);
+            Duration down = Duration.ofSeconds(60);
+            long t0 = 100 * SECOND;
+            // First pass: the leader has just seen them; nobody is judged yet.
+            assertThat(watchdog.pass(meta.stateMachine, t0, unhealthy, down, meta::apply)).isZero();
+            meta.stateMachine.beats().put(chatty.id(),
+                    new MetaStateMachine.Beat(t0 + 2 * SECOND, 1L << 40, 0, true));
+            assertThat(watchdog.pass(meta.stateMachine, t0 + 3 * SECOND, unhealthy, down,
+                    meta::apply)).isEqualTo(1);
+            assertThat(status(meta, quiet.id())).isEqualTo(CsStatus.UNHEALTHY);
+            assertThat(status(meta, chatty.id())).isEqualTo(CsStatus.UP);
+            watchdog.pass(meta.stateMachine, t0 + 30 * SECOND, unhealthy, down, meta::apply);
+            assertThat(status(meta, quiet.id())).isEqualTo(CsStatus.UNHEALTHY);
+            assertThat(status(meta, chatty.id())).isEqualTo(CsStatus.UNHEALTHY);
+            watchdog.pass(meta.stateMachine, t0 + 61 * SECOND, unhealthy, down, meta::apply);
+            assertThat(status(meta, quiet.id())).isEqualTo(CsStatus.DOWN);
+            meta.stateMachine.beats().put(quiet.id(),
+                    new MetaStateMachine.Beat(t0 + 62 * SECOND, 1L << 40, 0, true));
+            watchdog.pass(meta.stateMachine, t0 + 62 * SECOND, unhealthy, down, meta::apply);
+            assertThat(status(meta, quiet.id())).isEqualTo(CsStatus.UP);
+            // A heartbeat that says "unhealthy" is believed at once.
+            meta.stateMachine.beats().put(quiet.id(),
+                    new MetaStateMachine.Beat(t0 + 63 * SECOND, 1L << 40, 0, false));
+            watchdog.pass(meta.stateMachine, t0 + 63 * SECOND, unhealthy, down, meta::apply);
+            assertThat(status(meta, quiet.id())).isEqualTo(CsStatus.UNHEALTHY);
+        }
+    }
+}
