@@ -23,7 +23,8 @@ import jdk.incubator.vector.VectorSpecies;
  * (C2 hoists their bounds checks) and the coefficient tables sit in registers; each output is
  * read, XORed and written back per source. Two rows take two sources per pass (m = 2, the
  * 4+2 default) to halve that read-back (+8%); the same for three and four rows measured within
- * noise (9+3: +4%), so it is not done there. Position-outer with accumulators in registers, as
+ * noise (9+3: +4%), so it is not done there; four sources per pass with both accumulators in
+ * registers was no faster for 4+2 either (6.2 vs 6.6 GB/s). Position-outer with accumulators in registers, as
  * ISA-L does in assembly, was slower here (4.9 vs 6.5 GB/s): every source access re-checks a
  * different segment. Vectors are never passed to a pass method: a vector argument to a call
  * that is not inlined is boxed (it cost 192 B per call in the update path).
