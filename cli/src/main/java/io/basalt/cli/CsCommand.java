@@ -13,7 +13,7 @@ import picocli.CommandLine.Option;
 /** {@code basalt cs ...}: chunk servers as meta knows them. */
 @Command(name = "cs", mixinStandardHelpOptions = true,
         description = "Chunk servers.",
-        subcommands = {CsCommand.ListCs.class, CsCommand.Register.class})
+        subcommands = {ChunkServerRunCommand.class, CsCommand.ListCs.class, CsCommand.Register.class})
 final class CsCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# cs.sh -- chunk server group-commit benchmark (a measurement, never a test).
+# Durable writes/s against one in-process chunk server and a 3-replica set (FORWARD), at QD1 and QD32,
+# 4 KiB and 1 MiB, with WAL syncs per write (1.0 = no group commit), beside fio's local 4 KiB QD1
+# buffered-write + fdatasync figure on the same disk. One JSON line per run on stdout.
+# Env: DATA_DIR (default: bench/data, on the disk to measure), SECONDS_PER_RUN (default 10).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+DATA_DIR=${DATA_DIR:-$root/bench/data}
+RUN=${SECONDS_PER_RUN:-10}
+mkdir -p "$DATA_DIR"
+export JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
+log() { echo "[cs.sh $(date +%T)] $*" >&2; }
+
+log "building chunkserver test classes"
+cp_file=$(mktemp)
+trap 'rm -f "$cp_file"; rm -rf "$DATA_DIR"/cs-bench* "$DATA_DIR"/fio-cs.img; rmdir "$DATA_DIR" 2>/dev/null || true' EXIT
+(cd "$root" && ./mvnw -B -q -pl chunkserver -am test-compile dependency:build-classpath \
+    -Dmdep.outputFile="$cp_file" -Dmdep.includeScope=test >&2)
+cp="$root/chunkserver/target/classes:$root/chunkserver/target/test-classes:$(cat "$cp_file")"
+
+if command -v fio >/dev/null; then
+  log "fio: 4 KiB writes, fdatasync after each, QD1 (${RUN}s)"
+  iops=$(fio --name=cs-ref --filename="$DATA_DIR/fio-cs.img" --size=64m --rw=write --bs=4k --fdatasync=1 \
+      --ioengine=psync --time_based=1 --runtime="$RUN" --output-format=json \
+      | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["jobs"][0]["write"]["iops"]))')
+  echo "{\"target\":\"fio\",\"test\":\"4k_write_fdatasync_qd1\",\"writes_per_s\":$iops}"
+fi
+
+for replicas in 1 3; do
+  for bs in 4096 1048576; do
+    for qd in 1 32; do
+      log "cs: replicas=$replicas block=$bs qd=$qd (${RUN}s)"
+      "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -Xmx1g -cp "$cp" io.basalt.chunkserver.CsBench \
+          "$DATA_DIR" "$qd" "$RUN" "$bs" "$replicas" 2>/dev/null | grep '^{'
+    done
+  done
+done

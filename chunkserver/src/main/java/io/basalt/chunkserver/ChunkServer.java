@@ -1,0 +1,323 @@
+package io.basalt.chunkserver;
+
+import io.basalt.chunkserver.protocol.DataServer;
+import io.basalt.chunkserver.protocol.DataService;
+import io.basalt.chunkserver.protocol.ReplicaClients;
+import io.basalt.chunkserver.store.ChunkletStore;
+import io.basalt.chunkserver.wal.WalWriter;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.FileStore;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.UUID;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One chunk server: a data directory ({@code identity}, {@code versions}, {@code wal/},
+ * {@code chunklets/}), the WAL writer, the reader threads, the data-protocol listener and the link to
+ * meta (registration, heartbeats every second, chunk versions).
+ *
+ * <p>Start order matters: the directory is locked and its identity and format checked before anything
+ * is read or written; the WAL is replayed before the port opens, so the first request already sees
+ * every acknowledged write.
+ */
+public final class ChunkServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ChunkServer.class);
+
+    /** Everything a chunk server is configured with. */
+    public record Config(Path dataDir, String bindHost, int port, String advertiseHost, String hostLabel,
+            String zoneLabel, long chunkletSizeMaxBytes, int lengthMaxBytes, long inFlightBytesMax,
+            long requestTimeoutMillis, WalWriter.Config wal, long heartbeatMillis, int readerThreads) {
+
+        /** 1 GiB chunklets, 1 MiB requests, 64 MiB in flight per connection, 30 s request timeout. */
+        public static Config defaults(Path dataDir) {
+            int lengthMaxBytes = 1 << 20;
+            return new Config(dataDir, "127.0.0.1", 0, null, null, null, 1L << 30, lengthMaxBytes, 64L << 20,
+                    30_000, WalWriter.Config.defaults(lengthMaxBytes + lengthMaxBytes / 1024), 1000, 4);
+        }
+
+        public Config withPort(int port) {
+            return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
+                    lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads);
+        }
+
+        public Config withLabels(String bindHost, String advertiseHost, String hostLabel, String zoneLabel) {
+            return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
+                    lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads);
+        }
+
+        public Config withWal(WalWriter.Config wal) {
+            return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
+                    lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads);
+        }
+
+        public Config withChunkletSize(long chunkletSizeMaxBytes) {
+            return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
+                    lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads);
+        }
+
+        public Config withLimits(long inFlightBytesMax, long requestTimeoutMillis) {
+            return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
+                    lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads);
+        }
+    }
+
+    private final Config config;
+    private final MetaLink meta;
+    private final CsMetrics metrics;
+    private final FileChannel lockChannel;
+    private final FileLock lock;
+    private final CsIdentity identity;
+    private final ChunkletStore store;
+    private final ChunkVersions versions;
+    private final WalWriter wal;
+    private final ThreadPoolExecutor readers;
+    private final EventLoopGroup group;
+    private final ReplicaClients replicas;
+    private final DataServer server;
+    private final ScheduledExecutorService heartbeats;
+    private final FileStore fileStore;
+    private volatile MetaLink.Health health = MetaLink.Health.OK;
+
+    private ChunkServer(Config config, MetaLink meta, CsMetrics metrics, FileChannel lockChannel, FileLock lock,
+            CsIdentity identity, ChunkletStore store, ChunkVersions versions, WalWriter wal, ThreadPoolExecutor readers,
+            EventLoopGroup group, ReplicaClients replicas, DataServer server, ScheduledExecutorService heartbeats,
+            FileStore fileStore) {
+        this.config = config;
+        this.meta = meta;
+        this.metrics = metrics;
+        this.lockChannel = lockChannel;
+        this.lock = lock;
+        this.identity = identity;
+        this.store = store;
+        this.versions = versions;
+        this.wal = wal;
+        this.readers = readers;
+        this.group = group;
+        this.replicas = replicas;
+        this.server = server;
+        this.heartbeats = heartbeats;
+        this.fileStore = fileStore;
+    }
+
+    /**
+     * Starts a chunk server on {@code config.dataDir()}, formatting it on first start.
+     *
+     * @throws IOException with a one-line reason: directory in use, of another cluster, of an unknown
+     *     format, WAL damaged beyond a torn tail, port taken
+     */
+    public static ChunkServer start(Config config, MetaLink meta, PrometheusRegistry registry) throws IOException {
+        Path dataDir = config.dataDir();
+        Files.createDirectories(dataDir);
+        FileChannel lockChannel = FileChannel.open(dataDir.resolve("lock"), StandardOpenOption.CREATE,
+                StandardOpenOption.WRITE);
+        FileLock lock = lockChannel.tryLock();
+        if (lock == null) {
+            lockChannel.close();
+            throw new IOException("data directory " + dataDir + " is in use by another chunk server");
+        }
+        CsMetrics metrics = new CsMetrics(registry);
+        ChunkletStore store = null;
+        WalWriter wal = null;
+        ThreadPoolExecutor readers = null;
+        EventLoopGroup group = null;
+        ReplicaClients replicas = null;
+        DataServer server = null;
+        try {
+            CsIdentity identity = CsIdentity.read(dataDir.resolve("identity"));
+            UUID clusterId = meta.clusterId();
+            if (identity != null && !identity.clusterId().equals(clusterId)) {
+                throw new IOException("data directory " + dataDir + " belongs to cluster " + identity.clusterId()
+                        + ", but meta serves cluster " + clusterId + "; use an empty --data directory for this cluster");
+            }
+            if (identity == null && (hasFiles(dataDir.resolve("wal"), ".wal") || hasFiles(dataDir.resolve("chunklets"), ""))) {
+                // (An empty wal/ is what a first start that failed later, e.g. on a taken port, leaves.)
+                throw new IOException("data directory " + dataDir + " holds WAL segments or chunklets but no identity"
+                        + " file; it is not a chunk server directory this build can trust; use an empty --data directory");
+            }
+            store = ChunkletStore.open(dataDir.resolve("chunklets"), config.chunkletSizeMaxBytes(),
+                    2 * config.wal().segmentBytes(), (chunkUid, offsetBytes) -> metrics.corruptBlocks.inc());
+            ChunkVersions versions = ChunkVersions.open(dataDir.resolve("versions"));
+            wal = WalWriter.open(dataDir.resolve("wal"), store, config.wal(), (entries, bytes, nanos) -> {
+                metrics.walSyncs.inc();
+                metrics.walRecords.inc(entries);
+                metrics.walBatchEntries.observe(entries);
+                metrics.walSyncLatency.observe(nanos / 1e9);
+            });
+            AtomicInteger readerNumber = new AtomicInteger();
+            readers = new ThreadPoolExecutor(config.readerThreads(), config.readerThreads(), 0, TimeUnit.SECONDS,
+                    new ArrayBlockingQueue<>(4096), r -> {
+                        Thread thread = new Thread(r, "basalt-cs-reader-" + readerNumber.incrementAndGet());
+                        thread.setDaemon(true);
+                        return thread;
+                    });
+            group = new MultiThreadIoEventLoopGroup(2, new DefaultThreadFactory("basalt-cs-io", true),
+                    NioIoHandler.newFactory());
+            DataService service = new DataService(store, wal, versions, readers, null, metrics,
+                    config.lengthMaxBytes(), config.inFlightBytesMax(), config.requestTimeoutMillis());
+            replicas = new ReplicaClients(group, config.requestTimeoutMillis(), service.payloadMaxBytes());
+            service = new DataService(store, wal, versions, readers, replicas, metrics, config.lengthMaxBytes(),
+                    config.inFlightBytesMax(), config.requestTimeoutMillis());
+            server = DataServer.start(new InetSocketAddress(config.bindHost(), config.port()), group, service);
+            String advertise = (config.advertiseHost() != null ? config.advertiseHost() : config.bindHost()) + ":"
+                    + server.localAddress().getPort();
+            FileStore fileStore = Files.getFileStore(dataDir);
+            int csId = meta.register(identity == null ? 0 : identity.csId(), advertise, config.hostLabel(),
+                    config.zoneLabel(), fileStore.getTotalSpace());
+            if (identity == null) {
+                identity = new CsIdentity(csId, clusterId, System.currentTimeMillis());
+                identity.write(dataDir.resolve("identity"));
+                log.info("formatted {} as chunk server {} of cluster {}", dataDir, csId, clusterId);
+            } else if (identity.csId() != csId) {
+                throw new IOException("meta registered this chunk server as " + csId + " but " + dataDir
+                        + " is chunk server " + identity.csId());
+            }
+            meta.subscribeVersions(csId, versions);
+            ScheduledExecutorService heartbeats = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread thread = new Thread(r, "basalt-cs-heartbeat");
+                thread.setDaemon(true);
+                return thread;
+            });
+            ChunkServer chunkServer = new ChunkServer(config, meta, metrics, lockChannel, lock, identity, store,
+                    versions, wal, readers, group, replicas, server, heartbeats, fileStore);
+            heartbeats.scheduleWithFixedDelay(chunkServer::heartbeat, 0, config.heartbeatMillis(),
+                    TimeUnit.MILLISECONDS);
+            log.info("chunk server {} serving {} on {}", csId, dataDir, advertise);
+            return chunkServer;
+        } catch (IOException | RuntimeException e) {
+            if (server != null) {
+                server.close();
+            }
+            if (replicas != null) {
+                replicas.close();
+            }
+            if (group != null) {
+                group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+            }
+            if (readers != null) {
+                readers.shutdownNow();
+            }
+            if (wal != null) {
+                try {
+                    wal.close();
+                } catch (IOException closing) {
+                    e.addSuppressed(closing);
+                }
+            }
+            if (store != null) {
+                store.close();
+            }
+            lock.release();
+            lockChannel.close();
+            throw e;
+        }
+    }
+
+    private static boolean hasFiles(Path dir, String suffix) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            return false;
+        }
+        try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+            return files.anyMatch(p -> p.getFileName().toString().endsWith(suffix));
+        }
+    }
+
+    /** One heartbeat pass: refresh disk gauges and health, tell meta. Never throws. */
+    private void heartbeat() {
+        try {
+            long capacity = fileStore.getTotalSpace();
+            long free = fileStore.getUsableSpace();
+            long used = store.usedBytes();
+            metrics.diskUsedBytes.set(used);
+            metrics.diskFreeBytes.set(free);
+            MetaLink.Health now = wal.failure() != null ? MetaLink.Health.DISK_FAILED
+                    : free < 2 * config.wal().segmentBytes() + config.lengthMaxBytes() ? MetaLink.Health.FULL
+                    : MetaLink.Health.OK; // FULL: the largest write would be refused (WAL headroom)
+            if (now != health) {
+                log.warn("chunk server health {} -> {} (free {} bytes{})", health, now, free,
+                        wal.failure() != null ? ", WAL failed: " + wal.failure().getMessage() : "");
+                health = now;
+            }
+            meta.heartbeat(identity.csId(), capacity, used, now);
+        } catch (Exception e) {
+            log.warn("heartbeat failed: {}", e.toString());
+        }
+    }
+
+    public int csId() {
+        return identity.csId();
+    }
+
+    public InetSocketAddress address() {
+        return server.localAddress();
+    }
+
+    public MetaLink.Health health() {
+        return health;
+    }
+
+    public ChunkVersions versions() {
+        return versions;
+    }
+
+    public WalWriter wal() {
+        return wal;
+    }
+
+    public ChunkletStore store() {
+        return store;
+    }
+
+    private volatile boolean closed;
+
+    /** {@link #close} for cleanup paths: logs instead of throwing; idempotent. */
+    public void closeQuietly() {
+        try {
+            close();
+        } catch (IOException | RuntimeException e) {
+            log.warn("closing chunk server {}: {}", config.dataDir(), e.toString());
+        }
+    }
+
+    /** Stops listening, finishes queued writes, checkpoints the WAL and closes the files. Idempotent. */
+    @Override
+    public synchronized void close() throws IOException {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        heartbeats.shutdownNow();
+        server.close();
+        replicas.close();
+        try {
+            wal.close();
+        } finally {
+            readers.shutdown();
+            try {
+                readers.awaitTermination(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+            store.close();
+            lock.release();
+            lockChannel.close();
+        }
+    }
+}

@@ -1,0 +1,76 @@
+package io.basalt.chunkserver;
+
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.Gauge;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.prometheus.metrics.model.snapshots.Unit;
+
+/**
+ * Prometheus metrics of one chunk server: requests, bytes, errors and latency by operation; WAL sync
+ * latency and batch size (the group-commit factor is writes / syncs); corrupt blocks; in flight;
+ * disk used/free; protocol errors by kind.
+ */
+public final class CsMetrics {
+    public final Counter requests;
+    public final Counter errors;
+    public final Counter bytesRead;
+    public final Counter bytesWritten;
+    public final Histogram latency;
+    public final Histogram walSyncLatency;
+    public final Histogram walBatchEntries;
+    public final Counter walSyncs;
+    public final Counter walRecords;
+    public final Counter corruptBlocks;
+    public final Gauge requestsInFlight;
+    public final Gauge bytesInFlight;
+    public final Gauge diskUsedBytes;
+    public final Gauge diskFreeBytes;
+    public final Gauge connectionsOpen;
+    public final Counter protocolErrors;
+
+    public CsMetrics(PrometheusRegistry registry) {
+        requests = Counter.builder().name("basalt_cs_requests_total")
+                .help("Data protocol requests received, by operation").labelNames("op").register(registry);
+        errors = Counter.builder().name("basalt_cs_request_errors_total")
+                .help("Requests answered with an error, by operation and status").labelNames("op", "status")
+                .register(registry);
+        bytesRead = Counter.builder().name("basalt_cs_read_bytes_total").help("Data bytes returned by reads")
+                .unit(Unit.BYTES).register(registry);
+        bytesWritten = Counter.builder().name("basalt_cs_written_bytes_total")
+                .help("Data bytes made durable by writes").unit(Unit.BYTES).register(registry);
+        latency = Histogram.builder().name("basalt_cs_request_duration_seconds")
+                .help("Time from decoding a request to queueing its reply, by operation").unit(Unit.SECONDS)
+                .labelNames("op")
+                .classicUpperBounds(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                        0.25, 0.5, 1, 2.5, 10)
+                .classicOnly().register(registry);
+        walSyncLatency = Histogram.builder().name("basalt_cs_wal_sync_duration_seconds")
+                .help("Duration of one WAL fdatasync (one per group-commit batch)").unit(Unit.SECONDS)
+                .classicUpperBounds(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                        0.25, 1)
+                .classicOnly().register(registry);
+        walBatchEntries = Histogram.builder().name("basalt_cs_wal_batch_entries")
+                .help("WAL records made durable by one sync (group commit)")
+                .classicUpperBounds(1, 2, 4, 8, 16, 32, 64).classicOnly().register(registry);
+        walSyncs = Counter.builder().name("basalt_cs_wal_syncs_total").help("WAL syncs (fdatasync)").register(registry);
+        walRecords = Counter.builder().name("basalt_cs_wal_records_total").help("WAL records made durable")
+                .register(registry);
+        corruptBlocks = Counter.builder().name("basalt_cs_corrupt_blocks_total")
+                .help("Blocks read from disk whose data did not match their CRC32C (never returned)")
+                .register(registry);
+        requestsInFlight = Gauge.builder().name("basalt_cs_requests_in_flight")
+                .help("Requests received and not yet answered").register(registry);
+        bytesInFlight = Gauge.builder().name("basalt_cs_in_flight_bytes")
+                .help("Bytes of requests received and not yet answered").unit(Unit.BYTES).register(registry);
+        diskUsedBytes = Gauge.builder().name("basalt_cs_disk_used_bytes")
+                .help("Bytes of chunklet data held (written, not trimmed blocks)").unit(Unit.BYTES).register(registry);
+        diskFreeBytes = Gauge.builder().name("basalt_cs_disk_free_bytes")
+                .help("Usable free bytes of the data directory's file system").unit(Unit.BYTES).register(registry);
+        connectionsOpen = Gauge.builder().name("basalt_cs_connections_open").help("Open data connections")
+                .register(registry);
+        protocolErrors = Counter.builder().name("basalt_cs_protocol_errors_total")
+                .help("Connections closed for breaking the data protocol, by kind").labelNames("kind")
+                .register(registry);
+    }
+}

@@ -1,0 +1,68 @@
+package io.basalt.chunkserver;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A {@link MetaLink} that talks to no meta service: the cluster id is derived from the given cluster
+ * name, ids are handed out locally, heartbeats are logged at debug level and no versions arrive (so
+ * nothing is fenced except what the versions file already holds). For tests and for running a chunk
+ * server before the adapter over the meta client is wired; never for a real cluster.
+ */
+public final class LocalMetaLink implements MetaLink {
+    private static final Logger log = LoggerFactory.getLogger(LocalMetaLink.class);
+
+    private final UUID clusterId;
+    private final AtomicInteger nextCsId = new AtomicInteger(1);
+    private volatile ChunkVersionSink sink;
+    private volatile long lastUsedBytes;
+    private volatile Health lastHealth;
+
+    public LocalMetaLink(String clusterName) {
+        this.clusterId = UUID.nameUUIDFromBytes(("basalt-cluster:" + clusterName).getBytes(StandardCharsets.UTF_8));
+    }
+
+    @Override
+    public UUID clusterId() {
+        return clusterId;
+    }
+
+    @Override
+    public int register(int csId, String address, String hostLabel, String zoneLabel, long capacityBytes) {
+        int id = csId != 0 ? csId : nextCsId.getAndIncrement();
+        log.info("local meta link: chunk server {} at {} (host {}, zone {})", id, address, hostLabel, zoneLabel);
+        return id;
+    }
+
+    @Override
+    public void heartbeat(int csId, long capacityBytes, long usedBytes, Health health) {
+        lastUsedBytes = usedBytes;
+        lastHealth = health;
+        log.debug("heartbeat cs {}: capacity {} used {} health {}", csId, capacityBytes, usedBytes, health);
+    }
+
+    @Override
+    public void subscribeVersions(int csId, ChunkVersionSink sink) {
+        this.sink = sink;
+    }
+
+    /** Pushes a version as meta would (tests). */
+    public void pushVersion(long chunkUid, long version) throws IOException {
+        sink.chunkVersion(chunkUid, version);
+    }
+
+    public long lastUsedBytes() {
+        return lastUsedBytes;
+    }
+
+    public Health lastHealth() {
+        return lastHealth;
+    }
+
+    @Override
+    public void close() {}
+}

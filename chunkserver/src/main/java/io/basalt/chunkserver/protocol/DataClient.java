@@ -1,0 +1,226 @@
+package io.basalt.chunkserver.protocol;
+
+import io.basalt.chunkserver.BlockCrc;
+import io.basalt.chunkserver.CsStatus;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.zip.CRC32C;
+
+/**
+ * A data-protocol client over one connection: pipelined requests, replies matched by request id in
+ * any order. Used CS to CS for replication and by tests; libclient will grow its own pooling on top.
+ *
+ * <p>Thread-safe: requests may be sent from any thread; the pending map is concurrent and replies
+ * complete futures on the connection's event loop (callers must not block there).
+ */
+public final class DataClient implements AutoCloseable {
+    private final Channel channel;
+    private final String address;
+    private final long timeoutMillis;
+    private final AtomicLong nextRequestId = new AtomicLong(1);
+    private final ConcurrentHashMap<Long, CompletableFuture<Reply>> pending = new ConcurrentHashMap<>();
+
+    /**
+     * A reply: its status, the error message, or for OK replies the payload (a retained slice of the
+     * reply frame, which the caller must {@link #release}).
+     */
+    public record Reply(CsStatus status, String message, ByteBuf frame) {
+        public ByteBuf payload() {
+            return frame.slice(frame.readerIndex() + DataFrame.HEADER_BYTES, (int) DataFrame.payloadBytes(frame));
+        }
+
+        public long chunkVersion() {
+            return DataFrame.chunkVersion(frame);
+        }
+
+        public void release() {
+            frame.release();
+        }
+    }
+
+    private DataClient(Channel channel, String address, long timeoutMillis) {
+        this.channel = channel;
+        this.address = address;
+        this.timeoutMillis = timeoutMillis;
+    }
+
+    /** Connects to {@code host:port} on {@code group} (NIO). */
+    public static DataClient connect(EventLoopGroup group, String hostPort, long timeoutMillis, long payloadMaxBytes)
+            throws IOException {
+        int colon = hostPort.lastIndexOf(':');
+        if (colon <= 0) {
+            throw new IllegalArgumentException("address \"" + hostPort + "\" is not HOST:PORT");
+        }
+        InetSocketAddress address = new InetSocketAddress(hostPort.substring(0, colon),
+                Integer.parseInt(hostPort.substring(colon + 1)));
+        DataClient[] holder = new DataClient[1];
+        Bootstrap bootstrap = new Bootstrap().group(group).channel(NioSocketChannel.class)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(timeoutMillis, 10_000))
+                .handler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        ch.pipeline().addLast(new DataFrameDecoder(payloadMaxBytes)).addLast(new ReplyHandler(holder));
+                    }
+                });
+        try {
+            Channel channel = bootstrap.connect(address).sync().channel();
+            DataClient client = new DataClient(channel, hostPort, timeoutMillis);
+            holder[0] = client;
+            return client;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted connecting to " + hostPort, e);
+        } catch (Exception e) {
+            throw new IOException("cannot connect to chunk server " + hostPort + ": " + e.getMessage(), e);
+        }
+    }
+
+    public String address() {
+        return address;
+    }
+
+    public boolean isOpen() {
+        return channel.isActive();
+    }
+
+    /**
+     * Sends a request; {@code payload} (may be null) is handed over. The future fails with an
+     * {@link IOException} when the connection closes or the reply does not come within the timeout.
+     */
+    public CompletableFuture<Reply> request(int type, long chunkUid, long chunkVersion, long offsetBytes,
+            long lengthBytes, ByteBuf payload) {
+        long requestId = nextRequestId.getAndIncrement();
+        CompletableFuture<Reply> future = new CompletableFuture<>();
+        pending.put(requestId, future);
+        ByteBuf header = channel.alloc().buffer(DataFrame.HEADER_BYTES);
+        DataFrame.writeHeader(header, type, 0, requestId, chunkUid, chunkVersion, offsetBytes, lengthBytes,
+                payload == null ? 0 : payload.readableBytes(), 0);
+        Object message = header;
+        if (payload != null) {
+            CompositeByteBuf frame = channel.alloc().compositeBuffer(2);
+            frame.addComponents(true, header, payload);
+            message = frame;
+        }
+        if (!channel.isActive()) {
+            pending.remove(requestId);
+            io.netty.util.ReferenceCountUtil.release(message);
+            future.completeExceptionally(new IOException("connection to " + address + " is closed"));
+            return future;
+        }
+        channel.writeAndFlush(message).addListener(f -> {
+            if (!f.isSuccess()) {
+                CompletableFuture<Reply> failed = pending.remove(requestId);
+                if (failed != null) {
+                    failed.completeExceptionally(new IOException("sending to " + address + " failed: " + f.cause()));
+                }
+            }
+        });
+        channel.eventLoop().schedule(() -> {
+            CompletableFuture<Reply> late = pending.remove(requestId);
+            if (late != null) {
+                late.completeExceptionally(new IOException("no reply from " + address + " within " + timeoutMillis
+                        + " ms"));
+            }
+        }, timeoutMillis, TimeUnit.MILLISECONDS);
+        return future;
+    }
+
+    /** Payload of a WRITE: {@code data} (whole blocks) followed by its per-block CRC32Cs. */
+    public static ByteBuf writePayload(io.netty.buffer.ByteBufAllocator alloc, byte[] data) {
+        ByteBuf payload = alloc.buffer(data.length + data.length / 1024);
+        payload.writeBytes(data);
+        for (int at = 0; at < data.length; at += BlockCrc.BLOCK_SIZE_BYTES) {
+            payload.writeInt(BlockCrc.of(payload, at, BlockCrc.BLOCK_SIZE_BYTES));
+        }
+        return payload;
+    }
+
+    /** Payload of a FORWARD: the write payload then the replica list with its CRC32C. */
+    public static ByteBuf forwardPayload(io.netty.buffer.ByteBufAllocator alloc, byte[] data, List<String> replicas) {
+        ByteBuf payload = writePayload(alloc, data);
+        int listAt = payload.writerIndex();
+        payload.writeByte(replicas.size());
+        for (String replica : replicas) {
+            byte[] bytes = replica.getBytes(StandardCharsets.UTF_8);
+            payload.writeByte(bytes.length);
+            payload.writeBytes(bytes);
+        }
+        CRC32C crc = new CRC32C();
+        crc.update(payload.nioBuffer(listAt, payload.writerIndex() - listAt));
+        payload.writeInt((int) crc.getValue());
+        return payload;
+    }
+
+    @Override
+    public void close() {
+        channel.close().awaitUninterruptibly();
+    }
+
+    private static final class ReplyHandler extends ChannelInboundHandlerAdapter {
+        private final DataClient[] holder;
+
+        ReplyHandler(DataClient[] holder) {
+            this.holder = holder;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ByteBuf frame = (ByteBuf) msg;
+            DataClient client = holder[0];
+            CompletableFuture<Reply> future = client == null ? null : client.pending.remove(DataFrame.requestId(frame));
+            if (future == null) {
+                frame.release(); // timed out already
+                return;
+            }
+            CsStatus status;
+            try {
+                status = CsStatus.ofCode(DataFrame.status(frame));
+            } catch (IllegalArgumentException e) {
+                frame.release();
+                future.completeExceptionally(new IOException(e.getMessage()));
+                return;
+            }
+            String message = status == CsStatus.OK ? "" : DataFrame.errorMessage(frame);
+            if (!future.complete(new Reply(status, message, frame))) {
+                frame.release();
+            }
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+            DataClient client = holder[0];
+            if (client != null) {
+                for (Long id : List.copyOf(client.pending.keySet())) {
+                    CompletableFuture<Reply> future = client.pending.remove(id);
+                    if (future != null) {
+                        future.completeExceptionally(new IOException("connection to " + client.address + " closed"));
+                    }
+                }
+            }
+            super.channelInactive(ctx);
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
+    }
+}

@@ -1,0 +1,199 @@
+package io.basalt.chunkserver.protocol;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import java.nio.charset.StandardCharsets;
+import java.util.zip.CRC32C;
+
+/**
+ * The chunk server data protocol frame (client to CS and CS to CS), read in place: static readers at
+ * named offsets over a {@link ByteBuf} that starts at the frame's first byte, no object per frame.
+ * Big-endian (Netty's default). Same table in {@code docs/formats.md}, "Chunk server".
+ *
+ * <pre>
+ * Header (56 bytes)
+ *   0  u32  magic 0x42435344 "BCSD"
+ *   4  u8   formatVersion (1)
+ *   5  u8   type: request 1 READ, 2 WRITE, 3 WRITE_ZEROES, 4 TRIM, 5 FLUSH, 6 INFO, 7 FORWARD;
+ *           a reply has the request's type | 0x80
+ *   6  u16  flags (none defined; must be 0)
+ *   8  u64  requestId: chosen by the client, echoed in the reply; unique among its requests in flight
+ *  16  u64  chunkUid
+ *  24  u64  chunkVersion: the version the client holds (fencing)
+ *  32  u64  offsetBytes in the chunklet (multiple of 4096)
+ *  40  u32  lengthBytes (multiple of 4096; 0 for FLUSH and INFO)
+ *  44  u32  payloadBytes following the header
+ *  48  u16  status (replies: CsStatus code; requests: 0)
+ *  50  u16  reserved, 0
+ *  52  u32  headerCrc32c of bytes [0, 52)
+ *  56       payload
+ *
+ * Payloads
+ *   WRITE request, READ reply (OK): lengthBytes of data, then one u32 CRC32C per 4 KiB block
+ *   FORWARD request: as WRITE, then the replica list: u8 count, count x (u8 n, n bytes "host:port"
+ *     UTF-8), then u32 CRC32C of the list bytes
+ *   INFO reply (OK): u64 knownVersion (-1: none), u64 writtenBlocks, u64 allocatedBytes, u64 lastLsn,
+ *     u32 exists (0/1), u32 CRC32C of the preceding 36 bytes
+ *   error reply (status != OK): UTF-8 message, then u32 CRC32C of the message bytes
+ *   everything else: empty
+ * </pre>
+ */
+public final class DataFrame {
+    public static final int MAGIC = 0x42435344;
+    public static final int FORMAT_VERSION = 1;
+    public static final int HEADER_BYTES = 56;
+
+    public static final int MAGIC_OFFSET = 0;
+    public static final int FORMAT_VERSION_OFFSET = 4;
+    public static final int TYPE_OFFSET = 5;
+    public static final int FLAGS_OFFSET = 6;
+    public static final int REQUEST_ID_OFFSET = 8;
+    public static final int CHUNK_UID_OFFSET = 16;
+    public static final int CHUNK_VERSION_OFFSET = 24;
+    public static final int OFFSET_OFFSET = 32;
+    public static final int LENGTH_OFFSET = 40;
+    public static final int PAYLOAD_BYTES_OFFSET = 44;
+    public static final int STATUS_OFFSET = 48;
+    public static final int HEADER_CRC_OFFSET = 52;
+
+    public static final int TYPE_READ = 1;
+    public static final int TYPE_WRITE = 2;
+    public static final int TYPE_WRITE_ZEROES = 3;
+    public static final int TYPE_TRIM = 4;
+    public static final int TYPE_FLUSH = 5;
+    public static final int TYPE_INFO = 6;
+    public static final int TYPE_FORWARD = 7;
+    public static final int REPLY = 0x80;
+
+    public static final int INFO_PAYLOAD_BYTES = 40;
+
+    private DataFrame() {}
+
+    public static int magic(ByteBuf frame) {
+        return frame.getInt(frame.readerIndex() + MAGIC_OFFSET);
+    }
+
+    public static int formatVersion(ByteBuf frame) {
+        return frame.getUnsignedByte(frame.readerIndex() + FORMAT_VERSION_OFFSET);
+    }
+
+    public static int type(ByteBuf frame) {
+        return frame.getUnsignedByte(frame.readerIndex() + TYPE_OFFSET);
+    }
+
+    public static int flags(ByteBuf frame) {
+        return frame.getUnsignedShort(frame.readerIndex() + FLAGS_OFFSET);
+    }
+
+    public static long requestId(ByteBuf frame) {
+        return frame.getLong(frame.readerIndex() + REQUEST_ID_OFFSET);
+    }
+
+    public static long chunkUid(ByteBuf frame) {
+        return frame.getLong(frame.readerIndex() + CHUNK_UID_OFFSET);
+    }
+
+    public static long chunkVersion(ByteBuf frame) {
+        return frame.getLong(frame.readerIndex() + CHUNK_VERSION_OFFSET);
+    }
+
+    public static long offsetBytes(ByteBuf frame) {
+        return frame.getLong(frame.readerIndex() + OFFSET_OFFSET);
+    }
+
+    /** Unsigned length as a long (lengths above 2^31 are refused by the handler, not misread). */
+    public static long lengthBytes(ByteBuf frame) {
+        return frame.getUnsignedInt(frame.readerIndex() + LENGTH_OFFSET);
+    }
+
+    public static long payloadBytes(ByteBuf frame) {
+        return frame.getUnsignedInt(frame.readerIndex() + PAYLOAD_BYTES_OFFSET);
+    }
+
+    public static int status(ByteBuf frame) {
+        return frame.getUnsignedShort(frame.readerIndex() + STATUS_OFFSET);
+    }
+
+    public static int headerCrc(ByteBuf frame) {
+        return frame.getInt(frame.readerIndex() + HEADER_CRC_OFFSET);
+    }
+
+    /** CRC32C of header bytes [0, 52) of the frame at {@code index}. */
+    public static int computeHeaderCrc(ByteBuf buf, int index) {
+        CRC32C crc = new CRC32C();
+        crc.update(buf.nioBuffer(index, HEADER_CRC_OFFSET));
+        return (int) crc.getValue();
+    }
+
+    /**
+     * Writes a complete header at the writer index of {@code out} (which advances by 56), CRC
+     * included; the caller then writes {@code payloadBytes} of payload.
+     */
+    public static void writeHeader(ByteBuf out, int type, int flags, long requestId, long chunkUid, long chunkVersion,
+            long offsetBytes, long lengthBytes, long payloadBytes, int status) {
+        int at = out.writerIndex();
+        out.writeInt(MAGIC);
+        out.writeByte(FORMAT_VERSION);
+        out.writeByte(type);
+        out.writeShort(flags);
+        out.writeLong(requestId);
+        out.writeLong(chunkUid);
+        out.writeLong(chunkVersion);
+        out.writeLong(offsetBytes);
+        out.writeInt((int) lengthBytes);
+        out.writeInt((int) payloadBytes);
+        out.writeShort(status);
+        out.writeShort(0);
+        out.writeInt(computeHeaderCrc(out, at));
+    }
+
+    /** Rewrites the payload size and status of a header written earlier at {@code at}, and its CRC. */
+    public static void patchHeader(ByteBuf out, int at, long payloadBytes, int status) {
+        out.setInt(at + PAYLOAD_BYTES_OFFSET, (int) payloadBytes);
+        out.setShort(at + STATUS_OFFSET, status);
+        out.setInt(at + HEADER_CRC_OFFSET, computeHeaderCrc(out, at));
+    }
+
+    /** An error reply to {@code requestType}/{@code requestId}: status and a one-line message. */
+    public static ByteBuf errorReply(ByteBufAllocator alloc, int requestType, long requestId, long chunkUid,
+            int status, String message) {
+        byte[] text = message.getBytes(StandardCharsets.UTF_8);
+        ByteBuf out = alloc.buffer(HEADER_BYTES + text.length + 4);
+        writeHeader(out, requestType | REPLY, 0, requestId, chunkUid, 0, 0, 0, text.length + 4L, status);
+        out.writeBytes(text);
+        CRC32C crc = new CRC32C();
+        crc.update(text);
+        out.writeInt((int) crc.getValue());
+        return out;
+    }
+
+    /** The message of an error reply's payload (checks its CRC). */
+    public static String errorMessage(ByteBuf frame) {
+        int payloadAt = frame.readerIndex() + HEADER_BYTES;
+        int payloadBytes = (int) payloadBytes(frame);
+        if (payloadBytes < 4) {
+            return "(no message)";
+        }
+        byte[] text = new byte[payloadBytes - 4];
+        frame.getBytes(payloadAt, text);
+        CRC32C crc = new CRC32C();
+        crc.update(text);
+        if ((int) crc.getValue() != frame.getInt(payloadAt + text.length)) {
+            return "(message fails its CRC32C)";
+        }
+        return new String(text, StandardCharsets.UTF_8);
+    }
+
+    public static String typeName(int type) {
+        return switch (type & ~REPLY) {
+            case TYPE_READ -> "read";
+            case TYPE_WRITE -> "write";
+            case TYPE_WRITE_ZEROES -> "write_zeroes";
+            case TYPE_TRIM -> "trim";
+            case TYPE_FLUSH -> "flush";
+            case TYPE_INFO -> "info";
+            case TYPE_FORWARD -> "forward";
+            default -> "unknown";
+        };
+    }
+}

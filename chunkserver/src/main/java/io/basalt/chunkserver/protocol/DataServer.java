@@ -1,0 +1,67 @@
+package io.basalt.chunkserver.protocol;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.flush.FlushConsolidationHandler;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** The chunk server's data-protocol listener: one {@link DataServerHandler} per connection. */
+public final class DataServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(DataServer.class);
+
+    private final Channel serverChannel;
+
+    private DataServer(Channel serverChannel) {
+        this.serverChannel = serverChannel;
+    }
+
+    /** Listens on {@code bindAddress} with the event loops of {@code group} (NIO). */
+    public static DataServer start(InetSocketAddress bindAddress, EventLoopGroup group, DataService service)
+            throws IOException {
+        ServerBootstrap bootstrap = new ServerBootstrap()
+                .group(group)
+                .channel(NioServerSocketChannel.class)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .option(ChannelOption.SO_BACKLOG, 128)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childOption(ChannelOption.SO_KEEPALIVE, true)
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(1 << 20, 4 << 20))
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel channel) {
+                        channel.pipeline()
+                                .addLast("flush-consolidation", new FlushConsolidationHandler(64, true))
+                                .addLast("cs-decoder", new DataFrameDecoder(service.payloadMaxBytes()))
+                                .addLast("cs-handler", new DataServerHandler(service));
+                    }
+                });
+        try {
+            Channel channel = bootstrap.bind(bindAddress).sync().channel();
+            log.info("chunk server data protocol on {}", channel.localAddress());
+            return new DataServer(channel);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted binding " + bindAddress, e);
+        } catch (Exception e) {
+            throw new IOException("cannot listen on " + bindAddress + ": " + e.getMessage(), e);
+        }
+    }
+
+    public InetSocketAddress localAddress() {
+        return (InetSocketAddress) serverChannel.localAddress();
+    }
+
+    @Override
+    public void close() {
+        serverChannel.close().awaitUninterruptibly();
+    }
+}

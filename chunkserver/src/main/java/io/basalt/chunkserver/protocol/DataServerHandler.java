@@ -1,0 +1,448 @@
+package io.basalt.chunkserver.protocol;
+
+import static io.basalt.chunkserver.BlockCrc.BLOCK_SHIFT;
+import static io.basalt.chunkserver.BlockCrc.BLOCK_SIZE_BYTES;
+
+import io.basalt.chunkserver.BlockCrc;
+import io.basalt.chunkserver.CsException;
+import io.basalt.chunkserver.CsStatus;
+import io.basalt.chunkserver.store.ChunkletStore;
+import io.basalt.chunkserver.wal.WalEntry;
+import io.basalt.chunkserver.wal.WalRecordFormat;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.DecoderException;
+import io.netty.util.collection.LongObjectHashMap;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.zip.CRC32C;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One data connection on the chunk server: checks each request, sends mutations through the WAL
+ * (group commit), reads to the reader threads, and answers each request when it is done, in whatever
+ * order they finish (pipelining, out-of-order replies).
+ *
+ * <p>Design note. Writes are checked on the event loop (lengths, per-block CRC32C of the received
+ * data, version fence) because a 4 KiB CRC32C costs well under a microsecond with the CPU
+ * instruction, and a bad request should not take a WAL slot. Disk work never runs here: the WAL
+ * writer and reader threads do it and hand the reply back with {@code ctx.executor().execute}.
+ *
+ * <p>Bounds: bytes of unanswered requests per connection ({@code inFlightBytesMax}) and their number
+ * ({@link #IN_FLIGHT_REQUESTS_MAX}); above either the connection stops reading (autoRead off) until
+ * replies drain below half. A request that is not
+ * answered within {@code requestTimeoutMillis} is answered TIMEOUT by a per-connection sweeper, and
+ * its late result is dropped.
+ *
+ * <p>Ownership: {@link #inFlight} and the counters belong to this connection's event loop.
+ */
+final class DataServerHandler extends ChannelInboundHandlerAdapter {
+    private static final Logger log = LoggerFactory.getLogger(DataServerHandler.class);
+
+    /**
+     * Requests in flight per connection beyond which it stops reading, whatever their size: small
+     * requests (INFO, 4 KiB reads) are cheap in bytes but not in bookkeeping. 1024 is far above the
+     * queue depths clients use (NBD QD32 per connection) yet bounds a flood to ~100 KiB of state.
+     */
+    static final int IN_FLIGHT_REQUESTS_MAX = 1024;
+
+    private final DataService service;
+    private final LongObjectHashMap<InFlight> inFlight = new LongObjectHashMap<>();
+    private long inFlightBytes;
+    private boolean readingPaused;
+    private ChannelHandlerContext ctx;
+    private ScheduledFuture<?> sweeper;
+
+    /** A request awaiting its reply. */
+    private record InFlight(int type, long startNanos, int frameBytes) {}
+
+    DataServerHandler(DataService service) {
+        this.service = service;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) throws Exception {
+        service.metrics().connectionsOpen.inc();
+        long period = Math.max(10, service.requestTimeoutMillis() / 4);
+        sweeper = ctx.executor().scheduleAtFixedRate(this::sweepTimeouts, period, period, TimeUnit.MILLISECONDS);
+        super.channelActive(ctx);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        service.metrics().connectionsOpen.dec();
+        if (sweeper != null) {
+            sweeper.cancel(false);
+        }
+        service.metrics().requestsInFlight.dec(inFlight.size());
+        service.metrics().bytesInFlight.dec(inFlightBytes);
+        inFlight.clear();
+        inFlightBytes = 0;
+        super.channelInactive(ctx);
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        ByteBuf frame = (ByteBuf) msg;
+        try {
+            handle(frame);
+        } finally {
+            frame.release();
+        }
+    }
+
+    private void handle(ByteBuf frame) {
+        int type = DataFrame.type(frame);
+        long requestId = DataFrame.requestId(frame);
+        long chunkUid = DataFrame.chunkUid(frame);
+        if (inFlight.containsKey(requestId)) {
+            protocolError(DataProtocolException.Kind.BAD_REPLY, type, requestId,
+                    "request id " + requestId + " is already in flight on this connection");
+            return;
+        }
+        int frameBytes = frame.readableBytes();
+        inFlight.put(requestId, new InFlight(type, System.nanoTime(), frameBytes));
+        inFlightBytes += frameBytes;
+        service.metrics().requestsInFlight.inc();
+        service.metrics().bytesInFlight.inc(frameBytes);
+        service.metrics().requests.labelValues(DataFrame.typeName(type)).inc();
+        if ((inFlightBytes > service.inFlightBytesMax() || inFlight.size() >= IN_FLIGHT_REQUESTS_MAX)
+                && !readingPaused) {
+            readingPaused = true;
+            ctx.channel().config().setAutoRead(false);
+        }
+        try {
+            if (DataFrame.flags(frame) != 0) {
+                throw new CsException(CsStatus.INVALID, "flags 0x" + Integer.toHexString(DataFrame.flags(frame))
+                        + " unknown (none are defined)");
+            }
+            if ((type == DataFrame.TYPE_READ || type == DataFrame.TYPE_FLUSH || type == DataFrame.TYPE_INFO)
+                    && DataFrame.payloadBytes(frame) != 0) {
+                throw new CsException(CsStatus.INVALID, DataFrame.typeName(type) + " carries no payload ("
+                        + DataFrame.payloadBytes(frame) + " bytes sent)");
+            }
+            switch (type) {
+                case DataFrame.TYPE_READ -> read(frame, requestId, chunkUid);
+                case DataFrame.TYPE_WRITE -> write(frame, requestId, chunkUid, false);
+                case DataFrame.TYPE_FORWARD -> write(frame, requestId, chunkUid, true);
+                case DataFrame.TYPE_WRITE_ZEROES, DataFrame.TYPE_TRIM -> zero(frame, type, requestId, chunkUid);
+                case DataFrame.TYPE_FLUSH -> {
+                    // Every acknowledged write is already durable (the WAL synced it before the reply),
+                    // so a flush has nothing left to wait for.
+                    ByteBuf out = ctx.alloc().buffer(DataFrame.HEADER_BYTES);
+                    DataFrame.writeHeader(out, type | DataFrame.REPLY, 0, requestId, chunkUid, 0, 0, 0, 0, 0);
+                    reply(requestId, out, CsStatus.OK, 0);
+                }
+                case DataFrame.TYPE_INFO -> info(requestId, chunkUid);
+                default -> throw new CsException(CsStatus.NOT_SUPPORTED, "frame type " + type + " is not a request");
+            }
+        } catch (CsException e) {
+            replyError(type, requestId, chunkUid, e.status(), e.getMessage());
+        }
+    }
+
+    private void checkLength(ByteBuf frame) throws CsException {
+        long lengthBytes = DataFrame.lengthBytes(frame);
+        if (lengthBytes > service.lengthMaxBytes()) {
+            throw new CsException(CsStatus.INVALID, "length " + lengthBytes + " (max " + service.lengthMaxBytes() + ")");
+        }
+        service.store().checkRange(DataFrame.offsetBytes(frame), lengthBytes);
+    }
+
+    private void read(ByteBuf frame, long requestId, long chunkUid) throws CsException {
+        checkLength(frame);
+        service.versions().check(chunkUid, DataFrame.chunkVersion(frame));
+        long offsetBytes = DataFrame.offsetBytes(frame);
+        int lengthBytes = (int) DataFrame.lengthBytes(frame);
+        int payloadBytes = lengthBytes + 4 * (lengthBytes >> BLOCK_SHIFT);
+        ChunkletStore store = service.store();
+        try {
+            service.readers().execute(() -> {
+                ByteBuf out = ctx.alloc().directBuffer(DataFrame.HEADER_BYTES + payloadBytes);
+                DataFrame.writeHeader(out, DataFrame.TYPE_READ | DataFrame.REPLY, 0, requestId, chunkUid, 0,
+                        offsetBytes, lengthBytes, payloadBytes, 0);
+                CsException error = null;
+                try {
+                    store.read(chunkUid, offsetBytes, lengthBytes, out);
+                } catch (CsException e) {
+                    error = e;
+                } catch (RuntimeException e) {
+                    error = new CsException(CsStatus.IO_ERROR, "read failed: " + e);
+                }
+                if (error != null) {
+                    out.release();
+                    CsException failed = error;
+                    ctx.executor().execute(() -> replyError(DataFrame.TYPE_READ, requestId, chunkUid, failed.status(),
+                            failed.getMessage()));
+                } else {
+                    ctx.executor().execute(() -> reply(requestId, out, CsStatus.OK, lengthBytes));
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            throw new CsException(CsStatus.UNAVAILABLE, "read queue full or chunk server shutting down");
+        }
+    }
+
+    private void write(ByteBuf frame, long requestId, long chunkUid, boolean forward) throws CsException {
+        checkLength(frame);
+        int type = forward ? DataFrame.TYPE_FORWARD : DataFrame.TYPE_WRITE;
+        long offsetBytes = DataFrame.offsetBytes(frame);
+        int lengthBytes = (int) DataFrame.lengthBytes(frame);
+        int blocks = lengthBytes >> BLOCK_SHIFT;
+        int blockPayloadBytes = lengthBytes + 4 * blocks;
+        long payloadBytes = DataFrame.payloadBytes(frame);
+        if (forward ? payloadBytes < blockPayloadBytes + 5 : payloadBytes != blockPayloadBytes) {
+            throw new CsException(CsStatus.INVALID, "payload of " + payloadBytes + " bytes for a " + lengthBytes
+                    + "-byte " + DataFrame.typeName(type) + " (expected " + blockPayloadBytes
+                    + (forward ? " + replica list" : "") + ")");
+        }
+        int dataAt = frame.readerIndex() + DataFrame.HEADER_BYTES;
+        int crcsAt = dataAt + lengthBytes;
+        java.nio.ByteBuffer view = BlockCrc.blocksView(frame, dataAt, blocks);
+        for (int i = 0; i < blocks; i++) {
+            int sent = frame.getInt(crcsAt + 4 * i);
+            int computed = BlockCrc.ofBlock(view, frame, dataAt, i);
+            if (sent != computed) {
+                throw new CsException(CsStatus.BAD_CRC, "block at offset " + (offsetBytes + ((long) i << BLOCK_SHIFT))
+                        + " of chunk " + Long.toHexString(chunkUid) + ": crc32c sent " + Integer.toHexString(sent)
+                        + ", data has " + Integer.toHexString(computed));
+            }
+        }
+        List<String> replicas = forward ? replicaList(frame, crcsAt + 4 * blocks,
+                (int) payloadBytes - blockPayloadBytes) : List.of();
+        long chunkVersion = DataFrame.chunkVersion(frame);
+        service.versions().check(chunkUid, chunkVersion);
+        Gather gather = new Gather(type, requestId, chunkUid, lengthBytes, 1 + replicas.size());
+        for (String replica : replicas) {
+            CompletableFuture<DataClient.Reply> sent;
+            ReplicaClients clients = service.replicas();
+            if (clients == null) {
+                sent = CompletableFuture.failedFuture(new IOException("this chunk server does not forward"));
+            } else {
+                sent = clients.request(replica, DataFrame.TYPE_WRITE, chunkUid, chunkVersion, offsetBytes,
+                        lengthBytes, frame.retainedSlice(dataAt, blockPayloadBytes));
+            }
+            sent.whenComplete((reply, error) -> {
+                String failure = null;
+                if (error != null) {
+                    failure = "replica " + replica + " failed: " + error.getMessage();
+                } else {
+                    if (reply.status() != CsStatus.OK) {
+                        failure = "replica " + replica + " answered " + reply.status() + ": " + reply.message();
+                    }
+                    reply.release();
+                }
+                String result = failure;
+                ctx.executor().execute(() -> gather.done(result));
+            });
+        }
+        // Retain last: nothing below throws before the WAL owns the slice.
+        WalEntry entry = new WalEntry(WalRecordFormat.TYPE_WRITE, chunkUid, offsetBytes, lengthBytes,
+                frame.retainedSlice(dataAt, blockPayloadBytes), (e, error) -> {
+                    ctx.executor().execute(() -> gather.doneLocal(error));
+                });
+        service.wal().submit(entry);
+    }
+
+    /** Collects the local and replica results of one write; replies when all are in. */
+    private final class Gather {
+        final int type;
+        final long requestId;
+        final long chunkUid;
+        final int lengthBytes;
+        int remaining;
+        CsException localError;
+        final List<String> replicaErrors = new ArrayList<>(0);
+
+        Gather(int type, long requestId, long chunkUid, int lengthBytes, int parts) {
+            this.type = type;
+            this.requestId = requestId;
+            this.chunkUid = chunkUid;
+            this.lengthBytes = lengthBytes;
+            this.remaining = parts;
+        }
+
+        void doneLocal(CsException error) {
+            localError = error;
+            finishPart();
+        }
+
+        void done(String replicaError) {
+            if (replicaError != null) {
+                replicaErrors.add(replicaError);
+            }
+            finishPart();
+        }
+
+        private void finishPart() {
+            if (--remaining > 0) {
+                return;
+            }
+            if (localError != null) {
+                replyError(type, requestId, chunkUid, localError.status(), localError.getMessage());
+            } else if (!replicaErrors.isEmpty()) {
+                replyError(type, requestId, chunkUid, CsStatus.REPLICA_FAILED, String.join("; ", replicaErrors));
+            } else {
+                ByteBuf out = ctx.alloc().buffer(DataFrame.HEADER_BYTES);
+                DataFrame.writeHeader(out, type | DataFrame.REPLY, 0, requestId, chunkUid, 0, 0, lengthBytes, 0, 0);
+                service.metrics().bytesWritten.inc(lengthBytes);
+                reply(requestId, out, CsStatus.OK, 0);
+            }
+        }
+    }
+
+    private static List<String> replicaList(ByteBuf frame, int at, int bytes) throws CsException {
+        int end = at + bytes - 4;
+        CRC32C crc = new CRC32C();
+        crc.update(frame.nioBuffer(at, bytes - 4));
+        if ((int) crc.getValue() != frame.getInt(end)) {
+            throw new CsException(CsStatus.BAD_CRC, "replica list fails its crc32c");
+        }
+        int count = frame.getUnsignedByte(at);
+        List<String> replicas = new ArrayList<>(count);
+        int p = at + 1;
+        for (int i = 0; i < count; i++) {
+            if (p >= end) {
+                throw new CsException(CsStatus.INVALID, "replica list shorter than its count " + count);
+            }
+            int n = frame.getUnsignedByte(p);
+            if (p + 1 + n > end) {
+                throw new CsException(CsStatus.INVALID, "replica list entry " + i + " runs past the list");
+            }
+            replicas.add(frame.toString(p + 1, n, StandardCharsets.UTF_8));
+            p += 1 + n;
+        }
+        if (p != end) {
+            throw new CsException(CsStatus.INVALID, "replica list has " + (end - p) + " bytes after its entries");
+        }
+        return replicas;
+    }
+
+    private void zero(ByteBuf frame, int type, long requestId, long chunkUid) throws CsException {
+        checkLength(frame);
+        if (DataFrame.payloadBytes(frame) != 0) {
+            throw new CsException(CsStatus.INVALID, DataFrame.typeName(type) + " carries no payload");
+        }
+        service.versions().check(chunkUid, DataFrame.chunkVersion(frame));
+        int lengthBytes = (int) DataFrame.lengthBytes(frame);
+        int walType = type == DataFrame.TYPE_TRIM ? WalRecordFormat.TYPE_TRIM : WalRecordFormat.TYPE_WRITE_ZEROES;
+        service.wal().submit(new WalEntry(walType, chunkUid, DataFrame.offsetBytes(frame), lengthBytes, null,
+                (e, error) -> ctx.executor().execute(() -> {
+                    if (error != null) {
+                        replyError(type, requestId, chunkUid, error.status(), error.getMessage());
+                    } else {
+                        ByteBuf out = ctx.alloc().buffer(DataFrame.HEADER_BYTES);
+                        DataFrame.writeHeader(out, type | DataFrame.REPLY, 0, requestId, chunkUid, 0, 0,
+                                lengthBytes, 0, 0);
+                        reply(requestId, out, CsStatus.OK, 0);
+                    }
+                })));
+    }
+
+    private void info(long requestId, long chunkUid) {
+        ChunkletStore.ChunkletInfo info = service.store().info(chunkUid);
+        ByteBuf out = ctx.alloc().buffer(DataFrame.HEADER_BYTES + DataFrame.INFO_PAYLOAD_BYTES);
+        DataFrame.writeHeader(out, DataFrame.TYPE_INFO | DataFrame.REPLY, 0, requestId, chunkUid,
+                service.versions().known(chunkUid), 0, 0, DataFrame.INFO_PAYLOAD_BYTES, 0);
+        int at = out.writerIndex();
+        out.writeLong(service.versions().known(chunkUid));
+        out.writeLong(info.writtenBlocks());
+        out.writeLong(info.allocatedBytes());
+        out.writeLong(info.lastLsn());
+        out.writeInt(info.exists() ? 1 : 0);
+        CRC32C crc = new CRC32C();
+        crc.update(out.nioBuffer(at, 36));
+        out.writeInt((int) crc.getValue());
+        reply(requestId, out, CsStatus.OK, 0);
+    }
+
+    private void replyError(int type, long requestId, long chunkUid, CsStatus status, String message) {
+        reply(requestId, DataFrame.errorReply(ctx.alloc(), type, requestId, chunkUid, status.code, message), status, 0);
+    }
+
+    /** Sends {@code out} (ownership passes) as the reply to {@code requestId}, unless it timed out. */
+    private void reply(long requestId, ByteBuf out, CsStatus status, int bytesRead) {
+        assert ctx.executor().inEventLoop();
+        InFlight request = inFlight.remove(requestId);
+        if (request == null) {
+            out.release(); // answered TIMEOUT already, or the connection closed
+            return;
+        }
+        inFlightBytes -= request.frameBytes();
+        service.metrics().requestsInFlight.dec();
+        service.metrics().bytesInFlight.dec(request.frameBytes());
+        String op = DataFrame.typeName(request.type());
+        service.metrics().latency.labelValues(op).observe((System.nanoTime() - request.startNanos()) / 1e9);
+        if (status != CsStatus.OK) {
+            service.metrics().errors.labelValues(op, status.name()).inc();
+        } else if (bytesRead > 0) {
+            service.metrics().bytesRead.inc(bytesRead);
+        }
+        ctx.writeAndFlush(out, ctx.voidPromise());
+        if (readingPaused && inFlightBytes <= service.inFlightBytesMax() / 2
+                && inFlight.size() <= IN_FLIGHT_REQUESTS_MAX / 2) {
+            readingPaused = false;
+            ctx.channel().config().setAutoRead(true);
+        }
+    }
+
+    private void sweepTimeouts() {
+        if (inFlight.isEmpty()) {
+            return;
+        }
+        long deadline = System.nanoTime() - TimeUnit.MILLISECONDS.toNanos(service.requestTimeoutMillis());
+        List<Long> expired = new ArrayList<>();
+        for (LongObjectHashMap.PrimitiveEntry<InFlight> entry : inFlight.entries()) {
+            if (entry.value().startNanos() - deadline < 0) {
+                expired.add(entry.key());
+            }
+        }
+        for (long requestId : expired) {
+            InFlight request = inFlight.get(requestId);
+            replyError(request.type(), requestId, 0, CsStatus.TIMEOUT, DataFrame.typeName(request.type())
+                    + " not done within " + service.requestTimeoutMillis() + " ms"
+                    + (request.type() == DataFrame.TYPE_READ ? "" : "; its outcome is unknown"));
+        }
+    }
+
+    private void protocolError(DataProtocolException.Kind kind, int type, long requestId, String message) {
+        service.metrics().protocolErrors.labelValues(kind.name()).inc();
+        log.warn("data connection {}: {}; closing it", ctx.channel().remoteAddress(), message);
+        ctx.writeAndFlush(DataFrame.errorReply(ctx.alloc(), type, requestId, 0, CsStatus.PROTOCOL.code, message))
+                .addListener(ChannelFutureListener.CLOSE);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        Throwable error = cause instanceof DecoderException && cause.getCause() != null ? cause.getCause() : cause;
+        if (error instanceof DataProtocolException protocol) {
+            if (protocol.answerable()) {
+                protocolError(protocol.kind(), protocol.requestType(), protocol.requestId(), protocol.getMessage());
+            } else {
+                service.metrics().protocolErrors.labelValues(protocol.kind().name()).inc();
+                log.warn("data connection {}: {}; closing it", ctx.channel().remoteAddress(), protocol.getMessage());
+                ctx.close();
+            }
+        } else if (error instanceof IOException) {
+            log.debug("data connection {}: {}", ctx.channel().remoteAddress(), error.toString());
+            ctx.close();
+        } else {
+            log.error("data connection {}: unexpected error; closing it", ctx.channel().remoteAddress(), error);
+            ctx.close();
+        }
+    }
+}

@@ -1,0 +1,104 @@
+package io.basalt.chunkserver.protocol;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.EventLoopGroup;
+import java.io.IOException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The primary's connections to replicas: one {@link DataClient} per replica address, connected on
+ * first use and again after it closed.
+ *
+ * <p>Connecting blocks, so it runs on virtual threads, never on an event loop or a reader thread (a
+ * blackholed replica must not stall this CS's reads). A replica that could not be reached is not
+ * retried for {@link #RETRY_AFTER_FAILURE_MILLIS}: writes to it fail at once, naming it, instead of
+ * each waiting out a connect timeout.
+ */
+public final class ReplicaClients implements AutoCloseable {
+    /** How long a replica that refused or timed out a connect is reported down without retrying. */
+    public static final long RETRY_AFTER_FAILURE_MILLIS = 1000;
+
+    private final EventLoopGroup group;
+    private final long timeoutMillis;
+    private final long payloadMaxBytes;
+    private final ConcurrentHashMap<String, DataClient> clients = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Long> downUntilNanos = new ConcurrentHashMap<>();
+    private final ExecutorService connectors = Executors.newThreadPerTaskExecutor(
+            Thread.ofVirtual().name("basalt-cs-replica-", 0).factory());
+
+    public ReplicaClients(EventLoopGroup group, long timeoutMillis, long payloadMaxBytes) {
+        this.group = group;
+        this.timeoutMillis = timeoutMillis;
+        this.payloadMaxBytes = payloadMaxBytes;
+    }
+
+    /**
+     * Sends a request to {@code hostPort}; {@code payload} is handed over (released on every failure
+     * path). The future fails with an {@link IOException} naming the replica when it cannot be reached.
+     */
+    public CompletableFuture<DataClient.Reply> request(String hostPort, int type, long chunkUid, long chunkVersion,
+            long offsetBytes, long lengthBytes, ByteBuf payload) {
+        DataClient client = clients.get(hostPort);
+        if (client != null && client.isOpen()) {
+            return client.request(type, chunkUid, chunkVersion, offsetBytes, lengthBytes, payload);
+        }
+        Long downUntil = downUntilNanos.get(hostPort);
+        if (downUntil != null && System.nanoTime() - downUntil < 0) {
+            payload.release();
+            return CompletableFuture.failedFuture(new IOException("replica " + hostPort
+                    + " unreachable (last connect failed less than " + RETRY_AFTER_FAILURE_MILLIS + " ms ago)"));
+        }
+        CompletableFuture<DataClient.Reply> result = new CompletableFuture<>();
+        try {
+            connectors.execute(() -> {
+                try {
+                    connected(hostPort).request(type, chunkUid, chunkVersion, offsetBytes, lengthBytes, payload)
+                            .whenComplete((reply, error) -> {
+                                if (error != null) {
+                                    result.completeExceptionally(error);
+                                } else {
+                                    result.complete(reply);
+                                }
+                            });
+                } catch (IOException | RuntimeException e) {
+                    payload.release();
+                    result.completeExceptionally(e);
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            payload.release();
+            result.completeExceptionally(new IOException("chunk server is shutting down"));
+        }
+        return result;
+    }
+
+    private DataClient connected(String hostPort) throws IOException {
+        synchronized (this) { // one connect per replica at a time; others wait for it
+            DataClient client = clients.get(hostPort);
+            if (client != null && client.isOpen()) {
+                return client;
+            }
+            try {
+                client = DataClient.connect(group, hostPort, timeoutMillis, payloadMaxBytes);
+            } catch (IOException | RuntimeException e) {
+                downUntilNanos.put(hostPort, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RETRY_AFTER_FAILURE_MILLIS));
+                throw e instanceof IOException io ? io : new IOException(e.getMessage(), e);
+            }
+            downUntilNanos.remove(hostPort);
+            clients.put(hostPort, client);
+            return client;
+        }
+    }
+
+    @Override
+    public void close() {
+        connectors.shutdownNow();
+        clients.values().forEach(DataClient::close);
+        clients.clear();
+    }
+}

@@ -1,0 +1,373 @@
+package io.basalt.chunkserver.store;
+
+import static io.basalt.chunkserver.BlockCrc.BLOCK_SHIFT;
+import static io.basalt.chunkserver.BlockCrc.BLOCK_SIZE_BYTES;
+
+import io.basalt.chunkserver.BlockCrc;
+import io.basalt.chunkserver.CsException;
+import io.basalt.chunkserver.CsStatus;
+import io.basalt.chunkserver.wal.WalEntry;
+import io.basalt.chunkserver.wal.WalRecordFormat;
+import io.basalt.chunkserver.wal.WalSink;
+import io.basalt.common.io.LinuxFiles;
+import io.netty.buffer.ByteBuf;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.FileStore;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The chunklets of one chunk server: one sparse data file and one metadata sidecar per chunklet in
+ * {@code chunklets/}, driven by the WAL ({@link WalSink}) and read by reader threads.
+ *
+ * <p>Guarantees: a read returns either the data of the last applied write of each block with its
+ * CRC32C verified, zeroes for an unwritten/trimmed block (without disk I/O when the whole range is
+ * unwritten), or a CORRUPT_BLOCK error naming the chunklet and the block's offset; never unverified
+ * data. A write reserves its blocks (fallocate) before it is logged, so a full disk refuses it with
+ * NO_SPACE and nothing of it is applied.
+ *
+ * <p>Ownership: the chunklet map is concurrent; chunklets are created and mutated only by the WAL
+ * writer thread (prepare/apply/checkpoint); readers take the chunklet's read lock.
+ */
+public final class ChunkletStore implements WalSink, AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ChunkletStore.class);
+
+    /** Callbacks for metrics. */
+    public interface Listener {
+        void corruptBlock(long chunkUid, long offsetBytes);
+
+        Listener NONE = (chunkUid, offsetBytes) -> {};
+    }
+
+    private final Path dir;
+    private final long chunkletSizeMaxBytes;
+    private final int blocksMax;
+    private final Listener listener;
+    private final ConcurrentHashMap<Long, Chunklet> chunklets = new ConcurrentHashMap<>();
+    private final boolean punchHoles;
+    private final long spaceReserveBytes;
+    private final FileStore fileStore;
+
+    private ChunkletStore(Path dir, long chunkletSizeMaxBytes, long spaceReserveBytes, Listener listener)
+            throws IOException {
+        this.dir = dir;
+        this.spaceReserveBytes = spaceReserveBytes;
+        this.fileStore = Files.getFileStore(dir);
+        this.chunkletSizeMaxBytes = chunkletSizeMaxBytes;
+        this.blocksMax = Math.toIntExact(chunkletSizeMaxBytes >> BLOCK_SHIFT);
+        this.listener = listener;
+        this.punchHoles = LinuxFiles.available();
+    }
+
+    /**
+     * Opens (creating if needed) the store in {@code dir} and loads every chunklet's metadata.
+     *
+     * @param spaceReserveBytes free space writes may not take: kept so that the WAL can still log the
+     *     trims and deletes that free a full disk (a WAL that cannot log cannot free anything)
+     */
+    public static ChunkletStore open(Path dir, long chunkletSizeMaxBytes, long spaceReserveBytes, Listener listener)
+            throws IOException {
+        if (chunkletSizeMaxBytes <= 0 || chunkletSizeMaxBytes % BLOCK_SIZE_BYTES != 0) {
+            throw new IllegalArgumentException("chunklet size " + chunkletSizeMaxBytes + " is not a positive multiple of 4096");
+        }
+        Files.createDirectories(dir);
+        ChunkletStore store = new ChunkletStore(dir, chunkletSizeMaxBytes, spaceReserveBytes, listener);
+        try (Stream<Path> files = Files.list(dir)) {
+            for (Path file : (Iterable<Path>) files::iterator) {
+                String name = file.getFileName().toString();
+                if (name.endsWith(".meta") && name.length() == 16 + 5) {
+                    long chunkUid = Long.parseUnsignedLong(name.substring(0, 16), 16);
+                    if (Chunklet.neverPersisted(dir, chunkUid)) {
+                        log.warn("chunklet {}: its metadata header never reached the disk (crash right after"
+                                + " creation); removing it, WAL replay recreates it", Chunklet.fileStem(chunkUid));
+                        Files.deleteIfExists(file);
+                        Files.deleteIfExists(dir.resolve(Chunklet.fileStem(chunkUid) + ".data"));
+                        continue;
+                    }
+                    store.chunklets.put(chunkUid, Chunklet.open(dir, chunkUid, store.blocksMax));
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            store.close();
+            throw e;
+        }
+        log.info("chunklet store {}: {} chunklets", dir, store.chunklets.size());
+        return store;
+    }
+
+    public long chunkletSizeMaxBytes() {
+        return chunkletSizeMaxBytes;
+    }
+
+    /** Checks that [offset, offset + length) is a whole-block range inside a chunklet. */
+    public void checkRange(long offsetBytes, long lengthBytes) throws CsException {
+        if (offsetBytes < 0 || lengthBytes <= 0 || (offsetBytes & (BLOCK_SIZE_BYTES - 1)) != 0
+                || (lengthBytes & (BLOCK_SIZE_BYTES - 1)) != 0) {
+            throw new CsException(CsStatus.INVALID, "offset " + offsetBytes + " length " + lengthBytes
+                    + " is not a non-empty range of whole 4096-byte blocks");
+        }
+        if (offsetBytes + lengthBytes > chunkletSizeMaxBytes) {
+            throw new CsException(CsStatus.INVALID, "range ends at " + (offsetBytes + lengthBytes)
+                    + ", beyond the chunklet size " + chunkletSizeMaxBytes);
+        }
+    }
+
+    // ---- WAL sink (writer thread) -------------------------------------------------------------
+
+    @Override
+    public void prepare(WalEntry entry) throws CsException {
+        checkRange(entry.offsetBytes(), entry.lengthBytes());
+        if (entry.type() != WalRecordFormat.TYPE_WRITE) {
+            return; // trims free space; they need nothing
+        }
+        try {
+            long usable = fileStore.getUsableSpace();
+            if (usable - entry.lengthBytes() < spaceReserveBytes) {
+                throw new CsException(CsStatus.NO_SPACE, "no space left on the data disk for chunk "
+                        + Long.toHexString(entry.chunkUid()) + " (" + usable + " bytes free, " + spaceReserveBytes
+                        + " kept for the WAL; trim or delete to free space)");
+            }
+            Chunklet chunklet = chunkletForWrite(entry.chunkUid());
+            int first = (int) (entry.offsetBytes() >> BLOCK_SHIFT);
+            int count = entry.lengthBytes() >> BLOCK_SHIFT;
+            // Allocate runs of blocks that hold no data yet, so applying cannot hit ENOSPC.
+            int runStart = -1;
+            for (int i = first; i <= first + count; i++) {
+                boolean needs = i < first + count && chunklet.lsn(i) == 0;
+                if (needs && runStart < 0) {
+                    runStart = i;
+                } else if (!needs && runStart >= 0) {
+                    LinuxFiles.fallocate(chunklet.dataFd, LinuxFiles.FALLOC_FL_KEEP_SIZE, (long) runStart << BLOCK_SHIFT,
+                            (long) (i - runStart) << BLOCK_SHIFT, chunklet.dataPath.toString());
+                    runStart = -1;
+                }
+            }
+        } catch (IOException e) {
+            if (LinuxFiles.isNoSpace(e)) {
+                throw new CsException(CsStatus.NO_SPACE, "no space left on the data disk for chunk "
+                        + Long.toHexString(entry.chunkUid()) + " (" + dir + ")");
+            }
+            throw new CsException(CsStatus.IO_ERROR, "reserving space for chunk " + Long.toHexString(entry.chunkUid())
+                    + ": " + e.getMessage(), e);
+        }
+    }
+
+    private Chunklet chunkletForWrite(long chunkUid) throws IOException {
+        Chunklet chunklet = chunklets.get(chunkUid);
+        if (chunklet == null) {
+            chunklet = Chunklet.create(dir, chunkUid, blocksMax);
+            chunklets.put(chunkUid, chunklet);
+        }
+        return chunklet;
+    }
+
+    @Override
+    public void apply(WalEntry entry) throws IOException {
+        int first = (int) (entry.offsetBytes() >> BLOCK_SHIFT);
+        int count = entry.lengthBytes() >> BLOCK_SHIFT;
+        if (entry.type() == WalRecordFormat.TYPE_WRITE) {
+            Chunklet chunklet = chunkletForWrite(entry.chunkUid());
+            ByteBuf payload = entry.payload();
+            int crcsAt = payload.readerIndex() + entry.lengthBytes();
+            int[] crcs = new int[count];
+            for (int i = 0; i < count; i++) {
+                crcs[i] = payload.getInt(crcsAt + 4 * i);
+            }
+            chunklet.lock.writeLock().lock();
+            try {
+                long position = entry.offsetBytes();
+                for (ByteBuffer part : payload.nioBuffers(payload.readerIndex(), entry.lengthBytes())) {
+                    while (part.hasRemaining()) {
+                        position += chunklet.data.write(part, position);
+                    }
+                }
+                chunklet.setBlocks(first, count, entry.lsn(), crcs);
+            } finally {
+                chunklet.lock.writeLock().unlock();
+            }
+        } else {
+            Chunklet chunklet = chunklets.get(entry.chunkUid());
+            if (chunklet == null) {
+                return; // nothing was ever written: already zeroes
+            }
+            chunklet.lock.writeLock().lock();
+            try {
+                punch(chunklet, entry.offsetBytes(), entry.lengthBytes());
+                chunklet.setBlocks(first, count, entry.lsn(), null);
+            } finally {
+                chunklet.lock.writeLock().unlock();
+            }
+        }
+    }
+
+    private void punch(Chunklet chunklet, long offsetBytes, long lengthBytes) throws IOException {
+        if (punchHoles) {
+            try {
+                LinuxFiles.fallocate(chunklet.dataFd, LinuxFiles.FALLOC_FL_PUNCH_HOLE | LinuxFiles.FALLOC_FL_KEEP_SIZE,
+                        offsetBytes, lengthBytes, chunklet.dataPath.toString());
+                return;
+            } catch (IOException e) {
+                if (!LinuxFiles.isUnsupported(e)) {
+                    throw e;
+                }
+            }
+        }
+        // No hole punching here: the metadata says "unwritten", which is what reads go by.
+    }
+
+    @Override
+    public void checkpoint() throws IOException {
+        for (Chunklet chunklet : chunklets.values()) {
+            if (chunklet.dirty) {
+                chunklet.force();
+            }
+        }
+        try (FileChannel directory = FileChannel.open(dir, StandardOpenOption.READ)) {
+            directory.force(true);
+        }
+    }
+
+    // ---- reads (reader threads) ---------------------------------------------------------------
+
+    /**
+     * Reads [offset, offset + length) of chunk {@code chunkUid} and appends to {@code out} the data then
+     * one big-endian CRC32C per block (the wire layout). {@code out} must have room for
+     * {@code length + 4 * blocks} bytes; on error nothing is guaranteed about what was appended.
+     */
+    public void read(long chunkUid, long offsetBytes, int lengthBytes, ByteBuf out) throws CsException {
+        checkRange(offsetBytes, lengthBytes);
+        int first = (int) (offsetBytes >> BLOCK_SHIFT);
+        int count = lengthBytes >> BLOCK_SHIFT;
+        Chunklet chunklet = chunklets.get(chunkUid);
+        int dataAt = out.writerIndex();
+        if (chunklet == null) {
+            appendZeroes(out, first, count);
+            return;
+        }
+        chunklet.lock.readLock().lock();
+        try {
+            boolean anyWritten = false;
+            for (int i = first; i < first + count; i++) {
+                if (chunklet.lsn(i) != 0) {
+                    anyWritten = true;
+                    break;
+                }
+            }
+            if (!anyWritten) {
+                appendZeroes(out, first, count); // thin: no disk I/O
+                return;
+            }
+            out.ensureWritable(lengthBytes + 4 * count);
+            int read = 0;
+            while (read < lengthBytes) {
+                int n = out.setBytes(dataAt + read, chunklet.data, offsetBytes + read, lengthBytes - read);
+                if (n < 0) {
+                    break; // end of file: the rest is a hole
+                }
+                read += n;
+            }
+            if (read < lengthBytes) {
+                out.setZero(dataAt + read, lengthBytes - read);
+            }
+            out.writerIndex(dataAt + lengthBytes);
+            ByteBuffer view = BlockCrc.blocksView(out, dataAt, count);
+            for (int i = 0; i < count; i++) {
+                int block = first + i;
+                long lsn = chunklet.lsn(block);
+                int blockAt = dataAt + (i << BLOCK_SHIFT);
+                long blockOffset = (long) block << BLOCK_SHIFT;
+                if (lsn == 0) {
+                    out.setZero(blockAt, BLOCK_SIZE_BYTES);
+                    out.writeInt(BlockCrc.ZERO_BLOCK_CRC);
+                } else if (lsn < 0) {
+                    listener.corruptBlock(chunkUid, blockOffset);
+                    throw new CsException(CsStatus.CORRUPT_BLOCK, "corrupt block: chunklet " + Chunklet.fileStem(chunkUid)
+                            + " offset " + blockOffset + ": its metadata entry is damaged");
+                } else {
+                    int stored = chunklet.blockCrcs[block];
+                    int computed = BlockCrc.ofBlock(view, out, dataAt, i);
+                    if (stored != computed) {
+                        listener.corruptBlock(chunkUid, blockOffset);
+                        log.warn("corrupt block: chunklet {} offset {}: stored crc32c {} computed {}",
+                                Chunklet.fileStem(chunkUid), blockOffset, Integer.toHexString(stored),
+                                Integer.toHexString(computed));
+                        throw new CsException(CsStatus.CORRUPT_BLOCK, "corrupt block: chunklet "
+                                + Chunklet.fileStem(chunkUid) + " offset " + blockOffset + ": stored crc32c "
+                                + Integer.toHexString(stored) + ", data has " + Integer.toHexString(computed));
+                    }
+                    out.writeInt(stored);
+                }
+            }
+        } catch (IOException e) {
+            throw new CsException(CsStatus.IO_ERROR, "reading chunklet " + Chunklet.fileStem(chunkUid) + " at "
+                    + offsetBytes + ": " + e.getMessage(), e);
+        } finally {
+            chunklet.lock.readLock().unlock();
+        }
+    }
+
+    private static void appendZeroes(ByteBuf out, int first, int count) {
+        out.writeZero(count << BLOCK_SHIFT);
+        for (int i = 0; i < count; i++) {
+            out.writeInt(BlockCrc.ZERO_BLOCK_CRC);
+        }
+    }
+
+    /** What {@code get chunklet info} answers. */
+    public record ChunkletInfo(boolean exists, long writtenBlocks, long allocatedBytes, long lastLsn) {}
+
+    public ChunkletInfo info(long chunkUid) {
+        Chunklet chunklet = chunklets.get(chunkUid);
+        if (chunklet == null) {
+            return new ChunkletInfo(false, 0, 0, 0);
+        }
+        chunklet.lock.readLock().lock();
+        try {
+            long lastLsn = 0;
+            for (long lsn : chunklet.lsns) {
+                lastLsn = Math.max(lastLsn, lsn);
+            }
+            return new ChunkletInfo(true, chunklet.writtenBlocks, chunklet.allocatedBytes(), lastLsn);
+        } finally {
+            chunklet.lock.readLock().unlock();
+        }
+    }
+
+    /** Bytes of data held: written (not trimmed) blocks, as reported to meta. */
+    public long usedBytes() {
+        long used = 0;
+        for (Chunklet chunklet : chunklets.values()) {
+            used += chunklet.allocatedBytes();
+        }
+        return used;
+    }
+
+    public int chunkletCount() {
+        return chunklets.size();
+    }
+
+    @Override
+    public void close() throws IOException {
+        IOException first = null;
+        for (Chunklet chunklet : chunklets.values()) {
+            try {
+                chunklet.close();
+            } catch (IOException e) {
+                if (first == null) {
+                    first = e;
+                }
+            }
+        }
+        chunklets.clear();
+        if (first != null) {
+            throw first;
+        }
+    }
+}

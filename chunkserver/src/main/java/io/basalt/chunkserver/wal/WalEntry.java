@@ -1,0 +1,81 @@
+package io.basalt.chunkserver.wal;
+
+import io.basalt.chunkserver.CsException;
+import io.netty.buffer.ByteBuf;
+
+/**
+ * One mutation on its way through the WAL: what to log, and whom to tell when it is durable and
+ * applied (or failed). Created by the protocol handler (or by replay), then owned by the
+ * {@link WalWriter} thread until {@link Completion#done} is called.
+ *
+ * <p>Ownership of {@link #payload}: handed over to the writer with {@link WalWriter#submit}; the
+ * writer releases it after the completion ran (the completion must not keep it).
+ */
+public final class WalEntry {
+    final int type;
+    final long chunkUid;
+    final long offsetBytes;
+    final int lengthBytes;
+    /** WRITE: data then one CRC32C per 4 KiB block (big-endian); null for TRIM/WRITE_ZEROES. */
+    final ByteBuf payload;
+    final Completion completion;
+    long lsn;
+
+    public WalEntry(int type, long chunkUid, long offsetBytes, int lengthBytes, ByteBuf payload,
+            Completion completion) {
+        if (!WalRecordFormat.knownType(type)) {
+            throw new IllegalArgumentException("unknown WAL record type " + type);
+        }
+        if ((type == WalRecordFormat.TYPE_WRITE) != (payload != null)) {
+            throw new IllegalArgumentException("a WRITE carries a payload, TRIM/WRITE_ZEROES none");
+        }
+        this.type = type;
+        this.chunkUid = chunkUid;
+        this.offsetBytes = offsetBytes;
+        this.lengthBytes = lengthBytes;
+        this.payload = payload;
+        this.completion = completion;
+    }
+
+    public int type() {
+        return type;
+    }
+
+    public long chunkUid() {
+        return chunkUid;
+    }
+
+    public long offsetBytes() {
+        return offsetBytes;
+    }
+
+    public int lengthBytes() {
+        return lengthBytes;
+    }
+
+    /** The payload (not a copy; valid until the completion returns). */
+    public ByteBuf payload() {
+        return payload;
+    }
+
+    /** The LSN the writer gave this entry (0 before it was logged). */
+    public long lsn() {
+        return lsn;
+    }
+
+    int payloadBytes() {
+        return payload == null ? 0 : payload.readableBytes();
+    }
+
+    @Override
+    public String toString() {
+        return WalRecordFormat.typeName(type) + " lsn " + lsn + " chunk " + Long.toHexString(chunkUid)
+                + " offset " + offsetBytes + " length " + lengthBytes;
+    }
+
+    /** Called once on the writer thread: {@code error} null means durable in the WAL and applied. */
+    @FunctionalInterface
+    public interface Completion {
+        void done(WalEntry entry, CsException error);
+    }
+}

@@ -1,0 +1,141 @@
+package io.basalt.chunkserver.wal;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.zip.CRC32C;
+
+/**
+ * The WAL's on-disk layouts: segment header, record header, checkpoint file. All integers are
+ * big-endian. The same tables are in {@code docs/formats.md}, "Chunk server"; change both together.
+ *
+ * <pre>
+ * Segment header (32 bytes, at offset 0 of every segment file wal/NNNNNNNNNNNNNNNNNNNN.wal)
+ *   0  u32  magic 0x42575347 "BWSG"
+ *   4  u8   formatVersion (1)
+ *   5  u8[3] reserved, 0
+ *   8  u64  firstLsn: LSN of the first record in this segment
+ *  16  u64  segmentBytes: preallocated size of the file
+ *  24  u32  reserved, 0
+ *  28  u32  crc32c of bytes [0, 28)
+ *
+ * Record (48-byte header + payload), back to back after the segment header; the rest of the
+ * segment is zeroes (preallocated), so a zero magic ends the log.
+ *   0  u32  magic 0x4257414C "BWAL"
+ *   4  u8   formatVersion (1)
+ *   5  u8   type: 1 WRITE, 2 TRIM, 3 WRITE_ZEROES
+ *   6  u16  reserved, 0
+ *   8  u64  lsn: previous record's + 1, starting at 1
+ *  16  u64  chunkUid
+ *  24  u64  offsetBytes in the chunklet (multiple of 4096)
+ *  32  u32  lengthBytes (multiple of 4096)
+ *  36  u32  payloadBytes: WRITE: lengthBytes + 4 * blocks (data, then one u32 CRC32C per
+ *           4 KiB block, exactly as on the wire); TRIM and WRITE_ZEROES: 0
+ *  40  u32  reserved, 0
+ *  44  u32  crc32c of header bytes [0, 44) followed by the payload
+ *  48       payload
+ *
+ * Checkpoint file wal/checkpoint (24 bytes, replaced atomically by rename)
+ *   0  u32  magic 0x42574350 "BWCP"
+ *   4  u8   formatVersion (1)
+ *   5  u8[3] reserved
+ *   8  u64  checkpointLsn: every record with lsn <= this is applied and forced in chunklet files
+ *  16  u32  reserved, 0
+ *  20  u32  crc32c of bytes [0, 20)
+ * </pre>
+ */
+public final class WalRecordFormat {
+    public static final int FORMAT_VERSION = 1;
+
+    public static final int SEGMENT_MAGIC = 0x42575347;
+    public static final int SEGMENT_HEADER_BYTES = 32;
+    public static final int SEGMENT_FIRST_LSN_OFFSET = 8;
+    public static final int SEGMENT_SIZE_OFFSET = 16;
+    public static final int SEGMENT_CRC_OFFSET = 28;
+
+    public static final int RECORD_MAGIC = 0x4257414C;
+    public static final int HEADER_BYTES = 48;
+    public static final int MAGIC_OFFSET = 0;
+    public static final int FORMAT_VERSION_OFFSET = 4;
+    public static final int TYPE_OFFSET = 5;
+    public static final int LSN_OFFSET = 8;
+    public static final int CHUNK_UID_OFFSET = 16;
+    public static final int OFFSET_OFFSET = 24;
+    public static final int LENGTH_OFFSET = 32;
+    public static final int PAYLOAD_BYTES_OFFSET = 36;
+    public static final int CRC_OFFSET = 44;
+
+    public static final int CHECKPOINT_MAGIC = 0x42574350;
+    public static final int CHECKPOINT_BYTES = 24;
+
+    public static final int TYPE_WRITE = 1;
+    public static final int TYPE_TRIM = 2;
+    public static final int TYPE_WRITE_ZEROES = 3;
+
+    private WalRecordFormat() {}
+
+    /** Writes a record header into {@code header} (48 bytes from its position) except the CRC. */
+    static void putHeader(ByteBuffer header, int type, long lsn, long chunkUid, long offsetBytes,
+            int lengthBytes, int payloadBytes) {
+        int base = header.position();
+        header.order(ByteOrder.BIG_ENDIAN);
+        header.putInt(base + MAGIC_OFFSET, RECORD_MAGIC);
+        header.put(base + FORMAT_VERSION_OFFSET, (byte) FORMAT_VERSION);
+        header.put(base + TYPE_OFFSET, (byte) type);
+        header.putShort(base + 6, (short) 0);
+        header.putLong(base + LSN_OFFSET, lsn);
+        header.putLong(base + CHUNK_UID_OFFSET, chunkUid);
+        header.putLong(base + OFFSET_OFFSET, offsetBytes);
+        header.putInt(base + LENGTH_OFFSET, lengthBytes);
+        header.putInt(base + PAYLOAD_BYTES_OFFSET, payloadBytes);
+        header.putInt(base + 40, 0);
+        header.putInt(base + CRC_OFFSET, 0);
+    }
+
+    /** The record CRC: header bytes [0, 44) then the payload buffers' remaining bytes. */
+    static int recordCrc(ByteBuffer headerAt, ByteBuffer... payload) {
+        CRC32C crc = new CRC32C();
+        crc.update(headerAt.duplicate().limit(headerAt.position() + CRC_OFFSET));
+        for (ByteBuffer part : payload) {
+            crc.update(part.duplicate());
+        }
+        return (int) crc.getValue();
+    }
+
+    static String typeName(int type) {
+        return switch (type) {
+            case TYPE_WRITE -> "WRITE";
+            case TYPE_TRIM -> "TRIM";
+            case TYPE_WRITE_ZEROES -> "WRITE_ZEROES";
+            default -> "type " + type;
+        };
+    }
+
+    static boolean knownType(int type) {
+        return type == TYPE_WRITE || type == TYPE_TRIM || type == TYPE_WRITE_ZEROES;
+    }
+
+    static ByteBuffer segmentHeader(long firstLsn, long segmentBytes) {
+        ByteBuffer header = ByteBuffer.allocate(SEGMENT_HEADER_BYTES).order(ByteOrder.BIG_ENDIAN);
+        header.putInt(0, SEGMENT_MAGIC);
+        header.put(4, (byte) FORMAT_VERSION);
+        header.putLong(SEGMENT_FIRST_LSN_OFFSET, firstLsn);
+        header.putLong(SEGMENT_SIZE_OFFSET, segmentBytes);
+        header.putInt(SEGMENT_CRC_OFFSET, crc(header, 0, SEGMENT_CRC_OFFSET));
+        return header;
+    }
+
+    static ByteBuffer checkpoint(long checkpointLsn) {
+        ByteBuffer buffer = ByteBuffer.allocate(CHECKPOINT_BYTES).order(ByteOrder.BIG_ENDIAN);
+        buffer.putInt(0, CHECKPOINT_MAGIC);
+        buffer.put(4, (byte) FORMAT_VERSION);
+        buffer.putLong(8, checkpointLsn);
+        buffer.putInt(20, crc(buffer, 0, 20));
+        return buffer;
+    }
+
+    static int crc(ByteBuffer buffer, int from, int to) {
+        CRC32C crc = new CRC32C();
+        crc.update(buffer.duplicate().limit(to).position(from));
+        return (int) crc.getValue();
+    }
+}

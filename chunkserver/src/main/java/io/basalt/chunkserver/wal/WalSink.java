@@ -1,0 +1,24 @@
+package io.basalt.chunkserver.wal;
+
+import io.basalt.chunkserver.CsException;
+import java.io.IOException;
+
+/**
+ * What the WAL drives: the chunklet store. All calls come from the WAL writer thread (or from replay
+ * before the writer starts), in LSN order.
+ */
+public interface WalSink {
+    /**
+     * Reserves what applying {@code entry} will need (disk blocks), before it is logged, so that a
+     * full disk fails the request cleanly instead of after it was made durable.
+     *
+     * @throws CsException NO_SPACE / IO_ERROR / INVALID: the entry is then not logged
+     */
+    void prepare(WalEntry entry) throws CsException;
+
+    /** Applies a durable entry to the chunklet files (no sync needed: the WAL holds it). */
+    void apply(WalEntry entry) throws IOException;
+
+    /** Forces everything applied so far to stable storage; afterwards the WAL can be trimmed. */
+    void checkpoint() throws IOException;
+}

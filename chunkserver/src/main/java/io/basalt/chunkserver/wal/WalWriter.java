@@ -1,0 +1,503 @@
+package io.basalt.chunkserver.wal;
+
+import static io.basalt.chunkserver.wal.WalRecordFormat.*;
+
+import io.basalt.chunkserver.CsException;
+import io.basalt.chunkserver.CsStatus;
+import io.basalt.common.io.LinuxFiles;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The write-ahead log of one chunk server and its single writer thread, which does group commit.
+ *
+ * <p>Design note. Every mutation is a {@link WalEntry} put on a bounded queue. The writer thread
+ * (named {@code basalt-wal-writer}) takes whatever is queued (up to {@link Config#batchEntriesMax}),
+ * asks the store to reserve space for each ({@link WalSink#prepare}), appends them as records with one
+ * gathering write, makes the batch durable with <em>one</em> {@code FileChannel.force(false)}
+ * (fdatasync), applies them to the chunklet files and only then completes them. So at queue depth 32
+ * about one sync serves up to 32 writes, and a reply always means "durable and readable".
+ *
+ * <p>Segments are preallocated to their full size (fallocate), so appending never changes the file
+ * size and fdatasync has no metadata to write, and a full disk shows up when a segment is created
+ * (the batch fails with NO_SPACE, nothing logged) rather than in the middle of a record. A new segment
+ * is only written after the previous one was synced, so there is never a hole in the middle of the
+ * log. Every {@link Config#checkpointIntervalBytes} the writer asks the store to force the chunklet
+ * files, writes the checkpoint LSN (atomic rename) and deletes the segments wholly behind it.
+ *
+ * <p>A failed write or sync leaves the WAL in an unknown state (after a failed fsync the kernel may
+ * have dropped the dirty pages): the WAL then refuses everything with UNAVAILABLE until the daemon is
+ * restarted and replays; it never retries a sync and pretends.
+ *
+ * <p>Ownership: the segment channel, {@code nextLsn} and the batch state belong to the writer thread.
+ * Other threads only call {@link #submit} (the queue is the hand-over) and read the volatile fields.
+ */
+public final class WalWriter implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(WalWriter.class);
+
+    /** Limits of one WAL. */
+    public record Config(long segmentBytes, int batchEntriesMax, int queueEntriesMax, long checkpointIntervalBytes,
+            int payloadMaxBytes) {
+        public Config {
+            if (segmentBytes < SEGMENT_HEADER_BYTES + HEADER_BYTES + payloadMaxBytes) {
+                throw new IllegalArgumentException("WAL segment of " + segmentBytes
+                        + " bytes cannot hold one record of payload " + payloadMaxBytes);
+            }
+        }
+
+        /** 64 MiB segments, batches of up to 64, checkpoint every 256 MiB. */
+        public static Config defaults(int payloadMaxBytes) {
+            return new Config(64L << 20, 64, 4096, 256L << 20, payloadMaxBytes);
+        }
+    }
+
+    /** Hooks for metrics; called on the writer thread. */
+    public interface Listener {
+        void synced(int batchEntries, long batchBytes, long syncNanos);
+
+        Listener NONE = (entries, bytes, nanos) -> {};
+    }
+
+    private final Path walDir;
+    private final WalSink sink;
+    private final Config config;
+    private final Listener listener;
+    private final ArrayBlockingQueue<WalEntry> queue;
+    private final Thread thread;
+    private final ByteBuffer headers;
+
+    // Writer-thread state.
+    private FileChannel segment;
+    private Path segmentPath;
+    private long segmentPosition;
+    private long nextLsn;
+    private long appliedLsn;
+    private long checkpointLsn;
+    private long bytesSinceCheckpoint;
+    private final ArrayDeque<Path> segments = new ArrayDeque<>();
+
+    /** Wakes the writer on close so it does not wait out its poll. */
+    private static final WalEntry STOP = new WalEntry(TYPE_TRIM, 0, 0, 0, null, null);
+
+    private volatile boolean running = true;
+    private volatile Throwable failure;
+    private volatile long durableLsn;
+    private volatile long syncCount;
+
+    private WalWriter(Path walDir, WalSink sink, Config config, Listener listener, WalReplay.Result replayed)
+            throws IOException {
+        this.walDir = walDir;
+        this.sink = sink;
+        this.config = config;
+        this.listener = listener;
+        this.queue = new ArrayBlockingQueue<>(config.queueEntriesMax());
+        this.headers = ByteBuffer.allocateDirect(HEADER_BYTES * config.batchEntriesMax()).order(ByteOrder.BIG_ENDIAN);
+        this.nextLsn = replayed.lastLsn() + 1;
+        this.appliedLsn = replayed.lastLsn();
+        this.durableLsn = replayed.lastLsn();
+        this.checkpointLsn = replayed.checkpointLsn();
+        segments.addAll(replayed.segments());
+        if (!segments.isEmpty() && replayed.tailOffsetBytes() >= 0) {
+            segmentPath = segments.peekLast();
+            segment = FileChannel.open(segmentPath, StandardOpenOption.WRITE, StandardOpenOption.READ);
+            segmentPosition = replayed.tailOffsetBytes();
+        }
+        this.thread = Thread.ofPlatform().name("basalt-wal-writer").daemon(true).unstarted(this::run);
+    }
+
+    /**
+     * Replays {@code walDir} into {@code sink} (creating the directory if needed) and starts the writer.
+     *
+     * @throws IOException when the WAL is damaged beyond a torn tail; the message says where
+     */
+    public static WalWriter open(Path walDir, WalSink sink, Config config, Listener listener) throws IOException {
+        Files.createDirectories(walDir);
+        WalReplay.Result replayed = WalReplay.replay(walDir, sink, config.payloadMaxBytes());
+        WalWriter writer = new WalWriter(walDir, sink, config, listener, replayed);
+        writer.thread.start();
+        return writer;
+    }
+
+    /**
+     * Queues {@code entry}; its completion runs on the writer thread once it is durable and applied,
+     * or with an error. Never blocks: a full queue completes it at once with UNAVAILABLE (the protocol
+     * bounds bytes in flight per connection, so this means the disk cannot keep up).
+     */
+    public void submit(WalEntry entry) {
+        Throwable failed = failure;
+        if (failed != null || !running) {
+            fail(entry, new CsException(CsStatus.UNAVAILABLE, failed != null
+                    ? "WAL failed earlier (" + failed.getMessage() + "); restart the chunk server after checking the disk"
+                    : "chunk server is shutting down"));
+            return;
+        }
+        if (!queue.offer(entry)) {
+            fail(entry, new CsException(CsStatus.UNAVAILABLE, "WAL queue full (" + config.queueEntriesMax()
+                    + " entries); the disk cannot keep up"));
+        }
+    }
+
+    /** LSN of the last record made durable. */
+    public long durableLsn() {
+        return durableLsn;
+    }
+
+    /** Number of syncs (fdatasync) done: with the write count it gives the group-commit factor. */
+    public long syncCount() {
+        return syncCount;
+    }
+
+    /** Why the WAL stopped taking writes, or null. */
+    public Throwable failure() {
+        return failure;
+    }
+
+    private void run() {
+        List<WalEntry> batch = new ArrayList<>(config.batchEntriesMax());
+        while (running || !queue.isEmpty()) {
+            try {
+                WalEntry first = queue.poll(100, TimeUnit.MILLISECONDS);
+                if (first == null || first == STOP) {
+                    continue;
+                }
+                batch.add(first);
+                queue.drainTo(batch, config.batchEntriesMax() - 1);
+                writeBatch(batch);
+                if (bytesSinceCheckpoint >= config.checkpointIntervalBytes()) {
+                    checkpoint();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            } catch (Exception e) {
+                // writeBatch completes its entries itself; this is a failed checkpoint or a bug.
+                failWal(e);
+            } finally {
+                batch.clear();
+            }
+        }
+        WalEntry left;
+        while ((left = queue.poll()) != null) {
+            if (left == STOP) {
+                continue;
+            }
+            fail(left, new CsException(CsStatus.UNAVAILABLE, "chunk server is shutting down"));
+        }
+    }
+
+    private void writeBatch(List<WalEntry> batch) {
+        // 1. Reserve; entries the store refuses are answered now and not logged.
+        int kept = 0;
+        for (int i = 0; i < batch.size(); i++) {
+            WalEntry entry = batch.get(i);
+            if (entry == STOP) {
+                continue;
+            }
+            if (failure != null) {
+                fail(entry, new CsException(CsStatus.UNAVAILABLE, "WAL failed: " + failure.getMessage()));
+                continue;
+            }
+            try {
+                sink.prepare(entry);
+                batch.set(kept++, entry);
+            } catch (CsException e) {
+                fail(entry, e);
+            } catch (RuntimeException e) {
+                fail(entry, new CsException(CsStatus.IO_ERROR, "preparing " + entry + ": " + e));
+            }
+        }
+        batch.subList(kept, batch.size()).clear();
+        if (batch.isEmpty()) {
+            return;
+        }
+        // 2. Append and sync, one sub-batch per segment: a batch never straddles a segment roll, so
+        //    a full disk at roll time fails only entries that were not written at all.
+        int from = 0;
+        while (from < batch.size()) {
+            if (segment == null || segmentPosition + recordBytes(batch.get(from)) > config.segmentBytes()) {
+                try {
+                    rollSegment();
+                } catch (IOException | RuntimeException e) {
+                    boolean noSpace = e instanceof IOException io && (LinuxFiles.isNoSpace(io) || isNoSpaceMessage(io));
+                    if (!noSpace) {
+                        failWal(e);
+                    }
+                    CsException error = noSpace
+                            ? new CsException(CsStatus.NO_SPACE, "no space left for a new WAL segment in " + walDir)
+                            : new CsException(CsStatus.IO_ERROR, "creating a WAL segment in " + walDir + " failed: "
+                                    + e.getMessage());
+                    for (int i = from; i < batch.size(); i++) {
+                        fail(batch.get(i), error);
+                    }
+                    return;
+                }
+            }
+            int to = from;
+            long position = segmentPosition;
+            while (to < batch.size() && position + recordBytes(batch.get(to)) <= config.segmentBytes()) {
+                position += recordBytes(batch.get(to));
+                to++;
+            }
+            assert to > from : "a record larger than an empty segment";
+            if (!appendSyncApply(batch.subList(from, to))) {
+                CsException error = new CsException(CsStatus.UNAVAILABLE, "WAL failed: " + failure.getMessage());
+                for (int i = to; i < batch.size(); i++) {
+                    fail(batch.get(i), error);
+                }
+                return;
+            }
+            from = to;
+        }
+    }
+
+    private static int recordBytes(WalEntry entry) {
+        return HEADER_BYTES + entry.payloadBytes();
+    }
+
+    /**
+     * Appends {@code entries} (they fit in the current segment) with one gathering write, syncs once,
+     * applies and completes them. Returns false when the WAL failed (entries completed with errors).
+     */
+    private boolean appendSyncApply(List<WalEntry> entries) {
+        long firstLsn = nextLsn;
+        long batchBytes = 0;
+        try {
+            headers.clear();
+            List<ByteBuffer> gather = new ArrayList<>(entries.size() * 2);
+            long start = segmentPosition;
+            for (WalEntry entry : entries) {
+                entry.lsn = nextLsn++;
+                int headerAt = headers.position();
+                putHeader(headers, entry.type, entry.lsn, entry.chunkUid, entry.offsetBytes, entry.lengthBytes,
+                        entry.payloadBytes());
+                ByteBuffer header = headers.duplicate().position(headerAt).limit(headerAt + HEADER_BYTES);
+                ByteBuffer[] payload = entry.payload == null ? new ByteBuffer[0]
+                        : entry.payload.nioBuffers(entry.payload.readerIndex(), entry.payloadBytes());
+                headers.putInt(headerAt + CRC_OFFSET, recordCrc(header, payload));
+                headers.position(headerAt + HEADER_BYTES);
+                gather.add(header);
+                for (ByteBuffer part : payload) {
+                    gather.add(part);
+                }
+                batchBytes += recordBytes(entry);
+            }
+            ByteBuffer[] buffers = gather.toArray(ByteBuffer[]::new);
+            segment.position(start);
+            long written = 0;
+            while (written < batchBytes) {
+                written += segment.write(buffers);
+            }
+            segmentPosition = start + batchBytes;
+            long syncStart = System.nanoTime();
+            segment.force(false);
+            long syncNanos = System.nanoTime() - syncStart;
+            syncCount++;
+            durableLsn = nextLsn - 1;
+            listener.synced(entries.size(), batchBytes, syncNanos);
+        } catch (IOException | RuntimeException e) {
+            // The segment's state is unknown (and after a failed fsync, so is the page cache's).
+            nextLsn = firstLsn;
+            failWal(e);
+            CsException error = new CsException(CsStatus.IO_ERROR, "WAL write failed in " + walDir + ": "
+                    + e.getMessage());
+            for (WalEntry entry : entries) {
+                fail(entry, error);
+            }
+            return false;
+        }
+        bytesSinceCheckpoint += batchBytes;
+        // 3. Apply in LSN order and complete.
+        for (WalEntry entry : entries) {
+            CsException error = null;
+            try {
+                sink.apply(entry);
+                appliedLsn = entry.lsn;
+            } catch (IOException | RuntimeException e) {
+                // Durable in the WAL but not in the chunklet: reads would disagree with the log, so
+                // the store takes no more writes until a restart replays.
+                failWal(e);
+                error = new CsException(CsStatus.IO_ERROR, "applying " + entry + " failed: " + e.getMessage());
+            }
+            complete(entry, error);
+        }
+        return true;
+    }
+
+    private static boolean isNoSpaceMessage(IOException e) {
+        String message = e.getMessage();
+        return message != null && message.contains("No space left on device");
+    }
+
+    /**
+     * Syncs the current segment and starts a new preallocated one named by the next LSN. On ENOSPC the
+     * half-made file is removed and the error propagates (the batch fails, nothing logged).
+     */
+    private void rollSegment() throws IOException {
+        if (segment != null) {
+            segment.force(false);
+            segment.close();
+            segment = null;
+        }
+        Path path = WalReplay.segmentPath(walDir, nextLsn);
+        FileChannel channel = FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
+                StandardOpenOption.READ);
+        try {
+            preallocate(channel, path, config.segmentBytes());
+            ByteBuffer header = segmentHeader(nextLsn, config.segmentBytes());
+            while (header.hasRemaining()) {
+                channel.write(header, header.position());
+            }
+            channel.force(true);
+            forceDirectory(walDir);
+        } catch (IOException | RuntimeException e) {
+            channel.close();
+            Files.deleteIfExists(path);
+            throw e;
+        }
+        segment = channel;
+        segmentPath = path;
+        segmentPosition = SEGMENT_HEADER_BYTES;
+        segments.addLast(path);
+    }
+
+    private static void preallocate(FileChannel channel, Path path, long bytes) throws IOException {
+        if (LinuxFiles.available()) {
+            int fd = LinuxFiles.open(path, true);
+            try {
+                LinuxFiles.fallocate(fd, 0, 0, bytes, path.toString());
+                return;
+            } catch (IOException e) {
+                if (!LinuxFiles.isUnsupported(e)) {
+                    throw e;
+                }
+            } finally {
+                LinuxFiles.close(fd);
+            }
+        }
+        WalReplay.zero(channel, path, 0, bytes); // no fallocate: write the zeroes
+    }
+
+    /** Forces applied state, records the checkpoint and deletes segments wholly behind it. */
+    private void checkpoint() throws IOException {
+        if (appliedLsn == checkpointLsn) {
+            return;
+        }
+        sink.checkpoint();
+        long lsn = appliedLsn;
+        Path tmp = walDir.resolve("checkpoint.tmp");
+        try (FileChannel channel = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+            ByteBuffer buffer = WalRecordFormat.checkpoint(lsn);
+            while (buffer.hasRemaining()) {
+                channel.write(buffer);
+            }
+            channel.force(true);
+        }
+        Files.move(tmp, walDir.resolve("checkpoint"), StandardCopyOption.ATOMIC_MOVE,
+                StandardCopyOption.REPLACE_EXISTING);
+        forceDirectory(walDir);
+        checkpointLsn = lsn;
+        bytesSinceCheckpoint = 0;
+        // A segment can go when the next one starts at or before checkpointLsn + 1.
+        while (segments.size() > 1) {
+            Path oldest = segments.peekFirst();
+            Path second = segments.stream().skip(1).findFirst().orElseThrow();
+            if (firstLsnOf(second) > lsn + 1) {
+                break;
+            }
+            segments.removeFirst();
+            Files.deleteIfExists(oldest);
+        }
+        log.debug("WAL checkpoint at LSN {}; {} segments left", lsn, segments.size());
+    }
+
+    private static long firstLsnOf(Path segment) {
+        String name = segment.getFileName().toString();
+        return Long.parseLong(name.substring(0, name.length() - ".wal".length()));
+    }
+
+    static void forceDirectory(Path dir) throws IOException {
+        try (FileChannel channel = FileChannel.open(dir, StandardOpenOption.READ)) {
+            channel.force(true);
+        }
+    }
+
+    private void failWal(Throwable e) {
+        if (failure == null) {
+            log.error("WAL in {} failed; refusing writes until restart", walDir, e);
+            failure = e;
+        }
+    }
+
+    private static void fail(WalEntry entry, CsException error) {
+        complete(entry, error);
+    }
+
+    private static void complete(WalEntry entry, CsException error) {
+        try {
+            if (entry.completion != null) {
+                entry.completion.done(entry, error);
+            }
+        } catch (RuntimeException e) {
+            log.error("WAL completion of {} threw", entry, e);
+        } finally {
+            if (entry.payload != null) {
+                entry.payload.release();
+            }
+        }
+    }
+
+    /**
+     * Stops the writer like a crash would (tests): no checkpoint, no sync beyond what completed
+     * entries already had; queued entries fail. The files stay as they are for a replay.
+     */
+    public void abandon() throws IOException {
+        running = false;
+        queue.offer(STOP);
+        try {
+            thread.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (segment != null) {
+            segment.close();
+        }
+    }
+
+    /**
+     * Stops taking entries, finishes the queued ones, checkpoints (so the next start replays
+     * little) and closes.
+     */
+    @Override
+    public void close() throws IOException {
+        running = false;
+        queue.offer(STOP);
+        try {
+            thread.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        try {
+            if (failure == null) {
+                checkpoint();
+            }
+        } finally {
+            if (segment != null) {
+                segment.close();
+            }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+package io.basalt.chunkserver;
+
+import io.basalt.chunkserver.protocol.DataClient;
+import io.basalt.chunkserver.protocol.DataFrame;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * Group-commit benchmark (not a test): durable writes/s against one in-process chunk server (or a
+ * 3-replica set through FORWARD) at a given queue depth, with WAL syncs per write. Run by
+ * {@code bench/cs.sh}. Args: DIR QD SECONDS BLOCK_BYTES REPLICAS(1|3)
+ */
+public final class CsBench {
+    public static void main(String[] args) throws Exception {
+        Path root = Files.createTempDirectory(Path.of(args[0]), "cs-bench");
+        int queueDepth = Integer.parseInt(args[1]);
+        int seconds = Integer.parseInt(args[2]);
+        int blockBytes = Integer.parseInt(args[3]);
+        int replicaCount = Integer.parseInt(args[4]);
+        EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        List<ChunkServer> servers = new ArrayList<>();
+        try {
+            for (int i = 0; i < replicaCount; i++) {
+                servers.add(ChunkServer.start(ChunkServer.Config.defaults(root.resolve("cs" + i)),
+                        new LocalMetaLink("bench"), new PrometheusRegistry()));
+            }
+            List<String> replicas = servers.stream().skip(1).map(s -> "127.0.0.1:" + s.address().getPort()).toList();
+            DataClient client = DataClient.connect(group, "127.0.0.1:" + servers.get(0).address().getPort(), 30_000,
+                    4 << 20);
+            byte[] data = new byte[blockBytes];
+            new Random(1).nextBytes(data);
+            Semaphore window = new Semaphore(queueDepth);
+            long syncsBefore = servers.get(0).wal().syncCount();
+            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+            long start = System.nanoTime();
+            long writes = 0;
+            long offsetMax = (1L << 30) / blockBytes;
+            List<CompletableFuture<?>> last = new ArrayList<>();
+            while (System.nanoTime() < end) {
+                window.acquire();
+                long offset = (writes % offsetMax) * blockBytes;
+                CompletableFuture<DataClient.Reply> reply = replicaCount == 1
+                        ? client.request(DataFrame.TYPE_WRITE, 1, 0, offset, blockBytes,
+                                DataClient.writePayload(PooledByteBufAllocator.DEFAULT, data))
+                        : client.request(DataFrame.TYPE_FORWARD, 1, 0, offset, blockBytes,
+                                DataClient.forwardPayload(PooledByteBufAllocator.DEFAULT, data, replicas));
+                reply.whenComplete((r, e) -> {
+                    window.release();
+                    if (r != null) {
+                        if (r.status() != CsStatus.OK) {
+                            System.err.println("write failed: " + r.status() + " " + r.message());
+                        }
+                        r.release();
+                    }
+                });
+                writes++;
+            }
+            window.acquire(queueDepth);
+            double elapsed = (System.nanoTime() - start) / 1e9;
+            long syncs = servers.get(0).wal().syncCount() - syncsBefore;
+            System.out.printf("{\"target\":\"cs\",\"replicas\":%d,\"qd\":%d,\"block_bytes\":%d,\"writes_per_s\":%.0f,"
+                    + "\"mib_per_s\":%.1f,\"wal_syncs_per_write\":%.3f}%n", replicaCount, queueDepth, blockBytes,
+                    writes / elapsed, writes * (double) blockBytes / elapsed / (1 << 20), syncs / (double) writes);
+            client.close();
+        } finally {
+            for (ChunkServer server : servers) {
+                server.closeQuietly();
+            }
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).await();
+            try (Stream<Path> files = Files.walk(root)) {
+                for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(p);
+                }
+            }
+        }
+    }
+}

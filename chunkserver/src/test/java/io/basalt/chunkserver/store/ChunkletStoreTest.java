@@ -1,0 +1,248 @@
+package io.basalt.chunkserver.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.basalt.chunkserver.CsException;
+import io.basalt.chunkserver.CsStatus;
+import io.basalt.chunkserver.wal.WalWriter;
+import io.basalt.common.io.LinuxFiles;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class ChunkletStoreTest {
+    static final long UID = 0x1234_5678_9abcL;
+    Path dir;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        dir = Files.createTempDirectory("cs-store");
+    }
+
+    @AfterEach
+    void tearDown() throws IOException {
+        delete(dir);
+    }
+
+    static byte[] random(int bytes, long seed) {
+        byte[] data = new byte[bytes];
+        new Random(seed).nextBytes(data);
+        return data;
+    }
+
+    @Test
+    void writtenBlocksReadBackWithTheirCrcs() throws Exception {
+        try (StoreHarness h = new StoreHarness(dir)) {
+            byte[] data = random(3 * 4096, 1);
+            h.write(UID, 8192, data);
+            assertThat(h.read(UID, 8192, 3 * 4096)).isEqualTo(data);
+            // Partly written range: unwritten blocks come back as zeroes.
+            byte[] wide = h.read(UID, 0, 6 * 4096);
+            assertThat(java.util.Arrays.copyOfRange(wide, 0, 8192)).containsOnly(0);
+            assertThat(java.util.Arrays.copyOfRange(wide, 8192, 8192 + data.length)).isEqualTo(data);
+            assertThat(h.store.info(UID).writtenBlocks()).isEqualTo(3);
+            assertThat(h.store.usedBytes()).isEqualTo(3 * 4096);
+        }
+    }
+
+    @Test
+    void aByteFlippedBehindTheStoresBackIsReportedAsCorruptAndNeverReturned() throws Exception {
+        try (StoreHarness h = new StoreHarness(dir)) {
+            h.write(UID, 0, random(4 * 4096, 2));
+            Path data = dir.resolve("chunklets").resolve(String.format("%016x.data", UID));
+            try (FileChannel channel = FileChannel.open(data, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+                ByteBuffer one = ByteBuffer.allocate(1);
+                channel.read(one, 2 * 4096 + 100);
+                one.put(0, (byte) (one.get(0) ^ 0x01)).rewind();
+                channel.write(one, 2 * 4096 + 100);
+            }
+            assertThatThrownBy(() -> h.read(UID, 0, 4 * 4096))
+                    .isInstanceOfSatisfying(CsException.class, e -> assertThat(e.status()).isEqualTo(CsStatus.CORRUPT_BLOCK))
+                    .hasMessageContaining("corrupt block")
+                    .hasMessageContaining(String.format("chunklet %016x", UID))
+                    .hasMessageContaining("offset 8192");
+            assertThat(h.corruptBlocks.get()).isEqualTo(1);
+            // The neighbours are fine, and a rewrite heals the block.
+            assertThat(h.read(UID, 0, 2 * 4096)).hasSize(2 * 4096);
+            byte[] fresh = random(4096, 3);
+            h.write(UID, 8192, fresh);
+            assertThat(h.read(UID, 8192, 4096)).isEqualTo(fresh);
+        }
+    }
+
+    @Test
+    void unwrittenBlocksReadAsZeroesByMetadataNotByFileContents() throws Exception {
+        try (StoreHarness h = new StoreHarness(dir)) {
+            assertThat(h.read(777, 0, 4 * 4096)).containsOnly(0); // no chunklet at all
+            h.write(UID, 0, random(4096, 4));
+            // Garbage in the hole of an unwritten block: the metadata says unwritten, reads give zeroes.
+            Path data = dir.resolve("chunklets").resolve(String.format("%016x.data", UID));
+            try (FileChannel channel = FileChannel.open(data, StandardOpenOption.WRITE)) {
+                channel.write(ByteBuffer.wrap(random(4096, 5)), 5 * 4096);
+            }
+            assertThat(h.read(UID, 5 * 4096, 4096)).containsOnly(0);
+        }
+    }
+
+    @Test
+    void trimPunchesHolesAndFreesSpace() throws Exception {
+        Assumptions.assumeTrue(LinuxFiles.available(), "needs fallocate");
+        try (StoreHarness h = new StoreHarness(dir)) {
+            h.write(UID, 0, random(16 * 4096, 6));
+            Path data = dir.resolve("chunklets").resolve(String.format("%016x.data", UID));
+            int fd = LinuxFiles.open(data, false);
+            try {
+                assertThat(LinuxFiles.seekData(fd, 0, "data")).isEqualTo(0);
+                h.trim(UID, 0, 16 * 4096);
+                assertThat(LinuxFiles.seekData(fd, 0, "data")).isEqualTo(-1); // all hole
+            } finally {
+                LinuxFiles.close(fd);
+            }
+            assertThat(h.read(UID, 0, 16 * 4096)).containsOnly(0);
+            assertThat(h.store.usedBytes()).isZero();
+        }
+    }
+
+    @Test
+    void outOfRangeAndUnalignedRequestsAreRefused() throws Exception {
+        try (StoreHarness h = new StoreHarness(dir)) {
+            assertThatThrownBy(() -> h.write(UID, 100, new byte[4096])).hasMessageContaining("whole 4096-byte blocks");
+            assertThatThrownBy(() -> h.write(UID, (64L << 20) - 4096, new byte[8192]))
+                    .hasMessageContaining("beyond the chunklet size");
+            assertThat(h.store.chunkletCount()).isZero();
+        }
+    }
+
+    @Test
+    void everyAcknowledgedWriteSurvivesACrashAndReplay() throws Exception {
+        List<byte[]> written = new ArrayList<>();
+        // Checkpoint often and use small segments, so replay starts from a checkpoint and trimmed segments.
+        WalWriter.Config config = new WalWriter.Config(64 << 10, 16, 1024, 128 << 10, 8192 + 64);
+        StoreHarness h = new StoreHarness(dir, 16L << 20, config);
+        for (int i = 0; i < 100; i++) {
+            byte[] data = random(8192, 100 + i);
+            h.write(UID + (i % 3), (long) (i % 40) * 8192, data);
+            written.add(data);
+        }
+        h.trim(UID, 0, 8192);
+        h.crash();
+        long segments;
+        try (Stream<Path> files = Files.list(dir.resolve("wal"))) {
+            segments = files.filter(p -> p.toString().endsWith(".wal")).count();
+        }
+        assertThat(segments).as("segments behind the checkpoint are deleted").isLessThan(15);
+        try (StoreHarness again = new StoreHarness(dir, 16L << 20, config)) {
+            for (int i = 60; i < 100; i++) { // the last write of each (chunk, offset)
+                long uid = UID + (i % 3);
+                long offset = (long) (i % 40) * 8192;
+                byte[] expected = uid == UID && offset == 0 ? new byte[8192] : written.get(i);
+                boolean overwritten = false;
+                for (int later = i + 1; later < 100; later++) {
+                    if (later % 3 == i % 3 && later % 40 == i % 40) {
+                        overwritten = true;
+                    }
+                }
+                if (!overwritten) {
+                    assertThat(again.read(uid, offset, 8192)).as("write %d", i).isEqualTo(expected);
+                }
+            }
+        }
+    }
+
+    @Test
+    void aChunkletWhoseCreationNeverReachedTheDiskIsRebuiltFromTheWal() throws Exception {
+        StoreHarness h = new StoreHarness(dir);
+        byte[] data = random(8192, 11);
+        h.write(UID, 4096, data);
+        h.crash();
+        // As after a power cut right after creation: the sidecar exists but its header is zeroes.
+        Path meta = dir.resolve("chunklets").resolve(String.format("%016x.meta", UID));
+        try (FileChannel channel = FileChannel.open(meta, StandardOpenOption.WRITE)) {
+            channel.write(ByteBuffer.allocate(64), 0);
+        }
+        try (StoreHarness again = new StoreHarness(dir)) {
+            assertThat(again.read(UID, 4096, 8192)).isEqualTo(data);
+        }
+    }
+
+    @Test
+    void fullDiskRefusesWritesCleanlyAndKeepsTheStoreConsistent() throws Exception {
+        Path mount = Files.createTempDirectory("cs-tmpfs");
+        boolean mounted = false;
+        try {
+            Process p = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", mount.toString())
+                    .redirectErrorStream(true).start();
+            mounted = p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0;
+            Assumptions.assumeTrue(mounted, "cannot mount a tmpfs here (needs root/CAP_SYS_ADMIN)");
+            WalWriter.Config config = new WalWriter.Config(256 << 10, 16, 1024, 512 << 10, (64 << 10) + 1024);
+            List<Long> acknowledged = new ArrayList<>();
+            CsException refused = null;
+            try (StoreHarness h = new StoreHarness(mount, 64L << 20, config)) {
+                for (int i = 0; i < 200; i++) {
+                    try {
+                        h.write(UID, (long) i << 16, random(64 << 10, i));
+                        acknowledged.add((long) i);
+                    } catch (CsException e) {
+                        refused = e;
+                        break;
+                    }
+                }
+                assertThat(refused).as("the 3 MiB disk fills up").isNotNull();
+                assertThat(refused.status()).isEqualTo(CsStatus.NO_SPACE);
+                assertThat(refused.getMessage()).contains("no space");
+                assertThat(h.wal.failure()).as("a full disk does not fail the WAL").isNull();
+                assertThat(acknowledged).isNotEmpty();
+                long failedOffset = (long) acknowledged.size() << 16;
+                assertThat(h.read(UID, failedOffset, 64 << 10)).as("nothing of the refused write").containsOnly(0);
+                for (long i : acknowledged) {
+                    assertThat(h.read(UID, i << 16, 64 << 10)).isEqualTo(random(64 << 10, (int) i));
+                }
+                // Free space by trimming, then writing works again.
+                h.trim(UID, 0, 8 * (64 << 10));
+                h.write(UID, failedOffset, random(64 << 10, 999));
+            }
+            try (StoreHarness again = new StoreHarness(mount, 64L << 20, config)) {
+                assertThat(again.read(UID, (long) acknowledged.size() << 16, 64 << 10)).isEqualTo(random(64 << 10, 999));
+                assertThat(again.read(UID, 0, 64 << 10)).containsOnly(0);
+                for (long i : acknowledged) {
+                    if (i >= 8) {
+                        assertThat(again.read(UID, i << 16, 64 << 10)).isEqualTo(random(64 << 10, (int) i));
+                    }
+                }
+            }
+        } finally {
+            if (mounted) {
+                Process umount = new ProcessBuilder("umount", mount.toString()).start();
+                if (!umount.waitFor(10, TimeUnit.SECONDS) || umount.exitValue() != 0) {
+                    new ProcessBuilder("umount", "-l", mount.toString()).start().waitFor(10, TimeUnit.SECONDS);
+                }
+            }
+            delete(mount);
+        }
+    }
+
+    static void delete(Path dir) throws IOException {
+        if (dir == null || !Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> files = Files.walk(dir)) {
+            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+}

@@ -1,0 +1,226 @@
+package io.basalt.cli.cs;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.basalt.chunkserver.BlockCrc;
+import io.basalt.chunkserver.CsStatus;
+import io.basalt.chunkserver.protocol.DataClient;
+import io.basalt.chunkserver.protocol.DataFrame;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import java.io.IOException;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** Chunk server fault tests with real processes: kill -9, malformed frames, corrupt blocks. */
+class ChunkServerFaultIT {
+    static final long UID = 0xfeed_0001L;
+
+    Path dir;
+    EventLoopGroup group;
+    final List<AutoCloseable> toClose = new ArrayList<>();
+
+    @BeforeEach
+    void setUp() throws IOException {
+        dir = Files.createTempDirectory("cs-it");
+        group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        for (AutoCloseable c : toClose.reversed()) {
+            c.close();
+        }
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).await();
+        try (Stream<Path> files = Files.walk(dir)) {
+            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+
+    CsProcess start(Path data) throws Exception {
+        CsProcess cs = CsProcess.start(data);
+        toClose.add(cs);
+        return cs;
+    }
+
+    DataClient connect(CsProcess cs) throws IOException {
+        DataClient client = DataClient.connect(group, cs.address(), 20_000, 2 << 20);
+        toClose.add(client);
+        return client;
+    }
+
+    static byte[] block(long seed) {
+        byte[] data = new byte[4096];
+        new Random(seed).nextBytes(data);
+        return data;
+    }
+
+    static byte[] read(DataClient client, long uid, long offset) throws Exception {
+        DataClient.Reply reply = client.request(DataFrame.TYPE_READ, uid, 0, offset, 4096, null).get(20, TimeUnit.SECONDS);
+        try {
+            assertThat(reply.status()).as(reply.message()).isEqualTo(CsStatus.OK);
+            ByteBuf payload = reply.payload();
+            assertThat(payload.getInt(4096)).isEqualTo(BlockCrc.of(payload, 0, 4096));
+            return ByteBufUtil.getBytes(payload, 0, 4096);
+        } finally {
+            reply.release();
+        }
+    }
+
+    @Test
+    void everyAcknowledgedWriteSurvivesKillDashNine() throws Exception {
+        Path data = dir.resolve("cs");
+        CsProcess cs = start(data);
+        DataClient client = connect(cs);
+        // Each write goes to its own block (seed = index), 32 in flight; the CS is killed mid-stream.
+        ConcurrentHashMap<Integer, Boolean> acknowledged = new ConcurrentHashMap<>();
+        Semaphore window = new Semaphore(32);
+        List<CompletableFuture<?>> all = new ArrayList<>();
+        long killAtNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(2500);
+        int sent = 0;
+        for (int i = 0; i < 200_000 && System.nanoTime() < killAtNanos; i++) {
+            window.acquire();
+            int index = i;
+            CompletableFuture<DataClient.Reply> reply = client.request(DataFrame.TYPE_WRITE, UID + (i % 4), 0,
+                    (long) (i / 4) * 4096, 4096, DataClient.writePayload(PooledByteBufAllocator.DEFAULT, block(i)));
+            all.add(reply.whenComplete((r, error) -> {
+                window.release();
+                if (r != null) {
+                    if (r.status() == CsStatus.OK) {
+                        acknowledged.put(index, true);
+                    }
+                    r.release();
+                }
+            }));
+            sent++;
+        }
+        cs.kill9();
+        for (CompletableFuture<?> f : all) {
+            try {
+                f.get(30, TimeUnit.SECONDS);
+            } catch (Exception expected) {
+                // in flight when the process died
+            }
+        }
+        assertThat(acknowledged.size()).as("writes acknowledged before the kill").isGreaterThan(20);
+        CsProcess again = start(data);
+        DataClient reader = connect(again);
+        int unacknowledgedPresent = 0;
+        for (int i = 0; i < sent; i++) {
+            byte[] got = read(reader, UID + (i % 4), (long) (i / 4) * 4096);
+            if (acknowledged.containsKey(i)) {
+                assertThat(got).as("acknowledged write %d", i).isEqualTo(block(i));
+            } else if (!java.util.Arrays.equals(got, new byte[4096])) {
+                assertThat(got).as("unacknowledged write %d: all or nothing", i).isEqualTo(block(i));
+                unacknowledgedPresent++;
+            }
+        }
+        System.out.printf("kill -9: %d sent, %d acknowledged (all read back), %d unacknowledged also present%n",
+                sent, acknowledged.size(), unacknowledgedPresent);
+    }
+
+    @Test
+    void malformedFramesCloseOnlyTheirConnection() throws Exception {
+        CsProcess cs = start(dir.resolve("cs"));
+        DataClient good = connect(cs);
+        DataClient.Reply first = good.request(DataFrame.TYPE_WRITE, UID, 0, 0, 4096,
+                DataClient.writePayload(PooledByteBufAllocator.DEFAULT, block(1))).get(20, TimeUnit.SECONDS);
+        assertThat(first.status()).isEqualTo(CsStatus.OK);
+        first.release();
+        // Bad magic.
+        try (Socket socket = new Socket("127.0.0.1", cs.port)) {
+            socket.setSoTimeout(10_000);
+            byte[] junk = new byte[DataFrame.HEADER_BYTES];
+            new Random(7).nextBytes(junk);
+            socket.getOutputStream().write(junk);
+            assertThat(socket.getInputStream().read()).isEqualTo(-1);
+        }
+        // Bad header CRC.
+        try (Socket socket = new Socket("127.0.0.1", cs.port)) {
+            socket.setSoTimeout(10_000);
+            ByteBuf f = Unpooled.buffer();
+            DataFrame.writeHeader(f, DataFrame.TYPE_READ, 0, 1, UID, 0, 0, 4096, 0, 0);
+            f.setByte(20, f.getByte(20) ^ 1);
+            socket.getOutputStream().write(ByteBufUtil.getBytes(f));
+            f.release();
+            assertThat(socket.getInputStream().read()).isEqualTo(-1);
+        }
+        // Over-long frame: answered, then closed.
+        try (Socket socket = new Socket("127.0.0.1", cs.port)) {
+            socket.setSoTimeout(10_000);
+            ByteBuf f = Unpooled.buffer();
+            DataFrame.writeHeader(f, DataFrame.TYPE_WRITE, 0, 31, UID, 0, 0, 4096, 1L << 30, 0);
+            socket.getOutputStream().write(ByteBufUtil.getBytes(f));
+            f.release();
+            ByteBuf reply = Unpooled.wrappedBuffer(socket.getInputStream().readAllBytes());
+            assertThat(DataFrame.requestId(reply)).isEqualTo(31);
+            assertThat(DataFrame.status(reply)).isEqualTo(CsStatus.PROTOCOL.code);
+        }
+        // Dropped mid-frame.
+        try (Socket socket = new Socket("127.0.0.1", cs.port)) {
+            ByteBuf f = Unpooled.buffer();
+            DataFrame.writeHeader(f, DataFrame.TYPE_WRITE, 0, 1, UID, 0, 0, 4096, 4100, 0);
+            f.writeZero(2000);
+            socket.getOutputStream().write(ByteBufUtil.getBytes(f));
+            f.release();
+        }
+        // A bad data CRC is answered and the connection goes on.
+        ByteBuf payload = DataClient.writePayload(PooledByteBufAllocator.DEFAULT, block(2));
+        payload.setByte(10, payload.getByte(10) ^ 1);
+        DataClient.Reply badCrc = good.request(DataFrame.TYPE_WRITE, UID, 0, 4096, 4096, payload).get(20, TimeUnit.SECONDS);
+        assertThat(badCrc.status()).isEqualTo(CsStatus.BAD_CRC);
+        badCrc.release();
+        assertThat(cs.alive()).isTrue();
+        assertThat(read(good, UID, 0)).isEqualTo(block(1));
+        assertThat(read(connect(cs), UID, 0)).isEqualTo(block(1));
+    }
+
+    @Test
+    void aFlippedByteInAChunkletIsReportedNeverReturned() throws Exception {
+        Path data = dir.resolve("cs");
+        CsProcess cs = start(data);
+        DataClient client = connect(cs);
+        for (int i = 0; i < 4; i++) {
+            DataClient.Reply r = client.request(DataFrame.TYPE_WRITE, UID, 0, i * 4096L, 4096,
+                    DataClient.writePayload(PooledByteBufAllocator.DEFAULT, block(10 + i))).get(20, TimeUnit.SECONDS);
+            assertThat(r.status()).isEqualTo(CsStatus.OK);
+            r.release();
+        }
+        Path chunklet = data.resolve("chunklets").resolve(String.format("%016x.data", UID));
+        try (FileChannel channel = FileChannel.open(chunklet, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            ByteBuffer one = ByteBuffer.allocate(1);
+            channel.read(one, 3 * 4096 + 7);
+            one.put(0, (byte) (one.get(0) ^ 0x80)).rewind();
+            channel.write(one, 3 * 4096 + 7);
+        }
+        DataClient.Reply reply = client.request(DataFrame.TYPE_READ, UID, 0, 0, 4 * 4096, null).get(20, TimeUnit.SECONDS);
+        assertThat(reply.status()).isEqualTo(CsStatus.CORRUPT_BLOCK);
+        assertThat(reply.message()).contains("corrupt block: chunklet " + String.format("%016x", UID))
+                .contains("offset 12288");
+        reply.release();
+        assertThat(read(client, UID, 0)).isEqualTo(block(10));
+    }
+}

@@ -1,0 +1,103 @@
+package io.basalt.cli.cs;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A chunk server as a real process ({@code io.basalt.cli.ChunkServerRunCommand} from the packaged jar,
+ * with the flags every Basalt JVM gets), for fault tests: started on a free port, stopped by SIGTERM
+ * or killed by SIGKILL, always by its own PID.
+ */
+final class CsProcess implements AutoCloseable {
+    private static final Pattern SERVING = Pattern.compile("serving .* on ([0-9.]+):(\\d+)");
+
+    final Process process;
+    final int port;
+    final StringBuffer output;
+
+    private CsProcess(Process process, int port, StringBuffer output) {
+        this.process = process;
+        this.port = port;
+        this.output = output;
+    }
+
+    static CsProcess start(Path dataDir) throws IOException, InterruptedException {
+        String jar = System.getProperty("basalt.cli.jar");
+        String lib = System.getProperty("basalt.cli.lib");
+        if (jar == null || lib == null) {
+            throw new IllegalStateException("basalt.cli.jar / basalt.cli.lib not set: run through failsafe (mvn verify)");
+        }
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.addAll(Arrays.asList(System.getProperty("basalt.jvm.flags", "").trim().split("\\s+")));
+        command.addAll(List.of("-Xmx256m", "-cp", jar + ":" + lib + "/*", "io.basalt.cli.ChunkServerRunCommand",
+                "--data", dataDir.toString(), "--meta", "127.0.0.1:1", "--port", "0", "--metrics-port", "0",
+                "--host", "it"));
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        StringBuffer output = new StringBuffer();
+        CompletableFuture<Integer> port = new CompletableFuture<>();
+        Thread reader = new Thread(() -> {
+            try (BufferedReader lines = new BufferedReader(
+                    new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+                String line;
+                while ((line = lines.readLine()) != null) {
+                    output.append(line).append('\n');
+                    Matcher m = SERVING.matcher(line);
+                    if (m.find()) {
+                        port.complete(Integer.parseInt(m.group(2)));
+                    }
+                }
+            } catch (IOException ignored) {
+                // the process went away
+            }
+            port.completeExceptionally(new IOException("chunk server exited before serving:\n" + output));
+        }, "cs-output-" + process.pid());
+        reader.setDaemon(true);
+        reader.start();
+        try {
+            return new CsProcess(process, port.get(60, TimeUnit.SECONDS), output);
+        } catch (Exception e) {
+            process.destroyForcibly();
+            process.waitFor(10, TimeUnit.SECONDS);
+            throw new IOException("chunk server did not start: " + e.getMessage() + "\n" + output, e);
+        }
+    }
+
+    String address() {
+        return "127.0.0.1:" + port;
+    }
+
+    /** SIGKILL (Process.destroyForcibly on Linux), then wait for it to be gone. */
+    void kill9() throws InterruptedException {
+        process.destroyForcibly();
+        if (!process.waitFor(20, TimeUnit.SECONDS)) {
+            throw new IllegalStateException("chunk server " + process.pid() + " survived SIGKILL");
+        }
+    }
+
+    boolean alive() {
+        return process.isAlive();
+    }
+
+    /** SIGTERM and wait; SIGKILL if it does not stop in time. */
+    @Override
+    public void close() throws InterruptedException {
+        if (process.isAlive()) {
+            process.destroy();
+            if (!process.waitFor(30, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                process.waitFor(10, TimeUnit.SECONDS);
+            }
+        }
+    }
+}

@@ -1,0 +1,142 @@
+package io.basalt.cli.cs;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.basalt.chunkserver.BlockCrc;
+import io.basalt.chunkserver.CsStatus;
+import io.basalt.chunkserver.protocol.DataClient;
+import io.basalt.chunkserver.protocol.DataFrame;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Three chunk server processes on loopback: a stream of replicated writes (FORWARD to the primary),
+ * one replica killed with SIGKILL mid-stream. Every write acknowledged OK is on the primary and the
+ * surviving replica; after the kill, writes fail REPLICA_FAILED naming the dead replica.
+ */
+class ReplicationFaultIT {
+    static final long UID = 0xabc0_0001L;
+
+    Path dir;
+    EventLoopGroup group;
+    final List<AutoCloseable> toClose = new ArrayList<>();
+
+    @BeforeEach
+    void setUp() throws Exception {
+        dir = Files.createTempDirectory("cs-rep-it");
+        group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        for (AutoCloseable c : toClose.reversed()) {
+            c.close();
+        }
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).await();
+        try (Stream<Path> files = Files.walk(dir)) {
+            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+
+    static byte[] block(long seed) {
+        byte[] data = new byte[4096];
+        new Random(seed).nextBytes(data);
+        return data;
+    }
+
+    @Test
+    void aReplicaKilledMidStreamIsNamedAndAcknowledgedWritesAreOnTheOthers() throws Exception {
+        List<CsProcess> servers = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            CsProcess cs = CsProcess.start(dir.resolve("cs" + i));
+            toClose.add(cs);
+            servers.add(cs);
+        }
+        List<String> replicas = List.of(servers.get(1).address(), servers.get(2).address());
+        DataClient client = DataClient.connect(group, servers.get(0).address(), 20_000, 2 << 20);
+        toClose.add(client);
+        ConcurrentHashMap<Integer, CsStatus> results = new ConcurrentHashMap<>();
+        ConcurrentHashMap<Integer, String> messages = new ConcurrentHashMap<>();
+        Semaphore window = new Semaphore(16);
+        List<CompletableFuture<?>> all = new ArrayList<>();
+        long killAt = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(3000);
+        long stopAt = killAt + TimeUnit.MILLISECONDS.toNanos(1000);
+        boolean killed = false;
+        int sent = 0;
+        while (System.nanoTime() < stopAt) {
+            if (!killed && System.nanoTime() > killAt) {
+                servers.get(2).kill9();
+                killed = true;
+            }
+            window.acquire();
+            int index = sent++;
+            all.add(client.request(DataFrame.TYPE_FORWARD, UID, 0, index * 4096L, 4096,
+                    DataClient.forwardPayload(PooledByteBufAllocator.DEFAULT, block(index), replicas))
+                    .whenComplete((r, error) -> {
+                        window.release();
+                        if (r != null) {
+                            results.put(index, r.status());
+                            messages.put(index, r.message());
+                            r.release();
+                        }
+                    }));
+        }
+        for (CompletableFuture<?> f : all) {
+            f.handle((r, e) -> null).get(60, TimeUnit.SECONDS);
+        }
+        long ok = results.values().stream().filter(s -> s == CsStatus.OK).count();
+        assertThat(ok).as("writes acknowledged before the kill").isGreaterThan(0);
+        List<Integer> failed = results.entrySet().stream().filter(e -> e.getValue() != CsStatus.OK)
+                .map(java.util.Map.Entry::getKey).sorted().toList();
+        assertThat(failed).as("writes after the kill fail").isNotEmpty();
+        for (int index : failed) {
+            assertThat(results.get(index)).isEqualTo(CsStatus.REPLICA_FAILED);
+            assertThat(messages.get(index)).contains("replica " + replicas.get(1))
+                    .doesNotContain("replica " + replicas.get(0));
+        }
+        // Every acknowledged write is on the primary and on the surviving replica.
+        for (CsProcess cs : servers.subList(0, 2)) {
+            DataClient reader = DataClient.connect(group, cs.address(), 20_000, 2 << 20);
+            toClose.add(reader);
+            for (var entry : results.entrySet()) {
+                if (entry.getValue() != CsStatus.OK) {
+                    continue;
+                }
+                int index = entry.getKey();
+                DataClient.Reply reply = reader.request(DataFrame.TYPE_READ, UID, 0, index * 4096L, 4096, null)
+                        .get(20, TimeUnit.SECONDS);
+                try {
+                    assertThat(reply.status()).isEqualTo(CsStatus.OK);
+                    ByteBuf payload = reply.payload();
+                    assertThat(payload.getInt(4096)).isEqualTo(BlockCrc.of(payload, 0, 4096));
+                    assertThat(ByteBufUtil.getBytes(payload, 0, 4096)).as("write %d on %s", index, cs.address())
+                            .isEqualTo(block(index));
+                } finally {
+                    reply.release();
+                }
+            }
+        }
+        System.out.printf("replication: %d sent, %d acknowledged on all 3, %d failed naming %s%n", sent, ok,
+                failed.size(), replicas.get(1));
+    }
+}
