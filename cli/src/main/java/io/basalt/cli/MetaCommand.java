@@ -158,7 +158,7 @@ final class MetaCommand implements Runnable {
             io.basalt.meta.server.MetaStateMachine stateMachine) {
         var registry = new io.prometheus.metrics.model.registry.PrometheusRegistry();
         io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("basalt_meta_leader")
-                .help("1 when this member is the Raft leader").callback(cb -> cb.call(stateMachine.leader() ? 1 : 0))
+                .help("Whether this member is the Raft leader (1) or not (0)").callback(cb -> cb.call(stateMachine.leader() ? 1 : 0))
                 .register(registry);
         io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("basalt_meta_last_applied_index")
                 .help("Raft log index of the last entry applied to the state machine")

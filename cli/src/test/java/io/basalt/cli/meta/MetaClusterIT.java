@@ -196,7 +196,7 @@ class MetaClusterIT {
                     }
                     String text = cluster.metrics(i);
                     assertThat(text).contains("basalt_meta_last_applied_index").contains("jvm_memory");
-                    leaders += text.contains("basalt_meta_leader 1") ? 1 : 0;
+                    leaders += java.util.regex.Pattern.compile("(?m)^basalt_meta_leader 1").matcher(text).find() ? 1 : 0;
                 }
                 assertThat(leaders).isEqualTo(1);
             });
