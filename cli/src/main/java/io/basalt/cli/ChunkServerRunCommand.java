@@ -94,14 +94,17 @@ public final class ChunkServerRunCommand implements Callable<Integer> {
             log.info("shutting down: finishing queued writes");
             return 0;
         } finally {
-            if (server != null) {
-                server.close();
+            try {
+                if (server != null) {
+                    server.close();
+                }
+                if (metrics != null) {
+                    metrics.close();
+                }
+                metaLink.close();
+            } finally {
+                signal.cleanedUp();
             }
-            if (metrics != null) {
-                metrics.close();
-            }
-            metaLink.close();
-            signal.cleanedUp();
         }
     }
 

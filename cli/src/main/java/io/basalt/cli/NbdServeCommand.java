@@ -83,21 +83,24 @@ final class NbdServeCommand implements Callable<Integer> {
             log.info("shutting down: finishing in-flight requests");
             return 0;
         } finally {
-            if (server != null) {
-                server.close();
-            }
-            if (device != null) {
-                device.close();
-                if (createdFile && !serving) {
-                    // We made the file and never served it (e.g. the port was taken): leave no trace.
-                    java.nio.file.Files.deleteIfExists(file);
+            try {
+                if (server != null) {
+                    server.close();
                 }
+                if (device != null) {
+                    device.close(); // the last flush: its failure is this command's failure
+                    if (createdFile && !serving) {
+                        // We made the file and never served it (e.g. the port was taken): leave no trace.
+                        java.nio.file.Files.deleteIfExists(file);
+                    }
+                }
+                if (metrics != null) {
+                    metrics.close();
+                }
+                log.info("stopped");
+            } finally {
+                signal.cleanedUp();
             }
-            if (metrics != null) {
-                metrics.close();
-            }
-            log.info("stopped");
-            signal.cleanedUp();
         }
     }
 }
