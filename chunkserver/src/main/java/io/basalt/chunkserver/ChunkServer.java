@@ -255,10 +255,27 @@ public final class ChunkServer implements AutoCloseable {
                 health = now;
             }
             meta.heartbeat(identity.csId(), capacity, used, now);
+            if (heartbeatFailures > 0) {
+                log.info("heartbeats to meta succeed again after {} failed", heartbeatFailures);
+                heartbeatFailures = 0;
+            }
         } catch (Exception e) {
-            log.warn("heartbeat failed: {}", e.toString());
+            // Meta down or electing: one line on the first failure, then one per interval, so a
+            // long outage does not flood the log; the daemon keeps serving and keeps trying.
+            heartbeatFailures++;
+            long nowNanos = System.nanoTime();
+            if (heartbeatFailures == 1 || nowNanos - lastHeartbeatWarnNanos >= HEARTBEAT_WARN_INTERVAL_NANOS) {
+                lastHeartbeatWarnNanos = nowNanos;
+                log.warn("heartbeat to meta failed ({} in a row): {}", heartbeatFailures, e.getMessage());
+            }
         }
     }
+
+    /** At most one heartbeat failure warning per this interval (after the first). */
+    private static final long HEARTBEAT_WARN_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(30);
+    /** Owned by the heartbeat thread. */
+    private long heartbeatFailures;
+    private long lastHeartbeatWarnNanos;
 
     public int csId() {
         return identity.csId();

@@ -1,9 +1,9 @@
 package io.basalt.cli;
 
 import io.basalt.chunkserver.ChunkServer;
-import io.basalt.chunkserver.LocalMetaLink;
 import io.basalt.chunkserver.MetaLink;
 import io.basalt.common.metrics.MetricsServer;
+import io.basalt.meta.api.MetaPeers;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -19,27 +19,24 @@ import picocli.CommandLine.Option;
  * first start, replays its WAL on every start, serves the data protocol and Prometheus metrics, and
  * runs in the foreground until SIGINT/SIGTERM (then finishes queued writes and checkpoints).
  *
- * <p>Meta: until the adapter over the meta client is wired (see issue 6 notes), {@code --meta} is
- * checked but used for nothing yet: a local stand-in ({@link LocalMetaLink}, cluster "local-standin") is used: ids are
- * local, no chunk versions arrive.
- * A warning says so on every start.
+ * <p>Meta: {@link MetaClientLink} over the members given with {@code --meta} (the same peer syntax
+ * as the admin verbs). On first start the CS takes meta's cluster id and the id meta assigns; on
+ * every later start it must find the same cluster. Chunk versions are not pushed by meta yet.
  *
  * <p>Also runnable on its own ({@link #main}) so the multi-process tests do not depend on where it
  * is registered under {@code basalt cs}.
  */
 @Command(name = "run", mixinStandardHelpOptions = true,
         description = {"Run a chunk server over one data directory (one per disk).",
-                "Example: basalt cs run --data /srv/basalt/cs1 --meta 10.0.0.1:9700 --host rack1-node3 --port 7701"})
+                "Example: basalt cs run --data /srv/basalt/cs1 --meta 1@10.0.0.1:7100 --host rack1-node3 --port 7701"})
 public final class ChunkServerRunCommand implements Callable<Integer> {
     private static final Logger log = LoggerFactory.getLogger(ChunkServerRunCommand.class);
-    /** Cluster name of the local meta stand-in; replaced by meta's cluster id once the adapter is wired. */
-    static final String LOCAL_CLUSTER = "local-standin";
-
     @Option(names = "--data", required = true, paramLabel = "DIR",
             description = "Data directory (created and formatted on first start).")
     Path data;
 
-    @Option(names = "--meta", required = true, paramLabel = "HOST:PORT[,...]", description = "Meta service peers.")
+    @Option(names = "--meta", required = true, paramLabel = "ID@HOST:PORT[,...]",
+            description = "Meta members, " + MetaPeers.SYNTAX + ".")
     String meta;
 
     @Option(names = "--host", paramLabel = "LABEL", description = "Host label (failure domain; default: the machine's name).")
@@ -65,16 +62,15 @@ public final class ChunkServerRunCommand implements Callable<Integer> {
         if (port < 0 || port > 65535) {
             throw new UserError("--port " + port + " is not a TCP port (0-65535)");
         }
-        if (meta.isBlank()) {
-            throw new UserError("--meta is empty; give the meta peers as HOST:PORT[,...]");
-        }
         String host = hostLabel != null ? hostLabel : java.net.InetAddress.getLocalHost().getHostName();
         PrometheusRegistry registry = new PrometheusRegistry();
-        // The stand-in names one fixed cluster, not one per --meta spelling: adding a peer to --meta
-        // must not make the directory "another cluster's".
-        log.warn("meta link not wired yet: running with a local stand-in instead of meta at {} (cluster \"{}\";"
-                + " no registration, heartbeats or chunk versions from meta)", meta, LOCAL_CLUSTER);
-        MetaLink metaLink = new LocalMetaLink(LOCAL_CLUSTER);
+        String version = BasaltCommand.class.getPackage().getImplementationVersion();
+        MetaLink metaLink;
+        try {
+            metaLink = MetaClientLink.connect(meta, version == null ? "dev" : version);
+        } catch (IllegalArgumentException e) {
+            throw new UserError("--meta: " + e.getMessage());
+        }
         ChunkServer.Config config = ChunkServer.Config.defaults(data).withPort(port)
                 .withLabels(bind, advertise, host, zoneLabel);
         ShutdownSignal signal = ShutdownSignal.install();

@@ -41,6 +41,22 @@ class ChunkServerFaultIT {
     EventLoopGroup group;
     final List<AutoCloseable> toClose = new ArrayList<>();
 
+    /** One meta member for the class: the chunk servers register and heartbeat with it. */
+    static io.basalt.cli.meta.MetaCluster meta;
+
+    @org.junit.jupiter.api.BeforeAll
+    static void startMeta() throws Exception {
+        meta = new io.basalt.cli.meta.MetaCluster(1, Files.createTempDirectory("cs-it-meta"));
+        meta.startAll();
+    }
+
+    @org.junit.jupiter.api.AfterAll
+    static void stopMeta() throws Exception {
+        if (meta != null) {
+            meta.close();
+        }
+    }
+
     @BeforeEach
     void setUp() throws IOException {
         dir = Files.createTempDirectory("cs-it");
@@ -61,7 +77,7 @@ class ChunkServerFaultIT {
     }
 
     CsProcess start(Path data) throws Exception {
-        CsProcess cs = CsProcess.start(data);
+        CsProcess cs = CsProcess.start(data, meta.peers());
         toClose.add(cs);
         return cs;
     }

@@ -19,19 +19,22 @@ import java.util.regex.Pattern;
  * or killed by SIGKILL, always by its own PID.
  */
 final class CsProcess implements AutoCloseable {
-    private static final Pattern SERVING = Pattern.compile("serving .* on ([0-9.]+):(\\d+)");
+    private static final Pattern SERVING = Pattern.compile("chunk server (\\d+) serving .* on ([0-9.]+):(\\d+)");
 
     final Process process;
+    final int csId;
     final int port;
     final StringBuffer output;
 
-    private CsProcess(Process process, int port, StringBuffer output) {
+    private CsProcess(Process process, int csId, int port, StringBuffer output) {
         this.process = process;
+        this.csId = csId;
         this.port = port;
         this.output = output;
     }
 
-    static CsProcess start(Path dataDir) throws IOException, InterruptedException {
+    /** The command line of a chunk server on {@code dataDir} with meta at {@code metaPeers}. */
+    static List<String> command(Path dataDir, String metaPeers, String hostLabel) {
         String jar = System.getProperty("basalt.cli.jar");
         String lib = System.getProperty("basalt.cli.lib");
         if (jar == null || lib == null) {
@@ -41,11 +44,21 @@ final class CsProcess implements AutoCloseable {
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(Arrays.asList(System.getProperty("basalt.jvm.flags", "").trim().split("\\s+")));
         command.addAll(List.of("-Xmx256m", "-cp", jar + ":" + lib + "/*", "io.basalt.cli.ChunkServerRunCommand",
-                "--data", dataDir.toString(), "--meta", "127.0.0.1:1", "--port", "0", "--metrics-port", "0",
-                "--host", "it"));
+                "--data", dataDir.toString(), "--meta", metaPeers, "--port", "0", "--metrics-port", "0",
+                "--host", hostLabel));
+        return command;
+    }
+
+    static CsProcess start(Path dataDir, String metaPeers) throws IOException, InterruptedException {
+        return start(dataDir, metaPeers, "it");
+    }
+
+    static CsProcess start(Path dataDir, String metaPeers, String hostLabel)
+            throws IOException, InterruptedException {
+        List<String> command = command(dataDir, metaPeers, hostLabel);
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
         StringBuffer output = new StringBuffer();
-        CompletableFuture<Integer> port = new CompletableFuture<>();
+        CompletableFuture<int[]> served = new CompletableFuture<>();
         Thread reader = new Thread(() -> {
             try (BufferedReader lines = new BufferedReader(
                     new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
@@ -54,18 +67,19 @@ final class CsProcess implements AutoCloseable {
                     output.append(line).append('\n');
                     Matcher m = SERVING.matcher(line);
                     if (m.find()) {
-                        port.complete(Integer.parseInt(m.group(2)));
+                        served.complete(new int[] {Integer.parseInt(m.group(1)), Integer.parseInt(m.group(3))});
                     }
                 }
             } catch (IOException ignored) {
                 // the process went away
             }
-            port.completeExceptionally(new IOException("chunk server exited before serving:\n" + output));
+            served.completeExceptionally(new IOException("chunk server exited before serving:\n" + output));
         }, "cs-output-" + process.pid());
         reader.setDaemon(true);
         reader.start();
         try {
-            return new CsProcess(process, port.get(60, TimeUnit.SECONDS), output);
+            int[] idAndPort = served.get(90, TimeUnit.SECONDS);
+            return new CsProcess(process, idAndPort[0], idAndPort[1], output);
         } catch (Exception e) {
             process.destroyForcibly();
             process.waitFor(10, TimeUnit.SECONDS);

@@ -39,6 +39,22 @@ class ReplicationFaultIT {
     EventLoopGroup group;
     final List<AutoCloseable> toClose = new ArrayList<>();
 
+    /** One meta member for the class: the chunk servers register and heartbeat with it. */
+    static io.basalt.cli.meta.MetaCluster meta;
+
+    @org.junit.jupiter.api.BeforeAll
+    static void startMeta() throws Exception {
+        meta = new io.basalt.cli.meta.MetaCluster(1, Files.createTempDirectory("cs-it-meta"));
+        meta.startAll();
+    }
+
+    @org.junit.jupiter.api.AfterAll
+    static void stopMeta() throws Exception {
+        if (meta != null) {
+            meta.close();
+        }
+    }
+
     @BeforeEach
     void setUp() throws Exception {
         dir = Files.createTempDirectory("cs-rep-it");
@@ -68,7 +84,7 @@ class ReplicationFaultIT {
     void aReplicaKilledMidStreamIsNamedAndAcknowledgedWritesAreOnTheOthers() throws Exception {
         List<CsProcess> servers = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
-            CsProcess cs = CsProcess.start(dir.resolve("cs" + i));
+            CsProcess cs = CsProcess.start(dir.resolve("cs" + i), meta.peers());
             toClose.add(cs);
             servers.add(cs);
         }

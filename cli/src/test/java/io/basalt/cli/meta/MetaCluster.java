@@ -20,7 +20,7 @@ import java.util.stream.Stream;
  * tests. Every process is ended by PID in {@link #close()}, also when a test fails; stopped
  * (SIGSTOP) ones are continued first so they die promptly. Logs go to {@code dir/mN.log}.
  */
-final class MetaCluster implements AutoCloseable {
+public final class MetaCluster implements AutoCloseable {
     final Path dir;
     final int size;
     final int[] ports;
@@ -28,7 +28,7 @@ final class MetaCluster implements AutoCloseable {
     final Process[] processes;
     private final List<String> extraArgs;
 
-    MetaCluster(int size, Path dir, String... extraArgs) throws IOException {
+    public MetaCluster(int size, Path dir, String... extraArgs) throws IOException {
         this.size = size;
         this.dir = dir;
         this.extraArgs = List.of(extraArgs);
@@ -56,7 +56,7 @@ final class MetaCluster implements AutoCloseable {
     }
 
     /** Member ids are 1..size; index i is member i+1. */
-    String peers() {
+    public String peers() {
         List<String> peers = new ArrayList<>();
         for (int i = 0; i < size; i++) {
             peers.add((i + 1) + "@127.0.0.1:" + ports[i]);
@@ -98,7 +98,7 @@ final class MetaCluster implements AutoCloseable {
      * be taken by another process before the member binds it (the machine is shared); then the
      * whole group is started again on new ports, up to three times.
      */
-    void startAll() throws IOException, InterruptedException {
+    public void startAll() throws IOException, InterruptedException {
         for (int attempt = 1; ; attempt++) {
             for (int i = 0; i < size; i++) {
                 start(i);
@@ -197,7 +197,7 @@ final class MetaCluster implements AutoCloseable {
         }
     }
 
-    MetaClient client() {
+    public MetaClient client() {
         return MetaClient.connect(MetaPeers.DEFAULT_CLUSTER, MetaPeers.parse(peers()),
                 Duration.ofSeconds(3), 150);
     }
@@ -215,7 +215,7 @@ final class MetaCluster implements AutoCloseable {
         throw new AssertionError("no meta leader within 60 s");
     }
 
-    String log(int index) throws IOException {
+    public String log(int index) throws IOException {
         Path log = dir.resolve("m" + (index + 1) + ".log");
         return Files.exists(log) ? Files.readString(log) : "";
     }

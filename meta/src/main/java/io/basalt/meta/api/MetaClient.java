@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.apache.ratis.client.RaftClient;
 import org.apache.ratis.client.RaftClientConfigKeys;
@@ -205,6 +206,20 @@ public final class MetaClient implements AutoCloseable {
 
     public void releaseLease(long volumeId, String clientId) {
         call(new MetaRequest.ReleaseLease(volumeId, clientId));
+    }
+
+    /**
+     * The cluster id chunk servers compare with their identity file. The first caller on a fresh
+     * cluster sets it: the UUID is drawn here, before the entry enters the log, and the first
+     * applied proposal wins (a racing caller gets the winner's id back).
+     */
+    public UUID clusterId() {
+        WireReader in = call(new MetaRequest.GetClusterId());
+        if (in.bool()) {
+            return new UUID(in.i64(), in.i64());
+        }
+        WireReader set = call(new MetaRequest.InitClusterId(UUID.randomUUID()));
+        return new UUID(set.i64(), set.i64());
     }
 
     public MetaStatus status() {

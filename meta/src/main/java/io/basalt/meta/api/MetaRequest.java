@@ -69,12 +69,14 @@ public sealed interface MetaRequest {
             case ACQUIRE_LEASE -> new AcquireLease(in.i64(), in.string(), in.i64());
             case RELEASE_LEASE -> new ReleaseLease(in.i64(), in.string());
             case NEW_LEADER_EPOCH -> new NewLeaderEpoch(in.string());
+            case INIT_CLUSTER_ID -> new InitClusterId(new java.util.UUID(in.i64(), in.i64()));
             case GET_VOLUME -> new GetVolume(in.string());
             case LIST_VOLUMES -> new ListVolumes();
             case GET_CHUNK -> new GetChunk(in.i64(), in.i64());
             case LIST_CS -> new ListCs();
             case HEARTBEAT -> new Heartbeat(in.i32(), in.i64(), in.i64(), in.bool());
             case STATUS -> new Status();
+            case GET_CLUSTER_ID -> new GetClusterId();
         };
         in.end();
         return request;
@@ -164,6 +166,18 @@ public sealed interface MetaRequest {
         }
     }
 
+    /**
+     * Sets the cluster id if none is set yet (first applied entry wins) and returns the id in
+     * force. The UUID is drawn by the proposer before the entry enters the log, so apply stays
+     * deterministic.
+     */
+    record InitClusterId(java.util.UUID clusterId) implements MetaRequest {
+        public MetaOp op() { return MetaOp.INIT_CLUSTER_ID; }
+        public void encodeBody(WireWriter out) {
+            out.i64(clusterId.getMostSignificantBits()).i64(clusterId.getLeastSignificantBits());
+        }
+    }
+
     record GetVolume(String name) implements MetaRequest {
         public MetaOp op() { return MetaOp.GET_VOLUME; }
         public void encodeBody(WireWriter out) {
@@ -199,6 +213,12 @@ public sealed interface MetaRequest {
 
     record Status() implements MetaRequest {
         public MetaOp op() { return MetaOp.STATUS; }
+        public void encodeBody(WireWriter out) {}
+    }
+
+    /** The cluster id, if one was set (by {@link InitClusterId}). */
+    record GetClusterId() implements MetaRequest {
+        public MetaOp op() { return MetaOp.GET_CLUSTER_ID; }
         public void encodeBody(WireWriter out) {}
     }
 }

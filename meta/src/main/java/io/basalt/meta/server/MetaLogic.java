@@ -82,6 +82,9 @@ public final class MetaLogic {
                             ? "lease duration " + r.durationMillis() + " ms (1.."
                             + LEASE_DURATION_MILLIS_MAX + ")" : null);
             case MetaRequest.ReleaseLease r -> checkClientId(r.clientId());
+            case MetaRequest.InitClusterId r -> r.clusterId().getMostSignificantBits() == 0
+                    && r.clusterId().getLeastSignificantBits() == 0
+                    ? "cluster id 00000000-0000-0000-0000-000000000000 is reserved" : null;
             default -> null;
         };
     }
@@ -189,6 +192,7 @@ public final class MetaLogic {
             case MetaRequest.AcquireLease r -> acquireLease(r, context, tx);
             case MetaRequest.ReleaseLease r -> releaseLease(r, tx);
             case MetaRequest.NewLeaderEpoch r -> newLeaderEpoch(context, tx);
+            case MetaRequest.InitClusterId r -> initClusterId(r, tx);
             default -> MetaReply.error(MetaError.INVALID,
                     request.op() + " is a read; it does not go through the log");
         };
@@ -459,6 +463,18 @@ public final class MetaLogic {
         return MetaReply.ok(new byte[0]);
     }
 
+    /** First applied wins: later proposals (another client's race, a retry) get the id in force. */
+    private static byte[] initClusterId(MetaRequest.InitClusterId r, Tx tx) {
+        byte[] current = tx.get(Table.META, Keys.CLUSTER_ID);
+        if (current == null) {
+            current = Keys.u64u64(r.clusterId().getMostSignificantBits(),
+                    r.clusterId().getLeastSignificantBits());
+            tx.put(Table.META, Keys.CLUSTER_ID, current);
+        }
+        byte[] value = current;
+        return encode(out -> out.bytes(value));
+    }
+
     private static byte[] newLeaderEpoch(EntryContext context, Tx tx) {
         long bumped = 0;
         for (MetaStore.Entry entry : tx.store().scan(Table.LEASE, new byte[0])) {
@@ -521,6 +537,15 @@ public final class MetaLogic {
                     out.bool(chunk != null);
                     if (chunk != null) {
                         out.bytes(chunk);
+                    }
+                });
+            }
+            case MetaRequest.GetClusterId r -> {
+                byte[] clusterId = store.get(Table.META, Keys.CLUSTER_ID);
+                yield encode(out -> {
+                    out.bool(clusterId != null);
+                    if (clusterId != null) {
+                        out.bytes(clusterId);
                     }
                 });
             }

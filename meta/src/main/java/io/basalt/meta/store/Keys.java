@@ -10,6 +10,8 @@ public final class Keys {
     public static final byte[] NEXT_CS_ID = ascii("nextCsId");
     public static final byte[] NEXT_VOLUME_ID = ascii("nextVolumeId");
     public static final byte[] NEXT_CHUNK_UID = ascii("nextChunkUid");
+    /** The cluster id: 16 bytes, the UUID's most then least significant half. */
+    public static final byte[] CLUSTER_ID = ascii("clusterId");
 
     public static byte[] ascii(String text) {
         return text.getBytes(StandardCharsets.UTF_8);

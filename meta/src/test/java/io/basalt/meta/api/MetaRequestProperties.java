@@ -38,7 +38,11 @@ class MetaRequestProperties {
                 Arbitraries.just(new MetaRequest.ListCs()),
                 net.jqwik.api.Combinators.combine(ints, longs, longs, Arbitraries.of(true, false))
                         .as(MetaRequest.Heartbeat::new),
-                Arbitraries.just(new MetaRequest.Status())));
+                Arbitraries.just(new MetaRequest.Status()),
+                net.jqwik.api.Combinators.combine(longs, longs)
+                        .as((most, least) -> new MetaRequest.InitClusterId(
+                                new java.util.UUID(most, least))),
+                Arbitraries.just(new MetaRequest.GetClusterId())));
     }
 
     @Property(tries = 500)

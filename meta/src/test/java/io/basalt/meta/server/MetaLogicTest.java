@@ -292,6 +292,22 @@ class MetaLogicTest {
     }
 
     @Test
+    void clusterIdIsSetOnceFirstAppliedWins() {
+        assertThat(meta.read(new MetaRequest.GetClusterId()).bodyOrThrow().bool()).isFalse();
+        java.util.UUID first = java.util.UUID.randomUUID();
+        java.util.UUID second = java.util.UUID.randomUUID();
+        WireReader set = meta.ok(new MetaRequest.InitClusterId(first));
+        assertThat(new java.util.UUID(set.i64(), set.i64())).isEqualTo(first);
+        WireReader again = meta.ok(new MetaRequest.InitClusterId(second));
+        assertThat(new java.util.UUID(again.i64(), again.i64())).isEqualTo(first);
+        WireReader read = meta.read(new MetaRequest.GetClusterId()).bodyOrThrow();
+        assertThat(read.bool()).isTrue();
+        assertThat(new java.util.UUID(read.i64(), read.i64())).isEqualTo(first);
+        assertRefusedUnchanged(new MetaRequest.InitClusterId(new java.util.UUID(0, 0)),
+                MetaError.INVALID, "reserved");
+    }
+
+    @Test
     void unhealthyServersAreNotPlacedOn() {
         registerHosts(3);
         meta.ok(new MetaRequest.SetCsStatus(1, CsStatus.UP.code, CsStatus.UNHEALTHY.code));
