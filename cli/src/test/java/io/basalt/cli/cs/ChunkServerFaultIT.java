@@ -10,71 +10,24 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
 import java.io.IOException;
 import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** Chunk server fault tests with real processes: kill -9, malformed frames, corrupt blocks. */
-class ChunkServerFaultIT {
+class ChunkServerFaultIT extends ChunkServerItBase {
     static final long UID = 0xfeed_0001L;
-
-    Path dir;
-    EventLoopGroup group;
-    final List<AutoCloseable> toClose = new ArrayList<>();
-
-    /** One meta member for the class: the chunk servers register and heartbeat with it. */
-    static io.basalt.cli.meta.MetaCluster meta;
-
-    @org.junit.jupiter.api.BeforeAll
-    static void startMeta() throws Exception {
-        meta = new io.basalt.cli.meta.MetaCluster(1, Files.createTempDirectory("cs-it-meta"));
-        meta.startAll();
-    }
-
-    @org.junit.jupiter.api.AfterAll
-    static void stopMeta() throws Exception {
-        if (meta != null) {
-            meta.close();
-        }
-    }
-
-    @BeforeEach
-    void setUp() throws IOException {
-        dir = Files.createTempDirectory("cs-it");
-        group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
-    }
-
-    @AfterEach
-    void tearDown() throws Exception {
-        for (AutoCloseable c : toClose.reversed()) {
-            c.close();
-        }
-        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).await();
-        try (Stream<Path> files = Files.walk(dir)) {
-            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
-    }
 
     CsProcess start(Path data) throws Exception {
         CsProcess cs = CsProcess.start(data, meta.peers());

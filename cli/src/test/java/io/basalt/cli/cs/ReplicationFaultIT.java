@@ -9,22 +9,13 @@ import io.basalt.chunkserver.protocol.DataFrame;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.PooledByteBufAllocator;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -32,47 +23,8 @@ import org.junit.jupiter.api.Test;
  * one replica killed with SIGKILL mid-stream. Every write acknowledged OK is on the primary and the
  * surviving replica; after the kill, writes fail REPLICA_FAILED naming the dead replica.
  */
-class ReplicationFaultIT {
+class ReplicationFaultIT extends ChunkServerItBase {
     static final long UID = 0xabc0_0001L;
-
-    Path dir;
-    EventLoopGroup group;
-    final List<AutoCloseable> toClose = new ArrayList<>();
-
-    /** One meta member for the class: the chunk servers register and heartbeat with it. */
-    static io.basalt.cli.meta.MetaCluster meta;
-
-    @org.junit.jupiter.api.BeforeAll
-    static void startMeta() throws Exception {
-        meta = new io.basalt.cli.meta.MetaCluster(1, Files.createTempDirectory("cs-it-meta"));
-        meta.startAll();
-    }
-
-    @org.junit.jupiter.api.AfterAll
-    static void stopMeta() throws Exception {
-        if (meta != null) {
-            meta.close();
-        }
-    }
-
-    @BeforeEach
-    void setUp() throws Exception {
-        dir = Files.createTempDirectory("cs-rep-it");
-        group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
-    }
-
-    @AfterEach
-    void tearDown() throws Exception {
-        for (AutoCloseable c : toClose.reversed()) {
-            c.close();
-        }
-        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).await();
-        try (Stream<Path> files = Files.walk(dir)) {
-            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
-    }
 
     static byte[] block(long seed) {
         byte[] data = new byte[4096];
