@@ -11,7 +11,6 @@ import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -397,18 +396,7 @@ public final class WalWriter implements AutoCloseable {
         }
         sink.checkpoint();
         long lsn = appliedLsn;
-        Path tmp = walDir.resolve("checkpoint.tmp");
-        try (FileChannel channel = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
-            ByteBuffer buffer = WalRecordFormat.checkpoint(lsn);
-            while (buffer.hasRemaining()) {
-                channel.write(buffer);
-            }
-            channel.force(true);
-        }
-        Files.move(tmp, walDir.resolve("checkpoint"), StandardCopyOption.ATOMIC_MOVE,
-                StandardCopyOption.REPLACE_EXISTING);
-        forceDirectory(walDir);
+        io.basalt.common.io.DurableFiles.replaceAtomically(walDir.resolve("checkpoint"), WalRecordFormat.checkpoint(lsn));
         checkpointLsn = lsn;
         bytesSinceCheckpoint = 0;
         // A segment can go when the next one starts at or before checkpointLsn + 1.
