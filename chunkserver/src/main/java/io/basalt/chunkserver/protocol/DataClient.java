@@ -156,6 +156,12 @@ public final class DataClient implements AutoCloseable {
     /** Payload of a FORWARD: the write payload then the replica list with its CRC32C. */
     public static ByteBuf forwardPayload(io.netty.buffer.ByteBufAllocator alloc, byte[] data, List<String> replicas) {
         ByteBuf payload = writePayload(alloc, data);
+        appendReplicaList(payload, replicas);
+        return payload;
+    }
+
+    /** Appends a FORWARD request's replica list (count, entries, CRC32C) to {@code payload}. */
+    public static void appendReplicaList(ByteBuf payload, List<String> replicas) {
         int listAt = payload.writerIndex();
         payload.writeByte(replicas.size());
         for (String replica : replicas) {
@@ -166,7 +172,6 @@ public final class DataClient implements AutoCloseable {
         CRC32C crc = new CRC32C();
         crc.update(payload.nioBuffer(listAt, payload.writerIndex() - listAt));
         payload.writeInt((int) crc.getValue());
-        return payload;
     }
 
     @Override

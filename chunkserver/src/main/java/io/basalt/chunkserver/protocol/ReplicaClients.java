@@ -11,8 +11,9 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The primary's connections to replicas: one {@link DataClient} per replica address, connected on
- * first use and again after it closed.
+ * Connections to chunk servers by address: one {@link DataClient} per address, connected on first
+ * use and again after it closed. The primary uses it for its replicas, the client library for
+ * every chunk server it talks to.
  *
  * <p>Connecting blocks, so it runs on virtual threads, never on an event loop or a reader thread (a
  * blackholed replica must not stall this CS's reads). A replica that could not be reached is not
@@ -38,8 +39,8 @@ public final class ReplicaClients implements AutoCloseable {
     }
 
     /**
-     * Sends a request to {@code hostPort}; {@code payload} is handed over (released on every failure
-     * path). The future fails with an {@link IOException} naming the replica when it cannot be reached.
+     * Sends a request to {@code hostPort}; {@code payload} (null for none) is handed over (released on
+     * every failure path). The future fails with an {@link IOException} naming the replica when it cannot be reached.
      */
     public CompletableFuture<DataClient.Reply> request(String hostPort, int type, long chunkUid, long chunkVersion,
             long offsetBytes, long lengthBytes, ByteBuf payload) {
@@ -49,7 +50,7 @@ public final class ReplicaClients implements AutoCloseable {
         }
         Long downUntil = downUntilNanos.get(hostPort);
         if (downUntil != null && System.nanoTime() - downUntil < 0) {
-            payload.release();
+            io.netty.util.ReferenceCountUtil.release(payload);
             return CompletableFuture.failedFuture(new IOException("replica " + hostPort
                     + " unreachable (last connect failed less than " + RETRY_AFTER_FAILURE_MILLIS + " ms ago)"));
         }
@@ -66,12 +67,12 @@ public final class ReplicaClients implements AutoCloseable {
                                 }
                             });
                 } catch (IOException | RuntimeException e) {
-                    payload.release();
+                    io.netty.util.ReferenceCountUtil.release(payload);
                     result.completeExceptionally(e);
                 }
             });
         } catch (RejectedExecutionException e) {
-            payload.release();
+            io.netty.util.ReferenceCountUtil.release(payload);
             result.completeExceptionally(new IOException("chunk server is shutting down"));
         }
         return result;

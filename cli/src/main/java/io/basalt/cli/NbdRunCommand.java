@@ -1,0 +1,112 @@
+package io.basalt.cli;
+
+import io.basalt.client.ClientConfig;
+import io.basalt.client.ClusterClient;
+import io.basalt.client.VolumeDevice;
+import io.basalt.common.metrics.MetricsServer;
+import io.basalt.meta.api.MetaPeers;
+import io.basalt.nbd.NbdMetrics;
+import io.basalt.nbd.NbdServer;
+import io.basalt.nbd.VolumeExports;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.concurrent.Callable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code basalt nbd run}: the NBD gateway of a cluster. Every volume is an export of its name; a
+ * session takes the volume's lease (through the client library) and sends I/O straight to the
+ * chunk servers. Runs in the foreground until SIGINT/SIGTERM, then drains sessions and releases
+ * the leases.
+ */
+@Command(name = "run", mixinStandardHelpOptions = true,
+        description = {"Run the NBD gateway of a cluster: every volume is exported by name.",
+                "Example: basalt nbd run --meta 1@127.0.0.1:7100, then: nbdinfo nbd://127.0.0.1:10809/vm1"})
+final class NbdRunCommand implements Callable<Integer> {
+    private static final Logger log = LoggerFactory.getLogger(NbdRunCommand.class);
+    /** How long in-flight requests get to finish at shutdown before connections are closed. */
+    private static final long DRAIN_MILLIS = 10_000;
+
+    @Option(names = "--meta", paramLabel = "PEERS",
+            description = "Meta members, " + MetaPeers.SYNTAX + " (default: $" + MetaOptions.ENV + ").")
+    String meta;
+
+    @Option(names = "--port", defaultValue = "10809", description = "TCP port (default: ${DEFAULT-VALUE}, the NBD port; 0 picks one).")
+    int port;
+
+    @Option(names = "--bind", defaultValue = "127.0.0.1", description = "Address to listen on (default: ${DEFAULT-VALUE}; 0.0.0.0 for all).")
+    String bind;
+
+    @Option(names = "--metrics-port", defaultValue = "9810", description = "Prometheus metrics port (default: ${DEFAULT-VALUE}; 0 disables).")
+    int metricsPort;
+
+    @Option(names = "--client-id", paramLabel = "ID",
+            description = "Who holds the leases of the volumes this gateway serves (default: nbd@HOST:PORT). Keep it"
+                    + " stable: a restarted gateway with the same id takes its leases back at once.")
+    String clientId;
+
+    @Override
+    public Integer call() throws Exception {
+        if (port < 0 || port > 65535) {
+            throw new UserError("--port " + port + " is not a TCP port (0-65535)");
+        }
+        String peers = meta != null ? meta : System.getenv(MetaOptions.ENV);
+        if (peers == null || peers.isBlank()) {
+            throw new UserError("no meta address; pass --meta 1@HOST:PORT,... or set " + MetaOptions.ENV);
+        }
+        PrometheusRegistry registry = new PrometheusRegistry();
+        ShutdownSignal signal = ShutdownSignal.install();
+        ClusterClient cluster = null;
+        VolumeExports exports = null;
+        MetricsServer metrics = null;
+        NbdServer server = null;
+        try {
+            try {
+                cluster = ClusterClient.connect(peers, ClientConfig.defaults(), registry);
+            } catch (IllegalArgumentException e) {
+                throw new UserError("--meta: " + e.getMessage());
+            }
+            metrics = MetricsServer.start(registry, bind, metricsPort);
+            String id = clientId != null ? clientId
+                    : "nbd@" + InetAddress.getLocalHost().getHostName() + ":" + port;
+            exports = new VolumeExports(cluster, id);
+            try {
+                server = NbdServer.start(new InetSocketAddress(bind, port), exports, new NbdMetrics(registry),
+                        VolumeDevice.PAYLOAD_BYTES_MAX, 0);
+            } catch (java.io.IOException e) {
+                throw new UserError("cannot listen on " + bind + ":" + port + " (" + e.getCause().getMessage()
+                        + "); is another NBD server running? pick another with --port");
+            }
+            String host = bind.contains(":") ? "[" + bind + "]" : bind;
+            System.out.printf("basalt: NBD gateway on nbd://%s:%d/VOLUME (meta %s, client id %s%s)%n", host,
+                    server.localAddress().getPort(), peers, id,
+                    metrics == null ? "" : ", metrics on port " + metrics.port());
+            System.out.flush();
+            signal.await();
+            log.info("shutting down: finishing in-flight requests");
+            return 0;
+        } finally {
+            try {
+                if (server != null) {
+                    server.close(DRAIN_MILLIS);
+                }
+                if (exports != null) {
+                    exports.closeAll();
+                }
+                if (cluster != null) {
+                    cluster.close();
+                }
+                if (metrics != null) {
+                    metrics.close();
+                }
+                log.info("stopped");
+            } finally {
+                signal.cleanedUp();
+            }
+        }
+    }
+}

@@ -1,0 +1,113 @@
+package io.basalt.client;
+
+import io.basalt.meta.model.Chunk;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The client's cache of one volume's chunk maps, by chunk index: a chunk, or "not allocated".
+ *
+ * <p>Design note. "Not allocated" is cached too, which is what lets reads of never-written ranges
+ * return zeroes without any round trip. It is safe because the client holds the volume's exclusive
+ * lease: only it allocates chunks of this volume. Everything else that changes a chunk (a failure
+ * report, a lease move, a new meta leader) raises the chunk's version, chunk servers refuse the old
+ * one, and the refusal makes the client {@link #refresh} the entry. Concurrent lookups of one index
+ * share one meta call; a failed call is not cached.
+ */
+final class ChunkMap {
+    private final ClusterClient cluster;
+    private final long volumeId;
+    private final ConcurrentHashMap<Long, CompletableFuture<Optional<Chunk>>> entries = new ConcurrentHashMap<>();
+
+    ChunkMap(ClusterClient cluster, long volumeId) {
+        this.cluster = cluster;
+        this.volumeId = volumeId;
+    }
+
+    /** The chunk at {@code index}, empty when it was never written. */
+    CompletableFuture<Optional<Chunk>> lookup(long index) {
+        CompletableFuture<Optional<Chunk>> cached = entries.get(index);
+        if (cached != null && !cached.isCompletedExceptionally()) {
+            return cached;
+        }
+        return fetch(index, false, cached);
+    }
+
+    /** The chunk at {@code index}, placed by meta first when it does not exist (a first write). */
+    CompletableFuture<Chunk> allocate(long index) {
+        return lookup(index).thenCompose(found -> {
+            if (found.isPresent()) {
+                return CompletableFuture.completedFuture(found.get());
+            }
+            return fetch(index, true, entries.get(index)).thenApply(Optional::orElseThrow);
+        });
+    }
+
+    /**
+     * Fetches {@code index} again from meta unless the cache already holds a version newer than
+     * {@code staleVersion} (another piece refreshed it first).
+     */
+    CompletableFuture<Optional<Chunk>> refresh(long index, long staleVersion) {
+        CompletableFuture<Optional<Chunk>> cached = entries.get(index);
+        if (cached != null && cached.isDone() && !cached.isCompletedExceptionally()) {
+            Optional<Chunk> chunk = cached.join();
+            if (chunk.isPresent() && chunk.get().version() > staleVersion) {
+                return cached;
+            }
+        } else if (cached != null && !cached.isDone()) {
+            return cached;
+        }
+        return fetch(index, false, cached);
+    }
+
+    /** Takes a map meta returned (from a failure report) when it is newer than the cached one. */
+    void update(Chunk chunk) {
+        entries.compute(chunk.index(), (index, cached) -> {
+            if (cached != null && cached.isDone() && !cached.isCompletedExceptionally()) {
+                Optional<Chunk> known = cached.join();
+                if (known.isPresent() && known.get().version() >= chunk.version()) {
+                    return cached;
+                }
+            }
+            return CompletableFuture.completedFuture(Optional.of(chunk));
+        });
+    }
+
+    /** Fills the cache at open from a volume's full map (absent indices stay unknown). */
+    void preload(Iterable<Chunk> chunks) {
+        for (Chunk chunk : chunks) {
+            update(chunk);
+        }
+    }
+
+    private CompletableFuture<Optional<Chunk>> fetch(long index, boolean allocate,
+            CompletableFuture<Optional<Chunk>> expected) {
+        CompletableFuture<Optional<Chunk>> mine = new CompletableFuture<>();
+        CompletableFuture<Optional<Chunk>> winner;
+        if (expected == null) {
+            winner = entries.putIfAbsent(index, mine);
+        } else {
+            winner = entries.replace(index, expected, mine) ? null : entries.get(index);
+        }
+        if (winner != null) {
+            // Someone else is fetching or has just fetched it; wait for theirs (unless allocating,
+            // where their answer may be "not allocated").
+            if (!allocate) {
+                return winner;
+            }
+            return winner.thenCompose(found -> found.isPresent()
+                    ? CompletableFuture.completedFuture(found) : fetch(index, true, entries.get(index)));
+        }
+        cluster.callMeta(allocate ? "allocate_chunk" : "get_chunk",
+                () -> cluster.meta().getChunk(volumeId, index, allocate)).whenComplete((found, error) -> {
+                    if (error != null) {
+                        entries.remove(index, mine);
+                        mine.completeExceptionally(error);
+                    } else {
+                        mine.complete(found);
+                    }
+                });
+        return mine;
+    }
+}

@@ -1,0 +1,34 @@
+package io.basalt.client;
+
+import java.time.Duration;
+
+/**
+ * Tunables of the client library.
+ *
+ * @param requestTimeoutMillis how long one chunk server request may take. Longer than the chunk
+ *     server's own request timeout (30 s) so that a slow replica is answered for by the primary
+ *     (REPLICA_FAILED naming it) before the client gives up on the primary; a chunk server stopped
+ *     for 20 s (SIGSTOP) stalls I/O but does not fail it.
+ * @param attemptsMax tries of one piece of I/O (first try plus retries after a failure was
+ *     reported or the map refreshed) before the error reaches the caller
+ * @param retryBackoffMillisMax the longest pause between tries (doubling from 20 ms)
+ * @param leaseDuration how long a lease lasts without renewal; renewed every third of it
+ * @param requestBytesMax the largest chunk server request; larger I/O is split
+ */
+public record ClientConfig(long requestTimeoutMillis, int attemptsMax, long retryBackoffMillisMax,
+                           Duration leaseDuration, int requestBytesMax) {
+
+    public static ClientConfig defaults() {
+        return new ClientConfig(45_000, 12, 1_000, Duration.ofSeconds(30), 1 << 20);
+    }
+
+    public ClientConfig withLeaseDuration(Duration duration) {
+        return new ClientConfig(requestTimeoutMillis, attemptsMax, retryBackoffMillisMax, duration,
+                requestBytesMax);
+    }
+
+    public ClientConfig withRequestTimeoutMillis(long millis) {
+        return new ClientConfig(millis, attemptsMax, retryBackoffMillisMax, leaseDuration,
+                requestBytesMax);
+    }
+}

@@ -1,0 +1,763 @@
+package io.basalt.client;
+
+import static io.basalt.chunkserver.BlockCrc.BLOCK_SHIFT;
+import static io.basalt.chunkserver.BlockCrc.BLOCK_SIZE_BYTES;
+
+import io.basalt.chunkserver.BlockCrc;
+import io.basalt.chunkserver.CsStatus;
+import io.basalt.chunkserver.protocol.DataClient;
+import io.basalt.chunkserver.protocol.DataFrame;
+import io.basalt.common.block.BlockDevice;
+import io.basalt.common.block.BlockDeviceException;
+import io.basalt.common.block.BlockDeviceException.Kind;
+import io.basalt.common.block.Extent;
+import io.basalt.meta.api.MetaError;
+import io.basalt.meta.api.MetaException;
+import io.basalt.meta.model.Chunk;
+import io.basalt.meta.model.Chunklet;
+import io.basalt.meta.model.ChunkletState;
+import io.basalt.meta.model.Policy;
+import io.basalt.meta.model.Volume;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.CompositeByteBuf;
+import io.netty.buffer.PooledByteBufAllocator;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A replicated volume as a {@link BlockDevice}: what every gateway serves. I/O is cut at chunk
+ * boundaries and at the chunk server request limit, and every piece goes straight to the chunk
+ * servers holding it, in parallel.
+ *
+ * <p>Design note.
+ * <ul>
+ *   <li>Writes: the CRC32C of every 4 KiB block is computed once, at entry, and travels with the
+ *       data on every try, so a retry can never carry bytes other than the caller's. A piece goes
+ *       to the primary (the first UPTODATE chunklet) as FORWARD with the other replicas (UPTODATE
+ *       and RECOVERING) listed; the primary answers when every replica has it durable. A write
+ *       acknowledged to the caller is therefore durable on every replica in the map: flush has
+ *       nothing left to do.</li>
+ *   <li>Reads go to the primary and every block's CRC32C is checked before it is copied out.
+ *       Ranges of never-written chunks read as zeroes without a round trip ({@link ChunkMap}).</li>
+ *   <li>Failures: a chunk server that fails (connection, timeout, I/O error, corrupt block, full
+ *       disk, or named by the primary as a failed replica) is reported to meta, which replaces its
+ *       chunklet and raises the chunk version; the piece is then tried again on the new map. A
+ *       refusal for a stale version fetches the map again. The last UPTODATE chunklet of a chunk is
+ *       never reported (it holds the only good copy): the piece is retried on it, bounded, and the
+ *       error reaches the caller only when the tries are used up.</li>
+ *   <li>Unaligned writes (clients that ignore the advertised 4 KiB minimum block size) are done
+ *       by read-modify-write of the edge blocks; two concurrent unaligned writes to one block may
+ *       lose one of them. NBD clients that honor the minimum (qemu, nbdcopy, fio) never send
+ *       them.</li>
+ * </ul>
+ */
+public final class VolumeDevice implements BlockDevice {
+    private static final Logger log = LoggerFactory.getLogger(VolumeDevice.class);
+    /** NBD's largest request; anything bigger is split here anyway. */
+    public static final int PAYLOAD_BYTES_MAX = 32 << 20;
+    /** Chunks looked up per block status call, so a huge range answers quickly with a prefix. */
+    static final int BLOCK_STATUS_CHUNKS_MAX = 256;
+
+    private final ClusterClient cluster;
+    private final Volume volume;
+    private final VolumeLease lease;
+    private final ChunkMap chunks;
+    private final ByteBufAllocator alloc = PooledByteBufAllocator.DEFAULT;
+    private final ConcurrentHashMap<ReportKey, CompletableFuture<Chunk>> reports = new ConcurrentHashMap<>();
+    private volatile boolean closed;
+
+    private record ReportKey(long chunkUid, long chunkVersion, int csId) {}
+
+    private VolumeDevice(ClusterClient cluster, Volume volume, VolumeLease lease) {
+        this.cluster = cluster;
+        this.volume = volume;
+        this.lease = lease;
+        this.chunks = new ChunkMap(cluster, volume.id());
+    }
+
+    /** Blocking: finds the volume and takes its lease. */
+    static VolumeDevice open(ClusterClient cluster, String name, String clientId) {
+        Volume volume = cluster.meta().getVolume(name);
+        Policy policy = Policy.parse(volume.policyName());
+        if (policy.erasureCoded()) {
+            throw new BlockDeviceException(Kind.NOT_SUPPORTED, "volume \"" + name + "\" uses policy "
+                    + policy.name() + "; erasure-coded volumes are not supported yet");
+        }
+        VolumeLease lease = VolumeLease.acquire(cluster, volume, clientId);
+        return new VolumeDevice(cluster, volume, lease);
+    }
+
+    public Volume volume() {
+        return volume;
+    }
+
+    @Override
+    public long sizeBytes() {
+        return volume.sizeBytes();
+    }
+
+    @Override
+    public int minimumBlockSizeBytes() {
+        return BLOCK_SIZE_BYTES;
+    }
+
+    @Override
+    public int preferredBlockSizeBytes() {
+        return BLOCK_SIZE_BYTES;
+    }
+
+    @Override
+    public int maximumPayloadBytes() {
+        return PAYLOAD_BYTES_MAX;
+    }
+
+    @Override
+    public boolean isReadOnly() {
+        return false;
+    }
+
+    /** No client-side cache: every acknowledged write is on the chunk servers. */
+    @Override
+    public boolean sharedCacheAcrossClients() {
+        return true;
+    }
+
+    @Override
+    public boolean supportsFastZero() {
+        return true;
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Reads
+
+    @Override
+    public CompletableFuture<Void> read(long offsetBytes, int lengthBytes, ByteBuf destination) {
+        try {
+            checkOpen();
+            BlockDevice.checkRange(offsetBytes, lengthBytes, sizeBytes());
+        } catch (BlockDeviceException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        if (lengthBytes == 0) {
+            return CompletableFuture.completedFuture(null);
+        }
+        long alignedStart = offsetBytes & -BLOCK_SIZE_BYTES;
+        long alignedEnd = alignUp(offsetBytes + lengthBytes);
+        if (alignedStart == offsetBytes && alignedEnd == offsetBytes + lengthBytes) {
+            destination.ensureWritable(lengthBytes);
+            int base = destination.writerIndex();
+            return readAligned(offsetBytes, lengthBytes, destination, base)
+                    .thenRun(() -> destination.writerIndex(base + lengthBytes));
+        }
+        ByteBuf aligned = alloc.directBuffer((int) (alignedEnd - alignedStart));
+        return readAligned(alignedStart, (int) (alignedEnd - alignedStart), aligned, 0).whenComplete((ignored, error) -> {
+            if (error == null) {
+                destination.writeBytes(aligned, (int) (offsetBytes - alignedStart), lengthBytes);
+            }
+            aligned.release();
+        });
+    }
+
+    /** Reads an aligned range into {@code destination} at {@code destinationIndex} (indices unchanged). */
+    private CompletableFuture<Void> readAligned(long offsetBytes, int lengthBytes, ByteBuf destination,
+            int destinationIndex) {
+        List<CompletableFuture<Void>> parts = new ArrayList<>();
+        forEachPiece(offsetBytes, lengthBytes, (chunkIndex, chunkOffset, pieceBytes, at) ->
+                parts.add(withRetries("read", chunkIndex,
+                        () -> readPiece(chunkIndex, chunkOffset, pieceBytes, destination, destinationIndex + at))));
+        return allOf(parts);
+    }
+
+    private CompletableFuture<Void> readPiece(long chunkIndex, long chunkOffset, int lengthBytes, ByteBuf destination,
+            int destinationIndex) {
+        return chunks.lookup(chunkIndex).thenCompose(found -> {
+            if (found.isEmpty()) {
+                destination.setZero(destinationIndex, lengthBytes);
+                return CompletableFuture.completedFuture(null);
+            }
+            Chunk chunk = found.get();
+            Chunklet source = primary(chunk);
+            return cluster.directory().address(source.csId()).thenCompose(address ->
+                    cluster.connections().request(address, DataFrame.TYPE_READ, chunk.uid(), chunk.version(),
+                            chunkOffset, lengthBytes, null)
+                            .handle((reply, error) -> {
+                                try {
+                                    checkReply(source, address, "read", reply, error, List.of());
+                                    copyVerified(chunk, source, address, chunkOffset, lengthBytes, reply,
+                                            destination, destinationIndex);
+                                    return null;
+                                } finally {
+                                    release(reply);
+                                }
+                            }));
+        });
+    }
+
+    /** Checks every block's CRC32C in a READ reply, then copies the data out. */
+    private void copyVerified(Chunk chunk, Chunklet source, String address, long chunkOffset, int lengthBytes,
+            DataClient.Reply reply, ByteBuf destination, int destinationIndex) {
+        ByteBuf payload = reply.payload();
+        int blocks = lengthBytes >> BLOCK_SHIFT;
+        if (payload.readableBytes() != lengthBytes + 4 * blocks) {
+            throw AttemptFailure.report("bad_reply", List.of(source.csId()), "chunk server " + source.csId()
+                    + " at " + address + " sent " + payload.readableBytes() + " bytes for a " + lengthBytes
+                    + "-byte read");
+        }
+        int dataAt = payload.readerIndex();
+        ByteBuffer view = BlockCrc.blocksView(payload, dataAt, blocks);
+        for (int i = 0; i < blocks; i++) {
+            int sent = payload.getInt(dataAt + lengthBytes + 4 * i);
+            if (BlockCrc.ofBlock(view, payload, dataAt, i) != sent) {
+                cluster.metrics().corruptReads.inc();
+                throw AttemptFailure.report("corrupt_reply", List.of(source.csId()), "block at offset "
+                        + (chunkOffset + ((long) i << BLOCK_SHIFT)) + " of chunk " + Long.toHexString(chunk.uid())
+                        + " from chunk server " + source.csId() + " at " + address + " fails its CRC32C");
+            }
+        }
+        destination.setBytes(destinationIndex, payload, dataAt, lengthBytes);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Writes
+
+    @Override
+    public CompletableFuture<Void> write(long offsetBytes, ByteBuf data, boolean fua) {
+        int lengthBytes = data.readableBytes();
+        try {
+            checkWritable();
+            BlockDevice.checkRange(offsetBytes, lengthBytes, sizeBytes());
+        } catch (BlockDeviceException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        if (lengthBytes == 0) {
+            return CompletableFuture.completedFuture(null);
+        }
+        long alignedStart = offsetBytes & -BLOCK_SIZE_BYTES;
+        long alignedEnd = alignUp(offsetBytes + lengthBytes);
+        if (alignedStart == offsetBytes && alignedEnd == offsetBytes + lengthBytes) {
+            return writeAligned(offsetBytes, data.slice());
+        }
+        // Read-modify-write of the edge blocks (see the class note).
+        int alignedBytes = (int) (alignedEnd - alignedStart);
+        ByteBuf merged = alloc.directBuffer(alignedBytes);
+        return readAligned(alignedStart, alignedBytes, merged, 0).thenCompose(ignored -> {
+            merged.setBytes((int) (offsetBytes - alignedStart), data, data.readerIndex(), lengthBytes);
+            merged.writerIndex(alignedBytes);
+            return writeAligned(alignedStart, merged);
+        }).whenComplete((ignored, error) -> merged.release());
+    }
+
+    /** Writes {@code data} (whole blocks, readable bytes) at an aligned offset. */
+    private CompletableFuture<Void> writeAligned(long offsetBytes, ByteBuf data) {
+        int lengthBytes = data.readableBytes();
+        int[] crcs = new int[lengthBytes >> BLOCK_SHIFT];
+        int dataAt = data.readerIndex();
+        ByteBuffer view = BlockCrc.blocksView(data, dataAt, crcs.length);
+        for (int i = 0; i < crcs.length; i++) {
+            crcs[i] = BlockCrc.ofBlock(view, data, dataAt, i);
+        }
+        List<CompletableFuture<Void>> parts = new ArrayList<>();
+        forEachPiece(offsetBytes, lengthBytes, (chunkIndex, chunkOffset, pieceBytes, at) ->
+                parts.add(withRetries("write", chunkIndex, () -> writePiece(chunkIndex, chunkOffset, data,
+                        dataAt + at, pieceBytes, crcs, at >> BLOCK_SHIFT))));
+        return allOf(parts);
+    }
+
+    private CompletableFuture<Void> writePiece(long chunkIndex, long chunkOffset, ByteBuf data, int dataIndex,
+            int lengthBytes, int[] crcs, int firstBlock) {
+        String fenced = lease.fencedReason();
+        if (fenced != null) {
+            return CompletableFuture.failedFuture(AttemptFailure.giveUp(Kind.IO, fenced));
+        }
+        return chunks.allocate(chunkIndex).thenCompose(chunk -> {
+            Chunklet primary = primary(chunk);
+            List<Chunklet> others = new ArrayList<>();
+            for (Chunklet chunklet : chunk.chunklets()) {
+                if (chunklet != primary && takesWrites(chunklet)) {
+                    others.add(chunklet);
+                }
+            }
+            return addresses(primary, others).thenCompose(addresses -> {
+                String primaryAddress = addresses.getFirst();
+                List<String> replicaAddresses = addresses.subList(1, addresses.size());
+                int blocks = lengthBytes >> BLOCK_SHIFT;
+                ByteBuf trailer = alloc.buffer(4 * blocks + (replicaAddresses.isEmpty() ? 0 : 64 * addresses.size()));
+                for (int i = 0; i < blocks; i++) {
+                    trailer.writeInt(crcs[firstBlock + i]);
+                }
+                if (!replicaAddresses.isEmpty()) {
+                    DataClient.appendReplicaList(trailer, replicaAddresses);
+                }
+                CompositeByteBuf payload = alloc.compositeBuffer(2);
+                payload.addComponents(true, data.retainedSlice(dataIndex, lengthBytes), trailer);
+                int type = replicaAddresses.isEmpty() ? DataFrame.TYPE_WRITE : DataFrame.TYPE_FORWARD;
+                return cluster.connections().request(primaryAddress, type, chunk.uid(), chunk.version(), chunkOffset,
+                        lengthBytes, payload).handle((reply, error) -> {
+                            try {
+                                checkReply(primary, primaryAddress, "write", reply, error, others);
+                                return null;
+                            } finally {
+                                release(reply);
+                            }
+                        });
+            });
+        });
+    }
+
+    private CompletableFuture<List<String>> addresses(Chunklet primary, List<Chunklet> others) {
+        List<CompletableFuture<String>> lookups = new ArrayList<>();
+        lookups.add(cluster.directory().address(primary.csId()));
+        for (Chunklet chunklet : others) {
+            lookups.add(cluster.directory().address(chunklet.csId()));
+        }
+        return CompletableFuture.allOf(lookups.toArray(CompletableFuture[]::new))
+                .thenApply(ignored -> lookups.stream().map(CompletableFuture::join).toList());
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Trim, zeroes, flush, block status
+
+    @Override
+    public CompletableFuture<Void> flush() {
+        // Every acknowledged write is already durable on every replica (see the class note).
+        return closed ? CompletableFuture.failedFuture(closedError()) : CompletableFuture.completedFuture(null);
+    }
+
+    @Override
+    public CompletableFuture<Void> trim(long offsetBytes, long lengthBytes, boolean fua) {
+        try {
+            checkWritable();
+            BlockDevice.checkRange(offsetBytes, lengthBytes, sizeBytes());
+        } catch (BlockDeviceException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        // A hint: only the whole blocks inside the range are discarded.
+        long start = alignUp(offsetBytes);
+        long end = (offsetBytes + lengthBytes) & -BLOCK_SIZE_BYTES;
+        return end <= start ? CompletableFuture.completedFuture(null) : zeroAligned(DataFrame.TYPE_TRIM, start, end - start);
+    }
+
+    @Override
+    public CompletableFuture<Void> writeZeroes(long offsetBytes, long lengthBytes, boolean mayDeallocate,
+            boolean fastOnly, boolean fua) {
+        try {
+            checkWritable();
+            BlockDevice.checkRange(offsetBytes, lengthBytes, sizeBytes());
+        } catch (BlockDeviceException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        if (lengthBytes == 0) {
+            return CompletableFuture.completedFuture(null);
+        }
+        long start = alignUp(offsetBytes);
+        long end = (offsetBytes + lengthBytes) & -BLOCK_SIZE_BYTES;
+        List<CompletableFuture<Void>> parts = new ArrayList<>();
+        if (end > start) {
+            parts.add(zeroAligned(DataFrame.TYPE_WRITE_ZEROES, start, end - start));
+        }
+        // Edges that are not whole blocks are written as zero bytes (read-modify-write).
+        long headEnd = Math.min(offsetBytes + lengthBytes, start);
+        if (headEnd > offsetBytes) {
+            parts.add(writeZeroBytes(offsetBytes, (int) (headEnd - offsetBytes)));
+        }
+        long tailStart = Math.max(end, headEnd);
+        if (offsetBytes + lengthBytes > tailStart && tailStart >= start) {
+            parts.add(writeZeroBytes(tailStart, (int) (offsetBytes + lengthBytes - tailStart)));
+        }
+        return allOf(parts);
+    }
+
+    private CompletableFuture<Void> writeZeroBytes(long offsetBytes, int lengthBytes) {
+        ByteBuf zeroes = alloc.buffer(lengthBytes).writeZero(lengthBytes);
+        return write(offsetBytes, zeroes, false).whenComplete((ignored, error) -> zeroes.release());
+    }
+
+    /** TRIM or WRITE_ZEROES of an aligned range: to every replica of each allocated chunk. */
+    private CompletableFuture<Void> zeroAligned(int type, long offsetBytes, long lengthBytes) {
+        List<CompletableFuture<Void>> parts = new ArrayList<>();
+        String op = DataFrame.typeName(type);
+        forEachPiece(offsetBytes, lengthBytes, (chunkIndex, chunkOffset, pieceBytes, at) ->
+                parts.add(withRetries(op, chunkIndex, () -> zeroPiece(type, chunkIndex, chunkOffset, pieceBytes))));
+        return allOf(parts);
+    }
+
+    private CompletableFuture<Void> zeroPiece(int type, long chunkIndex, long chunkOffset, int lengthBytes) {
+        String fenced = lease.fencedReason();
+        if (fenced != null) {
+            return CompletableFuture.failedFuture(AttemptFailure.giveUp(Kind.IO, fenced));
+        }
+        return chunks.lookup(chunkIndex).thenCompose(found -> {
+            if (found.isEmpty()) {
+                return CompletableFuture.completedFuture(null); // never written: already zeroes
+            }
+            Chunk chunk = found.get();
+            List<Chunklet> targets = chunk.chunklets().stream().filter(VolumeDevice::takesWrites).toList();
+            List<CompletableFuture<AttemptFailure>> sends = new ArrayList<>();
+            for (Chunklet target : targets) {
+                sends.add(cluster.directory().address(target.csId()).thenCompose(address ->
+                        cluster.connections().request(address, type, chunk.uid(), chunk.version(), chunkOffset,
+                                lengthBytes, null).handle((reply, error) -> {
+                                    try {
+                                        checkReply(target, address, DataFrame.typeName(type), reply, error,
+                                                List.of());
+                                        return (AttemptFailure) null;
+                                    } catch (AttemptFailure failure) {
+                                        return failure;
+                                    } finally {
+                                        release(reply);
+                                    }
+                                })));
+            }
+            return CompletableFuture.allOf(sends.toArray(CompletableFuture[]::new)).thenApply(ignored -> {
+                AttemptFailure worst = null;
+                List<Integer> failed = new ArrayList<>();
+                for (CompletableFuture<AttemptFailure> send : sends) {
+                    AttemptFailure failure = send.join();
+                    if (failure == null) {
+                        continue;
+                    }
+                    failed.addAll(failure.failedCsIds);
+                    if (worst == null || failure.remedy.ordinal() > worst.remedy.ordinal()) {
+                        worst = failure;
+                    }
+                }
+                if (worst == null) {
+                    return null;
+                }
+                if (worst.remedy == AttemptFailure.Remedy.REPORT) {
+                    throw AttemptFailure.report(worst.reason, failed, worst.getMessage());
+                }
+                throw worst;
+            });
+        });
+    }
+
+    @Override
+    public CompletableFuture<List<Extent>> blockStatus(long offsetBytes, long lengthBytes, int extentsMax) {
+        try {
+            checkOpen();
+            BlockDevice.checkRange(offsetBytes, lengthBytes, sizeBytes());
+        } catch (BlockDeviceException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        if (lengthBytes == 0) {
+            return CompletableFuture.failedFuture(new BlockDeviceException(Kind.INVALID, "block status of 0 bytes"));
+        }
+        long chunkSize = volume.chunkSizeBytes();
+        long end = offsetBytes + lengthBytes;
+        long firstChunk = offsetBytes / chunkSize;
+        long lastChunk = Math.min((end - 1) / chunkSize, firstChunk + BLOCK_STATUS_CHUNKS_MAX - 1);
+        List<CompletableFuture<Optional<Chunk>>> lookups = new ArrayList<>();
+        for (long index = firstChunk; index <= lastChunk; index++) {
+            lookups.add(chunks.lookup(index));
+        }
+        return CompletableFuture.allOf(lookups.toArray(CompletableFuture[]::new)).handle((ignored, error) -> {
+            if (error != null) {
+                throw new BlockDeviceException(Kind.IO, "block status of volume \"" + volume.name() + "\": "
+                        + rootMessage(error), error);
+            }
+            List<Extent> extents = new ArrayList<>();
+            long at = offsetBytes;
+            long stop = Math.min(end, Math.min(sizeBytes(), (lastChunk + 1) * chunkSize));
+            boolean runHole = false;
+            long runStart = at;
+            for (int i = 0; at < stop; i++) {
+                long chunkEnd = Math.min(stop, (firstChunk + i + 1) * chunkSize);
+                boolean hole = lookups.get(i).join().isEmpty();
+                if (at == runStart) {
+                    runHole = hole;
+                } else if (hole != runHole) {
+                    extents.add(new Extent(at - runStart, runHole, runHole));
+                    if (extents.size() == extentsMax) {
+                        return extents;
+                    }
+                    runStart = at;
+                    runHole = hole;
+                }
+                at = chunkEnd;
+            }
+            extents.add(new Extent(at - runStart, runHole, runHole));
+            return extents;
+        });
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        lease.release();
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // The retry loop and reply classification
+
+    /** Tries {@code attempt} until it succeeds, a failure says give up, or the tries are used up. */
+    private CompletableFuture<Void> withRetries(String op, long chunkIndex, Supplier<CompletableFuture<Void>> attempt) {
+        CompletableFuture<Void> result = new CompletableFuture<>();
+        tryOnce(op, chunkIndex, attempt, 1, result);
+        return result;
+    }
+
+    private void tryOnce(String op, long chunkIndex, Supplier<CompletableFuture<Void>> attempt, int attemptNumber,
+            CompletableFuture<Void> result) {
+        CompletableFuture<Void> tried;
+        try {
+            tried = attempt.get();
+        } catch (RuntimeException e) {
+            tried = CompletableFuture.failedFuture(e);
+        }
+        tried.whenComplete((ignored, error) -> {
+            if (error == null) {
+                result.complete(null);
+                return;
+            }
+            Throwable cause = unwrap(error);
+            AttemptFailure failure = cause instanceof AttemptFailure f ? f : classifyOther(cause);
+            if (failure.remedy == AttemptFailure.Remedy.GIVE_UP || closed
+                    || attemptNumber >= cluster.config().attemptsMax()) {
+                String tries = attemptNumber > 1 ? " (after " + attemptNumber + " tries)" : "";
+                result.completeExceptionally(new BlockDeviceException(closed ? Kind.SHUTDOWN : failure.kind,
+                        op + " of volume \"" + volume.name() + "\" chunk " + chunkIndex + ": " + failure.getMessage()
+                                + tries, cause));
+                return;
+            }
+            cluster.metrics().retries.labelValues(op, failure.reason).inc();
+            log.debug("{} of volume \"{}\" chunk {} try {}: {}", op, volume.name(), chunkIndex, attemptNumber,
+                    failure.getMessage());
+            remedy(chunkIndex, failure).whenComplete((done, remedyError) -> {
+                if (remedyError != null) {
+                    log.warn("{} of volume \"{}\" chunk {}: {}", op, volume.name(), chunkIndex,
+                            rootMessage(remedyError));
+                }
+                long delayMillis = Math.min(cluster.config().retryBackoffMillisMax(),
+                        20L << Math.min(attemptNumber - 1, 10));
+                cluster.scheduler().schedule(() -> tryOnce(op, chunkIndex, attempt, attemptNumber + 1, result),
+                        delayMillis, TimeUnit.MILLISECONDS);
+            });
+        });
+    }
+
+    private CompletableFuture<?> remedy(long chunkIndex, AttemptFailure failure) {
+        return switch (failure.remedy) {
+            case REFRESH -> chunks.lookup(chunkIndex).thenCompose(found -> found.isEmpty()
+                    ? CompletableFuture.completedFuture(found)
+                    : chunks.refresh(chunkIndex, found.get().version()));
+            case REPORT -> chunks.lookup(chunkIndex).thenCompose(found -> found.isEmpty()
+                    ? CompletableFuture.completedFuture(null)
+                    : report(found.get(), failure.failedCsIds));
+            case RETRY, GIVE_UP -> CompletableFuture.completedFuture(null);
+        };
+    }
+
+    /**
+     * Reports {@code csIds} failed for {@code chunk}, one after another (each report raises the
+     * version, and meta ignores a report about an older one), except the last UPTODATE chunklet.
+     */
+    private CompletableFuture<Void> report(Chunk chunk, List<Integer> csIds) {
+        CompletableFuture<Chunk> current = CompletableFuture.completedFuture(chunk);
+        for (int csId : csIds.stream().distinct().toList()) {
+            current = current.thenCompose(latest -> {
+                long upToDate = latest.chunklets().stream().filter(c -> c.state() == ChunkletState.UPTODATE).count();
+                boolean isUpToDate = latest.chunklets().stream()
+                        .anyMatch(c -> c.csId() == csId && c.state() == ChunkletState.UPTODATE);
+                boolean holds = latest.chunklets().stream().anyMatch(c -> c.csId() == csId);
+                if (!holds || (isUpToDate && upToDate <= 1)) {
+                    return CompletableFuture.completedFuture(latest);
+                }
+                // Pieces failing together on one chunk server share one report.
+                ReportKey key = new ReportKey(latest.uid(), latest.version(), csId);
+                CompletableFuture<Chunk> mine = new CompletableFuture<>();
+                CompletableFuture<Chunk> running = reports.putIfAbsent(key, mine);
+                if (running != null) {
+                    return running;
+                }
+                cluster.metrics().failuresReported.inc();
+                log.warn("reporting chunk server {} failed for chunk {} (version {}) of volume \"{}\"", csId,
+                        Long.toHexString(latest.uid()), latest.version(), volume.name());
+                cluster.callMeta("report_failure",
+                        () -> cluster.meta().reportFailure(latest.uid(), latest.version(), csId))
+                        .whenComplete((updated, error) -> {
+                            reports.remove(key, mine);
+                            if (error != null) {
+                                mine.completeExceptionally(error);
+                            } else {
+                                chunks.update(updated);
+                                log.info("chunk {} of volume \"{}\" is now version {}: {}",
+                                        Long.toHexString(updated.uid()), volume.name(), updated.version(),
+                                        updated.chunklets());
+                                mine.complete(updated);
+                            }
+                        });
+                return mine;
+            });
+        }
+        return current.thenApply(ignored -> null);
+    }
+
+    /**
+     * Turns a chunk server reply (or its failure) into an {@link AttemptFailure}, or returns when it
+     * is OK. {@code replicas}: the chunklets a FORWARD named, to map REPLICA_FAILED to ids.
+     */
+    private void checkReply(Chunklet target, String address, String op, DataClient.Reply reply,
+            Throwable error, List<Chunklet> replicas) {
+        String who = "chunk server " + target.csId() + " at " + address;
+        if (error != null) {
+            throw AttemptFailure.report("unreachable", List.of(target.csId()), who + ": " + rootMessage(error));
+        }
+        CsStatus status = reply.status();
+        if (status == CsStatus.OK) {
+            return;
+        }
+        String message = who + " refused the " + op + ": " + status + " " + reply.message();
+        throw switch (status) {
+            case STALE_VERSION -> AttemptFailure.refresh(message);
+            case BAD_CRC -> AttemptFailure.retry("bad_crc", message);
+            case REPLICA_FAILED -> replicaFailure(message, reply.message(), replicas);
+            case CORRUPT_BLOCK, IO_ERROR, TIMEOUT, UNAVAILABLE, NO_SPACE ->
+                    AttemptFailure.report(status.name().toLowerCase(java.util.Locale.ROOT), List.of(target.csId()),
+                            message);
+            default -> AttemptFailure.giveUp(Kind.IO, message);
+        };
+    }
+
+    /** The primary names each failed replica by address ("replica HOST:PORT failed: ..."; ...). */
+    private AttemptFailure replicaFailure(String message, String detail, List<Chunklet> replicas) {
+        if (detail.contains(CsStatus.STALE_VERSION.name())) {
+            return AttemptFailure.refresh(message);
+        }
+        List<Integer> failed = new ArrayList<>();
+        for (String part : detail.split("; ")) {
+            if (part.startsWith("replica ")) {
+                int end = part.indexOf(' ', "replica ".length());
+                String address = part.substring("replica ".length(), end < 0 ? part.length() : end);
+                int csId = cluster.directory().idOf(address);
+                if (csId >= 0 && replicas.stream().anyMatch(c -> c.csId() == csId)) {
+                    failed.add(csId);
+                }
+            }
+        }
+        return failed.isEmpty() ? AttemptFailure.retry("replica_failed", message)
+                : AttemptFailure.report("replica_failed", failed, message);
+    }
+
+    private AttemptFailure classifyOther(Throwable cause) {
+        if (cause instanceof MetaException meta) {
+            return switch (meta.error()) {
+                case NO_PLACEMENT -> AttemptFailure.giveUp(Kind.NO_SPACE, "meta cannot place a new chunk: "
+                        + meta.getMessage());
+                case NOT_FOUND -> AttemptFailure.giveUp(Kind.IO, meta.getMessage());
+                case NOT_LEADER -> AttemptFailure.retry("meta_unavailable", meta.getMessage());
+                default -> AttemptFailure.giveUp(Kind.IO, meta.getMessage());
+            };
+        }
+        if (cause instanceof BlockDeviceException device) {
+            return AttemptFailure.giveUp(device.kind(), device.getMessage());
+        }
+        if (cause instanceof IOException || cause instanceof IllegalStateException) {
+            return AttemptFailure.retry("error", rootMessage(cause));
+        }
+        log.error("unexpected error in the client library", cause);
+        return AttemptFailure.giveUp(Kind.IO, "unexpected error: " + cause);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Helpers
+
+    /** The chunklet reads and writes go to first: the first UPTODATE one. */
+    private static Chunklet primary(Chunk chunk) {
+        for (Chunklet chunklet : chunk.chunklets()) {
+            if (chunklet.state() == ChunkletState.UPTODATE) {
+                return chunklet;
+            }
+        }
+        throw AttemptFailure.giveUp(Kind.IO, "chunk " + Long.toHexString(chunk.uid()) + " (version "
+                + chunk.version() + ") has no up-to-date replica left: " + chunk.chunklets());
+    }
+
+    /** UPTODATE chunklets and RECOVERING ones (a replacement being filled must not miss new writes). */
+    private static boolean takesWrites(Chunklet chunklet) {
+        return chunklet.state() == ChunkletState.UPTODATE || chunklet.state() == ChunkletState.RECOVERING;
+    }
+
+    /** A piece of I/O inside one chunk. */
+    @FunctionalInterface
+    private interface PieceConsumer {
+        void piece(long chunkIndex, long chunkOffset, int lengthBytes, int bufferOffset);
+    }
+
+    /** Cuts {@code [offset, offset + length)} at chunk boundaries and at the request size limit. */
+    private void forEachPiece(long offsetBytes, long lengthBytes, PieceConsumer consumer) {
+        long chunkSize = volume.chunkSizeBytes();
+        int requestMax = cluster.config().requestBytesMax();
+        long at = offsetBytes;
+        long end = offsetBytes + lengthBytes;
+        while (at < end) {
+            long chunkIndex = at / chunkSize;
+            long chunkOffset = at % chunkSize;
+            int pieceBytes = (int) Math.min(Math.min(end - at, chunkSize - chunkOffset), requestMax);
+            consumer.piece(chunkIndex, chunkOffset, pieceBytes, (int) Math.min(Integer.MAX_VALUE, at - offsetBytes));
+            at += pieceBytes;
+        }
+    }
+
+    private static void release(DataClient.Reply reply) {
+        if (reply != null) {
+            reply.release();
+        }
+    }
+
+    private static CompletableFuture<Void> allOf(List<CompletableFuture<Void>> parts) {
+        if (parts.size() == 1) {
+            return parts.getFirst();
+        }
+        return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new));
+    }
+
+    private static long alignUp(long offsetBytes) {
+        return (offsetBytes + BLOCK_SIZE_BYTES - 1) & -BLOCK_SIZE_BYTES;
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw closedError();
+        }
+    }
+
+    private void checkWritable() {
+        checkOpen();
+        String fenced = lease.fencedReason();
+        if (fenced != null) {
+            throw new BlockDeviceException(Kind.IO, fenced);
+        }
+    }
+
+    private BlockDeviceException closedError() {
+        return new BlockDeviceException(Kind.SHUTDOWN, "volume \"" + volume.name() + "\" is closed");
+    }
+
+    private static Throwable unwrap(Throwable error) {
+        Throwable cause = error;
+        while (cause instanceof CompletionException && cause.getCause() != null) {
+            cause = cause.getCause();
+        }
+        return cause;
+    }
+
+    private static String rootMessage(Throwable error) {
+        Throwable cause = unwrap(error);
+        return cause.getMessage() == null ? cause.toString() : cause.getMessage();
+    }
+}

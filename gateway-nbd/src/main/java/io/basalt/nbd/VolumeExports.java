@@ -1,0 +1,142 @@
+package io.basalt.nbd;
+
+import io.basalt.client.ClusterClient;
+import io.basalt.client.VolumeDevice;
+import io.basalt.common.Units;
+import io.basalt.meta.api.MetaError;
+import io.basalt.meta.api.MetaException;
+import io.basalt.meta.model.Volume;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Every volume of the cluster as an NBD export of the same name.
+ *
+ * <p>Design note. All sessions of one volume on this gateway share one {@link VolumeDevice} and so
+ * one lease (the gateway is one client): multi-conn clients such as nbdcopy open several
+ * connections to one export, and since the device has no cache a flush on one covers writes on all.
+ * The device is opened (lease taken) by the first session and closed (lease released) when the last
+ * one ends. Another gateway, or anything else holding the lease, makes the open fail with the
+ * holder's name.
+ */
+public final class VolumeExports implements NbdExports {
+    private static final Logger log = LoggerFactory.getLogger(VolumeExports.class);
+
+    private final ClusterClient cluster;
+    private final String clientId;
+    private final Map<String, Shared> open = new HashMap<>();
+
+    /** One volume's device and how many sessions use it; guarded by {@code open}'s monitor. */
+    private static final class Shared {
+        final CompletableFuture<VolumeDevice> device;
+        int sessions;
+
+        Shared(CompletableFuture<VolumeDevice> device) {
+            this.device = device;
+        }
+    }
+
+    public VolumeExports(ClusterClient cluster, String clientId) {
+        this.cluster = cluster;
+        this.clientId = clientId;
+    }
+
+    @Override
+    public CompletableFuture<List<ExportInfo>> list() {
+        return cluster.listVolumes().thenApply(volumes -> volumes.stream().map(VolumeExports::info).toList());
+    }
+
+    @Override
+    public CompletableFuture<Optional<ExportInfo>> describe(String name) {
+        return cluster.findVolume(name).thenApply(volume -> volume.map(VolumeExports::info));
+    }
+
+    @Override
+    public CompletableFuture<OpenExport> open(String name) {
+        if (name.isEmpty()) {
+            return CompletableFuture.failedFuture(new UnknownExportException(name));
+        }
+        Shared shared;
+        synchronized (open) {
+            shared = open.get(name);
+            if (shared == null || shared.device.isCompletedExceptionally()) {
+                shared = new Shared(cluster.open(name, clientId));
+                open.put(name, shared);
+                Shared opened = shared;
+                shared.device.whenComplete((device, error) -> {
+                    if (error != null) {
+                        synchronized (open) {
+                            open.remove(name, opened);
+                        }
+                    } else {
+                        log.info("opened volume \"{}\" ({}, {}): lease taken as {}", name,
+                                Units.formatBytes(device.sizeBytes()), device.volume().policyName(), clientId);
+                    }
+                });
+            }
+            shared.sessions++;
+        }
+        Shared session = shared;
+        return shared.device.handle((device, error) -> {
+            if (error != null) {
+                synchronized (open) {
+                    session.sessions--;
+                }
+                Throwable cause = error instanceof CompletionException && error.getCause() != null
+                        ? error.getCause() : error;
+                if (cause instanceof MetaException meta && meta.error() == MetaError.NOT_FOUND) {
+                    throw new UnknownExportException(name);
+                }
+                throw cause instanceof RuntimeException runtime ? runtime : new CompletionException(cause);
+            }
+            return new OpenExport(info(device.volume()), device, () -> release(name, session));
+        });
+    }
+
+    private void release(String name, Shared session) {
+        VolumeDevice toClose = null;
+        synchronized (open) {
+            if (--session.sessions == 0 && open.get(name) == session) {
+                open.remove(name);
+                toClose = session.device.join();
+            }
+        }
+        if (toClose != null) {
+            // Releasing the lease is a meta call: off the event loop that ended the session.
+            VolumeDevice device = toClose;
+            CompletableFuture.runAsync(() -> {
+                device.close();
+                log.info("closed volume \"{}\": lease released", name);
+            }, task -> Thread.ofVirtual().name("basalt-nbd-close").start(task)).exceptionally(error -> {
+                log.warn("closing volume \"{}\": {}", name, error.toString());
+                return null;
+            });
+        }
+    }
+
+    /** Closes every open volume (releases the leases); for shutdown, after the sessions drained. */
+    public void closeAll() {
+        List<Shared> all;
+        synchronized (open) {
+            all = List.copyOf(open.values());
+            open.clear();
+        }
+        for (Shared shared : all) {
+            if (shared.device.isDone() && !shared.device.isCompletedExceptionally()) {
+                shared.device.join().close();
+            }
+        }
+    }
+
+    private static ExportInfo info(Volume volume) {
+        return new ExportInfo(volume.name(), volume.policyName() + " volume, " + Units.formatBytes(volume.sizeBytes()),
+                volume.sizeBytes(), false, true, volume.blockSizeBytes(), volume.blockSizeBytes(),
+                VolumeDevice.PAYLOAD_BYTES_MAX, true);
+    }
+}
