@@ -18,12 +18,12 @@ import java.util.regex.Pattern;
  * with the flags every Basalt JVM gets), for fault tests: started on a free port, stopped by SIGTERM
  * or killed by SIGKILL, always by its own PID.
  */
-final class CsProcess implements AutoCloseable {
+public final class CsProcess implements AutoCloseable {
     private static final Pattern SERVING = Pattern.compile("chunk server (\\d+) serving .* on ([0-9.]+):(\\d+)");
 
-    final Process process;
-    final int csId;
-    final int port;
+    public final Process process;
+    public final int csId;
+    public final int port;
     final StringBuffer output;
 
     private CsProcess(Process process, int csId, int port, StringBuffer output) {
@@ -34,7 +34,7 @@ final class CsProcess implements AutoCloseable {
     }
 
     /** The command line of a chunk server on {@code dataDir} with meta at {@code metaPeers}. */
-    static List<String> command(Path dataDir, String metaPeers, String hostLabel) {
+    public static List<String> command(Path dataDir, String metaPeers, String hostLabel) {
         String jar = System.getProperty("basalt.cli.jar");
         String lib = System.getProperty("basalt.cli.lib");
         if (jar == null || lib == null) {
@@ -49,11 +49,11 @@ final class CsProcess implements AutoCloseable {
         return command;
     }
 
-    static CsProcess start(Path dataDir, String metaPeers) throws IOException, InterruptedException {
+    public static CsProcess start(Path dataDir, String metaPeers) throws IOException, InterruptedException {
         return start(dataDir, metaPeers, "it");
     }
 
-    static CsProcess start(Path dataDir, String metaPeers, String hostLabel)
+    public static CsProcess start(Path dataDir, String metaPeers, String hostLabel)
             throws IOException, InterruptedException {
         List<String> command = command(dataDir, metaPeers, hostLabel);
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
@@ -87,19 +87,19 @@ final class CsProcess implements AutoCloseable {
         }
     }
 
-    String address() {
+    public String address() {
         return "127.0.0.1:" + port;
     }
 
     /** SIGKILL (Process.destroyForcibly on Linux), then wait for it to be gone. */
-    void kill9() throws InterruptedException {
+    public void kill9() throws InterruptedException {
         process.destroyForcibly();
         if (!process.waitFor(20, TimeUnit.SECONDS)) {
             throw new IllegalStateException("chunk server " + process.pid() + " survived SIGKILL");
         }
     }
 
-    boolean alive() {
+    public boolean alive() {
         return process.isAlive();
     }
 

@@ -64,7 +64,7 @@ public final class MetaCluster implements AutoCloseable {
         return String.join(",", peers);
     }
 
-    static List<String> javaCommand(String mainClass) {
+    public static List<String> javaCommand(String mainClass) {
         String jar = System.getProperty("basalt.cli.jar");
         String lib = System.getProperty("basalt.cli.lib");
         if (jar == null || lib == null) {
@@ -125,7 +125,7 @@ public final class MetaCluster implements AutoCloseable {
     }
 
     /** Restarts a stopped member on its port and waits until it serves. */
-    void restart(int index) throws IOException, InterruptedException {
+    public void restart(int index) throws IOException, InterruptedException {
         int started = count(log(index), SERVING);
         start(index);
         if (!awaitServing(index, started + 1)) {
@@ -170,18 +170,18 @@ public final class MetaCluster implements AutoCloseable {
         }
     }
 
-    long pid(int index) {
+    public long pid(int index) {
         return processes[index].pid();
     }
 
     /** kill -9 by PID, and wait for it to be gone. */
-    void kill9(int index) throws InterruptedException {
+    public void kill9(int index) throws InterruptedException {
         processes[index].destroyForcibly();
         processes[index].waitFor(30, TimeUnit.SECONDS);
     }
 
     /** SIGTERM: a clean stop (RocksDB closed), waited for. */
-    void stop(int index) throws InterruptedException {
+    public void stop(int index) throws InterruptedException {
         processes[index].destroy();
         if (!processes[index].waitFor(30, TimeUnit.SECONDS)) {
             processes[index].destroyForcibly();
@@ -189,7 +189,7 @@ public final class MetaCluster implements AutoCloseable {
         }
     }
 
-    void signal(int index, String signal) throws IOException, InterruptedException {
+    public void signal(int index, String signal) throws IOException, InterruptedException {
         Process kill = new ProcessBuilder("kill", "-" + signal, String.valueOf(pid(index)))
                 .inheritIO().start();
         if (kill.waitFor() != 0) {
@@ -203,7 +203,7 @@ public final class MetaCluster implements AutoCloseable {
     }
 
     /** The leader's index, waiting (bounded) for the group to have one. */
-    int leaderIndex(MetaClient client) throws InterruptedException {
+    public int leaderIndex(MetaClient client) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         while (System.nanoTime() < deadline) {
             MetaStatus status = client.status();

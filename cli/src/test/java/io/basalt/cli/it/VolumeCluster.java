@@ -1,0 +1,158 @@
+package io.basalt.cli.it;
+
+import io.basalt.cli.cs.CsProcess;
+import io.basalt.cli.meta.MetaCluster;
+import io.basalt.meta.api.MetaClient;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A whole cluster as real processes for the volume tests: meta members, chunk servers on distinct
+ * host labels, and the NBD gateway ({@code basalt nbd run}). Everything is ended by PID in
+ * {@link #close()}, also when a test fails; data lives under the directory given.
+ */
+final class VolumeCluster implements AutoCloseable {
+    private static final Pattern GATEWAY_SERVING = Pattern.compile("NBD gateway on nbd://[0-9.]+:(\\d+)/");
+
+    final Path dir;
+    final MetaCluster meta;
+    final List<CsProcess> servers = new ArrayList<>();
+    private Process gateway;
+    private int nbdPort;
+    private final StringBuffer gatewayOutput = new StringBuffer();
+    private MetaClient client;
+
+    private VolumeCluster(Path dir, int metaNodes) throws IOException {
+        this.dir = dir;
+        this.meta = new MetaCluster(metaNodes, dir.resolve("meta"));
+    }
+
+    /** Starts {@code metaNodes} meta members, {@code chunkServers} chunk servers and the gateway. */
+    static VolumeCluster start(Path dir, int metaNodes, int chunkServers) throws Exception {
+        VolumeCluster cluster = new VolumeCluster(dir, metaNodes);
+        try {
+            Files.createDirectories(dir.resolve("meta"));
+            cluster.meta.startAll();
+            for (int i = 1; i <= chunkServers; i++) {
+                cluster.servers.add(CsProcess.start(dir.resolve("cs" + i), cluster.meta.peers(), "host" + i));
+            }
+            cluster.startGateway();
+            return cluster;
+        } catch (Exception e) {
+            cluster.close();
+            throw e;
+        }
+    }
+
+    MetaClient client() {
+        if (client == null) {
+            client = meta.client();
+        }
+        return client;
+    }
+
+    /** Closes the test's meta client (before meta members are restarted under it). */
+    void closeClient() throws IOException {
+        if (client != null) {
+            client.close();
+            client = null;
+        }
+    }
+
+    String uri(String volume) {
+        return "nbd://127.0.0.1:" + nbdPort + "/" + volume;
+    }
+
+    void createVolume(String name, String size, String policy, String chunkSize) {
+        client().createVolume(name, BasaltProcess.parseSize(size), policy, BasaltProcess.parseSize(chunkSize));
+    }
+
+    /** Starts the gateway (again) and waits until it serves. */
+    void startGateway() throws IOException, InterruptedException {
+        List<String> command = MetaCluster.javaCommand("io.basalt.cli.Main");
+        command.addAll(List.of("nbd", "run", "--meta", meta.peers(), "--port", "0", "--metrics-port", "0",
+                "--client-id", "it-gateway"));
+        gatewayOutput.setLength(0);
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        gateway = process;
+        CompletableFuture<Integer> served = new CompletableFuture<>();
+        Thread reader = new Thread(() -> {
+            try (BufferedReader lines = new BufferedReader(
+                    new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+                String line;
+                while ((line = lines.readLine()) != null) {
+                    gatewayOutput.append(line).append('\n');
+                    Matcher m = GATEWAY_SERVING.matcher(line);
+                    if (m.find()) {
+                        served.complete(Integer.parseInt(m.group(1)));
+                    }
+                }
+            } catch (IOException ignored) {
+                // the process went away
+            }
+            served.completeExceptionally(new IOException("gateway exited before serving"));
+        }, "gateway-output-" + process.pid());
+        reader.setDaemon(true);
+        reader.start();
+        try {
+            nbdPort = served.get(90, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new IOException("NBD gateway did not start: " + e.getMessage() + "\n" + gatewayOutput, e);
+        }
+    }
+
+    /** SIGTERM the gateway and wait: sessions drain, leases are released. */
+    void stopGateway() throws InterruptedException {
+        if (gateway != null && gateway.isAlive()) {
+            gateway.destroy();
+            if (!gateway.waitFor(30, TimeUnit.SECONDS)) {
+                gateway.destroyForcibly();
+                gateway.waitFor(10, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    String gatewayOutput() {
+        return gatewayOutput.toString();
+    }
+
+    /** Sends {@code signal} (STOP, CONT, ...) to chunk server {@code index} by its PID. */
+    void signalCs(int index, String signal) throws IOException, InterruptedException {
+        Process kill = new ProcessBuilder("kill", "-" + signal, String.valueOf(servers.get(index).process.pid()))
+                .inheritIO().start();
+        if (kill.waitFor() != 0) {
+            throw new IOException("kill -" + signal + " failed");
+        }
+    }
+
+    @Override
+    public void close() throws Exception {
+        try {
+            if (client != null) {
+                client.close();
+            }
+            if (gateway != null && gateway.isAlive()) {
+                gateway.destroyForcibly();
+                gateway.waitFor(30, TimeUnit.SECONDS);
+            }
+            for (int i = 0; i < servers.size(); i++) {
+                if (servers.get(i).alive()) {
+                    signalCs(i, "CONT");
+                }
+                servers.get(i).kill9();
+            }
+        } finally {
+            meta.close();
+        }
+    }
+}

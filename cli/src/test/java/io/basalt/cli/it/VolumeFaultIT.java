@@ -1,0 +1,168 @@
+package io.basalt.cli.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.basalt.cli.cs.CsProcess;
+import io.basalt.meta.api.MetaClient;
+import io.basalt.meta.model.Chunk;
+import io.basalt.meta.model.ChunkletState;
+import io.basalt.meta.model.Volume;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * Faults under a running fio verify job on rep3 volumes: a chunk server stopped (SIGSTOP) for 20 s,
+ * one killed (kill -9), the meta leader killed, and the whole cluster stopped and started again.
+ * One cluster (3 meta members, 5 chunk servers on 5 host labels, the gateway) for the class; the
+ * tests run in order because each leaves the cluster changed.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class VolumeFaultIT {
+    @RegisterExtension
+    static final ItResources resources = new ItResources();
+
+    private static final long MIB = 1L << 20;
+    private static VolumeCluster cluster;
+    private static Path dir;
+
+    @BeforeAll
+    static void startCluster() throws Exception {
+        dir = resources.tempDir();
+        cluster = VolumeCluster.start(dir.resolve("cluster"), 3, 5);
+    }
+
+    @AfterAll
+    static void stopCluster() throws Exception {
+        if (cluster != null) {
+            cluster.close();
+        }
+    }
+
+    /** Starts a fio write-then-verify job on {@code volume}; its output goes to a file. */
+    private static Process startFio(String volume, String size, Path output) throws IOException {
+        Tools.require("fio", "fio");
+        return new ProcessBuilder("fio", "--name=fault-" + volume, "--ioengine=nbd", "--uri=" + cluster.uri(volume),
+                "--rw=randwrite", "--bsrange=4k-64k", "--iodepth=8", "--size=" + size,
+                "--verify=crc32c", "--verify_fatal=1", "--do_verify=1", "--verify_state_save=0",
+                "--randrepeat=0")
+                .directory(dir.toFile()).redirectErrorStream(true).redirectOutput(output.toFile()).start();
+    }
+
+    private static String awaitFio(Process fio, Path output) throws Exception {
+        try {
+            assertThat(fio.waitFor(240, TimeUnit.SECONDS)).as("fio finished").isTrue();
+            String out = Files.readString(output);
+            assertThat(fio.exitValue()).as(out).isZero();
+            assertThat(out).as(out).contains("err= 0").doesNotContain("verify: bad");
+            return out;
+        } finally {
+            fio.destroyForcibly();
+        }
+    }
+
+    @Test
+    @Order(1)
+    void chunkServerStoppedFor20SecondsIsRiddenOut() throws Exception {
+        cluster.createVolume("paused", "256M", "rep3", "32M");
+        Path output = dir.resolve("fio-paused.out");
+        Process fio = startFio("paused", "48m", output);
+        Thread.sleep(2000);
+        cluster.signalCs(0, "STOP");
+        try {
+            Thread.sleep(20_000);
+        } finally {
+            cluster.signalCs(0, "CONT");
+        }
+        awaitFio(fio, output);
+    }
+
+    @Test
+    @Order(2)
+    void chunkServerKilledDuringWritesLosesNothing() throws Exception {
+        cluster.createVolume("killed", "256M", "rep3", "32M");
+        Path output = dir.resolve("fio-killed.out");
+        Process fio = startFio("killed", "64m", output);
+        Thread.sleep(3000);
+        CsProcess victim = cluster.servers.get(1);
+        victim.kill9();
+        awaitFio(fio, output);
+
+        // The chunks that had a replica on the dead server were given a replacement (RECOVERING:
+        // nothing copies old data over yet) or have that replica marked: the volume is degraded.
+        MetaClient meta = cluster.client();
+        Volume volume = meta.getVolume("killed");
+        List<Chunk> degraded = new ArrayList<>();
+        for (long index = 0; index < volume.chunkSlots(); index++) {
+            meta.getChunk(volume.id(), index, false).filter(chunk -> chunk.chunklets().stream()
+                    .anyMatch(c -> c.state() != ChunkletState.UPTODATE)).ifPresent(degraded::add);
+        }
+        assertThat(degraded).as("degraded chunks").isNotEmpty();
+        assertThat(degraded).allSatisfy(chunk -> assertThat(chunk.chunklets().stream()
+                .filter(c -> c.state() == ChunkletState.UPTODATE && c.csId() != victim.csId)).hasSize(2));
+    }
+
+    @Test
+    @Order(3)
+    void metaLeaderKilledDuringIoStallsBriefly() throws Exception {
+        cluster.createVolume("leader", "256M", "rep3", "16M");
+        Path output = dir.resolve("fio-leader.out");
+        Process fio = startFio("leader", "64m", output);
+        Thread.sleep(2000);
+        int leader = cluster.meta.leaderIndex(cluster.client());
+        cluster.meta.kill9(leader);
+        try {
+            awaitFio(fio, output);
+        } finally {
+            cluster.meta.restart(leader);
+        }
+    }
+
+    @Test
+    @Order(4)
+    void wholeClusterRestartKeepsEveryAcknowledgedByte() throws Exception {
+        Tools.require("nbdcopy", "libnbd-bin");
+        cluster.createVolume("durable", "64M", "rep3", "16M");
+        Path source = ItFiles.randomFile(dir.resolve("durable-in.bin"), 48 * MIB, 31);
+        Tools.runOk(Duration.ofSeconds(120), java.util.Map.of(), List.of("nbdcopy", source.toString(),
+                cluster.uri("durable")));
+
+        // SIGTERM everything: gateway, chunk servers, meta members; then start them again.
+        cluster.stopGateway();
+        List<Integer> alive = new ArrayList<>();
+        for (int i = 0; i < cluster.servers.size(); i++) {
+            if (cluster.servers.get(i).alive()) {
+                cluster.servers.get(i).close();
+                alive.add(i);
+            }
+        }
+        cluster.closeClient();
+        for (int i = 0; i < 3; i++) {
+            cluster.meta.stop(i);
+        }
+        for (int i = 0; i < 3; i++) {
+            cluster.meta.restart(i);
+        }
+        for (int i : alive) {
+            cluster.servers.set(i, CsProcess.start(cluster.dir.resolve("cs" + (i + 1)), cluster.meta.peers(),
+                    "host" + (i + 1)));
+        }
+        cluster.startGateway();
+
+        Path back = dir.resolve("durable-out.bin");
+        Tools.runOk(Duration.ofSeconds(120), java.util.Map.of(), List.of("nbdcopy", cluster.uri("durable"),
+                back.toString()));
+        Tools.runOk("cmp", "-n", String.valueOf(48 * MIB), source.toString(), back.toString());
+    }
+}

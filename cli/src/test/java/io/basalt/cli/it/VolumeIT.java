@@ -1,0 +1,195 @@
+package io.basalt.cli.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.basalt.meta.model.Chunk;
+import io.basalt.meta.model.Volume;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * Replicated volumes end to end through the NBD gateway, with the clients users run: one cluster
+ * (1 meta, 4 chunk servers on 4 host labels, the gateway) for the class, one volume per test.
+ */
+class VolumeIT {
+    @RegisterExtension
+    static final ItResources resources = new ItResources();
+
+    private static final long MIB = 1L << 20;
+    private static VolumeCluster cluster;
+    private static Path dir;
+
+    @BeforeAll
+    static void startCluster() throws Exception {
+        dir = resources.tempDir();
+        cluster = VolumeCluster.start(dir.resolve("cluster"), 1, 4);
+    }
+
+    @AfterAll
+    static void stopCluster() throws Exception {
+        if (cluster != null) {
+            cluster.close();
+        }
+    }
+
+    @Test
+    void nbdcopyRoundTripOnRep3() throws Exception {
+        Tools.require("nbdcopy", "libnbd-bin");
+        cluster.createVolume("copy", "512M", "rep3", "64M");
+        Path source = ItFiles.randomFile(dir.resolve("copy-in.bin"), 256 * MIB, 21);
+        Path back = dir.resolve("copy-out.bin");
+        Tools.runOk(Duration.ofSeconds(180), Map.of(), List.of("nbdcopy", "--flush", source.toString(),
+                cluster.uri("copy")));
+        // Out again: the whole 512 MiB export; the first 256 MiB are the data, the rest zeroes.
+        Tools.runOk(Duration.ofSeconds(180), Map.of(), List.of("nbdcopy", cluster.uri("copy"), back.toString()));
+        Tools.runOk("cmp", "-n", String.valueOf(256 * MIB), source.toString(), back.toString());
+        Tools.runOk("cmp", "-i", String.valueOf(256 * MIB) + ":0", "-n", String.valueOf(256 * MIB),
+                back.toString(), "/dev/zero");
+
+        // Every written chunk has three UPTODATE replicas on three distinct chunk servers.
+        Volume volume = cluster.client().getVolume("copy");
+        assertThat(volume.chunkCount()).isEqualTo(4);
+        for (long index = 0; index < 4; index++) {
+            Chunk chunk = cluster.client().getChunk(volume.id(), index, false).orElseThrow();
+            assertThat(chunk.chunklets()).hasSize(3);
+            assertThat(chunk.chunklets().stream().map(c -> c.csId()).distinct()).hasSize(3);
+        }
+        // Thin: the chunks past the data were never allocated, and block status says so.
+        assertThat(cluster.client().getChunk(volume.id(), 4, false)).isEqualTo(Optional.empty());
+        Tools.Result map = Tools.runOk("nbdinfo", "--map", cluster.uri("copy"));
+        assertThat(map.stdout()).containsPattern("(?m)^\\s*268435456\\s+268435456\\s+3\\s+hole,zero$");
+    }
+
+    @Test
+    void qemuImgConvertAndCompareOnRep2() {
+        Tools.require("qemu-img", "qemu-utils");
+        cluster.createVolume("qemu", "64M", "rep2", "16M");
+        Path source;
+        try {
+            source = ItFiles.randomFile(dir.resolve("qemu-in.raw"), 64 * MIB, 22);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        Tools.runOk("qemu-img", "convert", "-n", "-f", "raw", "-O", "raw", source.toString(), cluster.uri("qemu"));
+        Tools.runOk("qemu-img", "compare", "-f", "raw", "-F", "raw", source.toString(), cluster.uri("qemu"));
+        // qemu-io: unaligned writes (read-modify-write), zeroes, discard, FUA, and I/O past the end.
+        Tools.Result io = Tools.runOk("qemu-io", "-f", "raw",
+                "-c", "write -P 0x33 " + (3 * MIB + 1) + " 3333",
+                "-c", "read -P 0x33 " + (3 * MIB + 1) + " 3333",
+                "-c", "write -f -P 0x44 " + 8 * MIB + " 64k",
+                "-c", "read -P 0x44 " + 8 * MIB + " 64k",
+                "-c", "write -z " + 16 * MIB + " 1M",
+                "-c", "read -P 0 " + 16 * MIB + " 1M",
+                "-c", "discard " + 20 * MIB + " 4M",
+                "-c", "read -P 0 " + 20 * MIB + " 4M",
+                cluster.uri("qemu"));
+        assertThat(io.stdout() + io.stderr()).as(io.describe()).doesNotContainIgnoringCase("fail")
+                .doesNotContainIgnoringCase("error");
+        Tools.Result past = Tools.run(Tools.COMMAND_TIMEOUT, null, Map.of(), List.of("qemu-io", "-f", "raw",
+                "-c", "read " + 64 * MIB + " 4k", cluster.uri("qemu")));
+        assertThat(past.stdout() + past.stderr()).as(past.describe()).containsIgnoringCase("error");
+    }
+
+    @Test
+    void fioVerifyMixedSizesAndDepthsOnRep3() {
+        Tools.require("fio", "fio");
+        cluster.createVolume("fio", "256M", "rep3", "32M");
+        Path workDir = resources.tempDir();
+        for (int depth : new int[] {1, 16}) {
+            Tools.Result result = Tools.run(Duration.ofSeconds(180), workDir, Map.of(), List.of("fio",
+                    "--name=verify-qd" + depth, "--ioengine=nbd", "--uri=" + cluster.uri("fio"),
+                    "--rw=randwrite", "--bsrange=4k-256k", "--iodepth=" + depth, "--numjobs=2",
+                    "--offset=" + (depth == 1 ? 0 : 64 * MIB), "--size=" + (depth == 1 ? "16m" : "64m"),
+                    "--offset_increment=" + (depth == 1 ? "16m" : "64m"),
+                    "--verify=crc32c", "--verify_fatal=1", "--do_verify=1", "--verify_state_save=0",
+                    "--randrepeat=0", "--group_reporting=1"));
+            assertThat(result.ok()).as(result.describe()).isTrue();
+            assertThat(result.stdout()).as(result.describe()).contains("err= 0");
+        }
+    }
+
+    @Test
+    void exportsListedAndUnknownNamesRefused() {
+        Tools.require("nbdinfo", "libnbd-bin");
+        cluster.createVolume("listed", "16M", "rep1", "4M");
+        Tools.Result list = Tools.runOk("nbdinfo", "--list", cluster.uri(""));
+        assertThat(list.stdout()).contains("export=\"listed\"").contains("rep1 volume, 16.0 MiB");
+        Tools.Result info = Tools.runOk("nbdinfo", "--json", cluster.uri("listed"));
+        assertThat(info.stdout()).contains("\"export-size\": 16777216").contains("\"block_size_minimum\": 4096");
+
+        Tools.Result unknown = Tools.run(Tools.COMMAND_TIMEOUT, null, Map.of(),
+                List.of("nbdinfo", cluster.uri("no-such-volume")));
+        assertThat(unknown.exitCode()).isNotZero();
+        assertThat(unknown.stderr()).contains("no-such-volume");
+    }
+
+    @Test
+    void secondWriterIsRefusedWhileTheFirstHoldsTheLease() throws Exception {
+        Tools.require("qemu-io", "qemu-utils");
+        cluster.createVolume("leased", "16M", "rep2", "4M");
+        // A client that is not the gateway takes the lease...
+        cluster.client().acquireLease(cluster.client().getVolume("leased").id(), "other-writer",
+                Duration.ofSeconds(60));
+        Tools.Result refused = Tools.run(Tools.COMMAND_TIMEOUT, null, Map.of(), List.of("qemu-io", "-f", "raw",
+                "-c", "read 0 4k", cluster.uri("leased")));
+        assertThat(refused.exitCode()).as(refused.describe()).isNotZero();
+        assertThat(refused.stdout() + refused.stderr()).as(refused.describe()).contains("other-writer");
+        // ...and once it lets go, the gateway gets it.
+        cluster.client().releaseLease(cluster.client().getVolume("leased").id(), "other-writer");
+        Tools.Result io = Tools.runOk("qemu-io", "-f", "raw", "-c", "write -P 0x55 0 64k", "-c",
+                "read -P 0x55 0 64k", cluster.uri("leased"));
+        assertThat(io.stdout()).doesNotContainIgnoringCase("fail");
+    }
+
+    @Test
+    void deletedVolumeFailsItsIoAndTheGatewayLivesOn() throws Exception {
+        Tools.require("python3", "python3");
+        cluster.createVolume("doomed", "16M", "rep2", "4M");
+        String script = String.join("\n",
+                "import nbd, sys, time",
+                "h = nbd.NBD()",
+                "h.connect_uri(sys.argv[1])",
+                "h.pwrite(b'x' * 4096, 0)",
+                "print('wrote', flush=True)",
+                "sys.stdin.readline()",
+                "deadline = time.time() + 30",
+                "while time.time() < deadline:",
+                "    try:",
+                "        h.pwrite(b'y' * 4096, 4096 * 1024)",
+                "    except nbd.Error as e:",
+                "        print('refused:', e)",
+                "        sys.exit(0)",
+                "    time.sleep(0.5)",
+                "print('still writable')",
+                "sys.exit(1)");
+        Path file = dir.resolve("doomed.py");
+        java.nio.file.Files.writeString(file, script);
+        ProcessBuilder builder = new ProcessBuilder(Tools.pythonWithNbd(), file.toString(), cluster.uri("doomed"))
+                .redirectErrorStream(true);
+        builder.environment().putAll(Tools.pythonPathEnvironment());
+        Process python = builder.start();
+        try {
+            var out = new java.io.BufferedReader(new java.io.InputStreamReader(python.getInputStream()));
+            assertThat(out.readLine()).isEqualTo("wrote");
+            cluster.client().deleteVolume("doomed");
+            python.getOutputStream().write('\n');
+            python.getOutputStream().flush();
+            String rest = out.lines().reduce("", (a, b) -> a + b + "\n");
+            assertThat(python.waitFor()).as(rest).isZero();
+            assertThat(rest).contains("refused");
+        } finally {
+            python.destroyForcibly();
+        }
+        // The gateway still serves the other volumes.
+        cluster.createVolume("after", "16M", "rep2", "4M");
+        Tools.runOk("qemu-io", "-f", "raw", "-c", "write -P 0x66 0 4k", "-c", "read -P 0x66 0 4k",
+                cluster.uri("after"));
+    }
+}
