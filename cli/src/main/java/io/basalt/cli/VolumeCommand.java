@@ -82,6 +82,7 @@ final class VolumeCommand implements Runnable {
         public void run() {
             long sizeBytes = parseSize(size, "--size");
             long chunkSizeBytes = chunkSize == null ? 0 : parseSize(chunkSize, "--chunk-size");
+            refuseErasureCoded(policy);
             Volume volume = options.call(c -> c.createVolume(name, sizeBytes, policy, chunkSizeBytes));
             if (options.json) {
                 System.out.println(json(volume));
@@ -89,6 +90,23 @@ final class VolumeCommand implements Runnable {
                 System.out.println("created volume " + volume.name() + ": "
                         + Units.formatBytes(volume.sizeBytes()) + ", " + volume.policyName());
             }
+        }
+    }
+
+    /**
+     * Meta can place erasure-coded chunks, but no client can read or write them yet: refuse to
+     * create a volume nothing could use.
+     */
+    static void refuseErasureCoded(String policyName) {
+        io.basalt.meta.model.Policy policy;
+        try {
+            policy = io.basalt.meta.model.Policy.parse(policyName);
+        } catch (IllegalArgumentException e) {
+            return; // meta names the rule
+        }
+        if (policy.erasureCoded()) {
+            throw new UserError("--policy " + policy.name() + ": erasure-coded volumes are not supported yet;"
+                    + " use rep1, rep2 or rep3");
         }
     }
 

@@ -24,7 +24,7 @@ public final class CsProcess implements AutoCloseable {
     public final Process process;
     public final int csId;
     public final int port;
-    final StringBuffer output;
+    public final StringBuffer output;
 
     private CsProcess(Process process, int csId, int port, StringBuffer output) {
         this.process = process;

@@ -46,12 +46,30 @@ final class VolumeCluster implements AutoCloseable {
             for (int i = 1; i <= chunkServers; i++) {
                 cluster.servers.add(CsProcess.start(dir.resolve("cs" + i), cluster.meta.peers(), "host" + i));
             }
+            cluster.awaitChunkServersUp(chunkServers);
             cluster.startGateway();
             return cluster;
         } catch (Exception e) {
             cluster.close();
             throw e;
         }
+    }
+
+    /** Waits until meta counts {@code count} chunk servers UP (heartbeats arrive), or fails. */
+    void awaitChunkServersUp(int count) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        List<io.basalt.meta.api.CsView> servers = List.of();
+        while (System.nanoTime() < deadline) {
+            servers = client().listCs();
+            if (servers.stream().filter(v -> v.server().status() == io.basalt.meta.model.CsStatus.UP).count()
+                    >= count) {
+                return;
+            }
+            Thread.sleep(200);
+        }
+        String output = this.servers.isEmpty() ? "" : this.servers.getFirst().output.toString();
+        throw new AssertionError("chunk servers not all UP within 60 s: " + servers
+                + "\nthe first one said:\n" + output.substring(Math.max(0, output.length() - 4000)));
     }
 
     MetaClient client() {

@@ -127,6 +127,9 @@ class VolumeFaultIT {
         } finally {
             cluster.meta.restart(leader);
         }
+        // Heartbeats follow the leader: every live chunk server is UP at the new one. (They used
+        // to be served by whichever follower a chunk server's client still talked to.)
+        cluster.awaitChunkServersUp(4);
     }
 
     @Test

@@ -82,8 +82,13 @@ public final class MetaClient implements AutoCloseable {
         Message message = Message.valueOf(ByteString.copyFrom(request.encode()));
         RaftClientReply reply;
         try {
-            reply = request.op().isWrite() ? client.io().send(message)
-                    : client.io().sendReadOnly(message);
+            if (request.op().isWrite()) {
+                reply = client.io().send(message);
+            } else if (servedByLeaderOnly(request.op())) {
+                reply = client.io().sendReadOnlyNonLinearizable(message);
+            } else {
+                reply = client.io().sendReadOnly(message);
+            }
         } catch (StateMachineException e) {
             throw new MetaException(MetaError.INVALID, rootMessage(e), e);
         } catch (IOException e) {
@@ -100,6 +105,18 @@ public final class MetaClient implements AutoCloseable {
         }
         byte[] bytes = reply.getMessage().getContent().toByteArray();
         return MetaReply.decode(bytes).bodyOrThrow();
+    }
+
+    /**
+     * Requests about the leader's soft state (heartbeats, and the listings that show it) must reach
+     * the leader itself. A linearizable read may be served by a follower (it asks the leader for
+     * the read index, then answers from its own memory), so after a leader change a client that
+     * still talks to a follower would hand it every heartbeat and the leader would never hear
+     * one. The non-linearizable read goes to the leader only (a follower answers NotLeader and the
+     * client follows the redirect); the soft state is the leader's anyway.
+     */
+    private static boolean servedByLeaderOnly(MetaOp op) {
+        return op == MetaOp.HEARTBEAT || op == MetaOp.LIST_CS || op == MetaOp.STATUS;
     }
 
     /** The innermost message, without Ratis' "server id: " prefixes. */
