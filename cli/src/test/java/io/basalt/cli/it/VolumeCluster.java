@@ -49,7 +49,7 @@ final class VolumeCluster implements AutoCloseable {
             cluster.awaitChunkServersUp(chunkServers);
             cluster.startGateway();
             return cluster;
-        } catch (Exception e) {
+        } catch (Exception | Error e) { // an assertion failing while starting must not leak processes
             cluster.close();
             throw e;
         }
