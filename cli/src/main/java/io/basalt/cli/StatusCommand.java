@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.basalt.common.Units;
 import io.basalt.meta.api.CsView;
 import io.basalt.meta.api.MetaClient;
+import io.basalt.meta.api.MetaException;
 import io.basalt.meta.api.MetaStatus;
 import io.basalt.meta.model.Chunk;
 import io.basalt.meta.model.ChunkServer;
@@ -52,7 +53,19 @@ final class StatusCommand implements Runnable {
 
     @Override
     public void run() {
-        Report report = options.call(StatusCommand::collect, Duration.ofSeconds(2), RETRY_COUNT);
+        String peers = options.peers();
+        Report report = options.call(client -> {
+            try {
+                return collect(client);
+            } catch (MetaException e) {
+                // The client's own hint (basalt meta status) would fail the same way.
+                String reason = e.getMessage();
+                int hint = reason.indexOf("; check the meta peers");
+                throw new UserError("meta at " + peers + " does not answer ("
+                        + (hint < 0 ? reason : reason.substring(0, hint))
+                        + "); is the cluster running? ./basalt up starts one here", e);
+            }
+        }, Duration.ofSeconds(2), RETRY_COUNT);
         if (options.json) {
             try {
                 System.out.println(new ObjectMapper().writeValueAsString(json(report)));

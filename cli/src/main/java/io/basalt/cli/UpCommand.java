@@ -100,6 +100,8 @@ final class UpCommand implements Callable<Integer> {
     private final List<DaemonProcess> daemons = new CopyOnWriteArrayList<>();
     private final Map<DaemonProcess, Integer> exitCodes = new ConcurrentHashMap<>();
     private volatile boolean stopping;
+    /** Set once every daemon is ready: a death after it is reported and the rest keep running. */
+    private volatile boolean ready;
 
     @Override
     public Integer call() throws Exception {
@@ -246,10 +248,8 @@ final class UpCommand implements Callable<Integer> {
     private Integer run() throws Exception {
         ShutdownSignal signal = ShutdownSignal.install();
         long startNanos = System.nanoTime();
-        boolean ready = false;
         try {
-            ready = startCluster(signal, startNanos);
-            if (ready) {
+            if (startCluster(signal, startNanos)) {
                 signal.await();
             }
         } finally {
@@ -323,6 +323,7 @@ final class UpCommand implements Callable<Integer> {
             }
         }
         writeClusterFile(true);
+        ready = true;
         printReady(startNanos, nbd);
         return true;
     }
@@ -346,7 +347,8 @@ final class UpCommand implements Callable<Integer> {
         report.append("basalt up: DIED: ").append(daemon.name).append(" (pid ")
                 .append(daemon.process().pid()).append(") exited with ")
                 .append(DaemonProcess.describeExit(exitCode))
-                .append("; not restarting it, the other daemons keep running\n");
+                .append(ready ? "; not restarting it, the other daemons keep running\n"
+                        : "; the start fails\n");
         report.append("basalt up: last lines of ").append(daemon.logFile).append(":\n");
         for (String line : daemon.logTail(LOG_TAIL_LINES)) {
             report.append("    ").append(line).append('\n');
