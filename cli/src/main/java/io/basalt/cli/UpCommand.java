@@ -256,14 +256,15 @@ final class UpCommand implements Callable<Integer> {
             try {
                 stopAll();
             } finally {
+                if (signal.signalled()) {
+                    // The JVM is already exiting for SIGINT/SIGTERM, with status 130/143 as soon
+                    // as the hook returns, so halt before cleanedUp() lets it: a stop that was
+                    // asked for is a success and ends with 0.
+                    System.out.flush();
+                    Runtime.getRuntime().halt(0);
+                }
                 signal.cleanedUp();
             }
-        }
-        if (signal.signalled()) {
-            // The JVM is already exiting for SIGINT/SIGTERM, with status 130/143 once the hook
-            // returns; a stop that was asked for and went cleanly is a success, so end with 0.
-            System.out.flush();
-            Runtime.getRuntime().halt(0);
         }
         return 0;
     }
