@@ -71,7 +71,10 @@ record ClusterFile(int formatVersion, String dataDir, Long upPid, String bind, i
         } catch (NoSuchFileException e) {
             return null;
         } catch (IOException e) {
-            throw new UserError("cannot read " + file + ": " + e.getMessage(), e);
+            // Jackson's messages run over several lines (source, location): keep the first.
+            String reason = String.valueOf(e.getMessage()).lines().findFirst().orElse("");
+            throw new UserError("cannot read " + file + ": " + reason + "; pass --meta, or move"
+                    + " the file away and run basalt up again", e);
         }
     }
 

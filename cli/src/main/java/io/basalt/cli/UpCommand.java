@@ -191,6 +191,7 @@ final class UpCommand implements Callable<Integer> {
             return;
         }
         List<String> alive = new ArrayList<>();
+        List<String> alivePids = new ArrayList<>();
         for (ClusterFile.Daemon daemon : previous.daemons()) {
             if (daemon.pid() == null) {
                 continue;
@@ -201,12 +202,13 @@ final class UpCommand implements Callable<Integer> {
                     .orElse(false);
             if (ours) {
                 alive.add(daemon.name() + " pid " + daemon.pid());
+                alivePids.add(String.valueOf(daemon.pid()));
             }
         }
         if (!alive.isEmpty()) {
             throw new UserError("daemons of an earlier basalt up on " + previous.dataDir()
-                    + " still run (" + String.join(", ", alive) + "); stop them with kill PID,"
-                    + " then run up again");
+                    + " still run (" + String.join(", ", alive) + "); stop them (kill "
+                    + String.join(" ", alivePids) + "), then run up again");
         }
     }
 
