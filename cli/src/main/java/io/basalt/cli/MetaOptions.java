@@ -14,7 +14,8 @@ final class MetaOptions {
     static final String ENV = "BASALT_META";
 
     @Option(names = "--meta", paramLabel = "PEERS",
-            description = "Meta members, " + MetaPeers.SYNTAX + " (default: $" + ENV + ").")
+            description = "Meta members, " + MetaPeers.SYNTAX + " (default: $" + ENV
+                    + ", else the cluster of basalt up; see --data).")
     String meta;
 
     @Option(names = "--data", paramLabel = "DIR",
