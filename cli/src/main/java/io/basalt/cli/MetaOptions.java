@@ -4,6 +4,8 @@ import io.basalt.meta.api.MetaClient;
 import io.basalt.meta.api.MetaException;
 import io.basalt.meta.api.MetaPeers;
 import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.function.Function;
 import picocli.CommandLine.Option;
 
@@ -12,8 +14,15 @@ final class MetaOptions {
     static final String ENV = "BASALT_META";
 
     @Option(names = "--meta", paramLabel = "PEERS",
-            description = "Meta members, " + MetaPeers.SYNTAX + " (default: $" + ENV + ").")
+            description = "Meta members, " + MetaPeers.SYNTAX + " (default: $" + ENV
+                    + ", else the cluster of basalt up; see --data).")
     String meta;
+
+    @Option(names = "--data", paramLabel = "DIR",
+            description = "Find meta in DIR/cluster.json, written by basalt up (default: $"
+                    + ClusterFile.DATA_ENV + ", else ./" + ClusterFile.DATA_DIR_DEFAULT + ")."
+                    + " --meta and $" + ENV + " come first.")
+    Path data;
 
     @Option(names = "--json", description = "Print JSON instead of a table.")
     boolean json;
@@ -34,20 +43,52 @@ final class MetaOptions {
     private static final java.util.logging.Logger GRPC_JUL_LOGGER =
             java.util.logging.Logger.getLogger("org.apache.ratis.thirdparty.io.grpc");
 
+    /**
+     * The meta peers: --meta, else $BASALT_META, else the cluster.json of a running
+     * {@code basalt up} in --data, $BASALT_DATA or ./basalt-data (in that order), so that on a
+     * machine running {@code ./basalt up} the admin verbs need no flags.
+     */
     String peers() {
-        String peers = meta != null ? meta : System.getenv(ENV);
-        if (peers == null || peers.isBlank()) {
-            throw new UserError("no meta address; pass --meta " + "1@HOST:PORT,... or set " + ENV);
+        if (meta != null && !meta.isBlank()) {
+            return meta;
         }
-        return peers;
+        String fromEnv = System.getenv(ENV);
+        if (fromEnv != null && !fromEnv.isBlank()) {
+            return fromEnv;
+        }
+        String dataEnv = System.getenv(ClusterFile.DATA_ENV);
+        boolean explicitDir = data != null || (dataEnv != null && !dataEnv.isBlank());
+        Path dir = data != null ? data : explicitDir ? Path.of(dataEnv)
+                : Path.of(ClusterFile.DATA_DIR_DEFAULT);
+        String upCommand = explicitDir ? "./basalt up --data " + dir : "./basalt up";
+        String orMeta = ", or pass --meta 1@HOST:PORT,... (or set " + ENV + ")";
+        ClusterFile cluster = ClusterFile.readIfExists(dir);
+        if (cluster == null) {
+            throw new UserError("no meta address and no cluster in " + dir.toAbsolutePath()
+                    + "; start a cluster with " + upCommand + orMeta);
+        }
+        if (!cluster.upRunning()) {
+            throw new UserError("the cluster in " + dir.toAbsolutePath() + " is not running;"
+                    + " start it with " + upCommand + orMeta);
+        }
+        return cluster.metaPeers();
     }
 
     /** Runs {@code action} with a connected client; refusals become one-line user errors. */
     <T> T call(Function<MetaClient, T> action) {
+        return call(action, MetaClient.REQUEST_TIMEOUT, MetaClient.RETRY_COUNT);
+    }
+
+    /**
+     * Like {@link #call(Function)} with a client that gives up after {@code retryCount} retries
+     * (each {@link MetaClient#RETRY_SLEEP} apart) instead of riding out an election for 30 s.
+     */
+    <T> T call(Function<MetaClient, T> action, Duration requestTimeout, int retryCount) {
         quietRatis();
         MetaClient client;
         try {
-            client = MetaClient.connect(peers());
+            client = MetaClient.connect(MetaPeers.DEFAULT_CLUSTER, MetaPeers.parse(peers()),
+                    requestTimeout, retryCount);
         } catch (IllegalArgumentException e) {
             throw new UserError(e.getMessage());
         }

@@ -43,6 +43,18 @@ final class ShutdownSignal {
         signalled.await();
     }
 
+    /**
+     * Waits up to {@code timeoutMillis} for the signal; true once the process is asked to stop.
+     * Lets start-up loops poll so a Ctrl-C during start-up stops what was started.
+     */
+    boolean await(long timeoutMillis) throws InterruptedException {
+        return signalled.await(timeoutMillis, TimeUnit.MILLISECONDS);
+    }
+
+    boolean signalled() {
+        return signalled.getCount() == 0;
+    }
+
     /** Lets the JVM exit: call after cleanup, in a finally block. */
     void cleanedUp() {
         cleanedUp.countDown();

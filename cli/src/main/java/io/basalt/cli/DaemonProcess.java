@@ -1,0 +1,192 @@
+package io.basalt.cli;
+
+import java.io.File;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One daemon {@code basalt up} runs: a child JVM running {@code io.basalt.cli.Main <verb> ...}
+ * with the same java, class path and JVM flags as {@code up} itself, stdout and stderr appended to
+ * its log file.
+ *
+ * <p>Children run in their own session ({@code setsid}, when installed) so a Ctrl-C in the
+ * terminal reaches only {@code up}, which then stops them in order (gateway, chunk servers,
+ * meta); otherwise the terminal would signal every process of the group at once.
+ *
+ * <p>Thread-safety: {@code process} and {@code stopRequested} are written by the thread running
+ * {@code up} and read by the exit watcher, hence volatile; the rest is immutable.
+ */
+final class DaemonProcess {
+    /** SIGTERM grace: a chunk server finishes queued writes and checkpoints its WAL. */
+    static final long STOP_TIMEOUT_MILLIS = 20_000;
+    private static final Path SETSID = Path.of("/usr/bin/setsid");
+
+    final String name;
+    final String role;
+    final int index;
+    final int port;
+    final int metricsPort;
+    final Path dataDir;
+    final Path logFile;
+    private final List<String> arguments;
+    private volatile Process process;
+    private volatile boolean stopRequested;
+    /** Chunk server id assigned by meta, or the meta member id; null until known. */
+    volatile String id;
+
+    DaemonProcess(String name, String role, int index, int port, int metricsPort, Path dataDir,
+                  Path logFile, List<String> arguments) {
+        this.name = name;
+        this.role = role;
+        this.index = index;
+        this.port = port;
+        this.metricsPort = metricsPort;
+        this.dataDir = dataDir;
+        this.logFile = logFile;
+        this.arguments = List.copyOf(arguments);
+    }
+
+    /** Starts the child JVM; its log gets a header line naming the command and the time. */
+    void start() throws IOException {
+        List<String> command = new ArrayList<>();
+        if (Files.isExecutable(SETSID)) {
+            command.add(SETSID.toString());
+        }
+        command.addAll(javaCommand());
+        command.addAll(arguments);
+        Files.createDirectories(logFile.getParent());
+        Files.writeString(logFile, "=== " + Instant.now() + " basalt up starts " + name + ": "
+                + String.join(" ", withoutClassPath(command)) + "\n", StandardCharsets.UTF_8,
+                StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+        process = new ProcessBuilder(command)
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()))
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                .start();
+    }
+
+    /**
+     * java, class path and JVM flags of this process: the daemons get what {@code up} got (the
+     * launcher's --add-modules, --enable-native-access, GC choice, -Xmx, -ea...), minus a debug
+     * agent, whose port only one process can hold.
+     */
+    static List<String> javaCommand() {
+        List<String> command = new ArrayList<>();
+        command.add(ProcessHandle.current().info().command()
+                .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        for (String argument : java.lang.management.ManagementFactory.getRuntimeMXBean()
+                .getInputArguments()) {
+            if (!argument.startsWith("-agentlib:jdwp") && !argument.startsWith("-Xrunjdwp")) {
+                command.add(argument);
+            }
+        }
+        command.add("-cp");
+        command.add(System.getProperty("java.class.path"));
+        command.add(Main.class.getName());
+        return command;
+    }
+
+    /** The command with its (long, expanded) class path elided, for the log's header line. */
+    private static List<String> withoutClassPath(List<String> command) {
+        List<String> shown = new ArrayList<>(command);
+        int at = shown.indexOf("-cp");
+        if (at >= 0 && at + 1 < shown.size()) {
+            shown.set(at + 1, "(the class path of basalt up)");
+        }
+        return shown;
+    }
+
+    Process process() {
+        return process;
+    }
+
+    boolean alive() {
+        Process current = process;
+        return current != null && current.isAlive();
+    }
+
+    Long pid() {
+        Process current = process;
+        return current != null && current.isAlive() ? current.pid() : null;
+    }
+
+    boolean stopRequested() {
+        return stopRequested;
+    }
+
+    /** SIGTERM; {@link #awaitStopped} waits for it and SIGKILLs after the grace. */
+    void requestStop() {
+        stopRequested = true;
+        Process current = process;
+        if (current != null && current.isAlive()) {
+            current.destroy();
+        }
+    }
+
+    /** Waits for the process to exit after {@link #requestStop}; SIGKILL after the grace. */
+    void awaitStopped(long timeoutMillis) throws InterruptedException {
+        Process current = process;
+        if (current == null) {
+            return;
+        }
+        if (!current.waitFor(timeoutMillis, TimeUnit.MILLISECONDS)) {
+            System.out.println("basalt up: " + name + " (pid " + current.pid() + ") did not stop"
+                    + " within " + timeoutMillis + " ms of SIGTERM; sending SIGKILL");
+            current.destroyForcibly();
+            current.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /** The last {@code count} lines of the log, read from its end (logs can be large). */
+    List<String> logTail(int count) {
+        long tailBytesMax = 64 * 1024;
+        try (RandomAccessFile file = new RandomAccessFile(logFile.toFile(), "r")) {
+            long start = Math.max(0, file.length() - tailBytesMax);
+            byte[] bytes = new byte[(int) (file.length() - start)];
+            file.seek(start);
+            file.readFully(bytes);
+            Deque<String> lines = new ArrayDeque<>();
+            for (String line : new String(bytes, StandardCharsets.UTF_8).split("\n")) {
+                lines.addLast(line);
+                if (lines.size() > count) {
+                    lines.removeFirst();
+                }
+            }
+            return List.copyOf(lines);
+        } catch (IOException e) {
+            return List.of("(cannot read " + logFile + ": " + e.getMessage() + ")");
+        }
+    }
+
+    /** "exit code 137 (killed by SIGKILL)": a signal death reads as one. */
+    static String describeExit(int exitCode) {
+        if (exitCode > 128 && exitCode < 128 + 65) {
+            int signal = exitCode - 128;
+            String name = switch (signal) {
+                case 9 -> "SIGKILL";
+                case 15 -> "SIGTERM";
+                case 6 -> "SIGABRT";
+                case 11 -> "SIGSEGV";
+                case 2 -> "SIGINT";
+                default -> "signal " + signal;
+            };
+            return "exit code " + exitCode + " (killed by " + name + ")";
+        }
+        return "exit code " + exitCode;
+    }
+
+    ClusterFile.Daemon toFileEntry(Integer exitCode) {
+        return new ClusterFile.Daemon(name, role, id, pid(), port, metricsPort,
+                logFile.toString(), dataDir == null ? null : dataDir.toString(), exitCode);
+    }
+}

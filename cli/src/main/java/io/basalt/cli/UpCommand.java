@@ -1,0 +1,542 @@
+package io.basalt.cli;
+
+import io.basalt.meta.api.CsView;
+import io.basalt.meta.api.MetaClient;
+import io.basalt.meta.api.MetaException;
+import io.basalt.meta.api.MetaPeers;
+import io.basalt.meta.api.MetaStatus;
+import io.basalt.meta.model.CsStatus;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code basalt up}: a whole cluster on this machine, each daemon its own child process, in the
+ * foreground until Ctrl-C.
+ *
+ * <p>Design note. Start order follows the dependencies: meta first (until it has a leader), then
+ * the chunk servers (until meta lists every one UP with a fresh heartbeat), then the NBD gateway
+ * (until its port accepts). {@code up} then only supervises: a daemon that dies is reported with
+ * its exit code and the end of its log, and is not restarted — a dev cluster that hides crashes
+ * hides bugs; the rest keep running, as they would on separate machines. A stop goes in reverse
+ * order (gateway, chunk servers, meta) so nobody loses the service it depends on while it shuts
+ * down; each gets {@link DaemonProcess#STOP_TIMEOUT_MILLIS} after SIGTERM before SIGKILL.
+ *
+ * <p>State lives in {@code DIR} ({@link UpLayout}): running {@code up} again on it brings the same
+ * cluster back — meta members recover from their Raft storage (they bootstrap only on an empty
+ * directory) and chunk servers re-register with the id in their identity file. The port base,
+ * meta member count and bind address are kept in {@code cluster.json} and reused, because the
+ * meta members know each other by address. {@code DIR/up.lock} (flock) keeps a second {@code up}
+ * off a directory in use.
+ */
+@Command(name = "up", mixinStandardHelpOptions = true,
+        description = {"Start a whole cluster on this machine (meta, chunk servers, NBD gateway),"
+                + " each daemon its own process, and supervise it until Ctrl-C.",
+                "Run it again on the same --data to bring the same cluster back.",
+                "Ports (base 7100 by default): meta i base+i, chunk server i base+600+i,"
+                        + " NBD base+3709; metrics: NBD base+2710, chunk server i base+2720+i,"
+                        + " meta i base+2730+i."})
+final class UpCommand implements Callable<Integer> {
+    private static final int CHUNK_SERVERS_DEFAULT = 6;
+    private static final long META_READY_MILLIS_MAX = 90_000;
+    private static final long CS_READY_MILLIS_MAX = 120_000;
+    private static final long NBD_READY_MILLIS_MAX = 60_000;
+    private static final long POLL_MILLIS = 200;
+    /** Lines of a dead daemon's log shown with its death. */
+    private static final int LOG_TAIL_LINES = 15;
+
+    @Option(names = "--data", defaultValue = ClusterFile.DATA_DIR_DEFAULT, paramLabel = "DIR",
+            description = "Where the cluster keeps its data, logs and cluster.json"
+                    + " (default: ./${DEFAULT-VALUE}).")
+    Path data;
+
+    @Option(names = "--meta-nodes", paramLabel = "1|3",
+            description = "Meta members (default: 1, or what DIR was created with).")
+    Integer metaNodes;
+
+    @Option(names = "--chunkservers", paramLabel = "N",
+            description = "Chunk servers, each with its own host label (default: "
+                    + CHUNK_SERVERS_DEFAULT + ", or what DIR last ran with; at most "
+                    + UpLayout.CHUNK_SERVERS_MAX + ").")
+    Integer chunkServers;
+
+    @Option(names = "--port-base", paramLabel = "P",
+            description = "Move every port by one base (default: " + UpLayout.PORT_BASE_DEFAULT
+                    + ", or what DIR was created with).")
+    Integer portBase;
+
+    @Option(names = "--no-nbd", description = "Do not start the NBD gateway.")
+    boolean noNbd;
+
+    @Option(names = "--bind", paramLabel = "ADDRESS",
+            description = "Address every daemon listens on and is reached at (default: 127.0.0.1,"
+                    + " or what DIR was created with).")
+    String bind;
+
+    private UpLayout layout;
+    private final List<DaemonProcess> daemons = new CopyOnWriteArrayList<>();
+    private final Map<DaemonProcess, Integer> exitCodes = new ConcurrentHashMap<>();
+    private volatile boolean stopping;
+    /** Set once every daemon is ready: a death after it is reported and the rest keep running. */
+    private volatile boolean ready;
+
+    @Override
+    public Integer call() throws Exception {
+        Path dir = data.toAbsolutePath().normalize();
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new UserError("cannot create --data " + dir + ": " + e.getMessage(), e);
+        }
+        Path lockPath = dir.resolve("up.lock");
+        try (FileChannel lockChannel = FileChannel.open(lockPath, StandardOpenOption.CREATE,
+                StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            FileLock lock;
+            try {
+                lock = lockChannel.tryLock();
+            } catch (OverlappingFileLockException e) {
+                lock = null;
+            }
+            if (lock == null) {
+                String holder = Files.readString(lockPath, StandardCharsets.UTF_8).trim();
+                throw new UserError(dir + " is in use by basalt up (pid "
+                        + (holder.isEmpty() ? "unknown" : holder) + "); stop that one first"
+                        + " (Ctrl-C in its terminal, or kill " + holder + ")");
+            }
+            lockChannel.truncate(0);
+            lockChannel.write(ByteBuffer.wrap((ProcessHandle.current().pid() + "\n")
+                    .getBytes(StandardCharsets.UTF_8)), 0);
+            ClusterFile previous = ClusterFile.readIfExists(dir);
+            layout = resolveLayout(dir, previous);
+            refuseLeftoverDaemons(previous);
+            refuseBusyPorts();
+            MetaOptions.quietRatis();
+            return run();
+        }
+    }
+
+    /** Options, else what DIR was created with, else defaults; refuses changes meta cannot take. */
+    private UpLayout resolveLayout(Path dir, ClusterFile previous) {
+        if (previous == null) {
+            String bindAddress = bind == null ? "127.0.0.1" : bind;
+            checkBind(bindAddress);
+            return new UpLayout(dir, bindAddress,
+                    portBase == null ? UpLayout.PORT_BASE_DEFAULT : portBase,
+                    metaNodes == null ? 1 : metaNodes,
+                    chunkServers == null ? CHUNK_SERVERS_DEFAULT : chunkServers);
+        }
+        String why = " the cluster in " + dir + " was created with %s %s and its meta members"
+                + " know each other by it; leave %s out";
+        if (portBase != null && portBase != previous.portBase()) {
+            throw new UserError("--port-base " + portBase + ":" + String.format(Locale.ROOT, why,
+                    "--port-base", previous.portBase(), "--port-base"));
+        }
+        if (metaNodes != null && metaNodes != previous.metaNodes()) {
+            throw new UserError("--meta-nodes " + metaNodes + ":" + String.format(Locale.ROOT, why,
+                    "--meta-nodes", previous.metaNodes(), "--meta-nodes"));
+        }
+        if (bind != null && !bind.equals(previous.bind())) {
+            throw new UserError("--bind " + bind + ":" + String.format(Locale.ROOT, why,
+                    "--bind", previous.bind(), "--bind"));
+        }
+        int count = chunkServers != null ? chunkServers : previous.chunkServers();
+        UpLayout resolved = new UpLayout(dir, previous.bind(), previous.portBase(),
+                previous.metaNodes(), count);
+        if (count < previous.chunkServers()) {
+            say("note: starting " + count + " of the " + previous.chunkServers() + " chunk servers"
+                    + " this cluster had; meta will list the others as not UP");
+        }
+        return resolved;
+    }
+
+    private static void checkBind(String address) {
+        InetAddress parsed;
+        try {
+            parsed = InetAddress.getByName(address);
+        } catch (IOException e) {
+            throw new UserError("--bind " + address + ": " + e.getMessage());
+        }
+        if (parsed.isAnyLocalAddress()) {
+            throw new UserError("--bind " + address + ": use an address the daemons can reach each"
+                    + " other at (e.g. 127.0.0.1 or this machine's IP), not a wildcard");
+        }
+    }
+
+    /** Daemons of an earlier {@code up} that was killed (not stopped) still hold ports and data. */
+    private static void refuseLeftoverDaemons(ClusterFile previous) {
+        if (previous == null) {
+            return;
+        }
+        List<String> alive = new ArrayList<>();
+        List<String> alivePids = new ArrayList<>();
+        for (ClusterFile.Daemon daemon : previous.daemons()) {
+            if (daemon.pid() == null) {
+                continue;
+            }
+            boolean ours = ProcessHandle.of(daemon.pid()).filter(ProcessHandle::isAlive)
+                    .flatMap(handle -> handle.info().arguments())
+                    .map(arguments -> List.of(arguments).contains(Main.class.getName()))
+                    .orElse(false);
+            if (ours) {
+                alive.add(daemon.name() + " pid " + daemon.pid());
+                alivePids.add(String.valueOf(daemon.pid()));
+            }
+        }
+        if (!alive.isEmpty()) {
+            throw new UserError("daemons of an earlier basalt up on " + previous.dataDir()
+                    + " still run (" + String.join(", ", alive) + "); stop them (kill "
+                    + String.join(" ", alivePids) + "), then run up again");
+        }
+    }
+
+    private void refuseBusyPorts() {
+        Map<Integer, String> ports = new java.util.LinkedHashMap<>();
+        for (int i = 1; i <= layout.metaNodes(); i++) {
+            ports.put(layout.metaPort(i), "meta" + i);
+            ports.put(layout.metaMetricsPort(i), "meta" + i + " metrics");
+        }
+        for (int i = 1; i <= layout.chunkServers(); i++) {
+            ports.put(layout.csPort(i), "cs" + i);
+            ports.put(layout.csMetricsPort(i), "cs" + i + " metrics");
+        }
+        if (startNbd()) {
+            ports.put(layout.nbdPort(), "nbd");
+            ports.put(layout.nbdMetricsPort(), "nbd metrics");
+        }
+        for (Map.Entry<Integer, String> entry : ports.entrySet()) {
+            try (ServerSocket socket = new ServerSocket()) {
+                socket.bind(new InetSocketAddress(layout.bind(), entry.getKey()));
+            } catch (IOException e) {
+                throw new UserError("port " + entry.getKey() + " (" + entry.getValue() + ") on "
+                        + layout.bind() + " is in use; stop what holds it (ss -ltnp 'sport = :"
+                        + entry.getKey() + "') or move the cluster with --port-base");
+            }
+        }
+    }
+
+    private boolean startNbd() {
+        return !noNbd && nbdGatewayInThisBuild();
+    }
+
+    /** {@code nbd run} (the volume gateway) is being written beside {@code up}; start it if here. */
+    static boolean nbdGatewayInThisBuild() {
+        CommandLine nbd = new CommandLine(new BasaltCommand()).getSubcommands().get("nbd");
+        return nbd != null && nbd.getSubcommands().containsKey("run");
+    }
+
+    private Integer run() throws Exception {
+        ShutdownSignal signal = ShutdownSignal.install();
+        long startNanos = System.nanoTime();
+        try {
+            if (startCluster(signal, startNanos)) {
+                signal.await();
+            }
+        } finally {
+            try {
+                stopAll();
+            } finally {
+                if (signal.signalled()) {
+                    // The JVM is already exiting for SIGINT/SIGTERM, with status 130/143 as soon
+                    // as the hook returns, so halt before cleanedUp() lets it: a stop that was
+                    // asked for is a success and ends with 0.
+                    System.out.flush();
+                    Runtime.getRuntime().halt(0);
+                }
+                signal.cleanedUp();
+            }
+        }
+        return 0;
+    }
+
+    /** Starts meta, chunk servers and gateway in order; false if a signal came first. */
+    private boolean startCluster(ShutdownSignal signal, long startNanos) throws Exception {
+        String peers = layout.metaPeers();
+        boolean nbd = startNbd();
+        say("starting " + layout.metaNodes() + " meta member" + (layout.metaNodes() > 1 ? "s" : "")
+                + ", " + layout.chunkServers() + " chunk servers" + (nbd ? " and the NBD gateway" : "")
+                + " in " + layout.dataDir());
+        List<DaemonProcess> metas = new ArrayList<>();
+        for (int i = 1; i <= layout.metaNodes(); i++) {
+            DaemonProcess meta = new DaemonProcess("meta" + i, "meta", i, layout.metaPort(i),
+                    layout.metaMetricsPort(i), layout.dataDir().resolve("meta" + i),
+                    layout.logFile("meta" + i), List.of("meta", "run", "--id", String.valueOf(i),
+                    "--data", layout.dataDir().resolve("meta" + i).toString(), "--peers", peers,
+                    "--metrics-port", String.valueOf(layout.metaMetricsPort(i))));
+            meta.id = String.valueOf(i);
+            metas.add(meta);
+        }
+        startAll(metas);
+        try (MetaClient client = MetaClient.connect(MetaPeers.DEFAULT_CLUSTER,
+                MetaPeers.parse(peers), Duration.ofSeconds(2), 1)) {
+            String leader = awaitMetaLeader(client, signal);
+            if (leader == null) {
+                return false;
+            }
+            say("meta leader is member " + leader + " (" + seconds(startNanos) + " s)");
+
+            List<DaemonProcess> servers = new ArrayList<>();
+            for (int i = 1; i <= layout.chunkServers(); i++) {
+                servers.add(new DaemonProcess("cs" + i, "cs", i, layout.csPort(i),
+                        layout.csMetricsPort(i), layout.dataDir().resolve("cs" + i),
+                        layout.logFile("cs" + i), List.of("cs", "run",
+                        "--data", layout.dataDir().resolve("cs" + i).toString(), "--meta", peers,
+                        "--host", UpLayout.csHostLabel(i), "--bind", layout.bind(),
+                        "--port", String.valueOf(layout.csPort(i)),
+                        "--metrics-port", String.valueOf(layout.csMetricsPort(i)))));
+            }
+            startAll(servers);
+            if (!awaitChunkServersUp(client, servers, signal)) {
+                return false;
+            }
+            say(servers.size() + " chunk servers UP (" + seconds(startNanos) + " s)");
+        }
+
+        if (nbd) {
+            DaemonProcess gateway = new DaemonProcess("nbd", "nbd", 1, layout.nbdPort(),
+                    layout.nbdMetricsPort(), null, layout.logFile("nbd"), List.of("nbd", "run",
+                    "--meta", peers, "--bind", layout.bind(),
+                    "--port", String.valueOf(layout.nbdPort()),
+                    "--metrics-port", String.valueOf(layout.nbdMetricsPort())));
+            startAll(List.of(gateway));
+            if (!awaitListening(gateway, signal)) {
+                return false;
+            }
+        }
+        writeClusterFile(true);
+        ready = true;
+        printReady(startNanos, nbd);
+        return true;
+    }
+
+    private void startAll(List<DaemonProcess> group) throws IOException {
+        for (DaemonProcess daemon : group) {
+            daemons.add(daemon);
+            daemon.start();
+            daemon.process().onExit().thenAccept(process -> onExit(daemon, process.exitValue()));
+        }
+        writeClusterFile(true);
+    }
+
+    /** The exit watcher: a death while the cluster runs is loud and never restarted. */
+    private void onExit(DaemonProcess daemon, int exitCode) {
+        exitCodes.put(daemon, exitCode);
+        if (stopping || daemon.stopRequested()) {
+            return;
+        }
+        StringBuilder report = new StringBuilder();
+        report.append("basalt up: DIED: ").append(daemon.name).append(" (pid ")
+                .append(daemon.process().pid()).append(") exited with ")
+                .append(DaemonProcess.describeExit(exitCode))
+                .append(ready ? "; not restarting it, the other daemons keep running\n"
+                        : "; the start fails\n");
+        report.append("basalt up: last lines of ").append(daemon.logFile).append(":\n");
+        for (String line : daemon.logTail(LOG_TAIL_LINES)) {
+            report.append("    ").append(line).append('\n');
+        }
+        synchronized (System.out) {
+            System.out.print(report);
+            System.out.flush();
+        }
+        try {
+            writeClusterFile(true);
+        } catch (IOException e) {
+            say("cannot update " + layout.clusterFile() + ": " + e.getMessage());
+        }
+    }
+
+    /** A daemon that died during start-up ends the start: the cluster would not be whole. */
+    private void checkNoneDied() {
+        for (DaemonProcess daemon : daemons) {
+            Integer exitCode = exitCodes.get(daemon);
+            if (exitCode != null) {
+                throw new UserError(daemon.name + " exited during start-up with "
+                        + DaemonProcess.describeExit(exitCode) + "; see " + daemon.logFile);
+            }
+        }
+    }
+
+    /** The leader's id, or null if a signal came first. */
+    private String awaitMetaLeader(MetaClient client, ShutdownSignal signal)
+            throws InterruptedException {
+        long deadlineNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(META_READY_MILLIS_MAX);
+        String lastError = "no answer yet";
+        while (System.nanoTime() < deadlineNanos) {
+            checkNoneDied();
+            try {
+                MetaStatus status = client.status();
+                if (!status.leaderId().isEmpty()) {
+                    return status.leaderId();
+                }
+                lastError = "no leader yet";
+            } catch (MetaException e) {
+                lastError = e.getMessage();
+            }
+            if (signal.await(POLL_MILLIS)) {
+                return null;
+            }
+        }
+        throw new UserError("meta has no leader after " + META_READY_MILLIS_MAX / 1000 + " s ("
+                + lastError + "); see " + layout.logDir() + "/meta*.log");
+    }
+
+    /** Until meta lists every one of {@code servers} UP with a heartbeat; false on a signal. */
+    private boolean awaitChunkServersUp(MetaClient client, List<DaemonProcess> servers,
+                                        ShutdownSignal signal) throws InterruptedException {
+        long deadlineNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(CS_READY_MILLIS_MAX);
+        List<String> waitingFor = List.of();
+        while (System.nanoTime() < deadlineNanos) {
+            checkNoneDied();
+            try {
+                Map<String, CsView> byAddress = new HashMap<>();
+                for (CsView view : client.listCs()) {
+                    byAddress.put(view.server().address(), view);
+                }
+                List<String> waiting = new ArrayList<>();
+                for (DaemonProcess server : servers) {
+                    CsView view = byAddress.get(layout.bind() + ":" + server.port);
+                    if (view != null) {
+                        server.id = String.valueOf(view.server().id());
+                    }
+                    if (view == null || view.server().status() != CsStatus.UP
+                            || view.heartbeatAgeMillis() < 0) {
+                        waiting.add(server.name);
+                    }
+                }
+                if (waiting.isEmpty()) {
+                    return true;
+                }
+                waitingFor = waiting;
+            } catch (MetaException e) {
+                waitingFor = List.of("meta (" + e.getMessage() + ")");
+            }
+            if (signal.await(POLL_MILLIS)) {
+                return false;
+            }
+        }
+        throw new UserError("chunk servers not UP after " + CS_READY_MILLIS_MAX / 1000 + " s: "
+                + String.join(", ", waitingFor) + "; see their logs in " + layout.logDir());
+    }
+
+    private boolean awaitListening(DaemonProcess daemon, ShutdownSignal signal)
+            throws InterruptedException {
+        long deadlineNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(NBD_READY_MILLIS_MAX);
+        while (System.nanoTime() < deadlineNanos) {
+            checkNoneDied();
+            try (Socket socket = new Socket()) {
+                socket.connect(new InetSocketAddress(layout.bind(), daemon.port), 500);
+                return true;
+            } catch (IOException notYet) {
+                if (signal.await(POLL_MILLIS)) {
+                    return false;
+                }
+            }
+        }
+        throw new UserError(daemon.name + " does not accept connections on port " + daemon.port
+                + " after " + NBD_READY_MILLIS_MAX / 1000 + " s; see " + daemon.logFile);
+    }
+
+    private void printReady(long startNanos, boolean nbd) {
+        TextTable table = new TextTable("DAEMON", "ID", "PID", "LISTENS", "METRICS", "LOG");
+        for (DaemonProcess daemon : daemons) {
+            table.row(daemon.name, daemon.id == null ? "-" : daemon.id, daemon.pid(),
+                    layout.bind() + ":" + daemon.port, daemon.metricsPort, daemon.logFile);
+        }
+        synchronized (System.out) {
+            table.print(System.out);
+            if (!noNbd && !nbd) {
+                System.out.println("(no NBD gateway: this build has no `basalt nbd run`)");
+            }
+            System.out.println("meta peers " + layout.metaPeers() + "; admin verbs run here find"
+                    + " them in " + layout.clusterFile());
+            System.out.println("basalt up: ready in " + seconds(startNanos) + " s;"
+                    + " Ctrl-C stops the cluster");
+            System.out.println("try it:");
+            System.out.println("  ./basalt volume create vm1 --size 10G");
+            System.out.println(nbd ? "  nbdinfo nbd://" + layout.bind() + ":" + layout.nbdPort()
+                    + "/vm1" : "  ./basalt status");
+            System.out.flush();
+        }
+    }
+
+    /** SIGTERM in reverse start order, group by group, each waited for (SIGKILL after a grace). */
+    private void stopAll() throws InterruptedException {
+        stopping = true;
+        if (daemons.stream().noneMatch(DaemonProcess::alive)) {
+            writeClusterFileQuietly();
+            return;
+        }
+        Map<String, String> roles = new java.util.LinkedHashMap<>();
+        roles.put("nbd", "NBD gateway");
+        roles.put("cs", "chunk servers");
+        roles.put("meta", "meta");
+        List<String> running = roles.entrySet().stream()
+                .filter(role -> daemons.stream().anyMatch(d -> d.role.equals(role.getKey())))
+                .map(Map.Entry::getValue).toList();
+        say("stopping the cluster: " + String.join(", then ", running));
+        for (String role : roles.keySet()) {
+            List<DaemonProcess> group = daemons.stream().filter(d -> d.role.equals(role)).toList();
+            group.forEach(DaemonProcess::requestStop);
+            for (DaemonProcess daemon : group) {
+                daemon.awaitStopped(DaemonProcess.STOP_TIMEOUT_MILLIS);
+            }
+        }
+        writeClusterFileQuietly();
+        say("stopped; the data stays in " + layout.dataDir() + " (up --data "
+                + layout.dataDir() + " brings the cluster back)");
+    }
+
+    private void writeClusterFileQuietly() {
+        try {
+            writeClusterFile(false);
+        } catch (IOException e) {
+            say("cannot update " + layout.clusterFile() + ": " + e.getMessage());
+        }
+    }
+
+    /** Replaces cluster.json; {@code running}: whether this {@code up} still owns the cluster. */
+    private synchronized void writeClusterFile(boolean running) throws IOException {
+        List<ClusterFile.Daemon> entries = new ArrayList<>();
+        for (DaemonProcess daemon : daemons) {
+            Integer exitCode = stopping ? null : exitCodes.get(daemon);
+            entries.add(daemon.toFileEntry(exitCode));
+        }
+        new ClusterFile(ClusterFile.FORMAT_VERSION, layout.dataDir().toString(),
+                running ? ProcessHandle.current().pid() : null, layout.bind(), layout.portBase(),
+                layout.metaNodes(), layout.chunkServers(), layout.metaPeers(), entries)
+                .write(layout.clusterFile());
+    }
+
+    private static String seconds(long startNanos) {
+        return String.format(Locale.ROOT, "%.1f", (System.nanoTime() - startNanos) / 1e9);
+    }
+
+    private static void say(String line) {
+        synchronized (System.out) {
+            System.out.println("basalt up: " + line);
+            System.out.flush();
+        }
+    }
+}
