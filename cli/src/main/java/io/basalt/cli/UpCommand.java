@@ -238,13 +238,7 @@ final class UpCommand implements Callable<Integer> {
     }
 
     private boolean startNbd() {
-        return !noNbd && nbdGatewayInThisBuild();
-    }
-
-    /** {@code nbd run} (the volume gateway) is being written beside {@code up}; start it if here. */
-    static boolean nbdGatewayInThisBuild() {
-        CommandLine nbd = new CommandLine(new BasaltCommand()).getSubcommands().get("nbd");
-        return nbd != null && nbd.getSubcommands().containsKey("run");
+        return !noNbd;
     }
 
     private Integer run() throws Exception {
@@ -466,9 +460,6 @@ final class UpCommand implements Callable<Integer> {
         }
         synchronized (System.out) {
             table.print(System.out);
-            if (!noNbd && !nbd) {
-                System.out.println("(no NBD gateway: this build has no `basalt nbd run`)");
-            }
             System.out.println("meta peers " + layout.metaPeers() + "; admin verbs run here find"
                     + " them in " + layout.clusterFile());
             System.out.println("basalt up: ready in " + seconds(startNanos) + " s;"

@@ -79,10 +79,12 @@ class UpIT {
             Result created = runCli(List.of("volume", "create", "v1", "--size", "1G", "--policy", "rep3"));
             assertThat(created.exitCode).as(created.describe()).isZero();
 
-            // Place chunk 0 of v1 (what a first write does), so one chunk has three chunklets.
+            // Through the NBD gateway: the first write places chunk 0 of v1 on three chunk servers.
+            String uri = "nbd://127.0.0.1:" + daemon(clusterFile(), "nbd").get("port").asInt() + "/v1";
+            assertToolOk("qemu-io", "-f", "raw", "-c", "write -P 0x5a 0 1M", "-c", "read -P 0x5a 0 1M", uri);
             Chunk chunk;
             try (MetaClient meta = MetaClient.connect(clusterFile().get("metaPeers").asText())) {
-                chunk = meta.getChunk(meta.getVolume("v1").id(), 0, true).orElseThrow();
+                chunk = meta.getChunk(meta.getVolume("v1").id(), 0, false).orElseThrow();
             }
             assertThat(chunk.chunklets()).hasSize(3);
 
@@ -102,7 +104,7 @@ class UpIT {
             // restart it; after meta's watchdog (3 s) it is not UP and the chunk is degraded.
             JsonNode cluster = clusterFile();
             Set<Long> pids = pids(cluster);
-            assertThat(pids).hasSize(1 + CHUNK_SERVERS);
+            assertThat(pids).hasSize(1 + CHUNK_SERVERS + 1);
             JsonNode victim = daemonWithId(cluster, chunk.chunklets().get(0).csId());
             String victimName = victim.get("name").asText();
             long victimPid = victim.get("pid").asLong();
@@ -144,6 +146,9 @@ class UpIT {
             JsonNode again = status();
             assertThat(volumeNames(again)).as(again.toString()).containsExactly("v1");
             assertThat(upCount(again, true)).as(again.toString()).isEqualTo(CHUNK_SERVERS);
+            // The acknowledged write survived: read it back through the new gateway.
+            assertToolOk("qemu-io", "-f", "raw", "-c", "read -P 0x5a 0 1M",
+                    "nbd://127.0.0.1:" + daemon(clusterFile(), "nbd").get("port").asInt() + "/v1");
             second.process.destroy();
             assertThat(second.process.waitFor(90, TimeUnit.SECONDS)).as(second.output()).isTrue();
             assertThat(second.process.exitValue()).as(second.output()).isZero();
@@ -196,7 +201,7 @@ class UpIT {
         // up passes its JVM flags on to every daemon. C1 only: seven JVMs start at once on CI's
         // two cores, and this test checks orchestration, not speed (that is bench/).
         List<String> command = javaCommand(List.of("-XX:+UseZGC", "-Xmx256m", "-XX:TieredStopAtLevel=1"));
-        command.addAll(List.of("up", "--no-nbd", "--chunkservers", String.valueOf(CHUNK_SERVERS),
+        command.addAll(List.of("up", "--chunkservers", String.valueOf(CHUNK_SERVERS),
                 "--port-base", String.valueOf(portBase)));
         Path outputFile = root.resolve("up-" + (ups.size() + 1) + ".out");
         long startNanos = System.nanoTime();
@@ -235,6 +240,22 @@ class UpIT {
         Files.delete(out);
         Files.delete(err);
         return result;
+    }
+
+    /** Runs an NBD client tool; it must exit 0 and report no failed pattern check. */
+    private void assertToolOk(String... command) throws IOException, InterruptedException {
+        Path out = Files.createTempFile(root, "tool-", ".out");
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(out.toFile())
+                .start();
+        if (!process.waitFor(90, TimeUnit.SECONDS)) {
+            process.destroyForcibly();
+            process.waitFor(10, TimeUnit.SECONDS);
+            throw new AssertionError("timed out: " + String.join(" ", command));
+        }
+        String output = Files.readString(out);
+        assertThat(process.exitValue()).as(String.join(" ", command) + "\n" + output).isZero();
+        assertThat(output).as(String.join(" ", command)).doesNotContainIgnoringCase("fail")
+                .doesNotContainIgnoringCase("error");
     }
 
     private JsonNode status() throws IOException, InterruptedException {
