@@ -15,7 +15,10 @@
 # FIO_TESTS, FIO_NUMJOBS, FIO_PREFILL):
 #   QUICK=1      FIO_RUNTIME=3 FIO_RAMP=1 FIO_SIZE=256m unless set
 #   TARGETS      any of: basalt nbdkit-file qemu-nbd-wb qemu-nbd-none-native nbdkit-memory
-#                (default: "basalt nbdkit-file qemu-nbd-wb")
+#                basalt-volume (default: "basalt nbdkit-file qemu-nbd-wb")
+#                basalt-volume: a fresh `basalt up` cluster (1 meta, 6 chunk servers, the NBD
+#                gateway, all on this machine) and a volume of FIO_SIZE with policy $VOLUME_POLICY
+#                (default rep3) through the gateway; bench/volume.sh runs it beside the others
 #   BENCH_DIR    where the exported files and results go (default: <repo>/out/nbd-file; the
 #                filesystem matters: keep it on the disk you mean to measure)
 #   SHARED_DIR   the shared bench directory (default: <repo>/../shared)
@@ -47,10 +50,10 @@ need fio fio
 need nbdinfo libnbd-bin
 for t in $TARGETS; do
     case "$t" in
-        basalt) ;;
+        basalt|basalt-volume) ;;
         nbdkit-file|nbdkit-memory) need nbdkit nbdkit ;;
         qemu-nbd-wb|qemu-nbd-none-native) need qemu-nbd qemu-utils ;;
-        *) die "unknown target $t (basalt nbdkit-file qemu-nbd-wb qemu-nbd-none-native nbdkit-memory)" ;;
+        *) die "unknown target $t (basalt basalt-volume nbdkit-file qemu-nbd-wb qemu-nbd-none-native nbdkit-memory)" ;;
     esac
 done
 
@@ -66,7 +69,8 @@ cleanup() {
         kill -TERM "$pid" 2>/dev/null || true
     done
     for pid in "${pids[@]}"; do
-        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        # basalt up stops its daemons in order first: give it time.
+        for _ in $(seq 1 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
@@ -90,11 +94,11 @@ fresh_file() {
     files+=("$f")
 }
 
-await_port() { # await_port LABEL PORT PID
+await_port() { # await_port LABEL PORT PID [EXPORT]
     local i
     for i in $(seq 1 600); do
         kill -0 "$3" 2>/dev/null || { tail -20 "$out/$1.log" >&2; die "$1 exited before serving; log above"; }
-        if timeout 5 nbdinfo --size "nbd://127.0.0.1:$2/" >/dev/null 2>&1; then return 0; fi
+        if timeout 5 nbdinfo --size "nbd://127.0.0.1:$2/${4:-}" >/dev/null 2>&1; then return 0; fi
         sleep 0.1
     done
     tail -20 "$out/$1.log" >&2
@@ -102,7 +106,7 @@ await_port() { # await_port LABEL PORT PID
 }
 
 # Build Basalt up front (the launcher builds on first use) so its start is not timed.
-if [[ " $TARGETS " == *" basalt "* ]]; then
+if [[ " $TARGETS " == *" basalt "* || " $TARGETS " == *" basalt-volume "* ]]; then
     log "building Basalt if needed"
     "$root/basalt" --version >/dev/null
 fi
@@ -115,6 +119,28 @@ for t in $TARGETS; do
             fresh_file basalt
             "$root/basalt" nbd serve --file "$f" --port "$port" --bind 127.0.0.1 --metrics-port 0 \
                 >"$out/$t.log" 2>&1 &
+            ;;
+        basalt-volume)
+            # A whole cluster under $out/cluster on a port range of its own; up prints "ready".
+            rm -rf "$out/cluster"
+            base=$(( (port / 10) * 10 ))
+            [ "$base" -lt 52000 ] || base=$(( base - 13000 ))
+            "$root/basalt" up --data "$out/cluster" --port-base "$base" >"$out/$t.log" 2>&1 &
+            pid=$!
+            pids+=("$pid")
+            for _ in $(seq 1 1200); do
+                grep -q "basalt up: ready in" "$out/$t.log" && break
+                kill -0 "$pid" 2>/dev/null || { tail -20 "$out/$t.log" >&2; die "basalt up exited; log above"; }
+                sleep 0.1
+            done
+            log "$(grep 'basalt up: ready in' "$out/$t.log")"
+            port=$((base + 3709))
+            (cd "$out" && "$root/basalt" volume create bench --size "$FIO_SIZE" \
+                --policy "${VOLUME_POLICY:-rep3}" --data "$out/cluster") >&2
+            await_port "$t" "$port" "$pid" bench
+            log "$t: up pid $pid, nbd://127.0.0.1:$port/bench"
+            uris+=("$t=nbd://127.0.0.1:$port/bench")
+            continue
             ;;
         nbdkit-file)
             fresh_file nbdkit-file
