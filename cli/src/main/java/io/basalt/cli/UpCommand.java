@@ -37,9 +37,10 @@ import picocli.CommandLine.Option;
  * {@code basalt up}: a whole cluster on this machine, each daemon its own child process, in the
  * foreground until Ctrl-C.
  *
- * <p>Design note. Start order follows the dependencies: meta first (until it has a leader), then
- * the chunk servers (until meta lists every one UP with a fresh heartbeat), then the NBD gateway
- * (until its port accepts). {@code up} then only supervises: a daemon that dies is reported with
+ * <p>Design note. Every daemon is started at once (a JVM takes seconds to start, and the chunk
+ * servers and the gateway wait for meta on their own), and readiness is awaited in dependency
+ * order: meta has a leader, meta lists every chunk server UP with a fresh heartbeat, the NBD
+ * gateway's port accepts. {@code up} then only supervises: a daemon that dies is reported with
  * its exit code and the end of its log, and is not restarted — a dev cluster that hides crashes
  * hides bugs; the rest keep running, as they would on separate machines. A stop goes in reverse
  * order (gateway, chunk servers, meta) so nobody loses the service it depends on while it shuts
@@ -265,7 +266,7 @@ final class UpCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** Starts meta, chunk servers and gateway in order; false if a signal came first. */
+    /** Starts meta, chunk servers and gateway, awaits each in order; false if a signal came first. */
     private boolean startCluster(ShutdownSignal signal, long startNanos) throws Exception {
         String peers = layout.metaPeers();
         boolean nbd = startNbd();
@@ -282,7 +283,29 @@ final class UpCommand implements Callable<Integer> {
             meta.id = String.valueOf(i);
             metas.add(meta);
         }
+        List<DaemonProcess> servers = new ArrayList<>();
+        for (int i = 1; i <= layout.chunkServers(); i++) {
+            servers.add(new DaemonProcess("cs" + i, "cs", i, layout.csPort(i),
+                    layout.csMetricsPort(i), layout.dataDir().resolve("cs" + i),
+                    layout.logFile("cs" + i), List.of("cs", "run",
+                    "--data", layout.dataDir().resolve("cs" + i).toString(), "--meta", peers,
+                    "--host", UpLayout.csHostLabel(i), "--bind", layout.bind(),
+                    "--port", String.valueOf(layout.csPort(i)),
+                    "--metrics-port", String.valueOf(layout.csMetricsPort(i)))));
+        }
+        DaemonProcess gateway = !nbd ? null : new DaemonProcess("nbd", "nbd", 1, layout.nbdPort(),
+                layout.nbdMetricsPort(), null, layout.logFile("nbd"), List.of("nbd", "run",
+                "--meta", peers, "--bind", layout.bind(),
+                "--port", String.valueOf(layout.nbdPort()),
+                "--metrics-port", String.valueOf(layout.nbdMetricsPort())));
+        // Every daemon starts at once: a JVM takes seconds to start, and the chunk servers and the
+        // gateway wait for meta by themselves (their meta clients retry for about 30 s), so the
+        // starts overlap meta's election instead of queueing behind it.
         startAll(metas);
+        startAll(servers);
+        if (gateway != null) {
+            startAll(List.of(gateway));
+        }
         try (MetaClient client = MetaClient.connect(MetaPeers.DEFAULT_CLUSTER,
                 MetaPeers.parse(peers), Duration.ofSeconds(2), 1)) {
             String leader = awaitMetaLeader(client, signal);
@@ -290,34 +313,13 @@ final class UpCommand implements Callable<Integer> {
                 return false;
             }
             say("meta leader is member " + leader + " (" + seconds(startNanos) + " s)");
-
-            List<DaemonProcess> servers = new ArrayList<>();
-            for (int i = 1; i <= layout.chunkServers(); i++) {
-                servers.add(new DaemonProcess("cs" + i, "cs", i, layout.csPort(i),
-                        layout.csMetricsPort(i), layout.dataDir().resolve("cs" + i),
-                        layout.logFile("cs" + i), List.of("cs", "run",
-                        "--data", layout.dataDir().resolve("cs" + i).toString(), "--meta", peers,
-                        "--host", UpLayout.csHostLabel(i), "--bind", layout.bind(),
-                        "--port", String.valueOf(layout.csPort(i)),
-                        "--metrics-port", String.valueOf(layout.csMetricsPort(i)))));
-            }
-            startAll(servers);
             if (!awaitChunkServersUp(client, servers, signal)) {
                 return false;
             }
             say(servers.size() + " chunk servers UP (" + seconds(startNanos) + " s)");
         }
-
-        if (nbd) {
-            DaemonProcess gateway = new DaemonProcess("nbd", "nbd", 1, layout.nbdPort(),
-                    layout.nbdMetricsPort(), null, layout.logFile("nbd"), List.of("nbd", "run",
-                    "--meta", peers, "--bind", layout.bind(),
-                    "--port", String.valueOf(layout.nbdPort()),
-                    "--metrics-port", String.valueOf(layout.nbdMetricsPort())));
-            startAll(List.of(gateway));
-            if (!awaitListening(gateway, signal)) {
-                return false;
-            }
+        if (gateway != null && !awaitListening(gateway, signal)) {
+            return false;
         }
         writeClusterFile(true);
         ready = true;
