@@ -22,6 +22,7 @@ public final class CsMetrics {
     public final Counter walSyncs;
     public final Counter walRecords;
     public final Counter corruptBlocks;
+    public final Counter inlineReads;
     public final Gauge requestsInFlight;
     public final Gauge bytesInFlight;
     public final Gauge diskUsedBytes;
@@ -58,6 +59,9 @@ public final class CsMetrics {
                 .register(registry);
         corruptBlocks = Counter.builder().name("basalt_cs_corrupt_blocks_total")
                 .help("Blocks read from disk whose data did not match their CRC32C (never returned)")
+                .register(registry);
+        inlineReads = Counter.builder().name("basalt_cs_inline_reads_total")
+                .help("Reads answered on the event loop from the page cache (no reader thread)")
                 .register(registry);
         requestsInFlight = Gauge.builder().name("basalt_cs_requests_in_flight")
                 .help("Requests received and not yet answered").register(registry);

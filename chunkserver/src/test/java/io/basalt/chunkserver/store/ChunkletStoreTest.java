@@ -85,6 +85,26 @@ class ChunkletStoreTest {
     }
 
     @Test
+    void cachedReadsReturnWhatReadsReturnAndCheckTheSameCrcs() throws Exception {
+        try (StoreHarness h = new StoreHarness(dir)) {
+            byte[] data = random(8 * 4096, 6);
+            h.write(UID, 4096, data);
+            // Just written, so in the page cache: served, byte for byte what read gives.
+            assertThat(h.readCached(UID, 4096, data.length)).isEqualTo(data);
+            assertThat(h.readCached(UID, 0, 9 * 4096)).isEqualTo(h.read(UID, 0, 9 * 4096));
+            assertThat(h.readCached(UID, 0, 12 * 4096)).as("past the end of the file: declined").isNull();
+            assertThat(h.readCached(888, 0, 4096)).containsOnly(0); // no chunklet: zeroes, no I/O
+            Path file = dir.resolve("chunklets").resolve(String.format("%016x.data", UID));
+            try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+                channel.write(ByteBuffer.wrap(new byte[] {(byte) ~data[5000]}), 4096 + 5000);
+            }
+            assertThatThrownBy(() -> h.readCached(UID, 4096, data.length))
+                    .isInstanceOfSatisfying(CsException.class, e -> assertThat(e.status()).isEqualTo(CsStatus.CORRUPT_BLOCK))
+                    .hasMessageContaining("offset 8192");
+        }
+    }
+
+    @Test
     void unwrittenBlocksReadAsZeroesByMetadataNotByFileContents() throws Exception {
         try (StoreHarness h = new StoreHarness(dir)) {
             assertThat(h.read(777, 0, 4 * 4096)).containsOnly(0); // no chunklet at all

@@ -70,9 +70,27 @@ final class StoreHarness implements AutoCloseable {
 
     /** Reads and returns the data bytes; checks the CRCs that come with them. */
     byte[] read(long chunkUid, long offsetBytes, int lengthBytes) throws CsException {
-        ByteBuf out = ALLOC.buffer(lengthBytes + lengthBytes / 1024);
+        return read(chunkUid, offsetBytes, lengthBytes, false);
+    }
+
+    /** As {@link #read}, through the page-cache-only path; null when it declined. */
+    byte[] readCached(long chunkUid, long offsetBytes, int lengthBytes) throws CsException {
+        return read(chunkUid, offsetBytes, lengthBytes, true);
+    }
+
+    private byte[] read(long chunkUid, long offsetBytes, int lengthBytes, boolean cachedOnly) throws CsException {
+        ByteBuf out = ALLOC.directBuffer(lengthBytes + lengthBytes / 1024);
         try {
-            store.read(chunkUid, offsetBytes, lengthBytes, out);
+            if (cachedOnly) {
+                if (!store.readCached(chunkUid, offsetBytes, lengthBytes, out)) {
+                    if (out.writerIndex() != 0) {
+                        throw new AssertionError("a declined cached read appended " + out.writerIndex() + " bytes");
+                    }
+                    return null;
+                }
+            } else {
+                store.read(chunkUid, offsetBytes, lengthBytes, out);
+            }
             if (out.readableBytes() != lengthBytes + lengthBytes / 1024) {
                 throw new AssertionError("read returned " + out.readableBytes() + " bytes");
             }

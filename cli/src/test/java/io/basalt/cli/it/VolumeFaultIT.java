@@ -111,6 +111,13 @@ class VolumeFaultIT {
         assertThat(degraded).as("degraded chunks").isNotEmpty();
         assertThat(degraded).allSatisfy(chunk -> assertThat(chunk.chunklets().stream()
                 .filter(c -> c.state() == ChunkletState.UPTODATE && c.csId() != victim.csId)).hasSize(2));
+        // basalt status shows it too.
+        List<String> command = io.basalt.cli.meta.MetaCluster.javaCommand("io.basalt.cli.Main");
+        command.addAll(List.of("status", "--json", "--meta", cluster.meta.peers()));
+        Tools.Result status = Tools.runOk(Tools.COMMAND_TIMEOUT, java.util.Map.of(), command);
+        var json = Json.object(Json.parse(status.stdout()));
+        assertThat(((Number) json.get("degradedChunks")).longValue()).as(status.stdout())
+                .isEqualTo(degraded.size());
     }
 
     @Test
