@@ -31,6 +31,12 @@ public final class VolumeExports implements NbdExports {
     private final ClusterClient cluster;
     private final String clientId;
     private final Map<String, Shared> open = new HashMap<>();
+    /**
+     * Closes in progress (the lease being released), by volume; guarded by {@code open}'s monitor.
+     * A new session waits for it: the release must not land after a new session's acquire, since
+     * both are this gateway's client id and the release would drop the new lease.
+     */
+    private final Map<String, CompletableFuture<Void>> closing = new HashMap<>();
 
     /** One volume's device and how many sessions use it; guarded by {@code open}'s monitor. */
     private static final class Shared {
@@ -66,7 +72,9 @@ public final class VolumeExports implements NbdExports {
         synchronized (open) {
             shared = open.get(name);
             if (shared == null || shared.device.isCompletedExceptionally()) {
-                shared = new Shared(cluster.open(name, clientId));
+                CompletableFuture<Void> closed = closing.getOrDefault(name, CompletableFuture.completedFuture(null));
+                shared = new Shared(closed.exceptionally(error -> null)
+                        .thenCompose(ignored -> cluster.open(name, clientId)));
                 open.put(name, shared);
                 Shared opened = shared;
                 shared.device.whenComplete((device, error) -> {
@@ -100,24 +108,30 @@ public final class VolumeExports implements NbdExports {
     }
 
     private void release(String name, Shared session) {
-        VolumeDevice toClose = null;
+        VolumeDevice device;
+        CompletableFuture<Void> close = new CompletableFuture<>();
         synchronized (open) {
-            if (--session.sessions == 0 && open.get(name) == session) {
-                open.remove(name);
-                toClose = session.device.join();
+            if (--session.sessions > 0 || open.get(name) != session) {
+                return;
             }
+            open.remove(name);
+            device = session.device.join();
+            closing.put(name, close); // in the same critical section, so no open slips between
         }
-        if (toClose != null) {
-            // Releasing the lease is a meta call: off the event loop that ended the session.
-            VolumeDevice device = toClose;
-            CompletableFuture.runAsync(() -> {
+        // Releasing the lease is a meta call: off the event loop that ended the session.
+        Thread.ofVirtual().name("basalt-nbd-close").start(() -> {
+            try {
                 device.close();
                 log.info("closed volume \"{}\": lease released", name);
-            }, task -> Thread.ofVirtual().name("basalt-nbd-close").start(task)).exceptionally(error -> {
-                log.warn("closing volume \"{}\": {}", name, error.toString());
-                return null;
-            });
-        }
+            } catch (RuntimeException e) {
+                log.warn("closing volume \"{}\": {}", name, e.toString());
+            } finally {
+                synchronized (open) {
+                    closing.remove(name, close);
+                }
+                close.complete(null);
+            }
+        });
     }
 
     /** Closes every open volume (releases the leases); for shutdown, after the sessions drained. */
