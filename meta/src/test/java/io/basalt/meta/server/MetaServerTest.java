@@ -10,6 +10,7 @@ import io.basalt.meta.api.MetaException;
 import io.basalt.meta.api.MetaPeers;
 import io.basalt.meta.model.Chunk;
 import io.basalt.meta.model.ChunkServer;
+import io.basalt.meta.model.CsHealth;
 import io.basalt.meta.model.CsStatus;
 import io.basalt.meta.model.Volume;
 import java.net.ServerSocket;
@@ -110,7 +111,10 @@ class MetaServerTest {
             long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
             CsStatus silentStatus = CsStatus.UP;
             while (System.nanoTime() < deadline && silentStatus != CsStatus.DOWN) {
-                assertThat(client.heartbeat(alive.id(), 1L << 40, 12345, true)).isEqualTo(CsStatus.UP);
+                MetaClient.HeartbeatReply reply = client.heartbeat(alive.id(), 1L << 40, 12345,
+                        CsHealth.OK);
+                assertThat(reply.status()).isEqualTo(CsStatus.UP);
+                assertThat(reply.highestChangeSeq()).isZero();
                 Thread.sleep(200);
                 List<CsView> servers = client.listCs();
                 silentStatus = servers.stream().filter(v -> v.server().id() == silent.id())
@@ -124,13 +128,29 @@ class MetaServerTest {
             // It comes back: a healthy heartbeat turns it UP again through the log.
             deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
             while (System.nanoTime() < deadline && silentStatus != CsStatus.UP) {
-                client.heartbeat(silent.id(), 1L << 40, 0, true);
+                client.heartbeat(silent.id(), 1L << 40, 0, CsHealth.OK);
                 Thread.sleep(200);
                 silentStatus = client.listCs().stream().filter(v -> v.server().id() == silent.id())
                         .findFirst().orElseThrow().server().status();
             }
             assertThat(silentStatus).isEqualTo(CsStatus.UP);
-            assertThatThrownBy(() -> client.heartbeat(99, 1, 0, true))
+            // A full disk: the watchdog makes it FULL (replicated, so placement skips it on
+            // every member) and back to UP when it reports OK again; cs list shows the health.
+            for (CsHealth health : List.of(CsHealth.FULL, CsHealth.OK)) {
+                CsStatus expected = health == CsHealth.FULL ? CsStatus.FULL : CsStatus.UP;
+                deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+                CsView view;
+                do {
+                    client.heartbeat(silent.id(), 1L << 40, 0, health);
+                    client.heartbeat(alive.id(), 1L << 40, 12345, CsHealth.OK);
+                    Thread.sleep(200);
+                    view = client.listCs().stream().filter(v -> v.server().id() == silent.id())
+                            .findFirst().orElseThrow();
+                } while (System.nanoTime() < deadline && view.server().status() != expected);
+                assertThat(view.server().status()).isEqualTo(expected);
+                assertThat(view.health()).isEqualTo(health);
+            }
+            assertThatThrownBy(() -> client.heartbeat(99, 1, 0, CsHealth.OK))
                     .hasMessageContaining("not registered");
         }
     }
