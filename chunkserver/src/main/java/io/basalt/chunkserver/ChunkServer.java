@@ -189,6 +189,7 @@ public final class ChunkServer implements AutoCloseable {
                         + " is chunk server " + identity.csId());
             }
             meta.subscribeVersions(csId, versions);
+            versions.onBehind(meta::versionsBehind);
             ScheduledExecutorService heartbeats = Executors.newSingleThreadScheduledExecutor(r -> {
                 Thread thread = new Thread(r, "basalt-cs-heartbeat");
                 thread.setDaemon(true);

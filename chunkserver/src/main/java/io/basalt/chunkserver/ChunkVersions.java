@@ -6,6 +6,7 @@ import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.zip.CRC32C;
 
@@ -26,6 +27,10 @@ import java.util.zip.CRC32C;
  * </pre>
  * Ownership: the map is concurrent for readers (event loops check fences); updates are serialized by
  * this object's monitor, which also orders the file rewrites.
+ *
+ * <p>A request with a version <em>newer</em> than the known one is served (meta may have moved
+ * on before this CS heard), but it is a hint that this CS is behind: {@link #onBehind}'s listener
+ * is told, on the caller's thread (an event loop), so it must only signal, never block.
  */
 public final class ChunkVersions implements ChunkVersionSink {
     public static final int MAGIC = 0x42435654;
@@ -33,6 +38,7 @@ public final class ChunkVersions implements ChunkVersionSink {
 
     private final Path file;
     private final ConcurrentHashMap<Long, Long> versions = new ConcurrentHashMap<>();
+    private volatile Runnable behindListener = () -> {};
 
     private ChunkVersions(Path file) {
         this.file = file;
@@ -79,6 +85,39 @@ public final class ChunkVersions implements ChunkVersionSink {
         if (requestVersion < known) {
             throw new CsException(CsStatus.STALE_VERSION, "stale chunk version " + requestVersion + " < " + known
                     + " for chunk " + Long.toHexString(chunkUid));
+        }
+        if (requestVersion > known) {
+            behindListener.run();
+        }
+    }
+
+    /** Told (on an event loop: signal only) when a request carries a version newer than the known one. */
+    public void onBehind(Runnable listener) {
+        this.behindListener = java.util.Objects.requireNonNull(listener);
+    }
+
+    @Override
+    public Set<Long> knownChunkUids() {
+        return Set.copyOf(versions.keySet());
+    }
+
+    @Override
+    public synchronized void chunkVersions(Map<Long, Long> updates, Set<Long> deleted) throws IOException {
+        boolean changed = false;
+        for (Map.Entry<Long, Long> update : updates.entrySet()) {
+            if (update.getValue() < 0) {
+                throw new IllegalArgumentException("chunk version " + update.getValue() + " < 0");
+            }
+            if (known(update.getKey()) < update.getValue()) {
+                versions.put(update.getKey(), update.getValue()); // versions never go back
+                changed = true;
+            }
+        }
+        for (long chunkUid : deleted) {
+            changed |= versions.remove(chunkUid) != null;
+        }
+        if (changed) {
+            persist(); // one file rewrite for the whole pull
         }
     }
 
