@@ -55,6 +55,11 @@ public final class LocalMetaLink implements MetaLink {
         sink.chunkVersion(chunkUid, version);
     }
 
+    /** Tells the CS that meta removed a chunk from it (tests). */
+    public void pushDeleted(long chunkUid) throws IOException {
+        sink.chunkDeleted(chunkUid);
+    }
+
     public long lastUsedBytes() {
         return lastUsedBytes;
     }

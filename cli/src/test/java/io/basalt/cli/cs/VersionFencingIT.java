@@ -12,17 +12,20 @@ import io.basalt.meta.model.Chunk;
 import io.basalt.meta.model.CsHealth;
 import io.basalt.meta.model.Volume;
 import io.netty.buffer.PooledByteBufAllocator;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /**
  * Version fencing end to end: a real meta and a real {@code cs run} process. Meta places a chunk
  * on the CS, a lease move bumps its version, and within seconds the CS, having pulled its version
  * index ({@code MetaClientLink}), refuses a write at the old version with STALE_VERSION and takes
- * one at the new version. A volume deleted while the CS is down is dropped from its versions file
- * by the full sync of the next start. The heartbeat's health code shows in {@code cs list}.
+ * one at the new version. A volume deleted while the CS is down is deleted by the full sync of the
+ * next start: its chunklet files go and a tombstone keeps fencing it. The heartbeat's health code
+ * shows in {@code cs list}.
  */
 class VersionFencingIT extends ChunkServerItBase {
     static final Duration FENCE_WITHIN = Duration.ofSeconds(15);
@@ -65,8 +68,7 @@ class VersionFencingIT extends ChunkServerItBase {
             assertThat(moved.version()).isEqualTo(placed.version() + 2);
             assertThat(client.listChunks(volume.id())).containsExactly(moved);
 
-            DataClient data = DataClient.connect(group, cs.address(), 20_000, 2 << 20);
-            toClose.add(data);
+            DataClient data = connectTo(cs);
             long deadline = System.nanoTime() + FENCE_WITHIN.toNanos();
             CsStatus stale;
             do {
@@ -90,10 +92,22 @@ class VersionFencingIT extends ChunkServerItBase {
                 Thread.sleep(100);
             }
             assertThat(again.output.toString()).contains("full pull");
+            assertThat(write(connectTo(again), moved, moved.version()))
+                    .as("a deleted chunk stays fenced").isEqualTo(CsStatus.STALE_VERSION);
             again.close();
-            assertThat(ChunkVersions.open(dataDir.resolve("versions")).known(moved.uid()))
-                    .isEqualTo(-1);
+            ChunkVersions versions = ChunkVersions.open(dataDir.resolve("versions"));
+            assertThat(versions.deleted(moved.uid())).isTrue();
+            assertThat(versions.known(moved.uid())).isEqualTo(-1);
+            try (Stream<Path> files = Files.list(dataDir.resolve("chunklets"))) {
+                assertThat(files.toList()).as("the chunklet's files are freed").isEmpty();
+            }
         }
+    }
+
+    DataClient connectTo(CsProcess cs) throws Exception {
+        DataClient data = DataClient.connect(group, cs.address(), 20_000, 2 << 20);
+        toClose.add(data);
+        return data;
     }
 
     static CsView awaitHealth(MetaClient client, int csId) throws InterruptedException {
