@@ -50,7 +50,7 @@ public final class MetaClientLink implements MetaLink {
     static final int HEARTBEAT_RETRY_COUNT = 2;
     /** Meta refuses an empty zone label; a CS started without --zone is in this one. */
     static final String DEFAULT_ZONE = "default";
-    /** A pull at least this often, so a lost heartbeat reply or a missed hint only delays a fence. */
+    /** A pull at least this often: a lost heartbeat reply or a missed hint only delays a fence. */
     static final Duration PULL_INTERVAL = Duration.ofSeconds(30);
     /** Hints (requests newer than known) come per request: pull for them at most this often. */
     static final Duration HINT_PULL_INTERVAL = Duration.ofSeconds(1);
@@ -146,12 +146,6 @@ public final class MetaClientLink implements MetaLink {
         }
     }
 
-    /** The seq up to which the sink holds meta's index, -1 before the first full sync (tests). */
-    long appliedChangeSeq() {
-        VersionPuller current = puller;
-        return current == null ? -1 : current.appliedSeq;
-    }
-
     @Override
     public void close() throws IOException {
         VersionPuller current = puller;
@@ -167,7 +161,7 @@ public final class MetaClientLink implements MetaLink {
 
     /**
      * Pulls this CS's version index from meta into the sink. State: {@link #appliedSeq} is owned
-     * by the puller thread (volatile for tests to read); the signals ({@link #metaSeq},
+     * by the puller thread (volatile: heartbeats compare with it); the signals ({@link #metaSeq},
      * {@link #hinted}, {@link #stopped}) are set by other threads, which then unpark it.
      */
     private final class VersionPuller implements Runnable {
@@ -191,7 +185,8 @@ public final class MetaClientLink implements MetaLink {
         }
 
         void metaHas(long highestSeq) {
-            if (highestSeq > appliedSeq && metaSeq.getAndAccumulate(highestSeq, Math::max) < highestSeq) {
+            if (highestSeq > appliedSeq
+                    && metaSeq.getAndAccumulate(highestSeq, Math::max) < highestSeq) {
                 LockSupport.unpark(thread);
             }
         }
@@ -242,8 +237,8 @@ public final class MetaClientLink implements MetaLink {
                         retryAtNanos = System.nanoTime() + RETRY_DELAY.toNanos();
                         if (failures == 1 || now - lastWarnNanos >= WARN_INTERVAL.toNanos()) {
                             lastWarnNanos = now;
-                            log.warn("pulling chunk versions of chunk server {} from meta failed ({}"
-                                    + " in a row; retrying): {}", csId, failures, e.toString());
+                            log.warn("pulling chunk versions of chunk server {} from meta failed"
+                                    + " ({} in a row; retrying): {}", csId, failures, e.toString());
                         }
                     }
                     continue;

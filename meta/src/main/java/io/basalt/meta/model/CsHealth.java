@@ -20,6 +20,7 @@ public enum CsHealth {
                 return health;
             }
         }
-        throw new io.basalt.meta.api.MalformedMessageException("unknown chunk server health " + code);
+        throw new io.basalt.meta.api.MalformedMessageException(
+                "unknown chunk server health " + code);
     }
 }

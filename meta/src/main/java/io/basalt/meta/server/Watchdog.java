@@ -49,7 +49,8 @@ final class Watchdog {
             boolean silent = silentNanos >= unhealthyAfter.toNanos();
             boolean diskFailed = beat != null && beat.health() == CsHealth.DISK_FAILED;
             boolean liveBeat = beat != null && !diskFailed && !silent;
-            CsStatus live = liveBeat && beat.health() == CsHealth.FULL ? CsStatus.FULL : CsStatus.UP;
+            CsStatus live = liveBeat && beat.health() == CsHealth.FULL ? CsStatus.FULL
+                    : CsStatus.UP;
             CsStatus next = server.status();
             switch (server.status()) {
                 case UP, FULL -> {
