@@ -210,6 +210,16 @@ class ChunkServerTest {
         ok.release();
         meta.pushVersion(UID, 2); // versions never go back
         assertThat(server.versions().known(UID)).isEqualTo(4);
+        // A request newer than the known version is served, and tells the link to pull.
+        int hints = meta.versionsBehindHints();
+        DataClient.Reply newer = write(client, UID, 5, 0, random(4096, 1));
+        assertThat(newer.status()).isEqualTo(CsStatus.OK);
+        newer.release();
+        assertThat(meta.versionsBehindHints()).isEqualTo(hints + 1);
+        DataClient.Reply current = write(client, UID, 4, 0, random(4096, 1));
+        assertThat(current.status()).isEqualTo(CsStatus.OK);
+        current.release();
+        assertThat(meta.versionsBehindHints()).isEqualTo(hints + 1);
         server.close();
         ChunkServer again = start("cs1", new LocalMetaLink("test"));
         DataClient client2 = connect(again);
