@@ -3,6 +3,7 @@ package io.basalt.meta.server;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.basalt.meta.api.CsChunkVersions;
 import io.basalt.meta.api.CsView;
 import io.basalt.meta.api.MetaClient;
 import io.basalt.meta.api.MetaError;
@@ -80,6 +81,24 @@ class MetaServerTest {
             assertThat(client.getVolume("vol7").chunkCount()).isEqualTo(1);
             client.createVolume("after-restart", 64L << 20, "rep3", 0);
             assertThat(client.listVolumes()).hasSize(61);
+            // The version index and chunk listing come back too, through the client's paging.
+            Volume vol7 = client.getVolume("vol7");
+            Chunk chunk = client.getChunk(vol7.id(), 2, false).orElseThrow();
+            assertThat(client.listChunks(vol7.id())).containsExactly(chunk);
+            for (var chunklet : chunk.chunklets()) {
+                CsChunkVersions index = client.csChunkVersions(chunklet.csId(), 0);
+                assertThat(index.entries()).singleElement().satisfies(entry -> {
+                    assertThat(entry.chunkUid()).isEqualTo(chunk.uid());
+                    assertThat(entry.version()).isEqualTo(chunk.version());
+                    assertThat(entry.deleted()).isFalse();
+                    assertThat(entry.changeSeq()).isEqualTo(index.highestSeq());
+                });
+                assertThat(client.csChunkVersions(chunklet.csId(), index.highestSeq()).entries())
+                        .isEmpty();
+            }
+            assertThat(client.status().clusterId()).isEmpty();
+            String clusterId = client.clusterId().toString();
+            assertThat(client.status().clusterId()).isEqualTo(clusterId);
         }
     }
 
