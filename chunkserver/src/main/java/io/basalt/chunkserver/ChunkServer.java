@@ -188,7 +188,9 @@ public final class ChunkServer implements AutoCloseable {
                 throw new IOException("meta registered this chunk server as " + csId + " but " + dataDir
                         + " is chunk server " + identity.csId());
             }
-            meta.subscribeVersions(csId, versions);
+            // Versions fence; a chunk meta removes from this CS also loses its chunklet (WAL-ordered).
+            meta.subscribeVersions(csId, new ReclaimingVersionSink(versions, wal));
+            versions.onBehind(meta::versionsBehind);
             ScheduledExecutorService heartbeats = Executors.newSingleThreadScheduledExecutor(r -> {
                 Thread thread = new Thread(r, "basalt-cs-heartbeat");
                 thread.setDaemon(true);

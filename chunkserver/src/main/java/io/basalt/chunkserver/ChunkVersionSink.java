@@ -1,6 +1,8 @@
 package io.basalt.chunkserver;
 
 import java.io.IOException;
+import java.util.Map;
+import java.util.Set;
 
 /**
  * Where meta's chunk version updates land (through a {@link MetaLink}). Durable when the call
@@ -12,4 +14,21 @@ public interface ChunkVersionSink {
 
     /** Meta says the chunk is gone from this CS. */
     void chunkDeleted(long chunkUid) throws IOException;
+
+    /**
+     * Many updates at once (a pull from meta): {@code versions} as {@link #chunkVersion}, then
+     * {@code deleted} as {@link #chunkDeleted}; the two never share a uid. Implementations make
+     * it one durable write; this default applies them one by one.
+     */
+    default void chunkVersions(Map<Long, Long> versions, Set<Long> deleted) throws IOException {
+        for (Map.Entry<Long, Long> entry : versions.entrySet()) {
+            chunkVersion(entry.getKey(), entry.getValue());
+        }
+        for (long chunkUid : deleted) {
+            chunkDeleted(chunkUid);
+        }
+    }
+
+    /** Every chunk this sink holds a version of: a full sync deletes those meta no longer lists. */
+    Set<Long> knownChunkUids();
 }

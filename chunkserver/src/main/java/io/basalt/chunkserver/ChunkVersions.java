@@ -6,6 +6,7 @@ import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.zip.CRC32C;
 
@@ -13,6 +14,9 @@ import java.util.zip.CRC32C;
  * The chunk versions meta told this CS, persisted so that a restart does not forget a fence. A
  * request whose version is older than the known one is refused ("stale chunk version 3 < 4"); a
  * chunk meta said nothing about yet is not fenced. Versions never go back: a lower update is ignored.
+ * A chunk meta removed from this CS keeps a tombstone (version {@link #DELETED}): every request
+ * for it is refused, so a stale client cannot recreate a chunklet that was deleted; a later
+ * version from meta (the chunk placed here again) replaces the tombstone.
  *
  * <p>File {@code versions} (rewritten whole, atomically by rename, on every change; changes are rare:
  * chunk creation, chunklet set change, lease move, meta leader change). Big-endian:
@@ -21,18 +25,28 @@ import java.util.zip.CRC32C;
  *   4  u8   formatVersion (1)
  *   5  u8[3] reserved
  *   8  u32  count
- *  12  count x (u64 chunkUid, u64 version)
+ *  12  count x (u64 chunkUid, u64 version; 0x7fffffffffffffff: deleted from this CS)
  *  ..  u32  crc32c of all preceding bytes
  * </pre>
  * Ownership: the map is concurrent for readers (event loops check fences); updates are serialized by
  * this object's monitor, which also orders the file rewrites.
+ *
+ * <p>A request with a version <em>newer</em> than the known one is served (meta may have moved
+ * on before this CS heard), but it is a hint that this CS is behind: {@link #onBehind}'s listener
+ * is told, on the caller's thread (an event loop), so it must only signal, never block.
  */
 public final class ChunkVersions implements ChunkVersionSink {
     public static final int MAGIC = 0x42435654;
     public static final int FORMAT_VERSION = 1;
+    /**
+     * The version of a tombstone. Same layout as a version, and an older build reading it fences
+     * every request for that chunk, which is the meaning: no format version bump needed.
+     */
+    public static final long DELETED = Long.MAX_VALUE;
 
     private final Path file;
     private final ConcurrentHashMap<Long, Long> versions = new ConcurrentHashMap<>();
+    private volatile Runnable behindListener = () -> {};
 
     private ChunkVersions(Path file) {
         this.file = file;
@@ -67,27 +81,85 @@ public final class ChunkVersions implements ChunkVersionSink {
         return chunkVersions;
     }
 
-    /** The version meta told for {@code chunkUid}, or -1 when none. */
+    /** The version meta told for {@code chunkUid}, or -1 when none (or deleted). */
     public long known(long chunkUid) {
+        Long version = versions.get(chunkUid);
+        return version == null || version == DELETED ? -1 : version;
+    }
+
+    /** Whether meta removed {@code chunkUid} from this CS (and did not place it here again). */
+    public boolean deleted(long chunkUid) {
+        Long version = versions.get(chunkUid);
+        return version != null && version == DELETED;
+    }
+
+    /** The stored value: -1 for none, {@link #DELETED} for a tombstone. */
+    private long raw(long chunkUid) {
         Long version = versions.get(chunkUid);
         return version == null ? -1 : version;
     }
 
     /** Refuses {@code requestVersion} when it is older than the known version of {@code chunkUid}. */
     public void check(long chunkUid, long requestVersion) throws CsException {
-        long known = known(chunkUid);
+        long known = raw(chunkUid);
+        if (known == DELETED) {
+            behindListener.run(); // unless meta placed it here again since
+            throw new CsException(CsStatus.STALE_VERSION, "chunk " + Long.toHexString(chunkUid)
+                    + " was removed from this chunk server by meta; reload the chunk map");
+        }
         if (requestVersion < known) {
             throw new CsException(CsStatus.STALE_VERSION, "stale chunk version " + requestVersion + " < " + known
                     + " for chunk " + Long.toHexString(chunkUid));
+        }
+        if (requestVersion > known) {
+            behindListener.run();
+        }
+    }
+
+    /** Told (on an event loop: signal only) when a request carries a version newer than the known one. */
+    public void onBehind(Runnable listener) {
+        this.behindListener = java.util.Objects.requireNonNull(listener);
+    }
+
+    @Override
+    public Set<Long> knownChunkUids() {
+        Set<Long> live = new java.util.HashSet<>();
+        versions.forEach((uid, version) -> {
+            if (version != DELETED) {
+                live.add(uid);
+            }
+        });
+        return live;
+    }
+
+    @Override
+    public synchronized void chunkVersions(Map<Long, Long> updates, Set<Long> deleted) throws IOException {
+        boolean changed = false;
+        for (Map.Entry<Long, Long> update : updates.entrySet()) {
+            if (update.getValue() < 0 || update.getValue() == DELETED) {
+                throw new IllegalArgumentException("chunk version " + update.getValue() + " out of range");
+            }
+            long known = raw(update.getKey());
+            if (known == DELETED || known < update.getValue()) {
+                versions.put(update.getKey(), update.getValue()); // versions never go back
+                changed = true;
+            }
+        }
+        for (long chunkUid : deleted) {
+            changed |= !java.util.Objects.equals(versions.put(chunkUid, DELETED), DELETED);
+        }
+        if (changed) {
+            persist(); // one file rewrite for the whole pull
         }
     }
 
     @Override
     public synchronized void chunkVersion(long chunkUid, long version) throws IOException {
-        if (version < 0) {
-            throw new IllegalArgumentException("chunk version " + version + " < 0");
+        if (version < 0 || version == DELETED) {
+            throw new IllegalArgumentException("chunk version " + version + " out of range");
         }
-        if (known(chunkUid) >= version) {
+        long known = raw(chunkUid);
+        if (known != DELETED && known >= version) {
             return; // versions never go back
         }
         versions.put(chunkUid, version);
@@ -96,7 +168,8 @@ public final class ChunkVersions implements ChunkVersionSink {
 
     @Override
     public synchronized void chunkDeleted(long chunkUid) throws IOException {
-        if (versions.remove(chunkUid) != null) {
+        if (raw(chunkUid) != DELETED) {
+            versions.put(chunkUid, DELETED);
             persist();
         }
     }

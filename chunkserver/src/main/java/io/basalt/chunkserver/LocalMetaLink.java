@@ -21,6 +21,7 @@ public final class LocalMetaLink implements MetaLink {
     private volatile ChunkVersionSink sink;
     private volatile long lastUsedBytes;
     private volatile Health lastHealth;
+    private final AtomicInteger versionsBehindHints = new AtomicInteger();
 
     public LocalMetaLink(String clusterName) {
         this.clusterId = UUID.nameUUIDFromBytes(("basalt-cluster:" + clusterName).getBytes(StandardCharsets.UTF_8));
@@ -53,6 +54,21 @@ public final class LocalMetaLink implements MetaLink {
     /** Pushes a version as meta would (tests). */
     public void pushVersion(long chunkUid, long version) throws IOException {
         sink.chunkVersion(chunkUid, version);
+    }
+
+    @Override
+    public void versionsBehind() {
+        versionsBehindHints.incrementAndGet();
+    }
+
+    /** How often the CS said its versions are behind (a request newer than it knows). */
+    public int versionsBehindHints() {
+        return versionsBehindHints.get();
+    }
+
+    /** Tells the CS that meta removed a chunk from it (tests). */
+    public void pushDeleted(long chunkUid) throws IOException {
+        sink.chunkDeleted(chunkUid);
     }
 
     public long lastUsedBytes() {

@@ -26,6 +26,13 @@ public interface MetaLink extends AutoCloseable {
      */
     void subscribeVersions(int csId, ChunkVersionSink sink) throws IOException;
 
+    /**
+     * A request came with a chunk version newer than the one this CS knows: its view is behind,
+     * pull now. Called on an event loop, possibly for every such request: must only signal (and
+     * coalesce), never block.
+     */
+    default void versionsBehind() {}
+
     /** Health as reported to meta. */
     enum Health { OK, FULL, DISK_FAILED }
 

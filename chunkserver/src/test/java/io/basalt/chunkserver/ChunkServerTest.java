@@ -141,6 +141,58 @@ class ChunkServerTest {
     }
 
     @Test
+    void aDeletedChunkLosesItsChunkletAndStaysFencedUntilPlacedHereAgain() throws Exception {
+        LocalMetaLink meta = new LocalMetaLink("test");
+        ChunkServer server = start("cs1", meta);
+        DataClient client = connect(server);
+        meta.pushVersion(UID, 2);
+        DataClient.Reply ok = write(client, UID, 2, 0, random(4096, 1));
+        assertThat(ok.status()).as(ok.message()).isEqualTo(CsStatus.OK);
+        ok.release();
+        Path chunklets = root.resolve("cs1").resolve("chunklets");
+        try (Stream<Path> files = Files.list(chunklets)) {
+            assertThat(files.count()).isEqualTo(2); // .data and .meta
+        }
+        long usedBefore = server.store().usedBytes();
+        assertThat(usedBefore).isPositive();
+
+        meta.pushDeleted(UID);
+        assertThat(server.store().info(UID).exists()).isFalse();
+        assertThat(server.store().usedBytes()).isZero();
+        try (Stream<Path> files = Files.list(chunklets)) {
+            assertThat(files.toList()).isEmpty();
+        }
+        assertThat(server.versions().deleted(UID)).isTrue();
+        for (long version : new long[] {1, 2, 3}) {
+            DataClient.Reply refused = write(client, UID, version, 0, random(4096, 2));
+            assertThat(refused.status()).isEqualTo(CsStatus.STALE_VERSION);
+            assertThat(refused.message()).contains("removed from this chunk server");
+            refused.release();
+        }
+        meta.pushDeleted(UID); // again: nothing more to do
+        server.close();
+
+        // After a restart the chunklet stays gone and the tombstone still fences.
+        LocalMetaLink meta2 = new LocalMetaLink("test");
+        ChunkServer again = start("cs1", meta2);
+        DataClient client2 = connect(again);
+        assertThat(again.store().info(UID).exists()).isFalse();
+        try (Stream<Path> files = Files.list(chunklets)) {
+            assertThat(files.toList()).isEmpty();
+        }
+        DataClient.Reply stillRefused = write(client2, UID, 4, 0, random(4096, 3));
+        assertThat(stillRefused.status()).isEqualTo(CsStatus.STALE_VERSION);
+        stillRefused.release();
+        // Meta places the chunk here again (recovery): a new version replaces the tombstone.
+        meta2.pushVersion(UID, 5);
+        assertThat(read(client2, UID, 5, 0, 4096)).isEqualTo(new byte[4096]);
+        DataClient.Reply back = write(client2, UID, 5, 0, random(4096, 4));
+        assertThat(back.status()).as(back.message()).isEqualTo(CsStatus.OK);
+        back.release();
+        assertThat(read(client2, UID, 5, 0, 4096)).isEqualTo(random(4096, 4));
+    }
+
+    @Test
     void staleVersionsAreRefusedAndTheFenceSurvivesARestart() throws Exception {
         LocalMetaLink meta = new LocalMetaLink("test");
         ChunkServer server = start("cs1", meta);
@@ -158,6 +210,16 @@ class ChunkServerTest {
         ok.release();
         meta.pushVersion(UID, 2); // versions never go back
         assertThat(server.versions().known(UID)).isEqualTo(4);
+        // A request newer than the known version is served, and tells the link to pull.
+        int hints = meta.versionsBehindHints();
+        DataClient.Reply newer = write(client, UID, 5, 0, random(4096, 1));
+        assertThat(newer.status()).isEqualTo(CsStatus.OK);
+        newer.release();
+        assertThat(meta.versionsBehindHints()).isEqualTo(hints + 1);
+        DataClient.Reply current = write(client, UID, 4, 0, random(4096, 1));
+        assertThat(current.status()).isEqualTo(CsStatus.OK);
+        current.release();
+        assertThat(meta.versionsBehindHints()).isEqualTo(hints + 1);
         server.close();
         ChunkServer again = start("cs1", new LocalMetaLink("test"));
         DataClient client2 = connect(again);

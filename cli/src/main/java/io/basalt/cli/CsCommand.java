@@ -24,7 +24,7 @@ final class CsCommand implements Runnable {
     }
 
     @Command(name = "list", mixinStandardHelpOptions = true,
-            description = "Chunk servers: id, address, host, status, capacity, used.")
+            description = "Chunk servers: id, address, host, status, health, capacity, used.")
     static final class ListCs implements Runnable {
         @Mixin
         MetaOptions options;
@@ -40,16 +40,19 @@ final class CsCommand implements Runnable {
                             "host", cs.host(), "zone", cs.zone(), "status", cs.status().name(),
                             "capacityBytes", cs.capacityBytes(), "allocatedBytes", cs.allocatedBytes(),
                             "usedBytes", view.usedBytes(), "heartbeatAgeMillis",
-                            view.heartbeatAgeMillis(), "version", cs.softwareVersion()));
+                            view.heartbeatAgeMillis(), "health",
+                            view.health() == null ? "" : view.health().name(),
+                            "version", cs.softwareVersion()));
                 }
                 System.out.println(TextTable.array(items).json());
                 return;
             }
-            TextTable table = new TextTable("ID", "ADDRESS", "HOST", "ZONE", "STATUS", "CAPACITY",
-                    "ALLOCATED", "USED", "HEARTBEAT");
+            TextTable table = new TextTable("ID", "ADDRESS", "HOST", "ZONE", "STATUS", "HEALTH",
+                    "CAPACITY", "ALLOCATED", "USED", "HEARTBEAT");
             for (CsView view : servers) {
                 ChunkServer cs = view.server();
                 table.row(cs.id(), cs.address(), cs.host(), cs.zone(), cs.status(),
+                        view.health() == null ? "-" : view.health(),
                         Units.formatBytes(cs.capacityBytes()), Units.formatBytes(cs.allocatedBytes()),
                         view.usedBytes() < 0 ? "-" : Units.formatBytes(view.usedBytes()),
                         view.heartbeatAgeMillis() < 0 ? "-" : view.heartbeatAgeMillis() + " ms ago");

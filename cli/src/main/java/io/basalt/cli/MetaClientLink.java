@@ -2,12 +2,22 @@ package io.basalt.cli;
 
 import io.basalt.chunkserver.ChunkVersionSink;
 import io.basalt.chunkserver.MetaLink;
+import io.basalt.meta.api.CsChunkVersion;
+import io.basalt.meta.api.CsChunkVersions;
 import io.basalt.meta.api.MetaClient;
 import io.basalt.meta.api.MetaException;
 import io.basalt.meta.api.MetaPeers;
 import java.io.IOException;
+import io.basalt.meta.model.CsHealth;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -20,13 +30,18 @@ import org.slf4j.LoggerFactory;
  * seconds, so a heartbeat never lags the next by much: a dead meta shows up as failed heartbeats
  * (logged, rate-limited, by {@code ChunkServer}), not as one call blocked for half a minute.
  *
- * <p>Meta's heartbeat carries one {@code healthy} bit: {@link MetaLink.Health#OK} is healthy,
- * {@code FULL} and {@code DISK_FAILED} are both "not healthy" (the watchdog marks the CS
- * UNHEALTHY); meta cannot tell a full disk from a failed one yet.
+ * <p>Heartbeats carry the health as meta's {@link CsHealth} code (OK, FULL, DISK_FAILED); the
+ * watchdog turns FULL into the replicated status FULL (no new chunklets) and DISK_FAILED into
+ * UNHEALTHY.
  *
- * <p>Chunk versions: meta has no way to push them yet (no op lists a CS's chunks or streams
- * changes), so {@link #subscribeVersions} delivers nothing and says so once; the CS is fenced only
- * by the versions already in its versions file.
+ * <p>Chunk versions are pulled, not pushed: {@link #subscribeVersions} starts the thread
+ * {@code basalt-cs-versions}, which reads this CS's version index from meta
+ * ({@link MetaClient#csChunkVersions}) from changeSeq 0 first (a full sync: chunks the sink knows
+ * but meta no longer lists for this CS are deleted), then from the last seq it applied, whenever
+ * a heartbeat reply reports a higher seq, when the CS sees a request newer than what it knows
+ * ({@link #versionsBehind}, at most once per {@link #HINT_PULL_INTERVAL}), and at least every
+ * {@link #PULL_INTERVAL}. The last seq lives only in memory: a restart does a full sync. A
+ * failed pull is logged (rate-limited) and retried after {@link #RETRY_DELAY}.
  */
 public final class MetaClientLink implements MetaLink {
     private static final Logger log = LoggerFactory.getLogger(MetaClientLink.class);
@@ -35,11 +50,19 @@ public final class MetaClientLink implements MetaLink {
     static final int HEARTBEAT_RETRY_COUNT = 2;
     /** Meta refuses an empty zone label; a CS started without --zone is in this one. */
     static final String DEFAULT_ZONE = "default";
+    /** A pull at least this often: a lost heartbeat reply or a missed hint only delays a fence. */
+    static final Duration PULL_INTERVAL = Duration.ofSeconds(30);
+    /** Hints (requests newer than known) come per request: pull for them at most this often. */
+    static final Duration HINT_PULL_INTERVAL = Duration.ofSeconds(1);
+    static final Duration RETRY_DELAY = Duration.ofSeconds(1);
+    /** At most one failed-pull warning per this interval (after the first). */
+    static final Duration WARN_INTERVAL = Duration.ofSeconds(30);
 
     private final String peers;
     private final MetaClient client;
     private final MetaClient heartbeatClient;
     private final String softwareVersion;
+    private volatile VersionPuller puller;
 
     private MetaClientLink(String peers, MetaClient client, MetaClient heartbeatClient,
             String softwareVersion) {
@@ -90,24 +113,182 @@ public final class MetaClientLink implements MetaLink {
     public void heartbeat(int csId, long capacityBytes, long usedBytes, Health health)
             throws IOException {
         try {
-            heartbeatClient.heartbeat(csId, capacityBytes, usedBytes, health == Health.OK);
+            MetaClient.HeartbeatReply reply = heartbeatClient.heartbeat(csId, capacityBytes,
+                    usedBytes, switch (health) {
+                        case OK -> CsHealth.OK;
+                        case FULL -> CsHealth.FULL;
+                        case DISK_FAILED -> CsHealth.DISK_FAILED;
+                    });
+            VersionPuller current = puller;
+            if (current != null) {
+                current.metaHas(reply.highestChangeSeq());
+            }
         } catch (MetaException e) {
             throw new IOException("heartbeat to meta at " + peers + ": " + e.getMessage(), e);
         }
     }
 
     @Override
-    public void subscribeVersions(int csId, ChunkVersionSink sink) {
-        log.warn("chunk version push from meta is not wired yet: chunk server {} is fenced only by"
-                + " the versions already in its versions file", csId);
+    public synchronized void subscribeVersions(int csId, ChunkVersionSink sink) {
+        if (puller != null) {
+            throw new IllegalStateException("chunk versions are already delivered for chunk server "
+                    + puller.csId);
+        }
+        puller = new VersionPuller(csId, sink);
+        puller.thread.start();
+    }
+
+    @Override
+    public void versionsBehind() {
+        VersionPuller current = puller;
+        if (current != null) {
+            current.hint();
+        }
     }
 
     @Override
     public void close() throws IOException {
+        VersionPuller current = puller;
+        if (current != null) {
+            current.stop();
+        }
         try {
             heartbeatClient.close();
         } finally {
             client.close();
+        }
+    }
+
+    /**
+     * Pulls this CS's version index from meta into the sink. State: {@link #appliedSeq} is owned
+     * by the puller thread (volatile: heartbeats compare with it); the signals ({@link #metaSeq},
+     * {@link #hinted}, {@link #stopped}) are set by other threads, which then unpark it.
+     */
+    private final class VersionPuller implements Runnable {
+        final int csId;
+        final ChunkVersionSink sink;
+        final Thread thread;
+        /** Highest seq applied to the sink; -1: none yet, the next pull is a full sync. */
+        volatile long appliedSeq = -1;
+        /** Highest seq a heartbeat reply reported. */
+        final AtomicLong metaSeq = new AtomicLong(-1);
+        final AtomicBoolean hinted = new AtomicBoolean();
+        volatile boolean stopped;
+        private long failures;
+        private long lastWarnNanos;
+
+        VersionPuller(int csId, ChunkVersionSink sink) {
+            this.csId = csId;
+            this.sink = sink;
+            this.thread = new Thread(this, "basalt-cs-versions");
+            thread.setDaemon(true);
+        }
+
+        void metaHas(long highestSeq) {
+            if (highestSeq > appliedSeq
+                    && metaSeq.getAndAccumulate(highestSeq, Math::max) < highestSeq) {
+                LockSupport.unpark(thread);
+            }
+        }
+
+        void hint() {
+            if (hinted.compareAndSet(false, true)) {
+                LockSupport.unpark(thread);
+            }
+        }
+
+        void stop() {
+            stopped = true;
+            thread.interrupt();
+            try {
+                thread.join(Duration.ofSeconds(5));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+
+        @Override
+        public void run() {
+            long lastPullNanos = System.nanoTime() - PULL_INTERVAL.toNanos();
+            long retryAtNanos = lastPullNanos;
+            boolean retry = false;
+            while (!stopped) {
+                long now = System.nanoTime();
+                boolean due = retry || appliedSeq < 0 || metaSeq.get() > appliedSeq
+                        || now - lastPullNanos >= PULL_INTERVAL.toNanos()
+                        || (hinted.get() && now - lastPullNanos >= HINT_PULL_INTERVAL.toNanos());
+                if (due && now - retryAtNanos >= 0) {
+                    hinted.set(false);
+                    lastPullNanos = now;
+                    try {
+                        pull();
+                        retry = false;
+                        if (failures > 0) {
+                            log.info("chunk version pulls from meta succeed again after {} failed",
+                                    failures);
+                            failures = 0;
+                        }
+                    } catch (Exception e) {
+                        if (stopped) {
+                            break;
+                        }
+                        failures++;
+                        retry = true;
+                        retryAtNanos = System.nanoTime() + RETRY_DELAY.toNanos();
+                        if (failures == 1 || now - lastWarnNanos >= WARN_INTERVAL.toNanos()) {
+                            lastWarnNanos = now;
+                            log.warn("pulling chunk versions of chunk server {} from meta failed"
+                                    + " ({} in a row; retrying): {}", csId, failures, e.toString());
+                        }
+                    }
+                    continue;
+                }
+                // Sleep until the next periodic pull, a retry, or a signal (heartbeat, hint, stop).
+                long waitNanos = lastPullNanos + PULL_INTERVAL.toNanos() - now;
+                if (due) {
+                    waitNanos = Math.min(waitNanos, retryAtNanos - now);
+                } else if (hinted.get()) {
+                    waitNanos = Math.min(waitNanos,
+                            lastPullNanos + HINT_PULL_INTERVAL.toNanos() - now);
+                }
+                LockSupport.parkNanos(this, Math.max(1_000_000, waitNanos));
+                if (Thread.interrupted() && stopped) {
+                    break;
+                }
+            }
+        }
+
+        /** One pull: full from 0 the first time, then from the last applied seq. */
+        private void pull() throws IOException {
+            boolean full = appliedSeq < 0;
+            CsChunkVersions changes = client.csChunkVersions(csId, full ? 0 : appliedSeq);
+            // Entries are in seq order and a uid may recur across pages: the later entry wins.
+            Map<Long, Long> versions = new HashMap<>();
+            Set<Long> deleted = new HashSet<>();
+            for (CsChunkVersion entry : changes.entries()) {
+                if (entry.deleted()) {
+                    versions.remove(entry.chunkUid());
+                    deleted.add(entry.chunkUid());
+                } else {
+                    deleted.remove(entry.chunkUid());
+                    versions.put(entry.chunkUid(), entry.version());
+                }
+            }
+            if (full) {
+                for (long chunkUid : sink.knownChunkUids()) {
+                    if (!versions.containsKey(chunkUid)) {
+                        deleted.add(chunkUid);
+                    }
+                }
+            }
+            sink.chunkVersions(versions, deleted);
+            long before = appliedSeq;
+            appliedSeq = Math.max(appliedSeq, changes.highestSeq());
+            if (full || !versions.isEmpty() || !deleted.isEmpty()) {
+                log.info("chunk versions of chunk server {}: {} pull after seq {}: {} versions, {}"
+                        + " deleted, now at seq {}", csId, full ? "full" : "incremental",
+                        Math.max(0, before), versions.size(), deleted.size(), appliedSeq);
+            }
         }
     }
 }

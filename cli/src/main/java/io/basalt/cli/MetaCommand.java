@@ -186,7 +186,7 @@ final class MetaCommand implements Runnable {
     }
 
     @Command(name = "status", mixinStandardHelpOptions = true,
-            description = "Members, leader, term and last applied index.")
+            description = "Cluster id, members, leader, term and last applied index.")
     static final class Status implements Runnable {
         @Mixin
         MetaOptions options;
@@ -200,13 +200,16 @@ final class MetaCommand implements Runnable {
                     members.add(TextTable.object("id", member.id(), "address", member.address(),
                             "leader", member.leader(), "commitIndex", member.commitIndex()));
                 }
-                System.out.println(TextTable.object("group", status.groupId(),
+                System.out.println(TextTable.object("clusterId", status.clusterId(),
+                        "group", status.groupId(),
                         "leader", status.leaderId(), "term", status.term(),
                         "lastAppliedIndex", status.lastAppliedIndex(),
                         "commitIndex", status.commitIndex(), "members", TextTable.array(members)));
                 return;
             }
-            System.out.println("leader " + status.leaderId() + ", term " + status.term()
+            System.out.println("cluster " + (status.clusterId().isEmpty() ? "(no id yet)"
+                    : status.clusterId()) + ", leader " + status.leaderId() + ", term "
+                    + status.term()
                     + ", last applied index " + status.lastAppliedIndex() + ", commit index "
                     + status.commitIndex());
             TextTable table = new TextTable("ID", "ADDRESS", "ROLE", "COMMIT INDEX");

@@ -35,6 +35,8 @@ final class Chunklet implements AutoCloseable {
     int[] blockCrcs;
     long writtenBlocks;
     boolean dirty;
+    /** Set (under the write lock) when the chunklet was deleted: a reader holding it sees zeroes. */
+    boolean deleted;
 
     private Chunklet(long chunkUid, Path dataPath, Path metaPath, FileChannel data, FileChannel meta, int dataFd,
             int blocksMax) {

@@ -124,6 +124,9 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
 
     @Override
     public void prepare(WalEntry entry) throws CsException {
+        if (entry.type() == WalRecordFormat.TYPE_DELETE_CHUNKLET) {
+            return; // frees space; needs nothing
+        }
         checkRange(entry.offsetBytes(), entry.lengthBytes());
         if (entry.type() != WalRecordFormat.TYPE_WRITE) {
             return; // trims free space; they need nothing
@@ -171,6 +174,10 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
 
     @Override
     public void apply(WalEntry entry) throws IOException {
+        if (entry.type() == WalRecordFormat.TYPE_DELETE_CHUNKLET) {
+            delete(entry.chunkUid());
+            return;
+        }
         int first = (int) (entry.offsetBytes() >> BLOCK_SHIFT);
         int count = entry.lengthBytes() >> BLOCK_SHIFT;
         if (entry.type() == WalRecordFormat.TYPE_WRITE) {
@@ -206,6 +213,29 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
                 chunklet.lock.writeLock().unlock();
             }
         }
+    }
+
+    /**
+     * Removes a chunklet's files. Out of the map first, so new reads see no chunklet (zeroes);
+     * a read that already holds it waits for the write lock and then sees {@code deleted}. The
+     * unlink is made durable by the next checkpoint's directory sync; until then the WAL record
+     * is replayed, which deletes again (or finds nothing).
+     */
+    private void delete(long chunkUid) throws IOException {
+        Chunklet chunklet = chunklets.remove(chunkUid);
+        if (chunklet == null) {
+            return; // never written here, or already deleted (replay)
+        }
+        chunklet.lock.writeLock().lock();
+        try {
+            chunklet.deleted = true;
+            chunklet.close();
+            Files.deleteIfExists(chunklet.dataPath);
+            Files.deleteIfExists(chunklet.metaPath);
+        } finally {
+            chunklet.lock.writeLock().unlock();
+        }
+        log.info("chunklet {} deleted", Chunklet.fileStem(chunkUid));
     }
 
     private void punch(Chunklet chunklet, long offsetBytes, long lengthBytes) throws IOException {
@@ -276,6 +306,10 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
             chunklet.lock.readLock().lock();
         }
         try {
+            if (chunklet.deleted) {
+                appendZeroes(out, first, count);
+                return;
+            }
             boolean anyWritten = false;
             for (int i = first; i < first + count; i++) {
                 if (chunklet.lsn(i) != 0) {
@@ -361,6 +395,9 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
         }
         chunklet.lock.readLock().lock();
         try {
+            if (chunklet.deleted) {
+                return new ChunkletInfo(false, 0, 0, 0);
+            }
             long lastLsn = 0;
             for (long lsn : chunklet.lsns) {
                 lastLsn = Math.max(lastLsn, lsn);

@@ -29,6 +29,9 @@ public final class WalEntry {
         if ((type == WalRecordFormat.TYPE_WRITE) != (payload != null)) {
             throw new IllegalArgumentException("a WRITE carries a payload, TRIM/WRITE_ZEROES none");
         }
+        if (type == WalRecordFormat.TYPE_DELETE_CHUNKLET && (offsetBytes != 0 || lengthBytes != 0)) {
+            throw new IllegalArgumentException("a DELETE_CHUNKLET has offset and length 0");
+        }
         this.type = type;
         this.chunkUid = chunkUid;
         this.offsetBytes = offsetBytes;
@@ -56,6 +59,11 @@ public final class WalEntry {
     /** The payload (not a copy; valid until the completion returns). */
     public ByteBuf payload() {
         return payload;
+    }
+
+    /** A DELETE_CHUNKLET entry for {@code chunkUid}: the whole chunklet goes, in WAL order. */
+    public static WalEntry deleteChunklet(long chunkUid, Completion completion) {
+        return new WalEntry(WalRecordFormat.TYPE_DELETE_CHUNKLET, chunkUid, 0, 0, null, completion);
     }
 
     /** The LSN the writer gave this entry (0 before it was logged). */

@@ -22,14 +22,15 @@ import java.util.zip.CRC32C;
  * segment is zeroes (preallocated), so a zero magic ends the log.
  *   0  u32  magic 0x4257414C "BWAL"
  *   4  u8   formatVersion (1)
- *   5  u8   type: 1 WRITE, 2 TRIM, 3 WRITE_ZEROES
+ *   5  u8   type: 1 WRITE, 2 TRIM, 3 WRITE_ZEROES, 4 DELETE_CHUNKLET (meta removed the chunk
+ *           from this CS: its files go; offsetBytes and lengthBytes 0, no payload)
  *   6  u16  reserved, 0
  *   8  u64  lsn: previous record's + 1, starting at 1
  *  16  u64  chunkUid
  *  24  u64  offsetBytes in the chunklet (multiple of 4096)
  *  32  u32  lengthBytes (multiple of 4096)
  *  36  u32  payloadBytes: WRITE: lengthBytes + 4 * blocks (data, then one u32 CRC32C per
- *           4 KiB block, exactly as on the wire); TRIM and WRITE_ZEROES: 0
+ *           4 KiB block, exactly as on the wire); TRIM, WRITE_ZEROES, DELETE_CHUNKLET: 0
  *  40  u32  reserved, 0
  *  44  u32  crc32c of header bytes [0, 44) followed by the payload
  *  48       payload
@@ -70,6 +71,12 @@ public final class WalRecordFormat {
     public static final int TYPE_WRITE = 1;
     public static final int TYPE_TRIM = 2;
     public static final int TYPE_WRITE_ZEROES = 3;
+    /**
+     * Logged like a write so that it is ordered with them: writes before it are applied and then
+     * deleted, a write after it starts a new chunklet, and replay repeats exactly that. A build
+     * without this type stops at such a record ("unknown type 4") rather than skip it.
+     */
+    public static final int TYPE_DELETE_CHUNKLET = 4;
 
     private WalRecordFormat() {}
 
@@ -106,12 +113,14 @@ public final class WalRecordFormat {
             case TYPE_WRITE -> "WRITE";
             case TYPE_TRIM -> "TRIM";
             case TYPE_WRITE_ZEROES -> "WRITE_ZEROES";
+            case TYPE_DELETE_CHUNKLET -> "DELETE_CHUNKLET";
             default -> "type " + type;
         };
     }
 
     static boolean knownType(int type) {
-        return type == TYPE_WRITE || type == TYPE_TRIM || type == TYPE_WRITE_ZEROES;
+        return type == TYPE_WRITE || type == TYPE_TRIM || type == TYPE_WRITE_ZEROES
+                || type == TYPE_DELETE_CHUNKLET;
     }
 
     static ByteBuffer segmentHeader(long firstLsn, long segmentBytes) {

@@ -184,6 +184,37 @@ class ChunkletStoreTest {
     }
 
     @Test
+    void aDeleteIsOrderedWithTheWritesAroundItAndReplayedAfterACrash() throws Exception {
+        Path chunklets = dir.resolve("chunklets");
+        String stem = String.format("%016x", UID);
+        StoreHarness h = new StoreHarness(dir);
+        h.write(UID, 0, random(8192, 1));
+        h.write(UID + 1, 0, random(4096, 2));
+        h.deleteChunklet(UID);
+        assertThat(h.store.info(UID).exists()).isFalse();
+        assertThat(h.read(UID, 0, 8192)).containsOnly(0);
+        assertThat(chunklets.resolve(stem + ".data")).doesNotExist();
+        assertThat(chunklets.resolve(stem + ".meta")).doesNotExist();
+        h.deleteChunklet(UID + 7); // never written here: nothing to do
+        // A write after the delete starts a new chunklet holding only itself.
+        h.write(UID, 4096, random(4096, 3));
+        h.crash(); // no checkpoint: replay runs write, write, delete, write again
+        try (StoreHarness again = new StoreHarness(dir)) {
+            assertThat(again.read(UID, 0, 4096)).containsOnly(0);
+            assertThat(again.read(UID, 4096, 4096)).isEqualTo(random(4096, 3));
+            assertThat(again.store.info(UID).writtenBlocks()).isEqualTo(1);
+            assertThat(again.read(UID + 1, 0, 4096)).isEqualTo(random(4096, 2));
+            again.deleteChunklet(UID);
+        }
+        // Deleted, then a clean close (checkpoint): gone for good after the next start.
+        try (StoreHarness third = new StoreHarness(dir)) {
+            assertThat(third.store.info(UID).exists()).isFalse();
+            assertThat(chunklets.resolve(stem + ".data")).doesNotExist();
+            assertThat(third.store.chunkletCount()).isEqualTo(1);
+        }
+    }
+
+    @Test
     void aChunkletWhoseCreationNeverReachedTheDiskIsRebuiltFromTheWal() throws Exception {
         StoreHarness h = new StoreHarness(dir);
         byte[] data = random(8192, 11);

@@ -57,6 +57,10 @@ final class StoreHarness implements AutoCloseable {
         return await(submit(WalRecordFormat.TYPE_TRIM, chunkUid, offsetBytes, lengthBytes, null));
     }
 
+    long deleteChunklet(long chunkUid) throws Exception {
+        return await(submit(WalRecordFormat.TYPE_DELETE_CHUNKLET, chunkUid, 0, 0, null));
+    }
+
     static long await(CompletableFuture<Long> future) throws Exception {
         try {
             return future.get(30, TimeUnit.SECONDS);

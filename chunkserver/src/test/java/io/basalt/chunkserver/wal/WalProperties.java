@@ -68,7 +68,10 @@ class WalProperties {
         Arbitrary<Rec> trim = Combinators.combine(Arbitraries.longs().between(1, 3), Arbitraries.longs().between(0, 9),
                 Arbitraries.of(WalRecordFormat.TYPE_TRIM, WalRecordFormat.TYPE_WRITE_ZEROES))
                 .as((uid, block, type) -> new Rec(type, uid, block * 4096, 4096, null));
-        return Arbitraries.frequencyOf(net.jqwik.api.Tuple.of(3, write), net.jqwik.api.Tuple.of(1, trim))
+        Arbitrary<Rec> delete = Arbitraries.longs().between(1, 3)
+                .map(uid -> new Rec(WalRecordFormat.TYPE_DELETE_CHUNKLET, uid, 0, 0, null));
+        return Arbitraries.frequencyOf(net.jqwik.api.Tuple.of(6, write), net.jqwik.api.Tuple.of(2, trim),
+                        net.jqwik.api.Tuple.of(1, delete))
                 .list().ofMinSize(1).ofMaxSize(30);
     }
 

@@ -159,13 +159,14 @@ class MetaVerbsIT {
     void chunkServersAndMetaStatus() {
         Result cs = basalt("cs", "list");
         assertThat(cs.out().lines().findFirst().orElseThrow()).startsWith("ID").contains("STATUS")
-                .contains("CAPACITY").contains("USED");
+                .contains("HEALTH").contains("CAPACITY").contains("USED");
         assertThat(cs.out()).contains("host0:7000").contains("UP").contains("1.0 TiB");
         assertThat(basalt("cs", "list", "--json").out()).contains("\"status\":\"UP\"");
         Result status = basalt("meta", "status");
-        assertThat(status.out()).contains("leader 1, term").contains("last applied index")
-                .contains("leader");
-        assertThat(basalt("meta", "status", "--json").out()).contains("\"leader\":\"1\"")
+        assertThat(status.out()).startsWith("cluster ").contains("leader 1, term")
+                .contains("last applied index").contains("leader");
+        assertThat(basalt("meta", "status", "--json").out()).contains("\"clusterId\":\"")
+                .contains("\"leader\":\"1\"")
                 .contains("\"members\":[");
     }
 

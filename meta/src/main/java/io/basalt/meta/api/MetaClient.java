@@ -2,6 +2,7 @@ package io.basalt.meta.api;
 
 import io.basalt.meta.model.Chunk;
 import io.basalt.meta.model.ChunkServer;
+import io.basalt.meta.model.CsHealth;
 import io.basalt.meta.model.CsStatus;
 import io.basalt.meta.model.Lease;
 import io.basalt.meta.model.Volume;
@@ -142,10 +143,65 @@ public final class MetaClient implements AutoCloseable {
                 capacityBytes, softwareVersion)));
     }
 
-    /** Sends a heartbeat; returns the status meta has for this chunk server. */
-    public CsStatus heartbeat(int csId, long capacityBytes, long usedBytes, boolean healthy) {
-        return CsStatus.ofCode(call(new MetaRequest.Heartbeat(csId, capacityBytes, usedBytes,
-                healthy)).u8());
+    /**
+     * What meta answers a heartbeat: the status it has for the chunk server and the highest
+     * changeSeq of its version index ({@link #csChunkVersions}); -1 from an older meta that does
+     * not send it.
+     */
+    public record HeartbeatReply(CsStatus status, long highestChangeSeq) {}
+
+    /** Sends a heartbeat; returns the status and version index position meta has for this CS. */
+    public HeartbeatReply heartbeat(int csId, long capacityBytes, long usedBytes, CsHealth health) {
+        WireReader in = call(new MetaRequest.Heartbeat(csId, capacityBytes, usedBytes,
+                health.code));
+        CsStatus status = CsStatus.ofCode(in.u8());
+        return new HeartbeatReply(status, in.remaining() >= 8 ? in.i64() : -1);
+    }
+
+    /**
+     * Chunk server {@code csId}'s version index after {@code afterSeq} (0: all of it), every
+     * page: entries in changeSeq order, superseded ones already left out by meta. Pages are read
+     * one after the other without a snapshot; that is safe because a change made meanwhile only
+     * adds an entry with a higher seq, which a later page (or the next pull) returns.
+     */
+    public CsChunkVersions csChunkVersions(int csId, long afterSeq) {
+        List<CsChunkVersion> entries = new ArrayList<>();
+        long after = afterSeq;
+        long highestSeq;
+        int limit = io.basalt.meta.server.MetaLogic.CS_CHUNK_VERSIONS_PAGE_MAX;
+        while (true) {
+            WireReader in = call(new MetaRequest.ListCsChunkVersions(csId, after, limit));
+            highestSeq = in.i64();
+            int count = in.count(CsChunkVersion.ENCODED_BYTES);
+            for (int i = 0; i < count; i++) {
+                CsChunkVersion entry = CsChunkVersion.decode(in);
+                entries.add(entry);
+                after = entry.changeSeq();
+            }
+            if (count < limit) {
+                break;
+            }
+        }
+        return new CsChunkVersions(Math.max(highestSeq, after), entries);
+    }
+
+    /** Every allocated chunk of a volume, in index order (all pages); unknown volume: none. */
+    public List<Chunk> listChunks(long volumeId) {
+        List<Chunk> chunks = new ArrayList<>();
+        long fromIndex = 0;
+        int limit = io.basalt.meta.server.MetaLogic.CHUNKS_PAGE_MAX;
+        while (true) {
+            WireReader in = call(new MetaRequest.ListChunks(volumeId, fromIndex, limit));
+            int count = in.count(1);
+            for (int i = 0; i < count; i++) {
+                Chunk chunk = Chunk.decode(in);
+                chunks.add(chunk);
+                fromIndex = chunk.index() + 1;
+            }
+            if (count < limit) {
+                return chunks;
+            }
+        }
     }
 
     public ChunkServer setCsStatus(int csId, CsStatus expected, CsStatus status) {

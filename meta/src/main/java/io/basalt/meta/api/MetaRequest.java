@@ -74,9 +74,11 @@ public sealed interface MetaRequest {
             case LIST_VOLUMES -> new ListVolumes();
             case GET_CHUNK -> new GetChunk(in.i64(), in.i64());
             case LIST_CS -> new ListCs();
-            case HEARTBEAT -> new Heartbeat(in.i32(), in.i64(), in.i64(), in.bool());
+            case HEARTBEAT -> new Heartbeat(in.i32(), in.i64(), in.i64(), in.u8());
             case STATUS -> new Status();
             case GET_CLUSTER_ID -> new GetClusterId();
+            case LIST_CS_CHUNK_VERSIONS -> new ListCsChunkVersions(in.i32(), in.i64(), in.i32());
+            case LIST_CHUNKS -> new ListChunks(in.i64(), in.i64(), in.i32());
         };
         in.end();
         return request;
@@ -202,18 +204,46 @@ public sealed interface MetaRequest {
         public void encodeBody(WireWriter out) {}
     }
 
-    /** Soft state: updates the leader's memory only, never the log. */
-    record Heartbeat(int csId, long capacityBytes, long usedBytes, boolean healthy)
+    /**
+     * Soft state: updates the leader's memory only, never the log. {@code healthCode} is a
+     * {@link io.basalt.meta.model.CsHealth} code; it sits where an older build sent
+     * {@code bool healthy}, and 1 (OK) and 0 (DISK_FAILED) keep that byte's meaning. The reply is
+     * {@code u8 status | i64 highestChangeSeq} (the CS's version index, so it knows when to pull).
+     */
+    record Heartbeat(int csId, long capacityBytes, long usedBytes, int healthCode)
             implements MetaRequest {
         public MetaOp op() { return MetaOp.HEARTBEAT; }
         public void encodeBody(WireWriter out) {
-            out.i32(csId).i64(capacityBytes).i64(usedBytes).bool(healthy);
+            out.i32(csId).i64(capacityBytes).i64(usedBytes).u8(healthCode);
         }
     }
 
     record Status() implements MetaRequest {
         public MetaOp op() { return MetaOp.STATUS; }
         public void encodeBody(WireWriter out) {}
+    }
+
+    /**
+     * Up to {@code limit} entries of chunk server {@code csId}'s version index with a changeSeq
+     * above {@code afterSeq} (0: from the start), in changeSeq order. Reply:
+     * {@code i64 highestChangeSeq | i32 count | count x CsChunkVersion}.
+     */
+    record ListCsChunkVersions(int csId, long afterSeq, int limit) implements MetaRequest {
+        public MetaOp op() { return MetaOp.LIST_CS_CHUNK_VERSIONS; }
+        public void encodeBody(WireWriter out) {
+            out.i32(csId).i64(afterSeq).i32(limit);
+        }
+    }
+
+    /**
+     * Up to {@code limit} allocated chunks of a volume from index {@code fromIndex} on, in index
+     * order. Reply: {@code i32 count | count x Chunk}.
+     */
+    record ListChunks(long volumeId, long fromIndex, int limit) implements MetaRequest {
+        public MetaOp op() { return MetaOp.LIST_CHUNKS; }
+        public void encodeBody(WireWriter out) {
+            out.i64(volumeId).i64(fromIndex).i32(limit);
+        }
     }
 
     /** The cluster id, if one was set (by {@link InitClusterId}). */

@@ -3,9 +3,12 @@ package io.basalt.meta.api;
 import java.util.ArrayList;
 import java.util.List;
 
-/** What {@code meta status} shows: the group as its leader sees it. */
+/**
+ * What {@code meta status} shows: the group as its leader sees it, and the cluster id chunk
+ * servers are bound to ("" while none is set).
+ */
 public record MetaStatus(String groupId, String leaderId, long term, long lastAppliedIndex,
-                         long commitIndex, List<Member> members) {
+                         long commitIndex, List<Member> members, String clusterId) {
 
     /** A member and the commit index the leader last heard from it. */
     public record Member(String id, String address, boolean leader, long commitIndex) {}
@@ -17,6 +20,7 @@ public record MetaStatus(String groupId, String leaderId, long term, long lastAp
             out.string(member.id()).string(member.address()).bool(member.leader())
                     .i64(member.commitIndex());
         }
+        out.string(clusterId);
     }
 
     public static MetaStatus decode(WireReader in) {
@@ -30,6 +34,6 @@ public record MetaStatus(String groupId, String leaderId, long term, long lastAp
         for (int i = 0; i < count; i++) {
             members.add(new Member(in.string(), in.string(), in.bool(), in.i64()));
         }
-        return new MetaStatus(groupId, leaderId, term, lastApplied, commit, members);
+        return new MetaStatus(groupId, leaderId, term, lastApplied, commit, members, in.string());
     }
 }

@@ -51,7 +51,8 @@ public final class MetaBench {
             report(label, "GetChunk read (exists)", run(client, ops, threads,
                     i -> client.getChunk(volume.id(), i % Math.max(1, ops), false)));
             report(label, "heartbeat", run(client, ops, threads,
-                    i -> client.heartbeat(csIds[(int) (i % 3)], 1L << 50, i, true)));
+                    i -> client.heartbeat(csIds[(int) (i % 3)], 1L << 50, i,
+                            io.basalt.meta.model.CsHealth.OK)));
         }
     }
 

@@ -17,7 +17,8 @@ import java.util.TreeMap;
  * Chooses chunk servers for the chunklets of a chunk.
  *
  * <p>Design note. It runs inside apply, so it is a pure function of its arguments: no clock, no
- * randomness, no iteration order of a hash map. Rules: only UP servers with room for the
+ * randomness, no iteration order of a hash map. Rules: only UP servers (not FULL, UNHEALTHY,
+ * DOWN or DRAINING: the status is replicated, so every member skips the same) with room for the
  * chunklet; at most one chunklet per failure domain (so never two on one server); among the
  * candidates the emptiest by fill ratio ({@code allocated / capacity}) wins, then the most free
  * bytes, then the lowest id. Choosing by ratio rather than free bytes fills disks of different

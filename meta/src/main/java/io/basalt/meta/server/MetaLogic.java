@@ -1,6 +1,7 @@
 package io.basalt.meta.server;
 
 import io.basalt.common.Units;
+import io.basalt.meta.api.CsChunkVersion;
 import io.basalt.meta.api.MetaError;
 import io.basalt.meta.api.MetaReply;
 import io.basalt.meta.api.MetaRequest;
@@ -11,6 +12,7 @@ import io.basalt.meta.model.ChunkServer;
 import io.basalt.meta.model.Chunklet;
 import io.basalt.meta.model.ChunkletRole;
 import io.basalt.meta.model.ChunkletState;
+import io.basalt.meta.model.CsHealth;
 import io.basalt.meta.model.CsStatus;
 import io.basalt.meta.model.Lease;
 import io.basalt.meta.model.Policy;
@@ -49,6 +51,13 @@ public final class MetaLogic {
     public static final long CHUNK_SIZE_BYTES_MAX = 16L << 30;
     public static final long LEASE_DURATION_MILLIS_MAX = 10 * 60 * 1000;
     public static final String CLIENT_ID_RULE = "1-128 printable ASCII characters";
+    /**
+     * Most entries one LIST_CS_CHUNK_VERSIONS reply carries: 25 bytes each, so about 100 KiB,
+     * small against Ratis' message limit and quick to serve under the read lock.
+     */
+    public static final int CS_CHUNK_VERSIONS_PAGE_MAX = 4096;
+    /** Most chunks one LIST_CHUNKS reply carries: a 16-chunklet EC chunk is about 0.5 KiB. */
+    public static final int CHUNKS_PAGE_MAX = 1024;
 
     /** What the leader stamped into a log entry; identical on every member. */
     public record EntryContext(long timeMillis, long defaultChunkSizeBytes) {}
@@ -82,6 +91,12 @@ public final class MetaLogic {
                             ? "lease duration " + r.durationMillis() + " ms (1.."
                             + LEASE_DURATION_MILLIS_MAX + ")" : null);
             case MetaRequest.ReleaseLease r -> checkClientId(r.clientId());
+            case MetaRequest.Heartbeat r -> checkHealthCode(r.healthCode());
+            case MetaRequest.ListCsChunkVersions r -> r.afterSeq() < 0 ? "afterSeq "
+                    + r.afterSeq() + " (must be >= 0)" : checkLimit(r.limit(),
+                    CS_CHUNK_VERSIONS_PAGE_MAX);
+            case MetaRequest.ListChunks r -> r.fromIndex() < 0 ? "chunk index " + r.fromIndex()
+                    + " (must be >= 0)" : checkLimit(r.limit(), CHUNKS_PAGE_MAX);
             case MetaRequest.InitClusterId r -> r.clusterId().getMostSignificantBits() == 0
                     && r.clusterId().getLeastSignificantBits() == 0
                     ? "cluster id 00000000-0000-0000-0000-000000000000 is reserved" : null;
@@ -96,6 +111,20 @@ public final class MetaLogic {
             }
         }
         return null;
+    }
+
+    private static String checkLimit(int limit, int limitMax) {
+        return limit < 1 || limit > limitMax ? "page limit " + limit + " (1.." + limitMax + ")"
+                : null;
+    }
+
+    private static String checkHealthCode(int code) {
+        for (CsHealth health : CsHealth.values()) {
+            if (health.code == code) {
+                return null;
+            }
+        }
+        return "unknown chunk server health code " + code;
     }
 
     private static String checkStatusCode(int code) {
@@ -331,6 +360,7 @@ public final class MetaLogic {
         }
         tx.delete(Table.CHUNK, Keys.u64u64(chunk.volumeId(), chunk.index()));
         tx.delete(Table.CHUNK_UID, Keys.u64(chunk.uid()));
+        CsVersionIndex.chunkChanged(tx, chunk, null);
     }
 
     private static byte[] allocateChunk(MetaRequest.AllocateChunk r, Tx tx) {
@@ -540,6 +570,27 @@ public final class MetaLogic {
                     }
                 });
             }
+            case MetaRequest.ListCsChunkVersions r -> {
+                long highestSeq = CsVersionIndex.highestSeq(store, r.csId());
+                List<CsChunkVersion> entries = CsVersionIndex.after(store, r.csId(), r.afterSeq(),
+                        r.limit());
+                yield encode(out -> {
+                    out.i64(highestSeq).i32(entries.size());
+                    for (CsChunkVersion entry : entries) {
+                        entry.encode(out);
+                    }
+                });
+            }
+            case MetaRequest.ListChunks r -> {
+                List<MetaStore.Entry> entries = store.scan(Table.CHUNK, Keys.u64(r.volumeId()),
+                        Keys.u64u64(r.volumeId(), r.fromIndex()), r.limit());
+                yield encode(out -> {
+                    out.i32(entries.size());
+                    for (MetaStore.Entry entry : entries) {
+                        out.bytes(entry.value());
+                    }
+                });
+            }
             case MetaRequest.GetClusterId r -> {
                 byte[] clusterId = store.get(Table.META, Keys.CLUSTER_ID);
                 yield encode(out -> {
@@ -605,7 +656,9 @@ public final class MetaLogic {
         return value == null ? null : Chunk.decode(new WireReader(value));
     }
 
+    /** Writes a new or changed chunk and what the change means to each chunk server's index. */
     private static void putChunk(Tx tx, Chunk chunk) {
+        CsVersionIndex.chunkChanged(tx, getChunk(tx, chunk.volumeId(), chunk.index()), chunk);
         WireWriter out = new WireWriter();
         chunk.encode(out);
         tx.put(Table.CHUNK, Keys.u64u64(chunk.volumeId(), chunk.index()), out.toByteArray());

@@ -9,6 +9,7 @@ import io.basalt.meta.api.MetaStatus;
 import io.basalt.meta.api.WireReader;
 import io.basalt.meta.api.WireWriter;
 import io.basalt.meta.model.ChunkServer;
+import io.basalt.meta.model.CsHealth;
 import io.basalt.meta.store.Keys;
 import io.basalt.meta.store.MetaStore;
 import io.basalt.meta.store.MetaStore.Table;
@@ -73,7 +74,7 @@ public final class MetaStateMachine extends BaseStateMachine {
     static final int ENTRY_HEADER_BYTES = 1 + 8 + 8;
 
     /** A chunk server's last heartbeat, as the leader saw it. */
-    public record Beat(long atNanos, long capacityBytes, long usedBytes, boolean healthy) {}
+    public record Beat(long atNanos, long capacityBytes, long usedBytes, CsHealth health) {}
 
     /** Told when this member becomes leader (on a Ratis thread: do not block). */
     public interface LeaderListener {
@@ -406,10 +407,12 @@ public final class MetaStateMachine extends BaseStateMachine {
             return MetaReply.error(MetaError.NOT_LEADER, "not the meta leader");
         }
         ChunkServer server;
+        long highestSeq;
         lock.readLock().lock();
         try {
             byte[] value = store.get(Table.CS, Keys.u32(beat.csId()));
             server = value == null ? null : ChunkServer.decode(new WireReader(value));
+            highestSeq = CsVersionIndex.highestSeq(store, beat.csId());
         } finally {
             lock.readLock().unlock();
         }
@@ -418,8 +421,9 @@ public final class MetaStateMachine extends BaseStateMachine {
                     + " is not registered; register first");
         }
         beats.put(beat.csId(), new Beat(nanoClock.getAsLong(), beat.capacityBytes(),
-                beat.usedBytes(), beat.healthy()));
-        return MetaReply.ok(new WireWriter().u8(server.status().code));
+                beat.usedBytes(), CsHealth.ofCode(beat.healthCode())));
+        // One more key read on the leader: the CS compares it with what it pulled last.
+        return MetaReply.ok(new WireWriter().u8(server.status().code).i64(highestSeq));
     }
 
     private byte[] listCs() {
@@ -436,7 +440,8 @@ public final class MetaStateMachine extends BaseStateMachine {
         for (ChunkServer server : servers) {
             Beat beat = beats.get(server.id());
             new CsView(server, beat == null ? -1 : beat.usedBytes(),
-                    beat == null ? -1 : (now - beat.atNanos()) / 1_000_000).encode(out);
+                    beat == null ? -1 : (now - beat.atNanos()) / 1_000_000,
+                    beat == null ? null : beat.health()).encode(out);
         }
         return MetaReply.ok(out);
     }
@@ -459,9 +464,18 @@ public final class MetaStateMachine extends BaseStateMachine {
             }
             members.sort(java.util.Comparator.comparing(MetaStatus.Member::id));
             long commitIndex = division.getRaftLog().getLastCommittedIndex();
+            byte[] clusterId;
+            lock.readLock().lock();
+            try {
+                clusterId = store.get(Table.META, Keys.CLUSTER_ID);
+            } finally {
+                lock.readLock().unlock();
+            }
             MetaStatus status = new MetaStatus(getGroupId().getUuid().toString(),
                     leader == null ? "" : leader.toString(), info.getCurrentTerm(),
-                    info.getLastAppliedIndex(), commitIndex, members);
+                    info.getLastAppliedIndex(), commitIndex, members, clusterId == null ? ""
+                    : new java.util.UUID(Keys.readU64(clusterId, 0), Keys.readU64(clusterId, 8))
+                            .toString());
             WireWriter out = new WireWriter();
             status.encode(out);
             return MetaReply.ok(out);

@@ -35,6 +35,14 @@ public final class Keys {
         return key;
     }
 
+    /** A chunk server id then a 64-bit number: the per-CS version index keys. */
+    public static byte[] u32u64(int first, long second) {
+        byte[] key = new byte[12];
+        System.arraycopy(u32(first), 0, key, 0, 4);
+        putU64(key, 4, second);
+        return key;
+    }
+
     public static long readU64(byte[] bytes, int offset) {
         long value = 0;
         for (int i = 0; i < 8; i++) {

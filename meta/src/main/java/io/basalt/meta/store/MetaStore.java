@@ -46,7 +46,13 @@ public final class MetaStore implements AutoCloseable {
         VOLUME_NAME("volume_name"),
         CHUNK("chunk"),
         CHUNK_UID("chunk_uid"),
-        LEASE("lease");
+        LEASE("lease"),
+        /** Per-CS version index: u32 csId | u64 changeSeq -> change (docs/formats.md). */
+        CS_CHUNK_CHANGE("cs_chunk_change"),
+        /** Newest change of a chunk on a CS: u32 csId | u64 chunkUid -> u64 changeSeq. */
+        CS_CHUNK_SEQ("cs_chunk_seq"),
+        /** Highest changeSeq given out per CS: u32 csId -> u64 changeSeq. */
+        CS_CHANGE_SEQ("cs_change_seq");
 
         final String familyName;
 
@@ -131,6 +137,30 @@ public final class MetaStore implements AutoCloseable {
              RocksIterator iterator = db.newIterator(handles.get(table), options)) {
             iterator.seek(prefix);
             for (; iterator.isValid(); iterator.next()) {
+                byte[] key = iterator.key();
+                if (key.length < prefix.length
+                        || !Arrays.equals(key, 0, prefix.length, prefix, 0, prefix.length)) {
+                    break;
+                }
+                entries.add(new Entry(key, iterator.value()));
+            }
+            iterator.status();
+        } catch (RocksDBException e) {
+            throw new StoreException("RocksDB scan of " + table + " failed", e);
+        }
+        return entries;
+    }
+
+    /**
+     * Up to {@code limit} entries of {@code table} whose key starts with {@code prefix}, from the
+     * first key at or after {@code from} (which must start with {@code prefix}), in key order.
+     */
+    public List<Entry> scan(Table table, byte[] prefix, byte[] from, int limit) {
+        List<Entry> entries = new ArrayList<>(Math.min(limit, 1024));
+        try (ReadOptions options = new ReadOptions();
+             RocksIterator iterator = db.newIterator(handles.get(table), options)) {
+            iterator.seek(from);
+            for (; iterator.isValid() && entries.size() < limit; iterator.next()) {
                 byte[] key = iterator.key();
                 if (key.length < prefix.length
                         || !Arrays.equals(key, 0, prefix.length, prefix, 0, prefix.length)) {

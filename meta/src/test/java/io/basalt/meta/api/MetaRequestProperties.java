@@ -36,8 +36,12 @@ class MetaRequestProperties {
                 Arbitraries.just(new MetaRequest.ListVolumes()),
                 net.jqwik.api.Combinators.combine(longs, longs).as(MetaRequest.GetChunk::new),
                 Arbitraries.just(new MetaRequest.ListCs()),
-                net.jqwik.api.Combinators.combine(ints, longs, longs, Arbitraries.of(true, false))
-                        .as(MetaRequest.Heartbeat::new),
+                net.jqwik.api.Combinators.combine(ints, longs, longs,
+                        Arbitraries.integers().between(0, 255)).as(MetaRequest.Heartbeat::new),
+                net.jqwik.api.Combinators.combine(ints, longs, ints)
+                        .as(MetaRequest.ListCsChunkVersions::new),
+                net.jqwik.api.Combinators.combine(longs, longs, ints)
+                        .as(MetaRequest.ListChunks::new),
                 Arbitraries.just(new MetaRequest.Status()),
                 net.jqwik.api.Combinators.combine(longs, longs)
                         .as((most, least) -> new MetaRequest.InitClusterId(

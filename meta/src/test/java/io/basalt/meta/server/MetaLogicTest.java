@@ -316,4 +316,52 @@ class MetaLogicTest {
         assertThat(new WireReader(reply.body()).string())
                 .contains("needs 3 hosts, cluster has 2").contains("3 registered, 2 UP");
     }
+
+    @Test
+    void fullServersGetNoNewChunkletsButKeepTheirs() {
+        registerHosts(4);
+        Volume volume = meta.create("v", 64L << 20, "rep3");
+        Chunk first = meta.allocate(volume.id(), 0);
+        int full = first.chunklets().get(0).csId();
+        meta.ok(new MetaRequest.SetCsStatus(full, CsStatus.UP.code, CsStatus.FULL.code));
+        for (int i = 1; i < 8; i++) {
+            assertThat(meta.allocate(volume.id(), i).chunklets()).noneMatch(c -> c.csId() == full);
+        }
+        WireReader read = meta.read(new MetaRequest.GetChunk(volume.id(), 0)).bodyOrThrow();
+        assertThat(read.bool()).isTrue();
+        assertThat(Chunk.decode(read)).isEqualTo(first);
+    }
+
+    @Test
+    void listChunksPagesInIndexOrder() {
+        registerHosts(3);
+        Volume volume = meta.create("v", 64L << 20, "rep1");
+        Volume other = meta.create("w", 64L << 20, "rep1");
+        List<Chunk> allocated = new java.util.ArrayList<>();
+        for (int index : new int[] {9, 0, 3, 15, 4}) {
+            allocated.add(meta.allocate(volume.id(), index));
+        }
+        meta.allocate(other.id(), 1);
+        allocated.sort(java.util.Comparator.comparingLong(Chunk::index));
+        List<Chunk> listed = new java.util.ArrayList<>();
+        long from = 0;
+        while (true) {
+            WireReader in = meta.read(new MetaRequest.ListChunks(volume.id(), from, 2))
+                    .bodyOrThrow();
+            int count = in.i32();
+            for (int i = 0; i < count; i++) {
+                Chunk chunk = Chunk.decode(in);
+                listed.add(chunk);
+                from = chunk.index() + 1;
+            }
+            in.end();
+            if (count < 2) {
+                break;
+            }
+        }
+        assertThat(listed).isEqualTo(allocated);
+        assertThat(meta.read(new MetaRequest.ListChunks(volume.id(), 0, 0)).error())
+                .isEqualTo(MetaError.INVALID);
+        assertThat(meta.read(new MetaRequest.ListChunks(99, 0, 10)).bodyOrThrow().i32()).isZero();
+    }
 }

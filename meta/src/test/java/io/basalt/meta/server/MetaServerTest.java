@@ -3,6 +3,7 @@ package io.basalt.meta.server;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.basalt.meta.api.CsChunkVersions;
 import io.basalt.meta.api.CsView;
 import io.basalt.meta.api.MetaClient;
 import io.basalt.meta.api.MetaError;
@@ -10,6 +11,7 @@ import io.basalt.meta.api.MetaException;
 import io.basalt.meta.api.MetaPeers;
 import io.basalt.meta.model.Chunk;
 import io.basalt.meta.model.ChunkServer;
+import io.basalt.meta.model.CsHealth;
 import io.basalt.meta.model.CsStatus;
 import io.basalt.meta.model.Volume;
 import java.net.ServerSocket;
@@ -79,6 +81,24 @@ class MetaServerTest {
             assertThat(client.getVolume("vol7").chunkCount()).isEqualTo(1);
             client.createVolume("after-restart", 64L << 20, "rep3", 0);
             assertThat(client.listVolumes()).hasSize(61);
+            // The version index and chunk listing come back too, through the client's paging.
+            Volume vol7 = client.getVolume("vol7");
+            Chunk chunk = client.getChunk(vol7.id(), 2, false).orElseThrow();
+            assertThat(client.listChunks(vol7.id())).containsExactly(chunk);
+            for (var chunklet : chunk.chunklets()) {
+                CsChunkVersions index = client.csChunkVersions(chunklet.csId(), 0);
+                assertThat(index.entries()).singleElement().satisfies(entry -> {
+                    assertThat(entry.chunkUid()).isEqualTo(chunk.uid());
+                    assertThat(entry.version()).isEqualTo(chunk.version());
+                    assertThat(entry.deleted()).isFalse();
+                    assertThat(entry.changeSeq()).isEqualTo(index.highestSeq());
+                });
+                assertThat(client.csChunkVersions(chunklet.csId(), index.highestSeq()).entries())
+                        .isEmpty();
+            }
+            assertThat(client.status().clusterId()).isEmpty();
+            String clusterId = client.clusterId().toString();
+            assertThat(client.status().clusterId()).isEqualTo(clusterId);
         }
     }
 
@@ -110,7 +130,10 @@ class MetaServerTest {
             long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
             CsStatus silentStatus = CsStatus.UP;
             while (System.nanoTime() < deadline && silentStatus != CsStatus.DOWN) {
-                assertThat(client.heartbeat(alive.id(), 1L << 40, 12345, true)).isEqualTo(CsStatus.UP);
+                MetaClient.HeartbeatReply reply = client.heartbeat(alive.id(), 1L << 40, 12345,
+                        CsHealth.OK);
+                assertThat(reply.status()).isEqualTo(CsStatus.UP);
+                assertThat(reply.highestChangeSeq()).isZero();
                 Thread.sleep(200);
                 List<CsView> servers = client.listCs();
                 silentStatus = servers.stream().filter(v -> v.server().id() == silent.id())
@@ -124,13 +147,29 @@ class MetaServerTest {
             // It comes back: a healthy heartbeat turns it UP again through the log.
             deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
             while (System.nanoTime() < deadline && silentStatus != CsStatus.UP) {
-                client.heartbeat(silent.id(), 1L << 40, 0, true);
+                client.heartbeat(silent.id(), 1L << 40, 0, CsHealth.OK);
                 Thread.sleep(200);
                 silentStatus = client.listCs().stream().filter(v -> v.server().id() == silent.id())
                         .findFirst().orElseThrow().server().status();
             }
             assertThat(silentStatus).isEqualTo(CsStatus.UP);
-            assertThatThrownBy(() -> client.heartbeat(99, 1, 0, true))
+            // A full disk: the watchdog makes it FULL (replicated, so placement skips it on
+            // every member) and back to UP when it reports OK again; cs list shows the health.
+            for (CsHealth health : List.of(CsHealth.FULL, CsHealth.OK)) {
+                CsStatus expected = health == CsHealth.FULL ? CsStatus.FULL : CsStatus.UP;
+                deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+                CsView view;
+                do {
+                    client.heartbeat(silent.id(), 1L << 40, 0, health);
+                    client.heartbeat(alive.id(), 1L << 40, 12345, CsHealth.OK);
+                    Thread.sleep(200);
+                    view = client.listCs().stream().filter(v -> v.server().id() == silent.id())
+                            .findFirst().orElseThrow();
+                } while (System.nanoTime() < deadline && view.server().status() != expected);
+                assertThat(view.server().status()).isEqualTo(expected);
+                assertThat(view.health()).isEqualTo(health);
+            }
+            assertThatThrownBy(() -> client.heartbeat(99, 1, 0, CsHealth.OK))
                     .hasMessageContaining("not registered");
         }
     }

@@ -51,8 +51,8 @@ class ReplayDeterminismTest {
                         1 + random.nextInt(10_000));
                 case 8 -> random.nextInt(4) == 0
                         ? new MetaRequest.SetCsStatus(1 + random.nextInt(8),
-                                CsStatus.values()[random.nextInt(4)].code,
-                                CsStatus.values()[random.nextInt(4)].code)
+                                CsStatus.values()[random.nextInt(CsStatus.values().length)].code,
+                                CsStatus.values()[random.nextInt(CsStatus.values().length)].code)
                         : new MetaRequest.SetCsStatus(1 + random.nextInt(8), CsStatus.DOWN.code,
                                 CsStatus.UP.code);
                 default -> random.nextBoolean()
@@ -93,6 +93,9 @@ class ReplayDeterminismTest {
             assertThat(second.dump()).as("seed %d", seed).isEqualTo(firstDump);
             assertThat(firstDump.get(io.basalt.meta.store.MetaStore.Table.VOLUME)).isNotEmpty();
             assertThat(firstDump.get(io.basalt.meta.store.MetaStore.Table.CHUNK)).isNotEmpty();
+            // The per-CS version index is written by the same entries: compared above too.
+            assertThat(firstDump.get(io.basalt.meta.store.MetaStore.Table.CS_CHUNK_CHANGE))
+                    .isNotEmpty();
         } finally {
             first.close();
             second.close();

@@ -1,0 +1,124 @@
+package io.basalt.meta.server;
+
+import io.basalt.meta.api.CsChunkVersion;
+import io.basalt.meta.model.Chunk;
+import io.basalt.meta.model.Chunklet;
+import io.basalt.meta.store.Keys;
+import io.basalt.meta.store.MetaStore;
+import io.basalt.meta.store.MetaStore.Table;
+import io.basalt.meta.store.Tx;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * The per-chunk-server version index: what each chunk server must know to fence stale clients,
+ * as a change log it can pull from any point (op LIST_CS_CHUNK_VERSIONS).
+ *
+ * <p>Design note. Every change of a chunk that concerns a CS (the chunk was placed there, its
+ * version rose, it left that CS) gets the next changeSeq of that CS, a per-CS counter in the
+ * replicated state ({@link Table#CS_CHANGE_SEQ}), and one entry in {@link Table#CS_CHUNK_CHANGE}
+ * under {@code csId | changeSeq}. Only the newest entry of each (csId, chunkUid) is kept:
+ * {@link Table#CS_CHUNK_SEQ} points at it and the superseded one is deleted in the same batch.
+ * So the table holds one entry per live chunklet plus one tombstone per chunk that left a CS,
+ * and a CS that has seen everything up to changeSeq {@code s} learns all it missed by reading the
+ * entries after {@code s}: any later change has a later seq, and only an even later entry can
+ * remove it. Reading from 0 gives the full list. Tombstones are kept (a CS that was away long
+ * must still learn that a chunk left it); removing old ones needs every CS's acknowledged seq,
+ * which meta does not track yet.
+ *
+ * <p>Deterministic: seqs come from the replicated counter, CS ids are visited in sorted order and
+ * every read is a point read through the entry's {@link Tx} (which sees the entry's own writes).
+ */
+final class CsVersionIndex {
+    static final int KIND_VERSION = 1;
+    static final int KIND_DELETED = 2;
+    /**
+     * Value of a {@link Table#CS_CHUNK_CHANGE} entry (big-endian):
+     * {@code 0 u8 kind (1 version, 2 deleted) | 1 u64 chunkUid | 9 u64 version}; 17 bytes.
+     */
+    static final int VALUE_OFFSET_KIND = 0;
+    static final int VALUE_OFFSET_CHUNK_UID = 1;
+    static final int VALUE_OFFSET_VERSION = 9;
+    static final int VALUE_BYTES = 17;
+
+    private CsVersionIndex() {}
+
+    /**
+     * Records what the change {@code before -> after} of one chunk means to each chunk server;
+     * {@code before} null: the chunk was created; {@code after} null: it was removed.
+     */
+    static void chunkChanged(Tx tx, Chunk before, Chunk after) {
+        Set<Integer> beforeCs = before == null ? Set.of() : csIds(before);
+        Set<Integer> afterCs = after == null ? Set.of() : csIds(after);
+        for (int csId : afterCs) {
+            if (!beforeCs.contains(csId) || before.version() != after.version()) {
+                record(tx, csId, after.uid(), after.version(), false);
+            }
+        }
+        for (int csId : beforeCs) {
+            if (!afterCs.contains(csId)) {
+                record(tx, csId, before.uid(), before.version(), true);
+            }
+        }
+    }
+
+    private static Set<Integer> csIds(Chunk chunk) {
+        Set<Integer> ids = new TreeSet<>();
+        for (Chunklet chunklet : chunk.chunklets()) {
+            ids.add(chunklet.csId());
+        }
+        return ids;
+    }
+
+    private static void record(Tx tx, int csId, long chunkUid, long version, boolean deleted) {
+        byte[] counterKey = Keys.u32(csId);
+        byte[] current = tx.get(Table.CS_CHANGE_SEQ, counterKey);
+        long seq = (current == null ? 0 : Keys.readU64(current, 0)) + 1;
+        tx.put(Table.CS_CHANGE_SEQ, counterKey, Keys.u64(seq));
+        byte[] pointerKey = Keys.u32u64(csId, chunkUid);
+        byte[] superseded = tx.get(Table.CS_CHUNK_SEQ, pointerKey);
+        if (superseded != null) {
+            tx.delete(Table.CS_CHUNK_CHANGE, Keys.u32u64(csId, Keys.readU64(superseded, 0)));
+        }
+        byte[] value = new byte[VALUE_BYTES];
+        value[VALUE_OFFSET_KIND] = (byte) (deleted ? KIND_DELETED : KIND_VERSION);
+        System.arraycopy(Keys.u64(chunkUid), 0, value, VALUE_OFFSET_CHUNK_UID, 8);
+        System.arraycopy(Keys.u64(version), 0, value, VALUE_OFFSET_VERSION, 8);
+        tx.put(Table.CS_CHUNK_CHANGE, Keys.u32u64(csId, seq), value);
+        tx.put(Table.CS_CHUNK_SEQ, pointerKey, Keys.u64(seq));
+    }
+
+    /** The highest changeSeq given to {@code csId}, 0 if none. */
+    static long highestSeq(MetaStore store, int csId) {
+        byte[] current = store.get(Table.CS_CHANGE_SEQ, Keys.u32(csId));
+        return current == null ? 0 : Keys.readU64(current, 0);
+    }
+
+    /** Up to {@code limit} entries of {@code csId} with changeSeq above {@code afterSeq}. */
+    static List<CsChunkVersion> after(MetaStore store, int csId, long afterSeq, int limit) {
+        List<CsChunkVersion> entries = new ArrayList<>();
+        if (afterSeq == Long.MAX_VALUE) {
+            return entries;
+        }
+        for (MetaStore.Entry entry : store.scan(Table.CS_CHUNK_CHANGE, Keys.u32(csId),
+                Keys.u32u64(csId, afterSeq + 1), limit)) {
+            byte[] value = entry.value();
+            if (value.length != VALUE_BYTES) {
+                throw new IllegalStateException("version index entry of chunk server " + csId
+                        + " at changeSeq " + Keys.readU64(entry.key(), 4) + " has " + value.length
+                        + " bytes (expected " + VALUE_BYTES + ")");
+            }
+            int kind = value[VALUE_OFFSET_KIND];
+            if (kind != KIND_VERSION && kind != KIND_DELETED) {
+                throw new IllegalStateException("version index entry of chunk server " + csId
+                        + " has unknown kind " + kind);
+            }
+            entries.add(new CsChunkVersion(Keys.readU64(entry.key(), 4),
+                    Keys.readU64(value, VALUE_OFFSET_CHUNK_UID),
+                    Keys.readU64(value, VALUE_OFFSET_VERSION), kind == KIND_DELETED));
+        }
+        return entries;
+    }
+}
