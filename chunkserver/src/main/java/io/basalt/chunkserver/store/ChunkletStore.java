@@ -308,7 +308,7 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
         try {
             if (chunklet.deleted) {
                 appendZeroes(out, first, count);
-                return;
+                return true;
             }
             boolean anyWritten = false;
             for (int i = first; i < first + count; i++) {
