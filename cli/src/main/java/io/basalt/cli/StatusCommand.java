@@ -29,18 +29,13 @@ import picocli.CommandLine.Mixin;
  * servers with status and a capacity bar, volumes, and how many chunks are degraded.
  *
  * <p>A chunk is degraded when one of its chunklets is not UPTODATE or sits on a chunk server that
- * is not UP. Meta has no op yet that lists a volume's chunks, so this asks {@code getChunk} per
- * chunk slot (one linearizable read each), and only for volumes with at most
- * {@link #DEGRADED_SCAN_SLOTS_MAX} slots; larger volumes show "n/a". TODO after the merge of
- * {@code MetaClient.listChunks(volumeId)} (being added beside this): count from it for every
- * volume and drop the cap.
+ * is not serving (not UP or FULL), counted from each volume's chunk list ({@code LIST_CHUNKS},
+ * paged).
  */
 @Command(name = "status", mixinStandardHelpOptions = true,
         description = "Cluster health: meta members and leader, chunk servers, volumes, degraded"
                 + " chunks. Exits 1 when meta does not answer.")
 final class StatusCommand implements Runnable {
-    /** 4096 reads of about a millisecond each keep {@code status} within a few seconds. */
-    static final long DEGRADED_SCAN_SLOTS_MAX = 4096;
     /** Fail fast when meta is down: about 5 s of retries instead of the client's default 30 s. */
     private static final int RETRY_COUNT = 25;
     private static final int BAR_WIDTH = 20;
@@ -93,26 +88,22 @@ final class StatusCommand implements Runnable {
         return new Report(meta, servers, volumes, degradedByVolume);
     }
 
-    /** Degraded chunks of {@code volume}, or empty when it has too many slots to scan. */
+    /**
+     * Degraded chunks of {@code volume}: a chunklet that is not UPTODATE, or on a chunk server that
+     * is not serving (a FULL one still serves its data). Always known; the Optional stays for a
+     * later cap on huge volumes.
+     */
     static Optional<Long> degradedChunks(MetaClient client, Volume volume,
                                          Map<Integer, CsStatus> statusById) {
         if (volume.chunkCount() == 0) {
             return Optional.of(0L);
         }
-        if (volume.chunkSlots() > DEGRADED_SCAN_SLOTS_MAX) {
-            return Optional.empty();
-        }
-        long found = 0;
         long degraded = 0;
-        for (long index = 0; index < volume.chunkSlots() && found < volume.chunkCount(); index++) {
-            Optional<Chunk> chunk = client.getChunk(volume.id(), index, false);
-            if (chunk.isEmpty()) {
-                continue;
-            }
-            found++;
-            for (Chunklet chunklet : chunk.get().chunklets()) {
+        for (Chunk chunk : client.listChunks(volume.id())) {
+            for (Chunklet chunklet : chunk.chunklets()) {
+                CsStatus server = statusById.get(chunklet.csId());
                 if (chunklet.state() != ChunkletState.UPTODATE
-                        || statusById.get(chunklet.csId()) != CsStatus.UP) {
+                        || (server != CsStatus.UP && server != CsStatus.FULL)) {
                     degraded++;
                     break;
                 }
@@ -225,7 +216,7 @@ final class StatusCommand implements Runnable {
         Long degraded = degradedTotal(report);
         System.out.println();
         System.out.println("degraded chunks: " + (degraded == null
-                ? "n/a (volumes over " + DEGRADED_SCAN_SLOTS_MAX + " chunks are not scanned yet)"
+                ? "n/a"
                 : degraded));
     }
 

@@ -205,9 +205,13 @@ final class VolumeCommand implements Runnable {
         @Parameters(index = "0", paramLabel = "NAME")
         String name;
 
+        @Option(names = "--force", description = "Delete even while a client (a gateway) has the volume open;"
+                + " its I/O then fails.")
+        boolean force;
+
         @Override
         public void run() {
-            Volume volume = options.call(c -> c.deleteVolume(name));
+            Volume volume = options.call(c -> c.deleteVolume(name, force));
             if (options.json) {
                 System.out.println(json(volume));
             } else {

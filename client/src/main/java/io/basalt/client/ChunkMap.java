@@ -74,10 +74,18 @@ final class ChunkMap {
         });
     }
 
-    /** Fills the cache at open from a volume's full map (absent indices stay unknown). */
-    void preload(Iterable<Chunk> chunks) {
+    /**
+     * Fills the cache at open from the volume's whole map, read after the lease was taken: every
+     * index not in it is known to be unallocated, so reads of never-written chunks need no meta
+     * call at all, even the first time.
+     */
+    void preload(Iterable<Chunk> chunks, long slots) {
         for (Chunk chunk : chunks) {
             update(chunk);
+        }
+        CompletableFuture<Optional<Chunk>> absent = CompletableFuture.completedFuture(Optional.empty());
+        for (long index = 0; index < slots; index++) {
+            entries.putIfAbsent(index, absent);
         }
     }
 

@@ -66,6 +66,11 @@ public final class VolumeDevice implements BlockDevice {
     private static final Logger log = LoggerFactory.getLogger(VolumeDevice.class);
     /** NBD's largest request; anything bigger is split here anyway. */
     public static final int PAYLOAD_BYTES_MAX = 32 << 20;
+    /**
+     * Volumes with at most this many chunk slots get their whole chunk map at open (a few hundred
+     * KiB of cache); bigger ones are looked up chunk by chunk as I/O reaches them.
+     */
+    static final long PRELOAD_SLOTS_MAX = 1 << 16;
     /** Chunks looked up per block status call, so a huge range answers quickly with a prefix. */
     static final int BLOCK_STATUS_CHUNKS_MAX = 256;
 
@@ -95,7 +100,16 @@ public final class VolumeDevice implements BlockDevice {
                     + policy.name() + "; erasure-coded volumes are not supported yet");
         }
         VolumeLease lease = VolumeLease.acquire(cluster, volume, clientId);
-        return new VolumeDevice(cluster, volume, lease);
+        VolumeDevice device = new VolumeDevice(cluster, volume, lease);
+        if (volume.chunkSlots() <= PRELOAD_SLOTS_MAX) {
+            try {
+                device.chunks.preload(cluster.meta().listChunks(volume.id()), volume.chunkSlots());
+            } catch (RuntimeException e) {
+                lease.release();
+                throw e;
+            }
+        }
+        return device;
     }
 
     public Volume volume() {

@@ -84,7 +84,7 @@ class VersionFencingIT extends ChunkServerItBase {
 
             // Deleted while the CS is down: the next start's full sync forgets the chunk.
             cs.close();
-            client.deleteVolume("fenced");
+            client.deleteVolume("fenced", true); // client B still holds its lease
             CsProcess again = start(dataDir);
             deadline = System.nanoTime() + FENCE_WITHIN.toNanos();
             while (!again.output.toString().contains("full pull")

@@ -1,6 +1,7 @@
 package io.basalt.cli.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.basalt.meta.model.Chunk;
 import io.basalt.meta.model.Volume;
@@ -178,7 +179,10 @@ class VolumeIT {
         try {
             var out = new java.io.BufferedReader(new java.io.InputStreamReader(python.getInputStream()));
             assertThat(out.readLine()).isEqualTo("wrote");
-            cluster.client().deleteVolume("doomed");
+            // In use: refused, naming the gateway; with force it goes, and the gateway's I/O fails.
+            assertThatThrownBy(() -> cluster.client().deleteVolume("doomed"))
+                    .hasMessageContaining("in use by client it-gateway").hasMessageContaining("--force");
+            cluster.client().deleteVolume("doomed", true);
             python.getOutputStream().write('\n');
             python.getOutputStream().flush();
             String rest = out.lines().reduce("", (a, b) -> a + b + "\n");

@@ -232,7 +232,12 @@ public final class MetaClient implements AutoCloseable {
     }
 
     public Volume deleteVolume(String name) {
-        return Volume.decode(call(new MetaRequest.DeleteVolume(name)));
+        return deleteVolume(name, false);
+    }
+
+    /** With {@code force}, also a volume whose lease a client holds (its I/O then fails). */
+    public Volume deleteVolume(String name, boolean force) {
+        return Volume.decode(call(new MetaRequest.DeleteVolume(name, force)));
     }
 
     public Volume getVolume(String name) {

@@ -63,7 +63,7 @@ public sealed interface MetaRequest {
             case SET_CS_STATUS -> new SetCsStatus(in.i32(), in.u8(), in.u8());
             case CREATE_VOLUME -> new CreateVolume(in.string(), in.i64(), in.string(), in.i64());
             case RESIZE_VOLUME -> new ResizeVolume(in.string(), in.i64(), in.bool());
-            case DELETE_VOLUME -> new DeleteVolume(in.string());
+            case DELETE_VOLUME -> new DeleteVolume(in.string(), in.bool());
             case ALLOCATE_CHUNK -> new AllocateChunk(in.i64(), in.i64());
             case REPORT_FAILURE -> new ReportFailure(in.i64(), in.i64(), in.i32());
             case ACQUIRE_LEASE -> new AcquireLease(in.i64(), in.string(), in.i64());
@@ -122,10 +122,15 @@ public sealed interface MetaRequest {
         }
     }
 
-    record DeleteVolume(String name) implements MetaRequest {
+    /** Deletes a volume; one leased by a client is refused unless {@code force}. */
+    record DeleteVolume(String name, boolean force) implements MetaRequest {
+        public DeleteVolume(String name) {
+            this(name, false);
+        }
+
         public MetaOp op() { return MetaOp.DELETE_VOLUME; }
         public void encodeBody(WireWriter out) {
-            out.string(name);
+            out.string(name).bool(force);
         }
     }
 

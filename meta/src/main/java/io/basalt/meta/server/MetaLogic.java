@@ -215,7 +215,7 @@ public final class MetaLogic {
             case MetaRequest.SetCsStatus r -> setCsStatus(r, tx);
             case MetaRequest.CreateVolume r -> createVolume(r, context, tx);
             case MetaRequest.ResizeVolume r -> resizeVolume(r, tx);
-            case MetaRequest.DeleteVolume r -> deleteVolume(r, tx);
+            case MetaRequest.DeleteVolume r -> deleteVolume(r, context, tx);
             case MetaRequest.AllocateChunk r -> allocateChunk(r, tx);
             case MetaRequest.ReportFailure r -> reportFailure(r, tx);
             case MetaRequest.AcquireLease r -> acquireLease(r, context, tx);
@@ -338,10 +338,19 @@ public final class MetaLogic {
         return encode(grown::encode);
     }
 
-    private static byte[] deleteVolume(MetaRequest.DeleteVolume r, Tx tx) {
+    private static byte[] deleteVolume(MetaRequest.DeleteVolume r, EntryContext context, Tx tx) {
         Volume volume = getVolumeByName(tx, r.name());
         if (volume == null) {
             return notFound(r.name());
+        }
+        byte[] leaseBytes = tx.get(Table.LEASE, Keys.u64(volume.id()));
+        Lease lease = leaseBytes == null ? null : Lease.decode(new WireReader(leaseBytes));
+        if (!r.force() && lease != null && lease.activeAt(context.timeMillis())) {
+            // In use: a gateway is serving it. Deleting now would fail that client's I/O.
+            return MetaReply.error(MetaError.LEASE_HELD, "volume \"" + volume.name()
+                    + "\" is in use by client " + lease.clientId() + " (lease until "
+                    + Instant.ofEpochMilli(lease.expiryMillis())
+                    + "); disconnect it first, or pass --force to delete it anyway");
         }
         for (Chunk chunk : chunksOf(tx.store(), volume.id())) {
             removeChunk(tx, volume, chunk);

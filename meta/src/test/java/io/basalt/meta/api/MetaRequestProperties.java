@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.util.List;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Combinators;
 import net.jqwik.api.Example;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
@@ -26,7 +27,7 @@ class MetaRequestProperties {
                         .as(MetaRequest.CreateVolume::new),
                 net.jqwik.api.Combinators.combine(text, longs, Arbitraries.of(true, false))
                         .as(MetaRequest.ResizeVolume::new),
-                text.map(MetaRequest.DeleteVolume::new),
+                Combinators.combine(text, Arbitraries.of(true, false)).as(MetaRequest.DeleteVolume::new),
                 net.jqwik.api.Combinators.combine(longs, longs).as(MetaRequest.AllocateChunk::new),
                 net.jqwik.api.Combinators.combine(longs, longs, ints).as(MetaRequest.ReportFailure::new),
                 net.jqwik.api.Combinators.combine(longs, text, longs).as(MetaRequest.AcquireLease::new),

@@ -261,6 +261,23 @@ class MetaLogicTest {
         assertThat(meta.ok(new MetaRequest.NewLeaderEpoch("3")).i64()).isZero();
     }
 
+    @Test
+    void aVolumeInUseIsDeletedOnlyWithForceOrAfterItsLeaseEnds() {
+        registerHosts(3);
+        Volume volume = meta.create("busy", 16L << 20, "rep3");
+        meta.allocate(volume.id(), 0);
+        meta.ok(new MetaRequest.AcquireLease(volume.id(), "gateway-1", 10_000));
+        assertRefusedUnchanged(new MetaRequest.DeleteVolume("busy"), MetaError.LEASE_HELD,
+                "in use by client gateway-1");
+        // Expired (the gateway died): deletable without force.
+        meta.nowMillis += 10_001;
+        meta.ok(new MetaRequest.DeleteVolume("busy"));
+        Volume again = meta.create("busy", 16L << 20, "rep3");
+        meta.ok(new MetaRequest.AcquireLease(again.id(), "gateway-1", 10_000));
+        meta.ok(new MetaRequest.DeleteVolume("busy", true));
+        assertThat(meta.read(new MetaRequest.GetVolume("busy")).error()).isEqualTo(MetaError.NOT_FOUND);
+    }
+
     private long currentVersion(long volumeId) {
         WireReader in = meta.read(new MetaRequest.GetChunk(volumeId, 0)).bodyOrThrow();
         assertThat(in.bool()).isTrue();
