@@ -21,7 +21,8 @@ import picocli.CommandLine.Option;
  *
  * <p>Meta: {@link MetaClientLink} over the members given with {@code --meta} (the same peer syntax
  * as the admin verbs). On first start the CS takes meta's cluster id and the id meta assigns; on
- * every later start it must find the same cluster. Chunk versions are not pushed by meta yet.
+ * every later start it must find the same cluster. It waits for meta as long as it takes, and then
+ * pulls its chunk versions from meta (see {@link MetaClientLink}).
  *
  * <p>Also runnable on its own ({@link #main}) so the multi-process tests do not depend on where it
  * is registered under {@code basalt cs}.
@@ -77,6 +78,9 @@ public final class ChunkServerRunCommand implements Callable<Integer> {
         ChunkServer server = null;
         MetricsServer metrics = null;
         try {
+            if (!awaitMeta(metaLink, signal)) {
+                return 0;
+            }
             try {
                 server = ChunkServer.start(config, metaLink, registry);
             } catch (IOException e) {
@@ -100,6 +104,26 @@ public final class ChunkServerRunCommand implements Callable<Integer> {
                 metaLink.close();
             } finally {
                 signal.cleanedUp();
+            }
+        }
+    }
+
+    /**
+     * Waits until meta answers (its cluster id), however long it takes: a chunk server started
+     * beside meta (basalt up, a host booting) must not die because meta is still electing. One log
+     * line per failed try (each try already rides out about 30 s of Ratis retries). False when a
+     * stop signal came first.
+     */
+    private static boolean awaitMeta(MetaLink metaLink, ShutdownSignal signal) throws InterruptedException {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                metaLink.clusterId();
+                return true;
+            } catch (IOException e) {
+                log.warn("meta is not answering yet (try {}): {}; still trying", attempt, e.getMessage());
+            }
+            if (signal.await(1000)) {
+                return false;
             }
         }
     }
