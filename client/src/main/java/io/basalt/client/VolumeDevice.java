@@ -157,11 +157,9 @@ public final class VolumeDevice implements BlockDevice {
 
     @Override
     public CompletableFuture<Void> read(long offsetBytes, int lengthBytes, ByteBuf destination) {
-        try {
-            checkOpen();
-            BlockDevice.checkRange(offsetBytes, lengthBytes, sizeBytes());
-        } catch (BlockDeviceException e) {
-            return CompletableFuture.failedFuture(e);
+        BlockDeviceException refusal = refusal(offsetBytes, lengthBytes, false);
+        if (refusal != null) {
+            return CompletableFuture.failedFuture(refusal);
         }
         if (lengthBytes == 0) {
             return CompletableFuture.completedFuture(null);
@@ -248,11 +246,9 @@ public final class VolumeDevice implements BlockDevice {
     @Override
     public CompletableFuture<Void> write(long offsetBytes, ByteBuf data, boolean fua) {
         int lengthBytes = data.readableBytes();
-        try {
-            checkWritable();
-            BlockDevice.checkRange(offsetBytes, lengthBytes, sizeBytes());
-        } catch (BlockDeviceException e) {
-            return CompletableFuture.failedFuture(e);
+        BlockDeviceException refusal = refusal(offsetBytes, lengthBytes, true);
+        if (refusal != null) {
+            return CompletableFuture.failedFuture(refusal);
         }
         if (lengthBytes == 0) {
             return CompletableFuture.completedFuture(null);
@@ -350,11 +346,9 @@ public final class VolumeDevice implements BlockDevice {
 
     @Override
     public CompletableFuture<Void> trim(long offsetBytes, long lengthBytes, boolean fua) {
-        try {
-            checkWritable();
-            BlockDevice.checkRange(offsetBytes, lengthBytes, sizeBytes());
-        } catch (BlockDeviceException e) {
-            return CompletableFuture.failedFuture(e);
+        BlockDeviceException refusal = refusal(offsetBytes, lengthBytes, true);
+        if (refusal != null) {
+            return CompletableFuture.failedFuture(refusal);
         }
         // A hint: only the whole blocks inside the range are discarded.
         long start = alignUp(offsetBytes);
@@ -365,11 +359,9 @@ public final class VolumeDevice implements BlockDevice {
     @Override
     public CompletableFuture<Void> writeZeroes(long offsetBytes, long lengthBytes, boolean mayDeallocate,
             boolean fastOnly, boolean fua) {
-        try {
-            checkWritable();
-            BlockDevice.checkRange(offsetBytes, lengthBytes, sizeBytes());
-        } catch (BlockDeviceException e) {
-            return CompletableFuture.failedFuture(e);
+        BlockDeviceException refusal = refusal(offsetBytes, lengthBytes, true);
+        if (refusal != null) {
+            return CompletableFuture.failedFuture(refusal);
         }
         if (lengthBytes == 0) {
             return CompletableFuture.completedFuture(null);
@@ -459,11 +451,9 @@ public final class VolumeDevice implements BlockDevice {
 
     @Override
     public CompletableFuture<List<Extent>> blockStatus(long offsetBytes, long lengthBytes, int extentsMax) {
-        try {
-            checkOpen();
-            BlockDevice.checkRange(offsetBytes, lengthBytes, sizeBytes());
-        } catch (BlockDeviceException e) {
-            return CompletableFuture.failedFuture(e);
+        BlockDeviceException refusal = refusal(offsetBytes, lengthBytes, false);
+        if (refusal != null) {
+            return CompletableFuture.failedFuture(refusal);
         }
         if (lengthBytes == 0) {
             return CompletableFuture.failedFuture(new BlockDeviceException(Kind.INVALID, "block status of 0 bytes"));
@@ -742,6 +732,21 @@ public final class VolumeDevice implements BlockDevice {
 
     private static long alignUp(long offsetBytes) {
         return (offsetBytes + BLOCK_SIZE_BYTES - 1) & -BLOCK_SIZE_BYTES;
+    }
+
+    /** Null when a request may go ahead; otherwise why not: closed, fenced (writes), out of range. */
+    private BlockDeviceException refusal(long offsetBytes, long lengthBytes, boolean write) {
+        try {
+            if (write) {
+                checkWritable();
+            } else {
+                checkOpen();
+            }
+            BlockDevice.checkRange(offsetBytes, lengthBytes, sizeBytes());
+            return null;
+        } catch (BlockDeviceException e) {
+            return e;
+        }
     }
 
     private void checkOpen() {
