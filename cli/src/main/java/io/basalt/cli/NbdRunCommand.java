@@ -8,6 +8,7 @@ import io.basalt.meta.api.MetaPeers;
 import io.basalt.nbd.NbdMetrics;
 import io.basalt.nbd.NbdServer;
 import io.basalt.nbd.VolumeExports;
+import io.netty.channel.EventLoopGroup;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -60,13 +61,17 @@ final class NbdRunCommand implements Callable<Integer> {
         }
         PrometheusRegistry registry = new PrometheusRegistry();
         ShutdownSignal signal = ShutdownSignal.install();
+        // One set of event loops for the NBD connections and the client's chunk server connections:
+        // I/O then stays on the thread that received the NBD request (no hand-off and back).
+        EventLoopGroup loops = NbdServer.newEventLoopGroup(0);
         ClusterClient cluster = null;
         VolumeExports exports = null;
         MetricsServer metrics = null;
         NbdServer server = null;
         try {
             try {
-                cluster = ClusterClient.connect(peers, ClientConfig.defaults(), registry);
+                cluster = ClusterClient.connect(peers, ClientConfig.defaults(), registry, loops,
+                        NbdServer.clientChannelClass());
             } catch (IllegalArgumentException e) {
                 throw new UserError("--meta: " + e.getMessage());
             }
@@ -76,7 +81,7 @@ final class NbdRunCommand implements Callable<Integer> {
             exports = new VolumeExports(cluster, id);
             try {
                 server = NbdServer.start(new InetSocketAddress(bind, port), exports, new NbdMetrics(registry),
-                        VolumeDevice.PAYLOAD_BYTES_MAX, 0);
+                        VolumeDevice.PAYLOAD_BYTES_MAX, loops);
             } catch (java.io.IOException e) {
                 throw new UserError("cannot listen on " + bind + ":" + port + " (" + e.getCause().getMessage()
                         + "); is another NBD server running? pick another with --port");
@@ -100,6 +105,7 @@ final class NbdRunCommand implements Callable<Integer> {
                 if (cluster != null) {
                     cluster.close();
                 }
+                loops.shutdownGracefully(0, 2, java.util.concurrent.TimeUnit.SECONDS).awaitUninterruptibly();
                 if (metrics != null) {
                     metrics.close();
                 }

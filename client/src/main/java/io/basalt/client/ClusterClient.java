@@ -5,9 +5,11 @@ import io.basalt.meta.api.MetaClient;
 import io.basalt.meta.api.MetaError;
 import io.basalt.meta.api.MetaException;
 import io.basalt.meta.model.Volume;
+import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.IOException;
@@ -38,6 +40,8 @@ public final class ClusterClient implements AutoCloseable {
     private final MetaClient meta;
     private final ClientConfig config;
     private final EventLoopGroup group;
+    /** False when the group is the caller's (the gateway's event loops), which shuts it down. */
+    private final boolean ownsGroup;
     private final ReplicaClients connections;
     private final ExecutorService metaCalls =
             Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("basalt-client-meta-", 0).factory());
@@ -45,13 +49,15 @@ public final class ClusterClient implements AutoCloseable {
     private final CsDirectory directory;
     private final ClientMetrics metrics;
 
-    private ClusterClient(MetaClient meta, ClientConfig config, PrometheusRegistry registry) {
+    private ClusterClient(MetaClient meta, ClientConfig config, PrometheusRegistry registry, EventLoopGroup group,
+            Class<? extends Channel> channelClass) {
         this.meta = meta;
         this.config = config;
-        this.group = new MultiThreadIoEventLoopGroup(2, new DefaultThreadFactory("basalt-client-io", true),
-                NioIoHandler.newFactory());
-        this.connections = new ReplicaClients(group, config.requestTimeoutMillis(),
-                config.requestBytesMax() + config.requestBytesMax() / 1024 + 4096);
+        this.ownsGroup = group == null;
+        this.group = group != null ? group : new MultiThreadIoEventLoopGroup(2,
+                new DefaultThreadFactory("basalt-client-io", true), NioIoHandler.newFactory());
+        this.connections = new ReplicaClients(this.group, group != null ? channelClass : NioSocketChannel.class,
+                config.requestTimeoutMillis(), config.requestBytesMax() + config.requestBytesMax() / 1024 + 4096);
         this.scheduler = Executors.newSingleThreadScheduledExecutor(
                 new DefaultThreadFactory("basalt-client-timer", true));
         this.metrics = new ClientMetrics(registry);
@@ -60,7 +66,18 @@ public final class ClusterClient implements AutoCloseable {
 
     /** A client of the cluster whose meta members are {@code metaPeers} (ID@HOST:PORT,...). */
     public static ClusterClient connect(String metaPeers, ClientConfig config, PrometheusRegistry registry) {
-        return new ClusterClient(MetaClient.connect(metaPeers), config, registry);
+        return new ClusterClient(MetaClient.connect(metaPeers), config, registry, null, null);
+    }
+
+    /**
+     * As {@link #connect(String, ClientConfig, PrometheusRegistry)}, with chunk server connections
+     * on the caller's event loops ({@code channelClass} sockets, matching their transport): I/O
+     * issued on one of those loops stays on it (see {@link ReplicaClients}). The caller shuts the
+     * group down after {@link #close()}.
+     */
+    public static ClusterClient connect(String metaPeers, ClientConfig config, PrometheusRegistry registry,
+            EventLoopGroup group, Class<? extends Channel> channelClass) {
+        return new ClusterClient(MetaClient.connect(metaPeers), config, registry, group, channelClass);
     }
 
     /** Every volume, for listing exports. */
@@ -125,7 +142,9 @@ public final class ClusterClient implements AutoCloseable {
         scheduler.shutdownNow();
         metaCalls.shutdownNow();
         connections.close();
-        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+        if (ownsGroup) {
+            group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+        }
         try {
             meta.close();
         } catch (IOException e) {

@@ -43,6 +43,9 @@ public final class NbdServer implements AutoCloseable {
         final NbdExports exports;
         final NbdMetrics metrics;
         final Set<NbdTransmissionHandler> sessions = ConcurrentHashMap.newKeySet();
+        /** Every accepted connection, in handshake or in session; closed ones leave by themselves. */
+        final io.netty.channel.group.ChannelGroup channels =
+                new io.netty.channel.group.DefaultChannelGroup(io.netty.util.concurrent.GlobalEventExecutor.INSTANCE);
         volatile boolean shuttingDown;
 
         Shared(NbdExports exports, NbdMetrics metrics) {
@@ -72,13 +75,38 @@ public final class NbdServer implements AutoCloseable {
      */
     public static NbdServer start(InetSocketAddress bindAddress, NbdExports exports, NbdMetrics metrics,
             int payloadMaxBytes, int eventLoopThreads) throws IOException {
+        return start(bindAddress, exports, metrics, payloadMaxBytes, newEventLoopGroup(eventLoopThreads), true);
+    }
+
+    /**
+     * Serves on {@code group} (from {@link #newEventLoopGroup}), which the caller shares with other
+     * work (the client library's chunk server connections) and shuts down after {@link #close}.
+     */
+    public static NbdServer start(InetSocketAddress bindAddress, NbdExports exports, NbdMetrics metrics,
+            int payloadMaxBytes, EventLoopGroup group) throws IOException {
+        return start(bindAddress, exports, metrics, payloadMaxBytes, group, false);
+    }
+
+    /** Event loops of the transport the server uses: epoll when available, else NIO. */
+    public static EventLoopGroup newEventLoopGroup(int threads) {
+        IoHandlerFactory ioHandlerFactory = Epoll.isAvailable() ? EpollIoHandler.newFactory()
+                : NioIoHandler.newFactory();
+        return new MultiThreadIoEventLoopGroup(threads,
+                new io.netty.util.concurrent.DefaultThreadFactory("basalt-nbd", true), ioHandlerFactory);
+    }
+
+    /** Client sockets for {@link #newEventLoopGroup}'s transport. */
+    public static Class<? extends Channel> clientChannelClass() {
+        return Epoll.isAvailable() ? io.netty.channel.epoll.EpollSocketChannel.class
+                : io.netty.channel.socket.nio.NioSocketChannel.class;
+    }
+
+    private static NbdServer start(InetSocketAddress bindAddress, NbdExports exports, NbdMetrics metrics,
+            int payloadMaxBytes, EventLoopGroup group, boolean ownsGroup) throws IOException {
         Shared shared = new Shared(exports, metrics);
         boolean epoll = Epoll.isAvailable();
-        IoHandlerFactory ioHandlerFactory = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         Class<? extends ServerSocketChannel> channelClass =
                 epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
-        EventLoopGroup group = new MultiThreadIoEventLoopGroup(eventLoopThreads,
-                new io.netty.util.concurrent.DefaultThreadFactory("basalt-nbd", true), ioHandlerFactory);
         try {
             ServerBootstrap bootstrap = new ServerBootstrap()
                     .group(group)
@@ -96,15 +124,17 @@ public final class NbdServer implements AutoCloseable {
                             channel.pipeline()
                                     .addLast("flush-consolidation", new FlushConsolidationHandler(64, true))
                                     .addLast("nbd-decoder", decoder)
-                                    .addLast("nbd-connection", new ConnectionTracker(shared.metrics))
+                                    .addLast("nbd-connection", new ConnectionTracker(shared))
                                     .addLast("nbd-handshake", new NbdHandshakeHandler(shared, decoder));
                         }
                     });
             Channel serverChannel = bootstrap.bind(bindAddress).sync().channel();
             log.info("NBD server listening on {} ({} transport)", serverChannel.localAddress(), epoll ? "epoll" : "nio");
-            return new NbdServer(shared, group, serverChannel, payloadMaxBytes);
+            return new NbdServer(shared, ownsGroup ? group : null, serverChannel, payloadMaxBytes);
         } catch (Exception e) {
-            group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+            if (ownsGroup) {
+                group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+            }
             if (e instanceof InterruptedException) {
                 Thread.currentThread().interrupt();
             }
@@ -142,7 +172,10 @@ public final class NbdServer implements AutoCloseable {
         if (!shared.sessions.isEmpty()) {
             log.warn("{} NBD sessions still busy after {} ms; closing them", shared.sessions.size(), drainMillis);
         }
-        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+        shared.channels.close().awaitUninterruptibly();
+        if (group != null) { // null: the caller's event loops, which the caller shuts down
+            group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+        }
     }
 
     @Override
@@ -189,13 +222,16 @@ public final class NbdServer implements AutoCloseable {
     /** Counts connections and logs them opening and closing. */
     private static final class ConnectionTracker extends io.netty.channel.ChannelInboundHandlerAdapter {
         private final NbdMetrics metrics;
+        private final Shared shared;
 
-        ConnectionTracker(NbdMetrics metrics) {
-            this.metrics = metrics;
+        ConnectionTracker(Shared shared) {
+            this.metrics = shared.metrics;
+            this.shared = shared;
         }
 
         @Override
         public void channelActive(ChannelHandlerContext ctx) {
+            shared.channels.add(ctx.channel());
             metrics.connections.inc();
             metrics.connectionsOpen.inc();
             log.debug("{}: connected", ctx.channel().remoteAddress());

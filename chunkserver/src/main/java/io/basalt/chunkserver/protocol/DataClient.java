@@ -11,7 +11,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -64,6 +63,15 @@ public final class DataClient implements AutoCloseable {
     /** Connects to {@code host:port} on {@code group} (NIO). */
     public static DataClient connect(EventLoopGroup group, String hostPort, long timeoutMillis, long payloadMaxBytes)
             throws IOException {
+        return connect(group, NioSocketChannel.class, hostPort, timeoutMillis, payloadMaxBytes);
+    }
+
+    /**
+     * Connects to {@code host:port} on {@code group} (which may be a single event loop, to pin the
+     * connection to it) with sockets of {@code channelClass}, which must suit the group's transport.
+     */
+    public static DataClient connect(EventLoopGroup group, Class<? extends Channel> channelClass, String hostPort,
+            long timeoutMillis, long payloadMaxBytes) throws IOException {
         int colon = hostPort.lastIndexOf(':');
         if (colon <= 0) {
             throw new IllegalArgumentException("address \"" + hostPort + "\" is not HOST:PORT");
@@ -71,12 +79,12 @@ public final class DataClient implements AutoCloseable {
         InetSocketAddress address = new InetSocketAddress(hostPort.substring(0, colon),
                 Integer.parseInt(hostPort.substring(colon + 1)));
         DataClient[] holder = new DataClient[1];
-        Bootstrap bootstrap = new Bootstrap().group(group).channel(NioSocketChannel.class)
+        Bootstrap bootstrap = new Bootstrap().group(group).channel(channelClass)
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(timeoutMillis, 10_000))
-                .handler(new ChannelInitializer<SocketChannel>() {
+                .handler(new ChannelInitializer<Channel>() {
                     @Override
-                    protected void initChannel(SocketChannel ch) {
+                    protected void initChannel(Channel ch) {
                         ch.pipeline().addLast(new DataFrameDecoder(payloadMaxBytes)).addLast(new ReplyHandler(holder));
                     }
                 });

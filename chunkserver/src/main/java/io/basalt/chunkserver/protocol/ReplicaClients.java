@@ -15,6 +15,12 @@ import java.util.concurrent.TimeUnit;
  * use and again after it closed. The primary uses it for its replicas, the client library for
  * every chunk server it talks to.
  *
+ * <p>Event loop affinity: a request sent from one of {@link #group}'s own event loops goes over a
+ * connection pinned to that loop (one per address per loop), so the send, the reply and whatever
+ * the caller does with it stay on the caller's thread, with no hand-off to another loop and back.
+ * The NBD gateway shares its event loops with the client library for exactly this. Requests from
+ * other threads use one shared connection per address.
+ *
  * <p>Connecting blocks, so it runs on virtual threads, never on an event loop or a reader thread (a
  * blackholed replica must not stall this CS's reads). A replica that could not be reached is not
  * retried for {@link #RETRY_AFTER_FAILURE_MILLIS}: writes to it fail at once, naming it, instead of
@@ -25,6 +31,10 @@ public final class ReplicaClients implements AutoCloseable {
     public static final long RETRY_AFTER_FAILURE_MILLIS = 1000;
 
     private final EventLoopGroup group;
+    private final Class<? extends io.netty.channel.Channel> channelClass;
+    /** The loop of {@link #group} the current thread runs, or NONE; a thread never changes loop. */
+    private final ThreadLocal<Object> currentLoop = ThreadLocal.withInitial(this::findCurrentLoop);
+    private static final Object NONE = new Object();
     private final long timeoutMillis;
     private final long payloadMaxBytes;
     private final ConcurrentHashMap<String, DataClient> clients = new ConcurrentHashMap<>();
@@ -33,7 +43,14 @@ public final class ReplicaClients implements AutoCloseable {
             Thread.ofVirtual().name("basalt-cs-replica-", 0).factory());
 
     public ReplicaClients(EventLoopGroup group, long timeoutMillis, long payloadMaxBytes) {
+        this(group, io.netty.channel.socket.nio.NioSocketChannel.class, timeoutMillis, payloadMaxBytes);
+    }
+
+    /** {@code channelClass} must suit {@code group}'s transport (NIO or epoll sockets). */
+    public ReplicaClients(EventLoopGroup group, Class<? extends io.netty.channel.Channel> channelClass,
+            long timeoutMillis, long payloadMaxBytes) {
         this.group = group;
+        this.channelClass = channelClass;
         this.timeoutMillis = timeoutMillis;
         this.payloadMaxBytes = payloadMaxBytes;
     }
@@ -44,7 +61,9 @@ public final class ReplicaClients implements AutoCloseable {
      */
     public CompletableFuture<DataClient.Reply> request(String hostPort, int type, long chunkUid, long chunkVersion,
             long offsetBytes, long lengthBytes, ByteBuf payload) {
-        DataClient client = clients.get(hostPort);
+        Object loop = currentLoop.get();
+        String key = loop == NONE ? hostPort : hostPort + "@" + System.identityHashCode(loop);
+        DataClient client = clients.get(key);
         if (client != null && client.isOpen()) {
             return client.request(type, chunkUid, chunkVersion, offsetBytes, lengthBytes, payload);
         }
@@ -58,7 +77,8 @@ public final class ReplicaClients implements AutoCloseable {
         try {
             connectors.execute(() -> {
                 try {
-                    connected(hostPort).request(type, chunkUid, chunkVersion, offsetBytes, lengthBytes, payload)
+                    connected(key, hostPort, loop == NONE ? group : (io.netty.channel.EventLoop) loop)
+                            .request(type, chunkUid, chunkVersion, offsetBytes, lengthBytes, payload)
                             .whenComplete((reply, error) -> {
                                 if (error != null) {
                                     result.completeExceptionally(error);
@@ -78,20 +98,29 @@ public final class ReplicaClients implements AutoCloseable {
         return result;
     }
 
-    private DataClient connected(String hostPort) throws IOException {
+    private Object findCurrentLoop() {
+        for (io.netty.util.concurrent.EventExecutor executor : group) {
+            if (executor.inEventLoop()) {
+                return executor;
+            }
+        }
+        return NONE;
+    }
+
+    private DataClient connected(String key, String hostPort, EventLoopGroup on) throws IOException {
         synchronized (this) { // one connect per replica at a time; others wait for it
-            DataClient client = clients.get(hostPort);
+            DataClient client = clients.get(key);
             if (client != null && client.isOpen()) {
                 return client;
             }
             try {
-                client = DataClient.connect(group, hostPort, timeoutMillis, payloadMaxBytes);
+                client = DataClient.connect(on, channelClass, hostPort, timeoutMillis, payloadMaxBytes);
             } catch (IOException | RuntimeException e) {
                 downUntilNanos.put(hostPort, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RETRY_AFTER_FAILURE_MILLIS));
                 throw e instanceof IOException io ? io : new IOException(e.getMessage(), e);
             }
             downUntilNanos.remove(hostPort);
-            clients.put(hostPort, client);
+            clients.put(key, client);
             return client;
         }
     }
