@@ -24,7 +24,8 @@ import java.util.zip.CRC32C;
 
 /**
  * A data-protocol client over one connection: pipelined requests, replies matched by request id in
- * any order. Used CS to CS for replication and by tests; libclient will grow its own pooling on top.
+ * any order. Pooled by address (and by event loop) in {@link ReplicaClients}, which the chunk
+ * server uses for replication and the client library for everything.
  *
  * <p>Thread-safe: requests may be sent from any thread; the pending map is concurrent and replies
  * complete futures on the connection's event loop (callers must not block there).

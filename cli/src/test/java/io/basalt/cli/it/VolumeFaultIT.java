@@ -61,6 +61,32 @@ class VolumeFaultIT {
                 .directory(dir.toFile()).redirectErrorStream(true).redirectOutput(output.toFile()).start();
     }
 
+    /**
+     * Waits until the first write placed chunk 0 of {@code volume} and returns the index in
+     * {@code cluster.servers} of a chunk server holding one of its replicas (not the primary, so
+     * the fault hits the forwarding path), so the fault surely hits the volume under test.
+     */
+    private static int serverHoldingChunkZero(String volume) throws InterruptedException {
+        MetaClient meta = cluster.client();
+        long volumeId = meta.getVolume(volume).id();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (System.nanoTime() < deadline) {
+            var chunk = meta.getChunk(volumeId, 0, false);
+            if (chunk.isPresent()) {
+                int csId = chunk.get().chunklets().get(1).csId();
+                for (int i = 0; i < cluster.servers.size(); i++) {
+                    if (cluster.servers.get(i).csId == csId && cluster.servers.get(i).alive()) {
+                        return i;
+                    }
+                }
+                throw new AssertionError("chunk 0 of " + volume + " is on chunk server " + csId
+                        + ", which is not running: " + chunk.get());
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("no write reached " + volume + " within 60 s");
+    }
+
     private static String awaitFio(Process fio, Path output) throws Exception {
         try {
             assertThat(fio.waitFor(240, TimeUnit.SECONDS)).as("fio finished").isTrue();
@@ -79,12 +105,12 @@ class VolumeFaultIT {
         cluster.createVolume("paused", "256M", "rep3", "32M");
         Path output = dir.resolve("fio-paused.out");
         Process fio = startFio("paused", "48m", output);
-        Thread.sleep(2000);
-        cluster.signalCs(0, "STOP");
+        int victim = serverHoldingChunkZero("paused");
+        cluster.signalCs(victim, "STOP");
         try {
             Thread.sleep(20_000);
         } finally {
-            cluster.signalCs(0, "CONT");
+            cluster.signalCs(victim, "CONT");
         }
         awaitFio(fio, output);
     }
@@ -95,8 +121,8 @@ class VolumeFaultIT {
         cluster.createVolume("killed", "256M", "rep3", "32M");
         Path output = dir.resolve("fio-killed.out");
         Process fio = startFio("killed", "64m", output);
-        Thread.sleep(3000);
-        CsProcess victim = cluster.servers.get(1);
+        CsProcess victim = cluster.servers.get(serverHoldingChunkZero("killed"));
+        Thread.sleep(1000);
         victim.kill9();
         awaitFio(fio, output);
 

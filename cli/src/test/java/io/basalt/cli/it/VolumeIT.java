@@ -69,15 +69,10 @@ class VolumeIT {
     }
 
     @Test
-    void qemuImgConvertAndCompareOnRep2() {
+    void qemuImgConvertAndCompareOnRep2() throws java.io.IOException {
         Tools.require("qemu-img", "qemu-utils");
         cluster.createVolume("qemu", "64M", "rep2", "16M");
-        Path source;
-        try {
-            source = ItFiles.randomFile(dir.resolve("qemu-in.raw"), 64 * MIB, 22);
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
+        Path source = ItFiles.randomFile(dir.resolve("qemu-in.raw"), 64 * MIB, 22);
         Tools.runOk("qemu-img", "convert", "-n", "-f", "raw", "-O", "raw", source.toString(), cluster.uri("qemu"));
         Tools.runOk("qemu-img", "compare", "-f", "raw", "-F", "raw", source.toString(), cluster.uri("qemu"));
         // qemu-io: unaligned writes (read-modify-write), zeroes, discard, FUA, and I/O past the end.
