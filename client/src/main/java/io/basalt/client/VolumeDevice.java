@@ -20,6 +20,7 @@ import io.basalt.meta.model.Policy;
 import io.basalt.meta.model.Volume;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
 import java.io.IOException;
@@ -80,6 +81,7 @@ public final class VolumeDevice implements BlockDevice {
     private final ChunkMap chunks;
     private final ByteBufAllocator alloc = PooledByteBufAllocator.DEFAULT;
     private final ConcurrentHashMap<ReportKey, CompletableFuture<Chunk>> reports = new ConcurrentHashMap<>();
+    private final WriteGate gate = new WriteGate();
     private volatile boolean closed;
 
     private record ReportKey(long chunkUid, long chunkVersion, int csId) {}
@@ -253,6 +255,12 @@ public final class VolumeDevice implements BlockDevice {
         if (lengthBytes == 0) {
             return CompletableFuture.completedFuture(null);
         }
+        return gated(() -> writeUngated(offsetBytes, data));
+    }
+
+    /** A write of the readable bytes of {@code data}, inside the gate. */
+    private CompletableFuture<Void> writeUngated(long offsetBytes, ByteBuf data) {
+        int lengthBytes = data.readableBytes();
         long alignedStart = offsetBytes & -BLOCK_SIZE_BYTES;
         long alignedEnd = alignUp(offsetBytes + lengthBytes);
         if (alignedStart == offsetBytes && alignedEnd == offsetBytes + lengthBytes) {
@@ -353,7 +361,8 @@ public final class VolumeDevice implements BlockDevice {
         // A hint: only the whole blocks inside the range are discarded.
         long start = alignUp(offsetBytes);
         long end = (offsetBytes + lengthBytes) & -BLOCK_SIZE_BYTES;
-        return end <= start ? CompletableFuture.completedFuture(null) : zeroAligned(DataFrame.TYPE_TRIM, start, end - start);
+        return end <= start ? CompletableFuture.completedFuture(null)
+                : gated(() -> zeroAligned(DataFrame.TYPE_TRIM, start, end - start));
     }
 
     @Override
@@ -366,6 +375,10 @@ public final class VolumeDevice implements BlockDevice {
         if (lengthBytes == 0) {
             return CompletableFuture.completedFuture(null);
         }
+        return gated(() -> writeZeroesUngated(offsetBytes, lengthBytes));
+    }
+
+    private CompletableFuture<Void> writeZeroesUngated(long offsetBytes, long lengthBytes) {
         long start = alignUp(offsetBytes);
         long end = (offsetBytes + lengthBytes) & -BLOCK_SIZE_BYTES;
         List<CompletableFuture<Void>> parts = new ArrayList<>();
@@ -386,7 +399,62 @@ public final class VolumeDevice implements BlockDevice {
 
     private CompletableFuture<Void> writeZeroBytes(long offsetBytes, int lengthBytes) {
         ByteBuf zeroes = alloc.buffer(lengthBytes).writeZero(lengthBytes);
-        return write(offsetBytes, zeroes, false).whenComplete((ignored, error) -> zeroes.release());
+        return writeUngated(offsetBytes, zeroes).whenComplete((ignored, error) -> zeroes.release());
+    }
+
+    /**
+     * Compare-and-write ({@link BlockDevice#compareAndWrite}): whole blocks, at most one request
+     * ({@link ClientConfig#requestBytesMax}). It holds the device's write gate alone: writes that
+     * came before it finish first, later ones wait, so nothing of this client lands between the
+     * read and the write; and this client is the only writer of the volume (the lease).
+     */
+    @Override
+    public CompletableFuture<Boolean> compareAndWrite(long offsetBytes, ByteBuf expected, ByteBuf data) {
+        int lengthBytes = data.readableBytes();
+        BlockDeviceException refusal = refusal(offsetBytes, lengthBytes, true);
+        if (refusal == null && (expected.readableBytes() != lengthBytes || lengthBytes == 0
+                || (offsetBytes & (BLOCK_SIZE_BYTES - 1)) != 0 || (lengthBytes & (BLOCK_SIZE_BYTES - 1)) != 0
+                || lengthBytes > cluster.config().requestBytesMax())) {
+            refusal = new BlockDeviceException(Kind.INVALID, "compare-and-write of " + lengthBytes
+                    + " bytes (expected " + expected.readableBytes() + ") at " + offsetBytes
+                    + ": needs equal lengths of whole 4096-byte blocks, at most "
+                    + cluster.config().requestBytesMax());
+        }
+        if (refusal != null) {
+            return CompletableFuture.failedFuture(refusal);
+        }
+        return gate.enterExclusive().thenCompose(entered -> {
+            ByteBuf current = alloc.directBuffer(lengthBytes);
+            CompletableFuture<Boolean> done;
+            try {
+                done = readAligned(offsetBytes, lengthBytes, current, 0).thenCompose(read -> {
+                    current.writerIndex(lengthBytes);
+                    if (!ByteBufUtil.equals(current, 0, expected, expected.readerIndex(), lengthBytes)) {
+                        return CompletableFuture.completedFuture(false);
+                    }
+                    return writeAligned(offsetBytes, data.slice()).thenApply(written -> true);
+                });
+            } catch (RuntimeException e) {
+                done = CompletableFuture.failedFuture(e);
+            }
+            return done.whenComplete((result, error) -> {
+                current.release();
+                gate.exitExclusive();
+            });
+        });
+    }
+
+    /** Runs a write-like operation inside the write gate (shared: many at once). */
+    private CompletableFuture<Void> gated(Supplier<CompletableFuture<Void>> operation) {
+        return gate.enterShared().thenCompose(entered -> {
+            CompletableFuture<Void> done;
+            try {
+                done = operation.get();
+            } catch (RuntimeException e) {
+                done = CompletableFuture.failedFuture(e);
+            }
+            return done.whenComplete((ignored, error) -> gate.exitShared());
+        });
     }
 
     /** TRIM or WRITE_ZEROES of an aligned range: to every replica of each allocated chunk. */

@@ -80,6 +80,19 @@ public interface BlockDevice extends AutoCloseable {
      */
     CompletableFuture<List<Extent>> blockStatus(long offsetBytes, long lengthBytes, int extentsMax);
 
+    /**
+     * Compares the device's bytes at {@code offsetBytes} with the readable bytes of
+     * {@code expected} and, only when they are equal, writes {@code data} (the same length) there;
+     * completes with true when it wrote, false when the content differed (nothing written). Atomic
+     * with respect to every other write through this device: no write lands between the compare
+     * and the write (SCSI COMPARE AND WRITE, the lock primitive of cluster file systems). Durable
+     * when it completes with true. Devices that cannot do it fail with NOT_SUPPORTED.
+     */
+    default CompletableFuture<Boolean> compareAndWrite(long offsetBytes, ByteBuf expected, ByteBuf data) {
+        return CompletableFuture.failedFuture(new BlockDeviceException(BlockDeviceException.Kind.NOT_SUPPORTED,
+                "compare-and-write is not supported by this device"));
+    }
+
     /** A hint that a range will be read soon. */
     default CompletableFuture<Void> prefetch(long offsetBytes, long lengthBytes) {
         return CompletableFuture.completedFuture(null);
