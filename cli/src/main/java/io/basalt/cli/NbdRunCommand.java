@@ -46,8 +46,9 @@ final class NbdRunCommand implements Callable<Integer> {
     int metricsPort;
 
     @Option(names = "--client-id", paramLabel = "ID",
-            description = "Who holds the leases of the volumes this gateway serves (default: nbd@HOST:PORT). Keep it"
-                    + " stable: a restarted gateway with the same id takes its leases back at once.")
+            description = "Who holds the leases of the volumes this gateway serves (default: nbd@HOST:PORT, or"
+                    + " nbd@HOST/pidPID with --port 0). Keep it stable and unique: a restarted gateway with the"
+                    + " same id takes its leases back at once.")
     String clientId;
 
     @Override
@@ -76,8 +77,11 @@ final class NbdRunCommand implements Callable<Integer> {
                 throw new UserError("--meta: " + e.getMessage());
             }
             metrics = MetricsServer.start(registry, bind, metricsPort);
+            // Two gateways must never share an id (both would hold one lease); with --port 0 the
+            // port is not known yet, so the pid stands in (such a gateway is not restarted as itself).
             String id = clientId != null ? clientId
-                    : "nbd@" + InetAddress.getLocalHost().getHostName() + ":" + port;
+                    : "nbd@" + InetAddress.getLocalHost().getHostName()
+                            + (port != 0 ? ":" + port : "/pid" + ProcessHandle.current().pid());
             exports = new VolumeExports(cluster, id);
             try {
                 server = NbdServer.start(new InetSocketAddress(bind, port), exports, new NbdMetrics(registry),
