@@ -16,6 +16,7 @@ import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -29,21 +30,15 @@ import picocli.CommandLine.Option;
                 "Example: basalt nbd run --meta 1@127.0.0.1:7100, then: nbdinfo nbd://127.0.0.1:10809/vm1"})
 final class NbdRunCommand implements Callable<Integer> {
     private static final Logger log = LoggerFactory.getLogger(NbdRunCommand.class);
+
+    @Mixin
+    NbdListenOptions listen;
     /** How long in-flight requests get to finish at shutdown before connections are closed. */
     private static final long DRAIN_MILLIS = 10_000;
 
     @Option(names = "--meta", paramLabel = "PEERS",
             description = "Meta members, " + MetaPeers.SYNTAX + " (default: $" + MetaOptions.ENV + ").")
     String meta;
-
-    @Option(names = "--port", defaultValue = "10809", description = "TCP port (default: ${DEFAULT-VALUE}, the NBD port; 0 picks one).")
-    int port;
-
-    @Option(names = "--bind", defaultValue = "127.0.0.1", description = "Address to listen on (default: ${DEFAULT-VALUE}; 0.0.0.0 for all).")
-    String bind;
-
-    @Option(names = "--metrics-port", defaultValue = "9810", description = "Prometheus metrics port (default: ${DEFAULT-VALUE}; 0 disables).")
-    int metricsPort;
 
     @Option(names = "--client-id", paramLabel = "ID",
             description = "Who holds the leases of the volumes this gateway serves (default: nbd@HOST:PORT, or"
@@ -53,9 +48,7 @@ final class NbdRunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (port < 0 || port > 65535) {
-            throw new UserError("--port " + port + " is not a TCP port (0-65535)");
-        }
+        InetSocketAddress address = listen.address();
         String peers = meta != null ? meta : System.getenv(MetaOptions.ENV);
         if (peers == null || peers.isBlank()) {
             throw new UserError("no meta address; pass --meta 1@HOST:PORT,... or set " + MetaOptions.ENV);
@@ -76,21 +69,20 @@ final class NbdRunCommand implements Callable<Integer> {
             } catch (IllegalArgumentException e) {
                 throw new UserError("--meta: " + e.getMessage());
             }
-            metrics = MetricsServer.start(registry, bind, metricsPort);
+            metrics = MetricsServer.start(registry, listen.bind, listen.metricsPort);
             // Two gateways must never share an id (both would hold one lease); with --port 0 the
             // port is not known yet, so the pid stands in (such a gateway is not restarted as itself).
             String id = clientId != null ? clientId
                     : "nbd@" + InetAddress.getLocalHost().getHostName()
-                            + (port != 0 ? ":" + port : "/pid" + ProcessHandle.current().pid());
+                            + (listen.port != 0 ? ":" + listen.port : "/pid" + ProcessHandle.current().pid());
             exports = new VolumeExports(cluster, id);
             try {
-                server = NbdServer.start(new InetSocketAddress(bind, port), exports, new NbdMetrics(registry),
+                server = NbdServer.start(address, exports, new NbdMetrics(registry),
                         VolumeDevice.PAYLOAD_BYTES_MAX, loops);
             } catch (java.io.IOException e) {
-                throw new UserError("cannot listen on " + bind + ":" + port + " (" + e.getCause().getMessage()
-                        + "); is another NBD server running? pick another with --port");
+                throw listen.cannotListen(e);
             }
-            String host = bind.contains(":") ? "[" + bind + "]" : bind;
+            String host = listen.uriHost();
             System.out.printf("basalt: NBD gateway on nbd://%s:%d/VOLUME (meta %s, client id %s%s)%n", host,
                     server.localAddress().getPort(), peers, id,
                     metrics == null ? "" : ", metrics on port " + metrics.port());

@@ -14,6 +14,7 @@ import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -26,17 +27,14 @@ import picocli.CommandLine.Option;
 final class NbdServeCommand implements Callable<Integer> {
     private static final Logger log = LoggerFactory.getLogger(NbdServeCommand.class);
 
+    @Mixin
+    NbdListenOptions listen;
+
     @Option(names = "--file", required = true, paramLabel = "PATH", description = "File to export; created sparse if missing (needs --size).")
     Path file;
 
     @Option(names = "--size", paramLabel = "SIZE", description = "Size of a new file, e.g. 10G, 512M. For an existing file, must match if given.")
     String size;
-
-    @Option(names = "--port", defaultValue = "10809", description = "TCP port (default: ${DEFAULT-VALUE}, the NBD port).")
-    int port;
-
-    @Option(names = "--bind", defaultValue = "127.0.0.1", description = "Address to listen on (default: ${DEFAULT-VALUE}; 0.0.0.0 for all).")
-    String bind;
 
     @Option(names = "--export", defaultValue = "", paramLabel = "NAME", description = "Export name (default: the default export \"\"). The export also answers as \"\".")
     String exportName;
@@ -44,17 +42,12 @@ final class NbdServeCommand implements Callable<Integer> {
     @Option(names = "--read-only", description = "Refuse writes (EPERM); the file is opened read-only.")
     boolean readOnly;
 
-    @Option(names = "--metrics-port", defaultValue = "9810", description = "Prometheus metrics port (default: ${DEFAULT-VALUE}; 0 disables).")
-    int metricsPort;
-
     @Option(names = "--io-threads", defaultValue = "8", description = "Threads doing file I/O (default: ${DEFAULT-VALUE}).")
     int ioThreads;
 
     @Override
     public Integer call() throws Exception {
-        if (port < 0 || port > 65535) {
-            throw new UserError("--port " + port + " is not a TCP port (0-65535)");
-        }
+        InetSocketAddress address = listen.address();
         OptionalLong sizeBytes = size == null ? OptionalLong.empty() : OptionalLong.of(Units.parseBytes(size));
         PrometheusRegistry registry = new PrometheusRegistry();
         ShutdownSignal signal = ShutdownSignal.install();
@@ -65,16 +58,15 @@ final class NbdServeCommand implements Callable<Integer> {
         boolean serving = false;
         try {
             device = FileBlockDevice.open(file, sizeBytes, readOnly, ioThreads);
-            metrics = MetricsServer.start(registry, bind, metricsPort);
+            metrics = MetricsServer.start(registry, listen.bind, listen.metricsPort);
             NbdExports exports = NbdExports.single(exportName, file.getFileName().toString(), device);
             try {
-                server = NbdServer.start(new InetSocketAddress(bind, port), exports, new NbdMetrics(registry),
+                server = NbdServer.start(address, exports, new NbdMetrics(registry),
                         device.maximumPayloadBytes(), 0);
             } catch (java.io.IOException e) {
-                throw new UserError("cannot listen on " + bind + ":" + port + " (" + e.getCause().getMessage()
-                        + "); is another NBD server running? pick another with --port");
+                throw listen.cannotListen(e);
             }
-            String host = bind.contains(":") ? "[" + bind + "]" : bind;
+            String host = listen.uriHost();
             System.out.printf("basalt: serving %s (%s%s) as nbd://%s:%d/%s%n", file, Units.formatBytes(device.sizeBytes()),
                     readOnly ? ", read-only" : "", host, server.localAddress().getPort(), exportName);
             System.out.flush();

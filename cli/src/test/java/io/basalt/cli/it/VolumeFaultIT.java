@@ -15,7 +15,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
@@ -41,14 +40,7 @@ class VolumeFaultIT {
     @BeforeAll
     static void startCluster() throws Exception {
         dir = resources.tempDir();
-        cluster = VolumeCluster.start(dir.resolve("cluster"), 3, 5);
-    }
-
-    @AfterAll
-    static void stopCluster() throws Exception {
-        if (cluster != null) {
-            cluster.close();
-        }
+        cluster = resources.register(VolumeCluster.start(dir.resolve("cluster"), 3, 5));
     }
 
     /** Starts a fio write-then-verify job on {@code volume}; its output goes to a file. */

@@ -10,7 +10,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -30,14 +29,7 @@ class VolumeIT {
     @BeforeAll
     static void startCluster() throws Exception {
         dir = resources.tempDir();
-        cluster = VolumeCluster.start(dir.resolve("cluster"), 1, 4);
-    }
-
-    @AfterAll
-    static void stopCluster() throws Exception {
-        if (cluster != null) {
-            cluster.close();
-        }
+        cluster = resources.register(VolumeCluster.start(dir.resolve("cluster"), 1, 4));
     }
 
     @Test

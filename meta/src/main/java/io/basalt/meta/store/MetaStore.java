@@ -132,23 +132,7 @@ public final class MetaStore implements AutoCloseable {
 
     /** Every entry of {@code table} whose key starts with {@code prefix}, in key order. */
     public List<Entry> scan(Table table, byte[] prefix) {
-        List<Entry> entries = new ArrayList<>();
-        try (ReadOptions options = new ReadOptions();
-             RocksIterator iterator = db.newIterator(handles.get(table), options)) {
-            iterator.seek(prefix);
-            for (; iterator.isValid(); iterator.next()) {
-                byte[] key = iterator.key();
-                if (key.length < prefix.length
-                        || !Arrays.equals(key, 0, prefix.length, prefix, 0, prefix.length)) {
-                    break;
-                }
-                entries.add(new Entry(key, iterator.value()));
-            }
-            iterator.status();
-        } catch (RocksDBException e) {
-            throw new StoreException("RocksDB scan of " + table + " failed", e);
-        }
-        return entries;
+        return scan(table, prefix, prefix, Integer.MAX_VALUE);
     }
 
     /**
