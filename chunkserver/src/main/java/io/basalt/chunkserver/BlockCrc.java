@@ -68,4 +68,21 @@ public final class BlockCrc {
         }
         return (int) crc.getValue();
     }
+
+    /** Checks the CRC32C sent with each of {@code blocks} blocks at {@code dataAt} (CRCs follow the data). */
+    public static void verify(ByteBuf frame, int dataAt, long offsetBytes, int blocks, long chunkUid)
+            throws CsException {
+        int crcsAt = dataAt + (blocks << BLOCK_SHIFT);
+        java.nio.ByteBuffer view = blocksView(frame, dataAt, blocks);
+        for (int i = 0; i < blocks; i++) {
+            int sent = frame.getInt(crcsAt + 4 * i);
+            int computed = ofBlock(view, frame, dataAt, i);
+            if (sent != computed) {
+                throw new CsException(CsStatus.BAD_CRC, "block at offset " + (offsetBytes + ((long) i << BLOCK_SHIFT))
+                        + " of chunk " + Long.toHexString(chunkUid) + ": crc32c sent " + Integer.toHexString(sent)
+                        + ", data has " + Integer.toHexString(computed));
+            }
+        }
+    }
+
 }

@@ -2,6 +2,7 @@ package io.basalt.chunkserver;
 
 import io.basalt.chunkserver.protocol.DataServer;
 import io.basalt.chunkserver.protocol.DataService;
+import io.basalt.chunkserver.ec.StripeMaster;
 import io.basalt.chunkserver.protocol.ReplicaClients;
 import io.basalt.chunkserver.store.ChunkletStore;
 import io.basalt.chunkserver.wal.WalWriter;
@@ -169,10 +170,12 @@ public final class ChunkServer implements AutoCloseable {
                     });
             group = new MultiThreadIoEventLoopGroup(2, new DefaultThreadFactory("basalt-cs-io", true),
                     NioIoHandler.newFactory());
-            DataService service = new DataService(store, wal, versions, readers, null, metrics,
+            DataService service = new DataService(store, wal, versions, readers, null, null, metrics,
                     config.lengthMaxBytes(), config.inFlightBytesMax(), config.requestTimeoutMillis());
             replicas = new ReplicaClients(group, config.requestTimeoutMillis(), service.payloadMaxBytes());
-            service = new DataService(store, wal, versions, readers, replicas, metrics, config.lengthMaxBytes(),
+            // Its virtual threads end with their requests; closing the server and replicas ends those.
+            StripeMaster stripes = new StripeMaster(store, wal, versions, replicas);
+            service = new DataService(store, wal, versions, readers, replicas, stripes, metrics, config.lengthMaxBytes(),
                     config.inFlightBytesMax(), config.requestTimeoutMillis());
             server = DataServer.start(new InetSocketAddress(config.bindHost(), config.port()), group, service);
             String advertise = (config.advertiseHost() != null ? config.advertiseHost() : config.bindHost()) + ":"

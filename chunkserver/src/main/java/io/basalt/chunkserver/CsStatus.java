@@ -27,7 +27,17 @@ public enum CsStatus {
     /** A replica did not make a forwarded write durable; the message names the replica. */
     REPLICA_FAILED(10),
     /** The CS is shutting down or its WAL failed earlier and it takes no more writes. */
-    UNAVAILABLE(11);
+    UNAVAILABLE(11),
+    /**
+     * An erasure-coded strip in the range was prepared and its transaction is not decided here yet:
+     * read it through the stripe master, which decides it (EC_READ).
+     */
+    PENDING(12),
+    /**
+     * An erasure-coded stripe cannot be read or written from what is reachable and consistent: fewer
+     * than k columns, or strips of different writes that cannot be reconciled (the stripe needs repair).
+     */
+    STRIPE_UNAVAILABLE(13);
 
     public final int code;
 

@@ -63,6 +63,16 @@ public final class DataFrame {
     public static final int TYPE_FLUSH = 5;
     public static final int TYPE_INFO = 6;
     public static final int TYPE_FORWARD = 7;
+    /** Client to stripe master: write a chunk-logical range of an EC chunk (docs/formats.md). */
+    public static final int TYPE_EC_WRITE = 8;
+    /** Client to stripe master: read a chunk-logical range, reconstructing what a strip cannot give. */
+    public static final int TYPE_EC_READ = 9;
+    /** Master to a column: read strips with their versions, settling pending ones first. */
+    public static final int TYPE_STRIP_READ = 10;
+    /** Master to a column: log strips of a transaction as pending (phase one). */
+    public static final int TYPE_PREPARE = 11;
+    /** Master to a column: commit or abort a transaction's pending strips (phase two). */
+    public static final int TYPE_RESOLVE = 12;
     public static final int REPLY = 0x80;
 
     public static final int INFO_PAYLOAD_BYTES = 40;
@@ -193,6 +203,11 @@ public final class DataFrame {
             case TYPE_FLUSH -> "flush";
             case TYPE_INFO -> "info";
             case TYPE_FORWARD -> "forward";
+            case TYPE_EC_WRITE -> "ec_write";
+            case TYPE_EC_READ -> "ec_read";
+            case TYPE_STRIP_READ -> "strip_read";
+            case TYPE_PREPARE -> "prepare";
+            case TYPE_RESOLVE -> "resolve";
             default -> "unknown";
         };
     }

@@ -7,6 +7,9 @@ import io.basalt.chunkserver.BlockCrc;
 import io.basalt.chunkserver.CsException;
 import io.basalt.chunkserver.CsStatus;
 import io.basalt.chunkserver.store.ChunkletStore;
+import io.basalt.chunkserver.ec.CrashPoints;
+import io.basalt.chunkserver.ec.EcSection;
+import io.basalt.chunkserver.ec.StripeMaster;
 import io.basalt.chunkserver.wal.WalEntry;
 import io.basalt.chunkserver.wal.WalRecordFormat;
 import io.netty.buffer.ByteBuf;
@@ -154,6 +157,10 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
                     reply(requestId, out, CsStatus.OK, 0);
                 }
                 case DataFrame.TYPE_INFO -> info(requestId, chunkUid);
+                case DataFrame.TYPE_STRIP_READ -> stripRead(frame, requestId, chunkUid);
+                case DataFrame.TYPE_PREPARE -> prepare(frame, requestId, chunkUid);
+                case DataFrame.TYPE_RESOLVE -> resolve(frame, requestId, chunkUid);
+                case DataFrame.TYPE_EC_WRITE, DataFrame.TYPE_EC_READ -> stripeMaster(frame, type, requestId, chunkUid);
                 default -> throw new CsException(CsStatus.NOT_SUPPORTED, "frame type " + type + " is not a request");
             }
         } catch (CsException e) {
@@ -174,6 +181,10 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
         service.versions().check(chunkUid, DataFrame.chunkVersion(frame));
         long offsetBytes = DataFrame.offsetBytes(frame);
         int lengthBytes = (int) DataFrame.lengthBytes(frame);
+        if (service.store().hasPending(chunkUid, offsetBytes, lengthBytes)) {
+            throw new CsException(CsStatus.PENDING, "chunk " + Long.toHexString(chunkUid) + " range " + offsetBytes
+                    + "+" + lengthBytes + " holds an undecided erasure-coded write; read it through the stripe master");
+        }
         int payloadBytes = lengthBytes + 4 * (lengthBytes >> BLOCK_SHIFT);
         ChunkletStore store = service.store();
         if (lengthBytes <= INLINE_READ_BYTES_MAX) {
@@ -237,16 +248,7 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
         }
         int dataAt = frame.readerIndex() + DataFrame.HEADER_BYTES;
         int crcsAt = dataAt + lengthBytes;
-        java.nio.ByteBuffer view = BlockCrc.blocksView(frame, dataAt, blocks);
-        for (int i = 0; i < blocks; i++) {
-            int sent = frame.getInt(crcsAt + 4 * i);
-            int computed = BlockCrc.ofBlock(view, frame, dataAt, i);
-            if (sent != computed) {
-                throw new CsException(CsStatus.BAD_CRC, "block at offset " + (offsetBytes + ((long) i << BLOCK_SHIFT))
-                        + " of chunk " + Long.toHexString(chunkUid) + ": crc32c sent " + Integer.toHexString(sent)
-                        + ", data has " + Integer.toHexString(computed));
-            }
-        }
+        BlockCrc.verify(frame, dataAt, offsetBytes, blocks, chunkUid);
         List<String> replicas = forward ? replicaList(frame, crcsAt + 4 * blocks,
                 (int) payloadBytes - blockPayloadBytes) : List.of();
         long chunkVersion = DataFrame.chunkVersion(frame);
@@ -281,6 +283,175 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
                     ctx.executor().execute(() -> gather.doneLocal(error));
                 });
         service.wal().submit(entry);
+    }
+
+    // ---- erasure coding: the column side (STRIP_READ, PREPARE, RESOLVE) ------------------------
+
+    /**
+     * Reads strips with their versions for the stripe master. With a settling mode, pending strips of
+     * the range are settled first (through the WAL, so replay repeats it) and the read follows.
+     */
+    private void stripRead(ByteBuf frame, long requestId, long chunkUid) throws CsException {
+        checkLength(frame);
+        service.versions().check(chunkUid, DataFrame.chunkVersion(frame));
+        long offsetBytes = DataFrame.offsetBytes(frame);
+        int lengthBytes = (int) DataFrame.lengthBytes(frame);
+        int blocks = lengthBytes >> BLOCK_SHIFT;
+        int at = frame.readerIndex() + DataFrame.HEADER_BYTES;
+        int sectionBytes = (int) DataFrame.payloadBytes(frame);
+        EcSection section = EcSection.read(frame, at, sectionBytes, blocks);
+        Runnable readAndReply = () -> readStrips(requestId, chunkUid, offsetBytes, lengthBytes);
+        if (!service.store().hasPending(chunkUid, offsetBytes, lengthBytes)) {
+            readAndReply.run();
+            return;
+        }
+        if (section.mode() == EcSection.MODE_NONE) {
+            throw new CsException(CsStatus.PENDING, "chunk " + Long.toHexString(chunkUid) + " range " + offsetBytes
+                    + "+" + lengthBytes + " holds an undecided erasure-coded write");
+        }
+        service.wal().submit(new WalEntry(WalRecordFormat.TYPE_EC_RESOLVE, chunkUid, offsetBytes, lengthBytes,
+                frame.retainedSlice(at, sectionBytes), (e, error) -> ctx.executor().execute(() -> {
+                    if (error != null) {
+                        replyError(DataFrame.TYPE_STRIP_READ, requestId, chunkUid, error.status(), error.getMessage());
+                    } else {
+                        readAndReply.run();
+                    }
+                })));
+    }
+
+    private void readStrips(long requestId, long chunkUid, long offsetBytes, int lengthBytes) {
+        int blocks = lengthBytes >> BLOCK_SHIFT;
+        try {
+            service.readers().execute(() -> {
+                ByteBuf out = ctx.alloc().directBuffer(DataFrame.HEADER_BYTES + lengthBytes + 4 * blocks + 64);
+                int headerAt = out.writerIndex();
+                DataFrame.writeHeader(out, DataFrame.TYPE_STRIP_READ | DataFrame.REPLY, 0, requestId, chunkUid, 0,
+                        offsetBytes, lengthBytes, 0, 0);
+                CsException error = null;
+                try {
+                    service.store().read(chunkUid, offsetBytes, lengthBytes, out);
+                    ChunkletStore.StripVersions versions = service.store().versions(chunkUid, offsetBytes, lengthBytes);
+                    new EcSection(versions.n(), EcSection.MODE_NONE, 0, "", versions.versions(), new long[0])
+                            .writeTo(out);
+                    DataFrame.patchHeader(out, headerAt, out.writerIndex() - headerAt - DataFrame.HEADER_BYTES, 0);
+                } catch (CsException e) {
+                    error = e;
+                } catch (RuntimeException e) {
+                    error = new CsException(CsStatus.IO_ERROR, "strip read failed: " + e);
+                }
+                if (error != null) {
+                    out.release();
+                    CsException failed = error;
+                    ctx.executor().execute(() -> replyError(DataFrame.TYPE_STRIP_READ, requestId, chunkUid,
+                            failed.status(), failed.getMessage()));
+                } else {
+                    ctx.executor().execute(() -> reply(requestId, out, CsStatus.OK, lengthBytes));
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            replyError(DataFrame.TYPE_STRIP_READ, requestId, chunkUid, CsStatus.UNAVAILABLE,
+                    "read queue full or chunk server shutting down");
+        }
+    }
+
+    /** Phase one: the strips are logged as pending (durable, not applied) and the master is told OK. */
+    private void prepare(ByteBuf frame, long requestId, long chunkUid) throws CsException {
+        checkLength(frame);
+        long offsetBytes = DataFrame.offsetBytes(frame);
+        int lengthBytes = (int) DataFrame.lengthBytes(frame);
+        int blocks = lengthBytes >> BLOCK_SHIFT;
+        int dataAt = frame.readerIndex() + DataFrame.HEADER_BYTES;
+        int payloadBytes = (int) DataFrame.payloadBytes(frame);
+        int blockPayloadBytes = lengthBytes + 4 * blocks;
+        if (payloadBytes <= blockPayloadBytes) {
+            throw new CsException(CsStatus.INVALID, "prepare payload of " + payloadBytes + " bytes for "
+                    + lengthBytes + " bytes of strips (data, CRCs and an EC section expected)");
+        }
+        BlockCrc.verify(frame, dataAt, offsetBytes, blocks, chunkUid);
+        EcSection section = EcSection.read(frame, dataAt + blockPayloadBytes, payloadBytes - blockPayloadBytes, blocks);
+        if (section.versionsPerBlock() == 0 || section.mode() != EcSection.MODE_BY_DECIDED) {
+            throw new CsException(CsStatus.INVALID, "a prepare carries versions and decided generations");
+        }
+        service.versions().check(chunkUid, DataFrame.chunkVersion(frame));
+        service.wal().submit(new WalEntry(WalRecordFormat.TYPE_EC_PREPARE, chunkUid, offsetBytes, lengthBytes,
+                frame.retainedSlice(dataAt, payloadBytes), (e, error) -> {
+                    if (error == null) {
+                        CrashPoints.hit("column.after-prepare");
+                    }
+                    ctx.executor().execute(() -> replyDone(DataFrame.TYPE_PREPARE, requestId, chunkUid, lengthBytes,
+                            error));
+                }));
+    }
+
+    /** Phase two: commits or aborts a transaction's pending strips on this column. */
+    private void resolve(ByteBuf frame, long requestId, long chunkUid) throws CsException {
+        checkLength(frame);
+        long offsetBytes = DataFrame.offsetBytes(frame);
+        int lengthBytes = (int) DataFrame.lengthBytes(frame);
+        int at = frame.readerIndex() + DataFrame.HEADER_BYTES;
+        int sectionBytes = (int) DataFrame.payloadBytes(frame);
+        EcSection section = EcSection.read(frame, at, sectionBytes, lengthBytes >> BLOCK_SHIFT);
+        if (section.mode() == EcSection.MODE_NONE) {
+            throw new CsException(CsStatus.INVALID, "a resolve says commit or abort");
+        }
+        service.versions().check(chunkUid, DataFrame.chunkVersion(frame));
+        if (!service.store().hasPending(chunkUid, offsetBytes, lengthBytes)) {
+            replyDone(DataFrame.TYPE_RESOLVE, requestId, chunkUid, lengthBytes, null); // settled already
+            return;
+        }
+        CrashPoints.hit("column.before-resolve");
+        service.wal().submit(new WalEntry(WalRecordFormat.TYPE_EC_RESOLVE, chunkUid, offsetBytes, lengthBytes,
+                frame.retainedSlice(at, sectionBytes), (e, error) -> ctx.executor().execute(() ->
+                        replyDone(DataFrame.TYPE_RESOLVE, requestId, chunkUid, lengthBytes, error))));
+    }
+
+    /** Client to stripe master: the master runs the transaction or reconstruction and answers. */
+    private void stripeMaster(ByteBuf frame, int type, long requestId, long chunkUid) throws CsException {
+        // The range is chunk-logical (k chunklets wide): the master checks it against the layout.
+        long lengthBytes = DataFrame.lengthBytes(frame);
+        long offsetBytes = DataFrame.offsetBytes(frame);
+        if (lengthBytes > service.lengthMaxBytes()) {
+            throw new CsException(CsStatus.INVALID, "length " + lengthBytes + " (max " + service.lengthMaxBytes() + ")");
+        }
+        StripeMaster master = service.stripes();
+        if (master == null) {
+            throw new CsException(CsStatus.NOT_SUPPORTED, "this chunk server is not set up as a stripe master");
+        }
+        master.handle(type, frame.retain()).whenComplete((payload, error) -> ctx.executor().execute(() -> {
+            if (error != null) {
+                Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
+                        ? error.getCause() : error;
+                CsException failure = cause instanceof CsException cs ? cs
+                        : new CsException(CsStatus.IO_ERROR, "stripe master: " + cause);
+                if (!(cause instanceof CsException)) {
+                    log.error("stripe master failed on chunk {}", Long.toHexString(chunkUid), cause);
+                }
+                replyError(type, requestId, chunkUid, failure.status(), failure.getMessage());
+                return;
+            }
+            int payloadBytes = payload == null ? 0 : payload.readableBytes();
+            ByteBuf out = ctx.alloc().buffer(DataFrame.HEADER_BYTES);
+            DataFrame.writeHeader(out, type | DataFrame.REPLY, 0, requestId, chunkUid, 0, offsetBytes,
+                    lengthBytes, payloadBytes, 0);
+            if (payload != null) {
+                io.netty.buffer.CompositeByteBuf both = ctx.alloc().compositeBuffer(2);
+                both.addComponents(true, out, payload);
+                out = both;
+            } else {
+                service.metrics().bytesWritten.inc(lengthBytes);
+            }
+            reply(requestId, out, CsStatus.OK, payload == null ? 0 : (int) lengthBytes);
+        }));
+    }
+
+    private void replyDone(int type, long requestId, long chunkUid, int lengthBytes, CsException error) {
+        if (error != null) {
+            replyError(type, requestId, chunkUid, error.status(), error.getMessage());
+            return;
+        }
+        ByteBuf out = ctx.alloc().buffer(DataFrame.HEADER_BYTES);
+        DataFrame.writeHeader(out, type | DataFrame.REPLY, 0, requestId, chunkUid, 0, 0, lengthBytes, 0, 0);
+        reply(requestId, out, CsStatus.OK, 0);
     }
 
     /** Collects the local and replica results of one write; replies when all are in. */

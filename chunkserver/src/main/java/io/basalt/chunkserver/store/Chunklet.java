@@ -37,6 +37,15 @@ final class Chunklet implements AutoCloseable {
     boolean dirty;
     /** Set (under the write lock) when the chunklet was deleted: a reader holding it sees zeroes. */
     boolean deleted;
+    /**
+     * Strip versions of an erasure-coded chunklet ({@link StripVersionsFormat}): {@code versionsPerBlock}
+     * per block (1 for a data column, k for a parity column), 0 until the first versioned write. The
+     * file is opened with the first versioned write, or at open when it exists.
+     */
+    int versionsPerBlock;
+    long[] versions = new long[0];
+    final Path versionsPath;
+    FileChannel versionsFile;
 
     private Chunklet(long chunkUid, Path dataPath, Path metaPath, FileChannel data, FileChannel meta, int dataFd,
             int blocksMax) {
@@ -48,6 +57,7 @@ final class Chunklet implements AutoCloseable {
         this.dataFd = dataFd;
         this.lsns = new long[Math.min(blocksMax, 256)];
         this.blockCrcs = new int[lsns.length];
+        this.versionsPath = dataPath.resolveSibling(fileStem(chunkUid) + ".ver");
     }
 
     static String fileStem(long chunkUid) {
@@ -139,11 +149,81 @@ final class Chunklet implements AutoCloseable {
                     chunklet.writtenBlocks++;
                 }
             }
+            chunklet.loadVersions();
             return chunklet;
         } catch (IOException | RuntimeException e) {
             chunklet.close();
             throw e;
         }
+    }
+
+    /** Loads the strip versions file if there is one whose header reached the disk. */
+    private void loadVersions() throws IOException {
+        if (!Files.exists(versionsPath)) {
+            return;
+        }
+        FileChannel file = FileChannel.open(versionsPath, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        versionsFile = file;
+        ByteBuffer header = ByteBuffer.allocate(StripVersionsFormat.HEADER_BYTES);
+        readFully(file, header, 0);
+        header.flip();
+        int n = StripVersionsFormat.checkHeader(header, chunkUid, versionsPath.toString());
+        if (n == 0) {
+            return; // header never persisted: the WAL still holds every versioned write
+        }
+        versionsPerBlock = n;
+        int entryBytes = StripVersionsFormat.entryBytes(n);
+        long count = (file.size() - StripVersionsFormat.HEADER_BYTES) / entryBytes;
+        ByteBuffer entries = ByteBuffer.allocate((int) (count * entryBytes)).order(ByteOrder.BIG_ENDIAN);
+        readFully(file, entries, StripVersionsFormat.HEADER_BYTES);
+        entries.flip();
+        versions = new long[(int) count * n];
+        for (int i = 0; i < count; i++) {
+            StripVersionsFormat.readEntry(entries, i * entryBytes, chunkUid, i, n, versions, i * n);
+        }
+    }
+
+    /** Version {@code j} of block {@code block} (0: never written with a version). */
+    long version(int block, int j) {
+        int at = block * versionsPerBlock + j;
+        return versionsPerBlock == 0 || at >= versions.length ? 0 : versions[at];
+    }
+
+    /**
+     * Sets the versions of blocks [first, first + count) to {@code values[from..]} ({@code n} per
+     * block) and writes them to the versions file. A chunklet's {@code n} never changes.
+     */
+    void setVersions(int firstBlock, int count, int n, long[] values, int from) throws IOException {
+        if (versionsPerBlock == 0) {
+            if (versionsFile == null) {
+                versionsFile = FileChannel.open(versionsPath, StandardOpenOption.CREATE, StandardOpenOption.READ,
+                        StandardOpenOption.WRITE);
+            }
+            ByteBuffer header = StripVersionsFormat.header(chunkUid, n);
+            while (header.hasRemaining()) {
+                versionsFile.write(header, header.position());
+            }
+            versionsPerBlock = n;
+        } else if (n != versionsPerBlock) {
+            throw new IOException("chunklet " + fileStem(chunkUid) + " keeps " + versionsPerBlock
+                    + " versions per block, a write brought " + n);
+        }
+        int needed = (firstBlock + count) * n;
+        if (needed > versions.length) {
+            versions = Arrays.copyOf(versions, Math.max(needed, versions.length * 2));
+        }
+        System.arraycopy(values, from, versions, firstBlock * n, count * n);
+        int entryBytes = StripVersionsFormat.entryBytes(n);
+        ByteBuffer entries = ByteBuffer.allocate(count * entryBytes).order(ByteOrder.BIG_ENDIAN);
+        for (int i = 0; i < count; i++) {
+            StripVersionsFormat.putEntry(entries, i * entryBytes, chunkUid, firstBlock + i, n, versions,
+                    (firstBlock + i) * n);
+        }
+        long position = StripVersionsFormat.HEADER_BYTES + (long) firstBlock * entryBytes;
+        while (entries.hasRemaining()) {
+            position += versionsFile.write(entries, position);
+        }
+        dirty = true;
     }
 
     void ensureCapacity(int blocks) {
@@ -200,6 +280,9 @@ final class Chunklet implements AutoCloseable {
     void force() throws IOException {
         data.force(false);
         meta.force(false);
+        if (versionsFile != null) {
+            versionsFile.force(false);
+        }
         dirty = false;
     }
 
@@ -208,6 +291,9 @@ final class Chunklet implements AutoCloseable {
         try {
             data.close();
             meta.close();
+            if (versionsFile != null) {
+                versionsFile.close();
+            }
         } finally {
             LinuxFiles.close(dataFd);
         }

@@ -20,6 +20,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.List;
+import io.basalt.chunkserver.ec.EcSection;
+import io.netty.buffer.Unpooled;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -52,6 +55,8 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
     private final int blocksMax;
     private final Listener listener;
     private final ConcurrentHashMap<Long, Chunklet> chunklets = new ConcurrentHashMap<>();
+    /** Undecided EC prepares per chunk; lists are changed by the writer thread only. */
+    private final ConcurrentHashMap<Long, List<PendingTxn>> pending = new ConcurrentHashMap<>();
     private final boolean punchHoles;
     private final long spaceReserveBytes;
     private final FileStore fileStore;
@@ -128,8 +133,8 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
             return; // frees space; needs nothing
         }
         checkRange(entry.offsetBytes(), entry.lengthBytes());
-        if (entry.type() != WalRecordFormat.TYPE_WRITE) {
-            return; // trims free space; they need nothing
+        if (!WalRecordFormat.carriesBlocks(entry.type())) {
+            return; // trims free space, resolves use what their prepare reserved
         }
         try {
             long usable = fileStore.getUsableSpace();
@@ -174,44 +179,250 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
 
     @Override
     public void apply(WalEntry entry) throws IOException {
-        if (entry.type() == WalRecordFormat.TYPE_DELETE_CHUNKLET) {
+        int type = entry.type();
+        if (type == WalRecordFormat.TYPE_DELETE_CHUNKLET) {
+            pending.remove(entry.chunkUid());
             delete(entry.chunkUid());
             return;
         }
         int first = (int) (entry.offsetBytes() >> BLOCK_SHIFT);
         int count = entry.lengthBytes() >> BLOCK_SHIFT;
-        if (entry.type() == WalRecordFormat.TYPE_WRITE) {
-            Chunklet chunklet = chunkletForWrite(entry.chunkUid());
-            ByteBuf payload = entry.payload();
-            int crcsAt = payload.readerIndex() + entry.lengthBytes();
-            int[] crcs = new int[count];
-            for (int i = 0; i < count; i++) {
-                crcs[i] = payload.getInt(crcsAt + 4 * i);
-            }
-            chunklet.lock.writeLock().lock();
-            try {
-                long position = entry.offsetBytes();
-                for (ByteBuffer part : payload.nioBuffers(payload.readerIndex(), entry.lengthBytes())) {
-                    while (part.hasRemaining()) {
-                        position += chunklet.data.write(part, position);
-                    }
+        ByteBuf payload = entry.payload();
+        switch (type) {
+            case WalRecordFormat.TYPE_WRITE -> writeBlocks(entry.chunkUid(), first, count, payload,
+                    payload.readerIndex(), entry.lsn(), 0, null, 0);
+            case WalRecordFormat.TYPE_EC_PREPARE, WalRecordFormat.TYPE_EC_WRITE, WalRecordFormat.TYPE_EC_RESOLVE -> {
+                int sectionAt = payload.readerIndex() + (type == WalRecordFormat.TYPE_EC_RESOLVE ? 0
+                        : entry.lengthBytes() + 4 * count);
+                EcSection section;
+                try {
+                    section = EcSection.read(payload, sectionAt, payload.writerIndex() - sectionAt, count);
+                } catch (CsException e) {
+                    throw new IOException("WAL record " + entry + ": " + e.getMessage(), e);
                 }
-                chunklet.setBlocks(first, count, entry.lsn(), crcs);
-            } finally {
-                chunklet.lock.writeLock().unlock();
+                settle(entry.chunkUid(), first, count, section, entry.lsn());
+                if (type == WalRecordFormat.TYPE_EC_WRITE) {
+                    writeBlocks(entry.chunkUid(), first, count, payload, payload.readerIndex(), entry.lsn(),
+                            section.versionsPerBlock(), section.versions(), 0);
+                } else if (type == WalRecordFormat.TYPE_EC_PREPARE) {
+                    int blockBytes = entry.lengthBytes() + 4 * count;
+                    ByteBuf copy = Unpooled.buffer(blockBytes);
+                    copy.writeBytes(payload, payload.readerIndex(), blockBytes);
+                    PendingTxn txn = new PendingTxn(entry.lsn(), section.txid(), first, count, copy,
+                            section.versionsPerBlock(), section.versions(), section.master());
+                    pending.computeIfAbsent(entry.chunkUid(), uid -> new java.util.concurrent.CopyOnWriteArrayList<>())
+                            .add(txn);
+                }
             }
-        } else {
-            Chunklet chunklet = chunklets.get(entry.chunkUid());
-            if (chunklet == null) {
-                return; // nothing was ever written: already zeroes
+            default -> {
+                Chunklet chunklet = chunklets.get(entry.chunkUid());
+                if (chunklet == null) {
+                    return; // nothing was ever written: already zeroes
+                }
+                chunklet.lock.writeLock().lock();
+                try {
+                    punch(chunklet, entry.offsetBytes(), entry.lengthBytes());
+                    chunklet.setBlocks(first, count, entry.lsn(), null);
+                } finally {
+                    chunklet.lock.writeLock().unlock();
+                }
             }
-            chunklet.lock.writeLock().lock();
-            try {
-                punch(chunklet, entry.offsetBytes(), entry.lengthBytes());
-                chunklet.setBlocks(first, count, entry.lsn(), null);
-            } finally {
-                chunklet.lock.writeLock().unlock();
+        }
+    }
+
+    /**
+     * Writes {@code count} blocks at block {@code first}: their data at {@code dataIndex} of {@code src},
+     * then one CRC32C per block; with {@code n > 0}, also {@code n} strip versions per block from
+     * {@code versions[versionsFrom..]}. Data, metadata and versions change under one write lock.
+     */
+    private void writeBlocks(long chunkUid, int first, int count, ByteBuf src, int dataIndex, long lsn, int n,
+            long[] versions, int versionsFrom) throws IOException {
+        Chunklet chunklet = chunkletForWrite(chunkUid);
+        int lengthBytes = count << BLOCK_SHIFT;
+        int crcsAt = dataIndex + lengthBytes;
+        int[] crcs = new int[count];
+        for (int i = 0; i < count; i++) {
+            crcs[i] = src.getInt(crcsAt + 4 * i);
+        }
+        chunklet.lock.writeLock().lock();
+        try {
+            long position = (long) first << BLOCK_SHIFT;
+            for (ByteBuffer part : src.nioBuffers(dataIndex, lengthBytes)) {
+                while (part.hasRemaining()) {
+                    position += chunklet.data.write(part, position);
+                }
             }
+            chunklet.setBlocks(first, count, lsn, crcs);
+            if (n > 0) {
+                chunklet.setVersions(first, count, n, versions, versionsFrom);
+            }
+        } finally {
+            chunklet.lock.writeLock().unlock();
+        }
+    }
+
+    /**
+     * Settles the pending strips of blocks [first, first + count) of a chunk as {@code section}'s mode
+     * says (EcSection): a committed block is written with the data, CRC and versions its prepare
+     * brought, an aborted one is dropped. Runs on the writer thread (and in replay, in the same order).
+     */
+    private void settle(long chunkUid, int first, int count, EcSection section, long lsn) throws IOException {
+        List<PendingTxn> txns = pending.get(chunkUid);
+        if (txns == null || section.mode() == EcSection.MODE_NONE) {
+            return;
+        }
+        for (PendingTxn txn : txns) {
+            int from = Math.max(first, txn.firstBlock);
+            int to = Math.min(first + count, txn.firstBlock + txn.count);
+            if (section.mode() == EcSection.MODE_COMMIT || section.mode() == EcSection.MODE_ABORT) {
+                if (txn.txid != section.txid()) {
+                    continue;
+                }
+                // A settle by txid covers the whole transaction on this chunklet.
+                from = txn.firstBlock;
+                to = txn.firstBlock + txn.count;
+            }
+            int runStart = -1;
+            for (int block = from; block <= to; block++) {
+                boolean commit = false;
+                if (block < to && !txn.settled[block - txn.firstBlock]) {
+                    commit = switch (section.mode()) {
+                        case EcSection.MODE_COMMIT -> true;
+                        case EcSection.MODE_BY_DECIDED -> section.decided()[block - first] == txn.txid;
+                        default -> false;
+                    };
+                    txn.settled[block - txn.firstBlock] = true;
+                    txn.open--;
+                }
+                if (commit && runStart < 0) {
+                    runStart = block;
+                } else if (!commit && runStart >= 0) {
+                    writeRun(chunkUid, txn, runStart, block - runStart, lsn);
+                    runStart = -1;
+                }
+            }
+            if (txn.open == 0) {
+                txns.remove(txn);
+            }
+        }
+        if (txns.isEmpty()) {
+            pending.remove(chunkUid, txns);
+        }
+    }
+
+    /** Writes committed blocks [block, block + count) of a pending transaction. */
+    private void writeRun(long chunkUid, PendingTxn txn, int block, int count, long lsn) throws IOException {
+        int skip = block - txn.firstBlock;
+        ByteBuf run = Unpooled.buffer((count << BLOCK_SHIFT) + 4 * count);
+        run.writeBytes(txn.blocks, skip << BLOCK_SHIFT, count << BLOCK_SHIFT);
+        run.writeBytes(txn.blocks, (txn.count << BLOCK_SHIFT) + 4 * skip, 4 * count);
+        writeBlocks(chunkUid, block, count, run, 0, lsn, txn.versionsPerBlock, txn.versions,
+                skip * txn.versionsPerBlock);
+    }
+
+    /** A prepared, undecided EC transaction on one chunklet: its data lives here and in its WAL record. */
+    private static final class PendingTxn {
+        final long lsn;
+        final long txid;
+        final int firstBlock;
+        final int count;
+        /** Data then one CRC32C per block. */
+        final ByteBuf blocks;
+        final int versionsPerBlock;
+        final long[] versions;
+        final String master;
+        final boolean[] settled;
+        int open;
+
+        PendingTxn(long lsn, long txid, int firstBlock, int count, ByteBuf blocks, int versionsPerBlock,
+                long[] versions, String master) {
+            this.lsn = lsn;
+            this.txid = txid;
+            this.firstBlock = firstBlock;
+            this.count = count;
+            this.blocks = blocks;
+            this.versionsPerBlock = versionsPerBlock;
+            this.versions = versions;
+            this.master = master;
+            this.settled = new boolean[count];
+            this.open = count;
+        }
+
+        boolean pendingIn(int first, int count) {
+            int from = Math.max(first, firstBlock);
+            int to = Math.min(first + count, firstBlock + this.count);
+            for (int block = from; block < to; block++) {
+                if (!settled[block - firstBlock]) {
+                    return true;
+                }
+            }
+            return false;
+        }
+    }
+
+    /** True when a strip of blocks [first, first + count) was prepared and not yet decided. */
+    public boolean hasPending(long chunkUid, long offsetBytes, int lengthBytes) {
+        List<PendingTxn> txns = pending.get(chunkUid);
+        if (txns == null) {
+            return false;
+        }
+        int first = (int) (offsetBytes >> BLOCK_SHIFT);
+        int count = lengthBytes >> BLOCK_SHIFT;
+        for (PendingTxn txn : txns) {
+            if (txn.pendingIn(first, count)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Undecided prepares, as (chunk, txid, master) for the log and for asking the master. */
+    public record PendingSummary(long chunkUid, long txid, long offsetBytes, int lengthBytes, String master) {}
+
+    public List<PendingSummary> pendingSummaries() {
+        List<PendingSummary> out = new java.util.ArrayList<>();
+        pending.forEach((chunkUid, txns) -> {
+            for (PendingTxn txn : txns) {
+                out.add(new PendingSummary(chunkUid, txn.txid, (long) txn.firstBlock << BLOCK_SHIFT,
+                        txn.count << BLOCK_SHIFT, txn.master));
+            }
+        });
+        return out;
+    }
+
+    @Override
+    public long retainFromLsn() {
+        long lowest = Long.MAX_VALUE;
+        for (List<PendingTxn> txns : pending.values()) {
+            for (PendingTxn txn : txns) {
+                lowest = Math.min(lowest, txn.lsn);
+            }
+        }
+        return lowest;
+    }
+
+    /** Strip versions of blocks [first, first + count): {@code n} per block ({@code n} 0: none kept). */
+    public record StripVersions(int n, long[] versions) {}
+
+    public StripVersions versions(long chunkUid, long offsetBytes, int lengthBytes) {
+        Chunklet chunklet = chunklets.get(chunkUid);
+        if (chunklet == null) {
+            return new StripVersions(0, new long[0]);
+        }
+        int first = (int) (offsetBytes >> BLOCK_SHIFT);
+        int count = lengthBytes >> BLOCK_SHIFT;
+        chunklet.lock.readLock().lock();
+        try {
+            int n = chunklet.deleted ? 0 : chunklet.versionsPerBlock;
+            long[] out = new long[n * count];
+            for (int i = 0; i < count; i++) {
+                for (int j = 0; j < n; j++) {
+                    out[i * n + j] = chunklet.version(first + i, j);
+                }
+            }
+            return new StripVersions(n, out);
+        } finally {
+            chunklet.lock.readLock().unlock();
         }
     }
 
@@ -232,6 +443,7 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
             chunklet.close();
             Files.deleteIfExists(chunklet.dataPath);
             Files.deleteIfExists(chunklet.metaPath);
+            Files.deleteIfExists(chunklet.versionsPath);
         } finally {
             chunklet.lock.writeLock().unlock();
         }

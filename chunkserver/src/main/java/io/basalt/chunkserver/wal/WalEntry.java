@@ -16,7 +16,10 @@ public final class WalEntry {
     final long chunkUid;
     final long offsetBytes;
     final int lengthBytes;
-    /** WRITE: data then one CRC32C per 4 KiB block (big-endian); null for TRIM/WRITE_ZEROES. */
+    /**
+     * WRITE: data then one CRC32C per 4 KiB block (big-endian); EC_PREPARE, EC_WRITE: the same then an
+     * EC section; EC_RESOLVE: an EC section; null for the others.
+     */
     final ByteBuf payload;
     final Completion completion;
     long lsn;
@@ -26,8 +29,9 @@ public final class WalEntry {
         if (!WalRecordFormat.knownType(type)) {
             throw new IllegalArgumentException("unknown WAL record type " + type);
         }
-        if ((type == WalRecordFormat.TYPE_WRITE) != (payload != null)) {
-            throw new IllegalArgumentException("a WRITE carries a payload, TRIM/WRITE_ZEROES none");
+        if (WalRecordFormat.hasPayload(type) != (payload != null)) {
+            throw new IllegalArgumentException("a " + WalRecordFormat.typeName(type)
+                    + (payload == null ? " needs a payload" : " carries no payload"));
         }
         if (type == WalRecordFormat.TYPE_DELETE_CHUNKLET && (offsetBytes != 0 || lengthBytes != 0)) {
             throw new IllegalArgumentException("a DELETE_CHUNKLET has offset and length 0");

@@ -77,6 +77,15 @@ public final class WalRecordFormat {
      * without this type stops at such a record ("unknown type 4") rather than skip it.
      */
     public static final int TYPE_DELETE_CHUNKLET = 4;
+    /**
+     * Erasure coding (docs/formats.md, "EC section"): a strip written but not yet decided (kept
+     * pending, not applied, until a RESOLVE or a later record's decided generations settle it).
+     */
+    public static final int TYPE_EC_PREPARE = 5;
+    /** The stripe master's own strips of a decided transaction, with their versions: applied at once. */
+    public static final int TYPE_EC_WRITE = 6;
+    /** Settles pending strips of a range (commit or abort); payload: an EC section only. */
+    public static final int TYPE_EC_RESOLVE = 7;
 
     private WalRecordFormat() {}
 
@@ -108,19 +117,31 @@ public final class WalRecordFormat {
         return (int) crc.getValue();
     }
 
-    static String typeName(int type) {
+    public static String typeName(int type) {
         return switch (type) {
             case TYPE_WRITE -> "WRITE";
             case TYPE_TRIM -> "TRIM";
             case TYPE_WRITE_ZEROES -> "WRITE_ZEROES";
             case TYPE_DELETE_CHUNKLET -> "DELETE_CHUNKLET";
+            case TYPE_EC_PREPARE -> "EC_PREPARE";
+            case TYPE_EC_WRITE -> "EC_WRITE";
+            case TYPE_EC_RESOLVE -> "EC_RESOLVE";
             default -> "type " + type;
         };
     }
 
     static boolean knownType(int type) {
-        return type == TYPE_WRITE || type == TYPE_TRIM || type == TYPE_WRITE_ZEROES
-                || type == TYPE_DELETE_CHUNKLET;
+        return type >= TYPE_WRITE && type <= TYPE_EC_RESOLVE;
+    }
+
+    /** Types whose record carries a payload (the others carry none). */
+    public static boolean hasPayload(int type) {
+        return type == TYPE_WRITE || type == TYPE_EC_PREPARE || type == TYPE_EC_WRITE || type == TYPE_EC_RESOLVE;
+    }
+
+    /** Types whose payload starts with block data and CRCs. */
+    public static boolean carriesBlocks(int type) {
+        return type == TYPE_WRITE || type == TYPE_EC_PREPARE || type == TYPE_EC_WRITE;
     }
 
     static ByteBuffer segmentHeader(long firstLsn, long segmentBytes) {

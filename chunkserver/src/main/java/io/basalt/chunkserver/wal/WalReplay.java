@@ -139,7 +139,7 @@ public final class WalReplay {
                         int payloadBytes = data.getInt(at + PAYLOAD_BYTES_OFFSET);
                         WalEntry entry = new WalEntry(type, data.getLong(at + CHUNK_UID_OFFSET),
                                 data.getLong(at + OFFSET_OFFSET), data.getInt(at + LENGTH_OFFSET),
-                                type == TYPE_WRITE ? Unpooled.wrappedBuffer(
+                                WalRecordFormat.hasPayload(type) ? Unpooled.wrappedBuffer(
                                         data.slice(at + HEADER_BYTES, payloadBytes)) : null, null);
                         entry.lsn = lsn;
                         sink.apply(entry);

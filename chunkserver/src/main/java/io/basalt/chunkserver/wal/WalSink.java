@@ -21,4 +21,12 @@ public interface WalSink {
 
     /** Forces everything applied so far to stable storage; afterwards the WAL can be trimmed. */
     void checkpoint() throws IOException;
+
+    /**
+     * The lowest LSN whose record the store still needs from the log (an undecided EC prepare keeps
+     * its data only there); the checkpoint never passes it. No such record: {@code Long.MAX_VALUE}.
+     */
+    default long retainFromLsn() {
+        return Long.MAX_VALUE;
+    }
 }

@@ -395,10 +395,15 @@ public final class WalWriter implements AutoCloseable {
             return;
         }
         sink.checkpoint();
-        long lsn = appliedLsn;
+        // Records the store still needs (pending EC strips live only in their PREPARE record) stay
+        // in the log: the checkpoint stops short of them, and replay repeats what follows in order.
+        long lsn = Math.min(appliedLsn, sink.retainFromLsn() - 1);
+        bytesSinceCheckpoint = 0;
+        if (lsn <= checkpointLsn) {
+            return;
+        }
         io.basalt.common.io.DurableFiles.replaceAtomically(walDir.resolve("checkpoint"), WalRecordFormat.checkpoint(lsn));
         checkpointLsn = lsn;
-        bytesSinceCheckpoint = 0;
         // A segment can go when the next one starts at or before checkpointLsn + 1.
         while (segments.size() > 1) {
             Path oldest = segments.peekFirst();

@@ -1,0 +1,113 @@
+package io.basalt.chunkserver.ec;
+
+import io.basalt.chunkserver.CsException;
+import io.basalt.chunkserver.CsStatus;
+import io.netty.buffer.ByteBuf;
+import java.nio.charset.StandardCharsets;
+import java.util.zip.CRC32C;
+
+/**
+ * The erasure-coding part of a PREPARE, EC_COMMIT_WRITE, RESOLVE or STRIP_READ (on the wire after the
+ * data and its CRCs, and in the WAL record's payload the same way): which transaction, what it does
+ * with pending strips, and the strip versions. Layout in {@code docs/formats.md}, "EC section".
+ *
+ * <pre>
+ *   u8   versionsPerBlock n (1 for a data chunklet, k for a parity one, 0: none carried)
+ *   u8   mode: 0 NONE, 1 COMMIT txid, 2 ABORT txid, 3 BY_DECIDED, 4 ABORT_ALL
+ *   u16  masterBytes
+ *   u64  txid (the transaction's strip version g)
+ *   masterBytes  "host:port" of the stripe master (UTF-8; may be empty)
+ *   blocks x n x u64  versions of each block after the write
+ *   blocks x u64      decided generation per block (mode BY_DECIDED; else absent)
+ *   u32  CRC32C of the preceding bytes of the section
+ * </pre>
+ *
+ * <p>Modes say what happens to strips already pending (prepared, undecided) in the range before
+ * anything else: BY_DECIDED commits a pending block whose transaction version equals the block's
+ * decided generation and aborts it otherwise (the master's parity is the record of what was
+ * decided); ABORT_ALL aborts every pending block in the range (the master's own column, which
+ * never keeps a pending strip of its own decisions); COMMIT and ABORT settle one transaction.
+ */
+public record EcSection(int versionsPerBlock, int mode, long txid, String master, long[] versions, long[] decided) {
+    public static final int MODE_NONE = 0;
+    public static final int MODE_COMMIT = 1;
+    public static final int MODE_ABORT = 2;
+    public static final int MODE_BY_DECIDED = 3;
+    public static final int MODE_ABORT_ALL = 4;
+    /** Versions per block at most: the widest parity vector (k ≤ 32 in the codec). */
+    public static final int VERSIONS_PER_BLOCK_MAX = 32;
+
+    public static EcSection none() {
+        return new EcSection(0, MODE_NONE, 0, "", new long[0], new long[0]);
+    }
+
+    public static EcSection settle(long txid, boolean commit) {
+        return new EcSection(0, commit ? MODE_COMMIT : MODE_ABORT, txid, "", new long[0], new long[0]);
+    }
+
+    public static EcSection byDecided(long[] decided) {
+        return new EcSection(0, MODE_BY_DECIDED, 0, "", new long[0], decided);
+    }
+
+    public int encodedBytes() {
+        return 1 + 1 + 2 + 8 + master.getBytes(StandardCharsets.UTF_8).length + 8 * versions.length
+                + 8 * decided.length + 4;
+    }
+
+    public void writeTo(ByteBuf out) {
+        int at = out.writerIndex();
+        byte[] masterBytes = master.getBytes(StandardCharsets.UTF_8);
+        out.writeByte(versionsPerBlock);
+        out.writeByte(mode);
+        out.writeShort(masterBytes.length);
+        out.writeLong(txid);
+        out.writeBytes(masterBytes);
+        for (long version : versions) {
+            out.writeLong(version);
+        }
+        for (long generation : decided) {
+            out.writeLong(generation);
+        }
+        CRC32C crc = new CRC32C();
+        crc.update(out.nioBuffer(at, out.writerIndex() - at));
+        out.writeInt((int) crc.getValue());
+    }
+
+    /** Parses the section of {@code bytes} bytes at {@code at}, for a range of {@code blocks} blocks. */
+    public static EcSection read(ByteBuf in, int at, int bytes, int blocks) throws CsException {
+        if (bytes < 16) {
+            throw new CsException(CsStatus.INVALID, "EC section of " + bytes + " bytes (at least 16)");
+        }
+        CRC32C crc = new CRC32C();
+        crc.update(in.nioBuffer(at, bytes - 4));
+        if ((int) crc.getValue() != in.getInt(at + bytes - 4)) {
+            throw new CsException(CsStatus.BAD_CRC, "EC section fails its crc32c");
+        }
+        int n = in.getUnsignedByte(at);
+        int mode = in.getUnsignedByte(at + 1);
+        int masterBytes = in.getUnsignedShort(at + 2);
+        long txid = in.getLong(at + 4);
+        if (n > VERSIONS_PER_BLOCK_MAX || mode > MODE_ABORT_ALL) {
+            throw new CsException(CsStatus.INVALID, "EC section with " + n + " versions per block (max "
+                    + VERSIONS_PER_BLOCK_MAX + ") or unknown mode " + mode);
+        }
+        int decidedCount = mode == MODE_BY_DECIDED ? blocks : 0;
+        long expected = 16L + masterBytes + 8L * n * blocks + 8L * decidedCount;
+        if (expected != bytes) {
+            throw new CsException(CsStatus.INVALID, "EC section of " + bytes + " bytes; its fields need "
+                    + expected + " for " + blocks + " blocks");
+        }
+        int p = at + 12;
+        String master = in.toString(p, masterBytes, StandardCharsets.UTF_8);
+        p += masterBytes;
+        long[] versions = new long[n * blocks];
+        for (int i = 0; i < versions.length; i++, p += 8) {
+            versions[i] = in.getLong(p);
+        }
+        long[] decided = new long[decidedCount];
+        for (int i = 0; i < decided.length; i++, p += 8) {
+            decided[i] = in.getLong(p);
+        }
+        return new EcSection(n, mode, txid, master, versions, decided);
+    }
+}

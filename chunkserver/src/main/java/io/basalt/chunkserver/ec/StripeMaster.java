@@ -1,0 +1,747 @@
+package io.basalt.chunkserver.ec;
+
+import io.basalt.chunkserver.BlockCrc;
+import io.basalt.chunkserver.ChunkVersions;
+import io.basalt.chunkserver.CsException;
+import io.basalt.chunkserver.CsStatus;
+import io.basalt.chunkserver.protocol.DataClient;
+import io.basalt.chunkserver.protocol.DataFrame;
+import io.basalt.chunkserver.protocol.ReplicaClients;
+import io.basalt.chunkserver.store.ChunkletStore;
+import io.basalt.chunkserver.wal.WalEntry;
+import io.basalt.chunkserver.wal.WalRecordFormat;
+import io.basalt.chunkserver.wal.WalWriter;
+import io.basalt.ec.ErasureCodec;
+import io.basalt.ec.ErasureCodecs;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The stripe master: the chunk server holding the first usable parity column of an erasure-coded
+ * chunk runs every write of the chunk and the reads a data column cannot serve (docs/chunkserver.md,
+ * "Erasure coding").
+ *
+ * <p>Design note. A write is a two-phase commit through the WALs, one transaction per request:
+ * <ol>
+ *   <li>Lock the request's stripes (writes to one stripe are serialized here; other stripes go on
+ *       in parallel). Read this master's own parity versions V: for each stripe, the versions of the
+ *       k data strips its parity was computed from. That is the record of what was decided.
+ *   <li>Partial stripes: read the data strips the request does not overwrite and re-encode (rule (a)
+ *       of the issue; with 4 KiB strips a request never changes part of a strip, see the note on the
+ *       delta rule in docs/chunkserver.md). A strip that cannot be read, fails its CRC or carries a
+ *       version other than V's is rebuilt from k strips whose versions agree with V.
+ *   <li>Give the transaction a version g above every version in V; written strips get version g.
+ *   <li>PREPARE every other usable column: its strips, CRCs and versions are logged durably as
+ *       pending, not applied. A column that fails makes the master abort the others and answer
+ *       REPLICA_FAILED naming it (the client reports it to meta and retries with the new map).
+ *   <li>Decide: log and apply this master's own parity strips with the new versions (EC_WRITE). Its
+ *       versions now say g: the transaction is committed. Answer the client.
+ *   <li>RESOLVE commit on every prepared column, then unlock.
+ * </ol>
+ * A column that restarts with a pending strip, or that never heard the outcome, serves no read of it
+ * (PENDING); the next request of the master for that range carries the decided generation of each
+ * block (the version V says), and a pending strip is committed when its transaction version equals
+ * it and aborted otherwise. So data and parity of a stripe always agree on what was decided, and a
+ * read never combines strips of different writes (versions are checked before decoding).
+ *
+ * <p>Threads: each request runs on its own virtual thread and blocks on the column replies.
+ */
+public final class StripeMaster implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(StripeMaster.class);
+    private static final int S = EcLayout.STRIP_BYTES;
+    private static final int LOCK_SLOTS = 4096;
+
+    private final ChunkletStore store;
+    private final WalWriter wal;
+    private final ChunkVersions fence;
+    private final ReplicaClients clients;
+    private final ExecutorService threads =
+            Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("basalt-stripe-master-", 0).factory());
+    private final ReentrantLock[] locks = new ReentrantLock[LOCK_SLOTS];
+    private final ConcurrentHashMap<Integer, ErasureCodec> codecs = new ConcurrentHashMap<>();
+    /** Transaction versions start at the clock (microseconds) so a restarted master never reuses one. */
+    private final AtomicLong lastTxid = new AtomicLong(System.currentTimeMillis() * 1000);
+
+    public StripeMaster(ChunkletStore store, WalWriter wal, ChunkVersions fence, ReplicaClients clients) {
+        this.store = store;
+        this.wal = wal;
+        this.fence = fence;
+        this.clients = clients;
+        for (int i = 0; i < LOCK_SLOTS; i++) {
+            locks[i] = new ReentrantLock();
+        }
+    }
+
+    /**
+     * Runs an EC_WRITE or EC_READ request frame (the caller's reference to {@code frame} passes here).
+     * Completes with the read reply's payload (data then CRCs), null for a write, or a CsException.
+     */
+    public CompletableFuture<ByteBuf> handle(int type, ByteBuf frame) {
+        CompletableFuture<ByteBuf> result = new CompletableFuture<>();
+        try {
+            threads.execute(() -> {
+                try {
+                    Request request = Request.parse(frame, type, store.chunkletSizeMaxBytes());
+                    fence.check(request.chunkUid, request.chunkVersion);
+                    if (type == DataFrame.TYPE_EC_WRITE) {
+                        write(request, frame, result);
+                        result.complete(null);
+                    } else {
+                        result.complete(read(request));
+                    }
+                } catch (CsException | RuntimeException e) {
+                    result.completeExceptionally(e);
+                } finally {
+                    frame.release();
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            frame.release();
+            result.completeExceptionally(new CsException(CsStatus.UNAVAILABLE, "chunk server is shutting down"));
+        }
+        return result;
+    }
+
+    /** The parsed request: chunk, range (chunk-logical, whole strips) and layout. */
+    private record Request(long chunkUid, long chunkVersion, long offsetBytes, int lengthBytes, EcLayout layout,
+                           int firstStripe, int stripeCount) {
+        static Request parse(ByteBuf frame, int type, long chunkletSizeMaxBytes) throws CsException {
+            long offsetBytes = DataFrame.offsetBytes(frame);
+            long lengthBytes = DataFrame.lengthBytes(frame);
+            int payloadAt = frame.readerIndex() + DataFrame.HEADER_BYTES;
+            int payloadBytes = (int) DataFrame.payloadBytes(frame);
+            if (offsetBytes < 0 || lengthBytes <= 0 || offsetBytes % S != 0 || lengthBytes % S != 0) {
+                throw new CsException(CsStatus.INVALID, "offset " + offsetBytes + " length " + lengthBytes
+                        + " is not a non-empty range of whole 4096-byte strips");
+            }
+            int blocks = (int) (lengthBytes / S);
+            int layoutAt = payloadAt;
+            int layoutBytes = payloadBytes;
+            if (type == DataFrame.TYPE_EC_WRITE) {
+                int blockBytes = (int) lengthBytes + 4 * blocks;
+                if (payloadBytes <= blockBytes) {
+                    throw new CsException(CsStatus.INVALID, "EC write payload of " + payloadBytes + " bytes for "
+                            + lengthBytes + " bytes of data (data, CRCs and a layout expected)");
+                }
+                layoutAt += blockBytes;
+                layoutBytes -= blockBytes;
+            }
+            EcLayout layout = EcLayout.read(frame, layoutAt, layoutBytes);
+            long chunkBytes = layout.k() * chunkletSizeMaxBytes;
+            if (offsetBytes + lengthBytes > chunkBytes) {
+                throw new CsException(CsStatus.INVALID, "range ends at " + (offsetBytes + lengthBytes)
+                        + ", beyond the chunk (" + layout.k() + " x " + chunkletSizeMaxBytes + " bytes)");
+            }
+            if (layout.usableCount() < layout.k()) {
+                throw new CsException(CsStatus.STRIPE_UNAVAILABLE, "chunk " + Long.toHexString(DataFrame.chunkUid(frame))
+                        + " has " + layout.usableCount() + " usable columns of " + layout.width() + "; ec"
+                        + layout.k() + "+" + layout.m() + " needs at least " + layout.k()
+                        + " (nothing was written; bring chunk servers back or wait for recovery)");
+            }
+            int firstStripe = (int) (offsetBytes / layout.stripeBytes());
+            int lastStripe = (int) ((offsetBytes + lengthBytes - 1) / layout.stripeBytes());
+            return new Request(DataFrame.chunkUid(frame), DataFrame.chunkVersion(frame), offsetBytes,
+                    (int) lengthBytes, layout, firstStripe, lastStripe - firstStripe + 1);
+        }
+
+        int k() {
+            return layout.k();
+        }
+
+        /** Whether strip (stripe, column) lies inside the request's range. */
+        boolean covers(int stripe, int column) {
+            long at = stripe * layout.stripeBytes() + (long) column * S;
+            return at >= offsetBytes && at < offsetBytes + lengthBytes;
+        }
+
+        /** Index of strip (stripe, column) among the request's blocks. */
+        int blockIndex(int stripe, int column) {
+            return (int) ((stripe * layout.stripeBytes() + (long) column * S - offsetBytes) / S);
+        }
+    }
+
+    // ---- write ------------------------------------------------------------------------------------
+
+    private void write(Request request, ByteBuf frame, CompletableFuture<ByteBuf> result) throws CsException {
+        int dataAt = frame.readerIndex() + DataFrame.HEADER_BYTES;
+        int blocks = request.lengthBytes / S;
+        BlockCrc.verify(frame, dataAt, request.offsetBytes, blocks, request.chunkUid);
+        // Our own copy, direct and contiguous, for the codec and for the column payloads.
+        ByteBuf data = direct(request.lengthBytes + 4 * blocks);
+        data.writeBytes(frame, dataAt, request.lengthBytes + 4 * blocks);
+        EcLayout layout = request.layout;
+        int k = layout.k();
+        int m = layout.m();
+        int count = request.stripeCount;
+        int first = request.firstStripe;
+        lock(request.chunkUid, first, count);
+        List<Integer> prepared = new ArrayList<>();
+        long txid = 0;
+        boolean decided = false;
+        try {
+            Strips own = readOwn(request);
+            long[][] v = ownVersions(own, count, k);
+            // Data strips the request leaves alone but whose stripes it changes: partial stripes only.
+            boolean[][] need = new boolean[count][k];
+            for (int si = 0; si < count; si++) {
+                boolean partial = false;
+                for (int c = 0; c < k; c++) {
+                    partial |= !request.covers(first + si, c);
+                }
+                for (int c = 0; c < k && partial; c++) {
+                    need[si][c] = !request.covers(first + si, c);
+                }
+            }
+            ByteBuf[][] strips = fetchDataStrips(request, own, v, need);
+            for (int si = 0; si < count; si++) {
+                for (int c = 0; c < k; c++) {
+                    if (request.covers(first + si, c)) {
+                        strips[si][c] = data.slice(request.blockIndex(first + si, c) * S, S);
+                    }
+                }
+            }
+            long highest = 0;
+            for (long[] stripe : v) {
+                for (long version : stripe) {
+                    highest = Math.max(highest, version);
+                }
+            }
+            txid = nextTxid(highest);
+            // Parity of every stripe, and the versions after the write.
+            ErasureCodec codec = codec(k, m);
+            ByteBuf parity = direct(count * m * S);
+            parity.writerIndex(count * m * S);
+            long[][] after = new long[count][];
+            for (int si = 0; si < count; si++) {
+                MemorySegment[] in = new MemorySegment[k];
+                for (int c = 0; c < k; c++) {
+                    in[c] = MemorySegment.ofBuffer(strips[si][c].nioBuffer(0, S));
+                }
+                MemorySegment[] out = new MemorySegment[m];
+                for (int p = 0; p < m; p++) {
+                    out[p] = MemorySegment.ofBuffer(parity.nioBuffer((si * m + p) * S, S));
+                }
+                codec.encode(in, out, 0, S);
+                after[si] = v[si].clone();
+                for (int c = 0; c < k; c++) {
+                    if (request.covers(first + si, c)) {
+                        after[si][c] = txid;
+                    }
+                }
+            }
+            // Phase one: every other usable column logs its strips as pending.
+            String masterAddress = layout.address(layout.masterIndex());
+            List<CompletableFuture<DataClient.Reply>> sends = new ArrayList<>();
+            List<Integer> columns = new ArrayList<>();
+            for (int col = 0; col < layout.width(); col++) {
+                if (col == layout.masterIndex() || !layout.usable(col)) {
+                    continue;
+                }
+                ColumnWrite w = col < k ? dataColumnWrite(request, data, v, col, txid, masterAddress)
+                        : parityColumnWrite(request, parity, v, after, col, txid, masterAddress);
+                if (w == null) {
+                    continue; // a data column this request does not touch
+                }
+                columns.add(col);
+                sends.add(clients.request(layout.address(col), DataFrame.TYPE_PREPARE, request.chunkUid,
+                        request.chunkVersion, (long) w.firstStripe * S, w.stripes * S, w.payload));
+            }
+            List<String> failures = new ArrayList<>();
+            for (int i = 0; i < sends.size(); i++) {
+                String failure = outcome(sends.get(i), layout.address(columns.get(i)));
+                if (failure == null) {
+                    prepared.add(columns.get(i));
+                } else {
+                    failures.add(failure);
+                }
+            }
+            if (!failures.isEmpty()) {
+                throw new CsException(CsStatus.REPLICA_FAILED, String.join("; ", failures)
+                        + " (ec transaction " + txid + " aborted, nothing written)");
+            }
+            CrashPoints.hit("master.after-prepare");
+            // The decision: our own parity strips with the new versions, durable and applied.
+            ColumnWrite mine = parityColumnWrite(request, parity, v, after, layout.masterIndex(), txid, masterAddress);
+            ByteBuf minePayload = mine.payload;
+            // The master's own column keeps no pending strip of its own: ABORT_ALL settles any left by
+            // an earlier master of this chunk (never decided: this column's versions say so).
+            int sectionAt = mine.stripes * S + 4 * mine.stripes;
+            EcSection section = EcSection.read(minePayload, sectionAt, minePayload.readableBytes() - sectionAt,
+                    mine.stripes);
+            ByteBuf decision = direct(sectionAt + section.encodedBytes());
+            decision.writeBytes(minePayload, 0, sectionAt);
+            new EcSection(k, EcSection.MODE_ABORT_ALL, txid, masterAddress, section.versions(), new long[0])
+                    .writeTo(decision);
+            minePayload.release();
+            log(WalRecordFormat.TYPE_EC_WRITE, request.chunkUid, (long) first * S, count * S, decision);
+            decided = true;
+            CrashPoints.hit("master.after-decision");
+            result.complete(null);
+            settle(request, prepared, txid, true);
+        } finally {
+            if (!decided && !prepared.isEmpty()) {
+                try {
+                    settle(request, prepared, txid, false);
+                } catch (RuntimeException e) {
+                    log.warn("aborting ec transaction {} of chunk {}: {}", txid, Long.toHexString(request.chunkUid),
+                            e.toString());
+                }
+            }
+            unlock(request.chunkUid, first, count);
+        }
+    }
+
+    /** A column's share of a transaction: its stripe range and the PREPARE payload. */
+    private record ColumnWrite(int firstStripe, int stripes, ByteBuf payload) {}
+
+    /** The strips data column {@code col} gets: those the request covers (a contiguous stripe range). */
+    private static ColumnWrite dataColumnWrite(Request request, ByteBuf data, long[][] v, int col, long txid,
+            String master) {
+        int from = -1;
+        int to = -1;
+        for (int si = 0; si < request.stripeCount; si++) {
+            if (request.covers(request.firstStripe + si, col)) {
+                from = from < 0 ? si : from;
+                to = si;
+            }
+        }
+        if (from < 0) {
+            return null;
+        }
+        int stripes = to - from + 1;
+        long[] versions = new long[stripes];
+        long[] decided = new long[stripes];
+        for (int i = 0; i < stripes; i++) {
+            versions[i] = txid;
+            decided[i] = v[from + i][col];
+        }
+        EcSection section = new EcSection(1, EcSection.MODE_BY_DECIDED, txid, master, versions, decided);
+        ByteBuf payload = direct(stripes * (S + 4) + section.encodedBytes());
+        int dataBlocks = request.lengthBytes / S;
+        for (int i = 0; i < stripes; i++) {
+            payload.writeBytes(data, request.blockIndex(request.firstStripe + from + i, col) * S, S);
+        }
+        for (int i = 0; i < stripes; i++) {
+            int block = request.blockIndex(request.firstStripe + from + i, col);
+            payload.writeInt(data.getInt(dataBlocks * S + 4 * block));
+        }
+        section.writeTo(payload);
+        return new ColumnWrite(request.firstStripe + from, stripes, payload);
+    }
+
+    /** Parity column {@code col}'s strips for every stripe of the request, with their version vectors. */
+    private static ColumnWrite parityColumnWrite(Request request, ByteBuf parity, long[][] v, long[][] after, int col,
+            long txid, String master) {
+        int k = request.k();
+        int m = request.layout.m();
+        int count = request.stripeCount;
+        int p = col - k;
+        long[] versions = new long[count * k];
+        long[] decided = new long[count];
+        for (int si = 0; si < count; si++) {
+            System.arraycopy(after[si], 0, versions, si * k, k);
+            decided[si] = max(v[si]);
+        }
+        EcSection section = new EcSection(k, EcSection.MODE_BY_DECIDED, txid, master, versions, decided);
+        ByteBuf payload = direct(count * (S + 4) + section.encodedBytes());
+        for (int si = 0; si < count; si++) {
+            payload.writeBytes(parity, (si * m + p) * S, S);
+        }
+        for (int si = 0; si < count; si++) {
+            payload.writeInt(BlockCrc.of(parity, (si * m + p) * S, S));
+        }
+        section.writeTo(payload);
+        return new ColumnWrite(request.firstStripe, count, payload);
+    }
+
+    /** Sends RESOLVE (commit or abort) to the prepared columns and waits for their answers. */
+    private void settle(Request request, List<Integer> prepared, long txid, boolean commit) {
+        List<CompletableFuture<DataClient.Reply>> sends = new ArrayList<>();
+        for (int col : prepared) {
+            EcSection section = EcSection.settle(txid, commit);
+            ByteBuf payload = Unpooled.buffer(section.encodedBytes());
+            section.writeTo(payload);
+            // The range: the whole request's stripes (a settle by txid covers what the column holds).
+            sends.add(clients.request(request.layout.address(col), DataFrame.TYPE_RESOLVE, request.chunkUid,
+                    request.chunkVersion, (long) request.firstStripe * S, request.stripeCount * S, payload));
+        }
+        for (int i = 0; i < sends.size(); i++) {
+            String failure = outcome(sends.get(i), request.layout.address(prepared.get(i)));
+            if (failure != null) {
+                // Decided either way: the column settles it on the master's next request for the range.
+                log.info("ec transaction {} of chunk {}: {} not told the {} ({}); it stays pending there",
+                        txid, Long.toHexString(request.chunkUid), request.layout.address(prepared.get(i)),
+                        commit ? "commit" : "abort", failure);
+            }
+        }
+    }
+
+    // ---- read (reconstruction) -------------------------------------------------------------------
+
+    private ByteBuf read(Request request) throws CsException {
+        int k = request.k();
+        int count = request.stripeCount;
+        int first = request.firstStripe;
+        lock(request.chunkUid, first, count);
+        try {
+            Strips own = readOwn(request);
+            long[][] v = ownVersions(own, count, k);
+            boolean[][] need = new boolean[count][k];
+            for (int si = 0; si < count; si++) {
+                for (int c = 0; c < k; c++) {
+                    need[si][c] = request.covers(first + si, c);
+                }
+            }
+            ByteBuf[][] strips = fetchDataStrips(request, own, v, need);
+            int blocks = request.lengthBytes / S;
+            ByteBuf out = direct(request.lengthBytes + 4 * blocks);
+            out.writerIndex(request.lengthBytes + 4 * blocks);
+            for (int si = 0; si < count; si++) {
+                for (int c = 0; c < k; c++) {
+                    if (need[si][c]) {
+                        int block = request.blockIndex(first + si, c);
+                        out.setBytes(block * S, strips[si][c], 0, S);
+                        out.setInt(request.lengthBytes + 4 * block, BlockCrc.of(strips[si][c], 0, S));
+                    }
+                }
+            }
+            return out;
+        } finally {
+            unlock(request.chunkUid, first, count);
+        }
+    }
+
+    // ---- strips ------------------------------------------------------------------------------------
+
+    /** Strips of one column over a stripe range, CRC-checked, with {@code n} versions per strip. */
+    private record Strips(ByteBuf data, int n, long[] versions) {
+        long version(int strip, int j) {
+            return n == 0 ? 0 : versions[strip * n + j];
+        }
+
+        ByteBuf strip(int strip) {
+            return data.slice(strip * S, S);
+        }
+    }
+
+    /** This master's own parity column over the request's stripes (settling any pending strip of it). */
+    private Strips readOwn(Request request) throws CsException {
+        long offsetBytes = (long) request.firstStripe * S;
+        int lengthBytes = request.stripeCount * S;
+        if (store.hasPending(request.chunkUid, offsetBytes, lengthBytes)) {
+            EcSection section = new EcSection(0, EcSection.MODE_ABORT_ALL, 0, "", new long[0], new long[0]);
+            ByteBuf payload = Unpooled.buffer(section.encodedBytes());
+            section.writeTo(payload);
+            log(WalRecordFormat.TYPE_EC_RESOLVE, request.chunkUid, offsetBytes, lengthBytes, payload);
+        }
+        int blocks = request.stripeCount;
+        ByteBuf data = direct(lengthBytes + 4 * blocks);
+        store.read(request.chunkUid, offsetBytes, lengthBytes, data);
+        ChunkletStore.StripVersions versions = store.versions(request.chunkUid, offsetBytes, lengthBytes);
+        if (versions.n() != 0 && versions.n() != request.k()) {
+            throw new CsException(CsStatus.INVALID, "chunk " + Long.toHexString(request.chunkUid) + ": this column keeps "
+                    + versions.n() + " versions per strip, not a parity column of ec" + request.k() + "+"
+                    + request.layout.m());
+        }
+        return new Strips(data, versions.n(), versions.versions());
+    }
+
+    private static long[][] ownVersions(Strips own, int count, int k) {
+        long[][] v = new long[count][k];
+        for (int si = 0; si < count; si++) {
+            for (int c = 0; c < k; c++) {
+                v[si][c] = own.version(si, c);
+            }
+        }
+        return v;
+    }
+
+    /**
+     * The data strips marked in {@code need} ([stripe index][column]), each verified against V:
+     * read straight from its column where that works, rebuilt from k agreeing strips where not.
+     */
+    private ByteBuf[][] fetchDataStrips(Request request, Strips own, long[][] v, boolean[][] need)
+            throws CsException {
+        int k = request.k();
+        int count = request.stripeCount;
+        EcLayout layout = request.layout;
+        ByteBuf[][] strips = new ByteBuf[count][k];
+        List<CompletableFuture<Strips>> reads = new ArrayList<>();
+        int[] fromStripe = new int[k];
+        for (int c = 0; c < k; c++) {
+            int from = -1;
+            int to = -1;
+            for (int si = 0; si < count; si++) {
+                if (need[si][c]) {
+                    from = from < 0 ? si : from;
+                    to = si;
+                }
+            }
+            fromStripe[c] = from;
+            if (from < 0 || !layout.usable(c)) {
+                reads.add(null);
+                continue;
+            }
+            long[] decided = new long[to - from + 1];
+            for (int i = 0; i < decided.length; i++) {
+                decided[i] = v[from + i][c];
+            }
+            reads.add(readColumn(request, c, request.firstStripe + from, decided.length, 1, decided));
+        }
+        int[] missing = new int[count];
+        for (int c = 0; c < k; c++) {
+            Strips got = reads.get(c) == null ? null : await(reads.get(c), layout.address(c));
+            for (int si = 0; si < count; si++) {
+                if (!need[si][c]) {
+                    continue;
+                }
+                int at = si - fromStripe[c];
+                if (got != null && got.version(at, 0) == v[si][c]) {
+                    strips[si][c] = got.strip(at);
+                } else {
+                    missing[si] |= 1 << c;
+                }
+            }
+        }
+        for (int si = 0; si < count; si++) {
+            if (missing[si] != 0) {
+                reconstruct(request, own, v, si, strips[si], missing[si]);
+            }
+        }
+        return strips;
+    }
+
+    /**
+     * Rebuilds the data strips of {@code missingMask} in stripe {@code si} from k strips whose versions
+     * agree with V: this master's own parity, the data strips already read, then the other columns.
+     */
+    private void reconstruct(Request request, Strips own, long[][] v, int si, ByteBuf[] dataStrips, int missingMask)
+            throws CsException {
+        EcLayout layout = request.layout;
+        int k = layout.k();
+        int m = layout.m();
+        int stripe = request.firstStripe + si;
+        ByteBuf[] survivors = new ByteBuf[k + m];
+        int have = 0;
+        for (int c = 0; c < k; c++) {
+            if (dataStrips[c] != null) {
+                survivors[c] = dataStrips[c];
+                have++;
+            }
+        }
+        survivors[layout.masterIndex()] = own.strip(si);
+        have++;
+        // Ask the other columns of this stripe, all at once (the data ones settle by V, parity by max V).
+        List<Integer> asked = new ArrayList<>();
+        List<CompletableFuture<Strips>> reads = new ArrayList<>();
+        for (int col = 0; col < k + m; col++) {
+            if (survivors[col] != null || col == layout.masterIndex() || !layout.usable(col)) {
+                continue;
+            }
+            if (col < k && (missingMask & (1 << col)) != 0) {
+                continue; // the direct read of this one just failed
+            }
+            asked.add(col);
+            reads.add(readColumn(request, col, stripe, 1, col < k ? 1 : k,
+                    new long[] {col < k ? v[si][col] : max(v[si])}));
+        }
+        for (int i = 0; i < asked.size(); i++) {
+            int col = asked.get(i);
+            Strips got = await(reads.get(i), layout.address(col));
+            if (got == null) {
+                continue;
+            }
+            boolean agrees = true;
+            if (col < k) {
+                agrees = got.version(0, 0) == v[si][col];
+            } else {
+                for (int c = 0; c < k; c++) {
+                    agrees &= got.version(0, c) == v[si][c];
+                }
+            }
+            if (agrees) {
+                survivors[col] = got.strip(0);
+            } else {
+                log.warn("chunk {} stripe {}: column {} ({}) holds strips of another write than the master's"
+                        + " parity records; not used for reconstruction", Long.toHexString(request.chunkUid), stripe,
+                        col, layout.address(col));
+            }
+        }
+        int usable = 0;
+        for (ByteBuf survivor : survivors) {
+            usable += survivor != null ? 1 : 0;
+        }
+        if (usable < k) {
+            throw new CsException(CsStatus.STRIPE_UNAVAILABLE, "chunk " + Long.toHexString(request.chunkUid)
+                    + " stripe " + stripe + ": only " + usable + " of " + (k + m) + " strips are reachable and agree"
+                    + " with the stripe's versions; ec" + k + "+" + m + " needs " + k);
+        }
+        MemorySegment[] segments = new MemorySegment[k + m];
+        int erased = 0;
+        for (int col = 0; col < k + m; col++) {
+            if (survivors[col] != null) {
+                segments[col] = MemorySegment.ofBuffer(survivors[col].nioBuffer(0, S));
+            } else if (col < k && (missingMask & (1 << col)) != 0) {
+                ByteBuf rebuilt = direct(S);
+                rebuilt.writerIndex(S);
+                dataStrips[col] = rebuilt;
+                segments[col] = MemorySegment.ofBuffer(rebuilt.nioBuffer(0, S));
+                erased |= 1 << col;
+            }
+        }
+        codec(k, m).decode(segments, erased, 0, S);
+    }
+
+    /**
+     * STRIP_READ of {@code count} strips of column {@code col} from stripe {@code firstStripe}, settling
+     * pending strips by {@code decided}; completes with null when the column cannot give them.
+     */
+    private CompletableFuture<Strips> readColumn(Request request, int col, int firstStripe, int count, int n,
+            long[] decided) {
+        EcSection section = EcSection.byDecided(decided);
+        ByteBuf payload = Unpooled.buffer(section.encodedBytes());
+        section.writeTo(payload);
+        String address = request.layout.address(col);
+        return clients.request(address, DataFrame.TYPE_STRIP_READ, request.chunkUid, request.chunkVersion,
+                (long) firstStripe * S, count * S, payload).handle((reply, error) -> {
+                    if (error != null) {
+                        log.info("chunk {}: strip read from {} failed: {}", Long.toHexString(request.chunkUid),
+                                address, error.toString());
+                        return null;
+                    }
+                    try {
+                        if (reply.status() != CsStatus.OK) {
+                            log.info("chunk {}: strip read from {}: {} {}", Long.toHexString(request.chunkUid),
+                                    address, reply.status(), reply.message());
+                            return null;
+                        }
+                        ByteBuf frame = reply.payload();
+                        int at = frame.readerIndex();
+                        int blockBytes = count * (S + 4);
+                        BlockCrc.verify(frame, at, (long) firstStripe * S, count, request.chunkUid);
+                        EcSection versions = EcSection.read(frame, at + blockBytes, frame.readableBytes() - blockBytes,
+                                count);
+                        if (versions.versionsPerBlock() != 0 && versions.versionsPerBlock() != n) {
+                            log.warn("chunk {}: column {} keeps {} versions per strip, expected {}",
+                                    Long.toHexString(request.chunkUid), address, versions.versionsPerBlock(), n);
+                            return null;
+                        }
+                        ByteBuf data = direct(count * S);
+                        data.writeBytes(frame, at, count * S);
+                        return new Strips(data, versions.versionsPerBlock(), versions.versions());
+                    } catch (CsException e) {
+                        log.warn("chunk {}: strip read from {}: {}", Long.toHexString(request.chunkUid), address,
+                                e.getMessage());
+                        return null;
+                    } finally {
+                        reply.release();
+                    }
+                });
+    }
+
+    // ---- helpers -----------------------------------------------------------------------------------
+
+    /** Logs {@code payload} as a record of {@code type} on this chunk server and waits until applied. */
+    private void log(int type, long chunkUid, long offsetBytes, int lengthBytes, ByteBuf payload) throws CsException {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        wal.submit(new WalEntry(type, chunkUid, offsetBytes, lengthBytes, payload, (entry, error) -> {
+            if (error != null) {
+                done.completeExceptionally(error);
+            } else {
+                done.complete(null);
+            }
+        }));
+        try {
+            done.join();
+        } catch (CompletionException e) {
+            throw e.getCause() instanceof CsException cs ? cs
+                    : new CsException(CsStatus.IO_ERROR, "WAL: " + e.getCause(), e.getCause());
+        }
+    }
+
+    /** Null when the column answered OK; else the failure in the "replica ADDRESS ..." form clients parse. */
+    private static String outcome(CompletableFuture<DataClient.Reply> sent, String address) {
+        try {
+            DataClient.Reply reply = sent.join();
+            try {
+                return reply.status() == CsStatus.OK ? null
+                        : "replica " + address + " answered " + reply.status() + ": " + reply.message();
+            } finally {
+                reply.release();
+            }
+        } catch (CompletionException e) {
+            return "replica " + address + " failed: " + (e.getCause() == null ? e : e.getCause()).getMessage();
+        }
+    }
+
+    private static <T> T await(CompletableFuture<T> future, String address) {
+        try {
+            return future.join();
+        } catch (CompletionException e) {
+            log.info("column {}: {}", address, e.getCause() == null ? e.toString() : e.getCause().toString());
+            return null;
+        }
+    }
+
+    private long nextTxid(long highestVersion) {
+        return lastTxid.updateAndGet(last -> Math.max(last + 1, highestVersion + 1));
+    }
+
+    private static long max(long[] values) {
+        long max = 0;
+        for (long value : values) {
+            max = Math.max(max, value);
+        }
+        return max;
+    }
+
+    private ErasureCodec codec(int k, int m) {
+        return codecs.computeIfAbsent(k << 8 | m, key -> ErasureCodecs.create(k, m));
+    }
+
+    /** Direct, so the codec can work on it in place; freed by the GC (no reference counting to get wrong). */
+    private static ByteBuf direct(int bytes) {
+        return Unpooled.wrappedBuffer(ByteBuffer.allocateDirect(bytes)).clear();
+    }
+
+    /** Locks the slots of stripes [first, first + count) of a chunk in slot order (no deadlock). */
+    private void lock(long chunkUid, int first, int count) {
+        for (int slot : slots(chunkUid, first, count)) {
+            locks[slot].lock();
+        }
+    }
+
+    private void unlock(long chunkUid, int first, int count) {
+        for (int slot : slots(chunkUid, first, count).descendingSet()) {
+            locks[slot].unlock();
+        }
+    }
+
+    private static TreeSet<Integer> slots(long chunkUid, int first, int count) {
+        TreeSet<Integer> slots = new TreeSet<>();
+        for (int s = first; s < first + count; s++) {
+            slots.add(Math.floorMod(Long.hashCode(chunkUid * 0x9E3779B97F4A7C15L + s), LOCK_SLOTS));
+        }
+        return slots;
+    }
+
+    @Override
+    public void close() {
+        threads.shutdownNow();
+    }
+}
