@@ -50,7 +50,7 @@ public final class ChunkServer implements AutoCloseable {
         public static Config defaults(Path dataDir) {
             int lengthMaxBytes = 1 << 20;
             return new Config(dataDir, "127.0.0.1", 0, null, null, null, 1L << 30, lengthMaxBytes, 64L << 20,
-                    30_000, WalWriter.Config.defaults(lengthMaxBytes + lengthMaxBytes / 1024), 1000, 4);
+                    30_000, WalWriter.Config.defaults(DataService.payloadMaxBytes(lengthMaxBytes)), 1000, 4);
         }
 
         public Config withPort(int port) {

@@ -20,8 +20,17 @@ public record DataService(ChunkletStore store, WalWriter wal, ChunkVersions vers
         ReplicaClients replicas, StripeMaster stripes, CsMetrics metrics, int lengthMaxBytes, long inFlightBytesMax,
         long requestTimeoutMillis) {
 
-    /** Largest payload a frame may carry: data, its CRCs and a replica list. */
+    /** Largest payload a frame may carry: data, its CRCs and a replica list or EC section/layout. */
     public long payloadMaxBytes() {
-        return lengthMaxBytes + (lengthMaxBytes / 4096) * 4L + 4096;
+        return payloadMaxBytes(lengthMaxBytes);
+    }
+
+    /**
+     * Also the largest WAL record payload. The 12 KiB above data and CRCs bound a replica list, an EC
+     * layout (33 columns of up to 255-byte addresses: under 9 KiB) and an EC section (at most 256
+     * strips per request: versions and decided generations under 5 KiB).
+     */
+    public static int payloadMaxBytes(int lengthMaxBytes) {
+        return lengthMaxBytes + (lengthMaxBytes / 4096) * 4 + 12 * 1024;
     }
 }
