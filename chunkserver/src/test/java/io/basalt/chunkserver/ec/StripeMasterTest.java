@@ -279,6 +279,14 @@ class StripeMasterTest {
         byte[] data = random(new Random(3), 64 * S);
         EcLayout layout = layout();
         ecWriteOk(layout, 0, data);
+        // The client is answered once the master decided; the columns commit just after (PENDING until).
+        DataClient.Reply committed = directRead(2L * S);
+        for (int i = 0; i < 100 && committed.status() == CsStatus.PENDING; i++) {
+            committed.release();
+            Thread.sleep(50);
+            committed = directRead(2L * S);
+        }
+        committed.release();
         // Column 2 holds strip 2 of every stripe; flip a byte of its first block behind the server's back.
         Path file = root.resolve("cs2").resolve("chunklets").resolve(String.format("%016x.data", UID));
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
@@ -287,13 +295,7 @@ class StripeMasterTest {
             one.put(0, (byte) (one.get(0) ^ 0x5a)).rewind();
             channel.write(one, 100);
         }
-        // The client is answered once the master decided; the columns commit just after (PENDING until).
         DataClient.Reply direct = directRead(2L * S);
-        for (int i = 0; i < 100 && direct.status() == CsStatus.PENDING; i++) {
-            direct.release();
-            Thread.sleep(50);
-            direct = directRead(2L * S);
-        }
         try {
             assertThat(direct.status()).isEqualTo(CsStatus.CORRUPT_BLOCK);
         } finally {
