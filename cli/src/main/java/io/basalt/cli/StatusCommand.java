@@ -170,6 +170,7 @@ final class StatusCommand implements Runnable {
             item.put("sizeBytes", volume.sizeBytes());
             item.put("policy", volume.policyName());
             item.put("allocatedBytes", volume.allocatedBytes());
+            item.put("rawBytes", VolumeCommand.rawBytes(volume));
             item.put("chunks", volume.chunkCount());
             item.put("chunkSlots", volume.chunkSlots());
             item.put("degradedChunks", report.degradedByVolume().get(volume.id()));
@@ -204,11 +205,12 @@ final class StatusCommand implements Runnable {
         System.out.println();
         System.out.println("volumes: " + report.volumes().size());
         if (!report.volumes().isEmpty()) {
-            TextTable volumes = new TextTable("  NAME", "SIZE", "POLICY", "ALLOCATED", "DEGRADED");
+            TextTable volumes = new TextTable("  NAME", "SIZE", "POLICY", "ALLOCATED", "RAW", "DEGRADED");
             for (Volume volume : report.volumes()) {
                 Long degraded = report.degradedByVolume().get(volume.id());
                 volumes.row("  " + volume.name(), Units.formatBytes(volume.sizeBytes()),
                         volume.policyName(), Units.formatBytes(volume.allocatedBytes()),
+                        Units.formatBytes(VolumeCommand.rawBytes(volume)),
                         degraded == null ? "n/a" : degraded + " of " + volume.chunkCount());
             }
             volumes.print(System.out);

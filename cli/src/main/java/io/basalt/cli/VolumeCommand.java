@@ -39,6 +39,7 @@ final class VolumeCommand implements Runnable {
                 "sizeBytes", volume.sizeBytes(), "blockSizeBytes", volume.blockSizeBytes(),
                 "policy", volume.policyName(), "chunkSizeBytes", volume.chunkSizeBytes(),
                 "chunks", volume.chunkCount(), "allocatedBytes", volume.allocatedBytes(),
+                "rawBytes", rawBytes(volume),
                 "created", Instant.ofEpochMilli(volume.createdMillis()).toString());
     }
 
@@ -56,6 +57,7 @@ final class VolumeCommand implements Runnable {
         table.row("chunk size", Units.formatBytes(volume.chunkSizeBytes()));
         table.row("chunks", volume.chunkCount() + " of " + volume.chunkSlots() + " allocated");
         table.row("allocated", Units.formatBytes(volume.allocatedBytes()));
+        table.row("raw on disk", Units.formatBytes(rawBytes(volume)) + rawRatio(volume));
         table.row("created", Instant.ofEpochMilli(volume.createdMillis()));
         table.print(System.out);
     }
@@ -82,7 +84,6 @@ final class VolumeCommand implements Runnable {
         public void run() {
             long sizeBytes = parseSize(size, "--size");
             long chunkSizeBytes = chunkSize == null ? 0 : parseSize(chunkSize, "--chunk-size");
-            refuseErasureCoded(policy);
             Volume volume = options.call(c -> c.createVolume(name, sizeBytes, policy, chunkSizeBytes));
             if (options.json) {
                 System.out.println(json(volume));
@@ -94,20 +95,18 @@ final class VolumeCommand implements Runnable {
     }
 
     /**
-     * Meta can place erasure-coded chunks, but no client can read or write them yet: refuse to
-     * create a volume nothing could use.
+     * Bytes the volume's allocated chunks take on the chunk servers' disks: every chunklet of every
+     * allocated chunk (k + m chunklets of chunk/k bytes for ec(k, m), N full copies for repN), so
+     * ec4+2 shows 1.5x its allocated bytes and rep3 3x.
      */
-    static void refuseErasureCoded(String policyName) {
-        io.basalt.meta.model.Policy policy;
-        try {
-            policy = io.basalt.meta.model.Policy.parse(policyName);
-        } catch (IllegalArgumentException e) {
-            return; // meta names the rule
-        }
-        if (policy.erasureCoded()) {
-            throw new UserError("--policy " + policy.name() + ": erasure-coded volumes are not supported yet;"
-                    + " use rep1, rep2 or rep3");
-        }
+    static String rawRatio(Volume volume) {
+        return volume.allocatedBytes() == 0 ? ""
+                : String.format(java.util.Locale.ROOT, " (%.2fx allocated)", (double) rawBytes(volume) / volume.allocatedBytes());
+    }
+
+    static long rawBytes(Volume volume) {
+        io.basalt.meta.model.Policy policy = io.basalt.meta.model.Policy.parse(volume.policyName());
+        return volume.chunkCount() * policy.chunkletSizeBytes(volume.chunkSizeBytes()) * policy.width();
     }
 
     @Command(name = "list", mixinStandardHelpOptions = true, description = "List volumes.")
@@ -126,10 +125,11 @@ final class VolumeCommand implements Runnable {
                 System.out.println(TextTable.array(items).json());
                 return;
             }
-            TextTable table = new TextTable("NAME", "SIZE", "POLICY", "ALLOCATED", "CHUNKS");
+            TextTable table = new TextTable("NAME", "SIZE", "POLICY", "ALLOCATED", "RAW", "CHUNKS");
             for (Volume volume : volumes) {
                 table.row(volume.name(), Units.formatBytes(volume.sizeBytes()), volume.policyName(),
-                        Units.formatBytes(volume.allocatedBytes()), volume.chunkCount());
+                        Units.formatBytes(volume.allocatedBytes()), Units.formatBytes(rawBytes(volume)),
+                        volume.chunkCount());
             }
             table.print(System.out);
         }

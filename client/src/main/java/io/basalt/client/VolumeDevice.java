@@ -7,6 +7,7 @@ import io.basalt.chunkserver.BlockCrc;
 import io.basalt.chunkserver.CsStatus;
 import io.basalt.chunkserver.protocol.DataClient;
 import io.basalt.chunkserver.protocol.DataFrame;
+import io.basalt.chunkserver.ec.EcLayout;
 import io.basalt.common.block.BlockDevice;
 import io.basalt.common.block.BlockDeviceException;
 import io.basalt.common.block.BlockDeviceException.Kind;
@@ -82,6 +83,8 @@ public final class VolumeDevice implements BlockDevice {
     private final ByteBufAllocator alloc = PooledByteBufAllocator.DEFAULT;
     private final ConcurrentHashMap<ReportKey, CompletableFuture<Chunk>> reports = new ConcurrentHashMap<>();
     private final WriteGate gate = new WriteGate();
+    /** Set for an erasure-coded volume: writes go to each chunk's stripe master (see the EC section). */
+    private final Policy policy;
     private volatile boolean closed;
 
     private record ReportKey(long chunkUid, long chunkVersion, int csId) {}
@@ -91,16 +94,12 @@ public final class VolumeDevice implements BlockDevice {
         this.volume = volume;
         this.lease = lease;
         this.chunks = new ChunkMap(cluster, volume.id());
+        this.policy = Policy.parse(volume.policyName());
     }
 
     /** Blocking: finds the volume and takes its lease. */
     static VolumeDevice open(ClusterClient cluster, String name, String clientId) {
         Volume volume = cluster.meta().getVolume(name);
-        Policy policy = Policy.parse(volume.policyName());
-        if (policy.erasureCoded()) {
-            throw new BlockDeviceException(Kind.NOT_SUPPORTED, "volume \"" + name + "\" uses policy "
-                    + policy.name() + "; erasure-coded volumes are not supported yet");
-        }
         VolumeLease lease = VolumeLease.acquire(cluster, volume, clientId);
         VolumeDevice device = new VolumeDevice(cluster, volume, lease);
         if (volume.chunkSlots() <= PRELOAD_SLOTS_MAX) {
@@ -201,6 +200,9 @@ public final class VolumeDevice implements BlockDevice {
                 return CompletableFuture.completedFuture(null);
             }
             Chunk chunk = found.get();
+            if (policy.erasureCoded()) {
+                return ecRead(chunk, chunkOffset, lengthBytes, destination, destinationIndex);
+            }
             Chunklet source = primary(chunk);
             return cluster.directory().address(source.csId()).thenCompose(address ->
                     cluster.connections().request(address, DataFrame.TYPE_READ, chunk.uid(), chunk.version(),
@@ -299,6 +301,9 @@ public final class VolumeDevice implements BlockDevice {
             return CompletableFuture.failedFuture(AttemptFailure.giveUp(Kind.IO, fenced));
         }
         return chunks.allocate(chunkIndex).thenCompose(chunk -> {
+            if (policy.erasureCoded()) {
+                return ecWrite(chunk, chunkOffset, data, dataIndex, lengthBytes, crcs, firstBlock);
+            }
             Chunklet primary = primary(chunk);
             List<Chunklet> others = new ArrayList<>();
             for (Chunklet chunklet : chunk.chunklets()) {
@@ -476,6 +481,9 @@ public final class VolumeDevice implements BlockDevice {
                 return CompletableFuture.completedFuture(null); // never written: already zeroes
             }
             Chunk chunk = found.get();
+            if (policy.erasureCoded()) {
+                return ecZero(chunk, chunkOffset, lengthBytes);
+            }
             List<Chunklet> targets = chunk.chunklets().stream().filter(VolumeDevice::takesWrites).toList();
             List<CompletableFuture<AttemptFailure>> sends = new ArrayList<>();
             for (Chunklet target : targets) {
@@ -574,6 +582,185 @@ public final class VolumeDevice implements BlockDevice {
     }
 
     // ---------------------------------------------------------------------------------------
+    // Erasure-coded chunks (docs/client.md, "Erasure-coded volumes")
+    //
+    // A chunk of an ec(k, m) volume is k data columns and m parity columns; chunk-logical byte x is
+    // in stripe x / (k * 4096), column (x / 4096) % k. Writes go whole to the stripe master (the
+    // first UPTODATE parity column), which runs the two-phase commit. Reads go straight to the data
+    // columns; anything they cannot give (down, corrupt, an undecided strip) is read through the
+    // master, which reconstructs it from k strips whose versions agree.
+
+    private CompletableFuture<Void> ecWrite(Chunk chunk, long chunkOffset, ByteBuf data, int dataIndex,
+            int lengthBytes, int[] crcs, int firstBlock) {
+        Chunklet master = ecMaster(chunk);
+        return ecLayout(chunk, master).thenCompose(layout -> {
+            int blocks = lengthBytes >> BLOCK_SHIFT;
+            ByteBuf trailer = alloc.buffer(4 * blocks + layout.encodedBytes());
+            for (int i = 0; i < blocks; i++) {
+                trailer.writeInt(crcs[firstBlock + i]);
+            }
+            layout.writeTo(trailer);
+            CompositeByteBuf payload = alloc.compositeBuffer(2);
+            payload.addComponents(true, data.retainedSlice(dataIndex, lengthBytes), trailer);
+            return ecToMaster(chunk, master, layout, DataFrame.TYPE_EC_WRITE, chunkOffset, lengthBytes, payload,
+                    reply -> null);
+        });
+    }
+
+    /** Zeroes go through the master like data: parity must cover them, and versions must advance. */
+    private CompletableFuture<Void> ecZero(Chunk chunk, long chunkOffset, int lengthBytes) {
+        ByteBuf zeroes = alloc.directBuffer(lengthBytes).writeZero(lengthBytes);
+        int[] crcs = new int[lengthBytes >> BLOCK_SHIFT];
+        java.util.Arrays.fill(crcs, BlockCrc.ZERO_BLOCK_CRC);
+        return ecWrite(chunk, chunkOffset, zeroes, 0, lengthBytes, crcs, 0)
+                .whenComplete((ignored, error) -> zeroes.release());
+    }
+
+    private CompletableFuture<Void> ecRead(Chunk chunk, long chunkOffset, int lengthBytes, ByteBuf destination,
+            int destinationIndex) {
+        int k = policy.dataCount();
+        List<Chunklet> columns = ecColumns(chunk);
+        long stripeBytes = (long) k * BLOCK_SIZE_BYTES;
+        long firstStripe = chunkOffset / stripeBytes;
+        long lastStripe = (chunkOffset + lengthBytes - 1) / stripeBytes;
+        List<CompletableFuture<AttemptFailure>> parts = new ArrayList<>();
+        for (int c = 0; c < k; c++) {
+            // Column c's strips in the range: a contiguous run of stripes (the ends may not reach c).
+            long from = firstStripe * stripeBytes + (long) c * BLOCK_SIZE_BYTES >= chunkOffset ? firstStripe
+                    : firstStripe + 1;
+            long to = lastStripe * stripeBytes + (long) c * BLOCK_SIZE_BYTES < chunkOffset + lengthBytes ? lastStripe
+                    : lastStripe - 1;
+            if (from > to) {
+                continue;
+            }
+            Chunklet column = columns.get(c);
+            if (column.state() != ChunkletState.UPTODATE) {
+                parts.add(CompletableFuture.completedFuture(AttemptFailure.retry("ec_degraded", "column " + c
+                        + " is " + column.state())));
+                continue;
+            }
+            int column0 = c;
+            int strips = (int) (to - from + 1);
+            parts.add(cluster.directory().address(column.csId()).thenCompose(address ->
+                    cluster.connections().request(address, DataFrame.TYPE_READ, chunk.uid(), chunk.version(),
+                            from * BLOCK_SIZE_BYTES, strips * BLOCK_SIZE_BYTES, null).handle((reply, error) -> {
+                                try {
+                                    checkReply(column, address, "read", reply, error, List.of());
+                                    ByteBuf payload = reply.payload();
+                                    int dataAt = payload.readerIndex();
+                                    int bytes = strips * BLOCK_SIZE_BYTES;
+                                    if (payload.readableBytes() != bytes + 4 * strips) {
+                                        throw AttemptFailure.report("bad_reply", List.of(column.csId()),
+                                                "chunk server " + column.csId() + " sent " + payload.readableBytes()
+                                                        + " bytes for a " + bytes + "-byte read");
+                                    }
+                                    ByteBuffer view = BlockCrc.blocksView(payload, dataAt, strips);
+                                    for (int i = 0; i < strips; i++) {
+                                        if (BlockCrc.ofBlock(view, payload, dataAt, i)
+                                                != payload.getInt(dataAt + bytes + 4 * i)) {
+                                            cluster.metrics().corruptReads.inc();
+                                            throw AttemptFailure.report("corrupt_reply", List.of(column.csId()),
+                                                    "strip " + (from + i) + " of column " + column0 + " of chunk "
+                                                            + Long.toHexString(chunk.uid()) + " fails its CRC32C");
+                                        }
+                                        long logical = (from + i) * stripeBytes + (long) column0 * BLOCK_SIZE_BYTES;
+                                        destination.setBytes(destinationIndex + (int) (logical - chunkOffset), payload,
+                                                dataAt + i * BLOCK_SIZE_BYTES, BLOCK_SIZE_BYTES);
+                                    }
+                                    return (AttemptFailure) null;
+                                } catch (AttemptFailure failure) {
+                                    return failure;
+                                } finally {
+                                    release(reply);
+                                }
+                            })));
+        }
+        return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new)).thenCompose(ignored -> {
+            List<Integer> failed = new ArrayList<>();
+            boolean anyFailure = false;
+            for (CompletableFuture<AttemptFailure> part : parts) {
+                AttemptFailure failure = part.join();
+                if (failure != null) {
+                    anyFailure = true;
+                    if (failure.remedy == AttemptFailure.Remedy.REPORT) {
+                        failed.addAll(failure.failedCsIds);
+                    }
+                }
+            }
+            if (!anyFailure) {
+                return CompletableFuture.completedFuture(null);
+            }
+            cluster.metrics().retries.labelValues("read", "ec_reconstruct").inc();
+            if (!failed.isEmpty()) {
+                // Meta marks them, so writes leave them out and the recoverer rebuilds them.
+                report(chunk, failed).exceptionally(error -> {
+                    log.warn("reporting failed columns of chunk {}: {}", Long.toHexString(chunk.uid()),
+                            rootMessage(error));
+                    return null;
+                });
+            }
+            Chunklet master = ecMaster(chunk);
+            return ecLayout(chunk, master).thenCompose(layout -> {
+                ByteBuf payload = alloc.buffer(layout.encodedBytes());
+                layout.writeTo(payload);
+                return ecToMaster(chunk, master, layout, DataFrame.TYPE_EC_READ, chunkOffset, lengthBytes, payload,
+                        reply -> {
+                            copyVerified(chunk, master, layout.address(layout.masterIndex()), chunkOffset, lengthBytes,
+                                    reply, destination, destinationIndex);
+                            return null;
+                        });
+            });
+        });
+    }
+
+    /** Sends an EC_WRITE or EC_READ to the stripe master and checks the reply. */
+    private CompletableFuture<Void> ecToMaster(Chunk chunk, Chunklet master, EcLayout layout, int type,
+            long chunkOffset, int lengthBytes, ByteBuf payload, java.util.function.Function<DataClient.Reply, Void> ok) {
+        String address = layout.address(layout.masterIndex());
+        List<Chunklet> others = chunk.chunklets().stream().filter(c -> c != master).toList();
+        return cluster.connections().request(address, type, chunk.uid(), chunk.version(), chunkOffset, lengthBytes,
+                payload).handle((reply, error) -> {
+                    try {
+                        checkReply(master, address, DataFrame.typeName(type), reply, error, others);
+                        return ok.apply(reply);
+                    } finally {
+                        release(reply);
+                    }
+                });
+    }
+
+    /** The chunklets of an EC chunk in column order. */
+    private static List<Chunklet> ecColumns(Chunk chunk) {
+        List<Chunklet> columns = new ArrayList<>(chunk.chunklets());
+        columns.sort(java.util.Comparator.comparingInt(Chunklet::index));
+        return columns;
+    }
+
+    /** The stripe master: the first UPTODATE parity column. */
+    private Chunklet ecMaster(Chunk chunk) {
+        for (Chunklet column : ecColumns(chunk)) {
+            if (column.index() >= policy.dataCount() && column.state() == ChunkletState.UPTODATE) {
+                return column;
+            }
+        }
+        throw AttemptFailure.giveUp(Kind.IO, "chunk " + Long.toHexString(chunk.uid()) + " (version " + chunk.version()
+                + ") has no up-to-date parity column to act as stripe master: " + chunk.chunklets());
+    }
+
+    /** The layout the master needs: every column's address, and which are UPTODATE (take part). */
+    private CompletableFuture<EcLayout> ecLayout(Chunk chunk, Chunklet master) {
+        List<Chunklet> columns = ecColumns(chunk);
+        List<CompletableFuture<String>> lookups = new ArrayList<>();
+        for (Chunklet column : columns) {
+            lookups.add(cluster.directory().address(column.csId()));
+        }
+        return CompletableFuture.allOf(lookups.toArray(CompletableFuture[]::new)).thenApply(ignored -> new EcLayout(
+                policy.dataCount(), policy.parityCount(), columns.indexOf(master),
+                lookups.stream().map(CompletableFuture::join).toList(),
+                columns.stream().map(c -> c.state() == ChunkletState.UPTODATE).toList()));
+    }
+
+    // ---------------------------------------------------------------------------------------
     // The retry loop and reply classification
 
     /** Tries {@code attempt} until it succeeds, a failure says give up, or the tries are used up. */
@@ -636,7 +823,8 @@ public final class VolumeDevice implements BlockDevice {
 
     /**
      * Reports {@code csIds} failed for {@code chunk}, one after another (each report raises the
-     * version, and meta ignores a report about an older one), except the last UPTODATE chunklet.
+     * version, and meta ignores a report about an older one), except the last UPTODATE chunklet (for
+     * an erasure-coded chunk: while only k are UPTODATE, the least that still holds the data).
      */
     private CompletableFuture<Void> report(Chunk chunk, List<Integer> csIds) {
         CompletableFuture<Chunk> current = CompletableFuture.completedFuture(chunk);
@@ -646,7 +834,7 @@ public final class VolumeDevice implements BlockDevice {
                 boolean isUpToDate = latest.chunklets().stream()
                         .anyMatch(c -> c.csId() == csId && c.state() == ChunkletState.UPTODATE);
                 boolean holds = latest.chunklets().stream().anyMatch(c -> c.csId() == csId);
-                if (!holds || (isUpToDate && upToDate <= 1)) {
+                if (!holds || (isUpToDate && upToDate <= (policy.erasureCoded() ? policy.dataCount() : 1))) {
                     return CompletableFuture.completedFuture(latest);
                 }
                 // Pieces failing together on one chunk server share one report.
@@ -697,6 +885,7 @@ public final class VolumeDevice implements BlockDevice {
         throw switch (status) {
             case STALE_VERSION -> AttemptFailure.refresh(message);
             case BAD_CRC -> AttemptFailure.retry("bad_crc", message);
+            case PENDING -> AttemptFailure.retry("pending", message);
             case REPLICA_FAILED -> replicaFailure(message, reply.message(), replicas);
             case CORRUPT_BLOCK, IO_ERROR, TIMEOUT, UNAVAILABLE, NO_SPACE ->
                     AttemptFailure.report(status.name().toLowerCase(java.util.Locale.ROOT), List.of(target.csId()),

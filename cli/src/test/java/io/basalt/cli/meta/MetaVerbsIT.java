@@ -130,7 +130,7 @@ class MetaVerbsIT {
         assertUserError(basalt("volume", "create", "v", "--size", "1G", "--policy", "raid6"),
                 "unknown policy", "ec4+2");
         assertUserError(basalt("volume", "create", "v", "--size", "1G", "--policy", "ec4+2"),
-                "erasure-coded volumes are not supported yet", "rep3");
+                "policy ec4+2 needs 6 hosts, cluster has 3");
         assertUserError(basalt("volume", "create", "v", "--size", "1G", "--policy", "rep5"),
                 "policy rep5 needs 5 hosts, cluster has 3");
         assertUserError(basalt("volume", "info", "nope"), "volume \"nope\" not found",
