@@ -169,9 +169,13 @@ final class VolumeCommand implements Runnable {
                     io.basalt.client.ClientConfig.defaults(), new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
                 long started = System.nanoTime();
                 io.basalt.client.EcVerifier.Report report;
+                boolean showProgress = !options.json && System.console() != null;
+                long[] lastShown = {0};
                 try {
                     report = io.basalt.client.EcVerifier.verify(cluster, name, done -> {
-                        if (!options.json) {
+                        long now = System.nanoTime();
+                        if (showProgress && now - lastShown[0] > 500_000_000L) {
+                            lastShown[0] = now;
                             System.err.print("\rverifying " + name + ": " + done + " stripes");
                         }
                     });
@@ -185,7 +189,9 @@ final class VolumeCommand implements Runnable {
                             "mismatches", report.mismatches(), "problems",
                             TextTable.array(report.problems().stream().map(TextTable::quote).toList())));
                 } else {
-                    System.err.println();
+                    if (showProgress) {
+                        System.err.println();
+                    }
                     report.problems().forEach(System.out::println);
                     System.out.printf(java.util.Locale.ROOT, "%s: %d stripes checked, %d mismatched, %d skipped"
                             + " (degraded), %d skipped (undecided write pending) in %.1f s%n", name,
