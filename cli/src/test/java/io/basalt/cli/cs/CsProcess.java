@@ -35,6 +35,11 @@ public final class CsProcess implements AutoCloseable {
 
     /** The command line of a chunk server on {@code dataDir} with meta at {@code metaPeers}. */
     public static List<String> command(Path dataDir, String metaPeers, String hostLabel) {
+        return command(dataDir, metaPeers, hostLabel, List.of());
+    }
+
+    /** As above, with extra JVM options ({@code -Dbasalt.test.crashAt=...}) before the class. */
+    public static List<String> command(Path dataDir, String metaPeers, String hostLabel, List<String> jvmOptions) {
         String jar = System.getProperty("basalt.cli.jar");
         String lib = System.getProperty("basalt.cli.lib");
         if (jar == null || lib == null) {
@@ -43,6 +48,7 @@ public final class CsProcess implements AutoCloseable {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(Arrays.asList(System.getProperty("basalt.jvm.flags", "").trim().split("\\s+")));
+        command.addAll(jvmOptions);
         command.addAll(List.of("-Xmx256m", "-cp", jar + ":" + lib + "/*", "io.basalt.cli.ChunkServerRunCommand",
                 "--data", dataDir.toString(), "--meta", metaPeers, "--port", "0", "--metrics-port", "0",
                 "--host", hostLabel));
@@ -55,7 +61,12 @@ public final class CsProcess implements AutoCloseable {
 
     public static CsProcess start(Path dataDir, String metaPeers, String hostLabel)
             throws IOException, InterruptedException {
-        List<String> command = command(dataDir, metaPeers, hostLabel);
+        return start(dataDir, metaPeers, hostLabel, List.of());
+    }
+
+    public static CsProcess start(Path dataDir, String metaPeers, String hostLabel, List<String> jvmOptions)
+            throws IOException, InterruptedException {
+        List<String> command = command(dataDir, metaPeers, hostLabel, jvmOptions);
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
         StringBuffer output = new StringBuffer();
         CompletableFuture<int[]> served = new CompletableFuture<>();
