@@ -9,8 +9,9 @@ import java.util.concurrent.CompletableFuture;
 /**
  * Where each chunk server listens (csId to HOST:PORT), from meta's chunk server list. Loaded on the
  * first miss and again whenever a chunk map names a server it does not know (a new one joined).
- * Addresses of known servers do not change under a running client: a chunk server that moves
- * re-registers, and the client that cannot reach the old address reports it failed.
+ * A chunk server that restarts on another port re-registers with its new address: before the client
+ * reports a server it could not reach, it asks whether the server {@link #moved} (and then simply
+ * retries at the new address instead of marking a healthy server failed).
  */
 final class CsDirectory {
     private final ClusterClient cluster;
@@ -35,6 +36,26 @@ final class CsDirectory {
             }
             return address;
         });
+    }
+
+    /**
+     * Reloads the list and completes with true when {@code csId} now has another address than the
+     * one this client used (it restarted elsewhere), false when it is unchanged or unknown.
+     */
+    CompletableFuture<Boolean> moved(int csId) {
+        String before = addresses.get(csId);
+        return reloadNow().thenApply(ignored -> {
+            String now = addresses.get(csId);
+            return before != null && now != null && !before.equals(now);
+        });
+    }
+
+    /** A reload that starts after this call (not one already running with older data). */
+    private synchronized CompletableFuture<Void> reloadNow() {
+        CompletableFuture<Void> previous = loading == null ? CompletableFuture.completedFuture(null) : loading;
+        loading = previous.handle((ignored, error) -> null).thenCompose(ignored ->
+                cluster.callMeta("list_cs", () -> cluster.meta().listCs()).thenAccept(this::load));
+        return loading;
     }
 
     /** The id of the chunk server at {@code address}, or -1. */

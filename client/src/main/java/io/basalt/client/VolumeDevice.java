@@ -844,27 +844,39 @@ public final class VolumeDevice implements BlockDevice {
                 if (running != null) {
                     return running;
                 }
-                cluster.metrics().failuresReported.inc();
-                log.warn("reporting chunk server {} failed for chunk {} (version {}) of volume \"{}\"", csId,
-                        Long.toHexString(latest.uid()), latest.version(), volume.name());
-                cluster.callMeta("report_failure",
-                        () -> cluster.meta().reportFailure(latest.uid(), latest.version(), csId))
-                        .whenComplete((updated, error) -> {
-                            reports.remove(key, mine);
-                            if (error != null) {
-                                mine.completeExceptionally(error);
-                            } else {
-                                chunks.update(updated);
-                                log.info("chunk {} of volume \"{}\" is now version {}: {}",
-                                        Long.toHexString(updated.uid()), volume.name(), updated.version(),
-                                        updated.chunklets());
-                                mine.complete(updated);
-                            }
-                        });
+                cluster.directory().moved(csId).whenComplete((moved, error) -> {
+                    if (error == null && moved) {
+                        // Restarted elsewhere: the retry goes to its new address; nothing failed.
+                        log.info("chunk server {} moved; retrying chunk {} of volume \"{}\" there", csId,
+                                Long.toHexString(latest.uid()), volume.name());
+                        reports.remove(key, mine);
+                        mine.complete(latest);
+                    } else {
+                        reportNow(latest, csId, key, mine);
+                    }
+                });
                 return mine;
             });
         }
         return current.thenApply(ignored -> null);
+    }
+
+    private void reportNow(Chunk latest, int csId, ReportKey key, CompletableFuture<Chunk> mine) {
+        cluster.metrics().failuresReported.inc();
+        log.warn("reporting chunk server {} failed for chunk {} (version {}) of volume \"{}\"", csId,
+                Long.toHexString(latest.uid()), latest.version(), volume.name());
+        cluster.callMeta("report_failure", () -> cluster.meta().reportFailure(latest.uid(), latest.version(), csId))
+                .whenComplete((updated, error) -> {
+                    reports.remove(key, mine);
+                    if (error != null) {
+                        mine.completeExceptionally(error);
+                    } else {
+                        chunks.update(updated);
+                        log.info("chunk {} of volume \"{}\" is now version {}: {}", Long.toHexString(updated.uid()),
+                                volume.name(), updated.version(), updated.chunklets());
+                        mine.complete(updated);
+                    }
+                });
     }
 
     /**

@@ -113,6 +113,19 @@ class EcVolumeIT {
         return Tools.run(Duration.ofSeconds(180), null, Tools.pythonPathEnvironment(), command);
     }
 
+    /** The end of the gateway's and chunk servers' logs, for failure messages. */
+    private static String logs() {
+        StringBuilder out = new StringBuilder("\n--- gateway ---\n").append(tail(cluster.gatewayOutput()));
+        for (int i = 0; i < cluster.servers.size(); i++) {
+            out.append("\n--- cs").append(i + 1).append(" ---\n").append(tail(cluster.servers.get(i).output.toString()));
+        }
+        return out.toString();
+    }
+
+    private static String tail(String text) {
+        return text.substring(Math.max(0, text.length() - 3000));
+    }
+
     private static Tools.Result verify(String volume) {
         List<String> command = new ArrayList<>(io.basalt.cli.meta.MetaCluster.javaCommand("io.basalt.cli.Main"));
         command.addAll(List.of("volume", "verify", volume, "--meta", cluster.meta.peers()));
@@ -139,7 +152,7 @@ class EcVolumeIT {
         cluster.servers.get(serverOfColumn(chunk, K)).kill9();
         assertThat(fio.waitFor(300, TimeUnit.SECONDS)).as("fio finished").isTrue();
         String out = Files.readString(output);
-        assertThat(fio.exitValue()).as(out).isZero();
+        assertThat(fio.exitValue()).as(out + logs()).isZero();
         assertThat(out).as(out).contains("err= 0").doesNotContain("verify: bad");
         Chunk after = cluster.client().getChunk(chunk.volumeId(), 0, false).orElseThrow();
         assertThat(after.chunklets().stream().filter(c -> c.state() != ChunkletState.UPTODATE).count())
@@ -205,7 +218,7 @@ class EcVolumeIT {
         cluster.createVolume(volume, "32M", "ec4+2", "16M");
         Path initial = randomFile(volume + "-initial.bin", 4 << 20, point.hashCode());
         Tools.Result first = blocks("write", cluster.uri(volume), "0", initial.toString());
-        assertThat(first.exitCode()).as(first.describe()).isZero();
+        assertThat(first.exitCode()).as(first.describe() + logs()).isZero();
         Chunk chunk = chunk(volume, 0);
         int column = point.startsWith("master") ? K : 1;
         int target = serverOfColumn(chunk, column);
