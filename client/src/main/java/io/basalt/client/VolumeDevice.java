@@ -28,6 +28,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -691,21 +692,27 @@ public final class VolumeDevice implements BlockDevice {
                 return CompletableFuture.completedFuture(null);
             }
             cluster.metrics().retries.labelValues("read", "ec_reconstruct").inc();
-            if (!failed.isEmpty()) {
-                // Meta marks them, so writes leave them out and the recoverer rebuilds them.
-                report(chunk, failed).exceptionally(error -> {
-                    log.warn("reporting failed columns of chunk {}: {}", Long.toHexString(chunk.uid()),
-                            rootMessage(error));
-                    return null;
-                });
-            }
-            Chunklet master = ecMaster(chunk);
-            return ecLayout(chunk, master).thenCompose(layout -> {
+            // Meta marks them, so writes leave them out and the recoverer rebuilds them (or the
+            // directory learns that one restarted elsewhere): the master is then told the news.
+            CompletableFuture<Void> reported = failed.isEmpty() ? CompletableFuture.completedFuture(null)
+                    : report(chunk, failed).exceptionally(error -> {
+                        log.warn("reporting failed columns of chunk {}: {}", Long.toHexString(chunk.uid()),
+                                rootMessage(error));
+                        return null;
+                    });
+            return reported.thenCompose(done -> chunks.lookup(chunk.index())).thenCompose(latest -> {
+                Chunk current = latest.orElse(chunk);
+                Chunklet master = ecMaster(current);
+                return ecLayout(current, master).thenApply(layout -> Map.entry(current, layout));
+            }).thenCompose(entry -> {
+                Chunk current = entry.getKey();
+                EcLayout layout = entry.getValue();
+                Chunklet master = ecColumns(current).get(layout.masterIndex());
                 ByteBuf payload = alloc.buffer(layout.encodedBytes());
                 layout.writeTo(payload);
-                return ecToMaster(chunk, master, layout, DataFrame.TYPE_EC_READ, chunkOffset, lengthBytes, payload,
+                return ecToMaster(current, master, layout, DataFrame.TYPE_EC_READ, chunkOffset, lengthBytes, payload,
                         reply -> {
-                            copyVerified(chunk, master, layout.address(layout.masterIndex()), chunkOffset, lengthBytes,
+                            copyVerified(current, master, layout.address(layout.masterIndex()), chunkOffset, lengthBytes,
                                     reply, destination, destinationIndex);
                             return null;
                         });
@@ -898,6 +905,8 @@ public final class VolumeDevice implements BlockDevice {
             case STALE_VERSION -> AttemptFailure.refresh(message);
             case BAD_CRC -> AttemptFailure.retry("bad_crc", message);
             case PENDING -> AttemptFailure.retry("pending", message);
+            // Fewer than k columns reachable and agreeing: one may be restarting; tries bound it.
+            case STRIPE_UNAVAILABLE -> AttemptFailure.retry("stripe_unavailable", message);
             case REPLICA_FAILED -> replicaFailure(message, reply.message(), replicas);
             case CORRUPT_BLOCK, IO_ERROR, TIMEOUT, UNAVAILABLE, NO_SPACE ->
                     AttemptFailure.report(status.name().toLowerCase(java.util.Locale.ROOT), List.of(target.csId()),
