@@ -905,8 +905,6 @@ public final class VolumeDevice implements BlockDevice {
             case STALE_VERSION -> AttemptFailure.refresh(message);
             case BAD_CRC -> AttemptFailure.retry("bad_crc", message);
             case PENDING -> AttemptFailure.retry("pending", message);
-            // Fewer than k columns reachable and agreeing: one may be restarting; tries bound it.
-            case STRIPE_UNAVAILABLE -> AttemptFailure.retry("stripe_unavailable", message);
             case REPLICA_FAILED -> replicaFailure(message, reply.message(), replicas);
             case CORRUPT_BLOCK, IO_ERROR, TIMEOUT, UNAVAILABLE, NO_SPACE ->
                     AttemptFailure.report(status.name().toLowerCase(java.util.Locale.ROOT), List.of(target.csId()),

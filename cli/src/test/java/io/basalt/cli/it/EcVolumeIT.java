@@ -176,7 +176,7 @@ class EcVolumeIT {
         Tools.Result write = blocks("write", cluster.uri("degraded"), "0", update.toString());
         assertThat(write.exitCode()).as(write.describe()).isEqualTo(3);
         // Reads: a block whose data column is up reads back; one on the dead column fails, never wrong.
-        Tools.Result read = blocks("read", cluster.uri("degraded"), String.valueOf(1 << 20), expected.toString());
+        Tools.Result read = blocks("read", cluster.uri("degraded"), String.valueOf(256 << 10), expected.toString());
         assertThat(read.exitCode()).as(read.describe()).isZero();
         long okLive = 0;
         for (String line : read.stdout().split("\n")) {
@@ -214,6 +214,7 @@ class EcVolumeIT {
                 restartServer(i, List.of());
             }
         }
+        cluster.awaitChunkServersUp(6);
         String volume = "crash-" + point.replace('.', '-');
         cluster.createVolume(volume, "32M", "ec4+2", "16M");
         Path initial = randomFile(volume + "-initial.bin", 4 << 20, point.hashCode());
