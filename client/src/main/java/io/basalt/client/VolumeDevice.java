@@ -84,6 +84,7 @@ public final class VolumeDevice implements BlockDevice {
     private final ByteBufAllocator alloc = PooledByteBufAllocator.DEFAULT;
     private final ConcurrentHashMap<ReportKey, CompletableFuture<Chunk>> reports = new ConcurrentHashMap<>();
     private final WriteGate gate = new WriteGate();
+    private static final String STRIPE_UNAVAILABLE_REASON = "stripe_unavailable";
     /** Set for an erasure-coded volume: writes go to each chunk's stripe master (see the EC section). */
     private final Policy policy;
     private volatile boolean closed;
@@ -793,7 +794,8 @@ public final class VolumeDevice implements BlockDevice {
             Throwable cause = unwrap(error);
             AttemptFailure failure = cause instanceof AttemptFailure f ? f : classifyOther(cause);
             if (failure.remedy == AttemptFailure.Remedy.GIVE_UP || closed
-                    || attemptNumber >= cluster.config().attemptsMax()) {
+                    || attemptNumber >= cluster.config().attemptsMax()
+                    || (failure.reason.equals(STRIPE_UNAVAILABLE_REASON) && attemptNumber >= 2)) {
                 String tries = attemptNumber > 1 ? " (after " + attemptNumber + " tries)" : "";
                 result.completeExceptionally(new BlockDeviceException(closed ? Kind.SHUTDOWN : failure.kind,
                         op + " of volume \"" + volume.name() + "\" chunk " + chunkIndex + ": " + failure.getMessage()
@@ -841,9 +843,10 @@ public final class VolumeDevice implements BlockDevice {
                 boolean isUpToDate = latest.chunklets().stream()
                         .anyMatch(c -> c.csId() == csId && c.state() == ChunkletState.UPTODATE);
                 boolean holds = latest.chunklets().stream().anyMatch(c -> c.csId() == csId);
-                if (!holds || (isUpToDate && upToDate <= (policy.erasureCoded() ? policy.dataCount() : 1))) {
+                if (!holds) {
                     return CompletableFuture.completedFuture(latest);
                 }
+                boolean lastNeeded = isUpToDate && upToDate <= (policy.erasureCoded() ? policy.dataCount() : 1);
                 // Pieces failing together on one chunk server share one report.
                 ReportKey key = new ReportKey(latest.uid(), latest.version(), csId);
                 CompletableFuture<Chunk> mine = new CompletableFuture<>();
@@ -857,6 +860,9 @@ public final class VolumeDevice implements BlockDevice {
                         log.info("chunk server {} moved; retrying chunk {} of volume \"{}\" there", csId,
                                 Long.toHexString(latest.uid()), volume.name());
                         reports.remove(key, mine);
+                        mine.complete(latest);
+                    } else if (lastNeeded) {
+                        reports.remove(key, mine); // without it the data is gone: keep it, retry
                         mine.complete(latest);
                     } else {
                         reportNow(latest, csId, key, mine);
@@ -905,6 +911,14 @@ public final class VolumeDevice implements BlockDevice {
             case STALE_VERSION -> AttemptFailure.refresh(message);
             case BAD_CRC -> AttemptFailure.retry("bad_crc", message);
             case PENDING -> AttemptFailure.retry("pending", message);
+            // The master names the columns it could not use; one may have restarted elsewhere: one
+            // more try after the report (which first asks meta whether they moved), not twelve.
+            case STRIPE_UNAVAILABLE -> {
+                AttemptFailure named = replicaFailure(message, reply.message(), replicas);
+                yield named.remedy == AttemptFailure.Remedy.REPORT
+                        ? AttemptFailure.report(STRIPE_UNAVAILABLE_REASON, named.failedCsIds, message)
+                        : AttemptFailure.giveUp(Kind.IO, message);
+            }
             case REPLICA_FAILED -> replicaFailure(message, reply.message(), replicas);
             case CORRUPT_BLOCK, IO_ERROR, TIMEOUT, UNAVAILABLE, NO_SPACE ->
                     AttemptFailure.report(status.name().toLowerCase(java.util.Locale.ROOT), List.of(target.csId()),

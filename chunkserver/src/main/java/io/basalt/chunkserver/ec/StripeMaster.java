@@ -560,10 +560,17 @@ public final class StripeMaster implements AutoCloseable {
             reads.add(readColumn(request, col, stripe, 1, col < k ? 1 : k,
                     new long[] {col < k ? v[si][col] : max(v[si])}));
         }
+        List<String> unusable = new ArrayList<>();
+        for (int c = 0; c < k; c++) {
+            if ((missingMask & (1 << c)) != 0 && layout.usable(c)) {
+                unusable.add("replica " + layout.address(c) + " failed: its strip could not be read or is stale");
+            }
+        }
         for (int i = 0; i < asked.size(); i++) {
             int col = asked.get(i);
             Strips got = await(reads.get(i), layout.address(col));
             if (got == null) {
+                unusable.add("replica " + layout.address(col) + " failed: its strip could not be read");
                 continue;
             }
             boolean agrees = true;
@@ -589,7 +596,8 @@ public final class StripeMaster implements AutoCloseable {
         if (usable < k) {
             throw new CsException(CsStatus.STRIPE_UNAVAILABLE, "chunk " + Long.toHexString(request.chunkUid)
                     + " stripe " + stripe + ": only " + usable + " of " + (k + m) + " strips are reachable and agree"
-                    + " with the stripe's versions; ec" + k + "+" + m + " needs " + k);
+                    + " with the stripe's versions; ec" + k + "+" + m + " needs " + k
+                    + (unusable.isEmpty() ? "" : "; " + String.join("; ", unusable)));
         }
         MemorySegment[] segments = new MemorySegment[k + m];
         int erased = 0;

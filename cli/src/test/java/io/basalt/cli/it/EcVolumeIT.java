@@ -174,7 +174,7 @@ class EcVolumeIT {
         cluster.servers.get(victim).kill9();
         Path update = randomFile("update-1m.bin", 1 << 20, 77);
         Tools.Result write = blocks("write", cluster.uri("degraded"), "0", update.toString());
-        assertThat(write.exitCode()).as(write.describe()).isEqualTo(3);
+        assertThat(write.exitCode()).as(write.describe() + logs()).isEqualTo(3);
         // Reads: a block whose data column is up reads back; one on the dead column fails, never wrong.
         Tools.Result read = blocks("read", cluster.uri("degraded"), String.valueOf(256 << 10), expected.toString());
         assertThat(read.exitCode()).as(read.describe()).isZero();
@@ -195,12 +195,12 @@ class EcVolumeIT {
         // Nothing was half-written: with the third column back, the volume still holds what it held.
         restartServer(victim, List.of());
         Tools.Result again = blocks("read", cluster.uri("degraded"), String.valueOf(1 << 20), expected.toString());
-        assertThat(again.stdout()).as(again.describe()).doesNotContain("mismatch").doesNotContain("error");
+        assertThat(again.stdout()).as(again.describe() + logs()).doesNotContain("mismatch").doesNotContain("error");
         // And writes go on (degraded: 4 of 6 columns).
         Tools.Result written = blocks("write", cluster.uri("degraded"), "0", update.toString());
         assertThat(written.exitCode()).as(written.describe()).isZero();
         Tools.Result updated = blocks("read", cluster.uri("degraded"), String.valueOf(1 << 20), update.toString());
-        assertThat(updated.stdout()).as(updated.describe()).doesNotContain("mismatch").doesNotContain("error");
+        assertThat(updated.stdout()).as(updated.describe() + logs()).doesNotContain("mismatch").doesNotContain("error");
     }
 
     @ParameterizedTest
