@@ -35,11 +35,15 @@ public final class CsProcess implements AutoCloseable {
 
     /** The command line of a chunk server on {@code dataDir} with meta at {@code metaPeers}. */
     public static List<String> command(Path dataDir, String metaPeers, String hostLabel) {
-        return command(dataDir, metaPeers, hostLabel, List.of());
+        return command(dataDir, metaPeers, hostLabel, List.of(), 0);
     }
 
-    /** As above, with extra JVM options ({@code -Dbasalt.test.crashAt=...}) before the class. */
-    public static List<String> command(Path dataDir, String metaPeers, String hostLabel, List<String> jvmOptions) {
+    /**
+     * As above, with extra JVM options ({@code -Dbasalt.test.crashAt=...}) before the class and a
+     * fixed {@code --port} (0: any).
+     */
+    public static List<String> command(Path dataDir, String metaPeers, String hostLabel, List<String> jvmOptions,
+            int port) {
         String jar = System.getProperty("basalt.cli.jar");
         String lib = System.getProperty("basalt.cli.lib");
         if (jar == null || lib == null) {
@@ -50,7 +54,7 @@ public final class CsProcess implements AutoCloseable {
         command.addAll(Arrays.asList(System.getProperty("basalt.jvm.flags", "").trim().split("\\s+")));
         command.addAll(jvmOptions);
         command.addAll(List.of("-Xmx256m", "-cp", jar + ":" + lib + "/*", "io.basalt.cli.ChunkServerRunCommand",
-                "--data", dataDir.toString(), "--meta", metaPeers, "--port", "0", "--metrics-port", "0",
+                "--data", dataDir.toString(), "--meta", metaPeers, "--port", String.valueOf(port), "--metrics-port", "0",
                 "--host", hostLabel));
         return command;
     }
@@ -61,12 +65,12 @@ public final class CsProcess implements AutoCloseable {
 
     public static CsProcess start(Path dataDir, String metaPeers, String hostLabel)
             throws IOException, InterruptedException {
-        return start(dataDir, metaPeers, hostLabel, List.of());
+        return start(dataDir, metaPeers, hostLabel, List.of(), 0);
     }
 
-    public static CsProcess start(Path dataDir, String metaPeers, String hostLabel, List<String> jvmOptions)
+    public static CsProcess start(Path dataDir, String metaPeers, String hostLabel, List<String> jvmOptions, int port)
             throws IOException, InterruptedException {
-        List<String> command = command(dataDir, metaPeers, hostLabel, jvmOptions);
+        List<String> command = command(dataDir, metaPeers, hostLabel, jvmOptions, port);
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
         StringBuffer output = new StringBuffer();
         CompletableFuture<int[]> served = new CompletableFuture<>();

@@ -75,13 +75,21 @@ class EcVolumeIT {
         throw new AssertionError("no running chunk server " + chunklet.csId());
     }
 
+    /**
+     * Restarts chunk server {@code index} (kill -9 first if it runs) on its port, so that clients
+     * find it where they knew it (a move to another port is covered by the test of the third column).
+     */
     private static void restartServer(int index, List<String> jvmOptions) throws Exception {
+        restartServer(index, jvmOptions, cluster.servers.get(index).port);
+    }
+
+    private static void restartServer(int index, List<String> jvmOptions, int port) throws Exception {
         CsProcess old = cluster.servers.get(index);
         if (old.alive()) {
             old.kill9();
         }
         CsProcess again = CsProcess.start(dir.resolve("cluster").resolve("cs" + (index + 1)), cluster.meta.peers(),
-                "host" + (index + 1), jvmOptions);
+                "host" + (index + 1), jvmOptions, port);
         cluster.servers.set(index, again);
         awaitUp(again.csId);
     }
@@ -192,8 +200,9 @@ class EcVolumeIT {
             }
         }
         assertThat(okLive).as("blocks on the columns still up").isPositive();
-        // Nothing was half-written: with the third column back, the volume still holds what it held.
-        restartServer(victim, List.of());
+        // Nothing was half-written: with the third column back (on another port: the client must
+        // find it there), the volume still holds what it held.
+        restartServer(victim, List.of(), 0);
         Tools.Result again = blocks("read", cluster.uri("degraded"), String.valueOf(1 << 20), expected.toString());
         assertThat(again.stdout()).as(again.describe() + logs()).doesNotContain("mismatch").doesNotContain("error");
         // And writes go on (degraded: 4 of 6 columns).
@@ -230,7 +239,8 @@ class EcVolumeIT {
         assertThat(write.exitCode()).as(write.describe()).isZero();
         CsProcess crashed = cluster.servers.get(target);
         if (!point.equals("column.before-resolve")) {
-            assertThat(crashed.process.waitFor(30, TimeUnit.SECONDS)).as("the crash point was reached").isTrue();
+            assertThat(crashed.process.waitFor(30, TimeUnit.SECONDS)).as("the crash point was reached" + logs())
+                    .isTrue();
         } else {
             crashed.process.waitFor(10, TimeUnit.SECONDS); // reached once a commit arrives
         }
