@@ -14,7 +14,8 @@ import java.util.zip.CRC32C;
  * Header (56 bytes)
  *   0  u32  magic 0x42435344 "BCSD"
  *   4  u8   formatVersion (1)
- *   5  u8   type: request 1 READ, 2 WRITE, 3 WRITE_ZEROES, 4 TRIM, 5 FLUSH, 6 INFO, 7 FORWARD;
+ *   5  u8   type: request 1 READ, 2 WRITE, 3 WRITE_ZEROES, 4 TRIM, 5 FLUSH, 6 INFO, 7 FORWARD,
+ *           8 EC_WRITE, 9 EC_READ, 10 STRIP_READ, 11 PREPARE, 12 RESOLVE (formats.md: payloads);
  *           a reply has the request's type | 0x80
  *   6  u16  flags (none defined; must be 0)
  *   8  u64  requestId: chosen by the client, echoed in the reply; unique among its requests in flight
