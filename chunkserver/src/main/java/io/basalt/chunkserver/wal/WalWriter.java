@@ -128,6 +128,20 @@ public final class WalWriter implements AutoCloseable {
     private final ArrayDeque<Path> segments = new ArrayDeque<>();
     private final ArrayDeque<Path> spares = new ArrayDeque<>();
 
+    /** Steps of a roll into a spare, in order; see {@link #rollSteps}. */
+    enum RollStep { HEADER_WRITTEN, HEADER_SYNCED, RENAMED, DIRECTORY_SYNCED }
+
+    /**
+     * Called after each step of a roll into a spare. Tests throw here to stop the writer exactly
+     * there, which leaves the files as a crash at that step would (minus what the lost page cache
+     * would undo, which is the previous step's state).
+     */
+    interface RollSteps {
+        void reached(RollStep step) throws IOException;
+    }
+
+    volatile RollSteps rollSteps = step -> {};
+
     /** Wakes the writer on close so it does not wait out its poll. */
     private static final WalEntry STOP = new WalEntry(TYPE_TRIM, 0, 0, 0, null, null);
 
@@ -450,11 +464,15 @@ public final class WalWriter implements AutoCloseable {
             while (header.hasRemaining()) {
                 channel.write(header, header.position());
             }
+            rollSteps.reached(RollStep.HEADER_WRITTEN);
             // fdatasync is enough: the size does not change, and the rename below is a directory
             // change synced on its own.
             channel.force(false);
+            rollSteps.reached(RollStep.HEADER_SYNCED);
             Files.move(spare, path, StandardCopyOption.ATOMIC_MOVE);
+            rollSteps.reached(RollStep.RENAMED);
             forceDirectory(walDir);
+            rollSteps.reached(RollStep.DIRECTORY_SYNCED);
             return channel;
         } catch (IOException | RuntimeException e) {
             channel.close();
