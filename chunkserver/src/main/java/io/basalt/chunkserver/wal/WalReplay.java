@@ -125,7 +125,15 @@ public final class WalReplay {
         long tailOffset = -1;
         long bytesCut = 0;
         boolean first = true;
-        for (int i = 0; i < segments.size(); i++) {
+        // Segments wholly behind the checkpoint (the next one starts at or before checkpointLsn + 1)
+        // are not read: nothing in them is applied, and a checkpoint retires several at once without
+        // a directory sync between them, so after a crash any subset of them may still be there (a
+        // gap among them is no loss). The writer retires them again at its next checkpoint.
+        int from = 0;
+        while (from + 1 < segments.size() && nameLsn(segments.get(from + 1)) <= checkpointLsn + 1) {
+            from++;
+        }
+        for (int i = from; i < segments.size(); i++) {
             Path segment = segments.get(i);
             boolean last = i == segments.size() - 1;
             try (FileChannel channel = FileChannel.open(segment, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
