@@ -4,6 +4,10 @@
 # 4 KiB and 1 MiB, with WAL syncs per write (1.0 = no group commit), beside fio's local 4 KiB QD1
 # buffered-write + fdatasync figure on the same disk. One JSON line per run on stdout.
 # Env: DATA_DIR (default: bench/data, on the disk to measure), SECONDS_PER_RUN (default 10).
+# WAL segment recycling starts once a checkpoint has retired segments (256 MiB of WAL at the defaults),
+# later than a short run gets; to measure it: WARMUP_SECONDS (same workload first, not measured),
+# WAL_SEGMENT_MIB (64), WAL_CHECKPOINT_MIB (256), WAL_SPARES (4; 0 = recycling off). Each run reports
+# the segments started and recycled while measured.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 DATA_DIR=${DATA_DIR:-$root/bench/data}
@@ -18,6 +22,11 @@ trap 'rm -f "$cp_file"; rm -rf "$DATA_DIR"/cs-bench* "$DATA_DIR"/fio-cs.img; rmd
 (cd "$root" && ./mvnw -B -q -pl chunkserver -am test-compile dependency:build-classpath \
     -Dmdep.outputFile="$cp_file" -Dmdep.includeScope=test >&2)
 cp="$root/chunkserver/target/classes:$root/chunkserver/target/test-classes:$(cat "$cp_file")"
+props=()
+[[ -n ${WARMUP_SECONDS:-} ]] && props+=("-Dbasalt.bench.warmupSeconds=$WARMUP_SECONDS")
+[[ -n ${WAL_SEGMENT_MIB:-} ]] && props+=("-Dbasalt.bench.walSegmentMiB=$WAL_SEGMENT_MIB")
+[[ -n ${WAL_CHECKPOINT_MIB:-} ]] && props+=("-Dbasalt.bench.walCheckpointMiB=$WAL_CHECKPOINT_MIB")
+[[ -n ${WAL_SPARES:-} ]] && props+=("-Dbasalt.bench.walSpares=$WAL_SPARES")
 
 if command -v fio >/dev/null; then
   log "fio: 4 KiB writes, fdatasync after each, QD1 (${RUN}s)"
@@ -31,7 +40,8 @@ for replicas in 1 3; do
   for bs in 4096 1048576; do
     for qd in 1 32; do
       log "cs: replicas=$replicas block=$bs qd=$qd (${RUN}s)"
-      "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -Xmx1g -cp "$cp" io.basalt.chunkserver.CsBench \
+      "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -Xmx1g ${props[@]+"${props[@]}"} -cp "$cp" \
+          io.basalt.chunkserver.CsBench \
           "$DATA_DIR" "$qd" "$RUN" "$bs" "$replicas" 2>/dev/null | grep '^{'
     done
   done

@@ -155,11 +155,19 @@ public final class ChunkServer implements AutoCloseable {
             store = ChunkletStore.open(dataDir.resolve("chunklets"), config.chunkletSizeMaxBytes(),
                     2 * config.wal().segmentBytes(), (chunkUid, offsetBytes) -> metrics.corruptBlocks.inc());
             ChunkVersions versions = ChunkVersions.open(dataDir.resolve("versions"));
-            wal = WalWriter.open(dataDir.resolve("wal"), store, config.wal(), (entries, bytes, nanos) -> {
-                metrics.walSyncs.inc();
-                metrics.walRecords.inc(entries);
-                metrics.walBatchEntries.observe(entries);
-                metrics.walSyncLatency.observe(nanos / 1e9);
+            wal = WalWriter.open(dataDir.resolve("wal"), store, config.wal(), new WalWriter.Listener() {
+                @Override
+                public void synced(int entries, long bytes, long nanos) {
+                    metrics.walSyncs.inc();
+                    metrics.walRecords.inc(entries);
+                    metrics.walBatchEntries.observe(entries);
+                    metrics.walSyncLatency.observe(nanos / 1e9);
+                }
+
+                @Override
+                public void rolled(boolean recycled) {
+                    metrics.walSegments.labelValues(recycled ? "recycled" : "preallocated").inc();
+                }
             });
             AtomicInteger readerNumber = new AtomicInteger();
             readers = new ThreadPoolExecutor(config.readerThreads(), config.readerThreads(), 0, TimeUnit.SECONDS,

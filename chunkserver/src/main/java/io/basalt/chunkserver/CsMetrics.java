@@ -8,7 +8,8 @@ import io.prometheus.metrics.model.snapshots.Unit;
 
 /**
  * Prometheus metrics of one chunk server: requests, bytes, errors and latency by operation; WAL sync
- * latency and batch size (the group-commit factor is writes / syncs); corrupt blocks; in flight;
+ * latency and batch size (the group-commit factor is writes / syncs), segments started (recycled or
+ * preallocated); corrupt blocks; in flight;
  * disk used/free; protocol errors by kind.
  */
 public final class CsMetrics {
@@ -21,6 +22,7 @@ public final class CsMetrics {
     public final Histogram walBatchEntries;
     public final Counter walSyncs;
     public final Counter walRecords;
+    public final Counter walSegments;
     public final Counter corruptBlocks;
     public final Counter inlineReads;
     public final Gauge requestsInFlight;
@@ -57,6 +59,9 @@ public final class CsMetrics {
         walSyncs = Counter.builder().name("basalt_cs_wal_syncs_total").help("WAL syncs (fdatasync)").register(registry);
         walRecords = Counter.builder().name("basalt_cs_wal_records_total").help("WAL records made durable")
                 .register(registry);
+        walSegments = Counter.builder().name("basalt_cs_wal_segments_total")
+                .help("WAL segments started, by kind: recycled (a spare reused) or preallocated (a new file)")
+                .labelNames("kind").register(registry);
         corruptBlocks = Counter.builder().name("basalt_cs_corrupt_blocks_total")
                 .help("Blocks read from disk whose data did not match their CRC32C (never returned)")
                 .register(registry);

@@ -2,6 +2,7 @@ package io.basalt.chunkserver;
 
 import io.basalt.chunkserver.protocol.DataClient;
 import io.basalt.chunkserver.protocol.DataFrame;
+import io.basalt.chunkserver.wal.WalWriter;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -21,7 +22,14 @@ import java.util.stream.Stream;
 /**
  * Group-commit benchmark (not a test): durable writes/s against one in-process chunk server (or a
  * 3-replica set through FORWARD) at a given queue depth, with WAL syncs per write. Run by
- * {@code bench/cs.sh}. Args: DIR QD SECONDS BLOCK_BYTES REPLICAS(1|3)
+ * {@code bench/cs.sh}. Args: DIR QD SECONDS BLOCK_BYTES REPLICAS(1|3).
+ *
+ * <p>System properties (all optional) to see WAL segment recycling, which starts only after a
+ * checkpoint has retired segments (256 MiB of WAL at the defaults): {@code basalt.bench.warmupSeconds}
+ * (same workload, not measured, default 0), {@code basalt.bench.walSegmentMiB} (default 64),
+ * {@code basalt.bench.walCheckpointMiB} (default 256), {@code basalt.bench.walSpares} (default 4; 0 turns
+ * recycling off). The output adds the WAL syncs/s and the segments started (and how many of them were
+ * recycled spares) during the measured seconds.
  */
 public final class CsBench {
     public static void main(String[] args) throws Exception {
@@ -33,9 +41,18 @@ public final class CsBench {
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         List<ChunkServer> servers = new ArrayList<>();
         try {
+            int warmupSeconds = Integer.getInteger("basalt.bench.warmupSeconds", 0);
+            long walSegmentBytes = 0;
             for (int i = 0; i < replicaCount; i++) {
-                servers.add(ChunkServer.start(ChunkServer.Config.defaults(root.resolve("cs" + i)),
-                        new LocalMetaLink("bench"), new PrometheusRegistry()));
+                ChunkServer.Config config = ChunkServer.Config.defaults(root.resolve("cs" + i));
+                WalWriter.Config wal = config.wal();
+                wal = new WalWriter.Config(Long.getLong("basalt.bench.walSegmentMiB", wal.segmentBytes() >> 20) << 20,
+                        wal.batchEntriesMax(), wal.queueEntriesMax(),
+                        Long.getLong("basalt.bench.walCheckpointMiB", wal.checkpointIntervalBytes() >> 20) << 20,
+                        wal.payloadMaxBytes(), Integer.getInteger("basalt.bench.walSpares", wal.sparesMax()));
+                walSegmentBytes = wal.segmentBytes();
+                servers.add(ChunkServer.start(config.withWal(wal), new LocalMetaLink("bench"),
+                        new PrometheusRegistry()));
             }
             List<String> replicas = servers.stream().skip(1).map(s -> "127.0.0.1:" + s.address().getPort()).toList();
             DataClient client = DataClient.connect(group, "127.0.0.1:" + servers.get(0).address().getPort(), 30_000,
@@ -43,37 +60,35 @@ public final class CsBench {
             byte[] data = new byte[blockBytes];
             new Random(1).nextBytes(data);
             Semaphore window = new Semaphore(queueDepth);
-            long syncsBefore = servers.get(0).wal().syncCount();
+            long offsetMax = (1L << 30) / blockBytes;
+            long writes = 0;
+            long warmupEnd = System.nanoTime() + TimeUnit.SECONDS.toNanos(warmupSeconds);
+            while (System.nanoTime() < warmupEnd) {
+                write(client, window, replicaCount, blockBytes, data, replicas, (writes++ % offsetMax) * blockBytes);
+            }
+            window.acquire(queueDepth);
+            window.release(queueDepth);
+            WalWriter firstWal = servers.get(0).wal();
+            long syncsBefore = firstWal.syncCount();
+            long rollsBefore = firstWal.rollCount();
+            long recycledBefore = firstWal.recycledRollCount();
             long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
             long start = System.nanoTime();
-            long writes = 0;
-            long offsetMax = (1L << 30) / blockBytes;
-            List<CompletableFuture<?>> last = new ArrayList<>();
+            long warmupWrites = writes;
             while (System.nanoTime() < end) {
-                window.acquire();
-                long offset = (writes % offsetMax) * blockBytes;
-                CompletableFuture<DataClient.Reply> reply = replicaCount == 1
-                        ? client.request(DataFrame.TYPE_WRITE, 1, 0, offset, blockBytes,
-                                DataClient.writePayload(PooledByteBufAllocator.DEFAULT, data))
-                        : client.request(DataFrame.TYPE_FORWARD, 1, 0, offset, blockBytes,
-                                DataClient.forwardPayload(PooledByteBufAllocator.DEFAULT, data, replicas));
-                reply.whenComplete((r, e) -> {
-                    window.release();
-                    if (r != null) {
-                        if (r.status() != CsStatus.OK) {
-                            System.err.println("write failed: " + r.status() + " " + r.message());
-                        }
-                        r.release();
-                    }
-                });
-                writes++;
+                write(client, window, replicaCount, blockBytes, data, replicas, (writes++ % offsetMax) * blockBytes);
             }
             window.acquire(queueDepth);
             double elapsed = (System.nanoTime() - start) / 1e9;
-            long syncs = servers.get(0).wal().syncCount() - syncsBefore;
+            writes -= warmupWrites;
+            long syncs = firstWal.syncCount() - syncsBefore;
             System.out.printf("{\"target\":\"cs\",\"replicas\":%d,\"qd\":%d,\"block_bytes\":%d,\"writes_per_s\":%.0f,"
-                    + "\"mib_per_s\":%.1f,\"wal_syncs_per_write\":%.3f}%n", replicaCount, queueDepth, blockBytes,
-                    writes / elapsed, writes * (double) blockBytes / elapsed / (1 << 20), syncs / (double) writes);
+                    + "\"mib_per_s\":%.1f,\"wal_syncs_per_write\":%.3f,\"wal_syncs_per_s\":%.0f,\"warmup_s\":%d,"
+                    + "\"wal_segment_mib\":%d,\"segments_started\":%d,\"segments_recycled\":%d}%n", replicaCount,
+                    queueDepth, blockBytes, writes / elapsed, writes * (double) blockBytes / elapsed / (1 << 20),
+                    syncs / (double) writes, syncs / elapsed, warmupSeconds,
+                    walSegmentBytes >> 20, firstWal.rollCount() - rollsBefore,
+                    firstWal.recycledRollCount() - recycledBefore);
             client.close();
         } finally {
             for (ChunkServer server : servers) {
@@ -86,5 +101,24 @@ public final class CsBench {
                 }
             }
         }
+    }
+
+    private static void write(DataClient client, Semaphore window, int replicaCount, int blockBytes, byte[] data,
+            List<String> replicas, long offset) throws InterruptedException {
+        window.acquire();
+        CompletableFuture<DataClient.Reply> reply = replicaCount == 1
+                ? client.request(DataFrame.TYPE_WRITE, 1, 0, offset, blockBytes,
+                        DataClient.writePayload(PooledByteBufAllocator.DEFAULT, data))
+                : client.request(DataFrame.TYPE_FORWARD, 1, 0, offset, blockBytes,
+                        DataClient.forwardPayload(PooledByteBufAllocator.DEFAULT, data, replicas));
+        reply.whenComplete((r, e) -> {
+            window.release();
+            if (r != null) {
+                if (r.status() != CsStatus.OK) {
+                    System.err.println("write failed: " + r.status() + " " + r.message());
+                }
+                r.release();
+            }
+        });
     }
 }

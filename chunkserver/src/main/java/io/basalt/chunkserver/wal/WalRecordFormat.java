@@ -11,15 +11,18 @@ import java.util.zip.CRC32C;
  * <pre>
  * Segment header (32 bytes, at offset 0 of every segment file wal/NNNNNNNNNNNNNNNNNNNN.wal)
  *   0  u32  magic 0x42575347 "BWSG"
- *   4  u8   formatVersion (1)
+ *   4  u8   formatVersion: 1 fresh (preallocated) segment, 2 recycled segment (see below)
  *   5  u8[3] reserved, 0
- *   8  u64  firstLsn: LSN of the first record in this segment
+ *   8  u64  firstLsn: LSN of the first record in this segment; equals the number in the name
  *  16  u64  segmentBytes: preallocated size of the file
  *  24  u32  reserved, 0
  *  28  u32  crc32c of bytes [0, 28)
  *
- * Record (48-byte header + payload), back to back after the segment header; the rest of the
- * segment is zeroes (preallocated), so a zero magic ends the log.
+ * Record (48-byte header + payload), back to back after the segment header. After the last record
+ * a fresh segment (formatVersion 1) holds zeroes (preallocated), so a zero magic ends the log. A
+ * recycled segment (formatVersion 2: a spare file NNNN.spare, renamed after its header was
+ * rewritten) holds the records of its previous life, all with lsn &lt; firstLsn: such a record also
+ * ends the log. Records themselves are formatVersion 1 in both.
  *   0  u32  magic 0x4257414C "BWAL"
  *   4  u8   formatVersion (1)
  *   5  u8   type: 1 WRITE, 2 TRIM, 3 WRITE_ZEROES, 4 DELETE_CHUNKLET (meta removed the chunk
@@ -46,6 +49,14 @@ import java.util.zip.CRC32C;
  */
 public final class WalRecordFormat {
     public static final int FORMAT_VERSION = 1;
+
+    /**
+     * Segment header formatVersion of a recycled segment: after its last record come the previous
+     * life's records (lsn &lt; firstLsn), which end the log. A distinct version so that a build
+     * that does not know recycling refuses the segment by name ("format version 2") instead of
+     * calling the old records damage.
+     */
+    public static final int SEGMENT_FORMAT_VERSION_RECYCLED = 2;
 
     public static final int SEGMENT_MAGIC = 0x42575347;
     public static final int SEGMENT_HEADER_BYTES = 32;
@@ -144,10 +155,11 @@ public final class WalRecordFormat {
         return type == TYPE_WRITE || type == TYPE_EC_PREPARE || type == TYPE_EC_WRITE;
     }
 
-    static ByteBuffer segmentHeader(long firstLsn, long segmentBytes) {
+    /** A segment header; {@code formatVersion} is {@link #FORMAT_VERSION} or the recycled one. */
+    static ByteBuffer segmentHeader(long firstLsn, long segmentBytes, int formatVersion) {
         ByteBuffer header = ByteBuffer.allocate(SEGMENT_HEADER_BYTES).order(ByteOrder.BIG_ENDIAN);
         header.putInt(0, SEGMENT_MAGIC);
-        header.put(4, (byte) FORMAT_VERSION);
+        header.put(4, (byte) formatVersion);
         header.putLong(SEGMENT_FIRST_LSN_OFFSET, firstLsn);
         header.putLong(SEGMENT_SIZE_OFFSET, segmentBytes);
         header.putInt(SEGMENT_CRC_OFFSET, crc(header, 0, SEGMENT_CRC_OFFSET));

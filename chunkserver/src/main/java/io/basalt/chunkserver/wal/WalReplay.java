@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -23,10 +24,32 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The log ends at the first record that is not whole and valid in the <em>last</em> segment: a
  * torn or never-completed write (its batch was never acknowledged, since acknowledgement follows the
- * sync). That tail is cut: the file is truncated there and re-extended with zeroes and synced, so
- * that no stale record behind the cut can ever be mistaken for a new one. A bad record anywhere else
- * (a gap between segments, a valid CRC with a wrong LSN, an unknown format version) is not a torn
- * tail but damage to acknowledged data: replay stops with an exception naming file and offset.
+ * sync). A bad record anywhere else (a gap between segments, a valid CRC with a wrong LSN, an unknown
+ * format version) is not a torn tail but damage to acknowledged data: replay stops with an exception
+ * naming file and offset.
+ *
+ * <p>Recycled segments (header formatVersion 2, see {@link WalWriter}) hold the records of their
+ * previous life after the new ones. Those are whole and pass their CRC, but every one has an LSN
+ * below the segment's firstLsn (LSNs only grow, and a segment becomes a spare only once all of it is
+ * behind the checkpoint), so such a record ends the segment's records exactly like a zero magic
+ * does. In a non-last segment the next segment's firstLsn must then continue the sequence (else
+ * "WAL gap"); a valid record with any other wrong LSN (at or above firstLsn but not the expected
+ * one), or any stale-looking record in a fresh segment, stays damage.
+ *
+ * <p>The cut. The writer continues at the end of the log, so whatever lies behind it must never be
+ * read as a new record later: a later replay reaches a position behind today's cut only after new,
+ * valid records that end exactly there. A record behind the cut is dangerous only if it could pass
+ * as the expected one then, that is, if its LSN is at least the segment's firstLsn; leftovers of the
+ * previous life cannot (their LSN is below firstLsn, hence below every LSN expected later in this
+ * segment), and bytes that form no CRC-valid record cannot either. The only current-life records
+ * behind a cut are those of the batch that was being written at the crash (pages of it may have
+ * reached the disk while an earlier record's did not). So replay scans from the cut to the end of the
+ * segment at every byte offset, zeroes from the cut to the end of the last CRC-valid record with
+ * lsn &ge; firstLsn it finds (usually nothing, at most about one batch) and syncs. It does not zero
+ * the rest of the segment as it once did: in a recycled segment that is up to a whole segment of old
+ * records on every restart. After each replay the invariant holds again: behind the end of the log
+ * there is no CRC-valid record with lsn &ge; firstLsn, so a torn new record that happens to end where
+ * an old one begins cannot make the old one part of the log.
  */
 public final class WalReplay {
     private static final Logger log = LoggerFactory.getLogger(WalReplay.class);
@@ -37,15 +60,41 @@ public final class WalReplay {
 
     private WalReplay() {}
 
+    private static final Pattern SEGMENT_NAME = Pattern.compile("\\d{20}\\.wal");
+    private static final Pattern SPARE_NAME = Pattern.compile("\\d{20}\\.spare");
+
     /** Segment files of {@code walDir}, sorted by first LSN (the name is the zero-padded LSN). */
     static List<Path> segments(Path walDir) throws IOException {
+        return matching(walDir, SEGMENT_NAME);
+    }
+
+    /**
+     * Spare files of {@code walDir} (old segments kept for recycling), oldest life first. Replay never
+     * reads them; the writer owns them.
+     */
+    static List<Path> spares(Path walDir) throws IOException {
+        return matching(walDir, SPARE_NAME);
+    }
+
+    private static List<Path> matching(Path walDir, Pattern name) throws IOException {
         try (Stream<Path> files = Files.list(walDir)) {
-            return files.filter(p -> p.getFileName().toString().endsWith(".wal")).sorted().toList();
+            return files.filter(p -> name.matcher(p.getFileName().toString()).matches()).sorted().toList();
         }
     }
 
     static Path segmentPath(Path walDir, long firstLsn) {
         return walDir.resolve(String.format("%020d.wal", firstLsn));
+    }
+
+    /** A spare keeps the first LSN of its last life in its name, which keeps spare names unique. */
+    static Path sparePath(Path walDir, long previousFirstLsn) {
+        return walDir.resolve(String.format("%020d.spare", previousFirstLsn));
+    }
+
+    /** The LSN in a segment's or spare's name. */
+    static long nameLsn(Path file) {
+        String name = file.getFileName().toString();
+        return Long.parseLong(name.substring(0, 20));
     }
 
     static long readCheckpoint(Path walDir) throws IOException {
@@ -76,7 +125,15 @@ public final class WalReplay {
         long tailOffset = -1;
         long bytesCut = 0;
         boolean first = true;
-        for (int i = 0; i < segments.size(); i++) {
+        // Segments wholly behind the checkpoint (the next one starts at or before checkpointLsn + 1)
+        // are not read: nothing in them is applied, and a checkpoint retires several at once without
+        // a directory sync between them, so after a crash any subset of them may still be there (a
+        // gap among them is no loss). The writer retires them again at its next checkpoint.
+        int from = 0;
+        while (from + 1 < segments.size() && nameLsn(segments.get(from + 1)) <= checkpointLsn + 1) {
+            from++;
+        }
+        for (int i = from; i < segments.size(); i++) {
             Path segment = segments.get(i);
             boolean last = i == segments.size() - 1;
             try (FileChannel channel = FileChannel.open(segment, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
@@ -98,11 +155,19 @@ public final class WalReplay {
                     throw new IOException("WAL segment " + segment + " has a damaged header but is not the last one");
                 }
                 int formatVersion = header.get(4) & 0xff;
-                if (formatVersion != FORMAT_VERSION) {
+                if (formatVersion != FORMAT_VERSION && formatVersion != SEGMENT_FORMAT_VERSION_RECYCLED) {
                     throw new IOException("WAL segment " + segment + " has format version " + formatVersion
-                            + "; this build knows " + FORMAT_VERSION);
+                            + "; this build knows " + FORMAT_VERSION + " and " + SEGMENT_FORMAT_VERSION_RECYCLED);
                 }
+                boolean recycled = formatVersion == SEGMENT_FORMAT_VERSION_RECYCLED;
                 long firstLsn = header.getLong(SEGMENT_FIRST_LSN_OFFSET);
+                if (firstLsn != nameLsn(segment)) {
+                    // The writer rewrites a recycled file's header before the file takes a segment
+                    // name, so no crash leaves this; an old header under a new name would make its
+                    // leftovers look current.
+                    throw new IOException("WAL segment " + segment + " has a header for first LSN " + firstLsn
+                            + ", not the LSN in its name");
+                }
                 if (first) {
                     if (firstLsn > expectedLsn) {
                         throw new IOException("WAL gap: checkpoint is at LSN " + checkpointLsn
@@ -126,6 +191,9 @@ public final class WalReplay {
                     int formatVersionOfRecord = data.get(at + FORMAT_VERSION_OFFSET) & 0xff;
                     int type = data.get(at + TYPE_OFFSET) & 0xff;
                     long lsn = data.getLong(at + LSN_OFFSET);
+                    if (recycled && lsn < firstLsn) {
+                        break; // a leftover of the file's previous life: the end of this segment's records
+                    }
                     if (formatVersionOfRecord != FORMAT_VERSION) {
                         throw new IOException("WAL record at " + segment + " offset " + at + " has format version "
                                 + formatVersionOfRecord + "; this build knows " + FORMAT_VERSION);
@@ -150,7 +218,7 @@ public final class WalReplay {
                 }
                 if (last) {
                     tailOffset = position;
-                    bytesCut = cutTail(channel, segment, position, size, data);
+                    bytesCut = cutTail(channel, segment, position, data, firstLsn, payloadMaxBytes);
                 }
             }
         }
@@ -187,23 +255,31 @@ public final class WalReplay {
     }
 
     /**
-     * Zeroes the segment from {@code cutOffset} to its end if anything non-zero is there, and syncs:
-     * afterwards the log provably ends at the cut.
+     * Zeroes the segment from {@code cutOffset} to the end of the last CRC-valid record with
+     * lsn &ge; {@code firstLsn} that starts at or after it, at any byte offset, and syncs; returns the
+     * bytes zeroed. Afterwards nothing behind the cut can pass as a record of this segment's life (see
+     * the class note); older leftovers and bytes that are no valid record stay, untouched.
      */
-    private static long cutTail(FileChannel channel, Path segment, long cutOffset, long size, ByteBuffer data)
-            throws IOException {
-        long dirtyEnd = cutOffset;
-        for (long p = size - 1; p >= cutOffset; p--) {
-            if (data.get((int) p) != 0) {
-                dirtyEnd = p + 1;
-                break;
+    private static long cutTail(FileChannel channel, Path segment, long cutOffset, ByteBuffer data, long firstLsn,
+            int payloadMaxBytes) throws IOException {
+        int dirtyEnd = (int) cutOffset;
+        int lastStart = data.limit() - HEADER_BYTES;
+        for (int at = (int) cutOffset; at <= lastStart; at++) {
+            // The magic's first byte is a cheap filter: most offsets fail it.
+            if (data.get(at) != (byte) (RECORD_MAGIC >>> 24) || data.getInt(at + MAGIC_OFFSET) != RECORD_MAGIC
+                    || data.getLong(at + LSN_OFFSET) < firstLsn) {
+                continue;
+            }
+            int end = validRecordEnd(data, at, payloadMaxBytes);
+            if (end > dirtyEnd) {
+                dirtyEnd = end;
             }
         }
         if (dirtyEnd == cutOffset) {
             return 0;
         }
-        log.warn("WAL: cutting a torn tail of {} at offset {} ({} bytes that are not a whole valid record)",
-                segment, cutOffset, dirtyEnd - cutOffset);
+        log.warn("WAL: cutting a torn tail of {} at offset {} ({} bytes up to the end of the last record of"
+                + " the unfinished batch)", segment, cutOffset, dirtyEnd - cutOffset);
         zero(channel, segment, cutOffset, dirtyEnd - cutOffset);
         channel.force(true);
         return dirtyEnd - cutOffset;

@@ -27,6 +27,13 @@ import net.jqwik.api.constraints.IntRange;
  * <em>every</em> byte offset of its last records; replay must yield exactly a prefix of the
  * acknowledged records, in order, with their payloads intact, and the log must accept new records
  * after the cut.
+ *
+ * <p>With recycling on (tiny segments, frequent checkpoints, so most last segments are recycled
+ * files full of old records), a write that never reached the disk leaves the file's previous
+ * contents, not zeroes: the damage then reverts bytes to what the file held when its segment started
+ * (captured at each roll), from the cut to the end or for one 512-byte sector. The record written
+ * after the cut has the same size as the one cut, so it ends exactly where the next old record of
+ * the unfinished batch begins: the second replay proves that record cannot come back.
  */
 class WalProperties {
     static final int PAYLOAD_MAX = 64;
@@ -62,6 +69,16 @@ class WalProperties {
 
     @Provide
     Arbitrary<List<Rec>> records() {
+        return records(1, 30);
+    }
+
+    /** Long enough to roll through a few 512-byte segments and checkpoints before the tail. */
+    @Provide
+    Arbitrary<List<Rec>> warmUp() {
+        return records(15, 50);
+    }
+
+    static Arbitrary<List<Rec>> records(int sizeMin, int sizeMax) {
         Arbitrary<Rec> write = Combinators.combine(Arbitraries.longs().between(1, 3), Arbitraries.longs().between(0, 9),
                 Arbitraries.bytes().array(byte[].class).ofMinSize(0).ofMaxSize(PAYLOAD_MAX))
                 .as((uid, block, data) -> new Rec(WalRecordFormat.TYPE_WRITE, uid, block * 4096, 4096, data));
@@ -72,7 +89,7 @@ class WalProperties {
                 .map(uid -> new Rec(WalRecordFormat.TYPE_DELETE_CHUNKLET, uid, 0, 0, null));
         return Arbitraries.frequencyOf(net.jqwik.api.Tuple.of(6, write), net.jqwik.api.Tuple.of(2, trim),
                         net.jqwik.api.Tuple.of(1, delete))
-                .list().ofMinSize(1).ofMaxSize(30);
+                .list().ofMinSize(sizeMin).ofMaxSize(sizeMax);
     }
 
     static WalWriter.Config config() {
@@ -80,11 +97,56 @@ class WalProperties {
         return new WalWriter.Config(1024, 8, 64, Long.MAX_VALUE, PAYLOAD_MAX);
     }
 
+    /** Segments of about 7 records, a checkpoint every 2 or 3, two spares: most rolls recycle. */
+    static WalWriter.Config recyclingConfig() {
+        return new WalWriter.Config(512, 8, 64, 150, PAYLOAD_MAX, 2);
+    }
+
+    /** How the tail is damaged. */
+    enum Damage {
+        /** Zeroes from the cut on: a preallocated segment the write never reached. */
+        ZERO,
+        /** One byte flipped at the cut. */
+        FLIP,
+        /** From the cut on, the bytes the file held when its segment started: a write that never landed. */
+        REVERT_REST,
+        /** 48 bytes from the cut reverted, the rest written: pieces of the write landed out of order. */
+        REVERT_PIECE
+    }
+
     /** Writes {@code records}, waits for every acknowledgement, then "crashes" the writer. */
     static List<RecordingSink.Applied> writeAll(Path walDir, List<Rec> records) throws Exception {
-        WalWriter wal = WalWriter.open(walDir, new RecordingSink(), config(), WalWriter.Listener.NONE);
+        return writeAll(walDir, records, config(), 0, new java.util.HashMap<>());
+    }
+
+    /**
+     * Writes {@code records} with {@code config}, the first {@code oneByOne} each waiting for the one
+     * before (one batch each: many checkpoints, so many rolls into spares), the rest all at once (in
+     * batches), waits for every acknowledgement, then "crashes" the writer. {@code segmentStarts}
+     * receives each segment's bytes as they were when it started (header written, no record yet).
+     */
+    static List<RecordingSink.Applied> writeAll(Path walDir, List<Rec> records, WalWriter.Config config,
+            int oneByOne, java.util.Map<String, byte[]> segmentStarts) throws Exception {
+        WalWriter.Listener captureStarts = new WalWriter.Listener() {
+            @Override
+            public void synced(int batchEntries, long batchBytes, long syncNanos) {}
+
+            @Override
+            public void rolled(boolean recycled) {
+                try {
+                    Path started = WalReplay.segments(walDir).getLast();
+                    segmentStarts.put(started.getFileName().toString(), Files.readAllBytes(started));
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }
+        };
+        WalWriter wal = WalWriter.open(walDir, new RecordingSink(), config, captureStarts);
         List<CompletableFuture<WalEntry>> acks = new ArrayList<>();
         for (Rec rec : records) {
+            if (acks.size() < oneByOne && !acks.isEmpty()) {
+                acks.getLast().get(10, TimeUnit.SECONDS);
+            }
             CompletableFuture<WalEntry> ack = new CompletableFuture<>();
             acks.add(ack);
             wal.submit(new WalEntry(rec.type(), rec.chunkUid(), rec.offsetBytes(), rec.lengthBytes(),
@@ -133,43 +195,112 @@ class WalProperties {
     @Property(tries = 15)
     void tornOrCorruptTailAtEveryByteGivesAPrefix(@ForAll("records") List<Rec> records,
             @ForAll @IntRange(min = 1, max = 2) int tailRecords, @ForAll boolean corruptInsteadOfZero) throws Exception {
+        damageEveryByteOfTheTail(List.of(), records, tailRecords, corruptInsteadOfZero ? Damage.FLIP : Damage.ZERO,
+                config());
+    }
+
+    @Property(tries = 40)
+    void withRecyclingReplayAfterCleanCrashYieldsEveryAcknowledgedRecord(@ForAll("warmUp") List<Rec> records,
+            @ForAll("records") List<Rec> more) throws Exception {
         Path dir = Files.createTempDirectory(Files.createDirectories(ROOT), "wal-prop");
         try {
-            List<RecordingSink.Applied> acknowledged = writeAll(dir, records);
+            List<Rec> all = new ArrayList<>(records);
+            all.addAll(more);
+            List<RecordingSink.Applied> acknowledged = writeAll(dir, all, recyclingConfig(), records.size(),
+                    new java.util.HashMap<>());
+            RecordingSink sink = new RecordingSink();
+            WalReplay.Result result = WalReplay.replay(dir, sink, PAYLOAD_MAX);
+            assertThat(result.lastLsn()).isEqualTo(acknowledged.size());
+            assertApplied(sink.applied, acknowledged, result.checkpointLsn(), acknowledged.size());
+        } finally {
+            delete(dir);
+        }
+    }
+
+    /**
+     * A warm-up sequence one record per batch, so that the log runs through several recycled
+     * segments, then the damaged sequence in batches and without a checkpoint, as a crash finds it.
+     */
+    @Property(tries = 20)
+    void withRecyclingTornOrCorruptTailAtEveryByteGivesAPrefix(@ForAll("warmUp") List<Rec> warmUp,
+            @ForAll("records") List<Rec> records, @ForAll @IntRange(min = 1, max = 2) int tailRecords,
+            @ForAll Damage damage) throws Exception {
+        damageEveryByteOfTheTail(warmUp, records, tailRecords, damage, recyclingConfig());
+    }
+
+    /**
+     * Writes {@code warmUp} one record per batch with {@code config}, then {@code tail} at once and with
+     * no checkpoint (a torn write is never behind one), then for every byte offset of the last
+     * {@code tailRecords} records of the last segment damages the tail there, replays (exactly the
+     * records before the damage), writes one more record and replays again (exactly those plus the new
+     * one).
+     */
+    static void damageEveryByteOfTheTail(List<Rec> warmUp, List<Rec> tail, int tailRecords, Damage damage,
+            WalWriter.Config config) throws Exception {
+        Path dir = Files.createTempDirectory(Files.createDirectories(ROOT), "wal-prop");
+        try {
+            java.util.Map<String, byte[]> segmentStarts = new java.util.HashMap<>();
+            List<RecordingSink.Applied> acknowledged = new ArrayList<>();
+            if (!warmUp.isEmpty()) {
+                acknowledged.addAll(writeAll(dir, warmUp, config, warmUp.size(), segmentStarts));
+            }
+            acknowledged.addAll(writeAll(dir, tail, new WalWriter.Config(config.segmentBytes(),
+                    config.batchEntriesMax(), config.queueEntriesMax(), Long.MAX_VALUE, config.payloadMaxBytes(),
+                    config.sparesMax()), 0, segmentStarts));
+            List<Rec> records = new ArrayList<>(warmUp);
+            records.addAll(tail);
+            long checkpointLsn = WalReplay.readCheckpoint(dir);
             List<Path> segments = WalReplay.segments(dir);
             Path last = segments.getLast();
             byte[] original = Files.readAllBytes(last);
-            // Record boundaries in the last segment.
+            byte[] start = segmentStarts.get(last.getFileName().toString());
+            assertThat(start).as("captured when %s started", last).isNotNull();
+            // Record boundaries in the last segment, by the replay rules.
+            java.nio.ByteBuffer view = java.nio.ByteBuffer.wrap(original);
+            long firstLsn = view.getLong(WalRecordFormat.SEGMENT_FIRST_LSN_OFFSET);
+            net.jqwik.api.statistics.Statistics.label("last segment").collect(
+                    view.get(4) == WalRecordFormat.SEGMENT_FORMAT_VERSION_RECYCLED ? "recycled" : "fresh");
             List<Integer> starts = new ArrayList<>();
             int at = WalRecordFormat.SEGMENT_HEADER_BYTES;
-            java.nio.ByteBuffer view = java.nio.ByteBuffer.wrap(original);
             int end;
-            while ((end = WalReplay.validRecordEnd(view, at, PAYLOAD_MAX)) > 0) {
+            while ((end = WalReplay.validRecordEnd(view, at, PAYLOAD_MAX)) > 0
+                    && view.getLong(at + WalRecordFormat.LSN_OFFSET) == firstLsn + starts.size()) {
                 starts.add(at);
                 at = end;
             }
             int logEnd = at;
             int recordsBefore = acknowledged.size() - starts.size(); // in earlier segments
-            int from = starts.isEmpty() ? WalRecordFormat.SEGMENT_HEADER_BYTES
-                    : starts.get(Math.max(0, starts.size() - tailRecords));
+            int firstAfterCheckpoint = (int) Math.max(0, checkpointLsn - recordsBefore);
+            int from = starts.size() <= firstAfterCheckpoint ? logEnd
+                    : starts.get(Math.max(firstAfterCheckpoint, starts.size() - tailRecords));
             for (int cut = from; cut <= logEnd; cut++) {
                 byte[] damaged = original.clone();
-                if (corruptInsteadOfZero) {
-                    if (cut == logEnd) {
-                        continue;
+                switch (damage) {
+                    case ZERO -> java.util.Arrays.fill(damaged, cut, damaged.length, (byte) 0);
+                    case FLIP -> {
+                        if (cut == logEnd) {
+                            continue;
+                        }
+                        damaged[cut] ^= (byte) 0x5a;
                     }
-                    damaged[cut] ^= (byte) 0x5a;
-                } else {
-                    java.util.Arrays.fill(damaged, cut, damaged.length, (byte) 0);
+                    case REVERT_REST -> System.arraycopy(start, cut, damaged, cut, damaged.length - cut);
+                    case REVERT_PIECE -> System.arraycopy(start, cut, damaged, cut,
+                            Math.min(WalRecordFormat.HEADER_BYTES, damaged.length - cut));
                 }
                 Path copy = Files.createTempDirectory(ROOT, "wal-cut");
                 try {
                     for (Path segment : segments) {
                         Files.copy(segment, copy.resolve(segment.getFileName()));
                     }
+                    if (Files.exists(dir.resolve("checkpoint"))) {
+                        Files.copy(dir.resolve("checkpoint"), copy.resolve("checkpoint"));
+                    }
+                    for (Path spare : WalReplay.spares(dir)) {
+                        Files.copy(spare, copy.resolve(spare.getFileName()));
+                    }
                     Files.write(copy.resolve(last.getFileName()), damaged);
-                    // Zeroing bytes that were zero already damages nothing (a payload may end in
-                    // zeroes): a record is whole when it ends before the first byte that changed.
+                    // Damage that changes nothing (zeroing zeroes, reverting to equal bytes) damages
+                    // nothing: a record is whole when it ends before the first byte that changed.
                     int firstChanged = cut;
                     while (firstChanged < damaged.length && damaged[firstChanged] == original[firstChanged]) {
                         firstChanged++;
@@ -183,26 +314,46 @@ class WalProperties {
                     }
                     RecordingSink sink = new RecordingSink();
                     WalReplay.Result result = WalReplay.replay(copy, sink, PAYLOAD_MAX);
-                    assertPrefix(sink.applied, acknowledged, whole);
+                    assertApplied(sink.applied, acknowledged, checkpointLsn, whole);
                     assertThat(result.lastLsn()).isEqualTo(whole);
-                    // The log continues after the cut, and the next replay sees old prefix + new record.
-                    WalWriter wal = WalWriter.open(copy, new RecordingSink(), config(), WalWriter.Listener.NONE);
+                    // The log continues after the cut with the record that was cut (same size, so it
+                    // ends where the next one of the old tail begins), and the next replay sees old
+                    // prefix + that record, nothing of the old tail.
+                    Rec next = whole < records.size() ? records.get(whole)
+                            : new Rec(WalRecordFormat.TYPE_TRIM, 99, 0, 4096, null);
+                    WalWriter wal = WalWriter.open(copy, new RecordingSink(), config, WalWriter.Listener.NONE);
                     CompletableFuture<Long> ack = new CompletableFuture<>();
-                    wal.submit(new WalEntry(WalRecordFormat.TYPE_TRIM, 99, 0, 4096, null,
+                    wal.submit(new WalEntry(next.type(), next.chunkUid(), next.offsetBytes(), next.lengthBytes(),
+                            next.payload() == null ? null : Unpooled.copiedBuffer(next.payload()),
                             (e, error) -> ack.complete(error == null ? e.lsn() : -1)));
                     assertThat(ack.get(10, TimeUnit.SECONDS)).isEqualTo(whole + 1L);
                     wal.abandon();
                     RecordingSink again = new RecordingSink();
-                    WalReplay.replay(copy, again, PAYLOAD_MAX);
-                    assertPrefix(again.applied.subList(0, whole), acknowledged, whole);
-                    assertThat(again.applied).hasSize(whole + 1);
-                    assertThat(again.applied.getLast().chunkUid()).isEqualTo(99);
+                    WalReplay.Result second = WalReplay.replay(copy, again, PAYLOAD_MAX);
+                    assertThat(second.lastLsn()).isEqualTo(whole + 1L);
+                    List<RecordingSink.Applied> expected = new ArrayList<>(acknowledged.subList(0, whole));
+                    expected.add(new RecordingSink.Applied(whole + 1L, next.type(), next.chunkUid(),
+                            next.offsetBytes(), next.lengthBytes(), next.payload()));
+                    assertApplied(again.applied, expected, second.checkpointLsn(), whole + 1);
                 } finally {
                     delete(copy);
                 }
             }
         } finally {
             delete(dir);
+        }
+    }
+
+    /** {@code replayed} is exactly the acknowledged records with checkpointLsn &lt; lsn &le; n. */
+    static void assertApplied(List<RecordingSink.Applied> replayed, List<RecordingSink.Applied> acknowledged,
+            long checkpointLsn, int n) {
+        int skipped = (int) Math.min(checkpointLsn, n);
+        assertThat(replayed).hasSize(n - skipped);
+        for (int i = 0; i < replayed.size(); i++) {
+            RecordingSink.Applied got = replayed.get(i);
+            RecordingSink.Applied want = acknowledged.get(skipped + i);
+            assertThat(got.lsn()).isEqualTo(skipped + i + 1L);
+            assertThat(got.sameAs(want)).as("record %d: %s vs %s", skipped + i, got, want).isTrue();
         }
     }
 
