@@ -15,7 +15,7 @@
 # FIO_TESTS, FIO_NUMJOBS, FIO_PREFILL):
 #   QUICK=1      FIO_RUNTIME=3 FIO_RAMP=1 FIO_SIZE=256m unless set
 #   TARGETS      any of: basalt nbdkit-file qemu-nbd-wb qemu-nbd-none-native nbdkit-memory
-#                basalt-volume (default: "basalt nbdkit-file qemu-nbd-wb")
+#                basalt-volume basalt-volume-ec (default: "basalt nbdkit-file qemu-nbd-wb")
 #                basalt-volume: a fresh `basalt up` cluster (1 meta, 6 chunk servers, the NBD
 #                gateway, all on this machine) and a volume of FIO_SIZE with policy $VOLUME_POLICY
 #                (default rep3) through the gateway; bench/volume.sh runs it beside the others
@@ -50,10 +50,10 @@ need fio fio
 need nbdinfo libnbd-bin
 for t in $TARGETS; do
     case "$t" in
-        basalt|basalt-volume) ;;
+        basalt|basalt-volume|basalt-volume-ec) ;;
         nbdkit-file|nbdkit-memory) need nbdkit nbdkit ;;
         qemu-nbd-wb|qemu-nbd-none-native) need qemu-nbd qemu-utils ;;
-        *) die "unknown target $t (basalt basalt-volume nbdkit-file qemu-nbd-wb qemu-nbd-none-native nbdkit-memory)" ;;
+        *) die "unknown target $t (basalt basalt-volume basalt-volume-ec nbdkit-file qemu-nbd-wb qemu-nbd-none-native nbdkit-memory)" ;;
     esac
 done
 
@@ -106,7 +106,7 @@ await_port() { # await_port LABEL PORT PID [EXPORT]
 }
 
 # Build Basalt up front (the launcher builds on first use) so its start is not timed.
-if [[ " $TARGETS " == *" basalt "* || " $TARGETS " == *" basalt-volume "* ]]; then
+if [[ " $TARGETS " == *" basalt"* ]]; then
     log "building Basalt if needed"
     "$root/basalt" --version >/dev/null
 fi
@@ -120,26 +120,35 @@ for t in $TARGETS; do
             "$root/basalt" nbd serve --file "$f" --port "$port" --bind 127.0.0.1 --metrics-port 0 \
                 >"$out/$t.log" 2>&1 &
             ;;
-        basalt-volume)
-            # A whole cluster under $out/cluster on a port range of its own; up prints "ready".
-            rm -rf "$out/cluster"
-            base=$(( (port / 10) * 10 ))
-            [ "$base" -lt 52000 ] || base=$(( base - 13000 ))
-            "$root/basalt" up --data "$out/cluster" --port-base "$base" >"$out/$t.log" 2>&1 &
-            pid=$!
-            pids+=("$pid")
-            for _ in $(seq 1 1200); do
-                grep -q "basalt up: ready in" "$out/$t.log" && break
-                kill -0 "$pid" 2>/dev/null || { tail -20 "$out/$t.log" >&2; die "basalt up exited; log above"; }
-                sleep 0.1
-            done
-            log "$(grep 'basalt up: ready in' "$out/$t.log")"
-            port=$((base + 3709))
-            (cd "$out" && "$root/basalt" volume create bench --size "$FIO_SIZE" \
-                --policy "${VOLUME_POLICY:-rep3}" --data "$out/cluster") >&2
-            await_port "$t" "$port" "$pid" bench
-            log "$t: up pid $pid, nbd://127.0.0.1:$port/bench"
-            uris+=("$t=nbd://127.0.0.1:$port/bench")
+        basalt-volume|basalt-volume-ec)
+            # One cluster under $out/cluster for both volume targets; up prints "ready".
+            if [ -z "${cluster_port:-}" ]; then
+                rm -rf "$out/cluster"
+                base=$(( (port / 10) * 10 ))
+                [ "$base" -lt 52000 ] || base=$(( base - 13000 ))
+                "$root/basalt" up --data "$out/cluster" --port-base "$base" >"$out/basalt-up.log" 2>&1 &
+                cluster_pid=$!
+                pids+=("$cluster_pid")
+                for _ in $(seq 1 1200); do
+                    grep -q "basalt up: ready in" "$out/basalt-up.log" && break
+                    kill -0 "$cluster_pid" 2>/dev/null \
+                        || { tail -20 "$out/basalt-up.log" >&2; die "basalt up exited; log above"; }
+                    sleep 0.1
+                done
+                log "$(grep 'basalt up: ready in' "$out/basalt-up.log")"
+                cluster_port=$((base + 3709))
+            fi
+            port=$cluster_port
+            if [ "$t" = basalt-volume ]; then
+                volume=bench policy=${VOLUME_POLICY:-rep3}
+            else
+                volume=bench-ec policy=${EC_POLICY:-ec4+2}
+            fi
+            (cd "$out" && "$root/basalt" volume create "$volume" --size "$FIO_SIZE" \
+                --policy "$policy" --data "$out/cluster") >&2
+            await_port "$t" "$port" "$cluster_pid" "$volume"
+            log "$t: up pid $cluster_pid, nbd://127.0.0.1:$port/$volume ($policy)"
+            uris+=("$t=nbd://127.0.0.1:$port/$volume")
             continue
             ;;
         nbdkit-file)
