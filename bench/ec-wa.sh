@@ -42,8 +42,7 @@ for policy in $POLICIES; do
     for workload in "randwrite_4k:--rw=randwrite --bs=4k --iodepth=16 --norandommap=1 --size=$RAND_BYTES" \
                     "seqwrite_1m:--rw=write --bs=1m --iodepth=4 --size=$SEQ_BYTES --offset=256m"; do
         label=${workload%%:*}
-        logical=$(bytes "${label/randwrite_4k/$RAND_BYTES}")
-        [ "$label" = seqwrite_1m ] && logical=$(bytes "$SEQ_BYTES")
+        if [ "$label" = seqwrite_1m ]; then logical=$(bytes "$SEQ_BYTES"); else logical=$(bytes "$RAND_BYTES"); fi
         before=$(sectors)
         # shellcheck disable=SC2086
         fio --name="$name-$label" --ioengine=nbd --uri="$nbd/$name" ${workload#*:} --output=/dev/null
