@@ -96,14 +96,14 @@ class MetaVerbsIT {
                 "--json").out()).contains("\"name\":\"db2\"").contains("\"policy\":\"rep2\"");
         Result list = basalt("volume", "list");
         assertThat(list.out().lines().findFirst().orElseThrow())
-                .matches("NAME +SIZE +POLICY +ALLOCATED +CHUNKS");
+                .matches("NAME +SIZE +POLICY +ALLOCATED +RAW +CHUNKS");
         assertThat(list.out()).contains("db1").contains("10.0 GiB").contains("db2");
         assertThat(basalt("volume", "list", "--json").out().strip()).startsWith("[{").endsWith("}]");
         Result info = basalt("volume", "info", "db1");
         assertThat(info.out()).contains("policy").contains("rep3").contains("chunk size")
                 .contains("4.0 MiB").contains("0 of 2560 allocated");
         assertThat(basalt("volume", "info", "db1", "--json").out())
-                .contains("\"sizeBytes\":10737418240").contains("\"allocatedBytes\":0");
+                .contains("\"sizeBytes\":10737418240").contains("\"allocatedBytes\":0").contains("\"rawBytes\":0");
         assertThat(basalt("volume", "resize", "db1", "--size", "20G").out())
                 .contains("volume db1 is now 20.0 GiB");
         assertUserError(basalt("volume", "resize", "db1", "--size", "1G"), "--shrink");
