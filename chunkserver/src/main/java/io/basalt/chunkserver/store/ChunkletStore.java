@@ -376,20 +376,6 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
         return false;
     }
 
-    /** Undecided prepares, as (chunk, txid, master) for the log and for asking the master. */
-    public record PendingSummary(long chunkUid, long txid, long offsetBytes, int lengthBytes, String master) {}
-
-    public List<PendingSummary> pendingSummaries() {
-        List<PendingSummary> out = new java.util.ArrayList<>();
-        pending.forEach((chunkUid, txns) -> {
-            for (PendingTxn txn : txns) {
-                out.add(new PendingSummary(chunkUid, txn.txid, (long) txn.firstBlock << BLOCK_SHIFT,
-                        txn.count << BLOCK_SHIFT, txn.master));
-            }
-        });
-        return out;
-    }
-
     @Override
     public long retainFromLsn() {
         long lowest = Long.MAX_VALUE;
