@@ -106,6 +106,26 @@ class EcVolumeIT {
         throw new AssertionError("chunk server " + csId + " not UP within 60 s");
     }
 
+    /**
+     * Creates an ec4+2 volume, retrying for up to 30 s while meta cannot place it: right after a
+     * chunk server restart meta's watchdog can still count it not UP for a heartbeat or two (seen
+     * once in CI: "6 registered, 5 UP" just after all six were UP).
+     */
+    private static void createVolumeOnceAllUp(String volume) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (true) {
+            try {
+                cluster.createVolume(volume, "32M", "ec4+2", "16M");
+                return;
+            } catch (io.basalt.meta.api.MetaException e) {
+                if (e.error() != io.basalt.meta.api.MetaError.NO_PLACEMENT || System.nanoTime() > deadline) {
+                    throw e;
+                }
+                Thread.sleep(500);
+            }
+        }
+    }
+
     private static Path randomFile(String name, int bytes, long seed) throws IOException {
         byte[] data = new byte[bytes];
         new Random(seed).nextBytes(data);
@@ -225,7 +245,7 @@ class EcVolumeIT {
         }
         cluster.awaitChunkServersUp(6);
         String volume = "crash-" + point.replace('.', '-');
-        cluster.createVolume(volume, "32M", "ec4+2", "16M");
+        createVolumeOnceAllUp(volume);
         Path initial = randomFile(volume + "-initial.bin", 4 << 20, point.hashCode());
         Tools.Result first = blocks("write", cluster.uri(volume), "0", initial.toString());
         assertThat(first.exitCode()).as(first.describe() + logs()).isZero();
