@@ -13,12 +13,13 @@ import java.util.zip.CRC32C;
  *
  * <pre>
  *   u8   versionsPerBlock n (1 for a data chunklet, k for a parity one, 0: none carried)
- *   u8   mode: 0 NONE, 1 COMMIT txid, 2 ABORT txid, 3 BY_DECIDED, 4 ABORT_ALL
+ *   u8   mode: 0 NONE, 1 COMMIT txid, 2 ABORT txid, 3 BY_DECIDED, 4 ABORT_ALL, 5 PEEK
  *   u16  masterBytes
  *   u64  txid (the transaction's strip version g)
  *   masterBytes  "host:port" of the stripe master (UTF-8; may be empty)
  *   blocks x n x u64  versions of each block after the write
- *   blocks x u64      decided generation per block (mode BY_DECIDED; else absent)
+ *   blocks x u64      decided generation per block (mode BY_DECIDED), or the version of the
+ *                     block's pending strip, 0 for none (mode PEEK, in a reply); else absent
  *   u32  CRC32C of the preceding bytes of the section
  * </pre>
  *
@@ -27,6 +28,9 @@ import java.util.zip.CRC32C;
  * decided generation and aborts it otherwise (the master's parity is the record of what was
  * decided); ABORT_ALL aborts every pending block in the range (the master's own column, which
  * never keeps a pending strip of its own decisions); COMMIT and ABORT settle one transaction.
+ * PEEK (STRIP_READ only) settles nothing: the column answers, under its own stripe locks, with its
+ * committed versions and which transaction each block has pending; a new stripe master asks so to
+ * learn how an earlier master decided (StripeMaster, "termination").
  */
 public record EcSection(int versionsPerBlock, int mode, long txid, String master, long[] versions, long[] decided) {
     public static final int MODE_NONE = 0;
@@ -34,6 +38,7 @@ public record EcSection(int versionsPerBlock, int mode, long txid, String master
     public static final int MODE_ABORT = 2;
     public static final int MODE_BY_DECIDED = 3;
     public static final int MODE_ABORT_ALL = 4;
+    public static final int MODE_PEEK = 5;
     /** Versions per block at most: the widest parity vector (k ≤ 32 in the codec). */
     public static final int VERSIONS_PER_BLOCK_MAX = 32;
 
@@ -87,11 +92,11 @@ public record EcSection(int versionsPerBlock, int mode, long txid, String master
         int mode = in.getUnsignedByte(at + 1);
         int masterBytes = in.getUnsignedShort(at + 2);
         long txid = in.getLong(at + 4);
-        if (n > VERSIONS_PER_BLOCK_MAX || mode > MODE_ABORT_ALL) {
+        if (n > VERSIONS_PER_BLOCK_MAX || mode > MODE_PEEK) {
             throw new CsException(CsStatus.INVALID, "EC section with " + n + " versions per block (max "
                     + VERSIONS_PER_BLOCK_MAX + ") or unknown mode " + mode);
         }
-        int decidedCount = mode == MODE_BY_DECIDED ? blocks : 0;
+        int decidedCount = mode == MODE_BY_DECIDED || mode == MODE_PEEK ? blocks : 0;
         long expected = 16L + masterBytes + 8L * n * blocks + 8L * decidedCount;
         if (expected != bytes) {
             throw new CsException(CsStatus.INVALID, "EC section of " + bytes + " bytes; its fields need "

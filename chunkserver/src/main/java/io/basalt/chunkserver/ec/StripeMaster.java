@@ -18,6 +18,7 @@ import io.netty.buffer.Unpooled;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
@@ -58,6 +59,11 @@ import org.slf4j.LoggerFactory;
  * block (the version V says), and a pending strip is committed when its transaction version equals
  * it and aborted otherwise. So data and parity of a stripe always agree on what was decided, and a
  * read never combines strips of different writes (versions are checked before decoding).
+ *
+ * <p>When the master changes (its column failed and the client's new map names the next parity
+ * column), the new master may itself hold strips the old one prepared and decided without telling
+ * it. Before it reads its own versions it settles them by asking the old master, or failing that
+ * the other columns ({@link #terminate}), never by guessing.
  *
  * <p>Threads: each request runs on its own virtual thread and blocks on the column replies.
  */
@@ -278,8 +284,8 @@ public final class StripeMaster implements AutoCloseable {
             // The decision: our own parity strips with the new versions, durable and applied.
             ColumnWrite mine = parityColumnWrite(request, parity, v, after, layout.masterIndex(), txid, masterAddress);
             ByteBuf minePayload = mine.payload;
-            // The master's own column keeps no pending strip of its own: ABORT_ALL settles any left by
-            // an earlier master of this chunk (never decided: this column's versions say so).
+            // The master's own column keeps no pending strip: terminate() settled any an earlier master
+            // left in this range before V was read, and ABORT_ALL makes replay see the same.
             int sectionAt = mine.stripes * S + 4 * mine.stripes;
             EcSection section = EcSection.read(minePayload, sectionAt, minePayload.readableBytes() - sectionAt,
                     mine.stripes);
@@ -439,16 +445,11 @@ public final class StripeMaster implements AutoCloseable {
         }
     }
 
-    /** This master's own parity column over the request's stripes (settling any pending strip of it). */
+    /** This master's own parity column over the request's stripes (deciding any pending strip of it first). */
     private Strips readOwn(Request request) throws CsException {
         long offsetBytes = (long) request.firstStripe * S;
         int lengthBytes = request.stripeCount * S;
-        if (store.hasPending(request.chunkUid, offsetBytes, lengthBytes)) {
-            EcSection section = new EcSection(0, EcSection.MODE_ABORT_ALL, 0, "", new long[0], new long[0]);
-            ByteBuf payload = Unpooled.buffer(section.encodedBytes());
-            section.writeTo(payload);
-            log(WalRecordFormat.TYPE_EC_RESOLVE, request.chunkUid, offsetBytes, lengthBytes, payload);
-        }
+        terminate(request);
         int blocks = request.stripeCount;
         ByteBuf data = direct(lengthBytes + 4 * blocks);
         store.read(request.chunkUid, offsetBytes, lengthBytes, data);
@@ -459,6 +460,175 @@ public final class StripeMaster implements AutoCloseable {
                     + request.layout.m());
         }
         return new Strips(data, versions.n(), versions.versions());
+    }
+
+    /**
+     * Termination: decides the pending strips this column holds in the request's range, prepared by an
+     * earlier master of the chunk whose outcome never reached us (it failed, or its RESOLVE is still on
+     * the way), before this master reads its versions. Guessing is not allowed either way: aborting a
+     * transaction that earlier master decided would lose an acknowledged write, committing one it did
+     * not decide could leave fewer than k strips that agree.
+     * <ol>
+     *   <li>Ask the earlier master (PEEK, which waits for its stripe locks, so a transaction it is still
+     *       running finishes first): committed if its parity recorded the transaction's versions.
+     *   <li>If it cannot be asked, ask every other usable column: committed if one of them committed
+     *       the transaction; else rolled forward if every column the transaction touched holds it
+     *       prepared (the earlier master may have decided, and all of it can be committed); else
+     *       aborted (a column never prepared it or aborted it: it was never decided).
+     * </ol>
+     * The outcome is logged as an EC_RESOLVE by decided generation, like any settle, so replay repeats it.
+     */
+    private void terminate(Request request) throws CsException {
+        long offsetBytes = (long) request.firstStripe * S;
+        int count = request.stripeCount;
+        int lengthBytes = count * S;
+        List<ChunkletStore.PendingStrip> pending = store.pendingStrips(request.chunkUid, offsetBytes, lengthBytes);
+        if (pending.isEmpty()) {
+            return;
+        }
+        EcLayout layout = request.layout;
+        int k = layout.k();
+        String self = layout.address(layout.masterIndex());
+        long[] decided = new long[count]; // a block's decided generation; 0 aborts its pending strip
+        boolean[] known = new boolean[count];
+        TreeSet<String> masters = new TreeSet<>();
+        for (ChunkletStore.PendingStrip strip : pending) {
+            masters.add(strip.master());
+        }
+        masters.remove(self);
+        masters.remove("");
+        for (String master : masters) {
+            EcSection view = await(peek(request, master), master);
+            if (view == null) {
+                continue;
+            }
+            for (ChunkletStore.PendingStrip strip : pending) {
+                if (strip.master().equals(master)) {
+                    int i = strip.block() - request.firstStripe;
+                    known[i] = true;
+                    decided[i] = Arrays.equals(vector(view, i), strip.versions()) ? strip.txid() : 0;
+                }
+            }
+        }
+        EcSection[] views = null;
+        for (ChunkletStore.PendingStrip strip : pending) {
+            int i = strip.block() - request.firstStripe;
+            if (known[i]) {
+                continue;
+            }
+            if (views == null) {
+                views = peekColumns(request);
+            }
+            long txid = strip.txid();
+            long[] after = strip.versions();
+            boolean committed = false;
+            boolean missing = false;
+            for (int col = 0; col < layout.width(); col++) {
+                EcSection view = views[col];
+                if (view == null || (col < k && after[col] != txid)) {
+                    continue; // not reachable, or a data column the transaction leaves alone
+                }
+                long[] theirs = vector(view, i);
+                boolean has = col < k ? theirs.length > 0 && theirs[0] == txid : Arrays.equals(theirs, after);
+                committed |= has;
+                missing |= !has && view.decided()[i] != txid;
+            }
+            decided[i] = committed || !missing ? txid : 0;
+        }
+        long committedCount = pending.stream().filter(p -> decided[p.block() - request.firstStripe] == p.txid()).count();
+        log.info("chunk {} stripes {}..{}: {} undecided strip(s) of an earlier master ({}) found here; {} committed,"
+                + " {} aborted", Long.toHexString(request.chunkUid), request.firstStripe,
+                request.firstStripe + count - 1, pending.size(), String.join(",", masters.isEmpty()
+                        ? List.of("unknown") : masters), committedCount, pending.size() - committedCount);
+        EcSection section = EcSection.byDecided(decided);
+        ByteBuf payload = Unpooled.buffer(section.encodedBytes());
+        section.writeTo(payload);
+        log(WalRecordFormat.TYPE_EC_RESOLVE, request.chunkUid, offsetBytes, lengthBytes, payload);
+    }
+
+    /** Every other usable column's PEEK view of the request's stripes; null where it could not answer. */
+    private EcSection[] peekColumns(Request request) {
+        EcLayout layout = request.layout;
+        List<CompletableFuture<EcSection>> asks = new ArrayList<>();
+        for (int col = 0; col < layout.width(); col++) {
+            boolean ask = col != layout.masterIndex() && layout.usable(col);
+            asks.add(ask ? peek(request, layout.address(col)) : null);
+        }
+        EcSection[] views = new EcSection[layout.width()];
+        for (int col = 0; col < views.length; col++) {
+            views[col] = asks.get(col) == null ? null : await(asks.get(col), layout.address(col));
+        }
+        return views;
+    }
+
+    /** The versions a PEEK view gives block {@code i} (none when the column holds no chunklet). */
+    private static long[] vector(EcSection view, int i) {
+        int n = view.versionsPerBlock();
+        return Arrays.copyOfRange(view.versions(), i * n, (i + 1) * n);
+    }
+
+    /** STRIP_READ in PEEK mode of the request's stripes at {@code address}; null when it cannot answer. */
+    private CompletableFuture<EcSection> peek(Request request, String address) {
+        int count = request.stripeCount;
+        EcSection ask = new EcSection(0, EcSection.MODE_PEEK, 0, "", new long[0], new long[count]);
+        ByteBuf payload = Unpooled.buffer(ask.encodedBytes());
+        ask.writeTo(payload);
+        return clients.request(address, DataFrame.TYPE_STRIP_READ, request.chunkUid, request.chunkVersion,
+                (long) request.firstStripe * S, count * S, payload).handle((reply, error) -> {
+                    if (error != null) {
+                        log.info("chunk {}: peek at {} failed: {}", Long.toHexString(request.chunkUid), address,
+                                error.toString());
+                        return null;
+                    }
+                    try {
+                        if (reply.status() != CsStatus.OK) {
+                            log.info("chunk {}: peek at {}: {} {}", Long.toHexString(request.chunkUid), address,
+                                    reply.status(), reply.message());
+                            return null;
+                        }
+                        ByteBuf frame = reply.payload();
+                        EcSection view = EcSection.read(frame, frame.readerIndex(), frame.readableBytes(), count);
+                        return view.mode() == EcSection.MODE_PEEK ? view : null;
+                    } catch (CsException e) {
+                        log.warn("chunk {}: peek at {}: {}", Long.toHexString(request.chunkUid), address,
+                                e.getMessage());
+                        return null;
+                    } finally {
+                        reply.release();
+                    }
+                });
+    }
+
+    /**
+     * Answers a PEEK: this column's committed versions of blocks [offset, offset + length) and the
+     * transaction each has pending, read while holding this chunk server's locks of those stripes, so
+     * that a transaction this chunk server runs as master on them is decided before it answers.
+     */
+    public CompletableFuture<EcSection> peek(long chunkUid, long offsetBytes, int lengthBytes) {
+        CompletableFuture<EcSection> result = new CompletableFuture<>();
+        int first = (int) (offsetBytes / S);
+        int count = lengthBytes / S;
+        try {
+            threads.execute(() -> {
+                lock(chunkUid, first, count);
+                try {
+                    ChunkletStore.StripVersions versions = store.versions(chunkUid, offsetBytes, lengthBytes);
+                    long[] pendingTxids = new long[count];
+                    for (ChunkletStore.PendingStrip strip : store.pendingStrips(chunkUid, offsetBytes, lengthBytes)) {
+                        pendingTxids[strip.block() - first] = strip.txid();
+                    }
+                    result.complete(new EcSection(versions.n(), EcSection.MODE_PEEK, 0, "", versions.versions(),
+                            pendingTxids));
+                } catch (RuntimeException e) {
+                    result.completeExceptionally(e);
+                } finally {
+                    unlock(chunkUid, first, count);
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            result.completeExceptionally(new CsException(CsStatus.UNAVAILABLE, "chunk server is shutting down"));
+        }
+        return result;
     }
 
     private static long[][] ownVersions(Strips own, int count, int k) {

@@ -300,6 +300,10 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
         int at = frame.readerIndex() + DataFrame.HEADER_BYTES;
         int sectionBytes = (int) DataFrame.payloadBytes(frame);
         EcSection section = EcSection.read(frame, at, sectionBytes, blocks);
+        if (section.mode() == EcSection.MODE_PEEK) {
+            peek(requestId, chunkUid, offsetBytes, lengthBytes);
+            return;
+        }
         Runnable readAndReply = () -> readStrips(requestId, chunkUid, offsetBytes, lengthBytes);
         if (!service.store().hasPending(chunkUid, offsetBytes, lengthBytes)) {
             readAndReply.run();
@@ -354,6 +358,29 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /** STRIP_READ in PEEK mode: versions and pending transactions only, taken under the stripe locks. */
+    private void peek(long requestId, long chunkUid, long offsetBytes, int lengthBytes) throws CsException {
+        StripeMaster stripes = service.stripes();
+        if (stripes == null) {
+            throw new CsException(CsStatus.NOT_SUPPORTED, "this chunk server is not set up for erasure coding");
+        }
+        stripes.peek(chunkUid, offsetBytes, lengthBytes).whenComplete((section, error) -> ctx.executor().execute(() -> {
+            if (error != null) {
+                CsException cs = error instanceof CsException e ? e
+                        : new CsException(CsStatus.IO_ERROR, "peek failed: " + error);
+                replyError(DataFrame.TYPE_STRIP_READ, requestId, chunkUid, cs.status(), cs.getMessage());
+                return;
+            }
+            ByteBuf out = ctx.alloc().buffer(DataFrame.HEADER_BYTES + section.encodedBytes());
+            int headerAt = out.writerIndex();
+            DataFrame.writeHeader(out, DataFrame.TYPE_STRIP_READ | DataFrame.REPLY, 0, requestId, chunkUid, 0,
+                    offsetBytes, lengthBytes, 0, 0);
+            section.writeTo(out);
+            DataFrame.patchHeader(out, headerAt, out.writerIndex() - headerAt - DataFrame.HEADER_BYTES, 0);
+            reply(requestId, out, CsStatus.OK, 0);
+        }));
+    }
+
     /** Phase one: the strips are logged as pending (durable, not applied) and the master is told OK. */
     private void prepare(ByteBuf frame, long requestId, long chunkUid) throws CsException {
         checkLength(frame);
@@ -391,7 +418,7 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
         int at = frame.readerIndex() + DataFrame.HEADER_BYTES;
         int sectionBytes = (int) DataFrame.payloadBytes(frame);
         EcSection section = EcSection.read(frame, at, sectionBytes, lengthBytes >> BLOCK_SHIFT);
-        if (section.mode() == EcSection.MODE_NONE) {
+        if (section.mode() == EcSection.MODE_NONE || section.mode() == EcSection.MODE_PEEK) {
             throw new CsException(CsStatus.INVALID, "a resolve says commit or abort");
         }
         service.versions().check(chunkUid, DataFrame.chunkVersion(frame));

@@ -20,6 +20,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.Arrays;
 import java.util.List;
 import io.basalt.chunkserver.ec.EcSection;
 import io.netty.buffer.Unpooled;
@@ -268,7 +269,7 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
      */
     private void settle(long chunkUid, int first, int count, EcSection section, long lsn) throws IOException {
         List<PendingTxn> txns = pending.get(chunkUid);
-        if (txns == null || section.mode() == EcSection.MODE_NONE) {
+        if (txns == null || section.mode() == EcSection.MODE_NONE || section.mode() == EcSection.MODE_PEEK) {
             return;
         }
         for (PendingTxn txn : txns) {
@@ -374,6 +375,32 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
             }
         }
         return false;
+    }
+
+    /** One block's pending strip: its transaction version, the master that prepared it, its versions. */
+    public record PendingStrip(int block, long txid, String master, long[] versions) {}
+
+    /** The pending (prepared, undecided) strips among blocks [offset, offset + length) of a chunk. */
+    public List<PendingStrip> pendingStrips(long chunkUid, long offsetBytes, int lengthBytes) {
+        List<PendingTxn> txns = pending.get(chunkUid);
+        if (txns == null) {
+            return List.of();
+        }
+        int first = (int) (offsetBytes >> BLOCK_SHIFT);
+        int count = lengthBytes >> BLOCK_SHIFT;
+        List<PendingStrip> strips = new java.util.ArrayList<>();
+        for (PendingTxn txn : txns) {
+            int n = txn.versionsPerBlock;
+            for (int block = Math.max(first, txn.firstBlock); block < Math.min(first + count, txn.firstBlock + txn.count);
+                    block++) {
+                int at = block - txn.firstBlock;
+                if (!txn.settled[at]) {
+                    strips.add(new PendingStrip(block, txn.txid, txn.master,
+                            Arrays.copyOfRange(txn.versions, at * n, (at + 1) * n)));
+                }
+            }
+        }
+        return strips;
     }
 
     @Override

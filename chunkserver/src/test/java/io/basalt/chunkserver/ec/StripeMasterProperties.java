@@ -102,7 +102,7 @@ class StripeMasterProperties {
         return op.list().ofMinSize(5).ofMaxSize(30);
     }
 
-    @Property(tries = 12)
+    @Property(tries = 20)
     void readsThroughTheMasterMatchTheModel(@ForAll("ops") List<Op> ops) throws Exception {
         long uid = nextUid.getAndIncrement();
         byte[] model = new byte[REGION_BLOCKS * S];

@@ -342,6 +342,133 @@ class StripeMasterTest {
         verifyParity(4);
     }
 
+    // ---- termination: a new master settling what an earlier one prepared --------------------------
+
+    static final long TXID = Long.MAX_VALUE / 4;
+
+    /** Stripe 0 written normally, then transaction TXID of a full new stripe 0 as an earlier master sends it. */
+    record HandTxn(byte[] before, byte[] after, byte[][] strips, long[] oldVersions) {}
+
+    HandTxn handTxn(long seed) throws Exception {
+        Random random = new Random(seed);
+        byte[] before = random(random, K * S);
+        ecWriteOk(layout(), 0, before);
+        byte[] after = random(random, K * S);
+        MemorySegment[] data = new MemorySegment[K];
+        for (int c = 0; c < K; c++) {
+            data[c] = MemorySegment.ofBuffer(ByteBuffer.allocateDirect(S).put(after, c * S, S).flip());
+        }
+        MemorySegment[] parity = new MemorySegment[M];
+        for (int p = 0; p < M; p++) {
+            parity[p] = MemorySegment.ofBuffer(ByteBuffer.allocateDirect(S));
+        }
+        codec.encode(data, parity, 0, S);
+        byte[][] strips = new byte[K + M][];
+        for (int col = 0; col < K + M; col++) {
+            strips[col] = (col < K ? data[col] : parity[col - K]).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+        }
+        return new HandTxn(before, after, strips, stripVersions(K, 0));
+    }
+
+    /** The versions column {@code col} holds for stripe {@code stripe} (plain STRIP_READ). */
+    long[] stripVersions(int col, int stripe) throws Exception {
+        ByteBuf section = Unpooled.buffer();
+        EcSection.none().writeTo(section);
+        DataClient.Reply reply = clients[col].request(DataFrame.TYPE_STRIP_READ, UID, 0, (long) stripe * S, S, section)
+                .get(30, TimeUnit.SECONDS);
+        try {
+            assertThat(reply.status()).as(reply.message()).isEqualTo(CsStatus.OK);
+            ByteBuf p = reply.payload();
+            return EcSection.read(p, p.readerIndex() + S + 4, p.readableBytes() - S - 4, 1).versions();
+        } finally {
+            reply.release();
+        }
+    }
+
+    /** PREPARE of the hand-made transaction's strip at {@code col}, as the master at column K sends it. */
+    void prepareByHand(HandTxn txn, int col) throws Exception {
+        long[] vector = new long[K];
+        Arrays.fill(vector, TXID);
+        long maxOld = Arrays.stream(txn.oldVersions()).max().orElse(0);
+        ByteBuf payload = Unpooled.buffer();
+        payload.writeBytes(txn.strips()[col]).writeInt(BlockCrc.of(ByteBuffer.wrap(txn.strips()[col])));
+        new EcSection(col < K ? 1 : K, EcSection.MODE_BY_DECIDED, TXID, address(K),
+                col < K ? new long[] {TXID} : vector, new long[] {col < K ? txn.oldVersions()[col] : maxOld})
+                .writeTo(payload);
+        request(col, DataFrame.TYPE_PREPARE, payload);
+    }
+
+    void resolveByHand(int col, boolean commit) throws Exception {
+        ByteBuf payload = Unpooled.buffer();
+        EcSection.settle(TXID, commit).writeTo(payload);
+        request(col, DataFrame.TYPE_RESOLVE, payload);
+    }
+
+    void request(int col, int type, ByteBuf payload) throws Exception {
+        DataClient.Reply reply = clients[col].request(type, UID, 0, 0, S, payload).get(30, TimeUnit.SECONDS);
+        try {
+            assertThat(reply.status()).as(reply.message()).isEqualTo(CsStatus.OK);
+        } finally {
+            reply.release();
+        }
+    }
+
+    /** Each data column read directly (after the new master settled it) holds {@code expected}. */
+    void assertDataColumns(byte[] expected) throws Exception {
+        for (int c = 0; c < K; c++) {
+            DataClient.Reply direct = directRead((long) c * S);
+            try {
+                assertThat(direct.status()).as(direct.message()).isEqualTo(CsStatus.OK);
+                assertThat(ByteBufUtil.getBytes(direct.payload(), direct.payload().readerIndex(), S)).as("column %d", c)
+                        .isEqualTo(Arrays.copyOfRange(expected, c * S, (c + 1) * S));
+            } finally {
+                direct.release();
+            }
+        }
+    }
+
+    @Test
+    void aNewMasterCommitsWhatTheOldMasterDecidedButNeverResolved() throws Exception {
+        HandTxn txn = handTxn(11);
+        for (int col = 0; col < K + M; col++) {
+            prepareByHand(txn, col);
+        }
+        resolveByHand(K, true); // the old master's decision; no RESOLVE reached anyone else
+        // The old master's column is reported; the next parity column is master and asks the old one.
+        EcLayout next = layout(true, true, true, true, false, true);
+        assertThat(ecRead(next, 0, K * S)).isEqualTo(txn.after());
+        assertDataColumns(txn.after());
+        verifyParity(1);
+    }
+
+    @Test
+    void withTheOldMasterGoneAWriteEveryColumnPreparedRollsForward() throws Exception {
+        HandTxn txn = handTxn(12);
+        for (int col = 0; col < K + M; col++) {
+            if (col != K) {
+                prepareByHand(txn, col);
+            }
+        }
+        stop(K); // died after phase one, maybe after its decision: nobody can ask it
+        EcLayout next = layout(true, true, true, true, false, true);
+        assertThat(ecRead(next, 0, K * S)).isEqualTo(txn.after());
+        assertDataColumns(txn.after());
+        assertThat(stripVersions(K + 1, 0)).containsOnly(TXID);
+    }
+
+    @Test
+    void withTheOldMasterGoneAWriteSomeColumnsNeverPreparedIsAborted() throws Exception {
+        HandTxn txn = handTxn(13);
+        prepareByHand(txn, 0);
+        prepareByHand(txn, 1);
+        prepareByHand(txn, K + 1);
+        stop(K); // died in phase one: columns 2 and 3 never saw the transaction, so it was never decided
+        EcLayout next = layout(true, true, true, true, false, true);
+        assertThat(ecRead(next, 0, K * S)).isEqualTo(txn.before());
+        assertDataColumns(txn.before());
+        assertThat(stripVersions(K + 1, 0)).isEqualTo(txn.oldVersions());
+    }
+
     @Test
     void concurrentWritesToTheSameStripesStayConsistent() throws Exception {
         EcLayout layout = layout();
