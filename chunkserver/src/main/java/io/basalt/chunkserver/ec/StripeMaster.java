@@ -547,7 +547,7 @@ public final class StripeMaster implements AutoCloseable {
     }
 
     /** Every other usable column's PEEK view of the request's stripes; null where it could not answer. */
-    private EcSection[] peekColumns(Request request) {
+    private EcSection[] peekColumns(Request request) throws CsException {
         EcLayout layout = request.layout;
         List<CompletableFuture<EcSection>> asks = new ArrayList<>();
         for (int col = 0; col < layout.width(); col++) {
@@ -581,6 +581,9 @@ public final class StripeMaster implements AutoCloseable {
                         return null;
                     }
                     try {
+                        if (reply.status() == CsStatus.STALE_VERSION) {
+                            throw stale(address, reply);
+                        }
                         if (reply.status() != CsStatus.OK) {
                             log.info("chunk {}: peek at {}: {} {}", Long.toHexString(request.chunkUid), address,
                                     reply.status(), reply.message());
@@ -803,6 +806,9 @@ public final class StripeMaster implements AutoCloseable {
                         return null;
                     }
                     try {
+                        if (reply.status() == CsStatus.STALE_VERSION) {
+                            throw stale(address, reply);
+                        }
                         if (reply.status() != CsStatus.OK) {
                             log.info("chunk {}: strip read from {}: {} {}", Long.toHexString(request.chunkUid),
                                     address, reply.status(), reply.message());
@@ -867,13 +873,27 @@ public final class StripeMaster implements AutoCloseable {
         }
     }
 
-    private static <T> T await(CompletableFuture<T> future, String address) {
+    /**
+     * The column's answer, or null when it could not give one; a column that knows a newer chunk
+     * version fails the whole request STALE_VERSION instead, so the client refreshes its map and
+     * retries rather than taking a healthy column for a failed one.
+     */
+    private static <T> T await(CompletableFuture<T> future, String address) throws CsException {
         try {
             return future.join();
         } catch (CompletionException e) {
+            if (e.getCause() instanceof CsException cs && cs.status() == CsStatus.STALE_VERSION) {
+                throw cs;
+            }
             log.info("column {}: {}", address, e.getCause() == null ? e.toString() : e.getCause().toString());
             return null;
         }
+    }
+
+    /** Thrown inside a reply handler: the column knows a newer chunk version than the request's. */
+    private static CompletionException stale(String address, DataClient.Reply reply) {
+        return new CompletionException(new CsException(CsStatus.STALE_VERSION, "column " + address + ": "
+                + reply.message() + " (refresh the chunk map and retry)"));
     }
 
     private long nextTxid(long highestVersion) {

@@ -470,6 +470,25 @@ class StripeMasterTest {
     }
 
     @Test
+    void aColumnThatKnowsANewerChunkVersionFailsTheRequestStaleNotUnavailable() throws Exception {
+        byte[] data = random(new Random(14), K * S);
+        ecWriteOk(layout(), 0, data);
+        // Meta moved the chunk on (a report by another client); column 1 heard first, the master not yet.
+        servers[1].versions().chunkVersion(UID, 5);
+        ByteBuf payload = Unpooled.buffer();
+        layout().writeTo(payload);
+        DataClient.Reply reply = clients[K].request(DataFrame.TYPE_EC_READ, UID, 0, 0, K * S, payload)
+                .get(30, TimeUnit.SECONDS);
+        try {
+            // Not STRIPE_UNAVAILABLE (or a reconstruction): the client must refresh, not report column 1.
+            assertThat(reply.status()).as(reply.message()).isEqualTo(CsStatus.STALE_VERSION);
+            assertThat(reply.message()).contains(address(1)).contains("stale chunk version 0 < 5");
+        } finally {
+            reply.release();
+        }
+    }
+
+    @Test
     void concurrentWritesToTheSameStripesStayConsistent() throws Exception {
         EcLayout layout = layout();
         Random random = new Random(11);
