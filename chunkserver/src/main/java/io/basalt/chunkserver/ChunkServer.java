@@ -182,7 +182,7 @@ public final class ChunkServer implements AutoCloseable {
                     config.lengthMaxBytes(), config.inFlightBytesMax(), config.requestTimeoutMillis());
             replicas = new ReplicaClients(group, config.requestTimeoutMillis(), service.payloadMaxBytes());
             // Its virtual threads end with their requests; closing the server and replicas ends those.
-            StripeMaster stripes = new StripeMaster(store, wal, versions, replicas);
+            StripeMaster stripes = new StripeMaster(store, wal, versions, replicas, metrics);
             service = new DataService(store, wal, versions, readers, replicas, stripes, metrics, config.lengthMaxBytes(),
                     config.inFlightBytesMax(), config.requestTimeoutMillis());
             server = DataServer.start(new InetSocketAddress(config.bindHost(), config.port()), group, service);

@@ -10,7 +10,8 @@ import io.prometheus.metrics.model.snapshots.Unit;
  * Prometheus metrics of one chunk server: requests, bytes, errors and latency by operation; WAL sync
  * latency and batch size (the group-commit factor is writes / syncs), segments started (recycled or
  * preallocated); corrupt blocks; in flight;
- * disk used/free; protocol errors by kind.
+ * disk used/free; protocol errors by kind; erasure-coded stripe writes by parity rule and settled
+ * leftovers of earlier stripe masters.
  */
 public final class CsMetrics {
     public final Counter requests;
@@ -31,6 +32,8 @@ public final class CsMetrics {
     public final Gauge diskFreeBytes;
     public final Gauge connectionsOpen;
     public final Counter protocolErrors;
+    public final Counter ecStripeWrites;
+    public final Counter ecTerminations;
 
     public CsMetrics(PrometheusRegistry registry) {
         requests = Counter.builder().name("basalt_cs_requests_total")
@@ -81,5 +84,12 @@ public final class CsMetrics {
         protocolErrors = Counter.builder().name("basalt_cs_protocol_errors_total")
                 .help("Connections closed for breaking the data protocol, by kind").labelNames("kind")
                 .register(registry);
+        ecStripeWrites = Counter.builder().name("basalt_cs_ec_stripe_writes_total")
+                .help("Stripes written as stripe master, by how parity was made: full (whole stripe encoded),"
+                        + " reencode (partial: untouched strips read), delta (partial: parity delta)")
+                .labelNames("rule").register(registry);
+        ecTerminations = Counter.builder().name("basalt_cs_ec_terminations_total")
+                .help("Pending strips of an earlier stripe master settled by this one, by outcome")
+                .labelNames("outcome").register(registry);
     }
 }

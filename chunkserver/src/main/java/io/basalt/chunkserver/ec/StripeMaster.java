@@ -2,6 +2,7 @@ package io.basalt.chunkserver.ec;
 
 import io.basalt.chunkserver.BlockCrc;
 import io.basalt.chunkserver.ChunkVersions;
+import io.basalt.chunkserver.CsMetrics;
 import io.basalt.chunkserver.CsException;
 import io.basalt.chunkserver.CsStatus;
 import io.basalt.chunkserver.protocol.DataClient;
@@ -42,10 +43,12 @@ import org.slf4j.LoggerFactory;
  *   <li>Lock the request's stripes (writes to one stripe are serialized here; other stripes go on
  *       in parallel). Read this master's own parity versions V: for each stripe, the versions of the
  *       k data strips its parity was computed from. That is the record of what was decided.
- *   <li>Partial stripes: read the data strips the request does not overwrite and re-encode (rule (a)
- *       of the issue; with 4 KiB strips a request never changes part of a strip, see the note on the
- *       delta rule in docs/chunkserver.md). A strip that cannot be read, fails its CRC or carries a
- *       version other than V's is rebuilt from k strips whose versions agree with V.
+ *   <li>Partial stripes, by whichever reads fewer strips ({@link #deltaIsCheaper}): (a) read the data
+ *       strips the request does not overwrite and re-encode, or (b) read the old data of the changed
+ *       strips and the other parity columns' old parity and apply the parity delta. Every strip read
+ *       must carry the version V records; (b) falls back to (a) when one does not. In (a) a strip that
+ *       cannot be read, fails its CRC or carries a version other than V's is rebuilt from k strips
+ *       whose versions agree with V.
  *   <li>Give the transaction a version g above every version in V; written strips get version g.
  *   <li>PREPARE every other usable column: its strips, CRCs and versions are logged durably as
  *       pending, not applied. A column that fails makes the master abort the others and answer
@@ -76,6 +79,7 @@ public final class StripeMaster implements AutoCloseable {
     private final WalWriter wal;
     private final ChunkVersions fence;
     private final ReplicaClients clients;
+    private final CsMetrics metrics;
     private final ExecutorService threads =
             Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("basalt-stripe-master-", 0).factory());
     private final ReentrantLock[] locks = new ReentrantLock[LOCK_SLOTS];
@@ -83,8 +87,10 @@ public final class StripeMaster implements AutoCloseable {
     /** Transaction versions start at the clock (microseconds) so a restarted master never reuses one. */
     private final AtomicLong lastTxid = new AtomicLong(System.currentTimeMillis() * 1000);
 
-    public StripeMaster(ChunkletStore store, WalWriter wal, ChunkVersions fence, ReplicaClients clients) {
+    public StripeMaster(ChunkletStore store, WalWriter wal, ChunkVersions fence, ReplicaClients clients,
+            CsMetrics metrics) {
         this.store = store;
+        this.metrics = metrics;
         this.wal = wal;
         this.fence = fence;
         this.clients = clients;
@@ -202,14 +208,18 @@ public final class StripeMaster implements AutoCloseable {
         try {
             Strips own = readOwn(request);
             long[][] v = ownVersions(own, count, k);
-            // Data strips the request leaves alone but whose stripes it changes: partial stripes only.
+            ErasureCodec codec = codec(k, m);
+            ByteBuf parity = direct(count * m * S);
+            parity.writerIndex(count * m * S);
+            // Partial stripes: parity by delta where that reads fewer strips and works, else the data
+            // strips the request leaves alone are read (need) and the stripe is re-encoded.
+            boolean[] delta = new boolean[count];
             boolean[][] need = new boolean[count][k];
             for (int si = 0; si < count; si++) {
-                boolean partial = false;
-                for (int c = 0; c < k; c++) {
-                    partial |= !request.covers(first + si, c);
-                }
-                for (int c = 0; c < k && partial; c++) {
+                boolean partial = partialStripe(request, first + si);
+                delta[si] = partial && deltaIsCheaper(request, si)
+                        && deltaParity(request, own, v, si, data, parity, codec);
+                for (int c = 0; c < k && partial && !delta[si]; c++) {
                     need[si][c] = !request.covers(first + si, c);
                 }
             }
@@ -228,12 +238,20 @@ public final class StripeMaster implements AutoCloseable {
                 }
             }
             txid = nextTxid(highest);
-            // Parity of every stripe, and the versions after the write.
-            ErasureCodec codec = codec(k, m);
-            ByteBuf parity = direct(count * m * S);
-            parity.writerIndex(count * m * S);
+            // Parity of every other stripe, and the versions after the write.
             long[][] after = new long[count][];
             for (int si = 0; si < count; si++) {
+                after[si] = v[si].clone();
+                for (int c = 0; c < k; c++) {
+                    if (request.covers(first + si, c)) {
+                        after[si][c] = txid;
+                    }
+                }
+                boolean partial = partialStripe(request, first + si);
+                metrics.ecStripeWrites.labelValues(delta[si] ? "delta" : partial ? "reencode" : "full").inc();
+                if (delta[si]) {
+                    continue;
+                }
                 MemorySegment[] in = new MemorySegment[k];
                 for (int c = 0; c < k; c++) {
                     in[c] = MemorySegment.ofBuffer(strips[si][c].nioBuffer(0, S));
@@ -243,12 +261,6 @@ public final class StripeMaster implements AutoCloseable {
                     out[p] = MemorySegment.ofBuffer(parity.nioBuffer((si * m + p) * S, S));
                 }
                 codec.encode(in, out, 0, S);
-                after[si] = v[si].clone();
-                for (int c = 0; c < k; c++) {
-                    if (request.covers(first + si, c)) {
-                        after[si][c] = txid;
-                    }
-                }
             }
             // Phase one: every other usable column logs its strips as pending.
             String masterAddress = layout.address(layout.masterIndex());
@@ -310,6 +322,107 @@ public final class StripeMaster implements AutoCloseable {
             }
             unlock(request.chunkUid, first, count);
         }
+    }
+
+    /**
+     * The partial-stripe rule, by strips read from other chunk servers: re-encoding reads the data
+     * strips the write leaves alone (k - changed; more when one of them must be rebuilt); the parity
+     * delta reads the old data of the changed strips and the old parity of every other usable parity
+     * column (changed + m - 1), and needs every changed column usable. Ties go to re-encoding. For
+     * ec4+2 a one-strip write reads 2 strips instead of 3; for ec9+3, 3 instead of 8.
+     */
+    private static boolean partialStripe(Request request, int stripe) {
+        for (int c = 0; c < request.k(); c++) {
+            if (!request.covers(stripe, c)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static boolean deltaIsCheaper(Request request, int si) {
+        EcLayout layout = request.layout;
+        int k = layout.k();
+        int changed = 0;
+        boolean untouchedMissing = false;
+        for (int c = 0; c < k; c++) {
+            if (request.covers(request.firstStripe + si, c)) {
+                if (!layout.usable(c)) {
+                    return false;
+                }
+                changed++;
+            } else {
+                untouchedMissing |= !layout.usable(c);
+            }
+        }
+        int otherParity = 0;
+        for (int col = k; col < layout.width(); col++) {
+            otherParity += col != layout.masterIndex() && layout.usable(col) ? 1 : 0;
+        }
+        int reencode = untouchedMissing ? k : k - changed;
+        return changed + otherParity < reencode;
+    }
+
+    /**
+     * Rule (b) for stripe {@code si}: new parity = old parity + the codec's delta of each changed
+     * strip ({@link ErasureCodec#updateParity}), written into {@code parity}. The old data strips and
+     * the other columns' old parity must carry exactly the versions V records (read settling pending
+     * strips by V, as every read of the master does); false when one cannot be had that way, and the
+     * stripe is re-encoded instead.
+     */
+    private boolean deltaParity(Request request, Strips own, long[][] v, int si, ByteBuf data, ByteBuf parity,
+            ErasureCodec codec) throws CsException {
+        EcLayout layout = request.layout;
+        int k = layout.k();
+        int m = layout.m();
+        int stripe = request.firstStripe + si;
+        List<Integer> columns = new ArrayList<>();
+        List<CompletableFuture<Strips>> reads = new ArrayList<>();
+        for (int col = 0; col < layout.width(); col++) {
+            boolean changed = col < k && request.covers(stripe, col);
+            boolean otherParity = col >= k && col != layout.masterIndex() && layout.usable(col);
+            if (changed || otherParity) {
+                columns.add(col);
+                reads.add(readColumn(request, col, stripe, 1, col < k ? 1 : k,
+                        new long[] {col < k ? v[si][col] : max(v[si])}));
+            }
+        }
+        Strips[] got = new Strips[layout.width()];
+        boolean usable = true;
+        for (int i = 0; i < columns.size(); i++) {
+            int col = columns.get(i);
+            Strips strips = await(reads.get(i), layout.address(col));
+            boolean agrees = strips != null;
+            for (int c = 0; agrees && c < (col < k ? 1 : k); c++) {
+                agrees = strips.version(0, c) == (col < k ? v[si][col] : v[si][c]);
+            }
+            usable &= agrees;
+            got[col] = strips;
+        }
+        if (!usable) {
+            log.info("chunk {} stripe {}: parity delta not possible (a strip could not be read or is not the"
+                    + " version V records); re-encoding", Long.toHexString(request.chunkUid), stripe);
+            return false;
+        }
+        MemorySegment[] out = new MemorySegment[m];
+        for (int p = 0; p < m; p++) {
+            int col = k + p;
+            ByteBuf slot = parity.slice((si * m + p) * S, S);
+            if (col == layout.masterIndex()) {
+                slot.setBytes(0, own.strip(si), 0, S);
+            } else if (got[col] != null) {
+                slot.setBytes(0, got[col].strip(0), 0, S);
+            } // else: a column not written; its slot is scratch
+            out[p] = MemorySegment.ofBuffer(slot.nioBuffer(0, S));
+        }
+        for (int c = 0; c < k; c++) {
+            if (request.covers(stripe, c)) {
+                MemorySegment before = MemorySegment.ofBuffer(got[c].strip(0).nioBuffer(0, S));
+                MemorySegment now = MemorySegment.ofBuffer(data.nioBuffer(request.blockIndex(stripe, c) * S, S));
+                codec.updateParity(c, before, now, out, 0, S);
+            }
+        }
+        return true;
     }
 
     /** A column's share of a transaction: its stripe range and the PREPARE payload. */
@@ -536,6 +649,8 @@ public final class StripeMaster implements AutoCloseable {
             decided[i] = committed || !missing ? txid : 0;
         }
         long committedCount = pending.stream().filter(p -> decided[p.block() - request.firstStripe] == p.txid()).count();
+        metrics.ecTerminations.labelValues("committed").inc(committedCount);
+        metrics.ecTerminations.labelValues("aborted").inc(pending.size() - committedCount);
         log.info("chunk {} stripes {}..{}: {} undecided strip(s) of an earlier master ({}) found here; {} committed,"
                 + " {} aborted", Long.toHexString(request.chunkUid), request.firstStripe,
                 request.firstStripe + count - 1, pending.size(), String.join(",", masters.isEmpty()

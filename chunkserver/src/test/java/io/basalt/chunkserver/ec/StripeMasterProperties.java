@@ -36,7 +36,7 @@ import net.jqwik.api.lifecycle.AfterContainer;
 import net.jqwik.api.lifecycle.BeforeContainer;
 
 /**
- * Model-based property of the stripe logic (ec3+2, six in-process chunk servers, one fresh chunk per
+ * Model-based property of the stripe logic (ec4+2, so that one-strip writes take the parity delta, six in-process chunk servers, one fresh chunk per
  * try): random sequences of partial and full-stripe writes, zero writes (what a trim of an EC volume
  * is) and reads at random offsets, while up to m columns fail for good on the way (left out of the
  * layout from then on, as meta marks a reported column OUTDATED; at least one parity column stays to
@@ -44,10 +44,10 @@ import net.jqwik.api.lifecycle.BeforeContainer;
  * the final read of the whole region.
  */
 class StripeMasterProperties {
-    static final int K = 3;
+    static final int K = 4;
     static final int M = 2;
     static final int S = 4096;
-    static final int REGION_BLOCKS = 96; // 32 stripes
+    static final int REGION_BLOCKS = 96; // 24 stripes
 
     static Path root;
     static EventLoopGroup group;

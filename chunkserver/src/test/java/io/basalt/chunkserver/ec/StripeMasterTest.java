@@ -17,6 +17,8 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.prometheus.metrics.model.snapshots.CounterSnapshot;
+import io.prometheus.metrics.model.snapshots.MetricSnapshot;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -53,6 +55,7 @@ class StripeMasterTest {
     EventLoopGroup group;
     final ChunkServer[] servers = new ChunkServer[K + M];
     final DataClient[] clients = new DataClient[K + M];
+    final PrometheusRegistry[] registries = new PrometheusRegistry[K + M];
     final List<AutoCloseable> toClose = new ArrayList<>();
     final ErasureCodec codec = ErasureCodecs.create(K, M);
 
@@ -70,7 +73,8 @@ class StripeMasterTest {
                 .withWal(new io.basalt.chunkserver.wal.WalWriter.Config(8L << 20, 64, 4096, 64L << 20,
                         io.basalt.chunkserver.protocol.DataService.payloadMaxBytes(1 << 20)))
                 .withPort(port);
-        servers[column] = ChunkServer.start(config, new LocalMetaLink("test"), new PrometheusRegistry());
+        registries[column] = new PrometheusRegistry();
+        servers[column] = ChunkServer.start(config, new LocalMetaLink("test"), registries[column]);
         clients[column] = DataClient.connect(group, address(column), 20_000, 2 << 20);
     }
 
@@ -235,6 +239,25 @@ class StripeMasterTest {
         }
         assertThat(ecRead(layout, 0, 1 << 20)).isEqualTo(Arrays.copyOf(model, 1 << 20));
         verifyParity(REGION_BYTES / (K * S));
+        // One-strip partial stripes went by parity delta, wider ones by re-encoding (see deltaIsCheaper).
+        assertThat(stripeWrites("delta")).isPositive();
+        assertThat(stripeWrites("reencode")).isPositive();
+        assertThat(stripeWrites("full")).isPositive();
+    }
+
+    /** The master's (column K's) basalt_cs_ec_stripe_writes_total for {@code rule}. */
+    double stripeWrites(String rule) {
+        for (MetricSnapshot snapshot : registries[K].scrape()) {
+            if (snapshot instanceof CounterSnapshot counter
+                    && counter.getMetadata().getName().equals("basalt_cs_ec_stripe_writes")) {
+                for (CounterSnapshot.CounterDataPointSnapshot point : counter.getDataPoints()) {
+                    if (rule.equals(point.getLabels().get("rule"))) {
+                        return point.getValue();
+                    }
+                }
+            }
+        }
+        return 0;
     }
 
     @Test
