@@ -55,7 +55,8 @@ import org.slf4j.LoggerFactory;
  *       REPLICA_FAILED naming it (the client reports it to meta and retries with the new map).
  *   <li>Decide: log and apply this master's own parity strips with the new versions (EC_WRITE). Its
  *       versions now say g: the transaction is committed. Answer the client.
- *   <li>RESOLVE commit on every prepared column, then unlock.
+ *   <li>Unlock, and send RESOLVE commit to every prepared column without waiting (each applies it
+ *       without a WAL sync; a lost one is settled again by the next request, as below).
  * </ol>
  * A column that restarts with a pending strip, or that never heard the outcome, serves no read of it
  * (PENDING); the next request of the master for that range carries the decided generation of each
@@ -488,25 +489,33 @@ public final class StripeMaster implements AutoCloseable {
         return new ColumnWrite(request.firstStripe, count, payload);
     }
 
-    /** Sends RESOLVE (commit or abort) to the prepared columns and waits for their answers. */
+    /**
+     * Sends RESOLVE (commit or abort) to the prepared columns without waiting: the stripes can be
+     * unlocked at once, because the next PREPARE or STRIP_READ of the master for them carries the
+     * decided generations and settles the same way, whichever arrives first.
+     */
     private void settle(Request request, List<Integer> prepared, long txid, boolean commit) {
-        List<CompletableFuture<DataClient.Reply>> sends = new ArrayList<>();
         for (int col : prepared) {
             EcSection section = EcSection.settle(txid, commit);
             ByteBuf payload = Unpooled.buffer(section.encodedBytes());
             section.writeTo(payload);
+            String address = request.layout.address(col);
             // The range: the whole request's stripes (a settle by txid covers what the column holds).
-            sends.add(clients.request(request.layout.address(col), DataFrame.TYPE_RESOLVE, request.chunkUid,
-                    request.chunkVersion, (long) request.firstStripe * S, request.stripeCount * S, payload));
-        }
-        for (int i = 0; i < sends.size(); i++) {
-            String failure = outcome(sends.get(i), request.layout.address(prepared.get(i)));
-            if (failure != null) {
-                // Decided either way: the column settles it on the master's next request for the range.
-                log.info("ec transaction {} of chunk {}: {} not told the {} ({}); it stays pending there",
-                        txid, Long.toHexString(request.chunkUid), request.layout.address(prepared.get(i)),
-                        commit ? "commit" : "abort", failure);
-            }
+            clients.request(address, DataFrame.TYPE_RESOLVE, request.chunkUid, request.chunkVersion,
+                    (long) request.firstStripe * S, request.stripeCount * S, payload).whenComplete((reply, error) -> {
+                        String failure = error != null ? "failed: " + error.getMessage()
+                                : reply.status() == CsStatus.OK ? null : "answered " + reply.status() + ": "
+                                        + reply.message();
+                        if (reply != null) {
+                            reply.release();
+                        }
+                        if (failure != null) {
+                            // Decided either way: the column settles it on the master's next request.
+                            log.info("ec transaction {} of chunk {}: {} not told the {} ({}); it stays pending there",
+                                    txid, Long.toHexString(request.chunkUid), address, commit ? "commit" : "abort",
+                                    failure);
+                        }
+                    });
         }
     }
 

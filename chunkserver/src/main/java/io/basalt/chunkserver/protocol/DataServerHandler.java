@@ -410,7 +410,7 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
                 }));
     }
 
-    /** Phase two: commits or aborts a transaction's pending strips on this column. */
+    /** Phase two: commits or aborts a transaction's pending strips on this column (no WAL sync). */
     private void resolve(ByteBuf frame, long requestId, long chunkUid) throws CsException {
         checkLength(frame);
         long offsetBytes = DataFrame.offsetBytes(frame);
@@ -427,9 +427,11 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         CrashPoints.hit("column.before-resolve");
+        // Applied in order but not logged (WalEntry.unlogged): a lost RESOLVE is settled again by the
+        // master's next request, so it need not cost a sync of its own.
         service.wal().submit(new WalEntry(WalRecordFormat.TYPE_EC_RESOLVE, chunkUid, offsetBytes, lengthBytes,
                 frame.retainedSlice(at, sectionBytes), (e, error) -> ctx.executor().execute(() ->
-                        replyDone(DataFrame.TYPE_RESOLVE, requestId, chunkUid, lengthBytes, error))));
+                        replyDone(DataFrame.TYPE_RESOLVE, requestId, chunkUid, lengthBytes, error))).unlogged());
     }
 
     /** Client to stripe master: the master runs the transaction or reconstruction and answers. */

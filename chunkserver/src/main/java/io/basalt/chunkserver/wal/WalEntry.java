@@ -23,6 +23,8 @@ public final class WalEntry {
     final ByteBuf payload;
     final Completion completion;
     long lsn;
+    /** False: applied in WAL order but never written to the log (see {@link #unlogged()}). */
+    boolean logged = true;
 
     public WalEntry(int type, long chunkUid, long offsetBytes, int lengthBytes, ByteBuf payload,
             Completion completion) {
@@ -68,6 +70,23 @@ public final class WalEntry {
     /** A DELETE_CHUNKLET entry for {@code chunkUid}: the whole chunklet goes, in WAL order. */
     public static WalEntry deleteChunklet(long chunkUid, Completion completion) {
         return new WalEntry(WalRecordFormat.TYPE_DELETE_CHUNKLET, chunkUid, 0, 0, null, completion);
+    }
+
+    /**
+     * Makes this entry apply in WAL order without a record of its own and without waiting for (or
+     * forcing) a sync: for a change that replay can do without, because whoever asked for it will
+     * ask again. A RESOLVE from the stripe master is one: if it is lost in a crash, its PREPARE is
+     * replayed as pending and the master's next request settles it by the versions it decided.
+     * Applied changes are made durable by the next checkpoint, which forces the chunklet files
+     * before the WAL is trimmed past the PREPARE.
+     */
+    public WalEntry unlogged() {
+        if (type != WalRecordFormat.TYPE_EC_RESOLVE) {
+            throw new IllegalArgumentException("only an EC_RESOLVE may skip the log, not a "
+                    + WalRecordFormat.typeName(type));
+        }
+        logged = false;
+        return this;
     }
 
     /** The LSN the writer gave this entry (0 before it was logged). */

@@ -336,7 +336,7 @@ public final class WalWriter implements AutoCloseable {
     }
 
     private static int recordBytes(WalEntry entry) {
-        return HEADER_BYTES + entry.payloadBytes();
+        return entry.logged ? HEADER_BYTES + entry.payloadBytes() : 0;
     }
 
     /**
@@ -350,7 +350,13 @@ public final class WalWriter implements AutoCloseable {
             headers.clear();
             List<ByteBuffer> gather = new ArrayList<>(entries.size() * 2);
             long start = segmentPosition;
+            int logged = 0;
             for (WalEntry entry : entries) {
+                if (!entry.logged) {
+                    entry.lsn = Math.max(1, nextLsn - 1); // shares the last LSN: a block's "written" mark
+                    continue;
+                }
+                logged++;
                 entry.lsn = nextLsn++;
                 int headerAt = headers.position();
                 putHeader(headers, entry.type, entry.lsn, entry.chunkUid, entry.offsetBytes, entry.lengthBytes,
@@ -366,19 +372,21 @@ public final class WalWriter implements AutoCloseable {
                 }
                 batchBytes += recordBytes(entry);
             }
-            ByteBuffer[] buffers = gather.toArray(ByteBuffer[]::new);
-            segment.position(start);
-            long written = 0;
-            while (written < batchBytes) {
-                written += segment.write(buffers);
+            if (logged > 0) {
+                ByteBuffer[] buffers = gather.toArray(ByteBuffer[]::new);
+                segment.position(start);
+                long written = 0;
+                while (written < batchBytes) {
+                    written += segment.write(buffers);
+                }
+                segmentPosition = start + batchBytes;
+                long syncStart = System.nanoTime();
+                segment.force(false);
+                long syncNanos = System.nanoTime() - syncStart;
+                syncCount++;
+                durableLsn = nextLsn - 1;
+                listener.synced(logged, batchBytes, syncNanos);
             }
-            segmentPosition = start + batchBytes;
-            long syncStart = System.nanoTime();
-            segment.force(false);
-            long syncNanos = System.nanoTime() - syncStart;
-            syncCount++;
-            durableLsn = nextLsn - 1;
-            listener.synced(entries.size(), batchBytes, syncNanos);
         } catch (IOException | RuntimeException e) {
             // The segment's state is unknown (and after a failed fsync, so is the page cache's).
             nextLsn = firstLsn;
@@ -396,7 +404,7 @@ public final class WalWriter implements AutoCloseable {
             CsException error = null;
             try {
                 sink.apply(entry);
-                appliedLsn = entry.lsn;
+                appliedLsn = Math.max(appliedLsn, entry.lsn);
             } catch (IOException | RuntimeException e) {
                 // Durable in the WAL but not in the chunklet: reads would disagree with the log, so
                 // the store takes no more writes until a restart replays.

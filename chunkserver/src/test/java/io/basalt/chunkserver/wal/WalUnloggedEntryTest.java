@@ -1,0 +1,67 @@
+package io.basalt.chunkserver.wal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.netty.buffer.Unpooled;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * An unlogged entry (a RESOLVE from the stripe master) is applied in WAL order but costs no sync,
+ * takes no LSN of its own and is not in the log: replay after a crash does not see it.
+ */
+class WalUnloggedEntryTest {
+    Path dir;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        dir = Files.createTempDirectory("wal-unlogged");
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        WalProperties.delete(dir);
+    }
+
+    @Test
+    void anUnloggedResolveIsAppliedInOrderWithoutASyncAndIsNotReplayed() throws Exception {
+        RecordingSink sink = new RecordingSink();
+        WalWriter wal = WalWriter.open(dir, sink, WalRecyclingTest.CONFIG, WalWriter.Listener.NONE);
+        WalRecyclingTest.write(wal, 0, 1);
+        long syncs = wal.syncCount();
+        CompletableFuture<Long> resolved = new CompletableFuture<>();
+        wal.submit(new WalEntry(WalRecordFormat.TYPE_EC_RESOLVE, 1, 0, 4096, Unpooled.copiedBuffer(new byte[20]),
+                (e, error) -> {
+                    if (error != null) {
+                        resolved.completeExceptionally(error);
+                    } else {
+                        resolved.complete(e.lsn());
+                    }
+                }).unlogged());
+        assertThat(resolved.get(10, TimeUnit.SECONDS)).as("shares the last LSN").isEqualTo(1);
+        assertThat(wal.syncCount()).as("no sync of its own").isEqualTo(syncs);
+        assertThat(sink.applied).extracting(RecordingSink.Applied::type)
+                .containsExactly(WalRecordFormat.TYPE_WRITE, WalRecordFormat.TYPE_EC_RESOLVE);
+        WalRecyclingTest.write(wal, 1, 2); // the next record still gets LSN 2: no gap
+        wal.abandon();
+
+        RecordingSink replayed = new RecordingSink();
+        WalReplay.Result result = WalReplay.replay(dir, replayed, WalProperties.PAYLOAD_MAX);
+        assertThat(result.lastLsn()).isEqualTo(2);
+        assertThat(replayed.applied).extracting(RecordingSink.Applied::type)
+                .containsExactly(WalRecordFormat.TYPE_WRITE, WalRecordFormat.TYPE_WRITE);
+    }
+
+    @Test
+    void onlyAResolveMaySkipTheLog() {
+        WalEntry write = new WalEntry(WalRecordFormat.TYPE_WRITE, 1, 0, 4096, Unpooled.buffer(4100), (e, error) -> {});
+        assertThatThrownBy(write::unlogged).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("only an EC_RESOLVE");
+    }
+}
