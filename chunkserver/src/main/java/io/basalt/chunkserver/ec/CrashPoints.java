@@ -9,8 +9,9 @@ import org.slf4j.LoggerFactory;
  * kill -9 would (Runtime.halt: no shutdown hooks, no WAL close). Enabled only by the system property
  * {@code basalt.test.crashAt} (comma-separated point names); without it {@link #hit} does nothing.
  *
- * <p>Points: {@code master.after-prepare} (every column prepared, nothing decided),
- * {@code master.after-decision} (the master's own strips durable, no column told),
+ * <p>Points: {@code master.after-prepare} (every prepare durable, the master's own included: committed,
+ * the client not answered), {@code master.after-decision} (answered and the master's own strips
+ * committed, no column told),
  * {@code column.after-prepare} (a column's prepare durable, not yet answered),
  * {@code column.before-resolve} (a column got the decision, logged nothing).
  */

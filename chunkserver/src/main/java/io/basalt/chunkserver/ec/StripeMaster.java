@@ -50,13 +50,15 @@ import org.slf4j.LoggerFactory;
  *       cannot be read, fails its CRC or carries a version other than V's is rebuilt from k strips
  *       whose versions agree with V.
  *   <li>Give the transaction a version g above every version in V; written strips get version g.
- *   <li>PREPARE every other usable column: its strips, CRCs and versions are logged durably as
- *       pending, not applied. A column that fails makes the master abort the others and answer
- *       REPLICA_FAILED naming it (the client reports it to meta and retries with the new map).
- *   <li>Decide: log and apply this master's own parity strips with the new versions (EC_WRITE). Its
- *       versions now say g: the transaction is committed. Answer the client.
- *   <li>Unlock, and send RESOLVE commit to every prepared column without waiting (each applies it
- *       without a WAL sync; a lost one is settled again by the next request, as below).
+ *   <li>PREPARE every usable column touched, this master's own included, all at once: its strips,
+ *       CRCs and versions are logged durably as pending, not applied. A column that fails makes the
+ *       master abort the others and answer REPLICA_FAILED naming it (the client reports it to meta
+ *       and retries with the new map).
+ *   <li>Once every prepare is durable the transaction is committed (no decision record: one WAL
+ *       sync on the write's path, as for replication). Answer the client.
+ *   <li>Commit this master's own strips (its versions now say g), unlock, and send RESOLVE commit
+ *       to every prepared column without waiting (each applies it without a WAL sync; a lost one is
+ *       settled again by the next request, as below).
  * </ol>
  * A column that restarts with a pending strip, or that never heard the outcome, serves no read of it
  * (PENDING); the next request of the master for that range carries the decided generation of each
@@ -205,6 +207,7 @@ public final class StripeMaster implements AutoCloseable {
         lock(request.chunkUid, first, count);
         List<Integer> prepared = new ArrayList<>();
         long txid = 0;
+        boolean ownPrepared = false;
         boolean decided = false;
         try {
             Strips own = readOwn(request);
@@ -263,8 +266,12 @@ public final class StripeMaster implements AutoCloseable {
                 }
                 codec.encode(in, out, 0, S);
             }
-            // Phase one: every other usable column logs its strips as pending.
+            // Phase one, everywhere at once: this master's own parity strips and every other usable
+            // column's strips are logged as pending. Once all are durable the write is committed.
             String masterAddress = layout.address(layout.masterIndex());
+            ColumnWrite mine = parityColumnWrite(request, parity, v, after, layout.masterIndex(), txid, masterAddress);
+            CompletableFuture<Void> ownPrepare = logAsync(WalRecordFormat.TYPE_EC_PREPARE, request.chunkUid, (long) first * S,
+                    count * S, mine.payload);
             List<CompletableFuture<DataClient.Reply>> sends = new ArrayList<>();
             List<Integer> columns = new ArrayList<>();
             for (int col = 0; col < layout.width(); col++) {
@@ -289,39 +296,63 @@ public final class StripeMaster implements AutoCloseable {
                     failures.add(failure);
                 }
             }
+            CsException ownFailure = null;
+            try {
+                ownPrepare.join();
+                ownPrepared = true;
+            } catch (CompletionException e) {
+                ownFailure = walException(e);
+            }
+            if (ownFailure != null) {
+                throw new CsException(ownFailure.status(), "this stripe master's own WAL: " + ownFailure.getMessage()
+                        + " (ec transaction " + txid + " aborted, nothing written)");
+            }
             if (!failures.isEmpty()) {
                 throw new CsException(CsStatus.REPLICA_FAILED, String.join("; ", failures)
                         + " (ec transaction " + txid + " aborted, nothing written)");
             }
-            CrashPoints.hit("master.after-prepare");
-            // The decision: our own parity strips with the new versions, durable and applied.
-            ColumnWrite mine = parityColumnWrite(request, parity, v, after, layout.masterIndex(), txid, masterAddress);
-            ByteBuf minePayload = mine.payload;
-            // The master's own column keeps no pending strip: terminate() settled any an earlier master
-            // left in this range before V was read, and ABORT_ALL makes replay see the same.
-            int sectionAt = mine.stripes * S + 4 * mine.stripes;
-            EcSection section = EcSection.read(minePayload, sectionAt, minePayload.readableBytes() - sectionAt,
-                    mine.stripes);
-            ByteBuf decision = direct(sectionAt + section.encodedBytes());
-            decision.writeBytes(minePayload, 0, sectionAt);
-            new EcSection(k, EcSection.MODE_ABORT_ALL, txid, masterAddress, section.versions(), new long[0])
-                    .writeTo(decision);
-            minePayload.release();
-            log(WalRecordFormat.TYPE_EC_WRITE, request.chunkUid, (long) first * S, count * S, decision);
+            // Every strip of the transaction is durable: it is committed (termination rolls it forward
+            // from here whatever happens to this master). The client is answered now.
             decided = true;
-            CrashPoints.hit("master.after-decision");
+            CrashPoints.hit("master.after-prepare");
             result.complete(null);
+            // Phase two: our own strips first (the next request for these stripes reads V from them),
+            // then the columns, without waiting for them.
+            resolveOwn(request, txid, true);
+            CrashPoints.hit("master.after-decision");
             settle(request, prepared, txid, true);
         } finally {
-            if (!decided && !prepared.isEmpty()) {
-                try {
-                    settle(request, prepared, txid, false);
-                } catch (RuntimeException e) {
-                    log.warn("aborting ec transaction {} of chunk {}: {}", txid, Long.toHexString(request.chunkUid),
-                            e.toString());
+            if (!decided) {
+                if (ownPrepared) {
+                    try {
+                        resolveOwn(request, txid, false);
+                    } catch (CsException e) {
+                        log.warn("aborting ec transaction {} of chunk {} here: {}", txid,
+                                Long.toHexString(request.chunkUid), e.getMessage());
+                    }
                 }
+                settle(request, prepared, txid, false);
             }
             unlock(request.chunkUid, first, count);
+        }
+    }
+
+    /**
+     * Commits or aborts the transaction's pending strips in this master's own column: applied in WAL
+     * order without a record (like a column's RESOLVE); lost in a crash, the strips are pending again
+     * after replay and {@link #terminate} settles them before this column's versions are read.
+     */
+    private void resolveOwn(Request request, long txid, boolean commit) throws CsException {
+        EcSection section = EcSection.settle(txid, commit);
+        ByteBuf payload = Unpooled.buffer(section.encodedBytes());
+        section.writeTo(payload);
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        wal.submit(new WalEntry(WalRecordFormat.TYPE_EC_RESOLVE, request.chunkUid, (long) request.firstStripe * S,
+                request.stripeCount * S, payload, completion(done)).unlogged());
+        try {
+            done.join();
+        } catch (CompletionException e) {
+            throw walException(e);
         }
     }
 
@@ -586,17 +617,18 @@ public final class StripeMaster implements AutoCloseable {
 
     /**
      * Termination: decides the pending strips this column holds in the request's range, prepared by an
-     * earlier master of the chunk whose outcome never reached us (it failed, or its RESOLVE is still on
-     * the way), before this master reads its versions. Guessing is not allowed either way: aborting a
-     * transaction that earlier master decided would lose an acknowledged write, committing one it did
-     * not decide could leave fewer than k strips that agree.
+     * earlier master of the chunk (or by this one before a restart) whose outcome never reached us,
+     * before this master reads its versions. A transaction is committed exactly when every strip of it
+     * is durable, prepared on every column it touches, the master's own included: the master answers
+     * the client only then, and aborts only before. So:
      * <ol>
      *   <li>Ask the earlier master (PEEK, which waits for its stripe locks, so a transaction it is still
-     *       running finishes first): committed if its parity recorded the transaction's versions.
-     *   <li>If it cannot be asked, ask every other usable column: committed if one of them committed
-     *       the transaction; else rolled forward if every column the transaction touched holds it
-     *       prepared (the earlier master may have decided, and all of it can be committed); else
-     *       aborted (a column never prepared it or aborted it: it was never decided).
+     *       running finishes first): committed if its own parity holds the transaction's versions;
+     *       aborted if it holds neither those nor the transaction pending (its own strips were never
+     *       durable, or it aborted); still pending there, or no answer: step 2.
+     *   <li>Ask every other usable column: committed if one of them committed it, or if every one it
+     *       touches holds it prepared (rolled forward: all of it is durable); aborted if one it touches
+     *       holds neither (that strip was never durable, or the master aborted).
      * </ol>
      * The outcome is logged as an EC_RESOLVE by decided generation, like any settle, so replay repeats it.
      */
@@ -625,11 +657,12 @@ public final class StripeMaster implements AutoCloseable {
                 continue;
             }
             for (ChunkletStore.PendingStrip strip : pending) {
-                if (strip.master().equals(master)) {
-                    int i = strip.block() - request.firstStripe;
-                    known[i] = true;
-                    decided[i] = Arrays.equals(vector(view, i), strip.versions()) ? strip.txid() : 0;
+                int i = strip.block() - request.firstStripe;
+                if (!strip.master().equals(master) || view.decided()[i] == strip.txid()) {
+                    continue; // prepared there too and not resolved: the columns tell
                 }
+                known[i] = true;
+                decided[i] = Arrays.equals(vector(view, i), strip.versions()) ? strip.txid() : 0;
             }
         }
         EcSection[] views = null;
@@ -966,20 +999,34 @@ public final class StripeMaster implements AutoCloseable {
 
     /** Logs {@code payload} as a record of {@code type} on this chunk server and waits until applied. */
     private void log(int type, long chunkUid, long offsetBytes, int lengthBytes, ByteBuf payload) throws CsException {
+        try {
+            logAsync(type, chunkUid, offsetBytes, lengthBytes, payload).join();
+        } catch (CompletionException e) {
+            throw walException(e);
+        }
+    }
+
+    /** Logs {@code payload} as a record of {@code type} on this chunk server; completes once applied. */
+    private CompletableFuture<Void> logAsync(int type, long chunkUid, long offsetBytes, int lengthBytes,
+            ByteBuf payload) {
         CompletableFuture<Void> done = new CompletableFuture<>();
-        wal.submit(new WalEntry(type, chunkUid, offsetBytes, lengthBytes, payload, (entry, error) -> {
+        wal.submit(new WalEntry(type, chunkUid, offsetBytes, lengthBytes, payload, completion(done)));
+        return done;
+    }
+
+    private static WalEntry.Completion completion(CompletableFuture<Void> done) {
+        return (entry, error) -> {
             if (error != null) {
                 done.completeExceptionally(error);
             } else {
                 done.complete(null);
             }
-        }));
-        try {
-            done.join();
-        } catch (CompletionException e) {
-            throw e.getCause() instanceof CsException cs ? cs
-                    : new CsException(CsStatus.IO_ERROR, "WAL: " + e.getCause(), e.getCause());
-        }
+        };
+    }
+
+    private static CsException walException(CompletionException e) {
+        return e.getCause() instanceof CsException cs ? cs
+                : new CsException(CsStatus.IO_ERROR, "WAL: " + e.getCause(), e.getCause());
     }
 
     /** Null when the column answered OK; else the failure in the "replica ADDRESS ..." form clients parse. */

@@ -166,19 +166,9 @@ class StripeMasterTest {
             byte[][] strips = new byte[K + M][];
             long[][] versions = new long[K + M][];
             for (int col = 0; col < K + M; col++) {
-                ByteBuf section = Unpooled.buffer();
-                EcSection.none().writeTo(section);
-                DataClient.Reply reply = clients[col].request(DataFrame.TYPE_STRIP_READ, UID, 0, (long) s * S, S,
-                        section).get(30, TimeUnit.SECONDS);
-                try {
-                    assertThat(reply.status()).as(reply.message()).isEqualTo(CsStatus.OK);
-                    ByteBuf p = reply.payload();
-                    strips[col] = ByteBufUtil.getBytes(p, p.readerIndex(), S);
-                    EcSection v = EcSection.read(p, p.readerIndex() + S + 4, p.readableBytes() - S - 4, 1);
-                    versions[col] = v.versions();
-                } finally {
-                    reply.release();
-                }
+                Strip strip = readStrip(col, s);
+                strips[col] = strip.data();
+                versions[col] = strip.versions();
             }
             MemorySegment[] data = new MemorySegment[K];
             for (int c = 0; c < K; c++) {
@@ -336,8 +326,11 @@ class StripeMasterTest {
         byte[] orphan = random(new Random(6), S);
         ByteBuf payload = Unpooled.buffer();
         payload.writeBytes(orphan).writeInt(BlockCrc.of(ByteBuffer.wrap(orphan)));
+        // It carries the decided generation a real master would: what the master's parity records (the
+        // write's RESOLVE may still be on its way; a lie here would settle that write's strip wrongly).
+        long decided = stripVersions(K, 0)[0];
         new EcSection(1, EcSection.MODE_BY_DECIDED, Long.MAX_VALUE / 2, address(K), new long[] {Long.MAX_VALUE / 2},
-                new long[] {0}).writeTo(payload);
+                new long[] {decided}).writeTo(payload);
         DataClient.Reply prepared = clients[0].request(DataFrame.TYPE_PREPARE, UID, 0, 0, S, payload)
                 .get(30, TimeUnit.SECONDS);
         assertThat(prepared.status()).as(prepared.message()).isEqualTo(CsStatus.OK);
@@ -393,19 +386,39 @@ class StripeMasterTest {
         return new HandTxn(before, after, strips, stripVersions(K, 0));
     }
 
-    /** The versions column {@code col} holds for stripe {@code stripe} (plain STRIP_READ). */
-    long[] stripVersions(int col, int stripe) throws Exception {
-        ByteBuf section = Unpooled.buffer();
-        EcSection.none().writeTo(section);
-        DataClient.Reply reply = clients[col].request(DataFrame.TYPE_STRIP_READ, UID, 0, (long) stripe * S, S, section)
-                .get(30, TimeUnit.SECONDS);
+    record Strip(byte[] data, long[] versions) {}
+
+    /**
+     * Strip {@code stripe} of column {@code col} with its versions (plain STRIP_READ), once the column
+     * holds no pending strip there: RESOLVEs, and the master's commit of its own strips, follow the
+     * answer to a write.
+     */
+    Strip readStrip(int col, int stripe) throws Exception {
+        DataClient.Reply reply;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (true) {
+            ByteBuf section = Unpooled.buffer();
+            EcSection.none().writeTo(section);
+            reply = clients[col].request(DataFrame.TYPE_STRIP_READ, UID, 0, (long) stripe * S, S, section)
+                    .get(30, TimeUnit.SECONDS);
+            if (reply.status() != CsStatus.PENDING || System.nanoTime() > deadline) {
+                break;
+            }
+            reply.release();
+            Thread.sleep(10);
+        }
         try {
             assertThat(reply.status()).as(reply.message()).isEqualTo(CsStatus.OK);
             ByteBuf p = reply.payload();
-            return EcSection.read(p, p.readerIndex() + S + 4, p.readableBytes() - S - 4, 1).versions();
+            return new Strip(ByteBufUtil.getBytes(p, p.readerIndex(), S),
+                    EcSection.read(p, p.readerIndex() + S + 4, p.readableBytes() - S - 4, 1).versions());
         } finally {
             reply.release();
         }
+    }
+
+    long[] stripVersions(int col, int stripe) throws Exception {
+        return readStrip(col, stripe).versions();
     }
 
     /** PREPARE of the hand-made transaction's strip at {@code col}, as the master at column K sends it. */
@@ -462,6 +475,31 @@ class StripeMasterTest {
         assertThat(ecRead(next, 0, K * S)).isEqualTo(txn.after());
         assertDataColumns(txn.after());
         verifyParity(1);
+    }
+
+    @Test
+    void anOldMasterHoldingItsOwnStripsPendingLeavesItToTheColumnsWhichRollForward() throws Exception {
+        HandTxn txn = handTxn(15);
+        for (int col = 0; col < K + M; col++) {
+            prepareByHand(txn, col); // every strip durable, the master's own included: committed
+        }
+        EcLayout next = layout(true, true, true, true, false, true);
+        assertThat(ecRead(next, 0, K * S)).isEqualTo(txn.after());
+        assertDataColumns(txn.after());
+    }
+
+    @Test
+    void anOldMasterWithoutItsOwnStripsNeverCommitted() throws Exception {
+        HandTxn txn = handTxn(16);
+        for (int col = 0; col < K + M; col++) {
+            if (col != K) {
+                prepareByHand(txn, col); // the old master's own prepare never became durable
+            }
+        }
+        EcLayout next = layout(true, true, true, true, false, true);
+        assertThat(ecRead(next, 0, K * S)).isEqualTo(txn.before());
+        assertDataColumns(txn.before());
+        assertThat(stripVersions(K + 1, 0)).isEqualTo(txn.oldVersions());
     }
 
     @Test
