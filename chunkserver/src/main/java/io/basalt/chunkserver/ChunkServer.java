@@ -2,6 +2,7 @@ package io.basalt.chunkserver;
 
 import io.basalt.chunkserver.protocol.DataServer;
 import io.basalt.chunkserver.protocol.DataService;
+import io.basalt.chunkserver.ec.PendingResolver;
 import io.basalt.chunkserver.ec.StripeMaster;
 import io.basalt.chunkserver.protocol.ReplicaClients;
 import io.basalt.chunkserver.store.ChunkletStore;
@@ -81,6 +82,10 @@ public final class ChunkServer implements AutoCloseable {
 
     private final Config config;
     private final MetaLink meta;
+    /** A prepared strip this old has missed its RESOLVE; its master is asked every interval. */
+    static final long PENDING_RESOLVE_AGE_MILLIS = 10_000;
+    static final long PENDING_RESOLVE_INTERVAL_MILLIS = 5_000;
+
     private final CsMetrics metrics;
     private final FileChannel lockChannel;
     private final FileLock lock;
@@ -93,13 +98,14 @@ public final class ChunkServer implements AutoCloseable {
     private final ReplicaClients replicas;
     private final DataServer server;
     private final ScheduledExecutorService heartbeats;
+    private final PendingResolver pendingResolver;
     private final FileStore fileStore;
     private volatile MetaLink.Health health = MetaLink.Health.OK;
 
     private ChunkServer(Config config, MetaLink meta, CsMetrics metrics, FileChannel lockChannel, FileLock lock,
             CsIdentity identity, ChunkletStore store, ChunkVersions versions, WalWriter wal, ThreadPoolExecutor readers,
             EventLoopGroup group, ReplicaClients replicas, DataServer server, ScheduledExecutorService heartbeats,
-            FileStore fileStore) {
+            PendingResolver pendingResolver, FileStore fileStore) {
         this.config = config;
         this.meta = meta;
         this.metrics = metrics;
@@ -114,6 +120,7 @@ public final class ChunkServer implements AutoCloseable {
         this.replicas = replicas;
         this.server = server;
         this.heartbeats = heartbeats;
+        this.pendingResolver = pendingResolver;
         this.fileStore = fileStore;
     }
 
@@ -207,8 +214,11 @@ public final class ChunkServer implements AutoCloseable {
                 thread.setDaemon(true);
                 return thread;
             });
+            // Prepared strips whose outcome never arrived (a restart, a lost RESOLVE): ask their master.
+            PendingResolver pendingResolver = new PendingResolver(store, wal, versions, replicas, advertise, metrics);
+            pendingResolver.start(PENDING_RESOLVE_INTERVAL_MILLIS, PENDING_RESOLVE_AGE_MILLIS);
             ChunkServer chunkServer = new ChunkServer(config, meta, metrics, lockChannel, lock, identity, store,
-                    versions, wal, readers, group, replicas, server, heartbeats, fileStore);
+                    versions, wal, readers, group, replicas, server, heartbeats, pendingResolver, fileStore);
             heartbeats.scheduleWithFixedDelay(chunkServer::heartbeat, 0, config.heartbeatMillis(),
                     TimeUnit.MILLISECONDS);
             log.info("chunk server {} serving {} on {}", csId, dataDir, advertise);
@@ -310,6 +320,11 @@ public final class ChunkServer implements AutoCloseable {
         return wal;
     }
 
+    /** Settles prepared strips whose outcome never arrived by asking their master (tests run a round). */
+    public PendingResolver pendingResolver() {
+        return pendingResolver;
+    }
+
     public ChunkletStore store() {
         return store;
     }
@@ -333,6 +348,7 @@ public final class ChunkServer implements AutoCloseable {
         }
         closed = true;
         heartbeats.shutdownNow();
+        pendingResolver.close();
         server.close();
         replicas.close();
         try {

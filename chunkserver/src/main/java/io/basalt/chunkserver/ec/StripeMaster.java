@@ -719,21 +719,31 @@ public final class StripeMaster implements AutoCloseable {
     }
 
     /** The versions a PEEK view gives block {@code i} (none when the column holds no chunklet). */
-    private static long[] vector(EcSection view, int i) {
+    static long[] vector(EcSection view, int i) {
         int n = view.versionsPerBlock();
         return Arrays.copyOfRange(view.versions(), i * n, (i + 1) * n);
     }
 
     /** STRIP_READ in PEEK mode of the request's stripes at {@code address}; null when it cannot answer. */
     private CompletableFuture<EcSection> peek(Request request, String address) {
-        int count = request.stripeCount;
+        return peek(clients, address, request.chunkUid, request.chunkVersion, request.firstStripe,
+                request.stripeCount);
+    }
+
+    /**
+     * STRIP_READ in PEEK mode of stripes [firstStripe, firstStripe + count) of a chunk at {@code address}:
+     * its committed versions and pending txids (EcSection mode PEEK); completes with null when it
+     * cannot answer, exceptionally (STALE_VERSION, see {@link #await}) when it knows a newer chunk version.
+     */
+    static CompletableFuture<EcSection> peek(ReplicaClients clients, String address, long chunkUid,
+            long chunkVersion, int firstStripe, int count) {
         EcSection ask = new EcSection(0, EcSection.MODE_PEEK, 0, "", new long[0], new long[count]);
         ByteBuf payload = Unpooled.buffer(ask.encodedBytes());
         ask.writeTo(payload);
-        return clients.request(address, DataFrame.TYPE_STRIP_READ, request.chunkUid, request.chunkVersion,
-                (long) request.firstStripe * S, count * S, payload).handle((reply, error) -> {
+        return clients.request(address, DataFrame.TYPE_STRIP_READ, chunkUid, chunkVersion, (long) firstStripe * S,
+                count * S, payload).handle((reply, error) -> {
                     if (error != null) {
-                        log.info("chunk {}: peek at {} failed: {}", Long.toHexString(request.chunkUid), address,
+                        log.info("chunk {}: peek at {} failed: {}", Long.toHexString(chunkUid), address,
                                 error.toString());
                         return null;
                     }
@@ -742,7 +752,7 @@ public final class StripeMaster implements AutoCloseable {
                             throw stale(address, reply);
                         }
                         if (reply.status() != CsStatus.OK) {
-                            log.info("chunk {}: peek at {}: {} {}", Long.toHexString(request.chunkUid), address,
+                            log.info("chunk {}: peek at {}: {} {}", Long.toHexString(chunkUid), address,
                                     reply.status(), reply.message());
                             return null;
                         }
@@ -750,8 +760,7 @@ public final class StripeMaster implements AutoCloseable {
                         EcSection view = EcSection.read(frame, frame.readerIndex(), frame.readableBytes(), count);
                         return view.mode() == EcSection.MODE_PEEK ? view : null;
                     } catch (CsException e) {
-                        log.warn("chunk {}: peek at {}: {}", Long.toHexString(request.chunkUid), address,
-                                e.getMessage());
+                        log.warn("chunk {}: peek at {}: {}", Long.toHexString(chunkUid), address, e.getMessage());
                         return null;
                     } finally {
                         reply.release();
@@ -1049,7 +1058,7 @@ public final class StripeMaster implements AutoCloseable {
      * version fails the whole request STALE_VERSION instead, so the client refreshes its map and
      * retries rather than taking a healthy column for a failed one.
      */
-    private static <T> T await(CompletableFuture<T> future, String address) throws CsException {
+    static <T> T await(CompletableFuture<T> future, String address) throws CsException {
         try {
             return future.join();
         } catch (CompletionException e) {

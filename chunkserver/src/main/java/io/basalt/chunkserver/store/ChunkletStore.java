@@ -333,6 +333,8 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
         final long[] versions;
         final String master;
         final boolean[] settled;
+        /** When it became pending here (System.nanoTime: at the prepare, or at replay after a restart). */
+        final long sinceNanos = System.nanoTime();
         int open;
 
         PendingTxn(long lsn, long txid, int firstBlock, int count, ByteBuf blocks, int versionsPerBlock,
@@ -379,6 +381,30 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
 
     /** One block's pending strip: its transaction version, the master that prepared it, its versions. */
     public record PendingStrip(int block, long txid, String master, long[] versions) {}
+
+    /** A pending transaction of one chunklet: its still-pending blocks and how long it has waited. */
+    public record PendingTxnInfo(long chunkUid, long txid, String master, int firstBlock, int count,
+            int versionsPerBlock, long[] versions, boolean[] open, long pendingNanos) {}
+
+    /** Every transaction pending here for at least {@code minNanos}. */
+    public List<PendingTxnInfo> pendingTxns(long minNanos) {
+        long now = System.nanoTime();
+        List<PendingTxnInfo> out = new java.util.ArrayList<>();
+        pending.forEach((chunkUid, txns) -> {
+            for (PendingTxn txn : txns) {
+                if (now - txn.sinceNanos < minNanos) {
+                    continue;
+                }
+                boolean[] open = new boolean[txn.count];
+                for (int i = 0; i < txn.count; i++) {
+                    open[i] = !txn.settled[i];
+                }
+                out.add(new PendingTxnInfo(chunkUid, txn.txid, txn.master, txn.firstBlock, txn.count,
+                        txn.versionsPerBlock, txn.versions, open, now - txn.sinceNanos));
+            }
+        });
+        return out;
+    }
 
     /** The pending (prepared, undecided) strips among blocks [offset, offset + length) of a chunk. */
     public List<PendingStrip> pendingStrips(long chunkUid, long offsetBytes, int lengthBytes) {

@@ -502,6 +502,51 @@ class StripeMasterTest {
         assertThat(stripVersions(K + 1, 0)).isEqualTo(txn.oldVersions());
     }
 
+    /** Column 0's strip of stripe 0 read directly: its status and, when OK, its bytes. */
+    byte[] directStrip0(CsStatus expected) throws Exception {
+        DataClient.Reply direct = directRead(0);
+        try {
+            assertThat(direct.status()).as(direct.message()).isEqualTo(expected);
+            return expected == CsStatus.OK ? ByteBufUtil.getBytes(direct.payload(), direct.payload().readerIndex(), S)
+                    : null;
+        } finally {
+            direct.release();
+        }
+    }
+
+    @Test
+    void aColumnThatMissedTheOutcomeAsksTheMasterAndSettlesByItsOwnStrips() throws Exception {
+        HandTxn txn = handTxn(17);
+        // Committed at the master (its own strips hold the transaction), never told to column 0.
+        prepareByHand(txn, 0);
+        prepareByHand(txn, K);
+        resolveByHand(K, true);
+        directStrip0(CsStatus.PENDING);
+        assertThat(servers[0].pendingResolver().resolve(0)).isEqualTo(1);
+        assertThat(directStrip0(CsStatus.OK)).isEqualTo(Arrays.copyOf(txn.after(), S));
+    }
+
+    @Test
+    void aColumnWhoseMasterNeverMadeItsOwnStripsDurableAborts() throws Exception {
+        HandTxn txn = handTxn(18);
+        prepareByHand(txn, 0);
+        assertThat(servers[0].pendingResolver().resolve(0)).isEqualTo(1);
+        assertThat(directStrip0(CsStatus.OK)).isEqualTo(Arrays.copyOf(txn.before(), S));
+    }
+
+    @Test
+    void aColumnLeavesATransactionStillPendingAtItsMasterAlone() throws Exception {
+        HandTxn txn = handTxn(19);
+        prepareByHand(txn, 0);
+        prepareByHand(txn, K);
+        assertThat(servers[0].pendingResolver().resolve(0)).as("unknown: nothing settled").isZero();
+        directStrip0(CsStatus.PENDING);
+        // Young transactions are not asked about at all (their RESOLVE may be on its way).
+        resolveByHand(K, true);
+        assertThat(servers[0].pendingResolver().resolve(60_000)).isZero();
+        directStrip0(CsStatus.PENDING);
+    }
+
     @Test
     void withTheOldMasterGoneAWriteEveryColumnPreparedRollsForward() throws Exception {
         HandTxn txn = handTxn(12);
