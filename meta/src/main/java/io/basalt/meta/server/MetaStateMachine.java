@@ -338,7 +338,15 @@ public final class MetaStateMachine extends BaseStateMachine {
             MetaLogic.EntryContext context = new MetaLogic.EntryContext(header.i64(), header.i64());
             MetaRequest request = MetaRequest.decode(data, ENTRY_HEADER_BYTES,
                     data.length - ENTRY_HEADER_BYTES);
-            return MetaLogic.apply(request, context, tx);
+            byte[] reply = MetaLogic.apply(request, context, tx);
+            if (request instanceof MetaRequest.RegisterCs register && register.csId() != 0) {
+                // A chunk server that registers again is alive now: its last heartbeat may be from
+                // before a restart, and judging it by that would take it for silent until its first
+                // heartbeat arrives (seen: a restarted server briefly counted not UP).
+                beats.computeIfPresent(register.csId(), (id, beat) -> new Beat(nanoClock.getAsLong(),
+                        register.capacityBytes(), beat.usedBytes(), CsHealth.OK));
+            }
+            return reply;
         } catch (MetaStore.StoreException | IllegalStateException e) {
             throw e;
         } catch (RuntimeException e) {

@@ -20,9 +20,11 @@ final class StandaloneMeta implements AutoCloseable {
     long term = 1;
     long index = 0;
     long nowMillis = 1_700_000_000_000L;
+    /** The state machine's monotonic clock (heartbeat ages). */
+    long nowNanos = 100_000_000_000L;
 
     StandaloneMeta(Path dir) throws IOException {
-        stateMachine = new MetaStateMachine(dir.resolve("db"), CHUNK_SIZE_BYTES);
+        stateMachine = new MetaStateMachine(dir.resolve("db"), CHUNK_SIZE_BYTES, System::currentTimeMillis, () -> nowNanos);
         stateMachine.openStandalone();
     }
 

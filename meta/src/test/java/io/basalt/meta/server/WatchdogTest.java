@@ -2,6 +2,7 @@ package io.basalt.meta.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.basalt.meta.api.MetaRequest;
 import io.basalt.meta.model.ChunkServer;
 import io.basalt.meta.model.CsHealth;
 import io.basalt.meta.model.CsStatus;
@@ -84,6 +85,30 @@ class WatchdogTest {
             watchdog.pass(meta.stateMachine, t, unhealthy, down, meta::apply);
             assertThat(status(meta, server.id())).isEqualTo(CsStatus.FULL);
             watchdog.pass(meta.stateMachine, t + 4 * SECOND, unhealthy, down, meta::apply);
+            assertThat(status(meta, server.id())).isEqualTo(CsStatus.UNHEALTHY);
+        }
+    }
+
+    @Test
+    void aServerThatRegistersAgainAfterARestartIsNotTakenForSilentByItsOldHeartbeat() throws Exception {
+        try (StandaloneMeta meta = new StandaloneMeta(dir)) {
+            ChunkServer server = meta.register("a", 1L << 40);
+            Watchdog watchdog = new Watchdog();
+            Duration unhealthy = Duration.ofSeconds(3);
+            Duration down = Duration.ofSeconds(60);
+            long t0 = 100 * SECOND;
+            watchdog.pass(meta.stateMachine, t0, unhealthy, down, meta::apply);
+            meta.stateMachine.beats().put(server.id(),
+                    new MetaStateMachine.Beat(t0 + SECOND, 1L << 40, 0, CsHealth.OK));
+            // Killed right after that beat, restarted at once: it registers again with its id.
+            meta.nowNanos = t0 + 3 * SECOND + SECOND / 2;
+            meta.ok(new MetaRequest.RegisterCs(server.id(), "a:7000", "a", "z1", 1L << 40, "test"));
+            // Its first heartbeat is late: the watchdog runs 3.5 s after the old one.
+            assertThat(watchdog.pass(meta.stateMachine, t0 + 4 * SECOND + SECOND / 2, unhealthy, down,
+                    meta::apply)).isZero();
+            assertThat(status(meta, server.id())).isEqualTo(CsStatus.UP);
+            // And real silence after the registration still counts.
+            watchdog.pass(meta.stateMachine, t0 + 7 * SECOND, unhealthy, down, meta::apply);
             assertThat(status(meta, server.id())).isEqualTo(CsStatus.UNHEALTHY);
         }
     }
