@@ -325,6 +325,35 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
 
     private void readStrips(long requestId, long chunkUid, long offsetBytes, int lengthBytes) {
         int blocks = lengthBytes >> BLOCK_SHIFT;
+        if (lengthBytes <= INLINE_READ_BYTES_MAX) {
+            // As for READ: a stripe master's strip reads are on a write's path; hot ones are answered
+            // here, from the page cache, without two thread hand-offs.
+            ByteBuf out = ctx.alloc().directBuffer(DataFrame.HEADER_BYTES + lengthBytes + 4 * blocks + 64);
+            boolean served = false;
+            try {
+                int headerAt = out.writerIndex();
+                DataFrame.writeHeader(out, DataFrame.TYPE_STRIP_READ | DataFrame.REPLY, 0, requestId, chunkUid, 0,
+                        offsetBytes, lengthBytes, 0, 0);
+                if (service.store().readCached(chunkUid, offsetBytes, lengthBytes, out)) {
+                    ChunkletStore.StripVersions versions = service.store().versions(chunkUid, offsetBytes, lengthBytes);
+                    new EcSection(versions.n(), EcSection.MODE_NONE, 0, "", versions.versions(), new long[0])
+                            .writeTo(out);
+                    DataFrame.patchHeader(out, headerAt, out.writerIndex() - headerAt - DataFrame.HEADER_BYTES, 0);
+                    served = true;
+                }
+            } catch (CsException | RuntimeException e) {
+                served = false; // the reader thread below tries again and reports what it finds
+            } finally {
+                if (!served) {
+                    out.release();
+                }
+            }
+            if (served) {
+                service.metrics().inlineReads.inc();
+                reply(requestId, out, CsStatus.OK, lengthBytes);
+                return;
+            }
+        }
         try {
             service.readers().execute(() -> {
                 ByteBuf out = ctx.alloc().directBuffer(DataFrame.HEADER_BYTES + lengthBytes + 4 * blocks + 64);
