@@ -187,24 +187,8 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
         }
         int payloadBytes = lengthBytes + 4 * (lengthBytes >> BLOCK_SHIFT);
         ChunkletStore store = service.store();
-        if (lengthBytes <= INLINE_READ_BYTES_MAX) {
-            // Hot data: answered here, from the page cache, without two thread hand-offs.
-            ByteBuf out = ctx.alloc().directBuffer(DataFrame.HEADER_BYTES + payloadBytes);
-            DataFrame.writeHeader(out, DataFrame.TYPE_READ | DataFrame.REPLY, 0, requestId, chunkUid, 0,
-                    offsetBytes, lengthBytes, payloadBytes, 0);
-            boolean served = false;
-            try {
-                served = store.readCached(chunkUid, offsetBytes, lengthBytes, out);
-            } finally {
-                if (!served) {
-                    out.release();
-                }
-            }
-            if (served) {
-                service.metrics().inlineReads.inc();
-                reply(requestId, out, CsStatus.OK, lengthBytes);
-                return;
-            }
+        if (replyInline(DataFrame.TYPE_READ, requestId, chunkUid, offsetBytes, lengthBytes)) {
+            return;
         }
         try {
             service.readers().execute(() -> {
@@ -323,36 +307,54 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
                 })));
     }
 
-    private void readStrips(long requestId, long chunkUid, long offsetBytes, int lengthBytes) {
-        int blocks = lengthBytes >> BLOCK_SHIFT;
-        if (lengthBytes <= INLINE_READ_BYTES_MAX) {
-            // As for READ: a stripe master's strip reads are on a write's path; hot ones are answered
-            // here, from the page cache, without two thread hand-offs.
-            ByteBuf out = ctx.alloc().directBuffer(DataFrame.HEADER_BYTES + lengthBytes + 4 * blocks + 64);
-            boolean served = false;
-            try {
-                int headerAt = out.writerIndex();
-                DataFrame.writeHeader(out, DataFrame.TYPE_STRIP_READ | DataFrame.REPLY, 0, requestId, chunkUid, 0,
-                        offsetBytes, lengthBytes, 0, 0);
-                if (service.store().readCached(chunkUid, offsetBytes, lengthBytes, out)) {
-                    ChunkletStore.StripVersions versions = service.store().versions(chunkUid, offsetBytes, lengthBytes);
+    /**
+     * Answers a READ or STRIP_READ of hot data here on the event loop, from the page cache and without
+     * two thread hand-offs; false (nothing sent) when the range is too long or not all cached. A
+     * STRIP_READ reply carries the strips' versions after the CRCs.
+     */
+    private boolean replyInline(int type, long requestId, long chunkUid, long offsetBytes, int lengthBytes)
+            throws CsException {
+        if (lengthBytes > INLINE_READ_BYTES_MAX) {
+            return false;
+        }
+        ChunkletStore store = service.store();
+        ByteBuf out = ctx.alloc().directBuffer(DataFrame.HEADER_BYTES + lengthBytes + 4 * (lengthBytes >> BLOCK_SHIFT));
+        boolean served = false;
+        try {
+            int headerAt = out.writerIndex();
+            DataFrame.writeHeader(out, type | DataFrame.REPLY, 0, requestId, chunkUid, 0, offsetBytes, lengthBytes, 0,
+                    0);
+            if (store.readCached(chunkUid, offsetBytes, lengthBytes, out)) {
+                if (type == DataFrame.TYPE_STRIP_READ) {
+                    ChunkletStore.StripVersions versions = store.versions(chunkUid, offsetBytes, lengthBytes);
                     new EcSection(versions.n(), EcSection.MODE_NONE, 0, "", versions.versions(), new long[0])
                             .writeTo(out);
-                    DataFrame.patchHeader(out, headerAt, out.writerIndex() - headerAt - DataFrame.HEADER_BYTES, 0);
-                    served = true;
                 }
-            } catch (CsException | RuntimeException e) {
-                served = false; // the reader thread below tries again and reports what it finds
-            } finally {
-                if (!served) {
-                    out.release();
-                }
+                DataFrame.patchHeader(out, headerAt, out.writerIndex() - headerAt - DataFrame.HEADER_BYTES, 0);
+                served = true;
             }
-            if (served) {
-                service.metrics().inlineReads.inc();
-                reply(requestId, out, CsStatus.OK, lengthBytes);
+        } finally {
+            if (!served) {
+                out.release();
+            }
+        }
+        if (served) {
+            service.metrics().inlineReads.inc();
+            reply(requestId, out, CsStatus.OK, lengthBytes);
+        }
+        return served;
+    }
+
+    private void readStrips(long requestId, long chunkUid, long offsetBytes, int lengthBytes) {
+        int blocks = lengthBytes >> BLOCK_SHIFT;
+        try {
+            // A stripe master's strip reads are on an EC write's path: hot ones are answered here too.
+            if (replyInline(DataFrame.TYPE_STRIP_READ, requestId, chunkUid, offsetBytes, lengthBytes)) {
                 return;
             }
+        } catch (CsException e) {
+            replyError(DataFrame.TYPE_STRIP_READ, requestId, chunkUid, e.status(), e.getMessage());
+            return;
         }
         try {
             service.readers().execute(() -> {
