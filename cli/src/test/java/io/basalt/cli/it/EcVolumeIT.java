@@ -32,7 +32,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  * labels and the NBD gateway. fio verifies while two chunk servers of a chunk are killed; a third
  * makes writes fail cleanly while reads of the columns still up stay correct; chunk servers that die
  * at each step of the two-phase commit (test crash points) leave every stripe consistent
- * ({@code basalt volume verify}) and every acknowledged write readable.
+ * ({@code basalt volume verify}) and every acknowledged write readable; a strip corrupted on disk is
+ * read correctly and its column reported.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class EcVolumeIT {
@@ -107,9 +108,9 @@ class EcVolumeIT {
     }
 
     /**
-     * Creates an ec4+2 volume, retrying for up to 30 s while meta cannot place it: right after a
-     * chunk server restart meta's watchdog can still count it not UP for a heartbeat or two (seen
-     * once in CI: "6 registered, 5 UP" just after all six were UP).
+     * Creates an ec4+2 volume, retrying for up to 30 s while meta cannot place it (seen once in CI:
+     * "6 registered, 5 UP" just after a restart; the cause, a pre-restart heartbeat judged after the
+     * new registration, is fixed in meta; the retry stays as a guard against a slow first heartbeat).
      */
     private static void createVolumeOnceAllUp(String volume) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
@@ -274,5 +275,38 @@ class EcVolumeIT {
         Tools.Result verified = verify(volume);
         assertThat(verified.exitCode()).as(verified.describe()).isZero();
         assertThat(verified.stdout()).as(verified.describe()).contains(" 0 mismatched");
+    }
+
+    @Test
+    @Order(4)
+    void aStripCorruptedOnDiskIsReadCorrectlyAndItsColumnReported() throws Exception {
+        for (int i = 0; i < cluster.servers.size(); i++) {
+            if (!cluster.servers.get(i).alive()) {
+                restartServer(i, List.of());
+            }
+        }
+        cluster.awaitChunkServersUp(6);
+        createVolumeOnceAllUp("corrupt");
+        Path data = randomFile("corrupt.bin", 1 << 20, 77);
+        Tools.Result written = blocks("write", cluster.uri("corrupt"), "0", data.toString());
+        assertThat(written.exitCode()).as(written.describe() + logs()).isZero();
+        // Read once: every column has the write applied (a read settles what is still pending).
+        Tools.Result first = blocks("read", cluster.uri("corrupt"), String.valueOf(1 << 20), data.toString());
+        assertThat(first.stdout()).as(first.describe()).doesNotContain("mismatch").doesNotContain("error");
+        Chunk chunk = chunk("corrupt", 0);
+        int victim = serverOfColumn(chunk, 1);
+        // Bit rot on the disk of column 1: strip 1 of stripe 3 (logical offset 3 * 16 KiB + 4 KiB).
+        Path file = dir.resolve("cluster").resolve("cs" + (victim + 1)).resolve("chunklets")
+                .resolve(String.format("%016x.data", chunk.uid()));
+        try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(file,
+                java.nio.file.StandardOpenOption.WRITE)) {
+            channel.write(java.nio.ByteBuffer.wrap(new byte[] {1, 2, 3, 4, 5, 6, 7, 8}), 3 * 4096 + 100);
+        }
+        Tools.Result read = blocks("read", cluster.uri("corrupt"), String.valueOf(1 << 20), data.toString());
+        assertThat(read.stdout()).as(read.describe() + logs()).doesNotContain("mismatch").doesNotContain("error");
+        Chunk after = cluster.client().getChunk(chunk.volumeId(), 0, false).orElseThrow();
+        assertThat(after.chunklets().stream().filter(c -> c.index() == 1).findFirst().orElseThrow().state())
+                .as("the column that returned a corrupt block is reported: %s", after.chunklets())
+                .isEqualTo(ChunkletState.OUTDATED);
     }
 }
