@@ -67,6 +67,17 @@ class ServeCommandIT {
     }
 
     @Test
+    void withoutTheOptionTheServerTakesThePathThisTestRunAskedFor() throws Exception {
+        // -Dbasalt.nbd.fileIo=threads on the test run reaches every server it starts (BasaltProcess).
+        BasaltProcess server = resources.start(Options.file(dir.resolve("default.img"), "1M"));
+        server.stop();
+        boolean threads = "threads".equals(System.getProperty("basalt.nbd.fileIo"))
+                || !io.netty.channel.uring.IoUring.isAvailable();
+        assertThat(server.log()).contains(threads ? "file I/O: thread pool (io_uring unavailable: "
+                : "file I/O: io_uring");
+    }
+
+    @Test
     void createsMissingFileSparseOfTheGivenSize() throws IOException {
         Path file = dir.resolve("new.img");
         BasaltProcess server = resources.start(Options.file(file, "1G"));
