@@ -20,9 +20,13 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Writes and syncs of one file, submitted to the io_uring of one Netty event loop and completed
- * there: a WRITE costs no hand-off to an I/O thread and back (two futex/eventfd wake-ups of tens of
- * µs each at queue depth 1), and the loop never blocks, because the kernel does the work (inline
- * when it can, else in its own io-wq worker) while the loop waits on the ring it waits on anyway.
+ * there: a WRITE costs no hand-off to a JVM I/O thread and back (a futex park/unpark each way), and
+ * the loop never blocks, because the kernel does the work while the loop waits on the ring it waits
+ * on anyway. Where the kernel does it: inline when the file system takes non-blocking buffered
+ * writes (XFS, btrfs), else in the ring's io-wq kernel worker. ext4 on kernel 6.18 is the latter
+ * (the process shows {@code iou-wrk} threads), so a write still costs an in-kernel wake-up, which
+ * is cheaper than the JVM's but not free; io-wq also runs buffered writes to one file one at a time,
+ * which ext4's inode lock does anyway. fdatasync always runs in io-wq.
  *
  * <p>Design: each write in flight holds one {@link Slot}; its index is the 16-bit {@code data} of
  * the SQE and comes back in the completion. A payload in one piece is an {@code IORING_OP_WRITE},
