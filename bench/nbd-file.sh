@@ -14,8 +14,10 @@
 # Environment (besides everything fio-suite.sh reads: FIO_RUNTIME, FIO_RAMP, FIO_SIZE, FIO_REPEATS,
 # FIO_TESTS, FIO_NUMJOBS, FIO_PREFILL):
 #   QUICK=1      FIO_RUNTIME=3 FIO_RAMP=1 FIO_SIZE=256m unless set
-#   TARGETS      any of: basalt nbdkit-file qemu-nbd-wb qemu-nbd-none-native nbdkit-memory
+#   TARGETS      any of: basalt basalt-threads nbdkit-file qemu-nbd-wb qemu-nbd-none-native nbdkit-memory
 #                basalt-volume basalt-volume-ec (default: "basalt nbdkit-file qemu-nbd-wb")
+#                basalt-threads: `nbd serve --file-io threads`, the I/O-thread path basalt falls
+#                back to without io_uring (basalt itself uses io_uring when the kernel allows it)
 #                basalt-volume: a fresh `basalt up` cluster (1 meta, 6 chunk servers, the NBD
 #                gateway, all on this machine) and a volume of FIO_SIZE with policy $VOLUME_POLICY
 #                (default rep3) through the gateway; bench/volume.sh runs it beside the others
@@ -50,10 +52,10 @@ need fio fio
 need nbdinfo libnbd-bin
 for t in $TARGETS; do
     case "$t" in
-        basalt|basalt-volume|basalt-volume-ec) ;;
+        basalt|basalt-threads|basalt-volume|basalt-volume-ec) ;;
         nbdkit-file|nbdkit-memory) need nbdkit nbdkit ;;
         qemu-nbd-wb|qemu-nbd-none-native) need qemu-nbd qemu-utils ;;
-        *) die "unknown target $t (basalt basalt-volume basalt-volume-ec nbdkit-file qemu-nbd-wb qemu-nbd-none-native nbdkit-memory)" ;;
+        *) die "unknown target $t (basalt basalt-threads basalt-volume basalt-volume-ec nbdkit-file qemu-nbd-wb qemu-nbd-none-native nbdkit-memory)" ;;
     esac
 done
 
@@ -115,10 +117,13 @@ uris=()
 for t in $TARGETS; do
     port=$(free_port)
     case "$t" in
-        basalt)
-            fresh_file basalt
+        basalt|basalt-threads)
+            # basalt: file writes on the event loops' io_uring when the kernel allows it (the log
+            # says which); basalt-threads: the I/O thread pool it falls back to, for comparison.
+            fresh_file "$t"
+            file_io=auto; [ "$t" = basalt-threads ] && file_io=threads
             "$root/basalt" nbd serve --file "$f" --port "$port" --bind 127.0.0.1 --metrics-port 0 \
-                >"$out/$t.log" 2>&1 &
+                --file-io "$file_io" >"$out/$t.log" 2>&1 &
             ;;
         basalt-volume|basalt-volume-ec)
             # One cluster under $out/cluster for both volume targets; up prints "ready".

@@ -45,9 +45,22 @@ final class NbdServeCommand implements Callable<Integer> {
     @Option(names = "--io-threads", defaultValue = "8", description = "Threads doing file I/O (default: ${DEFAULT-VALUE}).")
     int ioThreads;
 
+    /** How file writes and syncs are done: on the event loop's io_uring, or on I/O threads. */
+    enum FileIo { auto, io_uring, threads }
+
+    /** Overrides --file-io's default (tests run every NBD test on both paths with it). */
+    static final String FILE_IO_PROPERTY = "basalt.nbd.fileIo";
+
+    @Option(names = "--file-io", paramLabel = "MODE",
+            description = {"File writes and syncs: auto (io_uring if the kernel allows it, else threads),",
+                    "io_uring (fail if unavailable), threads (the I/O thread pool).",
+                    "Default: auto, or the system property " + FILE_IO_PROPERTY + "."})
+    FileIo fileIo;
+
     @Override
     public Integer call() throws Exception {
         InetSocketAddress address = listen.address();
+        NbdServer.Transport transport = chooseTransport();
         OptionalLong sizeBytes = size == null ? OptionalLong.empty() : OptionalLong.of(Units.parseBytes(size));
         PrometheusRegistry registry = new PrometheusRegistry();
         ShutdownSignal signal = ShutdownSignal.install();
@@ -62,7 +75,7 @@ final class NbdServeCommand implements Callable<Integer> {
             NbdExports exports = NbdExports.single(exportName, file.getFileName().toString(), device);
             try {
                 server = NbdServer.start(address, exports, new NbdMetrics(registry),
-                        device.maximumPayloadBytes(), 0);
+                        device.maximumPayloadBytes(), 0, transport);
             } catch (java.io.IOException e) {
                 throw listen.cannotListen(e);
             }
@@ -94,5 +107,33 @@ final class NbdServeCommand implements Callable<Integer> {
                 signal.cleanedUp();
             }
         }
+    }
+
+    /**
+     * Picks the event loops' transport, which decides where file writes run, and says so in one
+     * line: io_uring saves two thread hand-offs per write (docs/performance.md).
+     */
+    private NbdServer.Transport chooseTransport() {
+        FileIo mode = fileIo;
+        if (mode == null) {
+            String property = System.getProperty(FILE_IO_PROPERTY, FileIo.auto.name());
+            try {
+                mode = FileIo.valueOf(property);
+            } catch (IllegalArgumentException e) {
+                throw new UserError("-D" + FILE_IO_PROPERTY + "=" + property + " is not one of auto, io_uring, threads");
+            }
+        }
+        String unavailable = mode == FileIo.threads ? "disabled by --file-io threads"
+                : readOnly ? "read-only export" : NbdServer.Transport.ioUringUnavailableReason();
+        if (unavailable == null) {
+            log.info("file I/O: io_uring");
+            return NbdServer.Transport.IO_URING;
+        }
+        if (mode == FileIo.io_uring) {
+            throw new UserError("--file-io io_uring: io_uring is unavailable (" + unavailable
+                    + "); use --file-io auto or threads");
+        }
+        log.info("file I/O: thread pool (io_uring unavailable: {})", unavailable);
+        return NbdServer.Transport.withoutIoUring();
     }
 }

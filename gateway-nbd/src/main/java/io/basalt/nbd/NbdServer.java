@@ -1,6 +1,7 @@
 package io.basalt.nbd;
 
 import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
@@ -16,6 +17,9 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.ServerSocketChannel;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.channel.uring.IoUring;
+import io.netty.channel.uring.IoUringIoHandler;
+import io.netty.channel.uring.IoUringServerSocketChannel;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.flush.FlushConsolidationHandler;
 import java.io.IOException;
@@ -54,6 +58,69 @@ public final class NbdServer implements AutoCloseable {
         }
     }
 
+    /**
+     * The socket transport, which is also where a device may do its I/O: on {@link #IO_URING} the
+     * file device submits writes and syncs to the event loop's own ring
+     * ({@link io.basalt.common.block.BlockDevice#forEventLoop}).
+     */
+    public enum Transport {
+        IO_URING("io_uring"),
+        EPOLL("epoll"),
+        NIO("nio");
+
+        private final String displayName;
+
+        Transport(String displayName) {
+            this.displayName = displayName;
+        }
+
+        /** The best socket transport without io_uring: epoll when available, else NIO. */
+        public static Transport withoutIoUring() {
+            return Epoll.isAvailable() ? EPOLL : NIO;
+        }
+
+        /** Why io_uring cannot be used here, or null when it can. */
+        public static String ioUringUnavailableReason() {
+            if (IoUring.isAvailable()) {
+                return null;
+            }
+            Throwable cause = IoUring.unavailabilityCause();
+            return cause == null ? "unknown" : cause.toString();
+        }
+
+        IoHandlerFactory ioHandlerFactory() {
+            return switch (this) {
+                case IO_URING -> IoUringIoHandler.newFactory();
+                case EPOLL -> EpollIoHandler.newFactory();
+                case NIO -> NioIoHandler.newFactory();
+            };
+        }
+
+        Class<? extends ServerSocketChannel> serverChannelClass() {
+            return switch (this) {
+                case IO_URING -> IoUringServerSocketChannel.class;
+                case EPOLL -> EpollServerSocketChannel.class;
+                case NIO -> NioServerSocketChannel.class;
+            };
+        }
+
+        @Override
+        public String toString() {
+            return displayName;
+        }
+    }
+
+    /**
+     * Socket reads grow up to this size while they fill their buffer (Netty's adaptive guess, whose
+     * default stops at 64 KiB). A 1 MiB WRITE then arrives in a few reads instead of sixteen: on
+     * io_uring each read is a ring round trip, and fewer pieces make a shorter iovec for the file.
+     * Measured with bench/nbd-file.sh, 1 MiB sequential write QD4: io_uring 2,537 -> 3,568 MiB/s,
+     * epoll 3,123 -> 3,394 MiB/s. Small requests keep small reads (the guess shrinks again).
+     */
+    static final int RECEIVE_BYTES_MAX = 1 << 20;
+    private static final int RECEIVE_BYTES_MIN = 64;
+    private static final int RECEIVE_BYTES_INITIAL = 2048;
+
     private final Shared shared;
     private final EventLoopGroup group;
     private final Channel serverChannel;
@@ -75,7 +142,14 @@ public final class NbdServer implements AutoCloseable {
      */
     public static NbdServer start(InetSocketAddress bindAddress, NbdExports exports, NbdMetrics metrics,
             int payloadMaxBytes, int eventLoopThreads) throws IOException {
-        return start(bindAddress, exports, metrics, payloadMaxBytes, newEventLoopGroup(eventLoopThreads), true);
+        return start(bindAddress, exports, metrics, payloadMaxBytes, eventLoopThreads, Transport.withoutIoUring());
+    }
+
+    /** Binds and starts serving on event loops of {@code transport} (it must be available). */
+    public static NbdServer start(InetSocketAddress bindAddress, NbdExports exports, NbdMetrics metrics,
+            int payloadMaxBytes, int eventLoopThreads, Transport transport) throws IOException {
+        return start(bindAddress, exports, metrics, payloadMaxBytes,
+                newEventLoopGroup(eventLoopThreads, transport), transport, true);
     }
 
     /**
@@ -84,15 +158,17 @@ public final class NbdServer implements AutoCloseable {
      */
     public static NbdServer start(InetSocketAddress bindAddress, NbdExports exports, NbdMetrics metrics,
             int payloadMaxBytes, EventLoopGroup group) throws IOException {
-        return start(bindAddress, exports, metrics, payloadMaxBytes, group, false);
+        return start(bindAddress, exports, metrics, payloadMaxBytes, group, Transport.withoutIoUring(), false);
     }
 
     /** Event loops of the transport the server uses: epoll when available, else NIO. */
     public static EventLoopGroup newEventLoopGroup(int threads) {
-        IoHandlerFactory ioHandlerFactory = Epoll.isAvailable() ? EpollIoHandler.newFactory()
-                : NioIoHandler.newFactory();
+        return newEventLoopGroup(threads, Transport.withoutIoUring());
+    }
+
+    static EventLoopGroup newEventLoopGroup(int threads, Transport transport) {
         return new MultiThreadIoEventLoopGroup(threads,
-                new io.netty.util.concurrent.DefaultThreadFactory("basalt-nbd", true), ioHandlerFactory);
+                new io.netty.util.concurrent.DefaultThreadFactory("basalt-nbd", true), transport.ioHandlerFactory());
     }
 
     /** Client sockets for {@link #newEventLoopGroup}'s transport. */
@@ -102,11 +178,9 @@ public final class NbdServer implements AutoCloseable {
     }
 
     private static NbdServer start(InetSocketAddress bindAddress, NbdExports exports, NbdMetrics metrics,
-            int payloadMaxBytes, EventLoopGroup group, boolean ownsGroup) throws IOException {
+            int payloadMaxBytes, EventLoopGroup group, Transport transport, boolean ownsGroup) throws IOException {
         Shared shared = new Shared(exports, metrics);
-        boolean epoll = Epoll.isAvailable();
-        Class<? extends ServerSocketChannel> channelClass =
-                epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
+        Class<? extends ServerSocketChannel> channelClass = transport.serverChannelClass();
         try {
             ServerBootstrap bootstrap = new ServerBootstrap()
                     .group(group)
@@ -115,6 +189,8 @@ public final class NbdServer implements AutoCloseable {
                     .option(ChannelOption.SO_BACKLOG, 128)
                     .childOption(ChannelOption.TCP_NODELAY, true)
                     .childOption(ChannelOption.SO_KEEPALIVE, true)
+                    .childOption(ChannelOption.RCVBUF_ALLOCATOR, new AdaptiveRecvByteBufAllocator(
+                            RECEIVE_BYTES_MIN, RECEIVE_BYTES_INITIAL, RECEIVE_BYTES_MAX))
                     .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK,
                             new WriteBufferWaterMark(1 << 20, 4 << 20))
                     .childHandler(new ChannelInitializer<SocketChannel>() {
@@ -129,7 +205,7 @@ public final class NbdServer implements AutoCloseable {
                         }
                     });
             Channel serverChannel = bootstrap.bind(bindAddress).sync().channel();
-            log.info("NBD server listening on {} ({} transport)", serverChannel.localAddress(), epoll ? "epoll" : "nio");
+            log.info("NBD server listening on {} ({} transport)", serverChannel.localAddress(), transport);
             return new NbdServer(shared, ownsGroup ? group : null, serverChannel, payloadMaxBytes);
         } catch (Exception e) {
             if (ownsGroup) {

@@ -46,7 +46,8 @@ final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
     private final NbdFrameDecoder decoder;
     private final OpenExport export;
     private final ExportInfo info;
-    private final BlockDevice device;
+    /** The export's device as this connection's event loop sees it ({@link BlockDevice#forEventLoop}). */
+    private BlockDevice device;
     private final boolean structuredReplies;
     private final int baseAllocationContextId;
 
@@ -63,7 +64,6 @@ final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
         this.decoder = decoder;
         this.export = export;
         this.info = export.info();
-        this.device = export.device();
         this.structuredReplies = structuredReplies;
         this.baseAllocationContextId = baseAllocationContextId;
     }
@@ -71,6 +71,8 @@ final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         channel = ctx.channel();
+        // Every call below is made on this loop, so the device may do its I/O on it (io_uring).
+        device = export.device().forEventLoop(channel.eventLoop());
         shared.sessions.add(this);
     }
 

@@ -168,6 +168,11 @@ final class BasaltProcess implements AutoCloseable {
                     command.add(flag);
                 }
             }
+            // -Dbasalt.nbd.fileIo=threads on the test run: every test covers the I/O-thread path.
+            String fileIo = System.getProperty("basalt.nbd.fileIo");
+            if (fileIo != null && !fileIo.isBlank()) {
+                command.add("-Dbasalt.nbd.fileIo=" + fileIo);
+            }
             command.addAll(options.jvmFlags());
             command.addAll(List.of("-cp", jar + File.pathSeparator + lib + File.separator + "*",
                     "io.basalt.cli.Main", "nbd", "serve", "--file", options.file().toString()));

@@ -12,6 +12,7 @@ import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -41,6 +42,39 @@ class ServeCommandIT {
         assertThat(result.exitCode()).as(result.describe()).isZero();
         assertThat(result.stdout()).contains("--file", "--size", "--port", "--bind", "--export",
                 "--read-only", "--metrics-port");
+    }
+
+    @Test
+    void logsWhichFileIoPathItChoseAndWritesReadBackOnBoth() throws Exception {
+        Tools.require("nbdcopy", "libnbd-bin");
+        byte[] data = new byte[3 << 20];
+        new java.util.Random(9).nextBytes(data);
+        Path source = dir.resolve("source.bin");
+        Files.write(source, data);
+        String expected = io.netty.channel.uring.IoUring.isAvailable()
+                ? "file I/O: io_uring" : "file I/O: thread pool (io_uring unavailable: ";
+        for (String mode : List.of("auto", "threads")) {
+            Path file = dir.resolve(mode + ".img");
+            BasaltProcess server = resources.start(Options.file(file, "8M").withExtraArgs("--file-io", mode));
+            Tools.Result copy = Tools.run(EXIT_TIMEOUT, null, null,
+                    List.of("nbdcopy", "--flush", source.toString(), server.uri()));
+            assertThat(copy.exitCode()).as(copy.describe()).isZero();
+            server.stop();
+            assertThat(server.log()).contains(mode.equals("threads")
+                    ? "file I/O: thread pool (io_uring unavailable: disabled by --file-io threads)" : expected);
+            assertThat(java.util.Arrays.copyOf(Files.readAllBytes(file), data.length)).as(mode).isEqualTo(data);
+        }
+    }
+
+    @Test
+    void withoutTheOptionTheServerTakesThePathThisTestRunAskedFor() throws Exception {
+        // -Dbasalt.nbd.fileIo=threads on the test run reaches every server it starts (BasaltProcess).
+        BasaltProcess server = resources.start(Options.file(dir.resolve("default.img"), "1M"));
+        server.stop();
+        boolean threads = "threads".equals(System.getProperty("basalt.nbd.fileIo"))
+                || !io.netty.channel.uring.IoUring.isAvailable();
+        assertThat(server.log()).contains(threads ? "file I/O: thread pool (io_uring unavailable: "
+                : "file I/O: io_uring");
     }
 
     @Test

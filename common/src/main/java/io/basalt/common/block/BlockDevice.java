@@ -1,6 +1,7 @@
 package io.basalt.common.block;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.channel.EventLoop;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
@@ -91,6 +92,17 @@ public interface BlockDevice extends AutoCloseable {
     default CompletableFuture<Boolean> compareAndWrite(long offsetBytes, ByteBuf expected, ByteBuf data) {
         return CompletableFuture.failedFuture(new BlockDeviceException(BlockDeviceException.Kind.NOT_SUPPORTED,
                 "compare-and-write is not supported by this device"));
+    }
+
+    /**
+     * This device as one event loop's callers see it: a gateway calls this once per connection and
+     * then makes every call of that connection on {@code eventLoop}. A device may use the loop to do
+     * its I/O without a hand-off (the file device submits writes and syncs to the loop's io_uring);
+     * the view's futures may then complete on the loop itself, inside the call that completes the
+     * I/O. Data, durability and errors are those of the device. By default the device itself.
+     */
+    default BlockDevice forEventLoop(EventLoop eventLoop) {
+        return this;
     }
 
     /** A hint that a range will be read soon. */

@@ -4,6 +4,8 @@ import io.basalt.common.Units;
 import io.basalt.common.block.BlockDeviceException.Kind;
 import io.basalt.common.io.LinuxFiles;
 import io.netty.buffer.ByteBuf;
+import io.netty.channel.EventLoop;
+import io.netty.channel.IoEventLoop;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.lang.foreign.MemorySegment;
@@ -17,6 +19,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -35,6 +38,13 @@ import org.slf4j.LoggerFactory;
  * writers in flight, each FLUSH or FUA write does not cost one disk sync of its own. All clients of
  * one device share the page cache, so a flush covers every client's writes
  * ({@link #sharedCacheAcrossClients()} is true).
+ *
+ * <p>On an io_uring event loop ({@link #forEventLoop}), writes and syncs skip the I/O threads: they
+ * are submitted to the loop's own ring and complete on the loop ({@link UringFileIo}), which saves
+ * the two thread hand-offs that dominate a 4 KiB write at queue depth 1. Everything else (reads
+ * that miss the page cache, TRIM, zeroing, block status) stays on the I/O threads. Both paths write
+ * through the same page cache and sync the same file, so a flush on either covers writes done by
+ * either.
  */
 public final class FileBlockDevice implements BlockDevice {
     private static final Logger log = LoggerFactory.getLogger(FileBlockDevice.class);
@@ -60,6 +70,8 @@ public final class FileBlockDevice implements BlockDevice {
     private volatile boolean punchHoleSupported;
     private volatile boolean zeroRangeSupported;
     private volatile boolean closed;
+    /** One io_uring submitter per event loop that asked ({@link #forEventLoop}). */
+    private final ConcurrentHashMap<EventLoop, UringFileIo> rings = new ConcurrentHashMap<>();
 
     private FileBlockDevice(Path path, FileChannel channel, int nativeFd, long sizeBytes, boolean readOnly,
             int ioThreads) {
@@ -366,6 +378,12 @@ public final class FileBlockDevice implements BlockDevice {
             }
         } finally {
             closed = true;
+            for (var entry : rings.entrySet()) {
+                // In-flight ring I/O still completes (the kernel holds the file); new I/O is refused.
+                if (!entry.getKey().isShuttingDown()) {
+                    entry.getKey().execute(entry.getValue()::close);
+                }
+            }
             ioExecutor.shutdown();
             try {
                 if (!ioExecutor.awaitTermination(30, TimeUnit.SECONDS)) {
@@ -380,6 +398,158 @@ public final class FileBlockDevice implements BlockDevice {
                 log.warn("closing {}: {}", path, e.toString());
             }
             LinuxFiles.close(nativeFd);
+        }
+    }
+
+    /**
+     * On an io_uring event loop: a view whose writes, FUA writes and flushes go through that loop's
+     * ring when called on the loop (anything else, or a ring that cannot take more, falls back to
+     * the I/O threads). On any other loop, or a read-only device, this device itself.
+     */
+    @Override
+    public BlockDevice forEventLoop(EventLoop eventLoop) {
+        if (nativeFd < 0 || readOnly || closed || !(eventLoop instanceof IoEventLoop ioLoop)
+                || !ioLoop.isCompatible(UringFileIo.class)) {
+            return this;
+        }
+        UringFileIo ring = rings.get(eventLoop);
+        if (ring == null) {
+            UringFileIo created = new UringFileIo(this, nativeFd, ioLoop);
+            try {
+                created.register();
+            } catch (Exception e) {
+                log.warn("cannot register {} with the io_uring of {} ({}); its writes use the I/O threads",
+                        path, eventLoop, e.toString());
+                return this;
+            }
+            ring = rings.putIfAbsent(eventLoop, created);
+            if (ring == null) {
+                ring = created;
+            } else {
+                eventLoop.execute(created::close);
+            }
+        }
+        return new LoopView(ring);
+    }
+
+    /** The ring of {@code eventLoop}, if it has one (tests). */
+    UringFileIo ringOf(EventLoop eventLoop) {
+        return rings.get(eventLoop);
+    }
+
+    /** Called on the loop when a ring's registration is gone (loop shut down or device closed). */
+    void ringGone(EventLoop eventLoop, UringFileIo ring) {
+        rings.remove(eventLoop, ring);
+    }
+
+    /**
+     * The device as seen from one io_uring event loop. Stateless beyond its ring: every connection
+     * on the loop may have one.
+     */
+    private final class LoopView implements BlockDevice {
+        private final UringFileIo ring;
+
+        LoopView(UringFileIo ring) {
+            this.ring = ring;
+        }
+
+        @Override
+        public CompletableFuture<Void> write(long offsetBytes, ByteBuf data, boolean fua) {
+            if (!closed && ring.inEventLoop()) {
+                try {
+                    checkIo(offsetBytes, data.readableBytes(), true);
+                } catch (BlockDeviceException e) {
+                    return CompletableFuture.failedFuture(e);
+                }
+                CompletableFuture<Void> written = ring.write(offsetBytes, data);
+                if (written != null) {
+                    // Completes on the loop, so the sync is submitted from the loop too.
+                    return fua ? written.thenCompose(ignored -> flush()) : written;
+                }
+            }
+            return FileBlockDevice.this.write(offsetBytes, data, fua);
+        }
+
+        @Override
+        public CompletableFuture<Void> flush() {
+            if (!closed && ring.inEventLoop()) {
+                CompletableFuture<Void> synced = ring.sync();
+                if (synced != null) {
+                    return synced;
+                }
+            }
+            return FileBlockDevice.this.flush();
+        }
+
+        @Override
+        public long sizeBytes() {
+            return sizeBytes;
+        }
+
+        @Override
+        public int minimumBlockSizeBytes() {
+            return FileBlockDevice.this.minimumBlockSizeBytes();
+        }
+
+        @Override
+        public int preferredBlockSizeBytes() {
+            return FileBlockDevice.this.preferredBlockSizeBytes();
+        }
+
+        @Override
+        public int maximumPayloadBytes() {
+            return FileBlockDevice.this.maximumPayloadBytes();
+        }
+
+        @Override
+        public boolean isReadOnly() {
+            return readOnly;
+        }
+
+        @Override
+        public boolean sharedCacheAcrossClients() {
+            return true;
+        }
+
+        @Override
+        public boolean supportsFastZero() {
+            return FileBlockDevice.this.supportsFastZero();
+        }
+
+        @Override
+        public CompletableFuture<Void> read(long offsetBytes, int lengthBytes, ByteBuf destination) {
+            return FileBlockDevice.this.read(offsetBytes, lengthBytes, destination);
+        }
+
+        @Override
+        public CompletableFuture<Void> trim(long offsetBytes, long lengthBytes, boolean fua) {
+            return FileBlockDevice.this.trim(offsetBytes, lengthBytes, fua);
+        }
+
+        @Override
+        public CompletableFuture<Void> writeZeroes(long offsetBytes, long lengthBytes, boolean mayDeallocate,
+                boolean fastOnly, boolean fua) {
+            return FileBlockDevice.this.writeZeroes(offsetBytes, lengthBytes, mayDeallocate, fastOnly, fua);
+        }
+
+        @Override
+        public CompletableFuture<List<Extent>> blockStatus(long offsetBytes, long lengthBytes, int extentsMax) {
+            return FileBlockDevice.this.blockStatus(offsetBytes, lengthBytes, extentsMax);
+        }
+
+        @Override
+        public CompletableFuture<Void> prefetch(long offsetBytes, long lengthBytes) {
+            return FileBlockDevice.this.prefetch(offsetBytes, lengthBytes);
+        }
+
+        @Override
+        public BlockDevice forEventLoop(EventLoop eventLoop) {
+            return FileBlockDevice.this.forEventLoop(eventLoop);
+        }
+
+        /** The device is closed by its owner, not through a view. */
+        @Override
+        public void close() {
         }
     }
 
