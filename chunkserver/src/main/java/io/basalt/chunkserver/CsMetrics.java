@@ -34,6 +34,7 @@ public final class CsMetrics {
     public final Counter protocolErrors;
     public final Counter ecStripeWrites;
     public final Counter ecTerminations;
+    public final Histogram ecWritePhases;
 
     public CsMetrics(PrometheusRegistry registry) {
         requests = Counter.builder().name("basalt_cs_requests_total")
@@ -88,6 +89,14 @@ public final class CsMetrics {
                 .help("Stripes written as stripe master, by how parity was made: full (whole stripe encoded),"
                         + " reencode (partial: untouched strips read), delta (partial: parity delta)")
                 .labelNames("rule").register(registry);
+        ecWritePhases = Histogram.builder().name("basalt_cs_ec_write_phase_duration_seconds")
+                .help("Where a stripe master's EC write spends its time: lock (waiting for the stripes),"
+                        + " read_encode (own versions, strip reads, parity), prepare (until every prepare is"
+                        + " durable), commit_own (its own strips committed, after the client's answer)")
+                .unit(Unit.SECONDS).labelNames("phase")
+                .classicUpperBounds(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                        0.25, 1)
+                .classicOnly().register(registry);
         ecTerminations = Counter.builder().name("basalt_cs_ec_terminations_total")
                 .help("Pending strips of an earlier stripe master settled by this one, by outcome")
                 .labelNames("outcome").register(registry);

@@ -211,7 +211,9 @@ public final class StripeMaster implements AutoCloseable {
         int m = layout.m();
         int count = request.stripeCount;
         int first = request.firstStripe;
+        long started = System.nanoTime();
         lock(request.chunkUid, first, count);
+        long phaseStart = phase("lock", started);
         List<Integer> prepared = new ArrayList<>();
         long txid = 0;
         boolean ownPrepared = false;
@@ -273,6 +275,7 @@ public final class StripeMaster implements AutoCloseable {
                 }
                 codec.encode(in, out, 0, S);
             }
+            phaseStart = phase("read_encode", phaseStart);
             // Phase one, everywhere at once: this master's own parity strips and every other usable
             // column's strips are logged as pending. Once all are durable the write is committed.
             String masterAddress = layout.address(layout.masterIndex());
@@ -321,11 +324,13 @@ public final class StripeMaster implements AutoCloseable {
             // Every strip of the transaction is durable: it is committed (termination rolls it forward
             // from here whatever happens to this master). The client is answered now.
             decided = true;
+            phaseStart = phase("prepare", phaseStart);
             CrashPoints.hit("master.after-prepare");
             result.complete(null);
             // Phase two: our own strips first (the next request for these stripes reads V from them),
             // then the columns, without waiting for them.
             resolveOwn(request, txid, true);
+            phase("commit_own", phaseStart);
             CrashPoints.hit("master.after-decision");
             settle(request, prepared, txid, true);
         } finally {
@@ -342,6 +347,13 @@ public final class StripeMaster implements AutoCloseable {
             }
             unlock(request.chunkUid, first, count);
         }
+    }
+
+    /** Observes the time since {@code since} as write phase {@code name}; returns now. */
+    private long phase(String name, long since) {
+        long now = System.nanoTime();
+        metrics.ecWritePhases.labelValues(name).observe((now - since) / 1e9);
+        return now;
     }
 
     /**
