@@ -247,19 +247,58 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
         }
         chunklet.lock.writeLock().lock();
         try {
-            long position = (long) first << BLOCK_SHIFT;
-            for (ByteBuffer part : src.nioBuffers(dataIndex, lengthBytes)) {
-                while (part.hasRemaining()) {
-                    position += chunklet.data.write(part, position);
+            if (n == 0) {
+                writeData(chunklet, first, count, src, dataIndex, lsn, crcs, 0);
+            } else {
+                // Erasure-coded strips: a run of all-zero strips (what a trim or write-zeroes of an EC
+                // volume sends, and the parity of all-zero stripes) becomes a hole, unwritten in the
+                // metadata, so that it frees space; its versions are kept like any strip's.
+                boolean[] zero = new boolean[count];
+                for (int i = 0; i < count; i++) {
+                    zero[i] = isZero(src, dataIndex + (i << BLOCK_SHIFT));
                 }
-            }
-            chunklet.setBlocks(first, count, lsn, crcs);
-            if (n > 0) {
+                int runStart = 0;
+                for (int i = 1; i <= count; i++) {
+                    if (i < count && zero[i] == zero[runStart]) {
+                        continue;
+                    }
+                    if (zero[runStart]) {
+                        punch(chunklet, (long) (first + runStart) << BLOCK_SHIFT, (long) (i - runStart) << BLOCK_SHIFT);
+                        chunklet.setBlocks(first + runStart, i - runStart, lsn, null);
+                    } else {
+                        writeData(chunklet, first + runStart, i - runStart, src, dataIndex + (runStart << BLOCK_SHIFT),
+                                lsn, crcs, runStart);
+                    }
+                    runStart = i;
+                }
                 chunklet.setVersions(first, count, n, versions, versionsFrom);
             }
         } finally {
             chunklet.lock.writeLock().unlock();
         }
+    }
+
+    /** Writes blocks [first, first + count) from {@code src} at {@code dataIndex}; CRCs from crcs[from..]. */
+    private static void writeData(Chunklet chunklet, int first, int count, ByteBuf src, int dataIndex, long lsn,
+            int[] crcs, int from) throws IOException {
+        long position = (long) first << BLOCK_SHIFT;
+        for (ByteBuffer part : src.nioBuffers(dataIndex, count << BLOCK_SHIFT)) {
+            while (part.hasRemaining()) {
+                position += chunklet.data.write(part, position);
+            }
+        }
+        chunklet.setBlocks(first, count, lsn, from == 0 && count == crcs.length ? crcs
+                : Arrays.copyOfRange(crcs, from, from + count));
+    }
+
+    /** Whether the 4 KiB block at {@code at} of {@code src} is all zeroes. */
+    private static boolean isZero(ByteBuf src, int at) {
+        for (int i = 0; i < BLOCK_SIZE_BYTES; i += 8) {
+            if (src.getLong(at + i) != 0) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**

@@ -7,6 +7,7 @@ import io.basalt.chunkserver.ChunkServer;
 import io.basalt.chunkserver.CsStatus;
 import io.basalt.chunkserver.LocalMetaLink;
 import io.basalt.chunkserver.protocol.DataClient;
+import io.basalt.chunkserver.store.ChunkletStore;
 import io.basalt.chunkserver.protocol.DataFrame;
 import io.basalt.ec.ErasureCodec;
 import io.basalt.ec.ErasureCodecs;
@@ -592,6 +593,40 @@ class StripeMasterTest {
         } finally {
             reply.release();
         }
+    }
+
+    @Test
+    void zeroedStripesFreeTheirSpaceOnEveryColumnAndKeepTheirVersions() throws Exception {
+        int stripes = 64;
+        byte[] data = random(new Random(20), stripes * K * S);
+        EcLayout layout = layout();
+        ecWriteOk(layout, 0, data);
+        assertThat(ecRead(layout, 0, data.length)).isEqualTo(data); // settles every column
+        long[] written = new long[K + M];
+        for (int col = 0; col < K + M; col++) {
+            written[col] = servers[col].store().info(UID).writtenBlocks();
+            assertThat(written[col]).as("column %d", col).isEqualTo(stripes);
+        }
+        // What a trim of an EC volume is: zeroes through the master, whole stripes but the last.
+        byte[] zeroes = new byte[data.length - S];
+        ecWriteOk(layout, 0, zeroes);
+        byte[] expected = new byte[data.length];
+        System.arraycopy(data, data.length - S, expected, data.length - S, S);
+        assertThat(ecRead(layout, 0, data.length)).isEqualTo(expected);
+        for (int col = 0; col < K + M; col++) {
+            // Data columns keep only the last stripe's strip that still holds data (column K - 1);
+            // parity keeps the last stripe, the only one not all zeroes.
+            long keep = col < K ? (col == K - 1 ? 1 : 0) : 1;
+            ChunkletStore.ChunkletInfo info = servers[col].store().info(UID);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (info.writtenBlocks() != keep && System.nanoTime() < deadline) {
+                Thread.sleep(10); // the other parity column's RESOLVE follows the answer
+                info = servers[col].store().info(UID);
+            }
+            assertThat(info.writtenBlocks()).as("column %d written blocks", col).isEqualTo(keep);
+            assertThat(info.allocatedBytes()).as("column %d allocated bytes", col).isLessThanOrEqualTo(keep * S + 16 * S);
+        }
+        verifyParity(stripes); // versions and parity still agree over the holes
     }
 
     @Test
