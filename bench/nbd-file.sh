@@ -24,6 +24,8 @@
 #   BENCH_DIR    where the exported files and results go (default: <repo>/out/nbd-file; the
 #                filesystem matters: keep it on the disk you mean to measure)
 #   SHARED_DIR   the shared bench directory (default: <repo>/../shared)
+#   WARMUP_SECONDS  per target, 4 KiB random reads and writes before the tests, not measured
+#                (default 0; 30 makes the first test's figures comparable to the later ones')
 #   KEEP_FILES=1 keep the exported files afterwards
 #
 # Output: BENCH_DIR/fio.jsonl (one line per test), BENCH_DIR/summary.md (the tables printed at the
@@ -192,7 +194,7 @@ done
     echo "Versions: $(fio --version), nbdkit $(nbdkit --version 2>/dev/null | awk '{print $2}')," \
         "$(qemu-nbd --version 2>/dev/null | head -1), $("$root/basalt" --version 2>/dev/null | head -1)."
     echo "Settings: FIO_RUNTIME=${FIO_RUNTIME:-10} FIO_RAMP=${FIO_RAMP:-1} FIO_SIZE=$FIO_SIZE" \
-        "FIO_REPEATS=${FIO_REPEATS:-1} FIO_NUMJOBS=${FIO_NUMJOBS:-1} targets: $TARGETS."
+        "FIO_REPEATS=${FIO_REPEATS:-1} FIO_NUMJOBS=${FIO_NUMJOBS:-1} WARMUP_SECONDS=${WARMUP_SECONDS:-0} targets: $TARGETS."
     echo "Shared, noisy machines: compare ratios within this run, not absolute numbers across runs."
     echo
 } >"$out/summary.md"
@@ -204,6 +206,17 @@ tests=${FIO_TESTS:-$(sed -n 's/^ALL_TESTS="\(.*\)"$/\1/p' "$suite")}
 [ -n "$tests" ] || die "cannot read the test list (ALL_TESTS) from $suite; set FIO_TESTS"
 prefill=${FIO_PREFILL:-1}
 : >"$out/fio.jsonl"
+# JIT warm-up beyond the prefill's 1 MiB writes: small random writes and reads on every target, not
+# measured (the first minute of a fresh JVM is much slower, and would land on the first test).
+if [ "${WARMUP_SECONDS:-0}" -gt 0 ]; then
+    for target in "${uris[@]}"; do
+        uri=${target#*=}
+        log "warm-up ${WARMUP_SECONDS}s: $target"
+        fio --name=warmup --ioengine=nbd --uri="$uri" --rw=randrw --bs=4k --iodepth=8 --size="$FIO_SIZE" \
+            --time_based --runtime="$WARMUP_SECONDS" --norandommap=1 >/dev/null 2>&1 \
+            || log "warm-up of $uri failed (the tests will report it)"
+    done
+fi
 for test in $tests; do
     log "$test on: ${uris[*]}"
     FIO_TESTS=$test FIO_PREFILL=$prefill "$suite" "${uris[@]}" >>"$out/fio.jsonl"

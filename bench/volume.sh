@@ -11,5 +11,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export TARGETS=${TARGETS:-basalt-volume basalt-volume-ec nbdkit-file qemu-nbd-wb}
+# Eight fresh JVMs: warm them up before measuring (see WARMUP_SECONDS in nbd-file.sh).
+export WARMUP_SECONDS=${WARMUP_SECONDS:-30}
 export BENCH_DIR=${BENCH_DIR:-$root/out/volume}
 exec "$root/bench/nbd-file.sh" "$@"
