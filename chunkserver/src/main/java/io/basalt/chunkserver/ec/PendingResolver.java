@@ -5,17 +5,11 @@ import io.basalt.chunkserver.CsException;
 import io.basalt.chunkserver.CsMetrics;
 import io.basalt.chunkserver.protocol.ReplicaClients;
 import io.basalt.chunkserver.store.ChunkletStore;
-import io.basalt.chunkserver.wal.WalEntry;
-import io.basalt.chunkserver.wal.WalRecordFormat;
-import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
+import io.basalt.chunkserver.wal.WalWriter;
 import java.util.Arrays;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import io.basalt.chunkserver.wal.WalWriter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -88,24 +82,12 @@ public final class PendingResolver implements AutoCloseable {
             if (commit == null) {
                 continue;
             }
-            EcSection section = EcSection.settle(txn.txid(), commit);
-            ByteBuf payload = Unpooled.buffer(section.encodedBytes());
-            section.writeTo(payload);
-            CompletableFuture<Void> done = new CompletableFuture<>();
-            wal.submit(new WalEntry(WalRecordFormat.TYPE_EC_RESOLVE, txn.chunkUid(),
-                    (long) txn.firstBlock() * EcLayout.STRIP_BYTES, txn.count() * EcLayout.STRIP_BYTES, payload,
-                    (entry, error) -> {
-                        if (error != null) {
-                            done.completeExceptionally(error);
-                        } else {
-                            done.complete(null);
-                        }
-                    }));
             try {
-                done.join();
-            } catch (CompletionException e) {
+                StripeMaster.settleHere(wal, txn.chunkUid(), (long) txn.firstBlock() * EcLayout.STRIP_BYTES,
+                        txn.count() * EcLayout.STRIP_BYTES, txn.txid(), commit, true);
+            } catch (CsException e) {
                 log.warn("chunk {}: settling ec transaction {} failed: {}", Long.toHexString(txn.chunkUid()),
-                        txn.txid(), e.getCause().toString());
+                        txn.txid(), e.getMessage());
                 continue;
             }
             settled++;

@@ -362,17 +362,24 @@ public final class StripeMaster implements AutoCloseable {
      * after replay and {@link #terminate} settles them before this column's versions are read.
      */
     private void resolveOwn(Request request, long txid, boolean commit) throws CsException {
+        settleHere(wal, request.chunkUid, (long) request.firstStripe * S, request.stripeCount * S, txid, commit,
+                false);
+    }
+
+    /**
+     * Commits or aborts transaction {@code txid}'s pending strips on this chunk server through its WAL
+     * (a record of its own when {@code logged}, else {@link WalEntry#unlogged}) and waits until applied.
+     */
+    static void settleHere(WalWriter wal, long chunkUid, long offsetBytes, int lengthBytes, long txid,
+            boolean commit, boolean logged) throws CsException {
         EcSection section = EcSection.settle(txid, commit);
         ByteBuf payload = Unpooled.buffer(section.encodedBytes());
         section.writeTo(payload);
         CompletableFuture<Void> done = new CompletableFuture<>();
-        wal.submit(new WalEntry(WalRecordFormat.TYPE_EC_RESOLVE, request.chunkUid, (long) request.firstStripe * S,
-                request.stripeCount * S, payload, completion(done)).unlogged());
-        try {
-            done.join();
-        } catch (CompletionException e) {
-            throw walException(e);
-        }
+        WalEntry entry = new WalEntry(WalRecordFormat.TYPE_EC_RESOLVE, chunkUid, offsetBytes, lengthBytes, payload,
+                completion(done));
+        wal.submit(logged ? entry : entry.unlogged());
+        join(done);
     }
 
     /**
@@ -1030,11 +1037,7 @@ public final class StripeMaster implements AutoCloseable {
 
     /** Logs {@code payload} as a record of {@code type} on this chunk server and waits until applied. */
     private void log(int type, long chunkUid, long offsetBytes, int lengthBytes, ByteBuf payload) throws CsException {
-        try {
-            logAsync(type, chunkUid, offsetBytes, lengthBytes, payload).join();
-        } catch (CompletionException e) {
-            throw walException(e);
-        }
+        join(logAsync(type, chunkUid, offsetBytes, lengthBytes, payload));
     }
 
     /** Logs {@code payload} as a record of {@code type} on this chunk server; completes once applied. */
@@ -1058,6 +1061,15 @@ public final class StripeMaster implements AutoCloseable {
     private static CsException walException(CompletionException e) {
         return e.getCause() instanceof CsException cs ? cs
                 : new CsException(CsStatus.IO_ERROR, "WAL: " + e.getCause(), e.getCause());
+    }
+
+    /** Waits for a WAL entry's completion; its failure as a CsException. */
+    private static void join(CompletableFuture<Void> done) throws CsException {
+        try {
+            done.join();
+        } catch (CompletionException e) {
+            throw walException(e);
+        }
     }
 
     /** Null when the column answered OK; else the failure in the "replica ADDRESS ..." form clients parse. */
