@@ -17,25 +17,36 @@ import jdk.incubator.vector.VectorSpecies;
  * the lane count, and since the table repeats every 16 bytes, a raw data byte indexes its low
  * nibble's entry without masking (the known-answer tests pin this down).
  *
+ * <p>High nibbles: x86 has no byte shift, so the 16-bit lanes are shifted ({@code vpsrlw}) after
+ * {@code reinterpretAsShorts}; the bits that cross in from the neighbouring byte land above bit 3
+ * and the index wrap drops them, which is ISA-L's {@code vpsrlw} + {@code vpand}. A byte-lane
+ * {@code LSHR} compiles to widen, shift, mask and pack (six instructions).
+ *
+ * <p>Addressing: every kernel reads and writes through one constant segment, {@link #MEMORY},
+ * at the strips' absolute addresses. With a segment argument per strip, C2 re-checked each
+ * access's bounds, session liveness and read-only flag on every iteration (the segments' types
+ * are only profiled, so a vector store could alias their fields) and the loops were not
+ * unrolled; through one static final native segment those checks fold away. The strips were
+ * checked once on entry ({@link Strips}), and, as with the ISA-L path that passes raw pointers,
+ * closing a strip's arena while a call runs is the caller's bug.
+ *
  * <p>Loop shape, measured with JMH on a 2-core AVX2 EPYC VM (4+2, 64 KiB strips): the strip is
  * cut into {@link #BLOCK_BYTES} blocks whose outputs stay in L1; within a block the loop runs
- * source-outer so that one source segment and up to four output segments are loop-invariant
- * (C2 hoists their bounds checks) and the coefficient tables sit in registers; each output is
- * read, XORed and written back per source. Two rows take two sources per pass (m = 2, the
- * 4+2 default) to halve that read-back (+8%); the same for three and four rows measured within
- * noise (9+3: +4%), so it is not done there; four sources per pass with both accumulators in
- * registers was no faster for 4+2 either (6.2 vs 6.6 GB/s). Position-outer with accumulators in registers, as
- * ISA-L does in assembly, was slower here (4.9 vs 6.5 GB/s): every source access re-checks a
- * different segment. Vectors are never passed to a pass method: a vector argument to a call
- * that is not inlined is boxed (it cost 192 B per call in the update path).
+ * source-outer, so the coefficient tables of one source (or two) are loop-invariant; each
+ * output is read, XORed and written back per source. Two rows take two sources per pass (m = 2,
+ * the 4+2 default) to halve that read-back; for three and four rows that measured within noise.
+ * Position-outer with accumulators in registers, as ISA-L does in assembly, was slower: with
+ * a loop over k sources the tables are re-read with bounds checks per source (1.6x slower),
+ * and an unrolled four-sources-by-two-rows pass grew too large to be intrinsified (vectors
+ * boxed, 10x slower). Vectors are never passed to a pass method: a vector argument to a call
+ * that is not inlined is boxed.
  *
  * <p>Species: 128 bits by default. AVX2 has no cross-lane byte shuffle, so a 256-bit
- * {@code selectFrom} cannot be one {@code vpshufb} (C2 must allow indexes crossing the halves),
- * while a 128-bit one can be a single {@code pshufb}; 128 measured faster (6.6 vs 6.0 GB/s;
- * inferred from timings, no disassembler on the VM). Byte shifts cost a few instructions on x86 (no
- * {@code psrlb}); shifting 16-bit lanes after {@code reinterpretAsShorts} would be one, but it
- * defeated C2's intrinsics here (1.4 KB allocated per call, 2.5x slower), so the codec uses the
- * byte shift. {@code -Dbasalt.ec.vectorBits=128|256|512} overrides the species.
+ * {@code selectFrom} compiles to two {@code vpshufb}, a lane swap and a blend, while a 128-bit
+ * one is a single {@code pshufb}; 128 measures faster (256: about 0.8x).
+ * {@code -Dbasalt.ec.vectorBits=128|256|512} overrides the species (on AVX-512 VBMI a wide byte
+ * shuffle is one instruction; not measured here). The generated code was read with
+ * {@code -XX:CompileCommand=print} and Debian's {@code libhsdis0-fcml}.
  */
 final class JavaErasureCodec extends AbstractErasureCodec<byte[]> {
     static final VectorSpecies<Byte> SPECIES = chooseSpecies();
@@ -47,6 +58,8 @@ final class JavaErasureCodec extends AbstractErasureCodec<byte[]> {
     /** Columns per block: a block's outputs (at most 4 x 2 KiB) stay in L1 across the k sources. */
     private static final int BLOCK_BYTES = 2048;
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
+    /** All of native memory, addressed absolutely; see the class note. */
+    private static final MemorySegment MEMORY = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
 
     JavaErasureCodec(int dataCount, int parityCount) {
         super(dataCount, parityCount);
@@ -102,10 +115,10 @@ final class JavaErasureCodec extends AbstractErasureCodec<byte[]> {
         int vectorLength = lengthBytes - lengthBytes % VECTOR_BYTES;
         for (int row = 0; row < rows; row += ROWS_PER_PASS) {
             int rowsThisPass = Math.min(ROWS_PER_PASS, rows - row);
-            MemorySegment out0 = outputs[outputIndexes[row]];
-            MemorySegment out1 = rowsThisPass > 1 ? outputs[outputIndexes[row + 1]] : out0;
-            MemorySegment out2 = rowsThisPass > 2 ? outputs[outputIndexes[row + 2]] : out0;
-            MemorySegment out3 = rowsThisPass > 3 ? outputs[outputIndexes[row + 3]] : out0;
+            long out0 = outputs[outputIndexes[row]].address();
+            long out1 = rowsThisPass > 1 ? outputs[outputIndexes[row + 1]].address() : out0;
+            long out2 = rowsThisPass > 2 ? outputs[outputIndexes[row + 2]].address() : out0;
+            long out3 = rowsThisPass > 3 ? outputs[outputIndexes[row + 3]].address() : out0;
             for (int block = 0; block < vectorLength; block += BLOCK_BYTES) {
                 long blockOffset = offsetBytes + block;
                 int blockLength = Math.min(BLOCK_BYTES, vectorLength - block);
@@ -114,13 +127,13 @@ final class JavaErasureCodec extends AbstractErasureCodec<byte[]> {
                     // Two sources per pass: half the output read-backs (the 4+2 default).
                     for (; j0 + 1 < k; j0 += 2) {
                         int t = row * rowStride + j0 * TABLE_STRIDE;
-                        pass2x2(tables, t, rowStride, sources[sourceIndexes[j0]],
-                                sources[sourceIndexes[j0 + 1]], out0, out1, j0 == 0,
+                        pass2x2(tables, t, rowStride, sources[sourceIndexes[j0]].address(),
+                                sources[sourceIndexes[j0 + 1]].address(), out0, out1, j0 == 0,
                                 blockOffset, blockLength);
                     }
                 }
                 for (int j = j0; j < k; j++) {
-                    MemorySegment source = sources[sourceIndexes[j]];
+                    long source = sources[sourceIndexes[j]].address();
                     int t = row * rowStride + j * TABLE_STRIDE;
                     boolean first = j == 0;
                     switch (rowsThisPass) {
@@ -143,8 +156,12 @@ final class JavaErasureCodec extends AbstractErasureCodec<byte[]> {
         }
     }
 
-    private static ByteVector load(MemorySegment segment, long offset) {
-        return ByteVector.fromMemorySegment(SPECIES, segment, offset, ORDER);
+    private static ByteVector load(long address) {
+        return ByteVector.fromMemorySegment(SPECIES, MEMORY, address, ORDER);
+    }
+
+    private static void store(ByteVector v, long address) {
+        v.intoMemorySegment(MEMORY, address, ORDER);
     }
 
     private static ByteVector table(byte[] tables, int offset) {
@@ -158,52 +175,48 @@ final class JavaErasureCodec extends AbstractErasureCodec<byte[]> {
                 .lanewise(VectorOperators.XOR, highNibbles.selectFrom(highTable));
     }
 
-    /** Accumulator start: zero on the first source, else what the output holds so far. */
-    private static ByteVector accumulator(MemorySegment out, long at, boolean first) {
-        return first ? ByteVector.zero(SPECIES) : load(out, at);
+    /** out ^= product, or out = product on the first source. */
+    private static void accumulate(long out, boolean first, ByteVector product) {
+        store(first ? product : load(out).lanewise(VectorOperators.XOR, product), out);
     }
 
     private static ByteVector highNibbles(ByteVector x) {
-        // Shift 16-bit lanes (one instruction; x86 has no byte shift) and mask off what crossed
-        // in from the neighbouring byte, as ISA-L does with vpsrlw + vpand.
-        return x.lanewise(VectorOperators.LSHR, 4);
+        // The neighbour's low bits shifted in above bit 3 are dropped by selectFrom's index
+        // wrap (the tables repeat every 16 bytes); see the class note.
+        return x.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes();
     }
 
-    private static void pass1(byte[] tables, int t, MemorySegment source, MemorySegment out0,
+    private static void pass1(byte[] tables, int t, long source, long out0,
             boolean first, long offset, int length) {
         ByteVector lo0 = table(tables, t);
         ByteVector hi0 = table(tables, t + VECTOR_BYTES);
         for (int i = 0; i < length; i += VECTOR_BYTES) {
             long at = offset + i;
-            ByteVector x = load(source, at);
+            ByteVector x = load(source + at);
             ByteVector lo = x; // selectFrom wraps the index: the low nibble, see class note
             ByteVector hi = highNibbles(x);
-            accumulator(out0, at, first).lanewise(VectorOperators.XOR, product(lo, hi, lo0, hi0))
-                    .intoMemorySegment(out0, at, ORDER);
+            accumulate(out0 + at, first, product(lo, hi, lo0, hi0));
         }
     }
 
-    private static void pass2(byte[] tables, int t, int rowStride, MemorySegment source,
-            MemorySegment out0, MemorySegment out1, boolean first, long offset, int length) {
+    private static void pass2(byte[] tables, int t, int rowStride, long source,
+            long out0, long out1, boolean first, long offset, int length) {
         ByteVector lo0 = table(tables, t);
         ByteVector hi0 = table(tables, t + VECTOR_BYTES);
         ByteVector lo1 = table(tables, t + rowStride);
         ByteVector hi1 = table(tables, t + rowStride + VECTOR_BYTES);
         for (int i = 0; i < length; i += VECTOR_BYTES) {
             long at = offset + i;
-            ByteVector x = load(source, at);
+            ByteVector x = load(source + at);
             ByteVector lo = x; // selectFrom wraps the index: the low nibble, see class note
             ByteVector hi = highNibbles(x);
-            accumulator(out0, at, first).lanewise(VectorOperators.XOR, product(lo, hi, lo0, hi0))
-                    .intoMemorySegment(out0, at, ORDER);
-            accumulator(out1, at, first).lanewise(VectorOperators.XOR, product(lo, hi, lo1, hi1))
-                    .intoMemorySegment(out1, at, ORDER);
+            accumulate(out0 + at, first, product(lo, hi, lo0, hi0));
+            accumulate(out1 + at, first, product(lo, hi, lo1, hi1));
         }
     }
 
-    private static void pass2x2(byte[] tables, int t, int rowStride, MemorySegment sourceA,
-            MemorySegment sourceB, MemorySegment out0, MemorySegment out1, boolean first,
-            long offset, int length) {
+    private static void pass2x2(byte[] tables, int t, int rowStride, long sourceA,
+            long sourceB, long out0, long out1, boolean first, long offset, int length) {
         ByteVector loA0 = table(tables, t);
         ByteVector hiA0 = table(tables, t + VECTOR_BYTES);
         ByteVector loA1 = table(tables, t + rowStride);
@@ -214,23 +227,19 @@ final class JavaErasureCodec extends AbstractErasureCodec<byte[]> {
         ByteVector hiB1 = table(tables, t + TABLE_STRIDE + rowStride + VECTOR_BYTES);
         for (int i = 0; i < length; i += VECTOR_BYTES) {
             long at = offset + i;
-            ByteVector a = load(sourceA, at);
+            ByteVector a = load(sourceA + at);
             ByteVector aHi = highNibbles(a);
-            ByteVector b = load(sourceB, at);
+            ByteVector b = load(sourceB + at);
             ByteVector bHi = highNibbles(b);
-            accumulator(out0, at, first)
-                    .lanewise(VectorOperators.XOR, product(a, aHi, loA0, hiA0))
-                    .lanewise(VectorOperators.XOR, product(b, bHi, loB0, hiB0))
-                    .intoMemorySegment(out0, at, ORDER);
-            accumulator(out1, at, first)
-                    .lanewise(VectorOperators.XOR, product(a, aHi, loA1, hiA1))
-                    .lanewise(VectorOperators.XOR, product(b, bHi, loB1, hiB1))
-                    .intoMemorySegment(out1, at, ORDER);
+            accumulate(out0 + at, first, product(a, aHi, loA0, hiA0)
+                    .lanewise(VectorOperators.XOR, product(b, bHi, loB0, hiB0)));
+            accumulate(out1 + at, first, product(a, aHi, loA1, hiA1)
+                    .lanewise(VectorOperators.XOR, product(b, bHi, loB1, hiB1)));
         }
     }
 
-    private static void pass3(byte[] tables, int t, int rowStride, MemorySegment source,
-            MemorySegment out0, MemorySegment out1, MemorySegment out2, boolean first,
+    private static void pass3(byte[] tables, int t, int rowStride, long source,
+            long out0, long out1, long out2, boolean first,
             long offset, int length) {
         ByteVector lo0 = table(tables, t);
         ByteVector hi0 = table(tables, t + VECTOR_BYTES);
@@ -240,20 +249,17 @@ final class JavaErasureCodec extends AbstractErasureCodec<byte[]> {
         ByteVector hi2 = table(tables, t + 2 * rowStride + VECTOR_BYTES);
         for (int i = 0; i < length; i += VECTOR_BYTES) {
             long at = offset + i;
-            ByteVector x = load(source, at);
+            ByteVector x = load(source + at);
             ByteVector lo = x; // selectFrom wraps the index: the low nibble, see class note
             ByteVector hi = highNibbles(x);
-            accumulator(out0, at, first).lanewise(VectorOperators.XOR, product(lo, hi, lo0, hi0))
-                    .intoMemorySegment(out0, at, ORDER);
-            accumulator(out1, at, first).lanewise(VectorOperators.XOR, product(lo, hi, lo1, hi1))
-                    .intoMemorySegment(out1, at, ORDER);
-            accumulator(out2, at, first).lanewise(VectorOperators.XOR, product(lo, hi, lo2, hi2))
-                    .intoMemorySegment(out2, at, ORDER);
+            accumulate(out0 + at, first, product(lo, hi, lo0, hi0));
+            accumulate(out1 + at, first, product(lo, hi, lo1, hi1));
+            accumulate(out2 + at, first, product(lo, hi, lo2, hi2));
         }
     }
 
-    private static void pass4(byte[] tables, int t, int rowStride, MemorySegment source,
-            MemorySegment out0, MemorySegment out1, MemorySegment out2, MemorySegment out3,
+    private static void pass4(byte[] tables, int t, int rowStride, long source,
+            long out0, long out1, long out2, long out3,
             boolean first, long offset, int length) {
         ByteVector lo0 = table(tables, t);
         ByteVector hi0 = table(tables, t + VECTOR_BYTES);
@@ -265,32 +271,27 @@ final class JavaErasureCodec extends AbstractErasureCodec<byte[]> {
         ByteVector hi3 = table(tables, t + 3 * rowStride + VECTOR_BYTES);
         for (int i = 0; i < length; i += VECTOR_BYTES) {
             long at = offset + i;
-            ByteVector x = load(source, at);
+            ByteVector x = load(source + at);
             ByteVector lo = x; // selectFrom wraps the index: the low nibble, see class note
             ByteVector hi = highNibbles(x);
-            accumulator(out0, at, first).lanewise(VectorOperators.XOR, product(lo, hi, lo0, hi0))
-                    .intoMemorySegment(out0, at, ORDER);
-            accumulator(out1, at, first).lanewise(VectorOperators.XOR, product(lo, hi, lo1, hi1))
-                    .intoMemorySegment(out1, at, ORDER);
-            accumulator(out2, at, first).lanewise(VectorOperators.XOR, product(lo, hi, lo2, hi2))
-                    .intoMemorySegment(out2, at, ORDER);
-            accumulator(out3, at, first).lanewise(VectorOperators.XOR, product(lo, hi, lo3, hi3))
-                    .intoMemorySegment(out3, at, ORDER);
+            accumulate(out0 + at, first, product(lo, hi, lo0, hi0));
+            accumulate(out1 + at, first, product(lo, hi, lo1, hi1));
+            accumulate(out2 + at, first, product(lo, hi, lo2, hi2));
+            accumulate(out3 + at, first, product(lo, hi, lo3, hi3));
         }
     }
 
     /** Tables are loaded here, not passed in: a vector argument to a call that is not inlined
      * is boxed (measured: 192 B per call). */
-    private static void updatePass(byte[] tables, int t, MemorySegment oldData,
-            MemorySegment newData, MemorySegment out, long offset, int length) {
+    private static void updatePass(byte[] tables, int t, long oldData, long newData, long out,
+            long offset, int length) {
         ByteVector lowTable = table(tables, t);
         ByteVector highTable = table(tables, t + VECTOR_BYTES);
         for (int i = 0; i < length; i += VECTOR_BYTES) {
             long at = offset + i;
-            ByteVector delta = load(oldData, at).lanewise(VectorOperators.XOR, load(newData, at));
-            load(out, at).lanewise(VectorOperators.XOR,
-                            product(delta, highNibbles(delta), lowTable, highTable))
-                    .intoMemorySegment(out, at, ORDER);
+            ByteVector delta = load(oldData + at).lanewise(VectorOperators.XOR, load(newData + at));
+            store(load(out + at).lanewise(VectorOperators.XOR,
+                    product(delta, highNibbles(delta), lowTable, highTable)), out + at);
         }
     }
 
@@ -325,7 +326,8 @@ final class JavaErasureCodec extends AbstractErasureCodec<byte[]> {
         int vectorLength = (int) (vectorEnd - offsetBytes);
         for (int p = 0; p < parityCount; p++) {
             int t = tableBase + p * rowStride;
-            updatePass(tables, t, oldData, newData, parity[p], offsetBytes, vectorLength);
+            updatePass(tables, t, oldData.address(), newData.address(), parity[p].address(),
+                    offsetBytes, vectorLength);
         }
         for (long at = vectorEnd; at < end; at++) {
             int delta = (oldData.get(ValueLayout.JAVA_BYTE, at)
