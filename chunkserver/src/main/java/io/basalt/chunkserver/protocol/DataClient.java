@@ -18,6 +18,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.zip.CRC32C;
@@ -35,7 +36,11 @@ public final class DataClient implements AutoCloseable {
     private final String address;
     private final long timeoutMillis;
     private final AtomicLong nextRequestId = new AtomicLong(1);
-    private final ConcurrentHashMap<Long, CompletableFuture<Reply>> pending = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<Long, Pending> pending = new ConcurrentHashMap<>();
+    /** Fails requests past their deadline; one task per connection, not one timer per request. */
+    private final ScheduledFuture<?> timeoutSweep;
+
+    private record Pending(CompletableFuture<Reply> future, long deadlineNanos) {}
 
     /**
      * A reply: its status, the error message, or for OK replies the payload (a retained slice of the
@@ -59,6 +64,22 @@ public final class DataClient implements AutoCloseable {
         this.channel = channel;
         this.address = address;
         this.timeoutMillis = timeoutMillis;
+        // A timer per request would put one task per request in flight into the loop's timer heap
+        // (at 16,000 writes/s and a 30 s timeout, half a million); a sweep checks the few pending.
+        long sweepMillis = Math.max(10, Math.min(1000, timeoutMillis / 8));
+        this.timeoutSweep = channel.eventLoop().scheduleAtFixedRate(this::failOverdue, sweepMillis, sweepMillis,
+                TimeUnit.MILLISECONDS);
+        channel.closeFuture().addListener(f -> timeoutSweep.cancel(false));
+    }
+
+    private void failOverdue() {
+        long now = System.nanoTime();
+        for (var entry : pending.entrySet()) {
+            if (now - entry.getValue().deadlineNanos() >= 0 && pending.remove(entry.getKey(), entry.getValue())) {
+                entry.getValue().future().completeExceptionally(new IOException("no reply from " + address + " within "
+                        + timeoutMillis + " ms"));
+            }
+        }
     }
 
     /** Connects to {@code host:port} on {@code group} (NIO). */
@@ -118,7 +139,7 @@ public final class DataClient implements AutoCloseable {
             long lengthBytes, ByteBuf payload) {
         long requestId = nextRequestId.getAndIncrement();
         CompletableFuture<Reply> future = new CompletableFuture<>();
-        pending.put(requestId, future);
+        pending.put(requestId, new Pending(future, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis)));
         ByteBuf header = channel.alloc().buffer(DataFrame.HEADER_BYTES);
         DataFrame.writeHeader(header, type, 0, requestId, chunkUid, chunkVersion, offsetBytes, lengthBytes,
                 payload == null ? 0 : payload.readableBytes(), 0);
@@ -136,19 +157,13 @@ public final class DataClient implements AutoCloseable {
         }
         channel.writeAndFlush(message).addListener(f -> {
             if (!f.isSuccess()) {
-                CompletableFuture<Reply> failed = pending.remove(requestId);
+                Pending failed = pending.remove(requestId);
                 if (failed != null) {
-                    failed.completeExceptionally(new IOException("sending to " + address + " failed: " + f.cause()));
+                    failed.future().completeExceptionally(new IOException("sending to " + address + " failed: "
+                            + f.cause()));
                 }
             }
         });
-        channel.eventLoop().schedule(() -> {
-            CompletableFuture<Reply> late = pending.remove(requestId);
-            if (late != null) {
-                late.completeExceptionally(new IOException("no reply from " + address + " within " + timeoutMillis
-                        + " ms"));
-            }
-        }, timeoutMillis, TimeUnit.MILLISECONDS);
         return future;
     }
 
@@ -199,11 +214,12 @@ public final class DataClient implements AutoCloseable {
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             ByteBuf frame = (ByteBuf) msg;
             DataClient client = holder[0];
-            CompletableFuture<Reply> future = client == null ? null : client.pending.remove(DataFrame.requestId(frame));
-            if (future == null) {
+            Pending pending = client == null ? null : client.pending.remove(DataFrame.requestId(frame));
+            if (pending == null) {
                 frame.release(); // timed out already
                 return;
             }
+            CompletableFuture<Reply> future = pending.future();
             CsStatus status;
             try {
                 status = CsStatus.ofCode(DataFrame.status(frame));
@@ -223,9 +239,9 @@ public final class DataClient implements AutoCloseable {
             DataClient client = holder[0];
             if (client != null) {
                 for (Long id : List.copyOf(client.pending.keySet())) {
-                    CompletableFuture<Reply> future = client.pending.remove(id);
-                    if (future != null) {
-                        future.completeExceptionally(new IOException("connection to " + client.address + " closed"));
+                    Pending pending = client.pending.remove(id);
+                    if (pending != null) {
+                        pending.future().completeExceptionally(new IOException("connection to " + client.address + " closed"));
                     }
                 }
             }
