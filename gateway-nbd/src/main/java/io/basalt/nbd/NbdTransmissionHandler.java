@@ -158,7 +158,9 @@ final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
                     reply.error(ctx, NbdProtocol.EINVAL, "FLUSH offset and length must be zero");
                     return;
                 }
-                device.flush().whenComplete((ignored, failure) -> complete(ctx, reply, failure, NbdProtocol.EINVAL));
+                // inFlightRequests counts this flush: alone, it may run in this thread (see flushAlone).
+                (inFlightRequests == 1 ? device.flushAlone() : device.flush())
+                        .whenComplete((ignored, failure) -> complete(ctx, reply, failure, NbdProtocol.EINVAL));
             }
             case NbdProtocol.CMD_TRIM -> {
                 if (rejectReadOnly(ctx, reply) || rejectRange(ctx, reply, offset, length, NbdProtocol.ENOSPC)) {

@@ -62,6 +62,15 @@ public interface BlockDevice extends AutoCloseable {
     /** Makes every write completed before this call durable. */
     CompletableFuture<Void> flush();
 
+    /**
+     * {@link #flush()} for a caller that has nothing else in flight and would only wait for it (an
+     * NBD connection at queue depth 1): a device may do it in the caller's thread. By default
+     * {@link #flush()}.
+     */
+    default CompletableFuture<Void> flushAlone() {
+        return flush();
+    }
+
     /** Discards a range (a hint; the content afterwards is unspecified, typically zero). */
     CompletableFuture<Void> trim(long offsetBytes, long lengthBytes, boolean fua);
 

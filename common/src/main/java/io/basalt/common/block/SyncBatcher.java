@@ -25,6 +25,11 @@ final class SyncBatcher {
         this.executor = executor;
     }
 
+    /** Whether a sync is running or about to (a new caller would wait for the next one). */
+    synchronized boolean isRunning() {
+        return running;
+    }
+
     /** Completes once a sync that started after this call has finished. */
     CompletableFuture<Void> sync() {
         CompletableFuture<Void> batch;

@@ -130,6 +130,12 @@ final class UringFileIo implements IoUringIoHandle {
         return slot.future;
     }
 
+    /** Whether an fdatasync of this ring is in flight. */
+    boolean syncRunning() {
+        assert loop.inEventLoop();
+        return syncRunning;
+    }
+
     /** Completes once an fdatasync that started after this call has finished. */
     CompletableFuture<Void> sync() {
         assert loop.inEventLoop();

@@ -171,6 +171,15 @@ class FileBlockDeviceTest {
     }
 
     @Test
+    void aFlushWithNothingElseInFlightSyncsInTheCallersThread() {
+        write(0, new byte[4096], false);
+        // Done on return: the sync ran here, not on an I/O thread.
+        assertThat(device.flushAlone()).isCompleted();
+        device.close();
+        assertFails(device.flushAlone(), Kind.SHUTDOWN);
+    }
+
+    @Test
     void closedDeviceRefusesWork() {
         device.close();
         ByteBuf buffer = Unpooled.directBuffer(1);
