@@ -3,7 +3,10 @@
 # Durable writes/s against one in-process chunk server and a 3-replica set (FORWARD), at QD1 and QD32,
 # 4 KiB and 1 MiB, with WAL syncs per write (1.0 = no group commit), beside fio's local 4 KiB QD1
 # buffered-write + fdatasync figure on the same disk. One JSON line per run on stdout.
-# Env: DATA_DIR (default: bench/data, on the disk to measure), SECONDS_PER_RUN (default 10).
+# Reads (OPS=read): checksum-verified random reads of a 64 MiB region written first, from the primary
+# (a read goes to one replica), so from the page cache.
+# Env: DATA_DIR (default: bench/data, on the disk to measure), SECONDS_PER_RUN (default 10),
+# OPS (default "write read").
 # WAL segment recycling starts once a checkpoint has retired segments (256 MiB of WAL at the defaults),
 # later than a short run gets; to measure it: WARMUP_SECONDS (same workload first, not measured),
 # WAL_SEGMENT_MIB (64), WAL_CHECKPOINT_MIB (256), WAL_SPARES (4; 0 = recycling off). Each run reports
@@ -36,13 +39,15 @@ if command -v fio >/dev/null; then
   echo "{\"target\":\"fio\",\"test\":\"4k_write_fdatasync_qd1\",\"writes_per_s\":$iops}"
 fi
 
-for replicas in 1 3; do
-  for bs in 4096 1048576; do
-    for qd in 1 32; do
-      log "cs: replicas=$replicas block=$bs qd=$qd (${RUN}s)"
-      "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -Xmx1g ${props[@]+"${props[@]}"} -cp "$cp" \
-          io.basalt.chunkserver.CsBench \
-          "$DATA_DIR" "$qd" "$RUN" "$bs" "$replicas" 2>/dev/null | grep '^{'
+for op in ${OPS:-write read}; do
+  for replicas in 1 3; do
+    for bs in 4096 1048576; do
+      for qd in 1 32; do
+        log "cs: $op replicas=$replicas block=$bs qd=$qd (${RUN}s)"
+        "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -Xmx1g ${props[@]+"${props[@]}"} -cp "$cp" \
+            io.basalt.chunkserver.CsBench \
+            "$DATA_DIR" "$qd" "$RUN" "$bs" "$replicas" "$op" 2>/dev/null | grep '^{'
+      done
     done
   done
 done

@@ -17,12 +17,15 @@ import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 
 /**
  * Group-commit benchmark (not a test): durable writes/s against one in-process chunk server (or a
- * 3-replica set through FORWARD) at a given queue depth, with WAL syncs per write. Run by
- * {@code bench/cs.sh}. Args: DIR QD SECONDS BLOCK_BYTES REPLICAS(1|3).
+ * 3-replica set through FORWARD) at a given queue depth, with WAL syncs per write; or, with OP
+ * {@code read}, checksum-verified reads/s of random blocks of a region written first (64 MiB,
+ * read from the primary: a read goes to one replica). Run by {@code bench/cs.sh}. Args: DIR QD
+ * SECONDS BLOCK_BYTES REPLICAS(1|3) [OP(write|read), default write].
  *
  * <p>System properties (all optional) to see WAL segment recycling, which starts only after a
  * checkpoint has retired segments (256 MiB of WAL at the defaults): {@code basalt.bench.warmupSeconds}
@@ -38,6 +41,7 @@ public final class CsBench {
         int seconds = Integer.parseInt(args[2]);
         int blockBytes = Integer.parseInt(args[3]);
         int replicaCount = Integer.parseInt(args[4]);
+        boolean reads = args.length > 5 && args[5].equals("read");
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         List<ChunkServer> servers = new ArrayList<>();
         try {
@@ -60,6 +64,11 @@ public final class CsBench {
             byte[] data = new byte[blockBytes];
             new Random(1).nextBytes(data);
             Semaphore window = new Semaphore(queueDepth);
+            if (reads) {
+                read(client, window, queueDepth, seconds, blockBytes, data, replicas, replicaCount);
+                client.close();
+                return;
+            }
             long offsetMax = (1L << 30) / blockBytes;
             long writes = 0;
             long warmupEnd = System.nanoTime() + TimeUnit.SECONDS.toNanos(warmupSeconds);
@@ -82,7 +91,7 @@ public final class CsBench {
             double elapsed = (System.nanoTime() - start) / 1e9;
             writes -= warmupWrites;
             long syncs = firstWal.syncCount() - syncsBefore;
-            System.out.printf("{\"target\":\"cs\",\"replicas\":%d,\"qd\":%d,\"block_bytes\":%d,\"writes_per_s\":%.0f,"
+            System.out.printf("{\"target\":\"cs\",\"op\":\"write\",\"replicas\":%d,\"qd\":%d,\"block_bytes\":%d,\"writes_per_s\":%.0f,"
                     + "\"mib_per_s\":%.1f,\"wal_syncs_per_write\":%.3f,\"wal_syncs_per_s\":%.0f,\"warmup_s\":%d,"
                     + "\"wal_segment_mib\":%d,\"segments_started\":%d,\"segments_recycled\":%d}%n", replicaCount,
                     queueDepth, blockBytes, writes / elapsed, writes * (double) blockBytes / elapsed / (1 << 20),
@@ -101,6 +110,42 @@ public final class CsBench {
                 }
             }
         }
+    }
+
+    /** Writes a 64 MiB region, then reads random blocks of it for {@code seconds}. */
+    private static void read(DataClient client, Semaphore window, int queueDepth, int seconds, int blockBytes,
+            byte[] data, List<String> replicas, int replicaCount) throws InterruptedException {
+        long regionBlocks = (64L << 20) / blockBytes;
+        for (long block = 0; block < regionBlocks; block++) {
+            write(client, window, replicaCount, blockBytes, data, replicas, block * blockBytes);
+        }
+        window.acquire(queueDepth);
+        window.release(queueDepth);
+        Random random = new Random(2);
+        AtomicLong failed = new AtomicLong();
+        long reads = 0;
+        long start = System.nanoTime();
+        long end = start + TimeUnit.SECONDS.toNanos(seconds);
+        while (System.nanoTime() < end) {
+            window.acquire();
+            long offset = random.nextLong(regionBlocks) * blockBytes;
+            client.request(DataFrame.TYPE_READ, 1, 0, offset, blockBytes, null).whenComplete((r, e) -> {
+                window.release();
+                if (r != null) {
+                    if (r.status() != CsStatus.OK) {
+                        failed.incrementAndGet();
+                        System.err.println("read failed: " + r.status() + " " + r.message());
+                    }
+                    r.release();
+                }
+            });
+            reads++;
+        }
+        window.acquire(queueDepth);
+        double elapsed = (System.nanoTime() - start) / 1e9;
+        System.out.printf("{\"target\":\"cs\",\"op\":\"read\",\"replicas\":%d,\"qd\":%d,\"block_bytes\":%d,"
+                + "\"reads_per_s\":%.0f,\"mib_per_s\":%.1f,\"failed\":%d}%n", replicaCount, queueDepth, blockBytes,
+                reads / elapsed, reads * (double) blockBytes / elapsed / (1 << 20), failed.get());
     }
 
     private static void write(DataClient client, Semaphore window, int replicaCount, int blockBytes, byte[] data,

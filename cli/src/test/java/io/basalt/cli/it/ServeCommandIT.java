@@ -41,7 +41,15 @@ class ServeCommandIT {
                 Options.file(dir.resolve("unused.img"), null).withExtraArgs("--help"), 0, EXIT_TIMEOUT);
         assertThat(result.exitCode()).as(result.describe()).isZero();
         assertThat(result.stdout()).contains("--file", "--size", "--port", "--bind", "--export",
-                "--read-only", "--metrics-port");
+                "--read-only", "--metrics-port", "--event-loops", "--file-io");
+    }
+
+    @Test
+    void eventLoopsOutOfRangeIsAOneLineUserError() {
+        Tools.Result result = BasaltProcess.runToExit(
+                Options.file(dir.resolve("absent.img"), "8M").withExtraArgs("--event-loops", "0"), 0, EXIT_TIMEOUT);
+        assertOneLineUserError(result, "--event-loops");
+        assertThat(dir.resolve("absent.img")).doesNotExist();
     }
 
     @Test
