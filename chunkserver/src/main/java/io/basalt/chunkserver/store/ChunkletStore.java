@@ -61,6 +61,13 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
     private final boolean punchHoles;
     private final long spaceReserveBytes;
     private final FileStore fileStore;
+    /**
+     * Applied block bytes after which dirty chunklets start writeback ({@link #startWriteback});
+     * {@code -Dbasalt.cs.writebackKickMiB=0} turns it off (to measure it).
+     */
+    static final long WRITEBACK_KICK_BYTES = Long.getLong("basalt.cs.writebackKickMiB", 16) << 20;
+    /** Applied since the last {@link #startWriteback}; the writer thread's. */
+    private long bytesSinceWriteback;
 
     private ChunkletStore(Path dir, long chunkletSizeMaxBytes, long spaceReserveBytes, Listener listener)
             throws IOException {
@@ -180,6 +187,41 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
 
     @Override
     public void apply(WalEntry entry) throws IOException {
+        applyEntry(entry);
+        if (WRITEBACK_KICK_BYTES > 0 && WalRecordFormat.carriesBlocks(entry.type())) {
+            bytesSinceWriteback += entry.lengthBytes();
+            if (bytesSinceWriteback >= WRITEBACK_KICK_BYTES) {
+                startWriteback();
+            }
+        }
+    }
+
+    /**
+     * Starts writeback of every dirty chunklet's data. Without it the page cache keeps a whole
+     * checkpoint interval of applied writes dirty (256 MiB at the defaults, far below the kernel's
+     * own background threshold on a big machine), and the checkpoint's fsyncs then write all of it
+     * while the WAL writer waits: measured as 29% of the WAL thread's time in a 3-replica 4 KiB
+     * benchmark. Started every {@link #WRITEBACK_KICK_BYTES}, the writing is spread out and the
+     * checkpoint finds little left. Only a hint: durability still comes from the WAL and the
+     * checkpoint's fsync.
+     */
+    private void startWriteback() {
+        bytesSinceWriteback = 0;
+        if (!LinuxFiles.available()) {
+            return;
+        }
+        for (Chunklet chunklet : chunklets.values()) {
+            if (chunklet.dirty && chunklet.dataFd >= 0) {
+                try {
+                    LinuxFiles.startWriteback(chunklet.dataFd, chunklet.dataPath.toString());
+                } catch (IOException e) {
+                    log.debug("starting writeback of {} failed: {}", chunklet.dataPath, e.toString());
+                }
+            }
+        }
+    }
+
+    private void applyEntry(WalEntry entry) throws IOException {
         int type = entry.type();
         if (type == WalRecordFormat.TYPE_DELETE_CHUNKLET) {
             pending.remove(entry.chunkUid());

@@ -51,6 +51,8 @@ public final class LinuxFiles {
     private static final MethodHandle FADVISE;
     private static final MethodHandle PREADV2;
     private static final MethodHandle PWRITEV;
+    private static final MethodHandle SYNC_FILE_RANGE;
+    private static final int SYNC_FILE_RANGE_WRITE = 2;
     private static final Throwable UNAVAILABLE;
     /** iovecs per {@link #writeGathering} call; more buffers are written in several calls. */
     private static final int IOVECS_MAX = 64;
@@ -70,6 +72,7 @@ public final class LinuxFiles {
         MethodHandle fadvise = null;
         MethodHandle preadv2 = null;
         MethodHandle pwritev = null;
+        MethodHandle syncFileRange = null;
         Throwable unavailable = null;
         try {
             Linker linker = Linker.nativeLinker();
@@ -100,6 +103,10 @@ public final class LinuxFiles {
                     FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS,
                             ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG),
                     errno);
+            syncFileRange = linker.downcallHandle(libc.find("sync_file_range").orElseThrow(),
+                    FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG,
+                            ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT),
+                    errno);
         } catch (Throwable t) {
             unavailable = t;
         }
@@ -110,6 +117,7 @@ public final class LinuxFiles {
         FADVISE = fadvise;
         PREADV2 = preadv2;
         PWRITEV = pwritev;
+        SYNC_FILE_RANGE = syncFileRange;
         UNAVAILABLE = unavailable;
     }
 
@@ -161,6 +169,33 @@ public final class LinuxFiles {
     }
 
     /** {@code fallocate(fd, mode, offset, length)}; {@code what} names the file in errors. */
+    /**
+     * Starts writeback of the file's dirty pages without waiting for it
+     * ({@code sync_file_range(SYNC_FILE_RANGE_WRITE)}): not a durability point (no metadata, no
+     * device cache flush), only a way to spread the writing out so that a later fsync finds little
+     * left to do.
+     */
+    public static void startWriteback(int fd, String what) throws IOException {
+        requireAvailable();
+        MemorySegment capture = SCRATCH.get()[1];
+        try {
+            while (true) {
+                int rc = (int) SYNC_FILE_RANGE.invokeExact(capture, fd, 0L, 0L, SYNC_FILE_RANGE_WRITE);
+                if (rc == 0) {
+                    return;
+                }
+                int errno = (int) ERRNO.get(capture, 0L);
+                if (errno != EINTR) {
+                    throw new NativeIOException("sync_file_range(SYNC_FILE_RANGE_WRITE)", errno, what);
+                }
+            }
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IOException("sync_file_range " + what + ": " + t, t);
+        }
+    }
+
     public static void fallocate(int fd, int mode, long offsetBytes, long lengthBytes, String what)
             throws IOException {
         requireAvailable();
