@@ -475,7 +475,7 @@ public final class FileBlockDevice implements BlockDevice {
     }
 
     /**
-     * A small write done in the caller's thread (see {@link #INLINE_WRITE_BYTES_MAX}); null when the
+     * A write done in the caller's thread (see {@link #INLINE_WRITE_BYTES_MAX}); null when the
      * payload is not in direct memory, so the caller takes another path.
      */
     private CompletableFuture<Void> writeInline(long offsetBytes, ByteBuf data) {
