@@ -199,8 +199,8 @@ public final class LinuxFiles {
     public static void fallocate(int fd, int mode, long offsetBytes, long lengthBytes, String what)
             throws IOException {
         requireAvailable();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment capture = arena.allocate(CAPTURE_LAYOUT);
+        MemorySegment capture = SCRATCH.get()[1];
+        try {
             while (true) {
                 int rc = (int) FALLOCATE.invokeExact(capture, fd, mode, offsetBytes, lengthBytes);
                 if (rc == 0) {
