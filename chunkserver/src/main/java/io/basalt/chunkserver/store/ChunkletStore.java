@@ -216,7 +216,7 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
      * Starts writeback of every dirty chunklet's data. Without it the page cache keeps a whole
      * checkpoint interval of applied writes dirty (256 MiB at the defaults, far below the kernel's
      * own background threshold on a big machine), and the checkpoint's fsyncs then write all of it
-     * while the WAL writer waits: measured as 29% of the WAL thread's time in a 3-replica 4 KiB
+     * while the WAL writer waits: 29% of the WAL threads' native samples (JFR) in a 3-replica 4 KiB
      * benchmark. Started every {@link #WRITEBACK_KICK_BYTES}, the writing is spread out and the
      * checkpoint finds little left. Only a hint: durability still comes from the WAL and the
      * checkpoint's fsync.

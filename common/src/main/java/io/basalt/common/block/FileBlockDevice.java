@@ -296,7 +296,7 @@ public final class FileBlockDevice implements BlockDevice {
     /**
      * The fdatasync in the caller's thread, as nbdkit's connection thread does: at queue depth 1 the
      * caller has nothing to do but wait, and the two thread wake-ups of a sync elsewhere (to the
-     * syncing thread and back) cost about 60 us here, a quarter of a flush. Other connections of
+     * syncing thread and back) cost about 50 us here, a fifth of a flush. Other connections of
      * the caller's event loop wait for the sync; flushes that overlap still share one sync, since
      * only a caller with nothing in flight comes here and only when no sync is running.
      */
