@@ -68,16 +68,6 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
     static final long WRITEBACK_KICK_BYTES = Long.getLong("basalt.cs.writebackKickMiB", 16) << 20;
     /** Applied since the last {@link #startWriteback}; the writer thread's. */
     private long bytesSinceWriteback;
-    /** How often {@link #prepare} re-reads the free space (statvfs) instead of its estimate. */
-    private static final long USABLE_REFRESH_NANOS = 100_000_000L;
-    /**
-     * Above the reserve by more than this, the estimate decides; it covers what the estimate does
-     * not see within one refresh (a few 64 MiB WAL segments, a checkpoint's spares).
-     */
-    private static final long ESTIMATE_MARGIN_BYTES = 1L << 30;
-    /** Free bytes on the data disk as last read, less what was reserved since; the writer thread's. */
-    private long usableBytesEstimate;
-    private long usableReadNanos;
 
     private ChunkletStore(Path dir, long chunkletSizeMaxBytes, long spaceReserveBytes, Listener listener)
             throws IOException {
@@ -155,12 +145,7 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
             return; // trims free space, resolves use what their prepare reserved
         }
         try {
-            long usable = usableBytes(false);
-            if (usable - entry.lengthBytes() < spaceReserveBytes + ESTIMATE_MARGIN_BYTES) {
-                // Close to the reserve the estimate is not good enough (WAL segments, other
-                // files): decide, and refuse, only on a fresh figure.
-                usable = usableBytes(true);
-            }
+            long usable = fileStore.getUsableSpace();
             if (usable - entry.lengthBytes() < spaceReserveBytes) {
                 throw new CsException(CsStatus.NO_SPACE, "no space left on the data disk for chunk "
                         + Long.toHexString(entry.chunkUid()) + " (" + usable + " bytes free, " + spaceReserveBytes
@@ -181,7 +166,6 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
                     runStart = -1;
                 }
             }
-            usableBytesEstimate -= entry.lengthBytes();
         } catch (IOException e) {
             if (LinuxFiles.isNoSpace(e)) {
                 throw new CsException(CsStatus.NO_SPACE, "no space left on the data disk for chunk "
@@ -235,20 +219,6 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
                 }
             }
         }
-    }
-
-    /**
-     * The data disk's free bytes: a statvfs at most every 100 ms, else the last figure less what was
-     * reserved since (an underestimate when a write overwrites allocated blocks), so that a write
-     * does not cost a statvfs. With {@code fresh}, always read.
-     */
-    private long usableBytes(boolean fresh) throws IOException {
-        long now = System.nanoTime();
-        if (fresh || usableReadNanos == 0 || now - usableReadNanos > USABLE_REFRESH_NANOS) {
-            usableBytesEstimate = fileStore.getUsableSpace();
-            usableReadNanos = now;
-        }
-        return usableBytesEstimate;
     }
 
     private void applyEntry(WalEntry entry) throws IOException {
