@@ -312,17 +312,9 @@ class ChunkServerTest {
 
     @Test
     void aFullDiskIsRefusedCleanlyAndReportedToMetaWhileReadsGoOn() throws Exception {
-        Path mount = Files.createTempDirectory(root, "tmpfs");
-        Process p = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", mount.toString())
-                .redirectErrorStream(true).start();
-        boolean mounted = p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0;
-        org.junit.jupiter.api.Assumptions.assumeTrue(mounted, "cannot mount a tmpfs here (needs CAP_SYS_ADMIN)");
-        toClose.add(() -> {
-            Process umount = new ProcessBuilder("umount", mount.toString()).start();
-            if (!umount.waitFor(10, TimeUnit.SECONDS) || umount.exitValue() != 0) {
-                new ProcessBuilder("umount", "-l", mount.toString()).start().waitFor(10, TimeUnit.SECONDS);
-            }
-        });
+        Tmpfs tmpfs = Tmpfs.mount("12m");
+        toClose.add(tmpfs);
+        Path mount = tmpfs.path();
         LocalMetaLink meta = new LocalMetaLink("test");
         ChunkServer.Config config = new ChunkServer.Config(mount.resolve("cs"), "127.0.0.1", 0, null, "h", "z",
                 64L << 20, 1 << 20, 64L << 20, 30_000,

@@ -16,6 +16,12 @@ public interface WalSink {
      */
     void prepare(WalEntry entry) throws CsException;
 
+    /**
+     * Every entry prepared since the last call has been applied or failed: what {@link #prepare}
+     * reserved for this batch alone can be released (applied data now holds its own space).
+     */
+    default void batchEnded() {}
+
     /** Applies a durable entry to the chunklet files (no sync needed: the WAL holds it). */
     void apply(WalEntry entry) throws IOException;
 

@@ -247,7 +247,11 @@ public final class WalWriter implements AutoCloseable {
                 }
                 batch.add(first);
                 queue.drainTo(batch, config.batchEntriesMax() - 1);
-                writeBatch(batch);
+                try {
+                    writeBatch(batch);
+                } finally {
+                    sink.batchEnded();
+                }
                 if (bytesSinceCheckpoint >= config.checkpointIntervalBytes()) {
                     checkpoint();
                 }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.basalt.chunkserver.CsException;
 import io.basalt.chunkserver.CsStatus;
+import io.basalt.chunkserver.Tmpfs;
 import io.basalt.chunkserver.wal.WalWriter;
 import io.basalt.common.io.LinuxFiles;
 import java.io.IOException;
@@ -17,7 +18,6 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
@@ -232,13 +232,8 @@ class ChunkletStoreTest {
 
     @Test
     void fullDiskRefusesWritesCleanlyAndKeepsTheStoreConsistent() throws Exception {
-        Path mount = Files.createTempDirectory("cs-tmpfs");
-        boolean mounted = false;
-        try {
-            Process p = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", mount.toString())
-                    .redirectErrorStream(true).start();
-            mounted = p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0;
-            Assumptions.assumeTrue(mounted, "cannot mount a tmpfs here (needs root/CAP_SYS_ADMIN)");
+        try (Tmpfs tmpfs = Tmpfs.mount("3m")) {
+            Path mount = tmpfs.path();
             WalWriter.Config config = new WalWriter.Config(256 << 10, 16, 1024, 512 << 10, (64 << 10) + 1024);
             List<Long> acknowledged = new ArrayList<>();
             CsException refused = null;
@@ -275,14 +270,6 @@ class ChunkletStoreTest {
                     }
                 }
             }
-        } finally {
-            if (mounted) {
-                Process umount = new ProcessBuilder("umount", mount.toString()).start();
-                if (!umount.waitFor(10, TimeUnit.SECONDS) || umount.exitValue() != 0) {
-                    new ProcessBuilder("umount", "-l", mount.toString()).start().waitFor(10, TimeUnit.SECONDS);
-                }
-            }
-            delete(mount);
         }
     }
 
