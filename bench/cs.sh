@@ -2,7 +2,10 @@
 # cs.sh -- chunk server group-commit benchmark (a measurement, never a test).
 # Durable writes/s against one in-process chunk server and a 3-replica set (FORWARD), at QD1 and QD32,
 # 4 KiB and 1 MiB, with WAL syncs per write (1.0 = no group commit), beside fio's local 4 KiB QD1
-# buffered-write + fdatasync figure on the same disk. One JSON line per run on stdout.
+# buffered-write + fdatasync figure on the same disk, and that disk's write bandwidth (1 MiB writes,
+# fdatasync every 8 MiB). Each write run also reports what the disk was given to write per write
+# (disk_kib_per_write; about 2 x 4 KiB per replica: WAL record, then chunklet). One JSON line per
+# run on stdout.
 # Reads (OPS=read): checksum-verified random reads of a 64 MiB region written first, from the primary
 # (a read goes to one replica), so from the page cache.
 # Env: DATA_DIR (default: bench/data, on the disk to measure), SECONDS_PER_RUN (default 10),
@@ -31,12 +34,25 @@ props=()
 [[ -n ${WAL_CHECKPOINT_MIB:-} ]] && props+=("-Dbasalt.bench.walCheckpointMiB=$WAL_CHECKPOINT_MIB")
 [[ -n ${WAL_SPARES:-} ]] && props+=("-Dbasalt.bench.walSpares=$WAL_SPARES")
 
+# The data disk's /sys stat file: each run reports what the disk was given to write (all replicas'
+# WAL, chunklet data, metadata, file system), per write and per second.
+dev=$((16#$(stat -c %D "$DATA_DIR")))
+disk_stat=/sys/dev/block/$(( (dev >> 8) & 0xfff )):$(( (dev & 0xff) | ((dev >> 12) & 0xfff00) ))/stat
+[[ -r $disk_stat ]] && props+=("-Dbasalt.bench.diskStat=$disk_stat")
+
 if command -v fio >/dev/null; then
   log "fio: 4 KiB writes, fdatasync after each, QD1 (${RUN}s)"
   iops=$(fio --name=cs-ref --filename="$DATA_DIR/fio-cs.img" --size=64m --rw=write --bs=4k --fdatasync=1 \
       --ioengine=psync --time_based=1 --runtime="$RUN" --output-format=json \
       | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["jobs"][0]["write"]["iops"]))')
   echo "{\"target\":\"fio\",\"test\":\"4k_write_fdatasync_qd1\",\"writes_per_s\":$iops}"
+  # The disk's write bandwidth with syncs: a ceiling for any replicated write, since each replica on
+  # this disk writes every block twice (WAL, then chunklet) -- see disk_kib_per_write in the runs.
+  log "fio: 1 MiB sequential writes, fdatasync every 8 MiB (${RUN}s)"
+  mibs=$(fio --name=cs-ceiling --filename="$DATA_DIR/fio-cs.img" --size=1g --rw=write --bs=1m --fdatasync=8 \
+      --ioengine=psync --time_based=1 --runtime="$RUN" --output-format=json \
+      | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["jobs"][0]["write"]["bw"] / 1024))')
+  echo "{\"target\":\"fio\",\"test\":\"1m_write_fdatasync_every_8m\",\"mib_per_s\":$mibs}"
 fi
 
 for op in ${OPS:-write read}; do

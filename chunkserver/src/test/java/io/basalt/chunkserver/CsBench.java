@@ -32,7 +32,8 @@ import java.util.stream.Stream;
  * (same workload, not measured, default 0), {@code basalt.bench.walSegmentMiB} (default 64),
  * {@code basalt.bench.walCheckpointMiB} (default 256), {@code basalt.bench.walSpares} (default 4; 0 turns
  * recycling off). The output adds the WAL syncs/s and the segments started (and how many of them were
- * recycled spares) during the measured seconds.
+ * recycled spares) during the measured seconds; with {@code basalt.bench.diskStat} (the data disk's
+ * /sys/dev/block/MAJ:MIN/stat) also what the disk was given to write, per write and per second.
  */
 public final class CsBench {
     public static void main(String[] args) throws Exception {
@@ -79,6 +80,7 @@ public final class CsBench {
             window.release(queueDepth);
             WalWriter firstWal = servers.get(0).wal();
             long syncsBefore = firstWal.syncCount();
+            long sectorsBefore = sectorsWritten();
             long rollsBefore = firstWal.rollCount();
             long recycledBefore = firstWal.recycledRollCount();
             long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
@@ -91,13 +93,16 @@ public final class CsBench {
             double elapsed = (System.nanoTime() - start) / 1e9;
             writes -= warmupWrites;
             long syncs = firstWal.syncCount() - syncsBefore;
+            long sectors = sectorsWritten() - sectorsBefore;
             System.out.printf("{\"target\":\"cs\",\"op\":\"write\",\"replicas\":%d,\"qd\":%d,\"block_bytes\":%d,\"writes_per_s\":%.0f,"
                     + "\"mib_per_s\":%.1f,\"wal_syncs_per_write\":%.3f,\"wal_syncs_per_s\":%.0f,\"warmup_s\":%d,"
-                    + "\"wal_segment_mib\":%d,\"segments_started\":%d,\"segments_recycled\":%d}%n", replicaCount,
+                    + "\"wal_segment_mib\":%d,\"segments_started\":%d,\"segments_recycled\":%d,"
+                    + "\"disk_kib_per_write\":%.1f,\"disk_mib_per_s\":%.0f}%n", replicaCount,
                     queueDepth, blockBytes, writes / elapsed, writes * (double) blockBytes / elapsed / (1 << 20),
                     syncs / (double) writes, syncs / elapsed, warmupSeconds,
                     walSegmentBytes >> 20, firstWal.rollCount() - rollsBefore,
-                    firstWal.recycledRollCount() - recycledBefore);
+                    firstWal.recycledRollCount() - recycledBefore,
+                    sectors < 0 ? -1 : sectors * 512.0 / 1024 / writes, sectors < 0 ? -1 : sectors * 512.0 / elapsed / (1 << 20));
             client.close();
         } finally {
             for (ChunkServer server : servers) {
@@ -110,6 +115,19 @@ public final class CsBench {
                 }
             }
         }
+    }
+
+    /**
+     * Sectors (512 bytes) written so far to the block device named by {@code basalt.bench.diskStat}
+     * (its /sys/dev/block/MAJ:MIN/stat, set by bench/cs.sh), -1 if not given: what every replica's WAL,
+     * chunklet data, metadata and the file system itself wrote, the disk's real load per write.
+     */
+    private static long sectorsWritten() throws java.io.IOException {
+        String stat = System.getProperty("basalt.bench.diskStat");
+        if (stat == null || stat.isEmpty()) {
+            return -1;
+        }
+        return Long.parseLong(Files.readString(Path.of(stat)).trim().split("\\s+")[6]);
     }
 
     /** Writes a 64 MiB region, then reads random blocks of it for {@code seconds}. */
