@@ -149,6 +149,7 @@ public final class WalWriter implements AutoCloseable {
     private volatile Throwable failure;
     private volatile long durableLsn;
     private volatile long syncCount;
+    private volatile long syncNanos;
     private volatile long rollCount;
     private volatile long recycledRollCount;
 
@@ -220,6 +221,11 @@ public final class WalWriter implements AutoCloseable {
     /** Number of syncs (fdatasync) done: with the write count it gives the group-commit factor. */
     public long syncCount() {
         return syncCount;
+    }
+
+    /** Time spent in those syncs, in nanoseconds: with {@link #syncCount} the mean sync latency. */
+    public long syncNanos() {
+        return syncNanos;
     }
 
     /** Number of segments started since open; with {@link #recycledRollCount} it shows recycling at work. */
@@ -388,6 +394,7 @@ public final class WalWriter implements AutoCloseable {
                 segment.force(false);
                 long syncNanos = System.nanoTime() - syncStart;
                 syncCount++;
+                this.syncNanos += syncNanos;
                 durableLsn = nextLsn - 1;
                 listener.synced(logged, batchBytes, syncNanos);
             }

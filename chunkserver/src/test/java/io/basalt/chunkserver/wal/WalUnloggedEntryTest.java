@@ -35,6 +35,8 @@ class WalUnloggedEntryTest {
         WalWriter wal = WalWriter.open(dir, sink, WalRecyclingTest.CONFIG, WalWriter.Listener.NONE);
         WalRecyclingTest.write(wal, 0, 1);
         long syncs = wal.syncCount();
+        long syncNanos = wal.syncNanos();
+        assertThat(syncNanos).as("the write's sync took time").isPositive();
         CompletableFuture<Long> resolved = new CompletableFuture<>();
         wal.submit(new WalEntry(WalRecordFormat.TYPE_EC_RESOLVE, 1, 0, 4096, Unpooled.copiedBuffer(new byte[20]),
                 (e, error) -> {
@@ -46,6 +48,7 @@ class WalUnloggedEntryTest {
                 }).unlogged());
         assertThat(resolved.get(10, TimeUnit.SECONDS)).as("shares the last LSN").isEqualTo(1);
         assertThat(wal.syncCount()).as("no sync of its own").isEqualTo(syncs);
+        assertThat(wal.syncNanos()).isEqualTo(syncNanos);
         assertThat(sink.applied).extracting(RecordingSink.Applied::type)
                 .containsExactly(WalRecordFormat.TYPE_WRITE, WalRecordFormat.TYPE_EC_RESOLVE);
         WalRecyclingTest.write(wal, 1, 2); // the next record still gets LSN 2: no gap
