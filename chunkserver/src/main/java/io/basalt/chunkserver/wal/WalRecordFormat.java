@@ -11,18 +11,22 @@ import java.util.zip.CRC32C;
  * <pre>
  * Segment header (32 bytes, at offset 0 of every segment file wal/NNNNNNNNNNNNNNNNNNNN.wal)
  *   0  u32  magic 0x42575347 "BWSG"
- *   4  u8   formatVersion: 1 fresh (preallocated) segment, 2 recycled segment (see below)
+ *   4  u8   formatVersion: 3 fresh (preallocated) segment, 4 recycled segment (see below); this
+ *           build also reads 1 and 2, the same without a salt (written by earlier builds)
  *   5  u8[3] reserved, 0
  *   8  u64  firstLsn: LSN of the first record in this segment; equals the number in the name
  *  16  u64  segmentBytes: preallocated size of the file
- *  24  u32  reserved, 0
+ *  24  u32  salt: random, nonzero, new for every segment (formats 3, 4; 0 in formats 1, 2)
  *  28  u32  crc32c of bytes [0, 28)
  *
  * Record (48-byte header + payload), back to back after the segment header. After the last record
- * a fresh segment (formatVersion 1) holds zeroes (preallocated), so a zero magic ends the log. A
- * recycled segment (formatVersion 2: a spare file NNNN.spare, renamed after its header was
- * rewritten) holds the records of its previous life, all with lsn &lt; firstLsn: such a record also
- * ends the log. Records themselves are formatVersion 1 in both.
+ * a fresh segment (formatVersion 3) holds zeroes (preallocated), so a zero magic ends the log. A
+ * recycled segment (formatVersion 4: a spare file NNNN.spare, renamed after its header was
+ * rewritten with a new salt) holds the records of its previous life: their CRCs were computed with
+ * another salt, so they fail it, and their lsn &lt; firstLsn; either ends the log. The salt is why
+ * no bytes the writer did not write in this segment's life can pass as a record, not even a record
+ * forged inside a client's old data: the salt is on the disk only. Records themselves are
+ * formatVersion 1 in all segment formats.
  *   0  u32  magic 0x4257414C "BWAL"
  *   4  u8   formatVersion (1)
  *   5  u8   type: 1 WRITE, 2 TRIM, 3 WRITE_ZEROES, 4 DELETE_CHUNKLET (meta removed the chunk
@@ -35,7 +39,8 @@ import java.util.zip.CRC32C;
  *  36  u32  payloadBytes: WRITE: lengthBytes + 4 * blocks (data, then one u32 CRC32C per
  *           4 KiB block, exactly as on the wire); TRIM, WRITE_ZEROES, DELETE_CHUNKLET: 0
  *  40  u32  reserved, 0
- *  44  u32  crc32c of header bytes [0, 44) followed by the payload
+ *  44  u32  crc32c of the segment's salt (u32, big-endian; nothing in formats 1, 2), then header
+ *           bytes [0, 44), then the payload
  *  48       payload
  *
  * Checkpoint file wal/checkpoint (24 bytes, replaced atomically by rename)
@@ -51,12 +56,21 @@ public final class WalRecordFormat {
     public static final int FORMAT_VERSION = 1;
 
     /**
-     * Segment header formatVersion of a recycled segment: after its last record come the previous
-     * life's records (lsn &lt; firstLsn), which end the log. A distinct version so that a build
-     * that does not know recycling refuses the segment by name ("format version 2") instead of
-     * calling the old records damage.
+     * Segment header formatVersion of a recycled segment without a salt (earlier builds): after its
+     * last record come the previous life's records (lsn &lt; firstLsn), which end the log. A distinct
+     * version so that a build that does not know recycling refuses the segment by name ("format
+     * version 2") instead of calling the old records damage.
      */
     public static final int SEGMENT_FORMAT_VERSION_RECYCLED = 2;
+    /** Segment header formatVersion of a fresh segment with a salt: what this build writes. */
+    public static final int SEGMENT_FORMAT_VERSION_SALTED = 3;
+    /**
+     * Segment header formatVersion of a recycled segment with a salt. New versions, not a flag in a
+     * reserved byte, because a build that knew only 1 and 2 would check the salted CRCs without the
+     * salt, take every record for a torn tail and cut acknowledged data; this way it refuses to start.
+     */
+    public static final int SEGMENT_FORMAT_VERSION_SALTED_RECYCLED = 4;
+    public static final int SEGMENT_SALT_OFFSET = 24;
 
     public static final int SEGMENT_MAGIC = 0x42575347;
     public static final int SEGMENT_HEADER_BYTES = 32;
@@ -118,9 +132,18 @@ public final class WalRecordFormat {
         header.putInt(base + CRC_OFFSET, 0);
     }
 
-    /** The record CRC: header bytes [0, 44) then the payload buffers' remaining bytes. */
-    static int recordCrc(ByteBuffer headerAt, ByteBuffer... payload) {
+    /**
+     * The record CRC: the segment's {@code salt} (none when 0: segment formats 1 and 2), header bytes
+     * [0, 44), then the payload buffers' remaining bytes.
+     */
+    static int recordCrc(int salt, ByteBuffer headerAt, ByteBuffer... payload) {
         CRC32C crc = new CRC32C();
+        if (salt != 0) {
+            crc.update(salt >>> 24);
+            crc.update(salt >>> 16);
+            crc.update(salt >>> 8);
+            crc.update(salt);
+        }
         crc.update(headerAt.duplicate().limit(headerAt.position() + CRC_OFFSET));
         for (ByteBuffer part : payload) {
             crc.update(part.duplicate());
@@ -155,15 +178,30 @@ public final class WalRecordFormat {
         return type == TYPE_WRITE || type == TYPE_EC_PREPARE || type == TYPE_EC_WRITE;
     }
 
-    /** A segment header; {@code formatVersion} is {@link #FORMAT_VERSION} or the recycled one. */
-    static ByteBuffer segmentHeader(long firstLsn, long segmentBytes, int formatVersion) {
+    /** A segment header: a salted fresh one, or with {@code recycled} a salted recycled one. */
+    static ByteBuffer segmentHeader(long firstLsn, long segmentBytes, boolean recycled, int salt) {
+        if (salt == 0) {
+            throw new IllegalArgumentException("a segment salt is nonzero");
+        }
         ByteBuffer header = ByteBuffer.allocate(SEGMENT_HEADER_BYTES).order(ByteOrder.BIG_ENDIAN);
         header.putInt(0, SEGMENT_MAGIC);
-        header.put(4, (byte) formatVersion);
+        header.put(4, (byte) (recycled ? SEGMENT_FORMAT_VERSION_SALTED_RECYCLED : SEGMENT_FORMAT_VERSION_SALTED));
         header.putLong(SEGMENT_FIRST_LSN_OFFSET, firstLsn);
         header.putLong(SEGMENT_SIZE_OFFSET, segmentBytes);
+        header.putInt(SEGMENT_SALT_OFFSET, salt);
         header.putInt(SEGMENT_CRC_OFFSET, crc(header, 0, SEGMENT_CRC_OFFSET));
         return header;
+    }
+
+    /** Whether a segment of header {@code formatVersion} holds a previous life's records after its own. */
+    static boolean isRecycled(int formatVersion) {
+        return formatVersion == SEGMENT_FORMAT_VERSION_RECYCLED || formatVersion == SEGMENT_FORMAT_VERSION_SALTED_RECYCLED;
+    }
+
+    /** The record-CRC salt of the segment whose header is at offset 0 of {@code segment}: 0 for formats 1, 2. */
+    static int salt(ByteBuffer segment) {
+        int formatVersion = segment.get(4) & 0xff;
+        return formatVersion >= SEGMENT_FORMAT_VERSION_SALTED ? segment.getInt(SEGMENT_SALT_OFFSET) : 0;
     }
 
     static ByteBuffer checkpoint(long checkpointLsn) {

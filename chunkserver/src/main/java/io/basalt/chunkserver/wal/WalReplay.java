@@ -28,9 +28,10 @@ import org.slf4j.LoggerFactory;
  * format version) is not a torn tail but damage to acknowledged data: replay stops with an exception
  * naming file and offset.
  *
- * <p>Recycled segments (header formatVersion 2, see {@link WalWriter}) hold the records of their
- * previous life after the new ones. Those are whole and pass their CRC, but every one has an LSN
- * below the segment's firstLsn (LSNs only grow, and a segment becomes a spare only once all of it is
+ * <p>Recycled segments (header formatVersion 4, or 2 from earlier builds, see {@link WalWriter}) hold
+ * the records of their previous life after the new ones. In format 4 those fail the CRC, which is
+ * salted with the segment's own salt (WalRecordFormat), so the log ends there as at a torn record; in
+ * format 2 they are whole and pass their CRC, but every one has an LSN below the segment's firstLsn (LSNs only grow, and a segment becomes a spare only once all of it is
  * behind the checkpoint), so such a record ends the segment's records exactly like a zero magic
  * does. In a non-last segment the next segment's firstLsn must then continue the sequence (else
  * "WAL gap"); a valid record with any other wrong LSN (at or above firstLsn but not the expected
@@ -54,9 +55,12 @@ import org.slf4j.LoggerFactory;
 public final class WalReplay {
     private static final Logger log = LoggerFactory.getLogger(WalReplay.class);
 
-    /** What replay found: where the writer continues. */
+    /**
+     * What replay found: where the writer continues ({@code tailOffsetBytes} in the last segment, -1 in
+     * a new one) and that segment's record-CRC salt (0 for segment formats 1 and 2).
+     */
     public record Result(long checkpointLsn, long lastLsn, List<Path> segments, long tailOffsetBytes,
-            long recordsApplied, long bytesCut) {}
+            int tailSalt, long recordsApplied, long bytesCut) {}
 
     private WalReplay() {}
 
@@ -123,6 +127,7 @@ public final class WalReplay {
         long expectedLsn = checkpointLsn + 1;
         long applied = 0;
         long tailOffset = -1;
+        int tailSalt = 0;
         long bytesCut = 0;
         boolean first = true;
         // Segments wholly behind the checkpoint (the next one starts at or before checkpointLsn + 1)
@@ -155,11 +160,12 @@ public final class WalReplay {
                     throw new IOException("WAL segment " + segment + " has a damaged header but is not the last one");
                 }
                 int formatVersion = header.get(4) & 0xff;
-                if (formatVersion != FORMAT_VERSION && formatVersion != SEGMENT_FORMAT_VERSION_RECYCLED) {
+                if (formatVersion < FORMAT_VERSION || formatVersion > SEGMENT_FORMAT_VERSION_SALTED_RECYCLED) {
                     throw new IOException("WAL segment " + segment + " has format version " + formatVersion
-                            + "; this build knows " + FORMAT_VERSION + " and " + SEGMENT_FORMAT_VERSION_RECYCLED);
+                            + "; this build knows " + FORMAT_VERSION + " to " + SEGMENT_FORMAT_VERSION_SALTED_RECYCLED);
                 }
-                boolean recycled = formatVersion == SEGMENT_FORMAT_VERSION_RECYCLED;
+                boolean recycled = isRecycled(formatVersion);
+                int salt = WalRecordFormat.salt(header);
                 long firstLsn = header.getLong(SEGMENT_FIRST_LSN_OFFSET);
                 if (firstLsn != nameLsn(segment)) {
                     // The writer rewrites a recycled file's header before the file takes a segment
@@ -183,7 +189,7 @@ public final class WalReplay {
                 ByteBuffer data = channel.map(FileChannel.MapMode.READ_ONLY, 0, size).order(ByteOrder.BIG_ENDIAN);
                 long position = SEGMENT_HEADER_BYTES;
                 while (true) {
-                    int end = validRecordEnd(data, (int) position, payloadMaxBytes);
+                    int end = validRecordEnd(data, (int) position, payloadMaxBytes, salt);
                     if (end < 0) {
                         break;
                     }
@@ -218,7 +224,8 @@ public final class WalReplay {
                 }
                 if (last) {
                     tailOffset = position;
-                    bytesCut = cutTail(channel, segment, position, data, firstLsn, payloadMaxBytes);
+                    tailSalt = salt;
+                    bytesCut = cutTail(channel, segment, position, data, firstLsn, payloadMaxBytes, salt);
                 }
             }
         }
@@ -232,7 +239,7 @@ public final class WalReplay {
         }
         log.info("WAL replay: checkpoint LSN {}, last LSN {}, {} records applied, {} bytes cut from the tail",
                 checkpointLsn, lastLsn, applied, bytesCut);
-        return new Result(checkpointLsn, lastLsn, List.copyOf(segments), tailOffset, applied, bytesCut);
+        return new Result(checkpointLsn, lastLsn, List.copyOf(segments), tailOffset, tailSalt, applied, bytesCut);
     }
 
     /**
@@ -240,7 +247,7 @@ public final class WalReplay {
      * too few bytes for a header, wrong magic, a payload size beyond the limit or the file, or a CRC
      * mismatch.
      */
-    static int validRecordEnd(ByteBuffer data, int at, int payloadMaxBytes) {
+    static int validRecordEnd(ByteBuffer data, int at, int payloadMaxBytes, int salt) {
         if (data.limit() - at < HEADER_BYTES || data.getInt(at + MAGIC_OFFSET) != RECORD_MAGIC) {
             return -1;
         }
@@ -249,7 +256,7 @@ public final class WalReplay {
             return -1;
         }
         int stored = data.getInt(at + CRC_OFFSET);
-        int computed = recordCrc(data.duplicate().position(at),
+        int computed = recordCrc(salt, data.duplicate().position(at),
                 data.duplicate().limit(at + HEADER_BYTES + payloadBytes).position(at + HEADER_BYTES));
         return stored == computed ? at + HEADER_BYTES + payloadBytes : -1;
     }
@@ -261,7 +268,7 @@ public final class WalReplay {
      * the class note); older leftovers and bytes that are no valid record stay, untouched.
      */
     private static long cutTail(FileChannel channel, Path segment, long cutOffset, ByteBuffer data, long firstLsn,
-            int payloadMaxBytes) throws IOException {
+            int payloadMaxBytes, int salt) throws IOException {
         int dirtyEnd = (int) cutOffset;
         int lastStart = data.limit() - HEADER_BYTES;
         for (int at = (int) cutOffset; at <= lastStart; at++) {
@@ -270,7 +277,7 @@ public final class WalReplay {
                     || data.getLong(at + LSN_OFFSET) < firstLsn) {
                 continue;
             }
-            int end = validRecordEnd(data, at, payloadMaxBytes);
+            int end = validRecordEnd(data, at, payloadMaxBytes, salt);
             if (end > dirtyEnd) {
                 dirtyEnd = end;
             }

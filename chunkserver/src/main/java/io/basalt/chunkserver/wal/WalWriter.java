@@ -44,9 +44,11 @@ import org.slf4j.LoggerFactory;
  * zero-filling a new segment instead stalls the writer at every roll. So, like PostgreSQL's WAL files
  * and RocksDB's {@code recycle_log_file_num}, a retired segment is not deleted but renamed to a spare
  * ({@code NNNN.spare}, up to {@link Config#sparesMax}, the rest deleted), and a roll takes a spare
- * when there is one: it overwrites the header (formatVersion 2, the new firstLsn), syncs it, renames
- * the file to the new segment's name and syncs the directory. The old records stay in the file;
- * {@link WalReplay} ends the log at the first one (its LSN is below the new firstLsn). The order
+ * when there is one: it overwrites the header (formatVersion 4, the new firstLsn, a new salt),
+ * syncs it, renames the file to the new segment's name and syncs the directory. The old records stay
+ * in the file; {@link WalReplay} ends the log at the first one (its CRC was salted with another
+ * salt, and its LSN is below the new firstLsn). The salt also keeps a record forged inside a
+ * client's old data from passing as the next one (WalRecordFormat). The order
  * matters: the file takes a live name only with its new header durable, so a crash at any point of the
  * roll leaves either a spare (ignored by replay, rewritten when used) or a segment whose header says
  * where it starts; and the checkpoint syncs the directory after making spares, so a header is never
@@ -121,10 +123,13 @@ public final class WalWriter implements AutoCloseable {
     private FileChannel segment;
     private Path segmentPath;
     private long segmentPosition;
+    /** The current segment's record-CRC salt (0: a segment of format 1 or 2 continued after an upgrade). */
+    private int segmentSalt;
     private long nextLsn;
     private long appliedLsn;
     private long checkpointLsn;
     private long bytesSinceCheckpoint;
+    private final java.security.SecureRandom saltSource = new java.security.SecureRandom();
     private final ArrayDeque<Path> segments = new ArrayDeque<>();
     private final ArrayDeque<Path> spares = new ArrayDeque<>();
 
@@ -177,6 +182,7 @@ public final class WalWriter implements AutoCloseable {
             segmentPath = segments.peekLast();
             segment = FileChannel.open(segmentPath, StandardOpenOption.WRITE, StandardOpenOption.READ);
             segmentPosition = replayed.tailOffsetBytes();
+            segmentSalt = replayed.tailSalt();
         }
         this.thread = Thread.ofPlatform().name("basalt-wal-writer").daemon(true).unstarted(this::run);
     }
@@ -374,7 +380,7 @@ public final class WalWriter implements AutoCloseable {
                 ByteBuffer header = headers.duplicate().position(headerAt).limit(headerAt + HEADER_BYTES);
                 ByteBuffer[] payload = entry.payload == null ? new ByteBuffer[0]
                         : entry.payload.nioBuffers(entry.payload.readerIndex(), entry.payloadBytes());
-                headers.putInt(headerAt + CRC_OFFSET, recordCrc(header, payload));
+                headers.putInt(headerAt + CRC_OFFSET, recordCrc(segmentSalt, header, payload));
                 headers.position(headerAt + HEADER_BYTES);
                 gather.add(header);
                 for (ByteBuffer part : payload) {
@@ -444,15 +450,17 @@ public final class WalWriter implements AutoCloseable {
             segment = null;
         }
         Path path = WalReplay.segmentPath(walDir, nextLsn);
+        int salt = newSalt();
         FileChannel channel = null;
         Path spare;
         while (channel == null && (spare = spares.pollFirst()) != null) {
-            channel = recycle(spare, path);
+            channel = recycle(spare, path, salt);
         }
         boolean recycled = channel != null;
         if (!recycled) {
-            channel = createPreallocated(path);
+            channel = createPreallocated(path, salt);
         }
+        segmentSalt = salt;
         segment = channel;
         segmentPath = path;
         segmentPosition = SEGMENT_HEADER_BYTES;
@@ -468,7 +476,7 @@ public final class WalWriter implements AutoCloseable {
      * Turns {@code spare} into the segment {@code path}: new header, synced, then the rename, then the
      * directory sync. Returns null (spare deleted) when the spare is not of the configured size.
      */
-    private FileChannel recycle(Path spare, Path path) throws IOException {
+    private FileChannel recycle(Path spare, Path path, int salt) throws IOException {
         FileChannel channel = FileChannel.open(spare, StandardOpenOption.WRITE, StandardOpenOption.READ);
         try {
             if (channel.size() != config.segmentBytes()) {
@@ -479,7 +487,7 @@ public final class WalWriter implements AutoCloseable {
                 Files.deleteIfExists(spare);
                 return null;
             }
-            ByteBuffer header = segmentHeader(nextLsn, config.segmentBytes(), SEGMENT_FORMAT_VERSION_RECYCLED);
+            ByteBuffer header = segmentHeader(nextLsn, config.segmentBytes(), true, salt);
             while (header.hasRemaining()) {
                 channel.write(header, header.position());
             }
@@ -499,12 +507,12 @@ public final class WalWriter implements AutoCloseable {
         }
     }
 
-    private FileChannel createPreallocated(Path path) throws IOException {
+    private FileChannel createPreallocated(Path path, int salt) throws IOException {
         FileChannel channel = FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
                 StandardOpenOption.READ);
         try {
             preallocate(channel, path, config.segmentBytes());
-            ByteBuffer header = segmentHeader(nextLsn, config.segmentBytes(), FORMAT_VERSION);
+            ByteBuffer header = segmentHeader(nextLsn, config.segmentBytes(), false, salt);
             while (header.hasRemaining()) {
                 channel.write(header, header.position());
             }
@@ -516,6 +524,18 @@ public final class WalWriter implements AutoCloseable {
             throw e;
         }
         return channel;
+    }
+
+    /**
+     * A new segment's salt: random and nonzero. It need not be secret from this host, only unknown
+     * to clients, whose old data a recycled segment still holds (see WalRecordFormat).
+     */
+    private int newSalt() {
+        int salt;
+        do {
+            salt = saltSource.nextInt();
+        } while (salt == 0);
+        return salt;
     }
 
     private static void preallocate(FileChannel channel, Path path, long bytes) throws IOException {

@@ -73,7 +73,8 @@ class WalFailureTest {
         int at = WalRecordFormat.SEGMENT_HEADER_BYTES;
         bytes.put(at + WalRecordFormat.FORMAT_VERSION_OFFSET, (byte) 7);
         int payloadBytes = bytes.getInt(at + WalRecordFormat.PAYLOAD_BYTES_OFFSET);
-        bytes.putInt(at + WalRecordFormat.CRC_OFFSET, WalRecordFormat.recordCrc(bytes.duplicate().position(at),
+        bytes.putInt(at + WalRecordFormat.CRC_OFFSET, WalRecordFormat.recordCrc(WalRecordFormat.salt(bytes),
+                bytes.duplicate().position(at),
                 bytes.duplicate().position(at + WalRecordFormat.HEADER_BYTES)
                         .limit(at + WalRecordFormat.HEADER_BYTES + payloadBytes)));
         Files.write(segment, bytes.array());

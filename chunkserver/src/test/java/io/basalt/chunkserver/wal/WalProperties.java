@@ -259,11 +259,11 @@ class WalProperties {
             java.nio.ByteBuffer view = java.nio.ByteBuffer.wrap(original);
             long firstLsn = view.getLong(WalRecordFormat.SEGMENT_FIRST_LSN_OFFSET);
             net.jqwik.api.statistics.Statistics.label("last segment").collect(
-                    view.get(4) == WalRecordFormat.SEGMENT_FORMAT_VERSION_RECYCLED ? "recycled" : "fresh");
+                    WalRecordFormat.isRecycled(view.get(4) & 0xff) ? "recycled" : "fresh");
             List<Integer> starts = new ArrayList<>();
             int at = WalRecordFormat.SEGMENT_HEADER_BYTES;
             int end;
-            while ((end = WalReplay.validRecordEnd(view, at, PAYLOAD_MAX)) > 0
+            while ((end = WalReplay.validRecordEnd(view, at, PAYLOAD_MAX, WalRecordFormat.salt(view))) > 0
                     && view.getLong(at + WalRecordFormat.LSN_OFFSET) == firstLsn + starts.size()) {
                 starts.add(at);
                 at = end;
@@ -307,7 +307,7 @@ class WalProperties {
                     }
                     int whole = recordsBefore;
                     for (int s : starts) {
-                        int recordEnd = WalReplay.validRecordEnd(view, s, PAYLOAD_MAX);
+                        int recordEnd = WalReplay.validRecordEnd(view, s, PAYLOAD_MAX, WalRecordFormat.salt(view));
                         if (recordEnd <= firstChanged) {
                             whole++;
                         }

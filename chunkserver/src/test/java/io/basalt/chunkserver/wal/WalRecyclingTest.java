@@ -95,7 +95,7 @@ class WalRecyclingTest {
         List<Integer> starts = new ArrayList<>();
         int at = WalRecordFormat.SEGMENT_HEADER_BYTES;
         int end;
-        while ((end = WalReplay.validRecordEnd(data, at, WalProperties.PAYLOAD_MAX)) > 0
+        while ((end = WalReplay.validRecordEnd(data, at, WalProperties.PAYLOAD_MAX, WalRecordFormat.salt(data))) > 0
                 && data.getLong(at + WalRecordFormat.LSN_OFFSET) == firstLsn + starts.size()) {
             starts.add(at);
             at = end;
@@ -112,12 +112,16 @@ class WalRecyclingTest {
         return segment.get(4) & 0xff;
     }
 
-    /** A whole, CRC-valid record from an earlier life sits where the segment's records end. */
+    /**
+     * A record from an earlier life sits where the segment's records end: its magic, an LSN below the
+     * segment's first, and a CRC that fails this life's salt.
+     */
     static boolean oldRecordAtEnd(ByteBuffer segment) {
         int end = chain(segment).getLast();
-        return WalReplay.validRecordEnd(segment, end, WalProperties.PAYLOAD_MAX) > 0
+        return segment.getInt(end + WalRecordFormat.MAGIC_OFFSET) == WalRecordFormat.RECORD_MAGIC
                 && segment.getLong(end + WalRecordFormat.LSN_OFFSET)
-                        < segment.getLong(WalRecordFormat.SEGMENT_FIRST_LSN_OFFSET);
+                        < segment.getLong(WalRecordFormat.SEGMENT_FIRST_LSN_OFFSET)
+                && WalReplay.validRecordEnd(segment, end, WalProperties.PAYLOAD_MAX, WalRecordFormat.salt(segment)) < 0;
     }
 
     /**
@@ -130,7 +134,7 @@ class WalRecyclingTest {
             write(wal, n, n + 1);
             n++;
             ByteBuffer last = read(WalReplay.segments(dir).getLast());
-            if (formatVersion(last) == WalRecordFormat.SEGMENT_FORMAT_VERSION_RECYCLED
+            if (WalRecordFormat.isRecycled(formatVersion(last))
                     && chain(last).size() - 1 >= recordsMin && WalReplay.readCheckpoint(dir) <= n - recordsMin) {
                 return n;
             }
@@ -351,8 +355,75 @@ class WalRecyclingTest {
         }
         assertThat(wal.recycledRollCount()).isZero();
         assertThat(WalReplay.spares(dir)).isEmpty();
-        assertThat(formatVersion(read(WalReplay.segments(dir).getLast()))).isEqualTo(WalRecordFormat.FORMAT_VERSION);
+        assertThat(formatVersion(read(WalReplay.segments(dir).getLast()))).isEqualTo(WalRecordFormat.SEGMENT_FORMAT_VERSION_SALTED);
         wal.abandon();
         assertReplaysExactly(n);
+    }
+    /**
+     * A recycled segment still holds its previous life, client data included, behind the end of the
+     * log. A client that planted a well-formed record there (magic, the next LSN, a CRC it can compute)
+     * must not get it replayed after a crash: the CRC is salted with the segment's own salt.
+     */
+    @Test
+    void aRecordForgedInARecycledSegmentsOldDataIsNotReplayed() throws Exception {
+        WalWriter wal = WalWriter.open(dir, new RecordingSink(), CONFIG, WalWriter.Listener.NONE);
+        write(wal, 0, 40);
+        long count = writeIntoARecycledSegment(wal, dir, 40, 3);
+        wal.abandon();
+        Path last = WalReplay.segments(dir).getLast();
+        ByteBuffer segment = read(last);
+        int end = chain(segment).getLast();
+        ByteBuffer forged = ByteBuffer.allocate(WalRecordFormat.HEADER_BYTES + PAYLOAD).order(ByteOrder.BIG_ENDIAN);
+        WalRecordFormat.putHeader(forged, WalRecordFormat.TYPE_WRITE, count + 1, 1, 0, 4096, PAYLOAD);
+        forged.position(WalRecordFormat.HEADER_BYTES).put(payload(count)).position(0);
+        forged.putInt(WalRecordFormat.CRC_OFFSET, WalRecordFormat.recordCrc(0, forged.duplicate(),
+                ByteBuffer.wrap(payload(count))));
+        segment.put(end, forged, 0, forged.capacity());
+        Files.write(last, segment.array());
+
+        assertReplaysExactly(count);
+        // What an unsalted log would have done with it: taken it as the next record.
+        assertThat(WalReplay.validRecordEnd(segment, end, WalProperties.PAYLOAD_MAX, 0)).isPositive();
+    }
+
+    /** Segments of formats 1 and 2 (no salt, earlier builds) replay, and the writer continues in them. */
+    @Test
+    void segmentsWithoutASaltReplayAndTheWriterContinuesThem() throws Exception {
+        WalWriter wal = WalWriter.open(dir, new RecordingSink(), CONFIG, WalWriter.Listener.NONE);
+        write(wal, 0, 40);
+        long count = writeIntoARecycledSegment(wal, dir, 40, 3);
+        wal.abandon();
+        for (Path segment : WalReplay.segments(dir)) {
+            Files.write(segment, unsalted(read(segment)).array());
+        }
+        assertThat(formatVersion(read(WalReplay.segments(dir).getLast())))
+                .isEqualTo(WalRecordFormat.SEGMENT_FORMAT_VERSION_RECYCLED);
+        assertReplaysExactly(count);
+
+        wal = WalWriter.open(dir, new RecordingSink(), CONFIG, WalWriter.Listener.NONE);
+        write(wal, count, count + 1);
+        wal.abandon();
+        ByteBuffer last = read(WalReplay.segments(dir).getLast());
+        assertThat(WalRecordFormat.salt(last)).as("continued in the unsalted segment").isZero();
+        assertReplaysExactly(count + 1);
+    }
+
+    /** {@code segment} as an earlier build wrote it: format 1 or 2, no salt, records' CRCs without one. */
+    private static ByteBuffer unsalted(ByteBuffer segment) {
+        int salt = WalRecordFormat.salt(segment);
+        List<Integer> starts = chain(segment);
+        for (int i = 0; i + 1 < starts.size(); i++) {
+            int at = starts.get(i);
+            int payloadBytes = segment.getInt(at + WalRecordFormat.PAYLOAD_BYTES_OFFSET);
+            assertThat(WalReplay.validRecordEnd(segment, at, WalProperties.PAYLOAD_MAX, salt)).isPositive();
+            segment.putInt(at + WalRecordFormat.CRC_OFFSET, WalRecordFormat.recordCrc(0, segment.duplicate().position(at),
+                    segment.duplicate().position(at + WalRecordFormat.HEADER_BYTES)
+                            .limit(at + WalRecordFormat.HEADER_BYTES + payloadBytes)));
+        }
+        boolean recycled = WalRecordFormat.isRecycled(formatVersion(segment));
+        segment.put(4, (byte) (recycled ? WalRecordFormat.SEGMENT_FORMAT_VERSION_RECYCLED : WalRecordFormat.FORMAT_VERSION));
+        segment.putInt(WalRecordFormat.SEGMENT_SALT_OFFSET, 0);
+        segment.putInt(WalRecordFormat.SEGMENT_CRC_OFFSET, WalRecordFormat.crc(segment, 0, WalRecordFormat.SEGMENT_CRC_OFFSET));
+        return segment;
     }
 }
