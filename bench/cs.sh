@@ -3,9 +3,10 @@
 # Durable writes/s against one in-process chunk server and a 3-replica set (FORWARD), at QD1 and QD32,
 # 4 KiB and 1 MiB, with WAL syncs per write (1.0 = no group commit), beside fio's local 4 KiB QD1
 # buffered-write + fdatasync figure on the same disk (idle, and beside 200 MiB/s of other writes),
-# and that disk's write bandwidth (1 MiB writes, fdatasync every 8 MiB). Each write run also reports what the disk was given to write per write
-# (disk_kib_per_write; about 2 x 4 KiB per replica: WAL record, then chunklet). One JSON line per
-# run on stdout.
+# and that disk's write bandwidth (1 MiB writes, fdatasync every 8 MiB). Each write run also
+# reports what the disk was given to write per write (disk_kib_per_write; about 2 x 4 KiB per
+# replica: WAL record, then chunklet) and the first server's mean WAL sync (wal_sync_mean_us).
+# One JSON line per run on stdout.
 # Reads (OPS=read): checksum-verified random reads of a 64 MiB region written first, from the primary
 # (a read goes to one replica), so from the page cache.
 # Env: DATA_DIR (default: bench/data, on the disk to measure), SECONDS_PER_RUN (default 10),
@@ -24,7 +25,8 @@ log() { echo "[cs.sh $(date +%T)] $*" >&2; }
 
 log "building chunkserver test classes"
 cp_file=$(mktemp)
-trap 'rm -f "$cp_file"; rm -rf "$DATA_DIR"/cs-bench* "$DATA_DIR"/fio-cs.img "$DATA_DIR"/fio-cs-bg.img; rmdir "$DATA_DIR" 2>/dev/null || true' EXIT
+trap 'rm -f "$cp_file"; rm -rf "$DATA_DIR"/cs-bench* "$DATA_DIR"/fio-cs.img "$DATA_DIR"/fio-cs-bg.img
+      rmdir "$DATA_DIR" 2>/dev/null || true' EXIT
 (cd "$root" && ./mvnw -B -q -pl chunkserver -am test-compile dependency:build-classpath \
     -Dmdep.outputFile="$cp_file" -Dmdep.includeScope=test >&2)
 cp="$root/chunkserver/target/classes:$root/chunkserver/target/test-classes:$(cat "$cp_file")"

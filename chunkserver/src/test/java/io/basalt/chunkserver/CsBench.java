@@ -32,8 +32,9 @@ import java.util.stream.Stream;
  * (same workload, not measured, default 0), {@code basalt.bench.walSegmentMiB} (default 64),
  * {@code basalt.bench.walCheckpointMiB} (default 256), {@code basalt.bench.walSpares} (default 4; 0 turns
  * recycling off). The output adds the WAL syncs/s and the segments started (and how many of them were
- * recycled spares) during the measured seconds, the first server's mean WAL sync time; with {@code basalt.bench.diskStat} (the data disk's
- * /sys/dev/block/MAJ:MIN/stat) also what the disk was given to write, per write and per second.
+ * recycled spares) during the measured seconds, the first server's mean WAL sync time; with
+ * {@code basalt.bench.diskStat} (the data disk's /sys/dev/block/MAJ:MIN/stat) also what the disk
+ * was given to write, per write and per second.
  */
 public final class CsBench {
     public static void main(String[] args) throws Exception {
@@ -97,7 +98,8 @@ public final class CsBench {
             double syncMeanMicros = (firstWal.syncNanos() - syncNanosBefore) / 1e3 / Math.max(1, syncs);
             long sectors = sectorsBefore < 0 ? -1 : sectorsWritten() - sectorsBefore;
             System.out.printf("{\"target\":\"cs\",\"op\":\"write\",\"replicas\":%d,\"qd\":%d,\"block_bytes\":%d,\"writes_per_s\":%.0f,"
-                    + "\"mib_per_s\":%.1f,\"wal_syncs_per_write\":%.3f,\"wal_syncs_per_s\":%.0f,\"wal_sync_mean_us\":%.0f,"
+                    + "\"mib_per_s\":%.1f,\"wal_syncs_per_write\":%.3f,\"wal_syncs_per_s\":%.0f,"
+                    + "\"wal_sync_mean_us\":%.0f,"
                     + "\"warmup_s\":%d,"
                     + "\"wal_segment_mib\":%d,\"segments_started\":%d,\"segments_recycled\":%d,"
                     + "\"disk_kib_per_write\":%.1f,\"disk_mib_per_s\":%.0f}%n", replicaCount,
@@ -105,7 +107,8 @@ public final class CsBench {
                     syncs / (double) writes, syncs / elapsed, syncMeanMicros, warmupSeconds,
                     walSegmentBytes >> 20, firstWal.rollCount() - rollsBefore,
                     firstWal.recycledRollCount() - recycledBefore,
-                    sectors < 0 ? -1 : sectors * 512.0 / 1024 / writes, sectors < 0 ? -1 : sectors * 512.0 / elapsed / (1 << 20));
+                    sectors < 0 ? -1 : sectors * 512.0 / 1024 / writes,
+                    sectors < 0 ? -1 : sectors * 512.0 / elapsed / (1 << 20));
             client.close();
         } finally {
             for (ChunkServer server : servers) {

@@ -195,7 +195,8 @@ public final class WalRecordFormat {
 
     /** Whether a segment of header {@code formatVersion} holds a previous life's records after its own. */
     static boolean isRecycled(int formatVersion) {
-        return formatVersion == SEGMENT_FORMAT_VERSION_RECYCLED || formatVersion == SEGMENT_FORMAT_VERSION_SALTED_RECYCLED;
+        return formatVersion == SEGMENT_FORMAT_VERSION_RECYCLED
+                || formatVersion == SEGMENT_FORMAT_VERSION_SALTED_RECYCLED;
     }
 
     /** The record-CRC salt of the segment whose header is at offset 0 of {@code segment}: 0 for formats 1, 2. */

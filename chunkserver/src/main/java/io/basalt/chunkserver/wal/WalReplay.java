@@ -30,12 +30,13 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Recycled segments (header formatVersion 4, or 2 from earlier builds, see {@link WalWriter}) hold
  * the records of their previous life after the new ones. In format 4 those fail the CRC, which is
- * salted with the segment's own salt (WalRecordFormat), so the log ends there as at a torn record; in
- * format 2 they are whole and pass their CRC, but every one has an LSN below the segment's firstLsn (LSNs only grow, and a segment becomes a spare only once all of it is
- * behind the checkpoint), so such a record ends the segment's records exactly like a zero magic
- * does. In a non-last segment the next segment's firstLsn must then continue the sequence (else
- * "WAL gap"); a valid record with any other wrong LSN (at or above firstLsn but not the expected
- * one), or any stale-looking record in a fresh segment, stays damage.
+ * salted with the segment's own salt (WalRecordFormat), so the log ends there as at a torn record.
+ * In format 2 they are whole and pass their CRC, but every one has an LSN below the segment's
+ * firstLsn (LSNs only grow, and a segment becomes a spare only once all of it is behind the
+ * checkpoint), so such a record ends the segment's records exactly like a zero magic does. In a
+ * non-last segment the next segment's firstLsn must then continue the sequence (else "WAL gap"); a
+ * valid record with any other wrong LSN (at or above firstLsn but not the expected one), or any
+ * stale-looking record in a fresh segment, stays damage.
  *
  * <p>The cut. The writer continues at the end of the log, so whatever lies behind it must never be
  * read as a new record later: a later replay reaches a position behind today's cut only after new,

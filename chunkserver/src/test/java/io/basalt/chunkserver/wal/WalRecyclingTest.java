@@ -355,7 +355,8 @@ class WalRecyclingTest {
         }
         assertThat(wal.recycledRollCount()).isZero();
         assertThat(WalReplay.spares(dir)).isEmpty();
-        assertThat(formatVersion(read(WalReplay.segments(dir).getLast()))).isEqualTo(WalRecordFormat.SEGMENT_FORMAT_VERSION_SALTED);
+        assertThat(formatVersion(read(WalReplay.segments(dir).getLast())))
+                .isEqualTo(WalRecordFormat.SEGMENT_FORMAT_VERSION_SALTED);
         wal.abandon();
         assertReplaysExactly(n);
     }
@@ -416,14 +417,17 @@ class WalRecyclingTest {
             int at = starts.get(i);
             int payloadBytes = segment.getInt(at + WalRecordFormat.PAYLOAD_BYTES_OFFSET);
             assertThat(WalReplay.validRecordEnd(segment, at, WalProperties.PAYLOAD_MAX, salt)).isPositive();
-            segment.putInt(at + WalRecordFormat.CRC_OFFSET, WalRecordFormat.recordCrc(0, segment.duplicate().position(at),
-                    segment.duplicate().position(at + WalRecordFormat.HEADER_BYTES)
-                            .limit(at + WalRecordFormat.HEADER_BYTES + payloadBytes)));
+            ByteBuffer payload = segment.duplicate().position(at + WalRecordFormat.HEADER_BYTES)
+                    .limit(at + WalRecordFormat.HEADER_BYTES + payloadBytes);
+            segment.putInt(at + WalRecordFormat.CRC_OFFSET,
+                    WalRecordFormat.recordCrc(0, segment.duplicate().position(at), payload));
         }
         boolean recycled = WalRecordFormat.isRecycled(formatVersion(segment));
-        segment.put(4, (byte) (recycled ? WalRecordFormat.SEGMENT_FORMAT_VERSION_RECYCLED : WalRecordFormat.FORMAT_VERSION));
+        int legacyVersion = recycled ? WalRecordFormat.SEGMENT_FORMAT_VERSION_RECYCLED : WalRecordFormat.FORMAT_VERSION;
+        segment.put(4, (byte) legacyVersion);
         segment.putInt(WalRecordFormat.SEGMENT_SALT_OFFSET, 0);
-        segment.putInt(WalRecordFormat.SEGMENT_CRC_OFFSET, WalRecordFormat.crc(segment, 0, WalRecordFormat.SEGMENT_CRC_OFFSET));
+        segment.putInt(WalRecordFormat.SEGMENT_CRC_OFFSET,
+                WalRecordFormat.crc(segment, 0, WalRecordFormat.SEGMENT_CRC_OFFSET));
         return segment;
     }
 }
