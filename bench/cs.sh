@@ -9,7 +9,8 @@
 # One JSON line per run on stdout.
 # Reads (OPS=read): checksum-verified random reads of a 64 MiB region written first, from the primary
 # (a read goes to one replica), so from the page cache.
-# Env: DATA_DIR (default: bench/data, on the disk to measure), SECONDS_PER_RUN (default 10),
+# Env: DATA_DIR (default: bench/data, on the disk to measure; or DIR1:DIR2:DIR3, one per server, to
+# give each replica its own disk: fio then measures the first), SECONDS_PER_RUN (default 10),
 # OPS (default "write read").
 # WAL segment recycling starts once a checkpoint has retired segments (256 MiB of WAL at the defaults),
 # later than a short run gets; to measure it: WARMUP_SECONDS (same workload first, not measured),
@@ -17,16 +18,23 @@
 # the segments started and recycled while measured.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-DATA_DIR=${DATA_DIR:-$root/bench/data}
+IFS=: read -r -a data_dirs <<< "${DATA_DIR:-$root/bench/data}"
+DATA_DIR=${data_dirs[0]} # fio's
 RUN=${SECONDS_PER_RUN:-10}
-mkdir -p "$DATA_DIR"
+mkdir -p "${data_dirs[@]}"
 export JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
 log() { echo "[cs.sh $(date +%T)] $*" >&2; }
 
 log "building chunkserver test classes"
 cp_file=$(mktemp)
-trap 'rm -f "$cp_file"; rm -rf "$DATA_DIR"/cs-bench* "$DATA_DIR"/fio-cs.img "$DATA_DIR"/fio-cs-bg.img
-      rmdir "$DATA_DIR" 2>/dev/null || true' EXIT
+cleanup() {
+  rm -f "$cp_file" "$DATA_DIR"/fio-cs.img "$DATA_DIR"/fio-cs-bg.img
+  for dir in "${data_dirs[@]}"; do
+    rm -rf "$dir"/cs-bench*
+    rmdir "$dir" 2>/dev/null || true
+  done
+}
+trap cleanup EXIT
 (cd "$root" && ./mvnw -B -q -pl chunkserver -am test-compile dependency:build-classpath \
     -Dmdep.outputFile="$cp_file" -Dmdep.includeScope=test >&2)
 cp="$root/chunkserver/target/classes:$root/chunkserver/target/test-classes:$(cat "$cp_file")"
@@ -36,11 +44,19 @@ props=()
 [[ -n ${WAL_CHECKPOINT_MIB:-} ]] && props+=("-Dbasalt.bench.walCheckpointMiB=$WAL_CHECKPOINT_MIB")
 [[ -n ${WAL_SPARES:-} ]] && props+=("-Dbasalt.bench.walSpares=$WAL_SPARES")
 
-# The data disk's /sys stat file: each run reports what the disk was given to write (all replicas'
-# WAL, chunklet data, metadata, file system), per write and per second.
-dev=$((16#$(stat -c %D "$DATA_DIR")))
-disk_stat=/sys/dev/block/$(( (dev >> 8) & 0xfff )):$(( (dev & 0xff) | ((dev >> 12) & 0xfff00) ))/stat
-[[ -r $disk_stat ]] && props+=("-Dbasalt.bench.diskStat=$disk_stat")
+# The data disks' /sys stat files: each run reports what the disks were given to write (all
+# replicas' WAL, chunklet data, metadata, file system), per write and per second.
+disk_stats=()
+for dir in "${data_dirs[@]}"; do
+  dev=$((16#$(stat -c %D "$dir")))
+  stat_file=/sys/dev/block/$(( (dev >> 8) & 0xfff )):$(( (dev & 0xff) | ((dev >> 12) & 0xfff00) ))/stat
+  if [[ -r $stat_file && " ${disk_stats[*]} " != *" $stat_file "* ]]; then
+    disk_stats+=("$stat_file")
+  fi
+done
+if (( ${#disk_stats[@]} )); then
+  props+=("-Dbasalt.bench.diskStat=$(IFS=,; echo "${disk_stats[*]}")")
+fi
 
 if command -v fio >/dev/null; then
   log "fio: 4 KiB writes, fdatasync after each, QD1 (${RUN}s)"
@@ -79,7 +95,7 @@ for op in ${OPS:-write read}; do
         log "cs: $op replicas=$replicas block=$bs qd=$qd (${RUN}s)"
         "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -Xmx1g ${props[@]+"${props[@]}"} -cp "$cp" \
             io.basalt.chunkserver.CsBench \
-            "$DATA_DIR" "$qd" "$RUN" "$bs" "$replicas" "$op" 2>/dev/null | grep '^{'
+            "$(IFS=:; echo "${data_dirs[*]}")" "$qd" "$RUN" "$bs" "$replicas" "$op" 2>/dev/null | grep '^{'
       done
     done
   done

@@ -24,8 +24,9 @@ import java.util.stream.Stream;
  * Group-commit benchmark (not a test): durable writes/s against one in-process chunk server (or a
  * 3-replica set through FORWARD) at a given queue depth, with WAL syncs per write; or, with OP
  * {@code read}, checksum-verified reads/s of random blocks of a region written first (64 MiB,
- * read from the primary: a read goes to one replica). Run by {@code bench/cs.sh}. Args: DIR QD
- * SECONDS BLOCK_BYTES REPLICAS(1|3) [OP(write|read), default write].
+ * read from the primary: a read goes to one replica). Run by {@code bench/cs.sh}. Args:
+ * DIR[:DIR...] QD SECONDS BLOCK_BYTES REPLICAS(1|3) [OP(write|read), default write]; with several
+ * directories (one per disk) the servers take them in turn.
  *
  * <p>System properties (all optional) to see WAL segment recycling, which starts only after a
  * checkpoint has retired segments (256 MiB of WAL at the defaults): {@code basalt.bench.warmupSeconds}
@@ -33,12 +34,16 @@ import java.util.stream.Stream;
  * {@code basalt.bench.walCheckpointMiB} (default 256), {@code basalt.bench.walSpares} (default 4; 0 turns
  * recycling off). The output adds the WAL syncs/s and the segments started (and how many of them were
  * recycled spares) during the measured seconds, the first server's mean WAL sync time; with
- * {@code basalt.bench.diskStat} (the data disk's /sys/dev/block/MAJ:MIN/stat) also what the disk
- * was given to write, per write and per second.
+ * {@code basalt.bench.diskStat} (the data disks' /sys/dev/block/MAJ:MIN/stat, comma-separated) also
+ * what the disks were given to write, per write and per second.
  */
 public final class CsBench {
     public static void main(String[] args) throws Exception {
-        Path root = Files.createTempDirectory(Path.of(args[0]), "cs-bench");
+        // DIR may list one directory per server (DIR1:DIR2:DIR3, one disk each); servers take them in turn.
+        List<Path> roots = new ArrayList<>();
+        for (String dir : args[0].split(":")) {
+            roots.add(Files.createTempDirectory(Path.of(dir), "cs-bench"));
+        }
         int queueDepth = Integer.parseInt(args[1]);
         int seconds = Integer.parseInt(args[2]);
         int blockBytes = Integer.parseInt(args[3]);
@@ -50,7 +55,7 @@ public final class CsBench {
             int warmupSeconds = Integer.getInteger("basalt.bench.warmupSeconds", 0);
             long walSegmentBytes = 0;
             for (int i = 0; i < replicaCount; i++) {
-                ChunkServer.Config config = ChunkServer.Config.defaults(root.resolve("cs" + i));
+                ChunkServer.Config config = ChunkServer.Config.defaults(roots.get(i % roots.size()).resolve("cs" + i));
                 WalWriter.Config wal = config.wal();
                 wal = new WalWriter.Config(Long.getLong("basalt.bench.walSegmentMiB", wal.segmentBytes() >> 20) << 20,
                         wal.batchEntriesMax(), wal.queueEntriesMax(),
@@ -115,25 +120,31 @@ public final class CsBench {
                 server.closeQuietly();
             }
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS).await();
-            try (Stream<Path> files = Files.walk(root)) {
-                for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
-                    Files.deleteIfExists(p);
+            for (Path root : roots) {
+                try (Stream<Path> files = Files.walk(root)) {
+                    for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
+                        Files.deleteIfExists(p);
+                    }
                 }
             }
         }
     }
 
     /**
-     * Sectors (512 bytes) written so far to the block device named by {@code basalt.bench.diskStat}
-     * (its /sys/dev/block/MAJ:MIN/stat, set by bench/cs.sh), -1 if not given: what every replica's WAL,
+     * Sectors (512 bytes) written so far to the block devices named by {@code basalt.bench.diskStat}
+     * (their /sys/dev/block/MAJ:MIN/stat files, comma-separated, set by bench/cs.sh), -1 if not given: what every replica's WAL,
      * chunklet data, metadata and the file system itself wrote, the disk's real load per write.
      */
     private static long sectorsWritten() throws java.io.IOException {
-        String stat = System.getProperty("basalt.bench.diskStat");
-        if (stat == null || stat.isEmpty()) {
+        String stats = System.getProperty("basalt.bench.diskStat");
+        if (stats == null || stats.isEmpty()) {
             return -1;
         }
-        return Long.parseLong(Files.readString(Path.of(stat)).trim().split("\\s+")[6]);
+        long sectors = 0;
+        for (String stat : stats.split(",")) {
+            sectors += Long.parseLong(Files.readString(Path.of(stat)).trim().split("\\s+")[6]);
+        }
+        return sectors;
     }
 
     /** Writes a 64 MiB region, then reads random blocks of it for {@code seconds}. */
