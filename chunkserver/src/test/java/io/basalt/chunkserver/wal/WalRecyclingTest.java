@@ -125,6 +125,19 @@ class WalRecyclingTest {
     }
 
     /**
+     * Writes {@code first} records, then on until the last segment is a recycled one holding at least
+     * {@code recordsMin} (see {@link #writeIntoARecycledSegment}), and stops the writer as a crash
+     * would; returns the record count.
+     */
+    long crashInARecycledSegment(int first, int recordsMin) throws Exception {
+        WalWriter wal = WalWriter.open(dir, new RecordingSink(), CONFIG, WalWriter.Listener.NONE);
+        write(wal, 0, first);
+        long count = writeIntoARecycledSegment(wal, dir, first, recordsMin);
+        wal.abandon();
+        return count;
+    }
+
+    /**
      * Writes until the last segment is a recycled one holding at least {@code recordsMin} records, none
      * of them behind the checkpoint (a torn write is never behind it); returns the record count.
      */
@@ -177,10 +190,7 @@ class WalRecyclingTest {
      */
     @Test
     void aTornTailInARecycledSegmentIsCutWithoutZeroingTheOldRecords() throws Exception {
-        WalWriter wal = WalWriter.open(dir, new RecordingSink(), CONFIG, WalWriter.Listener.NONE);
-        write(wal, 0, 60);
-        long count = writeIntoARecycledSegment(wal, dir, 60, 4);
-        wal.abandon();
+        long count = crashInARecycledSegment(60, 4);
         Path lastPath = WalReplay.segments(dir).getLast();
         ByteBuffer last = read(lastPath);
         List<Integer> chain = chain(last);
@@ -199,7 +209,7 @@ class WalRecyclingTest {
                 .as("the old records behind the batch are left as they were")
                 .isEqualTo(Arrays.copyOfRange(last.array(), chain.getLast(), last.capacity()));
 
-        wal = WalWriter.open(dir, new RecordingSink(), CONFIG, WalWriter.Listener.NONE);
+        WalWriter wal = WalWriter.open(dir, new RecordingSink(), CONFIG, WalWriter.Listener.NONE);
         write(wal, count - 2, count - 1); // same size as the torn record: it ends where the whole one began
         wal.abandon();
         assertThat(chain(read(lastPath)).get(chain.size() - 2)).isEqualTo(whole);
@@ -360,6 +370,7 @@ class WalRecyclingTest {
         wal.abandon();
         assertReplaysExactly(n);
     }
+
     /**
      * A recycled segment still holds its previous life, client data included, behind the end of the
      * log. A client that planted a well-formed record there (magic, the next LSN, a CRC it can compute)
@@ -367,10 +378,7 @@ class WalRecyclingTest {
      */
     @Test
     void aRecordForgedInARecycledSegmentsOldDataIsNotReplayed() throws Exception {
-        WalWriter wal = WalWriter.open(dir, new RecordingSink(), CONFIG, WalWriter.Listener.NONE);
-        write(wal, 0, 40);
-        long count = writeIntoARecycledSegment(wal, dir, 40, 3);
-        wal.abandon();
+        long count = crashInARecycledSegment(40, 3);
         Path last = WalReplay.segments(dir).getLast();
         ByteBuffer segment = read(last);
         int end = chain(segment).getLast();
@@ -390,10 +398,7 @@ class WalRecyclingTest {
     /** Segments of formats 1 and 2 (no salt, earlier builds) replay, and the writer continues in them. */
     @Test
     void segmentsWithoutASaltReplayAndTheWriterContinuesThem() throws Exception {
-        WalWriter wal = WalWriter.open(dir, new RecordingSink(), CONFIG, WalWriter.Listener.NONE);
-        write(wal, 0, 40);
-        long count = writeIntoARecycledSegment(wal, dir, 40, 3);
-        wal.abandon();
+        long count = crashInARecycledSegment(40, 3);
         for (Path segment : WalReplay.segments(dir)) {
             Files.write(segment, unsalted(read(segment)).array());
         }
@@ -401,7 +406,7 @@ class WalRecyclingTest {
                 .isEqualTo(WalRecordFormat.SEGMENT_FORMAT_VERSION_RECYCLED);
         assertReplaysExactly(count);
 
-        wal = WalWriter.open(dir, new RecordingSink(), CONFIG, WalWriter.Listener.NONE);
+        WalWriter wal = WalWriter.open(dir, new RecordingSink(), CONFIG, WalWriter.Listener.NONE);
         write(wal, count, count + 1);
         wal.abandon();
         ByteBuffer last = read(WalReplay.segments(dir).getLast());
