@@ -1,5 +1,6 @@
 package io.basalt.chunkserver;
 
+import io.basalt.chunkserver.recovery.RecoveryWorker;
 import io.basalt.chunkserver.protocol.DataServer;
 import io.basalt.chunkserver.protocol.DataService;
 import io.basalt.chunkserver.ec.PendingResolver;
@@ -45,38 +46,51 @@ public final class ChunkServer implements AutoCloseable {
     /** Everything a chunk server is configured with. */
     public record Config(Path dataDir, String bindHost, int port, String advertiseHost, String hostLabel,
             String zoneLabel, long chunkletSizeMaxBytes, int lengthMaxBytes, long inFlightBytesMax,
-            long requestTimeoutMillis, WalWriter.Config wal, long heartbeatMillis, int readerThreads) {
+            long requestTimeoutMillis, WalWriter.Config wal, long heartbeatMillis, int readerThreads,
+            RecoveryWorker.Config recovery) {
 
         /** 1 GiB chunklets, 1 MiB requests, 64 MiB in flight per connection, 30 s request timeout. */
         public static Config defaults(Path dataDir) {
             int lengthMaxBytes = 1 << 20;
             return new Config(dataDir, "127.0.0.1", 0, null, null, null, 1L << 30, lengthMaxBytes, 64L << 20,
-                    30_000, WalWriter.Config.defaults(DataService.payloadMaxBytes(lengthMaxBytes)), 1000, 4);
+                    30_000, WalWriter.Config.defaults(DataService.payloadMaxBytes(lengthMaxBytes)), 1000, 4,
+                    RecoveryWorker.Config.defaults());
         }
 
         public Config withPort(int port) {
             return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
-                    lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads);
+                    lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
+                    recovery);
         }
 
         public Config withLabels(String bindHost, String advertiseHost, String hostLabel, String zoneLabel) {
             return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
-                    lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads);
+                    lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
+                    recovery);
         }
 
         public Config withWal(WalWriter.Config wal) {
             return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
-                    lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads);
+                    lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
+                    recovery);
         }
 
         public Config withChunkletSize(long chunkletSizeMaxBytes) {
             return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
-                    lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads);
+                    lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
+                    recovery);
+        }
+
+        public Config withRecovery(RecoveryWorker.Config recovery) {
+            return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
+                    lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
+                    recovery);
         }
 
         public Config withLimits(long inFlightBytesMax, long requestTimeoutMillis) {
             return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
-                    lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads);
+                    lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
+                    recovery);
         }
     }
 
@@ -99,13 +113,14 @@ public final class ChunkServer implements AutoCloseable {
     private final DataServer server;
     private final ScheduledExecutorService heartbeats;
     private final PendingResolver pendingResolver;
+    private final RecoveryWorker recovery;
     private final FileStore fileStore;
     private volatile MetaLink.Health health = MetaLink.Health.OK;
 
     private ChunkServer(Config config, MetaLink meta, CsMetrics metrics, FileChannel lockChannel, FileLock lock,
             CsIdentity identity, ChunkletStore store, ChunkVersions versions, WalWriter wal, ThreadPoolExecutor readers,
             EventLoopGroup group, ReplicaClients replicas, DataServer server, ScheduledExecutorService heartbeats,
-            PendingResolver pendingResolver, FileStore fileStore) {
+            PendingResolver pendingResolver, RecoveryWorker recovery, FileStore fileStore) {
         this.config = config;
         this.meta = meta;
         this.metrics = metrics;
@@ -121,6 +136,7 @@ public final class ChunkServer implements AutoCloseable {
         this.server = server;
         this.heartbeats = heartbeats;
         this.pendingResolver = pendingResolver;
+        this.recovery = recovery;
         this.fileStore = fileStore;
     }
 
@@ -217,8 +233,12 @@ public final class ChunkServer implements AutoCloseable {
             // Prepared strips whose outcome never arrived (a restart, a lost RESOLVE): ask their master.
             PendingResolver pendingResolver = new PendingResolver(store, wal, versions, replicas, advertise, metrics);
             pendingResolver.start(PENDING_RESOLVE_INTERVAL_MILLIS, PENDING_RESOLVE_AGE_MILLIS);
+            // Chunklets meta made RECOVERING here: rebuilt or caught up from their healthy replicas.
+            RecoveryWorker recovery = new RecoveryWorker(meta, csId, config.recovery(), store, wal, versions, replicas,
+                    metrics);
+            recovery.start();
             ChunkServer chunkServer = new ChunkServer(config, meta, metrics, lockChannel, lock, identity, store,
-                    versions, wal, readers, group, replicas, server, heartbeats, pendingResolver, fileStore);
+                    versions, wal, readers, group, replicas, server, heartbeats, pendingResolver, recovery, fileStore);
             heartbeats.scheduleWithFixedDelay(chunkServer::heartbeat, 0, config.heartbeatMillis(),
                     TimeUnit.MILLISECONDS);
             log.info("chunk server {} serving {} on {}", csId, dataDir, advertise);
@@ -277,7 +297,7 @@ public final class ChunkServer implements AutoCloseable {
                         wal.failure() != null ? ", WAL failed: " + wal.failure().getMessage() : "");
                 health = now;
             }
-            meta.heartbeat(identity.csId(), capacity, used, now);
+            meta.heartbeat(identity.csId(), capacity, used, now, recovery.progress());
             if (heartbeatFailures > 0) {
                 log.info("heartbeats to meta succeed again after {} failed", heartbeatFailures);
                 heartbeatFailures = 0;
@@ -349,6 +369,7 @@ public final class ChunkServer implements AutoCloseable {
         closed = true;
         heartbeats.shutdownNow();
         pendingResolver.close();
+        recovery.close();
         server.close();
         replicas.close();
         try {

@@ -34,6 +34,10 @@ public final class CsMetrics {
     public final Counter protocolErrors;
     public final Counter ecStripeWrites;
     public final Counter ecTerminations;
+    public final Counter recoveryBytes;
+    public final Counter recoveryChunklets;
+    public final Counter recoveryMapBytes;
+    public final Gauge recoveryActive;
     public final Histogram ecWritePhases;
 
     public CsMetrics(PrometheusRegistry registry) {
@@ -100,5 +104,17 @@ public final class CsMetrics {
         ecTerminations = Counter.builder().name("basalt_cs_ec_terminations_total")
                 .help("Pending strips of an earlier stripe master settled by this one, by outcome")
                 .labelNames("outcome").register(registry);
+        recoveryBytes = Counter.builder().name("basalt_cs_recovery_bytes_total")
+                .help("Data bytes copied into chunklets being recovered here, by kind: rebuild (a new"
+                        + " chunklet filled) or catchup (a returning chunklet given what it missed)")
+                .labelNames("kind").register(registry);
+        recoveryMapBytes = Counter.builder().name("basalt_cs_recovery_map_bytes_total")
+                .help("Block-map bytes fetched from sources to decide what to copy (metadata, not data)")
+                .register(registry);
+        recoveryChunklets = Counter.builder().name("basalt_cs_recovery_chunklets_total")
+                .help("Chunklet recoveries ended here, by kind and outcome (done, stale, failed)")
+                .labelNames("kind", "outcome").register(registry);
+        recoveryActive = Gauge.builder().name("basalt_cs_recovery_active")
+                .help("Chunklet recoveries running now").register(registry);
     }
 }

@@ -1,6 +1,7 @@
 package io.basalt.chunkserver;
 
 import java.io.IOException;
+import java.util.List;
 import java.util.UUID;
 
 /**
@@ -19,6 +20,52 @@ public interface MetaLink extends AutoCloseable {
 
     /** One heartbeat: capacity, used bytes, health. Called every second by the daemon. */
     void heartbeat(int csId, long capacityBytes, long usedBytes, Health health) throws IOException;
+
+    /** A heartbeat that also reports this CS's recovery work (shown by {@code basalt status}). */
+    default void heartbeat(int csId, long capacityBytes, long usedBytes, Health health, RecoveryProgress progress)
+            throws IOException {
+        heartbeat(csId, capacityBytes, usedBytes, health);
+    }
+
+    /** The chunklets meta has placed on this CS in state RECOVERING: what it must rebuild or catch up. */
+    default List<RecoveryTask> recoveryTasks(int csId) throws IOException {
+        return List.of();
+    }
+
+    /**
+     * Tells meta a recovery is complete: the chunklet becomes UPTODATE. Throws
+     * {@link StaleRecoveryException} when meta no longer has that recovery (the chunklet was moved
+     * or recovery restarted at another version): the work is dropped.
+     */
+    default void recoveryDone(long chunkUid, int csId, long startVersion) throws IOException {}
+
+    /** Meta no longer has the recovery a chunk server reports done. */
+    final class StaleRecoveryException extends IOException {
+        public StaleRecoveryException(String message) {
+            super(message);
+        }
+    }
+
+    /**
+     * One chunklet to recover on this CS: the chunk's current map ({@code members}, one per chunklet,
+     * the target among them at {@code targetIndex}), the version at which the recovery began (the fence
+     * every client write since then carries) and the chunk's layout.
+     */
+    record RecoveryTask(long chunkUid, long chunkVersion, long startVersion, boolean catchUp, boolean erasureCoded,
+            int dataCount, int parityCount, long chunkletSizeBytes, int targetIndex, List<Member> members) {
+        public RecoveryTask {
+            members = List.copyOf(members);
+        }
+    }
+
+    /** A chunklet of a recovery task's chunk: its index (column), server and whether it is UPTODATE. */
+    record Member(int index, int csId, String address, boolean upToDate) {}
+
+    /** What a chunk server reports of its recovery work in each heartbeat. */
+    record RecoveryProgress(int activeChunklets, int queuedChunklets, long bytesDone, long bytesTotal,
+            long bytesPerSecond, long rebuiltBytesTotal, long catchUpBytesTotal) {
+        public static final RecoveryProgress NONE = new RecoveryProgress(0, 0, 0, 0, 0, 0, 0);
+    }
 
     /**
      * Starts delivering chunk versions for this CS to {@code sink}: everything meta knows now, then

@@ -15,7 +15,8 @@ import java.util.zip.CRC32C;
  *   0  u32  magic 0x42435344 "BCSD"
  *   4  u8   formatVersion (1)
  *   5  u8   type: request 1 READ, 2 WRITE, 3 WRITE_ZEROES, 4 TRIM, 5 FLUSH, 6 INFO, 7 FORWARD,
- *           8 EC_WRITE, 9 EC_READ, 10 STRIP_READ, 11 PREPARE, 12 RESOLVE (formats.md: payloads);
+ *           8 EC_WRITE, 9 EC_READ, 10 STRIP_READ, 11 PREPARE, 12 RESOLVE, 13 BLOCK_MAP (formats.md:
+ *           payloads);
  *           a reply has the request's type | 0x80
  *   6  u16  flags (none defined; must be 0)
  *   8  u64  requestId: chosen by the client, echoed in the reply; unique among its requests in flight
@@ -35,6 +36,8 @@ import java.util.zip.CRC32C;
  *     UTF-8), then u32 CRC32C of the list bytes
  *   INFO reply (OK): u64 knownVersion (-1: none), u64 writtenBlocks, u64 allocatedBytes, u64 lastLsn,
  *     u32 exists (0/1), u32 CRC32C of the preceding 36 bytes
+ *   BLOCK_MAP reply (OK): per 4 KiB block of the range: u8 kind (0 never written, 1 zeroes, 2 data,
+ *     3 damaged metadata), u64 block version, u32 CRC32C; then u32 CRC32C of those bytes
  *   error reply (status != OK): UTF-8 message, then u32 CRC32C of the message bytes
  *   everything else: empty
  * </pre>
@@ -74,6 +77,8 @@ public final class DataFrame {
     public static final int TYPE_PREPARE = 11;
     /** Master to a column: commit or abort a transaction's pending strips (phase two). */
     public static final int TYPE_RESOLVE = 12;
+    /** Recovery: the block map (kind, version, CRC per block) of a range, metadata only. */
+    public static final int TYPE_BLOCK_MAP = 13;
     public static final int REPLY = 0x80;
 
     public static final int INFO_PAYLOAD_BYTES = 40;
@@ -209,6 +214,7 @@ public final class DataFrame {
             case TYPE_STRIP_READ -> "strip_read";
             case TYPE_PREPARE -> "prepare";
             case TYPE_RESOLVE -> "resolve";
+            case TYPE_BLOCK_MAP -> "block_map";
             default -> "unknown";
         };
     }

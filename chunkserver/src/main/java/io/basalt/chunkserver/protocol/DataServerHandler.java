@@ -139,7 +139,8 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
                 throw new CsException(CsStatus.INVALID, "flags 0x" + Integer.toHexString(DataFrame.flags(frame))
                         + " unknown (none are defined)");
             }
-            if ((type == DataFrame.TYPE_READ || type == DataFrame.TYPE_FLUSH || type == DataFrame.TYPE_INFO)
+            if ((type == DataFrame.TYPE_READ || type == DataFrame.TYPE_FLUSH || type == DataFrame.TYPE_INFO
+                    || type == DataFrame.TYPE_BLOCK_MAP)
                     && DataFrame.payloadBytes(frame) != 0) {
                 throw new CsException(CsStatus.INVALID, DataFrame.typeName(type) + " carries no payload ("
                         + DataFrame.payloadBytes(frame) + " bytes sent)");
@@ -157,6 +158,7 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
                     reply(requestId, out, CsStatus.OK, 0);
                 }
                 case DataFrame.TYPE_INFO -> info(requestId, chunkUid);
+                case DataFrame.TYPE_BLOCK_MAP -> blockMap(frame, requestId, chunkUid);
                 case DataFrame.TYPE_STRIP_READ -> stripRead(frame, requestId, chunkUid);
                 case DataFrame.TYPE_PREPARE -> prepare(frame, requestId, chunkUid);
                 case DataFrame.TYPE_RESOLVE -> resolve(frame, requestId, chunkUid);
@@ -265,7 +267,7 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
         WalEntry entry = new WalEntry(WalRecordFormat.TYPE_WRITE, chunkUid, offsetBytes, lengthBytes,
                 frame.retainedSlice(dataAt, blockPayloadBytes), (e, error) -> {
                     ctx.executor().execute(() -> gather.doneLocal(error));
-                });
+                }).withChunkVersion(chunkVersion);
         service.wal().submit(entry);
     }
 
@@ -593,7 +595,8 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
         if (DataFrame.payloadBytes(frame) != 0) {
             throw new CsException(CsStatus.INVALID, DataFrame.typeName(type) + " carries no payload");
         }
-        service.versions().check(chunkUid, DataFrame.chunkVersion(frame));
+        long chunkVersion = DataFrame.chunkVersion(frame);
+        service.versions().check(chunkUid, chunkVersion);
         int lengthBytes = (int) DataFrame.lengthBytes(frame);
         int walType = type == DataFrame.TYPE_TRIM ? WalRecordFormat.TYPE_TRIM : WalRecordFormat.TYPE_WRITE_ZEROES;
         service.wal().submit(new WalEntry(walType, chunkUid, DataFrame.offsetBytes(frame), lengthBytes, null,
@@ -606,8 +609,41 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
                                 lengthBytes, 0, 0);
                         reply(requestId, out, CsStatus.OK, 0);
                     }
-                })));
+                })).withChunkVersion(chunkVersion));
     }
+
+    /**
+     * BLOCK_MAP: per block of the range its kind, version and CRC32C, metadata only (recovery diffs it
+     * against its own chunklet; docs/formats.md). Answered on the event loop: the metadata is in
+     * memory. No version check: a reader of metadata changes nothing, and the recovering chunk server
+     * asks with the version it was given, which the source may not have heard of yet.
+     */
+    private void blockMap(ByteBuf frame, long requestId, long chunkUid) throws CsException {
+        long lengthBytes = DataFrame.lengthBytes(frame);
+        if (lengthBytes > BLOCK_MAP_LENGTH_MAX_BYTES) {
+            throw new CsException(CsStatus.INVALID, "BLOCK_MAP length " + lengthBytes + " (max "
+                    + BLOCK_MAP_LENGTH_MAX_BYTES + ")");
+        }
+        long offsetBytes = DataFrame.offsetBytes(frame);
+        service.store().checkRange(offsetBytes, lengthBytes);
+        int blocks = (int) (lengthBytes >> BLOCK_SHIFT);
+        int mapBytes = blocks * WalRecordFormat.FILL_BLOCK_BYTES;
+        ByteBuf out = ctx.alloc().buffer(DataFrame.HEADER_BYTES + mapBytes + 4);
+        DataFrame.writeHeader(out, DataFrame.TYPE_BLOCK_MAP | DataFrame.REPLY, 0, requestId, chunkUid, 0,
+                offsetBytes, (int) lengthBytes, mapBytes + 4, 0);
+        int mapAt = out.writerIndex();
+        try {
+            service.store().blockMap(chunkUid, offsetBytes, (int) lengthBytes, out);
+        } catch (CsException e) {
+            out.release();
+            throw e;
+        }
+        out.writeInt(BlockCrc.of(out, mapAt, mapBytes));
+        reply(requestId, out, CsStatus.OK, 0);
+    }
+
+    /** Largest range one BLOCK_MAP covers: 256 MiB of chunklet, a 832 KiB reply. */
+    public static final long BLOCK_MAP_LENGTH_MAX_BYTES = 256L << 20;
 
     private void info(long requestId, long chunkUid) {
         ChunkletStore.ChunkletInfo info = service.store().info(chunkUid);

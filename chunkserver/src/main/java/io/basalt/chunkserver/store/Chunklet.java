@@ -11,7 +11,9 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
@@ -33,6 +35,8 @@ final class Chunklet implements AutoCloseable {
     final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     long[] lsns;
     int[] blockCrcs;
+    /** Per block: the chunk version of the request that last set it (BlockMetadataFormat). */
+    long[] blockVersions;
     long writtenBlocks;
     boolean dirty;
     /** Set (under the write lock) when the chunklet was deleted: a reader holding it sees zeroes. */
@@ -57,6 +61,7 @@ final class Chunklet implements AutoCloseable {
         this.dataFd = dataFd;
         this.lsns = new long[Math.min(blocksMax, 256)];
         this.blockCrcs = new int[lsns.length];
+        this.blockVersions = new long[lsns.length];
         this.versionsPath = dataPath.resolveSibling(fileStem(chunkUid) + ".ver");
     }
 
@@ -120,32 +125,28 @@ final class Chunklet implements AutoCloseable {
         }
     }
 
-    /** Opens an existing chunklet and loads its metadata; damaged entries load as corrupt. */
+    /**
+     * Opens an existing chunklet and loads its metadata; damaged entries load as corrupt. A sidecar of
+     * format version 1 (earlier builds) is first rewritten as version 2 ({@link #upgradeSidecar}).
+     */
     static Chunklet open(Path dir, long chunkUid, int blocksMax) throws IOException {
         Path dataPath = dir.resolve(fileStem(chunkUid) + ".data");
         Path metaPath = dir.resolve(fileStem(chunkUid) + ".meta");
+        if (sidecarFormatVersion(metaPath, chunkUid) == BlockMetadataFormat.FORMAT_VERSION_1) {
+            upgradeSidecar(dir, chunkUid, blocksMax);
+        }
         FileChannel meta = FileChannel.open(metaPath, StandardOpenOption.READ, StandardOpenOption.WRITE);
         FileChannel data = FileChannel.open(dataPath, StandardOpenOption.CREATE, StandardOpenOption.READ,
                 StandardOpenOption.WRITE);
         int fd = LinuxFiles.open(dataPath, true);
         Chunklet chunklet = new Chunklet(chunkUid, dataPath, metaPath, data, meta, fd, blocksMax);
         try {
-            ByteBuffer header = ByteBuffer.allocate(BlockMetadataFormat.HEADER_BYTES);
-            readFully(meta, header, 0);
-            BlockMetadataFormat.checkHeader(header.flip(), chunkUid, metaPath.toString());
-            long entryBytes = Math.min(meta.size(), BlockMetadataFormat.entryOffset(blocksMax))
-                    - BlockMetadataFormat.HEADER_BYTES;
-            ByteBuffer entries = ByteBuffer.allocate((int) Math.max(0, entryBytes)).order(ByteOrder.BIG_ENDIAN);
-            readFully(meta, entries, BlockMetadataFormat.HEADER_BYTES);
-            entries.flip();
-            int count = entries.limit() / BlockMetadataFormat.ENTRY_BYTES;
-            for (int i = 0; i < count; i++) {
-                int at = i * BlockMetadataFormat.ENTRY_BYTES;
-                long lsn = BlockMetadataFormat.entryLsn(entries, at, chunkUid, i);
-                if (lsn != 0) {
-                    chunklet.ensureCapacity(i + 1);
-                    chunklet.lsns[i] = lsn;
-                    chunklet.blockCrcs[i] = BlockMetadataFormat.entryBlockCrc(entries, at);
+            for (Loaded entry : loadEntries(meta, chunkUid, blocksMax, metaPath.toString())) {
+                chunklet.ensureCapacity(entry.block + 1);
+                chunklet.lsns[entry.block] = entry.entry.lsn();
+                chunklet.blockCrcs[entry.block] = entry.entry.blockCrc();
+                chunklet.blockVersions[entry.block] = entry.entry.version();
+                if (entry.entry.lsn() != 0) {
                     chunklet.writtenBlocks++;
                 }
             }
@@ -154,6 +155,83 @@ final class Chunklet implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             chunklet.close();
             throw e;
+        }
+    }
+
+    private record Loaded(int block, BlockMetadataFormat.Entry entry) {}
+
+    private static int sidecarFormatVersion(Path metaPath, long chunkUid) throws IOException {
+        try (FileChannel meta = FileChannel.open(metaPath, StandardOpenOption.READ)) {
+            ByteBuffer header = ByteBuffer.allocate(BlockMetadataFormat.HEADER_BYTES);
+            readFully(meta, header, 0);
+            return BlockMetadataFormat.checkHeader(header.flip(), chunkUid, metaPath.toString());
+        }
+    }
+
+    /** Every entry of the sidecar that is not "never touched" (corrupt ones with lsn LSN_CORRUPT). */
+    private static List<Loaded> loadEntries(FileChannel meta, long chunkUid, int blocksMax, String name)
+            throws IOException {
+        ByteBuffer header = ByteBuffer.allocate(BlockMetadataFormat.HEADER_BYTES);
+        readFully(meta, header, 0);
+        int formatVersion = BlockMetadataFormat.checkHeader(header.flip(), chunkUid, name);
+        int entrySize = BlockMetadataFormat.entryBytes(formatVersion);
+        long entryBytes = Math.min(meta.size(), BlockMetadataFormat.HEADER_BYTES + (long) entrySize * blocksMax)
+                - BlockMetadataFormat.HEADER_BYTES;
+        ByteBuffer entries = ByteBuffer.allocate((int) Math.max(0, entryBytes)).order(ByteOrder.BIG_ENDIAN);
+        readFully(meta, entries, BlockMetadataFormat.HEADER_BYTES);
+        entries.flip();
+        int count = entries.limit() / entrySize;
+        List<Loaded> loaded = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            BlockMetadataFormat.Entry entry = BlockMetadataFormat.entry(entries, i * entrySize, chunkUid, i,
+                    formatVersion);
+            if (entry.lsn() != 0 || entry.version() != 0) {
+                loaded.add(new Loaded(i, entry));
+            }
+        }
+        return loaded;
+    }
+
+    /**
+     * Rewrites a version-1 sidecar as version 2 (block versions 0): a new file beside it, forced,
+     * renamed over the old one, directory forced. A crash before the rename leaves the old file
+     * (and a stray temporary, replaced next time); after it, the new one.
+     */
+    private static void upgradeSidecar(Path dir, long chunkUid, int blocksMax) throws IOException {
+        Path metaPath = dir.resolve(fileStem(chunkUid) + ".meta");
+        Path tmp = dir.resolve(fileStem(chunkUid) + ".meta.upgrade");
+        List<Loaded> loaded;
+        try (FileChannel old = FileChannel.open(metaPath, StandardOpenOption.READ)) {
+            loaded = loadEntries(old, chunkUid, blocksMax, metaPath.toString());
+        }
+        try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+            ByteBuffer header = BlockMetadataFormat.header(chunkUid, BLOCK_SIZE_BYTES);
+            while (header.hasRemaining()) {
+                out.write(header, header.position());
+            }
+            ByteBuffer entry = ByteBuffer.allocate(BlockMetadataFormat.ENTRY_BYTES).order(ByteOrder.BIG_ENDIAN);
+            for (Loaded one : loaded) {
+                if (one.entry.lsn() == BlockMetadataFormat.LSN_CORRUPT) {
+                    // Keep it detectably damaged rather than turn it into "never written".
+                    entry.clear();
+                    entry.putLong(0, -1).putLong(8, 0).putLong(16, 0);
+                } else {
+                    BlockMetadataFormat.putEntry(entry.clear(), 0, chunkUid, one.block, one.entry.lsn(), 0,
+                            one.entry.blockCrc());
+                }
+                long position = BlockMetadataFormat.entryOffset(one.block);
+                entry.position(0).limit(BlockMetadataFormat.ENTRY_BYTES);
+                while (entry.hasRemaining()) {
+                    position += out.write(entry, position);
+                }
+            }
+            out.force(true);
+        }
+        Files.move(tmp, metaPath, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        try (FileChannel directory = FileChannel.open(dir, StandardOpenOption.READ)) {
+            directory.force(true);
         }
     }
 
@@ -231,6 +309,7 @@ final class Chunklet implements AutoCloseable {
             int capacity = Math.max(blocks, lsns.length * 2);
             lsns = Arrays.copyOf(lsns, capacity);
             blockCrcs = Arrays.copyOf(blockCrcs, capacity);
+            blockVersions = Arrays.copyOf(blockVersions, capacity);
         }
     }
 
@@ -238,14 +317,34 @@ final class Chunklet implements AutoCloseable {
         return blockIndex < lsns.length ? lsns[blockIndex] : 0;
     }
 
-    /** Metadata of blocks [first, first + count) is set to (lsn, crcs) and written to the sidecar. */
-    void setBlocks(int firstBlock, int count, long lsn, int[] crcsOrNull) throws IOException {
+    long blockVersion(int blockIndex) {
+        return blockIndex < blockVersions.length ? blockVersions[blockIndex] : 0;
+    }
+
+    int blockCrc(int blockIndex) {
+        return blockIndex < blockCrcs.length ? blockCrcs[blockIndex] : 0;
+    }
+
+    /**
+     * Metadata of blocks [first, first + count) is set to (lsn, crcs, version) and written to the
+     * sidecar; {@code crcsOrNull} null makes them hold no data (zeroes) since {@code version}.
+     */
+    void setBlocks(int firstBlock, int count, long lsn, int[] crcsOrNull, long version) throws IOException {
+        setBlocks(firstBlock, count, i -> crcsOrNull == null ? 0 : lsn,
+                i -> crcsOrNull == null ? 0 : crcsOrNull[i], i -> version);
+    }
+
+    /** Metadata of blocks [first, first + count): block first + i gets (lsn(i), crc(i), version(i)). */
+    void setBlocks(int firstBlock, int count, java.util.function.IntToLongFunction lsnOf,
+            java.util.function.IntUnaryOperator crcOf, java.util.function.IntToLongFunction versionOf)
+            throws IOException {
         ensureCapacity(firstBlock + count);
         ByteBuffer entries = ByteBuffer.allocate(count * BlockMetadataFormat.ENTRY_BYTES).order(ByteOrder.BIG_ENDIAN);
         for (int i = 0; i < count; i++) {
             int block = firstBlock + i;
-            long entryLsn = crcsOrNull == null ? 0 : lsn;
-            int crc = crcsOrNull == null ? 0 : crcsOrNull[i];
+            long entryLsn = lsnOf.applyAsLong(i);
+            int crc = entryLsn == 0 ? 0 : crcOf.applyAsInt(i);
+            long version = versionOf.applyAsLong(i);
             if (lsns[block] != 0 && entryLsn == 0) {
                 writtenBlocks--;
             } else if (lsns[block] == 0 && entryLsn != 0) {
@@ -253,7 +352,9 @@ final class Chunklet implements AutoCloseable {
             }
             lsns[block] = entryLsn;
             blockCrcs[block] = crc;
-            BlockMetadataFormat.putEntry(entries, i * BlockMetadataFormat.ENTRY_BYTES, chunkUid, block, entryLsn, crc);
+            blockVersions[block] = version;
+            BlockMetadataFormat.putEntry(entries, i * BlockMetadataFormat.ENTRY_BYTES, chunkUid, block, entryLsn,
+                    version, crc);
         }
         long position = BlockMetadataFormat.entryOffset(firstBlock);
         while (entries.hasRemaining()) {

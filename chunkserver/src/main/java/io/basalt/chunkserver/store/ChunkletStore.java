@@ -166,7 +166,7 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
             return; // frees space; needs nothing
         }
         checkRange(entry.offsetBytes(), entry.lengthBytes());
-        if (!WalRecordFormat.carriesBlocks(entry.type())) {
+        if (!WalRecordFormat.carriesBlocks(entry.type()) && entry.type() != WalRecordFormat.TYPE_FILL) {
             return; // trims free space, resolves use what their prepare reserved
         }
         try {
@@ -280,7 +280,9 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
         ByteBuf payload = entry.payload();
         switch (type) {
             case WalRecordFormat.TYPE_WRITE -> writeBlocks(entry.chunkUid(), first, count, payload,
-                    payload.readerIndex(), entry.lsn(), 0, null, 0);
+                    payload.readerIndex(), entry.lsn(), entry.chunkVersion(), 0, null, 0);
+            case WalRecordFormat.TYPE_FILL -> fill(entry.chunkUid(), first, count, payload, entry.lsn(),
+                    entry.chunkVersion());
             case WalRecordFormat.TYPE_EC_PREPARE, WalRecordFormat.TYPE_EC_WRITE, WalRecordFormat.TYPE_EC_RESOLVE -> {
                 int sectionAt = payload.readerIndex() + (type == WalRecordFormat.TYPE_EC_RESOLVE ? 0
                         : entry.lengthBytes() + 4 * count);
@@ -293,7 +295,7 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
                 settle(entry.chunkUid(), first, count, section, entry.lsn());
                 if (type == WalRecordFormat.TYPE_EC_WRITE) {
                     writeBlocks(entry.chunkUid(), first, count, payload, payload.readerIndex(), entry.lsn(),
-                            section.versionsPerBlock(), section.versions(), 0);
+                            entry.chunkVersion(), section.versionsPerBlock(), section.versions(), 0);
                 } else if (type == WalRecordFormat.TYPE_EC_PREPARE) {
                     int blockBytes = entry.lengthBytes() + 4 * count;
                     ByteBuf copy = Unpooled.buffer(blockBytes);
@@ -307,12 +309,17 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
             default -> {
                 Chunklet chunklet = chunklets.get(entry.chunkUid());
                 if (chunklet == null) {
-                    return; // nothing was ever written: already zeroes
+                    if (entry.chunkVersion() == 0) {
+                        return; // nothing was ever written: already zeroes
+                    }
+                    // Keep the trim's version even here: on a chunklet being rebuilt it is what stops a
+                    // recovery fill from bringing back the data the trim removed (see fill()).
+                    chunklet = chunkletForWrite(entry.chunkUid());
                 }
                 chunklet.lock.writeLock().lock();
                 try {
                     punch(chunklet, entry.offsetBytes(), entry.lengthBytes());
-                    chunklet.setBlocks(first, count, entry.lsn(), null);
+                    chunklet.setBlocks(first, count, entry.lsn(), null, entry.chunkVersion());
                 } finally {
                     chunklet.lock.writeLock().unlock();
                 }
@@ -325,8 +332,8 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
      * then one CRC32C per block; with {@code n > 0}, also {@code n} strip versions per block from
      * {@code versions[versionsFrom..]}. Data, metadata and versions change under one write lock.
      */
-    private void writeBlocks(long chunkUid, int first, int count, ByteBuf src, int dataIndex, long lsn, int n,
-            long[] versions, int versionsFrom) throws IOException {
+    private void writeBlocks(long chunkUid, int first, int count, ByteBuf src, int dataIndex, long lsn,
+            long chunkVersion, int n, long[] versions, int versionsFrom) throws IOException {
         Chunklet chunklet = chunkletForWrite(chunkUid);
         int lengthBytes = count << BLOCK_SHIFT;
         int crcsAt = dataIndex + lengthBytes;
@@ -337,7 +344,7 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
         chunklet.lock.writeLock().lock();
         try {
             if (n == 0) {
-                writeData(chunklet, first, count, src, dataIndex, lsn, crcs, 0);
+                writeData(chunklet, first, count, src, dataIndex, lsn, chunkVersion, crcs, 0);
             } else {
                 // Erasure-coded strips: a run of all-zero strips (what a trim or write-zeroes of an EC
                 // volume sends, and the parity of all-zero stripes) becomes a hole, unwritten in the
@@ -353,10 +360,10 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
                     }
                     if (zero[runStart]) {
                         punch(chunklet, (long) (first + runStart) << BLOCK_SHIFT, (long) (i - runStart) << BLOCK_SHIFT);
-                        chunklet.setBlocks(first + runStart, i - runStart, lsn, null);
+                        chunklet.setBlocks(first + runStart, i - runStart, lsn, null, chunkVersion);
                     } else {
                         writeData(chunklet, first + runStart, i - runStart, src, dataIndex + (runStart << BLOCK_SHIFT),
-                                lsn, crcs, runStart);
+                                lsn, chunkVersion, crcs, runStart);
                     }
                     runStart = i;
                 }
@@ -369,7 +376,7 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
 
     /** Writes blocks [first, first + count) from {@code src} at {@code dataIndex}; CRCs from crcs[from..]. */
     private static void writeData(Chunklet chunklet, int first, int count, ByteBuf src, int dataIndex, long lsn,
-            int[] crcs, int from) throws IOException {
+            long chunkVersion, int[] crcs, int from) throws IOException {
         long position = (long) first << BLOCK_SHIFT;
         for (ByteBuffer part : src.nioBuffers(dataIndex, count << BLOCK_SHIFT)) {
             while (part.hasRemaining()) {
@@ -377,8 +384,63 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
             }
         }
         chunklet.setBlocks(first, count, lsn, from == 0 && count == crcs.length ? crcs
-                : Arrays.copyOfRange(crcs, from, from + count));
+                : Arrays.copyOfRange(crcs, from, from + count), chunkVersion);
     }
+
+    /**
+     * Applies a recovery FILL (WalRecordFormat.TYPE_FILL): each block of [first, first + count) takes
+     * the kind, version, CRC and data its source had, but only where this chunklet's own version of the
+     * block is below {@code guardVersion} (the chunk version at which the recovery began). Every client
+     * write or trim that reached this chunklet since then passed that fence and carries a version at
+     * least that high, so a block a client wrote after the source was read is never overwritten, and
+     * replay, applying the same records in the same order, decides exactly the same.
+     */
+    private void fill(long chunkUid, int first, int count, ByteBuf payload, long lsn, long guardVersion)
+            throws IOException {
+        Chunklet chunklet = chunkletForWrite(chunkUid);
+        int sectionAt = payload.readerIndex();
+        int dataAt = sectionAt + count * WalRecordFormat.FILL_BLOCK_BYTES;
+        chunklet.lock.writeLock().lock();
+        try {
+            int dataIndex = dataAt;
+            long filled = 0;
+            for (int i = 0; i < count; i++) {
+                int at = sectionAt + i * WalRecordFormat.FILL_BLOCK_BYTES;
+                int kind = payload.getUnsignedByte(at);
+                long version = payload.getLong(at + 1);
+                int crc = payload.getInt(at + 9);
+                int block = first + i;
+                boolean apply = kind != FILL_SKIP && chunklet.blockVersion(block) < guardVersion;
+                if (apply) {
+                    long position = (long) block << BLOCK_SHIFT;
+                    if (kind == FILL_DATA) {
+                        ByteBuffer data = payload.nioBuffer(dataIndex, BLOCK_SIZE_BYTES);
+                        while (data.hasRemaining()) {
+                            position += chunklet.data.write(data, position);
+                        }
+                        chunklet.setBlocks(block, 1, lsn, new int[] {crc}, version);
+                        filled += BLOCK_SIZE_BYTES;
+                    } else {
+                        punch(chunklet, position, BLOCK_SIZE_BYTES);
+                        chunklet.setBlocks(block, 1, 0, null, kind == FILL_UNTOUCHED ? 0 : version);
+                    }
+                }
+                if (kind == FILL_DATA) {
+                    dataIndex += BLOCK_SIZE_BYTES;
+                }
+            }
+            bytesSinceWriteback += filled;
+        } finally {
+            chunklet.lock.writeLock().unlock();
+        }
+    }
+
+    /** FILL block kinds (WalRecordFormat.TYPE_FILL) and {@link BlockState} kinds. */
+    public static final int FILL_UNTOUCHED = 0;
+    public static final int FILL_ZERO = 1;
+    public static final int FILL_DATA = 2;
+    /** In a FILL only: leave the block as it is (it changed at the source while being copied). */
+    public static final int FILL_SKIP = 4;
 
     /** Whether the 4 KiB block at {@code at} of {@code src} is all zeroes. */
     private static boolean isZero(ByteBuf src, int at) {
@@ -445,7 +507,7 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
         ByteBuf run = Unpooled.buffer((count << BLOCK_SHIFT) + 4 * count);
         run.writeBytes(txn.blocks, skip << BLOCK_SHIFT, count << BLOCK_SHIFT);
         run.writeBytes(txn.blocks, (txn.count << BLOCK_SHIFT) + 4 * skip, 4 * count);
-        writeBlocks(chunkUid, block, count, run, 0, lsn, txn.versionsPerBlock, txn.versions,
+        writeBlocks(chunkUid, block, count, run, 0, lsn, 0, txn.versionsPerBlock, txn.versions,
                 skip * txn.versionsPerBlock);
     }
 
@@ -761,6 +823,39 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
         out.writeZero(count << BLOCK_SHIFT);
         for (int i = 0; i < count; i++) {
             out.writeInt(BlockCrc.ZERO_BLOCK_CRC);
+        }
+    }
+
+    /** Block map kind of a block whose metadata entry is damaged (never copied from here). */
+    public static final int BLOCK_CORRUPT = 3;
+
+    /**
+     * Appends the block map of [offset, offset + length) of a chunklet: per block u8 kind
+     * ({@link #FILL_UNTOUCHED}, {@link #FILL_ZERO}, {@link #FILL_DATA}, {@link #BLOCK_CORRUPT}), u64
+     * block version, u32 CRC32C (the BLOCK_MAP reply and the FILL record's section; 13 bytes a block).
+     * Metadata only: no data is read.
+     */
+    public void blockMap(long chunkUid, long offsetBytes, int lengthBytes, ByteBuf out) throws CsException {
+        checkRange(offsetBytes, lengthBytes);
+        int first = (int) (offsetBytes >> BLOCK_SHIFT);
+        int count = lengthBytes >> BLOCK_SHIFT;
+        Chunklet chunklet = chunklets.get(chunkUid);
+        if (chunklet == null) {
+            out.writeZero(count * WalRecordFormat.FILL_BLOCK_BYTES);
+            return;
+        }
+        chunklet.lock.readLock().lock();
+        try {
+            for (int block = first; block < first + count; block++) {
+                long lsn = chunklet.deleted ? 0 : chunklet.lsn(block);
+                long version = chunklet.deleted ? 0 : chunklet.blockVersion(block);
+                int kind = lsn < 0 ? BLOCK_CORRUPT : lsn > 0 ? FILL_DATA : version > 0 ? FILL_ZERO : FILL_UNTOUCHED;
+                out.writeByte(kind);
+                out.writeLong(version);
+                out.writeInt(kind == FILL_DATA ? chunklet.blockCrc(block) : 0);
+            }
+        } finally {
+            chunklet.lock.readLock().unlock();
         }
     }
 

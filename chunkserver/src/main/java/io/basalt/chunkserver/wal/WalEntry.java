@@ -23,6 +23,11 @@ public final class WalEntry {
     final ByteBuf payload;
     final Completion completion;
     long lsn;
+    /**
+     * The chunk version the request carried (its fence), logged with the record and kept per block;
+     * for a FILL, the version at which the recovery began (its guard). 0: none (EC records).
+     */
+    long chunkVersion;
     /** False: applied in WAL order but never written to the log (see {@link #unlogged()}). */
     boolean logged = true;
 
@@ -87,6 +92,19 @@ public final class WalEntry {
         }
         logged = false;
         return this;
+    }
+
+    /** Sets the chunk version logged with this entry (see {@link #chunkVersion()}); returns this. */
+    public WalEntry withChunkVersion(long version) {
+        if (version < 0 || version > WalRecordFormat.CHUNK_VERSION_MAX) {
+            throw new IllegalArgumentException("chunk version " + version + " out of range");
+        }
+        this.chunkVersion = version;
+        return this;
+    }
+
+    public long chunkVersion() {
+        return chunkVersion;
     }
 
     /** The LSN the writer gave this entry (0 before it was logged). */

@@ -25,20 +25,23 @@ import java.util.zip.CRC32C;
  * rewritten with a new salt) holds the records of its previous life: their CRCs were computed with
  * another salt, so they fail it, and their lsn &lt; firstLsn; either ends the log. The salt is why
  * no bytes the writer did not write in this segment's life can pass as a record, not even a record
- * forged inside a client's old data: the salt is on the disk only. Records themselves are
- * formatVersion 1 in all segment formats.
+ * forged inside a client's old data: the salt is on the disk only. Records are formatVersion 2
+ * (this build writes) or 1 (earlier builds: no chunk version, read as 0) in all segment formats.
  *   0  u32  magic 0x4257414C "BWAL"
- *   4  u8   formatVersion (1)
+ *   4  u8   formatVersion (2; 1 from earlier builds)
  *   5  u8   type: 1 WRITE, 2 TRIM, 3 WRITE_ZEROES, 4 DELETE_CHUNKLET (meta removed the chunk
- *           from this CS: its files go; offsetBytes and lengthBytes 0, no payload)
- *   6  u16  reserved, 0
+ *           from this CS: its files go; offsetBytes and lengthBytes 0, no payload), 5-7 EC (below),
+ *           8 FILL (recovery: blocks copied from a healthy replica, see {@link #TYPE_FILL})
+ *   6  u16  chunkVersion, high 16 bits of 48 (formatVersion 2; 0 in 1)
  *   8  u64  lsn: previous record's + 1, starting at 1
  *  16  u64  chunkUid
  *  24  u64  offsetBytes in the chunklet (multiple of 4096)
  *  32  u32  lengthBytes (multiple of 4096)
  *  36  u32  payloadBytes: WRITE: lengthBytes + 4 * blocks (data, then one u32 CRC32C per
  *           4 KiB block, exactly as on the wire); TRIM, WRITE_ZEROES, DELETE_CHUNKLET: 0
- *  40  u32  reserved, 0
+ *  40  u32  chunkVersion, low 32 bits (formatVersion 2; 0 in 1): the chunk version the request
+ *           carried (the fence it passed), recorded per block so that recovery can tell which
+ *           blocks a client wrote after a rebuild began (docs/chunkserver.md, "Recovery")
  *  44  u32  crc32c of the segment's salt (u32, big-endian; nothing in formats 1, 2), then header
  *           bytes [0, 44), then the payload
  *  48       payload
@@ -53,7 +56,12 @@ import java.util.zip.CRC32C;
  * </pre>
  */
 public final class WalRecordFormat {
+    /** Segment header (lowest), checkpoint file and earliest record format version. */
     public static final int FORMAT_VERSION = 1;
+    /** Record format version this build writes: 1 plus the chunk version in bytes 6-7 and 40-43. */
+    public static final int RECORD_FORMAT_VERSION = 2;
+    /** Chunk versions above this do not fit the record's 48 bits (meta bumps by one per event). */
+    public static final long CHUNK_VERSION_MAX = (1L << 48) - 1;
 
     /**
      * Segment header formatVersion of a recycled segment without a salt (earlier builds): after its
@@ -88,6 +96,8 @@ public final class WalRecordFormat {
     public static final int OFFSET_OFFSET = 24;
     public static final int LENGTH_OFFSET = 32;
     public static final int PAYLOAD_BYTES_OFFSET = 36;
+    public static final int CHUNK_VERSION_HIGH_OFFSET = 6;
+    public static final int CHUNK_VERSION_LOW_OFFSET = 40;
     public static final int CRC_OFFSET = 44;
 
     public static final int CHECKPOINT_MAGIC = 0x42574350;
@@ -111,25 +121,48 @@ public final class WalRecordFormat {
     public static final int TYPE_EC_WRITE = 6;
     /** Settles pending strips of a range (commit or abort); payload: an EC section only. */
     public static final int TYPE_EC_RESOLVE = 7;
+    /**
+     * Recovery: blocks copied from a healthy replica into this (RECOVERING) chunklet. The record's
+     * chunk version is the version at which the recovery began: a block is filled only if the
+     * chunklet's own version of it is below that, i.e. no client write or trim that passed that
+     * fence has reached it, so a fill never overwrites what a client wrote after the copy was read.
+     * Payload: per block u8 kind (0 never written, 1 zeroes, 2 data, 4 skip), u64 block version, u32
+     * CRC32C (big-endian, 13 bytes a block), then the 4 KiB data of every kind-2 block in order.
+     */
+    public static final int TYPE_FILL = 8;
+    /** Bytes of a FILL payload's per-block section entry. */
+    public static final int FILL_BLOCK_BYTES = 13;
 
     private WalRecordFormat() {}
 
     /** Writes a record header into {@code header} (48 bytes from its position) except the CRC. */
     static void putHeader(ByteBuffer header, int type, long lsn, long chunkUid, long offsetBytes,
-            int lengthBytes, int payloadBytes) {
+            int lengthBytes, int payloadBytes, long chunkVersion) {
+        if (chunkVersion < 0 || chunkVersion > CHUNK_VERSION_MAX) {
+            throw new IllegalArgumentException("chunk version " + chunkVersion + " does not fit 48 bits");
+        }
         int base = header.position();
         header.order(ByteOrder.BIG_ENDIAN);
         header.putInt(base + MAGIC_OFFSET, RECORD_MAGIC);
-        header.put(base + FORMAT_VERSION_OFFSET, (byte) FORMAT_VERSION);
+        header.put(base + FORMAT_VERSION_OFFSET, (byte) RECORD_FORMAT_VERSION);
         header.put(base + TYPE_OFFSET, (byte) type);
-        header.putShort(base + 6, (short) 0);
+        header.putShort(base + CHUNK_VERSION_HIGH_OFFSET, (short) (chunkVersion >>> 32));
         header.putLong(base + LSN_OFFSET, lsn);
         header.putLong(base + CHUNK_UID_OFFSET, chunkUid);
         header.putLong(base + OFFSET_OFFSET, offsetBytes);
         header.putInt(base + LENGTH_OFFSET, lengthBytes);
         header.putInt(base + PAYLOAD_BYTES_OFFSET, payloadBytes);
-        header.putInt(base + 40, 0);
+        header.putInt(base + CHUNK_VERSION_LOW_OFFSET, (int) chunkVersion);
         header.putInt(base + CRC_OFFSET, 0);
+    }
+
+    /** The chunk version of the record whose header is at {@code at} (0 in a formatVersion 1 record). */
+    static long chunkVersion(ByteBuffer data, int at) {
+        if ((data.get(at + FORMAT_VERSION_OFFSET) & 0xff) < RECORD_FORMAT_VERSION) {
+            return 0;
+        }
+        return ((data.getShort(at + CHUNK_VERSION_HIGH_OFFSET) & 0xffffL) << 32)
+                | (data.getInt(at + CHUNK_VERSION_LOW_OFFSET) & 0xffffffffL);
     }
 
     /**
@@ -160,17 +193,19 @@ public final class WalRecordFormat {
             case TYPE_EC_PREPARE -> "EC_PREPARE";
             case TYPE_EC_WRITE -> "EC_WRITE";
             case TYPE_EC_RESOLVE -> "EC_RESOLVE";
+            case TYPE_FILL -> "FILL";
             default -> "type " + type;
         };
     }
 
     static boolean knownType(int type) {
-        return type >= TYPE_WRITE && type <= TYPE_EC_RESOLVE;
+        return type >= TYPE_WRITE && type <= TYPE_FILL;
     }
 
     /** Types whose record carries a payload (the others carry none). */
     public static boolean hasPayload(int type) {
-        return type == TYPE_WRITE || type == TYPE_EC_PREPARE || type == TYPE_EC_WRITE || type == TYPE_EC_RESOLVE;
+        return type == TYPE_WRITE || type == TYPE_EC_PREPARE || type == TYPE_EC_WRITE || type == TYPE_EC_RESOLVE
+                || type == TYPE_FILL;
     }
 
     /** Types whose payload starts with block data and CRCs. */

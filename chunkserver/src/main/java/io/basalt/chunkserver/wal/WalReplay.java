@@ -201,9 +201,10 @@ public final class WalReplay {
                     if (recycled && lsn < firstLsn) {
                         break; // a leftover of the file's previous life: the end of this segment's records
                     }
-                    if (formatVersionOfRecord != FORMAT_VERSION) {
+                    if (formatVersionOfRecord < FORMAT_VERSION || formatVersionOfRecord > RECORD_FORMAT_VERSION) {
                         throw new IOException("WAL record at " + segment + " offset " + at + " has format version "
-                                + formatVersionOfRecord + "; this build knows " + FORMAT_VERSION);
+                                + formatVersionOfRecord + "; this build knows " + FORMAT_VERSION + " to "
+                                + RECORD_FORMAT_VERSION);
                     }
                     if (!knownType(type) || lsn != expectedLsn) {
                         throw new IOException("WAL record at " + segment + " offset " + at + " passes its CRC but has "
@@ -217,6 +218,7 @@ public final class WalReplay {
                                 WalRecordFormat.hasPayload(type) ? Unpooled.wrappedBuffer(
                                         data.slice(at + HEADER_BYTES, payloadBytes)) : null, null);
                         entry.lsn = lsn;
+                        entry.chunkVersion = WalRecordFormat.chunkVersion(data, at);
                         sink.apply(entry);
                         applied++;
                     }

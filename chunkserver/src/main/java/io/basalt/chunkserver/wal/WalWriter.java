@@ -376,7 +376,7 @@ public final class WalWriter implements AutoCloseable {
                 entry.lsn = nextLsn++;
                 int headerAt = headers.position();
                 putHeader(headers, entry.type, entry.lsn, entry.chunkUid, entry.offsetBytes, entry.lengthBytes,
-                        entry.payloadBytes());
+                        entry.payloadBytes(), entry.chunkVersion);
                 ByteBuffer header = headers.duplicate().position(headerAt).limit(headerAt + HEADER_BYTES);
                 ByteBuffer[] payload = entry.payload == null ? new ByteBuffer[0]
                         : entry.payload.nioBuffers(entry.payload.readerIndex(), entry.payloadBytes());

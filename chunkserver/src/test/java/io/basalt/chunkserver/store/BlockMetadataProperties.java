@@ -11,31 +11,42 @@ import net.jqwik.api.constraints.LongRange;
 class BlockMetadataProperties {
     @Property
     void entriesRoundTrip(@ForAll long chunkUid, @ForAll @LongRange(min = 0, max = 1 << 20) long blockIndex,
-            @ForAll @LongRange(min = 1) long lsn, @ForAll int blockCrc) {
+            @ForAll @LongRange(min = 1) long lsn, @ForAll @LongRange(min = 0) long version, @ForAll int blockCrc) {
         ByteBuffer buffer = ByteBuffer.allocate(BlockMetadataFormat.ENTRY_BYTES);
-        BlockMetadataFormat.putEntry(buffer, 0, chunkUid, blockIndex, lsn, blockCrc);
-        assertThat(BlockMetadataFormat.entryLsn(buffer, 0, chunkUid, blockIndex)).isEqualTo(lsn);
-        assertThat(BlockMetadataFormat.entryBlockCrc(buffer, 0)).isEqualTo(blockCrc);
+        BlockMetadataFormat.putEntry(buffer, 0, chunkUid, blockIndex, lsn, version, blockCrc);
+        assertThat(entry(buffer, chunkUid, blockIndex)).isEqualTo(new BlockMetadataFormat.Entry(lsn, version, blockCrc));
         // Read as another block's entry (a misdirected write): detected.
-        assertThat(BlockMetadataFormat.entryLsn(buffer, 0, chunkUid, blockIndex + 1))
-                .isEqualTo(BlockMetadataFormat.LSN_CORRUPT);
+        assertThat(entry(buffer, chunkUid, blockIndex + 1).lsn()).isEqualTo(BlockMetadataFormat.LSN_CORRUPT);
+    }
+
+    @Property
+    void aTrimKeepsItsVersionAndReadsAsNoData(@ForAll long chunkUid,
+            @ForAll @LongRange(min = 0, max = 1 << 20) long blockIndex, @ForAll @LongRange(min = 1) long version) {
+        ByteBuffer buffer = ByteBuffer.allocate(BlockMetadataFormat.ENTRY_BYTES);
+        BlockMetadataFormat.putEntry(buffer, 0, chunkUid, blockIndex, 0, version, 1234);
+        assertThat(entry(buffer, chunkUid, blockIndex)).isEqualTo(new BlockMetadataFormat.Entry(0, version, 0));
+    }
+
+    private static BlockMetadataFormat.Entry entry(ByteBuffer buffer, long chunkUid, long blockIndex) {
+        return BlockMetadataFormat.entry(buffer, 0, chunkUid, blockIndex, BlockMetadataFormat.FORMAT_VERSION);
     }
 
     @Property
     void anyFlippedBitMakesTheEntryCorrupt(@ForAll long chunkUid, @ForAll @LongRange(min = 0, max = 1 << 20) long blockIndex,
-            @ForAll @LongRange(min = 1) long lsn, @ForAll int blockCrc, @ForAll @IntRange(min = 0, max = 127) int bit) {
+            @ForAll @LongRange(min = 1) long lsn, @ForAll @LongRange(min = 0) long version, @ForAll int blockCrc,
+            @ForAll @IntRange(min = 0, max = 191) int bit) {
         ByteBuffer buffer = ByteBuffer.allocate(BlockMetadataFormat.ENTRY_BYTES);
-        BlockMetadataFormat.putEntry(buffer, 0, chunkUid, blockIndex, lsn, blockCrc);
+        BlockMetadataFormat.putEntry(buffer, 0, chunkUid, blockIndex, lsn, version, blockCrc);
         buffer.put(bit / 8, (byte) (buffer.get(bit / 8) ^ (1 << (bit % 8))));
-        assertThat(BlockMetadataFormat.entryLsn(buffer, 0, chunkUid, blockIndex)).isEqualTo(BlockMetadataFormat.LSN_CORRUPT);
+        assertThat(entry(buffer, chunkUid, blockIndex).lsn()).isEqualTo(BlockMetadataFormat.LSN_CORRUPT);
     }
 
     @Property
     void unwrittenIsAllZero(@ForAll long chunkUid, @ForAll @LongRange(min = 0, max = 1 << 20) long blockIndex) {
         ByteBuffer buffer = ByteBuffer.allocate(BlockMetadataFormat.ENTRY_BYTES);
-        BlockMetadataFormat.putEntry(buffer, 0, chunkUid, blockIndex, 0, 0);
+        BlockMetadataFormat.putEntry(buffer, 0, chunkUid, blockIndex, 0, 0, 0);
         assertThat(buffer.array()).containsOnly(0);
-        assertThat(BlockMetadataFormat.entryLsn(buffer, 0, chunkUid, blockIndex)).isZero();
+        assertThat(entry(buffer, chunkUid, blockIndex)).isEqualTo(new BlockMetadataFormat.Entry(0, 0, 0));
     }
 
     @Property(tries = 50)

@@ -383,7 +383,7 @@ class WalRecyclingTest {
         ByteBuffer segment = read(last);
         int end = chain(segment).getLast();
         ByteBuffer forged = ByteBuffer.allocate(WalRecordFormat.HEADER_BYTES + PAYLOAD).order(ByteOrder.BIG_ENDIAN);
-        WalRecordFormat.putHeader(forged, WalRecordFormat.TYPE_WRITE, count + 1, 1, 0, 4096, PAYLOAD);
+        WalRecordFormat.putHeader(forged, WalRecordFormat.TYPE_WRITE, count + 1, 1, 0, 4096, PAYLOAD, 0);
         forged.position(WalRecordFormat.HEADER_BYTES).put(payload(count)).position(0);
         forged.putInt(WalRecordFormat.CRC_OFFSET, WalRecordFormat.recordCrc(0, forged.duplicate(),
                 ByteBuffer.wrap(payload(count))));
