@@ -345,6 +345,10 @@ public final class ChunkServer implements AutoCloseable {
         return pendingResolver;
     }
 
+    public CsMetrics metrics() {
+        return metrics;
+    }
+
     public ChunkletStore store() {
         return store;
     }

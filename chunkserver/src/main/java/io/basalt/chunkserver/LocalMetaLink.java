@@ -71,6 +71,34 @@ public final class LocalMetaLink implements MetaLink {
         sink.chunkDeleted(chunkUid);
     }
 
+    private final java.util.Map<Long, RecoveryTask> recoveryTasks = new java.util.concurrent.ConcurrentHashMap<>();
+    private final java.util.List<Long> recoveriesDone = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /** Makes meta list a recovery task for this CS (tests): the worker picks it up at its next poll. */
+    public void addRecoveryTask(RecoveryTask task) {
+        recoveryTasks.put(task.chunkUid(), task);
+    }
+
+    @Override
+    public java.util.List<RecoveryTask> recoveryTasks(int csId) {
+        return java.util.List.copyOf(recoveryTasks.values());
+    }
+
+    @Override
+    public void recoveryDone(long chunkUid, int csId, long startVersion) throws IOException {
+        RecoveryTask task = recoveryTasks.get(chunkUid);
+        if (task == null || task.startVersion() != startVersion) {
+            throw new StaleRecoveryException("recovery of chunk " + Long.toHexString(chunkUid) + " is not current");
+        }
+        recoveryTasks.remove(chunkUid);
+        recoveriesDone.add(chunkUid);
+    }
+
+    /** Chunks whose recovery the CS reported done, in order (tests). */
+    public java.util.List<Long> recoveriesDone() {
+        return recoveriesDone;
+    }
+
     public long lastUsedBytes() {
         return lastUsedBytes;
     }

@@ -82,7 +82,7 @@ final class ReplicaRecovery {
     void run() throws IOException, InterruptedException {
         List<MetaLink.Member> sources = new ArrayList<>();
         for (MetaLink.Member member : task.members()) {
-            if (member.upToDate() && member.index() != task.targetIndex() && member.csId() != context.csId()) {
+            if (member.upToDate() && member.index() != task.targetIndex()) {
                 sources.add(member);
             }
         }

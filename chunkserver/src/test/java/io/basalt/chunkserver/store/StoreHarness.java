@@ -37,15 +37,20 @@ final class StoreHarness implements AutoCloseable {
     }
 
     CompletableFuture<Long> submit(int type, long chunkUid, long offsetBytes, int lengthBytes, byte[] data) {
+        return submit(type, chunkUid, offsetBytes, lengthBytes, data == null ? null : DataClient.writePayload(ALLOC, data),
+                0);
+    }
+
+    CompletableFuture<Long> submit(int type, long chunkUid, long offsetBytes, int lengthBytes, ByteBuf payload,
+            long chunkVersion) {
         CompletableFuture<Long> done = new CompletableFuture<>();
-        ByteBuf payload = data == null ? null : DataClient.writePayload(ALLOC, data);
         wal.submit(new WalEntry(type, chunkUid, offsetBytes, lengthBytes, payload, (entry, error) -> {
             if (error != null) {
                 done.completeExceptionally(error);
             } else {
                 done.complete(entry.lsn());
             }
-        }));
+        }).withChunkVersion(chunkVersion));
         return done;
     }
 
