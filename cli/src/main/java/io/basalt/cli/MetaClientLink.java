@@ -5,7 +5,14 @@ import io.basalt.chunkserver.MetaLink;
 import io.basalt.meta.api.CsChunkVersion;
 import io.basalt.meta.api.CsChunkVersions;
 import io.basalt.meta.api.MetaClient;
+import io.basalt.meta.api.MetaError;
 import io.basalt.meta.api.MetaException;
+import io.basalt.meta.api.MetaRequest;
+import io.basalt.meta.model.Chunklet;
+import io.basalt.meta.model.ChunkletState;
+import io.basalt.meta.model.Policy;
+import java.util.ArrayList;
+import java.util.List;
 import io.basalt.meta.api.MetaPeers;
 import java.io.IOException;
 import io.basalt.meta.model.CsHealth;
@@ -112,19 +119,65 @@ public final class MetaClientLink implements MetaLink {
     @Override
     public void heartbeat(int csId, long capacityBytes, long usedBytes, Health health)
             throws IOException {
+        heartbeat(csId, capacityBytes, usedBytes, health, RecoveryProgress.NONE);
+    }
+
+    @Override
+    public void heartbeat(int csId, long capacityBytes, long usedBytes, Health health,
+                          RecoveryProgress progress) throws IOException {
         try {
             MetaClient.HeartbeatReply reply = heartbeatClient.heartbeat(csId, capacityBytes,
                     usedBytes, switch (health) {
                         case OK -> CsHealth.OK;
                         case FULL -> CsHealth.FULL;
                         case DISK_FAILED -> CsHealth.DISK_FAILED;
-                    });
+                    }, new MetaRequest.Heartbeat.RecoveryProgress(progress.activeChunklets(),
+                            progress.queuedChunklets(), progress.bytesDone(), progress.bytesTotal(),
+                            progress.bytesPerSecond(), progress.rebuiltBytesTotal(),
+                            progress.catchUpBytesTotal()));
             VersionPuller current = puller;
             if (current != null) {
                 current.metaHas(reply.highestChangeSeq());
             }
         } catch (MetaException e) {
             throw new IOException("heartbeat to meta at " + peers + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public List<RecoveryTask> recoveryTasks(int csId) throws IOException {
+        try {
+            List<RecoveryTask> tasks = new ArrayList<>();
+            for (io.basalt.meta.api.RecoveryTask task : client.recoveryTasks(csId)) {
+                Policy policy = Policy.parse(task.policyName());
+                Chunklet target = task.chunkletOn(csId);
+                List<Member> members = new ArrayList<>();
+                for (Chunklet chunklet : task.chunk().chunklets()) {
+                    String address = task.addressOf(chunklet.csId());
+                    members.add(new Member(chunklet.index(), chunklet.csId(),
+                            address == null ? "" : address,
+                            chunklet.state() == ChunkletState.UPTODATE));
+                }
+                tasks.add(new RecoveryTask(task.chunk().uid(), task.chunk().version(),
+                        task.startVersion(), task.kind() == io.basalt.meta.api.RecoveryTask.KIND_CATCH_UP,
+                        policy.erasureCoded(), policy.dataCount(), policy.parityCount(),
+                        task.chunkletSizeBytes(), target.index(), members));
+            }
+            return tasks;
+        } catch (MetaException e) {
+            throw new IOException("recovery tasks from meta at " + peers + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void recoveryDone(long chunkUid, int csId, long startVersion) throws IOException {
+        try {
+            client.recoveryDone(chunkUid, csId, startVersion);
+        } catch (MetaException e) {
+            if (e.error() == MetaError.STALE_VERSION || e.error() == MetaError.NOT_FOUND) {
+                throw new StaleRecoveryException(e.getMessage());
+            }
+            throw new IOException("recovery done to meta at " + peers + ": " + e.getMessage(), e);
         }
     }
 

@@ -68,6 +68,12 @@ final class MetaCommand implements Runnable {
                         + " (default: ${DEFAULT-VALUE}).")
         long downAfterMillis;
 
+        @Option(names = "--recovery-grace-ms", defaultValue = "30000",
+                description = "Heartbeat silence of an UNHEALTHY chunk server before its chunklets"
+                        + " are rebuilt elsewhere; a DOWN one's are at once"
+                        + " (default: ${DEFAULT-VALUE}).")
+        long recoveryGraceMillis;
+
         @Option(names = "--metrics-port", defaultValue = "9830",
                 description = "Prometheus metrics port (default: ${DEFAULT-VALUE}; 0 disables).")
         int metricsPort;
@@ -101,13 +107,17 @@ final class MetaCommand implements Runnable {
                 throw new UserError("--election-timeout-ms " + electionTimeoutMillis
                         + " (must be >= 100)");
             }
+            if (recoveryGraceMillis < 0) {
+                throw new UserError("--recovery-grace-ms " + recoveryGraceMillis
+                        + " (must be >= 0)");
+            }
             if (segmentBytes < 1024) {
                 throw new UserError("--log-segment-size " + logSegmentSize + " (must be >= 1K)");
             }
             MetaServer.Config config = new MetaServer.Config(id, cluster, peerList, data,
                     chunkSizeBytes, snapshotEvery, Duration.ofMillis(electionTimeoutMillis),
                     Duration.ofMillis(unhealthyAfterMillis), Duration.ofMillis(downAfterMillis),
-                    segmentBytes, Duration.ofMinutes(5));
+                    segmentBytes, Duration.ofMinutes(5), Duration.ofMillis(recoveryGraceMillis));
             boolean zgc = java.lang.management.ManagementFactory.getGarbageCollectorMXBeans().stream()
                     .anyMatch(gc -> gc.getName().startsWith("ZGC"));
             if (!zgc) {

@@ -6,7 +6,9 @@ import io.basalt.common.Units;
 import io.basalt.meta.api.CsView;
 import io.basalt.meta.api.MetaClient;
 import io.basalt.meta.api.MetaException;
+import io.basalt.meta.api.MetaRequest.Heartbeat.RecoveryProgress;
 import io.basalt.meta.api.MetaStatus;
+import io.basalt.meta.api.StuckRecovery;
 import io.basalt.meta.model.Chunk;
 import io.basalt.meta.model.ChunkServer;
 import io.basalt.meta.model.Chunklet;
@@ -31,6 +33,11 @@ import picocli.CommandLine.Mixin;
  * <p>A chunk is degraded when one of its chunklets is not UPTODATE or sits on a chunk server that
  * is not serving (not UP or FULL), counted from each volume's chunk list ({@code LIST_CHUNKS},
  * paged).
+ *
+ * <p>A recovery section appears while any chunk server reports recovery work or has RECOVERING
+ * chunklets, or the leader's recoverer has stuck chunks: per chunk server a progress bar of the
+ * bytes of its current work with rate and ETA, its RECOVERING chunklets and the bytes it rebuilt
+ * and caught up so far; then why chunks stay degraded, one line per reason with a count.
  */
 @Command(name = "status", mixinStandardHelpOptions = true,
         description = "Cluster health: meta members and leader, chunk servers, volumes, degraded"
@@ -43,8 +50,11 @@ final class StatusCommand implements Runnable {
     @Mixin
     MetaOptions options;
 
+    private static final int RECOVERY_BAR_WIDTH = 10;
+
+    /** {@code recovery} null: a meta that does not know RECOVERY_STATUS (an older build). */
     record Report(MetaStatus meta, List<CsView> servers, List<Volume> volumes,
-                  Map<Long, Long> degradedByVolume) {}
+                  Map<Long, Long> degradedByVolume, MetaClient.RecoveryStatus recovery) {}
 
     @Override
     public void run() {
@@ -85,7 +95,13 @@ final class StatusCommand implements Runnable {
             degradedChunks(client, volume, statusById)
                     .ifPresent(count -> degradedByVolume.put(volume.id(), count));
         }
-        return new Report(meta, servers, volumes, degradedByVolume);
+        MetaClient.RecoveryStatus recovery;
+        try {
+            recovery = client.recoveryStatus();
+        } catch (MetaException e) {
+            recovery = null;
+        }
+        return new Report(meta, servers, volumes, degradedByVolume, recovery);
     }
 
     /**
@@ -178,7 +194,127 @@ final class StatusCommand implements Runnable {
         }
         root.put("volumes", volumes);
         root.put("degradedChunks", degradedTotal(report));
+        root.put("recovery", recoveryJson(report));
         return root;
+    }
+
+    /** Whether the recovery section is shown: work reported, RECOVERING chunklets or stuck. */
+    static boolean recoveryShown(Report report) {
+        for (CsView view : report.servers()) {
+            if (view.recovery().active() || view.recoveringChunklets() > 0) {
+                return true;
+            }
+        }
+        return report.recovery() != null && report.recovery().stuckTotal() > 0;
+    }
+
+    static Map<String, Object> recoveryJson(Report report) {
+        Map<String, Object> recovery = new LinkedHashMap<>();
+        long recovering = 0;
+        List<Object> servers = new ArrayList<>();
+        for (CsView view : report.servers()) {
+            recovering += view.recoveringChunklets();
+            RecoveryProgress progress = view.recovery();
+            if (!progress.active() && view.recoveringChunklets() == 0) {
+                continue;
+            }
+            Map<String, Object> item = new LinkedHashMap<>();
+            item.put("id", view.server().id());
+            item.put("recoveringChunklets", view.recoveringChunklets());
+            item.put("activeChunklets", progress.activeChunklets());
+            item.put("queuedChunklets", progress.queuedChunklets());
+            item.put("bytesDone", progress.bytesDone());
+            item.put("bytesTotal", progress.bytesTotal());
+            item.put("bytesPerSecond", progress.bytesPerSecond());
+            item.put("etaSeconds", etaSeconds(progress));
+            item.put("rebuiltBytesTotal", progress.rebuiltBytesTotal());
+            item.put("catchUpBytesTotal", progress.catchUpBytesTotal());
+            servers.add(item);
+        }
+        recovery.put("active", recoveryShown(report));
+        recovery.put("recoveringChunklets", recovering);
+        recovery.put("servers", servers);
+        recovery.put("stuckChunks", report.recovery() == null ? null
+                : report.recovery().stuckTotal());
+        List<Object> reasons = new ArrayList<>();
+        for (Map.Entry<String, Long> entry : stuckReasons(report).entrySet()) {
+            Map<String, Object> item = new LinkedHashMap<>();
+            item.put("reason", entry.getKey());
+            item.put("chunks", entry.getValue());
+            reasons.add(item);
+        }
+        recovery.put("stuckReasons", reasons);
+        return recovery;
+    }
+
+    /** "OUTCOME: reason" -> chunks, most frequent first (of the stuck chunks meta listed). */
+    static Map<String, Long> stuckReasons(Report report) {
+        Map<String, Long> counts = new HashMap<>();
+        if (report.recovery() != null) {
+            for (StuckRecovery stuck : report.recovery().stuck()) {
+                counts.merge(stuck.outcome() + ": " + stuck.reason(), 1L, Long::sum);
+            }
+        }
+        Map<String, Long> sorted = new LinkedHashMap<>();
+        counts.entrySet().stream()
+                .sorted(Map.Entry.<String, Long>comparingByValue().reversed()
+                        .thenComparing(Map.Entry.comparingByKey()))
+                .forEach(entry -> sorted.put(entry.getKey(), entry.getValue()));
+        return sorted;
+    }
+
+    /** Seconds left at the current rate, or null when there is no rate yet. */
+    static Long etaSeconds(RecoveryProgress progress) {
+        if (progress.bytesPerSecond() <= 0) {
+            return null;
+        }
+        long left = Math.max(0, progress.bytesTotal() - progress.bytesDone());
+        return (left + progress.bytesPerSecond() - 1) / progress.bytesPerSecond();
+    }
+
+    /** {@code [#####.....] 1.2 GiB / 2.0 GiB  85 MiB/s  ETA 10 s}. */
+    static String recoveryBar(RecoveryProgress progress) {
+        long total = Math.max(0, progress.bytesTotal());
+        long done = Math.min(Math.max(0, progress.bytesDone()), total);
+        int filled = total == 0 ? 0
+                : (int) Math.round((double) done / total * RECOVERY_BAR_WIDTH);
+        Long eta = etaSeconds(progress);
+        return "[" + "#".repeat(filled) + ".".repeat(RECOVERY_BAR_WIDTH - filled) + "] "
+                + Units.formatBytes(done) + " / " + Units.formatBytes(total) + "  "
+                + Units.formatBytes(Math.max(0, progress.bytesPerSecond())) + "/s  ETA "
+                + (eta == null ? "-" : eta + " s");
+    }
+
+    static void printRecovery(Report report) {
+        long recovering = report.servers().stream().mapToLong(CsView::recoveringChunklets).sum();
+        System.out.println();
+        System.out.println("recovery: " + recovering + " chunklet" + (recovering == 1 ? "" : "s")
+                + " RECOVERING");
+        TextTable servers = new TextTable("  CS", "RECOVERING", "ACTIVE", "QUEUED", "PROGRESS",
+                "REBUILT", "CAUGHT UP");
+        boolean any = false;
+        for (CsView view : report.servers()) {
+            RecoveryProgress progress = view.recovery();
+            if (!progress.active() && view.recoveringChunklets() == 0) {
+                continue;
+            }
+            any = true;
+            servers.row("  " + view.server().id(), view.recoveringChunklets(),
+                    progress.activeChunklets(), progress.queuedChunklets(),
+                    progress.active() ? recoveryBar(progress) : "-",
+                    Units.formatBytes(progress.rebuiltBytesTotal()),
+                    Units.formatBytes(progress.catchUpBytesTotal()));
+        }
+        if (any) {
+            servers.print(System.out);
+        }
+        Map<String, Long> reasons = stuckReasons(report);
+        if (!reasons.isEmpty()) {
+            System.out.println("  stuck chunks: " + report.recovery().stuckTotal());
+            for (Map.Entry<String, Long> entry : reasons.entrySet()) {
+                System.out.println("    " + entry.getValue() + " x " + entry.getKey());
+            }
+        }
     }
 
     static void print(Report report) {
@@ -220,6 +356,9 @@ final class StatusCommand implements Runnable {
         System.out.println("degraded chunks: " + (degraded == null
                 ? "n/a"
                 : degraded));
+        if (recoveryShown(report)) {
+            printRecovery(report);
+        }
     }
 
     /** {@code [#####...............]  1.2 GiB of 98 GiB (5%)}; "-" without a heartbeat yet. */

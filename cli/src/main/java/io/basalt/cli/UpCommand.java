@@ -97,6 +97,12 @@ final class UpCommand implements Callable<Integer> {
                     + " or what DIR was created with).")
     String bind;
 
+    @Option(names = "--recovery-grace-ms", paramLabel = "MS",
+            description = "Passed to every meta member: heartbeat silence of an UNHEALTHY chunk"
+                    + " server before its chunklets are rebuilt elsewhere"
+                    + " (default: meta's, 30000).")
+    Long recoveryGraceMillis;
+
     private UpLayout layout;
     private final List<DaemonProcess> daemons = new CopyOnWriteArrayList<>();
     private final Map<DaemonProcess, Integer> exitCodes = new ConcurrentHashMap<>();
@@ -275,11 +281,16 @@ final class UpCommand implements Callable<Integer> {
                 + " in " + layout.dataDir());
         List<DaemonProcess> metas = new ArrayList<>();
         for (int i = 1; i <= layout.metaNodes(); i++) {
+            List<String> metaArgs = new ArrayList<>(List.of("meta", "run", "--id",
+                    String.valueOf(i), "--data", layout.dataDir().resolve("meta" + i).toString(),
+                    "--peers", peers, "--metrics-port", String.valueOf(layout.metaMetricsPort(i))));
+            if (recoveryGraceMillis != null) {
+                metaArgs.addAll(List.of("--recovery-grace-ms",
+                        String.valueOf(recoveryGraceMillis)));
+            }
             DaemonProcess meta = new DaemonProcess("meta" + i, "meta", i, layout.metaPort(i),
                     layout.metaMetricsPort(i), layout.dataDir().resolve("meta" + i),
-                    layout.logFile("meta" + i), List.of("meta", "run", "--id", String.valueOf(i),
-                    "--data", layout.dataDir().resolve("meta" + i).toString(), "--peers", peers,
-                    "--metrics-port", String.valueOf(layout.metaMetricsPort(i))));
+                    layout.logFile("meta" + i), metaArgs);
             meta.id = String.valueOf(i);
             metas.add(meta);
         }

@@ -1,21 +1,30 @@
 package io.basalt.meta.api;
 
+import io.basalt.meta.api.MetaRequest.Heartbeat.RecoveryProgress;
 import io.basalt.meta.model.ChunkServer;
 import io.basalt.meta.model.CsHealth;
 
 /**
  * A chunk server as {@code cs list} shows it: the replicated record plus the leader's soft state
  * from heartbeats ({@code heartbeatAgeMillis} -1 and {@code health} null: no heartbeat since this
- * leader took over). Wire form: {@code ChunkServer | i64 usedBytes | i64 heartbeatAgeMillis |
- * u8 healthCode (255: none)}.
+ * leader took over; {@code recovery}: the progress in its last heartbeat, NONE without one), and
+ * {@code recoveringChunklets}, the RECOVERING chunklets placed on it (replicated state). Wire
+ * form: {@code ChunkServer | i64 usedBytes | i64 heartbeatAgeMillis | u8 healthCode (255: none) |
+ * RecoveryProgress (48 bytes) | i64 recoveringChunklets}.
  */
 public record CsView(ChunkServer server, long usedBytes, long heartbeatAgeMillis,
-                     CsHealth health) {
+                     CsHealth health, RecoveryProgress recovery, long recoveringChunklets) {
     private static final int NO_HEALTH = 255;
+
+    public CsView(ChunkServer server, long usedBytes, long heartbeatAgeMillis, CsHealth health) {
+        this(server, usedBytes, heartbeatAgeMillis, health, RecoveryProgress.NONE, 0);
+    }
 
     public void encode(WireWriter out) {
         server.encode(out);
         out.i64(usedBytes).i64(heartbeatAgeMillis).u8(health == null ? NO_HEALTH : health.code);
+        recovery.encode(out);
+        out.i64(recoveringChunklets);
     }
 
     public static CsView decode(WireReader in) {
@@ -23,7 +32,9 @@ public record CsView(ChunkServer server, long usedBytes, long heartbeatAgeMillis
         long usedBytes = in.i64();
         long ageMillis = in.i64();
         int healthCode = in.u8();
+        RecoveryProgress recovery = RecoveryProgress.decode(in);
+        long recovering = in.i64();
         return new CsView(server, usedBytes, ageMillis,
-                healthCode == NO_HEALTH ? null : CsHealth.ofCode(healthCode));
+                healthCode == NO_HEALTH ? null : CsHealth.ofCode(healthCode), recovery, recovering);
     }
 }

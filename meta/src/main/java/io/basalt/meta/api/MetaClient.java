@@ -117,7 +117,8 @@ public final class MetaClient implements AutoCloseable {
      * client follows the redirect); the soft state is the leader's anyway.
      */
     private static boolean servedByLeaderOnly(MetaOp op) {
-        return op == MetaOp.HEARTBEAT || op == MetaOp.LIST_CS || op == MetaOp.STATUS;
+        return op == MetaOp.HEARTBEAT || op == MetaOp.LIST_CS || op == MetaOp.STATUS
+                || op == MetaOp.RECOVERY_STATUS;
     }
 
     /** The innermost message, without Ratis' "server id: " prefixes. */
@@ -152,8 +153,15 @@ public final class MetaClient implements AutoCloseable {
 
     /** Sends a heartbeat; returns the status and version index position meta has for this CS. */
     public HeartbeatReply heartbeat(int csId, long capacityBytes, long usedBytes, CsHealth health) {
+        return heartbeat(csId, capacityBytes, usedBytes, health,
+                MetaRequest.Heartbeat.RecoveryProgress.NONE);
+    }
+
+    /** Sends a heartbeat with this chunk server's recovery progress (for basalt status). */
+    public HeartbeatReply heartbeat(int csId, long capacityBytes, long usedBytes, CsHealth health,
+                                    MetaRequest.Heartbeat.RecoveryProgress recovery) {
         WireReader in = call(new MetaRequest.Heartbeat(csId, capacityBytes, usedBytes,
-                health.code));
+                health.code, recovery));
         CsStatus status = CsStatus.ofCode(in.u8());
         return new HeartbeatReply(status, in.remaining() >= 8 ? in.i64() : -1);
     }
@@ -202,6 +210,67 @@ public final class MetaClient implements AutoCloseable {
                 return chunks;
             }
         }
+    }
+
+    /**
+     * Every RECOVERING chunklet placed on chunk server {@code csId}, in chunk uid order (all
+     * pages): what it must rebuild or catch up, and from where.
+     */
+    public List<RecoveryTask> recoveryTasks(int csId) {
+        List<RecoveryTask> tasks = new ArrayList<>();
+        long afterChunkUid = 0;
+        int limit = io.basalt.meta.server.MetaLogic.RECOVERY_TASKS_PAGE_MAX;
+        while (true) {
+            WireReader in = call(new MetaRequest.ListRecoveryTasks(csId, afterChunkUid, limit));
+            int count = in.count(1);
+            for (int i = 0; i < count; i++) {
+                RecoveryTask task = RecoveryTask.decode(in);
+                tasks.add(task);
+                afterChunkUid = task.chunk().uid();
+            }
+            if (count < limit) {
+                return tasks;
+            }
+        }
+    }
+
+    /**
+     * Reports that chunk server {@code csId} filled its RECOVERING chunklet of {@code chunkUid}
+     * (the task that started at {@code startVersion}); returns the chunk map with it UPTODATE.
+     * Throws {@link MetaException} STALE_VERSION when that recovery is no longer current: drop
+     * the work and list the tasks again.
+     */
+    public Chunk recoveryDone(long chunkUid, int csId, long startVersion) {
+        return Chunk.decode(call(new MetaRequest.RecoveryDone(chunkUid, csId, startVersion)));
+    }
+
+    /**
+     * Proposes moving chunklets into recovery (what the leader's recoverer does; for tests and
+     * tools); one result per item, in order.
+     */
+    public List<RecoverResult> recoverChunklets(List<MetaRequest.RecoverItem> items) {
+        WireReader in = call(new MetaRequest.RecoverChunklets(items));
+        int count = in.count(1);
+        List<RecoverResult> results = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            results.add(RecoverResult.decode(in));
+        }
+        return results;
+    }
+
+    /** Why degraded chunks stay degraded, as the leader's recoverer last saw it. */
+    public record RecoveryStatus(int stuckTotal, List<StuckRecovery> stuck) {}
+
+    /** The recoverer's stuck outcomes (at most 1024 listed; {@code stuckTotal} counts all). */
+    public RecoveryStatus recoveryStatus() {
+        WireReader in = call(new MetaRequest.RecoveryStatus());
+        int total = in.i32();
+        int count = in.count(1);
+        List<StuckRecovery> stuck = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            stuck.add(StuckRecovery.decode(in));
+        }
+        return new RecoveryStatus(total, stuck);
     }
 
     public ChunkServer setCsStatus(int csId, CsStatus expected, CsStatus status) {

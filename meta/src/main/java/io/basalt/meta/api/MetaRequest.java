@@ -1,5 +1,6 @@
 package io.basalt.meta.api;
 
+import java.util.List;
 import java.util.zip.CRC32C;
 
 /**
@@ -70,15 +71,22 @@ public sealed interface MetaRequest {
             case RELEASE_LEASE -> new ReleaseLease(in.i64(), in.string());
             case NEW_LEADER_EPOCH -> new NewLeaderEpoch(in.string());
             case INIT_CLUSTER_ID -> new InitClusterId(new java.util.UUID(in.i64(), in.i64()));
+            case RECOVER_CHUNKLETS -> RecoverChunklets.decodeBody(in);
+            case RECOVERY_DONE -> new RecoveryDone(in.i64(), in.i32(), in.i64());
             case GET_VOLUME -> new GetVolume(in.string());
             case LIST_VOLUMES -> new ListVolumes();
             case GET_CHUNK -> new GetChunk(in.i64(), in.i64());
             case LIST_CS -> new ListCs();
-            case HEARTBEAT -> new Heartbeat(in.i32(), in.i64(), in.i64(), in.u8());
+            case HEARTBEAT -> new Heartbeat(in.i32(), in.i64(), in.i64(), in.u8(),
+                    // A chunk server of an older build sends no recovery tail.
+                    in.remaining() == 0 ? Heartbeat.RecoveryProgress.NONE
+                            : Heartbeat.RecoveryProgress.decode(in));
             case STATUS -> new Status();
             case GET_CLUSTER_ID -> new GetClusterId();
             case LIST_CS_CHUNK_VERSIONS -> new ListCsChunkVersions(in.i32(), in.i64(), in.i32());
             case LIST_CHUNKS -> new ListChunks(in.i64(), in.i64(), in.i32());
+            case LIST_RECOVERY_TASKS -> new ListRecoveryTasks(in.i32(), in.i64(), in.i32());
+            case RECOVERY_STATUS -> new RecoveryStatus();
         };
         in.end();
         return request;
@@ -212,14 +220,56 @@ public sealed interface MetaRequest {
     /**
      * Soft state: updates the leader's memory only, never the log. {@code healthCode} is a
      * {@link io.basalt.meta.model.CsHealth} code; it sits where an older build sent
-     * {@code bool healthy}, and 1 (OK) and 0 (DISK_FAILED) keep that byte's meaning. The reply is
-     * {@code u8 status | i64 highestChangeSeq} (the CS's version index, so it knows when to pull).
+     * {@code bool healthy}, and 1 (OK) and 0 (DISK_FAILED) keep that byte's meaning. The body ends
+     * with the chunk server's {@link RecoveryProgress} (48 bytes; absent from an older build, read
+     * as {@link RecoveryProgress#NONE}). The reply is {@code u8 status | i64 highestChangeSeq}
+     * (the CS's version index, so it knows when to pull).
      */
-    record Heartbeat(int csId, long capacityBytes, long usedBytes, int healthCode)
-            implements MetaRequest {
+    record Heartbeat(int csId, long capacityBytes, long usedBytes, int healthCode,
+                     RecoveryProgress recovery) implements MetaRequest {
+        public Heartbeat {
+            java.util.Objects.requireNonNull(recovery, "recovery");
+        }
+
+        /** A heartbeat of a chunk server with no recovery work. */
+        public Heartbeat(int csId, long capacityBytes, long usedBytes, int healthCode) {
+            this(csId, capacityBytes, usedBytes, healthCode, RecoveryProgress.NONE);
+        }
+
         public MetaOp op() { return MetaOp.HEARTBEAT; }
         public void encodeBody(WireWriter out) {
             out.i32(csId).i64(capacityBytes).i64(usedBytes).u8(healthCode);
+            recovery.encode(out);
+        }
+
+        /**
+         * What a chunk server's recoverer is doing, for {@code basalt status}: chunklets being
+         * rebuilt or caught up now and waiting, bytes of the current work done and in all, the
+         * recent rate, and cumulative bytes rebuilt (new chunklets) and caught up (in place)
+         * since the chunk server started. Wire form: {@code i32 activeChunklets |
+         * i32 queuedChunklets | i64 bytesDone | i64 bytesTotal | i64 bytesPerSecond |
+         * i64 rebuiltBytesTotal | i64 catchUpBytesTotal} (48 bytes).
+         */
+        public record RecoveryProgress(int activeChunklets, int queuedChunklets, long bytesDone,
+                                       long bytesTotal, long bytesPerSecond,
+                                       long rebuiltBytesTotal, long catchUpBytesTotal) {
+            public static final int ENCODED_BYTES = 4 + 4 + 5 * 8;
+            public static final RecoveryProgress NONE = new RecoveryProgress(0, 0, 0, 0, 0, 0, 0);
+
+            /** Whether chunklets are being recovered or wait for it. */
+            public boolean active() {
+                return activeChunklets > 0 || queuedChunklets > 0;
+            }
+
+            public void encode(WireWriter out) {
+                out.i32(activeChunklets).i32(queuedChunklets).i64(bytesDone).i64(bytesTotal)
+                        .i64(bytesPerSecond).i64(rebuiltBytesTotal).i64(catchUpBytesTotal);
+            }
+
+            public static RecoveryProgress decode(WireReader in) {
+                return new RecoveryProgress(in.i32(), in.i32(), in.i64(), in.i64(), in.i64(),
+                        in.i64(), in.i64());
+            }
         }
     }
 
@@ -254,6 +304,91 @@ public sealed interface MetaRequest {
     /** The cluster id, if one was set (by {@link InitClusterId}). */
     record GetClusterId() implements MetaRequest {
         public MetaOp op() { return MetaOp.GET_CLUSTER_ID; }
+        public void encodeBody(WireWriter out) {}
+    }
+
+    /**
+     * Recoverer (leader) to state machine: for each item, move chunklet of chunk
+     * {@code chunkUid} on chunk server {@code csId} into recovery, if the chunk is still at
+     * {@code expectedVersion}. Items apply independently, in order; the reply is
+     * {@code i32 count | count x RecoverResult}, one per item. Body:
+     * {@code i32 count (1..256) | count x (u64 chunkUid | u64 expectedVersion | u32 csId |
+     * u8 mode)}.
+     */
+    record RecoverChunklets(List<RecoverItem> items) implements MetaRequest {
+        /** Most items one entry carries: about 5 KiB, and a bounded amount of work per apply. */
+        public static final int ITEMS_MAX = 256;
+        /** Catch up in place: an OUTDATED chunklet on a serving CS becomes RECOVERING there. */
+        public static final int MODE_IN_PLACE = 1;
+        /** Rebuild elsewhere: the chunklet moves to a new CS, RECOVERING. */
+        public static final int MODE_REPLACE = 2;
+        static final int ITEM_BYTES = 8 + 8 + 4 + 1;
+
+        public RecoverChunklets {
+            items = List.copyOf(items);
+        }
+
+        public MetaOp op() { return MetaOp.RECOVER_CHUNKLETS; }
+        public void encodeBody(WireWriter out) {
+            out.i32(items.size());
+            for (RecoverItem item : items) {
+                out.i64(item.chunkUid()).i64(item.expectedVersion()).i32(item.csId())
+                        .u8(item.mode());
+            }
+        }
+
+        static RecoverChunklets decodeBody(WireReader in) {
+            int count = in.count(ITEM_BYTES);
+            List<RecoverItem> items = new java.util.ArrayList<>(count);
+            for (int i = 0; i < count; i++) {
+                items.add(new RecoverItem(in.i64(), in.i64(), in.i32(), in.u8()));
+            }
+            return new RecoverChunklets(items);
+        }
+    }
+
+    /** One item of {@link RecoverChunklets}; {@code mode} is MODE_IN_PLACE or MODE_REPLACE. */
+    record RecoverItem(long chunkUid, long expectedVersion, int csId, int mode) {
+        public static RecoverItem inPlace(long chunkUid, long expectedVersion, int csId) {
+            return new RecoverItem(chunkUid, expectedVersion, csId,
+                    RecoverChunklets.MODE_IN_PLACE);
+        }
+
+        public static RecoverItem replace(long chunkUid, long expectedVersion, int csId) {
+            return new RecoverItem(chunkUid, expectedVersion, csId, RecoverChunklets.MODE_REPLACE);
+        }
+    }
+
+    /**
+     * A chunk server finished recovering its chunklet of {@code chunkUid}, the task that
+     * started at {@code startVersion} (from {@link RecoveryTask}). Reply: the updated
+     * {@link io.basalt.meta.model.Chunk}, or STALE_VERSION when that recovery is no longer
+     * current (the chunklet moved, failed again, or a newer recovery started).
+     */
+    record RecoveryDone(long chunkUid, int csId, long startVersion) implements MetaRequest {
+        public MetaOp op() { return MetaOp.RECOVERY_DONE; }
+        public void encodeBody(WireWriter out) {
+            out.i64(chunkUid).i32(csId).i64(startVersion);
+        }
+    }
+
+    /**
+     * Up to {@code limit} RECOVERING chunklets placed on {@code csId} whose chunk uid is above
+     * {@code afterChunkUid}, in uid order. Reply: {@code i32 count | count x RecoveryTask}.
+     */
+    record ListRecoveryTasks(int csId, long afterChunkUid, int limit) implements MetaRequest {
+        public MetaOp op() { return MetaOp.LIST_RECOVERY_TASKS; }
+        public void encodeBody(WireWriter out) {
+            out.i32(csId).i64(afterChunkUid).i32(limit);
+        }
+    }
+
+    /**
+     * Leader soft state: why degraded chunks stay degraded (the recoverer's last NO_PLACEMENT
+     * and LAST_COPY outcomes). Reply: {@code i32 total | i32 count | count x StuckRecovery}.
+     */
+    record RecoveryStatus() implements MetaRequest {
+        public MetaOp op() { return MetaOp.RECOVERY_STATUS; }
         public void encodeBody(WireWriter out) {}
     }
 }

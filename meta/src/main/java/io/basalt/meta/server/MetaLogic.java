@@ -5,6 +5,9 @@ import io.basalt.meta.api.CsChunkVersion;
 import io.basalt.meta.api.MetaError;
 import io.basalt.meta.api.MetaReply;
 import io.basalt.meta.api.MetaRequest;
+import io.basalt.meta.api.RecoverResult;
+import io.basalt.meta.api.RecoverResult.Outcome;
+import io.basalt.meta.api.RecoveryTask;
 import io.basalt.meta.api.WireReader;
 import io.basalt.meta.api.WireWriter;
 import io.basalt.meta.model.Chunk;
@@ -30,6 +33,8 @@ import java.util.List;
 import java.util.Set;
 import java.util.function.Consumer;
 import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The meta state transitions, separate from Ratis so they can be tested and replayed alone.
@@ -42,6 +47,7 @@ import java.util.regex.Pattern;
  * caller adds ({@code lastApplied}).
  */
 public final class MetaLogic {
+    private static final Logger LOG = LoggerFactory.getLogger(MetaLogic.class);
     public static final String NAME_RULE =
             "1-63 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit";
     private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9._-]{0,62}");
@@ -58,6 +64,11 @@ public final class MetaLogic {
     public static final int CS_CHUNK_VERSIONS_PAGE_MAX = 4096;
     /** Most chunks one LIST_CHUNKS reply carries: a 16-chunklet EC chunk is about 0.5 KiB. */
     public static final int CHUNKS_PAGE_MAX = 1024;
+    /**
+     * Most tasks one LIST_RECOVERY_TASKS reply carries: with a 16-chunklet map and addresses a
+     * task is under 1 KiB, so a page stays far below Ratis' message limit.
+     */
+    public static final int RECOVERY_TASKS_PAGE_MAX = 256;
 
     /** What the leader stamped into a log entry; identical on every member. */
     public record EntryContext(long timeMillis, long defaultChunkSizeBytes) {}
@@ -97,11 +108,35 @@ public final class MetaLogic {
                     CS_CHUNK_VERSIONS_PAGE_MAX);
             case MetaRequest.ListChunks r -> r.fromIndex() < 0 ? "chunk index " + r.fromIndex()
                     + " (must be >= 0)" : checkLimit(r.limit(), CHUNKS_PAGE_MAX);
+            case MetaRequest.RecoverChunklets r -> checkRecoverItems(r);
+            case MetaRequest.RecoveryDone r -> r.csId() <= 0 ? "chunk server id " + r.csId()
+                    + " (must be > 0)" : null;
+            case MetaRequest.ListRecoveryTasks r -> r.afterChunkUid() < 0 ? "afterChunkUid "
+                    + r.afterChunkUid() + " (must be >= 0)" : checkLimit(r.limit(),
+                    RECOVERY_TASKS_PAGE_MAX);
             case MetaRequest.InitClusterId r -> r.clusterId().getMostSignificantBits() == 0
                     && r.clusterId().getLeastSignificantBits() == 0
                     ? "cluster id 00000000-0000-0000-0000-000000000000 is reserved" : null;
             default -> null;
         };
+    }
+
+    private static String checkRecoverItems(MetaRequest.RecoverChunklets r) {
+        int count = r.items().size();
+        if (count < 1 || count > MetaRequest.RecoverChunklets.ITEMS_MAX) {
+            return "recover items " + count + " (1.." + MetaRequest.RecoverChunklets.ITEMS_MAX
+                    + ")";
+        }
+        for (MetaRequest.RecoverItem item : r.items()) {
+            if (item.mode() != MetaRequest.RecoverChunklets.MODE_IN_PLACE
+                    && item.mode() != MetaRequest.RecoverChunklets.MODE_REPLACE) {
+                return "recover mode " + item.mode() + " (1 in place, 2 replace)";
+            }
+            if (item.csId() <= 0) {
+                return "chunk server id " + item.csId() + " (must be > 0)";
+            }
+        }
+        return null;
     }
 
     private static String firstNonNull(String... messages) {
@@ -222,6 +257,8 @@ public final class MetaLogic {
             case MetaRequest.ReleaseLease r -> releaseLease(r, tx);
             case MetaRequest.NewLeaderEpoch r -> newLeaderEpoch(context, tx);
             case MetaRequest.InitClusterId r -> initClusterId(r, tx);
+            case MetaRequest.RecoverChunklets r -> recoverChunklets(r, tx);
+            case MetaRequest.RecoveryDone r -> recoveryDone(r, tx);
             default -> MetaReply.error(MetaError.INVALID,
                     request.op() + " is a read; it does not go through the log");
         };
@@ -370,6 +407,7 @@ public final class MetaLogic {
         tx.delete(Table.CHUNK, Keys.u64u64(chunk.volumeId(), chunk.index()));
         tx.delete(Table.CHUNK_UID, Keys.u64(chunk.uid()));
         CsVersionIndex.chunkChanged(tx, chunk, null);
+        RecoveryIndex.chunkChanged(tx, chunk, null, RecoveryTask.KIND_REBUILD);
     }
 
     private static byte[] allocateChunk(MetaRequest.AllocateChunk r, Tx tx) {
@@ -413,58 +451,204 @@ public final class MetaLogic {
         return encode(chunk::encode);
     }
 
+    /**
+     * A client saw {@code csId} fail for a chunk: its chunklet becomes OUTDATED (version + 1) and
+     * stays on that CS; the recoverer decides what happens next (catch up in place when the CS
+     * serves again, rebuild elsewhere when it stays away). Already OUTDATED, an older version,
+     * or a chunklet holding the last copy (see {@link #lastCopyReason}): the reporter gets the
+     * current map and nothing changes.
+     */
     private static byte[] reportFailure(MetaRequest.ReportFailure r, Tx tx) {
-        byte[] location = tx.get(Table.CHUNK_UID, Keys.u64(r.chunkUid()));
-        if (location == null) {
+        Chunk chunk = getChunkByUid(tx, r.chunkUid());
+        if (chunk == null) {
             return MetaReply.error(MetaError.NOT_FOUND, "chunk " + r.chunkUid() + " not found");
         }
-        Chunk chunk = getChunk(tx, Keys.readU64(location, 0), Keys.readU64(location, 8));
         if (r.version() > chunk.version()) {
             return MetaReply.error(MetaError.INVALID, "chunk " + r.chunkUid() + " version "
                     + r.version() + " is newer than meta's " + chunk.version());
         }
-        int position = -1;
-        for (int i = 0; i < chunk.chunklets().size(); i++) {
-            if (chunk.chunklets().get(i).csId() == r.csId()) {
-                position = i;
-            }
-        }
-        if (r.version() < chunk.version() || position < 0) {
+        int position = positionOn(chunk, r.csId());
+        if (r.version() < chunk.version() || position < 0
+                || chunk.chunklets().get(position).state() == ChunkletState.OUTDATED) {
             // Already handled (or not about this chunk): the reporter gets the current map.
             return encode(chunk::encode);
         }
+        Policy policy = Policy.parse(getVolume(tx, chunk.volumeId()).policyName());
+        if (lastCopyReason(chunk, position, policy) != null) {
+            return encode(chunk::encode);
+        }
+        Chunk updated = withChunklet(chunk, position,
+                chunk.chunklets().get(position).withState(ChunkletState.OUTDATED));
+        putChunk(tx, updated);
+        return encode(updated::encode);
+    }
+
+    private static Chunk withChunklet(Chunk chunk, int position, Chunklet chunklet) {
+        List<Chunklet> chunklets = new ArrayList<>(chunk.chunklets());
+        chunklets.set(position, chunklet);
+        return chunk.withVersionAndChunklets(chunk.version() + 1, chunklets);
+    }
+
+    /** Position in the chunk's list of the chunklet on {@code csId}, -1 if none. */
+    private static int positionOn(Chunk chunk, int csId) {
+        for (int i = 0; i < chunk.chunklets().size(); i++) {
+            if (chunk.chunklets().get(i).csId() == csId) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * The last-copy rule: a chunklet may not be replaced or marked OUTDATED if, without it, fewer
+     * than 1 (replicated) or fewer than k (EC k+m) chunklets of the chunk stay UPTODATE: it may
+     * hold the only readable data. Returns why (no chunk-specific text, so equal reasons count
+     * together in {@code basalt status}), or null when the chunklet may go.
+     */
+    static String lastCopyReason(Chunk chunk, int position, Policy policy) {
+        int needed = policy.erasureCoded() ? policy.dataCount() : 1;
+        int others = 0;
+        for (int i = 0; i < chunk.chunklets().size(); i++) {
+            if (i != position && chunk.chunklets().get(i).state() == ChunkletState.UPTODATE) {
+                others++;
+            }
+        }
+        if (others >= needed) {
+            return null;
+        }
+        return "policy " + policy.name() + " needs " + needed + " UPTODATE chunklet"
+                + (needed == 1 ? "" : "s") + " to keep the data and the others have " + others
+                + "; waiting for the chunk server with the last copy to come back";
+    }
+
+    /** Applies each item on its own; one outcome per item (docs/meta.md, "Recovery"). */
+    private static byte[] recoverChunklets(MetaRequest.RecoverChunklets r, Tx tx) {
+        List<RecoverResult> results = new ArrayList<>(r.items().size());
+        List<ChunkServer> servers = null;
+        for (MetaRequest.RecoverItem item : r.items()) {
+            if (servers == null) {
+                servers = allCs(tx);
+            }
+            RecoverResult result = recoverOne(item, tx, servers);
+            if (result.outcome() == Outcome.CHANGED) {
+                // Allocation moved: read the servers again (through the overlay) next time.
+                servers = null;
+            }
+            results.add(result);
+        }
+        return encode(out -> {
+            out.i32(results.size());
+            for (RecoverResult result : results) {
+                result.encode(out);
+            }
+        });
+    }
+
+    private static RecoverResult recoverOne(MetaRequest.RecoverItem item, Tx tx,
+                                            List<ChunkServer> serversAtStart) {
+        Chunk chunk = getChunkByUid(tx, item.chunkUid());
+        if (chunk == null) {
+            return new RecoverResult(Outcome.SKIPPED, 0, "chunk " + item.chunkUid() + " is gone");
+        }
+        if (chunk.version() != item.expectedVersion()) {
+            return new RecoverResult(Outcome.SKIPPED, chunk.version(), "chunk " + chunk.uid()
+                    + " is at version " + chunk.version() + ", not " + item.expectedVersion());
+        }
+        int position = positionOn(chunk, item.csId());
+        if (position < 0) {
+            return new RecoverResult(Outcome.SKIPPED, chunk.version(), "chunk " + chunk.uid()
+                    + " has no chunklet on cs " + item.csId());
+        }
+        Chunklet chunklet = chunk.chunklets().get(position);
+        ChunkServer holder = getCs(tx, item.csId());
+        if (item.mode() == MetaRequest.RecoverChunklets.MODE_IN_PLACE) {
+            if (chunklet.state() != ChunkletState.OUTDATED) {
+                return new RecoverResult(Outcome.SKIPPED, chunk.version(), "chunklet "
+                        + chunklet.index() + " on cs " + item.csId() + " is " + chunklet.state()
+                        + ", not OUTDATED");
+            }
+            if (holder == null || (holder.status() != CsStatus.UP
+                    && holder.status() != CsStatus.FULL)) {
+                return new RecoverResult(Outcome.SKIPPED, chunk.version(), "cs " + item.csId()
+                        + " is " + (holder == null ? "not registered" : holder.status())
+                        + ", not UP or FULL");
+            }
+            Chunk updated = withChunklet(chunk, position,
+                    chunklet.withState(ChunkletState.RECOVERING));
+            putChunk(tx, updated, RecoveryTask.KIND_CATCH_UP);
+            return new RecoverResult(Outcome.CHANGED, updated.version(), "");
+        }
         Volume volume = getVolume(tx, chunk.volumeId());
         Policy policy = Policy.parse(volume.policyName());
+        String lastCopy = lastCopyReason(chunk, position, policy);
+        if (lastCopy != null) {
+            return new RecoverResult(Outcome.LAST_COPY, chunk.version(), lastCopy);
+        }
         long chunkletBytes = policy.chunkletSizeBytes(volume.chunkSizeBytes());
-        List<ChunkServer> servers = allCs(tx.store());
         Set<Integer> usedCs = new HashSet<>();
         Set<String> usedDomains = new HashSet<>();
         for (int i = 0; i < chunk.chunklets().size(); i++) {
-            Chunklet chunklet = chunk.chunklets().get(i);
-            usedCs.add(chunklet.csId());
+            Chunklet other = chunk.chunklets().get(i);
+            usedCs.add(other.csId());
             if (i != position) {
-                for (ChunkServer server : servers) {
-                    if (server.id() == chunklet.csId()) {
+                for (ChunkServer server : serversAtStart) {
+                    if (server.id() == other.csId()) {
                         usedDomains.add(policy.failureDomain().domainOf(server));
                     }
                 }
             }
         }
-        Chunklet failed = chunk.chunklets().get(position);
-        List<Chunklet> chunklets = new ArrayList<>(chunk.chunklets());
+        ChunkServer substitute;
         try {
-            ChunkServer substitute = Placement.choose(servers, policy.name(),
-                    policy.failureDomain(), 1, chunkletBytes, usedCs, usedDomains).getFirst();
-            chunklets.set(position, new Chunklet(failed.index(), substitute.id(), failed.role(),
-                    ChunkletState.RECOVERING));
-            adjustAllocated(tx, substitute.id(), chunkletBytes);
-            adjustAllocated(tx, failed.csId(), -chunkletBytes);
+            substitute = Placement.choose(serversAtStart, policy.name(), policy.failureDomain(),
+                    1, chunkletBytes, usedCs, usedDomains).getFirst();
         } catch (PlacementException e) {
-            // No healthy domain left: keep the chunklet, marked, until one comes back.
-            chunklets.set(position, failed.withState(ChunkletState.OUTDATED));
+            if (chunklet.state() == ChunkletState.OUTDATED) {
+                return new RecoverResult(Outcome.NO_PLACEMENT, chunk.version(), e.getMessage());
+            }
+            // No healthy domain left: keep the chunklet where it is, marked, until one comes back.
+            Chunk updated = withChunklet(chunk, position,
+                    chunklet.withState(ChunkletState.OUTDATED));
+            putChunk(tx, updated);
+            return new RecoverResult(Outcome.NO_PLACEMENT, updated.version(), e.getMessage());
         }
-        Chunk updated = chunk.withVersionAndChunklets(chunk.version() + 1, chunklets);
+        Chunk updated = withChunklet(chunk, position, new Chunklet(chunklet.index(),
+                substitute.id(), chunklet.role(), ChunkletState.RECOVERING));
+        adjustAllocated(tx, substitute.id(), chunkletBytes);
+        adjustAllocated(tx, chunklet.csId(), -chunkletBytes);
+        putChunk(tx, updated, RecoveryTask.KIND_REBUILD);
+        return new RecoverResult(Outcome.CHANGED, updated.version(), "");
+    }
+
+    /**
+     * A chunk server filled its RECOVERING chunklet: it becomes UPTODATE (version + 1) if that
+     * recovery is still the current one (same CS, same startVersion); else STALE_VERSION.
+     */
+    private static byte[] recoveryDone(MetaRequest.RecoveryDone r, Tx tx) {
+        Chunk chunk = getChunkByUid(tx, r.chunkUid());
+        String stale = "recovery of chunk " + r.chunkUid() + " on cs " + r.csId()
+                + " is no longer current (";
+        if (chunk == null) {
+            return MetaReply.error(MetaError.STALE_VERSION, stale + "the chunk is gone)");
+        }
+        int position = positionOn(chunk, r.csId());
+        if (position < 0 || chunk.chunklets().get(position).state() != ChunkletState.RECOVERING) {
+            return MetaReply.error(MetaError.STALE_VERSION, stale + (position < 0
+                    ? "the chunk has no chunklet on that cs now"
+                    : "the chunklet is " + chunk.chunklets().get(position).state()) + ")");
+        }
+        RecoveryIndex.Record record = RecoveryIndex.get(tx, r.csId(), r.chunkUid());
+        if (record == null || record.startVersion() != r.startVersion()) {
+            return MetaReply.error(MetaError.STALE_VERSION, stale + "the current recovery started"
+                    + " at version " + (record == null ? "?" : record.startVersion()) + ", not "
+                    + r.startVersion() + ")");
+        }
+        Chunklet chunklet = chunk.chunklets().get(position);
+        Chunk updated = withChunklet(chunk, position, chunklet.withState(ChunkletState.UPTODATE));
         putChunk(tx, updated);
+        LOG.info("chunk {} chunklet {} on cs {} recovered ({}, started at version {})",
+                chunk.uid(), chunklet.index(), r.csId(), RecoveryIndex.kindName(record.kind()),
+                record.startVersion());
         return encode(updated::encode);
     }
 
@@ -600,6 +784,16 @@ public final class MetaLogic {
                     }
                 });
             }
+            case MetaRequest.ListRecoveryTasks r -> {
+                List<RecoveryTask> tasks = recoveryTasks(store, r.csId(), r.afterChunkUid(),
+                        r.limit());
+                yield encode(out -> {
+                    out.i32(tasks.size());
+                    for (RecoveryTask task : tasks) {
+                        task.encode(out);
+                    }
+                });
+            }
             case MetaRequest.GetClusterId r -> {
                 byte[] clusterId = store.get(Table.META, Keys.CLUSTER_ID);
                 yield encode(out -> {
@@ -613,6 +807,41 @@ public final class MetaLogic {
         };
     }
 
+    /** The RECOVERING chunklets on {@code csId} after {@code afterChunkUid}, as tasks. */
+    static List<RecoveryTask> recoveryTasks(MetaStore store, int csId, long afterChunkUid,
+                                            int limit) {
+        List<RecoveryTask> tasks = new ArrayList<>();
+        List<ChunkServer> servers = null;
+        for (RecoveryIndex.Record record : RecoveryIndex.of(store, csId, afterChunkUid, limit)) {
+            byte[] chunkBytes = store.get(Table.CHUNK, Keys.u64u64(record.volumeId(),
+                    record.chunkIndex()));
+            byte[] volumeBytes = store.get(Table.VOLUME, Keys.u64(record.volumeId()));
+            if (chunkBytes == null || volumeBytes == null) {
+                throw new IllegalStateException("recovery record of chunk " + record.chunkUid()
+                        + " on cs " + csId + " points at volume " + record.volumeId() + " index "
+                        + record.chunkIndex() + ", which does not exist");
+            }
+            Chunk chunk = Chunk.decode(new WireReader(chunkBytes));
+            Volume volume = Volume.decode(new WireReader(volumeBytes));
+            Policy policy = Policy.parse(volume.policyName());
+            if (servers == null) {
+                servers = allCs(store);
+            }
+            List<RecoveryTask.Peer> peers = new ArrayList<>();
+            for (Chunklet chunklet : chunk.chunklets()) {
+                for (ChunkServer server : servers) {
+                    if (server.id() == chunklet.csId()) {
+                        peers.add(new RecoveryTask.Peer(server.id(), server.address(),
+                                server.status().code));
+                    }
+                }
+            }
+            tasks.add(new RecoveryTask(chunk, record.startVersion(), record.kind(),
+                    policy.name(), policy.chunkletSizeBytes(volume.chunkSizeBytes()), peers));
+        }
+        return tasks;
+    }
+
     // ---------------------------------------------------------------------------------------
     // Entity access
 
@@ -620,6 +849,16 @@ public final class MetaLogic {
         List<ChunkServer> servers = new ArrayList<>();
         for (MetaStore.Entry entry : store.scan(Table.CS, new byte[0])) {
             servers.add(ChunkServer.decode(new WireReader(entry.value())));
+        }
+        return servers;
+    }
+
+    /** All chunk servers as this entry sees them (its own writes included), in id order. */
+    static List<ChunkServer> allCs(Tx tx) {
+        List<ChunkServer> servers = new ArrayList<>();
+        for (MetaStore.Entry entry : tx.store().scan(Table.CS, new byte[0])) {
+            byte[] value = tx.get(Table.CS, entry.key());
+            servers.add(ChunkServer.decode(new WireReader(value)));
         }
         return servers;
     }
@@ -665,9 +904,26 @@ public final class MetaLogic {
         return value == null ? null : Chunk.decode(new WireReader(value));
     }
 
-    /** Writes a new or changed chunk and what the change means to each chunk server's index. */
+    static Chunk getChunkByUid(Tx tx, long chunkUid) {
+        byte[] location = tx.get(Table.CHUNK_UID, Keys.u64(chunkUid));
+        return location == null ? null
+                : getChunk(tx, Keys.readU64(location, 0), Keys.readU64(location, 8));
+    }
+
+    /** {@link #putChunk(Tx, Chunk, int)} where a chunklet that became RECOVERING is a rebuild. */
     private static void putChunk(Tx tx, Chunk chunk) {
-        CsVersionIndex.chunkChanged(tx, getChunk(tx, chunk.volumeId(), chunk.index()), chunk);
+        putChunk(tx, chunk, RecoveryTask.KIND_REBUILD);
+    }
+
+    /**
+     * Writes a new or changed chunk, what the change means to each chunk server's index, and the
+     * recovery tables ({@link RecoveryIndex}); a chunklet that became RECOVERING gets a record of
+     * {@code recoveryKind}.
+     */
+    private static void putChunk(Tx tx, Chunk chunk, int recoveryKind) {
+        Chunk before = getChunk(tx, chunk.volumeId(), chunk.index());
+        CsVersionIndex.chunkChanged(tx, before, chunk);
+        RecoveryIndex.chunkChanged(tx, before, chunk, recoveryKind);
         WireWriter out = new WireWriter();
         chunk.encode(out);
         tx.put(Table.CHUNK, Keys.u64u64(chunk.volumeId(), chunk.index()), out.toByteArray());

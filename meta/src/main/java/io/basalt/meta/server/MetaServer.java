@@ -43,23 +43,41 @@ import org.slf4j.LoggerFactory;
  *       pause above {@value #PAUSE_LOG_MILLIS} ms and counts them.</li>
  * </ul>
  *
- * <p>Threads: Ratis' own; the watchdog and leader-duty proposals run on virtual threads.
+ * <p>Threads: Ratis' own; the watchdog (with the recoverer) and leader-duty proposals run on
+ * virtual threads.
  */
 public final class MetaServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(MetaServer.class);
     static final long PAUSE_LOG_MILLIS = 200;
     private static final Duration WATCHDOG_PERIOD = Duration.ofMillis(500);
+    private static final Duration RECOVERER_PERIOD = Duration.ofSeconds(1);
+    /** How long an UNHEALTHY chunk server stays silent before its chunklets are rebuilt. */
+    public static final Duration RECOVERY_GRACE_DEFAULT = Duration.ofSeconds(30);
 
-    /** Settings of one member. */
+    /**
+     * Settings of one member. {@code recoveryGrace}: how long an UNHEALTHY chunk server must be
+     * silent before the recoverer rebuilds its chunklets elsewhere (a DOWN one: at once).
+     */
     public record Config(String id, String clusterName, List<RaftPeer> peers, Path dataDir,
                          long defaultChunkSizeBytes, long snapshotEveryEntries,
                          Duration electionTimeoutMin, Duration csUnhealthyAfter,
                          Duration csDownAfter, long logSegmentBytesMax,
-                         Duration pauseCloseThreshold) {
+                         Duration pauseCloseThreshold, Duration recoveryGrace) {
+        /** With the default recovery grace. */
+        public Config(String id, String clusterName, List<RaftPeer> peers, Path dataDir,
+                      long defaultChunkSizeBytes, long snapshotEveryEntries,
+                      Duration electionTimeoutMin, Duration csUnhealthyAfter,
+                      Duration csDownAfter, long logSegmentBytesMax,
+                      Duration pauseCloseThreshold) {
+            this(id, clusterName, peers, dataDir, defaultChunkSizeBytes, snapshotEveryEntries,
+                    electionTimeoutMin, csUnhealthyAfter, csDownAfter, logSegmentBytesMax,
+                    pauseCloseThreshold, RECOVERY_GRACE_DEFAULT);
+        }
+
         public static Config defaults(String id, List<RaftPeer> peers, Path dataDir) {
             return new Config(id, MetaPeers.DEFAULT_CLUSTER, peers, dataDir, 1L << 30, 10_000,
                     Duration.ofMillis(1500), Duration.ofSeconds(3), Duration.ofSeconds(60),
-                    8L << 20, Duration.ofMinutes(5));
+                    8L << 20, Duration.ofMinutes(5), RECOVERY_GRACE_DEFAULT);
         }
     }
 
@@ -72,6 +90,9 @@ public final class MetaServer implements AutoCloseable {
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final AtomicLong pauseCount = new AtomicLong();
     private final Watchdog watchdogState = new Watchdog();
+    private final Recoverer recovererState = new Recoverer();
+    /** Owned by the watchdog thread. */
+    private long lastRecoveryPassNanos = System.nanoTime() - RECOVERER_PERIOD.toNanos();
     private volatile boolean failed;
     private Thread watchdog;
 
@@ -198,7 +219,11 @@ public final class MetaServer implements AutoCloseable {
         });
     }
 
-    /** Leader only: turns heartbeat silence into status changes, through the log. */
+    /**
+     * Leader only: turns heartbeat silence into status changes, and every
+     * {@link #RECOVERER_PERIOD} runs a recoverer pass; both propose through the log. A pass that
+     * fails is logged and the next one starts over from the replicated state.
+     */
     private void watchdogLoop() {
         while (!closed.get()) {
             try {
@@ -211,6 +236,17 @@ public final class MetaServer implements AutoCloseable {
                 return;
             } catch (RuntimeException e) {
                 LOG.warn("meta {}: watchdog pass failed: {}", config.id(), e.toString());
+            }
+            try {
+                long now = System.nanoTime();
+                if (now - lastRecoveryPassNanos >= RECOVERER_PERIOD.toNanos()
+                        && stateMachine.leader()) {
+                    lastRecoveryPassNanos = now;
+                    recovererState.pass(stateMachine, now, config.recoveryGrace(),
+                            internalClient::call);
+                }
+            } catch (RuntimeException e) {
+                LOG.warn("meta {}: recoverer pass failed: {}", config.id(), e.toString());
             }
         }
     }

@@ -5,6 +5,8 @@ import io.basalt.meta.api.MalformedMessageException;
 import io.basalt.meta.api.MetaError;
 import io.basalt.meta.api.MetaReply;
 import io.basalt.meta.api.MetaRequest;
+import io.basalt.meta.api.MetaRequest.Heartbeat.RecoveryProgress;
+import io.basalt.meta.api.StuckRecovery;
 import io.basalt.meta.api.MetaStatus;
 import io.basalt.meta.api.WireReader;
 import io.basalt.meta.api.WireWriter;
@@ -25,6 +27,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.Function;
 import java.util.function.LongSupplier;
 import org.apache.ratis.proto.RaftProtos.CommitInfoProto;
 import org.apache.ratis.proto.RaftProtos.LogEntryProto;
@@ -74,7 +77,12 @@ public final class MetaStateMachine extends BaseStateMachine {
     static final int ENTRY_HEADER_BYTES = 1 + 8 + 8;
 
     /** A chunk server's last heartbeat, as the leader saw it. */
-    public record Beat(long atNanos, long capacityBytes, long usedBytes, CsHealth health) {}
+    public record Beat(long atNanos, long capacityBytes, long usedBytes, CsHealth health,
+                       RecoveryProgress recovery) {
+        public Beat(long atNanos, long capacityBytes, long usedBytes, CsHealth health) {
+            this(atNanos, capacityBytes, usedBytes, health, RecoveryProgress.NONE);
+        }
+    }
 
     /** Told when this member becomes leader (on a Ratis thread: do not block). */
     public interface LeaderListener {
@@ -90,6 +98,8 @@ public final class MetaStateMachine extends BaseStateMachine {
     private final Map<Integer, Beat> beats = new ConcurrentHashMap<>();
     private final AtomicLong leaderSinceNanos = new AtomicLong();
     private final AtomicLong appliedCount = new AtomicLong();
+    /** The recoverer's last stuck outcomes (leader soft state), published after each pass. */
+    private volatile List<StuckRecovery> stuckRecoveries = List.of();
     private volatile LeaderListener leaderListener = term -> {};
     private volatile Runnable shutdownListener = () -> {};
     private volatile MetaStore store;
@@ -344,7 +354,8 @@ public final class MetaStateMachine extends BaseStateMachine {
                 // before a restart, and judging it by that would take it for silent until its first
                 // heartbeat arrives (seen: a restarted server briefly counted not UP).
                 beats.computeIfPresent(register.csId(), (id, beat) -> new Beat(nanoClock.getAsLong(),
-                        register.capacityBytes(), beat.usedBytes(), CsHealth.OK));
+                        register.capacityBytes(), beat.usedBytes(), CsHealth.OK,
+                        RecoveryProgress.NONE));
             }
             return reply;
         } catch (MetaStore.StoreException | IllegalStateException e) {
@@ -376,6 +387,7 @@ public final class MetaStateMachine extends BaseStateMachine {
                 case MetaRequest.Heartbeat beat -> heartbeat(beat);
                 case MetaRequest.ListCs list -> listCs();
                 case MetaRequest.Status status -> status();
+                case MetaRequest.RecoveryStatus status -> recoveryStatus();
                 default -> {
                     if (request.op().isWrite()) {
                         yield MetaReply.error(MetaError.INVALID, request.op()
@@ -429,16 +441,20 @@ public final class MetaStateMachine extends BaseStateMachine {
                     + " is not registered; register first");
         }
         beats.put(beat.csId(), new Beat(nanoClock.getAsLong(), beat.capacityBytes(),
-                beat.usedBytes(), CsHealth.ofCode(beat.healthCode())));
+                beat.usedBytes(), CsHealth.ofCode(beat.healthCode()), beat.recovery()));
         // One more key read on the leader: the CS compares it with what it pulled last.
         return MetaReply.ok(new WireWriter().u8(server.status().code).i64(highestSeq));
     }
 
     private byte[] listCs() {
         List<ChunkServer> servers;
+        Map<Integer, Long> recovering = new java.util.HashMap<>();
         lock.readLock().lock();
         try {
             servers = MetaLogic.allCs(store);
+            for (ChunkServer server : servers) {
+                recovering.put(server.id(), RecoveryIndex.countOf(store, server.id()));
+            }
         } finally {
             lock.readLock().unlock();
         }
@@ -449,7 +465,26 @@ public final class MetaStateMachine extends BaseStateMachine {
             Beat beat = beats.get(server.id());
             new CsView(server, beat == null ? -1 : beat.usedBytes(),
                     beat == null ? -1 : (now - beat.atNanos()) / 1_000_000,
-                    beat == null ? null : beat.health()).encode(out);
+                    beat == null ? null : beat.health(),
+                    beat == null ? RecoveryProgress.NONE : beat.recovery(),
+                    recovering.get(server.id())).encode(out);
+        }
+        return MetaReply.ok(out);
+    }
+
+    /** Most stuck chunks one RECOVERY_STATUS reply lists; the total is always given. */
+    static final int STUCK_REPLY_MAX = 1024;
+
+    private byte[] recoveryStatus() {
+        if (!isLeader()) {
+            return MetaReply.error(MetaError.NOT_LEADER, "not the meta leader");
+        }
+        List<StuckRecovery> stuck = stuckRecoveries;
+        int count = Math.min(stuck.size(), STUCK_REPLY_MAX);
+        WireWriter out = new WireWriter();
+        out.i32(stuck.size()).i32(count);
+        for (int i = 0; i < count; i++) {
+            stuck.get(i).encode(out);
         }
         return MetaReply.ok(out);
     }
@@ -500,6 +535,7 @@ public final class MetaStateMachine extends BaseStateMachine {
         if (newLeaderId != null && newLeaderId.equals(getId())) {
             // A new leader has no heartbeat history: every chunk server gets a fresh grace period.
             beats.clear();
+            stuckRecoveries = List.of();
             leaderSinceNanos.set(nanoClock.getAsLong());
             long term = -1;
             try {
@@ -518,6 +554,25 @@ public final class MetaStateMachine extends BaseStateMachine {
 
     public long leaderSinceNanos() {
         return leaderSinceNanos.get();
+    }
+
+    /** The recoverer publishes why chunks stay degraded (soft state; RECOVERY_STATUS). */
+    void publishStuckRecoveries(List<StuckRecovery> stuck) {
+        stuckRecoveries = List.copyOf(stuck);
+    }
+
+    List<StuckRecovery> stuckRecoveries() {
+        return stuckRecoveries;
+    }
+
+    /** Runs {@code reader} on the replicated state under the read lock (leader workers). */
+    <T> T readState(Function<MetaStore, T> reader) {
+        lock.readLock().lock();
+        try {
+            return reader.apply(store);
+        } finally {
+            lock.readLock().unlock();
+        }
     }
 
     public boolean leader() {

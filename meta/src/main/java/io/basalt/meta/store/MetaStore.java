@@ -52,7 +52,14 @@ public final class MetaStore implements AutoCloseable {
         /** Newest change of a chunk on a CS: u32 csId | u64 chunkUid -> u64 changeSeq. */
         CS_CHUNK_SEQ("cs_chunk_seq"),
         /** Highest changeSeq given out per CS: u32 csId -> u64 changeSeq. */
-        CS_CHANGE_SEQ("cs_change_seq");
+        CS_CHANGE_SEQ("cs_change_seq"),
+        /**
+         * One record per RECOVERING chunklet: u32 csId | u64 chunkUid -> u64 volumeId |
+         * u64 chunkIndex | u64 startVersion | u8 kind (docs/formats.md).
+         */
+        RECOVERY("recovery"),
+        /** Chunks with a chunklet not UPTODATE: u64 chunkUid -> u64 volumeId | u64 index. */
+        DEGRADED("degraded");
 
         final String familyName;
 

@@ -47,7 +47,22 @@ class MetaRequestProperties {
                 net.jqwik.api.Combinators.combine(longs, longs)
                         .as((most, least) -> new MetaRequest.InitClusterId(
                                 new java.util.UUID(most, least))),
-                Arbitraries.just(new MetaRequest.GetClusterId())));
+                Arbitraries.just(new MetaRequest.GetClusterId()),
+                Combinators.combine(ints, longs, longs, Arbitraries.integers().between(0, 255),
+                        progress()).as(MetaRequest.Heartbeat::new),
+                Combinators.combine(longs, longs, ints, Arbitraries.integers().between(0, 255))
+                        .as(MetaRequest.RecoverItem::new).list().ofMinSize(0).ofMaxSize(8)
+                        .map(MetaRequest.RecoverChunklets::new),
+                Combinators.combine(longs, ints, longs).as(MetaRequest.RecoveryDone::new),
+                Combinators.combine(ints, longs, ints).as(MetaRequest.ListRecoveryTasks::new),
+                Arbitraries.just(new MetaRequest.RecoveryStatus())));
+    }
+
+    Arbitrary<MetaRequest.Heartbeat.RecoveryProgress> progress() {
+        Arbitrary<Integer> ints = Arbitraries.integers();
+        Arbitrary<Long> longs = Arbitraries.longs();
+        return Combinators.combine(ints, ints, longs, longs, longs, longs, longs)
+                .as(MetaRequest.Heartbeat.RecoveryProgress::new);
     }
 
     @Property(tries = 500)
@@ -83,6 +98,43 @@ class MetaRequestProperties {
         } catch (MalformedMessageException expected) {
             // fine
         }
+    }
+
+    @Example
+    void aHeartbeatWithoutTheRecoveryTailFromAnOlderBuildDecodesWithNone() {
+        WireWriter body = new WireWriter().i32(7).i64(1L << 40).i64(123).u8(1);
+        byte[] bodyBytes = body.toByteArray();
+        byte[] bytes = new WireWriter().u8(MetaRequest.FORMAT_VERSION).u8(MetaOp.HEARTBEAT.code)
+                .i32(MetaRequest.crc32c(bodyBytes, 0, bodyBytes.length)).bytes(bodyBytes)
+                .toByteArray();
+        assertThat(MetaRequest.decode(bytes)).isEqualTo(new MetaRequest.Heartbeat(7, 1L << 40, 123,
+                1, MetaRequest.Heartbeat.RecoveryProgress.NONE));
+    }
+
+    @Property(tries = 200)
+    void recoveryRecordsRoundTrip(@ForAll long uid, @ForAll int csId, @ForAll long version) {
+        io.basalt.meta.model.Chunk chunk = new io.basalt.meta.model.Chunk(uid, 3, 4, version,
+                List.of(new io.basalt.meta.model.Chunklet(0, csId,
+                        io.basalt.meta.model.ChunkletRole.REPLICA,
+                        io.basalt.meta.model.ChunkletState.RECOVERING)));
+        RecoveryTask task = new RecoveryTask(chunk, version, RecoveryTask.KIND_CATCH_UP, "rep3",
+                1L << 20, List.of(new RecoveryTask.Peer(csId, "h:7000", 1)));
+        WireWriter out = new WireWriter();
+        task.encode(out);
+        new RecoverResult(RecoverResult.Outcome.NO_PLACEMENT, version, "no room").encode(out);
+        new StuckRecovery(uid, 1, 2, version, csId, RecoverResult.Outcome.LAST_COPY, "why")
+                .encode(out);
+        new CsView(new io.basalt.meta.model.ChunkServer(csId, "h:1", "h", "z", 10, 5,
+                io.basalt.meta.model.CsStatus.UP, "v"), 3, 4, null,
+                new MetaRequest.Heartbeat.RecoveryProgress(1, 2, 3, 4, 5, 6, 7), 9).encode(out);
+        WireReader in = new WireReader(out.toByteArray());
+        assertThat(RecoveryTask.decode(in)).isEqualTo(task);
+        assertThat(RecoverResult.decode(in).message()).isEqualTo("no room");
+        assertThat(StuckRecovery.decode(in).reason()).isEqualTo("why");
+        CsView view = CsView.decode(in);
+        assertThat(view.recovery().rebuiltBytesTotal()).isEqualTo(6);
+        assertThat(view.recoveringChunklets()).isEqualTo(9);
+        in.end();
     }
 
     @Example

@@ -203,7 +203,7 @@ class MetaLogicTest {
     }
 
     @Test
-    void reportFailureSubstitutesAnotherHostAndBumpsVersion() {
+    void reportFailureMarksTheChunkletOutdatedInPlaceAndBumpsVersion() {
         registerHosts(4);
         Volume volume = meta.create("v", 16L << 20, "rep3");
         Chunk chunk = meta.allocate(volume.id(), 0);
@@ -211,22 +211,30 @@ class MetaLogicTest {
         Chunk updated = Chunk.decode(meta.ok(new MetaRequest.ReportFailure(chunk.uid(),
                 chunk.version(), failedCs)));
         assertThat(updated.version()).isEqualTo(chunk.version() + 1);
-        Chunklet replaced = updated.chunklets().get(1);
-        assertThat(replaced.csId()).isNotEqualTo(failedCs);
-        assertThat(replaced.state()).isEqualTo(ChunkletState.RECOVERING);
-        assertThat(updated.chunklets().stream().map(Chunklet::csId).distinct()).hasSize(3);
+        // No substitute any more: the chunklet stays on its CS, marked; the recoverer decides.
+        assertThat(updated.chunklets().get(1))
+                .isEqualTo(chunk.chunklets().get(1).withState(ChunkletState.OUTDATED));
         // A second report of the same failure at the old version is stale: nothing changes.
         Chunk stale = Chunk.decode(meta.ok(new MetaRequest.ReportFailure(chunk.uid(),
                 chunk.version(), failedCs)));
         assertThat(stale).isEqualTo(updated);
-        // No spare host left: the chunklet stays, marked OUTDATED, and the version still rises.
-        meta.ok(new MetaRequest.SetCsStatus(failedCs, CsStatus.UP.code, CsStatus.DOWN.code));
+        // Already OUTDATED: reported again at the current version, still nothing changes.
+        Chunk again = Chunk.decode(meta.ok(new MetaRequest.ReportFailure(chunk.uid(),
+                updated.version(), failedCs)));
+        assertThat(again).isEqualTo(updated);
         int secondFailed = updated.chunklets().get(0).csId();
         Chunk outdated = Chunk.decode(meta.ok(new MetaRequest.ReportFailure(chunk.uid(),
                 updated.version(), secondFailed)));
         assertThat(outdated.version()).isEqualTo(updated.version() + 1);
         assertThat(outdated.chunklets().get(0))
                 .isEqualTo(new Chunklet(0, secondFailed, ChunkletRole.REPLICA, ChunkletState.OUTDATED));
+        // The last UPTODATE copy is never marked OUTDATED: the reporter gets the map unchanged.
+        int lastCs = outdated.chunklets().get(2).csId();
+        var before = state();
+        Chunk kept = Chunk.decode(meta.ok(new MetaRequest.ReportFailure(chunk.uid(),
+                outdated.version(), lastCs)));
+        assertThat(kept).isEqualTo(outdated);
+        assertThat(state()).isEqualTo(before);
         assertThat(meta.apply(new MetaRequest.ReportFailure(chunk.uid(), 99, secondFailed)).error())
                 .isEqualTo(MetaError.INVALID);
         assertThat(meta.apply(new MetaRequest.ReportFailure(12345, 1, 1)).error())

@@ -31,7 +31,7 @@ class ReplayDeterminismTest {
             long volumeId = Math.max(1, creates - random.nextInt(Math.min(creates, 8)));
             long chunkUid = Math.max(1, allocations - random.nextInt(Math.min(allocations, 16)));
             timeMillis += random.nextInt(2_000);
-            MetaRequest request = switch (i < 8 ? 0 : random.nextInt(10)) {
+            MetaRequest request = switch (i < 8 ? 0 : random.nextInt(12)) {
                 case 0 -> i < 8 ? new MetaRequest.RegisterCs(0, "h" + i + ":7000", "h" + i,
                         "z" + i % 3, 16L << 30, "v1") : new MetaRequest.RegisterCs(random.nextInt(4) == 0 ? random.nextInt(8) : 0,
                         "h" + random.nextInt(8) + ":7000", "h" + random.nextInt(8),
@@ -55,6 +55,17 @@ class ReplayDeterminismTest {
                                 CsStatus.values()[random.nextInt(CsStatus.values().length)].code)
                         : new MetaRequest.SetCsStatus(1 + random.nextInt(8), CsStatus.DOWN.code,
                                 CsStatus.UP.code);
+                case 10 -> {
+                    List<MetaRequest.RecoverItem> items = new ArrayList<>();
+                    for (int item = 1 + random.nextInt(4); item > 0; item--) {
+                        items.add(new MetaRequest.RecoverItem(
+                                Math.max(1, allocations - random.nextInt(Math.min(allocations, 16))),
+                                1 + random.nextInt(4), 1 + random.nextInt(8), 1 + random.nextInt(2)));
+                    }
+                    yield new MetaRequest.RecoverChunklets(items);
+                }
+                case 11 -> new MetaRequest.RecoveryDone(chunkUid, 1 + random.nextInt(8),
+                        1 + random.nextInt(4));
                 default -> random.nextBoolean()
                         ? new MetaRequest.NewLeaderEpoch("m" + random.nextInt(3))
                         : new MetaRequest.ReleaseLease(volumeId, "c" + random.nextInt(3));
@@ -96,6 +107,7 @@ class ReplayDeterminismTest {
             // The per-CS version index is written by the same entries: compared above too.
             assertThat(firstDump.get(io.basalt.meta.store.MetaStore.Table.CS_CHUNK_CHANGE))
                     .isNotEmpty();
+            // So are the recovery tables (RECOVERY, DEGRADED), written with every chunk change.
         } finally {
             first.close();
             second.close();
