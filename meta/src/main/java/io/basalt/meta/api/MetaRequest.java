@@ -322,6 +322,11 @@ public sealed interface MetaRequest {
         public static final int MODE_IN_PLACE = 1;
         /** Rebuild elsewhere: the chunklet moves to a new CS, RECOVERING. */
         public static final int MODE_REPLACE = 2;
+        /**
+         * Degrade: an UPTODATE or RECOVERING chunklet on a CS that stopped answering becomes OUTDATED
+         * (it stays there), so writes go on without it; it catches up if the CS returns in time.
+         */
+        public static final int MODE_OUTDATE = 3;
         static final int ITEM_BYTES = 8 + 8 + 4 + 1;
 
         public RecoverChunklets {
@@ -347,7 +352,7 @@ public sealed interface MetaRequest {
         }
     }
 
-    /** One item of {@link RecoverChunklets}; {@code mode} is MODE_IN_PLACE or MODE_REPLACE. */
+    /** One item of {@link RecoverChunklets}; {@code mode} is MODE_IN_PLACE, MODE_REPLACE or MODE_OUTDATE. */
     record RecoverItem(long chunkUid, long expectedVersion, int csId, int mode) {
         public static RecoverItem inPlace(long chunkUid, long expectedVersion, int csId) {
             return new RecoverItem(chunkUid, expectedVersion, csId,
@@ -356,6 +361,10 @@ public sealed interface MetaRequest {
 
         public static RecoverItem replace(long chunkUid, long expectedVersion, int csId) {
             return new RecoverItem(chunkUid, expectedVersion, csId, RecoverChunklets.MODE_REPLACE);
+        }
+
+        public static RecoverItem outdate(long chunkUid, long expectedVersion, int csId) {
+            return new RecoverItem(chunkUid, expectedVersion, csId, RecoverChunklets.MODE_OUTDATE);
         }
     }
 

@@ -129,8 +129,9 @@ public final class MetaLogic {
         }
         for (MetaRequest.RecoverItem item : r.items()) {
             if (item.mode() != MetaRequest.RecoverChunklets.MODE_IN_PLACE
-                    && item.mode() != MetaRequest.RecoverChunklets.MODE_REPLACE) {
-                return "recover mode " + item.mode() + " (1 in place, 2 replace)";
+                    && item.mode() != MetaRequest.RecoverChunklets.MODE_REPLACE
+                    && item.mode() != MetaRequest.RecoverChunklets.MODE_OUTDATE) {
+                return "recover mode " + item.mode() + " (1 in place, 2 replace, 3 outdate)";
             }
             if (item.csId() <= 0) {
                 return "chunk server id " + item.csId() + " (must be > 0)";
@@ -580,9 +581,20 @@ public final class MetaLogic {
         }
         Volume volume = getVolume(tx, chunk.volumeId());
         Policy policy = Policy.parse(volume.policyName());
+        if (item.mode() == MetaRequest.RecoverChunklets.MODE_OUTDATE
+                && chunklet.state() == ChunkletState.OUTDATED) {
+            return new RecoverResult(Outcome.SKIPPED, chunk.version(), "chunklet "
+                    + chunklet.index() + " on cs " + item.csId() + " is OUTDATED already");
+        }
         String lastCopy = lastCopyReason(chunk, position, policy);
         if (lastCopy != null) {
             return new RecoverResult(Outcome.LAST_COPY, chunk.version(), lastCopy);
+        }
+        if (item.mode() == MetaRequest.RecoverChunklets.MODE_OUTDATE) {
+            Chunk updated = withChunklet(chunk, position,
+                    chunklet.withState(ChunkletState.OUTDATED));
+            putChunk(tx, updated);
+            return new RecoverResult(Outcome.CHANGED, updated.version(), "");
         }
         long chunkletBytes = policy.chunkletSizeBytes(volume.chunkSizeBytes());
         Set<Integer> usedCs = new HashSet<>();

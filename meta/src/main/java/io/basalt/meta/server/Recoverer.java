@@ -37,6 +37,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>What a pass proposes (docs/meta.md, "Recovery state machine"):
  * <ul>
+ *   <li>an UPTODATE or RECOVERING chunklet on an UNHEALTHY CS that is not lost yet: OUTDATED
+ *       (OUTDATE), so that writes go on without waiting for it;</li>
  *   <li>an OUTDATED chunklet on a serving CS (UP or FULL): catch up in place (IN_PLACE);</li>
  *   <li>any chunklet on a lost CS: rebuild elsewhere (REPLACE). A CS is lost when it is DOWN,
  *       or UNHEALTHY and silent for {@code grace} (or reporting DISK_FAILED for {@code grace}
@@ -143,10 +145,13 @@ final class Recoverer {
             servers.put(server.id(), server);
         }
         Map<Integer, String> lostWhy = new TreeMap<>();
+        Map<Integer, String> silentWhy = new TreeMap<>();
         for (ChunkServer server : servers.values()) {
             String why = lostWhy(server, stateMachine.beats().get(server.id()), nowNanos, grace);
             if (why != null) {
                 lostWhy.put(server.id(), why);
+            } else if (server.status() == CsStatus.UNHEALTHY) {
+                silentWhy.put(server.id(), "cs " + server.id() + " UNHEALTHY");
             }
         }
         Map<Long, Chunk> chunks = new TreeMap<>();
@@ -156,7 +161,9 @@ final class Recoverer {
                 chunks.put(chunk.uid(), chunk);
             }
         }
-        for (int csId : lostWhy.keySet()) {
+        java.util.Set<Integer> away = new java.util.TreeSet<>(lostWhy.keySet());
+        away.addAll(silentWhy.keySet());
+        for (int csId : away) {
             for (CsChunkVersion entry : CsVersionIndex.after(store, csId, 0, Integer.MAX_VALUE)) {
                 if (!entry.deleted() && !chunks.containsKey(entry.chunkUid())) {
                     byte[] location = store.get(Table.CHUNK_UID, Keys.u64(entry.chunkUid()));
@@ -176,7 +183,7 @@ final class Recoverer {
             Candidate chosen = null;
             for (Iterator<Chunklet> it = chunk.chunklets().iterator(); it.hasNext()
                     && chosen == null; ) {
-                Candidate candidate = candidate(chunk, it.next(), servers, lostWhy);
+                Candidate candidate = candidate(chunk, it.next(), servers, lostWhy, silentWhy);
                 if (candidate != null && !remembered(candidate, nowNanos)) {
                     chosen = candidate;
                 }
@@ -190,7 +197,8 @@ final class Recoverer {
 
     private static Candidate candidate(Chunk chunk, Chunklet chunklet,
                                        Map<Integer, ChunkServer> servers,
-                                       Map<Integer, String> lostWhy) {
+                                       Map<Integer, String> lostWhy,
+                                       Map<Integer, String> silentWhy) {
         ChunkServer server = servers.get(chunklet.csId());
         String lost = lostWhy.get(chunklet.csId());
         if (chunklet.state() == ChunkletState.MIGRATING) {
@@ -199,6 +207,13 @@ final class Recoverer {
         if (lost != null) {
             return new Candidate(chunk, chunklet, RecoverChunklets.MODE_REPLACE,
                     lost + " -> rebuild elsewhere");
+        }
+        String silent = silentWhy.get(chunklet.csId());
+        if (silent != null && chunklet.state() != ChunkletState.OUTDATED) {
+            // Writes would wait for it: they go on without it, and it catches up if it returns
+            // within the grace period (else it is rebuilt elsewhere).
+            return new Candidate(chunk, chunklet, RecoverChunklets.MODE_OUTDATE,
+                    silent + " -> OUTDATED, writes go on without it");
         }
         if (chunklet.state() == ChunkletState.OUTDATED && server != null
                 && (server.status() == CsStatus.UP || server.status() == CsStatus.FULL)) {

@@ -109,7 +109,7 @@ class RecovererTest {
     }
 
     @Test
-    void anUnhealthyServerIsGivenTheGraceBeforeItsChunkletsAreRebuilt() {
+    void anUnhealthyServerIsOutdatedAtOnceAndGivenTheGraceBeforeItsChunkletsAreRebuilt() {
         registerHosts(4);
         Volume volume = meta.create("v", 16L << 20, "rep3");
         Chunk chunk = meta.allocate(volume.id(), 0);
@@ -120,11 +120,18 @@ class RecovererTest {
         }
         assertThat(pass(t0)).isZero();
         setStatus(quiet, CsStatus.UP, CsStatus.UNHEALTHY);
-        assertThat(pass(t0 + 5 * SECOND)).isZero();
+        // Writes must not wait for it: its chunklet is OUTDATED at once, and stays on it.
+        assertThat(pass(t0 + 5 * SECOND)).isEqualTo(1);
+        assertThat(proposed).containsExactly(MetaRequest.RecoverItem.outdate(chunk.uid(),
+                chunk.version(), quiet));
+        Chunk outdated = chunk(volume.id(), 0);
+        assertThat(outdated.chunklets().get(1).csId()).isEqualTo(quiet);
+        assertThat(outdated.chunklets().get(1).state()).isEqualTo(ChunkletState.OUTDATED);
+        proposed.clear();
         assertThat(pass(t0 + 29 * SECOND)).isZero();
         assertThat(pass(t0 + 30 * SECOND)).isEqualTo(1);
         assertThat(proposed).containsExactly(MetaRequest.RecoverItem.replace(chunk.uid(),
-                chunk.version(), quiet));
+                outdated.version(), quiet));
         assertThat(chunk(volume.id(), 0).chunklets().get(1).csId()).isNotEqualTo(quiet);
     }
 

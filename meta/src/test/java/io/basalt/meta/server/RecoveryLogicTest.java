@@ -384,7 +384,7 @@ class RecoveryLogicTest {
         assertThat(meta.apply(new MetaRequest.RecoverChunklets(List.of())).error())
                 .isEqualTo(MetaError.INVALID);
         assertThat(meta.apply(new MetaRequest.RecoverChunklets(List.of(
-                new RecoverItem(1, 1, 1, 3)))).error()).isEqualTo(MetaError.INVALID);
+                new RecoverItem(1, 1, 1, 4)))).error()).isEqualTo(MetaError.INVALID);
         List<RecoverItem> many = new ArrayList<>();
         for (int i = 0; i < 257; i++) {
             many.add(RecoverItem.replace(i, 1, 1));
