@@ -32,14 +32,19 @@ final class VolumeCluster implements AutoCloseable {
     private final StringBuffer gatewayOutput = new StringBuffer();
     private MetaClient client;
 
-    private VolumeCluster(Path dir, int metaNodes) throws IOException {
+    private VolumeCluster(Path dir, int metaNodes, String... metaArgs) throws IOException {
         this.dir = dir;
-        this.meta = new MetaCluster(metaNodes, dir.resolve("meta"));
+        this.meta = new MetaCluster(metaNodes, dir.resolve("meta"), metaArgs);
     }
 
     /** Starts {@code metaNodes} meta members, {@code chunkServers} chunk servers and the gateway. */
     static VolumeCluster start(Path dir, int metaNodes, int chunkServers) throws Exception {
-        VolumeCluster cluster = new VolumeCluster(dir, metaNodes);
+        return start(dir, metaNodes, chunkServers, new String[0]);
+    }
+
+    /** As {@link #start(Path, int, int)}, with extra {@code basalt meta run} options. */
+    static VolumeCluster start(Path dir, int metaNodes, int chunkServers, String... metaArgs) throws Exception {
+        VolumeCluster cluster = new VolumeCluster(dir, metaNodes, metaArgs);
         try {
             Files.createDirectories(dir.resolve("meta"));
             cluster.meta.startAll();
@@ -70,6 +75,27 @@ final class VolumeCluster implements AutoCloseable {
         String output = this.servers.isEmpty() ? "" : this.servers.getFirst().output.toString();
         throw new AssertionError("chunk servers not all UP within 60 s: " + servers
                 + "\nthe first one said:\n" + output.substring(Math.max(0, output.length() - 4000)));
+    }
+
+    /**
+     * Waits until every allocated chunk of {@code volume} has all its chunklets UPTODATE and none on
+     * chunk server {@code goneCsId} (-1: any), i.e. the cluster healed it; returns the chunks.
+     */
+    List<io.basalt.meta.model.Chunk> awaitHealed(String volume, int goneCsId, java.time.Duration timeout)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        List<io.basalt.meta.model.Chunk> chunks = List.of();
+        while (System.nanoTime() < deadline) {
+            io.basalt.meta.model.Volume v = client().getVolume(volume);
+            chunks = client().listChunks(v.id());
+            boolean healed = chunks.stream().allMatch(chunk -> chunk.chunklets().stream().allMatch(c ->
+                    c.state() == io.basalt.meta.model.ChunkletState.UPTODATE && c.csId() != goneCsId));
+            if (healed) {
+                return chunks;
+            }
+            Thread.sleep(500);
+        }
+        throw new AssertionError("volume " + volume + " not healed within " + timeout + ": " + chunks);
     }
 
     MetaClient client() {
