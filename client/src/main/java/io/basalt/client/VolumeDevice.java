@@ -765,7 +765,9 @@ public final class VolumeDevice implements BlockDevice {
         return CompletableFuture.allOf(lookups.toArray(CompletableFuture[]::new)).thenApply(ignored -> new EcLayout(
                 policy.dataCount(), policy.parityCount(), columns.indexOf(master),
                 lookups.stream().map(CompletableFuture::join).toList(),
-                columns.stream().map(c -> c.state() == ChunkletState.UPTODATE).toList()));
+                columns.stream().map(c -> c.state() == ChunkletState.UPTODATE).toList(),
+                // RECOVERING columns are written (never read) so that they miss nothing while rebuilt.
+                columns.stream().map(c -> c.state() == ChunkletState.RECOVERING).toList()));
     }
 
     // ---------------------------------------------------------------------------------------

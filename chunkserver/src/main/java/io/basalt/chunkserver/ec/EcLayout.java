@@ -11,12 +11,13 @@ import java.util.zip.CRC32C;
 /**
  * Where the columns of one erasure-coded chunk are, as the client tells the stripe master (it holds
  * the chunk map; the chunk server knows nothing global): k data and m parity columns in stripe order,
- * each with its address and whether it takes part (UPTODATE in meta's map; the others are skipped and
- * left for the recoverer), and which column the receiving master is.
+ * each with its address and its part: usable (UPTODATE in meta's map: read and written), recovering
+ * (RECOVERING: written, so that it misses nothing while it is rebuilt, but never read) or skipped (left
+ * for the recoverer), and which column the receiving master is.
  *
  * <pre>
  *   u8 k, u8 m, u8 masterIndex, u8 reserved 0
- *   (k + m) x { u8 usable (0/1), u8 n, n bytes "host:port" UTF-8 }
+ *   (k + m) x { u8 part (0 skipped, 1 usable, 2 recovering), u8 n, n bytes "host:port" UTF-8 }
  *   u32 CRC32C of the preceding bytes
  * </pre>
  *
@@ -24,12 +25,29 @@ import java.util.zip.CRC32C;
  * {@code x / (k * 4096)}, column {@code (x / 4096) % k}, at chunklet offset
  * {@code stripe * 4096 + x % 4096}.
  */
-public record EcLayout(int k, int m, int masterIndex, List<String> addresses, List<Boolean> usable) {
+public record EcLayout(int k, int m, int masterIndex, List<String> addresses, List<Boolean> usable,
+        List<Boolean> recovering) {
     public static final int STRIP_BYTES = 4096;
 
     public EcLayout {
         addresses = List.copyOf(addresses);
         usable = List.copyOf(usable);
+        recovering = List.copyOf(recovering);
+    }
+
+    /** A layout without RECOVERING columns. */
+    public EcLayout(int k, int m, int masterIndex, List<String> addresses, List<Boolean> usable) {
+        this(k, m, masterIndex, addresses, usable, java.util.Collections.nCopies(usable.size(), false));
+    }
+
+    /** Whether a write must reach the column: it is usable, or RECOVERING. */
+    public boolean writable(int column) {
+        return usable.get(column) || recovering.get(column);
+    }
+
+    /** Whether some column is RECOVERING (its strips are missing or old: never a read source). */
+    public boolean anyRecovering() {
+        return recovering.contains(true);
     }
 
     public int width() {
@@ -69,7 +87,8 @@ public record EcLayout(int k, int m, int masterIndex, List<String> addresses, Li
         out.writeByte(k).writeByte(m).writeByte(masterIndex).writeByte(0);
         for (int i = 0; i < width(); i++) {
             byte[] address = addresses.get(i).getBytes(StandardCharsets.UTF_8);
-            out.writeByte(usable.get(i) ? 1 : 0).writeByte(address.length).writeBytes(address);
+            out.writeByte(usable.get(i) ? 1 : recovering.get(i) ? 2 : 0).writeByte(address.length)
+                    .writeBytes(address);
         }
         CRC32C crc = new CRC32C();
         crc.update(out.nioBuffer(at, out.writerIndex() - at));
@@ -94,6 +113,7 @@ public record EcLayout(int k, int m, int masterIndex, List<String> addresses, Li
         }
         List<String> addresses = new ArrayList<>(k + m);
         List<Boolean> usable = new ArrayList<>(k + m);
+        List<Boolean> recovering = new ArrayList<>(k + m);
         int p = at + 4;
         int end = at + bytes - 4;
         for (int i = 0; i < k + m; i++) {
@@ -101,7 +121,13 @@ public record EcLayout(int k, int m, int masterIndex, List<String> addresses, Li
                 throw new CsException(CsStatus.INVALID, "EC layout column " + i + " runs past the layout");
             }
             int n = in.getUnsignedByte(p + 1);
-            usable.add(in.getUnsignedByte(p) != 0);
+            int part = in.getUnsignedByte(p);
+            if (part > 2) {
+                throw new CsException(CsStatus.INVALID, "EC layout column " + i + " has part " + part
+                        + " (0 skipped, 1 usable, 2 recovering)");
+            }
+            usable.add(part == 1);
+            recovering.add(part == 2);
             addresses.add(in.toString(p + 2, n, StandardCharsets.UTF_8));
             p += 2 + n;
         }
@@ -111,6 +137,6 @@ public record EcLayout(int k, int m, int masterIndex, List<String> addresses, Li
         if (!usable.get(masterIndex)) {
             throw new CsException(CsStatus.INVALID, "EC layout names an unusable column as master");
         }
-        return new EcLayout(k, m, masterIndex, addresses, usable);
+        return new EcLayout(k, m, masterIndex, addresses, usable, recovering);
     }
 }

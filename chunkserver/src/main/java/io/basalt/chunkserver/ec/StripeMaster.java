@@ -117,6 +117,8 @@ public final class StripeMaster implements AutoCloseable {
                     if (type == DataFrame.TYPE_EC_WRITE) {
                         write(request, frame, result);
                         result.complete(null);
+                    } else if (type == DataFrame.TYPE_STRIP_REBUILD) {
+                        result.complete(rebuild(request, frame));
                     } else {
                         result.complete(read(request));
                     }
@@ -162,6 +164,15 @@ public final class StripeMaster implements AutoCloseable {
                 }
                 layoutAt += blockBytes;
                 layoutBytes -= blockBytes;
+            }
+            if (type == DataFrame.TYPE_STRIP_REBUILD) {
+                if (payloadBytes < 8 || payloadBytes - 8 < frame.getInt(payloadAt + 4)
+                        || frame.getInt(payloadAt + 4) < 0) {
+                    throw new CsException(CsStatus.INVALID, "STRIP_REBUILD payload of " + payloadBytes + " bytes");
+                }
+                int versionsBytes = frame.getInt(payloadAt + 4);
+                layoutAt += 8 + versionsBytes;
+                layoutBytes -= 8 + versionsBytes;
             }
             EcLayout layout = EcLayout.read(frame, layoutAt, layoutBytes);
             long chunkBytes = layout.k() * chunkletSizeMaxBytes;
@@ -285,8 +296,8 @@ public final class StripeMaster implements AutoCloseable {
             List<CompletableFuture<DataClient.Reply>> sends = new ArrayList<>();
             List<Integer> columns = new ArrayList<>();
             for (int col = 0; col < layout.width(); col++) {
-                if (col == layout.masterIndex() || !layout.usable(col)) {
-                    continue;
+                if (col == layout.masterIndex() || !layout.writable(col)) {
+                    continue; // RECOVERING columns are written too: they must miss nothing while rebuilt
                 }
                 ColumnWrite w = col < k ? dataColumnWrite(request, data, v, col, txid, masterAddress)
                         : parityColumnWrite(request, parity, v, after, col, txid, masterAddress);
@@ -400,6 +411,9 @@ public final class StripeMaster implements AutoCloseable {
 
     private static boolean deltaIsCheaper(Request request, int si) {
         EcLayout layout = request.layout;
+        if (layout.anyRecovering()) {
+            return false; // a RECOVERING column has no old strip to take a delta of: re-encode
+        }
         int k = layout.k();
         int changed = 0;
         boolean untouchedMissing = false;
@@ -602,6 +616,110 @@ public final class StripeMaster implements AutoCloseable {
                         int block = request.blockIndex(first + si, c);
                         out.setBytes(block * S, strips[si][c], 0, S);
                         out.setInt(request.lengthBytes + 4 * block, BlockCrc.of(strips[si][c], 0, S));
+                    }
+                }
+            }
+            return out;
+        } finally {
+            unlock(request.chunkUid, first, count);
+        }
+    }
+
+    // ---- rebuild (recovery of a column) -------------------------------------------------------------
+
+    /**
+     * STRIP_REBUILD: the strips of one column (a RECOVERING one being rebuilt on the asking chunk
+     * server) over whole stripes, each as V decides it: a data strip read from k agreeing strips and
+     * rebuilt, a parity strip re-encoded from the data strips, with the versions V records for it (one
+     * for a data strip, the vector for a parity strip). Under the stripe locks, so no write of these
+     * stripes is half done; a write after it reaches the column itself (it is written while RECOVERING)
+     * with a higher version, which the column's fill rule keeps. Stripes never written (V all zero) and
+     * stripes whose versions the column already has (sent in the request) are skipped: a returning
+     * column is given only the stripes written while it was away.
+     *
+     * <p>Request payload: u8 column, u8 n (1 data, k parity), u16 0, u32 versionsBytes, then n u64 per
+     * stripe (the column's own versions), then the layout. Reply: u8 per stripe (1 included, 0 skipped),
+     * then per included stripe: 4096 bytes, u32 CRC32C, n u64 versions.
+     */
+    private ByteBuf rebuild(Request request, ByteBuf frame) throws CsException {
+        EcLayout layout = request.layout;
+        int k = layout.k();
+        int m = layout.m();
+        int at = frame.readerIndex() + DataFrame.HEADER_BYTES;
+        int column = frame.getUnsignedByte(at);
+        int n = frame.getUnsignedByte(at + 1);
+        int count = request.stripeCount;
+        int first = request.firstStripe;
+        if (column >= layout.width() || column == layout.masterIndex() || n != (column < k ? 1 : k)
+                || frame.getInt(at + 4) != count * n * 8 || request.offsetBytes % layout.stripeBytes() != 0
+                || request.lengthBytes % layout.stripeBytes() != 0) {
+            throw new CsException(CsStatus.INVALID, "STRIP_REBUILD of column " + column + " with " + n
+                    + " versions per strip over " + request.lengthBytes + " bytes at " + request.offsetBytes
+                    + " (whole stripes of ec" + k + "+" + m + ", not the master's column)");
+        }
+        if (layout.usable(column)) {
+            throw new CsException(CsStatus.INVALID, "STRIP_REBUILD of column " + column
+                    + ", which the layout calls usable: a column being rebuilt is never a source");
+        }
+        lock(request.chunkUid, first, count);
+        try {
+            Strips own = readOwn(request);
+            long[][] v = ownVersions(own, count, k);
+            boolean[] include = new boolean[count];
+            boolean[][] need = new boolean[count][k];
+            int included = 0;
+            for (int si = 0; si < count; si++) {
+                long[] expect = column < k ? new long[] {v[si][column]} : v[si];
+                boolean same = true;
+                for (int j = 0; j < n; j++) {
+                    same &= frame.getLong(at + 8 + (si * n + j) * 8) == expect[j];
+                }
+                if (max(expect) == 0 || same) {
+                    continue;
+                }
+                include[si] = true;
+                included++;
+                for (int c = 0; c < k; c++) {
+                    need[si][c] = column >= k || c == column;
+                }
+            }
+            ByteBuf out = pooled(count + included * (S + 4 + 8 * n)); // the reply's: handed over
+            if (included == 0) {
+                out.writeZero(count);
+                return out;
+            }
+            ByteBuf[][] strips = fetchDataStrips(request, own, v, need);
+            ErasureCodec codec = column >= k ? codec(k, m) : null;
+            ByteBuf parity = column >= k ? request.scratch.take(m * S).writerIndex(m * S) : null;
+            for (int si = 0; si < count; si++) {
+                out.writeByte(include[si] ? 1 : 0);
+            }
+            for (int si = 0; si < count; si++) {
+                if (!include[si]) {
+                    continue;
+                }
+                ByteBuf strip;
+                if (column < k) {
+                    strip = strips[si][column];
+                } else {
+                    MemorySegment[] in = new MemorySegment[k];
+                    for (int c = 0; c < k; c++) {
+                        in[c] = MemorySegment.ofBuffer(strips[si][c].nioBuffer(0, S));
+                    }
+                    MemorySegment[] outs = new MemorySegment[m];
+                    for (int p = 0; p < m; p++) {
+                        outs[p] = MemorySegment.ofBuffer(parity.nioBuffer(p * S, S));
+                    }
+                    codec.encode(in, outs, 0, S);
+                    strip = parity.slice((column - k) * S, S);
+                }
+                out.writeBytes(strip, 0, S);
+                out.writeInt(BlockCrc.of(strip, 0, S));
+                if (column < k) {
+                    out.writeLong(v[si][column]);
+                } else {
+                    for (int c = 0; c < k; c++) {
+                        out.writeLong(v[si][c]);
                     }
                 }
             }

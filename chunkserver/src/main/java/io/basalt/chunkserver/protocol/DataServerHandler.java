@@ -162,7 +162,8 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
                 case DataFrame.TYPE_STRIP_READ -> stripRead(frame, requestId, chunkUid);
                 case DataFrame.TYPE_PREPARE -> prepare(frame, requestId, chunkUid);
                 case DataFrame.TYPE_RESOLVE -> resolve(frame, requestId, chunkUid);
-                case DataFrame.TYPE_EC_WRITE, DataFrame.TYPE_EC_READ -> stripeMaster(frame, type, requestId, chunkUid);
+                case DataFrame.TYPE_EC_WRITE, DataFrame.TYPE_EC_READ, DataFrame.TYPE_STRIP_REBUILD ->
+                        stripeMaster(frame, type, requestId, chunkUid);
                 default -> throw new CsException(CsStatus.NOT_SUPPORTED, "frame type " + type + " is not a request");
             }
         } catch (CsException e) {

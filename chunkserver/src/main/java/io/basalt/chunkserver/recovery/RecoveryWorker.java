@@ -130,13 +130,6 @@ public final class RecoveryWorker implements AutoCloseable {
                 waitingBytes += task.chunkletSizeBytes();
                 continue;
             }
-            if (task.erasureCoded()) {
-                retryAfterNanos.put(task.chunkUid(), now + TimeUnit.SECONDS.toNanos(60));
-                log.warn("chunk {}: recovering an erasure-coded column is not built yet; it stays RECOVERING",
-                        Long.toHexString(task.chunkUid()));
-                waiting++;
-                continue;
-            }
             Running run = new Running(task, new ReplicaRecovery.Progress(), now);
             running.put(task.chunkUid(), run);
             metrics.recoveryActive.set(running.size());
@@ -151,12 +144,17 @@ public final class RecoveryWorker implements AutoCloseable {
         MetaLink.RecoveryTask task = run.task();
         String kind = task.catchUp() ? "catchup" : "rebuild";
         String chunk = Long.toHexString(task.chunkUid());
-        log.info("chunk {}: {} of chunklet {} started (version {}, {} sources)", chunk,
-                task.catchUp() ? "catch-up" : "rebuild", task.targetIndex(), task.startVersion(),
+        log.info("chunk {}: {} of {} {} started (version {}, {} UPTODATE sources)", chunk,
+                task.catchUp() ? "catch-up" : "rebuild", task.erasureCoded() ? "column" : "chunklet",
+                task.targetIndex(), task.startVersion(),
                 task.members().stream().filter(m -> m.upToDate() && m.index() != task.targetIndex()).count());
         String outcome = "failed";
         try {
-            new ReplicaRecovery(task, context, run.progress()).run();
+            if (task.erasureCoded()) {
+                new EcRecovery(task, context, run.progress()).run();
+            } else {
+                new ReplicaRecovery(task, context, run.progress()).run();
+            }
             meta.recoveryDone(task.chunkUid(), csId, task.startVersion());
             outcome = "done";
             log.info("chunk {}: {} of chunklet {} done in {} ms: {} blocks copied, {} bytes of block maps read",

@@ -10,7 +10,6 @@ import io.basalt.chunkserver.MetaLink;
 import io.basalt.chunkserver.protocol.DataClient;
 import io.basalt.chunkserver.protocol.DataFrame;
 import io.basalt.chunkserver.store.ChunkletStore;
-import io.basalt.chunkserver.wal.WalEntry;
 import io.basalt.chunkserver.wal.WalRecordFormat;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
@@ -19,8 +18,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -56,7 +53,6 @@ final class ReplicaRecovery {
     /** Most data one read and one FILL record carry. */
     static final int RUN_BYTES_MAX = 1 << 20;
     private static final int MAP_ENTRY = WalRecordFormat.FILL_BLOCK_BYTES;
-    private static final long SOURCE_FENCE_WAIT_NANOS = TimeUnit.SECONDS.toNanos(30);
 
     private final MetaLink.RecoveryTask task;
     private final RecoveryContext context;
@@ -76,6 +72,13 @@ final class ReplicaRecovery {
         volatile long bytesDone;
         volatile long blocksCopied;
         volatile long mapBytes;
+
+        /** Counts work of the recovery's parallel lanes. */
+        synchronized void add(long doneBytes, long copiedBlocks, long readMapBytes) {
+            bytesDone = Math.min(bytesTotal, bytesDone + doneBytes);
+            blocksCopied += copiedBlocks;
+            mapBytes += readMapBytes;
+        }
     }
 
     /** Runs the recovery to its end; throws when it cannot (the worker retries at the next poll). */
@@ -132,42 +135,12 @@ final class ReplicaRecovery {
         }
     }
 
-    /**
-     * The sources whose fence has reached {@code startVersion} (INFO's known version), waiting up to
-     * 30 s; a source that cannot be asked or never gets there is dropped. None left: fails.
-     */
+    /** The sources whose fence has reached {@code startVersion}; see {@link RecoveryIo#fenced}. */
     private List<MetaLink.Member> fencedSources(List<MetaLink.Member> sources) throws IOException, InterruptedException {
         List<MetaLink.Member> fenced = new ArrayList<>();
-        long deadline = System.nanoTime() + SOURCE_FENCE_WAIT_NANOS;
         for (MetaLink.Member source : sources) {
-            while (true) {
-                long known;
-                try {
-                    DataClient.Reply reply = await(context.clients().request(source.address(), DataFrame.TYPE_INFO,
-                            task.chunkUid(), 0, 0, 0, null));
-                    try {
-                        if (reply.status() != CsStatus.OK) {
-                            throw new IOException(reply.status() + ": " + reply.message());
-                        }
-                        known = reply.payload().getLong(0);
-                    } finally {
-                        reply.release();
-                    }
-                } catch (IOException e) {
-                    log.info("chunk {}: source cs {} ({}) not usable: {}", Long.toHexString(task.chunkUid()),
-                            source.csId(), source.address(), e.getMessage());
-                    break;
-                }
-                if (known >= task.startVersion()) {
-                    fenced.add(source);
-                    break;
-                }
-                if (System.nanoTime() - deadline > 0) {
-                    log.info("chunk {}: source cs {} still fences at version {} < {} after 30 s; not used",
-                            Long.toHexString(task.chunkUid()), source.csId(), known, task.startVersion());
-                    break;
-                }
-                Thread.sleep(100);
+            if (RecoveryIo.fenced(context, task, source)) {
+                fenced.add(source);
             }
         }
         if (fenced.isEmpty()) {
@@ -209,7 +182,7 @@ final class ReplicaRecovery {
                     runStart = copy ? i : -1;
                 }
             }
-            progress.bytesDone = Math.min(progress.bytesTotal, progress.bytesDone + length);
+            progress.add(length, 0, 0);
             return copied;
         } finally {
             theirs.release();
@@ -345,7 +318,7 @@ final class ReplicaRecovery {
                 throw new IOException("block map of chunk " + Long.toHexString(task.chunkUid()) + " from cs "
                         + source.csId() + " is damaged (length or CRC)");
             }
-            progress.mapBytes += mapBytes;
+            progress.add(0, 0, mapBytes);
             context.recordMapBytes(mapBytes);
             ByteBuf copy = PooledByteBufAllocator.DEFAULT.heapBuffer(mapBytes);
             copy.writeBytes(payload, payload.readerIndex(), mapBytes);
@@ -357,28 +330,11 @@ final class ReplicaRecovery {
 
     /** Logs one FILL of {@code count} blocks at {@code offset} here and waits until it is applied. */
     private void fill(long offset, int count, ByteBuf payload) throws IOException, InterruptedException {
-        CompletableFuture<Void> done = new CompletableFuture<>();
-        WalEntry entry = new WalEntry(WalRecordFormat.TYPE_FILL, task.chunkUid(), offset, count << BLOCK_SHIFT,
-                payload, (e, error) -> {
-                    if (error != null) {
-                        done.completeExceptionally(error);
-                    } else {
-                        done.complete(null);
-                    }
-                }).withChunkVersion(task.startVersion());
-        context.wal().submit(entry);
-        await(done);
-        progress.blocksCopied += count;
+        RecoveryIo.log(context, WalRecordFormat.TYPE_FILL, task, offset, count << BLOCK_SHIFT, payload);
+        progress.add(0, count, 0);
     }
 
     private static <T> T await(CompletableFuture<T> future) throws IOException, InterruptedException {
-        try {
-            return future.get(2, TimeUnit.MINUTES);
-        } catch (ExecutionException e) {
-            Throwable cause = e.getCause();
-            throw cause instanceof IOException io ? io : new IOException(cause.getMessage(), cause);
-        } catch (TimeoutException e) {
-            throw new IOException("no answer within 2 minutes", e);
-        }
+        return RecoveryIo.await(future);
     }
 }

@@ -166,7 +166,8 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
             return; // frees space; needs nothing
         }
         checkRange(entry.offsetBytes(), entry.lengthBytes());
-        if (!WalRecordFormat.carriesBlocks(entry.type()) && entry.type() != WalRecordFormat.TYPE_FILL) {
+        if (!WalRecordFormat.carriesBlocks(entry.type()) && entry.type() != WalRecordFormat.TYPE_FILL
+                && entry.type() != WalRecordFormat.TYPE_EC_FILL) {
             return; // trims free space, resolves use what their prepare reserved
         }
         try {
@@ -282,6 +283,8 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
             case WalRecordFormat.TYPE_WRITE -> writeBlocks(entry.chunkUid(), first, count, payload,
                     payload.readerIndex(), entry.lsn(), entry.chunkVersion(), 0, null, 0);
             case WalRecordFormat.TYPE_FILL -> fill(entry.chunkUid(), first, count, payload, entry.lsn(),
+                    entry.chunkVersion());
+            case WalRecordFormat.TYPE_EC_FILL -> ecFill(entry.chunkUid(), first, count, payload, entry.lsn(),
                     entry.chunkVersion());
             case WalRecordFormat.TYPE_EC_PREPARE, WalRecordFormat.TYPE_EC_WRITE, WalRecordFormat.TYPE_EC_RESOLVE -> {
                 int sectionAt = payload.readerIndex() + (type == WalRecordFormat.TYPE_EC_RESOLVE ? 0
@@ -432,6 +435,47 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
             bytesSinceWriteback += filled;
         } finally {
             chunklet.lock.writeLock().unlock();
+        }
+    }
+
+    /**
+     * Applies an EC_FILL (WalRecordFormat.TYPE_EC_FILL): each included strip is written, with its
+     * versions, only if its highest version is above the highest this column holds for that block.
+     * Every committed write of a stripe gets a transaction version above all versions the stripe had,
+     * and RECOVERING columns take part in writes, so a strip a write committed here after the master
+     * rebuilt it carries a higher version and is kept; replay decides the same, in WAL order.
+     */
+    private void ecFill(long chunkUid, int first, int count, ByteBuf payload, long lsn, long chunkVersion)
+            throws IOException {
+        int at = payload.readerIndex();
+        int n = payload.getUnsignedByte(at);
+        int flagsAt = at + 4;
+        int stripAt = flagsAt + count;
+        Chunklet chunklet = chunkletForWrite(chunkUid);
+        for (int i = 0; i < count; i++) {
+            if (payload.getUnsignedByte(flagsAt + i) == 0) {
+                continue;
+            }
+            int versionsAt = stripAt + BLOCK_SIZE_BYTES + 4;
+            long[] versions = new long[n];
+            long incoming = 0;
+            for (int j = 0; j < n; j++) {
+                versions[j] = payload.getLong(versionsAt + 8 * j);
+                incoming = Math.max(incoming, versions[j]);
+            }
+            long current = 0;
+            chunklet.lock.readLock().lock();
+            try {
+                for (int j = 0; j < chunklet.versionsPerBlock; j++) {
+                    current = Math.max(current, chunklet.version(first + i, j));
+                }
+            } finally {
+                chunklet.lock.readLock().unlock();
+            }
+            if (current < incoming) {
+                writeBlocks(chunkUid, first + i, 1, payload, stripAt, lsn, chunkVersion, n, versions, 0);
+            }
+            stripAt = versionsAt + 8 * n;
         }
     }
 

@@ -31,7 +31,8 @@ import java.util.zip.CRC32C;
  *   4  u8   formatVersion (2; 1 from earlier builds)
  *   5  u8   type: 1 WRITE, 2 TRIM, 3 WRITE_ZEROES, 4 DELETE_CHUNKLET (meta removed the chunk
  *           from this CS: its files go; offsetBytes and lengthBytes 0, no payload), 5-7 EC (below),
- *           8 FILL (recovery: blocks copied from a healthy replica, see {@link #TYPE_FILL})
+ *           8 FILL (recovery: blocks copied from a healthy replica, see {@link #TYPE_FILL}), 9 EC_FILL
+ *           (recovery of an erasure-coded column, see {@link #TYPE_EC_FILL})
  *   6  u16  chunkVersion, high 16 bits of 48 (formatVersion 2; 0 in 1)
  *   8  u64  lsn: previous record's + 1, starting at 1
  *  16  u64  chunkUid
@@ -130,6 +131,14 @@ public final class WalRecordFormat {
      * CRC32C (big-endian, 13 bytes a block), then the 4 KiB data of every kind-2 block in order.
      */
     public static final int TYPE_FILL = 8;
+    /**
+     * Recovery of an erasure-coded column: strips rebuilt by the stripe master (STRIP_REBUILD) for this
+     * RECOVERING column. A strip is written only if the versions it carries are newer (by their
+     * highest) than the column's own, so a strip that a write committed here after the master rebuilt
+     * it is kept. Payload: u8 n (versions per strip), u8[3] 0, u8 per block (1 included, 0 skipped), then
+     * per included block 4096 bytes, u32 CRC32C, n u64 versions.
+     */
+    public static final int TYPE_EC_FILL = 9;
     /** Bytes of a FILL payload's per-block section entry. */
     public static final int FILL_BLOCK_BYTES = 13;
 
@@ -194,18 +203,19 @@ public final class WalRecordFormat {
             case TYPE_EC_WRITE -> "EC_WRITE";
             case TYPE_EC_RESOLVE -> "EC_RESOLVE";
             case TYPE_FILL -> "FILL";
+            case TYPE_EC_FILL -> "EC_FILL";
             default -> "type " + type;
         };
     }
 
     static boolean knownType(int type) {
-        return type >= TYPE_WRITE && type <= TYPE_FILL;
+        return type >= TYPE_WRITE && type <= TYPE_EC_FILL;
     }
 
     /** Types whose record carries a payload (the others carry none). */
     public static boolean hasPayload(int type) {
         return type == TYPE_WRITE || type == TYPE_EC_PREPARE || type == TYPE_EC_WRITE || type == TYPE_EC_RESOLVE
-                || type == TYPE_FILL;
+                || type == TYPE_FILL || type == TYPE_EC_FILL;
     }
 
     /** Types whose payload starts with block data and CRCs. */

@@ -1,0 +1,162 @@
+package io.basalt.chunkserver.recovery;
+
+import io.basalt.chunkserver.BlockCrc;
+import io.basalt.chunkserver.CsStatus;
+import io.basalt.chunkserver.MetaLink;
+import io.basalt.chunkserver.ec.EcLayout;
+import io.basalt.chunkserver.protocol.DataClient;
+import io.basalt.chunkserver.protocol.DataFrame;
+import io.basalt.chunkserver.store.ChunkletStore;
+import io.basalt.chunkserver.wal.WalRecordFormat;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.PooledByteBufAllocator;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Recovers one column of an erasure-coded chunk on this chunk server: the stripe master rebuilds the
+ * column's strips from k strips whose versions agree (STRIP_REBUILD, under its stripe locks), and they
+ * are logged here as EC_FILL records. The request carries this column's own versions, so a returning
+ * column (catch-up) is sent only the stripes written while it was away, and stripes never written are
+ * skipped everywhere.
+ *
+ * <p>Why nothing a client wrote is lost: this column is RECOVERING, and the master writes RECOVERING
+ * columns too (EcLayout "recovering"), so every write after the recovery began reaches it with a
+ * transaction version above every version its stripe had; an EC_FILL applies a strip only where its
+ * version is the higher one (docs/chunkserver.md, "Recovery"). The master must fence the recovery's
+ * version first, so that no client with an older map writes through it without this column.
+ */
+final class EcRecovery {
+    private static final int S = EcLayout.STRIP_BYTES;
+    /** Chunk-logical bytes one STRIP_REBUILD covers: the chunk server's request limit. */
+    static final int REQUEST_BYTES_MAX = 1 << 20;
+    private static final int LANES = 2;
+
+    private final MetaLink.RecoveryTask task;
+    private final RecoveryContext context;
+    private final ReplicaRecovery.Progress progress;
+
+    EcRecovery(MetaLink.RecoveryTask task, RecoveryContext context, ReplicaRecovery.Progress progress) {
+        this.task = task;
+        this.context = context;
+        this.progress = progress;
+    }
+
+    void run() throws IOException, InterruptedException {
+        int k = task.dataCount();
+        int column = task.targetIndex();
+        MetaLink.Member master = null;
+        List<MetaLink.Member> byIndex = new ArrayList<>(Collections.nCopies(k + task.parityCount(), null));
+        for (MetaLink.Member member : task.members()) {
+            byIndex.set(member.index(), member);
+            if (master == null && member.index() >= k && member.upToDate() && member.index() != column) {
+                master = member;
+            }
+        }
+        if (master == null) {
+            throw new IOException("no UPTODATE parity column to act as stripe master");
+        }
+        context.versions().chunkVersion(task.chunkUid(), task.chunkVersion());
+        if (!RecoveryIo.fenced(context, task, master)) {
+            throw new IOException("the stripe master (cs " + master.csId() + ") does not fence version "
+                    + task.startVersion() + " yet");
+        }
+        List<String> addresses = new ArrayList<>();
+        List<Boolean> usable = new ArrayList<>();
+        List<Boolean> recovering = new ArrayList<>();
+        for (int i = 0; i < byIndex.size(); i++) {
+            MetaLink.Member member = byIndex.get(i);
+            addresses.add(member == null ? "" : member.address());
+            usable.add(member != null && member.upToDate() && i != column);
+            recovering.add(i == column);
+        }
+        EcLayout layout = new EcLayout(k, task.parityCount(), master.index(), addresses, usable, recovering);
+        int stripesPerRequest = Math.max(1, REQUEST_BYTES_MAX / (k * S));
+        long stripes = task.chunkletSizeBytes() / S;
+        long ranges = (stripes + stripesPerRequest - 1) / stripesPerRequest;
+        progress.bytesTotal = task.chunkletSizeBytes();
+        AtomicInteger next = new AtomicInteger();
+        MetaLink.Member source = master;
+        List<CompletableFuture<Void>> lanes = new ArrayList<>();
+        for (int lane = 0; lane < LANES; lane++) {
+            lanes.add(CompletableFuture.runAsync(() -> {
+                try {
+                    for (long r = next.getAndIncrement(); r < ranges; r = next.getAndIncrement()) {
+                        long first = r * stripesPerRequest;
+                        int count = (int) Math.min(stripesPerRequest, stripes - first);
+                        rebuildRange(source, layout, first, count);
+                    }
+                } catch (IOException | InterruptedException e) {
+                    throw new java.util.concurrent.CompletionException(e);
+                }
+            }, context.executor()));
+        }
+        try {
+            CompletableFuture.allOf(lanes.toArray(CompletableFuture[]::new)).get();
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause() instanceof java.util.concurrent.CompletionException c ? c.getCause()
+                    : e.getCause();
+            throw cause instanceof IOException io ? io : new IOException(cause);
+        }
+    }
+
+    /** Asks the master for this column's strips of stripes [first, first + count) and logs them here. */
+    private void rebuildRange(MetaLink.Member master, EcLayout layout, long first, int count)
+            throws IOException, InterruptedException {
+        int k = layout.k();
+        int n = task.targetIndex() < k ? 1 : k;
+        ChunkletStore.StripVersions own = context.store().versions(task.chunkUid(), first * S, count * S);
+        ByteBuf payload = PooledByteBufAllocator.DEFAULT.directBuffer(8 + count * n * 8 + layout.encodedBytes());
+        payload.writeByte(task.targetIndex()).writeByte(n).writeShort(0).writeInt(count * n * 8);
+        for (int si = 0; si < count; si++) {
+            for (int j = 0; j < n; j++) {
+                payload.writeLong(own.n() == n ? own.versions()[si * n + j] : 0);
+            }
+        }
+        layout.writeTo(payload);
+        context.throttle().acquire((long) count * S);
+        DataClient.Reply reply = RecoveryIo.await(context.clients().request(master.address(),
+                DataFrame.TYPE_STRIP_REBUILD, task.chunkUid(), task.chunkVersion(), first * layout.stripeBytes(),
+                count * layout.stripeBytes(), payload));
+        try {
+            if (reply.status() != CsStatus.OK) {
+                throw new IOException("rebuilding column " + task.targetIndex() + " of chunk "
+                        + Long.toHexString(task.chunkUid()) + " at stripe " + first + " through the stripe master cs "
+                        + master.csId() + ": " + reply.status() + " " + reply.message());
+            }
+            ByteBuf strips = reply.payload();
+            int at = strips.readerIndex();
+            int included = 0;
+            for (int si = 0; si < count; si++) {
+                included += strips.getUnsignedByte(at + si);
+            }
+            int stripBytes = S + 4 + 8 * n;
+            if (strips.readableBytes() != count + included * stripBytes) {
+                throw new IOException("STRIP_REBUILD reply of " + strips.readableBytes() + " bytes from cs "
+                        + master.csId());
+            }
+            for (int i = 0; i < included; i++) {
+                int stripAt = at + count + i * stripBytes;
+                if (BlockCrc.of(strips, stripAt, S) != strips.getInt(stripAt + S)) {
+                    throw new IOException("a rebuilt strip of chunk " + Long.toHexString(task.chunkUid())
+                            + " from cs " + master.csId() + " fails its CRC32C on arrival");
+                }
+            }
+            if (included > 0) {
+                ByteBuf fill = PooledByteBufAllocator.DEFAULT.directBuffer(4 + strips.readableBytes());
+                fill.writeByte(n).writeZero(3).writeBytes(strips, at, strips.readableBytes());
+                RecoveryIo.log(context, WalRecordFormat.TYPE_EC_FILL, task, first * S, count * S, fill);
+                context.recordCopied(task.catchUp(), (long) included * S);
+                progress.add(0, included, 0);
+            }
+            progress.add((long) count * S, 0, 0);
+        } finally {
+            reply.release();
+        }
+    }
+}

@@ -1,0 +1,91 @@
+package io.basalt.chunkserver.recovery;
+
+import io.basalt.chunkserver.CsStatus;
+import io.basalt.chunkserver.MetaLink;
+import io.basalt.chunkserver.protocol.DataClient;
+import io.basalt.chunkserver.protocol.DataFrame;
+import io.basalt.chunkserver.wal.WalEntry;
+import io.netty.buffer.ByteBuf;
+import java.io.IOException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** What replicated and erasure-coded recoveries share: fencing their sources, waiting, logging fills. */
+final class RecoveryIo {
+    private static final Logger log = LoggerFactory.getLogger(RecoveryIo.class);
+    private static final long SOURCE_FENCE_WAIT_NANOS = TimeUnit.SECONDS.toNanos(30);
+
+    private RecoveryIo() {}
+
+    /**
+     * Whether {@code source} fences the chunk at the recovery's start version or later (INFO's known
+     * version), waiting up to 30 s for its pull from meta. Only then can no write with an older
+     * version (one that would not reach the recovering chunklet) land on it any more. False when it
+     * cannot be asked or never gets there: it is not used.
+     */
+    static boolean fenced(RecoveryContext context, MetaLink.RecoveryTask task, MetaLink.Member source)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + SOURCE_FENCE_WAIT_NANOS;
+        while (true) {
+            long known;
+            try {
+                DataClient.Reply reply = await(context.clients().request(source.address(), DataFrame.TYPE_INFO,
+                        task.chunkUid(), 0, 0, 0, null));
+                try {
+                    if (reply.status() != CsStatus.OK) {
+                        throw new IOException(reply.status() + ": " + reply.message());
+                    }
+                    known = reply.payload().getLong(0);
+                } finally {
+                    reply.release();
+                }
+            } catch (IOException e) {
+                log.info("chunk {}: source cs {} ({}) not usable: {}", Long.toHexString(task.chunkUid()),
+                        source.csId(), source.address(), e.getMessage());
+                return false;
+            }
+            if (known >= task.startVersion()) {
+                return true;
+            }
+            if (System.nanoTime() - deadline > 0) {
+                log.info("chunk {}: source cs {} still fences at version {} < {} after 30 s; not used",
+                        Long.toHexString(task.chunkUid()), source.csId(), known, task.startVersion());
+                return false;
+            }
+            Thread.sleep(100);
+        }
+    }
+
+    /**
+     * Logs a recovery record ({@code type} FILL or EC_FILL, guarded by the recovery's start version)
+     * in this chunk server's WAL and waits until it is applied. {@code payload} is handed over.
+     */
+    static void log(RecoveryContext context, int type, MetaLink.RecoveryTask task, long offset, int length,
+            ByteBuf payload) throws IOException, InterruptedException {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        WalEntry entry = new WalEntry(type, task.chunkUid(), offset, length, payload, (e, error) -> {
+            if (error != null) {
+                done.completeExceptionally(error);
+            } else {
+                done.complete(null);
+            }
+        }).withChunkVersion(task.startVersion());
+        context.wal().submit(entry);
+        await(done);
+    }
+
+    static <T> T await(CompletableFuture<T> future) throws IOException, InterruptedException {
+        try {
+            return future.get(2, TimeUnit.MINUTES);
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            throw cause instanceof IOException io ? io : new IOException(cause.getMessage(), cause);
+        } catch (TimeoutException e) {
+            throw new IOException("no answer within 2 minutes", e);
+        }
+    }
+}
