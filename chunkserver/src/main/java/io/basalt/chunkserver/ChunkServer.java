@@ -1,6 +1,7 @@
 package io.basalt.chunkserver;
 
 import io.basalt.chunkserver.recovery.RecoveryWorker;
+import io.basalt.chunkserver.recovery.Scrubber;
 import io.basalt.chunkserver.protocol.DataServer;
 import io.basalt.chunkserver.protocol.DataService;
 import io.basalt.chunkserver.ec.PendingResolver;
@@ -47,50 +48,56 @@ public final class ChunkServer implements AutoCloseable {
     public record Config(Path dataDir, String bindHost, int port, String advertiseHost, String hostLabel,
             String zoneLabel, long chunkletSizeMaxBytes, int lengthMaxBytes, long inFlightBytesMax,
             long requestTimeoutMillis, WalWriter.Config wal, long heartbeatMillis, int readerThreads,
-            RecoveryWorker.Config recovery) {
+            RecoveryWorker.Config recovery, Scrubber.Config scrub) {
 
         /** 1 GiB chunklets, 1 MiB requests, 64 MiB in flight per connection, 30 s request timeout. */
         public static Config defaults(Path dataDir) {
             int lengthMaxBytes = 1 << 20;
             return new Config(dataDir, "127.0.0.1", 0, null, null, null, 1L << 30, lengthMaxBytes, 64L << 20,
                     30_000, WalWriter.Config.defaults(DataService.payloadMaxBytes(lengthMaxBytes)), 1000, 4,
-                    RecoveryWorker.Config.defaults());
+                    RecoveryWorker.Config.defaults(), Scrubber.Config.defaults());
         }
 
         public Config withPort(int port) {
             return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
                     lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
-                    recovery);
+                    recovery, scrub);
         }
 
         public Config withLabels(String bindHost, String advertiseHost, String hostLabel, String zoneLabel) {
             return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
                     lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
-                    recovery);
+                    recovery, scrub);
         }
 
         public Config withWal(WalWriter.Config wal) {
             return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
                     lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
-                    recovery);
+                    recovery, scrub);
         }
 
         public Config withChunkletSize(long chunkletSizeMaxBytes) {
             return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
                     lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
-                    recovery);
+                    recovery, scrub);
+        }
+
+        public Config withScrub(Scrubber.Config scrub) {
+            return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
+                    lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
+                    recovery, scrub);
         }
 
         public Config withRecovery(RecoveryWorker.Config recovery) {
             return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
                     lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
-                    recovery);
+                    recovery, scrub);
         }
 
         public Config withLimits(long inFlightBytesMax, long requestTimeoutMillis) {
             return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
                     lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
-                    recovery);
+                    recovery, scrub);
         }
     }
 
@@ -114,13 +121,14 @@ public final class ChunkServer implements AutoCloseable {
     private final ScheduledExecutorService heartbeats;
     private final PendingResolver pendingResolver;
     private final RecoveryWorker recovery;
+    private final Scrubber scrubber;
     private final FileStore fileStore;
     private volatile MetaLink.Health health = MetaLink.Health.OK;
 
     private ChunkServer(Config config, MetaLink meta, CsMetrics metrics, FileChannel lockChannel, FileLock lock,
             CsIdentity identity, ChunkletStore store, ChunkVersions versions, WalWriter wal, ThreadPoolExecutor readers,
             EventLoopGroup group, ReplicaClients replicas, DataServer server, ScheduledExecutorService heartbeats,
-            PendingResolver pendingResolver, RecoveryWorker recovery, FileStore fileStore) {
+            PendingResolver pendingResolver, RecoveryWorker recovery, Scrubber scrubber, FileStore fileStore) {
         this.config = config;
         this.meta = meta;
         this.metrics = metrics;
@@ -137,6 +145,7 @@ public final class ChunkServer implements AutoCloseable {
         this.heartbeats = heartbeats;
         this.pendingResolver = pendingResolver;
         this.recovery = recovery;
+        this.scrubber = scrubber;
         this.fileStore = fileStore;
     }
 
@@ -237,8 +246,12 @@ public final class ChunkServer implements AutoCloseable {
             RecoveryWorker recovery = new RecoveryWorker(meta, csId, config.recovery(), store, wal, versions, replicas,
                     metrics);
             recovery.start();
+            // Every block read back on a schedule and repaired from redundancy when damaged.
+            Scrubber scrubber = recovery.scrubber(config.scrub(), dataDir.resolve("scrub"));
+            scrubber.start();
             ChunkServer chunkServer = new ChunkServer(config, meta, metrics, lockChannel, lock, identity, store,
-                    versions, wal, readers, group, replicas, server, heartbeats, pendingResolver, recovery, fileStore);
+                    versions, wal, readers, group, replicas, server, heartbeats, pendingResolver, recovery, scrubber,
+                    fileStore);
             heartbeats.scheduleWithFixedDelay(chunkServer::heartbeat, 0, config.heartbeatMillis(),
                     TimeUnit.MILLISECONDS);
             log.info("chunk server {} serving {} on {}", csId, dataDir, advertise);
@@ -345,6 +358,10 @@ public final class ChunkServer implements AutoCloseable {
         return pendingResolver;
     }
 
+    public Scrubber scrubber() {
+        return scrubber;
+    }
+
     public CsMetrics metrics() {
         return metrics;
     }
@@ -373,6 +390,7 @@ public final class ChunkServer implements AutoCloseable {
         closed = true;
         heartbeats.shutdownNow();
         pendingResolver.close();
+        scrubber.close();
         recovery.close();
         server.close();
         replicas.close();

@@ -38,6 +38,11 @@ public final class CsMetrics {
     public final Counter recoveryChunklets;
     public final Counter recoveryMapBytes;
     public final Gauge recoveryActive;
+    public final Counter scrubBytes;
+    public final Counter scrubErrors;
+    public final Counter scrubRepaired;
+    public final Counter scrubUnrepaired;
+    public final Counter scrubPasses;
     public final Histogram ecWritePhases;
 
     public CsMetrics(PrometheusRegistry registry) {
@@ -116,5 +121,17 @@ public final class CsMetrics {
                 .labelNames("kind", "outcome").register(registry);
         recoveryActive = Gauge.builder().name("basalt_cs_recovery_active")
                 .help("Chunklet recoveries running now").register(registry);
+        scrubBytes = Counter.builder().name("basalt_cs_scrub_read_bytes_total")
+                .help("Bytes the scrubber read back and checked").register(registry);
+        scrubErrors = Counter.builder().name("basalt_cs_scrub_errors_total")
+                .help("Damaged blocks the scrubber found, by kind: crc (data does not match its CRC32C),"
+                        + " metadata (the block's metadata entry is damaged)")
+                .labelNames("kind").register(registry);
+        scrubRepaired = Counter.builder().name("basalt_cs_scrub_repaired_total")
+                .help("Damaged blocks the scrubber repaired in place from redundancy").register(registry);
+        scrubUnrepaired = Counter.builder().name("basalt_cs_scrub_unrepaired_total")
+                .help("Damaged blocks the scrubber could not repair (logged with the reason)").register(registry);
+        scrubPasses = Counter.builder().name("basalt_cs_scrub_passes_total")
+                .help("Scrub passes finished over every chunklet").register(registry);
     }
 }

@@ -94,6 +94,18 @@ public final class LocalMetaLink implements MetaLink {
         recoveriesDone.add(chunkUid);
     }
 
+    private final java.util.Map<Long, RecoveryTask> chunkMaps = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** What {@link #chunkMap} answers for the chunk (tests): its map, targetIndex this CS's chunklet. */
+    public void setChunkMap(RecoveryTask map) {
+        chunkMaps.put(map.chunkUid(), map);
+    }
+
+    @Override
+    public RecoveryTask chunkMap(long chunkUid, int csId) {
+        return chunkMaps.get(chunkUid);
+    }
+
     /** Chunks whose recovery the CS reported done, in order (tests). */
     public java.util.List<Long> recoveriesDone() {
         return recoveriesDone;

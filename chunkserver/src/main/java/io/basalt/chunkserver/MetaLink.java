@@ -39,6 +39,15 @@ public interface MetaLink extends AutoCloseable {
      */
     default void recoveryDone(long chunkUid, int csId, long startVersion) throws IOException {}
 
+    /**
+     * The current map of chunk {@code chunkUid} as a {@link RecoveryTask} (startVersion = the chunk's
+     * version, targetIndex = the chunklet on {@code csId}, -1 if none), or null when meta does not know
+     * the chunk. The scrubber uses it to repair from the chunk's other chunklets.
+     */
+    default RecoveryTask chunkMap(long chunkUid, int csId) throws IOException {
+        return null;
+    }
+
     /** Meta no longer has the recovery a chunk server reports done. */
     final class StaleRecoveryException extends IOException {
         public StaleRecoveryException(String message) {
@@ -55,6 +64,13 @@ public interface MetaLink extends AutoCloseable {
             int dataCount, int parityCount, long chunkletSizeBytes, int targetIndex, List<Member> members) {
         public RecoveryTask {
             members = List.copyOf(members);
+        }
+
+        /** The same task with every member UPTODATE (a chunk map as the scrubber sees it; tests). */
+        public RecoveryTask withAllUpToDate() {
+            return new RecoveryTask(chunkUid, chunkVersion, startVersion, catchUp, erasureCoded, dataCount,
+                    parityCount, chunkletSizeBytes, targetIndex,
+                    members.stream().map(m -> new Member(m.index(), m.csId(), m.address(), true)).toList());
         }
     }
 

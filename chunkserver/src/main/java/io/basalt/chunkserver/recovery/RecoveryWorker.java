@@ -60,6 +60,11 @@ public final class RecoveryWorker implements AutoCloseable {
     private final Config config;
     private final CsMetrics metrics;
     private final Context context;
+    private final ChunkletStore store;
+    private final WalWriter wal;
+    private final ChunkVersions versions;
+    private final ReplicaClients clients;
+    private final LongSupplier clientRequests;
     private final ExecutorService runners = Executors.newVirtualThreadPerTaskExecutor();
     private final Map<Long, Running> running = new ConcurrentHashMap<>();
     /** When a failed recovery may be tried again; the poller's. */
@@ -83,7 +88,11 @@ public final class RecoveryWorker implements AutoCloseable {
         this.csId = csId;
         this.config = config;
         this.metrics = metrics;
-        LongSupplier clientRequests = () -> (long) metrics.requestsInFlight.get();
+        this.store = store;
+        this.wal = wal;
+        this.versions = versions;
+        this.clients = clients;
+        this.clientRequests = () -> (long) metrics.requestsInFlight.get();
         this.context = new Context(csId, store, wal, versions, clients, runners,
                 new Throttle(config.bandwidthBytesPerSecond()), clientRequests);
         this.poller = Thread.ofPlatform().daemon().name("basalt-cs-recovery").unstarted(this::pollLoop);
@@ -177,6 +186,16 @@ public final class RecoveryWorker implements AutoCloseable {
             metrics.recoveryActive.set(running.size());
             metrics.recoveryChunklets.labelValues(kind, outcome).inc();
         }
+    }
+
+    /**
+     * A scrubber for this server, sharing the recovery machinery (repairs go through the same WAL
+     * records and protocol) with its own pace ({@code config.bytesPerSecond()}, yielding to clients).
+     * Not started.
+     */
+    public Scrubber scrubber(Scrubber.Config config, java.nio.file.Path stateFile) throws IOException {
+        return new Scrubber(meta, csId, store, new Context(csId, store, wal, versions, clients, runners,
+                new Throttle(config.bytesPerSecond()), clientRequests), metrics, config, stateFile);
     }
 
     /** What this server reports of its recovery work in the next heartbeat. */

@@ -67,7 +67,7 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
      */
     static final long WRITEBACK_KICK_BYTES = Long.getLong("basalt.cs.writebackKickMiB", 16) << 20;
     /** Applied since the last {@link #startWriteback}; the writer thread's. */
-    private long bytesSinceWriteback;
+    long bytesSinceWriteback;
     /**
      * Space accounting of the WAL batch being prepared (writer thread): the usable bytes the file
      * system reported at its first prepare (-1: not asked yet), and the bytes of unwritten blocks its
@@ -167,7 +167,7 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
         }
         checkRange(entry.offsetBytes(), entry.lengthBytes());
         if (!WalRecordFormat.carriesBlocks(entry.type()) && entry.type() != WalRecordFormat.TYPE_FILL
-                && entry.type() != WalRecordFormat.TYPE_EC_FILL) {
+                && entry.type() != WalRecordFormat.TYPE_EC_FILL && entry.type() != WalRecordFormat.TYPE_REPAIR) {
             return; // trims free space, resolves use what their prepare reserved
         }
         try {
@@ -224,7 +224,7 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
         reservedInBatchBytes = 0;
     }
 
-    private Chunklet chunkletForWrite(long chunkUid) throws IOException {
+    Chunklet chunkletForWrite(long chunkUid) throws IOException {
         Chunklet chunklet = chunklets.get(chunkUid);
         if (chunklet == null) {
             chunklet = Chunklet.create(dir, chunkUid, blocksMax);
@@ -282,10 +282,12 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
         switch (type) {
             case WalRecordFormat.TYPE_WRITE -> writeBlocks(entry.chunkUid(), first, count, payload,
                     payload.readerIndex(), entry.lsn(), entry.chunkVersion(), 0, null, 0);
-            case WalRecordFormat.TYPE_FILL -> fill(entry.chunkUid(), first, count, payload, entry.lsn(),
-                    entry.chunkVersion());
-            case WalRecordFormat.TYPE_EC_FILL -> ecFill(entry.chunkUid(), first, count, payload, entry.lsn(),
-                    entry.chunkVersion());
+            case WalRecordFormat.TYPE_FILL -> RecoveryWrites.fill(this, entry.chunkUid(), first, count, payload,
+                    entry.lsn(), entry.chunkVersion());
+            case WalRecordFormat.TYPE_EC_FILL -> RecoveryWrites.ecFill(this, entry.chunkUid(), first, count, payload,
+                    entry.lsn(), entry.chunkVersion());
+            case WalRecordFormat.TYPE_REPAIR -> RecoveryWrites.repair(this, entry.chunkUid(), first, payload,
+                    entry.lsn());
             case WalRecordFormat.TYPE_EC_PREPARE, WalRecordFormat.TYPE_EC_WRITE, WalRecordFormat.TYPE_EC_RESOLVE -> {
                 int sectionAt = payload.readerIndex() + (type == WalRecordFormat.TYPE_EC_RESOLVE ? 0
                         : entry.lengthBytes() + 4 * count);
@@ -335,7 +337,7 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
      * then one CRC32C per block; with {@code n > 0}, also {@code n} strip versions per block from
      * {@code versions[versionsFrom..]}. Data, metadata and versions change under one write lock.
      */
-    private void writeBlocks(long chunkUid, int first, int count, ByteBuf src, int dataIndex, long lsn,
+    void writeBlocks(long chunkUid, int first, int count, ByteBuf src, int dataIndex, long lsn,
             long chunkVersion, int n, long[] versions, int versionsFrom) throws IOException {
         Chunklet chunklet = chunkletForWrite(chunkUid);
         int lengthBytes = count << BLOCK_SHIFT;
@@ -388,95 +390,6 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
         }
         chunklet.setBlocks(first, count, lsn, from == 0 && count == crcs.length ? crcs
                 : Arrays.copyOfRange(crcs, from, from + count), chunkVersion);
-    }
-
-    /**
-     * Applies a recovery FILL (WalRecordFormat.TYPE_FILL): each block of [first, first + count) takes
-     * the kind, version, CRC and data its source had, but only where this chunklet's own version of the
-     * block is below {@code guardVersion} (the chunk version at which the recovery began). Every client
-     * write or trim that reached this chunklet since then passed that fence and carries a version at
-     * least that high, so a block a client wrote after the source was read is never overwritten, and
-     * replay, applying the same records in the same order, decides exactly the same.
-     */
-    private void fill(long chunkUid, int first, int count, ByteBuf payload, long lsn, long guardVersion)
-            throws IOException {
-        Chunklet chunklet = chunkletForWrite(chunkUid);
-        int sectionAt = payload.readerIndex();
-        int dataAt = sectionAt + count * WalRecordFormat.FILL_BLOCK_BYTES;
-        chunklet.lock.writeLock().lock();
-        try {
-            int dataIndex = dataAt;
-            long filled = 0;
-            for (int i = 0; i < count; i++) {
-                int at = sectionAt + i * WalRecordFormat.FILL_BLOCK_BYTES;
-                int kind = payload.getUnsignedByte(at);
-                long version = payload.getLong(at + 1);
-                int crc = payload.getInt(at + 9);
-                int block = first + i;
-                boolean apply = kind != FILL_SKIP && chunklet.blockVersion(block) < guardVersion;
-                if (apply) {
-                    long position = (long) block << BLOCK_SHIFT;
-                    if (kind == FILL_DATA) {
-                        ByteBuffer data = payload.nioBuffer(dataIndex, BLOCK_SIZE_BYTES);
-                        while (data.hasRemaining()) {
-                            position += chunklet.data.write(data, position);
-                        }
-                        chunklet.setBlocks(block, 1, lsn, new int[] {crc}, version);
-                        filled += BLOCK_SIZE_BYTES;
-                    } else {
-                        punch(chunklet, position, BLOCK_SIZE_BYTES);
-                        chunklet.setBlocks(block, 1, 0, null, kind == FILL_UNTOUCHED ? 0 : version);
-                    }
-                }
-                if (kind == FILL_DATA) {
-                    dataIndex += BLOCK_SIZE_BYTES;
-                }
-            }
-            bytesSinceWriteback += filled;
-        } finally {
-            chunklet.lock.writeLock().unlock();
-        }
-    }
-
-    /**
-     * Applies an EC_FILL (WalRecordFormat.TYPE_EC_FILL): each included strip is written, with its
-     * versions, only if its highest version is above the highest this column holds for that block.
-     * Every committed write of a stripe gets a transaction version above all versions the stripe had,
-     * and RECOVERING columns take part in writes, so a strip a write committed here after the master
-     * rebuilt it carries a higher version and is kept; replay decides the same, in WAL order.
-     */
-    private void ecFill(long chunkUid, int first, int count, ByteBuf payload, long lsn, long chunkVersion)
-            throws IOException {
-        int at = payload.readerIndex();
-        int n = payload.getUnsignedByte(at);
-        int flagsAt = at + 4;
-        int stripAt = flagsAt + count;
-        Chunklet chunklet = chunkletForWrite(chunkUid);
-        for (int i = 0; i < count; i++) {
-            if (payload.getUnsignedByte(flagsAt + i) == 0) {
-                continue;
-            }
-            int versionsAt = stripAt + BLOCK_SIZE_BYTES + 4;
-            long[] versions = new long[n];
-            long incoming = 0;
-            for (int j = 0; j < n; j++) {
-                versions[j] = payload.getLong(versionsAt + 8 * j);
-                incoming = Math.max(incoming, versions[j]);
-            }
-            long current = 0;
-            chunklet.lock.readLock().lock();
-            try {
-                for (int j = 0; j < chunklet.versionsPerBlock; j++) {
-                    current = Math.max(current, chunklet.version(first + i, j));
-                }
-            } finally {
-                chunklet.lock.readLock().unlock();
-            }
-            if (current < incoming) {
-                writeBlocks(chunkUid, first + i, 1, payload, stripAt, lsn, chunkVersion, n, versions, 0);
-            }
-            stripAt = versionsAt + 8 * n;
-        }
     }
 
     /** FILL block kinds (WalRecordFormat.TYPE_FILL) and {@link BlockState} kinds. */
@@ -723,7 +636,7 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
         log.info("chunklet {} deleted", Chunklet.fileStem(chunkUid));
     }
 
-    private void punch(Chunklet chunklet, long offsetBytes, long lengthBytes) throws IOException {
+    void punch(Chunklet chunklet, long offsetBytes, long lengthBytes) throws IOException {
         if (punchHoles) {
             try {
                 LinuxFiles.fallocate(chunklet.dataFd, LinuxFiles.FALLOC_FL_PUNCH_HOLE | LinuxFiles.FALLOC_FL_KEEP_SIZE,
@@ -868,6 +781,25 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
         for (int i = 0; i < count; i++) {
             out.writeInt(BlockCrc.ZERO_BLOCK_CRC);
         }
+    }
+
+    /** The chunklet of {@code chunkUid} if this server holds one (scrub, recovery), else null. */
+    Chunklet chunklet(long chunkUid) {
+        return chunklets.get(chunkUid);
+    }
+
+    /** The data file of chunklet {@code chunkUid} (it may not exist): for tools and fault tests. */
+    public Path chunkletDataPath(long chunkUid) {
+        return dir.resolve(Chunklet.fileStem(chunkUid) + ".data");
+    }
+
+    /** Uids of every chunklet held here, in order (the scrubber's walk). */
+    public java.util.SortedSet<Long> chunkletUids() {
+        return new java.util.TreeSet<>(chunklets.keySet());
+    }
+
+    Listener listener() {
+        return listener;
     }
 
     /** Block map kind of a block whose metadata entry is damaged (never copied from here). */

@@ -32,7 +32,7 @@ import java.util.zip.CRC32C;
  *   5  u8   type: 1 WRITE, 2 TRIM, 3 WRITE_ZEROES, 4 DELETE_CHUNKLET (meta removed the chunk
  *           from this CS: its files go; offsetBytes and lengthBytes 0, no payload), 5-7 EC (below),
  *           8 FILL (recovery: blocks copied from a healthy replica, see {@link #TYPE_FILL}), 9 EC_FILL
- *           (recovery of an erasure-coded column, see {@link #TYPE_EC_FILL})
+ *           (recovery of an erasure-coded column, see {@link #TYPE_EC_FILL}), 10 REPAIR (scrub)
  *   6  u16  chunkVersion, high 16 bits of 48 (formatVersion 2; 0 in 1)
  *   8  u64  lsn: previous record's + 1, starting at 1
  *  16  u64  chunkUid
@@ -139,6 +139,14 @@ public final class WalRecordFormat {
      * per included block 4096 bytes, u32 CRC32C, n u64 versions.
      */
     public static final int TYPE_EC_FILL = 9;
+    /**
+     * Scrub repair of one damaged block (offset: the block, length 4096): a good copy from redundancy,
+     * applied only if the block's LSN is still the one the scrubber saw damaged. Payload: u64 expected
+     * LSN (-1: a damaged metadata entry), u8 n (EC strip versions; 0 replicated), u8 kind (0 never
+     * written, 1 zeroes, 2 data), u64 block version, u32 CRC32C, n u64 strip versions, then 4096 bytes
+     * of data for kind 2.
+     */
+    public static final int TYPE_REPAIR = 10;
     /** Bytes of a FILL payload's per-block section entry. */
     public static final int FILL_BLOCK_BYTES = 13;
 
@@ -204,18 +212,19 @@ public final class WalRecordFormat {
             case TYPE_EC_RESOLVE -> "EC_RESOLVE";
             case TYPE_FILL -> "FILL";
             case TYPE_EC_FILL -> "EC_FILL";
+            case TYPE_REPAIR -> "REPAIR";
             default -> "type " + type;
         };
     }
 
     static boolean knownType(int type) {
-        return type >= TYPE_WRITE && type <= TYPE_EC_FILL;
+        return type >= TYPE_WRITE && type <= TYPE_REPAIR;
     }
 
     /** Types whose record carries a payload (the others carry none). */
     public static boolean hasPayload(int type) {
         return type == TYPE_WRITE || type == TYPE_EC_PREPARE || type == TYPE_EC_WRITE || type == TYPE_EC_RESOLVE
-                || type == TYPE_FILL || type == TYPE_EC_FILL;
+                || type == TYPE_FILL || type == TYPE_EC_FILL || type == TYPE_REPAIR;
     }
 
     /** Types whose payload starts with block data and CRCs. */

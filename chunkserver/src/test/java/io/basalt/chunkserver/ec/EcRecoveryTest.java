@@ -154,4 +154,35 @@ class EcRecoveryTest extends EcFixture {
             }
         }
     }
+
+    @Test
+    void aDamagedDataStripAndParityStripAreRepairedByTheScrubberFromTheOthers() throws Exception {
+        fenceAll();
+        byte[] model = random(new Random(11), REGION_BYTES);
+        fill(model);
+        for (int column : new int[] {1, K + 1}) {
+            stop(column);
+            java.nio.file.Path file = root.resolve("cs" + column).resolve("chunklets")
+                    .resolve(String.format("%016x.data", UID));
+            try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(file,
+                    java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE)) {
+                java.nio.ByteBuffer one = java.nio.ByteBuffer.allocate(1);
+                channel.read(one, 7L * S + 99);
+                one.put(0, (byte) (one.get(0) ^ 1)).rewind();
+                channel.write(one, 7L * S + 99);
+            }
+            LocalMetaLink meta = new LocalMetaLink("test");
+            meta.setChunkMap(task(column, false).withAllUpToDate());
+            scrubInterval = java.time.Duration.ofMillis(300);
+            start(column, 0, meta, "cs" + column);
+            servers[column].versions().chunkVersion(UID, VERSION);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (servers[column].metrics().scrubRepaired.get() < 1) {
+                assertThat(System.nanoTime() - deadline).as("column %d repaired within 30 s", column).isNegative();
+                Thread.sleep(50);
+            }
+        }
+        verifyParity(REGION_BYTES / (K * S));
+        assertThat(ecRead(layout(), 0, 1 << 20)).isEqualTo(Arrays.copyOf(model, 1 << 20));
+    }
 }
