@@ -24,7 +24,13 @@ public final class LocalMetaLink implements MetaLink {
     private final AtomicInteger versionsBehindHints = new AtomicInteger();
 
     public LocalMetaLink(String clusterName) {
+        this(clusterName, 1);
+    }
+
+    /** A link that hands out ids from {@code firstCsId} (tests with several servers need distinct ids). */
+    public LocalMetaLink(String clusterName, int firstCsId) {
         this.clusterId = UUID.nameUUIDFromBytes(("basalt-cluster:" + clusterName).getBytes(StandardCharsets.UTF_8));
+        this.nextCsId.set(firstCsId);
     }
 
     @Override

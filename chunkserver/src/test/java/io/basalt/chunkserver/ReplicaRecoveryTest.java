@@ -59,6 +59,13 @@ class ReplicaRecoveryTest {
         }
     }
 
+    private int nextCsId = 1;
+
+    /** A meta link giving the next server its own id (sources are told apart from the target by id). */
+    LocalMetaLink link() {
+        return new LocalMetaLink("t", nextCsId++);
+    }
+
     ChunkServer start(String name, LocalMetaLink meta) throws IOException {
         ChunkServer.Config config = ChunkServer.Config.defaults(root.resolve(name)).withChunkletSize(CHUNKLET)
                 .withWal(new io.basalt.chunkserver.wal.WalWriter.Config(8L << 20, 64, 4096, 64L << 20,
@@ -134,9 +141,9 @@ class ReplicaRecoveryTest {
 
     @Test
     void aNewReplicaIsFilledFromTwoSourcesAndReadsTheSame() throws Exception {
-        ChunkServer a = start("a", new LocalMetaLink("t"));
-        ChunkServer b = start("b", new LocalMetaLink("t"));
-        LocalMetaLink targetMeta = new LocalMetaLink("t");
+        ChunkServer a = start("a", link());
+        ChunkServer b = start("b", link());
+        LocalMetaLink targetMeta = link();
         ChunkServer c = start("c", targetMeta);
         DataClient ca = connect(a);
         DataClient cb = connect(b);
@@ -157,8 +164,8 @@ class ReplicaRecoveryTest {
 
     @Test
     void aClientWriteOrTrimThatReachedTheNewReplicaFirstIsNeverOverwrittenByTheCopy() throws Exception {
-        ChunkServer a = start("a", new LocalMetaLink("t"));
-        LocalMetaLink targetMeta = new LocalMetaLink("t");
+        ChunkServer a = start("a", link());
+        LocalMetaLink targetMeta = link();
         ChunkServer c = start("c", targetMeta);
         DataClient ca = connect(a);
         DataClient cc = connect(c);
@@ -180,14 +187,14 @@ class ReplicaRecoveryTest {
         assertThat(read(cc, UID, 2, 0, 1 << 20)).isEqualTo(expected);
         // Replay decides the same: restart and read again.
         c.close();
-        ChunkServer again = start("c", new LocalMetaLink("t"));
+        ChunkServer again = start("c", link());
         assertThat(read(connect(again), UID, 2, 0, 1 << 20)).isEqualTo(expected);
     }
 
     @Test
     void aReturningReplicaReceivesOnlyWhatItMissed() throws Exception {
-        ChunkServer a = start("a", new LocalMetaLink("t"));
-        LocalMetaLink targetMeta = new LocalMetaLink("t");
+        ChunkServer a = start("a", link());
+        LocalMetaLink targetMeta = link();
         ChunkServer c = start("c", targetMeta);
         DataClient ca = connect(a);
         DataClient cc = connect(c);
@@ -213,8 +220,8 @@ class ReplicaRecoveryTest {
 
     @Test
     void aRecoveryInterruptedByARestartResumesWithoutCopyingAgain() throws Exception {
-        ChunkServer a = start("a", new LocalMetaLink("t"));
-        LocalMetaLink firstMeta = new LocalMetaLink("t");
+        ChunkServer a = start("a", link());
+        LocalMetaLink firstMeta = link();
         ChunkServer c = start("c", firstMeta);
         DataClient ca = connect(a);
         seed(1, ca);
@@ -228,7 +235,7 @@ class ReplicaRecoveryTest {
         }
         long before = copied(c, "rebuild");
         c.close();
-        LocalMetaLink secondMeta = new LocalMetaLink("t");
+        LocalMetaLink secondMeta = link();
         ChunkServer again = start("c", secondMeta);
         secondMeta.addRecoveryTask(task(2, false, again, a));
         awaitDone(secondMeta, 1);

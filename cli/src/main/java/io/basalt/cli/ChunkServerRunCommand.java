@@ -2,17 +2,21 @@ package io.basalt.cli;
 
 import io.basalt.chunkserver.ChunkServer;
 import io.basalt.chunkserver.MetaLink;
+import io.basalt.chunkserver.recovery.RecoveryWorker;
+import io.basalt.chunkserver.recovery.Scrubber;
+import io.basalt.common.Units;
 import io.basalt.common.metrics.MetricsServer;
 import io.basalt.meta.api.MetaPeers;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 /**
  * {@code basalt cs run}: one chunk server daemon over one data directory. Formats the directory on
@@ -58,10 +62,36 @@ public final class ChunkServerRunCommand implements Callable<Integer> {
     @Option(names = "--metrics-port", defaultValue = "9820", description = "Prometheus metrics port (default: ${DEFAULT-VALUE}; 0 disables).")
     int metricsPort;
 
+    @Option(names = "--recovery-bandwidth", defaultValue = "256M", paramLabel = "BYTES",
+            description = "Most bytes a second this server copies to recover chunklets (0: no limit;"
+                    + " default: ${DEFAULT-VALUE}). Recovery also yields while clients are busy here.")
+    String recoveryBandwidth;
+
+    @Option(names = "--recovery-concurrency", defaultValue = "2",
+            description = "Chunklets this server recovers at once (default: ${DEFAULT-VALUE}).")
+    int recoveryConcurrency;
+
+    @Option(names = "--scrub-interval-ms", defaultValue = "604800000", paramLabel = "MS",
+            description = "How often a scrub pass starts, reading every written block back (default: a week).")
+    long scrubIntervalMillis;
+
+    @Option(names = "--scrub-rate", defaultValue = "32M", paramLabel = "BYTES",
+            description = "Most bytes a second the scrubber reads (0: no limit; default: ${DEFAULT-VALUE}).")
+    String scrubRate;
+
     @Override
     public Integer call() throws Exception {
         if (port < 0 || port > 65535) {
             throw new UserError("--port " + port + " is not a TCP port (0-65535)");
+        }
+        RecoveryWorker.Config recovery;
+        Scrubber.Config scrub;
+        try {
+            recovery = new RecoveryWorker.Config(1000, recoveryConcurrency,
+                    Units.parseBytes(recoveryBandwidth));
+            scrub = new Scrubber.Config(Duration.ofMillis(scrubIntervalMillis), Units.parseBytes(scrubRate));
+        } catch (IllegalArgumentException e) {
+            throw new UserError(e.getMessage() + " (see: basalt cs run --help)");
         }
         String host = hostLabel != null ? hostLabel : java.net.InetAddress.getLocalHost().getHostName();
         PrometheusRegistry registry = new PrometheusRegistry();
@@ -73,7 +103,7 @@ public final class ChunkServerRunCommand implements Callable<Integer> {
             throw new UserError("--meta: " + e.getMessage());
         }
         ChunkServer.Config config = ChunkServer.Config.defaults(data).withPort(port)
-                .withLabels(bind, advertise, host, zoneLabel);
+                .withLabels(bind, advertise, host, zoneLabel).withRecovery(recovery).withScrub(scrub);
         ShutdownSignal signal = ShutdownSignal.install();
         ChunkServer server = null;
         MetricsServer metrics = null;

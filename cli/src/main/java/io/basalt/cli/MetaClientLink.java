@@ -149,24 +149,42 @@ public final class MetaClientLink implements MetaLink {
         try {
             List<RecoveryTask> tasks = new ArrayList<>();
             for (io.basalt.meta.api.RecoveryTask task : client.recoveryTasks(csId)) {
-                Policy policy = Policy.parse(task.policyName());
-                Chunklet target = task.chunkletOn(csId);
-                List<Member> members = new ArrayList<>();
-                for (Chunklet chunklet : task.chunk().chunklets()) {
-                    String address = task.addressOf(chunklet.csId());
-                    members.add(new Member(chunklet.index(), chunklet.csId(),
-                            address == null ? "" : address,
-                            chunklet.state() == ChunkletState.UPTODATE));
-                }
-                tasks.add(new RecoveryTask(task.chunk().uid(), task.chunk().version(),
-                        task.startVersion(), task.kind() == io.basalt.meta.api.RecoveryTask.KIND_CATCH_UP,
-                        policy.erasureCoded(), policy.dataCount(), policy.parityCount(),
-                        task.chunkletSizeBytes(), target.index(), members));
+                tasks.add(toTask(task, csId));
             }
             return tasks;
         } catch (MetaException e) {
             throw new IOException("recovery tasks from meta at " + peers + ": " + e.getMessage(), e);
         }
+    }
+
+    @Override
+    public RecoveryTask chunkMap(long chunkUid, int csId) throws IOException {
+        try {
+            return client.chunkMap(chunkUid).map(task -> toTask(task, csId)).orElse(null);
+        } catch (MetaException e) {
+            throw new IOException("chunk map of " + chunkUid + " from meta at " + peers + ": "
+                    + e.getMessage(), e);
+        }
+    }
+
+    /** Meta's task (or chunk map) as the chunk server sees it; targetIndex -1 if none is on csId. */
+    private static RecoveryTask toTask(io.basalt.meta.api.RecoveryTask task, int csId) {
+        Policy policy = Policy.parse(task.policyName());
+        int targetIndex = -1;
+        List<Member> members = new ArrayList<>();
+        for (Chunklet chunklet : task.chunk().chunklets()) {
+            String address = task.addressOf(chunklet.csId());
+            // The source of a move (MIGRATING) holds current data: a valid source too.
+            members.add(new Member(chunklet.index(), chunklet.csId(), address == null ? "" : address,
+                    chunklet.state() == ChunkletState.UPTODATE
+                            || chunklet.state() == ChunkletState.MIGRATING));
+            if (chunklet.csId() == csId) {
+                targetIndex = chunklet.index();
+            }
+        }
+        return new RecoveryTask(task.chunk().uid(), task.chunk().version(), task.startVersion(),
+                task.kind() == io.basalt.meta.api.RecoveryTask.KIND_CATCH_UP, policy.erasureCoded(),
+                policy.dataCount(), policy.parityCount(), task.chunkletSizeBytes(), targetIndex, members);
     }
 
     @Override

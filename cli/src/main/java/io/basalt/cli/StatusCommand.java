@@ -174,6 +174,7 @@ final class StatusCommand implements Runnable {
             item.put("usedBytes", view.usedBytes());
             item.put("allocatedBytes", cs.allocatedBytes());
             item.put("heartbeatAgeMillis", view.heartbeatAgeMillis());
+            item.put("chunklets", view.chunklets());
             servers.add(item);
         }
         root.put("chunkServers", servers);
@@ -330,11 +331,12 @@ final class StatusCommand implements Runnable {
         long up = report.servers().stream().filter(v -> v.server().status() == CsStatus.UP).count();
         System.out.println();
         System.out.println("chunk servers: " + up + " of " + report.servers().size() + " UP");
-        TextTable servers = new TextTable("  ID", "HOST", "ADDRESS", "STATUS", "USED");
+        TextTable servers = new TextTable("  ID", "HOST", "ADDRESS", "STATUS", "USED", "CHUNKLETS");
         for (CsView view : report.servers()) {
             ChunkServer cs = view.server();
             servers.row("  " + cs.id(), cs.host(), cs.address(), cs.status(),
-                    bar(view.usedBytes(), cs.capacityBytes()));
+                    bar(view.usedBytes(), cs.capacityBytes()), view.chunklets()
+                            + (cs.status() == CsStatus.DRAINING ? " left to move" : ""));
         }
         servers.print(System.out);
 

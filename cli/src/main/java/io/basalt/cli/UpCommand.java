@@ -169,7 +169,9 @@ final class UpCommand implements Callable<Integer> {
             throw new UserError("--bind " + bind + ":" + String.format(Locale.ROOT, why,
                     "--bind", previous.bind(), "--bind"));
         }
-        int count = chunkServers != null ? chunkServers : previous.chunkServers();
+        // Servers added by basalt cs add count once they have an identity.
+        int count = chunkServers != null ? chunkServers
+                : Math.max(previous.chunkServers(), csDirsWithIdentity(dir));
         UpLayout resolved = new UpLayout(dir, previous.bind(), previous.portBase(),
                 previous.metaNodes(), count);
         if (count < previous.chunkServers()) {
@@ -177,6 +179,16 @@ final class UpCommand implements Callable<Integer> {
                     + " this cluster had; meta will list the others as not UP");
         }
         return resolved;
+    }
+
+    /** How many of DIR/cs1, DIR/cs2, ... in a row hold a chunk server identity. */
+    static int csDirsWithIdentity(Path dir) {
+        int count = 0;
+        while (count < UpLayout.CHUNK_SERVERS_MAX
+                && Files.exists(dir.resolve("cs" + (count + 1)).resolve("identity"))) {
+            count++;
+        }
+        return count;
     }
 
     private static void checkBind(String address) {

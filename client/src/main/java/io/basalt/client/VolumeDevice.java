@@ -47,8 +47,8 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>Writes: the CRC32C of every 4 KiB block is computed once, at entry, and travels with the
  *       data on every try, so a retry can never carry bytes other than the caller's. A piece goes
- *       to the primary (the first UPTODATE chunklet) as FORWARD with the other replicas (UPTODATE
- *       and RECOVERING) listed; the primary answers when every replica has it durable. A write
+ *       to the primary (the first UPTODATE chunklet, else the first MIGRATING one) as FORWARD
+ *       with the other replicas that take writes (UPTODATE, MIGRATING and RECOVERING) listed; the primary answers when every replica has it durable. A write
  *       acknowledged to the caller is therefore durable on every replica in the map: flush has
  *       nothing left to do.</li>
  *   <li>Reads go to the primary and every block's CRC32C is checked before it is copied out.
@@ -56,7 +56,8 @@ import org.slf4j.LoggerFactory;
  *   <li>Failures: a chunk server that fails (connection, timeout, I/O error, corrupt block, full
  *       disk, or named by the primary as a failed replica) is reported to meta, which replaces its
  *       chunklet and raises the chunk version; the piece is then tried again on the new map. A
- *       refusal for a stale version fetches the map again. The last UPTODATE chunklet of a chunk is
+ *       refusal for a stale version fetches the map again. The last readable (UPTODATE or
+ *       MIGRATING) chunklet of a chunk is
  *       never reported (it holds the only good copy): the piece is retried on it, bounded, and the
  *       error reaches the caller only when the tries are used up.</li>
  *   <li>Unaligned writes (clients that ignore the advertised 4 KiB minimum block size) are done
@@ -737,7 +738,11 @@ public final class VolumeDevice implements BlockDevice {
                 });
     }
 
-    /** The chunklets of an EC chunk in column order. */
+    /**
+     * The chunklets of an EC chunk in column order. One per column: meta moves an EC column by
+     * REPLACE (a column has one address in a stripe's layout), never with a second, MIGRATING
+     * entry as it does for replicas.
+     */
     private static List<Chunklet> ecColumns(Chunk chunk) {
         List<Chunklet> columns = new ArrayList<>(chunk.chunklets());
         columns.sort(java.util.Comparator.comparingInt(Chunklet::index));
@@ -841,9 +846,9 @@ public final class VolumeDevice implements BlockDevice {
         CompletableFuture<Chunk> current = CompletableFuture.completedFuture(chunk);
         for (int csId : csIds.stream().distinct().toList()) {
             current = current.thenCompose(latest -> {
-                long upToDate = latest.chunklets().stream().filter(c -> c.state() == ChunkletState.UPTODATE).count();
+                long upToDate = latest.chunklets().stream().filter(VolumeDevice::readable).count();
                 boolean isUpToDate = latest.chunklets().stream()
-                        .anyMatch(c -> c.csId() == csId && c.state() == ChunkletState.UPTODATE);
+                        .anyMatch(c -> c.csId() == csId && readable(c));
                 boolean holds = latest.chunklets().stream().anyMatch(c -> c.csId() == csId);
                 if (!holds) {
                     return CompletableFuture.completedFuture(latest);
@@ -972,10 +977,18 @@ public final class VolumeDevice implements BlockDevice {
     // ---------------------------------------------------------------------------------------
     // Helpers
 
-    /** The chunklet reads and writes go to first: the first UPTODATE one. */
+    /**
+     * The chunklet reads and writes go to first: the first UPTODATE one, else the first MIGRATING
+     * one (the source of a move holds current data; rep1 has nothing else while it moves).
+     */
     private static Chunklet primary(Chunk chunk) {
         for (Chunklet chunklet : chunk.chunklets()) {
             if (chunklet.state() == ChunkletState.UPTODATE) {
+                return chunklet;
+            }
+        }
+        for (Chunklet chunklet : chunk.chunklets()) {
+            if (chunklet.state() == ChunkletState.MIGRATING) {
                 return chunklet;
             }
         }
@@ -983,9 +996,18 @@ public final class VolumeDevice implements BlockDevice {
                 + chunk.version() + ") has no up-to-date replica left: " + chunk.chunklets());
     }
 
-    /** UPTODATE chunklets and RECOVERING ones (a replacement being filled must not miss new writes). */
+    /**
+     * UPTODATE, MIGRATING (the source of a move stays current until the move ends) and RECOVERING
+     * chunklets (a replacement or a move's target being filled must not miss new writes).
+     */
     private static boolean takesWrites(Chunklet chunklet) {
-        return chunklet.state() == ChunkletState.UPTODATE || chunklet.state() == ChunkletState.RECOVERING;
+        return chunklet.state() == ChunkletState.UPTODATE || chunklet.state() == ChunkletState.MIGRATING
+                || chunklet.state() == ChunkletState.RECOVERING;
+    }
+
+    /** Holds current data that may be read: UPTODATE, or MIGRATING (the source of a move). */
+    private static boolean readable(Chunklet chunklet) {
+        return chunklet.state() == ChunkletState.UPTODATE || chunklet.state() == ChunkletState.MIGRATING;
     }
 
     /** A piece of I/O inside one chunk. */

@@ -85,7 +85,8 @@ final class ReplicaRecovery {
     void run() throws IOException, InterruptedException {
         List<MetaLink.Member> sources = new ArrayList<>();
         for (MetaLink.Member member : task.members()) {
-            if (member.upToDate() && member.index() != task.targetIndex()) {
+            // By server, not index: the source of a move (meta's MIGRATING) has the target's index.
+            if (member.upToDate() && member.csId() != context.csId()) {
                 sources.add(member);
             }
         }

@@ -44,6 +44,12 @@ public final class CsProcess implements AutoCloseable {
      */
     public static List<String> command(Path dataDir, String metaPeers, String hostLabel, List<String> jvmOptions,
             int port) {
+        return command(dataDir, metaPeers, hostLabel, jvmOptions, port, List.of());
+    }
+
+    /** As above, with extra {@code basalt cs run} options after the others. */
+    public static List<String> command(Path dataDir, String metaPeers, String hostLabel, List<String> jvmOptions,
+            int port, List<String> args) {
         String jar = System.getProperty("basalt.cli.jar");
         String lib = System.getProperty("basalt.cli.lib");
         if (jar == null || lib == null) {
@@ -56,6 +62,7 @@ public final class CsProcess implements AutoCloseable {
         command.addAll(List.of("-Xmx256m", "-cp", jar + ":" + lib + "/*", "io.basalt.cli.ChunkServerRunCommand",
                 "--data", dataDir.toString(), "--meta", metaPeers, "--port", String.valueOf(port), "--metrics-port", "0",
                 "--host", hostLabel));
+        command.addAll(args);
         return command;
     }
 
@@ -70,7 +77,16 @@ public final class CsProcess implements AutoCloseable {
 
     public static CsProcess start(Path dataDir, String metaPeers, String hostLabel, List<String> jvmOptions, int port)
             throws IOException, InterruptedException {
-        List<String> command = command(dataDir, metaPeers, hostLabel, jvmOptions, port);
+        return start(command(dataDir, metaPeers, hostLabel, jvmOptions, port));
+    }
+
+    /** Starts a chunk server with extra {@code basalt cs run} options. */
+    public static CsProcess startWithArgs(Path dataDir, String metaPeers, String hostLabel, List<String> args)
+            throws IOException, InterruptedException {
+        return start(command(dataDir, metaPeers, hostLabel, List.of(), 0, args));
+    }
+
+    private static CsProcess start(List<String> command) throws IOException, InterruptedException {
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
         StringBuffer output = new StringBuffer();
         CompletableFuture<int[]> served = new CompletableFuture<>();

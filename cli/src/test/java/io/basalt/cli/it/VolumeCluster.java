@@ -31,6 +31,8 @@ final class VolumeCluster implements AutoCloseable {
     private int nbdPort;
     private final StringBuffer gatewayOutput = new StringBuffer();
     private MetaClient client;
+    /** Extra options every chunk server of this cluster runs with. */
+    private List<String> csArgs = List.of();
 
     private VolumeCluster(Path dir, int metaNodes, String... metaArgs) throws IOException {
         this.dir = dir;
@@ -44,12 +46,20 @@ final class VolumeCluster implements AutoCloseable {
 
     /** As {@link #start(Path, int, int)}, with extra {@code basalt meta run} options. */
     static VolumeCluster start(Path dir, int metaNodes, int chunkServers, String... metaArgs) throws Exception {
+        return start(dir, metaNodes, chunkServers, List.of(), metaArgs);
+    }
+
+    /** As above, with extra {@code basalt cs run} options for every chunk server (kept for restarts). */
+    static VolumeCluster start(Path dir, int metaNodes, int chunkServers, List<String> csArgs, String... metaArgs)
+            throws Exception {
         VolumeCluster cluster = new VolumeCluster(dir, metaNodes, metaArgs);
+        cluster.csArgs = List.copyOf(csArgs);
         try {
             Files.createDirectories(dir.resolve("meta"));
             cluster.meta.startAll();
             for (int i = 1; i <= chunkServers; i++) {
-                cluster.servers.add(CsProcess.start(dir.resolve("cs" + i), cluster.meta.peers(), "host" + i));
+                cluster.servers.add(CsProcess.startWithArgs(dir.resolve("cs" + i), cluster.meta.peers(), "host" + i,
+                        cluster.csArgs));
             }
             cluster.awaitChunkServersUp(chunkServers);
             cluster.startGateway();
@@ -96,6 +106,21 @@ final class VolumeCluster implements AutoCloseable {
             Thread.sleep(500);
         }
         throw new AssertionError("volume " + volume + " not healed within " + timeout + ": " + chunks);
+    }
+
+    /** Starts chunk server {@code index} again on its data directory (after a kill), same options. */
+    void restartServer(int index) throws IOException, InterruptedException {
+        servers.set(index, CsProcess.startWithArgs(dir.resolve("cs" + (index + 1)), meta.peers(), "host" + (index + 1),
+                csArgs));
+    }
+
+    /** Starts one more chunk server (cs N+1 on host N+1) and waits until it is UP; returns its index. */
+    int addServer() throws IOException, InterruptedException {
+        int n = servers.size() + 1;
+        servers.add(CsProcess.startWithArgs(dir.resolve("cs" + n), meta.peers(), "host" + n, csArgs));
+        long up = servers.stream().filter(cs -> cs.process.isAlive()).count();
+        awaitChunkServersUp((int) up);
+        return n - 1;
     }
 
     MetaClient client() {

@@ -8,23 +8,25 @@ import io.basalt.meta.model.CsHealth;
  * A chunk server as {@code cs list} shows it: the replicated record plus the leader's soft state
  * from heartbeats ({@code heartbeatAgeMillis} -1 and {@code health} null: no heartbeat since this
  * leader took over; {@code recovery}: the progress in its last heartbeat, NONE without one), and
- * {@code recoveringChunklets}, the RECOVERING chunklets placed on it (replicated state). Wire
- * form: {@code ChunkServer | i64 usedBytes | i64 heartbeatAgeMillis | u8 healthCode (255: none) |
- * RecoveryProgress (48 bytes) | i64 recoveringChunklets}.
+ * {@code recoveringChunklets}, the RECOVERING chunklets placed on it, and {@code chunklets}, the
+ * chunks with a chunklet on it (what a drain has left to move; replicated state). Wire form:
+ * {@code ChunkServer | i64 usedBytes | i64 heartbeatAgeMillis | u8 healthCode (255: none) |
+ * RecoveryProgress (48 bytes) | i64 recoveringChunklets | i64 chunklets}.
  */
 public record CsView(ChunkServer server, long usedBytes, long heartbeatAgeMillis,
-                     CsHealth health, RecoveryProgress recovery, long recoveringChunklets) {
+                     CsHealth health, RecoveryProgress recovery, long recoveringChunklets,
+                     long chunklets) {
     private static final int NO_HEALTH = 255;
 
     public CsView(ChunkServer server, long usedBytes, long heartbeatAgeMillis, CsHealth health) {
-        this(server, usedBytes, heartbeatAgeMillis, health, RecoveryProgress.NONE, 0);
+        this(server, usedBytes, heartbeatAgeMillis, health, RecoveryProgress.NONE, 0, 0);
     }
 
     public void encode(WireWriter out) {
         server.encode(out);
         out.i64(usedBytes).i64(heartbeatAgeMillis).u8(health == null ? NO_HEALTH : health.code);
         recovery.encode(out);
-        out.i64(recoveringChunklets);
+        out.i64(recoveringChunklets).i64(chunklets);
     }
 
     public static CsView decode(WireReader in) {
@@ -34,7 +36,9 @@ public record CsView(ChunkServer server, long usedBytes, long heartbeatAgeMillis
         int healthCode = in.u8();
         RecoveryProgress recovery = RecoveryProgress.decode(in);
         long recovering = in.i64();
+        long chunklets = in.i64();
         return new CsView(server, usedBytes, ageMillis,
-                healthCode == NO_HEALTH ? null : CsHealth.ofCode(healthCode), recovery, recovering);
+                healthCode == NO_HEALTH ? null : CsHealth.ofCode(healthCode), recovery, recovering,
+                chunklets);
     }
 }

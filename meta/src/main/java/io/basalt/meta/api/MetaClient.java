@@ -216,6 +216,12 @@ public final class MetaClient implements AutoCloseable {
      * Every RECOVERING chunklet placed on chunk server {@code csId}, in chunk uid order (all
      * pages): what it must rebuild or catch up, and from where.
      */
+    /** Chunk {@code chunkUid}'s map, policy and peers (startVersion: its version; kind 0), if it exists. */
+    public java.util.Optional<RecoveryTask> chunkMap(long chunkUid) {
+        WireReader in = call(new MetaRequest.GetChunkMap(chunkUid));
+        return in.bool() ? java.util.Optional.of(RecoveryTask.decode(in)) : java.util.Optional.empty();
+    }
+
     public List<RecoveryTask> recoveryTasks(int csId) {
         List<RecoveryTask> tasks = new ArrayList<>();
         long afterChunkUid = 0;
@@ -275,6 +281,16 @@ public final class MetaClient implements AutoCloseable {
 
     public ChunkServer setCsStatus(int csId, CsStatus expected, CsStatus status) {
         return ChunkServer.decode(call(new MetaRequest.SetCsStatus(csId, expected.code, status.code)));
+    }
+
+    /** Drains chunk server {@code csId} (or, with {@code cancel}, returns it to UP). */
+    public ChunkServer drainCs(int csId, boolean cancel) {
+        return ChunkServer.decode(call(new MetaRequest.DrainCs(csId, cancel)));
+    }
+
+    /** Forgets chunk server {@code csId}, which must hold no chunklet; returns what it was. */
+    public ChunkServer removeCs(int csId) {
+        return ChunkServer.decode(call(new MetaRequest.RemoveCs(csId)));
     }
 
     public List<CsView> listCs() {

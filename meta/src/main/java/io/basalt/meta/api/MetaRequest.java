@@ -73,6 +73,8 @@ public sealed interface MetaRequest {
             case INIT_CLUSTER_ID -> new InitClusterId(new java.util.UUID(in.i64(), in.i64()));
             case RECOVER_CHUNKLETS -> RecoverChunklets.decodeBody(in);
             case RECOVERY_DONE -> new RecoveryDone(in.i64(), in.i32(), in.i64());
+            case DRAIN_CS -> new DrainCs(in.i32(), in.bool());
+            case REMOVE_CS -> new RemoveCs(in.i32());
             case GET_VOLUME -> new GetVolume(in.string());
             case LIST_VOLUMES -> new ListVolumes();
             case GET_CHUNK -> new GetChunk(in.i64(), in.i64());
@@ -87,6 +89,7 @@ public sealed interface MetaRequest {
             case LIST_CHUNKS -> new ListChunks(in.i64(), in.i64(), in.i32());
             case LIST_RECOVERY_TASKS -> new ListRecoveryTasks(in.i32(), in.i64(), in.i32());
             case RECOVERY_STATUS -> new RecoveryStatus();
+            case GET_CHUNK_MAP -> new GetChunkMap(in.i64());
         };
         in.end();
         return request;
@@ -313,7 +316,8 @@ public sealed interface MetaRequest {
      * {@code expectedVersion}. Items apply independently, in order; the reply is
      * {@code i32 count | count x RecoverResult}, one per item. Body:
      * {@code i32 count (1..256) | count x (u64 chunkUid | u64 expectedVersion | u32 csId |
-     * u8 mode)}.
+     * u8 mode [| u32 targetCsId, MIGRATE only])}. A MIGRATE item alone carries the target (0:
+     * placement chooses), so entries written before MIGRATE existed decode unchanged.
      */
     record RecoverChunklets(List<RecoverItem> items) implements MetaRequest {
         /** Most items one entry carries: about 5 KiB, and a bounded amount of work per apply. */
@@ -327,6 +331,13 @@ public sealed interface MetaRequest {
          * (it stays there), so writes go on without it; it catches up if the CS returns in time.
          */
         public static final int MODE_OUTDATE = 3;
+        /**
+         * Move an UPTODATE chunklet to another CS (drain, balancer): replicated, the old one
+         * becomes MIGRATING and keeps serving while a RECOVERING copy on the target fills; EC, a
+         * REPLACE (docs/meta.md, "Moving chunklets").
+         */
+        public static final int MODE_MIGRATE = 4;
+        /** Bytes of an item without the MIGRATE target (the least an item takes). */
         static final int ITEM_BYTES = 8 + 8 + 4 + 1;
 
         public RecoverChunklets {
@@ -339,6 +350,9 @@ public sealed interface MetaRequest {
             for (RecoverItem item : items) {
                 out.i64(item.chunkUid()).i64(item.expectedVersion()).i32(item.csId())
                         .u8(item.mode());
+                if (item.mode() == MODE_MIGRATE) {
+                    out.i32(item.targetCsId());
+                }
             }
         }
 
@@ -346,14 +360,26 @@ public sealed interface MetaRequest {
             int count = in.count(ITEM_BYTES);
             List<RecoverItem> items = new java.util.ArrayList<>(count);
             for (int i = 0; i < count; i++) {
-                items.add(new RecoverItem(in.i64(), in.i64(), in.i32(), in.u8()));
+                long chunkUid = in.i64();
+                long expectedVersion = in.i64();
+                int csId = in.i32();
+                int mode = in.u8();
+                items.add(new RecoverItem(chunkUid, expectedVersion, csId, mode,
+                        mode == MODE_MIGRATE ? in.i32() : 0));
             }
             return new RecoverChunklets(items);
         }
     }
 
-    /** One item of {@link RecoverChunklets}; {@code mode} is MODE_IN_PLACE, MODE_REPLACE or MODE_OUTDATE. */
-    record RecoverItem(long chunkUid, long expectedVersion, int csId, int mode) {
+    /**
+     * One item of {@link RecoverChunklets}; {@code mode} is one of its MODE_ constants;
+     * {@code targetCsId} only for MODE_MIGRATE (0: placement chooses), else 0.
+     */
+    record RecoverItem(long chunkUid, long expectedVersion, int csId, int mode, int targetCsId) {
+        public RecoverItem(long chunkUid, long expectedVersion, int csId, int mode) {
+            this(chunkUid, expectedVersion, csId, mode, 0);
+        }
+
         public static RecoverItem inPlace(long chunkUid, long expectedVersion, int csId) {
             return new RecoverItem(chunkUid, expectedVersion, csId,
                     RecoverChunklets.MODE_IN_PLACE);
@@ -365,6 +391,13 @@ public sealed interface MetaRequest {
 
         public static RecoverItem outdate(long chunkUid, long expectedVersion, int csId) {
             return new RecoverItem(chunkUid, expectedVersion, csId, RecoverChunklets.MODE_OUTDATE);
+        }
+
+        /** Move the chunklet on {@code csId} to {@code targetCsId} (0: placement chooses). */
+        public static RecoverItem migrate(long chunkUid, long expectedVersion, int csId,
+                                          int targetCsId) {
+            return new RecoverItem(chunkUid, expectedVersion, csId,
+                    RecoverChunklets.MODE_MIGRATE, targetCsId);
         }
     }
 
@@ -382,6 +415,28 @@ public sealed interface MetaRequest {
     }
 
     /**
+     * Admin: drain chunk server {@code csId} (UP or FULL -> DRAINING; the recoverer then moves
+     * its chunklets away), or with {@code cancel} DRAINING -> UP. Reply: the ChunkServer.
+     */
+    record DrainCs(int csId, boolean cancel) implements MetaRequest {
+        public MetaOp op() { return MetaOp.DRAIN_CS; }
+        public void encodeBody(WireWriter out) {
+            out.i32(csId).bool(cancel);
+        }
+    }
+
+    /**
+     * Admin: forget chunk server {@code csId}, which must hold no chunklet; its id is never
+     * given again and a later REGISTER_CS of it is refused. Reply: the removed ChunkServer.
+     */
+    record RemoveCs(int csId) implements MetaRequest {
+        public MetaOp op() { return MetaOp.REMOVE_CS; }
+        public void encodeBody(WireWriter out) {
+            out.i32(csId);
+        }
+    }
+
+    /**
      * Up to {@code limit} RECOVERING chunklets placed on {@code csId} whose chunk uid is above
      * {@code afterChunkUid}, in uid order. Reply: {@code i32 count | count x RecoveryTask}.
      */
@@ -389,6 +444,17 @@ public sealed interface MetaRequest {
         public MetaOp op() { return MetaOp.LIST_RECOVERY_TASKS; }
         public void encodeBody(WireWriter out) {
             out.i32(csId).i64(afterChunkUid).i32(limit);
+        }
+    }
+
+    /**
+     * A chunk's map by uid, as a chunk server sees its chunklets (the scrubber repairs from the
+     * others): {@code bool found | RecoveryTask} with startVersion the chunk's version and kind 0.
+     */
+    record GetChunkMap(long chunkUid) implements MetaRequest {
+        public MetaOp op() { return MetaOp.GET_CHUNK_MAP; }
+        public void encodeBody(WireWriter out) {
+            out.i64(chunkUid);
         }
     }
 

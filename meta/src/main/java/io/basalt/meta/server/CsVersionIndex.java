@@ -121,4 +121,29 @@ final class CsVersionIndex {
         }
         return entries;
     }
+
+    /**
+     * How many chunks have a chunklet on {@code csId} now (its entries that are not tombstones),
+     * counting at most {@code limit}; a scan of the CS's index, for admin reads and the drain.
+     */
+    static long liveCount(MetaStore store, int csId, long limit) {
+        long count = 0;
+        for (MetaStore.Entry entry : store.scan(Table.CS_CHUNK_CHANGE, Keys.u32(csId))) {
+            if (entry.value()[VALUE_OFFSET_KIND] == KIND_VERSION && ++count >= limit) {
+                break;
+            }
+        }
+        return count;
+    }
+
+    /** Removes every entry of {@code csId} (a removed chunk server): index, pointers, counter. */
+    static void forget(Tx tx, int csId) {
+        for (MetaStore.Entry entry : tx.store().scan(Table.CS_CHUNK_CHANGE, Keys.u32(csId))) {
+            tx.delete(Table.CS_CHUNK_CHANGE, entry.key());
+        }
+        for (MetaStore.Entry entry : tx.store().scan(Table.CS_CHUNK_SEQ, Keys.u32(csId))) {
+            tx.delete(Table.CS_CHUNK_SEQ, entry.key());
+        }
+        tx.delete(Table.CS_CHANGE_SEQ, Keys.u32(csId));
+    }
 }

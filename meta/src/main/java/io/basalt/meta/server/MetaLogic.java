@@ -111,6 +111,10 @@ public final class MetaLogic {
             case MetaRequest.RecoverChunklets r -> checkRecoverItems(r);
             case MetaRequest.RecoveryDone r -> r.csId() <= 0 ? "chunk server id " + r.csId()
                     + " (must be > 0)" : null;
+            case MetaRequest.DrainCs r -> r.csId() <= 0 ? "chunk server id " + r.csId()
+                    + " (must be > 0)" : null;
+            case MetaRequest.RemoveCs r -> r.csId() <= 0 ? "chunk server id " + r.csId()
+                    + " (must be > 0)" : null;
             case MetaRequest.ListRecoveryTasks r -> r.afterChunkUid() < 0 ? "afterChunkUid "
                     + r.afterChunkUid() + " (must be >= 0)" : checkLimit(r.limit(),
                     RECOVERY_TASKS_PAGE_MAX);
@@ -130,11 +134,19 @@ public final class MetaLogic {
         for (MetaRequest.RecoverItem item : r.items()) {
             if (item.mode() != MetaRequest.RecoverChunklets.MODE_IN_PLACE
                     && item.mode() != MetaRequest.RecoverChunklets.MODE_REPLACE
-                    && item.mode() != MetaRequest.RecoverChunklets.MODE_OUTDATE) {
-                return "recover mode " + item.mode() + " (1 in place, 2 replace, 3 outdate)";
+                    && item.mode() != MetaRequest.RecoverChunklets.MODE_OUTDATE
+                    && item.mode() != MetaRequest.RecoverChunklets.MODE_MIGRATE) {
+                return "recover mode " + item.mode()
+                        + " (1 in place, 2 replace, 3 outdate, 4 migrate)";
             }
             if (item.csId() <= 0) {
                 return "chunk server id " + item.csId() + " (must be > 0)";
+            }
+            if (item.targetCsId() < 0 || (item.targetCsId() != 0
+                    && item.mode() != MetaRequest.RecoverChunklets.MODE_MIGRATE)
+                    || item.targetCsId() == item.csId()) {
+                return "recover target cs " + item.targetCsId() + " (0, or another cs for"
+                        + " migrate)";
             }
         }
         return null;
@@ -260,6 +272,8 @@ public final class MetaLogic {
             case MetaRequest.InitClusterId r -> initClusterId(r, tx);
             case MetaRequest.RecoverChunklets r -> recoverChunklets(r, tx);
             case MetaRequest.RecoveryDone r -> recoveryDone(r, tx);
+            case MetaRequest.DrainCs r -> drainCs(r, tx);
+            case MetaRequest.RemoveCs r -> removeCs(r, tx);
             default -> MetaReply.error(MetaError.INVALID,
                     request.op() + " is a read; it does not go through the log");
         };
@@ -286,6 +300,12 @@ public final class MetaLogic {
                     CsStatus.UP, r.softwareVersion());
         } else {
             ChunkServer known = getCs(tx, r.csId());
+            if (known == null && tx.get(Table.META, removedCsKey(r.csId())) != null) {
+                return MetaReply.error(MetaError.NOT_FOUND, "chunk server " + r.csId()
+                        + " was removed from the cluster (basalt cs remove " + r.csId()
+                        + ") and its id is never given again; to add this disk back, empty its"
+                        + " data directory and start it as a new chunk server");
+            }
             if (known == null) {
                 return MetaReply.error(MetaError.NOT_FOUND, "chunk server " + r.csId()
                         + " is not registered; register with id 0 to get a new id");
@@ -312,6 +332,80 @@ public final class MetaLogic {
         ChunkServer updated = server.withStatus(CsStatus.ofCode(r.newStatusCode()));
         putCs(tx, updated);
         return encode(updated::encode);
+    }
+
+    /** META key marking a removed chunk server id: {@code "removedCs/" | u32 csId}. */
+    static byte[] removedCsKey(int csId) {
+        byte[] prefix = Keys.ascii("removedCs/");
+        byte[] key = new byte[prefix.length + 4];
+        System.arraycopy(prefix, 0, key, 0, prefix.length);
+        System.arraycopy(Keys.u32(csId), 0, key, prefix.length, 4);
+        return key;
+    }
+
+    private static byte[] csNotRegistered(int csId) {
+        return MetaReply.error(MetaError.NOT_FOUND, "cs " + csId
+                + " is not registered; see: basalt cs list");
+    }
+
+    /**
+     * Admin drain: UP or FULL -> DRAINING (placement gives it nothing new, the watchdog leaves it
+     * alone, the recoverer moves its chunklets away); DRAINING again is a no-op. Cancel:
+     * DRAINING -> UP (moves under way finish; the watchdog makes it FULL again if its disk is).
+     * A server that is UNHEALTHY or DOWN is refused: the recoverer already rebuilds its chunklets
+     * elsewhere, and draining it would turn a rebuild into moves from a server that is away.
+     */
+    private static byte[] drainCs(MetaRequest.DrainCs r, Tx tx) {
+        ChunkServer server = getCs(tx, r.csId());
+        if (server == null) {
+            return csNotRegistered(r.csId());
+        }
+        ChunkServer updated;
+        if (r.cancel()) {
+            if (server.status() != CsStatus.DRAINING) {
+                return MetaReply.error(MetaError.INVALID, "cs " + r.csId() + " is "
+                        + server.status() + ", not DRAINING; nothing to cancel");
+            }
+            updated = server.withStatus(CsStatus.UP);
+        } else if (server.status() == CsStatus.DRAINING) {
+            return encode(server::encode);
+        } else if (server.status() != CsStatus.UP && server.status() != CsStatus.FULL) {
+            return MetaReply.error(MetaError.INVALID, "cs " + r.csId() + " is "
+                    + server.status() + ": the recoverer rebuilds its chunklets elsewhere by"
+                    + " itself; once it holds none: basalt cs remove " + r.csId());
+        } else {
+            updated = server.withStatus(CsStatus.DRAINING);
+        }
+        putCs(tx, updated);
+        LOG.info("cs {}: {} -> {} (admin)", r.csId(), server.status(), updated.status());
+        return encode(updated::encode);
+    }
+
+    /**
+     * Admin remove: forgets a chunk server that holds no chunklet (drained, or lost and rebuilt
+     * elsewhere): its record and its version index go, and a marker keeps its id from
+     * registering again (ids come from a counter, so it is never given out again either).
+     */
+    private static byte[] removeCs(MetaRequest.RemoveCs r, Tx tx) {
+        ChunkServer server = getCs(tx, r.csId());
+        if (server == null) {
+            return csNotRegistered(r.csId());
+        }
+        long held = CsVersionIndex.liveCount(tx.store(), r.csId(), Long.MAX_VALUE);
+        if (held > 0) {
+            String fix = switch (server.status()) {
+                case DRAINING -> "its drain is under way; see: basalt cs list";
+                case UP, FULL -> "drain it first: basalt cs drain " + r.csId();
+                default -> "the recoverer rebuilds them elsewhere; see: basalt status";
+            };
+            return MetaReply.error(MetaError.INVALID, "cs " + r.csId() + " still holds " + held
+                    + " chunklet" + (held == 1 ? "" : "s") + "; " + fix);
+        }
+        tx.delete(Table.CS, Keys.u32(r.csId()));
+        tx.put(Table.META, removedCsKey(r.csId()), Keys.u64(server.capacityBytes()));
+        CsVersionIndex.forget(tx, r.csId());
+        LOG.info("cs {} ({}, host {}) removed", r.csId(), server.address(), server.host());
+        return encode(server::encode);
     }
 
     private static byte[] createVolume(MetaRequest.CreateVolume r, EntryContext context, Tx tx) {
@@ -474,7 +568,13 @@ public final class MetaLogic {
             // Already handled (or not about this chunk): the reporter gets the current map.
             return encode(chunk::encode);
         }
-        Policy policy = Policy.parse(getVolume(tx, chunk.volumeId()).policyName());
+        Volume volume = getVolume(tx, chunk.volumeId());
+        Policy policy = Policy.parse(volume.policyName());
+        if (movePartner(chunk, position) >= 0) {
+            Chunk updated = moveFailed(tx, chunk, position, policy,
+                    policy.chunkletSizeBytes(volume.chunkSizeBytes()));
+            return encode((updated == null ? chunk : updated)::encode);
+        }
         if (lastCopyReason(chunk, position, policy) != null) {
             return encode(chunk::encode);
         }
@@ -490,6 +590,62 @@ public final class MetaLogic {
         return chunk.withVersionAndChunklets(chunk.version() + 1, chunklets);
     }
 
+    /**
+     * The other side of a move the chunklet at {@code position} takes part in: for a MIGRATING
+     * chunklet (the source), the RECOVERING one at the same index (the target), and the other
+     * way round; -1 if it is in no move. Invariant: a MIGRATING chunklet always has exactly one
+     * such partner (every path that ends the move removes or restores both).
+     */
+    static int movePartner(Chunk chunk, int position) {
+        Chunklet chunklet = chunk.chunklets().get(position);
+        ChunkletState wanted = switch (chunklet.state()) {
+            case MIGRATING -> ChunkletState.RECOVERING;
+            case RECOVERING -> ChunkletState.MIGRATING;
+            default -> null;
+        };
+        if (wanted == null) {
+            return -1;
+        }
+        for (int i = 0; i < chunk.chunklets().size(); i++) {
+            Chunklet other = chunk.chunklets().get(i);
+            if (i != position && other.index() == chunklet.index() && other.state() == wanted) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * One side of a move failed (a client report, or the recoverer found its CS away). The
+     * source (MIGRATING) is dropped, unless it holds the last readable copy (then null, nothing
+     * changes): the target goes on filling from the others. The target (RECOVERING) is dropped
+     * and the source becomes UPTODATE again: the move is abandoned, and a drain or the balancer
+     * proposes it again later. Version + 1 either way; the dropped CS's allocation is released
+     * and its version index gets a tombstone, so it deletes its copy.
+     */
+    private static Chunk moveFailed(Tx tx, Chunk chunk, int position, Policy policy,
+                                    long chunkletBytes) {
+        int partner = movePartner(chunk, position);
+        Chunklet chunklet = chunk.chunklets().get(position);
+        List<Chunklet> chunklets = new ArrayList<>(chunk.chunklets());
+        if (chunklet.state() == ChunkletState.MIGRATING) {
+            if (lastCopyReason(chunk, position, policy) != null) {
+                return null;
+            }
+        } else {
+            chunklets.set(partner, chunklets.get(partner).withState(ChunkletState.UPTODATE));
+        }
+        chunklets.remove(position);
+        Chunk updated = chunk.withVersionAndChunklets(chunk.version() + 1, chunklets);
+        adjustAllocated(tx, chunklet.csId(), -chunkletBytes);
+        putChunk(tx, updated);
+        LOG.info("chunk {} chunklet {}: move {} cs {} failed -> {}", chunk.uid(),
+                chunklet.index(), chunklet.state() == ChunkletState.MIGRATING ? "source"
+                        : "target", chunklet.csId(), chunklet.state() == ChunkletState.MIGRATING
+                        ? "the target fills from the others" : "abandoned, the source stays");
+        return updated;
+    }
+
     /** Position in the chunk's list of the chunklet on {@code csId}, -1 if none. */
     private static int positionOn(Chunk chunk, int csId) {
         for (int i = 0; i < chunk.chunklets().size(); i++) {
@@ -502,15 +658,18 @@ public final class MetaLogic {
 
     /**
      * The last-copy rule: a chunklet may not be replaced or marked OUTDATED if, without it, fewer
-     * than 1 (replicated) or fewer than k (EC k+m) chunklets of the chunk stay UPTODATE: it may
-     * hold the only readable data. Returns why (no chunk-specific text, so equal reasons count
+     * than 1 (replicated) or fewer than k (EC k+m) chunklets of the chunk stay readable (UPTODATE,
+     * or MIGRATING: the source of a move still holds current data): it may hold the only
+     * readable data. Returns why (no chunk-specific text, so equal reasons count
      * together in {@code basalt status}), or null when the chunklet may go.
      */
     static String lastCopyReason(Chunk chunk, int position, Policy policy) {
         int needed = policy.erasureCoded() ? policy.dataCount() : 1;
         int others = 0;
         for (int i = 0; i < chunk.chunklets().size(); i++) {
-            if (i != position && chunk.chunklets().get(i).state() == ChunkletState.UPTODATE) {
+            ChunkletState state = chunk.chunklets().get(i).state();
+            if (i != position && (state == ChunkletState.UPTODATE
+                    || state == ChunkletState.MIGRATING)) {
                 others++;
             }
         }
@@ -581,6 +740,18 @@ public final class MetaLogic {
         }
         Volume volume = getVolume(tx, chunk.volumeId());
         Policy policy = Policy.parse(volume.policyName());
+        if (item.mode() == MetaRequest.RecoverChunklets.MODE_MIGRATE) {
+            return migrate(item, tx, chunk, position, volume, policy, serversAtStart);
+        }
+        if (movePartner(chunk, position) >= 0) {
+            // OUTDATE or REPLACE of either side of a move: its CS is away.
+            Chunk updated = moveFailed(tx, chunk, position, policy,
+                    policy.chunkletSizeBytes(volume.chunkSizeBytes()));
+            return updated == null
+                    ? new RecoverResult(Outcome.LAST_COPY, chunk.version(),
+                            lastCopyReason(chunk, position, policy))
+                    : new RecoverResult(Outcome.CHANGED, updated.version(), "");
+        }
         if (item.mode() == MetaRequest.RecoverChunklets.MODE_OUTDATE
                 && chunklet.state() == ChunkletState.OUTDATED) {
             return new RecoverResult(Outcome.SKIPPED, chunk.version(), "chunklet "
@@ -633,6 +804,97 @@ public final class MetaLogic {
     }
 
     /**
+     * MIGRATE: moves the UPTODATE chunklet at {@code position} to the item's target (or, with
+     * target 0, to the CS placement chooses: excluding every CS of the chunk and the failure
+     * domains of the other chunklets). Replicated: the source becomes MIGRATING and stays (it
+     * serves reads and takes writes) and a RECOVERING chunklet with the same index is appended
+     * for the target, so the chunk keeps its full redundancy during the copy; RECOVERY_DONE of
+     * the target ends the move. Erasure-coded: a column has one address in a stripe's layout,
+     * so the move is a REPLACE (under the last-copy rule): the column is rebuilt on the target
+     * and the chunk has one column less of redundancy until it is done. The source must be
+     * UPTODATE and the chunk in no other move; no target: NO_PLACEMENT, nothing changes.
+     */
+    private static RecoverResult migrate(MetaRequest.RecoverItem item, Tx tx, Chunk chunk,
+                                         int position, Volume volume, Policy policy,
+                                         List<ChunkServer> serversAtStart) {
+        Chunklet chunklet = chunk.chunklets().get(position);
+        if (chunklet.state() != ChunkletState.UPTODATE) {
+            return new RecoverResult(Outcome.SKIPPED, chunk.version(), "chunklet "
+                    + chunklet.index() + " on cs " + item.csId() + " is " + chunklet.state()
+                    + ", not UPTODATE");
+        }
+        for (Chunklet other : chunk.chunklets()) {
+            if (other.state() == ChunkletState.MIGRATING) {
+                return new RecoverResult(Outcome.SKIPPED, chunk.version(), "chunk " + chunk.uid()
+                        + " is moving chunklet " + other.index() + " already");
+            }
+        }
+        long chunkletBytes = policy.chunkletSizeBytes(volume.chunkSizeBytes());
+        Set<Integer> usedCs = new HashSet<>();
+        Set<String> usedDomains = new HashSet<>();
+        for (int i = 0; i < chunk.chunklets().size(); i++) {
+            Chunklet other = chunk.chunklets().get(i);
+            usedCs.add(other.csId());
+            if (i != position) {
+                for (ChunkServer server : serversAtStart) {
+                    if (server.id() == other.csId()) {
+                        usedDomains.add(policy.failureDomain().domainOf(server));
+                    }
+                }
+            }
+        }
+        ChunkServer target;
+        if (item.targetCsId() != 0) {
+            target = null;
+            for (ChunkServer server : serversAtStart) {
+                if (server.id() == item.targetCsId()) {
+                    target = server;
+                }
+            }
+            String unfit = target == null ? "is not registered"
+                    : target.status() != CsStatus.UP ? "is " + target.status() + ", not UP"
+                    : usedCs.contains(target.id()) ? "holds a chunklet of the chunk already"
+                    : usedDomains.contains(policy.failureDomain().domainOf(target))
+                            ? "is in " + policy.failureDomain().domainOf(target)
+                            + ", a failure domain of another chunklet"
+                    : target.freeBytes() < chunkletBytes ? "has " + Units.formatBytes(
+                            target.freeBytes()) + " free, needs "
+                            + Units.formatBytes(chunkletBytes)
+                    : null;
+            if (unfit != null) {
+                return new RecoverResult(Outcome.NO_PLACEMENT, chunk.version(), "target cs "
+                        + item.targetCsId() + " " + unfit);
+            }
+        } else {
+            try {
+                target = Placement.choose(serversAtStart, policy.name(), policy.failureDomain(),
+                        1, chunkletBytes, usedCs, usedDomains).getFirst();
+            } catch (PlacementException e) {
+                return new RecoverResult(Outcome.NO_PLACEMENT, chunk.version(), e.getMessage());
+            }
+        }
+        Chunk updated;
+        if (policy.erasureCoded()) {
+            String lastCopy = lastCopyReason(chunk, position, policy);
+            if (lastCopy != null) {
+                return new RecoverResult(Outcome.LAST_COPY, chunk.version(), lastCopy);
+            }
+            updated = withChunklet(chunk, position, new Chunklet(chunklet.index(), target.id(),
+                    chunklet.role(), ChunkletState.RECOVERING));
+            adjustAllocated(tx, chunklet.csId(), -chunkletBytes);
+        } else {
+            List<Chunklet> chunklets = new ArrayList<>(chunk.chunklets());
+            chunklets.set(position, chunklet.withState(ChunkletState.MIGRATING));
+            chunklets.add(new Chunklet(chunklet.index(), target.id(), chunklet.role(),
+                    ChunkletState.RECOVERING));
+            updated = chunk.withVersionAndChunklets(chunk.version() + 1, chunklets);
+        }
+        adjustAllocated(tx, target.id(), chunkletBytes);
+        putChunk(tx, updated, RecoveryTask.KIND_REBUILD);
+        return new RecoverResult(Outcome.CHANGED, updated.version(), "");
+    }
+
+    /**
      * A chunk server filled its RECOVERING chunklet: it becomes UPTODATE (version + 1) if that
      * recovery is still the current one (same CS, same startVersion); else STALE_VERSION.
      */
@@ -656,7 +918,22 @@ public final class MetaLogic {
                     + r.startVersion() + ")");
         }
         Chunklet chunklet = chunk.chunklets().get(position);
-        Chunk updated = withChunklet(chunk, position, chunklet.withState(ChunkletState.UPTODATE));
+        int source = movePartner(chunk, position);
+        Chunk updated;
+        if (source >= 0) {
+            // The end of a move: the target takes over, the source's copy goes.
+            List<Chunklet> chunklets = new ArrayList<>(chunk.chunklets());
+            chunklets.set(position, chunklet.withState(ChunkletState.UPTODATE));
+            Chunklet moved = chunklets.remove(source);
+            updated = chunk.withVersionAndChunklets(chunk.version() + 1, chunklets);
+            Volume volume = getVolume(tx, chunk.volumeId());
+            adjustAllocated(tx, moved.csId(), -Policy.parse(volume.policyName())
+                    .chunkletSizeBytes(volume.chunkSizeBytes()));
+            LOG.info("chunk {} chunklet {} moved from cs {} to cs {}", chunk.uid(),
+                    chunklet.index(), moved.csId(), r.csId());
+        } else {
+            updated = withChunklet(chunk, position, chunklet.withState(ChunkletState.UPTODATE));
+        }
         putChunk(tx, updated);
         LOG.info("chunk {} chunklet {} on cs {} recovered ({}, started at version {})",
                 chunk.uid(), chunklet.index(), r.csId(), RecoveryIndex.kindName(record.kind()),
@@ -796,6 +1073,15 @@ public final class MetaLogic {
                     }
                 });
             }
+            case MetaRequest.GetChunkMap r -> {
+                RecoveryTask map = chunkMap(store, r.chunkUid());
+                yield encode(out -> {
+                    out.bool(map != null);
+                    if (map != null) {
+                        map.encode(out);
+                    }
+                });
+            }
             case MetaRequest.ListRecoveryTasks r -> {
                 List<RecoveryTask> tasks = recoveryTasks(store, r.csId(), r.afterChunkUid(),
                         r.limit());
@@ -817,6 +1103,37 @@ public final class MetaLogic {
             }
             default -> MetaReply.error(MetaError.INVALID, request.op() + " is not a plain read");
         };
+    }
+
+    /** Chunk {@code chunkUid}'s map with its policy and peers (kind 0: not a recovery), or null. */
+    static RecoveryTask chunkMap(MetaStore store, long chunkUid) {
+        byte[] location = store.get(Table.CHUNK_UID, Keys.u64(chunkUid));
+        if (location == null) {
+            return null;
+        }
+        byte[] chunkBytes = store.get(Table.CHUNK, location);
+        byte[] volumeBytes = store.get(Table.VOLUME, Keys.u64(Keys.readU64(location, 0)));
+        if (chunkBytes == null || volumeBytes == null) {
+            return null;
+        }
+        Chunk chunk = Chunk.decode(new WireReader(chunkBytes));
+        Volume volume = Volume.decode(new WireReader(volumeBytes));
+        Policy policy = Policy.parse(volume.policyName());
+        return new RecoveryTask(chunk, chunk.version(), 0, policy.name(),
+                policy.chunkletSizeBytes(volume.chunkSizeBytes()), peersOf(store, chunk));
+    }
+
+    private static List<RecoveryTask.Peer> peersOf(MetaStore store, Chunk chunk) {
+        List<RecoveryTask.Peer> peers = new ArrayList<>();
+        for (ChunkServer server : allCs(store)) {
+            for (Chunklet chunklet : chunk.chunklets()) {
+                if (server.id() == chunklet.csId()) {
+                    peers.add(new RecoveryTask.Peer(server.id(), server.address(), server.status().code));
+                    break;
+                }
+            }
+        }
+        return peers;
     }
 
     /** The RECOVERING chunklets on {@code csId} after {@code afterChunkUid}, as tasks. */

@@ -428,17 +428,21 @@ public final class MetaStateMachine extends BaseStateMachine {
         }
         ChunkServer server;
         long highestSeq;
+        boolean removed;
         lock.readLock().lock();
         try {
             byte[] value = store.get(Table.CS, Keys.u32(beat.csId()));
             server = value == null ? null : ChunkServer.decode(new WireReader(value));
             highestSeq = CsVersionIndex.highestSeq(store, beat.csId());
+            removed = value == null
+                    && store.get(Table.META, MetaLogic.removedCsKey(beat.csId())) != null;
         } finally {
             lock.readLock().unlock();
         }
         if (server == null) {
             return MetaReply.error(MetaError.NOT_FOUND, "chunk server " + beat.csId()
-                    + " is not registered; register first");
+                    + (removed ? " was removed from the cluster (basalt cs remove); stop it"
+                    : " is not registered; register first"));
         }
         beats.put(beat.csId(), new Beat(nanoClock.getAsLong(), beat.capacityBytes(),
                 beat.usedBytes(), CsHealth.ofCode(beat.healthCode()), beat.recovery()));
@@ -449,11 +453,14 @@ public final class MetaStateMachine extends BaseStateMachine {
     private byte[] listCs() {
         List<ChunkServer> servers;
         Map<Integer, Long> recovering = new java.util.HashMap<>();
+        Map<Integer, Long> chunklets = new java.util.HashMap<>();
         lock.readLock().lock();
         try {
             servers = MetaLogic.allCs(store);
             for (ChunkServer server : servers) {
                 recovering.put(server.id(), RecoveryIndex.countOf(store, server.id()));
+                chunklets.put(server.id(), CsVersionIndex.liveCount(store, server.id(),
+                        Long.MAX_VALUE));
             }
         } finally {
             lock.readLock().unlock();
@@ -467,7 +474,7 @@ public final class MetaStateMachine extends BaseStateMachine {
                     beat == null ? -1 : (now - beat.atNanos()) / 1_000_000,
                     beat == null ? null : beat.health(),
                     beat == null ? RecoveryProgress.NONE : beat.recovery(),
-                    recovering.get(server.id())).encode(out);
+                    recovering.get(server.id()), chunklets.get(server.id())).encode(out);
         }
         return MetaReply.ok(out);
     }

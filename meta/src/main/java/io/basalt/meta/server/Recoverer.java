@@ -64,7 +64,12 @@ final class Recoverer {
     /** Bound on one pass's work: 16 entries of the log; the rest waits for the next pass. */
     static final int ITEMS_PER_PASS_MAX = 16 * RecoverChunklets.ITEMS_MAX;
 
-    private record Candidate(Chunk chunk, Chunklet chunklet, int mode, String why) {}
+    private record Candidate(Chunk chunk, Chunklet chunklet, int mode, int targetCsId,
+                             String why, boolean reportStuck) {
+        Candidate(Chunk chunk, Chunklet chunklet, int mode, String why) {
+            this(chunk, chunklet, mode, 0, why, true);
+        }
+    }
 
     private record MemoKey(long chunkUid, int csId, int mode) {}
 
@@ -73,6 +78,12 @@ final class Recoverer {
     private final Map<Integer, Long> firstSeenNanos = new HashMap<>();
     private final Map<Integer, Long> unhealthySinceNanos = new HashMap<>();
     private final Map<MemoKey, Memo> memo = new HashMap<>();
+    /**
+     * Erasure-coded moves this leader started (chunk uid -> source CS): they leave no chunklet
+     * on the source, so this is how the in-flight bounds count them until the chunk is healthy.
+     */
+    private final Map<Long, Integer> ecMovesFrom = new TreeMap<>();
+    private final Mover mover = new Mover();
     private final Map<Long, StuckRecovery> stuck = new TreeMap<>();
     private long leaderSinceNanos;
 
@@ -85,6 +96,7 @@ final class Recoverer {
             unhealthySinceNanos.clear();
             memo.clear();
             stuck.clear();
+            ecMovesFrom.clear();
         }
         memo.values().removeIf(entry -> nowNanos - entry.untilNanos() >= 0);
         Map<Long, Boolean> considered = new HashMap<>();
@@ -101,7 +113,7 @@ final class Recoverer {
                         chunk.volumeId(), chunk.index(), candidate.chunklet().index(),
                         candidate.chunklet().csId(), candidate.why());
                 items.add(new RecoverItem(chunk.uid(), chunk.version(),
-                        candidate.chunklet().csId(), candidate.mode()));
+                        candidate.chunklet().csId(), candidate.mode(), candidate.targetCsId()));
             }
             WireReader reply = propose.apply(new RecoverChunklets(items));
             int count = reply.count(1);
@@ -121,7 +133,13 @@ final class Recoverer {
         Chunk chunk = candidate.chunk();
         int csId = candidate.chunklet().csId();
         switch (result.outcome()) {
-            case CHANGED -> stuck.remove(chunk.uid());
+            case CHANGED -> {
+                stuck.remove(chunk.uid());
+                if (candidate.mode() == RecoverChunklets.MODE_MIGRATE && chunk.chunklets()
+                        .getFirst().role() != io.basalt.meta.model.ChunkletRole.REPLICA) {
+                    ecMovesFrom.put(chunk.uid(), csId);
+                }
+            }
             case SKIPPED -> LOG.info("chunk {} chunklet {} on cs {}: skipped ({})", chunk.uid(),
                     candidate.chunklet().index(), csId, result.message());
             case LAST_COPY, NO_PLACEMENT -> {
@@ -130,6 +148,9 @@ final class Recoverer {
                         result.outcome(), result.message(), RETRY_AFTER.toSeconds());
                 memo.put(new MemoKey(chunk.uid(), csId, candidate.mode()),
                         new Memo(result.chunkVersion(), nowNanos + RETRY_AFTER.toNanos()));
+                if (!candidate.reportStuck()) {
+                    return;
+                }
                 stuck.put(chunk.uid(), new StuckRecovery(chunk.uid(), chunk.volumeId(),
                         chunk.index(), result.chunkVersion(), csId, result.outcome(),
                         result.message()));
@@ -175,6 +196,7 @@ final class Recoverer {
             }
         }
         List<Candidate> candidates = new ArrayList<>();
+        java.util.Set<Long> chosenUids = new java.util.TreeSet<>();
         for (Chunk chunk : chunks.values()) {
             considered.put(chunk.uid(), true);
             if (candidates.size() >= ITEMS_PER_PASS_MAX) {
@@ -190,7 +212,20 @@ final class Recoverer {
             }
             if (chosen != null) {
                 candidates.add(chosen);
+                chosenUids.add(chunk.uid());
             }
+        }
+        // Moves: a drain, then the balancer, with what room the pass has left (Mover).
+        ecMovesFrom.keySet().removeIf(uid -> store.get(Table.DEGRADED, Keys.u64(uid)) == null);
+        List<Mover.Move> moves = mover.plan(store, servers, chunks, ecMovesFrom, chosenUids,
+                ITEMS_PER_PASS_MAX - candidates.size(), (chunk, csId, mode) -> remembered(
+                        new Candidate(chunk, null, mode, ""), csId, nowNanos));
+        for (Mover.Move move : moves) {
+            if (move.drain()) {
+                considered.put(move.chunk().uid(), true);
+            }
+            candidates.add(new Candidate(move.chunk(), move.chunklet(), move.mode(),
+                    move.targetCsId(), move.why(), move.drain()));
         }
         return candidates;
     }
@@ -201,9 +236,8 @@ final class Recoverer {
                                        Map<Integer, String> silentWhy) {
         ChunkServer server = servers.get(chunklet.csId());
         String lost = lostWhy.get(chunklet.csId());
-        if (chunklet.state() == ChunkletState.MIGRATING) {
-            return null;
-        }
+        // Either side of a move on a CS that is away: the state machine drops that side
+        // (MetaLogic.moveFailed) for OUTDATE and REPLACE alike.
         if (lost != null) {
             return new Candidate(chunk, chunklet, RecoverChunklets.MODE_REPLACE,
                     lost + " -> rebuild elsewhere");
@@ -225,9 +259,12 @@ final class Recoverer {
     }
 
     private boolean remembered(Candidate candidate, long nowNanos) {
+        return remembered(candidate, candidate.chunklet().csId(), nowNanos);
+    }
+
+    private boolean remembered(Candidate candidate, int csId, long nowNanos) {
         Chunk chunk = candidate.chunk();
-        Memo entry = memo.get(new MemoKey(chunk.uid(), candidate.chunklet().csId(),
-                candidate.mode()));
+        Memo entry = memo.get(new MemoKey(chunk.uid(), csId, candidate.mode()));
         return entry != null && entry.version() == chunk.version()
                 && nowNanos - entry.untilNanos() < 0;
     }

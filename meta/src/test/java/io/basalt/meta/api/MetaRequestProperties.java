@@ -53,6 +53,13 @@ class MetaRequestProperties {
                 Combinators.combine(longs, longs, ints, Arbitraries.integers().between(0, 255))
                         .as(MetaRequest.RecoverItem::new).list().ofMinSize(0).ofMaxSize(8)
                         .map(MetaRequest.RecoverChunklets::new),
+                Combinators.combine(longs, longs, ints, ints)
+                        .as((uid, version, csId, target) -> MetaRequest.RecoverItem.migrate(uid,
+                                version, csId, target)).list().ofMinSize(1).ofMaxSize(8)
+                        .map(MetaRequest.RecoverChunklets::new),
+                Combinators.combine(ints, Arbitraries.of(true, false))
+                        .as(MetaRequest.DrainCs::new),
+                ints.map(MetaRequest.RemoveCs::new),
                 Combinators.combine(longs, ints, longs).as(MetaRequest.RecoveryDone::new),
                 Combinators.combine(ints, longs, ints).as(MetaRequest.ListRecoveryTasks::new),
                 Arbitraries.just(new MetaRequest.RecoveryStatus())));
@@ -126,7 +133,8 @@ class MetaRequestProperties {
                 .encode(out);
         new CsView(new io.basalt.meta.model.ChunkServer(csId, "h:1", "h", "z", 10, 5,
                 io.basalt.meta.model.CsStatus.UP, "v"), 3, 4, null,
-                new MetaRequest.Heartbeat.RecoveryProgress(1, 2, 3, 4, 5, 6, 7), 9).encode(out);
+                new MetaRequest.Heartbeat.RecoveryProgress(1, 2, 3, 4, 5, 6, 7), 9, 11)
+                .encode(out);
         WireReader in = new WireReader(out.toByteArray());
         assertThat(RecoveryTask.decode(in)).isEqualTo(task);
         assertThat(RecoverResult.decode(in).message()).isEqualTo("no room");
@@ -134,6 +142,7 @@ class MetaRequestProperties {
         CsView view = CsView.decode(in);
         assertThat(view.recovery().rebuiltBytesTotal()).isEqualTo(6);
         assertThat(view.recoveringChunklets()).isEqualTo(9);
+        assertThat(view.chunklets()).isEqualTo(11);
         in.end();
     }
 

@@ -151,9 +151,11 @@ class RecovererTest {
                 chunk.chunklets().get(2).withState(ChunkletState.RECOVERING));
         // RECOVERING on a serving server: the chunk server works on it; nothing more to propose.
         assertThat(pass(101 * SECOND)).isZero();
-        // A DRAINING server is left alone.
+        // A DRAINING server gets no catch-up: its chunklet is rebuilt elsewhere (a drain).
         setStatus(flaky, CsStatus.UP, CsStatus.DRAINING);
-        assertThat(pass(102 * SECOND)).isZero();
+        assertThat(pass(102 * SECOND)).isEqualTo(1);
+        assertThat(proposed).containsExactly(MetaRequest.RecoverItem.replace(chunk.uid(),
+                recovering.version(), flaky));
     }
 
     @Test

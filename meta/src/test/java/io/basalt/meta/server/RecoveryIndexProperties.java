@@ -53,7 +53,7 @@ class RecoveryIndexProperties {
                 int targetCs = target == null ? 1 + random.nextInt(CS_COUNT)
                         : target.chunklets().get(random.nextInt(target.chunklets().size())).csId();
                 int volume = 1 + random.nextInt(Math.max(1, volumes));
-                MetaRequest request = switch (random.nextInt(12)) {
+                MetaRequest request = switch (random.nextInt(15)) {
                     case 0 -> new MetaRequest.CreateVolume("v" + (volumes + 1), 64L << 20,
                             List.of("rep1", "rep2", "rep3", "ec2+1", "ec4+2").get(random.nextInt(5)),
                             0);
@@ -61,15 +61,18 @@ class RecoveryIndexProperties {
                     case 3 -> target == null ? new MetaRequest.ListCs()
                             : new MetaRequest.ReportFailure(target.uid(), target.version(),
                                     targetCs);
-                    case 4, 5, 6 -> {
+                    case 4, 5, 6, 13 -> {
                         List<RecoverItem> items = new ArrayList<>();
                         for (int i = 1 + random.nextInt(3); i > 0 && target != null; i--) {
                             Chunk chunk = existing.get(random.nextInt(existing.size()));
                             int csId = chunk.chunklets().get(random.nextInt(
                                     chunk.chunklets().size())).csId();
+                            int mode = 1 + random.nextInt(4);
                             items.add(new RecoverItem(chunk.uid(), chunk.version()
-                                    - (random.nextInt(8) == 0 ? 1 : 0), csId,
-                                    1 + random.nextInt(2)));
+                                    - (random.nextInt(8) == 0 ? 1 : 0), csId, mode,
+                                    mode == MetaRequest.RecoverChunklets.MODE_MIGRATE
+                                            && random.nextBoolean()
+                                            ? 1 + random.nextInt(CS_COUNT) : 0));
                         }
                         yield items.isEmpty() ? new MetaRequest.ListCs()
                                 : new MetaRequest.RecoverChunklets(items);
@@ -93,6 +96,8 @@ class RecoveryIndexProperties {
                     }
                     case 9 -> new MetaRequest.AcquireLease(volume, "c" + random.nextInt(3), 10_000);
                     case 10 -> new MetaRequest.NewLeaderEpoch("m");
+                    case 14 -> new MetaRequest.DrainCs(1 + random.nextInt(CS_COUNT),
+                            random.nextBoolean());
                     default -> random.nextBoolean()
                             ? new MetaRequest.ResizeVolume("v" + volume, 16L << 20, true)
                             : new MetaRequest.DeleteVolume("v" + volume, true);
@@ -106,6 +111,7 @@ class RecoveryIndexProperties {
                 Map<Long, Chunk> after = chunks(meta);
                 trackStartVersions(before, after, startVersions);
                 checkTables(meta);
+                checkMovesAndAllocation(meta);
                 for (Map.Entry<String, Long> entry : startVersions.entrySet()) {
                     String[] parts = entry.getKey().split("/");
                     byte[] value = meta.stateMachine.storeForTests().get(Table.RECOVERY,
@@ -117,7 +123,7 @@ class RecoveryIndexProperties {
                 for (Chunk chunk : after.values()) {
                     Chunk old = before.get(chunk.uid());
                     if (old != null && uptodate(old) > 0) {
-                        assertThat(uptodate(chunk)).as("UPTODATE chunklets of chunk %d after %s"
+                        assertThat(uptodate(chunk)).as("readable chunklets of chunk %d after %s"
                                 + " (seed %d)", chunk.uid(), request, seed).isPositive();
                     }
                 }
@@ -127,7 +133,42 @@ class RecoveryIndexProperties {
 
     private static int uptodate(Chunk chunk) {
         return (int) chunk.chunklets().stream()
-                .filter(c -> c.state() == ChunkletState.UPTODATE).count();
+                .filter(c -> c.state() == ChunkletState.UPTODATE
+                        || c.state() == ChunkletState.MIGRATING).count();
+    }
+
+    /**
+     * Moves and allocation: a MIGRATING chunklet has exactly one RECOVERING partner with its
+     * index (and a chunk has at most one move); no CS holds two chunklets of a chunk; every
+     * server's allocatedBytes is the sum of the chunklet sizes placed on it.
+     */
+    static void checkMovesAndAllocation(StandaloneMeta meta) {
+        MetaStore store = meta.stateMachine.storeForTests();
+        Map<Integer, Long> expected = new TreeMap<>();
+        for (Chunk chunk : chunks(meta).values()) {
+            io.basalt.meta.model.Volume volume = io.basalt.meta.model.Volume.decode(
+                    new WireReader(store.get(Table.VOLUME, Keys.u64(chunk.volumeId()))));
+            long bytes = io.basalt.meta.model.Policy.parse(volume.policyName())
+                    .chunkletSizeBytes(volume.chunkSizeBytes());
+            java.util.Set<Integer> csIds = new java.util.HashSet<>();
+            int migrating = 0;
+            for (Chunklet chunklet : chunk.chunklets()) {
+                assertThat(csIds.add(chunklet.csId())).as("two chunklets of %s on one cs", chunk)
+                        .isTrue();
+                expected.merge(chunklet.csId(), bytes, Long::sum);
+                if (chunklet.state() == ChunkletState.MIGRATING) {
+                    migrating++;
+                    assertThat(chunk.chunklets().stream().filter(c -> c.index()
+                            == chunklet.index() && c.state() == ChunkletState.RECOVERING).count())
+                            .as("move partner in %s", chunk).isEqualTo(1);
+                }
+            }
+            assertThat(migrating).as("moves in %s", chunk).isLessThanOrEqualTo(1);
+        }
+        for (io.basalt.meta.model.ChunkServer server : MetaLogic.allCs(store)) {
+            assertThat(server.allocatedBytes()).as("allocated bytes of cs %d", server.id())
+                    .isEqualTo(expected.getOrDefault(server.id(), 0L));
+        }
     }
 
     /**

@@ -384,7 +384,10 @@ class RecoveryLogicTest {
         assertThat(meta.apply(new MetaRequest.RecoverChunklets(List.of())).error())
                 .isEqualTo(MetaError.INVALID);
         assertThat(meta.apply(new MetaRequest.RecoverChunklets(List.of(
-                new RecoverItem(1, 1, 1, 4)))).error()).isEqualTo(MetaError.INVALID);
+                new RecoverItem(1, 1, 1, 5)))).error()).isEqualTo(MetaError.INVALID);
+        // A move's target is never its source.
+        assertThat(meta.apply(new MetaRequest.RecoverChunklets(List.of(
+                RecoverItem.migrate(1, 1, 1, 1)))).error()).isEqualTo(MetaError.INVALID);
         List<RecoverItem> many = new ArrayList<>();
         for (int i = 0; i < 257; i++) {
             many.add(RecoverItem.replace(i, 1, 1));
