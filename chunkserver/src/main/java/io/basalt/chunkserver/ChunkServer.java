@@ -310,7 +310,10 @@ public final class ChunkServer implements AutoCloseable {
                         wal.failure() != null ? ", WAL failed: " + wal.failure().getMessage() : "");
                 health = now;
             }
-            meta.heartbeat(identity.csId(), capacity, used, now, recovery.progress());
+            Scrubber.Progress scrub = scrubber.progress();
+            meta.heartbeat(identity.csId(), capacity, used, now, recovery.progress(), new MetaLink.ScrubReport(
+                    scrub.running(), scrub.passBytes(), scrub.passDamaged(), scrub.passRepaired(),
+                    scrub.lastPassEndMillis(), scrub.lastPassDamaged(), scrub.lastPassRepaired()));
             if (heartbeatFailures > 0) {
                 log.info("heartbeats to meta succeed again after {} failed", heartbeatFailures);
                 heartbeatFailures = 0;

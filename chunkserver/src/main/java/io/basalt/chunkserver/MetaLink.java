@@ -27,6 +27,16 @@ public interface MetaLink extends AutoCloseable {
         heartbeat(csId, capacityBytes, usedBytes, health);
     }
 
+    /** A heartbeat that also reports what the scrubber is doing and found. */
+    default void heartbeat(int csId, long capacityBytes, long usedBytes, Health health, RecoveryProgress progress,
+            ScrubReport scrub) throws IOException {
+        heartbeat(csId, capacityBytes, usedBytes, health, progress);
+    }
+
+    /** The scrubber's pass in progress (if any) and the last finished pass's findings. */
+    record ScrubReport(boolean running, long passBytes, long passDamaged, long passRepaired, long lastPassEndMillis,
+            long lastPassDamaged, long lastPassRepaired) {}
+
     /** The chunklets meta has placed on this CS in state RECOVERING: what it must rebuild or catch up. */
     default List<RecoveryTask> recoveryTasks(int csId) throws IOException {
         return List.of();

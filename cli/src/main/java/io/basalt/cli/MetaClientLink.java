@@ -125,6 +125,13 @@ public final class MetaClientLink implements MetaLink {
     @Override
     public void heartbeat(int csId, long capacityBytes, long usedBytes, Health health,
                           RecoveryProgress progress) throws IOException {
+        heartbeat(csId, capacityBytes, usedBytes, health, progress,
+                new ScrubReport(false, 0, 0, 0, 0, 0, 0));
+    }
+
+    @Override
+    public void heartbeat(int csId, long capacityBytes, long usedBytes, Health health,
+                          RecoveryProgress progress, ScrubReport scrub) throws IOException {
         try {
             MetaClient.HeartbeatReply reply = heartbeatClient.heartbeat(csId, capacityBytes,
                     usedBytes, switch (health) {
@@ -134,7 +141,10 @@ public final class MetaClientLink implements MetaLink {
                     }, new MetaRequest.Heartbeat.RecoveryProgress(progress.activeChunklets(),
                             progress.queuedChunklets(), progress.bytesDone(), progress.bytesTotal(),
                             progress.bytesPerSecond(), progress.rebuiltBytesTotal(),
-                            progress.catchUpBytesTotal()));
+                            progress.catchUpBytesTotal()),
+                    new MetaRequest.Heartbeat.ScrubReport(scrub.running(), scrub.passBytes(),
+                            scrub.passDamaged(), scrub.passRepaired(), scrub.lastPassEndMillis(),
+                            scrub.lastPassDamaged(), scrub.lastPassRepaired()));
             VersionPuller current = puller;
             if (current != null) {
                 current.metaHas(reply.highestChangeSeq());

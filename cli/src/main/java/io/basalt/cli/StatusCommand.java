@@ -196,6 +196,7 @@ final class StatusCommand implements Runnable {
         root.put("volumes", volumes);
         root.put("degradedChunks", degradedTotal(report));
         root.put("recovery", recoveryJson(report));
+        root.put("scrub", ScrubStatus.json(report.servers()));
         return root;
     }
 
@@ -361,6 +362,7 @@ final class StatusCommand implements Runnable {
         if (recoveryShown(report)) {
             printRecovery(report);
         }
+        ScrubStatus.print(report.servers());
     }
 
     /** {@code [#####...............]  1.2 GiB of 98 GiB (5%)}; "-" without a heartbeat yet. */

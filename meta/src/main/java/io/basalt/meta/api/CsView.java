@@ -1,6 +1,7 @@
 package io.basalt.meta.api;
 
 import io.basalt.meta.api.MetaRequest.Heartbeat.RecoveryProgress;
+import io.basalt.meta.api.MetaRequest.Heartbeat.ScrubReport;
 import io.basalt.meta.model.ChunkServer;
 import io.basalt.meta.model.CsHealth;
 
@@ -11,15 +12,22 @@ import io.basalt.meta.model.CsHealth;
  * {@code recoveringChunklets}, the RECOVERING chunklets placed on it, and {@code chunklets}, the
  * chunks with a chunklet on it (what a drain has left to move; replicated state). Wire form:
  * {@code ChunkServer | i64 usedBytes | i64 heartbeatAgeMillis | u8 healthCode (255: none) |
- * RecoveryProgress (48 bytes) | i64 recoveringChunklets | i64 chunklets}.
+ * RecoveryProgress (48 bytes) | i64 recoveringChunklets | i64 chunklets | ScrubReport (49 bytes)}
+ * ({@code scrub}: the scrubber's report in its last heartbeat).
  */
 public record CsView(ChunkServer server, long usedBytes, long heartbeatAgeMillis,
                      CsHealth health, RecoveryProgress recovery, long recoveringChunklets,
-                     long chunklets) {
+                     long chunklets, ScrubReport scrub) {
     private static final int NO_HEALTH = 255;
 
     public CsView(ChunkServer server, long usedBytes, long heartbeatAgeMillis, CsHealth health) {
         this(server, usedBytes, heartbeatAgeMillis, health, RecoveryProgress.NONE, 0, 0);
+    }
+
+    public CsView(ChunkServer server, long usedBytes, long heartbeatAgeMillis, CsHealth health,
+                  RecoveryProgress recovery, long recoveringChunklets, long chunklets) {
+        this(server, usedBytes, heartbeatAgeMillis, health, recovery, recoveringChunklets, chunklets,
+                ScrubReport.NONE);
     }
 
     public void encode(WireWriter out) {
@@ -27,6 +35,7 @@ public record CsView(ChunkServer server, long usedBytes, long heartbeatAgeMillis
         out.i64(usedBytes).i64(heartbeatAgeMillis).u8(health == null ? NO_HEALTH : health.code);
         recovery.encode(out);
         out.i64(recoveringChunklets).i64(chunklets);
+        scrub.encode(out);
     }
 
     public static CsView decode(WireReader in) {
@@ -37,8 +46,9 @@ public record CsView(ChunkServer server, long usedBytes, long heartbeatAgeMillis
         RecoveryProgress recovery = RecoveryProgress.decode(in);
         long recovering = in.i64();
         long chunklets = in.i64();
+        ScrubReport scrub = ScrubReport.decode(in);
         return new CsView(server, usedBytes, ageMillis,
                 healthCode == NO_HEALTH ? null : CsHealth.ofCode(healthCode), recovery, recovering,
-                chunklets);
+                chunklets, scrub);
     }
 }

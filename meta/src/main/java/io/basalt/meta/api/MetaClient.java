@@ -160,8 +160,16 @@ public final class MetaClient implements AutoCloseable {
     /** Sends a heartbeat with this chunk server's recovery progress (for basalt status). */
     public HeartbeatReply heartbeat(int csId, long capacityBytes, long usedBytes, CsHealth health,
                                     MetaRequest.Heartbeat.RecoveryProgress recovery) {
+        return heartbeat(csId, capacityBytes, usedBytes, health, recovery,
+                MetaRequest.Heartbeat.ScrubReport.NONE);
+    }
+
+    /** Sends a heartbeat with this chunk server's recovery progress and scrub report. */
+    public HeartbeatReply heartbeat(int csId, long capacityBytes, long usedBytes, CsHealth health,
+                                    MetaRequest.Heartbeat.RecoveryProgress recovery,
+                                    MetaRequest.Heartbeat.ScrubReport scrub) {
         WireReader in = call(new MetaRequest.Heartbeat(csId, capacityBytes, usedBytes,
-                health.code, recovery));
+                health.code, recovery, scrub));
         CsStatus status = CsStatus.ofCode(in.u8());
         return new HeartbeatReply(status, in.remaining() >= 8 ? in.i64() : -1);
     }

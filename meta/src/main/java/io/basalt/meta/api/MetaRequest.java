@@ -80,9 +80,11 @@ public sealed interface MetaRequest {
             case GET_CHUNK -> new GetChunk(in.i64(), in.i64());
             case LIST_CS -> new ListCs();
             case HEARTBEAT -> new Heartbeat(in.i32(), in.i64(), in.i64(), in.u8(),
-                    // A chunk server of an older build sends no recovery tail.
+                    // A chunk server of an older build sends no recovery (or scrub) tail.
                     in.remaining() == 0 ? Heartbeat.RecoveryProgress.NONE
-                            : Heartbeat.RecoveryProgress.decode(in));
+                            : Heartbeat.RecoveryProgress.decode(in),
+                    in.remaining() == 0 ? Heartbeat.ScrubReport.NONE
+                            : Heartbeat.ScrubReport.decode(in));
             case STATUS -> new Status();
             case GET_CLUSTER_ID -> new GetClusterId();
             case LIST_CS_CHUNK_VERSIONS -> new ListCsChunkVersions(in.i32(), in.i64(), in.i32());
@@ -229,20 +231,50 @@ public sealed interface MetaRequest {
      * (the CS's version index, so it knows when to pull).
      */
     record Heartbeat(int csId, long capacityBytes, long usedBytes, int healthCode,
-                     RecoveryProgress recovery) implements MetaRequest {
+                     RecoveryProgress recovery, ScrubReport scrub) implements MetaRequest {
         public Heartbeat {
             java.util.Objects.requireNonNull(recovery, "recovery");
+            java.util.Objects.requireNonNull(scrub, "scrub");
         }
 
         /** A heartbeat of a chunk server with no recovery work. */
         public Heartbeat(int csId, long capacityBytes, long usedBytes, int healthCode) {
-            this(csId, capacityBytes, usedBytes, healthCode, RecoveryProgress.NONE);
+            this(csId, capacityBytes, usedBytes, healthCode, RecoveryProgress.NONE, ScrubReport.NONE);
+        }
+
+        public Heartbeat(int csId, long capacityBytes, long usedBytes, int healthCode,
+                         RecoveryProgress recovery) {
+            this(csId, capacityBytes, usedBytes, healthCode, recovery, ScrubReport.NONE);
         }
 
         public MetaOp op() { return MetaOp.HEARTBEAT; }
         public void encodeBody(WireWriter out) {
             out.i32(csId).i64(capacityBytes).i64(usedBytes).u8(healthCode);
             recovery.encode(out);
+            scrub.encode(out);
+        }
+
+        /**
+         * What a chunk server's scrubber is doing and found, for {@code basalt status}: whether a
+         * pass runs, its bytes read, damaged blocks found and repaired so far, and when the last
+         * finished pass ended (epoch ms, 0 never) with what it found and repaired. Wire form:
+         * {@code u8 running | i64 passBytes | i64 passDamaged | i64 passRepaired |
+         * i64 lastPassEndMillis | i64 lastPassDamaged | i64 lastPassRepaired} (49 bytes).
+         */
+        public record ScrubReport(boolean running, long passBytes, long passDamaged, long passRepaired,
+                                  long lastPassEndMillis, long lastPassDamaged,
+                                  long lastPassRepaired) {
+            public static final ScrubReport NONE = new ScrubReport(false, 0, 0, 0, 0, 0, 0);
+
+            public void encode(WireWriter out) {
+                out.bool(running).i64(passBytes).i64(passDamaged).i64(passRepaired)
+                        .i64(lastPassEndMillis).i64(lastPassDamaged).i64(lastPassRepaired);
+            }
+
+            public static ScrubReport decode(WireReader in) {
+                return new ScrubReport(in.bool(), in.i64(), in.i64(), in.i64(), in.i64(), in.i64(),
+                        in.i64());
+            }
         }
 
         /**

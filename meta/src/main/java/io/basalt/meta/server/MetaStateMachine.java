@@ -78,9 +78,16 @@ public final class MetaStateMachine extends BaseStateMachine {
 
     /** A chunk server's last heartbeat, as the leader saw it. */
     public record Beat(long atNanos, long capacityBytes, long usedBytes, CsHealth health,
-                       RecoveryProgress recovery) {
+                       RecoveryProgress recovery, MetaRequest.Heartbeat.ScrubReport scrub) {
         public Beat(long atNanos, long capacityBytes, long usedBytes, CsHealth health) {
-            this(atNanos, capacityBytes, usedBytes, health, RecoveryProgress.NONE);
+            this(atNanos, capacityBytes, usedBytes, health, RecoveryProgress.NONE,
+                    MetaRequest.Heartbeat.ScrubReport.NONE);
+        }
+
+        public Beat(long atNanos, long capacityBytes, long usedBytes, CsHealth health,
+                    RecoveryProgress recovery) {
+            this(atNanos, capacityBytes, usedBytes, health, recovery,
+                    MetaRequest.Heartbeat.ScrubReport.NONE);
         }
     }
 
@@ -355,7 +362,7 @@ public final class MetaStateMachine extends BaseStateMachine {
                 // heartbeat arrives (seen: a restarted server briefly counted not UP).
                 beats.computeIfPresent(register.csId(), (id, beat) -> new Beat(nanoClock.getAsLong(),
                         register.capacityBytes(), beat.usedBytes(), CsHealth.OK,
-                        RecoveryProgress.NONE));
+                        RecoveryProgress.NONE, beat.scrub()));
             }
             return reply;
         } catch (MetaStore.StoreException | IllegalStateException e) {
@@ -445,7 +452,7 @@ public final class MetaStateMachine extends BaseStateMachine {
                     : " is not registered; register first"));
         }
         beats.put(beat.csId(), new Beat(nanoClock.getAsLong(), beat.capacityBytes(),
-                beat.usedBytes(), CsHealth.ofCode(beat.healthCode()), beat.recovery()));
+                beat.usedBytes(), CsHealth.ofCode(beat.healthCode()), beat.recovery(), beat.scrub()));
         // One more key read on the leader: the CS compares it with what it pulled last.
         return MetaReply.ok(new WireWriter().u8(server.status().code).i64(highestSeq));
     }
@@ -474,7 +481,8 @@ public final class MetaStateMachine extends BaseStateMachine {
                     beat == null ? -1 : (now - beat.atNanos()) / 1_000_000,
                     beat == null ? null : beat.health(),
                     beat == null ? RecoveryProgress.NONE : beat.recovery(),
-                    recovering.get(server.id()), chunklets.get(server.id())).encode(out);
+                    recovering.get(server.id()), chunklets.get(server.id()),
+                    beat == null ? MetaRequest.Heartbeat.ScrubReport.NONE : beat.scrub()).encode(out);
         }
         return MetaReply.ok(out);
     }
