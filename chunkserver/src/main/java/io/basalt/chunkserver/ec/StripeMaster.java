@@ -77,6 +77,10 @@ public final class StripeMaster implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(StripeMaster.class);
     private static final int S = EcLayout.STRIP_BYTES;
     private static final int LOCK_SLOTS = 4096;
+    /** Most stripes one STRIP_REBUILD covers: its reply is then at most ~540 KiB (ec16+m parity). */
+    public static final int REBUILD_STRIPES_MAX = 128;
+    /** Most chunk-logical bytes of a STRIP_REBUILD: REBUILD_STRIPES_MAX stripes of the widest EC. */
+    public static final long REBUILD_LENGTH_MAX_BYTES = (long) REBUILD_STRIPES_MAX * 16 * EcLayout.STRIP_BYTES;
 
     private final ChunkletStore store;
     private final WalWriter wal;
@@ -650,12 +654,14 @@ public final class StripeMaster implements AutoCloseable {
         int n = frame.getUnsignedByte(at + 1);
         int count = request.stripeCount;
         int first = request.firstStripe;
-        if (column >= layout.width() || column == layout.masterIndex() || n != (column < k ? 1 : k)
+        if (count > REBUILD_STRIPES_MAX || column >= layout.width() || column == layout.masterIndex()
+                || n != (column < k ? 1 : k)
                 || frame.getInt(at + 4) != count * n * 8 || request.offsetBytes % layout.stripeBytes() != 0
                 || request.lengthBytes % layout.stripeBytes() != 0) {
             throw new CsException(CsStatus.INVALID, "STRIP_REBUILD of column " + column + " with " + n
                     + " versions per strip over " + request.lengthBytes + " bytes at " + request.offsetBytes
-                    + " (whole stripes of ec" + k + "+" + m + ", not the master's column)");
+                    + " (whole stripes of ec" + k + "+" + m + ", at most " + REBUILD_STRIPES_MAX
+                    + ", not the master's column)");
         }
         if (layout.usable(column)) {
             throw new CsException(CsStatus.INVALID, "STRIP_REBUILD of column " + column

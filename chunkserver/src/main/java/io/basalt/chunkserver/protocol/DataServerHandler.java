@@ -473,8 +473,11 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
         // The range is chunk-logical (k chunklets wide): the master checks it against the layout.
         long lengthBytes = DataFrame.lengthBytes(frame);
         long offsetBytes = DataFrame.offsetBytes(frame);
-        if (lengthBytes > service.lengthMaxBytes()) {
-            throw new CsException(CsStatus.INVALID, "length " + lengthBytes + " (max " + service.lengthMaxBytes() + ")");
+        // A rebuild answers one column of the range (at most REBUILD_STRIPES_MAX strips), not the range.
+        long lengthMax = type == DataFrame.TYPE_STRIP_REBUILD ? StripeMaster.REBUILD_LENGTH_MAX_BYTES
+                : service.lengthMaxBytes();
+        if (lengthBytes > lengthMax) {
+            throw new CsException(CsStatus.INVALID, "length " + lengthBytes + " (max " + lengthMax + ")");
         }
         StripeMaster master = service.stripes();
         if (master == null) {

@@ -4,6 +4,7 @@ import io.basalt.chunkserver.BlockCrc;
 import io.basalt.chunkserver.CsStatus;
 import io.basalt.chunkserver.MetaLink;
 import io.basalt.chunkserver.ec.EcLayout;
+import io.basalt.chunkserver.ec.StripeMaster;
 import io.basalt.chunkserver.protocol.DataClient;
 import io.basalt.chunkserver.protocol.DataFrame;
 import io.basalt.chunkserver.store.ChunkletStore;
@@ -33,9 +34,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class EcRecovery {
     private static final int S = EcLayout.STRIP_BYTES;
-    /** Chunk-logical bytes one STRIP_REBUILD covers: the chunk server's request limit. */
-    static final int REQUEST_BYTES_MAX = 1 << 20;
-    private static final int LANES = 2;
+    /** Rebuild requests in flight at once: the master reads and decodes them in parallel. */
+    private static final int LANES = 4;
 
     private final MetaLink.RecoveryTask task;
     private final RecoveryContext context;
@@ -76,7 +76,7 @@ final class EcRecovery {
             recovering.add(i == column);
         }
         EcLayout layout = new EcLayout(k, task.parityCount(), master.index(), addresses, usable, recovering);
-        int stripesPerRequest = Math.max(1, REQUEST_BYTES_MAX / (k * S));
+        int stripesPerRequest = StripeMaster.REBUILD_STRIPES_MAX;
         long stripes = task.chunkletSizeBytes() / S;
         long ranges = (stripes + stripesPerRequest - 1) / stripesPerRequest;
         progress.bytesTotal = task.chunkletSizeBytes();

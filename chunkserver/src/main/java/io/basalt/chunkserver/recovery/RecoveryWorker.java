@@ -166,8 +166,8 @@ public final class RecoveryWorker implements AutoCloseable {
             }
             meta.recoveryDone(task.chunkUid(), csId, task.startVersion());
             outcome = "done";
-            log.info("chunk {}: {} of chunklet {} done in {} ms: {} blocks copied, {} bytes of block maps read",
-                    chunk, kind, task.targetIndex(), (System.nanoTime() - run.startNanos()) / 1_000_000,
+            log.info("chunk {}: {} of {} {} done in {} ms: {} blocks copied, {} bytes of block maps read",
+                    chunk, kind, task.erasureCoded() ? "column" : "chunklet", task.targetIndex(), (System.nanoTime() - run.startNanos()) / 1_000_000,
                     run.progress().blocksCopied, run.progress().mapBytes);
         } catch (MetaLink.StaleRecoveryException e) {
             outcome = "stale";
