@@ -249,8 +249,16 @@ final class Recoverer {
             return new Candidate(chunk, chunklet, RecoverChunklets.MODE_OUTDATE,
                     silent + " -> OUTDATED, writes go on without it");
         }
+        if ((chunklet.state() == ChunkletState.RECOVERING || chunklet.state() == ChunkletState.OUTDATED)
+                && server != null && server.status() == CsStatus.FULL) {
+            // Its disk has no room for the copy (a rebuild whose target fills, or a catch-up): the
+            // copy goes to a server with room, and the partial one here is deleted, freeing space.
+            return new Candidate(chunk, chunklet, RecoverChunklets.MODE_REPLACE,
+                    "cs " + server.id() + " FULL while its chunklet is " + chunklet.state()
+                            + " -> rebuild elsewhere");
+        }
         if (chunklet.state() == ChunkletState.OUTDATED && server != null
-                && (server.status() == CsStatus.UP || server.status() == CsStatus.FULL)) {
+                && server.status() == CsStatus.UP) {
             return new Candidate(chunk, chunklet, RecoverChunklets.MODE_IN_PLACE,
                     "OUTDATED, cs " + server.id() + " " + server.status()
                             + " again -> catch-up in place");

@@ -159,6 +159,29 @@ class RecovererTest {
     }
 
     @Test
+    void aRebuildWhoseTargetDiskFillsIsMovedToAServerWithRoom() {
+        registerHosts(5);
+        Volume volume = meta.create("v", 16L << 20, "rep3");
+        Chunk chunk = meta.allocate(volume.id(), 0);
+        int target = chunk.chunklets().get(1).csId();
+        Chunk outdated = Chunk.decode(meta.ok(new MetaRequest.ReportFailure(chunk.uid(),
+                chunk.version(), target)));
+        assertThat(pass(100 * SECOND)).isEqualTo(1);
+        Chunk recovering = chunk(volume.id(), 0);
+        assertThat(recovering.chunklets().get(1).state()).isEqualTo(ChunkletState.RECOVERING);
+        // Its disk fills while it copies (the watchdog makes it FULL from its heartbeat).
+        setStatus(target, CsStatus.UP, CsStatus.FULL);
+        assertThat(pass(101 * SECOND)).isEqualTo(1);
+        assertThat(proposed).containsExactly(MetaRequest.RecoverItem.replace(chunk.uid(),
+                recovering.version(), target));
+        Chunk moved = chunk(volume.id(), 0);
+        assertThat(moved.chunklets().get(1).csId()).isNotEqualTo(target);
+        assertThat(moved.chunklets().get(1).state()).isEqualTo(ChunkletState.RECOVERING);
+        assertThat(moved.chunklets()).filteredOn(c -> c.state() == ChunkletState.UPTODATE).hasSize(2);
+        assertThat(outdated.version()).isLessThan(moved.version());
+    }
+
+    @Test
     void anItemWithoutPlacementIsNotProposedAgainForTenSecondsAndItsReasonIsShown() {
         registerHosts(3);
         Volume volume = meta.create("v", 16L << 20, "rep3");
