@@ -10,18 +10,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.basalt.chunkserver.protocol.DataClient;
 import io.basalt.chunkserver.protocol.DataFrame;
 import io.basalt.chunkserver.recovery.RecoveryWorker;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
-import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -36,27 +28,16 @@ class ReplicaRecoveryTest {
     static final long CHUNKLET = 16L << 20;
     static final int BLOCKS = 512; // the test writes the first 2 MiB
 
-    Path root;
-    EventLoopGroup group;
-    final List<AutoCloseable> toClose = new ArrayList<>();
+    InProcessServers servers;
 
     @BeforeEach
     void setUp() throws IOException {
-        root = Files.createTempDirectory("cs-recovery");
-        group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        servers = new InProcessServers("cs-recovery", CHUNKLET);
     }
 
     @AfterEach
     void tearDown() throws Exception {
-        for (AutoCloseable c : toClose.reversed()) {
-            c.close();
-        }
-        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).await();
-        try (Stream<Path> files = Files.walk(root)) {
-            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
+        servers.close();
     }
 
     private int nextCsId = 1;
@@ -67,23 +48,15 @@ class ReplicaRecoveryTest {
     }
 
     ChunkServer start(String name, LocalMetaLink meta) throws IOException {
-        ChunkServer.Config config = ChunkServer.Config.defaults(root.resolve(name)).withChunkletSize(CHUNKLET)
-                .withWal(new io.basalt.chunkserver.wal.WalWriter.Config(8L << 20, 64, 4096, 64L << 20,
-                        (1 << 20) + 2048))
-                .withRecovery(new RecoveryWorker.Config(100, 2, 0));
-        ChunkServer server = ChunkServer.start(config, meta, new PrometheusRegistry());
-        toClose.add(server::closeQuietly);
-        return server;
+        return servers.start(name, meta, config -> config.withRecovery(new RecoveryWorker.Config(100, 2, 0)));
     }
 
     DataClient connect(ChunkServer server) throws IOException {
-        DataClient client = DataClient.connect(group, address(server), 10_000, 2 << 20);
-        toClose.add(client);
-        return client;
+        return servers.connect(server);
     }
 
     static String address(ChunkServer server) {
-        return "127.0.0.1:" + server.address().getPort();
+        return InProcessServers.address(server);
     }
 
     static MetaLink.RecoveryTask task(long version, boolean catchUp, ChunkServer target, ChunkServer... sources) {

@@ -8,22 +8,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.basalt.chunkserver.protocol.DataClient;
 import io.basalt.chunkserver.recovery.RecoveryWorker;
 import io.basalt.chunkserver.recovery.Scrubber;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
-import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -37,44 +29,25 @@ class ScrubTest {
     static final long UID = 0x5c5cL;
     static final long CHUNKLET = 16L << 20;
 
-    Path root;
-    EventLoopGroup group;
-    final List<AutoCloseable> toClose = new ArrayList<>();
+    InProcessServers servers;
 
     @BeforeEach
     void setUp() throws IOException {
-        root = Files.createTempDirectory("cs-scrub");
-        group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        servers = new InProcessServers("cs-scrub", CHUNKLET);
     }
 
     @AfterEach
     void tearDown() throws Exception {
-        for (AutoCloseable c : toClose.reversed()) {
-            c.close();
-        }
-        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).await();
-        try (Stream<Path> files = Files.walk(root)) {
-            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
+        servers.close();
     }
 
     ChunkServer start(String name, LocalMetaLink meta, Duration scrubInterval) throws IOException {
-        ChunkServer.Config config = ChunkServer.Config.defaults(root.resolve(name)).withChunkletSize(CHUNKLET)
-                .withWal(new io.basalt.chunkserver.wal.WalWriter.Config(8L << 20, 64, 4096, 64L << 20,
-                        (1 << 20) + 2048))
-                .withRecovery(new RecoveryWorker.Config(100, 2, 0))
-                .withScrub(new Scrubber.Config(scrubInterval, 0));
-        ChunkServer server = ChunkServer.start(config, meta, new PrometheusRegistry());
-        toClose.add(server::closeQuietly);
-        return server;
+        return servers.start(name, meta, config -> config.withRecovery(new RecoveryWorker.Config(100, 2, 0))
+                .withScrub(new Scrubber.Config(scrubInterval, 0)));
     }
 
     DataClient connect(ChunkServer server) throws IOException {
-        DataClient client = DataClient.connect(group, "127.0.0.1:" + server.address().getPort(), 10_000, 2 << 20);
-        toClose.add(client);
-        return client;
+        return servers.connect(server);
     }
 
     static void flipByte(ChunkServer server, long offset) throws IOException {

@@ -15,8 +15,6 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -82,27 +80,13 @@ final class EcRecovery {
         progress.bytesTotal = task.chunkletSizeBytes();
         AtomicInteger next = new AtomicInteger();
         MetaLink.Member source = master;
-        List<CompletableFuture<Void>> lanes = new ArrayList<>();
-        for (int lane = 0; lane < LANES; lane++) {
-            lanes.add(CompletableFuture.runAsync(() -> {
-                try {
-                    for (long r = next.getAndIncrement(); r < ranges; r = next.getAndIncrement()) {
-                        long first = r * stripesPerRequest;
-                        int count = (int) Math.min(stripesPerRequest, stripes - first);
-                        rebuildRange(source, layout, first, count);
-                    }
-                } catch (IOException | InterruptedException e) {
-                    throw new java.util.concurrent.CompletionException(e);
-                }
-            }, context.executor()));
-        }
-        try {
-            CompletableFuture.allOf(lanes.toArray(CompletableFuture[]::new)).get();
-        } catch (ExecutionException e) {
-            Throwable cause = e.getCause() instanceof java.util.concurrent.CompletionException c ? c.getCause()
-                    : e.getCause();
-            throw cause instanceof IOException io ? io : new IOException(cause);
-        }
+        RecoveryIo.inParallel(context, LANES, lane -> {
+            for (long r = next.getAndIncrement(); r < ranges; r = next.getAndIncrement()) {
+                long first = r * stripesPerRequest;
+                int count = (int) Math.min(stripesPerRequest, stripes - first);
+                rebuildRange(source, layout, first, count);
+            }
+        });
     }
 
     /** Asks the master for this column's strips of stripes [first, first + count) and logs them here. */

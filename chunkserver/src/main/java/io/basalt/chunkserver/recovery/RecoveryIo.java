@@ -78,6 +78,34 @@ final class RecoveryIo {
         await(done);
     }
 
+    /** One lane's work: lane {@code lane} of a recovery's parallel lanes. */
+    @FunctionalInterface
+    interface Lane {
+        void run(int lane) throws IOException, InterruptedException;
+    }
+
+    /** Runs {@code lanes} lanes of work in parallel on {@code context}'s executor; the first failure wins. */
+    static void inParallel(RecoveryContext context, int lanes, Lane body) throws IOException, InterruptedException {
+        java.util.List<CompletableFuture<Void>> running = new java.util.ArrayList<>();
+        for (int lane = 0; lane < lanes; lane++) {
+            int index = lane;
+            running.add(CompletableFuture.runAsync(() -> {
+                try {
+                    body.run(index);
+                } catch (IOException | InterruptedException e) {
+                    throw new java.util.concurrent.CompletionException(e);
+                }
+            }, context.executor()));
+        }
+        try {
+            CompletableFuture.allOf(running.toArray(CompletableFuture[]::new)).get();
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause() instanceof java.util.concurrent.CompletionException c ? c.getCause()
+                    : e.getCause();
+            throw cause instanceof IOException io ? io : new IOException(cause);
+        }
+    }
+
     static <T> T await(CompletableFuture<T> future) throws IOException, InterruptedException {
         try {
             return future.get(2, TimeUnit.MINUTES);

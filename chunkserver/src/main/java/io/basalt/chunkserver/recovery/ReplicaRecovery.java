@@ -17,7 +17,6 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -99,28 +98,13 @@ final class ReplicaRecovery {
         long size = task.chunkletSizeBytes();
         int segments = (int) ((size + SEGMENT_BYTES - 1) / SEGMENT_BYTES);
         progress.bytesTotal = size;
-        // One worker thread per source: segment s goes to source s mod n, so all of them are read at once.
-        List<CompletableFuture<Void>> lanes = new ArrayList<>();
-        for (int lane = 0; lane < sources.size(); lane++) {
-            int first = lane;
-            List<MetaLink.Member> all = sources;
-            lanes.add(CompletableFuture.runAsync(() -> {
-                try {
-                    for (int s = first; s < segments; s += all.size()) {
-                        copySegment(s, all.get(s % all.size()), all);
-                    }
-                } catch (IOException | InterruptedException e) {
-                    throw new java.util.concurrent.CompletionException(e);
-                }
-            }, context.executor()));
-        }
-        try {
-            CompletableFuture.allOf(lanes.toArray(CompletableFuture[]::new)).get();
-        } catch (ExecutionException e) {
-            Throwable cause = e.getCause() instanceof java.util.concurrent.CompletionException c ? c.getCause()
-                    : e.getCause();
-            throw cause instanceof IOException io ? io : new IOException(cause);
-        }
+        // One lane per source: segment s goes to source s mod n, so all of them are read at once.
+        List<MetaLink.Member> all = sources;
+        RecoveryIo.inParallel(context, all.size(), lane -> {
+            for (int s = lane; s < segments; s += all.size()) {
+                copySegment(s, all.get(s % all.size()), all);
+            }
+        });
         // Check: one more diff of the maps alone must find nothing left that a client did not write.
         long leftover = 0;
         for (int s = 0; s < segments; s++) {

@@ -1120,12 +1120,13 @@ public final class MetaLogic {
         Volume volume = Volume.decode(new WireReader(volumeBytes));
         Policy policy = Policy.parse(volume.policyName());
         return new RecoveryTask(chunk, chunk.version(), 0, policy.name(),
-                policy.chunkletSizeBytes(volume.chunkSizeBytes()), peersOf(store, chunk));
+                policy.chunkletSizeBytes(volume.chunkSizeBytes()), peersOf(allCs(store), chunk));
     }
 
-    private static List<RecoveryTask.Peer> peersOf(MetaStore store, Chunk chunk) {
+    /** Where each chunk server holding a chunklet of {@code chunk} is, in id order. */
+    private static List<RecoveryTask.Peer> peersOf(List<ChunkServer> servers, Chunk chunk) {
         List<RecoveryTask.Peer> peers = new ArrayList<>();
-        for (ChunkServer server : allCs(store)) {
+        for (ChunkServer server : servers) {
             for (Chunklet chunklet : chunk.chunklets()) {
                 if (server.id() == chunklet.csId()) {
                     peers.add(new RecoveryTask.Peer(server.id(), server.address(), server.status().code));
@@ -1156,17 +1157,9 @@ public final class MetaLogic {
             if (servers == null) {
                 servers = allCs(store);
             }
-            List<RecoveryTask.Peer> peers = new ArrayList<>();
-            for (Chunklet chunklet : chunk.chunklets()) {
-                for (ChunkServer server : servers) {
-                    if (server.id() == chunklet.csId()) {
-                        peers.add(new RecoveryTask.Peer(server.id(), server.address(),
-                                server.status().code));
-                    }
-                }
-            }
             tasks.add(new RecoveryTask(chunk, record.startVersion(), record.kind(),
-                    policy.name(), policy.chunkletSizeBytes(volume.chunkSizeBytes()), peers));
+                    policy.name(), policy.chunkletSizeBytes(volume.chunkSizeBytes()),
+                    peersOf(servers, chunk)));
         }
         return tasks;
     }
