@@ -40,6 +40,11 @@ final class AttemptFailure extends RuntimeException {
         return new AttemptFailure(Remedy.RETRY, reason, List.of(), BlockDeviceException.Kind.IO, message);
     }
 
+    /** Try again; if the tries run out, fail with {@code kind}. */
+    static AttemptFailure retry(String reason, BlockDeviceException.Kind kind, String message) {
+        return new AttemptFailure(Remedy.RETRY, reason, List.of(), kind, message);
+    }
+
     static AttemptFailure giveUp(BlockDeviceException.Kind kind, String message) {
         return new AttemptFailure(Remedy.GIVE_UP, "fatal", List.of(), kind, message);
     }

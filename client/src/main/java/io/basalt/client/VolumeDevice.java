@@ -667,8 +667,12 @@ public final class VolumeDevice implements BlockDevice {
                                                             + Long.toHexString(chunk.uid()) + " fails its CRC32C");
                                         }
                                         long logical = (from + i) * stripeBytes + (long) column0 * BLOCK_SIZE_BYTES;
-                                        destination.setBytes(destinationIndex + (int) (logical - chunkOffset), payload,
-                                                dataAt + i * BLOCK_SIZE_BYTES, BLOCK_SIZE_BYTES);
+                                        // Columns answer on different threads: each copies through its
+                                        // own NIO view (ByteBuf.setBytes is not safe from several
+                                        // threads at once; seen: BufferOverflowException in the
+                                        // adaptive allocator's shared internal buffer).
+                                        copyStrip(destination, destinationIndex + (int) (logical - chunkOffset),
+                                                payload, dataAt + i * BLOCK_SIZE_BYTES);
                                     }
                                     return (AttemptFailure) null;
                                 } catch (AttemptFailure failure) {
@@ -954,11 +958,24 @@ public final class VolumeDevice implements BlockDevice {
                 : AttemptFailure.report("replica_failed", failed, message);
     }
 
+    /** Copies one 4 KiB strip into {@code destination}, safely from any thread (see ecRead). */
+    private static void copyStrip(ByteBuf destination, int index, ByteBuf source, int sourceIndex) {
+        if (destination.nioBufferCount() == 1) {
+            destination.nioBuffer(index, BLOCK_SIZE_BYTES).put(source.nioBuffer(sourceIndex, BLOCK_SIZE_BYTES));
+        } else {
+            synchronized (destination) {
+                destination.setBytes(index, source, sourceIndex, BLOCK_SIZE_BYTES);
+            }
+        }
+    }
+
     private AttemptFailure classifyOther(Throwable cause) {
         if (cause instanceof MetaException meta) {
             return switch (meta.error()) {
-                case NO_PLACEMENT -> AttemptFailure.giveUp(Kind.NO_SPACE, "meta cannot place a new chunk: "
-                        + meta.getMessage());
+                // Often brief (servers UNHEALTHY for a moment after a stall): tried again, ENOSPC
+                // only when the tries run out (seen: a fill failed ENOSPC on a near-empty cluster).
+                case NO_PLACEMENT -> AttemptFailure.retry("no_placement", Kind.NO_SPACE,
+                        "meta cannot place a new chunk: " + meta.getMessage());
                 case NOT_FOUND -> AttemptFailure.giveUp(Kind.IO, meta.getMessage());
                 case NOT_LEADER -> AttemptFailure.retry("meta_unavailable", meta.getMessage());
                 default -> AttemptFailure.giveUp(Kind.IO, meta.getMessage());
