@@ -99,10 +99,29 @@ public final class ChunkVersions implements ChunkVersionSink {
         return version == null ? -1 : version;
     }
 
+    /**
+     * Chunks whose delete is being logged and applied, before their tombstone is written (the
+     * tombstone follows the durable delete, see ReclaimingVersionSink): fenced in memory meanwhile,
+     * so that no request reads a chunklet half gone, or an emptied one as if it were current (seen: a
+     * stripe master whose column had just been deleted answered a PEEK "aborted" for a transaction
+     * it had committed before, and its columns dropped an acknowledged write).
+     */
+    private final Set<Long> removing = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /** Fences {@code chunkUids} in memory until {@link #removed} (their delete is on its way). */
+    public void removing(Set<Long> chunkUids) {
+        removing.addAll(chunkUids);
+    }
+
+    /** Ends {@link #removing}: the tombstones are written, or the delete failed (the pull is retried). */
+    public void removed(Set<Long> chunkUids) {
+        removing.removeAll(chunkUids);
+    }
+
     /** Refuses {@code requestVersion} when it is older than the known version of {@code chunkUid}. */
     public void check(long chunkUid, long requestVersion) throws CsException {
         long known = raw(chunkUid);
-        if (known == DELETED) {
+        if (known == DELETED || removing.contains(chunkUid)) {
             behindListener.run(); // unless meta placed it here again since
             throw new CsException(CsStatus.STALE_VERSION, "chunk " + Long.toHexString(chunkUid)
                     + " was removed from this chunk server by meta; reload the chunk map");

@@ -49,8 +49,14 @@ public final class ReclaimingVersionSink implements ChunkVersionSink {
 
     @Override
     public void chunkVersions(Map<Long, Long> updates, Set<Long> deleted) throws IOException {
-        deleteChunklets(deleted);
-        versions.chunkVersions(updates, deleted);
+        // Fenced in memory first: no request may see the chunklet while it goes.
+        versions.removing(deleted);
+        try {
+            deleteChunklets(deleted);
+            versions.chunkVersions(updates, deleted);
+        } finally {
+            versions.removed(deleted);
+        }
     }
 
     @Override

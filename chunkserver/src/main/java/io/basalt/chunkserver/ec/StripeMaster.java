@@ -931,6 +931,13 @@ public final class StripeMaster implements AutoCloseable {
             threads.execute(() -> {
                 lock(chunkUid, first, count);
                 try {
+                    if (!store.info(chunkUid).exists()) {
+                        // No column of this chunk here (deleted, moved away, or never durable): "not in
+                        // my parity" would read as "aborted" and could drop a committed write. Say
+                        // nothing; the asker keeps it pending and the columns decide (terminate).
+                        throw new CsException(CsStatus.UNAVAILABLE, "chunk " + Long.toHexString(chunkUid)
+                                + " has no column on this chunk server: it cannot tell what was decided");
+                    }
                     ChunkletStore.StripVersions versions = store.versions(chunkUid, offsetBytes, lengthBytes);
                     long[] pendingTxids = new long[count];
                     for (ChunkletStore.PendingStrip strip : store.pendingStrips(chunkUid, offsetBytes, lengthBytes)) {
@@ -938,7 +945,7 @@ public final class StripeMaster implements AutoCloseable {
                     }
                     result.complete(new EcSection(versions.n(), EcSection.MODE_PEEK, 0, "", versions.versions(),
                             pendingTxids));
-                } catch (RuntimeException e) {
+                } catch (CsException | RuntimeException e) {
                     result.completeExceptionally(e);
                 } finally {
                     unlock(chunkUid, first, count);
