@@ -673,12 +673,26 @@ public final class MetaLogic {
                 others++;
             }
         }
-        if (others >= needed) {
-            return null;
+        if (others < needed) {
+            return "policy " + policy.name() + " needs " + needed + " UPTODATE chunklet"
+                    + (needed == 1 ? "" : "s") + " to keep the data and the others have " + others
+                    + "; waiting for the chunk server with the last copy to come back";
         }
-        return "policy " + policy.name() + " needs " + needed + " UPTODATE chunklet"
-                + (needed == 1 ? "" : "s") + " to keep the data and the others have " + others
-                + "; waiting for the chunk server with the last copy to come back";
+        if (policy.erasureCoded() && chunk.chunklets().get(position).role() == ChunkletRole.PARITY) {
+            // The stripe master is always an UPTODATE parity column: every write and every rebuild of
+            // the chunk goes through it (seen: both parity columns OUTDATED after a stall, and the
+            // chunk could be neither written, read through a master, nor recovered). Keep the last one.
+            for (int i = 0; i < chunk.chunklets().size(); i++) {
+                Chunklet other = chunk.chunklets().get(i);
+                if (i != position && other.role() == ChunkletRole.PARITY
+                        && other.state() == ChunkletState.UPTODATE) {
+                    return null;
+                }
+            }
+            return "the last UPTODATE parity column of " + policy.name() + " is the chunk's stripe master,"
+                    + " which writes and rebuilds need; waiting for its chunk server to come back";
+        }
+        return null;
     }
 
     /** Applies each item on its own; one outcome per item (docs/meta.md, "Recovery"). */
@@ -1123,19 +1137,19 @@ public final class MetaLogic {
                 policy.chunkletSizeBytes(volume.chunkSizeBytes()), peersOf(allCs(store), chunk));
     }
 
-    /** Where each chunk server holding a chunklet of {@code chunk} is, in id order. */
+    /** Where each chunk server holding a chunklet of {@code chunk} is, in chunklet order. */
     private static List<RecoveryTask.Peer> peersOf(List<ChunkServer> servers, Chunk chunk) {
         List<RecoveryTask.Peer> peers = new ArrayList<>();
-        for (ChunkServer server : servers) {
-            for (Chunklet chunklet : chunk.chunklets()) {
+        for (Chunklet chunklet : chunk.chunklets()) {
+            for (ChunkServer server : servers) {
                 if (server.id() == chunklet.csId()) {
                     peers.add(new RecoveryTask.Peer(server.id(), server.address(), server.status().code));
-                    break;
                 }
             }
         }
         return peers;
     }
+
 
     /** The RECOVERING chunklets on {@code csId} after {@code afterChunkUid}, as tasks. */
     static List<RecoveryTask> recoveryTasks(MetaStore store, int csId, long afterChunkUid,

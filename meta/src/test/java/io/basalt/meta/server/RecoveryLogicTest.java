@@ -222,6 +222,27 @@ class RecoveryLogicTest {
     }
 
     @Test
+    void erasureCodedChunksKeepTheirLastUptodateParityColumnTheStripeMaster() {
+        registerHosts(7);
+        Volume volume = Volume.decode(meta.ok(new MetaRequest.CreateVolume("ecp", 64L << 20,
+                "ec4+2", 0)));
+        Chunk chunk = meta.allocate(volume.id(), 0);
+        Chunk current = report(chunk, chunk.chunklets().get(4).csId());
+        assertThat(current.chunklets().get(4).state()).isEqualTo(ChunkletState.OUTDATED);
+        // Five UPTODATE, four needed: but column 5 is the only parity column left to be master.
+        var before = state();
+        RecoverResult refused = recoverOne(RecoverItem.outdate(chunk.uid(), current.version(),
+                current.chunklets().get(5).csId()));
+        assertThat(refused.outcome()).isEqualTo(Outcome.LAST_COPY);
+        assertThat(refused.message()).contains("last UPTODATE parity column");
+        assertThat(state()).isEqualTo(before);
+        assertThat(report(current, current.chunklets().get(5).csId())).isEqualTo(current);
+        // A data column may still go (four UPTODATE remain, the master among them).
+        assertThat(recoverOne(RecoverItem.outdate(chunk.uid(), current.version(),
+                current.chunklets().get(1).csId())).outcome()).isEqualTo(Outcome.CHANGED);
+    }
+
+    @Test
     void erasureCodedChunksKeepAtLeastKUptodateChunklets() {
         registerHosts(7);
         Volume volume = Volume.decode(meta.ok(new MetaRequest.CreateVolume("ec", 64L << 20,
