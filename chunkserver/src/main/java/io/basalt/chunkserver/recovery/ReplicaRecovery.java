@@ -13,9 +13,11 @@ import io.basalt.chunkserver.store.ChunkletStore;
 import io.basalt.chunkserver.wal.WalRecordFormat;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.buffer.Unpooled;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.CompletableFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -52,12 +54,14 @@ final class ReplicaRecovery {
     /** Most data one read and one FILL record carry. */
     static final int RUN_BYTES_MAX = 1 << 20;
     private static final int MAP_ENTRY = WalRecordFormat.FILL_BLOCK_BYTES;
+    /** Runs of one segment read and logged at once (each at most RUN_BYTES_MAX). */
+    static final int RUNS_IN_FLIGHT = 4;
 
     private final MetaLink.RecoveryTask task;
     private final RecoveryContext context;
     private final Progress progress;
     /** Blocks whose read did not match the map (changed since): harmless, counted for the log. */
-    private long changedUnderfoot;
+    private final java.util.concurrent.atomic.AtomicLong changedUnderfoot = new java.util.concurrent.atomic.AtomicLong();
 
     ReplicaRecovery(MetaLink.RecoveryTask task, RecoveryContext context, Progress progress) {
         this.task = task;
@@ -114,7 +118,7 @@ final class ReplicaRecovery {
             log.warn("chunk {}: the check pass after the copy still found {} blocks to copy (copied now)",
                     Long.toHexString(task.chunkUid()), leftover);
         }
-        if (changedUnderfoot > 0) {
+        if (changedUnderfoot.get() > 0) {
             log.info("chunk {}: {} blocks changed by clients while being copied (their writes reached this"
                     + " chunklet too)", Long.toHexString(task.chunkUid()), changedUnderfoot);
         }
@@ -141,7 +145,7 @@ final class ReplicaRecovery {
         int length = (int) Math.min(SEGMENT_BYTES, task.chunkletSizeBytes() - offset);
         int blocks = length >> BLOCK_SHIFT;
         ByteBuf theirs = blockMap(source, offset, length);
-        ByteBuf ours = PooledByteBufAllocator.DEFAULT.heapBuffer(blocks * MAP_ENTRY);
+        ByteBuf ours = Unpooled.buffer(blocks * MAP_ENTRY);
         long copied = 0;
         try {
             try {
@@ -151,20 +155,39 @@ final class ReplicaRecovery {
             }
             int firstBlock = (int) (offset >> BLOCK_SHIFT);
             int runStart = -1;
-            for (int i = 0; i <= blocks; i++) {
-                boolean copy = i < blocks && needsCopy(theirs, ours, i);
-                if (copy && theirs.getUnsignedByte(i * MAP_ENTRY) == ChunkletStore.BLOCK_CORRUPT) {
-                    // The source's metadata of this block is damaged: take the block from another source.
-                    flush(source, theirs, firstBlock, runStart, i);
-                    runStart = -1;
-                    copied += copyFromAnother(firstBlock + i, source, all);
-                    continue;
+            // Up to RUNS_IN_FLIGHT runs at once: the next read overlaps the previous fill's WAL sync.
+            Semaphore window = new Semaphore(RUNS_IN_FLIGHT);
+            List<CompletableFuture<Long>> runs = new ArrayList<>();
+            try {
+                for (int i = 0; i <= blocks; i++) {
+                    boolean copy = i < blocks && needsCopy(theirs, ours, i);
+                    boolean corrupt = copy && theirs.getUnsignedByte(i * MAP_ENTRY) == ChunkletStore.BLOCK_CORRUPT;
+                    if (runStart >= 0 && (!copy || corrupt || i - runStart == RUN_BYTES_MAX >> BLOCK_SHIFT)) {
+                        int start = runStart;
+                        int end = i;
+                        runs.add(inWindow(window, () -> flush(source, theirs, firstBlock, start, end)));
+                        runStart = -1;
+                    }
+                    if (corrupt) {
+                        // The source's metadata of this block is damaged: take the block from another source.
+                        int block = firstBlock + i;
+                        runs.add(inWindow(window, () -> copyFromAnother(block, source, all)));
+                    } else if (copy && runStart < 0) {
+                        runStart = i;
+                    }
                 }
-                if (copy && runStart < 0) {
-                    runStart = i;
-                } else if (runStart >= 0 && (!copy || i - runStart == RUN_BYTES_MAX >> BLOCK_SHIFT)) {
-                    copied += flush(source, theirs, firstBlock, runStart, i);
-                    runStart = copy ? i : -1;
+            } finally {
+                // Every run ends before the maps it reads are released; the first failure is thrown.
+                IOException failed = null;
+                for (CompletableFuture<Long> run : runs) {
+                    try {
+                        copied += RecoveryIo.await(run);
+                    } catch (IOException e) {
+                        failed = failed == null ? e : failed;
+                    }
+                }
+                if (failed != null) {
+                    throw failed;
                 }
             }
             progress.add(length, 0, 0);
@@ -173,6 +196,26 @@ final class ReplicaRecovery {
             theirs.release();
             ours.release();
         }
+    }
+
+    /** One run of a segment: read from a source and logged here; returns the blocks it copied. */
+    @FunctionalInterface
+    private interface Run {
+        long copy() throws IOException, InterruptedException;
+    }
+
+    /** Starts {@code run} once the window has room (blocking until then); the window frees when it ends. */
+    private CompletableFuture<Long> inWindow(Semaphore window, Run run) throws InterruptedException {
+        window.acquire();
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return run.copy();
+            } catch (IOException | InterruptedException e) {
+                throw new java.util.concurrent.CompletionException(e);
+            } finally {
+                window.release();
+            }
+        }, context.executor());
     }
 
     /** Whether block {@code i} of the maps must be copied: it differs, and no client wrote it here since. */
@@ -250,7 +293,7 @@ final class ReplicaRecovery {
                             + " fails its CRC32C on arrival");
                 }
                 if (crc != payload.getInt(at + 9)) {
-                    changedUnderfoot++;
+                    changedUnderfoot.incrementAndGet();
                     payload.setByte(at, ChunkletStore.FILL_SKIP);
                     continue;
                 }
@@ -305,7 +348,7 @@ final class ReplicaRecovery {
             }
             progress.add(0, 0, mapBytes);
             context.recordMapBytes(mapBytes);
-            ByteBuf copy = PooledByteBufAllocator.DEFAULT.heapBuffer(mapBytes);
+            ByteBuf copy = Unpooled.buffer(mapBytes); // unpooled: a late run never reads recycled memory
             copy.writeBytes(payload, payload.readerIndex(), mapBytes);
             return copy;
         } finally {
