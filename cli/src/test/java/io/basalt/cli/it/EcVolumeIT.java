@@ -254,6 +254,9 @@ class EcVolumeIT {
         int column = point.startsWith("master") ? K : 1;
         int target = serverOfColumn(chunk, column);
         restartServer(target, List.of("-Dbasalt.test.crashAt=" + point));
+        // A restart that takes longer than the UNHEALTHY threshold leaves its column OUTDATED (writes
+        // go on without it) until it has caught up: wait, so that the write below reaches it.
+        cluster.awaitHealed(volume, -1, java.time.Duration.ofSeconds(90));
         // The write that hits the crash point: the gateway retries past the dead server.
         Path update = randomFile(volume + "-update.bin", 1 << 20, point.hashCode() + 1);
         Tools.Result write = blocks("write", cluster.uri(volume), "0", update.toString());
