@@ -25,12 +25,18 @@ import picocli.CommandLine.Option;
         description = "Start one more chunk server for the cluster of basalt up in DIR (the"
                 + " balancer moves chunklets to it); the next basalt up on DIR starts it too.")
 final class CsAddCommand implements Callable<Integer> {
-    @Option(names = "--data", defaultValue = ClusterFile.DATA_DIR_DEFAULT, paramLabel = "DIR",
-            description = "The directory of basalt up (default: ./${DEFAULT-VALUE}).")
+    @Option(names = "--data", paramLabel = "DIR",
+            description = "The directory of basalt up (default: $" + ClusterFile.DATA_ENV + ", else ./"
+                    + ClusterFile.DATA_DIR_DEFAULT + ").")
     Path data;
 
     @Override
     public Integer call() throws Exception {
+        if (data == null) {
+            // Like the other admin verbs: --data, else $BASALT_DATA, else ./basalt-data.
+            String env = System.getenv(ClusterFile.DATA_ENV);
+            data = Path.of(env != null && !env.isBlank() ? env : ClusterFile.DATA_DIR_DEFAULT);
+        }
         ClusterFile cluster = ClusterFile.readIfExists(data);
         if (cluster == null || !cluster.upRunning()) {
             throw new UserError("no running cluster in " + data.toAbsolutePath()
