@@ -160,6 +160,25 @@ final class RecoveryLogic {
      * readable data. Returns why (no chunk-specific text, so equal reasons count
      * together in {@code basalt status}), or null when the chunklet may go.
      */
+    /**
+     * The chunk servers that held a chunklet of {@code chunkUid} before (a tombstone in their version
+     * index): a rebuild or move never goes back to one. Its old chunklet may still be on its disk (it
+     * deletes it only when it pulls the tombstone, and a server that was down meanwhile pulls only the
+     * newest entry), perhaps of another column, and new writes would land on that stale chunklet (seen
+     * in a 2-at-a-time thrash: a parity column's old strip versions met a data column's write, and the
+     * server could not start again). Tombstones are never collected yet, so such a server never gets
+     * that chunk again; placement says NO_PLACEMENT when no other server is left.
+     */
+    static Set<Integer> heldBefore(Tx tx, long chunkUid, List<ChunkServer> servers) {
+        Set<Integer> held = new java.util.TreeSet<>();
+        for (ChunkServer server : servers) {
+            if (tx.get(Table.CS_CHUNK_SEQ, Keys.u32u64(server.id(), chunkUid)) != null) {
+                held.add(server.id());
+            }
+        }
+        return held;
+    }
+
     static String lastCopyReason(Chunk chunk, int position, Policy policy) {
         int needed = policy.erasureCoded() ? policy.dataCount() : 1;
         int others = 0;
@@ -292,6 +311,7 @@ final class RecoveryLogic {
                 }
             }
         }
+        usedCs.addAll(heldBefore(tx, chunk.uid(), serversAtStart));
         ChunkServer substitute;
         try {
             substitute = Placement.choose(serversAtStart, policy.name(), policy.failureDomain(),
@@ -378,6 +398,7 @@ final class RecoveryLogic {
             }
         } else {
             try {
+                usedCs.addAll(heldBefore(tx, chunk.uid(), serversAtStart));
                 target = Placement.choose(serversAtStart, policy.name(), policy.failureDomain(),
                         1, chunkletBytes, usedCs, usedDomains).getFirst();
             } catch (PlacementException e) {

@@ -222,6 +222,23 @@ class RecoveryLogicTest {
     }
 
     @Test
+    void aRebuildNeverGoesBackToAServerThatHeldTheChunkBefore() {
+        registerHosts(4);
+        Volume volume = meta.create("v", 16L << 20, "rep3");
+        Chunk chunk = meta.allocate(volume.id(), 0);
+        int first = chunk.chunklets().get(0).csId();
+        RecoverResult moved = recoverOne(RecoverItem.replace(chunk.uid(), chunk.version(), first));
+        assertThat(moved.outcome()).isEqualTo(Outcome.CHANGED);
+        Chunk current = chunk(chunk);
+        int second = current.chunklets().get(0).csId();
+        assertThat(second).isNotEqualTo(first);
+        // Its old copy may still be on the first server's disk: it is not a candidate again.
+        RecoverResult again = recoverOne(RecoverItem.replace(chunk.uid(), current.version(), second));
+        assertThat(again.outcome()).isEqualTo(Outcome.NO_PLACEMENT);
+        assertThat(chunk(chunk).chunklets()).noneMatch(c -> c.csId() == first);
+    }
+
+    @Test
     void erasureCodedChunksKeepTheirLastUptodateParityColumnTheStripeMaster() {
         registerHosts(7);
         Volume volume = Volume.decode(meta.ok(new MetaRequest.CreateVolume("ecp", 64L << 20,
