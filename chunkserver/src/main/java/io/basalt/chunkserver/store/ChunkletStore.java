@@ -430,6 +430,10 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
                 from = txn.firstBlock;
                 to = txn.firstBlock + txn.count;
             }
+            // Committed blocks are written first and only then marked settled: a reader on another
+            // thread that finds a block no longer pending must find its data and versions there (seen:
+            // a STRIP_READ between the two found neither a pending strip nor versions).
+            boolean[] settling = new boolean[Math.max(0, to - from)];
             int runStart = -1;
             for (int block = from; block <= to; block++) {
                 boolean commit = false;
@@ -439,14 +443,19 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
                         case EcSection.MODE_BY_DECIDED -> section.decided()[block - first] == txn.txid;
                         default -> false;
                     };
-                    txn.settled[block - txn.firstBlock] = true;
-                    txn.open--;
+                    settling[block - from] = true;
                 }
                 if (commit && runStart < 0) {
                     runStart = block;
                 } else if (!commit && runStart >= 0) {
                     writeRun(chunkUid, txn, runStart, block - runStart, lsn);
                     runStart = -1;
+                }
+            }
+            for (int block = from; block < to; block++) {
+                if (settling[block - from]) {
+                    txn.settled[block - txn.firstBlock] = true;
+                    txn.open--;
                 }
             }
             if (txn.open == 0) {
