@@ -169,6 +169,34 @@ final class RecoveryLogic {
      * server could not start again). Tombstones are never collected yet, so such a server never gets
      * that chunk again; placement says NO_PLACEMENT when no other server is left.
      */
+    /**
+     * Servers a new chunklet of {@code chunk} may not go to, whether placement or the balancer picks
+     * the target: those holding one of its chunklets, and those that held one before (heldBefore).
+     */
+    static Set<Integer> excludedCs(Tx tx, Chunk chunk, List<ChunkServer> servers) {
+        Set<Integer> excluded = new HashSet<>(heldBefore(tx, chunk.uid(), servers));
+        for (Chunklet chunklet : chunk.chunklets()) {
+            excluded.add(chunklet.csId());
+        }
+        return excluded;
+    }
+
+    /** The failure domains of the chunk's chunklets other than the one at {@code position}. */
+    static Set<String> usedDomains(Chunk chunk, int position, Policy policy, List<ChunkServer> servers) {
+        Set<String> domains = new HashSet<>();
+        for (int i = 0; i < chunk.chunklets().size(); i++) {
+            if (i == position) {
+                continue;
+            }
+            for (ChunkServer server : servers) {
+                if (server.id() == chunk.chunklets().get(i).csId()) {
+                    domains.add(policy.failureDomain().domainOf(server));
+                }
+            }
+        }
+        return domains;
+    }
+
     static Set<Integer> heldBefore(Tx tx, long chunkUid, List<ChunkServer> servers) {
         Set<Integer> held = new java.util.TreeSet<>();
         for (ChunkServer server : servers) {
@@ -298,20 +326,8 @@ final class RecoveryLogic {
             return new RecoverResult(Outcome.CHANGED, updated.version(), "");
         }
         long chunkletBytes = policy.chunkletSizeBytes(volume.chunkSizeBytes());
-        Set<Integer> usedCs = new HashSet<>();
-        Set<String> usedDomains = new HashSet<>();
-        for (int i = 0; i < chunk.chunklets().size(); i++) {
-            Chunklet other = chunk.chunklets().get(i);
-            usedCs.add(other.csId());
-            if (i != position) {
-                for (ChunkServer server : serversAtStart) {
-                    if (server.id() == other.csId()) {
-                        usedDomains.add(policy.failureDomain().domainOf(server));
-                    }
-                }
-            }
-        }
-        usedCs.addAll(heldBefore(tx, chunk.uid(), serversAtStart));
+        Set<Integer> usedCs = excludedCs(tx, chunk, serversAtStart);
+        Set<String> usedDomains = usedDomains(chunk, position, policy, serversAtStart);
         ChunkServer substitute;
         try {
             substitute = Placement.choose(serversAtStart, policy.name(), policy.failureDomain(),
@@ -361,19 +377,8 @@ final class RecoveryLogic {
             }
         }
         long chunkletBytes = policy.chunkletSizeBytes(volume.chunkSizeBytes());
-        Set<Integer> usedCs = new HashSet<>();
-        Set<String> usedDomains = new HashSet<>();
-        for (int i = 0; i < chunk.chunklets().size(); i++) {
-            Chunklet other = chunk.chunklets().get(i);
-            usedCs.add(other.csId());
-            if (i != position) {
-                for (ChunkServer server : serversAtStart) {
-                    if (server.id() == other.csId()) {
-                        usedDomains.add(policy.failureDomain().domainOf(server));
-                    }
-                }
-            }
-        }
+        Set<Integer> usedCs = excludedCs(tx, chunk, serversAtStart);
+        Set<String> usedDomains = usedDomains(chunk, position, policy, serversAtStart);
         ChunkServer target;
         if (item.targetCsId() != 0) {
             target = null;
@@ -384,7 +389,7 @@ final class RecoveryLogic {
             }
             String unfit = target == null ? "is not registered"
                     : target.status() != CsStatus.UP ? "is " + target.status() + ", not UP"
-                    : usedCs.contains(target.id()) ? "holds a chunklet of the chunk already"
+                    : usedCs.contains(target.id()) ? "holds (or held) a chunklet of the chunk"
                     : usedDomains.contains(policy.failureDomain().domainOf(target))
                             ? "is in " + policy.failureDomain().domainOf(target)
                             + ", a failure domain of another chunklet"
@@ -398,7 +403,6 @@ final class RecoveryLogic {
             }
         } else {
             try {
-                usedCs.addAll(heldBefore(tx, chunk.uid(), serversAtStart));
                 target = Placement.choose(serversAtStart, policy.name(), policy.failureDomain(),
                         1, chunkletBytes, usedCs, usedDomains).getFirst();
             } catch (PlacementException e) {

@@ -235,6 +235,12 @@ class RecoveryLogicTest {
         // Its old copy may still be on the first server's disk: it is not a candidate again.
         RecoverResult again = recoverOne(RecoverItem.replace(chunk.uid(), current.version(), second));
         assertThat(again.outcome()).isEqualTo(Outcome.NO_PLACEMENT);
+        // Nor when a move names it as the target (the balancer does).
+        Chunk now = chunk(chunk);
+        RecoverResult named = recoverOne(RecoverItem.migrate(chunk.uid(), now.version(),
+                now.chunklets().get(1).csId(), first));
+        assertThat(named.outcome()).isEqualTo(Outcome.NO_PLACEMENT);
+        assertThat(named.message()).contains("held");
         assertThat(chunk(chunk).chunklets()).noneMatch(c -> c.csId() == first);
     }
 
