@@ -112,6 +112,18 @@ public final class LocalMetaLink implements MetaLink {
         return chunkMaps.get(chunkUid);
     }
 
+    private final java.util.List<Long> failuresReported = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    @Override
+    public void reportFailure(long chunkUid, long chunkVersion, int csId) {
+        failuresReported.add(chunkUid);
+    }
+
+    /** Chunks whose chunklet on this CS it reported failed itself (tests). */
+    public java.util.List<Long> failuresReported() {
+        return failuresReported;
+    }
+
     /** Chunks whose recovery the CS reported done, in order (tests). */
     public java.util.List<Long> recoveriesDone() {
         return recoveriesDone;

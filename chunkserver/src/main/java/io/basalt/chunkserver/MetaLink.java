@@ -58,6 +58,15 @@ public interface MetaLink extends AutoCloseable {
         return null;
     }
 
+    /**
+     * Reports this chunk server's own chunklet of a chunk as failed at {@code chunkVersion} (as a client
+     * does for a replica that failed a write): meta makes it OUTDATED and the recoverer catches it up.
+     * The scrubber uses it for a replica that lacks blocks its peers hold.
+     */
+    default void reportFailure(long chunkUid, long chunkVersion, int csId) throws IOException {
+        throw new IOException("this meta link cannot report failures");
+    }
+
     /** Meta no longer has the recovery a chunk server reports done. */
     final class StaleRecoveryException extends IOException {
         public StaleRecoveryException(String message) {

@@ -210,6 +210,16 @@ public final class MetaClientLink implements MetaLink {
     }
 
     @Override
+    public void reportFailure(long chunkUid, long chunkVersion, int csId) throws IOException {
+        try {
+            client.reportFailure(chunkUid, chunkVersion, csId);
+        } catch (MetaException e) {
+            throw new IOException("report failure of chunk " + Long.toHexString(chunkUid) + " on cs " + csId
+                    + " to meta at " + peers + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
     public synchronized void subscribeVersions(int csId, ChunkVersionSink sink) {
         if (puller != null) {
             throw new IllegalStateException("chunk versions are already delivered for chunk server "

@@ -1,11 +1,14 @@
 package io.basalt.chunkserver.recovery;
 
+import io.basalt.chunkserver.BlockCrc;
 import io.basalt.chunkserver.CsStatus;
 import io.basalt.chunkserver.MetaLink;
 import io.basalt.chunkserver.protocol.DataClient;
 import io.basalt.chunkserver.protocol.DataFrame;
 import io.basalt.chunkserver.wal.WalEntry;
+import io.basalt.chunkserver.wal.WalRecordFormat;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import java.io.IOException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -76,6 +79,37 @@ final class RecoveryIo {
         }).withChunkVersion(task.startVersion());
         context.wal().submit(entry);
         await(done);
+    }
+
+    /**
+     * The block map of [offset, offset + length) of a chunk from the chunk server at {@code address}
+     * (13 bytes a block, see ChunkletStore#blockMap), its CRC checked, as an unpooled copy (a late
+     * reader never sees recycled memory). Asked at {@code chunkVersion}: a server that knows a newer
+     * one answers STALE, which fails here.
+     */
+    static ByteBuf blockMap(RecoveryContext context, String address, long chunkUid, long chunkVersion, long offset,
+            int length) throws IOException, InterruptedException {
+        DataClient.Reply reply = await(context.clients().request(address, DataFrame.TYPE_BLOCK_MAP, chunkUid,
+                chunkVersion, offset, length, null));
+        try {
+            if (reply.status() != CsStatus.OK) {
+                throw new IOException("block map of chunk " + Long.toHexString(chunkUid) + " from " + address + ": "
+                        + reply.status() + " " + reply.message());
+            }
+            ByteBuf payload = reply.payload();
+            int mapBytes = (length >> BlockCrc.BLOCK_SHIFT) * WalRecordFormat.FILL_BLOCK_BYTES;
+            if (payload.readableBytes() != mapBytes + 4
+                    || BlockCrc.of(payload, payload.readerIndex(), mapBytes)
+                    != payload.getInt(payload.readerIndex() + mapBytes)) {
+                throw new IOException("block map of chunk " + Long.toHexString(chunkUid) + " from " + address
+                        + " is damaged (length or CRC)");
+            }
+            ByteBuf copy = Unpooled.buffer(mapBytes);
+            copy.writeBytes(payload, payload.readerIndex(), mapBytes);
+            return copy;
+        } finally {
+            reply.release();
+        }
     }
 
     /** One lane's work: lane {@code lane} of a recovery's parallel lanes. */

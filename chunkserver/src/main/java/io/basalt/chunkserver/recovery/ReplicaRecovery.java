@@ -331,29 +331,11 @@ final class ReplicaRecovery {
 
     /** The block map of a range from {@code source}: 13 bytes a block, CRC-checked. */
     private ByteBuf blockMap(MetaLink.Member source, long offset, int length) throws IOException, InterruptedException {
-        DataClient.Reply reply = await(context.clients().request(source.address(), DataFrame.TYPE_BLOCK_MAP,
-                task.chunkUid(), task.chunkVersion(), offset, length, null));
-        try {
-            if (reply.status() != CsStatus.OK) {
-                throw new IOException("block map of chunk " + Long.toHexString(task.chunkUid()) + " from cs "
-                        + source.csId() + ": " + reply.status() + " " + reply.message());
-            }
-            ByteBuf payload = reply.payload();
-            int mapBytes = (length >> BLOCK_SHIFT) * MAP_ENTRY;
-            if (payload.readableBytes() != mapBytes + 4
-                    || BlockCrc.of(payload, payload.readerIndex(), mapBytes)
-                    != payload.getInt(payload.readerIndex() + mapBytes)) {
-                throw new IOException("block map of chunk " + Long.toHexString(task.chunkUid()) + " from cs "
-                        + source.csId() + " is damaged (length or CRC)");
-            }
-            progress.add(0, 0, mapBytes);
-            context.recordMapBytes(mapBytes);
-            ByteBuf copy = Unpooled.buffer(mapBytes); // unpooled: a late run never reads recycled memory
-            copy.writeBytes(payload, payload.readerIndex(), mapBytes);
-            return copy;
-        } finally {
-            reply.release();
-        }
+        ByteBuf map = RecoveryIo.blockMap(context, source.address(), task.chunkUid(), task.chunkVersion(), offset,
+                length);
+        progress.add(0, 0, map.readableBytes());
+        context.recordMapBytes(map.readableBytes());
+        return map;
     }
 
     /** Logs one FILL of {@code count} blocks at {@code offset} here and waits until it is applied. */

@@ -182,11 +182,38 @@ public final class Scrubber implements AutoCloseable {
                     metrics.scrubUnrepaired.inc();
                 }
             }
-            ScrubState s = state;
-            state = new ScrubState(s.passStartMillis(), s.cursorChunkUid(), s.lastPassEndMillis(),
-                    s.lastPassDamaged(), s.lastPassRepaired(), s.passDamaged() + damage.size(),
-                    s.passRepaired() + repaired, s.passBytes() + read[0]);
+            count(damage.size(), repaired, read[0]);
         }
+        compareReplicas(uid);
+    }
+
+    /** Compares a replicated chunklet with its other replicas (ReplicaComparison) and counts what it found. */
+    private void compareReplicas(long uid) throws InterruptedException {
+        if (closed) {
+            return;
+        }
+        try {
+            MetaLink.RecoveryTask map = meta.chunkMap(uid, csId);
+            if (map == null || map.targetIndex() < 0 || map.erasureCoded()) {
+                return;
+            }
+            ReplicaComparison.Outcome outcome = ReplicaComparison.run(context, meta, map);
+            if (outcome.divergent() > 0) {
+                metrics.scrubErrors.labelValues("divergent").inc(outcome.divergent());
+                metrics.scrubRepaired.inc(outcome.repaired());
+                metrics.scrubUnrepaired.inc(outcome.unrepaired());
+                count(outcome.divergent(), outcome.repaired(), 0);
+            }
+        } catch (IOException e) {
+            log.info("scrub: comparing chunklet {} with its replicas: {}; the next pass tries again",
+                    Long.toHexString(uid), e.getMessage());
+        }
+    }
+
+    private void count(long damaged, long repaired, long bytes) {
+        ScrubState s = state;
+        state = new ScrubState(s.passStartMillis(), s.cursorChunkUid(), s.lastPassEndMillis(), s.lastPassDamaged(),
+                s.lastPassRepaired(), s.passDamaged() + damaged, s.passRepaired() + repaired, s.passBytes() + bytes);
     }
 
     /** Repairs one damaged block from the chunk's redundancy; false (logged) when it cannot. */
@@ -216,14 +243,15 @@ public final class Scrubber implements AutoCloseable {
 
     /** The block's entry and data from an UPTODATE replica as a REPAIR payload; null if none has it. */
     private ByteBuf replicaRepairPayload(MetaLink.RecoveryTask map, ScrubReader.Damage damage)
-            throws IOException, InterruptedException {
+            throws InterruptedException {
         long offset = (long) damage.block() << BLOCK_SHIFT;
         for (MetaLink.Member source : map.members()) {
-            if (!source.upToDate() || source.csId() == csId) {
+            if (!source.upToDate() || source.index() == map.targetIndex()) {
                 continue;
             }
             try {
-                ByteBuf entry = blockEntry(source, map, offset);
+                ByteBuf entry = RecoveryIo.blockMap(context, source.address(), map.chunkUid(), map.chunkVersion(),
+                        offset, BLOCK_SIZE_BYTES);
                 int kind = entry.getUnsignedByte(0);
                 long version = entry.getLong(1);
                 int crc = entry.getInt(9);
@@ -231,24 +259,11 @@ public final class Scrubber implements AutoCloseable {
                 if (kind == ChunkletStore.BLOCK_CORRUPT) {
                     continue;
                 }
-                ByteBuf payload = PooledByteBufAllocator.DEFAULT.directBuffer(22 + BLOCK_SIZE_BYTES);
-                payload.writeLong(damage.lsn()).writeByte(0).writeByte(kind).writeLong(version).writeInt(crc);
-                if (kind == ChunkletStore.FILL_DATA) {
-                    DataClient.Reply reply = RecoveryIo.await(context.clients().request(source.address(),
-                            DataFrame.TYPE_READ, map.chunkUid(), map.chunkVersion(), offset, BLOCK_SIZE_BYTES, null));
-                    try {
-                        ByteBuf data = reply.payload();
-                        if (reply.status() != CsStatus.OK
-                                || BlockCrc.of(data, data.readerIndex(), BLOCK_SIZE_BYTES) != crc) {
-                            payload.release();
-                            continue; // unreadable there, or changed since its entry was read: next one
-                        }
-                        payload.writeBytes(data, data.readerIndex(), BLOCK_SIZE_BYTES);
-                    } finally {
-                        reply.release();
-                    }
+                ByteBuf payload = ReplicaComparison.repairPayload(context, source, map, offset, damage.lsn(), kind,
+                        version, crc);
+                if (payload != null) {
+                    return payload;
                 }
-                return payload;
             } catch (IOException e) {
                 log.info("scrub: replica cs {} could not give block {} of chunk {}: {}", source.csId(), offset,
                         Long.toHexString(map.chunkUid()), e.getMessage());
@@ -257,28 +272,6 @@ public final class Scrubber implements AutoCloseable {
         log.warn("scrub: no UPTODATE replica of chunk {} could give block at {}", Long.toHexString(map.chunkUid()),
                 offset);
         return null;
-    }
-
-    private ByteBuf blockEntry(MetaLink.Member source, MetaLink.RecoveryTask map, long offset)
-            throws IOException, InterruptedException {
-        DataClient.Reply reply = RecoveryIo.await(context.clients().request(source.address(), DataFrame.TYPE_BLOCK_MAP,
-                map.chunkUid(), map.chunkVersion(), offset, BLOCK_SIZE_BYTES, null));
-        try {
-            if (reply.status() != CsStatus.OK) {
-                throw new IOException(reply.status() + " " + reply.message());
-            }
-            ByteBuf payload = reply.payload();
-            int bytes = WalRecordFormat.FILL_BLOCK_BYTES;
-            if (payload.readableBytes() != bytes + 4
-                    || BlockCrc.of(payload, payload.readerIndex(), bytes) != payload.getInt(payload.readerIndex() + bytes)) {
-                throw new IOException("damaged block map reply");
-            }
-            ByteBuf entry = PooledByteBufAllocator.DEFAULT.heapBuffer(bytes);
-            entry.writeBytes(payload, payload.readerIndex(), bytes);
-            return entry;
-        } finally {
-            reply.release();
-        }
     }
 
     /**

@@ -821,6 +821,15 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
      * Metadata only: no data is read.
      */
     public void blockMap(long chunkUid, long offsetBytes, int lengthBytes, ByteBuf out) throws CsException {
+        blockMap(chunkUid, offsetBytes, lengthBytes, out, null);
+    }
+
+    /**
+     * As {@link #blockMap(long, long, int, ByteBuf)}, and each block's LSN into {@code lsns} (when not
+     * null) under the same lock: the scrubber's repairs are guarded by the LSN it saw with the entry.
+     */
+    public void blockMap(long chunkUid, long offsetBytes, int lengthBytes, ByteBuf out, long[] lsns)
+            throws CsException {
         checkRange(offsetBytes, lengthBytes);
         int first = (int) (offsetBytes >> BLOCK_SHIFT);
         int count = lengthBytes >> BLOCK_SHIFT;
@@ -834,6 +843,9 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
             for (int block = first; block < first + count; block++) {
                 long lsn = chunklet.deleted ? 0 : chunklet.lsn(block);
                 long version = chunklet.deleted ? 0 : chunklet.blockVersion(block);
+                if (lsns != null) {
+                    lsns[block - first] = lsn;
+                }
                 int kind = lsn < 0 ? BLOCK_CORRUPT : lsn > 0 ? FILL_DATA : version > 0 ? FILL_ZERO : FILL_UNTOUCHED;
                 out.writeByte(kind);
                 out.writeLong(version);
