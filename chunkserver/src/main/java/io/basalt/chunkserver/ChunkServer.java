@@ -6,6 +6,7 @@ import io.basalt.chunkserver.protocol.DataServer;
 import io.basalt.chunkserver.protocol.DataService;
 import io.basalt.chunkserver.ec.PendingResolver;
 import io.basalt.chunkserver.ec.StripeMaster;
+import io.basalt.chunkserver.ec.StripeVerifier;
 import io.basalt.chunkserver.protocol.ReplicaClients;
 import io.basalt.chunkserver.store.ChunkletStore;
 import io.basalt.chunkserver.wal.WalWriter;
@@ -247,7 +248,8 @@ public final class ChunkServer implements AutoCloseable {
                     metrics);
             recovery.start();
             // Every block read back on a schedule and repaired from redundancy when damaged.
-            Scrubber scrubber = recovery.scrubber(config.scrub(), dataDir.resolve("scrub"));
+            Scrubber scrubber = recovery.scrubber(config.scrub(), dataDir.resolve("scrub"),
+                    new StripeVerifier(stripes, store, replicas));
             scrubber.start();
             ChunkServer chunkServer = new ChunkServer(config, meta, metrics, lockChannel, lock, identity, store,
                     versions, wal, readers, group, replicas, server, heartbeats, pendingResolver, recovery, scrubber,

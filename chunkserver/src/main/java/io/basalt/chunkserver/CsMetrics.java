@@ -126,7 +126,8 @@ public final class CsMetrics {
         scrubErrors = Counter.builder().name("basalt_cs_scrub_errors_total")
                 .help("Damaged blocks the scrubber found, by kind: crc (data does not match its CRC32C),"
                         + " metadata (the block's metadata entry is damaged), divergent (replicas hold different"
-                        + " blocks at rest; counted by the replica in the minority)")
+                        + " blocks at rest; counted by the replica in the minority), parity (an erasure-coded stripe whose parity"
+                        + " does not match its data; counted by the stripe master)")
                 .labelNames("kind").register(registry);
         scrubRepaired = Counter.builder().name("basalt_cs_scrub_repaired_total")
                 .help("Damaged blocks the scrubber repaired in place from redundancy").register(registry);

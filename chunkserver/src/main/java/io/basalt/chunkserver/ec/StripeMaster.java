@@ -146,7 +146,7 @@ public final class StripeMaster implements AutoCloseable {
      * The parsed request: chunk, range (chunk-logical, whole strips) and layout, and the buffers it
      * works in (released when it ends).
      */
-    private record Request(long chunkUid, long chunkVersion, long offsetBytes, int lengthBytes, EcLayout layout,
+    record Request(long chunkUid, long chunkVersion, long offsetBytes, int lengthBytes, EcLayout layout,
                            int firstStripe, int stripeCount, Scratch scratch) {
         static Request parse(ByteBuf frame, int type, long chunkletSizeMaxBytes) throws CsException {
             long offsetBytes = DataFrame.offsetBytes(frame);
@@ -738,7 +738,7 @@ public final class StripeMaster implements AutoCloseable {
     // ---- strips ------------------------------------------------------------------------------------
 
     /** Strips of one column over a stripe range, CRC-checked, with {@code n} versions per strip. */
-    private record Strips(ByteBuf data, int n, long[] versions) {
+    record Strips(ByteBuf data, int n, long[] versions) {
         long version(int strip, int j) {
             return n == 0 ? 0 : versions[strip * n + j];
         }
@@ -749,7 +749,7 @@ public final class StripeMaster implements AutoCloseable {
     }
 
     /** This master's own parity column over the request's stripes (deciding any pending strip of it first). */
-    private Strips readOwn(Request request) throws CsException {
+    Strips readOwn(Request request) throws CsException {
         long offsetBytes = (long) request.firstStripe * S;
         int lengthBytes = request.stripeCount * S;
         terminate(request);
@@ -1115,7 +1115,7 @@ public final class StripeMaster implements AutoCloseable {
      * STRIP_READ of {@code count} strips of column {@code col} from stripe {@code firstStripe}, settling
      * pending strips by {@code decided}; completes with null when the column cannot give them.
      */
-    private CompletableFuture<Strips> readColumn(Request request, int col, int firstStripe, int count, int n,
+    CompletableFuture<Strips> readColumn(Request request, int col, int firstStripe, int count, int n,
             long[] decided) {
         EcSection section = EcSection.byDecided(decided);
         ByteBuf payload = Unpooled.buffer(section.encodedBytes());
@@ -1167,7 +1167,7 @@ public final class StripeMaster implements AutoCloseable {
     // ---- helpers -----------------------------------------------------------------------------------
 
     /** Logs {@code payload} as a record of {@code type} on this chunk server and waits until applied. */
-    private void log(int type, long chunkUid, long offsetBytes, int lengthBytes, ByteBuf payload) throws CsException {
+    void log(int type, long chunkUid, long offsetBytes, int lengthBytes, ByteBuf payload) throws CsException {
         join(logAsync(type, chunkUid, offsetBytes, lengthBytes, payload));
     }
 
@@ -1245,7 +1245,7 @@ public final class StripeMaster implements AutoCloseable {
         return lastTxid.updateAndGet(last -> Math.max(last + 1, highestVersion + 1));
     }
 
-    private static long max(long[] values) {
+    static long max(long[] values) {
         long max = 0;
         for (long value : values) {
             max = Math.max(max, value);
@@ -1253,7 +1253,7 @@ public final class StripeMaster implements AutoCloseable {
         return max;
     }
 
-    private ErasureCodec codec(int k, int m) {
+    ErasureCodec codec(int k, int m) {
         return codecs.computeIfAbsent(k << 8 | m, key -> ErasureCodecs.create(k, m));
     }
 
@@ -1271,7 +1271,7 @@ public final class StripeMaster implements AutoCloseable {
      * garbage between collections (a chunk server at 2.6 GB RSS under 1 MiB EC writes). A column's
      * answer arriving after its request gave up on it finds the scratch closed and is dropped.
      */
-    private static final class Scratch implements AutoCloseable {
+    static final class Scratch implements AutoCloseable {
         private final List<ByteBuf> buffers = new ArrayList<>();
         private boolean closed;
 
@@ -1296,13 +1296,13 @@ public final class StripeMaster implements AutoCloseable {
     }
 
     /** Locks the slots of stripes [first, first + count) of a chunk in slot order (no deadlock). */
-    private void lock(long chunkUid, int first, int count) {
+    void lock(long chunkUid, int first, int count) {
         for (int slot : slots(chunkUid, first, count)) {
             locks[slot].lock();
         }
     }
 
-    private void unlock(long chunkUid, int first, int count) {
+    void unlock(long chunkUid, int first, int count) {
         for (int slot : slots(chunkUid, first, count).descendingSet()) {
             locks[slot].unlock();
         }

@@ -15,8 +15,8 @@ import java.util.zip.CRC32C;
  *   0  u32  magic 0x42435344 "BCSD"
  *   4  u8   formatVersion (1)
  *   5  u8   type: request 1 READ, 2 WRITE, 3 WRITE_ZEROES, 4 TRIM, 5 FLUSH, 6 INFO, 7 FORWARD,
- *           8 EC_WRITE, 9 EC_READ, 10 STRIP_READ, 11 PREPARE, 12 RESOLVE, 13 BLOCK_MAP, 14 STRIP_REBUILD (formats.md:
- *           payloads);
+ *           8 EC_WRITE, 9 EC_READ, 10 STRIP_READ, 11 PREPARE, 12 RESOLVE, 13 BLOCK_MAP, 14 STRIP_REBUILD,
+ *           15 STRIP_REPAIR (formats.md: payloads);
  *           a reply has the request's type | 0x80
  *   6  u16  flags (none defined; must be 0)
  *   8  u64  requestId: chosen by the client, echoed in the reply; unique among its requests in flight
@@ -81,6 +81,12 @@ public final class DataFrame {
     public static final int TYPE_BLOCK_MAP = 13;
     /** Recovery: a column's strips as the stripe master decides them, rebuilt from the others. */
     public static final int TYPE_STRIP_REBUILD = 14;
+    /**
+     * Scrub, stripe master to a column: replace one strip that does not fit its stripe, only if it
+     * still has the versions the master checked. Payload: u8 n, u8[3] 0, n u64 versions, 4096 bytes,
+     * u32 CRC32C.
+     */
+    public static final int TYPE_STRIP_REPAIR = 15;
     public static final int REPLY = 0x80;
 
     public static final int INFO_PAYLOAD_BYTES = 40;
@@ -217,6 +223,7 @@ public final class DataFrame {
             case TYPE_PREPARE -> "prepare";
             case TYPE_RESOLVE -> "resolve";
             case TYPE_BLOCK_MAP -> "block_map";
+            case TYPE_STRIP_REPAIR -> "strip_repair";
             case TYPE_STRIP_REBUILD -> "strip_rebuild";
             default -> "unknown";
         };

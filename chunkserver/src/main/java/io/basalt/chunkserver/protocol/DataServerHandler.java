@@ -10,6 +10,8 @@ import io.basalt.chunkserver.store.ChunkletStore;
 import io.basalt.chunkserver.ec.CrashPoints;
 import io.basalt.chunkserver.ec.EcSection;
 import io.basalt.chunkserver.ec.StripeMaster;
+import io.basalt.chunkserver.ec.StripeVerifier;
+import io.basalt.chunkserver.store.ScrubReader;
 import io.basalt.chunkserver.wal.WalEntry;
 import io.basalt.chunkserver.wal.WalRecordFormat;
 import io.netty.buffer.ByteBuf;
@@ -162,6 +164,7 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
                 case DataFrame.TYPE_STRIP_READ -> stripRead(frame, requestId, chunkUid);
                 case DataFrame.TYPE_PREPARE -> prepare(frame, requestId, chunkUid);
                 case DataFrame.TYPE_RESOLVE -> resolve(frame, requestId, chunkUid);
+                case DataFrame.TYPE_STRIP_REPAIR -> stripRepair(frame, requestId, chunkUid);
                 case DataFrame.TYPE_EC_WRITE, DataFrame.TYPE_EC_READ, DataFrame.TYPE_STRIP_REBUILD ->
                         stripeMaster(frame, type, requestId, chunkUid);
                 default -> throw new CsException(CsStatus.NOT_SUPPORTED, "frame type " + type + " is not a request");
@@ -466,6 +469,46 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
         service.wal().submit(new WalEntry(WalRecordFormat.TYPE_EC_RESOLVE, chunkUid, offsetBytes, lengthBytes,
                 frame.retainedSlice(at, sectionBytes), (e, error) -> ctx.executor().execute(() ->
                         replyDone(DataFrame.TYPE_RESOLVE, requestId, chunkUid, lengthBytes, error))).unlogged());
+    }
+
+    /**
+     * Scrub, from the stripe master: one strip of this column that does not fit its stripe, replaced by
+     * a REPAIR record that applies only while the block's LSN is the one read here together with the
+     * versions the master checked (any write since then wins, and a strip of another write is left).
+     */
+    private void stripRepair(ByteBuf frame, long requestId, long chunkUid) throws CsException {
+        long offsetBytes = DataFrame.offsetBytes(frame);
+        int at = frame.readerIndex() + DataFrame.HEADER_BYTES;
+        int payloadBytes = (int) DataFrame.payloadBytes(frame);
+        int n = payloadBytes >= 4 ? frame.getUnsignedByte(at) : 0;
+        if (DataFrame.lengthBytes(frame) != BLOCK_SIZE_BYTES || offsetBytes < 0 || offsetBytes % BLOCK_SIZE_BYTES != 0
+                || n == 0 || payloadBytes != 4 + 8 * n + BLOCK_SIZE_BYTES + 4) {
+            throw new CsException(CsStatus.INVALID, "STRIP_REPAIR of " + DataFrame.lengthBytes(frame) + " bytes at "
+                    + offsetBytes + " with a " + payloadBytes + "-byte payload (one 4096-byte strip, its versions"
+                    + " and CRC expected)");
+        }
+        int stripAt = at + 4 + 8 * n;
+        int crc = frame.getInt(stripAt + BLOCK_SIZE_BYTES);
+        if (BlockCrc.of(frame, stripAt, BLOCK_SIZE_BYTES) != crc) {
+            throw new CsException(CsStatus.BAD_CRC, "STRIP_REPAIR strip fails its CRC32C");
+        }
+        long chunkVersion = DataFrame.chunkVersion(frame);
+        service.versions().check(chunkUid, chunkVersion);
+        long[] versions = new long[n];
+        for (int j = 0; j < n; j++) {
+            versions[j] = frame.getLong(at + 4 + 8 * j);
+        }
+        long lsn = new ScrubReader(service.store()).lsnIfVersions(chunkUid, (int) (offsetBytes >> BLOCK_SHIFT),
+                versions);
+        if (lsn == ScrubReader.VERSIONS_CHANGED) {
+            throw new CsException(CsStatus.INVALID, "STRIP_REPAIR: the strip at " + offsetBytes
+                    + " no longer has the versions the master checked; left as it is");
+        }
+        ByteBuf payload = StripeVerifier.repairPayload(lsn, chunkVersion, crc, versions,
+                frame.slice(stripAt, BLOCK_SIZE_BYTES));
+        service.wal().submit(new WalEntry(WalRecordFormat.TYPE_REPAIR, chunkUid, offsetBytes, BLOCK_SIZE_BYTES,
+                payload, (e, error) -> ctx.executor().execute(() -> replyDone(DataFrame.TYPE_STRIP_REPAIR, requestId,
+                        chunkUid, BLOCK_SIZE_BYTES, error))));
     }
 
     /** Client to stripe master: the master runs the transaction or reconstruction and answers. */

@@ -1,5 +1,6 @@
 package io.basalt.chunkserver.recovery;
 
+import io.basalt.chunkserver.ec.StripeVerifier;
 import io.basalt.chunkserver.ChunkVersions;
 import io.basalt.chunkserver.CsMetrics;
 import io.basalt.chunkserver.MetaLink;
@@ -193,9 +194,10 @@ public final class RecoveryWorker implements AutoCloseable {
      * records and protocol) with its own pace ({@code config.bytesPerSecond()}, yielding to clients).
      * Not started.
      */
-    public Scrubber scrubber(Scrubber.Config config, java.nio.file.Path stateFile) throws IOException {
+    public Scrubber scrubber(Scrubber.Config config, java.nio.file.Path stateFile, StripeVerifier stripes)
+            throws IOException {
         return new Scrubber(meta, csId, store, new Context(csId, store, wal, versions, clients, runners,
-                new Throttle(config.bytesPerSecond()), clientRequests), metrics, config, stateFile);
+                new Throttle(config.bytesPerSecond()), clientRequests), metrics, config, stateFile, stripes);
     }
 
     /** What this server reports of its recovery work in the next heartbeat. */

@@ -8,6 +8,7 @@ import io.basalt.chunkserver.CsMetrics;
 import io.basalt.chunkserver.CsStatus;
 import io.basalt.chunkserver.MetaLink;
 import io.basalt.chunkserver.ec.EcLayout;
+import io.basalt.chunkserver.ec.StripeVerifier;
 import io.basalt.chunkserver.protocol.DataClient;
 import io.basalt.chunkserver.protocol.DataFrame;
 import io.basalt.chunkserver.store.ChunkletStore;
@@ -68,13 +69,16 @@ public final class Scrubber implements AutoCloseable {
     private final CsMetrics metrics;
     private final Config config;
     private final Path stateFile;
+    /** Checks the parity of the erasure-coded chunks this server is the stripe master of. */
+    private final StripeVerifier stripes;
     private final Thread thread;
     private volatile ScrubState state;
     private volatile boolean closed;
     private long lastSaveMillis;
 
     Scrubber(MetaLink meta, int csId, ChunkletStore store, RecoveryContext context, CsMetrics metrics,
-            Config config, Path stateFile) throws IOException {
+            Config config, Path stateFile, StripeVerifier stripes) throws IOException {
+        this.stripes = stripes;
         this.meta = meta;
         this.csId = csId;
         this.store = store;
@@ -184,29 +188,103 @@ public final class Scrubber implements AutoCloseable {
             }
             count(damage.size(), repaired, read[0]);
         }
-        compareReplicas(uid);
+        checkAgainstRedundancy(uid, extent);
     }
 
-    /** Compares a replicated chunklet with its other replicas (ReplicaComparison) and counts what it found. */
-    private void compareReplicas(long uid) throws InterruptedException {
+    /**
+     * Checks a chunklet against the chunk's other chunklets: a replica against the other replicas
+     * (ReplicaComparison); an erasure-coded chunk's stripes, parity against data, on its stripe master
+     * (StripeVerifier). Counts what they found.
+     */
+    private void checkAgainstRedundancy(long uid, int extentBlocks) throws InterruptedException {
         if (closed) {
             return;
         }
         try {
             MetaLink.RecoveryTask map = meta.chunkMap(uid, csId);
-            if (map == null || map.targetIndex() < 0 || map.erasureCoded()) {
+            if (map == null || map.targetIndex() < 0) {
                 return;
             }
-            ReplicaComparison.Outcome outcome = ReplicaComparison.run(context, meta, map);
-            if (outcome.divergent() > 0) {
-                metrics.scrubErrors.labelValues("divergent").inc(outcome.divergent());
-                metrics.scrubRepaired.inc(outcome.repaired());
-                metrics.scrubUnrepaired.inc(outcome.unrepaired());
-                count(outcome.divergent(), outcome.repaired(), 0);
+            if (!map.erasureCoded()) {
+                ReplicaComparison.Outcome outcome = ReplicaComparison.run(context, meta, map);
+                found("divergent", outcome.divergent(), outcome.repaired(), outcome.unrepaired());
+            } else if (stripes != null) {
+                verifyStripes(map, extentBlocks);
             }
         } catch (IOException e) {
-            log.info("scrub: comparing chunklet {} with its replicas: {}; the next pass tries again",
+            log.info("scrub: checking chunklet {} against the chunk's redundancy: {}; the next pass tries again",
                     Long.toHexString(uid), e.getMessage());
+        }
+    }
+
+    /** Parity re-encoded and compared, stripe by stripe, if this server is the chunk's stripe master. */
+    private void verifyStripes(MetaLink.RecoveryTask map, int stripeCount) throws IOException, InterruptedException {
+        EcLayout layout = layout(map, true);
+        if (layout == null) {
+            return;
+        }
+        for (int first = 0; first < stripeCount && !closed; first += StripeVerifier.STRIPES_MAX) {
+            int count = Math.min(StripeVerifier.STRIPES_MAX, stripeCount - first);
+            context.throttle().acquire((long) count * layout.width() << BLOCK_SHIFT);
+            StripeVerifier.Outcome outcome;
+            try {
+                outcome = stripes.verify(map.chunkUid(), map.chunkVersion(), layout, first, count);
+            } catch (io.basalt.chunkserver.CsException e) {
+                throw new IOException(e.getMessage(), e);
+            }
+            found("parity", outcome.inconsistent(), outcome.repaired(), outcome.inconsistent() - outcome.repaired());
+        }
+    }
+
+    /** A damaged strip of this stripe master's own parity column, re-encoded here from the data columns. */
+    private boolean repairOwnParity(MetaLink.RecoveryTask map, ScrubReader.Damage damage) {
+        try {
+            boolean repaired = stripes.repairOwnParity(map.chunkUid(), map.chunkVersion(), layout(map, false),
+                    damage.block(), damage.lsn());
+            if (repaired) {
+                log.info("scrub: chunk {} stripe {}: this master's parity strip re-encoded from the data columns",
+                        Long.toHexString(map.chunkUid()), damage.block());
+            }
+            return repaired;
+        } catch (io.basalt.chunkserver.CsException e) {
+            log.warn("scrub: chunk {} stripe {}: re-encoding this master's parity strip failed: {}",
+                    Long.toHexString(map.chunkUid()), damage.block(), e.getMessage());
+            return false;
+        }
+    }
+
+    /**
+     * The chunk's layout with this server as stripe master (the first UPTODATE parity column, as the
+     * client picks it); null when this server is not the master, or, with {@code everyColumn}, when a
+     * column is not UPTODATE (the recoverer's business first).
+     */
+    private static EcLayout layout(MetaLink.RecoveryTask map, boolean everyColumn) {
+        int k = map.dataCount();
+        int width = k + map.parityCount();
+        List<String> addresses = new ArrayList<>(Collections.nCopies(width, ""));
+        List<Boolean> usable = new ArrayList<>(Collections.nCopies(width, false));
+        int master = -1;
+        for (MetaLink.Member member : map.members()) {
+            if (member.upToDate()) {
+                addresses.set(member.index(), member.address());
+                usable.set(member.index(), true);
+            }
+        }
+        for (int i = k; i < width && master < 0; i++) {
+            master = usable.get(i) ? i : -1;
+        }
+        if (master != map.targetIndex() || (everyColumn && usable.contains(false))) {
+            return null;
+        }
+        return new EcLayout(k, map.parityCount(), master, addresses, usable);
+    }
+
+    private void found(String kind, int found, int repaired, int unrepaired) {
+        if (found > 0) {
+            metrics.scrubErrors.labelValues(kind).inc(found);
+            metrics.scrubRepaired.inc(repaired);
+            metrics.scrubUnrepaired.inc(unrepaired);
+            count(found, repaired, 0);
         }
     }
 
@@ -224,6 +302,9 @@ public final class Scrubber implements AutoCloseable {
                 log.info("scrub: chunk {} is not on this server in meta's map (deleted or moved); not repaired",
                         Long.toHexString(uid));
                 return false;
+            }
+            if (map.erasureCoded() && stripes != null && layout(map, false) != null) {
+                return repairOwnParity(map, damage);
             }
             ByteBuf payload = map.erasureCoded() ? ecRepairPayload(map, damage) : replicaRepairPayload(map, damage);
             if (payload == null) {
@@ -291,10 +372,10 @@ public final class Scrubber implements AutoCloseable {
                 master = member;
             }
         }
-        if (master == null || master.csId() == csId) {
+        if (master == null || master.index() == column) {
             log.warn("scrub: chunk {} column {}: {}; not repaired", Long.toHexString(map.chunkUid()), column,
-                    master == null ? "no UPTODATE parity column" : "this server is its stripe master (repairing the"
-                            + " master's own parity is not built yet)");
+                    master == null ? "no UPTODATE parity column" : "this server is its stripe master, and it has no"
+                            + " parity verifier");
             return null;
         }
         List<String> addresses = new ArrayList<>();

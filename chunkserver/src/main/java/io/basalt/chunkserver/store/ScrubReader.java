@@ -102,4 +102,33 @@ public final class ScrubReader {
             chunklet.lock.readLock().unlock();
         }
     }
+
+    /** What {@link #lsnIfVersions} answers when the strip's versions are not the expected ones. */
+    public static final long VERSIONS_CHANGED = Long.MIN_VALUE;
+
+    /**
+     * The LSN of block {@code block} of a chunklet if its strip versions are exactly {@code versions}
+     * (read under one lock), else {@link #VERSIONS_CHANGED}: the guard of a strip repair, which must
+     * replace only the strip whose stripe the master checked.
+     */
+    public long lsnIfVersions(long chunkUid, int block, long[] versions) {
+        Chunklet chunklet = store.chunklet(chunkUid);
+        if (chunklet == null) {
+            return VERSIONS_CHANGED;
+        }
+        chunklet.lock.readLock().lock();
+        try {
+            if (chunklet.deleted || chunklet.versionsPerBlock != versions.length) {
+                return VERSIONS_CHANGED;
+            }
+            for (int j = 0; j < versions.length; j++) {
+                if (chunklet.version(block, j) != versions[j]) {
+                    return VERSIONS_CHANGED;
+                }
+            }
+            return chunklet.lsn(block);
+        } finally {
+            chunklet.lock.readLock().unlock();
+        }
+    }
 }
