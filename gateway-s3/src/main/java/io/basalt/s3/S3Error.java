@@ -48,6 +48,8 @@ public enum S3Error {
     KeyTooLongError(400, "Your key is too long."),
     MalformedXML(400, "The XML that you provided was not well formed or did not validate against"
             + " the published schema."),
+    MalformedTrailerError(400, "The request contained trailing data that was not well-formed"
+            + " or did not conform to our published schema."),
     MaxMessageLengthExceeded(400, "Your request was too large."),
     MethodNotAllowed(405, "The specified method is not allowed against this resource."),
     MissingContentLength(411, "You must provide the Content-Length HTTP header."),
