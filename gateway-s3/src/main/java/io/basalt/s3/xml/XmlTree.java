@@ -2,7 +2,11 @@ package io.basalt.s3.xml;
 
 import io.basalt.s3.S3Error;
 import io.basalt.s3.S3Exception;
-import java.io.ByteArrayInputStream;
+import java.io.StringReader;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -72,7 +76,9 @@ final class XmlTree {
         }
         XMLStreamReader reader = null;
         try {
-            reader = FACTORY.createXMLStreamReader(new ByteArrayInputStream(body));
+            // Decoded here, strictly, rather than by the parser: the JDK parser prints encoding
+            // errors to stderr, which a bad request must not do. S3 bodies are UTF-8.
+            reader = FACTORY.createXMLStreamReader(new StringReader(decodeUtf8(body)));
             Deque<String> names = new ArrayDeque<>();
             Deque<StringBuilder> texts = new ArrayDeque<>();
             Deque<List<Element>> children = new ArrayDeque<>();
@@ -140,6 +146,19 @@ final class XmlTree {
                     // Nothing to release for an in-memory source.
                 }
             }
+        }
+    }
+
+    private static String decodeUtf8(byte[] body) {
+        int start = body.length >= 3 && (body[0] & 0xFF) == 0xEF && (body[1] & 0xFF) == 0xBB
+                && (body[2] & 0xFF) == 0xBF ? 3 : 0; // byte order mark
+        try {
+            return StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(body, start, body.length - start)).toString();
+        } catch (CharacterCodingException e) {
+            throw malformed("the request body is not UTF-8");
         }
     }
 

@@ -174,6 +174,25 @@ class AwsChunkedDecoderTest {
                 null)).isInstanceOf(IllegalArgumentException.class);
     }
 
+    @Test
+    void inputStreamReportsATruncatedBodyAndReadsByteByByte() throws IOException {
+        byte[] body = "5\r\nhello\r\n0\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+        AwsChunkedInputStream whole = new AwsChunkedInputStream(new ByteArrayInputStream(body),
+                new AwsChunkedDecoder(PayloadMode.STREAMING_UNSIGNED_TRAILER, null, 5, null));
+        StringBuilder text = new StringBuilder();
+        for (int b = whole.read(); b >= 0; b = whole.read()) {
+            text.append((char) b);
+        }
+        assertThat(text.toString()).isEqualTo("hello");
+        assertThat(whole.decoder().isDone()).isTrue();
+        assertThat(whole.read(new byte[4], 0, 0)).isZero();
+        AwsChunkedInputStream truncated = new AwsChunkedInputStream(new ByteArrayInputStream(
+                Arrays.copyOf(body, 12)), new AwsChunkedDecoder(
+                        PayloadMode.STREAMING_UNSIGNED_TRAILER, null, 5, null));
+        assertThatThrownBy(truncated::readAllBytes).isInstanceOfSatisfying(S3Exception.class,
+                e -> assertThat(e.error()).isEqualTo(S3Error.IncompleteBody));
+    }
+
     static byte[] decodeSplit(AwsChunkedDecoder decoder, byte[] body, int split) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         for (int offset = 0; offset < body.length; offset += split) {

@@ -160,6 +160,22 @@ class RequestXmlTest {
     }
 
     @Test
+    void bodiesMustBeUtf8AndMayStartWithAByteOrderMark() {
+        byte[] latin1 = "<Delete><Object><Key>caf\u00e9</Key></Object></Delete>"
+                .getBytes(StandardCharsets.ISO_8859_1);
+        assertError(S3Error.MalformedXML, () -> RequestXml.parseDelete(latin1));
+        byte[] utf8 = "<Delete><Object><Key>caf\u00e9</Key></Object></Delete>"
+                .getBytes(StandardCharsets.UTF_8);
+        byte[] withBom = new byte[utf8.length + 3];
+        withBom[0] = (byte) 0xEF;
+        withBom[1] = (byte) 0xBB;
+        withBom[2] = (byte) 0xBF;
+        System.arraycopy(utf8, 0, withBom, 3, utf8.length);
+        assertThat(RequestXml.parseDelete(withBom).objects()).containsExactly(
+                new ObjectIdentifier("caf\u00e9", null));
+    }
+
+    @Test
     void readBodyCapsTheInput() throws Exception {
         assertThat(RequestXml.readBody(new ByteArrayInputStream(new byte[10]), 10)).hasSize(10);
         assertError(S3Error.MaxMessageLengthExceeded, () -> RequestXml.readBody(
