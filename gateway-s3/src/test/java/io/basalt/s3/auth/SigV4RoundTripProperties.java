@@ -48,7 +48,7 @@ class SigV4RoundTripProperties {
     @Property(tries = 300)
     void signedRequestsVerifyAndEveryMutationIsRefused(@ForAll("texts") String key,
             @ForAll("texts") String prefix, @ForAll("texts") String metaValue,
-            @ForAll boolean unsignedPayload, @ForAll @IntRange(min = 0, max = 5) int mutation,
+            @ForAll PayloadMode payloadMode, @ForAll @IntRange(min = 0, max = 5) int mutation,
             @ForAll long seed) {
         Random random = new Random(seed);
         String method = random.nextBoolean() ? "PUT" : "GET";
@@ -59,8 +59,8 @@ class SigV4RoundTripProperties {
         query.add(new String[] {"uploads", ""});
         query.add(new String[] {"prefix", prefix + "z"});
         Collections.shuffle(query, random);
-        String payloadHash = unsignedPayload ? "UNSIGNED-PAYLOAD"
-                : TestSigner.hex(TestSigner.sha256(key.getBytes()));
+        String payloadHash = payloadMode == PayloadMode.SIGNED
+                ? TestSigner.hex(TestSigner.sha256(key.getBytes())) : payloadMode.headerValue();
         Map<String, String> signed = new TreeMap<>(TestSigner.mapOf(
                 "host", "bucket.s3.basalt.test",
                 "x-amz-content-sha256", payloadHash,
@@ -80,8 +80,15 @@ class SigV4RoundTripProperties {
         Authentication auth = VERIFIER.verify(method, path, QueryParameters.parse(rawQuery),
                 headers.build());
         assertThat(auth.accessKeyId()).isEqualTo(ACCESS_KEY);
-        assertThat(auth.payloadMode()).isEqualTo(unsignedPayload ? PayloadMode.UNSIGNED
-                : PayloadMode.SIGNED);
+        assertThat(auth.payloadMode()).isEqualTo(payloadMode);
+        assertThat(auth.payloadSha256()).isEqualTo(payloadMode == PayloadMode.SIGNED
+                ? payloadHash : null);
+        if (payloadMode.hasChunkSignatures()) {
+            assertThat(auth.newChunkSignatureChain()).isNotNull();
+        } else {
+            assertThatThrownBy(auth::newChunkSignatureChain)
+                    .isInstanceOf(IllegalStateException.class);
+        }
 
         String mutatedMethod = method;
         String mutatedPath = path;
