@@ -1,10 +1,10 @@
 package io.basalt.chunkserver.recovery;
 
-import io.basalt.chunkserver.CsStatus;
 import io.basalt.chunkserver.MetaLink;
-import io.basalt.chunkserver.protocol.DataClient;
-import io.basalt.chunkserver.protocol.DataFrame;
 import io.basalt.chunkserver.wal.WalEntry;
+import io.basalt.protocol.data.CsStatus;
+import io.basalt.protocol.data.DataClient;
+import io.basalt.protocol.data.DataFrame;
 import io.netty.buffer.ByteBuf;
 import java.io.IOException;
 import java.util.concurrent.CompletableFuture;

@@ -4,7 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.basalt.chunkserver.LocalMetaLink;
 import io.basalt.chunkserver.MetaLink;
-import io.basalt.chunkserver.protocol.DataClient;
+import io.basalt.protocol.data.DataClient;
+import io.basalt.protocol.data.EcLayout;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
