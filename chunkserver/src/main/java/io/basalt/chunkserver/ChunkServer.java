@@ -7,7 +7,7 @@ import io.basalt.chunkserver.protocol.DataService;
 import io.basalt.chunkserver.ec.PendingResolver;
 import io.basalt.chunkserver.ec.StripeMaster;
 import io.basalt.chunkserver.ec.StripeVerifier;
-import io.basalt.chunkserver.protocol.ReplicaClients;
+import io.basalt.protocol.data.ReplicaClients;
 import io.basalt.chunkserver.store.ChunkletStore;
 import io.basalt.chunkserver.wal.WalWriter;
 import io.netty.channel.EventLoopGroup;

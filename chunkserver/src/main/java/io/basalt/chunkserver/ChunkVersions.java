@@ -1,5 +1,7 @@
 package io.basalt.chunkserver;
 
+import io.basalt.protocol.data.CsException;
+import io.basalt.protocol.data.CsStatus;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

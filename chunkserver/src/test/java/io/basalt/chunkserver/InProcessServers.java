@@ -1,6 +1,6 @@
 package io.basalt.chunkserver;
 
-import io.basalt.chunkserver.protocol.DataClient;
+import io.basalt.protocol.data.DataClient;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;

@@ -7,9 +7,10 @@ import static io.basalt.chunkserver.ChunkServerTest.read;
 import static io.basalt.chunkserver.ChunkServerTest.write;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.basalt.chunkserver.protocol.DataClient;
-import io.basalt.chunkserver.protocol.DataFrame;
 import io.basalt.chunkserver.recovery.RecoveryWorker;
+import io.basalt.protocol.data.CsStatus;
+import io.basalt.protocol.data.DataClient;
+import io.basalt.protocol.data.DataFrame;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;

@@ -5,9 +5,10 @@ import static io.basalt.chunkserver.ChunkServerTest.read;
 import static io.basalt.chunkserver.ChunkServerTest.write;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.basalt.chunkserver.protocol.DataClient;
 import io.basalt.chunkserver.recovery.RecoveryWorker;
 import io.basalt.chunkserver.recovery.Scrubber;
+import io.basalt.protocol.data.CsStatus;
+import io.basalt.protocol.data.DataClient;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;

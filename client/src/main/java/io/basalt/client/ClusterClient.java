@@ -1,10 +1,10 @@
 package io.basalt.client;
 
-import io.basalt.chunkserver.protocol.ReplicaClients;
 import io.basalt.meta.api.MetaClient;
 import io.basalt.meta.api.MetaError;
 import io.basalt.meta.api.MetaException;
 import io.basalt.meta.model.Volume;
+import io.basalt.protocol.data.ReplicaClients;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;

@@ -1,11 +1,5 @@
 package io.basalt.client;
 
-import io.basalt.chunkserver.BlockCrc;
-import io.basalt.chunkserver.CsException;
-import io.basalt.chunkserver.CsStatus;
-import io.basalt.chunkserver.ec.EcSection;
-import io.basalt.chunkserver.protocol.DataClient;
-import io.basalt.chunkserver.protocol.DataFrame;
 import io.basalt.ec.ErasureCodec;
 import io.basalt.ec.ErasureCodecs;
 import io.basalt.meta.model.Chunk;
@@ -13,6 +7,12 @@ import io.basalt.meta.model.Chunklet;
 import io.basalt.meta.model.ChunkletState;
 import io.basalt.meta.model.Policy;
 import io.basalt.meta.model.Volume;
+import io.basalt.protocol.data.BlockCrc;
+import io.basalt.protocol.data.CsException;
+import io.basalt.protocol.data.CsStatus;
+import io.basalt.protocol.data.DataClient;
+import io.basalt.protocol.data.DataFrame;
+import io.basalt.protocol.data.EcSection;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import java.lang.foreign.MemorySegment;

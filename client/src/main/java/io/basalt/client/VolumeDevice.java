@@ -1,13 +1,8 @@
 package io.basalt.client;
 
-import static io.basalt.chunkserver.BlockCrc.BLOCK_SHIFT;
-import static io.basalt.chunkserver.BlockCrc.BLOCK_SIZE_BYTES;
+import static io.basalt.protocol.data.BlockCrc.BLOCK_SHIFT;
+import static io.basalt.protocol.data.BlockCrc.BLOCK_SIZE_BYTES;
 
-import io.basalt.chunkserver.BlockCrc;
-import io.basalt.chunkserver.CsStatus;
-import io.basalt.chunkserver.protocol.DataClient;
-import io.basalt.chunkserver.protocol.DataFrame;
-import io.basalt.chunkserver.ec.EcLayout;
 import io.basalt.common.block.BlockDevice;
 import io.basalt.common.block.BlockDeviceException;
 import io.basalt.common.block.BlockDeviceException.Kind;
@@ -19,6 +14,11 @@ import io.basalt.meta.model.Chunklet;
 import io.basalt.meta.model.ChunkletState;
 import io.basalt.meta.model.Policy;
 import io.basalt.meta.model.Volume;
+import io.basalt.protocol.data.BlockCrc;
+import io.basalt.protocol.data.CsStatus;
+import io.basalt.protocol.data.DataClient;
+import io.basalt.protocol.data.DataFrame;
+import io.basalt.protocol.data.EcLayout;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufUtil;

@@ -1,11 +1,13 @@
 package io.basalt.chunkserver.ec;
 
 import io.basalt.chunkserver.ChunkVersions;
-import io.basalt.chunkserver.CsException;
 import io.basalt.chunkserver.CsMetrics;
-import io.basalt.chunkserver.protocol.ReplicaClients;
 import io.basalt.chunkserver.store.ChunkletStore;
 import io.basalt.chunkserver.wal.WalWriter;
+import io.basalt.protocol.data.CsException;
+import io.basalt.protocol.data.EcLayout;
+import io.basalt.protocol.data.EcSection;
+import io.basalt.protocol.data.ReplicaClients;
 import java.util.Arrays;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;

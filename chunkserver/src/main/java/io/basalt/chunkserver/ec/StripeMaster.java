@@ -1,19 +1,21 @@
 package io.basalt.chunkserver.ec;
 
-import io.basalt.chunkserver.BlockCrc;
 import io.basalt.chunkserver.ChunkVersions;
 import io.basalt.chunkserver.CsMetrics;
-import io.basalt.chunkserver.CsException;
-import io.basalt.chunkserver.CsStatus;
-import io.basalt.chunkserver.protocol.DataClient;
-import io.basalt.chunkserver.protocol.DataFrame;
-import io.basalt.chunkserver.protocol.ReplicaClients;
 import io.basalt.chunkserver.store.ChunkletStore;
 import io.basalt.chunkserver.wal.WalEntry;
 import io.basalt.chunkserver.wal.WalRecordFormat;
 import io.basalt.chunkserver.wal.WalWriter;
 import io.basalt.ec.ErasureCodec;
 import io.basalt.ec.ErasureCodecs;
+import io.basalt.protocol.data.BlockCrc;
+import io.basalt.protocol.data.CsException;
+import io.basalt.protocol.data.CsStatus;
+import io.basalt.protocol.data.DataClient;
+import io.basalt.protocol.data.DataFrame;
+import io.basalt.protocol.data.EcLayout;
+import io.basalt.protocol.data.EcSection;
+import io.basalt.protocol.data.ReplicaClients;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.Unpooled;

@@ -1,11 +1,12 @@
 package io.basalt.chunkserver.ec;
 
-import io.basalt.chunkserver.BlockCrc;
-import io.basalt.chunkserver.CsException;
-import io.basalt.chunkserver.CsStatus;
-import io.basalt.chunkserver.protocol.DataClient;
-import io.basalt.chunkserver.protocol.DataFrame;
-import io.basalt.chunkserver.protocol.ReplicaClients;
+import io.basalt.protocol.data.BlockCrc;
+import io.basalt.protocol.data.EcLayout;
+import io.basalt.protocol.data.CsException;
+import io.basalt.protocol.data.CsStatus;
+import io.basalt.protocol.data.DataClient;
+import io.basalt.protocol.data.DataFrame;
+import io.basalt.protocol.data.ReplicaClients;
 import io.basalt.chunkserver.store.ChunkletStore;
 import io.basalt.chunkserver.store.ScrubReader;
 import io.basalt.chunkserver.wal.WalRecordFormat;

@@ -1,5 +1,6 @@
 package io.basalt.chunkserver.protocol;
 
+import io.basalt.protocol.data.DataFrameDecoder;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;

@@ -1,19 +1,23 @@
 package io.basalt.chunkserver.protocol;
 
-import static io.basalt.chunkserver.BlockCrc.BLOCK_SHIFT;
-import static io.basalt.chunkserver.BlockCrc.BLOCK_SIZE_BYTES;
+import static io.basalt.protocol.data.BlockCrc.BLOCK_SHIFT;
+import static io.basalt.protocol.data.BlockCrc.BLOCK_SIZE_BYTES;
 
-import io.basalt.chunkserver.BlockCrc;
-import io.basalt.chunkserver.CsException;
-import io.basalt.chunkserver.CsStatus;
 import io.basalt.chunkserver.store.ChunkletStore;
 import io.basalt.chunkserver.ec.CrashPoints;
-import io.basalt.chunkserver.ec.EcSection;
 import io.basalt.chunkserver.ec.StripeMaster;
 import io.basalt.chunkserver.ec.StripeVerifier;
 import io.basalt.chunkserver.store.ScrubReader;
 import io.basalt.chunkserver.wal.WalEntry;
 import io.basalt.chunkserver.wal.WalRecordFormat;
+import io.basalt.protocol.data.BlockCrc;
+import io.basalt.protocol.data.CsException;
+import io.basalt.protocol.data.CsStatus;
+import io.basalt.protocol.data.DataClient;
+import io.basalt.protocol.data.DataFrame;
+import io.basalt.protocol.data.DataProtocolException;
+import io.basalt.protocol.data.EcSection;
+import io.basalt.protocol.data.ReplicaClients;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;

@@ -5,6 +5,7 @@ import io.basalt.chunkserver.ChunkVersions;
 import io.basalt.chunkserver.CsMetrics;
 import io.basalt.chunkserver.store.ChunkletStore;
 import io.basalt.chunkserver.wal.WalWriter;
+import io.basalt.protocol.data.ReplicaClients;
 import java.util.concurrent.ExecutorService;
 
 /**

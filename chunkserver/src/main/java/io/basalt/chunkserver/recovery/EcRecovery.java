@@ -1,14 +1,14 @@
 package io.basalt.chunkserver.recovery;
 
-import io.basalt.chunkserver.BlockCrc;
-import io.basalt.chunkserver.CsStatus;
 import io.basalt.chunkserver.MetaLink;
-import io.basalt.chunkserver.ec.EcLayout;
 import io.basalt.chunkserver.ec.StripeMaster;
-import io.basalt.chunkserver.protocol.DataClient;
-import io.basalt.chunkserver.protocol.DataFrame;
 import io.basalt.chunkserver.store.ChunkletStore;
 import io.basalt.chunkserver.wal.WalRecordFormat;
+import io.basalt.protocol.data.BlockCrc;
+import io.basalt.protocol.data.CsStatus;
+import io.basalt.protocol.data.DataClient;
+import io.basalt.protocol.data.DataFrame;
+import io.basalt.protocol.data.EcLayout;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
 import java.io.IOException;

@@ -1,9 +1,9 @@
 package io.basalt.chunkserver.recovery;
 
 import io.basalt.chunkserver.ChunkVersions;
-import io.basalt.chunkserver.protocol.ReplicaClients;
 import io.basalt.chunkserver.store.ChunkletStore;
 import io.basalt.chunkserver.wal.WalWriter;
+import io.basalt.protocol.data.ReplicaClients;
 import java.util.concurrent.Executor;
 
 /** What one chunklet recovery uses of its chunk server; provided by {@link RecoveryWorker}. */

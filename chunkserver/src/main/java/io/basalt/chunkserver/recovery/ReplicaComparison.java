@@ -1,14 +1,14 @@
 package io.basalt.chunkserver.recovery;
 
-import static io.basalt.chunkserver.BlockCrc.BLOCK_SHIFT;
-import static io.basalt.chunkserver.BlockCrc.BLOCK_SIZE_BYTES;
+import static io.basalt.protocol.data.BlockCrc.BLOCK_SHIFT;
+import static io.basalt.protocol.data.BlockCrc.BLOCK_SIZE_BYTES;
 
-import io.basalt.chunkserver.BlockCrc;
-import io.basalt.chunkserver.CsException;
-import io.basalt.chunkserver.CsStatus;
+import io.basalt.protocol.data.BlockCrc;
+import io.basalt.protocol.data.CsException;
+import io.basalt.protocol.data.CsStatus;
 import io.basalt.chunkserver.MetaLink;
-import io.basalt.chunkserver.protocol.DataClient;
-import io.basalt.chunkserver.protocol.DataFrame;
+import io.basalt.protocol.data.DataClient;
+import io.basalt.protocol.data.DataFrame;
 import io.basalt.chunkserver.store.ChunkletStore;
 import io.basalt.chunkserver.wal.WalRecordFormat;
 import io.netty.buffer.ByteBuf;

@@ -1,19 +1,19 @@
 package io.basalt.chunkserver.recovery;
 
-import static io.basalt.chunkserver.BlockCrc.BLOCK_SHIFT;
-import static io.basalt.chunkserver.BlockCrc.BLOCK_SIZE_BYTES;
+import static io.basalt.protocol.data.BlockCrc.BLOCK_SHIFT;
+import static io.basalt.protocol.data.BlockCrc.BLOCK_SIZE_BYTES;
 
-import io.basalt.chunkserver.BlockCrc;
 import io.basalt.chunkserver.CsMetrics;
-import io.basalt.chunkserver.CsStatus;
 import io.basalt.chunkserver.MetaLink;
-import io.basalt.chunkserver.ec.EcLayout;
+import io.basalt.protocol.data.EcLayout;
 import io.basalt.chunkserver.ec.StripeVerifier;
-import io.basalt.chunkserver.protocol.DataClient;
-import io.basalt.chunkserver.protocol.DataFrame;
+import io.basalt.protocol.data.DataClient;
+import io.basalt.protocol.data.DataFrame;
 import io.basalt.chunkserver.store.ChunkletStore;
 import io.basalt.chunkserver.store.ScrubReader;
 import io.basalt.chunkserver.wal.WalRecordFormat;
+import io.basalt.protocol.data.BlockCrc;
+import io.basalt.protocol.data.CsStatus;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
 import java.io.IOException;
@@ -229,7 +229,7 @@ public final class Scrubber implements AutoCloseable {
             StripeVerifier.Outcome outcome;
             try {
                 outcome = stripes.verify(map.chunkUid(), map.chunkVersion(), layout, first, count);
-            } catch (io.basalt.chunkserver.CsException e) {
+            } catch (io.basalt.protocol.data.CsException e) {
                 throw new IOException(e.getMessage(), e);
             }
             found("parity", outcome.inconsistent(), outcome.repaired(), outcome.inconsistent() - outcome.repaired());
@@ -246,7 +246,7 @@ public final class Scrubber implements AutoCloseable {
                         Long.toHexString(map.chunkUid()), damage.block());
             }
             return repaired;
-        } catch (io.basalt.chunkserver.CsException e) {
+        } catch (io.basalt.protocol.data.CsException e) {
             log.warn("scrub: chunk {} stripe {}: re-encoding this master's parity strip failed: {}",
                     Long.toHexString(map.chunkUid()), damage.block(), e.getMessage());
             return false;

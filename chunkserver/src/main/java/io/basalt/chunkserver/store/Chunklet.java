@@ -1,7 +1,7 @@
 package io.basalt.chunkserver.store;
 
-import static io.basalt.chunkserver.BlockCrc.BLOCK_SHIFT;
-import static io.basalt.chunkserver.BlockCrc.BLOCK_SIZE_BYTES;
+import static io.basalt.protocol.data.BlockCrc.BLOCK_SHIFT;
+import static io.basalt.protocol.data.BlockCrc.BLOCK_SIZE_BYTES;
 
 import io.basalt.common.io.LinuxFiles;
 import java.io.IOException;

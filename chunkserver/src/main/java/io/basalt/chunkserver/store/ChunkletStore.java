@@ -1,15 +1,16 @@
 package io.basalt.chunkserver.store;
 
-import static io.basalt.chunkserver.BlockCrc.BLOCK_SHIFT;
-import static io.basalt.chunkserver.BlockCrc.BLOCK_SIZE_BYTES;
+import static io.basalt.protocol.data.BlockCrc.BLOCK_SHIFT;
+import static io.basalt.protocol.data.BlockCrc.BLOCK_SIZE_BYTES;
 
-import io.basalt.chunkserver.BlockCrc;
-import io.basalt.chunkserver.CsException;
-import io.basalt.chunkserver.CsStatus;
 import io.basalt.chunkserver.wal.WalEntry;
 import io.basalt.chunkserver.wal.WalRecordFormat;
 import io.basalt.chunkserver.wal.WalSink;
 import io.basalt.common.io.LinuxFiles;
+import io.basalt.protocol.data.BlockCrc;
+import io.basalt.protocol.data.CsException;
+import io.basalt.protocol.data.CsStatus;
+import io.basalt.protocol.data.EcSection;
 import io.netty.buffer.ByteBuf;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -22,7 +23,6 @@ import java.nio.file.StandardOpenOption;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.Arrays;
 import java.util.List;
-import io.basalt.chunkserver.ec.EcSection;
 import io.netty.buffer.Unpooled;
 import java.util.stream.Stream;
 import org.slf4j.Logger;

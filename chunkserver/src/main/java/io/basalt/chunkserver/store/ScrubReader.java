@@ -1,9 +1,9 @@
 package io.basalt.chunkserver.store;
 
-import static io.basalt.chunkserver.BlockCrc.BLOCK_SHIFT;
-import static io.basalt.chunkserver.BlockCrc.BLOCK_SIZE_BYTES;
+import static io.basalt.protocol.data.BlockCrc.BLOCK_SHIFT;
+import static io.basalt.protocol.data.BlockCrc.BLOCK_SIZE_BYTES;
 
-import io.basalt.chunkserver.BlockCrc;
+import io.basalt.protocol.data.BlockCrc;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;

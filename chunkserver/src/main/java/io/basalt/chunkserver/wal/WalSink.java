@@ -1,6 +1,6 @@
 package io.basalt.chunkserver.wal;
 
-import io.basalt.chunkserver.CsException;
+import io.basalt.protocol.data.CsException;
 import java.io.IOException;
 
 /**

@@ -2,9 +2,9 @@ package io.basalt.chunkserver.wal;
 
 import static io.basalt.chunkserver.wal.WalRecordFormat.*;
 
-import io.basalt.chunkserver.CsException;
-import io.basalt.chunkserver.CsStatus;
 import io.basalt.common.io.LinuxFiles;
+import io.basalt.protocol.data.CsException;
+import io.basalt.protocol.data.CsStatus;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

@@ -4,7 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.basalt.chunkserver.LocalMetaLink;
 import io.basalt.chunkserver.MetaLink;
-import io.basalt.chunkserver.protocol.DataClient;
+import io.basalt.protocol.data.DataClient;
+import io.basalt.protocol.data.EcLayout;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -196,7 +197,7 @@ class EcRecoveryTest extends EcFixture {
         long lsn = new io.basalt.chunkserver.store.ScrubReader(server.store()).lsnIfVersions(UID, stripe, versions);
         io.netty.buffer.ByteBuf strip = io.netty.buffer.Unpooled.wrappedBuffer(random(new Random(seed), S));
         io.netty.buffer.ByteBuf payload = StripeVerifier.repairPayload(lsn, VERSION,
-                io.basalt.chunkserver.BlockCrc.of(strip, 0, S), versions, strip);
+                io.basalt.protocol.data.BlockCrc.of(strip, 0, S), versions, strip);
         CompletableFuture<Void> done = new CompletableFuture<>();
         server.wal().submit(new io.basalt.chunkserver.wal.WalEntry(io.basalt.chunkserver.wal.WalRecordFormat.TYPE_REPAIR,
                 UID, (long) stripe * S, S, payload, (e, error) -> {

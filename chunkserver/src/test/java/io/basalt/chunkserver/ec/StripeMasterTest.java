@@ -2,15 +2,17 @@ package io.basalt.chunkserver.ec;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.basalt.chunkserver.BlockCrc;
 import io.basalt.chunkserver.ChunkServer;
-import io.basalt.chunkserver.CsStatus;
 import io.basalt.chunkserver.LocalMetaLink;
-import io.basalt.chunkserver.protocol.DataClient;
 import io.basalt.chunkserver.store.ChunkletStore;
-import io.basalt.chunkserver.protocol.DataFrame;
 import io.basalt.ec.ErasureCodec;
 import io.basalt.ec.ErasureCodecs;
+import io.basalt.protocol.data.BlockCrc;
+import io.basalt.protocol.data.CsStatus;
+import io.basalt.protocol.data.DataClient;
+import io.basalt.protocol.data.DataFrame;
+import io.basalt.protocol.data.EcLayout;
+import io.basalt.protocol.data.EcSection;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;

@@ -3,6 +3,7 @@ package io.basalt.chunkserver.ec;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.basalt.ec.ErasureCodec;
+import io.basalt.protocol.data.EcLayout;
 import io.basalt.ec.ErasureCodecs;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;

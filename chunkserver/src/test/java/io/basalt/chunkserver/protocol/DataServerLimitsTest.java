@@ -3,13 +3,15 @@ package io.basalt.chunkserver.protocol;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.basalt.chunkserver.ChunkVersions;
-import io.basalt.chunkserver.CsException;
 import io.basalt.chunkserver.CsMetrics;
-import io.basalt.chunkserver.CsStatus;
 import io.basalt.chunkserver.store.ChunkletStore;
 import io.basalt.chunkserver.wal.WalEntry;
 import io.basalt.chunkserver.wal.WalSink;
 import io.basalt.chunkserver.wal.WalWriter;
+import io.basalt.protocol.data.CsException;
+import io.basalt.protocol.data.CsStatus;
+import io.basalt.protocol.data.DataClient;
+import io.basalt.protocol.data.DataFrame;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;

@@ -3,11 +3,11 @@ package io.basalt.chunkserver.store;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.basalt.chunkserver.CsException;
-import io.basalt.chunkserver.CsStatus;
 import io.basalt.chunkserver.Tmpfs;
 import io.basalt.chunkserver.wal.WalWriter;
 import io.basalt.common.io.LinuxFiles;
+import io.basalt.protocol.data.CsException;
+import io.basalt.protocol.data.CsStatus;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;

@@ -2,9 +2,9 @@ package io.basalt.chunkserver.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.basalt.chunkserver.BlockCrc;
-import io.basalt.chunkserver.protocol.DataClient;
 import io.basalt.chunkserver.wal.WalRecordFormat;
+import io.basalt.protocol.data.BlockCrc;
+import io.basalt.protocol.data.DataClient;
 import io.netty.buffer.ByteBuf;
 import java.nio.file.Files;
 import java.nio.file.Path;

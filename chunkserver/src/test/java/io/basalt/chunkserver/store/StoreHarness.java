@@ -1,10 +1,10 @@
 package io.basalt.chunkserver.store;
 
-import io.basalt.chunkserver.CsException;
-import io.basalt.chunkserver.protocol.DataClient;
 import io.basalt.chunkserver.wal.WalEntry;
 import io.basalt.chunkserver.wal.WalRecordFormat;
 import io.basalt.chunkserver.wal.WalWriter;
+import io.basalt.protocol.data.CsException;
+import io.basalt.protocol.data.DataClient;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufUtil;
@@ -104,7 +104,7 @@ final class StoreHarness implements AutoCloseable {
                 throw new AssertionError("read returned " + out.readableBytes() + " bytes");
             }
             for (int i = 0; i < lengthBytes / 4096; i++) {
-                int crc = io.basalt.chunkserver.BlockCrc.of(out, i * 4096, 4096);
+                int crc = io.basalt.protocol.data.BlockCrc.of(out, i * 4096, 4096);
                 if (crc != out.getInt(lengthBytes + 4 * i)) {
                     throw new AssertionError("block " + i + " returned with a CRC that does not match its data");
                 }

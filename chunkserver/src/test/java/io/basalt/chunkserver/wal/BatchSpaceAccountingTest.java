@@ -3,11 +3,11 @@ package io.basalt.chunkserver.wal;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.basalt.chunkserver.CsException;
-import io.basalt.chunkserver.CsStatus;
 import io.basalt.chunkserver.Tmpfs;
-import io.basalt.chunkserver.protocol.DataClient;
 import io.basalt.chunkserver.store.ChunkletStore;
+import io.basalt.protocol.data.CsException;
+import io.basalt.protocol.data.CsStatus;
+import io.basalt.protocol.data.DataClient;
 import io.netty.buffer.UnpooledByteBufAllocator;
 import java.nio.file.Files;
 import java.util.ArrayList;

@@ -2,7 +2,7 @@ package io.basalt.chunkserver.wal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.basalt.chunkserver.CsException;
+import io.basalt.protocol.data.CsException;
 import io.netty.buffer.Unpooled;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -3,8 +3,8 @@ package io.basalt.chunkserver.wal;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.basalt.chunkserver.CsException;
-import io.basalt.chunkserver.CsStatus;
+import io.basalt.protocol.data.CsException;
+import io.basalt.protocol.data.CsStatus;
 import io.netty.buffer.Unpooled;
 import java.io.IOException;
 import java.nio.ByteBuffer;

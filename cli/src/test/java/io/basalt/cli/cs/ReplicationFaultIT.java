@@ -2,10 +2,10 @@ package io.basalt.cli.cs;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.basalt.chunkserver.BlockCrc;
-import io.basalt.chunkserver.CsStatus;
-import io.basalt.chunkserver.protocol.DataClient;
-import io.basalt.chunkserver.protocol.DataFrame;
+import io.basalt.protocol.data.BlockCrc;
+import io.basalt.protocol.data.CsStatus;
+import io.basalt.protocol.data.DataClient;
+import io.basalt.protocol.data.DataFrame;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.PooledByteBufAllocator;

@@ -3,14 +3,14 @@ package io.basalt.cli.cs;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.basalt.chunkserver.ChunkVersions;
-import io.basalt.chunkserver.CsStatus;
-import io.basalt.chunkserver.protocol.DataClient;
-import io.basalt.chunkserver.protocol.DataFrame;
 import io.basalt.meta.api.CsView;
 import io.basalt.meta.api.MetaClient;
 import io.basalt.meta.model.Chunk;
 import io.basalt.meta.model.CsHealth;
 import io.basalt.meta.model.Volume;
+import io.basalt.protocol.data.CsStatus;
+import io.basalt.protocol.data.DataClient;
+import io.basalt.protocol.data.DataFrame;
 import io.netty.buffer.PooledByteBufAllocator;
 import java.nio.file.Files;
 import java.nio.file.Path;

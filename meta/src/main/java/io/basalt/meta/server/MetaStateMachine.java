@@ -5,6 +5,7 @@ import io.basalt.meta.api.MalformedMessageException;
 import io.basalt.meta.api.MetaError;
 import io.basalt.meta.api.MetaReply;
 import io.basalt.meta.api.MetaRequest;
+import io.basalt.meta.api.MetaRequestForm;
 import io.basalt.meta.api.MetaRequest.Heartbeat.RecoveryProgress;
 import io.basalt.meta.api.StuckRecovery;
 import io.basalt.meta.api.MetaStatus;
@@ -285,7 +286,7 @@ public final class MetaStateMachine extends BaseStateMachine {
         if (!decoded.op().isWrite()) {
             throw new IOException(decoded.op() + " is a read; send it read-only");
         }
-        String formError = MetaLogic.checkForm(decoded);
+        String formError = MetaRequestForm.checkForm(decoded);
         if (formError != null) {
             // Refused before the log: the state and the log are untouched.
             throw new IOException(formError);

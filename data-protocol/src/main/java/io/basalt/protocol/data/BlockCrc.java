@@ -1,4 +1,4 @@
-package io.basalt.chunkserver;
+package io.basalt.protocol.data;
 
 import io.netty.buffer.ByteBuf;
 import java.nio.ByteBuffer;

@@ -1,4 +1,4 @@
-package io.basalt.chunkserver;
+package io.basalt.protocol.data;
 
 /**
  * An expected operating error of the chunk server (stale version, corrupt block, no space, I/O

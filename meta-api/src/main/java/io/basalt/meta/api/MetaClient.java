@@ -76,7 +76,7 @@ public final class MetaClient implements AutoCloseable {
 
     /** Sends a request (through the log if it is a write) and returns the checked reply body. */
     public WireReader call(MetaRequest request) {
-        String formError = io.basalt.meta.server.MetaLogic.checkForm(request);
+        String formError = MetaRequestForm.checkForm(request);
         if (formError != null) {
             throw new MetaException(MetaError.INVALID, formError);
         }
@@ -184,7 +184,7 @@ public final class MetaClient implements AutoCloseable {
         List<CsChunkVersion> entries = new ArrayList<>();
         long after = afterSeq;
         long highestSeq;
-        int limit = io.basalt.meta.server.MetaLogic.CS_CHUNK_VERSIONS_PAGE_MAX;
+        int limit = MetaRequestForm.CS_CHUNK_VERSIONS_PAGE_MAX;
         while (true) {
             WireReader in = call(new MetaRequest.ListCsChunkVersions(csId, after, limit));
             highestSeq = in.i64();
@@ -205,7 +205,7 @@ public final class MetaClient implements AutoCloseable {
     public List<Chunk> listChunks(long volumeId) {
         List<Chunk> chunks = new ArrayList<>();
         long fromIndex = 0;
-        int limit = io.basalt.meta.server.MetaLogic.CHUNKS_PAGE_MAX;
+        int limit = MetaRequestForm.CHUNKS_PAGE_MAX;
         while (true) {
             WireReader in = call(new MetaRequest.ListChunks(volumeId, fromIndex, limit));
             int count = in.count(1);
@@ -233,7 +233,7 @@ public final class MetaClient implements AutoCloseable {
     public List<RecoveryTask> recoveryTasks(int csId) {
         List<RecoveryTask> tasks = new ArrayList<>();
         long afterChunkUid = 0;
-        int limit = io.basalt.meta.server.MetaLogic.RECOVERY_TASKS_PAGE_MAX;
+        int limit = MetaRequestForm.RECOVERY_TASKS_PAGE_MAX;
         while (true) {
             WireReader in = call(new MetaRequest.ListRecoveryTasks(csId, afterChunkUid, limit));
             int count = in.count(1);

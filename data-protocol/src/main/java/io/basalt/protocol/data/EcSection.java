@@ -1,7 +1,5 @@
-package io.basalt.chunkserver.ec;
+package io.basalt.protocol.data;
 
-import io.basalt.chunkserver.CsException;
-import io.basalt.chunkserver.CsStatus;
 import io.netty.buffer.ByteBuf;
 import java.nio.charset.StandardCharsets;
 import java.util.zip.CRC32C;

@@ -1,7 +1,5 @@
-package io.basalt.chunkserver.protocol;
+package io.basalt.protocol.data;
 
-import io.basalt.chunkserver.BlockCrc;
-import io.basalt.chunkserver.CsStatus;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;

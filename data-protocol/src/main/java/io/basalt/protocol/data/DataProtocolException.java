@@ -1,4 +1,4 @@
-package io.basalt.chunkserver.protocol;
+package io.basalt.protocol.data;
 
 /**
  * A frame that breaks the data protocol. {@link #kind} names it for metrics; when the header was

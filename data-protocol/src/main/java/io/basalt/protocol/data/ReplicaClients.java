@@ -1,4 +1,4 @@
-package io.basalt.chunkserver.protocol;
+package io.basalt.protocol.data;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.EventLoopGroup;

@@ -1,4 +1,4 @@
-package io.basalt.chunkserver.protocol;
+package io.basalt.protocol.data;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

@@ -1,4 +1,4 @@
-package io.basalt.chunkserver;
+package io.basalt.protocol.data;
 
 /**
  * Outcome codes of chunk server operations, as carried in the {@code status} field of a reply frame

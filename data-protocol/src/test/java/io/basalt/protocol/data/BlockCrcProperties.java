@@ -1,4 +1,4 @@
-package io.basalt.chunkserver;
+package io.basalt.protocol.data;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
