@@ -107,6 +107,14 @@ public final class ClusterClient implements AutoCloseable {
         return callMeta("open_volume", () -> VolumeDevice.open(this, name, clientId));
     }
 
+    /**
+     * Opens volume {@code name} for reading only, without its lease: for data another client writes
+     * and never changes once published (object logs). Its writes fail.
+     */
+    public CompletableFuture<VolumeDevice> openReadOnly(String name) {
+        return callMeta("open_volume_read_only", () -> VolumeDevice.openReadOnly(this, name));
+    }
+
     /** Runs a blocking meta call on a virtual thread. */
     <T> CompletableFuture<T> callMeta(String op, Supplier<T> call) {
         metrics.metaCalls.labelValues(op).inc();

@@ -116,6 +116,12 @@ public final class VolumeDevice implements BlockDevice {
         return device;
     }
 
+    /** Blocking: finds the volume and opens it for reads only, taking no lease (writes are refused). */
+    static VolumeDevice openReadOnly(ClusterClient cluster, String name) {
+        Volume volume = cluster.meta().getVolume(name);
+        return new VolumeDevice(cluster, volume, VolumeLease.none(cluster, volume));
+    }
+
     public Volume volume() {
         return volume;
     }
@@ -142,7 +148,7 @@ public final class VolumeDevice implements BlockDevice {
 
     @Override
     public boolean isReadOnly() {
-        return false;
+        return lease.readOnly();
     }
 
     /** No client-side cache: every acknowledged write is on the chunk servers. */

@@ -52,6 +52,21 @@ final class VolumeLease {
         return lease;
     }
 
+    /**
+     * No lease at all: for a reader of a volume another client writes (an object gateway reading an
+     * object log: objects are immutable once named, so reads need no writer's lease). Every write is
+     * refused with the reason; release does nothing.
+     */
+    static VolumeLease none(ClusterClient cluster, Volume volume) {
+        VolumeLease lease = new VolumeLease(cluster, volume, null, Duration.ZERO);
+        lease.lostReason = "volume \"" + volume.name() + "\" is open read-only here";
+        return lease;
+    }
+
+    boolean readOnly() {
+        return clientId == null;
+    }
+
     /** Null while the lease can be trusted; otherwise why writes are refused. */
     String fencedReason() {
         String lost = lostReason;

@@ -1,0 +1,452 @@
+package io.basalt.client.object;
+
+import io.basalt.client.ClusterClient;
+import io.basalt.client.VolumeDevice;
+import io.basalt.meta.api.MetaError;
+import io.basalt.meta.api.MetaException;
+import io.basalt.meta.model.s3.Bucket;
+import io.basalt.meta.model.s3.ObjectExtent;
+import io.basalt.meta.model.s3.ObjectListing;
+import io.basalt.meta.model.s3.ObjectLog;
+import io.basalt.meta.model.s3.ObjectVersion;
+import io.basalt.meta.model.s3.Part;
+import io.basalt.meta.model.s3.PartListing;
+import io.basalt.meta.model.s3.S3User;
+import io.basalt.meta.model.s3.Upload;
+import io.basalt.meta.model.s3.UploadListing;
+import io.basalt.meta.model.s3.Versioning;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.PooledByteBufAllocator;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The object store on a Basalt cluster (docs/objects.md): names through the {@link ObjectIndex} in
+ * meta, bytes appended to object logs through the client library's volumes. One per gateway process;
+ * {@code writerId} names this gateway as the writer of its logs (and the holder of their leases).
+ */
+public final class ClusterObjectStore implements ObjectStore {
+    private static final Logger log = LoggerFactory.getLogger(ClusterObjectStore.class);
+    private static final long BUCKET_CACHE_MILLIS = 5_000;
+    private static final long TRIM_FREED_EVERY_MILLIS = 2_000;
+    private static final int READ_BYTES = 1 << 20;
+    private static final int OPEN_LOG_ATTEMPTS = 16;
+
+    private final ClusterClient cluster;
+    private final ObjectIndex index;
+    private final String writerId;
+    private final ExecutorService calls = Executors.newVirtualThreadPerTaskExecutor();
+    private final ScheduledExecutorService janitor = Executors.newSingleThreadScheduledExecutor(
+            Thread.ofPlatform().daemon().name("basalt-objects-janitor").factory());
+    /** The log this gateway appends to, per storage policy. */
+    private final Map<String, LogWriter> writers = new ConcurrentHashMap<>();
+    private final List<LogWriter> allWriters = Collections.synchronizedList(new ArrayList<>());
+    /** Read-only devices of logs other gateways write, by log id. */
+    private final Map<Long, CompletableFuture<LogDevice>> readers = new ConcurrentHashMap<>();
+    /** Finished bodies not yet named by an object or part, so that commit or failure settles them. */
+    private final Map<BodyWriter.Written, LogBody> unnamed = Collections.synchronizedMap(new IdentityHashMap<>());
+    private final Map<String, CachedPolicy> policies = new ConcurrentHashMap<>();
+
+    private record CachedPolicy(String policyName, long untilMillis) {}
+
+    public ClusterObjectStore(ClusterClient cluster, ObjectIndex index, String writerId) {
+        this.cluster = cluster;
+        this.index = index;
+        this.writerId = writerId;
+        janitor.scheduleWithFixedDelay(this::trimFreed, TRIM_FREED_EVERY_MILLIS, TRIM_FREED_EVERY_MILLIS,
+                TimeUnit.MILLISECONDS);
+    }
+
+    // ---- buckets ----
+
+    @Override
+    public CompletableFuture<Bucket> createBucket(String name, String owner, String policyName) {
+        return call(() -> index.createBucket(name, owner, policyName, System.currentTimeMillis()));
+    }
+
+    @Override
+    public CompletableFuture<Void> deleteBucket(String name) {
+        return call(() -> {
+            index.deleteBucket(name);
+            policies.remove(name);
+            return null;
+        });
+    }
+
+    @Override
+    public CompletableFuture<Optional<Bucket>> bucket(String name) {
+        return call(() -> index.getBucket(name));
+    }
+
+    @Override
+    public CompletableFuture<List<Bucket>> listBuckets() {
+        return call(index::listBuckets);
+    }
+
+    @Override
+    public CompletableFuture<Bucket> setVersioning(String bucket, Versioning versioning) {
+        return call(() -> index.setBucketVersioning(bucket, versioning));
+    }
+
+    // ---- objects ----
+
+    @Override
+    public BodyWriter newBody(String bucket, long expectedLength) {
+        LogBody body = new LogBody(() -> writerFor(policyOf(bucket)), expectedLength, PooledByteBufAllocator.DEFAULT);
+        return new BodyWriter() {
+            @Override
+            public CompletableFuture<Void> write(ByteBuf data) {
+                return body.write(data);
+            }
+
+            @Override
+            public CompletableFuture<Written> finish() {
+                return body.finish().thenApply(written -> {
+                    unnamed.put(written, body);
+                    return written;
+                });
+            }
+
+            @Override
+            public void abort() {
+                body.abort();
+            }
+        };
+    }
+
+    @Override
+    public CompletableFuture<ObjectVersion> putObject(String bucket, String key, BodyWriter.Written body,
+            ObjectAttributes attributes, WriteConditions conditions) {
+        return naming(body, () -> index.putObject(bucket, key, body.length(), attributes.etag(), attributes.owner(),
+                attributes.headers(), attributes.checksums(), attributes.checksumType(), attributes.tags(), List.of(),
+                body.extents(), conditions.ifMatch(), conditions.ifNoneMatchAny(), System.currentTimeMillis()));
+    }
+
+    @Override
+    public CompletableFuture<Optional<ObjectVersion>> head(String bucket, String key, String versionId) {
+        return call(() -> index.getObject(bucket, key, versionId));
+    }
+
+    @Override
+    public CompletableFuture<Void> read(ObjectVersion version, long offset, long length, ReadSink sink) {
+        if (offset < 0 || length < 0 || offset + length > version.size()) {
+            return CompletableFuture.failedFuture(new ObjectStoreException(ObjectStoreException.Kind.INVALID,
+                    "read of " + length + " bytes at " + offset + " of an object of " + version.size()));
+        }
+        List<Piece> pieces = new ArrayList<>();
+        long skip = offset;
+        long left = length;
+        for (ObjectExtent extent : version.extents()) {
+            if (left == 0) {
+                break;
+            }
+            if (skip >= extent.length()) {
+                skip -= extent.length();
+                continue;
+            }
+            long bytes = Math.min(left, extent.length() - skip);
+            pieces.add(new Piece(extent.logId(), extent.offset() + skip, bytes));
+            left -= bytes;
+            skip = 0;
+        }
+        if (left > 0) {
+            return CompletableFuture.failedFuture(new ObjectStoreException(ObjectStoreException.Kind.INTERNAL,
+                    "object " + version.bucket() + "/" + version.key() + " version " + version.versionId()
+                            + ": its extents hold fewer bytes than its size " + version.size()));
+        }
+        return readPieces(pieces, 0, sink);
+    }
+
+    /** Bytes [offset, offset + length) of log {@code logId}'s volume. */
+    private record Piece(long logId, long offset, long length) {}
+
+    private CompletableFuture<Void> readPieces(List<Piece> pieces, int i, ReadSink sink) {
+        if (i == pieces.size()) {
+            return CompletableFuture.completedFuture(null);
+        }
+        Piece piece = pieces.get(i);
+        return deviceOf(piece.logId())
+                .thenCompose(device -> readRange(device, piece.offset(), piece.offset() + piece.length(), sink))
+                .thenCompose(ignored -> readPieces(pieces, i + 1, sink));
+    }
+
+    /** Reads [from, to) of a log in aligned reads of up to 1 MiB, the next one read while the sink takes this one. */
+    private CompletableFuture<Void> readRange(LogDevice device, long from, long to, ReadSink sink) {
+        if (from >= to) {
+            return CompletableFuture.completedFuture(null);
+        }
+        CompletableFuture<ByteBuf> first = readAligned(device, from, Math.min(to, from + READ_BYTES - from % 4096));
+        return deliver(device, first, from, to, sink);
+    }
+
+    private CompletableFuture<Void> deliver(LogDevice device, CompletableFuture<ByteBuf> current, long from, long to,
+            ReadSink sink) {
+        return current.thenCompose(data -> {
+            long next = from + data.readableBytes();
+            CompletableFuture<ByteBuf> ahead = next < to ? readAligned(device, next, Math.min(to, next + READ_BYTES))
+                    : null;
+            return sink.accept(data).thenCompose(ignored -> ahead == null ? CompletableFuture.completedFuture(null)
+                    : deliver(device, ahead, next, to, sink));
+        });
+    }
+
+    /** [from, to) of the device as one buffer (read aligned to 4 KiB, then sliced). */
+    private static CompletableFuture<ByteBuf> readAligned(LogDevice device, long from, long to) {
+        long start = from / 4096 * 4096;
+        long end = LogWriter.align(to);
+        ByteBuf buffer = PooledByteBufAllocator.DEFAULT.directBuffer((int) (end - start));
+        return device.read(start, (int) (end - start), buffer).handle((ignored, error) -> {
+            if (error != null) {
+                buffer.release();
+                throw unavailable("reading object bytes", error);
+            }
+            buffer.readerIndex((int) (from - start)).writerIndex((int) (to - start));
+            return buffer;
+        });
+    }
+
+    @Override
+    public CompletableFuture<DeleteOutcome> delete(String bucket, String key, String versionId) {
+        return call(() -> index.deleteObject(bucket, key, versionId, System.currentTimeMillis()));
+    }
+
+    @Override
+    public CompletableFuture<ObjectListing> list(String bucket, ListQuery query) {
+        return call(() -> index.listObjects(bucket, query.prefix(), query.delimiter(), query.after(), query.maxKeys()));
+    }
+
+    @Override
+    public CompletableFuture<ObjectListing> listVersions(String bucket, String prefix, String delimiter,
+            String keyMarker, String versionIdMarker, int maxKeys) {
+        return call(() -> index.listObjectVersions(bucket, prefix, delimiter, keyMarker, versionIdMarker, maxKeys));
+    }
+
+    @Override
+    public CompletableFuture<ObjectVersion> putTags(String bucket, String key, String versionId,
+            Map<String, String> tags) {
+        return call(() -> index.putObjectTags(bucket, key, versionId, tags));
+    }
+
+    // ---- multipart ----
+
+    @Override
+    public CompletableFuture<Upload> createUpload(String bucket, String key, ObjectAttributes attributes) {
+        String uploadId = java.util.UUID.randomUUID().toString().replace("-", "");
+        return call(() -> index.createUpload(bucket, key, uploadId, attributes.owner(), attributes.headers(),
+                attributes.checksums().isEmpty() ? "" : attributes.checksums().keySet().iterator().next(),
+                attributes.tags(), System.currentTimeMillis()));
+    }
+
+    @Override
+    public CompletableFuture<Part> putPart(String bucket, String key, String uploadId, int partNumber,
+            BodyWriter.Written body, String etag, Map<String, String> checksums) {
+        return naming(body, () -> index.putPart(bucket, key, uploadId, partNumber, body.length(), etag, checksums,
+                body.extents(), System.currentTimeMillis()));
+    }
+
+    @Override
+    public CompletableFuture<ObjectVersion> completeUpload(String bucket, String key, String uploadId,
+            List<CompletedPart> parts, WriteConditions conditions) {
+        return call(() -> index.completeUpload(bucket, key, uploadId,
+                parts.stream().map(CompletedPart::number).toList(), parts.stream().map(CompletedPart::etag).toList(),
+                conditions.ifMatch(), conditions.ifNoneMatchAny(), System.currentTimeMillis()));
+    }
+
+    @Override
+    public CompletableFuture<Void> abortUpload(String bucket, String key, String uploadId) {
+        return call(() -> {
+            index.abortUpload(bucket, key, uploadId);
+            return null;
+        });
+    }
+
+    @Override
+    public CompletableFuture<PartListing> listParts(String bucket, String key, String uploadId, int partNumberMarker,
+            int maxParts) {
+        return call(() -> index.listParts(bucket, key, uploadId, partNumberMarker, maxParts));
+    }
+
+    @Override
+    public CompletableFuture<UploadListing> listUploads(String bucket, String prefix, String delimiter,
+            String keyMarker, String uploadIdMarker, int maxUploads) {
+        return call(() -> index.listUploads(bucket, prefix, delimiter, keyMarker, uploadIdMarker, maxUploads));
+    }
+
+    // ---- users ----
+
+    @Override
+    public CompletableFuture<Optional<S3User>> user(String accessKey) {
+        return call(() -> index.getS3User(accessKey));
+    }
+
+    // ---- logs ----
+
+    /**
+     * Names a finished body in the index: once committed it no longer holds its log back; if the
+     * commit fails (a precondition, a bucket deleted meanwhile) its bytes are trimmed.
+     */
+    private <T> CompletableFuture<T> naming(BodyWriter.Written body, Supplier<T> commit) {
+        LogBody writer = unnamed.remove(body);
+        return call(commit).whenComplete((result, error) -> {
+            if (writer == null) {
+                return;
+            }
+            if (error == null) {
+                writer.committed();
+            } else {
+                writer.abort();
+            }
+        });
+    }
+
+    private String policyOf(String bucket) {
+        CachedPolicy cached = policies.get(bucket);
+        long now = System.currentTimeMillis();
+        if (cached != null && cached.untilMillis() > now) {
+            return cached.policyName();
+        }
+        Bucket found = index.getBucket(bucket).orElseThrow(() -> new ObjectStoreException(
+                ObjectStoreException.Kind.NO_SUCH_BUCKET, "bucket \"" + bucket + "\" does not exist"));
+        policies.put(bucket, new CachedPolicy(found.policyName(), now + BUCKET_CACHE_MILLIS));
+        return found.policyName();
+    }
+
+    /** This gateway's log for {@code policyName}: opened (or taken over) on first use, replaced when full. */
+    private LogWriter writerFor(String policyName) {
+        LogWriter current = writers.get(policyName);
+        if (current != null && !current.full()) {
+            return current;
+        }
+        synchronized (writers) {
+            current = writers.get(policyName);
+            if (current != null && !current.full()) {
+                return current;
+            }
+            if (current != null) {
+                index.sealObjectLog(current.logId());
+                log.info("object log {} ({}) is full and sealed; opening another", current.logId(), policyName);
+            }
+            LogWriter opened = openLog(policyName);
+            writers.put(policyName, opened);
+            allWriters.add(opened);
+            return opened;
+        }
+    }
+
+    private LogWriter openLog(String policyName) {
+        List<Long> exclude = new ArrayList<>();
+        for (int attempt = 0; attempt < OPEN_LOG_ATTEMPTS; attempt++) {
+            ObjectLog objectLog = index.openObjectLog(policyName, writerId, exclude, System.currentTimeMillis());
+            VolumeDevice device;
+            try {
+                device = cluster.open(ObjectIndex.volumeName(objectLog.id()), writerId).join();
+            } catch (CompletionException e) {
+                if (e.getCause() instanceof MetaException meta && meta.error() == MetaError.LEASE_HELD) {
+                    exclude.add(objectLog.id()); // another gateway writes it: take another
+                    continue;
+                }
+                throw unavailable("opening object log " + objectLog.id(), e);
+            }
+            log.info("writing object log {} (policy {}, volume {}) from {}", objectLog.id(), policyName,
+                    ObjectIndex.volumeName(objectLog.id()), objectLog.reservedMark());
+            return LogWriter.takeOver(index, writerId, new VolumeLogDevice(device), objectLog);
+        }
+        throw new ObjectStoreException(ObjectStoreException.Kind.UNAVAILABLE, "no object log of policy " + policyName
+                + " could be opened for writing after " + OPEN_LOG_ATTEMPTS + " attempts (all held by others)");
+    }
+
+    private CompletableFuture<LogDevice> deviceOf(long logId) {
+        for (LogWriter writer : List.copyOf(allWriters)) {
+            if (writer.logId() == logId) {
+                return CompletableFuture.completedFuture(writer.device());
+            }
+        }
+        CompletableFuture<LogDevice> device = readers.computeIfAbsent(logId, id -> cluster
+                .openReadOnly(ObjectIndex.volumeName(id)).thenApply(VolumeLogDevice::new));
+        return device.whenComplete((ignored, error) -> {
+            if (error != null) {
+                readers.remove(logId, device); // try again next time
+            }
+        });
+    }
+
+    private void trimFreed() {
+        for (LogWriter writer : List.copyOf(allWriters)) {
+            try {
+                int trimmed;
+                do {
+                    trimmed = writer.trimFreed();
+                } while (trimmed > 0);
+            } catch (RuntimeException e) {
+                log.warn("object log {}: trimming freed extents failed ({}); trying again", writer.logId(),
+                        e.toString());
+            }
+        }
+    }
+
+    private <T> CompletableFuture<T> call(Supplier<T> body) {
+        return CompletableFuture.supplyAsync(body, calls);
+    }
+
+    static ObjectStoreException unavailable(String what, Throwable error) {
+        Throwable cause = error instanceof CompletionException c && c.getCause() != null ? c.getCause() : error;
+        if (cause instanceof ObjectStoreException e) {
+            return e;
+        }
+        return new ObjectStoreException(ObjectStoreException.Kind.UNAVAILABLE, what + ": " + cause.getMessage(), cause);
+    }
+
+    @Override
+    public void close() {
+        janitor.shutdownNow();
+        calls.shutdownNow();
+        for (LogWriter writer : List.copyOf(allWriters)) {
+            writer.close();
+        }
+        for (CompletableFuture<LogDevice> device : readers.values()) {
+            device.thenAccept(LogDevice::close);
+        }
+    }
+
+    /** A volume as an object log's device. */
+    private record VolumeLogDevice(VolumeDevice device) implements LogDevice {
+        @Override
+        public CompletableFuture<Void> write(long offset, ByteBuf data) {
+            return device.write(offset, data, true).whenComplete((ignored, error) -> data.release());
+        }
+
+        @Override
+        public CompletableFuture<Void> read(long offset, int length, ByteBuf destination) {
+            return device.read(offset, length, destination);
+        }
+
+        @Override
+        public CompletableFuture<Void> trim(long offset, long length) {
+            return device.trim(offset, length, false);
+        }
+
+        @Override
+        public long sizeBytes() {
+            return device.sizeBytes();
+        }
+
+        @Override
+        public void close() {
+            device.close();
+        }
+    }
+}
