@@ -91,6 +91,14 @@ public interface MetaLink extends AutoCloseable {
                     parityCount, chunkletSizeBytes, targetIndex,
                     members.stream().map(m -> new Member(m.index(), m.csId(), m.address(), true)).toList());
         }
+
+        /** The same task with the member at {@code index} UPTODATE or not (tests). */
+        public RecoveryTask withUpToDate(int index, boolean upToDate) {
+            return new RecoveryTask(chunkUid, chunkVersion, startVersion, catchUp, erasureCoded, dataCount,
+                    parityCount, chunkletSizeBytes, targetIndex, members.stream()
+                            .map(m -> m.index() == index ? new Member(m.index(), m.csId(), m.address(), upToDate) : m)
+                            .toList());
+        }
     }
 
     /** A chunklet of a recovery task's chunk: its index (column), server and whether it is UPTODATE. */

@@ -887,7 +887,7 @@ public final class StripeMaster implements AutoCloseable {
      * its committed versions and pending txids (EcSection mode PEEK); completes with null when it
      * cannot answer, exceptionally (STALE_VERSION, see {@link #await}) when it knows a newer chunk version.
      */
-    static CompletableFuture<EcSection> peek(ReplicaClients clients, String address, long chunkUid,
+    public static CompletableFuture<EcSection> peek(ReplicaClients clients, String address, long chunkUid,
             long chunkVersion, int firstStripe, int count) {
         EcSection ask = new EcSection(0, EcSection.MODE_PEEK, 0, "", new long[0], new long[count]);
         ByteBuf payload = Unpooled.buffer(ask.encodedBytes());

@@ -46,6 +46,11 @@ final class EcRecovery {
     }
 
     void run() throws IOException, InterruptedException {
+        ParityBootstrap bootstrap = ParityBootstrap.of(task, context, progress);
+        if (bootstrap != null) {
+            bootstrap.run(); // every parity column lost: the first is encoded from the data columns
+            return;
+        }
         int k = task.dataCount();
         int column = task.targetIndex();
         MetaLink.Member master = null;

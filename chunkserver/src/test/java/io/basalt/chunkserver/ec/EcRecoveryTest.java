@@ -123,6 +123,35 @@ class EcRecoveryTest extends EcFixture {
     }
 
     @Test
+    void whenEveryParityColumnIsLostTheFirstIsEncodedFromTheDataAndTheOthersThroughIt() throws Exception {
+        fenceAll();
+        byte[] model = random(new Random(17), REGION_BYTES);
+        fill(model);
+        // Both parity servers are lost: two new, empty ones take their places; no stripe master is left.
+        LocalMetaLink[] metas = new LocalMetaLink[M];
+        for (int p = 0; p < M; p++) {
+            stop(K + p);
+            metas[p] = new LocalMetaLink("test");
+            start(K + p, 0, metas[p], "new" + (K + p));
+            servers[K + p].versions().chunkVersion(UID, VERSION);
+        }
+        // The second parity column cannot go first: it waits for the first (no master to rebuild through).
+        MetaLink.RecoveryTask second = task(K + 1, false).withUpToDate(K, false);
+        metas[1].addRecoveryTask(second);
+        metas[0].addRecoveryTask(task(K, false).withUpToDate(K + 1, false));
+        awaitDone(metas[0]);
+        assertThat(metas[1].recoveriesDone()).isEmpty();
+        // Meta marks the first UPTODATE: it is the master now, and the second is rebuilt through it.
+        metas[1].addRecoveryTask(task(K + 1, false));
+        awaitDone(metas[1]);
+
+        verifyParity(REGION_BYTES / (K * S));
+        for (int offset = 0; offset < REGION_BYTES; offset += 1 << 20) {
+            assertThat(ecRead(layout(), offset, 1 << 20)).isEqualTo(Arrays.copyOfRange(model, offset, offset + (1 << 20)));
+        }
+    }
+
+    @Test
     void aColumnThatWasAwayIsGivenOnlyTheStripesWrittenMeanwhile() throws Exception {
         fenceAll();
         Random random = new Random(5);

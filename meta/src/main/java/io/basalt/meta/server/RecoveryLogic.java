@@ -208,6 +208,16 @@ final class RecoveryLogic {
     }
 
     static String lastCopyReason(Chunk chunk, int position, Policy policy) {
+        return lastCopyReason(chunk, position, policy, false);
+    }
+
+    /**
+     * As {@link #lastCopyReason(Chunk, int, Policy)}; with {@code replacing} (a REPLACE: the chunklet's
+     * server is gone for good) the last UPTODATE parity column may go too when every data column is
+     * UPTODATE: its replacement, the lowest parity column, is then encoded from the data columns by its
+     * chunk server (ParityBootstrap) and becomes the master. Writes wait meanwhile; they waited anyway.
+     */
+    static String lastCopyReason(Chunk chunk, int position, Policy policy, boolean replacing) {
         int needed = policy.erasureCoded() ? policy.dataCount() : 1;
         int others = 0;
         for (int i = 0; i < chunk.chunklets().size(); i++) {
@@ -222,7 +232,8 @@ final class RecoveryLogic {
                     + (needed == 1 ? "" : "s") + " to keep the data and the others have " + others
                     + "; waiting for the chunk server with the last copy to come back";
         }
-        if (policy.erasureCoded() && chunk.chunklets().get(position).role() == ChunkletRole.PARITY) {
+        if (policy.erasureCoded() && chunk.chunklets().get(position).role() == ChunkletRole.PARITY
+                && !(replacing && everyDataColumnUpToDate(chunk))) {
             // The stripe master is always an UPTODATE parity column: every write and every rebuild of
             // the chunk goes through it (seen: both parity columns OUTDATED after a stall, and the
             // chunk could be neither written, read through a master, nor recovered). Keep the last one.
@@ -237,6 +248,11 @@ final class RecoveryLogic {
                     + " which writes and rebuilds need; waiting for its chunk server to come back";
         }
         return null;
+    }
+
+    private static boolean everyDataColumnUpToDate(Chunk chunk) {
+        return chunk.chunklets().stream().filter(c -> c.role() == ChunkletRole.DATA)
+                .allMatch(c -> c.state() == ChunkletState.UPTODATE);
     }
 
     /** Applies each item on its own; one outcome per item (docs/meta.md, "Recovery"). */
@@ -315,7 +331,8 @@ final class RecoveryLogic {
             return new RecoverResult(Outcome.SKIPPED, chunk.version(), "chunklet "
                     + chunklet.index() + " on cs " + item.csId() + " is OUTDATED already");
         }
-        String lastCopy = lastCopyReason(chunk, position, policy);
+        String lastCopy = lastCopyReason(chunk, position, policy,
+                item.mode() == MetaRequest.RecoverChunklets.MODE_REPLACE);
         if (lastCopy != null) {
             return new RecoverResult(Outcome.LAST_COPY, chunk.version(), lastCopy);
         }

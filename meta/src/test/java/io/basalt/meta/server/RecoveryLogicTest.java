@@ -266,6 +266,34 @@ class RecoveryLogicTest {
     }
 
     @Test
+    void theLastParityColumnIsReplacedWhenItsServerIsGoneAndEveryDataColumnIsUpToDate() {
+        registerHosts(8);
+        Volume volume = Volume.decode(meta.ok(new MetaRequest.CreateVolume("ecr", 64L << 20,
+                "ec4+2", 0)));
+        Chunk chunk = meta.allocate(volume.id(), 0);
+        Chunk current = report(chunk, chunk.chunklets().get(4).csId());
+        int lastParity = current.chunklets().get(5).csId();
+        // Outdating it for a stall is still refused; replacing it (its server gone) is not: the
+        // replacement is encoded from the four data columns.
+        assertThat(recoverOne(RecoverItem.outdate(chunk.uid(), current.version(), lastParity)).outcome())
+                .isEqualTo(Outcome.LAST_COPY);
+        RecoverResult replaced = recoverOne(RecoverItem.replace(chunk.uid(), current.version(), lastParity));
+        assertThat(replaced.outcome()).as(replaced.message()).isEqualTo(Outcome.CHANGED);
+        Chunk after = chunk(chunk);
+        assertThat(after.chunklets().stream().filter(c -> c.index() == 5).findFirst().orElseThrow())
+                .satisfies(c -> {
+                    assertThat(c.csId()).isNotEqualTo(lastParity);
+                    assertThat(c.state()).isEqualTo(ChunkletState.RECOVERING);
+                });
+        // With a data column OUTDATED as well, the last parity stays (k data columns are needed to encode it).
+        Chunk other = meta.allocate(volume.id(), 1);
+        Chunk o = report(other, other.chunklets().get(4).csId());
+        o = report(o, o.chunklets().get(0).csId());
+        assertThat(recoverOne(RecoverItem.replace(other.uid(), o.version(), o.chunklets().get(5).csId())).outcome())
+                .isEqualTo(Outcome.LAST_COPY);
+    }
+
+    @Test
     void erasureCodedChunksKeepAtLeastKUptodateChunklets() {
         registerHosts(7);
         Volume volume = Volume.decode(meta.ok(new MetaRequest.CreateVolume("ec", 64L << 20,

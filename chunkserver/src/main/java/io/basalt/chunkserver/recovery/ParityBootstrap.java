@@ -1,0 +1,230 @@
+package io.basalt.chunkserver.recovery;
+
+import io.basalt.chunkserver.MetaLink;
+import io.basalt.chunkserver.ec.StripeMaster;
+import io.basalt.chunkserver.wal.WalRecordFormat;
+import io.basalt.ec.ErasureCodec;
+import io.basalt.ec.ErasureCodecs;
+import io.basalt.protocol.data.BlockCrc;
+import io.basalt.protocol.data.CsException;
+import io.basalt.protocol.data.CsStatus;
+import io.basalt.protocol.data.DataClient;
+import io.basalt.protocol.data.DataFrame;
+import io.basalt.protocol.data.EcLayout;
+import io.basalt.protocol.data.EcSection;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.buffer.Unpooled;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Rebuilds a parity column of an erasure-coded chunk that has no stripe master left: every parity
+ * column is lost, the k data columns are UPTODATE. Nobody can write the chunk meanwhile (a write needs
+ * a master), so this column, the lowest-indexed parity column, reads the data columns itself and
+ * encodes its strips; once it is UPTODATE it is the master and the other parity columns are rebuilt
+ * through it as usual ({@link EcRecovery}).
+ *
+ * <p>Strips the lost master left pending on data columns are rolled forward (committed): an
+ * acknowledged write was prepared on every column, so committing keeps it; a write that was never
+ * acknowledged may keep some of its strips, which is what a failed write may leave (its client
+ * retries it or was told it failed). Rolling back could lose an acknowledged write.
+ *
+ * <p>Each data column must fence the recovery's version first, so that an old master (a parity server
+ * that comes back with an outdated map) can no longer prepare on it.
+ */
+final class ParityBootstrap {
+    private static final int S = EcLayout.STRIP_BYTES;
+    private static final int STRIPES_PER_RANGE = 64;
+
+    private final MetaLink.RecoveryTask task;
+    private final RecoveryContext context;
+    private final ReplicaRecovery.Progress progress;
+    private final List<MetaLink.Member> data = new ArrayList<>();
+
+    private ParityBootstrap(MetaLink.RecoveryTask task, RecoveryContext context, ReplicaRecovery.Progress progress) {
+        this.task = task;
+        this.context = context;
+        this.progress = progress;
+    }
+
+    /**
+     * The bootstrap for {@code task}, or null when it does not apply (a master exists, or the target is
+     * a data column). Throws when it applies but cannot run: a data column is not UPTODATE (too many
+     * lost: the chunk cannot be rebuilt), or a lower parity column should be rebuilt first.
+     */
+    static ParityBootstrap of(MetaLink.RecoveryTask task, RecoveryContext context, ReplicaRecovery.Progress progress)
+            throws IOException {
+        int k = task.dataCount();
+        MetaLink.Member[] byIndex = new MetaLink.Member[k + task.parityCount()];
+        for (MetaLink.Member member : task.members()) {
+            byIndex[member.index()] = member;
+        }
+        for (int p = k; p < byIndex.length; p++) {
+            if (byIndex[p] != null && byIndex[p].upToDate() && p != task.targetIndex()) {
+                return null; // there is a master
+            }
+        }
+        if (task.targetIndex() < k) {
+            return null;
+        }
+        for (int p = k; p < task.targetIndex(); p++) {
+            if (byIndex[p] != null) {
+                throw new IOException("no stripe master: parity column " + p + " is rebuilt from the data columns"
+                        + " first, then this one through it");
+            }
+        }
+        ParityBootstrap bootstrap = new ParityBootstrap(task, context, progress);
+        for (int c = 0; c < k; c++) {
+            if (byIndex[c] == null || !byIndex[c].upToDate()) {
+                throw new IOException("no stripe master and data column " + c + " is not UPTODATE: "
+                        + task.parityCount() + " parity columns and a data column lost: more than ec" + k + "+"
+                        + task.parityCount() + " survives; the chunk's data cannot be rebuilt");
+            }
+            bootstrap.data.add(byIndex[c]);
+        }
+        return bootstrap;
+    }
+
+    void run() throws IOException, InterruptedException {
+        context.versions().chunkVersion(task.chunkUid(), task.chunkVersion());
+        for (MetaLink.Member column : data) {
+            if (!RecoveryIo.fenced(context, task, column)) {
+                throw new IOException("data column " + column.index() + " (cs " + column.csId()
+                        + ") does not fence version " + task.startVersion() + " yet");
+            }
+        }
+        int k = task.dataCount();
+        ErasureCodec codec = ErasureCodecs.create(k, task.parityCount());
+        long stripes = task.chunkletSizeBytes() / S;
+        progress.bytesTotal = task.chunkletSizeBytes();
+        for (long first = 0; first < stripes; first += STRIPES_PER_RANGE) {
+            int count = (int) Math.min(STRIPES_PER_RANGE, stripes - first);
+            context.throttle().acquire((long) count * S * k);
+            rebuildRange(codec, (int) first, count);
+            progress.add((long) count * S, 0, 0);
+        }
+    }
+
+    /** Encodes this column's strips of stripes [first, first + count) from the data columns and logs them. */
+    private void rebuildRange(ErasureCodec codec, int first, int count) throws IOException, InterruptedException {
+        int k = task.dataCount();
+        ByteBuf[] strips = new ByteBuf[k];
+        long[][] versions = new long[k][];
+        try {
+            for (int c = 0; c < k; c++) {
+                long[] decided = pending(data.get(c), first, count);
+                strips[c] = read(data.get(c), first, count, decided);
+                versions[c] = new long[count];
+                for (int si = 0; si < count; si++) {
+                    versions[c][si] = strips[c].getLong(count * (S + 4) + 8 * si);
+                }
+            }
+            ByteBuf fill = PooledByteBufAllocator.DEFAULT.directBuffer(4 + count + count * (S + 4 + 8 * k));
+            fill.writeByte(k).writeZero(3);
+            boolean[] written = new boolean[count];
+            int included = 0;
+            for (int si = 0; si < count; si++) {
+                for (int c = 0; c < k; c++) {
+                    written[si] |= versions[c][si] != 0;
+                }
+                fill.writeByte(written[si] ? 1 : 0);
+                included += written[si] ? 1 : 0;
+            }
+            ByteBuf parity = Unpooled.directBuffer(task.parityCount() * S).writeZero(task.parityCount() * S);
+            try {
+                for (int si = 0; si < count; si++) {
+                    if (!written[si]) {
+                        continue;
+                    }
+                    MemorySegment[] in = new MemorySegment[k];
+                    for (int c = 0; c < k; c++) {
+                        in[c] = MemorySegment.ofBuffer(strips[c].nioBuffer(si * S, S));
+                    }
+                    MemorySegment[] out = new MemorySegment[task.parityCount()];
+                    for (int p = 0; p < out.length; p++) {
+                        out[p] = MemorySegment.ofBuffer(parity.nioBuffer(p * S, S));
+                    }
+                    codec.encode(in, out, 0, S);
+                    int own = (task.targetIndex() - k) * S;
+                    fill.writeBytes(parity, own, S).writeInt(BlockCrc.of(parity, own, S));
+                    for (int c = 0; c < k; c++) {
+                        fill.writeLong(versions[c][si]);
+                    }
+                }
+            } finally {
+                parity.release();
+            }
+            if (included == 0) {
+                fill.release();
+                return;
+            }
+            RecoveryIo.log(context, WalRecordFormat.TYPE_EC_FILL, task, (long) first * S, count * S, fill);
+            context.recordCopied(task.catchUp(), (long) included * S);
+            progress.add(0, included, 0);
+        } finally {
+            for (ByteBuf strip : strips) {
+                if (strip != null) {
+                    strip.release();
+                }
+            }
+        }
+    }
+
+    /** Per strip, the transaction to commit: the one pending there (rolled forward), else its version. */
+    private long[] pending(MetaLink.Member column, int first, int count) throws IOException, InterruptedException {
+        EcSection view;
+        try {
+            view = RecoveryIo.await(StripeMaster.peek(context.clients(), column.address(), task.chunkUid(),
+                    task.chunkVersion(), first, count));
+        } catch (IOException e) {
+            throw new IOException("peek at data column " + column.index() + ": " + e.getMessage(), e);
+        }
+        if (view == null) {
+            throw new IOException("data column " + column.index() + " (cs " + column.csId() + ") did not answer a"
+                    + " peek of stripes " + first + "+" + count);
+        }
+        long[] decided = new long[count];
+        for (int si = 0; si < count; si++) {
+            long pendingTxid = view.decided()[si];
+            decided[si] = pendingTxid != 0 ? pendingTxid : (view.versionsPerBlock() == 0 ? 0 : view.versions()[si]);
+        }
+        return decided;
+    }
+
+    /**
+     * STRIP_READ of the column's strips, settling pending ones by {@code decided}: the reply's data,
+     * CRCs and then one version per strip, copied (released by the caller).
+     */
+    private ByteBuf read(MetaLink.Member column, int first, int count, long[] decided)
+            throws IOException, InterruptedException {
+        EcSection section = EcSection.byDecided(decided);
+        ByteBuf payload = Unpooled.buffer(section.encodedBytes());
+        section.writeTo(payload);
+        DataClient.Reply reply = RecoveryIo.await(context.clients().request(column.address(),
+                DataFrame.TYPE_STRIP_READ, task.chunkUid(), task.chunkVersion(), (long) first * S, count * S, payload));
+        try {
+            if (reply.status() != CsStatus.OK) {
+                throw new IOException("strip read from data column " + column.index() + " (cs " + column.csId()
+                        + "): " + reply.status() + " " + reply.message());
+            }
+            ByteBuf frame = reply.payload();
+            int at = frame.readerIndex();
+            int blockBytes = count * (S + 4);
+            BlockCrc.verify(frame, at, (long) first * S, count, task.chunkUid());
+            EcSection got = EcSection.read(frame, at + blockBytes, frame.readableBytes() - blockBytes, count);
+            ByteBuf copy = PooledByteBufAllocator.DEFAULT.directBuffer(blockBytes + 8 * count);
+            copy.writeBytes(frame, at, blockBytes);
+            for (int si = 0; si < count; si++) {
+                copy.writeLong(got.versionsPerBlock() == 0 ? 0 : got.versions()[si]);
+            }
+            return copy;
+        } catch (CsException e) {
+            throw new IOException("strip read from data column " + column.index() + ": " + e.getMessage(), e);
+        } finally {
+            reply.release();
+        }
+    }
+}
