@@ -121,7 +121,8 @@ public final class ClusterClient implements AutoCloseable {
         return CompletableFuture.supplyAsync(call, metaCalls);
     }
 
-    MetaClient meta() {
+    /** The meta client this cluster client uses (an object store's index goes through it too). */
+    public MetaClient meta() {
         return meta;
     }
 

@@ -138,7 +138,9 @@ public final class ClusterObjectStore implements ObjectStore {
 
     @Override
     public CompletableFuture<Optional<ObjectVersion>> head(String bucket, String key, String versionId) {
-        return call(() -> index.getObject(bucket, key, versionId));
+        // The index answers a current delete marker as such; the store's contract is "no current version".
+        return call(() -> index.getObject(bucket, key, versionId)
+                .filter(version -> versionId != null || !version.deleteMarker()));
     }
 
     @Override
