@@ -506,7 +506,7 @@ public final class MetaClient implements AutoCloseable {
                 after, maxKeys)));
     }
 
-    /** One page of versions and delete markers after ({@code keyMarker}, {@code versionIdMarker}). */
+    /** A page of versions and delete markers after ({@code keyMarker}, {@code versionIdMarker}). */
     public ObjectListing listObjectVersions(String bucket, String prefix, String delimiter,
                                             String keyMarker, String versionIdMarker,
                                             int maxKeys) {
@@ -625,7 +625,7 @@ public final class MetaClient implements AutoCloseable {
         return frees;
     }
 
-    /** Forgets these free extents (by offset): the caller trimmed them. Unknown ones are ignored. */
+    /** Forgets these free extents (by offset), trimmed by the caller; unknown ones are ignored. */
     public void objectExtentsFreed(long logId, List<Long> offsets) {
         for (int from = 0; from < offsets.size(); from += ObjectRequestForm.FREED_OFFSETS_MAX) {
             call(new ObjectRequest.FreedObjectExtents(logId, offsets.subList(from,

@@ -1,6 +1,5 @@
 package io.basalt.meta.api;
 
-import io.basalt.meta.model.Policy;
 import io.basalt.meta.model.s3.ObjectExtent;
 import io.basalt.meta.model.s3.ObjectLog;
 import io.basalt.meta.model.s3.ObjectVersion;
@@ -85,8 +84,8 @@ public final class ObjectRequestForm {
                     checkObjectChecksums(r.checksums(), r.checksumType()), checkTags(r.tags()),
                     checkPartSizes(r.partSizes(), r.size()), checkExtents(r.extents(), r.size()),
                     checkIfMatch(r.ifMatch()));
-            case ObjectRequest.DeleteObject r -> first(checkBucketRef(r.bucket()), checkKey(r.key()),
-                    checkVersionId(r.versionId()));
+            case ObjectRequest.DeleteObject r -> first(checkBucketRef(r.bucket()),
+                    checkKey(r.key()), checkVersionId(r.versionId()));
             case ObjectRequest.PutObjectTags r -> first(checkBucketRef(r.bucket()),
                     checkKey(r.key()), checkVersionId(r.versionId()), checkTags(r.tags()));
             case ObjectRequest.GetObject r -> first(checkBucketRef(r.bucket()), checkKey(r.key()),
@@ -216,7 +215,8 @@ public final class ObjectRequestForm {
             return false;
         }
         for (String group : groups) {
-            if (group.isEmpty() || group.length() > 3 || !group.chars().allMatch(Character::isDigit)) {
+            if (group.isEmpty() || group.length() > 3
+                    || !group.chars().allMatch(Character::isDigit)) {
                 return false;
             }
         }

@@ -87,7 +87,8 @@ class ObjectRequestProperties {
                 Combinators.combine(text, text, text).as(ObjectRequest.AbortUpload::new),
                 Combinators.combine(text, text, longs.list().ofMaxSize(4), longs)
                         .as(ObjectRequest.OpenObjectLog::new),
-                Combinators.combine(longs, text, longs, longs).as(ObjectRequest.ReserveObjectLog::new),
+                Combinators.combine(longs, text, longs, longs)
+                        .as(ObjectRequest.ReserveObjectLog::new),
                 Combinators.combine(longs, longs.list().ofMaxSize(4))
                         .as(ObjectRequest.FreedObjectExtents::new),
                 longs.map(ObjectRequest.SealObjectLog::new),
@@ -96,7 +97,8 @@ class ObjectRequestProperties {
                 text.map(ObjectRequest.GetBucket::new),
                 Arbitraries.just(new ObjectRequest.ListBuckets()),
                 Combinators.combine(text, text, text).as(ObjectRequest.GetObject::new),
-                Combinators.combine(text, text, text, text, ints).as(ObjectRequest.ListObjects::new),
+                Combinators.combine(text, text, text, text, ints)
+                        .as(ObjectRequest.ListObjects::new),
                 Combinators.combine(text, text, text, text, text, ints)
                         .as(ObjectRequest.ListObjectVersions::new),
                 Combinators.combine(text, text, text, ints, ints).as(ObjectRequest.ListParts::new),
@@ -233,7 +235,8 @@ class ObjectRequestProperties {
     }
 
     private Arbitrary<String> marker() {
-        return Arbitraries.oneOf(Arbitraries.just(null), Arbitraries.strings().ofMinLength(1).ofMaxLength(24));
+        return Arbitraries.oneOf(Arbitraries.just(null),
+                Arbitraries.strings().ofMinLength(1).ofMaxLength(24));
     }
 
     @Property(tries = 200)
@@ -246,7 +249,8 @@ class ObjectRequestProperties {
         assertRecordRoundTrips(upload, Upload::encode, Upload::decode);
         assertRecordRoundTrips(new Bucket(id, shortName, "owner", "ec4+2", id, versioning, id, id),
                 Bucket::encode, Bucket::decode);
-        assertRecordRoundTrips(new ObjectLog(id, id, shortName, "rep3", flag, id, id, shortName, id),
+        assertRecordRoundTrips(new ObjectLog(id, id, shortName, "rep3", flag, id, id, shortName,
+                        id),
                 ObjectLog::encode, ObjectLog::decode);
         assertRecordRoundTrips(new S3User(shortName, "AKID", "secret", id), S3User::encode,
                 S3User::decode);
@@ -273,7 +277,8 @@ class ObjectRequestProperties {
     }
 
     @Property(tries = 100)
-    void listingMarkersAreNullOrNonEmpty(@ForAll("markers") String key, @ForAll("markers") String id) {
+    void listingMarkersAreNullOrNonEmpty(@ForAll("markers") String key,
+                                         @ForAll("markers") String id) {
         ObjectListing listing = new ObjectListing(List.of(), List.of(), true, key, id);
         WireWriter out = new WireWriter();
         listing.encode(out);

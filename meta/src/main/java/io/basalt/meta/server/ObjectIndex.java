@@ -189,7 +189,10 @@ final class ObjectIndex {
         }
     }
 
-    /** objext value: {@code i64 length | u8 kind | i64 bucketId | i64 seq | i32 part | string key}. */
+    /**
+     * objext value: {@code i64 length | u8 kind | i64 bucketId | i64 seq | i32 part |
+     * string key}.
+     */
     static byte[] encodeExtent(long length, Owner owner) {
         return new WireWriter(32 + owner.key().length()).i64(length).u8(owner.kind())
                 .i64(owner.bucketId()).i64(owner.seq()).i32(owner.partNumber())

@@ -46,7 +46,7 @@ final class ObjectListingLogic {
         return at < 0 ? null : key.substring(0, at + delimiter.length());
     }
 
-    /** Moves {@code cursor} past every key starting with {@code prefix}; false if none can follow. */
+    /** Moves {@code cursor} past every key starting with {@code prefix}; false if none follows. */
     private static boolean seekPast(MetaStore.Cursor cursor, byte[] prefix) {
         byte[] next = ObjectKeys.successor(prefix);
         if (next == null) {

@@ -56,7 +56,7 @@ public final class ObjectKeys {
         return concat(Keys.u64(bucketId), escapedBody(prefix));
     }
 
-    /** Every entry of exactly {@code key} (all its versions, or all its uploads) starts with this. */
+    /** Every entry of exactly {@code key} (its versions, or its uploads) starts with this. */
     public static byte[] keyPrefix(long bucketId, String key) {
         return concat(Keys.u64(bucketId), escapedBody(key), new byte[] {ESCAPE, TERMINATOR});
     }

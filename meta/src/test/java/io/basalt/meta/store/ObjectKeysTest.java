@@ -32,7 +32,8 @@ class ObjectKeysTest {
                 "a/b", "ab", "b", "\u00e9", "\u00e9t\u00e9", "\uE000", "\uD83D\uDE00",
                 "\uFFFD", "z".repeat(1024));
         List<String> byIndex = new ArrayList<>(keys);
-        byIndex.sort(Comparator.comparing(k -> ObjectKeys.keyPrefix(7, k), ObjectKeysTest::compare));
+        byIndex.sort(Comparator.comparing(k -> ObjectKeys.keyPrefix(7, k),
+                ObjectKeysTest::compare));
         List<String> byUtf8 = new ArrayList<>(keys);
         byUtf8.sort(ObjectKeysTest::utf8Order);
         assertThat(byIndex).isEqualTo(byUtf8);
