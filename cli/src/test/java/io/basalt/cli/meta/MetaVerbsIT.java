@@ -5,12 +5,22 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.basalt.cli.BasaltCommand;
 import io.basalt.cli.UserError;
 import io.basalt.meta.api.MetaClient;
+import io.basalt.meta.api.MetaError;
+import io.basalt.meta.api.MetaException;
+import io.basalt.meta.model.s3.Bucket;
+import io.basalt.meta.model.s3.ObjectExtent;
+import io.basalt.meta.model.s3.ObjectListing;
+import io.basalt.meta.model.s3.ObjectLog;
+import io.basalt.meta.model.s3.ObjectVersion;
+import io.basalt.meta.model.s3.Part;
+import io.basalt.meta.model.s3.S3User;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -168,6 +178,81 @@ class MetaVerbsIT {
         assertThat(basalt("meta", "status", "--json").out()).contains("\"clusterId\":\"")
                 .contains("\"leader\":\"1\"")
                 .contains("\"members\":[");
+    }
+
+    /**
+     * The object index through a real meta process and MetaClient: a user, a bucket, a log and
+     * its reservation, objects (one with 10,000 extents, the most a request carries, to see that
+     * such an entry and its reply pass Ratis), a listing, a multipart upload, and internal volumes
+     * hidden from {@code volume list}.
+     */
+    @Test
+    void objectIndexRoundTripsThroughTheRealMeta() throws Exception {
+        try (MetaClient client = cluster.client()) {
+            long now = System.currentTimeMillis();
+            S3User user = client.createS3User("it-user", "AKIAITUSER", "it-secret", now);
+            assertThat(client.getS3User("AKIAITUSER")).contains(user);
+            Bucket bucket = client.createBucket("it-bucket", user.accessKey(), "rep3", now);
+            assertThat(client.getBucket("it-bucket")).contains(bucket);
+            MetaException taken = org.junit.jupiter.api.Assertions.assertThrows(
+                    MetaException.class, () -> client.createBucket("it-bucket",
+                            user.accessKey(), "rep3", now));
+            assertThat(taken.error()).isEqualTo(MetaError.ALREADY_EXISTS);
+            assertThat(taken.getMessage()).contains("owned by you");
+
+            ObjectLog log = client.openObjectLog("rep3", "gw-it", List.of(), now);
+            client.reserveObjectLog(log.id(), "gw-it", 1L << 30, 0);
+            ObjectVersion small = client.putObject("it-bucket", "dir/small.txt", 5, "\"e1\"",
+                    user.accessKey(), Map.of("content-type", "text/plain"), null, null, null,
+                    null, List.of(new ObjectExtent(log.id(), 0, 5)), null, false, now);
+            assertThat(small.versionId()).isEqualTo("null");
+            List<ObjectExtent> many = new ArrayList<>();
+            for (int i = 0; i < 10_000; i++) {
+                many.add(new ObjectExtent(log.id(), 4096L * (1 + i), 4096));
+            }
+            ObjectVersion big = client.putObject("it-bucket", "big.bin", 4096L * 10_000, "e2",
+                    user.accessKey(), Map.of(), Map.of(), "", Map.of(), List.of(), many, null,
+                    true, now);
+            assertThat(big.extents()).hasSize(10_000);
+            assertThat(client.getObject("it-bucket", "big.bin", null).orElseThrow().extents())
+                    .isEqualTo(many);
+
+            ObjectListing listing = client.listObjects("it-bucket", "", "/", null, 1000);
+            assertThat(listing.entries()).extracting(ObjectVersion::key).containsExactly("big.bin");
+            assertThat(listing.commonPrefixes()).containsExactly("dir/");
+            assertThat(listing.truncated()).isFalse();
+
+            long partOffset = 4096L * 10_001;
+            client.createUpload("it-bucket", "mp.bin", "upload-1", user.accessKey(), null, null,
+                    null, now);
+            Part part = client.putPart("it-bucket", "mp.bin", "upload-1", 1, 100,
+                    "0123456789abcdef0123456789abcdef", null,
+                    List.of(new ObjectExtent(log.id(), partOffset, 100)), now);
+            assertThat(client.listParts("it-bucket", "mp.bin", "upload-1", 0, 10).parts())
+                    .containsExactly(part);
+            assertThat(client.listUploads("it-bucket", null, null, null, null, 10).uploads())
+                    .extracting(io.basalt.meta.model.s3.Upload::uploadId)
+                    .containsExactly("upload-1");
+            ObjectVersion joined = client.completeUpload("it-bucket", "mp.bin", "upload-1",
+                    List.of(1), List.of(part.etag()), null, false, now);
+            assertThat(joined.etag()).endsWith("-1");
+
+            MetaClient.DeleteResult deleted = client.deleteObject("it-bucket", "dir/small.txt",
+                    null, now);
+            assertThat(deleted).isEqualTo(new MetaClient.DeleteResult(null, false));
+            assertThat(client.objectLogFrees(log.id(), 10)).containsExactly(
+                    new ObjectExtent(log.id(), 0, 5));
+            client.objectExtentsFreed(log.id(), List.of(0L));
+            assertThat(client.objectLogGaps(log.id(), 0, 4096L * 10_003, 10)).containsExactly(
+                    new ObjectExtent(log.id(), 0, 4096), new ObjectExtent(log.id(),
+                            4096L * 10_002, 4096));
+            assertThat(client.listObjectLogs()).extracting(ObjectLog::id).contains(log.id());
+            assertThat(client.listVolumes()).extracting(io.basalt.meta.model.Volume::name)
+                    .noneMatch(name -> name.startsWith("."));
+            assertThat(client.getVolume(log.volumeName()).id()).isEqualTo(log.volumeId());
+            assertThat(client.getBucket("it-bucket").orElseThrow().objectCount()).isEqualTo(2);
+        }
+        assertThat(basalt("volume", "list").out()).doesNotContain(".objlog");
     }
 
     @Test

@@ -6,10 +6,22 @@ import io.basalt.meta.model.CsHealth;
 import io.basalt.meta.model.CsStatus;
 import io.basalt.meta.model.Lease;
 import io.basalt.meta.model.Volume;
+import io.basalt.meta.model.s3.Bucket;
+import io.basalt.meta.model.s3.ObjectExtent;
+import io.basalt.meta.model.s3.ObjectListing;
+import io.basalt.meta.model.s3.ObjectLog;
+import io.basalt.meta.model.s3.ObjectVersion;
+import io.basalt.meta.model.s3.Part;
+import io.basalt.meta.model.s3.PartListing;
+import io.basalt.meta.model.s3.S3User;
+import io.basalt.meta.model.s3.Upload;
+import io.basalt.meta.model.s3.UploadListing;
+import io.basalt.meta.model.s3.Versioning;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
@@ -395,6 +407,277 @@ public final class MetaClient implements AutoCloseable {
 
     public MetaStatus status() {
         return MetaStatus.decode(call(new MetaRequest.Status()));
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // The object index (docs/objects.md, "The index"). Optional strings may be null here; on the
+    // wire they are "". Refusals are MetaExceptions whose MetaError maps onto the S3 error.
+
+    /**
+     * Creates a bucket. ALREADY_EXISTS when the name is taken; the message says "owned by you"
+     * when {@code owner} owns it (S3 BucketAlreadyOwnedByYou), else it is another owner's
+     * (BucketAlreadyExists). INVALID for a bad name or policy.
+     */
+    public Bucket createBucket(String name, String owner, String policyName, long nowMillis) {
+        return Bucket.decode(call(new ObjectRequest.CreateBucket(name, owner, policyName,
+                nowMillis)));
+    }
+
+    /** NOT_FOUND; NOT_EMPTY while any version, delete marker or upload remains. */
+    public void deleteBucket(String name) {
+        call(new ObjectRequest.DeleteBucket(name));
+    }
+
+    public Optional<Bucket> getBucket(String name) {
+        WireReader in = call(new ObjectRequest.GetBucket(name));
+        return in.bool() ? Optional.of(Bucket.decode(in)) : Optional.empty();
+    }
+
+    /** Every bucket, by name. */
+    public List<Bucket> listBuckets() {
+        WireReader in = call(new ObjectRequest.ListBuckets());
+        int count = in.count(1);
+        List<Bucket> buckets = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            buckets.add(Bucket.decode(in));
+        }
+        return buckets;
+    }
+
+    /** INVALID for UNVERSIONED once the bucket was ENABLED or SUSPENDED. */
+    public Bucket setBucketVersioning(String name, Versioning versioning) {
+        return Bucket.decode(call(new ObjectRequest.SetBucketVersioning(name, versioning)));
+    }
+
+    /**
+     * Commits a version whose bytes the caller wrote into {@code extents} (of logs it reserved).
+     * The version replaces the key's null version unless the bucket is versioned. NOT_FOUND
+     * (bucket); PRECONDITION_FAILED when {@code ifMatch} (null: none) does not match the current
+     * version or {@code ifNoneMatchAny} and one exists; NO_SUCH_KEY for If-Match without a
+     * current version; INVALID for extents that are not the caller's to commit.
+     */
+    public ObjectVersion putObject(String bucket, String key, long size, String etag, String owner,
+                                   Map<String, String> headers, Map<String, String> checksums,
+                                   String checksumType, Map<String, String> tags,
+                                   List<Long> partSizes, List<ObjectExtent> extents,
+                                   String ifMatch, boolean ifNoneMatchAny, long nowMillis) {
+        return ObjectVersion.decode(call(new ObjectRequest.PutObject(bucket, key, size, etag,
+                owner, orNone(headers), orNone(checksums), checksumType, orNone(tags),
+                partSizes == null ? List.of() : partSizes, extents, ifMatch, ifNoneMatchAny,
+                nowMillis)));
+    }
+
+    /**
+     * The current version ({@code versionId} null), which may be a delete marker
+     * ({@code deleteMarker} true: answer 404 with x-amz-delete-marker), or the named one; empty
+     * when there is none. NOT_FOUND (bucket).
+     */
+    public Optional<ObjectVersion> getObject(String bucket, String key, String versionId) {
+        WireReader in = call(new ObjectRequest.GetObject(bucket, key, versionId));
+        return in.bool() ? Optional.of(ObjectVersion.decode(in)) : Optional.empty();
+    }
+
+    /**
+     * What a delete did: the version it removed (null for an unversioned bucket's null version),
+     * or the delete marker it created ({@code deleteMarker} true); with a version id, whether the
+     * version removed was a delete marker.
+     */
+    public record DeleteResult(String versionId, boolean deleteMarker) {}
+
+    /**
+     * S3 DeleteObject. Unversioned: removes the null version (nothing if absent). Enabled, no
+     * version id: adds a delete marker. Suspended: the null version becomes a null delete marker.
+     * With a version id: removes exactly that version, marker or not (nothing if absent).
+     */
+    public DeleteResult deleteObject(String bucket, String key, String versionId, long nowMillis) {
+        WireReader in = call(new ObjectRequest.DeleteObject(bucket, key, versionId, nowMillis));
+        String removed = in.string();
+        return new DeleteResult(removed.isEmpty() ? null : removed, in.bool());
+    }
+
+    /**
+     * One page of current objects with key > {@code after} (null: from the start), skipping keys
+     * whose current version is a delete marker; at most {@code maxKeys} (capped at 1000) entries
+     * and common prefixes.
+     */
+    public ObjectListing listObjects(String bucket, String prefix, String delimiter, String after,
+                                     int maxKeys) {
+        return ObjectListing.decode(call(new ObjectRequest.ListObjects(bucket, prefix, delimiter,
+                after, maxKeys)));
+    }
+
+    /** A page of versions and delete markers after ({@code keyMarker}, {@code versionIdMarker}). */
+    public ObjectListing listObjectVersions(String bucket, String prefix, String delimiter,
+                                            String keyMarker, String versionIdMarker,
+                                            int maxKeys) {
+        return ObjectListing.decode(call(new ObjectRequest.ListObjectVersions(bucket, prefix,
+                delimiter, keyMarker, versionIdMarker, maxKeys)));
+    }
+
+    /** Replaces the tags of a version (null: the current one). NO_SUCH_KEY when none. */
+    public ObjectVersion putObjectTags(String bucket, String key, String versionId,
+                                       Map<String, String> tags) {
+        return ObjectVersion.decode(call(new ObjectRequest.PutObjectTags(bucket, key, versionId,
+                orNone(tags))));
+    }
+
+    /** Starts a multipart upload under an id the caller drew; ALREADY_EXISTS if it is taken. */
+    public Upload createUpload(String bucket, String key, String uploadId, String owner,
+                               Map<String, String> headers, String checksumAlgorithm,
+                               Map<String, String> tags, long nowMillis) {
+        return Upload.decode(call(new ObjectRequest.CreateUpload(bucket, key, uploadId, owner,
+                orNone(headers), checksumAlgorithm, orNone(tags), nowMillis)));
+    }
+
+    /**
+     * Commits a part (replacing one of that number, whose extents become free). NO_SUCH_UPLOAD;
+     * the ETag must be a hex MD5.
+     */
+    public Part putPart(String bucket, String key, String uploadId, int partNumber, long size,
+                        String etag, Map<String, String> checksums, List<ObjectExtent> extents,
+                        long nowMillis) {
+        return Part.decode(call(new ObjectRequest.PutPart(bucket, key, uploadId, partNumber, size,
+                etag, orNone(checksums), extents, nowMillis)));
+    }
+
+    /**
+     * Joins the named parts into the object (no bytes move). INVALID_PART_ORDER, INVALID_PART
+     * (missing, or another ETag), ENTITY_TOO_SMALL (a part but the last under 5 MiB),
+     * NO_SUCH_UPLOAD, PRECONDITION_FAILED. Parts not named become free.
+     */
+    public ObjectVersion completeUpload(String bucket, String key, String uploadId,
+                                        List<Integer> partNumbers, List<String> partEtags,
+                                        String ifMatch, boolean ifNoneMatchAny, long nowMillis) {
+        return ObjectVersion.decode(call(new ObjectRequest.CompleteUpload(bucket, key, uploadId,
+                partNumbers, partEtags, ifMatch, ifNoneMatchAny, nowMillis)));
+    }
+
+    /** NO_SUCH_UPLOAD; the parts' extents become free. */
+    public void abortUpload(String bucket, String key, String uploadId) {
+        call(new ObjectRequest.AbortUpload(bucket, key, uploadId));
+    }
+
+    public PartListing listParts(String bucket, String key, String uploadId, int partNumberMarker,
+                                 int maxParts) {
+        return PartListing.decode(call(new ObjectRequest.ListParts(bucket, key, uploadId,
+                partNumberMarker, maxParts)));
+    }
+
+    public UploadListing listUploads(String bucket, String prefix, String delimiter,
+                                     String keyMarker, String uploadIdMarker, int maxUploads) {
+        return UploadListing.decode(call(new ObjectRequest.ListUploads(bucket, prefix, delimiter,
+                keyMarker, uploadIdMarker, maxUploads)));
+    }
+
+    /**
+     * A log of {@code policyName} to append to: an unsealed one no other writer leases (not in
+     * {@code excludeLogIds}), else a new one (an internal volume ".objlog.ID"). The writer gets
+     * the log's volume lease in the same transaction ({@code OBJECT_LOG_LEASE_MILLIS}); renew it
+     * with {@link #acquireLease} under the same client id {@code writer}. After taking over a log
+     * another writer had, trim its {@link #objectLogGaps gaps} in [oldestInFlight, reservedMark)
+     * before appending.
+     */
+    public ObjectLog openObjectLog(String policyName, String writer, List<Long> excludeLogIds,
+                                   long nowMillis) {
+        return ObjectLog.decode(call(new ObjectRequest.OpenObjectLog(policyName, writer,
+                excludeLogIds == null ? List.of() : excludeLogIds, nowMillis)));
+    }
+
+    /** Raises the log's reservedMark (never lowers it); LEASE_HELD when another writer has it. */
+    public ObjectLog reserveObjectLog(long logId, String writer, long reservedMark,
+                                      long oldestInFlight) {
+        return ObjectLog.decode(call(new ObjectRequest.ReserveObjectLog(logId, writer,
+                reservedMark, oldestInFlight)));
+    }
+
+    /** Up to {@code max} ranges of [from, to) that no committed extent covers, in order. */
+    public List<ObjectExtent> objectLogGaps(long logId, long from, long to, int max) {
+        List<ObjectExtent> gaps = new ArrayList<>();
+        long next = from;
+        while (next < to && gaps.size() < max) {
+            int page = Math.min(max - gaps.size(), ObjectRequestForm.LOG_PAGE_MAX);
+            WireReader in = call(new ObjectRequest.ObjectLogGaps(logId, next, to, page));
+            long resumeFrom = in.i64();
+            gaps.addAll(ObjectExtent.decodeList(in));
+            if (resumeFrom <= next) {
+                throw new MetaException(MetaError.INTERNAL, "object log " + logId
+                        + " gaps did not advance from " + next);
+            }
+            next = resumeFrom;
+        }
+        return gaps;
+    }
+
+    /** Up to {@code max} free extents of the log (to trim, then {@link #objectExtentsFreed}). */
+    public List<ObjectExtent> objectLogFrees(long logId, int max) {
+        List<ObjectExtent> frees = new ArrayList<>();
+        long fromOffset = 0;
+        while (frees.size() < max) {
+            int page = Math.min(max - frees.size(), ObjectRequestForm.LOG_PAGE_MAX);
+            WireReader in = call(new ObjectRequest.ObjectLogFrees(logId, fromOffset, page));
+            List<ObjectExtent> got = ObjectExtent.decodeList(in);
+            frees.addAll(got);
+            if (got.size() < page) {
+                break;
+            }
+            fromOffset = got.getLast().offset() + 1;
+        }
+        return frees;
+    }
+
+    /** Forgets these free extents (by offset), trimmed by the caller; unknown ones are ignored. */
+    public void objectExtentsFreed(long logId, List<Long> offsets) {
+        for (int from = 0; from < offsets.size(); from += ObjectRequestForm.FREED_OFFSETS_MAX) {
+            call(new ObjectRequest.FreedObjectExtents(logId, offsets.subList(from,
+                    Math.min(offsets.size(), from + ObjectRequestForm.FREED_OFFSETS_MAX))));
+        }
+    }
+
+    public ObjectLog sealObjectLog(long logId) {
+        return ObjectLog.decode(call(new ObjectRequest.SealObjectLog(logId)));
+    }
+
+    /** Every object log, by id. */
+    public List<ObjectLog> listObjectLogs() {
+        WireReader in = call(new ObjectRequest.ListObjectLogs());
+        int count = in.count(1);
+        List<ObjectLog> logs = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            logs.add(ObjectLog.decode(in));
+        }
+        return logs;
+    }
+
+    /** ALREADY_EXISTS when the name or the access key is taken. */
+    public S3User createS3User(String name, String accessKey, String secret, long nowMillis) {
+        return S3User.decode(call(new ObjectRequest.CreateS3User(name, accessKey, secret,
+                nowMillis)));
+    }
+
+    /** Every user by access key, secrets left out (empty). */
+    public List<S3User> listS3Users() {
+        WireReader in = call(new ObjectRequest.ListS3Users());
+        int count = in.count(1);
+        List<S3User> users = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            users.add(S3User.decode(in));
+        }
+        return users;
+    }
+
+    /** NOT_FOUND. */
+    public void deleteS3User(String name) {
+        call(new ObjectRequest.DeleteS3User(name));
+    }
+
+    /** The user signing with {@code accessKey}, with its secret (to verify signatures). */
+    public Optional<S3User> getS3User(String accessKey) {
+        WireReader in = call(new ObjectRequest.GetS3User(accessKey));
+        return in.bool() ? Optional.of(S3User.decode(in)) : Optional.empty();
+    }
+
+    private static Map<String, String> orNone(Map<String, String> map) {
+        return map == null ? Map.of() : map;
     }
 
     @Override

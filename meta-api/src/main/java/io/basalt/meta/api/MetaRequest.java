@@ -16,8 +16,20 @@ import java.util.zip.CRC32C;
  *
  * The CRC guards against a bug or a bit flip between encoder and state machine: a request that
  * fails it is refused before it can enter the Raft log.
+ *
+ * <p>The object index's requests are {@link ObjectRequest}s, in their own file; the volume and
+ * chunk server requests are nested here.
  */
-public sealed interface MetaRequest {
+public sealed interface MetaRequest
+        permits MetaRequest.RegisterCs, MetaRequest.SetCsStatus, MetaRequest.CreateVolume,
+        MetaRequest.ResizeVolume, MetaRequest.DeleteVolume, MetaRequest.AllocateChunk,
+        MetaRequest.ReportFailure, MetaRequest.AcquireLease, MetaRequest.ReleaseLease,
+        MetaRequest.NewLeaderEpoch, MetaRequest.InitClusterId, MetaRequest.GetVolume,
+        MetaRequest.ListVolumes, MetaRequest.GetChunk, MetaRequest.ListCs, MetaRequest.Heartbeat,
+        MetaRequest.Status, MetaRequest.ListCsChunkVersions, MetaRequest.ListChunks,
+        MetaRequest.GetClusterId, MetaRequest.RecoverChunklets, MetaRequest.RecoveryDone,
+        MetaRequest.DrainCs, MetaRequest.RemoveCs, MetaRequest.ListRecoveryTasks,
+        MetaRequest.GetChunkMap, MetaRequest.RecoveryStatus, ObjectRequest {
     int FORMAT_VERSION = 1;
     int OFFSET_FORMAT_VERSION = 0;
     int OFFSET_OP = 1;
@@ -92,6 +104,7 @@ public sealed interface MetaRequest {
             case LIST_RECOVERY_TASKS -> new ListRecoveryTasks(in.i32(), in.i64(), in.i32());
             case RECOVERY_STATUS -> new RecoveryStatus();
             case GET_CHUNK_MAP -> new GetChunkMap(in.i64());
+            default -> ObjectRequest.decodeBody(op, in);
         };
         in.end();
         return request;

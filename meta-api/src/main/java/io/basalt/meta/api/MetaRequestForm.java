@@ -55,7 +55,10 @@ public final class MetaRequestForm {
             case MetaRequest.ResizeVolume r -> firstNonNull(checkName(r.name()),
                     checkSize(r.sizeBytes()));
             case MetaRequest.DeleteVolume r -> checkName(r.name());
-            case MetaRequest.GetVolume r -> checkName(r.name());
+            // Internal volumes (object logs, ".objlog.N") are opened by name like any other.
+            case MetaRequest.GetVolume r -> r.name().startsWith(".")
+                    ? checkName(r.name().substring(1)) : checkName(r.name());
+            case ObjectRequest r -> ObjectRequestForm.checkForm(r);
             case MetaRequest.AllocateChunk r -> r.index() < 0 ? "chunk index " + r.index()
                     + " (must be >= 0)" : null;
             case MetaRequest.GetChunk r -> r.index() < 0 ? "chunk index " + r.index()

@@ -75,6 +75,36 @@ public final class WireReader {
         return value;
     }
 
+    /**
+     * A map {@link WireWriter#stringMap} wrote; keys must be strictly ascending (one canonical
+     * encoding per map), so a duplicate or reordered key is refused.
+     */
+    public java.util.SortedMap<String, String> stringMap() {
+        int count = count(4);
+        java.util.TreeMap<String, String> map = new java.util.TreeMap<>();
+        String previous = null;
+        for (int i = 0; i < count; i++) {
+            String key = string();
+            if (previous != null && previous.compareTo(key) >= 0) {
+                throw new MalformedMessageException("map key \"" + key + "\" is not after \""
+                        + previous + "\"");
+            }
+            map.put(key, string());
+            previous = key;
+        }
+        return java.util.Collections.unmodifiableSortedMap(map);
+    }
+
+    /** A list {@link WireWriter#i64List} wrote. */
+    public java.util.List<Long> i64List() {
+        int count = count(8);
+        java.util.List<Long> values = new java.util.ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            values.add(i64());
+        }
+        return java.util.List.copyOf(values);
+    }
+
     /** A count of list elements, checked against what the remaining bytes could hold. */
     public int count(int elementBytesMin) {
         int count = i32();

@@ -61,6 +61,27 @@ public final class WireWriter {
         return this;
     }
 
+    /**
+     * A string map: {@code i32 count}, then count x {@code (string key, string value)} in
+     * ascending key order ({@link String#compareTo}), so equal maps always encode to equal bytes.
+     */
+    public WireWriter stringMap(java.util.Map<String, String> map) {
+        i32(map.size());
+        for (java.util.Map.Entry<String, String> entry : new java.util.TreeMap<>(map).entrySet()) {
+            string(entry.getKey()).string(entry.getValue());
+        }
+        return this;
+    }
+
+    /** A list of longs: {@code i32 count}, then count x {@code i64}. */
+    public WireWriter i64List(java.util.List<Long> values) {
+        i32(values.size());
+        for (long value : values) {
+            i64(value);
+        }
+        return this;
+    }
+
     public WireWriter bytes(byte[] value) {
         out.write(value, 0, value.length);
         return this;

@@ -6,6 +6,7 @@ import io.basalt.meta.api.MetaError;
 import io.basalt.meta.api.MetaReply;
 import io.basalt.meta.api.MetaRequest;
 import io.basalt.meta.api.MetaRequestForm;
+import io.basalt.meta.api.ObjectRequest;
 import io.basalt.meta.api.RecoveryTask;
 import io.basalt.meta.api.WireReader;
 import io.basalt.meta.api.WireWriter;
@@ -81,9 +82,19 @@ public final class MetaLogic {
             case MetaRequest.RecoveryDone r -> RecoveryLogic.recoveryDone(r, tx);
             case MetaRequest.DrainCs r -> drainCs(r, tx);
             case MetaRequest.RemoveCs r -> removeCs(r, tx);
+            case ObjectRequest r -> ObjectLogic.apply(r, context, tx);
             default -> MetaReply.error(MetaError.INVALID,
                     request.op() + " is a read; it does not go through the log");
         };
+    }
+
+    static byte[] readThroughLog(MetaRequest request) {
+        return MetaReply.error(MetaError.INVALID,
+                request.op() + " is a read; it does not go through the log");
+    }
+
+    static byte[] writeNotRead(MetaRequest request) {
+        return MetaReply.error(MetaError.INVALID, request.op() + " is not a plain read");
     }
 
     static byte[] encode(Consumer<WireWriter> body) {
@@ -228,24 +239,52 @@ public final class MetaLogic {
         if (chunkError != null) {
             return MetaReply.error(MetaError.INVALID, chunkError);
         }
-        // Refuse now what could never be placed, rather than on the first write.
+        byte[] unplaceable = placementError(tx, policy, chunkSizeBytes);
+        if (unplaceable != null) {
+            return unplaceable;
+        }
+        Volume volume = insertVolume(tx, r.name(), r.sizeBytes(), policy, chunkSizeBytes,
+                context.timeMillis());
+        return encode(volume::encode);
+    }
+
+    /**
+     * Null if a chunk of a volume of {@code policy} could be placed now, else the NO_PLACEMENT
+     * reply: a volume is refused at creation what could never be placed, rather than on its
+     * first write.
+     */
+    static byte[] placementError(Tx tx, Policy policy, long chunkSizeBytes) {
         try {
             Placement.choose(allCs(tx.store()), policy.name(), policy.failureDomain(),
                     policy.width(), policy.chunkletSizeBytes(chunkSizeBytes), Set.of(), Set.of());
+            return null;
         } catch (PlacementException e) {
             return MetaReply.error(MetaError.NO_PLACEMENT, e.getMessage());
         }
+    }
+
+    /**
+     * Writes a new volume; the caller checked the name is free, the sizes and placement. Also
+     * the internal volumes (object logs), whose names a user's request could not carry.
+     */
+    static Volume insertVolume(Tx tx, String name, long sizeBytes, Policy policy,
+                               long chunkSizeBytes, long createdMillis) {
         if (tx.get(Table.POLICY, Keys.ascii(policy.name())) == null) {
             WireWriter out = new WireWriter();
             policy.encode(out);
             tx.put(Table.POLICY, Keys.ascii(policy.name()), out.toByteArray());
         }
         long id = nextCounter(tx, Keys.NEXT_VOLUME_ID);
-        Volume volume = new Volume(id, r.name(), r.sizeBytes(), Volume.BLOCK_SIZE_BYTES,
-                policy.name(), chunkSizeBytes, 0, context.timeMillis());
+        Volume volume = new Volume(id, name, sizeBytes, Volume.BLOCK_SIZE_BYTES, policy.name(),
+                chunkSizeBytes, 0, createdMillis);
         putVolume(tx, volume);
-        tx.put(Table.VOLUME_NAME, Keys.ascii(r.name()), Keys.u64(id));
-        return encode(volume::encode);
+        tx.put(Table.VOLUME_NAME, Keys.ascii(name), Keys.u64(id));
+        return volume;
+    }
+
+    /** Names starting with '.' are internal volumes (object logs): hidden from listings. */
+    static boolean internalVolume(String name) {
+        return name.startsWith(".");
     }
 
     private static byte[] resizeVolume(MetaRequest.ResizeVolume r, Tx tx) {
@@ -412,7 +451,7 @@ public final class MetaLogic {
         return encode(out -> out.i64(count));
     }
 
-    private static long bumpVersions(Tx tx, long volumeId) {
+    static long bumpVersions(Tx tx, long volumeId) {
         long count = 0;
         for (Chunk chunk : chunksOf(tx.store(), volumeId)) {
             Chunk current = getChunk(tx, volumeId, chunk.index());
@@ -448,11 +487,17 @@ public final class MetaLogic {
                 yield volume == null ? notFound(r.name()) : encode(volume::encode);
             }
             case MetaRequest.ListVolumes r -> {
-                List<MetaStore.Entry> entries = store.scan(Table.VOLUME, new byte[0]);
+                List<Volume> volumes = new ArrayList<>();
+                for (MetaStore.Entry entry : store.scan(Table.VOLUME, new byte[0])) {
+                    Volume volume = Volume.decode(new WireReader(entry.value()));
+                    if (!internalVolume(volume.name())) {
+                        volumes.add(volume);
+                    }
+                }
                 yield encode(out -> {
-                    out.i32(entries.size());
-                    for (MetaStore.Entry entry : entries) {
-                        out.bytes(entry.value());
+                    out.i32(volumes.size());
+                    for (Volume volume : volumes) {
+                        volume.encode(out);
                     }
                 });
             }
@@ -514,6 +559,7 @@ public final class MetaLogic {
                     }
                 });
             }
+            case ObjectRequest r -> ObjectLogic.read(r, store);
             default -> MetaReply.error(MetaError.INVALID, request.op() + " is not a plain read");
         };
     }

@@ -59,7 +59,30 @@ public final class MetaStore implements AutoCloseable {
          */
         RECOVERY("recovery"),
         /** Chunks with a chunklet not UPTODATE: u64 chunkUid -> u64 volumeId | u64 index. */
-        DEGRADED("degraded");
+        DEGRADED("degraded"),
+        // The object index (docs/objects.md "The index"; layouts in docs/formats.md, ObjectKeys).
+        /** Bucket name -> Bucket | u64 nextSeq (the bucket's version and upload counter). */
+        S3_BUCKET("s3bucket"),
+        /** u64 bucketId -> bucket name. */
+        S3_BUCKET_ID("s3bucket_id"),
+        /** u64 bucketId | escaped key | u64 ~versionSeq -> ObjectVersion (latest false). */
+        S3_OBJECT("s3object"),
+        /** u64 bucketId | escaped key -> u64 versionSeq of the key's "null" version. */
+        S3_OBJECT_NULL("s3object_null"),
+        /** u64 bucketId | escaped key | upload id -> u64 uploadSeq | Upload. */
+        S3_UPLOAD("s3upload"),
+        /** u64 bucketId | u64 uploadSeq | u32 partNumber -> Part. */
+        S3_PART("s3part"),
+        /** u64 logId -> ObjectLog. */
+        OBJ_LOG("objlog"),
+        /** u64 logId | u64 offset -> i64 length | owner (committed extents). */
+        OBJ_EXT("objext"),
+        /** u64 logId | u64 offset -> i64 length (freed extents the writer has not trimmed yet). */
+        OBJ_FREE("objfree"),
+        /** Access key -> S3User. */
+        S3_USER("s3user"),
+        /** User name -> access key. */
+        S3_USER_NAME("s3user_name");
 
         final String familyName;
 
@@ -164,6 +187,68 @@ public final class MetaStore implements AutoCloseable {
             throw new StoreException("RocksDB scan of " + table + " failed", e);
         }
         return entries;
+    }
+
+    /**
+     * A RocksDB iterator over {@code table} for reads that seek (listings): the caller closes
+     * it before it returns, under the same lock as any other read.
+     */
+    public Cursor cursor(Table table) {
+        ReadOptions options = new ReadOptions();
+        return new Cursor(table, options, db.newIterator(handles.get(table), options));
+    }
+
+    /** A positioned iterator; {@link #valid()} reports RocksDB errors as StoreException. */
+    public static final class Cursor implements AutoCloseable {
+        private final Table table;
+        private final ReadOptions options;
+        private final RocksIterator iterator;
+
+        private Cursor(Table table, ReadOptions options, RocksIterator iterator) {
+            this.table = table;
+            this.options = options;
+            this.iterator = iterator;
+        }
+
+        /** To the first entry at or after {@code key}. */
+        public void seek(byte[] key) {
+            iterator.seek(key);
+        }
+
+        /** To the last entry at or before {@code key}. */
+        public void seekForPrev(byte[] key) {
+            iterator.seekForPrev(key);
+        }
+
+        public boolean valid() {
+            if (iterator.isValid()) {
+                return true;
+            }
+            try {
+                iterator.status();
+            } catch (RocksDBException e) {
+                throw new StoreException("RocksDB iteration of " + table + " failed", e);
+            }
+            return false;
+        }
+
+        public byte[] key() {
+            return iterator.key();
+        }
+
+        public byte[] value() {
+            return iterator.value();
+        }
+
+        public void next() {
+            iterator.next();
+        }
+
+        @Override
+        public void close() {
+            iterator.close();
+            options.close();
+        }
     }
 
     void put(WriteBatch batch, Table table, byte[] key, byte[] value) {

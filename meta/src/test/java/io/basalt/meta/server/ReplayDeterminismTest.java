@@ -31,7 +31,7 @@ class ReplayDeterminismTest {
             long volumeId = Math.max(1, creates - random.nextInt(Math.min(creates, 8)));
             long chunkUid = Math.max(1, allocations - random.nextInt(Math.min(allocations, 16)));
             timeMillis += random.nextInt(2_000);
-            MetaRequest request = switch (i < 8 ? 0 : random.nextInt(12)) {
+            MetaRequest request = switch (i < 8 ? 0 : random.nextInt(15)) {
                 case 0 -> i < 8 ? new MetaRequest.RegisterCs(0, "h" + i + ":7000", "h" + i,
                         "z" + i % 3, 16L << 30, "v1") : new MetaRequest.RegisterCs(random.nextInt(4) == 0 ? random.nextInt(8) : 0,
                         "h" + random.nextInt(8) + ":7000", "h" + random.nextInt(8),
@@ -66,6 +66,7 @@ class ReplayDeterminismTest {
                 }
                 case 11 -> new MetaRequest.RecoveryDone(chunkUid, 1 + random.nextInt(8),
                         1 + random.nextInt(4));
+                case 12, 13, 14 -> objectRequest(random, timeMillis, i);
                 default -> random.nextBoolean()
                         ? new MetaRequest.NewLeaderEpoch("m" + random.nextInt(3))
                         : new MetaRequest.ReleaseLease(volumeId, "c" + random.nextInt(3));
@@ -78,6 +79,45 @@ class ReplayDeterminismTest {
             log.add(MetaStateMachine.entryData(timeMillis, 4L << 20, request));
         }
         return log;
+    }
+
+    /** Object-index writes: logs, buckets, versions, uploads, frees, with refusals among them. */
+    static MetaRequest objectRequest(SplittableRandom random, long timeMillis, int i) {
+        String bucket = "bk" + random.nextInt(3);
+        String key = "k" + random.nextInt(6) + (random.nextBoolean() ? "/x" : "");
+        long logId = 1 + random.nextInt(3);
+        // Offsets rise with the entry index, so most extents are new; some repeat (refused).
+        long offset = (long) (i - random.nextInt(3)) * 8192;
+        List<io.basalt.meta.model.s3.ObjectExtent> extents = List.of(
+                new io.basalt.meta.model.s3.ObjectExtent(logId, offset, 5000));
+        String uploadId = "u" + random.nextInt(4);
+        return switch (random.nextInt(12)) {
+            case 0 -> new io.basalt.meta.api.ObjectRequest.OpenObjectLog("rep1",
+                    "gw" + random.nextInt(2), List.of(), timeMillis);
+            case 1 -> new io.basalt.meta.api.ObjectRequest.ReserveObjectLog(logId,
+                    "gw" + random.nextInt(2), 1L << 30, 0);
+            case 2 -> new io.basalt.meta.api.ObjectRequest.CreateBucket(bucket, "owner", "ec4+2",
+                    timeMillis);
+            case 3 -> new io.basalt.meta.api.ObjectRequest.SetBucketVersioning(bucket,
+                    io.basalt.meta.model.s3.Versioning.values()[random.nextInt(3)]);
+            case 4, 5 -> new io.basalt.meta.api.ObjectRequest.PutObject(bucket, key, 5000, "e",
+                    "owner", java.util.Map.of("content-type", "a/b"), java.util.Map.of(), "",
+                    java.util.Map.of(), List.of(), extents, "", random.nextInt(4) == 0,
+                    timeMillis);
+            case 6 -> new io.basalt.meta.api.ObjectRequest.DeleteObject(bucket, key,
+                    random.nextBoolean() ? "" : "null", timeMillis);
+            case 7 -> new io.basalt.meta.api.ObjectRequest.CreateUpload(bucket, key, uploadId,
+                    "owner", java.util.Map.of(), "", java.util.Map.of(), timeMillis);
+            case 8 -> new io.basalt.meta.api.ObjectRequest.PutPart(bucket, key, uploadId,
+                    1 + random.nextInt(2), 5000, "0123456789abcdef0123456789abcdef",
+                    java.util.Map.of(), extents, timeMillis);
+            case 9 -> new io.basalt.meta.api.ObjectRequest.CompleteUpload(bucket, key, uploadId,
+                    List.of(1), List.of("0123456789abcdef0123456789abcdef"), "", false,
+                    timeMillis);
+            case 10 -> new io.basalt.meta.api.ObjectRequest.AbortUpload(bucket, key, uploadId);
+            default -> new io.basalt.meta.api.ObjectRequest.FreedObjectExtents(logId,
+                    List.of(offset, offset - 8192));
+        };
     }
 
     @Test
@@ -108,6 +148,9 @@ class ReplayDeterminismTest {
             assertThat(firstDump.get(io.basalt.meta.store.MetaStore.Table.CS_CHUNK_CHANGE))
                     .isNotEmpty();
             // So are the recovery tables (RECOVERY, DEGRADED), written with every chunk change.
+            assertThat(firstDump.get(io.basalt.meta.store.MetaStore.Table.S3_OBJECT)
+                    .size() + firstDump.get(io.basalt.meta.store.MetaStore.Table.OBJ_FREE)
+                    .size()).isPositive();
         } finally {
             first.close();
             second.close();
