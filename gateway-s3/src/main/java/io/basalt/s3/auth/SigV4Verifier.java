@@ -50,12 +50,26 @@ public final class SigV4Verifier {
     private final SecretLookup secrets;
     private final SigningKeyCache signingKeys;
     private final Clock clock;
+    private final Duration clockSkewMax;
 
     /**
      * @param region the region clients must sign for ({@code us-east-1} unless configured)
      */
     public SigV4Verifier(String region, SecretLookup secrets, SigningKeyCache signingKeys,
             Clock clock) {
+        this(region, secrets, signingKeys, clock, CLOCK_SKEW_MAX);
+    }
+
+    /**
+     * @param clockSkewMax the allowed difference between a request's time and the clock
+     *     ({@link #CLOCK_SKEW_MAX}, AWS's, unless the gateway is configured otherwise)
+     */
+    public SigV4Verifier(String region, SecretLookup secrets, SigningKeyCache signingKeys,
+            Clock clock, Duration clockSkewMax) {
+        if (clockSkewMax.isNegative()) {
+            throw new IllegalArgumentException("clock skew " + clockSkewMax + " is negative");
+        }
+        this.clockSkewMax = clockSkewMax;
         this.region = Objects.requireNonNull(region, "region");
         this.secrets = Objects.requireNonNull(secrets, "secrets");
         this.signingKeys = Objects.requireNonNull(signingKeys, "signingKeys");
@@ -106,9 +120,9 @@ public final class SigV4Verifier {
         CredentialScope scope = authorization.credential().scope();
         checkScope(scope, amzDate, S3Error.AuthorizationHeaderMalformed);
         Instant now = clock.instant();
-        if (Duration.between(requestTime, now).abs().compareTo(CLOCK_SKEW_MAX) > 0) {
+        if (Duration.between(requestTime, now).abs().compareTo(clockSkewMax) > 0) {
             throw new S3Exception(S3Error.RequestTimeTooSkewed, "request time " + amzDate
-                    + " is more than " + CLOCK_SKEW_MAX.toMinutes() + " minutes from the"
+                    + " is more than " + clockSkewMax.toMinutes() + " minutes from the"
                     + " server time " + HttpDates.formatAmzDate(now));
         }
         String payloadHash = headers.first(CONTENT_SHA256);
@@ -135,7 +149,7 @@ public final class SigV4Verifier {
         CredentialScope scope = parameters.credential().scope();
         checkScope(scope, parameters.amzDate(), S3Error.AuthorizationQueryParametersError);
         Instant now = clock.instant();
-        if (now.isBefore(parameters.requestTime().minus(CLOCK_SKEW_MAX))) {
+        if (now.isBefore(parameters.requestTime().minus(clockSkewMax))) {
             throw new S3Exception(S3Error.AccessDenied, "request is not valid yet: X-Amz-Date "
                     + parameters.amzDate() + " is in the future");
         }
