@@ -140,8 +140,12 @@ final class S3Handler extends Handler.Abstract {
             return;
         }
         // The answer is about the error, not the object the operation was describing.
-        exchange.response.getHeaders().removeIf(field -> ObjectHeaders.isObjectHeader(
-                field.getName()));
+        var fields = exchange.response.getHeaders().listIterator();
+        while (fields.hasNext()) {
+            if (ObjectHeaders.isObjectHeader(fields.next().getName())) {
+                fields.remove();
+            }
+        }
         if (error == S3Error.NotModified) {
             exchange.sendEmpty(304);
             return;
