@@ -162,6 +162,9 @@ public final class S3Gateway implements AutoCloseable {
         // S3 keys hold anything: %2F, "..", "//" and encoded controls are key bytes the router
         // decodes once, so Jetty must not refuse or normalize them.
         http.setUriCompliance(UriCompliance.UNSAFE);
+        // SigV4 signs header values byte for byte: Jetty's field cache must not hand back its
+        // own spelling of a common value ("text/plain;charset=utf-8" for "...UTF-8").
+        http.setHeaderCacheCaseSensitive(true);
         ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(http));
         connector.setHost(config.host());
         connector.setPort(config.port());
