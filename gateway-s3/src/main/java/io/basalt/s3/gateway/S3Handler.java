@@ -118,17 +118,24 @@ final class S3Handler extends Handler.Abstract {
         if (cause instanceof S3Exception s3) {
             S3Error error = s3.error();
             if (error != S3Error.NotModified) {
-                LOG.info("S3 {} bucket={} key={} failed: {} {} ({}; request {})",
-                        exchange.operationName, exchange.bucket(), exchange.key(),
-                        error.httpStatus(), error.code(), s3.getMessage(), exchange.requestId);
+                LOG.info("S3 {} {} failed: {} {} ({}; request {})", exchange.operationName,
+                        describe(exchange), error.httpStatus(), error.code(), s3.getMessage(),
+                        exchange.requestId);
             }
             answer(exchange, error, s3.getMessage(), cause);
             return;
         }
-        LOG.warn("S3 {} bucket={} key={} failed: 500 InternalError (request {})",
-                exchange.operationName, exchange.bucket(), exchange.key(), exchange.requestId,
-                cause);
+        LOG.warn("S3 {} {} failed: 500 InternalError (request {})", exchange.operationName,
+                describe(exchange), exchange.requestId, cause);
         answer(exchange, S3Error.InternalError, S3Error.InternalError.defaultMessage(), cause);
+    }
+
+    /** What the request named, for its log line: bucket and key, or method and raw path. */
+    private static String describe(Exchange exchange) {
+        if (exchange.route == null) {
+            return exchange.method + " " + exchange.rawPath;
+        }
+        return "bucket=" + exchange.bucket() + " key=" + exchange.key();
     }
 
     private void answer(Exchange exchange, S3Error error, String message, Throwable cause) {
