@@ -71,6 +71,7 @@ public final class InMemoryObjectStore implements ObjectStore {
         thread.setDaemon(true);
         return thread;
     });
+    private final AtomicLong readBytesDelivered = new AtomicLong();
     private volatile long writeDelayNanosPerMiB;
 
     private static final class BucketState {
@@ -120,6 +121,11 @@ public final class InMemoryObjectStore implements ObjectStore {
 
     public void resetOutstandingWriteBytesMax() {
         outstandingWriteBytesMax.set(outstandingWriteBytes.get());
+    }
+
+    /** Bytes handed to read sinks so far. */
+    public long readBytesDelivered() {
+        return readBytesDelivered.get();
     }
 
     /** Bodies created and neither committed nor aborted. */
@@ -255,6 +261,7 @@ public final class InMemoryObjectStore implements ObjectStore {
             CompletableFuture<Void> written = new CompletableFuture<>();
             lastWrite = written;
             writeCompletions.execute(() -> {
+                Throwable failure = null;
                 try {
                     long delay = writeDelayNanosPerMiB * length / (1 << 20);
                     if (delay > 0) {
@@ -265,12 +272,17 @@ public final class InMemoryObjectStore implements ObjectStore {
                     synchronized (MemoryBody.this) {
                         bytes.writeBytes(copy);
                     }
-                    written.complete(null);
                 } catch (Throwable e) {
-                    written.completeExceptionally(e);
+                    failure = e;
                 } finally {
+                    // Taken before the caller hears of it, so the count never overlaps writes.
                     data.release();
                     outstandingWriteBytes.addAndGet(-length);
+                }
+                if (failure == null) {
+                    written.complete(null);
+                } else {
+                    written.completeExceptionally(failure);
                 }
             });
             return written;
@@ -468,6 +480,7 @@ public final class InMemoryObjectStore implements ObjectStore {
                         ByteBuf piece = Unpooled.buffer(n);
                         copy(position, n, piece);
                         position += n;
+                        readBytesDelivered.addAndGet(n);
                         CompletableFuture<Void> accepted = sink.accept(piece);
                         if (!accepted.isDone()) {
                             accepted.whenComplete((ignored, failure) -> {
