@@ -64,10 +64,17 @@ final class RawS3 {
     /** The headers to send (with host, x-amz-date, x-amz-content-sha256, Authorization). */
     Map<String, String> sign(String method, String encodedPath, String query,
             Map<String, String> headers, String payloadHash) throws Exception {
+        return sign(endpoint.getHost() + ":" + endpoint.getPort(), method, encodedPath, query,
+                headers, payloadHash);
+    }
+
+    /** As {@link #sign(String, String, String, Map, String)} for another Host header. */
+    Map<String, String> sign(String host, String method, String encodedPath, String query,
+            Map<String, String> headers, String payloadHash) throws Exception {
         String amzDate = DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'").format(
                 ZonedDateTime.now(ZoneOffset.UTC));
         TreeMap<String, String> signed = new TreeMap<>(headers);
-        signed.put("host", endpoint.getHost() + ":" + endpoint.getPort());
+        signed.put("host", host);
         signed.put("x-amz-date", amzDate);
         signed.put("x-amz-content-sha256", payloadHash);
         String canonicalQuery = canonicalQuery(query);
