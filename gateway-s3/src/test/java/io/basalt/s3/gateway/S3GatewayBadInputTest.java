@@ -123,6 +123,38 @@ class S3GatewayBadInputTest {
     }
 
     @Test
+    void unsignedTrailerUploadChecksTheTrailingChecksum() throws Exception {
+        byte[] data = "hello, trailer".getBytes(StandardCharsets.UTF_8);
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        crc.update(data);
+        String good = Base64.getEncoder().encodeToString(java.nio.ByteBuffer.allocate(4)
+                .putInt((int) crc.getValue()).array());
+        Map<String, String> headers = Map.of("content-encoding", "aws-chunked",
+                "x-amz-decoded-content-length", Integer.toString(data.length),
+                "x-amz-trailer", "x-amz-checksum-crc32");
+        for (String checksum : new String[] {"AAAAAA==", good}) {
+            byte[] body = (Integer.toHexString(8) + "\r\n" + "hello, t" + "\r\n"
+                    + Integer.toHexString(6) + "\r\n" + "railer" + "\r\n" + "0\r\n"
+                    + "x-amz-checksum-crc32:" + checksum + "\r\n\r\n").getBytes(
+                            StandardCharsets.UTF_8);
+            HttpResponse<String> response = raw.send("PUT", "/" + BUCKET + "/trailer", "",
+                    headers, body, "STREAMING-UNSIGNED-PAYLOAD-TRAILER");
+            if (checksum.equals(good)) {
+                assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+                assertThat(response.headers().firstValue("x-amz-checksum-crc32")).contains(good);
+            } else {
+                assertError(response, 400, "BadDigest");
+                assertThat(fixture.store.openBodyCount()).isZero();
+            }
+        }
+        var got = s3.getObjectAsBytes(b -> b.bucket(BUCKET).key("trailer").checksumMode(
+                software.amazon.awssdk.services.s3.model.ChecksumMode.ENABLED));
+        assertThat(got.asUtf8String()).isEqualTo("hello, trailer");
+        assertThat(got.response().checksumCRC32()).isEqualTo(good);
+        assertThat(got.response().contentEncoding()).isNull();
+    }
+
+    @Test
     void invalidBucketName() throws Exception {
         assertError(raw.send("PUT", "/Bad_Bucket", "", Map.of(), null, null), 400,
                 "InvalidBucketName");
