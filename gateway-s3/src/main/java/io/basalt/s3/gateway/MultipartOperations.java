@@ -107,7 +107,7 @@ final class MultipartOperations {
         CopySource source = exchange.route.copySource();
         Bucket sourceBucket = source.bucket().equals(bucket.name()) ? bucket
                 : operations.ownedBucket(exchange, source.bucket());
-        ObjectVersion sourceVersion = new ObjectOperations(operations).requireVersion(exchange,
+        ObjectVersion sourceVersion = operations.requireVersion(exchange,
                 sourceBucket, source.key(), source.versionId());
         ObjectOperations.checkCopySourceConditions(exchange.headers, sourceVersion);
         String rangeHeader = exchange.header("x-amz-copy-source-range");

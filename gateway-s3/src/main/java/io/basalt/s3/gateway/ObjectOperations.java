@@ -2,7 +2,6 @@ package io.basalt.s3.gateway;
 
 import io.basalt.client.object.ObjectStore;
 import io.basalt.meta.model.s3.Bucket;
-import io.basalt.meta.model.s3.ObjectListing;
 import io.basalt.meta.model.s3.ObjectVersion;
 import io.basalt.s3.ByteRange;
 import io.basalt.s3.ETags;
@@ -30,7 +29,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 
 /** PutObject, GetObject/HeadObject, CopyObject, DeleteObject(s) and object tagging. */
@@ -115,7 +113,8 @@ final class ObjectOperations {
     void getObject(Exchange exchange) {
         Bucket bucket = operations.ownedBucket(exchange, exchange.bucket());
         String versionId = versionIdParameter(exchange);
-        ObjectVersion version = requireVersion(exchange, bucket, exchange.key(), versionId);
+        ObjectVersion version = operations.requireVersion(exchange, bucket, exchange.key(),
+                versionId);
         Instant lastModified = Instant.ofEpochMilli(version.modifiedMillis());
         Preconditions.Outcome outcome = Preconditions.evaluate(exchange.method,
                 exchange.headers, version.etag(), lastModified);
@@ -207,44 +206,6 @@ final class ObjectOperations {
         return versionId;
     }
 
-    /**
-     * The version a GET, HEAD, copy or tagging request names.
-     *
-     * @throws S3Exception NoSuchKey (with x-amz-delete-marker when a delete marker is current),
-     *     NoSuchVersion, MethodNotAllowed for a named delete marker
-     */
-    ObjectVersion requireVersion(Exchange exchange, Bucket bucket, String key,
-            String versionId) {
-        Optional<ObjectVersion> found = StoreErrors.await(store.head(bucket.name(), key,
-                versionId));
-        if (found.isEmpty()) {
-            if (versionId != null) {
-                throw new S3Exception(S3Error.NoSuchVersion, "version \"" + versionId
-                        + "\" of \"" + key + "\" does not exist");
-            }
-            if (Operations.showsVersionIds(bucket)) {
-                ObjectListing newest = StoreErrors.await(store.listVersions(bucket.name(), key,
-                        null, null, null, 1));
-                if (!newest.entries().isEmpty() && newest.entries().getFirst().key().equals(key)
-                        && newest.entries().getFirst().deleteMarker()) {
-                    exchange.setHeader("x-amz-delete-marker", "true");
-                    exchange.setHeader("x-amz-version-id", newest.entries().getFirst()
-                            .versionId());
-                }
-            }
-            throw new S3Exception(S3Error.NoSuchKey, "key \"" + key + "\" does not exist");
-        }
-        ObjectVersion version = found.get();
-        if (version.deleteMarker()) {
-            exchange.setHeader("x-amz-delete-marker", "true");
-            exchange.setHeader("x-amz-version-id", version.versionId());
-            exchange.setHeader("Allow", "DELETE");
-            throw new S3Exception(S3Error.MethodNotAllowed, "version \"" + versionId
-                    + "\" is a delete marker");
-        }
-        return version;
-    }
-
     // ---- CopyObject ----
 
     void copyObject(Exchange exchange) {
@@ -252,8 +213,8 @@ final class ObjectOperations {
         CopySource source = exchange.route.copySource();
         Bucket sourceBucket = source.bucket().equals(bucket.name()) ? bucket
                 : operations.ownedBucket(exchange, source.bucket());
-        ObjectVersion sourceVersion = requireVersion(exchange, sourceBucket, source.key(),
-                source.versionId());
+        ObjectVersion sourceVersion = operations.requireVersion(exchange, sourceBucket,
+                source.key(), source.versionId());
         checkCopySourceConditions(exchange.headers, sourceVersion);
         if (sourceVersion.size() > S3Gateway.PUT_SIZE_BYTES_MAX) {
             throw new S3Exception(S3Error.InvalidRequest, "the source is "
@@ -420,7 +381,7 @@ final class ObjectOperations {
 
     void getObjectTagging(Exchange exchange) {
         Bucket bucket = operations.ownedBucket(exchange, exchange.bucket());
-        ObjectVersion version = requireVersion(exchange, bucket, exchange.key(),
+        ObjectVersion version = operations.requireVersion(exchange, bucket, exchange.key(),
                 versionIdParameter(exchange));
         List<Tag> tags = new ArrayList<>();
         version.tags().forEach((key, value) -> tags.add(new Tag(key, value)));
@@ -448,7 +409,7 @@ final class ObjectOperations {
     private void setTags(Exchange exchange, Bucket bucket, Map<String, String> tags,
             int status) {
         String versionId = versionIdParameter(exchange);
-        requireVersion(exchange, bucket, exchange.key(), versionId);
+        operations.requireVersion(exchange, bucket, exchange.key(), versionId);
         ObjectVersion version = StoreErrors.await(store.putTags(bucket.name(), exchange.key(),
                 versionId, tags));
         if (Operations.showsVersionIds(bucket)) {

@@ -2,6 +2,8 @@ package io.basalt.s3.gateway;
 
 import io.basalt.client.object.ObjectStore;
 import io.basalt.meta.model.s3.Bucket;
+import io.basalt.meta.model.s3.ObjectListing;
+import io.basalt.meta.model.s3.ObjectVersion;
 import io.basalt.meta.model.s3.Versioning;
 import io.basalt.s3.S3Error;
 import io.basalt.s3.S3Exception;
@@ -91,6 +93,44 @@ final class Operations {
                     + "\" belongs to another user");
         }
         return bucket.get();
+    }
+
+    /**
+     * The version a GET, HEAD, copy or tagging request names.
+     *
+     * @throws S3Exception NoSuchKey (with x-amz-delete-marker when a delete marker is current),
+     *     NoSuchVersion, MethodNotAllowed for a named delete marker
+     */
+    ObjectVersion requireVersion(Exchange exchange, Bucket bucket, String key,
+            String versionId) {
+        Optional<ObjectVersion> found = StoreErrors.await(store.head(bucket.name(), key,
+                versionId));
+        if (found.isEmpty()) {
+            if (versionId != null) {
+                throw new S3Exception(S3Error.NoSuchVersion, "version \"" + versionId
+                        + "\" of \"" + key + "\" does not exist");
+            }
+            if (Operations.showsVersionIds(bucket)) {
+                ObjectListing newest = StoreErrors.await(store.listVersions(bucket.name(), key,
+                        null, null, null, 1));
+                if (!newest.entries().isEmpty() && newest.entries().getFirst().key().equals(key)
+                        && newest.entries().getFirst().deleteMarker()) {
+                    exchange.setHeader("x-amz-delete-marker", "true");
+                    exchange.setHeader("x-amz-version-id", newest.entries().getFirst()
+                            .versionId());
+                }
+            }
+            throw new S3Exception(S3Error.NoSuchKey, "key \"" + key + "\" does not exist");
+        }
+        ObjectVersion version = found.get();
+        if (version.deleteMarker()) {
+            exchange.setHeader("x-amz-delete-marker", "true");
+            exchange.setHeader("x-amz-version-id", version.versionId());
+            exchange.setHeader("Allow", "DELETE");
+            throw new S3Exception(S3Error.MethodNotAllowed, "version \"" + versionId
+                    + "\" is a delete marker");
+        }
+        return version;
     }
 
     static Owner owner(String accessKey) {

@@ -15,6 +15,7 @@ import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.handler.GracefulHandler;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -177,7 +178,9 @@ public final class S3Gateway implements AutoCloseable {
                 Thread.ofVirtual().name("s3-request-", 0).factory());
         GatewayMetrics metrics = new GatewayMetrics(registry);
         S3Handler handler = new S3Handler(config, domains, store, metrics, requestThreads, clock);
-        server.setHandler(handler);
+        // GracefulHandler: stop() waits (up to the stop timeout) for requests in progress and
+        // refuses new ones with 503, instead of cutting them.
+        server.setHandler(new GracefulHandler(handler));
         server.setStopTimeout(config.stopTimeout().toMillis());
         try {
             server.start();

@@ -7,7 +7,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneId;
 import java.time.ZoneOffset;
-import java.util.Set;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.http.apache.ApacheHttpClient;
@@ -104,9 +103,5 @@ final class GatewayFixture implements AutoCloseable {
         public Instant instant() {
             return Instant.now().plus(offset);
         }
-    }
-
-    static Set<String> none() {
-        return Set.of();
     }
 }
