@@ -181,6 +181,7 @@ public final class S3Gateway implements AutoCloseable {
         // GracefulHandler: stop() waits (up to the stop timeout) for requests in progress and
         // refuses new ones with 503, instead of cutting them.
         server.setHandler(new GracefulHandler(handler));
+        server.setErrorHandler(new JettyErrors());
         server.setStopTimeout(config.stopTimeout().toMillis());
         try {
             server.start();

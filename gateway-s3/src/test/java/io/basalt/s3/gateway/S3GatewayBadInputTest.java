@@ -155,6 +155,21 @@ class S3GatewayBadInputTest {
     }
 
     @Test
+    void headersOverTheLimitGetAnS3Error() throws Exception {
+        try (Socket socket = new Socket(fixture.endpoint.getHost(), fixture.endpoint.getPort())) {
+            socket.setSoTimeout(10_000);
+            OutputStream out = socket.getOutputStream();
+            out.write(("GET /" + BUCKET + " HTTP/1.1\r\nhost: x\r\nx-big: " + "a".repeat(
+                    20_000) + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            String response = new String(socket.getInputStream().readAllBytes(),
+                    StandardCharsets.UTF_8);
+            assertThat(response).startsWith("HTTP/1.1 431").containsIgnoringCase(
+                    "x-amz-request-id").contains("<Code>InvalidRequest</Code>");
+        }
+    }
+
+    @Test
     void invalidBucketName() throws Exception {
         assertError(raw.send("PUT", "/Bad_Bucket", "", Map.of(), null, null), 400,
                 "InvalidBucketName");
