@@ -10,8 +10,43 @@ import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.services.s3.S3Client;
 
-/** Starting on any port, and a graceful close: a request in progress finishes first. */
+/**
+ * Starting on any port, the in-flight limit, and a graceful close: a request in progress
+ * finishes first.
+ */
 class S3GatewayLifecycleTest {
+    @Test
+    void pastTheInFlightLimitIsSlowDown() throws Exception {
+        S3Gateway.Limits defaults = S3Gateway.Limits.defaults();
+        GatewayFixture fixture = new GatewayFixture(new S3Gateway.Limits(1,
+                defaults.writeSizeBytes(), defaults.requestHeaderBytesMax(),
+                defaults.idleTimeout(), defaults.userMetadataBytesMax()));
+        S3Client s3 = fixture.client();
+        try {
+            s3.createBucket(b -> b.bucket("busy"));
+            fixture.store.setWriteDelayNanosPerMiB(200_000_000);
+            CompletableFuture<String> put = CompletableFuture.supplyAsync(() -> s3.putObject(
+                    b -> b.bucket("busy").key("slow"), RequestBody.fromBytes(new byte[4 << 20]))
+                    .eTag());
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (fixture.store.openBodyCount() == 0 && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            RawS3 raw = new RawS3(fixture.endpoint, GatewayFixture.ACCESS_KEY,
+                    GatewayFixture.SECRET);
+            var refused = raw.send("GET", "/", "", java.util.Map.of(), null, null);
+            assertThat(refused.statusCode()).isEqualTo(503);
+            assertThat(refused.body()).contains("<Code>SlowDown</Code>");
+            assertThat(put.get()).isNotEmpty();
+            fixture.store.setWriteDelayNanosPerMiB(0);
+            assertThat(raw.send("GET", "/", "", java.util.Map.of(), null, null).statusCode())
+                    .isEqualTo(200);
+        } finally {
+            s3.close();
+            fixture.close();
+        }
+    }
+
     @Test
     void closeLetsARequestInProgressFinish() throws Exception {
         GatewayFixture fixture = new GatewayFixture();
