@@ -117,6 +117,7 @@ final class Exchange {
             return;
         }
         response.setStatus(status);
+        closeIfBodyUnread();
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, contentType);
         response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
         if (isHead()) {
@@ -132,6 +133,7 @@ final class Exchange {
             return;
         }
         response.setStatus(status);
+        closeIfBodyUnread();
         if (status != 204 && status != 304 && !response.getHeaders().contains(
                 HttpHeader.CONTENT_LENGTH)) {
             response.getHeaders().put(HttpHeader.CONTENT_LENGTH, 0);
@@ -159,6 +161,17 @@ final class Exchange {
     /** Whether the exchange has been ended. */
     boolean isEnded() {
         return ended.get();
+    }
+
+    /**
+     * An answer sent before the request's body was read (a refusal) ends the connection, and
+     * says so: Jetty would close it anyway once it found the body unread, and a client that
+     * reused it would see its next request fail.
+     */
+    private void closeIfBodyUnread() {
+        if (!request.consumeAvailable()) {
+            response.getHeaders().put(HttpHeader.CONNECTION, "close");
+        }
     }
 
     private boolean begin() {

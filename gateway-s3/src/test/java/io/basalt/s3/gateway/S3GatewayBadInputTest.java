@@ -170,6 +170,30 @@ class S3GatewayBadInputTest {
     }
 
     @Test
+    void createBucketTakesAPolicyAndChecksTheLocation() throws Exception {
+        assertThat(raw.send("PUT", "/replicated", "", Map.of("x-basalt-storage-policy", "rep3"),
+                null, null).statusCode()).isEqualTo(200);
+        assertThat(fixture.store.bucket("replicated").get().orElseThrow().policyName())
+                .isEqualTo("rep3");
+        assertThat(raw.send("PUT", "/default-policy", "", Map.of(), null, null).statusCode())
+                .isEqualTo(200);
+        assertThat(fixture.store.bucket("default-policy").get().orElseThrow().policyName())
+                .isEqualTo("ec4+2");
+        assertError(raw.send("PUT", "/bogus-policy", "", Map.of("x-basalt-storage-policy",
+                "bogus"), null, null), 400, "InvalidArgument");
+        byte[] elsewhere = ("<CreateBucketConfiguration><LocationConstraint>eu-west-1"
+                + "</LocationConstraint></CreateBucketConfiguration>").getBytes(
+                        StandardCharsets.UTF_8);
+        assertError(raw.send("PUT", "/elsewhere", "", Map.of(), elsewhere, null), 400,
+                "IllegalLocationConstraintException");
+        byte[] here = ("<CreateBucketConfiguration><LocationConstraint>us-east-1"
+                + "</LocationConstraint></CreateBucketConfiguration>").getBytes(
+                        StandardCharsets.UTF_8);
+        assertThat(raw.send("PUT", "/here", "", Map.of(), here, null).statusCode())
+                .isEqualTo(200);
+    }
+
+    @Test
     void invalidBucketName() throws Exception {
         assertError(raw.send("PUT", "/Bad_Bucket", "", Map.of(), null, null), 400,
                 "InvalidBucketName");
