@@ -123,14 +123,19 @@ final class BodyTransfers {
                 data.release();
                 return CompletableFuture.failedFuture(e);
             }
-            response.write(false, view, Callback.from(() -> {
+            Callback completion = Callback.from(() -> {
                 data.release();
                 metrics.sentBytes.inc(bytes);
                 written.complete(null);
             }, failure -> {
                 data.release();
                 written.completeExceptionally(failure);
-            }));
+            });
+            try {
+                response.write(false, view, completion);
+            } catch (RuntimeException e) {
+                completion.failed(e);
+            }
             return written;
         };
         StoreErrors.await(operations.store.read(version, offset, length, sink));

@@ -124,7 +124,7 @@ final class Exchange {
             finish();
             return;
         }
-        response.write(true, ByteBuffer.wrap(body), completion());
+        writeLast(ByteBuffer.wrap(body));
     }
 
     /** A response without a body (204, a HEAD's 200, a 304...). */
@@ -146,7 +146,7 @@ final class Exchange {
         if (!begin()) {
             return;
         }
-        response.write(true, BufferUtil.EMPTY_BUFFER, completion());
+        writeLast(BufferUtil.EMPTY_BUFFER);
     }
 
     /** Abandons the exchange: the connection is dropped (a body that failed half sent). */
@@ -181,6 +181,16 @@ final class Exchange {
     private void finish() {
         done.complete(true);
         callback.succeeded();
+    }
+
+    /** The last write; if it throws, the exchange still ends (failed). */
+    private void writeLast(ByteBuffer buffer) {
+        Callback completion = completion();
+        try {
+            response.write(true, buffer, completion);
+        } catch (RuntimeException e) {
+            completion.failed(e);
+        }
     }
 
     private Callback completion() {

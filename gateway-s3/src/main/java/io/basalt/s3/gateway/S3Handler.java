@@ -110,6 +110,17 @@ final class S3Handler extends Handler.Abstract {
 
     /** Answers a failure: an S3 error document, or a dropped connection once bytes were sent. */
     private void fail(Exchange exchange, Throwable failure) {
+        try {
+            answerFailure(exchange, failure);
+        } catch (RuntimeException | Error answerFailure) {
+            // Writing the answer failed too: cut the connection so the exchange still ends.
+            LOG.warn("S3 {} could not answer (request {}): {}", exchange.operationName,
+                    exchange.requestId, answerFailure.toString());
+            exchange.abort(answerFailure);
+        }
+    }
+
+    private void answerFailure(Exchange exchange, Throwable failure) {
         Throwable cause = StoreErrors.unwrap(failure);
         if (cause instanceof io.basalt.client.object.ObjectStoreException
                 && StoreErrors.rethrowable(cause) instanceof S3Exception mapped) {
