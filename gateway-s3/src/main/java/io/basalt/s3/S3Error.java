@@ -38,6 +38,7 @@ public enum S3Error {
     InvalidPart(400, "One or more of the specified parts could not be found. The part might not"
             + " have been uploaded, or the specified ETag might not have matched the part's"
             + " ETag."),
+    InvalidPartNumber(416, "The requested partnumber is not satisfiable."),
     InvalidPartOrder(400, "The list of parts was not in ascending order. The parts list must be"
             + " specified in order by part number."),
     InvalidRange(416, "The requested range cannot be satisfied."),
@@ -51,6 +52,7 @@ public enum S3Error {
     MalformedTrailerError(400, "The request contained trailing data that was not well-formed"
             + " or did not conform to our published schema."),
     MaxMessageLengthExceeded(400, "Your request was too large."),
+    MetadataTooLarge(400, "Your metadata headers exceed the maximum allowed metadata size."),
     MethodNotAllowed(405, "The specified method is not allowed against this resource."),
     MissingContentLength(411, "You must provide the Content-Length HTTP header."),
     MissingRequestBodyError(400, "Request Body is empty."),

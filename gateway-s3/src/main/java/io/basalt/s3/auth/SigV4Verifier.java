@@ -50,12 +50,26 @@ public final class SigV4Verifier {
     private final SecretLookup secrets;
     private final SigningKeyCache signingKeys;
     private final Clock clock;
+    private final Duration clockSkewMax;
 
     /**
      * @param region the region clients must sign for ({@code us-east-1} unless configured)
      */
     public SigV4Verifier(String region, SecretLookup secrets, SigningKeyCache signingKeys,
             Clock clock) {
+        this(region, secrets, signingKeys, clock, CLOCK_SKEW_MAX);
+    }
+
+    /**
+     * @param clockSkewMax the allowed difference between a request's time and the clock
+     *     ({@link #CLOCK_SKEW_MAX}, AWS's, unless the gateway is configured otherwise)
+     */
+    public SigV4Verifier(String region, SecretLookup secrets, SigningKeyCache signingKeys,
+            Clock clock, Duration clockSkewMax) {
+        if (clockSkewMax.isNegative()) {
+            throw new IllegalArgumentException("clock skew " + clockSkewMax + " is negative");
+        }
+        this.clockSkewMax = clockSkewMax;
         this.region = Objects.requireNonNull(region, "region");
         this.secrets = Objects.requireNonNull(secrets, "secrets");
         this.signingKeys = Objects.requireNonNull(signingKeys, "signingKeys");
@@ -106,9 +120,9 @@ public final class SigV4Verifier {
         CredentialScope scope = authorization.credential().scope();
         checkScope(scope, amzDate, S3Error.AuthorizationHeaderMalformed);
         Instant now = clock.instant();
-        if (Duration.between(requestTime, now).abs().compareTo(CLOCK_SKEW_MAX) > 0) {
+        if (Duration.between(requestTime, now).abs().compareTo(clockSkewMax) > 0) {
             throw new S3Exception(S3Error.RequestTimeTooSkewed, "request time " + amzDate
-                    + " is more than " + CLOCK_SKEW_MAX.toMinutes() + " minutes from the"
+                    + " is more than " + clockSkewMax.toMinutes() + " minutes from the"
                     + " server time " + HttpDates.formatAmzDate(now));
         }
         String payloadHash = headers.first(CONTENT_SHA256);
@@ -120,9 +134,10 @@ public final class SigV4Verifier {
         PayloadMode payloadMode = payloadMode(payloadHash);
         checkAmzHeadersSigned(headers, authorization.signedHeaders());
         byte[] signingKey = signingKey(authorization.credential());
-        String canonicalRequest = CanonicalRequest.build(method, rawPath, query, null, headers,
-                authorization.signedHeaders(), payloadHash);
-        checkSignature(signingKey, amzDate, scope, canonicalRequest, authorization.signature());
+        String signedPayloadHash = payloadHash;
+        checkSignature(signingKey, amzDate, scope, authorization.signature(), rawPath,
+                path -> CanonicalRequest.build(method, path, query, null, headers,
+                        authorization.signedHeaders(), signedPayloadHash));
         return new Authentication(authorization.credential().accessKeyId(), scope, amzDate,
                 requestTime, authorization.signature(), payloadMode,
                 payloadMode == PayloadMode.SIGNED ? payloadHash : null, false,
@@ -135,7 +150,7 @@ public final class SigV4Verifier {
         CredentialScope scope = parameters.credential().scope();
         checkScope(scope, parameters.amzDate(), S3Error.AuthorizationQueryParametersError);
         Instant now = clock.instant();
-        if (now.isBefore(parameters.requestTime().minus(CLOCK_SKEW_MAX))) {
+        if (now.isBefore(parameters.requestTime().minus(clockSkewMax))) {
             throw new S3Exception(S3Error.AccessDenied, "request is not valid yet: X-Amz-Date "
                     + parameters.amzDate() + " is in the future");
         }
@@ -150,11 +165,11 @@ public final class SigV4Verifier {
                 : payloadHash.strip();
         PayloadMode payloadMode = payloadMode(payloadHash);
         byte[] signingKey = signingKey(parameters.credential());
-        String canonicalRequest = CanonicalRequest.build(method, rawPath, query,
-                PresignedParameters.SIGNATURE, headers, parameters.signedHeaders(),
-                payloadHash);
-        checkSignature(signingKey, parameters.amzDate(), scope, canonicalRequest,
-                parameters.signature());
+        String presignedPayloadHash = payloadHash;
+        checkSignature(signingKey, parameters.amzDate(), scope, parameters.signature(), rawPath,
+                path -> CanonicalRequest.build(method, path, query,
+                        PresignedParameters.SIGNATURE, headers, parameters.signedHeaders(),
+                        presignedPayloadHash));
         return new Authentication(parameters.credential().accessKeyId(), scope,
                 parameters.amzDate(), parameters.requestTime(), parameters.signature(),
                 payloadMode, payloadMode == PayloadMode.SIGNED ? payloadHash : null, true,
@@ -210,12 +225,38 @@ public final class SigV4Verifier {
         return signingKeys.signingKey(credential.accessKeyId(), secret, credential.scope());
     }
 
+    /**
+     * Checks the signature of the canonical request built for the raw path, or else for its
+     * {@link #candidatePaths other spelling}.
+     */
     private static void checkSignature(byte[] signingKey, String amzDate, CredentialScope scope,
-            String canonicalRequest, String claimedSignature) {
-        String expected = SigV4Crypto.signature(signingKey, SigV4Crypto.stringToSign(amzDate,
-                scope, canonicalRequest));
-        if (!SigV4Crypto.signaturesEqual(expected, claimedSignature)) {
-            throw new S3Exception(S3Error.SignatureDoesNotMatch);
+            String claimedSignature, String rawPath,
+            java.util.function.Function<String, String> canonicalRequestForPath) {
+        for (String path : candidatePaths(rawPath)) {
+            String expected = SigV4Crypto.signature(signingKey, SigV4Crypto.stringToSign(
+                    amzDate, scope, canonicalRequestForPath.apply(path)));
+            if (SigV4Crypto.signaturesEqual(expected, claimedSignature)) {
+                return;
+            }
         }
+        throw new S3Exception(S3Error.SignatureDoesNotMatch);
+    }
+
+    /**
+     * The raw path, then (only if it holds an encoded slash) the same path with {@code %2F} as
+     * {@code /}. The AWS SDK for Java signs a key's {@code //} as is, and then its Apache HTTP
+     * client sends it as {@code /%2F} (so that nothing on the way collapses the slashes); both
+     * spellings name the same key, since the router decodes {@code %2F} to {@code /}, so
+     * either signature is the client's.
+     */
+    private static List<String> candidatePaths(String rawPath) {
+        if (!hasEncodedSlash(rawPath)) {
+            return List.of(rawPath);
+        }
+        return List.of(rawPath, rawPath.replace("%2F", "/").replace("%2f", "/"));
+    }
+
+    private static boolean hasEncodedSlash(String rawPath) {
+        return rawPath.contains("%2F") || rawPath.contains("%2f");
     }
 }

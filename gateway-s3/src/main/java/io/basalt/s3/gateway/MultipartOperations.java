@@ -1,0 +1,174 @@
+package io.basalt.s3.gateway;
+
+import io.basalt.client.object.ObjectStore;
+import io.basalt.meta.model.s3.Bucket;
+import io.basalt.meta.model.s3.ObjectVersion;
+import io.basalt.meta.model.s3.Part;
+import io.basalt.meta.model.s3.PartListing;
+import io.basalt.meta.model.s3.Upload;
+import io.basalt.s3.ByteRange;
+import io.basalt.s3.ETags;
+import io.basalt.s3.RangeHeader;
+import io.basalt.s3.S3Error;
+import io.basalt.s3.S3Exception;
+import io.basalt.s3.UriEncoding;
+import io.basalt.s3.checksum.ChecksumAlgorithm;
+import io.basalt.s3.checksum.ChecksumType;
+import io.basalt.s3.route.CopySource;
+import io.basalt.s3.xml.CompletedPart;
+import io.basalt.s3.xml.RequestXml;
+import io.basalt.s3.xml.ResponseXml;
+import java.time.Instant;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The multipart upload operations. Parts stream into their own bodies as they arrive (any
+ * order, in parallel); CompleteMultipartUpload joins them in the store without copying a byte.
+ *
+ * <p>An upload's additional checksum travels to the store in the {@code ObjectAttributes} of
+ * {@code createUpload}: {@code checksums} holds the algorithm's name mapped to an empty value,
+ * {@code checksumType} COMPOSITE (FULL_OBJECT multipart checksums are not supported yet).
+ */
+final class MultipartOperations {
+    private final Operations operations;
+    private final ObjectStore store;
+    private final BodyTransfers bodies;
+
+    MultipartOperations(Operations operations) {
+        this.operations = operations;
+        this.store = operations.store;
+        this.bodies = new BodyTransfers(operations);
+    }
+
+    void createMultipartUpload(Exchange exchange) {
+        Bucket bucket = operations.ownedBucket(exchange, exchange.bucket());
+        Map<String, String> headers = ObjectHeaders.fromRequest(exchange.headers,
+                operations.config.limits().userMetadataBytesMax());
+        Map<String, String> tags = ObjectHeaders.parseTagging(exchange.header("x-amz-tagging"));
+        ChecksumAlgorithm algorithm = null;
+        String requested = exchange.header(ChecksumAlgorithm.ALGORITHM_HEADER);
+        if (requested != null) {
+            algorithm = ChecksumAlgorithm.fromAlgorithmName(requested.strip());
+            if (algorithm == null) {
+                throw new S3Exception(S3Error.InvalidRequest, "checksum algorithm \""
+                        + requested + "\" is none of CRC32, CRC32C, CRC64NVME, SHA1, SHA256");
+            }
+        }
+        String type = exchange.header(ChecksumAlgorithm.TYPE_HEADER);
+        if ((type != null && !type.strip().equals(ChecksumType.COMPOSITE.name()))
+                || algorithm == ChecksumAlgorithm.CRC64NVME) {
+            throw new S3Exception(S3Error.NotImplemented, "FULL_OBJECT checksums of multipart"
+                    + " uploads are not supported yet; use COMPOSITE with CRC32, CRC32C, SHA1"
+                    + " or SHA256");
+        }
+        Upload upload = StoreErrors.await(store.createUpload(bucket.name(), exchange.key(),
+                new ObjectStore.ObjectAttributes(exchange.accessKey(), null, headers,
+                        algorithm == null ? Map.of() : Map.of(algorithm.algorithmName(), ""),
+                        algorithm == null ? "" : ChecksumType.COMPOSITE.name(), tags)));
+        if (algorithm != null) {
+            exchange.setHeader(ChecksumAlgorithm.ALGORITHM_HEADER, algorithm.algorithmName());
+            exchange.setHeader(ChecksumAlgorithm.TYPE_HEADER, ChecksumType.COMPOSITE.name());
+        }
+        exchange.sendXml(200, ResponseXml.initiateMultipartUpload(bucket.name(),
+                exchange.key(), upload.uploadId()));
+    }
+
+    /** The upload, before any byte of a part is read: NoSuchUpload fails fast. */
+    private Upload requireUpload(Bucket bucket, String key, String uploadId) {
+        PartListing listing = StoreErrors.await(store.listParts(bucket.name(), key, uploadId, 0,
+                1));
+        return listing.upload();
+    }
+
+    void uploadPart(Exchange exchange) {
+        Bucket bucket = operations.ownedBucket(exchange, exchange.bucket());
+        String uploadId = exchange.query().first("uploadId");
+        int partNumber = ObjectOperations.parsePartNumber(exchange.query().first("partNumber"));
+        Upload upload = requireUpload(bucket, exchange.key(), uploadId);
+        ChecksumAlgorithm uploadAlgorithm = upload.checksumAlgorithm() == null ? null
+                : ChecksumAlgorithm.fromAlgorithmName(upload.checksumAlgorithm());
+        BodyTransfers.Received body = bodies.receive(exchange, bucket.name(), uploadAlgorithm);
+        Part part = ObjectOperations.commit(body, () -> store.putPart(bucket.name(),
+                exchange.key(), uploadId, partNumber, body.written(), body.md5Hex(),
+                body.checksums()));
+        exchange.setHeader("ETag", ETags.quote(part.etag()));
+        ObjectOperations.writeChecksumHeaders(exchange, part.checksums(), null);
+        exchange.sendEmpty(200);
+    }
+
+    void uploadPartCopy(Exchange exchange) {
+        Bucket bucket = operations.ownedBucket(exchange, exchange.bucket());
+        String uploadId = exchange.query().first("uploadId");
+        int partNumber = ObjectOperations.parsePartNumber(exchange.query().first("partNumber"));
+        Upload upload = requireUpload(bucket, exchange.key(), uploadId);
+        CopySource source = exchange.route.copySource();
+        Bucket sourceBucket = source.bucket().equals(bucket.name()) ? bucket
+                : operations.ownedBucket(exchange, source.bucket());
+        ObjectVersion sourceVersion = operations.requireVersion(exchange,
+                sourceBucket, source.key(), source.versionId());
+        ObjectOperations.checkCopySourceConditions(exchange.headers, sourceVersion);
+        String rangeHeader = exchange.header("x-amz-copy-source-range");
+        long offset = 0;
+        long length = sourceVersion.size();
+        if (rangeHeader != null) {
+            ByteRange range = RangeHeader.parseCopySourceRange(rangeHeader,
+                    sourceVersion.size());
+            offset = range.firstByte();
+            length = range.lengthBytes();
+        }
+        if (length > S3Gateway.PUT_SIZE_BYTES_MAX) {
+            throw new S3Exception(S3Error.InvalidRequest, "a part copies at most "
+                    + S3Gateway.PUT_SIZE_BYTES_MAX + " bytes; the range is " + length);
+        }
+        Set<ChecksumAlgorithm> algorithms = EnumSet.noneOf(ChecksumAlgorithm.class);
+        if (upload.checksumAlgorithm() != null
+                && ChecksumAlgorithm.fromAlgorithmName(upload.checksumAlgorithm()) != null) {
+            algorithms.add(ChecksumAlgorithm.fromAlgorithmName(upload.checksumAlgorithm()));
+        }
+        BodyTransfers.Received body = bodies.copy(sourceVersion, offset, length, bucket.name(),
+                algorithms);
+        Part part = ObjectOperations.commit(body, () -> store.putPart(bucket.name(),
+                exchange.key(), uploadId, partNumber, body.written(), body.md5Hex(),
+                body.checksums()));
+        if (Operations.showsVersionIds(sourceBucket)) {
+            exchange.setHeader("x-amz-copy-source-version-id", sourceVersion.versionId());
+        }
+        exchange.sendXml(200, ResponseXml.copyPartResult(part.etag(), Instant.ofEpochMilli(
+                part.modifiedMillis()), ObjectOperations.checksumsByAlgorithm(
+                        part.checksums())));
+    }
+
+    void completeMultipartUpload(Exchange exchange) {
+        Bucket bucket = operations.ownedBucket(exchange, exchange.bucket());
+        String uploadId = exchange.query().first("uploadId");
+        ObjectStore.WriteConditions conditions = ObjectOperations.writeConditions(
+                exchange.headers);
+        byte[] body = SmallBody.read(exchange, RequestXml.COMPLETE_MULTIPART_BYTES_MAX,
+                operations.metrics);
+        List<CompletedPart> parts = RequestXml.parseCompleteMultipartUpload(body);
+        List<ObjectStore.CompletedPart> named = parts.stream()
+                .map(part -> new ObjectStore.CompletedPart(part.partNumber(), part.etag()))
+                .toList();
+        ObjectVersion version = StoreErrors.await(store.completeUpload(bucket.name(),
+                exchange.key(), uploadId, named, conditions));
+        if (Operations.showsVersionIds(bucket)) {
+            exchange.setHeader("x-amz-version-id", version.versionId());
+        }
+        ChecksumType type = version.checksumType() == null ? null
+                : ChecksumType.fromName(version.checksumType());
+        var checksums = ObjectOperations.checksumsByAlgorithm(version.checksums());
+        exchange.sendXml(200, ResponseXml.completeMultipartUpload("/" + bucket.name() + "/"
+                + UriEncoding.encode(exchange.key(), false), bucket.name(), exchange.key(),
+                version.etag(), checksums, checksums.isEmpty() ? null : type));
+    }
+
+    void abortMultipartUpload(Exchange exchange) {
+        Bucket bucket = operations.ownedBucket(exchange, exchange.bucket());
+        StoreErrors.await(store.abortUpload(bucket.name(), exchange.key(),
+                exchange.query().first("uploadId")));
+        exchange.sendEmpty(204);
+    }
+}
