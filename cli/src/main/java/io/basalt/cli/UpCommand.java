@@ -92,6 +92,9 @@ final class UpCommand implements Callable<Integer> {
     @Option(names = "--no-nbd", description = "Do not start the NBD gateway.")
     boolean noNbd;
 
+    @Option(names = "--no-s3", description = "Do not start the S3 gateway.")
+    boolean noS3;
+
     @Option(names = "--bind", paramLabel = "ADDRESS",
             description = "Address every daemon listens on and is reached at (default: 127.0.0.1,"
                     + " or what DIR was created with).")
@@ -245,6 +248,10 @@ final class UpCommand implements Callable<Integer> {
             ports.put(layout.nbdPort(), "nbd");
             ports.put(layout.nbdMetricsPort(), "nbd metrics");
         }
+        if (!noS3) {
+            ports.put(layout.s3Port(), "s3");
+            ports.put(layout.s3MetricsPort(), "s3 metrics");
+        }
         for (Map.Entry<Integer, String> entry : ports.entrySet()) {
             try (ServerSocket socket = new ServerSocket()) {
                 socket.bind(new InetSocketAddress(layout.bind(), entry.getKey()));
@@ -289,7 +296,9 @@ final class UpCommand implements Callable<Integer> {
         String peers = layout.metaPeers();
         boolean nbd = startNbd();
         say("starting " + layout.metaNodes() + " meta member" + (layout.metaNodes() > 1 ? "s" : "")
-                + ", " + layout.chunkServers() + " chunk servers" + (nbd ? " and the NBD gateway" : "")
+                + ", " + layout.chunkServers() + " chunk servers"
+                + (nbd && !noS3 ? ", the NBD and the S3 gateway" : nbd ? " and the NBD gateway"
+                        : !noS3 ? " and the S3 gateway" : "")
                 + " in " + layout.dataDir());
         List<DaemonProcess> metas = new ArrayList<>();
         for (int i = 1; i <= layout.metaNodes(); i++) {
@@ -321,6 +330,13 @@ final class UpCommand implements Callable<Integer> {
                 "--meta", peers, "--bind", layout.bind(),
                 "--port", String.valueOf(layout.nbdPort()),
                 "--metrics-port", String.valueOf(layout.nbdMetricsPort())));
+        // The S3 gateway appends objects to logs of its own (writer id stable across restarts of up,
+        // so it takes its logs' leases back at once).
+        DaemonProcess s3 = noS3 ? null : new DaemonProcess("s3", "s3", 1, layout.s3Port(), layout.s3MetricsPort(),
+                null, layout.logFile("s3"), List.of("s3", "run", "--meta", peers, "--bind", layout.bind(),
+                "--port", String.valueOf(layout.s3Port()),
+                "--metrics-port", String.valueOf(layout.s3MetricsPort()),
+                "--writer-id", "s3-up@" + layout.bind() + ":" + layout.s3Port()));
         // Every daemon starts at once: a JVM takes seconds to start, and the chunk servers and the
         // gateway wait for meta by themselves (their meta clients retry for about 30 s), so the
         // starts overlap meta's election instead of queueing behind it.
@@ -328,6 +344,9 @@ final class UpCommand implements Callable<Integer> {
         startAll(servers);
         if (gateway != null) {
             startAll(List.of(gateway));
+        }
+        if (s3 != null) {
+            startAll(List.of(s3));
         }
         try (MetaClient client = MetaClient.connect(MetaPeers.DEFAULT_CLUSTER,
                 MetaPeers.parse(peers), Duration.ofSeconds(2), 1)) {
@@ -343,6 +362,12 @@ final class UpCommand implements Callable<Integer> {
         }
         if (gateway != null && !awaitListening(gateway, signal)) {
             return false;
+        }
+        if (s3 != null && !awaitListening(s3, signal)) {
+            return false;
+        }
+        if (s3 != null) {
+            S3Credentials.ensure(layout, peers);
         }
         writeClusterFile(true);
         ready = true;
@@ -493,6 +518,12 @@ final class UpCommand implements Callable<Integer> {
             System.out.println("  ./basalt volume create vm1 --size 10G");
             System.out.println(nbd ? "  nbdinfo nbd://" + layout.bind() + ":" + layout.nbdPort()
                     + "/vm1" : "  ./basalt status");
+            if (!noS3) {
+                String aws = "AWS_SHARED_CREDENTIALS_FILE=" + layout.s3CredentialsFile() + " aws --profile basalt"
+                        + " --region us-east-1 --endpoint-url http://" + layout.bind() + ":" + layout.s3Port();
+                System.out.println("  " + aws + " s3 mb s3://demo");
+                System.out.println("  " + aws + " s3 cp README.md s3://demo/");
+            }
             System.out.flush();
         }
     }
@@ -506,6 +537,7 @@ final class UpCommand implements Callable<Integer> {
         }
         Map<String, String> roles = new java.util.LinkedHashMap<>();
         roles.put("nbd", "NBD gateway");
+        roles.put("s3", "S3 gateway");
         roles.put("cs", "chunk servers");
         roles.put("meta", "meta");
         List<String> running = roles.entrySet().stream()

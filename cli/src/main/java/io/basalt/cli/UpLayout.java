@@ -13,7 +13,9 @@ import java.nio.file.Path;
  * daemon        port          default (base 7100)   offset
  * meta i        Raft/gRPC     7101..7103            base + i
  * cs i          data          7701..7709            base + 600 + i
+ * s3 gateway    HTTP          9000                  base + 1900
  * nbd gateway   metrics       9810                  base + 2710
+ * s3 gateway    metrics       9811                  base + 2711
  * cs i          metrics       9821..9829            base + 2720 + i
  * meta i        metrics       9831..9833            base + 2730 + i
  * nbd gateway   NBD           10809                 base + 3709
@@ -64,6 +66,19 @@ record UpLayout(Path dataDir, String bind, int portBase, int metaNodes, int chun
 
     int csMetricsPort(int index) {
         return portBase + 2720 + index;
+    }
+
+    int s3Port() {
+        return portBase + 1900;
+    }
+
+    int s3MetricsPort() {
+        return portBase + 2711;
+    }
+
+    /** Keys of the S3 user {@code up} creates on a cluster's first start (an AWS credentials file). */
+    Path s3CredentialsFile() {
+        return dataDir.resolve("s3-credentials");
     }
 
     int nbdPort() {

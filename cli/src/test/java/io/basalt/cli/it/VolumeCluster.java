@@ -180,6 +180,61 @@ final class VolumeCluster implements AutoCloseable {
         }
     }
 
+    private static final Pattern S3_SERVING = Pattern.compile("S3 gateway on http://[0-9.]+:(\\d+)");
+    private Process s3Gateway;
+    private int s3Port;
+    private final StringBuffer s3Output = new StringBuffer();
+
+    /** Starts an S3 gateway ({@code basalt s3 run}, writer id "it-s3") and waits until it serves. */
+    void startS3Gateway() throws IOException, InterruptedException {
+        List<String> command = MetaCluster.javaCommand("io.basalt.cli.Main");
+        command.addAll(List.of("s3", "run", "--meta", meta.peers(), "--port", "0", "--metrics-port", "0",
+                "--writer-id", "it-s3"));
+        s3Output.setLength(0);
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        s3Gateway = process;
+        CompletableFuture<Integer> served = new CompletableFuture<>();
+        Thread reader = new Thread(() -> {
+            try (BufferedReader lines = new BufferedReader(
+                    new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+                String line;
+                while ((line = lines.readLine()) != null) {
+                    s3Output.append(line).append('\n');
+                    Matcher m = S3_SERVING.matcher(line);
+                    if (m.find()) {
+                        served.complete(Integer.parseInt(m.group(1)));
+                    }
+                }
+            } catch (IOException ignored) {
+                // the process went away
+            }
+            served.completeExceptionally(new IOException("S3 gateway exited before serving"));
+        }, "s3-output-" + process.pid());
+        reader.setDaemon(true);
+        reader.start();
+        try {
+            s3Port = served.get(90, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new IOException("S3 gateway did not start: " + e.getMessage() + "\n" + s3Output, e);
+        }
+    }
+
+    String s3Endpoint() {
+        return "http://127.0.0.1:" + s3Port;
+    }
+
+    /** kill -9 of the S3 gateway (no drain, no lease given back). */
+    void killS3Gateway() throws InterruptedException {
+        if (s3Gateway != null && s3Gateway.isAlive()) {
+            s3Gateway.destroyForcibly();
+            s3Gateway.waitFor(30, TimeUnit.SECONDS);
+        }
+    }
+
+    String s3Output() {
+        return s3Output.toString();
+    }
+
     /** SIGTERM the gateway and wait: sessions drain, leases are released. */
     void stopGateway() throws InterruptedException {
         if (gateway != null && gateway.isAlive()) {
@@ -209,6 +264,10 @@ final class VolumeCluster implements AutoCloseable {
         try {
             if (client != null) {
                 client.close();
+            }
+            if (s3Gateway != null && s3Gateway.isAlive()) {
+                s3Gateway.destroyForcibly();
+                s3Gateway.waitFor(30, TimeUnit.SECONDS);
             }
             if (gateway != null && gateway.isAlive()) {
                 gateway.destroyForcibly();

@@ -1,0 +1,183 @@
+package io.basalt.cli.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.basalt.cli.meta.MetaCluster;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Objects end to end: real meta, chunk servers and an S3 gateway ({@code basalt s3 run}) as processes,
+ * driven by real clients: the {@code aws} CLI (multipart uploads in parallel parts), boto3 (listing
+ * page by page, versioning, delete markers, checksums, conditional and ranged reads) and curl
+ * (presigned URLs); then faults: a chunk server killed during an upload, a gateway killed during one.
+ */
+class S3IT {
+    private static final Duration AWS_TIMEOUT = Duration.ofMinutes(3);
+    private static final Pattern KEY = Pattern.compile("AWS_ACCESS_KEY_ID=(\\S+)");
+    private static final Pattern SECRET = Pattern.compile("AWS_SECRET_ACCESS_KEY=(\\S+)");
+
+    @TempDir
+    Path dir;
+
+    record Keys(String accessKey, String secret) {}
+
+    /** Creates an S3 user with the CLI ({@code basalt s3 user create}) and reads its keys from the output. */
+    static Keys createUser(VolumeCluster cluster, String name) {
+        List<String> command = MetaCluster.javaCommand("io.basalt.cli.Main");
+        command.addAll(List.of("s3", "user", "create", name, "--meta", cluster.meta.peers()));
+        Tools.Result created = Tools.runOk(Duration.ofMinutes(1), Map.of(), command);
+        Matcher key = KEY.matcher(created.stdout());
+        Matcher secret = SECRET.matcher(created.stdout());
+        assertThat(key.find() && secret.find()).as(created.describe()).isTrue();
+        return new Keys(key.group(1), secret.group(1));
+    }
+
+    static Map<String, String> awsEnvironment(Keys keys) {
+        Map<String, String> env = new HashMap<>();
+        env.put("AWS_ACCESS_KEY_ID", keys.accessKey());
+        env.put("AWS_SECRET_ACCESS_KEY", keys.secret());
+        env.put("AWS_DEFAULT_REGION", "us-east-1");
+        env.put("AWS_EC2_METADATA_DISABLED", "true");
+        env.put("AWS_PAGER", "");
+        env.put("AWS_CONFIG_FILE", "/dev/null");
+        env.put("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
+        return env;
+    }
+
+    static Tools.Result aws(VolumeCluster cluster, Map<String, String> env, String... args) {
+        List<String> command = new ArrayList<>(List.of("aws", "--endpoint-url", cluster.s3Endpoint()));
+        command.addAll(List.of(args));
+        return Tools.run(AWS_TIMEOUT, null, env, command);
+    }
+
+    static Tools.Result awsOk(VolumeCluster cluster, Map<String, String> env, String... args) {
+        Tools.Result result = aws(cluster, env, args);
+        assertThat(result.exitCode()).as(result.describe() + "\n--- gateway ---\n" + cluster.s3Output()).isZero();
+        return result;
+    }
+
+    static Path randomFile(Path path, int bytes, long seed) throws IOException {
+        byte[] data = new byte[bytes];
+        new Random(seed).nextBytes(data);
+        Files.write(path, data);
+        return path;
+    }
+
+    /** Starts {@code command} with {@code env}, its output into {@code log}. */
+    static Process background(Map<String, String> env, Path log, String... command) throws IOException {
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
+        builder.environment().putAll(env);
+        return builder.start();
+    }
+
+    /** A python3 that can import boto3, or null. */
+    static String pythonWithBoto3() {
+        for (String python : List.of("python3", "/usr/bin/python3")) {
+            try {
+                Process process = new ProcessBuilder(python, "-c", "import boto3").redirectErrorStream(true).start();
+                if (process.waitFor(60, TimeUnit.SECONDS) && process.exitValue() == 0) {
+                    return python;
+                }
+            } catch (IOException | InterruptedException e) {
+                // try the next one
+            }
+        }
+        return null;
+    }
+
+    @Test
+    void theAwsCliBoto3AndCurlAgainstACluster() throws Exception {
+        Tools.require("aws", "awscli");
+        Tools.require("curl", "curl");
+        String python = pythonWithBoto3();
+        assumeTrue(python != null, "boto3 is not installed; install it with: apt-get install python3-boto3");
+        try (VolumeCluster cluster = VolumeCluster.start(dir.resolve("cluster"), 1, 6)) {
+            cluster.startS3Gateway();
+            Keys keys = createUser(cluster, "it");
+            Map<String, String> env = awsEnvironment(keys);
+            awsOk(cluster, env, "s3", "mb", "s3://it-bucket");
+            // 40 MiB: the CLI uploads it as a multipart upload of 8 MiB parts, several in parallel.
+            Path big = randomFile(dir.resolve("big"), (40 << 20) + 123, 1);
+            awsOk(cluster, env, "s3", "cp", big.toString(), "s3://it-bucket/data/big");
+            Path back = dir.resolve("big.back");
+            awsOk(cluster, env, "s3", "cp", "s3://it-bucket/data/big", back.toString());
+            assertThat(Files.mismatch(big, back)).as("bytes read back differ").isEqualTo(-1L);
+            Tools.Result head = awsOk(cluster, env, "s3api", "head-object", "--bucket", "it-bucket", "--key",
+                    "data/big");
+            assertThat(head.stdout()).contains("\"ContentLength\": " + Files.size(big)).containsPattern("-\\d+\\\\\"\"");
+            // Many small files, listed back recursively.
+            Path tree = Files.createDirectories(dir.resolve("tree"));
+            for (int i = 0; i < 30; i++) {
+                randomFile(tree.resolve("f" + i), 1000 * i + 1, 100 + i);
+            }
+            awsOk(cluster, env, "s3", "sync", tree.toString(), "s3://it-bucket/tree/");
+            Tools.Result listed = awsOk(cluster, env, "s3", "ls", "--recursive", "s3://it-bucket/tree/");
+            assertThat(listed.stdout().lines().count()).isEqualTo(30);
+            awsOk(cluster, env, "s3", "rm", "s3://it-bucket/data/big");
+            assertThat(awsOk(cluster, env, "s3", "ls", "--recursive", "s3://it-bucket/").stdout())
+                    .doesNotContain("data/big");
+
+            Path script = dir.resolve("boto3_check.py");
+            try (InputStream in = S3IT.class.getResourceAsStream("/s3/boto3_check.py")) {
+                Files.copy(in, script);
+            }
+            Tools.Result boto = Tools.run(Duration.ofMinutes(5), null, Map.of(), List.of(python, script.toString(),
+                    cluster.s3Endpoint(), keys.accessKey(), keys.secret(), "boto-bucket"));
+            assertThat(boto.exitCode()).as(boto.describe() + "\n--- gateway ---\n" + cluster.s3Output()).isZero();
+            assertThat(boto.stdout()).contains("all boto3 checks passed");
+        }
+    }
+
+    @Test
+    void anUploadSurvivesAChunkServerKilledMidwayAndAKilledGatewayLeavesNothingVisible() throws Exception {
+        Tools.require("aws", "awscli");
+        try (VolumeCluster cluster = VolumeCluster.start(dir.resolve("cluster"), 1, 6)) {
+            cluster.startS3Gateway();
+            Map<String, String> env = awsEnvironment(createUser(cluster, "faults"));
+            awsOk(cluster, env, "s3", "mb", "s3://faults");
+            Path big = randomFile(dir.resolve("big"), 64 << 20, 7);
+            // A chunk server dies while the parts go up: the writes go on degraded, the upload completes.
+            Process upload = background(env, dir.resolve("upload.log"), "aws", "--endpoint-url",
+                    cluster.s3Endpoint(), "s3", "cp", big.toString(), "s3://faults/big");
+            Thread.sleep(1500);
+            cluster.servers.get(1).kill9();
+            assertThat(upload.waitFor(3, TimeUnit.MINUTES)).isTrue();
+            assertThat(upload.exitValue()).as(Files.readString(dir.resolve("upload.log")) + cluster.s3Output())
+                    .isZero();
+            Path back = dir.resolve("big.back");
+            awsOk(cluster, env, "s3", "cp", "s3://faults/big", back.toString());
+            assertThat(Files.mismatch(big, back)).isEqualTo(-1L);
+
+            // The gateway dies during an upload: nothing of it becomes visible; a new gateway serves the rest.
+            Process doomed = background(env, dir.resolve("doomed.log"), "aws", "--endpoint-url",
+                    cluster.s3Endpoint(), "s3", "cp", big.toString(), "s3://faults/doomed");
+            Thread.sleep(1500);
+            cluster.killS3Gateway();
+            if (!doomed.waitFor(3, TimeUnit.MINUTES)) {
+                doomed.destroyForcibly();
+            }
+            cluster.startS3Gateway();
+            Tools.Result missing = aws(cluster, env, "s3api", "head-object", "--bucket", "faults", "--key", "doomed");
+            assertThat(missing.exitCode()).as(missing.describe()).isNotZero();
+            assertThat(missing.stderr()).contains("404");
+            Path again = dir.resolve("big.again");
+            awsOk(cluster, env, "s3", "cp", "s3://faults/big", again.toString());
+            assertThat(Files.mismatch(big, again)).isEqualTo(-1L);
+        }
+    }
+}
