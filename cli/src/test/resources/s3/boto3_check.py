@@ -10,12 +10,13 @@ import sys
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, MissingDependencyException
 
 endpoint, access_key, secret_key, bucket = sys.argv[1:5]
 s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=access_key,
                   aws_secret_access_key=secret_key, region_name="us-east-1",
-                  config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 5}))
+                  config=Config(s3={"addressing_style": "path"}, signature_version="s3v4",
+                                retries={"max_attempts": 5}))
 
 
 def check(name, ok, detail=""):
@@ -76,7 +77,11 @@ check("missing key", error_code(lambda: s3.get_object(Bucket=bucket, Key="nope")
 # Checksums the SDK computes, verified on upload and returned in checksum mode.
 for algorithm in ["CRC32", "CRC32C", "SHA1", "SHA256"]:
     key = f"sum/{algorithm}"
-    s3.put_object(Bucket=bucket, Key=key, Body=body, ChecksumAlgorithm=algorithm)
+    try:
+        s3.put_object(Bucket=bucket, Key=key, Body=body, ChecksumAlgorithm=algorithm)
+    except MissingDependencyException:
+        print(f"skip checksum {algorithm}: this botocore needs awscrt for it", flush=True)
+        continue
     back = s3.get_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
     check(f"checksum {algorithm}", back["Body"].read() == body and f"Checksum{algorithm}" in back, str(back.keys()))
 

@@ -104,7 +104,7 @@ class UpIT {
             // restart it; after meta's watchdog (3 s) it is not UP and the chunk is degraded.
             JsonNode cluster = clusterFile();
             Set<Long> pids = pids(cluster);
-            assertThat(pids).hasSize(1 + CHUNK_SERVERS + 1);
+            assertThat(pids).as("meta, the chunk servers, the NBD and the S3 gateway").hasSize(1 + CHUNK_SERVERS + 2);
             JsonNode victim = daemonWithId(cluster, chunk.chunklets().get(0).csId());
             String victimName = victim.get("name").asText();
             long victimPid = victim.get("pid").asLong();

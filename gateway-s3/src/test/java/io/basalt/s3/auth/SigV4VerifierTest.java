@@ -166,6 +166,11 @@ class SigV4VerifierTest {
                 "anonymous");
         assertHeaderRefused(good.toBuilder().set("Authorization", "AWS AKID:c2lnbmF0dXJl"),
                 S3Error.InvalidRequest, "not supported");
+        // A Signature Version 2 presigned URL (boto3's default for S3) names what to change.
+        assertRefused(VERIFIER, "GET", "/test.txt", QueryParameters.parse(
+                "AWSAccessKeyId=AKID&Signature=c2ln&Expires=1700000000"),
+                good.toBuilder().remove("Authorization").build(), S3Error.AccessDenied,
+                "signature_version='s3v4'");
         assertHeaderRefused(good.toBuilder().set("Authorization",
                 good.first("Authorization").replace("Signature=", "Sig=")),
                 S3Error.AuthorizationHeaderMalformed, "unknown");
