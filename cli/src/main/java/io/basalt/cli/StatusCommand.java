@@ -54,7 +54,7 @@ final class StatusCommand implements Runnable {
 
     /** {@code recovery} null: a meta that does not know RECOVERY_STATUS (an older build). */
     record Report(MetaStatus meta, List<CsView> servers, List<Volume> volumes,
-                  Map<Long, Long> degradedByVolume, MetaClient.RecoveryStatus recovery) {}
+                  Map<Long, Long> degradedByVolume, MetaClient.RecoveryStatus recovery, ObjectStatus objects) {}
 
     @Override
     public void run() {
@@ -101,7 +101,8 @@ final class StatusCommand implements Runnable {
         } catch (MetaException e) {
             recovery = null;
         }
-        return new Report(meta, servers, volumes, degradedByVolume, recovery);
+        return new Report(meta, servers, volumes, degradedByVolume, recovery,
+                ObjectStatus.collect(client, statusById));
     }
 
     /**
@@ -138,7 +139,8 @@ final class StatusCommand implements Runnable {
             }
             total += count;
         }
-        return total;
+        Long objects = report.objects().degradedChunks();
+        return objects == null ? null : total + objects;
     }
 
     static Map<String, Object> json(Report report) {
@@ -194,6 +196,7 @@ final class StatusCommand implements Runnable {
             volumes.add(item);
         }
         root.put("volumes", volumes);
+        root.put("objects", report.objects().json());
         root.put("degradedChunks", degradedTotal(report));
         root.put("recovery", recoveryJson(report));
         root.put("scrub", ScrubStatus.json(report.servers()));
@@ -354,6 +357,8 @@ final class StatusCommand implements Runnable {
             }
             volumes.print(System.out);
         }
+        System.out.println();
+        report.objects().print(System.out);
         Long degraded = degradedTotal(report);
         System.out.println();
         System.out.println("degraded chunks: " + (degraded == null

@@ -140,6 +140,17 @@ class S3IT {
                     cluster.s3Endpoint(), keys.accessKey(), keys.secret(), "boto-bucket"));
             assertThat(boto.exitCode()).as(boto.describe() + "\n--- gateway ---\n" + cluster.s3Output()).isZero();
             assertThat(boto.stdout()).contains("all boto3 checks passed");
+
+            // status shows the buckets, their objects and the object logs holding them (none degraded).
+            List<String> status = MetaCluster.javaCommand("io.basalt.cli.Main");
+            status.addAll(List.of("status", "--json", "--meta", cluster.meta.peers()));
+            String json = Tools.runOk(Duration.ofMinutes(1), Map.of(), status).stdout();
+            com.fasterxml.jackson.databind.JsonNode objects = new com.fasterxml.jackson.databind.ObjectMapper()
+                    .readTree(json).get("objects");
+            assertThat(objects.get("buckets").findValuesAsText("name")).contains("it-bucket", "boto-bucket");
+            assertThat(objects.get("objects").asLong()).as(json).isGreaterThan(1200);
+            assertThat(objects.get("objectLogs").size()).as(json).isGreaterThanOrEqualTo(1);
+            assertThat(objects.get("objectLogs").get(0).get("degradedChunks").asLong()).as(json).isZero();
         }
     }
 
