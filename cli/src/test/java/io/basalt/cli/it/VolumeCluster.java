@@ -152,16 +152,24 @@ final class VolumeCluster implements AutoCloseable {
         command.addAll(List.of("nbd", "run", "--meta", meta.peers(), "--port", "0", "--metrics-port", "0",
                 "--client-id", "it-gateway"));
         gatewayOutput.setLength(0);
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        gateway = process;
+        gateway = new ProcessBuilder(command).redirectErrorStream(true).start();
+        nbdPort = awaitServing(gateway, GATEWAY_SERVING, gatewayOutput, "NBD gateway");
+    }
+
+    /**
+     * Copies {@code process}'s output into {@code output} and waits (90 s at most) for the line
+     * {@code serving} matches; returns the port it names.
+     */
+    private static int awaitServing(Process process, Pattern serving, StringBuffer output, String what)
+            throws IOException {
         CompletableFuture<Integer> served = new CompletableFuture<>();
         Thread reader = new Thread(() -> {
             try (BufferedReader lines = new BufferedReader(
                     new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
                 String line;
                 while ((line = lines.readLine()) != null) {
-                    gatewayOutput.append(line).append('\n');
-                    Matcher m = GATEWAY_SERVING.matcher(line);
+                    output.append(line).append('\n');
+                    Matcher m = serving.matcher(line);
                     if (m.find()) {
                         served.complete(Integer.parseInt(m.group(1)));
                     }
@@ -169,14 +177,14 @@ final class VolumeCluster implements AutoCloseable {
             } catch (IOException ignored) {
                 // the process went away
             }
-            served.completeExceptionally(new IOException("gateway exited before serving"));
-        }, "gateway-output-" + process.pid());
+            served.completeExceptionally(new IOException(what + " exited before serving"));
+        }, "output-" + process.pid());
         reader.setDaemon(true);
         reader.start();
         try {
-            nbdPort = served.get(90, TimeUnit.SECONDS);
+            return served.get(90, TimeUnit.SECONDS);
         } catch (Exception e) {
-            throw new IOException("NBD gateway did not start: " + e.getMessage() + "\n" + gatewayOutput, e);
+            throw new IOException(what + " did not start: " + e.getMessage() + "\n" + output, e);
         }
     }
 
@@ -191,32 +199,8 @@ final class VolumeCluster implements AutoCloseable {
         command.addAll(List.of("s3", "run", "--meta", meta.peers(), "--port", "0", "--metrics-port", "0",
                 "--writer-id", "it-s3"));
         s3Output.setLength(0);
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        s3Gateway = process;
-        CompletableFuture<Integer> served = new CompletableFuture<>();
-        Thread reader = new Thread(() -> {
-            try (BufferedReader lines = new BufferedReader(
-                    new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-                String line;
-                while ((line = lines.readLine()) != null) {
-                    s3Output.append(line).append('\n');
-                    Matcher m = S3_SERVING.matcher(line);
-                    if (m.find()) {
-                        served.complete(Integer.parseInt(m.group(1)));
-                    }
-                }
-            } catch (IOException ignored) {
-                // the process went away
-            }
-            served.completeExceptionally(new IOException("S3 gateway exited before serving"));
-        }, "s3-output-" + process.pid());
-        reader.setDaemon(true);
-        reader.start();
-        try {
-            s3Port = served.get(90, TimeUnit.SECONDS);
-        } catch (Exception e) {
-            throw new IOException("S3 gateway did not start: " + e.getMessage() + "\n" + s3Output, e);
-        }
+        s3Gateway = new ProcessBuilder(command).redirectErrorStream(true).start();
+        s3Port = awaitServing(s3Gateway, S3_SERVING, s3Output, "S3 gateway");
     }
 
     String s3Endpoint() {
