@@ -98,7 +98,8 @@ public final class SigV4Verifier {
         if (authorization == null && query.first("Signature") != null && query.first("AWSAccessKeyId") != null) {
             // Signature Version 2 in the query (boto3's presigned URLs unless told s3v4).
             throw new S3Exception(S3Error.AccessDenied, "Signature Version 2 is not supported; presign with"
-                    + " SigV4 (boto3: Config(signature_version='s3v4'); aws cli: --signature-version s3v4)");
+                    + " SigV4 (boto3: Config(signature_version='s3v4'); aws cli v1: aws configure set"
+                    + " default.s3.signature_version s3v4)");
         }
         if (authorization == null) {
             throw new S3Exception(S3Error.AccessDenied,
