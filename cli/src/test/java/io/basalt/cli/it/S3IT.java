@@ -165,11 +165,15 @@ class S3IT {
             // A chunk server dies while the parts go up: the writes go on degraded, the upload completes.
             Process upload = background(env, dir.resolve("upload.log"), "aws", "--endpoint-url",
                     cluster.s3Endpoint(), "s3", "cp", big.toString(), "s3://faults/big");
-            Thread.sleep(1500);
-            cluster.servers.get(1).kill9();
-            assertThat(upload.waitFor(3, TimeUnit.MINUTES)).isTrue();
-            assertThat(upload.exitValue()).as(Files.readString(dir.resolve("upload.log")) + cluster.s3Output())
-                    .isZero();
+            try {
+                Thread.sleep(1500);
+                cluster.servers.get(1).kill9();
+                assertThat(upload.waitFor(3, TimeUnit.MINUTES)).isTrue();
+                assertThat(upload.exitValue()).as(Files.readString(dir.resolve("upload.log")) + cluster.s3Output())
+                        .isZero();
+            } finally {
+                upload.destroyForcibly(); // never left running when the test fails
+            }
             Path back = dir.resolve("big.back");
             awsOk(cluster, env, "s3", "cp", "s3://faults/big", back.toString());
             assertThat(Files.mismatch(big, back)).isEqualTo(-1L);
@@ -177,9 +181,11 @@ class S3IT {
             // The gateway dies during an upload: nothing of it becomes visible; a new gateway serves the rest.
             Process doomed = background(env, dir.resolve("doomed.log"), "aws", "--endpoint-url",
                     cluster.s3Endpoint(), "s3", "cp", big.toString(), "s3://faults/doomed");
-            Thread.sleep(1500);
-            cluster.killS3Gateway();
-            if (!doomed.waitFor(3, TimeUnit.MINUTES)) {
+            try {
+                Thread.sleep(1500);
+                cluster.killS3Gateway();
+                doomed.waitFor(3, TimeUnit.MINUTES);
+            } finally {
                 doomed.destroyForcibly();
             }
             cluster.startS3Gateway();
