@@ -307,10 +307,12 @@ class EcVolumeIT {
         }
         Tools.Result read = blocks("read", cluster.uri("corrupt"), String.valueOf(1 << 20), data.toString());
         assertThat(read.stdout()).as(read.describe() + logs()).doesNotContain("mismatch").doesNotContain("error");
+        // The report bumped the chunk's version (OUTDATED); the recoverer, its server being up, may
+        // already have caught it up (RECOVERING, then UPTODATE: two more bumps). Each state races the
+        // recoverer; the version only grows.
         Chunk after = cluster.client().getChunk(chunk.volumeId(), 0, false).orElseThrow();
-        assertThat(after.chunklets().stream().filter(c -> c.index() == 1).findFirst().orElseThrow().state())
-                .as("the column that returned a corrupt block is reported (OUTDATED, or already being caught up"
-                        + " in place by the recoverer, its server being up): %s", after.chunklets())
-                .isIn(ChunkletState.OUTDATED, ChunkletState.RECOVERING);
+        assertThat(after.version())
+                .as("the column that returned a corrupt block is reported: %s", after.chunklets())
+                .isGreaterThan(chunk.version());
     }
 }
