@@ -49,56 +49,75 @@ public final class ChunkServer implements AutoCloseable {
     public record Config(Path dataDir, String bindHost, int port, String advertiseHost, String hostLabel,
             String zoneLabel, long chunkletSizeMaxBytes, int lengthMaxBytes, long inFlightBytesMax,
             long requestTimeoutMillis, WalWriter.Config wal, long heartbeatMillis, int readerThreads,
-            RecoveryWorker.Config recovery, Scrubber.Config scrub) {
+            RecoveryWorker.Config recovery, Scrubber.Config scrub, long capacityMaxBytes) {
 
         /** 1 GiB chunklets, 1 MiB requests, 64 MiB in flight per connection, 30 s request timeout. */
         public static Config defaults(Path dataDir) {
             int lengthMaxBytes = 1 << 20;
             return new Config(dataDir, "127.0.0.1", 0, null, null, null, 1L << 30, lengthMaxBytes, 64L << 20,
                     30_000, WalWriter.Config.defaults(DataService.payloadMaxBytes(lengthMaxBytes)), 1000, 4,
-                    RecoveryWorker.Config.defaults(), Scrubber.Config.defaults());
+                    RecoveryWorker.Config.defaults(), Scrubber.Config.defaults(), 0);
         }
 
         public Config withPort(int port) {
             return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
                     lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
-                    recovery, scrub);
+                    recovery, scrub, capacityMaxBytes);
         }
 
         public Config withLabels(String bindHost, String advertiseHost, String hostLabel, String zoneLabel) {
             return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
                     lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
-                    recovery, scrub);
+                    recovery, scrub, capacityMaxBytes);
         }
 
         public Config withWal(WalWriter.Config wal) {
             return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
                     lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
-                    recovery, scrub);
+                    recovery, scrub, capacityMaxBytes);
         }
 
         public Config withChunkletSize(long chunkletSizeMaxBytes) {
             return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
                     lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
-                    recovery, scrub);
+                    recovery, scrub, capacityMaxBytes);
         }
 
         public Config withScrub(Scrubber.Config scrub) {
             return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
                     lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
-                    recovery, scrub);
+                    recovery, scrub, capacityMaxBytes);
         }
 
         public Config withRecovery(RecoveryWorker.Config recovery) {
             return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
                     lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
-                    recovery, scrub);
+                    recovery, scrub, capacityMaxBytes);
+        }
+
+        /**
+         * At most {@code capacityMaxBytes} of the data directory's file system is this server's (0: all
+         * of it): the capacity meta places and balances by, and the point at which it reports FULL. For
+         * a disk shared with other things, or several servers on one file system (a laptop's cluster).
+         */
+        public Config withCapacity(long capacityMaxBytes) {
+            if (capacityMaxBytes < 0) {
+                throw new IllegalArgumentException("capacity " + capacityMaxBytes + " bytes (0: the whole disk)");
+            }
+            return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
+                    lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
+                    recovery, scrub, capacityMaxBytes);
+        }
+
+        /** The capacity this server reports on a file system of {@code totalBytes}. */
+        long capacity(long totalBytes) {
+            return capacityMaxBytes == 0 ? totalBytes : Math.min(totalBytes, capacityMaxBytes);
         }
 
         public Config withLimits(long inFlightBytesMax, long requestTimeoutMillis) {
             return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
                     lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
-                    recovery, scrub);
+                    recovery, scrub, capacityMaxBytes);
         }
     }
 
@@ -116,6 +135,8 @@ public final class ChunkServer implements AutoCloseable {
     private final ChunkVersions versions;
     private final WalWriter wal;
     private final ThreadPoolExecutor readers;
+    /** Reads flagged BACKGROUND (other servers' recovery and scrub): one at a time, apart from client reads. */
+    private final ThreadPoolExecutor backgroundReaders;
     private final EventLoopGroup group;
     private final ReplicaClients replicas;
     private final DataServer server;
@@ -128,7 +149,7 @@ public final class ChunkServer implements AutoCloseable {
 
     private ChunkServer(Config config, MetaLink meta, CsMetrics metrics, FileChannel lockChannel, FileLock lock,
             CsIdentity identity, ChunkletStore store, ChunkVersions versions, WalWriter wal, ThreadPoolExecutor readers,
-            EventLoopGroup group, ReplicaClients replicas, DataServer server, ScheduledExecutorService heartbeats,
+            ThreadPoolExecutor backgroundReaders, EventLoopGroup group, ReplicaClients replicas, DataServer server, ScheduledExecutorService heartbeats,
             PendingResolver pendingResolver, RecoveryWorker recovery, Scrubber scrubber, FileStore fileStore) {
         this.config = config;
         this.meta = meta;
@@ -140,6 +161,7 @@ public final class ChunkServer implements AutoCloseable {
         this.versions = versions;
         this.wal = wal;
         this.readers = readers;
+        this.backgroundReaders = backgroundReaders;
         this.group = group;
         this.replicas = replicas;
         this.server = server;
@@ -170,6 +192,7 @@ public final class ChunkServer implements AutoCloseable {
         ChunkletStore store = null;
         WalWriter wal = null;
         ThreadPoolExecutor readers = null;
+        ThreadPoolExecutor backgroundReaders = null;
         EventLoopGroup group = null;
         ReplicaClients replicas = null;
         DataServer server = null;
@@ -209,21 +232,28 @@ public final class ChunkServer implements AutoCloseable {
                         thread.setDaemon(true);
                         return thread;
                     });
+            backgroundReaders = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(4096),
+                    r -> {
+                        Thread thread = new Thread(r, "basalt-cs-background-reader");
+                        thread.setDaemon(true);
+                        return thread;
+                    });
             group = new MultiThreadIoEventLoopGroup(2, new DefaultThreadFactory("basalt-cs-io", true),
                     NioIoHandler.newFactory());
-            DataService service = new DataService(store, wal, versions, readers, null, null, metrics,
+            DataService service = new DataService(store, wal, versions, readers, backgroundReaders, null, null, metrics,
                     config.lengthMaxBytes(), config.inFlightBytesMax(), config.requestTimeoutMillis());
             replicas = new ReplicaClients(group, config.requestTimeoutMillis(), service.payloadMaxBytes());
             // Its virtual threads end with their requests; closing the server and replicas ends those.
             StripeMaster stripes = new StripeMaster(store, wal, versions, replicas, metrics);
-            service = new DataService(store, wal, versions, readers, replicas, stripes, metrics, config.lengthMaxBytes(),
+            service = new DataService(store, wal, versions, readers, backgroundReaders, replicas, stripes, metrics,
+                    config.lengthMaxBytes(),
                     config.inFlightBytesMax(), config.requestTimeoutMillis());
             server = DataServer.start(new InetSocketAddress(config.bindHost(), config.port()), group, service);
             String advertise = (config.advertiseHost() != null ? config.advertiseHost() : config.bindHost()) + ":"
                     + server.localAddress().getPort();
             FileStore fileStore = Files.getFileStore(dataDir);
             int csId = meta.register(identity == null ? 0 : identity.csId(), advertise, config.hostLabel(),
-                    config.zoneLabel(), fileStore.getTotalSpace());
+                    config.zoneLabel(), config.capacity(fileStore.getTotalSpace()));
             if (identity == null) {
                 identity = new CsIdentity(csId, clusterId, System.currentTimeMillis());
                 identity.write(dataDir.resolve("identity"));
@@ -252,7 +282,7 @@ public final class ChunkServer implements AutoCloseable {
                     new StripeVerifier(stripes, store, replicas));
             scrubber.start();
             ChunkServer chunkServer = new ChunkServer(config, meta, metrics, lockChannel, lock, identity, store,
-                    versions, wal, readers, group, replicas, server, heartbeats, pendingResolver, recovery, scrubber,
+                    versions, wal, readers, backgroundReaders, group, replicas, server, heartbeats, pendingResolver, recovery, scrubber,
                     fileStore);
             heartbeats.scheduleWithFixedDelay(chunkServer::heartbeat, 0, config.heartbeatMillis(),
                     TimeUnit.MILLISECONDS);
@@ -270,6 +300,9 @@ public final class ChunkServer implements AutoCloseable {
             }
             if (readers != null) {
                 readers.shutdownNow();
+            }
+            if (backgroundReaders != null) {
+                backgroundReaders.shutdownNow();
             }
             if (wal != null) {
                 try {
@@ -299,9 +332,11 @@ public final class ChunkServer implements AutoCloseable {
     /** One heartbeat pass: refresh disk gauges and health, tell meta. Never throws. */
     private void heartbeat() {
         try {
-            long capacity = fileStore.getTotalSpace();
-            long free = fileStore.getUsableSpace();
+            long capacity = config.capacity(fileStore.getTotalSpace());
             long used = store.usedBytes();
+            // Within a configured capacity, what is left of it counts as free even if the disk has more.
+            long free = config.capacityMaxBytes() == 0 ? fileStore.getUsableSpace()
+                    : Math.min(fileStore.getUsableSpace(), Math.max(0, capacity - used));
             metrics.diskUsedBytes.set(used);
             metrics.diskFreeBytes.set(free);
             MetaLink.Health now = wal.failure() != null ? MetaLink.Health.DISK_FAILED
@@ -403,6 +438,7 @@ public final class ChunkServer implements AutoCloseable {
             wal.close();
         } finally {
             readers.shutdown();
+            backgroundReaders.shutdownNow(); // recovery reads for other servers: they retry elsewhere
             try {
                 readers.awaitTermination(10, TimeUnit.SECONDS);
             } catch (InterruptedException e) {

@@ -117,7 +117,7 @@ public final class CsMetrics {
                 .help("Block-map bytes fetched from sources to decide what to copy (metadata, not data)")
                 .register(registry);
         recoveryChunklets = Counter.builder().name("basalt_cs_recovery_chunklets_total")
-                .help("Chunklet recoveries ended here, by kind and outcome (done, stale, failed)")
+                .help("Chunklet recoveries ended here, by kind and outcome (done, stale, restarted at a new chunk version, failed, stopped)")
                 .labelNames("kind", "outcome").register(registry);
         recoveryActive = Gauge.builder().name("basalt_cs_recovery_active")
                 .help("Chunklet recoveries running now").register(registry);

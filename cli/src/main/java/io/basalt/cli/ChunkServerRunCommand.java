@@ -79,6 +79,11 @@ public final class ChunkServerRunCommand implements Callable<Integer> {
             description = "Most bytes a second the scrubber reads (0: no limit; default: ${DEFAULT-VALUE}).")
     String scrubRate;
 
+    @Option(names = "--capacity", defaultValue = "0", paramLabel = "BYTES",
+            description = "Most of the data directory's disk this server uses, e.g. 500G (default: 0, all of"
+                    + " it). Meta places and balances chunklets by it; the server reports FULL when it is used up.")
+    String capacity;
+
     @Override
     public Integer call() throws Exception {
         if (port < 0 || port > 65535) {
@@ -86,7 +91,9 @@ public final class ChunkServerRunCommand implements Callable<Integer> {
         }
         RecoveryWorker.Config recovery;
         Scrubber.Config scrub;
+        long capacityBytes;
         try {
+            capacityBytes = Units.parseBytes(capacity);
             recovery = new RecoveryWorker.Config(1000, recoveryConcurrency,
                     Units.parseBytes(recoveryBandwidth));
             scrub = new Scrubber.Config(Duration.ofMillis(scrubIntervalMillis), Units.parseBytes(scrubRate));
@@ -103,7 +110,8 @@ public final class ChunkServerRunCommand implements Callable<Integer> {
             throw new UserError("--meta: " + e.getMessage());
         }
         ChunkServer.Config config = ChunkServer.Config.defaults(data).withPort(port)
-                .withLabels(bind, advertise, host, zoneLabel).withRecovery(recovery).withScrub(scrub);
+                .withLabels(bind, advertise, host, zoneLabel).withRecovery(recovery).withScrub(scrub)
+                .withCapacity(capacityBytes);
         ShutdownSignal signal = ShutdownSignal.install();
         ChunkServer server = null;
         MetricsServer metrics = null;

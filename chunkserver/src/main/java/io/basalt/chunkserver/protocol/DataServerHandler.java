@@ -141,9 +141,9 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
             ctx.channel().config().setAutoRead(false);
         }
         try {
-            if (DataFrame.flags(frame) != 0) {
+            if ((DataFrame.flags(frame) & ~DataFrame.FLAGS_KNOWN) != 0) {
                 throw new CsException(CsStatus.INVALID, "flags 0x" + Integer.toHexString(DataFrame.flags(frame))
-                        + " unknown (none are defined)");
+                        + " unknown (known: 0x" + Integer.toHexString(DataFrame.FLAGS_KNOWN) + ")");
             }
             if ((type == DataFrame.TYPE_READ || type == DataFrame.TYPE_FLUSH || type == DataFrame.TYPE_INFO
                     || type == DataFrame.TYPE_BLOCK_MAP)
@@ -197,11 +197,12 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
         }
         int payloadBytes = lengthBytes + 4 * (lengthBytes >> BLOCK_SHIFT);
         ChunkletStore store = service.store();
-        if (replyInline(DataFrame.TYPE_READ, requestId, chunkUid, offsetBytes, lengthBytes)) {
+        boolean background = (DataFrame.flags(frame) & DataFrame.FLAG_BACKGROUND) != 0;
+        if (!background && replyInline(DataFrame.TYPE_READ, requestId, chunkUid, offsetBytes, lengthBytes)) {
             return;
         }
         try {
-            service.readers().execute(() -> {
+            (background ? service.backgroundReaders() : service.readers()).execute(() -> {
                 ByteBuf out = ctx.alloc().directBuffer(DataFrame.HEADER_BYTES + payloadBytes);
                 DataFrame.writeHeader(out, DataFrame.TYPE_READ | DataFrame.REPLY, 0, requestId, chunkUid, 0,
                         offsetBytes, lengthBytes, payloadBytes, 0);

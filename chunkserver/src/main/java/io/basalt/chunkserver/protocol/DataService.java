@@ -12,13 +12,14 @@ import java.util.concurrent.ExecutorService;
  * What every data connection of one chunk server shares: the store, its WAL, the version fences, the
  * reader threads, the CS-to-CS clients for replication, metrics and limits.
  *
+ * @param backgroundReaders reads flagged BACKGROUND (recovery, scrub): one lane, apart from {@code readers}
  * @param stripes runs EC writes and reconstructions when this CS is a chunk's stripe master (null: none)
  * @param lengthMaxBytes largest read/write of one request (payload bound follows from it)
  * @param inFlightBytesMax per connection: above it the connection stops reading until replies drain
  * @param requestTimeoutMillis a request not answered by then gets TIMEOUT (a write's outcome unknown)
  */
 public record DataService(ChunkletStore store, WalWriter wal, ChunkVersions versions, ExecutorService readers,
-        ReplicaClients replicas, StripeMaster stripes, CsMetrics metrics, int lengthMaxBytes, long inFlightBytesMax,
+        ExecutorService backgroundReaders, ReplicaClients replicas, StripeMaster stripes, CsMetrics metrics, int lengthMaxBytes, long inFlightBytesMax,
         long requestTimeoutMillis) {
 
     /** Largest payload a frame may carry: data, its CRCs and a replica list or EC section/layout. */

@@ -114,9 +114,9 @@ final class EcRecovery {
                 count * layout.stripeBytes(), payload));
         try {
             if (reply.status() != CsStatus.OK) {
-                throw new IOException("rebuilding column " + task.targetIndex() + " of chunk "
+                throw RecoveryIo.failure("rebuilding column " + task.targetIndex() + " of chunk "
                         + Long.toHexString(task.chunkUid()) + " at stripe " + first + " through the stripe master cs "
-                        + master.csId() + ": " + reply.status() + " " + reply.message());
+                        + master.csId(), reply);
             }
             ByteBuf strips = reply.payload();
             int at = strips.readerIndex();

@@ -25,6 +25,23 @@ final class RecoveryIo {
     private RecoveryIo() {}
 
     /**
+     * A source refused a request because the chunk's version moved on since meta listed the task (a
+     * client's map change, another member's failure): the task is fetched again at once rather than
+     * retried after the usual pause, and the filled blocks compare equal on the next diff.
+     */
+    static final class StaleTaskException extends IOException {
+        StaleTaskException(String message) {
+            super(message);
+        }
+    }
+
+    /** The failure of a request to a source: {@link StaleTaskException} for STALE_VERSION. */
+    static IOException failure(String what, DataClient.Reply reply) {
+        String message = what + ": " + reply.status() + " " + reply.message();
+        return reply.status() == CsStatus.STALE_VERSION ? new StaleTaskException(message) : new IOException(message);
+    }
+
+    /**
      * Whether {@code source} fences the chunk at the recovery's start version or later (INFO's known
      * version), waiting up to 30 s for its pull from meta. Only then can no write with an older
      * version (one that would not reach the recovering chunklet) land on it any more. False when it
@@ -93,8 +110,7 @@ final class RecoveryIo {
                 chunkVersion, offset, length, null));
         try {
             if (reply.status() != CsStatus.OK) {
-                throw new IOException("block map of chunk " + Long.toHexString(chunkUid) + " from " + address + ": "
-                        + reply.status() + " " + reply.message());
+                throw failure("block map of chunk " + Long.toHexString(chunkUid) + " from " + address, reply);
             }
             ByteBuf payload = reply.payload();
             int mapBytes = (length >> BlockCrc.BLOCK_SHIFT) * WalRecordFormat.FILL_BLOCK_BYTES;

@@ -72,6 +72,8 @@ public final class RecoveryWorker implements AutoCloseable {
     private final Map<Long, Long> retryAfterNanos = new ConcurrentHashMap<>();
     private final AtomicLong rebuiltBytes = new AtomicLong();
     private final AtomicLong catchUpBytes = new AtomicLong();
+    /** Released when a recovery ends, so the poller starts the next one without waiting a whole poll. */
+    private final java.util.concurrent.Semaphore wake = new java.util.concurrent.Semaphore(0);
     private volatile int queued;
     private volatile long queuedBytes;
     private final Thread poller;
@@ -117,7 +119,8 @@ public final class RecoveryWorker implements AutoCloseable {
                 log.error("recovery poll failed", e);
             }
             try {
-                Thread.sleep(config.pollMillis());
+                wake.tryAcquire(config.pollMillis(), TimeUnit.MILLISECONDS);
+                wake.drainPermits();
             } catch (InterruptedException e) {
                 return;
             }
@@ -173,6 +176,10 @@ public final class RecoveryWorker implements AutoCloseable {
         } catch (MetaLink.StaleRecoveryException e) {
             outcome = "stale";
             log.info("chunk {}: {} dropped: {}", chunk, kind, e.getMessage());
+        } catch (RecoveryIo.StaleTaskException e) {
+            outcome = "restarted";
+            log.info("chunk {}: {} of {} {} restarts at the chunk's new version: {}", chunk, kind,
+                    task.erasureCoded() ? "column" : "chunklet", task.targetIndex(), e.getMessage());
         } catch (IOException | RuntimeException e) {
             log.warn("chunk {}: {} of chunklet {} failed, retried in 5 s: {}", chunk, kind, task.targetIndex(),
                     e.toString());
@@ -180,12 +187,13 @@ public final class RecoveryWorker implements AutoCloseable {
             Thread.currentThread().interrupt();
             outcome = "stopped";
         } finally {
-            if (!outcome.equals("done") && !outcome.equals("stale")) {
+            if (outcome.equals("failed") || outcome.equals("stopped")) {
                 retryAfterNanos.put(task.chunkUid(), System.nanoTime() + RETRY_AFTER_FAILURE_NANOS);
             }
             running.remove(task.chunkUid());
             metrics.recoveryActive.set(running.size());
             metrics.recoveryChunklets.labelValues(kind, outcome).inc();
+            wake.release(); // a slot is free: ask meta for the next task now, not at the next poll
         }
     }
 

@@ -270,11 +270,11 @@ final class ReplicaRecovery {
         int lengthBytes = count << BLOCK_SHIFT;
         context.throttle().acquire(lengthBytes);
         DataClient.Reply reply = await(context.clients().request(source.address(), DataFrame.TYPE_READ,
-                task.chunkUid(), task.chunkVersion(), offset, lengthBytes, null));
+                DataFrame.FLAG_BACKGROUND, task.chunkUid(), task.chunkVersion(), offset, lengthBytes, null));
         try {
             if (reply.status() != CsStatus.OK) {
-                throw new IOException("reading chunk " + Long.toHexString(task.chunkUid()) + " at " + offset
-                        + " from cs " + source.csId() + ": " + reply.status() + " " + reply.message());
+                throw RecoveryIo.failure("reading chunk " + Long.toHexString(task.chunkUid()) + " at " + offset
+                        + " from cs " + source.csId(), reply);
             }
             ByteBuf data = reply.payload();
             if (data.readableBytes() != lengthBytes + 4 * count) {

@@ -140,11 +140,17 @@ public final class DataClient implements AutoCloseable {
      */
     public CompletableFuture<Reply> request(int type, long chunkUid, long chunkVersion, long offsetBytes,
             long lengthBytes, ByteBuf payload) {
+        return request(type, 0, chunkUid, chunkVersion, offsetBytes, lengthBytes, payload);
+    }
+
+    /** As {@link #request(int, long, long, long, long, ByteBuf)}, with header flags (DataFrame.FLAG_*). */
+    public CompletableFuture<Reply> request(int type, int flags, long chunkUid, long chunkVersion, long offsetBytes,
+            long lengthBytes, ByteBuf payload) {
         long requestId = nextRequestId.getAndIncrement();
         CompletableFuture<Reply> future = new CompletableFuture<>();
         pending.put(requestId, new Pending(future, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis)));
         ByteBuf header = channel.alloc().buffer(DataFrame.HEADER_BYTES);
-        DataFrame.writeHeader(header, type, 0, requestId, chunkUid, chunkVersion, offsetBytes, lengthBytes,
+        DataFrame.writeHeader(header, type, flags, requestId, chunkUid, chunkVersion, offsetBytes, lengthBytes,
                 payload == null ? 0 : payload.readableBytes(), 0);
         Object message = header;
         if (payload != null) {

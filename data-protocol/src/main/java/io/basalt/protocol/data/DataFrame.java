@@ -18,7 +18,8 @@ import java.util.zip.CRC32C;
  *           8 EC_WRITE, 9 EC_READ, 10 STRIP_READ, 11 PREPARE, 12 RESOLVE, 13 BLOCK_MAP, 14 STRIP_REBUILD,
  *           15 STRIP_REPAIR (formats.md: payloads);
  *           a reply has the request's type | 0x80
- *   6  u16  flags (none defined; must be 0)
+ *   6  u16  flags: bit 0 BACKGROUND (a request of recovery or scrub: the server serves it after
+ *           client requests, see FLAG_BACKGROUND); other bits must be 0
  *   8  u64  requestId: chosen by the client, echoed in the reply; unique among its requests in flight
  *  16  u64  chunkUid
  *  24  u64  chunkVersion: the version the client holds (fencing)
@@ -51,6 +52,14 @@ public final class DataFrame {
     public static final int FORMAT_VERSION_OFFSET = 4;
     public static final int TYPE_OFFSET = 5;
     public static final int FLAGS_OFFSET = 6;
+    /**
+     * A request of background work (recovery, scrub) rather than of a client: a READ with it is served
+     * from the chunk server's background lane (one read at a time, never on the threads client reads
+     * use), so copying a chunklet away does not queue clients' reads behind 1 MiB recovery reads.
+     */
+    public static final int FLAG_BACKGROUND = 1;
+    /** Every flag this version knows; a request with another bit set is refused. */
+    public static final int FLAGS_KNOWN = FLAG_BACKGROUND;
     public static final int REQUEST_ID_OFFSET = 8;
     public static final int CHUNK_UID_OFFSET = 16;
     public static final int CHUNK_VERSION_OFFSET = 24;

@@ -61,11 +61,17 @@ public final class ReplicaClients implements AutoCloseable {
      */
     public CompletableFuture<DataClient.Reply> request(String hostPort, int type, long chunkUid, long chunkVersion,
             long offsetBytes, long lengthBytes, ByteBuf payload) {
+        return request(hostPort, type, 0, chunkUid, chunkVersion, offsetBytes, lengthBytes, payload);
+    }
+
+    /** As above, with header flags (DataFrame.FLAG_*, e.g. FLAG_BACKGROUND for recovery reads). */
+    public CompletableFuture<DataClient.Reply> request(String hostPort, int type, int flags, long chunkUid,
+            long chunkVersion, long offsetBytes, long lengthBytes, ByteBuf payload) {
         Object loop = currentLoop.get();
         String key = loop == NONE ? hostPort : hostPort + "@" + System.identityHashCode(loop);
         DataClient client = clients.get(key);
         if (client != null && client.isOpen()) {
-            return client.request(type, chunkUid, chunkVersion, offsetBytes, lengthBytes, payload);
+            return client.request(type, flags, chunkUid, chunkVersion, offsetBytes, lengthBytes, payload);
         }
         Long downUntil = downUntilNanos.get(hostPort);
         if (downUntil != null && System.nanoTime() - downUntil < 0) {
@@ -78,7 +84,7 @@ public final class ReplicaClients implements AutoCloseable {
             connectors.execute(() -> {
                 try {
                     connected(key, hostPort, loop == NONE ? group : (io.netty.channel.EventLoop) loop)
-                            .request(type, chunkUid, chunkVersion, offsetBytes, lengthBytes, payload)
+                            .request(type, flags, chunkUid, chunkVersion, offsetBytes, lengthBytes, payload)
                             .whenComplete((reply, error) -> {
                                 if (error != null) {
                                     result.completeExceptionally(error);
