@@ -134,7 +134,7 @@ final class MetaCommand implements Runnable {
             }
             io.basalt.common.metrics.MetricsServer metrics;
             try {
-                metrics = io.basalt.common.metrics.MetricsServer.start(metaMetrics(server.stateMachine()),
+                metrics = io.basalt.common.metrics.MetricsServer.start(metaMetrics(server),
                         MetaPeers.addressOf(peerList, id).getHostString(), metricsPort);
             } catch (RuntimeException | java.io.IOException e) {
                 closeQuietly(server);
@@ -164,8 +164,8 @@ final class MetaCommand implements Runnable {
     }
 
     /** What a meta member exports to Prometheus besides JVM metrics. */
-    static io.prometheus.metrics.model.registry.PrometheusRegistry metaMetrics(
-            io.basalt.meta.server.MetaStateMachine stateMachine) {
+    static io.prometheus.metrics.model.registry.PrometheusRegistry metaMetrics(MetaServer server) {
+        io.basalt.meta.server.MetaStateMachine stateMachine = server.stateMachine();
         var registry = new io.prometheus.metrics.model.registry.PrometheusRegistry();
         io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("basalt_meta_leader")
                 .help("Whether this member is the Raft leader (1) or not (0)").callback(cb -> cb.call(stateMachine.leader() ? 1 : 0))
@@ -183,6 +183,42 @@ final class MetaCommand implements Runnable {
         io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("basalt_meta_heartbeating_chunkservers")
                 .help("Chunk servers with a heartbeat in this leader's memory (0 on followers)")
                 .callback(cb -> cb.call(stateMachine.beats().size()))
+                .register(registry);
+        io.prometheus.metrics.core.metrics.CounterWithCallback.builder().name("basalt_meta_applied_ops_total")
+                .help("Log entries applied since start by operation and result (ok, refused)")
+                .labelNames("op", "result")
+                .callback(cb -> stateMachine.appliedOps().forEach((key, count) -> cb.call(count, key.get(0),
+                        key.get(1))))
+                .register(registry);
+        io.prometheus.metrics.core.metrics.CounterWithCallback.builder().name("basalt_meta_recovery_items_total")
+                .help("Recovery items this member proposed as leader, by mode (rebuild, catchup, outdate, move)"
+                        + " and outcome (changed, skipped, no_placement, last_copy)")
+                .labelNames("mode", "outcome")
+                .callback(cb -> server.recoveryItemsProposed().forEach((key, count) -> cb.call(count, key.get(0),
+                        key.get(1))))
+                .register(registry);
+        io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("basalt_meta_recovery_stuck_chunks")
+                .help("Chunks the last recoverer pass could not heal (no free failure domain, last copy);"
+                        + " 0 on followers")
+                .callback(cb -> cb.call(stateMachine.stuckRecoveryCount()))
+                .register(registry);
+        io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("basalt_meta_cluster_recovery")
+                .help("Recovery work the chunk servers report in their heartbeats, summed (leader only):"
+                        + " active and queued chunklets, bytes per second")
+                .labelNames("what")
+                .callback(cb -> {
+                    long active = 0;
+                    long queued = 0;
+                    long rate = 0;
+                    for (var beat : stateMachine.beats().values()) {
+                        active += beat.recovery().activeChunklets();
+                        queued += beat.recovery().queuedChunklets();
+                        rate += beat.recovery().bytesPerSecond();
+                    }
+                    cb.call(active, "active_chunklets");
+                    cb.call(queued, "queued_chunklets");
+                    cb.call(rate, "bytes_per_second");
+                })
                 .register(registry);
         return registry;
     }

@@ -197,6 +197,16 @@ public final class MetaServer implements AutoCloseable {
         return member;
     }
 
+    /** Recovery items this member proposed as leader since it started, by [mode, outcome]. */
+    public java.util.Map<java.util.List<String>, Long> recoveryItemsProposed() {
+        return recovererState.proposedItems();
+    }
+
+    /** Items the recoverer's last pass on this member proposed (0 when it is not the leader). */
+    public int recoveryItemsLastPass() {
+        return recovererState.lastPassItems();
+    }
+
     public MetaStateMachine stateMachine() {
         return stateMachine;
     }

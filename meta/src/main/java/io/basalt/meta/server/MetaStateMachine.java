@@ -106,6 +106,9 @@ public final class MetaStateMachine extends BaseStateMachine {
     private final Map<Integer, Beat> beats = new ConcurrentHashMap<>();
     private final AtomicLong leaderSinceNanos = new AtomicLong();
     private final AtomicLong appliedCount = new AtomicLong();
+    /** Entries applied since start, by op and result ("ok" or "refused"): the metrics' view of the log. */
+    private final java.util.concurrent.ConcurrentHashMap<List<String>, java.util.concurrent.atomic.LongAdder>
+            appliedOps = new java.util.concurrent.ConcurrentHashMap<>();
     /** The recoverer's last stuck outcomes (leader soft state), published after each pass. */
     private volatile List<StuckRecovery> stuckRecoveries = List.of();
     private volatile LeaderListener leaderListener = term -> {};
@@ -357,6 +360,9 @@ public final class MetaStateMachine extends BaseStateMachine {
             MetaRequest request = MetaRequest.decode(data, ENTRY_HEADER_BYTES,
                     data.length - ENTRY_HEADER_BYTES);
             byte[] reply = MetaLogic.apply(request, context, tx);
+            appliedOps.computeIfAbsent(List.of(request.op().name().toLowerCase(java.util.Locale.ROOT),
+                    reply.length > 1 && reply[1] == 0 ? "ok" : "refused"),
+                    key -> new java.util.concurrent.atomic.LongAdder()).increment();
             if (request instanceof MetaRequest.RegisterCs register && register.csId() != 0) {
                 // A chunk server that registers again is alive now: its last heartbeat may be from
                 // before a restart, and judging it by that would take it for silent until its first
@@ -573,6 +579,11 @@ public final class MetaStateMachine extends BaseStateMachine {
     }
 
     /** The recoverer publishes why chunks stay degraded (soft state; RECOVERY_STATUS). */
+    /** Chunks the last recoverer pass could not heal (NO_PLACEMENT, LAST_COPY); 0 on followers. */
+    public int stuckRecoveryCount() {
+        return stuckRecoveries.size();
+    }
+
     void publishStuckRecoveries(List<StuckRecovery> stuck) {
         stuckRecoveries = List.copyOf(stuck);
     }
@@ -628,6 +639,13 @@ public final class MetaStateMachine extends BaseStateMachine {
         } finally {
             lock.readLock().unlock();
         }
+    }
+
+    /** Entries applied since start by [op, result]; a snapshot for the metrics. */
+    public Map<List<String>, Long> appliedOps() {
+        Map<List<String>, Long> snapshot = new java.util.TreeMap<>(java.util.Comparator.comparing(Object::toString));
+        appliedOps.forEach((key, count) -> snapshot.put(key, count.sum()));
+        return snapshot;
     }
 
     public long appliedCount() {

@@ -86,6 +86,10 @@ final class Recoverer {
     private final Mover mover = new Mover();
     private final Map<Long, StuckRecovery> stuck = new TreeMap<>();
     private long leaderSinceNanos;
+    /** Items this member proposed as leader, by mode and outcome, since it started (for metrics). */
+    private final java.util.concurrent.ConcurrentHashMap<List<String>, java.util.concurrent.atomic.LongAdder> proposed =
+            new java.util.concurrent.ConcurrentHashMap<>();
+    private volatile int lastPassItems;
 
     /** Runs one pass; returns how many items it proposed. */
     int pass(MetaStateMachine stateMachine, long nowNanos, Duration grace,
@@ -126,10 +130,36 @@ final class Recoverer {
             }
         }
         stateMachine.publishStuckRecoveries(new ArrayList<>(stuck.values()));
+        lastPassItems = candidates.size();
         return candidates.size();
     }
 
+    /** Items proposed since start by [mode, outcome]; a snapshot. */
+    Map<List<String>, Long> proposedItems() {
+        Map<List<String>, Long> snapshot = new TreeMap<>(java.util.Comparator.comparing(Object::toString));
+        proposed.forEach((key, count) -> snapshot.put(key, count.sum()));
+        return snapshot;
+    }
+
+    /** Items the last pass proposed (0 on a follower). */
+    int lastPassItems() {
+        return lastPassItems;
+    }
+
+    private static String modeName(int mode) {
+        return switch (mode) {
+            case RecoverChunklets.MODE_IN_PLACE -> "catchup";
+            case RecoverChunklets.MODE_REPLACE -> "rebuild";
+            case RecoverChunklets.MODE_OUTDATE -> "outdate";
+            case RecoverChunklets.MODE_MIGRATE -> "move";
+            default -> "mode" + mode;
+        };
+    }
+
     private void outcome(Candidate candidate, RecoverResult result, long nowNanos) {
+        proposed.computeIfAbsent(List.of(modeName(candidate.mode()),
+                result.outcome().name().toLowerCase(java.util.Locale.ROOT)),
+                key -> new java.util.concurrent.atomic.LongAdder()).increment();
         Chunk chunk = candidate.chunk();
         int csId = candidate.chunklet().csId();
         switch (result.outcome()) {
