@@ -23,7 +23,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * the fullest one is drained (its chunklets move, MIGRATING beside their copies) until it holds
  * nothing, removed and killed, and every byte reads back. Then a fifth server is started and a
  * second one drained: with three hosts left in use, its chunklets can only go to the new server,
- * and every byte reads back again.
+ * and every byte reads back again. And the balancer fills a server added to a running cluster.
  */
 class DrainIT {
     @RegisterExtension
@@ -74,6 +74,55 @@ class DrainIT {
         }
         cluster.servers.get(indexOf(cluster, second)).kill9();
         check(cluster, dir, file);
+    }
+
+    /**
+     * The balancer: three servers limited to 512 MiB each (--capacity, since they share one file
+     * system) hold every chunklet of a rep3 volume; a fourth one added to the running cluster is
+     * filled until the fill ratios are within the balancer's 10 points, and every byte reads back.
+     */
+    @Test
+    void anAddedServerIsFilledUntilTheServersAreWithinTolerance() throws Exception {
+        Tools.require("nbdcopy", "libnbd-bin");
+        Path dir = resources.tempDir();
+        VolumeCluster cluster = resources.register(VolumeCluster.start(dir.resolve("cluster"), 1, 3,
+                List.of("--capacity", "512M")));
+        cluster.createVolume("drained", "96M", "rep3", "16M");
+        Path file = dir.resolve("data.bin");
+        byte[] bytes = new byte[(int) (96 * MIB)];
+        new Random(16).nextBytes(bytes);
+        Files.write(file, bytes);
+        Tools.runOk(Duration.ofSeconds(300), Map.of(), List.of("nbdcopy", file.toString(), cluster.uri("drained")));
+        for (CsView view : cluster.client().listCs()) {
+            assertThat(view.server().capacityBytes()).as("capacity of cs %d", view.server().id())
+                    .isEqualTo(512 * MIB);
+            assertThat(view.chunklets()).isEqualTo(6);
+        }
+        int added = cluster.servers.get(cluster.addServer()).csId;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        List<CsView> views;
+        while (true) {
+            views = cluster.client().listCs();
+            double fullest = views.stream().mapToDouble(DrainIT::fill).max().orElseThrow();
+            double emptiest = views.stream().mapToDouble(DrainIT::fill).min().orElseThrow();
+            boolean settled = cluster.client().listChunks(cluster.client().getVolume("drained").id()).stream()
+                    .allMatch(chunk -> chunk.chunklets().size() == 3
+                            && chunk.chunklets().stream().allMatch(c -> c.state() == ChunkletState.UPTODATE));
+            if (settled && fullest - emptiest <= 0.10) {
+                break;
+            }
+            assertThat(System.nanoTime() - deadline).as("servers not balanced within 120 s: %s", views).isNegative();
+            Thread.sleep(500);
+        }
+        CsView fresh = views.stream().filter(v -> v.server().id() == added).findFirst().orElseThrow();
+        // 18 chunklets over 4 servers: the new one ends with 3 or more, none more than 6.
+        assertThat(fresh.chunklets()).as("chunklets moved to the new cs %d", added).isBetween(3L, 6L);
+        assertThat(views.stream().mapToLong(CsView::chunklets).sum()).isEqualTo(18);
+        check(cluster, dir, file);
+    }
+
+    private static double fill(CsView view) {
+        return (double) view.server().allocatedBytes() / view.server().capacityBytes();
     }
 
     private static int indexOf(VolumeCluster cluster, int csId) {

@@ -42,7 +42,7 @@ public final class MetaCluster implements AutoCloseable {
     }
 
     /** The text of member {@code index}'s Prometheus endpoint. */
-    String metrics(int index) throws IOException, InterruptedException {
+    public String metrics(int index) throws IOException, InterruptedException {
         var client = java.net.http.HttpClient.newHttpClient();
         var request = java.net.http.HttpRequest.newBuilder(
                 java.net.URI.create("http://127.0.0.1:" + metricsPorts[index] + "/metrics")).build();
