@@ -172,6 +172,11 @@ class RecoveryIT {
                 Thread.sleep(2000);
                 assertThat(cluster.client().recoveryStatus().stuck()).as("why the EC chunks stay degraded")
                         .isNotEmpty();
+                // The leader (the only member) counts them, and the rebuilds it started and saw end.
+                String metrics = cluster.meta.metrics(0);
+                assertThat(metrics).containsPattern("(?m)^basalt_meta_recovery_stuck_chunks [1-9]")
+                        .containsPattern("(?m)^basalt_meta_recovery_items_total\\{mode=\"rebuild\",outcome=\"changed\"\\} [1-9]")
+                        .containsPattern("(?m)^basalt_meta_applied_ops_total\\{op=\"recovery_done\",result=\"ok\"\\} [1-9]");
             }
             check(data, "succ-r");
             check(data, "succ-e");

@@ -155,7 +155,7 @@ class S3IT {
     }
 
     @Test
-    void anUploadSurvivesAChunkServerKilledMidwayAndAKilledGatewayLeavesNothingVisible() throws Exception {
+    void anUploadSurvivesAChunkServerKilledMidwayAKilledGatewayLeavesNothingVisibleAndAWholeClusterCrashLosesNothing() throws Exception {
         Tools.require("aws", "awscli");
         try (VolumeCluster cluster = VolumeCluster.start(dir.resolve("cluster"), 1, 6)) {
             cluster.startS3Gateway();
@@ -195,6 +195,36 @@ class S3IT {
             Path again = dir.resolve("big.again");
             awsOk(cluster, env, "s3", "cp", "s3://faults/big", again.toString());
             assertThat(Files.mismatch(big, again)).isEqualTo(-1L);
+
+            // The whole cluster crashes (kill -9 of every process) and comes back: every object is there.
+            Path small = randomFile(dir.resolve("small"), 5000, 8);
+            awsOk(cluster, env, "s3", "cp", small.toString(), "s3://faults/small");
+            cluster.killS3Gateway();
+            for (var server : cluster.servers) {
+                if (server.alive()) {
+                    server.kill9();
+                }
+            }
+            cluster.closeClient();
+            cluster.meta.kill9(0);
+            cluster.meta.restart(0);
+            int alive = 0;
+            for (int i = 0; i < cluster.servers.size(); i++) {
+                if (i != 1) { // cs 2 stays dead since the upload above: its chunklets were rebuilt or are degraded
+                    cluster.restartServer(i);
+                    alive++;
+                }
+            }
+            cluster.awaitChunkServersUp(alive);
+            cluster.startS3Gateway();
+            Tools.Result listing = awsOk(cluster, env, "s3", "ls", "s3://faults/");
+            assertThat(listing.stdout()).contains("big").contains("small").doesNotContain("doomed");
+            Path afterBig = dir.resolve("big.after");
+            Path afterSmall = dir.resolve("small.after");
+            awsOk(cluster, env, "s3", "cp", "s3://faults/big", afterBig.toString());
+            awsOk(cluster, env, "s3", "cp", "s3://faults/small", afterSmall.toString());
+            assertThat(Files.mismatch(big, afterBig)).as("big after the restart").isEqualTo(-1L);
+            assertThat(Files.mismatch(small, afterSmall)).as("small after the restart").isEqualTo(-1L);
         }
     }
 }

@@ -195,7 +195,8 @@ class MetaClusterIT {
                         continue;
                     }
                     String text = cluster.metrics(i);
-                    assertThat(text).contains("basalt_meta_last_applied_index").contains("jvm_memory");
+                    assertThat(text).contains("basalt_meta_last_applied_index").contains("jvm_memory")
+                            .containsPattern("(?m)^basalt_meta_applied_ops_total\\{op=\"create_volume\",result=\"ok\"\\} [1-9]");
                     leaders += java.util.regex.Pattern.compile("(?m)^basalt_meta_leader 1").matcher(text).find() ? 1 : 0;
                 }
                 assertThat(leaders).isEqualTo(1);
