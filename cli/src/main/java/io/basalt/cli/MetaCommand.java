@@ -184,19 +184,13 @@ final class MetaCommand implements Runnable {
                 .help("Chunk servers with a heartbeat in this leader's memory (0 on followers)")
                 .callback(cb -> cb.call(stateMachine.beats().size()))
                 .register(registry);
-        io.prometheus.metrics.core.metrics.CounterWithCallback.builder().name("basalt_meta_applied_ops_total")
-                .help("Log entries applied since start by operation and result (ok, refused)")
-                .labelNames("op", "result")
-                .callback(cb -> stateMachine.appliedOps().forEach((key, count) -> cb.call(count, key.get(0),
-                        key.get(1))))
-                .register(registry);
-        io.prometheus.metrics.core.metrics.CounterWithCallback.builder().name("basalt_meta_recovery_items_total")
-                .help("Recovery items this member proposed as leader, by mode (rebuild, catchup, outdate, move)"
-                        + " and outcome (changed, skipped, no_placement, last_copy)")
-                .labelNames("mode", "outcome")
-                .callback(cb -> server.recoveryItemsProposed().forEach((key, count) -> cb.call(count, key.get(0),
-                        key.get(1))))
-                .register(registry);
+        pairCounter(registry, "basalt_meta_applied_ops_total",
+                "Log entries applied since start by operation and result (ok, refused)", "op", "result",
+                stateMachine::appliedOps);
+        pairCounter(registry, "basalt_meta_recovery_items_total",
+                "Recovery items this member proposed as leader, by mode (rebuild, catchup, outdate, move)"
+                        + " and outcome (changed, skipped, no_placement, last_copy)", "mode", "outcome",
+                server::recoveryItemsProposed);
         io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("basalt_meta_recovery_stuck_chunks")
                 .help("Chunks the last recoverer pass could not heal (no free failure domain, last copy);"
                         + " 0 on followers")
@@ -221,6 +215,16 @@ final class MetaCommand implements Runnable {
                 })
                 .register(registry);
         return registry;
+    }
+
+    /** A counter labelled by two names, read from a map of [label1, label2] to count at each scrape. */
+    private static void pairCounter(io.prometheus.metrics.model.registry.PrometheusRegistry registry, String name,
+            String help, String label1, String label2,
+            java.util.function.Supplier<java.util.Map<List<String>, Long>> counts) {
+        io.prometheus.metrics.core.metrics.CounterWithCallback.builder().name(name).help(help)
+                .labelNames(label1, label2)
+                .callback(cb -> counts.get().forEach((key, count) -> cb.call(count, key.get(0), key.get(1))))
+                .register(registry);
     }
 
     private static void closeQuietly(MetaServer server) {
