@@ -177,7 +177,7 @@ class S3Load {
     }
 
     void createBucket(Target target) throws Exception {
-        HttpResponse<String> head = http.send(signed(target, "HEAD", "/" + target.bucket(), null, false).build(),
+        HttpResponse<String> head = http.send(signed(target, "HEAD", "/" + target.bucket(), null, false).HEAD().build(),
                 HttpResponse.BodyHandlers.ofString());
         if (head.statusCode() == 200) {
             return;
