@@ -28,7 +28,7 @@ class LogBodyTest {
     static final long LOG_BYTES = 64L << 30;
 
     /** Sparse memory of 4 KiB blocks; writes can be held back to test backpressure. */
-    static final class MemoryDevice implements LogDevice {
+    static class MemoryDevice implements LogDevice {
         final Map<Long, byte[]> blocks = new ConcurrentHashMap<>();
         final List<long[]> trims = new CopyOnWriteArrayList<>();
         final List<CompletableFuture<Void>> held = new CopyOnWriteArrayList<>();
