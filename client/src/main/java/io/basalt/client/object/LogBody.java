@@ -125,7 +125,7 @@ final class LogBody implements BodyWriter {
             long offset = run.start + run.used;
             run.used += piece;
             ByteBuf slice = data.retainedSlice(at, piece);
-            writes.addLast(run.log.device().write(offset, slice));
+            writes.addLast(run.log.write(offset, slice));
             at += piece;
         }
         data.release();

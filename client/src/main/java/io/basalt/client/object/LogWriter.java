@@ -2,6 +2,8 @@ package io.basalt.client.object;
 
 import io.basalt.meta.model.s3.ObjectExtent;
 import io.basalt.meta.model.s3.ObjectLog;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.PooledByteBufAllocator;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -43,6 +45,7 @@ final class LogWriter implements AutoCloseable {
     private final ObjectIndex index;
     private final String writer;
     private final LogDevice device;
+    private final WriteCombiner combiner;
     private final long logId;
     private final long reserveStepBytes;
     private long cursor;
@@ -56,6 +59,7 @@ final class LogWriter implements AutoCloseable {
         this.index = index;
         this.writer = writer;
         this.device = device;
+        this.combiner = new WriteCombiner(device, PooledByteBufAllocator.DEFAULT);
         this.logId = objectLog.id();
         this.reservedMark = objectLog.reservedMark();
         this.cursor = objectLog.reservedMark();
@@ -104,6 +108,14 @@ final class LogWriter implements AutoCloseable {
 
     LogDevice device() {
         return device;
+    }
+
+    /**
+     * Writes {@code data} (aligned; released here) at {@code offset} of the log, durable when the future
+     * completes; small writes are combined with their neighbours ({@link WriteCombiner}).
+     */
+    CompletableFuture<Void> write(long offset, ByteBuf data) {
+        return combiner.write(offset, data);
     }
 
     boolean full() {
