@@ -5,7 +5,7 @@
 //
 //   java bench/s3-load.java --target NAME=ENDPOINT,ACCESS_KEY,SECRET_KEY,BUCKET[,HEADER:VALUE] ...
 //        [--sizes 4096,1048576,67108864] [--concurrency 1,32] [--seconds 8] [--bytes-max 2147483648]
-//        [--warmup-seconds 4] [--region us-east-1] [--tsv FILE]
+//        [--warmup-seconds 10] [--region us-east-1] [--tsv FILE]
 //
 // Per test (size, concurrency, target): the PUT phase writes fresh keys from CONCURRENCY workers
 // until SECONDS passed or BYTES_MAX were sent; the first key is read back and compared byte for
@@ -69,7 +69,7 @@ class S3Load {
         List<Target> targets = new ArrayList<>();
         Map<String, String> options = new LinkedHashMap<>(Map.of("sizes", "4096,1048576,67108864",
                 "concurrency", "1,32", "seconds", "8", "bytes-max", String.valueOf(2L << 30),
-                "warmup-seconds", "4", "region", "us-east-1", "tsv", ""));
+                "warmup-seconds", "10", "region", "us-east-1", "tsv", ""));
         for (int i = 0; i < args.length; i += 2) {
             String name = args[i].replaceFirst("^--", "");
             if (i + 1 >= args.length) {
@@ -99,7 +99,9 @@ class S3Load {
             load.createBucket(target);
         }
         if (warmupSeconds > 0) {
-            // JITs on both sides of the wire (ours, Basalt's gateway) compile the hot paths first.
+            // The JITs (ours; Basalt's gateway, meta and chunk servers, each its own JVM) compile the hot
+            // paths first: on two busy cores C2 was still the gateway's busiest thread minutes after
+            // start. RGW gets the same requests, so neither target meets a cold cache of the other's.
             for (Target target : targets) {
                 log("warm-up " + target.name());
                 load.runTest(target, 1 << 20, 8, warmupSeconds, bytesMax);
