@@ -17,8 +17,10 @@ import io.basalt.meta.model.s3.UploadListing;
 import io.basalt.meta.model.s3.Versioning;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.Deque;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -52,6 +54,8 @@ public final class ClusterObjectStore implements ObjectStore {
     private static final long USER_CACHE_NANOS = TimeUnit.SECONDS.toNanos(5);
     private static final long TRIM_FREED_EVERY_MILLIS = 2_000;
     private static final int READ_BYTES = 1 << 20;
+    /** Reads of a GET in flight at once: 4 MiB per GET, enough to keep six chunk servers busy. */
+    private static final int READS_AHEAD = 4;
     private static final int OPEN_LOG_ATTEMPTS = 16;
 
     private final ClusterClient cluster;
@@ -233,23 +237,44 @@ public final class ClusterObjectStore implements ObjectStore {
                 .thenCompose(ignored -> readPieces(pieces, i + 1, sink));
     }
 
-    /** Reads [from, to) of a log in aligned reads of up to 1 MiB, the next one read while the sink takes this one. */
+    /**
+     * Reads [from, to) of a log in aligned reads of up to 1 MiB, keeping {@link #READS_AHEAD} of them
+     * in flight while the sink takes the oldest: one read ahead left the chunk servers idle while the
+     * client took each MiB, so a large GET ran at one read's latency per MiB.
+     */
     private CompletableFuture<Void> readRange(LogDevice device, long from, long to, ReadSink sink) {
-        if (from >= to) {
-            return CompletableFuture.completedFuture(null);
-        }
-        CompletableFuture<ByteBuf> first = readAligned(device, from, Math.min(to, from + READ_BYTES - from % 4096));
-        return deliver(device, first, from, to, sink);
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        deliver(device, new ArrayDeque<>(), new long[] {from}, to, sink, done);
+        return done;
     }
 
-    private CompletableFuture<Void> deliver(LogDevice device, CompletableFuture<ByteBuf> current, long from, long to,
-            ReadSink sink) {
-        return current.thenCompose(data -> {
-            long next = from + data.readableBytes();
-            CompletableFuture<ByteBuf> ahead = next < to ? readAligned(device, next, Math.min(to, next + READ_BYTES))
-                    : null;
-            return sink.accept(data).thenCompose(ignored -> ahead == null ? CompletableFuture.completedFuture(null)
-                    : deliver(device, ahead, next, to, sink));
+    /**
+     * Tops the window of reads up, hands the oldest to the sink and goes on when the sink took it. The
+     * steps run one after another (each from the previous one's completion), so the window needs no lock.
+     */
+    private void deliver(LogDevice device, Deque<CompletableFuture<ByteBuf>> window, long[] next, long to,
+            ReadSink sink, CompletableFuture<Void> done) {
+        while (window.size() < READS_AHEAD && next[0] < to) {
+            long start = next[0];
+            long end = Math.min(to, start + READ_BYTES - start % 4096);
+            window.addLast(readAligned(device, start, end));
+            next[0] = end;
+        }
+        CompletableFuture<ByteBuf> oldest = window.pollFirst();
+        if (oldest == null) {
+            done.complete(null);
+            return;
+        }
+        oldest.thenCompose(sink::accept).whenComplete((ignored, error) -> {
+            if (error == null) {
+                deliver(device, window, next, to, sink, done);
+                return;
+            }
+            // The reads still in flight are nobody's: release their buffers as they arrive.
+            for (CompletableFuture<ByteBuf> ahead : window) {
+                ahead.thenAccept(ByteBuf::release);
+            }
+            done.completeExceptionally(error);
         });
     }
 
