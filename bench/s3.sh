@@ -16,7 +16,7 @@
 #   BASALT_POLICY (ec4+2), DATA (/tmp/s3bench-data), PORT_BASE (15000: S3 on PORT_BASE+1900),
 #   CEPH_DIR (../shared/bench/ceph), CEPH_RUN_DIR (/tmp/s3bench-ceph), RGW_PORT (17480),
 #   MON_PORT_V2/MON_PORT_V1 (3400/6889: not Ceph's defaults, so another engineer's Ceph is left
-#   alone), OSD_SIZE (8G, sparse), OUT (out/s3).
+#   alone), OSD_SIZE (8G, sparse), NUM_OSD (3), OUT (out/s3).
 # Both clusters are always stopped at the end (the trap), a failed run included.
 #
 # Machine caveat: everything (6 Ceph OSDs + mon + mgr + RGW, Basalt's meta + 6 chunk servers +
@@ -43,6 +43,10 @@ ceph_dir=${CEPH_DIR:-$root/../shared/bench/ceph}
 export RUN_DIR=${CEPH_RUN_DIR:-/tmp/s3bench-ceph}
 export RGW_PORT=${RGW_PORT:-17480} MON_PORT_V2=${MON_PORT_V2:-3400} MON_PORT_V1=${MON_PORT_V1:-6889}
 export OSD_SIZE=${OSD_SIZE:-8G}
+# Three OSDs: RGW's data pool is rep3, and each OSD is a GiB of memory on a machine whose other
+# tenants already pressed the OOM killer into ending OSDs mid-run (six OSDs are setup.sh's default,
+# for its EC pools, which RGW does not use). Fewer daemons on two cores favour RGW, if anyone.
+export NUM_OSD=${NUM_OSD:-3}
 out=${OUT:-$root/out/s3}
 mkdir -p "$out"
 
