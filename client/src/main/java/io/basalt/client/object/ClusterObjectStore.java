@@ -4,6 +4,7 @@ import io.basalt.client.ClusterClient;
 import io.basalt.client.VolumeDevice;
 import io.basalt.meta.api.MetaError;
 import io.basalt.meta.api.MetaException;
+import io.basalt.meta.model.Policy;
 import io.basalt.meta.model.s3.Bucket;
 import io.basalt.meta.model.s3.ObjectExtent;
 import io.basalt.meta.model.s3.ObjectListing;
@@ -447,7 +448,8 @@ public final class ClusterObjectStore implements ObjectStore {
             }
             log.info("writing object log {} (policy {}, volume {}) from {}", objectLog.id(), policyName,
                     ObjectIndex.volumeName(objectLog.id()), objectLog.reservedMark());
-            return LogWriter.takeOver(index, writerId, new VolumeLogDevice(device), objectLog);
+            return LogWriter.takeOver(index, writerId, new VolumeLogDevice(device), objectLog,
+                    Policy.parse(policyName).stripeBytes());
         }
         throw new ObjectStoreException(ObjectStoreException.Kind.UNAVAILABLE, "no object log of policy " + policyName
                 + " could be opened for writing after " + OPEN_LOG_ATTEMPTS + " attempts (all held by others)");
