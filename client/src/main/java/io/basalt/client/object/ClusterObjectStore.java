@@ -4,6 +4,7 @@ import io.basalt.client.ClusterClient;
 import io.basalt.client.VolumeDevice;
 import io.basalt.meta.api.MetaError;
 import io.basalt.meta.api.MetaException;
+import io.basalt.meta.model.Policy;
 import io.basalt.meta.model.s3.Bucket;
 import io.basalt.meta.model.s3.ObjectExtent;
 import io.basalt.meta.model.s3.ObjectListing;
@@ -17,8 +18,10 @@ import io.basalt.meta.model.s3.UploadListing;
 import io.basalt.meta.model.s3.Versioning;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.Deque;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -41,9 +44,19 @@ import org.slf4j.LoggerFactory;
  */
 public final class ClusterObjectStore implements ObjectStore {
     private static final Logger log = LoggerFactory.getLogger(ClusterObjectStore.class);
-    private static final long BUCKET_CACHE_MILLIS = 5_000;
+    /**
+     * How long a bucket read from meta answers later lookups of this gateway (docs/objects.md,
+     * "Caches"): every request's ownership check and every body's policy. A bucket changed through
+     * this gateway is dropped at once; through another, this one sees it within the TTL (S3 too
+     * says bucket configuration changes take a while to show). Objects are never cached.
+     */
+    private static final long BUCKET_CACHE_NANOS = TimeUnit.SECONDS.toNanos(2);
+    /** How long a user's secret read from meta verifies later requests (a deleted user's keys work this long). */
+    private static final long USER_CACHE_NANOS = TimeUnit.SECONDS.toNanos(5);
     private static final long TRIM_FREED_EVERY_MILLIS = 2_000;
     private static final int READ_BYTES = 1 << 20;
+    /** Reads of a GET in flight at once: 4 MiB per GET, enough to keep six chunk servers busy. */
+    private static final int READS_AHEAD = 4;
     private static final int OPEN_LOG_ATTEMPTS = 16;
 
     private final ClusterClient cluster;
@@ -59,9 +72,19 @@ public final class ClusterObjectStore implements ObjectStore {
     private final Map<Long, CompletableFuture<LogDevice>> readers = new ConcurrentHashMap<>();
     /** Finished bodies not yet named by an object or part, so that commit or failure settles them. */
     private final Map<BodyWriter.Written, LogBody> unnamed = Collections.synchronizedMap(new IdentityHashMap<>());
-    private final Map<String, CachedPolicy> policies = new ConcurrentHashMap<>();
+    private final Map<String, Cached<Bucket>> buckets = new ConcurrentHashMap<>();
+    private final Map<String, Cached<S3User>> users = new ConcurrentHashMap<>();
+    /**
+     * Raised by every bucket change made here: a lookup that started before one must not cache what it
+     * read (it may be the bucket as it was before the change).
+     */
+    private final java.util.concurrent.atomic.AtomicLong bucketChanges = new java.util.concurrent.atomic.AtomicLong();
 
-    private record CachedPolicy(String policyName, long untilMillis) {}
+    private record Cached<T>(T value, long untilNanos) {
+        boolean fresh() {
+            return untilNanos - System.nanoTime() > 0;
+        }
+    }
 
     public ClusterObjectStore(ClusterClient cluster, ObjectIndex index, String writerId) {
         this.cluster = cluster;
@@ -75,21 +98,50 @@ public final class ClusterObjectStore implements ObjectStore {
 
     @Override
     public CompletableFuture<Bucket> createBucket(String name, String owner, String policyName) {
-        return call(() -> index.createBucket(name, owner, policyName, System.currentTimeMillis()));
+        return call(() -> changingBucket(name, () -> index.createBucket(name, owner, policyName,
+                System.currentTimeMillis())));
     }
 
     @Override
     public CompletableFuture<Void> deleteBucket(String name) {
-        return call(() -> {
+        return call(() -> changingBucket(name, () -> {
             index.deleteBucket(name);
-            policies.remove(name);
             return null;
-        });
+        }));
     }
 
     @Override
     public CompletableFuture<Optional<Bucket>> bucket(String name) {
-        return call(() -> index.getBucket(name));
+        Cached<Bucket> cached = buckets.get(name);
+        if (cached != null && cached.fresh()) {
+            return CompletableFuture.completedFuture(Optional.of(cached.value()));
+        }
+        return call(() -> lookUpBucket(name));
+    }
+
+    /** The bucket as meta has it now, cached unless a change through this gateway raced the read. */
+    private Optional<Bucket> lookUpBucket(String name) {
+        long changes = bucketChanges.get();
+        long readAt = System.nanoTime();
+        Optional<Bucket> found = index.getBucket(name);
+        if (found.isPresent() && bucketChanges.get() == changes) {
+            buckets.put(name, new Cached<>(found.get(), readAt + BUCKET_CACHE_NANOS));
+        } else {
+            buckets.remove(name);
+        }
+        return found;
+    }
+
+    /** Runs a change of bucket {@code name}, dropping its cached copy before and after. */
+    private <T> T changingBucket(String name, Supplier<T> change) {
+        bucketChanges.incrementAndGet();
+        buckets.remove(name);
+        try {
+            return change.get();
+        } finally {
+            bucketChanges.incrementAndGet();
+            buckets.remove(name);
+        }
     }
 
     @Override
@@ -99,7 +151,7 @@ public final class ClusterObjectStore implements ObjectStore {
 
     @Override
     public CompletableFuture<Bucket> setVersioning(String bucket, Versioning versioning) {
-        return call(() -> index.setBucketVersioning(bucket, versioning));
+        return call(() -> changingBucket(bucket, () -> index.setBucketVersioning(bucket, versioning)));
     }
 
     // ---- objects ----
@@ -186,23 +238,44 @@ public final class ClusterObjectStore implements ObjectStore {
                 .thenCompose(ignored -> readPieces(pieces, i + 1, sink));
     }
 
-    /** Reads [from, to) of a log in aligned reads of up to 1 MiB, the next one read while the sink takes this one. */
+    /**
+     * Reads [from, to) of a log in aligned reads of up to 1 MiB, keeping {@link #READS_AHEAD} of them
+     * in flight while the sink takes the oldest: one read ahead left the chunk servers idle while the
+     * client took each MiB, so a large GET ran at one read's latency per MiB.
+     */
     private CompletableFuture<Void> readRange(LogDevice device, long from, long to, ReadSink sink) {
-        if (from >= to) {
-            return CompletableFuture.completedFuture(null);
-        }
-        CompletableFuture<ByteBuf> first = readAligned(device, from, Math.min(to, from + READ_BYTES - from % 4096));
-        return deliver(device, first, from, to, sink);
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        deliver(device, new ArrayDeque<>(), new long[] {from}, to, sink, done);
+        return done;
     }
 
-    private CompletableFuture<Void> deliver(LogDevice device, CompletableFuture<ByteBuf> current, long from, long to,
-            ReadSink sink) {
-        return current.thenCompose(data -> {
-            long next = from + data.readableBytes();
-            CompletableFuture<ByteBuf> ahead = next < to ? readAligned(device, next, Math.min(to, next + READ_BYTES))
-                    : null;
-            return sink.accept(data).thenCompose(ignored -> ahead == null ? CompletableFuture.completedFuture(null)
-                    : deliver(device, ahead, next, to, sink));
+    /**
+     * Tops the window of reads up, hands the oldest to the sink and goes on when the sink took it. The
+     * steps run one after another (each from the previous one's completion), so the window needs no lock.
+     */
+    private void deliver(LogDevice device, Deque<CompletableFuture<ByteBuf>> window, long[] next, long to,
+            ReadSink sink, CompletableFuture<Void> done) {
+        while (window.size() < READS_AHEAD && next[0] < to) {
+            long start = next[0];
+            long end = Math.min(to, start + READ_BYTES - start % 4096);
+            window.addLast(readAligned(device, start, end));
+            next[0] = end;
+        }
+        CompletableFuture<ByteBuf> oldest = window.pollFirst();
+        if (oldest == null) {
+            done.complete(null);
+            return;
+        }
+        oldest.thenCompose(sink::accept).whenComplete((ignored, error) -> {
+            if (error == null) {
+                deliver(device, window, next, to, sink, done);
+                return;
+            }
+            // The reads still in flight are nobody's: release their buffers as they arrive.
+            for (CompletableFuture<ByteBuf> ahead : window) {
+                ahead.thenAccept(ByteBuf::release);
+            }
+            done.completeExceptionally(error);
         });
     }
 
@@ -292,7 +365,20 @@ public final class ClusterObjectStore implements ObjectStore {
 
     @Override
     public CompletableFuture<Optional<S3User>> user(String accessKey) {
-        return call(() -> index.getS3User(accessKey));
+        Cached<S3User> cached = users.get(accessKey);
+        if (cached != null && cached.fresh()) {
+            return CompletableFuture.completedFuture(Optional.of(cached.value()));
+        }
+        return call(() -> {
+            long readAt = System.nanoTime();
+            Optional<S3User> found = index.getS3User(accessKey);
+            if (found.isPresent()) {
+                users.put(accessKey, new Cached<>(found.get(), readAt + USER_CACHE_NANOS));
+            } else {
+                users.remove(accessKey);
+            }
+            return found;
+        });
     }
 
     // ---- logs ----
@@ -316,15 +402,12 @@ public final class ClusterObjectStore implements ObjectStore {
     }
 
     private String policyOf(String bucket) {
-        CachedPolicy cached = policies.get(bucket);
-        long now = System.currentTimeMillis();
-        if (cached != null && cached.untilMillis() > now) {
-            return cached.policyName();
+        Cached<Bucket> cached = buckets.get(bucket);
+        if (cached != null && cached.fresh()) {
+            return cached.value().policyName();
         }
-        Bucket found = index.getBucket(bucket).orElseThrow(() -> new ObjectStoreException(
-                ObjectStoreException.Kind.NO_SUCH_BUCKET, "bucket \"" + bucket + "\" does not exist"));
-        policies.put(bucket, new CachedPolicy(found.policyName(), now + BUCKET_CACHE_MILLIS));
-        return found.policyName();
+        return lookUpBucket(bucket).orElseThrow(() -> new ObjectStoreException(
+                ObjectStoreException.Kind.NO_SUCH_BUCKET, "bucket \"" + bucket + "\" does not exist")).policyName();
     }
 
     /** This gateway's log for {@code policyName}: opened (or taken over) on first use, replaced when full. */
@@ -365,7 +448,8 @@ public final class ClusterObjectStore implements ObjectStore {
             }
             log.info("writing object log {} (policy {}, volume {}) from {}", objectLog.id(), policyName,
                     ObjectIndex.volumeName(objectLog.id()), objectLog.reservedMark());
-            return LogWriter.takeOver(index, writerId, new VolumeLogDevice(device), objectLog);
+            return LogWriter.takeOver(index, writerId, new VolumeLogDevice(device), objectLog,
+                    Policy.parse(policyName).stripeBytes());
         }
         throw new ObjectStoreException(ObjectStoreException.Kind.UNAVAILABLE, "no object log of policy " + policyName
                 + " could be opened for writing after " + OPEN_LOG_ATTEMPTS + " attempts (all held by others)");

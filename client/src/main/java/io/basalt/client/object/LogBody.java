@@ -69,8 +69,7 @@ final class LogBody implements BodyWriter {
         pending.addComponent(true, data);
         try {
             while (pending.readableBytes() >= WRITE_BYTES) {
-                issue(pending.readRetainedSlice(WRITE_BYTES).copy(), WRITE_BYTES);
-                pending.discardReadComponents();
+                issue(take(WRITE_BYTES), WRITE_BYTES);
             }
         } catch (RuntimeException | LogWriter.LogFullException e) {
             fail(e);
@@ -85,6 +84,29 @@ final class LogBody implements BodyWriter {
         }
         return writes.size() < WRITES_IN_FLIGHT ? CompletableFuture.completedFuture(null)
                 : writes.peekFirst().thenApply(ignored -> null);
+    }
+
+    /**
+     * The next {@code bytes} of {@code pending}, handed over without a copy: retained slices of the
+     * buffers the gateway wrote (one, when its writes are 1 MiB buffers, as the S3 gateway's are), which
+     * then leave the composite. A retained slice of the composite itself would not do: discarding a read
+     * component releases it under the slice, and the retain on the composite was never given back.
+     */
+    private ByteBuf take(int bytes) {
+        List<ByteBuf> parts = pending.decompose(pending.readerIndex(), bytes);
+        ByteBuf taken;
+        if (parts.size() == 1) {
+            taken = parts.getFirst().retain();
+        } else {
+            CompositeByteBuf joined = alloc.compositeDirectBuffer(parts.size());
+            for (ByteBuf part : parts) {
+                joined.addComponent(true, part.retain());
+            }
+            taken = joined;
+        }
+        pending.skipBytes(bytes);
+        pending.discardReadComponents();
+        return taken;
     }
 
     /** Writes {@code bytes} of {@code data} (padded to 4 KiB) at the next place of the current run. */
@@ -103,7 +125,7 @@ final class LogBody implements BodyWriter {
             long offset = run.start + run.used;
             run.used += piece;
             ByteBuf slice = data.retainedSlice(at, piece);
-            writes.addLast(run.log.device().write(offset, slice));
+            writes.addLast(run.log.write(offset, slice));
             at += piece;
         }
         data.release();
@@ -146,7 +168,7 @@ final class LogBody implements BodyWriter {
         try {
             int rest = pending.readableBytes();
             if (rest > 0) {
-                issue(pending.readRetainedSlice(rest).copy(), rest);
+                issue(take(rest), rest);
             }
         } catch (RuntimeException | LogWriter.LogFullException e) {
             fail(e);

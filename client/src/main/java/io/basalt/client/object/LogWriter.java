@@ -2,6 +2,8 @@ package io.basalt.client.object;
 
 import io.basalt.meta.model.s3.ObjectExtent;
 import io.basalt.meta.model.s3.ObjectLog;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.PooledByteBufAllocator;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -31,6 +33,15 @@ final class LogWriter implements AutoCloseable {
      */
     static final long RESERVE_STEP_BYTES = 64L << 20;
     static final int ALIGNMENT = ObjectExtent.ALIGNMENT;
+    /**
+     * Space of this size or more starts on a stripe boundary of the log's policy. An EC write covering
+     * whole stripes is encoded directly; one that starts or ends inside a stripe makes the stripe master
+     * read the rest and commit the stripe again, and neighbouring writes that share an edge stripe wait
+     * for each other there. Without this, a 64 MiB body after one 4 KiB object made all sixty-four of its
+     * 1 MiB writes straddle stripes. The skipped space (under one stripe) is never written, so in a thin
+     * volume it costs nothing; small bodies stay packed (WriteCombiner merges them into whole stripes).
+     */
+    static final long STRIPE_ALIGNED_BYTES_MIN = WriteCombiner.SMALL_WRITE_BYTES_MAX;
     private static final int GAPS_PER_CALL = 1000;
 
     /** The log is full: open another. */
@@ -43,19 +54,27 @@ final class LogWriter implements AutoCloseable {
     private final ObjectIndex index;
     private final String writer;
     private final LogDevice device;
+    private final WriteCombiner combiner;
     private final long logId;
     private final long reserveStepBytes;
+    private final long stripeBytes;
     private long cursor;
     private long reservedMark;
     /** Start offsets of bodies not yet committed or aborted, with how many start there. */
     private final ConcurrentSkipListMap<Long, Integer> inFlight = new ConcurrentSkipListMap<>();
     private volatile boolean full;
 
-    private LogWriter(ObjectIndex index, String writer, LogDevice device, ObjectLog objectLog, long reserveStepBytes) {
+    private LogWriter(ObjectIndex index, String writer, LogDevice device, ObjectLog objectLog, long reserveStepBytes,
+            long stripeBytes) {
+        if (stripeBytes < ALIGNMENT || stripeBytes % ALIGNMENT != 0) {
+            throw new IllegalArgumentException("stripeBytes " + stripeBytes + " (must be a multiple of " + ALIGNMENT + ")");
+        }
         this.reserveStepBytes = reserveStepBytes;
+        this.stripeBytes = stripeBytes;
         this.index = index;
         this.writer = writer;
         this.device = device;
+        this.combiner = new WriteCombiner(device, PooledByteBufAllocator.DEFAULT);
         this.logId = objectLog.id();
         this.reservedMark = objectLog.reservedMark();
         this.cursor = objectLog.reservedMark();
@@ -66,13 +85,17 @@ final class LogWriter implements AutoCloseable {
      * range a crashed earlier writer may have left unowned, then appends from the reserved mark on
      * (space below it is never reused).
      */
-    static LogWriter takeOver(ObjectIndex index, String writer, LogDevice device, ObjectLog objectLog) {
-        return takeOver(index, writer, device, objectLog, RESERVE_STEP_BYTES);
+    static LogWriter takeOver(ObjectIndex index, String writer, LogDevice device, ObjectLog objectLog,
+            long stripeBytes) {
+        return takeOver(index, writer, device, objectLog, RESERVE_STEP_BYTES, stripeBytes);
     }
 
-    /** As {@link #takeOver(ObjectIndex, String, LogDevice, ObjectLog)}, reserving {@code reserveStepBytes} at a time. */
+    /**
+     * As {@link #takeOver(ObjectIndex, String, LogDevice, ObjectLog, long)}, reserving {@code reserveStepBytes}
+     * at a time; large space starts on multiples of {@code stripeBytes} (the policy's data bytes per stripe).
+     */
     static LogWriter takeOver(ObjectIndex index, String writer, LogDevice device, ObjectLog objectLog,
-            long reserveStepBytes) {
+            long reserveStepBytes, long stripeBytes) {
         long from = objectLog.oldestInFlight();
         long to = objectLog.reservedMark();
         long trimmed = 0;
@@ -95,7 +118,7 @@ final class LogWriter implements AutoCloseable {
             log.info("object log {}: trimmed {} bytes an earlier writer left uncommitted in [{}, {})", objectLog.id(),
                     trimmed, objectLog.oldestInFlight(), to);
         }
-        return new LogWriter(index, writer, device, objectLog, reserveStepBytes);
+        return new LogWriter(index, writer, device, objectLog, reserveStepBytes, stripeBytes);
     }
 
     long logId() {
@@ -104,6 +127,14 @@ final class LogWriter implements AutoCloseable {
 
     LogDevice device() {
         return device;
+    }
+
+    /**
+     * Writes {@code data} (aligned; released here) at {@code offset} of the log, durable when the future
+     * completes; small writes are combined with their neighbours ({@link WriteCombiner}).
+     */
+    CompletableFuture<Void> write(long offset, ByteBuf data) {
+        return combiner.write(offset, data);
     }
 
     boolean full() {
@@ -117,7 +148,8 @@ final class LogWriter implements AutoCloseable {
      */
     synchronized long allocate(long bytes, boolean firstOfBody) throws LogFullException {
         long aligned = align(bytes);
-        long start = cursor;
+        long start = aligned >= STRIPE_ALIGNED_BYTES_MIN ? (cursor + stripeBytes - 1) / stripeBytes * stripeBytes
+                : cursor;
         long end = start + aligned;
         if (end > device.sizeBytes()) {
             full = true;

@@ -28,7 +28,7 @@ class LogBodyTest {
     static final long LOG_BYTES = 64L << 30;
 
     /** Sparse memory of 4 KiB blocks; writes can be held back to test backpressure. */
-    static final class MemoryDevice implements LogDevice {
+    static class MemoryDevice implements LogDevice {
         final Map<Long, byte[]> blocks = new ConcurrentHashMap<>();
         final List<long[]> trims = new CopyOnWriteArrayList<>();
         final List<CompletableFuture<Void>> held = new CopyOnWriteArrayList<>();
@@ -118,8 +118,31 @@ class LogBodyTest {
     static final long STEP = 64L << 20;
 
     LogWriter writer(long reservedMark, long oldestInFlight) {
+        return writer(reservedMark, oldestInFlight, 4096);
+    }
+
+    LogWriter writer(long reservedMark, long oldestInFlight, long stripeBytes) {
         return LogWriter.takeOver(index(), "gw-test", device,
-                new ObjectLog(7, 70, ".objlog.7", "rep3", false, reservedMark, oldestInFlight, "gw-test", 0), STEP);
+                new ObjectLog(7, 70, ".objlog.7", "ec4+2", false, reservedMark, oldestInFlight, "gw-test", 0), STEP,
+                stripeBytes);
+    }
+
+    @Test
+    void largeBodiesStartOnAStripeBoundaryAndSmallOnesStayPacked() throws Exception {
+        LogWriter log = writer(0, 0, 16384);
+        List<ObjectExtent> extents = new ArrayList<>();
+        int[] sizes = {4096, 4096, 1 << 20, 100, WriteCombiner.SMALL_WRITE_BYTES_MAX, 5000};
+        for (int i = 0; i < sizes.length; i++) {
+            byte[] data = random(sizes[i], 40 + i);
+            LogBody body = new LogBody(() -> log, data.length, ByteBufAllocator.DEFAULT);
+            BodyWriter.Written written = stream(body, data, 50 + i);
+            assertThat(device.bytes(written.extents())).isEqualTo(data);
+            extents.addAll(written.extents());
+            body.committed();
+        }
+        assertThat(extents).extracting(ObjectExtent::offset)
+                .containsExactly(0L, 4096L, 16384L, 16384L + (1 << 20), 16384L * 2 + (1 << 20),
+                        16384L * 2 + (1 << 20) + WriteCombiner.SMALL_WRITE_BYTES_MAX);
     }
 
     static byte[] random(int bytes, long seed) {
