@@ -31,6 +31,7 @@ final class LiveVolume {
     private volatile QosLimiter limiter;
     private ScheduledFuture<?> refresher;
     private boolean closed;
+    private volatile boolean refreshFailing;
 
     LiveVolume(ClusterClient cluster, Volume volume, ChunkMap chunks) {
         this.cluster = cluster;
@@ -54,11 +55,19 @@ final class LiveVolume {
         if (periodMillis <= 0 || volume.name().startsWith(".") || closed) {
             return;
         }
-        refresher = cluster.scheduler().scheduleWithFixedDelay(() -> refresh().exceptionally(error -> {
+        refresher = cluster.scheduler().scheduleWithFixedDelay(() -> refresh().whenComplete((fresh, error) -> {
+            if (error == null) {
+                refreshFailing = false;
+                return;
+            }
             Throwable cause = error instanceof CompletionException && error.getCause() != null
                     ? error.getCause() : error;
-            log.debug("refreshing volume \"{}\": {}", volume.name(), cause.toString());
-            return null;
+            // Once per streak: meta being away is logged by the lease, not every 2 s per volume.
+            if (!refreshFailing) {
+                refreshFailing = true;
+                log.warn("re-reading volume \"{}\" from meta failed: {} (size and QoS changes wait)",
+                        volume.name(), cause.toString());
+            }
         }), periodMillis, periodMillis, TimeUnit.MILLISECONDS);
     }
 
