@@ -18,7 +18,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * Per-volume QoS and live resize through the NBD gateway (docs/client.md, "QoS" and "Live
  * changes"), with fio and nbdinfo: one cluster (1 meta, 3 chunk servers, the gateway).
  *
- * <p>The limits are small (200 IOPS) so a loaded 2-core CI machine exceeds them easily: these are
+ * <p>The limits are small (100 IOPS) so a loaded 2-core CI machine exceeds them easily: these are
  * functional checks of the limiter (does a volume get its limit, and no more), not speed
  * assertions; the neighbour only has to be clearly faster than the limit.
  */
@@ -26,7 +26,11 @@ class QosResizeIT {
     @RegisterExtension
     static final ItResources resources = new ItResources();
 
-    private static final int LIMIT_IOPS = 200;
+    /**
+     * 100: at QD1 a request may take up to 10 ms on average, which a CI machine at load average
+     * 100 still manages (200 failed there at QD1: 152 IOPS, the round trip itself was too slow).
+     */
+    private static final int LIMIT_IOPS = 100;
     /** fio's measured window: after a ramp that spends the burst bank (and fills the queue). */
     private static final int RAMP_SECONDS = 2;
     private static final int RUN_SECONDS = 8;
@@ -77,7 +81,7 @@ class QosResizeIT {
         Tools.Result created = basalt("volume", "create", "limited", "--size", "256M", "--chunk-size", "64M",
                 "--iops", String.valueOf(LIMIT_IOPS), "--burst", "0");
         assertThat(created.ok()).as(created.describe()).isTrue();
-        assertThat(created.stdout()).contains("QoS 200 IOPS; burst 0s");
+        assertThat(created.stdout()).contains("QoS " + LIMIT_IOPS + " IOPS; burst 0s");
         cluster.createVolume("neighbour", "256M", "rep3", "64M");
         prefill("limited");
         prefill("neighbour");
@@ -173,7 +177,8 @@ class QosResizeIT {
         // Shrinking stays guarded: refused without --shrink, one line, size unchanged.
         Tools.Result shrink = basalt("volume", "resize", "grow", "--size", "32M");
         assertThat(shrink.ok()).isFalse();
-        assertThat(shrink.stderr().strip().lines()).hasSize(1).first().asString().contains("--shrink");
+        assertThat(shrink.stderr().strip().lines().filter(line -> !line.startsWith("WARNING")))
+                .as(shrink.describe()).hasSize(1).first().asString().contains("--shrink");
         assertThat(nbdinfoSize("grow")).isEqualTo(192L << 20);
         assertThat(holder.waitFor(120, TimeUnit.SECONDS)).isTrue();
         assertThat(holder.exitValue()).as("the connection open across the resize saw no error").isZero();
