@@ -192,6 +192,9 @@ public final class VolumeDevice implements BlockDevice {
     }
 
     private CompletableFuture<Void> readAdmitted(long offsetBytes, int lengthBytes, ByteBuf destination) {
+        if (closed) { // closed while it waited for QoS
+            return CompletableFuture.failedFuture(closedError());
+        }
         long alignedStart = offsetBytes & -BLOCK_SIZE_BYTES;
         long alignedEnd = alignUp(offsetBytes + lengthBytes);
         if (alignedStart == offsetBytes && alignedEnd == offsetBytes + lengthBytes) {
@@ -631,7 +634,9 @@ public final class VolumeDevice implements BlockDevice {
             return;
         }
         closed = true;
-        live.close(); // requests waiting for QoS go on and fail as closed, rather than hang
+        // Requests waiting for QoS go on and fail rather than hang: reads as closed, writes as
+        // fenced (the lease is released).
+        live.close();
         lease.release();
     }
 
