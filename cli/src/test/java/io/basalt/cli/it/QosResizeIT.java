@@ -78,10 +78,13 @@ class QosResizeIT {
 
     @Test
     void aLimitedVolumeGetsItsIopsAtQd1AndQd32AndAnUnlimitedNeighbourIsUnaffected() throws Exception {
+        // A 500 ms bank: at QD1 a loaded machine stalls a request now and then, and the bank lets
+        // the client catch up (without it a run measured 84 of 100: the stalls, not the limit).
+        // It can add at most 0.5 s of the rate to the 8 s window, 6%, inside the 10% asked.
         Tools.Result created = basalt("volume", "create", "limited", "--size", "256M", "--chunk-size", "64M",
-                "--iops", String.valueOf(LIMIT_IOPS), "--burst", "0");
+                "--iops", String.valueOf(LIMIT_IOPS), "--burst", "500ms");
         assertThat(created.ok()).as(created.describe()).isTrue();
-        assertThat(created.stdout()).contains("QoS " + LIMIT_IOPS + " IOPS; burst 0s");
+        assertThat(created.stdout()).contains("QoS " + LIMIT_IOPS + " IOPS; burst 500ms");
         cluster.createVolume("neighbour", "256M", "rep3", "64M");
         prefill("limited");
         prefill("neighbour");
