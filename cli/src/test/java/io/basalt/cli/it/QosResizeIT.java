@@ -89,10 +89,16 @@ class QosResizeIT {
         prefill("limited");
         prefill("neighbour");
 
+        // QD1 is bound by the round trip as much as by the limit: a run at load average 40 did 38
+        // IOPS. So the unlimited neighbour's QD1 rate, measured just before, says what the machine
+        // can do; the limited volume must reach the limit or that (within 10%), and never pass the
+        // limit by more than 10%.
+        double machineQd1 = iops(Tools.runOk(Duration.ofSeconds(120), Map.of(),
+                fio("qd1-free", "neighbour", "randread", 1)).stdout(), "read");
         double qd1 = iops(Tools.runOk(Duration.ofSeconds(120), Map.of(), fio("qd1", "limited", "randread", 1))
                 .stdout(), "read");
-        assertThat(qd1).as("QD1 read IOPS of a volume limited to %d", LIMIT_IOPS)
-                .isBetween(LIMIT_IOPS * 0.9, LIMIT_IOPS * 1.1);
+        assertThat(qd1).as("QD1 read IOPS of a volume limited to %d (unlimited: %.1f)", LIMIT_IOPS, machineQd1)
+                .isBetween(Math.min(LIMIT_IOPS, machineQd1) * 0.9, LIMIT_IOPS * 1.1);
 
         // QD32 on both at once: the limited one gets its limit, the neighbour far more.
         Path neighbourOut = dir.resolve("neighbour.json");
