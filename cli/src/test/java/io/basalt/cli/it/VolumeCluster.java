@@ -234,18 +234,6 @@ final class VolumeCluster implements AutoCloseable {
         return gatewayOutput.toString();
     }
 
-    /** The gateway's Prometheus page (its port is in the serving line). */
-    String gatewayMetrics() throws IOException, InterruptedException {
-        Matcher port = Pattern.compile("metrics on port (\\d+)").matcher(gatewayOutput);
-        if (!port.find()) {
-            throw new IOException("the gateway named no metrics port:\n" + gatewayOutput);
-        }
-        try (java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient()) {
-            return http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:"
-                    + port.group(1) + "/metrics")).build(), java.net.http.HttpResponse.BodyHandlers.ofString()).body();
-        }
-    }
-
     /** Sends {@code signal} (STOP, CONT, ...) to chunk server {@code index} by its PID. */
     void signalCs(int index, String signal) throws IOException, InterruptedException {
         Process kill = new ProcessBuilder("kill", "-" + signal, String.valueOf(servers.get(index).process.pid()))
