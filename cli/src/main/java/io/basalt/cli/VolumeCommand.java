@@ -2,6 +2,7 @@ package io.basalt.cli;
 
 import io.basalt.common.Units;
 import io.basalt.meta.model.Volume;
+import io.basalt.meta.model.VolumeQos;
 import java.io.Console;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -14,10 +15,10 @@ import picocli.CommandLine.Parameters;
 
 /** {@code basalt volume ...}: block volumes. */
 @Command(name = "volume", mixinStandardHelpOptions = true,
-        description = "Create, list, inspect, resize and delete block volumes.",
+        description = "Create, list, inspect, resize, limit (QoS) and delete block volumes.",
         subcommands = {VolumeCommand.Create.class, VolumeCommand.ListVolumes.class,
-                VolumeCommand.Info.class, VolumeCommand.Resize.class, VolumeCommand.Delete.class,
-                VolumeCommand.Verify.class})
+                VolumeCommand.Info.class, VolumeCommand.Resize.class, VolumeCommand.Qos.class,
+                VolumeCommand.Delete.class, VolumeCommand.Verify.class})
 final class VolumeCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -41,7 +42,8 @@ final class VolumeCommand implements Runnable {
                 "policy", volume.policyName(), "chunkSizeBytes", volume.chunkSizeBytes(),
                 "chunks", volume.chunkCount(), "allocatedBytes", volume.allocatedBytes(),
                 "rawBytes", rawBytes(volume),
-                "created", Instant.ofEpochMilli(volume.createdMillis()).toString());
+                "created", Instant.ofEpochMilli(volume.createdMillis()).toString(),
+                "qos", new TextTable.RawJson(QosOptions.json(volume.qos())));
     }
 
     static void printInfo(Volume volume, boolean asJson) {
@@ -60,6 +62,7 @@ final class VolumeCommand implements Runnable {
         table.row("allocated", Units.formatBytes(volume.allocatedBytes()));
         table.row("raw on disk", Units.formatBytes(rawBytes(volume)) + rawRatio(volume));
         table.row("created", Instant.ofEpochMilli(volume.createdMillis()));
+        table.row("qos", QosOptions.summary(volume.qos()));
         table.print(System.out);
     }
 
@@ -81,16 +84,21 @@ final class VolumeCommand implements Runnable {
         @Option(names = "--chunk-size", description = "Chunk size (default: the cluster's).")
         String chunkSize;
 
+        @Mixin
+        QosOptions qos;
+
         @Override
         public void run() {
             long sizeBytes = parseSize(size, "--size");
             long chunkSizeBytes = chunkSize == null ? 0 : parseSize(chunkSize, "--chunk-size");
-            Volume volume = options.call(c -> c.createVolume(name, sizeBytes, policy, chunkSizeBytes));
+            VolumeQos limits = qos.limits();
+            Volume volume = options.call(c -> c.createVolume(name, sizeBytes, policy, chunkSizeBytes, limits));
             if (options.json) {
                 System.out.println(json(volume));
             } else {
                 System.out.println("created volume " + volume.name() + ": "
-                        + Units.formatBytes(volume.sizeBytes()) + ", " + volume.policyName());
+                        + Units.formatBytes(volume.sizeBytes()) + ", " + volume.policyName()
+                        + (volume.qos().limited() ? ", QoS " + QosOptions.summary(volume.qos()) : ""));
             }
         }
     }
@@ -126,11 +134,11 @@ final class VolumeCommand implements Runnable {
                 System.out.println(TextTable.array(items).json());
                 return;
             }
-            TextTable table = new TextTable("NAME", "SIZE", "POLICY", "ALLOCATED", "RAW", "CHUNKS");
+            TextTable table = new TextTable("NAME", "SIZE", "POLICY", "ALLOCATED", "RAW", "CHUNKS", "QOS");
             for (Volume volume : volumes) {
                 table.row(volume.name(), Units.formatBytes(volume.sizeBytes()), volume.policyName(),
                         Units.formatBytes(volume.allocatedBytes()), Units.formatBytes(rawBytes(volume)),
-                        volume.chunkCount());
+                        volume.chunkCount(), QosOptions.summary(volume.qos()));
             }
             table.print(System.out);
         }
@@ -247,6 +255,44 @@ final class VolumeCommand implements Runnable {
             } else {
                 System.out.println("volume " + volume.name() + " is now "
                         + Units.formatBytes(volume.sizeBytes()));
+            }
+        }
+    }
+
+    @Command(name = "qos", mixinStandardHelpOptions = true,
+            description = {"Set or clear a volume's QoS limits, live: gateways that have it open apply"
+                    + " them within about 2 s, without reconnecting.",
+                    "Limits not named stay as they are; 'none' removes one, --clear removes all.",
+                    "Example: basalt volume qos vm1 --iops 2000 --bw 200M --burst 5s"})
+    static final class Qos implements Runnable {
+        @Mixin
+        MetaOptions options;
+
+        @Parameters(index = "0", paramLabel = "NAME")
+        String name;
+
+        @Mixin
+        QosOptions qos;
+
+        @Option(names = "--clear", description = "Remove every limit (and reset the burst to 1s).")
+        boolean clear;
+
+        @Override
+        public void run() {
+            if (clear && qos.given()) {
+                throw new UserError("--clear removes every limit; give it alone, or name the limits to"
+                        + " change without it");
+            }
+            if (!clear && !qos.given()) {
+                throw new UserError("nothing to change; give --iops, --bw, --read-iops, --write-iops,"
+                        + " --read-bw, --write-bw, --burst or --clear (see: basalt volume qos --help)");
+            }
+            VolumeQos change = clear ? VolumeQos.CLEAR_ALL : qos.change();
+            Volume volume = options.call(c -> c.setVolumeQos(name, change));
+            if (options.json) {
+                System.out.println(json(volume));
+            } else {
+                System.out.println("volume " + volume.name() + " QoS: " + QosOptions.summary(volume.qos()));
             }
         }
     }

@@ -89,6 +89,11 @@ final class ChunkMap {
         }
     }
 
+    /** Drops every entry at or past {@code slots}: the volume shrank and meta removed those chunks. */
+    void forgetFrom(long slots) {
+        entries.keySet().removeIf(index -> index >= slots);
+    }
+
     private CompletableFuture<Optional<Chunk>> fetch(long index, boolean allocate,
             CompletableFuture<Optional<Chunk>> expected) {
         CompletableFuture<Optional<Chunk>> mine = new CompletableFuture<>();

@@ -14,21 +14,30 @@ import java.time.Duration;
  * @param retryBackoffMillisMax the longest pause between tries (doubling from 20 ms)
  * @param leaseDuration how long a lease lasts without renewal; renewed every third of it
  * @param requestBytesMax the largest chunk server request; larger I/O is split
+ * @param volumeRefreshMillis how often an open volume's record is read again from meta, so a live
+ *     QoS change or resize reaches it (0: never). Two seconds: an operator sees a change take hold
+ *     about as fast as they can look, and a read per open volume every two seconds is nothing
+ *     to meta (a ReadIndex round, no log entry; the lease renewal, a log entry, comes every 10 s).
  */
 public record ClientConfig(long requestTimeoutMillis, int attemptsMax, long retryBackoffMillisMax,
-                           Duration leaseDuration, int requestBytesMax) {
+                           Duration leaseDuration, int requestBytesMax, long volumeRefreshMillis) {
 
     public static ClientConfig defaults() {
-        return new ClientConfig(45_000, 12, 1_000, Duration.ofSeconds(30), 1 << 20);
+        return new ClientConfig(45_000, 12, 1_000, Duration.ofSeconds(30), 1 << 20, 2_000);
     }
 
     public ClientConfig withLeaseDuration(Duration duration) {
         return new ClientConfig(requestTimeoutMillis, attemptsMax, retryBackoffMillisMax, duration,
-                requestBytesMax);
+                requestBytesMax, volumeRefreshMillis);
     }
 
     public ClientConfig withRequestTimeoutMillis(long millis) {
         return new ClientConfig(millis, attemptsMax, retryBackoffMillisMax, leaseDuration,
-                requestBytesMax);
+                requestBytesMax, volumeRefreshMillis);
+    }
+
+    public ClientConfig withVolumeRefreshMillis(long millis) {
+        return new ClientConfig(requestTimeoutMillis, attemptsMax, retryBackoffMillisMax,
+                leaseDuration, requestBytesMax, millis);
     }
 }

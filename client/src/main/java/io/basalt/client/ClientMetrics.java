@@ -9,6 +9,8 @@ final class ClientMetrics {
     final Counter failuresReported;
     final Counter metaCalls;
     final Counter corruptReads;
+    final Counter qosThrottledSeconds;
+    final Counter qosThrottledRequests;
 
     ClientMetrics(PrometheusRegistry registry) {
         retries = Counter.builder().name("basalt_client_retries_total")
@@ -21,5 +23,11 @@ final class ClientMetrics {
         corruptReads = Counter.builder().name("basalt_client_corrupt_reads_total")
                 .help("Read replies whose data failed its CRC32C (wire or disk), read again elsewhere")
                 .register(registry);
+        qosThrottledSeconds = Counter.builder().name("basalt_client_qos_throttled_seconds_total")
+                .help("Time requests waited for their volume's QoS limits, by volume and op")
+                .labelNames("volume", "op").register(registry);
+        qosThrottledRequests = Counter.builder().name("basalt_client_qos_throttled_requests_total")
+                .help("Requests that waited for their volume's QoS limits, by volume and op")
+                .labelNames("volume", "op").register(registry);
     }
 }

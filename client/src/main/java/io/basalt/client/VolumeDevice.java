@@ -79,7 +79,12 @@ public final class VolumeDevice implements BlockDevice {
     static final int BLOCK_STATUS_CHUNKS_MAX = 256;
 
     private final ClusterClient cluster;
+    /**
+     * The volume's id, name, policy and chunk size: they never change. Its size and QoS limits
+     * do, while open: those are read from {@link #live}.
+     */
     private final Volume volume;
+    private final LiveVolume live;
     private final VolumeLease lease;
     private final ChunkMap chunks;
     private final ByteBufAllocator alloc = PooledByteBufAllocator.DEFAULT;
@@ -98,6 +103,7 @@ public final class VolumeDevice implements BlockDevice {
         this.lease = lease;
         this.chunks = new ChunkMap(cluster, volume.id());
         this.policy = Policy.parse(volume.policyName());
+        this.live = new LiveVolume(cluster, volume, chunks);
     }
 
     /** Blocking: finds the volume and takes its lease. */
@@ -113,22 +119,26 @@ public final class VolumeDevice implements BlockDevice {
                 throw e;
             }
         }
+        device.live.startRefresh();
         return device;
     }
 
     /** Blocking: finds the volume and opens it for reads only, taking no lease (writes are refused). */
     static VolumeDevice openReadOnly(ClusterClient cluster, String name) {
         Volume volume = cluster.meta().getVolume(name);
-        return new VolumeDevice(cluster, volume, VolumeLease.none(cluster, volume));
+        VolumeDevice device = new VolumeDevice(cluster, volume, VolumeLease.none(cluster, volume));
+        device.live.startRefresh();
+        return device;
     }
 
+    /** The volume's record as last read from meta (its size and limits may have changed). */
     public Volume volume() {
-        return volume;
+        return live.volume();
     }
 
     @Override
     public long sizeBytes() {
-        return volume.sizeBytes();
+        return live.volume().sizeBytes();
     }
 
     @Override
@@ -173,6 +183,17 @@ public final class VolumeDevice implements BlockDevice {
         }
         if (lengthBytes == 0) {
             return CompletableFuture.completedFuture(null);
+        }
+        CompletableFuture<Void> wait = admission(QosLimiter.Kind.READ, lengthBytes);
+        if (wait != null) {
+            return wait.thenCompose(admitted -> readAdmitted(offsetBytes, lengthBytes, destination));
+        }
+        return readAdmitted(offsetBytes, lengthBytes, destination);
+    }
+
+    private CompletableFuture<Void> readAdmitted(long offsetBytes, int lengthBytes, ByteBuf destination) {
+        if (closed) { // closed while it waited for QoS
+            return CompletableFuture.failedFuture(closedError());
         }
         long alignedStart = offsetBytes & -BLOCK_SIZE_BYTES;
         long alignedEnd = alignUp(offsetBytes + lengthBytes);
@@ -265,6 +286,11 @@ public final class VolumeDevice implements BlockDevice {
         }
         if (lengthBytes == 0) {
             return CompletableFuture.completedFuture(null);
+        }
+        // Throttled before the gate, so a write waiting for its turn holds no compare-and-write back.
+        CompletableFuture<Void> wait = admission(QosLimiter.Kind.WRITE, lengthBytes);
+        if (wait != null) {
+            return wait.thenCompose(admitted -> gated(() -> writeUngated(offsetBytes, data)));
         }
         return gated(() -> writeUngated(offsetBytes, data));
     }
@@ -375,8 +401,15 @@ public final class VolumeDevice implements BlockDevice {
         // A hint: only the whole blocks inside the range are discarded.
         long start = alignUp(offsetBytes);
         long end = (offsetBytes + lengthBytes) & -BLOCK_SIZE_BYTES;
-        return end <= start ? CompletableFuture.completedFuture(null)
-                : gated(() -> zeroAligned(DataFrame.TYPE_TRIM, start, end - start));
+        if (end <= start) {
+            return CompletableFuture.completedFuture(null);
+        }
+        // One write operation and no bytes: a trim moves no data (docs/client.md, "QoS").
+        CompletableFuture<Void> wait = admission(QosLimiter.Kind.WRITE, 0);
+        if (wait != null) {
+            return wait.thenCompose(admitted -> gated(() -> zeroAligned(DataFrame.TYPE_TRIM, start, end - start)));
+        }
+        return gated(() -> zeroAligned(DataFrame.TYPE_TRIM, start, end - start));
     }
 
     @Override
@@ -388,6 +421,11 @@ public final class VolumeDevice implements BlockDevice {
         }
         if (lengthBytes == 0) {
             return CompletableFuture.completedFuture(null);
+        }
+        // One write operation and no bytes: the zeroes are made on the chunk servers.
+        CompletableFuture<Void> wait = admission(QosLimiter.Kind.WRITE, 0);
+        if (wait != null) {
+            return wait.thenCompose(admitted -> gated(() -> writeZeroesUngated(offsetBytes, lengthBytes)));
         }
         return gated(() -> writeZeroesUngated(offsetBytes, lengthBytes));
     }
@@ -437,6 +475,15 @@ public final class VolumeDevice implements BlockDevice {
         if (refusal != null) {
             return CompletableFuture.failedFuture(refusal);
         }
+        CompletableFuture<Void> wait = admission(QosLimiter.Kind.WRITE, lengthBytes);
+        if (wait != null) {
+            return wait.thenCompose(admitted -> compareAndWriteAdmitted(offsetBytes, expected, data));
+        }
+        return compareAndWriteAdmitted(offsetBytes, expected, data);
+    }
+
+    private CompletableFuture<Boolean> compareAndWriteAdmitted(long offsetBytes, ByteBuf expected, ByteBuf data) {
+        int lengthBytes = data.readableBytes();
         return gate.enterExclusive().thenCompose(entered -> {
             ByteBuf current = alloc.directBuffer(lengthBytes);
             CompletableFuture<Boolean> done;
@@ -587,7 +634,25 @@ public final class VolumeDevice implements BlockDevice {
             return;
         }
         closed = true;
+        // Requests waiting for QoS go on and fail rather than hang: reads as closed, writes as
+        // fenced (the lease is released).
+        live.close();
         lease.release();
+    }
+
+    /** Null when a request may go now (always, without limits); else a future for when it may. */
+    private CompletableFuture<Void> admission(QosLimiter.Kind kind, long bytes) {
+        QosLimiter qos = live.limiter();
+        return qos == null ? null : qos.admit(kind, bytes);
+    }
+
+    /**
+     * Reads the volume record from meta now and takes its size and QoS limits (see
+     * {@link LiveVolume}): the NBD gateway calls it when a new connection opens a volume already
+     * open, so that connection sees a resize at once. Completes with the record in force.
+     */
+    public CompletableFuture<Volume> refreshVolume() {
+        return live.refresh();
     }
 
     // ---------------------------------------------------------------------------------------

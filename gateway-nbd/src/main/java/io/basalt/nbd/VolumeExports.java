@@ -23,7 +23,9 @@ import org.slf4j.LoggerFactory;
  * connections to one export, and since the device has no cache a flush on one covers writes on all.
  * The device is opened (lease taken) by the first session and closed (lease released) when the last
  * one ends. Another gateway, or anything else holding the lease, makes the open fail with the
- * holder's name.
+ * holder's name. A session that joins an open device re-reads the volume's record first, so a
+ * volume grown while open is offered at its new size on new connections (docs/client.md, "Live
+ * changes"); sessions already connected keep the size they negotiated.
  */
 public final class VolumeExports implements NbdExports {
     private static final Logger log = LoggerFactory.getLogger(VolumeExports.class);
@@ -91,7 +93,18 @@ public final class VolumeExports implements NbdExports {
             shared.sessions++;
         }
         Shared session = shared;
-        return shared.device.handle((device, error) -> {
+        boolean alreadyOpen = shared.device.isDone() && !shared.device.isCompletedExceptionally();
+        CompletableFuture<VolumeDevice> ready = !alreadyOpen ? shared.device
+                // A volume open for an earlier session: read its record again so this session is
+                // offered the current size (a grow since then); on a meta error, the known record.
+                : shared.device.thenCompose(device -> device.refreshVolume().handle((volume, error) -> {
+                    if (error != null) {
+                        log.warn("volume \"{}\": could not re-read its size for a new session ({}); offering"
+                                + " {} bytes", name, error.getMessage(), device.sizeBytes());
+                    }
+                    return device;
+                }));
+        return ready.handle((device, error) -> {
             if (error != null) {
                 synchronized (open) {
                     session.sessions--;

@@ -106,7 +106,7 @@ class MetaVerbsIT {
                 "--json").out()).contains("\"name\":\"db2\"").contains("\"policy\":\"rep2\"");
         Result list = basalt("volume", "list");
         assertThat(list.out().lines().findFirst().orElseThrow())
-                .matches("NAME +SIZE +POLICY +ALLOCATED +RAW +CHUNKS");
+                .matches("NAME +SIZE +POLICY +ALLOCATED +RAW +CHUNKS +QOS");
         assertThat(list.out()).contains("db1").contains("10.0 GiB").contains("db2");
         assertThat(basalt("volume", "list", "--json").out().strip()).startsWith("[{").endsWith("}]");
         Result info = basalt("volume", "info", "db1");

@@ -6,6 +6,7 @@ import io.basalt.meta.model.CsHealth;
 import io.basalt.meta.model.CsStatus;
 import io.basalt.meta.model.Lease;
 import io.basalt.meta.model.Volume;
+import io.basalt.meta.model.VolumeQos;
 import io.basalt.meta.model.s3.Bucket;
 import io.basalt.meta.model.s3.ObjectExtent;
 import io.basalt.meta.model.s3.ObjectListing;
@@ -330,6 +331,20 @@ public final class MetaClient implements AutoCloseable {
     public Volume createVolume(String name, long sizeBytes, String policy, long chunkSizeBytes) {
         return Volume.decode(call(new MetaRequest.CreateVolume(name, sizeBytes, policy,
                 chunkSizeBytes)));
+    }
+
+    public Volume createVolume(String name, long sizeBytes, String policy, long chunkSizeBytes,
+                               VolumeQos qos) {
+        return Volume.decode(call(new MetaRequest.CreateVolume(name, sizeBytes, policy,
+                chunkSizeBytes, qos)));
+    }
+
+    /**
+     * Merges {@code change} into the volume's QoS limits ({@link VolumeQos#merge}) and returns the
+     * volume as it now is.
+     */
+    public Volume setVolumeQos(String name, VolumeQos change) {
+        return Volume.decode(call(new MetaRequest.SetVolumeQos(name, change)));
     }
 
     public Volume resizeVolume(String name, long sizeBytes, boolean allowShrink) {

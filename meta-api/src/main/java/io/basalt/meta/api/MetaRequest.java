@@ -1,5 +1,6 @@
 package io.basalt.meta.api;
 
+import io.basalt.meta.model.VolumeQos;
 import java.util.List;
 import java.util.zip.CRC32C;
 
@@ -29,7 +30,8 @@ public sealed interface MetaRequest
         MetaRequest.Status, MetaRequest.ListCsChunkVersions, MetaRequest.ListChunks,
         MetaRequest.GetClusterId, MetaRequest.RecoverChunklets, MetaRequest.RecoveryDone,
         MetaRequest.DrainCs, MetaRequest.RemoveCs, MetaRequest.ListRecoveryTasks,
-        MetaRequest.GetChunkMap, MetaRequest.RecoveryStatus, ObjectRequest {
+        MetaRequest.GetChunkMap, MetaRequest.RecoveryStatus, MetaRequest.SetVolumeQos,
+        ObjectRequest {
     int FORMAT_VERSION = 1;
     int OFFSET_FORMAT_VERSION = 0;
     int OFFSET_OP = 1;
@@ -74,7 +76,9 @@ public sealed interface MetaRequest
             case REGISTER_CS -> new RegisterCs(in.i32(), in.string(), in.string(), in.string(),
                     in.i64(), in.string());
             case SET_CS_STATUS -> new SetCsStatus(in.i32(), in.u8(), in.u8());
-            case CREATE_VOLUME -> new CreateVolume(in.string(), in.i64(), in.string(), in.i64());
+            case CREATE_VOLUME -> new CreateVolume(in.string(), in.i64(), in.string(), in.i64(),
+                    // A client of an older build sends no QoS tail: the volume has no limits.
+                    in.remaining() == 0 ? VolumeQos.NONE : VolumeQos.decode(in));
             case RESIZE_VOLUME -> new ResizeVolume(in.string(), in.i64(), in.bool());
             case DELETE_VOLUME -> new DeleteVolume(in.string(), in.bool());
             case ALLOCATE_CHUNK -> new AllocateChunk(in.i64(), in.i64());
@@ -87,6 +91,7 @@ public sealed interface MetaRequest
             case RECOVERY_DONE -> new RecoveryDone(in.i64(), in.i32(), in.i64());
             case DRAIN_CS -> new DrainCs(in.i32(), in.bool());
             case REMOVE_CS -> new RemoveCs(in.i32());
+            case SET_VOLUME_QOS -> new SetVolumeQos(in.string(), VolumeQos.decode(in));
             case GET_VOLUME -> new GetVolume(in.string());
             case LIST_VOLUMES -> new ListVolumes();
             case GET_CHUNK -> new GetChunk(in.i64(), in.i64());
@@ -132,12 +137,39 @@ public sealed interface MetaRequest
         }
     }
 
-    /** {@code chunkSizeBytes} 0 means the cluster default. */
-    record CreateVolume(String name, long sizeBytes, String policy, long chunkSizeBytes)
-            implements MetaRequest {
+    /**
+     * {@code chunkSizeBytes} 0 means the cluster default. {@code qos} is the new volume's limits
+     * (stored as given; {@link VolumeQos#NONE} for none); it is the last field of the body, so a
+     * meta of an older build refuses a create that carries it rather than drop the limits.
+     */
+    record CreateVolume(String name, long sizeBytes, String policy, long chunkSizeBytes,
+                        VolumeQos qos) implements MetaRequest {
+        public CreateVolume {
+            java.util.Objects.requireNonNull(qos, "qos");
+        }
+
+        public CreateVolume(String name, long sizeBytes, String policy, long chunkSizeBytes) {
+            this(name, sizeBytes, policy, chunkSizeBytes, VolumeQos.NONE);
+        }
+
         public MetaOp op() { return MetaOp.CREATE_VOLUME; }
         public void encodeBody(WireWriter out) {
             out.string(name).i64(sizeBytes).string(policy).i64(chunkSizeBytes);
+            qos.encode(out);
+        }
+    }
+
+    /**
+     * Changes a volume's QoS limits: {@code change} is merged into the stored limits field by
+     * field ({@link VolumeQos#merge}: -1 keeps, 0 removes, a positive value sets), in apply, so
+     * two admins changing different limits at once both land. Open clients see the new limits
+     * within their volume refresh interval (docs/client.md, "QoS").
+     */
+    record SetVolumeQos(String name, VolumeQos change) implements MetaRequest {
+        public MetaOp op() { return MetaOp.SET_VOLUME_QOS; }
+        public void encodeBody(WireWriter out) {
+            out.string(name);
+            change.encode(out);
         }
     }
 

@@ -51,7 +51,10 @@ public final class MetaRequestForm {
                     ? checkStatusCode(r.expectedStatusCode()) : checkStatusCode(r.newStatusCode());
             case MetaRequest.CreateVolume r -> firstNonNull(checkName(r.name()),
                     checkSize(r.sizeBytes()), checkPolicy(r.policy()),
-                    r.chunkSizeBytes() == 0 ? null : checkChunkSize(r.chunkSizeBytes(), r.policy()));
+                    r.chunkSizeBytes() == 0 ? null : checkChunkSize(r.chunkSizeBytes(), r.policy()),
+                    r.qos().check(false));
+            case MetaRequest.SetVolumeQos r -> firstNonNull(checkName(r.name()),
+                    r.change().check(true));
             case MetaRequest.ResizeVolume r -> firstNonNull(checkName(r.name()),
                     checkSize(r.sizeBytes()));
             case MetaRequest.DeleteVolume r -> checkName(r.name());

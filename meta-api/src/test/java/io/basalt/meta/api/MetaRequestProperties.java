@@ -62,7 +62,16 @@ class MetaRequestProperties {
                 ints.map(MetaRequest.RemoveCs::new),
                 Combinators.combine(longs, ints, longs).as(MetaRequest.RecoveryDone::new),
                 Combinators.combine(ints, longs, ints).as(MetaRequest.ListRecoveryTasks::new),
-                Arbitraries.just(new MetaRequest.RecoveryStatus())));
+                Arbitraries.just(new MetaRequest.RecoveryStatus()),
+                Combinators.combine(text, longs, text, longs, qos())
+                        .as(MetaRequest.CreateVolume::new),
+                Combinators.combine(text, qos()).as(MetaRequest.SetVolumeQos::new)));
+    }
+
+    static Arbitrary<io.basalt.meta.model.VolumeQos> qos() {
+        Arbitrary<Long> longs = Arbitraries.longs();
+        return Combinators.combine(longs, longs, longs, longs, longs, longs, longs)
+                .as(io.basalt.meta.model.VolumeQos::new);
     }
 
     Arbitrary<MetaRequest.Heartbeat.RecoveryProgress> progress() {

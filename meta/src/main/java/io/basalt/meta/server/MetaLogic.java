@@ -19,6 +19,7 @@ import io.basalt.meta.model.CsStatus;
 import io.basalt.meta.model.Lease;
 import io.basalt.meta.model.Policy;
 import io.basalt.meta.model.Volume;
+import io.basalt.meta.model.VolumeQos;
 import io.basalt.meta.placement.Placement;
 import io.basalt.meta.placement.Placement.PlacementException;
 import io.basalt.meta.store.Keys;
@@ -71,6 +72,7 @@ public final class MetaLogic {
             case MetaRequest.SetCsStatus r -> setCsStatus(r, tx);
             case MetaRequest.CreateVolume r -> createVolume(r, context, tx);
             case MetaRequest.ResizeVolume r -> resizeVolume(r, tx);
+            case MetaRequest.SetVolumeQos r -> setVolumeQos(r, tx);
             case MetaRequest.DeleteVolume r -> deleteVolume(r, context, tx);
             case MetaRequest.AllocateChunk r -> allocateChunk(r, tx);
             case MetaRequest.ReportFailure r -> RecoveryLogic.reportFailure(r, tx);
@@ -245,6 +247,10 @@ public final class MetaLogic {
         }
         Volume volume = insertVolume(tx, r.name(), r.sizeBytes(), policy, chunkSizeBytes,
                 context.timeMillis());
+        if (!r.qos().equals(VolumeQos.NONE)) {
+            volume = volume.withQos(r.qos());
+            putVolume(tx, volume);
+        }
         return encode(volume::encode);
     }
 
@@ -314,6 +320,16 @@ public final class MetaLogic {
         Volume grown = volume.withSize(r.sizeBytes());
         putVolume(tx, grown);
         return encode(grown::encode);
+    }
+
+    private static byte[] setVolumeQos(MetaRequest.SetVolumeQos r, Tx tx) {
+        Volume volume = getVolumeByName(tx, r.name());
+        if (volume == null) {
+            return notFound(r.name());
+        }
+        Volume changed = volume.withQos(volume.qos().merge(r.change()));
+        putVolume(tx, changed);
+        return encode(changed::encode);
     }
 
     private static byte[] deleteVolume(MetaRequest.DeleteVolume r, EntryContext context, Tx tx) {

@@ -14,6 +14,7 @@ import io.basalt.meta.model.ChunkletState;
 import io.basalt.meta.model.CsStatus;
 import io.basalt.meta.model.Lease;
 import io.basalt.meta.model.Volume;
+import io.basalt.meta.model.VolumeQos;
 import io.basalt.meta.store.Keys;
 import io.basalt.meta.store.MetaStore;
 import java.nio.file.Path;
@@ -118,6 +119,31 @@ class MetaLogicTest {
                 "volume id 99");
         assertRefusedUnchanged(new MetaRequest.AllocateChunk(1, 1000), MetaError.INVALID,
                 "past the end");
+    }
+
+    @Test
+    void qosLimitsAreStoredAtCreateMergedLiveAndClearedAndSurviveResize() {
+        registerHosts(3);
+        VolumeQos atCreate = new VolumeQos(2000, 0, 0, 200L << 20, 0, 0, 1000);
+        Volume created = Volume.decode(meta.ok(new MetaRequest.CreateVolume("vm1", 1L << 30,
+                "rep3", 0, atCreate)));
+        assertThat(created.qos()).isEqualTo(atCreate);
+        Volume changed = Volume.decode(meta.ok(new MetaRequest.SetVolumeQos("vm1",
+                new VolumeQos(VolumeQos.KEEP, 300, VolumeQos.KEEP, 0, VolumeQos.KEEP,
+                        VolumeQos.KEEP, 5000))));
+        assertThat(changed.qos()).isEqualTo(new VolumeQos(2000, 300, 0, 0, 0, 0, 5000));
+        Volume grown = Volume.decode(meta.ok(new MetaRequest.ResizeVolume("vm1", 2L << 30,
+                false)));
+        assertThat(grown.qos()).isEqualTo(changed.qos());
+        assertThat(Volume.decode(meta.read(new MetaRequest.GetVolume("vm1")).bodyOrThrow()))
+                .isEqualTo(grown);
+        Volume cleared = Volume.decode(meta.ok(new MetaRequest.SetVolumeQos("vm1",
+                VolumeQos.CLEAR_ALL)));
+        assertThat(cleared.qos()).isEqualTo(VolumeQos.NONE);
+        assertRefusedUnchanged(new MetaRequest.SetVolumeQos("nope", VolumeQos.CLEAR_ALL),
+                MetaError.NOT_FOUND, "volume \"nope\" not found");
+        assertRefusedUnchanged(new MetaRequest.SetVolumeQos("vm1",
+                new VolumeQos(-7, -1, -1, -1, -1, -1, -1)), MetaError.INVALID, "iops limit -7");
     }
 
     @Test
