@@ -8,6 +8,8 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
@@ -37,8 +39,12 @@ import java.util.stream.Stream;
  * </ol>
  * So a fresh clone's first {@code up} records, its second starts with cached daemons, and a
  * configuration that fails to create (a run killed mid-write) is deleted and recorded again.
- * Two {@code up}s of one build recording at once could write one file together: the create then
- * fails and the role is recorded again, which is why that case is not locked against.
+ * A configuration file exists, empty, from its recording JVM's start and is filled when that
+ * JVM exits, so {@code up} never creates from the ones its own daemons (or itself) are still
+ * recording, and deletes an empty one left by a recorder that was killed. Two {@code up}s of one
+ * build recording at once (another --data) could still trip over each other's files: a create
+ * then fails or a configuration is lost, and the role is recorded again next time; a lock
+ * across processes is not worth that rare, self-healing case.
  */
 final class AotCache {
     /** The cache directory, set by the launcher; unset (tests, {@code BASALT_AOT=off}): no cache. */
@@ -54,6 +60,11 @@ final class AotCache {
     private static final List<String> QUIET = List.of("-Xlog:aot=off", "-Xlog:cds=off");
 
     private final Path dir;
+    /**
+     * Roles whose recording JVM this process started (or is): their configuration file exists,
+     * empty, from the JVM's start and is written when it exits, so it is not ready to create.
+     */
+    private final Set<String> recordingHere = ConcurrentHashMap.newKeySet();
 
     /** {@code dir}: where the caches are, null for none. */
     AotCache(Path dir) {
@@ -63,7 +74,12 @@ final class AotCache {
     /** The cache named by the launcher, or one that offers nothing. */
     static AotCache fromEnvironment() {
         String value = System.getenv(DIR_ENV);
-        return new AotCache(value == null || value.isBlank() ? null : Path.of(value));
+        AotCache cache = new AotCache(value == null || value.isBlank() ? null : Path.of(value));
+        if (java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()
+                .contains("-XX:AOTMode=record")) {
+            cache.recordingHere.add("up"); // the launcher's up records itself
+        }
+        return cache;
     }
 
     boolean enabled() {
@@ -95,6 +111,7 @@ final class AotCache {
             return List.of();
         }
         Files.write(flagsFile(role), baseCommand, StandardCharsets.UTF_8);
+        recordingHere.add(role);
         List<String> flags = new ArrayList<>(List.of("-XX:AOTMode=record",
                 "-XX:AOTConfiguration=" + configurationFile(role)));
         flags.addAll(QUIET);
@@ -116,6 +133,7 @@ final class AotCache {
         List<String> full = new ArrayList<>(base);
         full.addAll(flags(ADMIN_ROLE, true, base));
         full.addAll(List.of(Main.class.getName(), "status", "--data", dataDir.toString()));
+        recordingHere.remove(ADMIN_ROLE); // this run ends before createPending looks
         Process process = new ProcessBuilder(full).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.DISCARD)
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
@@ -152,9 +170,15 @@ final class AotCache {
                     .filter(name -> name.endsWith(".aotconf"))
                     .map(name -> name.substring(0, name.length() - ".aotconf".length()))
                     .filter(role -> !Files.exists(cacheFile(role)))
+                    .filter(role -> !recordingHere.contains(role))
                     .sorted().toList();
         }
         for (String role : pending) {
+            if (Files.size(configurationFile(role)) == 0) {
+                // Its recorder was killed before it could write it: record again next time.
+                Files.deleteIfExists(configurationFile(role));
+                continue;
+            }
             if (create(role, say)) {
                 created.add(role);
             }
