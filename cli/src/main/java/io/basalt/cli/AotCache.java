@@ -33,9 +33,12 @@ import java.util.stream.Stream;
  *       stop, or a lifeline stop). The command it ran with goes to {@code ROLE.flags}, because
  *       the cache must be created with the same JVM, flags and class path. The admin verbs are
  *       recorded by {@code up} itself once the cluster is ready: a {@code status} against it.</li>
- *   <li>create: {@code up}, once ready, creates a cache for every recorded role that has none,
- *       one at a time at low priority, into a temporary file renamed into place, so a JVM
- *       starting meanwhile sees no cache or a whole one.</li>
+ *   <li>create: a cache for every recorded role that has none, one at a time at low priority,
+ *       into a temporary file renamed into place, so a JVM starting meanwhile sees no cache or
+ *       a whole one. {@code up} does it once ready (for what earlier runs recorded), and when it
+ *       stops it leaves it to a detached helper ({@link #main}) that first waits for {@code up}
+ *       to exit: the daemons' configurations are written as they stop and {@code up}'s own as
+ *       it exits, and a stop must not wait for caches (a signal gives it 60 s).</li>
  * </ol>
  * So a fresh clone's first {@code up} records, its second starts with cached daemons, and a
  * configuration that fails to create (a run killed mid-write) is deleted and recorded again.
@@ -56,6 +59,8 @@ final class AotCache {
     private static final long CREATE_SECONDS_MAX = 300;
     /** A training admin verb is a status call; it must not hang a background thread. */
     private static final long TRAIN_SECONDS_MAX = 120;
+    /** up's stop takes at most about a minute (its signal cleanup limit). */
+    private static final long WAIT_FOR_EXIT_SECONDS_MAX = 120;
     /** JVM output about the cache (missing classes skipped, a mismatch) is not the user's. */
     private static final List<String> QUIET = List.of("-Xlog:aot=off", "-Xlog:cds=off");
 
@@ -231,6 +236,53 @@ final class AotCache {
                 + (done ? "exit code " + process.exitValue() : "over " + CREATE_SECONDS_MAX + " s")
                 + ", see " + log + "); it is recorded again on the next start");
         return false;
+    }
+
+    /**
+     * Starts the helper that creates what is pending once this process has exited, detached
+     * (own session, stdin /dev/null, output to {@code helper.log}) since it must outlive us.
+     * It is bounded: at most {@link #CREATE_SECONDS_MAX} per role, and nothing to do is no work.
+     */
+    void createPendingAfterExit() throws IOException {
+        if (!enabled()) {
+            return;
+        }
+        List<String> command = new ArrayList<>();
+        if (Files.isExecutable(Path.of("/usr/bin/setsid"))) {
+            command.add("/usr/bin/setsid");
+        }
+        command.add(ProcessHandle.current().info().command()
+                .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        command.addAll(List.of("-XX:+UseSerialGC", "-Xmx64m", "-cp",
+                System.getProperty("java.class.path"), AotCache.class.getName(), dir.toString(),
+                String.valueOf(ProcessHandle.current().pid())));
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("helper.log").toFile()))
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+        builder.environment().remove(ShutdownSignal.LIFELINE_ENV);
+        builder.start();
+    }
+
+    /**
+     * The helper: {@code AotCache DIR PID} waits (at most {@link #WAIT_FOR_EXIT_SECONDS_MAX})
+     * for process PID to exit, then creates every pending cache in DIR.
+     */
+    public static void main(String[] args) throws Exception {
+        if (args.length != 2) {
+            System.err.println("usage: AotCache DIR PID");
+            System.exit(2);
+        }
+        ProcessHandle.of(Long.parseLong(args[1])).ifPresent(process -> {
+            try {
+                process.onExit().get(WAIT_FOR_EXIT_SECONDS_MAX, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                System.err.println("AotCache: pid " + args[1] + " still runs after "
+                        + WAIT_FOR_EXIT_SECONDS_MAX + " s (" + e + "); creating what is ready");
+            }
+        });
+        List<String> created = new AotCache(Path.of(args[0]))
+                .createPending(line -> System.err.println("AotCache: " + line));
+        System.err.println("AotCache: " + java.time.Instant.now() + " created " + created);
     }
 
     Path cacheFile(String role) {

@@ -578,6 +578,7 @@ final class UpCommand implements Callable<Integer> {
         }
         if (daemons.stream().noneMatch(DaemonProcess::alive)) {
             writeClusterFileQuietly();
+            leaveCachesToHelper();
             return;
         }
         Map<String, String> roles = new java.util.LinkedHashMap<>();
@@ -593,12 +594,22 @@ final class UpCommand implements Callable<Integer> {
             List<DaemonProcess> group = daemons.stream().filter(d -> d.role.equals(role)).toList();
             group.forEach(DaemonProcess::requestStop);
             for (DaemonProcess daemon : group) {
-                daemon.awaitStopped(DaemonProcess.STOP_TIMEOUT_MILLIS);
+                daemon.awaitStopped(daemon.stopTimeoutMillis());
             }
         }
         writeClusterFileQuietly();
+        leaveCachesToHelper();
         say("stopped; the data stays in " + layout.dataDir() + " (up --data "
                 + layout.dataDir() + " brings the cluster back)");
+    }
+
+    /** The daemons have written their AOT configurations; up writes its own as it exits. */
+    private void leaveCachesToHelper() {
+        try {
+            aot.createPendingAfterExit();
+        } catch (IOException e) {
+            say("start-up caches not written: " + e.getMessage());
+        }
     }
 
     private void writeClusterFileQuietly() {
