@@ -54,7 +54,7 @@ await_cache_helper() {
 printf '%-6s %-12s %10s %10s %10s %12s\n' round caches leader_s cs_up_s ready_s cpu_s
 for ((round = 1; round <= rounds; round++)); do
     await_cache_helper
-    caches=$(ls "$root"/cli/target/aot/*/*.aot 2>/dev/null | wc -l)
+    caches=$( (ls "$root"/cli/target/aot/*/*.aot 2>/dev/null || true) | wc -l)
     out="$work/up-$round.out"
     start_ns=$(date +%s%N)
     "$basalt" up --data "$data" --port-base "$port_base" >"$out" 2>&1 &
