@@ -151,6 +151,7 @@ final class MetaCommand implements Runnable {
                     System.err.println("basalt: closing meta failed: " + e.getMessage());
                 }
             }, "meta-shutdown"));
+            ShutdownSignal.watchLifelineIfSupervised();
             try {
                 server.awaitStop();
             } catch (InterruptedException e) {

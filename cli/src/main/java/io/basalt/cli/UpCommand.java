@@ -45,6 +45,15 @@ import picocli.CommandLine.Option;
  * hides bugs; the rest keep running, as they would on separate machines. A stop goes in reverse
  * order (gateway, chunk servers, meta) so nobody loses the service it depends on while it shuts
  * down; each gets {@link DaemonProcess#STOP_TIMEOUT_MILLIS} after SIGTERM before SIGKILL.
+ * If {@code up} itself dies (SIGKILL, the OOM killer) the daemons see their lifeline pipe end
+ * and stop cleanly on their own ({@link ShutdownSignal}), all at once since nobody orders them:
+ * none of their clean stops needs another daemon (chunk servers checkpoint their own WAL).
+ *
+ * <p>Start-up time on two cores is JVM start times ten: meta is started first (it is on every
+ * other daemon's critical path), a lone meta member elects itself without waiting an election
+ * timeout, readiness is polled every {@value #POLL_MILLIS} ms, and each role runs from its AOT
+ * cache when the launcher provides one ({@link AotCache}; recorded and created after a start, off
+ * its critical path). docs/performance.md has what each step saved.
  *
  * <p>State lives in {@code DIR} ({@link UpLayout}): running {@code up} again on it brings the same
  * cluster back — meta members recover from their Raft storage (they bootstrap only on an empty
@@ -65,7 +74,8 @@ final class UpCommand implements Callable<Integer> {
     private static final long META_READY_MILLIS_MAX = 90_000;
     private static final long CS_READY_MILLIS_MAX = 120_000;
     private static final long NBD_READY_MILLIS_MAX = 60_000;
-    private static final long POLL_MILLIS = 200;
+    /** Readiness polls: a meta status call or a TCP connect, cheap next to a JVM start. */
+    private static final long POLL_MILLIS = 50;
     /** Lines of a dead daemon's log shown with its death. */
     private static final int LOG_TAIL_LINES = 15;
 
@@ -112,6 +122,9 @@ final class UpCommand implements Callable<Integer> {
     private volatile boolean stopping;
     /** Set once every daemon is ready: a death after it is reported and the rest keep running. */
     private volatile boolean ready;
+    private final AotCache aot = AotCache.fromEnvironment();
+    /** Records and creates AOT caches after the start; interrupted by a stop. */
+    private volatile Thread cacheWorker;
 
     @Override
     public Integer call() throws Exception {
@@ -372,13 +385,40 @@ final class UpCommand implements Callable<Integer> {
         writeClusterFile(true);
         ready = true;
         printReady(startNanos, nbd);
+        startCacheWorker();
         return true;
+    }
+
+    /**
+     * After the start, off its critical path: records the admin verbs' AOT cache against this
+     * cluster and creates the caches the daemons of an earlier start recorded ({@link AotCache}).
+     */
+    private void startCacheWorker() {
+        if (!aot.enabled()) {
+            return;
+        }
+        cacheWorker = Thread.ofVirtual().name("basalt-up-aot").start(() -> {
+            try {
+                aot.trainAdmin(layout.dataDir(), UpCommand::say);
+                List<String> created = aot.createPending(UpCommand::say);
+                if (!created.isEmpty()) {
+                    say("start-up caches written for " + String.join(", ", created)
+                            + " (used from the next start on)");
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (IOException | RuntimeException e) {
+                say("start-up caches not written: " + e.getMessage());
+            }
+        });
     }
 
     private void startAll(List<DaemonProcess> group) throws IOException {
         for (DaemonProcess daemon : group) {
             daemons.add(daemon);
-            daemon.start();
+            // The first daemon of a role records its AOT cache when there is none yet.
+            daemon.startSupervised(aot.flags(daemon.role, daemon.index == 1,
+                    DaemonProcess.javaBaseCommand()));
             daemon.process().onExit().thenAccept(process -> onExit(daemon, process.exitValue()));
         }
         writeClusterFile(true);
@@ -531,8 +571,14 @@ final class UpCommand implements Callable<Integer> {
     /** SIGTERM in reverse start order, group by group, each waited for (SIGKILL after a grace). */
     private void stopAll() throws InterruptedException {
         stopping = true;
+        Thread worker = cacheWorker;
+        if (worker != null) {
+            worker.interrupt();
+            worker.join(TimeUnit.SECONDS.toMillis(15));
+        }
         if (daemons.stream().noneMatch(DaemonProcess::alive)) {
             writeClusterFileQuietly();
+            leaveCachesToHelper();
             return;
         }
         Map<String, String> roles = new java.util.LinkedHashMap<>();
@@ -548,12 +594,22 @@ final class UpCommand implements Callable<Integer> {
             List<DaemonProcess> group = daemons.stream().filter(d -> d.role.equals(role)).toList();
             group.forEach(DaemonProcess::requestStop);
             for (DaemonProcess daemon : group) {
-                daemon.awaitStopped(DaemonProcess.STOP_TIMEOUT_MILLIS);
+                daemon.awaitStopped(daemon.stopTimeoutMillis());
             }
         }
         writeClusterFileQuietly();
+        leaveCachesToHelper();
         say("stopped; the data stays in " + layout.dataDir() + " (up --data "
                 + layout.dataDir() + " brings the cluster back)");
+    }
+
+    /** The daemons have written their AOT configurations; up writes its own as it exits. */
+    private void leaveCachesToHelper() {
+        try {
+            aot.createPendingAfterExit();
+        } catch (IOException e) {
+            say("start-up caches not written: " + e.getMessage());
+        }
     }
 
     private void writeClusterFileQuietly() {

@@ -158,6 +158,50 @@ class UpIT {
         }
     }
 
+    /**
+     * kill -9 of up (what the OOM killer or a lost terminal session does): its daemons see their
+     * lifeline end and stop by themselves, through their clean stop, instead of running on.
+     */
+    @Test
+    void daemonsStopCleanlyWhenUpIsKilled() throws Exception {
+        try {
+            UpProcess up = startUp();
+            System.out.println("up ready after " + up.readyMillis + " ms");
+            JsonNode cluster = clusterFile();
+            Set<Long> pids = pids(cluster);
+            assertThat(pids).as("meta, the chunk servers, the NBD and the S3 gateway")
+                    .hasSize(1 + CHUNK_SERVERS + 2);
+            long upPid = up.process.pid();
+            up.process.destroyForcibly();
+            assertThat(up.process.waitFor(30, TimeUnit.SECONDS)).isTrue();
+
+            // Up to a stop's grace each; they stop in parallel, on a loaded CI machine.
+            long deadlineNanos = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+            for (long pid : pids) {
+                ProcessHandle.of(pid).ifPresent(handle -> handle.onExit().orTimeout(
+                        Math.max(1, deadlineNanos - System.nanoTime()), TimeUnit.NANOSECONDS).join());
+            }
+            for (JsonNode daemon : cluster.get("daemons")) {
+                String name = daemon.get("name").asText();
+                String log = Files.readString(Path.of(daemon.get("log").asText()));
+                assertThat(log).as(name + "'s log").contains(
+                        "basalt: supervisor (basalt up, pid " + upPid + ") is gone: stopping");
+                // The clean stop ran, not just the end of the process.
+                String cleanStop = switch (daemon.get("role").asText()) {
+                    case "cs" -> "shutting down: finishing queued writes";
+                    case "meta" -> "closing MetaStateMachine";
+                    case "nbd", "s3" -> "stopped";
+                    default -> throw new AssertionError("unknown role in " + daemon);
+                };
+                assertThat(log.substring(log.indexOf("is gone: stopping"))).as(name + "'s log")
+                        .contains(cleanStop);
+            }
+        } catch (Throwable e) {
+            printDiagnostics();
+            throw e;
+        }
+    }
+
     // ---------------------------------------------------------------------------------------
     // The up process
 

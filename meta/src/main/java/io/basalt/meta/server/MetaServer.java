@@ -35,7 +35,8 @@ import org.slf4j.LoggerFactory;
  *   <li>Election timeout {@code electionTimeoutMin..2x}: 1.5-3 s by default. ZGC keeps GC pauses
  *       under a millisecond, so what a member must ride out is scheduling stalls on a loaded
  *       machine, not GC; 1.5 s is an order of magnitude above those yet elects a new leader
- *       within a few seconds of a crash.</li>
+ *       within a few seconds of a crash. A one-member group elects itself after
+ *       {@value #SOLO_FIRST_ELECTION_MILLIS_MIN} ms instead: there is nobody to wait for.</li>
  *   <li>Reads are linearizable by ReadIndex, not by leader lease: a lease trusts clocks and a
  *       leader that was paused (GC, SIGSTOP) could serve a stale read from an expired lease.</li>
  *   <li>Ratis' own pause monitor steps a leader down after a pause longer than the election
@@ -49,6 +50,11 @@ import org.slf4j.LoggerFactory;
 public final class MetaServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(MetaServer.class);
     static final long PAUSE_LOG_MILLIS = 200;
+    /**
+     * First election timeout of a one-member group (up to twice it): long enough for the member's
+     * own start to settle, far below the 1.5 s a group with peers must wait to hear a leader.
+     */
+    static final long SOLO_FIRST_ELECTION_MILLIS_MIN = 50;
     private static final Duration WATCHDOG_PERIOD = Duration.ofMillis(500);
     private static final Duration RECOVERER_PERIOD = Duration.ofSeconds(1);
     /** How long an UNHEALTHY chunk server stays silent before its chunklets are rebuilt. */
@@ -167,6 +173,15 @@ public final class MetaServer implements AutoCloseable {
                 TimeDuration.valueOf(electionMillis, TimeUnit.MILLISECONDS));
         RaftServerConfigKeys.Rpc.setTimeoutMax(properties,
                 TimeDuration.valueOf(2 * electionMillis, TimeUnit.MILLISECONDS));
+        if (config.peers().size() == 1) {
+            // A lone member has no leader to hear from and nobody to split a vote with, so the
+            // first election timeout (1.5-3 s by default) only delays every start of a one-member
+            // cluster (basalt up). Later elections keep the full timeout: there are none to win.
+            RaftServerConfigKeys.Rpc.setFirstElectionTimeoutMin(properties,
+                    TimeDuration.valueOf(SOLO_FIRST_ELECTION_MILLIS_MIN, TimeUnit.MILLISECONDS));
+            RaftServerConfigKeys.Rpc.setFirstElectionTimeoutMax(properties,
+                    TimeDuration.valueOf(2 * SOLO_FIRST_ELECTION_MILLIS_MIN, TimeUnit.MILLISECONDS));
+        }
         RaftServerConfigKeys.Rpc.setRequestTimeout(properties,
                 TimeDuration.valueOf(Math.max(3000, 2 * electionMillis), TimeUnit.MILLISECONDS));
         RaftServerConfigKeys.LeaderElection.setLeaderStepDownWaitTime(properties,
