@@ -28,6 +28,8 @@ import java.util.Optional;
 final class Operations {
     static final String STORAGE_POLICY_HEADER = "x-basalt-storage-policy";
     static final String STORAGE_CLASS = "STANDARD";
+    /** The one region where CreateBucket on a bucket its requester owns is 200 OK. */
+    static final String LEGACY_RECREATE_REGION = "us-east-1";
 
     final S3Gateway.Config config;
     final ObjectStore store;
@@ -165,7 +167,19 @@ final class Operations {
         }
         String policy = exchange.header(STORAGE_POLICY_HEADER);
         policy = policy == null || policy.isBlank() ? config.defaultPolicy() : policy.strip();
-        StoreErrors.await(store.createBucket(exchange.bucket(), exchange.accessKey(), policy));
+        try {
+            StoreErrors.await(store.createBucket(exchange.bucket(), exchange.accessKey(),
+                    policy));
+        } catch (S3Exception e) {
+            // S3's legacy rule for North Virginia: re-creating a bucket you own is 200 OK there
+            // (every other region says BucketAlreadyOwnedByYou). Clients written against
+            // us-east-1 (boto3's "make sure it exists" create_bucket, s3-tests' fixtures) rely
+            // on it. The bucket is left as it is: Basalt has no ACLs to reset.
+            if (e.error() != S3Error.BucketAlreadyOwnedByYou
+                    || !config.region().equals(LEGACY_RECREATE_REGION)) {
+                throw e;
+            }
+        }
         exchange.setHeader("Location", "/" + exchange.bucket());
         exchange.sendEmpty(200);
     }

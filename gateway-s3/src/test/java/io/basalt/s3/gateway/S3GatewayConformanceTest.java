@@ -1,0 +1,56 @@
+package io.basalt.s3.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.model.S3Exception;
+
+/**
+ * Behaviour that Ceph's s3-tests found differing from S3 (docs/objects.md, "Conformance:
+ * ceph/s3-tests"), each pinned to the S3 API reference through the AWS SDK or raw requests.
+ */
+class S3GatewayConformanceTest {
+    private static GatewayFixture fixture;
+    private static S3Client s3;
+    private static RawS3 raw;
+
+    @BeforeAll
+    static void start() {
+        fixture = new GatewayFixture();
+        s3 = fixture.client();
+        raw = new RawS3(fixture.endpoint, GatewayFixture.ACCESS_KEY, GatewayFixture.SECRET);
+    }
+
+    @AfterAll
+    static void stop() {
+        s3.close();
+        fixture.close();
+    }
+
+    private static String errorCode(Throwable e) {
+        return ((S3Exception) e).awsErrorDetails().errorCode();
+    }
+
+    @Test
+    void recreatingOwnBucketIsOkInUsEast1AndAlreadyOwnedElsewhere() {
+        s3.createBucket(b -> b.bucket("recreate"));
+        s3.createBucket(b -> b.bucket("recreate"));
+        try (S3Client other = fixture.client(GatewayFixture.OTHER_ACCESS_KEY,
+                GatewayFixture.OTHER_SECRET)) {
+            assertThatThrownBy(() -> other.createBucket(b -> b.bucket("recreate")))
+                    .satisfies(e -> assertThat(errorCode(e)).isEqualTo("BucketAlreadyExists"));
+        }
+        try (GatewayFixture euWest = new GatewayFixture(S3Gateway.Config.defaults()
+                .withRegion("eu-west-1"));
+                S3Client client = euWest.client()) {
+            client.createBucket(b -> b.bucket("recreate"));
+            assertThatThrownBy(() -> client.createBucket(b -> b.bucket("recreate")))
+                    .satisfies(e -> assertThat(errorCode(e))
+                            .isEqualTo("BucketAlreadyOwnedByYou"));
+        }
+    }
+}
