@@ -6,7 +6,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.model.NoSuchBucketException;
 import software.amazon.awssdk.services.s3.model.S3Exception;
 
 /**
@@ -52,5 +54,23 @@ class S3GatewayConformanceTest {
                     .satisfies(e -> assertThat(errorCode(e))
                             .isEqualTo("BucketAlreadyOwnedByYou"));
         }
+    }
+
+    @Test
+    void deleteBucketAbortsUploadsInProgressWhenNoObjectIsLeft() {
+        s3.createBucket(b -> b.bucket("uploads-only"));
+        int logsBefore = fixture.store.logCount();
+        for (int i = 0; i < 3; i++) {
+            String key = "u" + i;
+            String uploadId = s3.createMultipartUpload(b -> b.bucket("uploads-only").key(key))
+                    .uploadId();
+            s3.uploadPart(b -> b.bucket("uploads-only").key(key).uploadId(uploadId)
+                    .partNumber(1), RequestBody.fromString("part"));
+        }
+        s3.deleteBucket(b -> b.bucket("uploads-only"));
+        assertThatThrownBy(() -> s3.headBucket(b -> b.bucket("uploads-only")))
+                .isInstanceOf(NoSuchBucketException.class);
+        // The parts' bytes were freed (aborted), not left behind with the bucket.
+        assertThat(fixture.store.logCount()).isEqualTo(logsBefore);
     }
 }
