@@ -23,7 +23,7 @@ class NamesAndEncodingTest {
         "bucket-", ".bucket", "bucket.", "my..bucket", "192.168.5.4", "1.2.3.4",
         "xn--bucket", "sthree-bucket", "amzn-s3-demo-bucket", "bucket-s3alias",
         "bucket--ol-s3", "bucket.mrap", "bucket--x-s3", "bucket--table-s3", "buck\u00e9t",
-        "bu cket", ""})
+        "bu cket", "", "foo.-bar", "foo-.bar"})
     void invalidBucketNames(String name) {
         assertThat(BucketNames.isValid(name)).as(name).isFalse();
         assertThatThrownBy(() -> BucketNames.validate(name)).isInstanceOfSatisfying(

@@ -154,9 +154,7 @@ final class MultipartOperations {
                 .toList();
         ObjectVersion version = StoreErrors.await(store.completeUpload(bucket.name(),
                 exchange.key(), uploadId, named, conditions));
-        if (Operations.showsVersionIds(bucket)) {
-            exchange.setHeader("x-amz-version-id", version.versionId());
-        }
+        Operations.setWrittenVersionId(exchange, bucket, version);
         ChecksumType type = version.checksumType() == null ? null
                 : ChecksumType.fromName(version.checksumType());
         var checksums = ObjectOperations.checksumsByAlgorithm(version.checksums());

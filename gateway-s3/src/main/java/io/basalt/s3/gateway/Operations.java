@@ -148,6 +148,17 @@ final class Operations {
         return new Owner(accessKey, accessKey);
     }
 
+    /**
+     * x-amz-version-id of a write's answer (PutObject, CopyObject, CompleteMultipartUpload): the
+     * new version's id in a versioning-enabled bucket. A write to an unversioned or suspended
+     * bucket makes the "null" version, which S3 does not name in the answer.
+     */
+    static void setWrittenVersionId(Exchange exchange, Bucket bucket, ObjectVersion version) {
+        if (showsVersionIds(bucket) && !version.versionId().equals(ObjectVersion.NULL_VERSION)) {
+            exchange.setHeader("x-amz-version-id", version.versionId());
+        }
+    }
+
     /** Whether responses about {@code bucket}'s objects carry x-amz-version-id. */
     static boolean showsVersionIds(Bucket bucket) {
         return bucket.versioning() != Versioning.UNVERSIONED;

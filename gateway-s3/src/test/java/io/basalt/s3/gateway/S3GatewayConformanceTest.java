@@ -3,11 +3,15 @@ package io.basalt.s3.gateway;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.util.LinkedHashMap;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.model.BucketVersioningStatus;
+import software.amazon.awssdk.services.s3.model.CompletedPart;
 import software.amazon.awssdk.services.s3.model.NoSuchBucketException;
 import software.amazon.awssdk.services.s3.model.S3Exception;
 
@@ -72,5 +76,49 @@ class S3GatewayConformanceTest {
                 .isInstanceOf(NoSuchBucketException.class);
         // The parts' bytes were freed (aborted), not left behind with the bucket.
         assertThat(fixture.store.logCount()).isEqualTo(logsBefore);
+    }
+
+    @Test
+    void contentEncodingIsKeptAsSentWithoutAwsChunked() {
+        s3.createBucket(b -> b.bucket("encodings"));
+        Map<String, String> sentToStored = new LinkedHashMap<>();
+        sentToStored.put("deflate, gzip", "deflate, gzip");
+        sentToStored.put("deflate,gzip", "deflate,gzip");
+        sentToStored.put("gzip, aws-chunked", "gzip");
+        sentToStored.put("aws-chunked, deflate,gzip", "deflate,gzip");
+        sentToStored.put("deflate, aws-chunked, gzip", "deflate, gzip");
+        sentToStored.forEach((sent, stored) -> {
+            s3.putObject(b -> b.bucket("encodings").key("k").contentEncoding(sent),
+                    RequestBody.fromString("x"));
+            assertThat(s3.headObject(b -> b.bucket("encodings").key("k")).contentEncoding())
+                    .as(sent).isEqualTo(stored);
+        });
+        assertThat(ObjectHeaders.withoutAwsChunked("aws-chunked")).isEmpty();
+    }
+
+    @Test
+    void writesToASuspendedBucketDoNotNameTheNullVersion() {
+        s3.createBucket(b -> b.bucket("suspended-writes"));
+        s3.putBucketVersioning(b -> b.bucket("suspended-writes").versioningConfiguration(
+                v -> v.status(BucketVersioningStatus.ENABLED)));
+        String enabledId = s3.putObject(b -> b.bucket("suspended-writes").key("k"),
+                RequestBody.fromString("one")).versionId();
+        assertThat(enabledId).isNotNull().isNotEqualTo("null");
+        s3.putBucketVersioning(b -> b.bucket("suspended-writes").versioningConfiguration(
+                v -> v.status(BucketVersioningStatus.SUSPENDED)));
+        assertThat(s3.putObject(b -> b.bucket("suspended-writes").key("k"),
+                RequestBody.fromString("two")).versionId()).isNull();
+        assertThat(s3.copyObject(b -> b.sourceBucket("suspended-writes").sourceKey("k")
+                .destinationBucket("suspended-writes").destinationKey("copy")).versionId())
+                .isNull();
+        String uploadId = s3.createMultipartUpload(b -> b.bucket("suspended-writes")
+                .key("mp")).uploadId();
+        String etag = s3.uploadPart(b -> b.bucket("suspended-writes").key("mp")
+                .uploadId(uploadId).partNumber(1), RequestBody.fromString("part")).eTag();
+        assertThat(s3.completeMultipartUpload(b -> b.bucket("suspended-writes").key("mp")
+                .uploadId(uploadId).multipartUpload(m -> m.parts(CompletedPart.builder()
+                        .partNumber(1).eTag(etag).build()))).versionId()).isNull();
+        assertThat(s3.headObject(b -> b.bucket("suspended-writes").key("k")).versionId())
+                .isEqualTo("null");
     }
 }
