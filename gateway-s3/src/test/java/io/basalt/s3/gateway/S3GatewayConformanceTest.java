@@ -3,6 +3,9 @@ package io.basalt.s3.gateway;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.basalt.s3.RequestHeaders;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
@@ -120,5 +123,40 @@ class S3GatewayConformanceTest {
                         .partNumber(1).eTag(etag).build()))).versionId()).isNull();
         assertThat(s3.headObject(b -> b.bucket("suspended-writes").key("k")).versionId())
                 .isEqualTo("null");
+    }
+
+    @Test
+    void wireHeaderValuesAreReadAsUtf8WhenTheyAreUtf8() {
+        assertThat(RequestHeaders.fromWireValue("Hello World\u00c3\u00a9"))
+                .isEqualTo("Hello World\u00e9");
+        assertThat(RequestHeaders.fromWireValue("\u00e4\u00b8\u00ad")).isEqualTo("\u4e2d");
+        // A lone Latin-1 byte is not UTF-8: kept as the client sent and signed it.
+        assertThat(RequestHeaders.fromWireValue("Hello World\u00e9"))
+                .isEqualTo("Hello World\u00e9");
+        assertThat(RequestHeaders.fromWireValue("plain ascii")).isEqualTo("plain ascii");
+    }
+
+    @Test
+    void utf8UserMetadataIsSignedAndStoredAsText() throws Exception {
+        s3.createBucket(b -> b.bucket("unicode-metadata"));
+        byte[] body = "bar".getBytes(StandardCharsets.UTF_8);
+        String value = "Hello World\u00e9 \u4e2d";
+        Map<String, String> signed = raw.sign("PUT", "/unicode-metadata/foo", "",
+                Map.of("x-amz-meta-meta1", value), RawS3.hex(RawS3.sha256(body)));
+        // java.net.http refuses non-ASCII header values; boto3 and the SDKs send UTF-8 bytes.
+        StringBuilder head = new StringBuilder("PUT /unicode-metadata/foo HTTP/1.1\r\n");
+        signed.forEach((name, headerValue) -> head.append(name).append(": ")
+                .append(headerValue).append("\r\n"));
+        head.append("content-length: ").append(body.length)
+                .append("\r\nconnection: close\r\n\r\n");
+        try (Socket socket = new Socket(fixture.endpoint.getHost(), fixture.endpoint.getPort())) {
+            socket.getOutputStream().write(head.toString().getBytes(StandardCharsets.UTF_8));
+            socket.getOutputStream().write(body);
+            String statusLine = new String(socket.getInputStream().readNBytes(12),
+                    StandardCharsets.ISO_8859_1);
+            assertThat(statusLine).isEqualTo("HTTP/1.1 200");
+        }
+        assertThat(fixture.store.head("unicode-metadata", "foo", null).join().orElseThrow()
+                .headers()).containsEntry("x-amz-meta-meta1", value);
     }
 }
