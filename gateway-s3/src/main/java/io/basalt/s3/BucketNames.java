@@ -11,7 +11,6 @@ import java.util.List;
  *   <li>only lowercase letters, digits, dots ({@code .}) and hyphens ({@code -});</li>
  *   <li>begins and ends with a letter or digit;</li>
  *   <li>no two adjacent dots;</li>
- *   <li>no '-' next to a '.' (every label a DNS label);</li>
  *   <li>not formatted as an IPv4 address ({@code 192.168.5.4});</li>
  *   <li>not starting with the reserved prefixes {@code xn--}, {@code sthree-},
  *       {@code amzn-s3-demo-};</li>
@@ -59,13 +58,6 @@ public final class BucketNames {
             }
             if (c == '.' && i > 0 && name.charAt(i - 1) == '.') {
                 return "has two adjacent dots";
-            }
-            // Each dot-separated label must be a DNS label (virtual-hosted addressing puts the
-            // name in Host), so no label starts or ends with '-'; the S3 console and AWS's
-            // CloudTrail naming rules refuse "my-.bucket" and "my.-bucket" for that reason.
-            if (i > 0 && (c == '.' || c == '-') && (name.charAt(i - 1) == '.'
-                    || name.charAt(i - 1) == '-') && c != name.charAt(i - 1)) {
-                return "has a '-' next to a '.' at " + (i - 1);
             }
         }
         if (!isLowerAlphanumeric(name.charAt(0)) || !isLowerAlphanumeric(name.charAt(length - 1))) {
