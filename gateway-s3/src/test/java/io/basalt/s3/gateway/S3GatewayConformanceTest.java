@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.basalt.s3.RequestHeaders;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
@@ -14,9 +15,11 @@ import org.junit.jupiter.api.Test;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.BucketVersioningStatus;
+import software.amazon.awssdk.services.s3.model.ChecksumAlgorithm;
 import software.amazon.awssdk.services.s3.model.CompletedPart;
 import software.amazon.awssdk.services.s3.model.NoSuchBucketException;
 import software.amazon.awssdk.services.s3.model.S3Exception;
+import software.amazon.awssdk.services.s3.model.UploadPartResponse;
 
 /**
  * Behaviour that Ceph's s3-tests found differing from S3 (docs/objects.md, "Conformance:
@@ -158,5 +161,32 @@ class S3GatewayConformanceTest {
         }
         assertThat(fixture.store.head("unicode-metadata", "foo", null).join().orElseThrow()
                 .headers()).containsEntry("x-amz-meta-meta1", value);
+    }
+
+    @Test
+    void completeChecksumHeaderIsTheObjectsCompositeNotTheXmlBodys() throws Exception {
+        s3.createBucket(b -> b.bucket("complete-checksum"));
+        byte[] part = "part one".getBytes(StandardCharsets.UTF_8);
+        String partSha256 = Base64.getEncoder().encodeToString(RawS3.sha256(part));
+        String composite = Base64.getEncoder().encodeToString(RawS3.sha256(
+                RawS3.sha256(part))) + "-1";
+        String uploadId = s3.createMultipartUpload(b -> b.bucket("complete-checksum").key("k")
+                .checksumAlgorithm(ChecksumAlgorithm.SHA256)).uploadId();
+        UploadPartResponse uploaded = s3.uploadPart(b -> b.bucket("complete-checksum").key("k")
+                .uploadId(uploadId).partNumber(1).checksumAlgorithm(ChecksumAlgorithm.SHA256),
+                RequestBody.fromBytes(part));
+        assertThat(uploaded.checksumSHA256()).isEqualTo(partSha256);
+        CompletedPart completed = CompletedPart.builder().partNumber(1)
+                .eTag(uploaded.eTag()).checksumSHA256(uploaded.checksumSHA256()).build();
+        String wrong = Base64.getEncoder().encodeToString(RawS3.sha256(new byte[1]));
+        assertThatThrownBy(() -> s3.completeMultipartUpload(b -> b.bucket("complete-checksum")
+                .key("k").uploadId(uploadId).checksumSHA256(wrong)
+                .multipartUpload(m -> m.parts(completed))))
+                .satisfies(e -> assertThat(errorCode(e)).isEqualTo("BadDigest"));
+        // The refused complete left the upload in progress; the right composite completes it.
+        assertThat(s3.completeMultipartUpload(b -> b.bucket("complete-checksum").key("k")
+                .uploadId(uploadId).checksumSHA256(composite)
+                .multipartUpload(m -> m.parts(completed))).checksumSHA256())
+                .isEqualTo(composite);
     }
 }
