@@ -1,5 +1,9 @@
 package io.basalt.s3;
 
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -50,6 +54,40 @@ public final class RequestHeaders {
 
     public static Builder builder() {
         return new Builder();
+    }
+
+    /**
+     * A header value as an HTTP server hands it over (Jetty and Netty make each byte one
+     * ISO-8859-1 char), read as UTF-8 when its bytes are valid UTF-8, else kept as is.
+     *
+     * <p>Why: clients send non-ASCII header values (user metadata) as UTF-8 bytes (boto3, the
+     * SDKs) and sign the decoded text; read byte by byte, "é" would become "Ã©" and the
+     * signature would not match. A value that is not valid UTF-8 (a lone Latin-1 byte) stays
+     * Latin-1, which is what a client that sent it that way signed.
+     */
+    public static String fromWireValue(String value) {
+        int firstNonAscii = -1;
+        for (int i = 0; i < value.length(); i++) {
+            char c = value.charAt(i);
+            if (c > 0xFF) {
+                return value; // not from the wire: already decoded text
+            }
+            if (c >= 0x80 && firstNonAscii < 0) {
+                firstNonAscii = i;
+            }
+        }
+        if (firstNonAscii < 0) {
+            return value;
+        }
+        byte[] bytes = value.getBytes(StandardCharsets.ISO_8859_1);
+        try {
+            return StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(bytes)).toString();
+        } catch (CharacterCodingException e) {
+            return value;
+        }
     }
 
     /** The first value of the header, or null when absent. */

@@ -62,7 +62,7 @@ final class Exchange {
         RequestHeaders.Builder builder = RequestHeaders.builder();
         for (HttpField field : request.getHeaders()) {
             if (field.getName() != null && field.getValue() != null) {
-                builder.add(field.getName(), field.getValue());
+                builder.add(field.getName(), RequestHeaders.fromWireValue(field.getValue()));
             }
         }
         if (!request.getHeaders().contains(HttpHeader.HOST)

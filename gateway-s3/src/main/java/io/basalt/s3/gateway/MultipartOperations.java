@@ -14,12 +14,15 @@ import io.basalt.s3.S3Exception;
 import io.basalt.s3.UriEncoding;
 import io.basalt.s3.checksum.ChecksumAlgorithm;
 import io.basalt.s3.checksum.ChecksumType;
+import io.basalt.s3.checksum.MultipartChecksums;
 import io.basalt.s3.route.CopySource;
 import io.basalt.s3.xml.CompletedPart;
 import io.basalt.s3.xml.RequestXml;
 import io.basalt.s3.xml.ResponseXml;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -33,6 +36,9 @@ import java.util.Set;
  * {@code checksumType} COMPOSITE (FULL_OBJECT multipart checksums are not supported yet).
  */
 final class MultipartOperations {
+    /** Parts listed per page when a complete's checksum is checked (ListParts' max). */
+    private static final int PARTS_PAGE_SIZE = 1000;
+
     private final Operations operations;
     private final ObjectStore store;
     private final BodyTransfers bodies;
@@ -147,22 +153,89 @@ final class MultipartOperations {
         ObjectStore.WriteConditions conditions = ObjectOperations.writeConditions(
                 exchange.headers);
         byte[] body = SmallBody.read(exchange, RequestXml.COMPLETE_MULTIPART_BYTES_MAX,
-                operations.metrics);
+                operations.metrics, false);
         List<CompletedPart> parts = RequestXml.parseCompleteMultipartUpload(body);
         List<ObjectStore.CompletedPart> named = parts.stream()
                 .map(part -> new ObjectStore.CompletedPart(part.partNumber(), part.etag()))
                 .toList();
+        checkClaimedObjectChecksum(exchange, bucket, uploadId, named);
         ObjectVersion version = StoreErrors.await(store.completeUpload(bucket.name(),
                 exchange.key(), uploadId, named, conditions));
-        if (Operations.showsVersionIds(bucket)) {
-            exchange.setHeader("x-amz-version-id", version.versionId());
-        }
+        Operations.setWrittenVersionId(exchange, bucket, version);
         ChecksumType type = version.checksumType() == null ? null
                 : ChecksumType.fromName(version.checksumType());
         var checksums = ObjectOperations.checksumsByAlgorithm(version.checksums());
         exchange.sendXml(200, ResponseXml.completeMultipartUpload("/" + bucket.name() + "/"
                 + UriEncoding.encode(exchange.key(), false), bucket.name(), exchange.key(),
                 version.etag(), checksums, checksums.isEmpty() ? null : type));
+    }
+
+    /**
+     * A CompleteMultipartUpload's x-amz-checksum-ALG header is the checksum the client expects
+     * of the object: for a COMPOSITE checksum, the algorithm over the named parts' checksums
+     * ("base64-N", or without "-N"). Checked before the commit, against the parts as stored, so
+     * a mismatch (BadDigest) leaves the upload in progress, as S3 does.
+     *
+     * @throws S3Exception BadDigest; InvalidRequest when the parts have no such checksums;
+     *     NotImplemented for a FULL_OBJECT checksum (not computed for multipart uploads yet)
+     */
+    private void checkClaimedObjectChecksum(Exchange exchange, Bucket bucket, String uploadId,
+            List<ObjectStore.CompletedPart> named) {
+        for (ChecksumAlgorithm algorithm : ChecksumAlgorithm.values()) {
+            String claimed = exchange.header(algorithm.headerName());
+            if (claimed == null) {
+                continue;
+            }
+            String type = exchange.header(ChecksumAlgorithm.TYPE_HEADER);
+            if ((type != null && type.strip().equalsIgnoreCase(ChecksumType.FULL_OBJECT.name()))
+                    || algorithm == ChecksumAlgorithm.CRC64NVME) {
+                throw new S3Exception(S3Error.NotImplemented, "FULL_OBJECT checksums of"
+                        + " multipart uploads are not computed yet; complete without "
+                        + algorithm.headerName());
+            }
+            Map<Integer, String> checksumByPart = storedPartChecksums(bucket, exchange.key(),
+                    uploadId, algorithm);
+            List<String> partChecksums = new ArrayList<>(named.size());
+            for (ObjectStore.CompletedPart part : named) {
+                String checksum = checksumByPart.get(part.number());
+                if (checksum == null) {
+                    throw new S3Exception(S3Error.InvalidRequest, "part " + part.number()
+                            + " has no " + algorithm.algorithmName() + " checksum to check "
+                            + algorithm.headerName() + " against");
+                }
+                partChecksums.add(checksum);
+            }
+            String composite = MultipartChecksums.composite(algorithm, partChecksums);
+            String expected = claimed.strip();
+            if (!composite.equals(expected) && !composite.equals(expected + "-"
+                    + partChecksums.size())) {
+                throw new S3Exception(S3Error.BadDigest, "the " + algorithm.algorithmName()
+                        + " you specified (" + expected + ") did not match the parts' "
+                        + composite);
+            }
+        }
+    }
+
+    /** The stored parts' checksums of {@code algorithm}, by part number (pages of 1,000). */
+    private Map<Integer, String> storedPartChecksums(Bucket bucket, String key,
+            String uploadId, ChecksumAlgorithm algorithm) {
+        Map<Integer, String> checksums = new HashMap<>();
+        int marker = 0;
+        for (int page = 0; page <= MultipartChecksums.PART_COUNT_MAX / PARTS_PAGE_SIZE; page++) {
+            PartListing listing = StoreErrors.await(store.listParts(bucket.name(), key,
+                    uploadId, marker, PARTS_PAGE_SIZE));
+            for (Part part : listing.parts()) {
+                String checksum = part.checksums().get(algorithm.algorithmName());
+                if (checksum != null && !checksum.isEmpty()) {
+                    checksums.put(part.number(), checksum);
+                }
+            }
+            if (!listing.truncated()) {
+                break;
+            }
+            marker = listing.nextPartNumberMarker();
+        }
+        return checksums;
     }
 
     void abortMultipartUpload(Exchange exchange) {

@@ -77,16 +77,22 @@ final class ObjectHeaders {
         return stored;
     }
 
-    private static String withoutAwsChunked(String contentEncoding) {
+    /**
+     * Content-Encoding without the aws-chunked transfer coding, the other codings kept as sent
+     * ("deflate, gzip" comes back byte for byte, as S3 returns it, whether or not the SDK
+     * appended ",aws-chunked").
+     */
+    static String withoutAwsChunked(String contentEncoding) {
         StringBuilder kept = new StringBuilder();
         for (String token : contentEncoding.split(",")) {
             String coding = token.strip();
-            if (!coding.isEmpty() && !coding.equalsIgnoreCase("aws-chunked")) {
-                if (!kept.isEmpty()) {
-                    kept.append(',');
-                }
-                kept.append(coding);
+            if (coding.isEmpty() || coding.equalsIgnoreCase("aws-chunked")) {
+                continue;
             }
+            if (!kept.isEmpty()) {
+                kept.append(',');
+            }
+            kept.append(kept.isEmpty() ? coding : token.stripTrailing());
         }
         return kept.toString();
     }

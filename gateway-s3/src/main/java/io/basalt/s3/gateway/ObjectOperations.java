@@ -63,9 +63,7 @@ final class ObjectOperations {
                         tags), conditions));
         exchange.setHeader("ETag", ETags.quote(version.etag()));
         writeChecksumHeaders(exchange, version.checksums(), version.checksumType());
-        if (Operations.showsVersionIds(bucket)) {
-            exchange.setHeader("x-amz-version-id", version.versionId());
-        }
+        Operations.setWrittenVersionId(exchange, bucket, version);
         exchange.sendEmpty(200);
     }
 
@@ -262,9 +260,7 @@ final class ObjectOperations {
                         exchange.accessKey(), body.md5Hex(), headers, body.checksums(),
                         body.checksums().isEmpty() ? "" : ChecksumType.FULL_OBJECT.name(),
                         tags), conditions));
-        if (Operations.showsVersionIds(bucket)) {
-            exchange.setHeader("x-amz-version-id", version.versionId());
-        }
+        Operations.setWrittenVersionId(exchange, bucket, version);
         if (Operations.showsVersionIds(sourceBucket)) {
             exchange.setHeader("x-amz-copy-source-version-id", sourceVersion.versionId());
         }

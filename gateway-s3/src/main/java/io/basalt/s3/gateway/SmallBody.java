@@ -27,6 +27,16 @@ final class SmallBody {
     private SmallBody() {}
 
     static byte[] read(Exchange exchange, int bytesMax, GatewayMetrics metrics) {
+        return read(exchange, bytesMax, metrics, true);
+    }
+
+    /**
+     * The body, checked against Content-MD5 and, when {@code checksumHeadersAreTheBodys}, the
+     * x-amz-checksum-* headers. CompleteMultipartUpload's checksum headers name the object's
+     * checksum, not its XML body's, so it passes false and checks them itself.
+     */
+    static byte[] read(Exchange exchange, int bytesMax, GatewayMetrics metrics,
+            boolean checksumHeadersAreTheBodys) {
         PayloadMode mode = exchange.authentication.payloadMode();
         int rawBytesMax = mode.isStreaming() ? bytesMax + FRAMING_BYTES_MAX : bytesMax;
         long contentLength = exchange.request.getHeaders().getLongField(
@@ -68,7 +78,7 @@ final class SmallBody {
         }
         for (ChecksumAlgorithm algorithm : ChecksumAlgorithm.values()) {
             String claimed = exchange.header(algorithm.headerName());
-            if (claimed != null) {
+            if (claimed != null && checksumHeadersAreTheBodys) {
                 var checksum = algorithm.newChecksum();
                 checksum.update(body, 0, body.length);
                 if (!checksum.digestBase64().equals(claimed.strip())) {

@@ -116,7 +116,11 @@ public final class RequestXml {
         }
         List<ObjectIdentifier> objects = new ArrayList<>(objectElements.size());
         for (XmlTree.Element object : objectElements) {
-            String key = required(object, "Key");
+            // Untrimmed: " " and "a " are keys S3 stores, and deleting them must name them.
+            String key = object.childRawText("Key");
+            if (key == null) {
+                throw XmlTree.malformed("<Object> has no <Key>");
+            }
             if (key.isEmpty()) {
                 throw XmlTree.malformed("an Object has an empty Key");
             }

@@ -33,8 +33,11 @@ final class XmlTree {
 
     private static final XMLInputFactory FACTORY = newFactory();
 
-    /** An element: local name, text (trimmed, for leaves), children in order. */
-    record Element(String name, String text, List<Element> children) {
+    /**
+     * An element: local name, text (trimmed, for leaves), the text as sent (for values where
+     * whitespace is data: an object key may be " "), children in order.
+     */
+    record Element(String name, String text, String rawText, List<Element> children) {
         /** The first child named {@code childName}, or null. */
         Element child(String childName) {
             for (Element child : children) {
@@ -43,6 +46,12 @@ final class XmlTree {
                 }
             }
             return null;
+        }
+
+        /** The untrimmed text of the first child named {@code childName}, or null. */
+        String childRawText(String childName) {
+            Element child = child(childName);
+            return child == null ? null : child.rawText;
         }
 
         /** The text of the first child named {@code childName}, or null. */
@@ -121,7 +130,8 @@ final class XmlTree {
                         }
                     }
                     case XMLStreamConstants.END_ELEMENT -> {
-                        Element element = new Element(names.pop(), texts.pop().toString().strip(),
+                        String rawText = texts.pop().toString();
+                        Element element = new Element(names.pop(), rawText.strip(), rawText,
                                 List.copyOf(children.pop()));
                         if (children.isEmpty()) {
                             root = element;

@@ -31,16 +31,22 @@ final class GatewayFixture implements AutoCloseable {
     final MovableClock clock = new MovableClock();
     final S3Gateway gateway;
     final URI endpoint;
+    final Region region;
 
     GatewayFixture() {
         this(S3Gateway.Limits.defaults());
     }
 
     GatewayFixture(S3Gateway.Limits limits) {
+        this(S3Gateway.Config.defaults().withLimits(limits));
+    }
+
+    /** A gateway with {@code config}, moved to an ephemeral loopback port. */
+    GatewayFixture(S3Gateway.Config baseConfig) {
         store.addUser("tester", ACCESS_KEY, SECRET);
         store.addUser("other", OTHER_ACCESS_KEY, OTHER_SECRET);
-        S3Gateway.Config config = S3Gateway.Config.defaults().withHost("127.0.0.1").withPort(0)
-                .withLimits(limits);
+        S3Gateway.Config config = baseConfig.withHost("127.0.0.1").withPort(0);
+        region = Region.of(config.region());
         gateway = S3Gateway.start(config, store, registry, clock);
         endpoint = URI.create("http://127.0.0.1:" + gateway.port());
     }
@@ -52,7 +58,7 @@ final class GatewayFixture implements AutoCloseable {
     S3Client client(String accessKey, String secret) {
         return S3Client.builder()
                 .endpointOverride(endpoint)
-                .region(Region.US_EAST_1)
+                .region(region)
                 .credentialsProvider(StaticCredentialsProvider.create(
                         AwsBasicCredentials.create(accessKey, secret)))
                 .forcePathStyle(true)
@@ -63,7 +69,7 @@ final class GatewayFixture implements AutoCloseable {
     S3Presigner presigner() {
         return S3Presigner.builder()
                 .endpointOverride(endpoint)
-                .region(Region.US_EAST_1)
+                .region(region)
                 .credentialsProvider(StaticCredentialsProvider.create(
                         AwsBasicCredentials.create(ACCESS_KEY, SECRET)))
                 .serviceConfiguration(S3Configuration.builder().pathStyleAccessEnabled(true)

@@ -88,10 +88,8 @@ class S3GatewaySdkTest {
         s3.headBucket(b -> b.bucket(bucket));
         assertThat(s3.getBucketLocation(b -> b.bucket(bucket)).locationConstraintAsString())
                 .isEmpty();
-        assertThatThrownBy(() -> s3.createBucket(b -> b.bucket(bucket)))
-                .isInstanceOf(S3Exception.class)
-                .satisfies(e -> assertThat(((S3Exception) e).awsErrorDetails().errorCode())
-                        .isEqualTo("BucketAlreadyOwnedByYou"));
+        // us-east-1 (the fixture's region): re-creating one's own bucket is 200 OK.
+        s3.createBucket(b -> b.bucket(bucket));
         s3.putObject(b -> b.bucket(bucket).key("k"), RequestBody.fromString("x"));
         assertThatThrownBy(() -> s3.deleteBucket(b -> b.bucket(bucket)))
                 .isInstanceOf(S3Exception.class)
@@ -385,8 +383,11 @@ class S3GatewaySdkTest {
                 .isEqualTo("one");
         s3.putBucketVersioning(b -> b.bucket(bucket).versioningConfiguration(v -> v.status(
                 BucketVersioningStatus.SUSPENDED)));
+        // A suspended bucket's write makes the "null" version; S3's answer does not name it
+        // (PutObject's "versioning suspended" example), GET and HEAD do.
         assertThat(s3.putObject(b -> b.bucket(bucket).key("k"), RequestBody.fromString("s"))
-                .versionId()).isEqualTo("null");
+                .versionId()).isNull();
+        assertThat(s3.headObject(b -> b.bucket(bucket).key("k")).versionId()).isEqualTo("null");
     }
 
     @Test

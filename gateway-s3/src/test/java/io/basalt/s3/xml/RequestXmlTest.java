@@ -73,6 +73,18 @@ class RequestXmlTest {
     }
 
     @Test
+    void deleteKeepsWhitespaceInKeys() {
+        // Keys " " and " a\t" exist in S3 (s3-tests' cleanup deletes a " " key this way).
+        RequestXml.DeleteRequest request = RequestXml.parseDelete(bytes("<Delete" + NS + ">"
+                + "<Object><Key> </Key></Object><Object><Key> a\t</Key></Object>"
+                + "<Object> <Key>b</Key> <VersionId> v2 </VersionId></Object></Delete>"));
+        assertThat(request.objects()).containsExactly(new ObjectIdentifier(" ", null),
+                new ObjectIdentifier(" a\t", null), new ObjectIdentifier("b", "v2"));
+        assertError(S3Error.MalformedXML, () -> RequestXml.parseDelete(bytes(
+                "<Delete><Object><Key></Key></Object></Delete>")));
+    }
+
+    @Test
     void deleteErrors() {
         assertError(S3Error.MalformedXML, () -> RequestXml.parseDelete(bytes("<Delete></Delete>")));
         assertError(S3Error.MalformedXML, () -> RequestXml.parseDelete(bytes(
