@@ -316,7 +316,7 @@ class ObjectRequestProperties {
         assertThatThrownBy(() -> MetaRequest.decode(bytes))
                 .isInstanceOf(MalformedMessageException.class)
                 .hasMessage("unknown versioning code 7");
-        for (int code : new int[] {0, 16, 31, 43, 63, 80, 95, 108, 127, 128, 255}) {
+        for (int code : new int[] {0, 17, 31, 43, 63, 80, 95, 108, 127, 128, 255}) {
             assertThatThrownBy(() -> MetaOp.ofCode(code))
                     .isInstanceOf(MalformedMessageException.class)
                     .hasMessage("unknown meta op " + code);
