@@ -39,7 +39,10 @@ data=${DATA:-/tmp/s3bench-data}
 port_base=${PORT_BASE:-15000}
 s3_port=$((port_base + 1900))
 ceph_dir=${CEPH_DIR:-$root/../shared/bench/ceph}
-[ -x "$ceph_dir/setup.sh" ] || ceph_dir=/work/shared/bench/ceph
+if [ ! -x "$ceph_dir/setup.sh" ]; then
+    echo "s3.sh: no Ceph setup script at $ceph_dir/setup.sh; set CEPH_DIR to the directory holding setup.sh and teardown.sh" >&2
+    exit 1
+fi
 export RUN_DIR=${CEPH_RUN_DIR:-/tmp/s3bench-ceph}
 export RGW_PORT=${RGW_PORT:-17480} MON_PORT_V2=${MON_PORT_V2:-3400} MON_PORT_V1=${MON_PORT_V1:-6889}
 export OSD_SIZE=${OSD_SIZE:-8G}
