@@ -41,6 +41,7 @@ public final class RecoveryWorker implements AutoCloseable {
     /** Client requests in flight on this server above which recovery reads wait. */
     static final long CLIENT_BUSY_REQUESTS = 32;
     private static final long RETRY_AFTER_FAILURE_NANOS = TimeUnit.SECONDS.toNanos(5);
+    private static final long RETRY_AFTER_RESTART_NANOS = TimeUnit.MILLISECONDS.toNanos(250);
 
     /** Settings: how often to ask meta, how many chunklets at once, how many bytes a second. */
     public record Config(long pollMillis, int concurrency, long bandwidthBytesPerSecond) {
@@ -189,6 +190,9 @@ public final class RecoveryWorker implements AutoCloseable {
         } finally {
             if (outcome.equals("failed") || outcome.equals("stopped")) {
                 retryAfterNanos.put(task.chunkUid(), System.nanoTime() + RETRY_AFTER_FAILURE_NANOS);
+            } else if (outcome.equals("restarted")) {
+                // Soon, not at once: should meta still list the old version, this never spins.
+                retryAfterNanos.put(task.chunkUid(), System.nanoTime() + RETRY_AFTER_RESTART_NANOS);
             }
             running.remove(task.chunkUid());
             metrics.recoveryActive.set(running.size());
