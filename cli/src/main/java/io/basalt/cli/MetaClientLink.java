@@ -144,7 +144,8 @@ public final class MetaClientLink implements MetaLink {
                             progress.catchUpBytesTotal()),
                     new MetaRequest.Heartbeat.ScrubReport(scrub.running(), scrub.passBytes(),
                             scrub.passDamaged(), scrub.passRepaired(), scrub.lastPassEndMillis(),
-                            scrub.lastPassDamaged(), scrub.lastPassRepaired()));
+                            scrub.lastPassDamaged(), scrub.lastPassRepaired()),
+                    appliedChangeSeq());
             VersionPuller current = puller;
             if (current != null) {
                 current.metaHas(reply.highestChangeSeq());
@@ -152,6 +153,13 @@ public final class MetaClientLink implements MetaLink {
         } catch (MetaException e) {
             throw new IOException("heartbeat to meta at " + peers + ": " + e.getMessage(), e);
         }
+    }
+
+    /** Up to which changeSeq the version puller has applied (deletes durable); -1 none yet. */
+    private long appliedChangeSeq() {
+        VersionPuller current = puller;
+        return current == null ? MetaRequest.Heartbeat.APPLIED_UNKNOWN
+                : Math.max(MetaRequest.Heartbeat.APPLIED_UNKNOWN, current.appliedSeq);
     }
 
     @Override

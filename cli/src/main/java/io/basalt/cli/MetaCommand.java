@@ -192,6 +192,12 @@ final class MetaCommand implements Runnable {
                 "Recovery items this member proposed as leader, by mode (rebuild, catchup, outdate, move)"
                         + " and outcome (changed, skipped, no_placement, last_copy)", "mode", "outcome",
                 server::recoveryItemsProposed);
+        io.prometheus.metrics.core.metrics.CounterWithCallback.builder()
+                .name("basalt_meta_version_tombstones_collected_total")
+                .help("Version-index tombstones this member collected as leader (their chunk server"
+                        + " had applied them)")
+                .callback(cb -> cb.call(server.tombstonesCollected()))
+                .register(registry);
         io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("basalt_meta_recovery_stuck_chunks")
                 .help("Chunks the last recoverer pass could not heal (no free failure domain, last copy);"
                         + " 0 on followers")

@@ -145,6 +145,18 @@ class RecoveryIT {
         command.addAll(List.of("volume", "verify", "scrub-e", "--meta", cluster.meta.peers()));
         Tools.Result verified = Tools.run(Duration.ofSeconds(120), null, Map.of(), command);
         assertThat(verified.stdout()).as(verified.describe()).contains(" 0 mismatched");
+
+        // Deleting a volume leaves a tombstone in the version index of each of its servers; once
+        // they have pulled it (and deleted their chunklets) the leader collects it.
+        cluster.client().deleteVolume("scrub-r", true);
+        long collectBy = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        String metrics = cluster.meta.metrics(0);
+        while (!metrics.matches("(?s).*\nbasalt_meta_version_tombstones_collected_total [1-9].*")
+                && System.nanoTime() < collectBy) {
+            Thread.sleep(200);
+            metrics = cluster.meta.metrics(0);
+        }
+        assertThat(metrics).containsPattern("(?m)^basalt_meta_version_tombstones_collected_total [1-9]");
     }
 
     @Test

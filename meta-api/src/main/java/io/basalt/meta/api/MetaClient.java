@@ -181,8 +181,20 @@ public final class MetaClient implements AutoCloseable {
     public HeartbeatReply heartbeat(int csId, long capacityBytes, long usedBytes, CsHealth health,
                                     MetaRequest.Heartbeat.RecoveryProgress recovery,
                                     MetaRequest.Heartbeat.ScrubReport scrub) {
+        return heartbeat(csId, capacityBytes, usedBytes, health, recovery, scrub,
+                MetaRequest.Heartbeat.APPLIED_UNKNOWN);
+    }
+
+    /**
+     * Sends a heartbeat that also says up to which changeSeq this chunk server has applied its
+     * version index ({@link #csChunkVersions}; -1 none yet), so meta can drop tombstones it no
+     * longer needs.
+     */
+    public HeartbeatReply heartbeat(int csId, long capacityBytes, long usedBytes, CsHealth health,
+                                    MetaRequest.Heartbeat.RecoveryProgress recovery,
+                                    MetaRequest.Heartbeat.ScrubReport scrub, long appliedChangeSeq) {
         WireReader in = call(new MetaRequest.Heartbeat(csId, capacityBytes, usedBytes,
-                health.code, recovery, scrub));
+                health.code, recovery, scrub, appliedChangeSeq));
         CsStatus status = CsStatus.ofCode(in.u8());
         return new HeartbeatReply(status, in.remaining() >= 8 ? in.i64() : -1);
     }

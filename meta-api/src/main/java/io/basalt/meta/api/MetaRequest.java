@@ -29,7 +29,7 @@ public sealed interface MetaRequest
         MetaRequest.ListVolumes, MetaRequest.GetChunk, MetaRequest.ListCs, MetaRequest.Heartbeat,
         MetaRequest.Status, MetaRequest.ListCsChunkVersions, MetaRequest.ListChunks,
         MetaRequest.GetClusterId, MetaRequest.RecoverChunklets, MetaRequest.RecoveryDone,
-        MetaRequest.DrainCs, MetaRequest.RemoveCs, MetaRequest.ListRecoveryTasks,
+        MetaRequest.DrainCs, MetaRequest.RemoveCs, MetaRequest.CollectTombstones, MetaRequest.ListRecoveryTasks,
         MetaRequest.GetChunkMap, MetaRequest.RecoveryStatus, MetaRequest.SetVolumeQos,
         ObjectRequest {
     int FORMAT_VERSION = 1;
@@ -91,6 +91,7 @@ public sealed interface MetaRequest
             case RECOVERY_DONE -> new RecoveryDone(in.i64(), in.i32(), in.i64());
             case DRAIN_CS -> new DrainCs(in.i32(), in.bool());
             case REMOVE_CS -> new RemoveCs(in.i32());
+            case COLLECT_TOMBSTONES -> CollectTombstones.decodeBody(in);
             case SET_VOLUME_QOS -> new SetVolumeQos(in.string(), VolumeQos.decode(in));
             case GET_VOLUME -> new GetVolume(in.string());
             case LIST_VOLUMES -> new ListVolumes();
@@ -101,7 +102,8 @@ public sealed interface MetaRequest
                     in.remaining() == 0 ? Heartbeat.RecoveryProgress.NONE
                             : Heartbeat.RecoveryProgress.decode(in),
                     in.remaining() == 0 ? Heartbeat.ScrubReport.NONE
-                            : Heartbeat.ScrubReport.decode(in));
+                            : Heartbeat.ScrubReport.decode(in),
+                    in.remaining() == 0 ? Heartbeat.APPLIED_UNKNOWN : in.i64());
             case STATUS -> new Status();
             case GET_CLUSTER_ID -> new GetClusterId();
             case LIST_CS_CHUNK_VERSIONS -> new ListCsChunkVersions(in.i32(), in.i64(), in.i32());
@@ -276,10 +278,19 @@ public sealed interface MetaRequest
      * (the CS's version index, so it knows when to pull).
      */
     record Heartbeat(int csId, long capacityBytes, long usedBytes, int healthCode,
-                     RecoveryProgress recovery, ScrubReport scrub) implements MetaRequest {
+                     RecoveryProgress recovery, ScrubReport scrub, long appliedChangeSeq)
+            implements MetaRequest {
+        /** {@link #appliedChangeSeq} of a chunk server that has not pulled yet, or of an older build. */
+        public static final long APPLIED_UNKNOWN = -1;
+
         public Heartbeat {
             java.util.Objects.requireNonNull(recovery, "recovery");
             java.util.Objects.requireNonNull(scrub, "scrub");
+        }
+
+        public Heartbeat(int csId, long capacityBytes, long usedBytes, int healthCode,
+                         RecoveryProgress recovery, ScrubReport scrub) {
+            this(csId, capacityBytes, usedBytes, healthCode, recovery, scrub, APPLIED_UNKNOWN);
         }
 
         /** A heartbeat of a chunk server with no recovery work. */
@@ -297,6 +308,7 @@ public sealed interface MetaRequest
             out.i32(csId).i64(capacityBytes).i64(usedBytes).u8(healthCode);
             recovery.encode(out);
             scrub.encode(out);
+            out.i64(appliedChangeSeq);
         }
 
         /**
@@ -506,6 +518,43 @@ public sealed interface MetaRequest
      * Admin: forget chunk server {@code csId}, which must hold no chunklet; its id is never
      * given again and a later REGISTER_CS of it is refused. Reply: the removed ChunkServer.
      */
+    /**
+     * Leader-internal: drops chunk server {@code csId}'s version-index tombstones at the given
+     * changeSeqs, all at most {@code appliedSeq}, the seq that chunk server reported (heartbeat)
+     * it has applied: it has deleted those chunklets, and a server pulling from any later point
+     * never needs them (docs/meta.md, "Version index"). An entry that is no longer a tombstone
+     * at that seq (superseded meanwhile) is left alone. Wire form: {@code i32 csId |
+     * i64 appliedSeq | i32 count | count × i64 changeSeq} (ascending, at most
+     * {@link #SEQS_MAX}). The reply is {@code i32 collected}.
+     */
+    record CollectTombstones(int csId, long appliedSeq, List<Long> changeSeqs)
+            implements MetaRequest {
+        public static final int SEQS_MAX = 4096;
+
+        public CollectTombstones {
+            changeSeqs = List.copyOf(changeSeqs);
+        }
+
+        public MetaOp op() { return MetaOp.COLLECT_TOMBSTONES; }
+        public void encodeBody(WireWriter out) {
+            out.i32(csId).i64(appliedSeq).i32(changeSeqs.size());
+            for (long seq : changeSeqs) {
+                out.i64(seq);
+            }
+        }
+
+        static CollectTombstones decodeBody(WireReader in) {
+            int csId = in.i32();
+            long appliedSeq = in.i64();
+            int count = in.count(8);
+            List<Long> seqs = new java.util.ArrayList<>(count);
+            for (int i = 0; i < count; i++) {
+                seqs.add(in.i64());
+            }
+            return new CollectTombstones(csId, appliedSeq, seqs);
+        }
+    }
+
     record RemoveCs(int csId) implements MetaRequest {
         public MetaOp op() { return MetaOp.REMOVE_CS; }
         public void encodeBody(WireWriter out) {

@@ -84,6 +84,7 @@ public final class MetaRequestForm {
                     + " (must be > 0)" : null;
             case MetaRequest.RemoveCs r -> r.csId() <= 0 ? "chunk server id " + r.csId()
                     + " (must be > 0)" : null;
+            case MetaRequest.CollectTombstones r -> checkCollectTombstones(r);
             case MetaRequest.ListRecoveryTasks r -> r.afterChunkUid() < 0 ? "afterChunkUid "
                     + r.afterChunkUid() + " (must be >= 0)" : checkLimit(r.limit(),
                     RECOVERY_TASKS_PAGE_MAX);
@@ -92,6 +93,25 @@ public final class MetaRequestForm {
                     ? "cluster id 00000000-0000-0000-0000-000000000000 is reserved" : null;
             default -> null;
         };
+    }
+
+    private static String checkCollectTombstones(MetaRequest.CollectTombstones r) {
+        if (r.csId() <= 0) {
+            return "chunk server id " + r.csId() + " (must be > 0)";
+        }
+        int count = r.changeSeqs().size();
+        if (count < 1 || count > MetaRequest.CollectTombstones.SEQS_MAX) {
+            return "tombstones " + count + " (1.." + MetaRequest.CollectTombstones.SEQS_MAX + ")";
+        }
+        long previous = 0;
+        for (long seq : r.changeSeqs()) {
+            if (seq <= previous || seq > r.appliedSeq()) {
+                return "tombstone changeSeq " + seq + " (must ascend, each in 1.." + r.appliedSeq()
+                        + ", the applied seq)";
+            }
+            previous = seq;
+        }
+        return null;
     }
 
     private static String checkRecoverItems(MetaRequest.RecoverChunklets r) {

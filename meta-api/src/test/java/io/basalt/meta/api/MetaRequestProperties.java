@@ -60,6 +60,12 @@ class MetaRequestProperties {
                 Combinators.combine(ints, Arbitraries.of(true, false))
                         .as(MetaRequest.DrainCs::new),
                 ints.map(MetaRequest.RemoveCs::new),
+                Combinators.combine(ints, longs, longs.list().ofMaxSize(8))
+                        .as(MetaRequest.CollectTombstones::new),
+                Combinators.combine(ints, longs, longs, Arbitraries.integers().between(0, 255),
+                        progress(), longs).as((cs, capacity, used, health, progress, applied) ->
+                        new MetaRequest.Heartbeat(cs, capacity, used, health, progress,
+                                MetaRequest.Heartbeat.ScrubReport.NONE, applied)),
                 Combinators.combine(longs, ints, longs).as(MetaRequest.RecoveryDone::new),
                 Combinators.combine(ints, longs, ints).as(MetaRequest.ListRecoveryTasks::new),
                 Arbitraries.just(new MetaRequest.RecoveryStatus()),

@@ -24,9 +24,11 @@ import java.util.TreeSet;
  * So the table holds one entry per live chunklet plus one tombstone per chunk that left a CS,
  * and a CS that has seen everything up to changeSeq {@code s} learns all it missed by reading the
  * entries after {@code s}: any later change has a later seq, and only an even later entry can
- * remove it. Reading from 0 gives the full list. Tombstones are kept (a CS that was away long
- * must still learn that a chunk left it); removing old ones needs every CS's acknowledged seq,
- * which meta does not track yet.
+ * remove it. Reading from 0 gives the full list. A tombstone is kept until its chunk server
+ * reports (in its heartbeat) that it has applied a seq at or past it: a CS that was away long
+ * must still learn that a chunk left it. Then the leader collects it (COLLECT_TOMBSTONES,
+ * {@link TombstoneCollector}); a CS that pulls from 0 (a restart) treats every chunk it knows and
+ * the full list lacks as deleted, so it needs no tombstone either.
  *
  * <p>Deterministic: seqs come from the replicated counter, CS ids are visited in sorted order and
  * every read is a point read through the entry's {@link Tx} (which sees the entry's own writes).
@@ -42,6 +44,8 @@ final class CsVersionIndex {
     static final int VALUE_OFFSET_CHUNK_UID = 1;
     static final int VALUE_OFFSET_VERSION = 9;
     static final int VALUE_BYTES = 17;
+    /** Entries read at a time when looking for tombstones. */
+    private static final int SCAN_PAGE = 4096;
 
     private CsVersionIndex() {}
 
@@ -134,6 +138,61 @@ final class CsVersionIndex {
             }
         }
         return count;
+    }
+
+    /**
+     * Up to {@code limit} changeSeqs of {@code csId}'s tombstones in {@code (afterSeq, uptoSeq]},
+     * ascending: what the leader may collect once that chunk server has applied {@code uptoSeq}.
+     */
+    static List<Long> tombstonesIn(MetaStore store, int csId, long afterSeq, long uptoSeq,
+                                   int limit) {
+        List<Long> seqs = new ArrayList<>();
+        long from = afterSeq + 1;
+        // Scanned a page at a time: the live entries in between are most of the index.
+        while (from <= uptoSeq && seqs.size() < limit) {
+            List<MetaStore.Entry> page = store.scan(Table.CS_CHUNK_CHANGE, Keys.u32(csId),
+                    Keys.u32u64(csId, from), SCAN_PAGE);
+            for (MetaStore.Entry entry : page) {
+                long seq = Keys.readU64(entry.key(), 4);
+                if (seq > uptoSeq || seqs.size() >= limit) {
+                    return seqs;
+                }
+                if (entry.value()[VALUE_OFFSET_KIND] == KIND_DELETED) {
+                    seqs.add(seq);
+                }
+                from = seq + 1;
+            }
+            if (page.size() < SCAN_PAGE) {
+                break;
+            }
+        }
+        return seqs;
+    }
+
+    /**
+     * Drops {@code csId}'s tombstones at {@code changeSeqs} (op COLLECT_TOMBSTONES): the entry and
+     * its (csId, chunkUid) pointer, so the chunk no longer counts as held before by that server
+     * (it may be placed there again). A seq whose entry is gone or is not a tombstone (replaced
+     * by a newer entry since the leader looked) is skipped. Returns how many were dropped.
+     */
+    static int collect(Tx tx, int csId, List<Long> changeSeqs) {
+        int collected = 0;
+        for (long seq : changeSeqs) {
+            byte[] key = Keys.u32u64(csId, seq);
+            byte[] value = tx.get(Table.CS_CHUNK_CHANGE, key);
+            if (value == null || value.length != VALUE_BYTES
+                    || value[VALUE_OFFSET_KIND] != KIND_DELETED) {
+                continue;
+            }
+            byte[] pointerKey = Keys.u32u64(csId, Keys.readU64(value, VALUE_OFFSET_CHUNK_UID));
+            byte[] pointer = tx.get(Table.CS_CHUNK_SEQ, pointerKey);
+            if (pointer != null && Keys.readU64(pointer, 0) == seq) {
+                tx.delete(Table.CS_CHUNK_SEQ, pointerKey);
+            }
+            tx.delete(Table.CS_CHUNK_CHANGE, key);
+            collected++;
+        }
+        return collected;
     }
 
     /** Removes every entry of {@code csId} (a removed chunk server): index, pointers, counter. */

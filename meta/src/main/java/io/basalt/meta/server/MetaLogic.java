@@ -84,6 +84,8 @@ public final class MetaLogic {
             case MetaRequest.RecoveryDone r -> RecoveryLogic.recoveryDone(r, tx);
             case MetaRequest.DrainCs r -> drainCs(r, tx);
             case MetaRequest.RemoveCs r -> removeCs(r, tx);
+            case MetaRequest.CollectTombstones r -> encode(out -> out.i32(
+                    CsVersionIndex.collect(tx, r.csId(), r.changeSeqs())));
             case ObjectRequest r -> ObjectLogic.apply(r, context, tx);
             default -> MetaReply.error(MetaError.INVALID,
                     request.op() + " is a read; it does not go through the log");

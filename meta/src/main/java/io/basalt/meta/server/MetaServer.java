@@ -97,6 +97,7 @@ public final class MetaServer implements AutoCloseable {
     private final AtomicLong pauseCount = new AtomicLong();
     private final Watchdog watchdogState = new Watchdog();
     private final Recoverer recovererState = new Recoverer();
+    private final TombstoneCollector tombstoneCollector = new TombstoneCollector();
     /** Owned by the watchdog thread. */
     private long lastRecoveryPassNanos = System.nanoTime() - RECOVERER_PERIOD.toNanos();
     private volatile boolean failed;
@@ -217,6 +218,11 @@ public final class MetaServer implements AutoCloseable {
         return recovererState.proposedItems();
     }
 
+    /** Version-index tombstones this member collected as leader since it started. */
+    public long tombstonesCollected() {
+        return tombstoneCollector.collectedTotal();
+    }
+
     /** Items the recoverer's last pass on this member proposed (0 when it is not the leader). */
     public int recoveryItemsLastPass() {
         return recovererState.lastPassItems();
@@ -272,6 +278,13 @@ public final class MetaServer implements AutoCloseable {
                 }
             } catch (RuntimeException e) {
                 LOG.warn("meta {}: recoverer pass failed: {}", config.id(), e.toString());
+            }
+            try {
+                if (stateMachine.leader()) {
+                    tombstoneCollector.pass(stateMachine, internalClient::call);
+                }
+            } catch (RuntimeException e) {
+                LOG.warn("meta {}: tombstone collection failed: {}", config.id(), e.toString());
             }
         }
     }

@@ -79,7 +79,14 @@ public final class MetaStateMachine extends BaseStateMachine {
 
     /** A chunk server's last heartbeat, as the leader saw it. */
     public record Beat(long atNanos, long capacityBytes, long usedBytes, CsHealth health,
-                       RecoveryProgress recovery, MetaRequest.Heartbeat.ScrubReport scrub) {
+                       RecoveryProgress recovery, MetaRequest.Heartbeat.ScrubReport scrub,
+                       long appliedChangeSeq) {
+        public Beat(long atNanos, long capacityBytes, long usedBytes, CsHealth health,
+                    RecoveryProgress recovery, MetaRequest.Heartbeat.ScrubReport scrub) {
+            this(atNanos, capacityBytes, usedBytes, health, recovery, scrub,
+                    MetaRequest.Heartbeat.APPLIED_UNKNOWN);
+        }
+
         public Beat(long atNanos, long capacityBytes, long usedBytes, CsHealth health) {
             this(atNanos, capacityBytes, usedBytes, health, RecoveryProgress.NONE,
                     MetaRequest.Heartbeat.ScrubReport.NONE);
@@ -458,8 +465,11 @@ public final class MetaStateMachine extends BaseStateMachine {
                     + (removed ? " was removed from the cluster (basalt cs remove); stop it"
                     : " is not registered; register first"));
         }
+        // A chunk server cannot have applied more than meta gave it; a bogus figure is clamped so
+        // the tombstone collector never acts on it.
         beats.put(beat.csId(), new Beat(nanoClock.getAsLong(), beat.capacityBytes(),
-                beat.usedBytes(), CsHealth.ofCode(beat.healthCode()), beat.recovery(), beat.scrub()));
+                beat.usedBytes(), CsHealth.ofCode(beat.healthCode()), beat.recovery(), beat.scrub(),
+                Math.min(beat.appliedChangeSeq(), highestSeq)));
         // One more key read on the leader: the CS compares it with what it pulled last.
         return MetaReply.ok(new WireWriter().u8(server.status().code).i64(highestSeq));
     }

@@ -28,7 +28,8 @@ import net.jqwik.api.Property;
  * allocations, failure reports, lease moves, leader epochs, shrinks and deletes, the index of
  * each chunk server replayed from changeSeq 0 equals the chunks that have a chunklet on it with
  * their current versions, and pulls from any earlier position (small pages, taken at random
- * times, as a chunk server would) converge to the same.
+ * times, as a chunk server would) converge to the same, also when the tombstones a CS has applied
+ * are collected meanwhile (and none it has not applied is).
  */
 class CsVersionIndexProperties {
     private static final int CS_COUNT = 6;
@@ -52,6 +53,7 @@ class CsVersionIndexProperties {
             for (int csId = 1; csId <= CS_COUNT; csId++) {
                 pullers.put(csId, List.of(new Puller(), new Puller()));
             }
+            Map<Integer, Long> collectedThrough = new HashMap<>();
             int volumes = 0;
             for (int step = 0; step < 150; step++) {
                 int target = 1 + random.nextInt(Math.max(1, volumes));
@@ -77,6 +79,13 @@ class CsVersionIndexProperties {
                     meta.apply(request);
                 }
                 meta.nowMillis += random.nextInt(2000);
+                if (random.nextInt(6) == 0) {
+                    int csId = 1 + random.nextInt(CS_COUNT);
+                    long acked = Math.min(pullers.get(csId).get(0).lastSeq,
+                            pullers.get(csId).get(1).lastSeq);
+                    collect(meta, csId, acked);
+                    collectedThrough.merge(csId, acked, Math::max);
+                }
                 for (List<Puller> csPullers : pullers.values()) {
                     for (Puller puller : csPullers) {
                         if (random.nextInt(8) == 0) {
@@ -96,6 +105,10 @@ class CsVersionIndexProperties {
                             .isTrue();
                     if (!entry.deleted()) {
                         live.put(entry.chunkUid(), entry.version());
+                    } else {
+                        assertThat(entry.changeSeq())
+                                .as("cs %d tombstone %s collected (seed %d)", csId, entry, seed)
+                                .isGreaterThan(collectedThrough.getOrDefault(csId, 0L));
                     }
                 }
                 assertThat(live).as("cs %d full list (seed %d)", csId, seed)
@@ -111,6 +124,25 @@ class CsVersionIndexProperties {
             try (var files = Files.walk(dir)) {
                 files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
             }
+        }
+    }
+
+    /**
+     * What the leader's {@link TombstoneCollector} does once cs {@code csId} reports it applied
+     * {@code acked}: collect its tombstones up to there, in small batches (paging exercised).
+     */
+    private static void collect(StandaloneMeta meta, int csId, long acked) {
+        long after = 0;
+        while (true) {
+            long from = after;
+            List<Long> seqs = meta.stateMachine.readState(
+                    store -> CsVersionIndex.tombstonesIn(store, csId, from, acked, 2));
+            if (seqs.isEmpty()) {
+                return;
+            }
+            int dropped = meta.ok(new MetaRequest.CollectTombstones(csId, acked, seqs)).i32();
+            assertThat(dropped).isEqualTo(seqs.size());
+            after = seqs.getLast();
         }
     }
 
