@@ -189,6 +189,15 @@ class RecoveryIT {
                 assertThat(metrics).containsPattern("(?m)^basalt_meta_recovery_stuck_chunks [1-9]")
                         .containsPattern("(?m)^basalt_meta_recovery_items_total\\{mode=\"rebuild\",outcome=\"changed\"\\} [1-9]")
                         .containsPattern("(?m)^basalt_meta_applied_ops_total\\{op=\"recovery_done\",result=\"ok\"\\} [1-9]");
+                // Writes to a chunk never written before still work: it starts degraded, its
+                // sixth column OUTDATED on a server that is away, as old chunks are.
+                String uri = cluster.uri("succ-e");
+                Tools.runOk(Duration.ofSeconds(60), Map.of(), List.of("qemu-io", "-f", "raw",
+                        "-c", "write -P 0x5c 56M 1M", "-c", "read -P 0x5c 56M 1M", uri));
+                MetaClient meta = cluster.client();
+                Chunk fresh = meta.getChunk(meta.getVolume("succ-e").id(), 3, false).orElseThrow();
+                assertThat(fresh.chunklets()).filteredOn(c -> c.state() == ChunkletState.UPTODATE)
+                        .hasSize(5);
             }
             check(data, "succ-r");
             check(data, "succ-e");

@@ -34,6 +34,16 @@ public record Policy(String name, boolean erasureCoded, int dataCount, int parit
         return dataCount + parityCount;
     }
 
+    /**
+     * Chunklets a new chunk must have on serving chunk servers; the others may start OUTDATED on a
+     * server that is away when the cluster has no other failure domain for them (like Ceph's
+     * min_size): k+1 strips for erasure codes (one failure still survivable), two copies for
+     * replicas (or all of them below rep3).
+     */
+    public int minLiveAtCreate() {
+        return Math.min(width(), erasureCoded ? dataCount + 1 : 2);
+    }
+
     /** Bytes each chunklet of a chunk of {@code chunkSizeBytes} holds. */
     public long chunkletSizeBytes(long chunkSizeBytes) {
         return erasureCoded ? chunkSizeBytes / dataCount : chunkSizeBytes;

@@ -46,6 +46,65 @@ public final class Placement {
     }
 
     /**
+     * Where a new chunk goes: {@code live} servers, then {@code absent} ones (chunklets that start
+     * OUTDATED, to be caught up when their server returns or rebuilt elsewhere when a domain
+     * frees up). {@code absent} is empty whenever the cluster has enough UP failure domains.
+     */
+    public record NewChunkPlacement(List<ChunkServer> live, List<ChunkServer> absent) {}
+
+    /**
+     * Places a new chunk of {@code width} chunklets. When there are not enough UP failure
+     * domains, but at least {@code minLive}, the missing positions go to servers that are away
+     * (UNHEALTHY or DOWN) in failure domains the live ones do not use, lowest id first: a
+     * cluster of exactly k+m hosts with one host down goes on accepting writes to new chunks,
+     * degraded, as it does for chunks it already has, instead of refusing them.
+     */
+    public static NewChunkPlacement chooseForNewChunk(Collection<ChunkServer> servers,
+                                                      String policyName, FailureDomain domain,
+                                                      int width, int minLive,
+                                                      long chunkletSizeBytes)
+            throws PlacementException {
+        try {
+            return new NewChunkPlacement(choose(servers, policyName, domain, width,
+                    chunkletSizeBytes, Set.of(), Set.of()), List.of());
+        } catch (PlacementException notEnough) {
+            List<ChunkServer> live = new ArrayList<>();
+            for (int count = width - 1; count >= minLive && live.isEmpty(); count--) {
+                try {
+                    live = choose(servers, policyName, domain, count, chunkletSizeBytes, Set.of(),
+                            Set.of());
+                } catch (PlacementException fewer) {
+                    // try one fewer
+                }
+            }
+            if (live.isEmpty()) {
+                throw notEnough;
+            }
+            Set<String> used = new HashSet<>();
+            for (ChunkServer server : live) {
+                used.add(domain.domainOf(server));
+            }
+            List<ChunkServer> away = new ArrayList<>();
+            for (ChunkServer server : servers) {
+                if (server.status() == CsStatus.UNHEALTHY || server.status() == CsStatus.DOWN) {
+                    away.add(server);
+                }
+            }
+            away.sort(Comparator.comparingInt(ChunkServer::id));
+            List<ChunkServer> absent = new ArrayList<>();
+            for (ChunkServer server : away) {
+                if (absent.size() < width - live.size() && used.add(domain.domainOf(server))) {
+                    absent.add(server);
+                }
+            }
+            if (absent.size() < width - live.size()) {
+                throw notEnough;
+            }
+            return new NewChunkPlacement(live, List.copyOf(absent));
+        }
+    }
+
+    /**
      * Picks {@code count} servers in distinct {@code domain}s, none in {@code excludedDomains} or
      * with an id in {@code excludedCsIds}, each with {@code chunkletSizeBytes} free.
      *

@@ -263,8 +263,9 @@ public final class MetaLogic {
      */
     static byte[] placementError(Tx tx, Policy policy, long chunkSizeBytes) {
         try {
-            Placement.choose(allCs(tx.store()), policy.name(), policy.failureDomain(),
-                    policy.width(), policy.chunkletSizeBytes(chunkSizeBytes), Set.of(), Set.of());
+            Placement.chooseForNewChunk(allCs(tx.store()), policy.name(), policy.failureDomain(),
+                    policy.width(), policy.minLiveAtCreate(),
+                    policy.chunkletSizeBytes(chunkSizeBytes));
             return null;
         } catch (PlacementException e) {
             return MetaReply.error(MetaError.NO_PLACEMENT, e.getMessage());
@@ -388,18 +389,24 @@ public final class MetaLogic {
         }
         Policy policy = Policy.parse(volume.policyName());
         long chunkletBytes = policy.chunkletSizeBytes(volume.chunkSizeBytes());
-        List<ChunkServer> chosen;
+        Placement.NewChunkPlacement placement;
         try {
-            chosen = Placement.choose(allCs(tx.store()), policy.name(), policy.failureDomain(),
-                    policy.width(), chunkletBytes, Set.of(), Set.of());
+            placement = Placement.chooseForNewChunk(allCs(tx.store()), policy.name(),
+                    policy.failureDomain(), policy.width(), policy.minLiveAtCreate(),
+                    chunkletBytes);
         } catch (PlacementException e) {
             return MetaReply.error(MetaError.NO_PLACEMENT, e.getMessage());
         }
+        // Live chunklets first, so a missing one is a parity column (reads need no decoding)
+        // or a last replica; the recoverer catches it up or rebuilds it like any OUTDATED one.
+        List<ChunkServer> chosen = new ArrayList<>(placement.live());
+        chosen.addAll(placement.absent());
         List<Chunklet> chunklets = new ArrayList<>(chosen.size());
         for (int i = 0; i < chosen.size(); i++) {
             ChunkletRole role = !policy.erasureCoded() ? ChunkletRole.REPLICA
                     : i < policy.dataCount() ? ChunkletRole.DATA : ChunkletRole.PARITY;
-            chunklets.add(new Chunklet(i, chosen.get(i).id(), role, ChunkletState.UPTODATE));
+            chunklets.add(new Chunklet(i, chosen.get(i).id(), role,
+                    i < placement.live().size() ? ChunkletState.UPTODATE : ChunkletState.OUTDATED));
             adjustAllocated(tx, chosen.get(i).id(), chunkletBytes);
         }
         long uid = nextCounter(tx, Keys.NEXT_CHUNK_UID);

@@ -360,12 +360,45 @@ class MetaLogicTest {
 
     @Test
     void unhealthyServersAreNotPlacedOn() {
-        registerHosts(3);
+        registerHosts(4);
         meta.ok(new MetaRequest.SetCsStatus(1, CsStatus.UP.code, CsStatus.UNHEALTHY.code));
-        MetaReply reply = meta.apply(new MetaRequest.CreateVolume("v", 1L << 30, "rep3", 0));
+        Volume volume = meta.create("v", 1L << 30, "rep3");
+        assertThat(meta.allocate(volume.id(), 0).chunklets())
+                .allMatch(c -> c.csId() != 1 && c.state() == ChunkletState.UPTODATE);
+    }
+
+    @Test
+    void withTooFewUpDomainsANewChunkStartsDegradedOnAServerThatIsAway() {
+        registerHosts(6);
+        meta.ok(new MetaRequest.SetCsStatus(2, CsStatus.UP.code, CsStatus.DOWN.code));
+        Volume ec = meta.create("e", 1L << 30, "ec4+2");
+        Chunk chunk = meta.allocate(ec.id(), 0);
+        // Five live columns, the four data ones among them; the last parity column waits on cs 2.
+        assertThat(chunk.chunklets()).hasSize(6);
+        assertThat(chunk.chunklets().subList(0, 5))
+                .allMatch(c -> c.csId() != 2 && c.state() == ChunkletState.UPTODATE);
+        assertThat(chunk.chunklets().get(5).csId()).isEqualTo(2);
+        assertThat(chunk.chunklets().get(5).state()).isEqualTo(ChunkletState.OUTDATED);
+        assertThat(chunk.chunklets().get(5).role()).isEqualTo(ChunkletRole.PARITY);
+        // The recoverer sees it like any other degraded chunk.
+        assertThat(meta.dump().get(MetaStore.Table.DEGRADED)).hasSize(1);
+
+        // A second server away: k+1 = 5 live columns are no longer possible; refused, unchanged.
+        meta.ok(new MetaRequest.SetCsStatus(3, CsStatus.UP.code, CsStatus.UNHEALTHY.code));
+        MetaReply reply = meta.apply(new MetaRequest.AllocateChunk(ec.id(), 1));
         assertThat(reply.error()).isEqualTo(MetaError.NO_PLACEMENT);
         assertThat(new WireReader(reply.body()).string())
-                .contains("needs 3 hosts, cluster has 2").contains("3 registered, 2 UP");
+                .contains("needs 6 hosts, cluster has 4").contains("6 registered, 4 UP");
+        assertThat(meta.read(new MetaRequest.GetChunk(ec.id(), 1)).bodyOrThrow().bool()).isFalse();
+
+        // rep3 needs two live copies: one is enough to refuse.
+        MetaReply rep = meta.apply(new MetaRequest.CreateVolume("r", 1L << 30, "rep3", 0));
+        assertThat(rep.isOk()).isTrue();
+        meta.ok(new MetaRequest.SetCsStatus(4, CsStatus.UP.code, CsStatus.DOWN.code));
+        meta.ok(new MetaRequest.SetCsStatus(5, CsStatus.UP.code, CsStatus.DOWN.code));
+        meta.ok(new MetaRequest.SetCsStatus(6, CsStatus.UP.code, CsStatus.DOWN.code));
+        MetaReply none = meta.apply(new MetaRequest.CreateVolume("r2", 1L << 30, "rep3", 0));
+        assertThat(none.error()).isEqualTo(MetaError.NO_PLACEMENT);
     }
 
     @Test
