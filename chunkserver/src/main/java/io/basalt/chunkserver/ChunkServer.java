@@ -210,6 +210,13 @@ public final class ChunkServer implements AutoCloseable {
             }
             store = ChunkletStore.open(dataDir.resolve("chunklets"), config.chunkletSizeMaxBytes(),
                     2 * config.wal().segmentBytes(), (chunkUid, offsetBytes) -> metrics.corruptBlocks.inc());
+            ChunkletStore placedSource = store;
+            io.prometheus.metrics.core.metrics.CounterWithCallback.builder()
+                    .name("basalt_cs_placed_write_bytes_total")
+                    .help("Data bytes of big first writes written once, in place, with only their"
+                            + " metadata in the WAL")
+                    .callback(cb -> cb.call(placedSource.placedWriteBytes()))
+                    .register(registry);
             ChunkVersions versions = ChunkVersions.open(dataDir.resolve("versions"));
             wal = WalWriter.open(dataDir.resolve("wal"), store, config.wal(), new WalWriter.Listener() {
                 @Override

@@ -37,6 +37,12 @@ final class Chunklet implements AutoCloseable {
     int[] blockCrcs;
     /** Per block: the chunk version of the request that last set it (BlockMetadataFormat). */
     long[] blockVersions;
+    /**
+     * Per block: the LSN of the last WAL record applied to it in this process (writes, trims,
+     * fills; 0 none). Memory only. A block may take a write in place only when this is at or
+     * below the WAL's checkpoint: no record replay could repeat touches it (ChunkletStore.place).
+     */
+    long[] touchLsns;
     long writtenBlocks;
     boolean dirty;
     /** Set (under the write lock) when the chunklet was deleted: a reader holding it sees zeroes. */
@@ -62,6 +68,7 @@ final class Chunklet implements AutoCloseable {
         this.lsns = new long[Math.min(blocksMax, 256)];
         this.blockCrcs = new int[lsns.length];
         this.blockVersions = new long[lsns.length];
+        this.touchLsns = new long[lsns.length];
         this.versionsPath = dataPath.resolveSibling(fileStem(chunkUid) + ".ver");
     }
 
@@ -310,11 +317,22 @@ final class Chunklet implements AutoCloseable {
             lsns = Arrays.copyOf(lsns, capacity);
             blockCrcs = Arrays.copyOf(blockCrcs, capacity);
             blockVersions = Arrays.copyOf(blockVersions, capacity);
+            touchLsns = Arrays.copyOf(touchLsns, capacity);
         }
     }
 
     long lsn(int blockIndex) {
         return blockIndex < lsns.length ? lsns[blockIndex] : 0;
+    }
+
+    /** Records that the WAL record {@code lsn} was applied to blocks [first, first + count). */
+    void touch(int firstBlock, int count, long lsn) {
+        ensureCapacity(firstBlock + count);
+        Arrays.fill(touchLsns, firstBlock, firstBlock + count, lsn);
+    }
+
+    long touchLsn(int blockIndex) {
+        return blockIndex < touchLsns.length ? touchLsns[blockIndex] : 0;
     }
 
     long blockVersion(int blockIndex) {

@@ -21,8 +21,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import io.netty.buffer.Unpooled;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
@@ -75,6 +78,30 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
      */
     private long usableAtBatchStart = -1;
     private long reservedInBatchBytes;
+    /**
+     * A WRITE of at least this many bytes to blocks that hold no data is written once, in place
+     * (see {@link #place}); 0 turns that off. 64 KiB: where BlueStore stops deferring writes
+     * through its log.
+     */
+    static final int PLACED_WRITE_MIN_BYTES = Integer.getInteger("basalt.cs.placedWriteMinKiB", 64) << 10;
+    /** Block ranges of this batch's entries so far, by chunk: a placed write must overlap none. */
+    private final Map<Long, List<int[]>> batchRanges = new HashMap<>();
+    /** Chunks whose chunklet this batch deletes: nothing of theirs is placed in the same batch. */
+    private final java.util.Set<Long> batchDeletes = new java.util.HashSet<>();
+    /**
+     * LSN of the last DELETE_CHUNKLET (or record applied while the chunklet did not exist) per
+     * chunk in this process: nothing is placed in that chunk until the checkpoint passes it.
+     */
+    private final Map<Long, Long> deleteLsns = new HashMap<>();
+    /** Replay never repeats a record at or below this LSN (the WAL's durable checkpoint). */
+    private volatile long checkpointedLsn;
+    /** Chunklets this batch wrote data into in place; forced by {@link #forcePlaced}. */
+    private final java.util.Set<Chunklet> placedInBatch = new java.util.LinkedHashSet<>();
+    /** Bytes written in place since this store opened (see {@link #place}). */
+    private final java.util.concurrent.atomic.LongAdder placedBytes = new java.util.concurrent.atomic.LongAdder();
+    /** This batch's placed entries not applied yet: their space is given back if they never are. */
+    private final java.util.Set<WalEntry> placedUnapplied =
+            java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
 
     private ChunkletStore(Path dir, long chunkletSizeMaxBytes, long spaceReserveBytes, Listener listener)
             throws IOException {
@@ -163,9 +190,20 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
     @Override
     public void prepare(WalEntry entry) throws CsException {
         if (entry.type() == WalRecordFormat.TYPE_DELETE_CHUNKLET) {
+            batchDeletes.add(entry.chunkUid());
             return; // frees space; needs nothing
         }
         checkRange(entry.offsetBytes(), entry.lengthBytes());
+        try {
+            prepareSpace(entry);
+        } finally {
+            // Every entry that got this far may be logged: later placed writes must not overlap it.
+            batchRanges.computeIfAbsent(entry.chunkUid(), uid -> new ArrayList<>()).add(new int[] {
+                (int) (entry.offsetBytes() >> BLOCK_SHIFT), entry.lengthBytes() >> BLOCK_SHIFT});
+        }
+    }
+
+    private void prepareSpace(WalEntry entry) throws CsException {
         if (!WalRecordFormat.carriesBlocks(entry.type()) && entry.type() != WalRecordFormat.TYPE_FILL
                 && entry.type() != WalRecordFormat.TYPE_EC_FILL && entry.type() != WalRecordFormat.TYPE_REPAIR) {
             return; // trims free space, resolves use what their prepare reserved
@@ -192,6 +230,9 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
             if (entry.type() == WalRecordFormat.TYPE_EC_PREPARE) {
                 allocateUnwritten(chunklet, first, count);
             }
+            if (newBytes == entry.lengthBytes() && placeable(chunklet, entry)) {
+                place(chunklet, entry, first, count);
+            }
             reservedInBatchBytes += newBytes;
         } catch (IOException e) {
             if (LinuxFiles.isNoSpace(e)) {
@@ -200,6 +241,81 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
             }
             throw new CsException(CsStatus.IO_ERROR, "reserving space for chunk " + Long.toHexString(entry.chunkUid())
                     + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Whether {@code entry}, whose blocks all hold no data (checked by the caller), may be written
+     * in place: a replicated WRITE of at least {@link #PLACED_WRITE_MIN_BYTES}, on a chunk with no
+     * pending erasure-coded strips, that no earlier entry of this batch touches (their applies run
+     * after this data lands, and would overwrite it or, for a delete, remove its file), and whose
+     * blocks and chunklet no record after the WAL's checkpoint touched (replay would repeat it).
+     */
+    private boolean placeable(Chunklet chunklet, WalEntry entry) {
+        if (PLACED_WRITE_MIN_BYTES <= 0 || entry.type() != WalRecordFormat.TYPE_WRITE
+                || entry.lengthBytes() < PLACED_WRITE_MIN_BYTES
+                || batchDeletes.contains(entry.chunkUid()) || pending.containsKey(entry.chunkUid())
+                || deleteLsns.getOrDefault(entry.chunkUid(), 0L) > checkpointedLsn) {
+            return false;
+        }
+        int first = (int) (entry.offsetBytes() >> BLOCK_SHIFT);
+        int end = first + (entry.lengthBytes() >> BLOCK_SHIFT);
+        // A record since the checkpoint that touched a block would be replayed after a crash,
+        // over the data placed now (a trim punching it, an older write overwriting it): such a
+        // block takes the logged path until a checkpoint has passed that record.
+        for (int i = first; i < end; i++) {
+            if (chunklet.touchLsn(i) > checkpointedLsn) {
+                return false;
+            }
+        }
+        for (int[] range : batchRanges.getOrDefault(entry.chunkUid(), List.of())) {
+            if (range[0] < end && first < range[0] + range[1]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Big first writes are written once (the double write the WAL costs every other write): the
+     * data goes to its place in the chunklet file now, {@link #forcePlaced} makes it durable
+     * before the WAL appends the record, and the record (WRITE_PLACED) carries only the CRCs. Safe
+     * because no metadata entry refers to these blocks until that record is applied: a crash
+     * before it leaves them unwritten (reads go by the metadata, whatever the file holds), one
+     * after it finds the data durable. Readers meanwhile see the blocks unwritten.
+     */
+    private void place(Chunklet chunklet, WalEntry entry, int first, int count) throws IOException {
+        ByteBuf payload = entry.payload();
+        long position = (long) first << BLOCK_SHIFT;
+        for (ByteBuffer part : payload.nioBuffers(payload.readerIndex(), count << BLOCK_SHIFT)) {
+            while (part.hasRemaining()) {
+                position += chunklet.data.write(part, position);
+            }
+        }
+        entry.markPlaced();
+        placedInBatch.add(chunklet);
+        placedUnapplied.add(entry);
+        placedBytes.add((long) count << BLOCK_SHIFT);
+    }
+
+    /** Data bytes written once, in place (big first writes), since this store opened. */
+    public long placedWriteBytes() {
+        return placedBytes.sum();
+    }
+
+    @Override
+    public void checkpointed(long lsn) {
+        checkpointedLsn = lsn;
+    }
+
+    @Override
+    public void forcePlaced() throws IOException {
+        try {
+            for (Chunklet chunklet : placedInBatch) {
+                chunklet.data.force(false);
+            }
+        } finally {
+            placedInBatch.clear();
         }
     }
 
@@ -222,6 +338,38 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
     public void batchEnded() {
         usableAtBatchStart = -1;
         reservedInBatchBytes = 0;
+        batchRanges.clear();
+        batchDeletes.clear();
+        placedInBatch.clear();
+        // Placed data whose entry failed (the WAL could not log it): nothing refers to it, but it
+        // holds disk space; punched out again where the blocks still hold no data.
+        for (WalEntry entry : placedUnapplied) {
+            Chunklet chunklet = chunklets.get(entry.chunkUid());
+            if (chunklet == null) {
+                continue;
+            }
+            int first = (int) (entry.offsetBytes() >> BLOCK_SHIFT);
+            chunklet.lock.writeLock().lock();
+            try {
+                int end = first + (entry.lengthBytes() >> BLOCK_SHIFT);
+                int runStart = -1;
+                for (int i = first; i <= end; i++) {
+                    boolean free = i < end && chunklet.lsn(i) == 0;
+                    if (free && runStart < 0) {
+                        runStart = i;
+                    } else if (!free && runStart >= 0) {
+                        punch(chunklet, (long) runStart << BLOCK_SHIFT, (long) (i - runStart) << BLOCK_SHIFT);
+                        runStart = -1;
+                    }
+                }
+            } catch (IOException e) {
+                log.warn("giving back the space of an unlogged write in place to {} failed: {}",
+                        chunklet.dataPath, e.toString());
+            } finally {
+                chunklet.lock.writeLock().unlock();
+            }
+        }
+        placedUnapplied.clear();
     }
 
     Chunklet chunkletForWrite(long chunkUid) throws IOException {
@@ -274,14 +422,35 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
         if (type == WalRecordFormat.TYPE_DELETE_CHUNKLET) {
             pending.remove(entry.chunkUid());
             delete(entry.chunkUid());
+            deleteLsns.put(entry.chunkUid(), entry.lsn());
             return;
         }
+        applyRange(entry);
+        Chunklet touched = chunklets.get(entry.chunkUid());
+        if (touched != null) {
+            touched.touch((int) (entry.offsetBytes() >> BLOCK_SHIFT), entry.lengthBytes() >> BLOCK_SHIFT,
+                    entry.lsn());
+        } else {
+            // A trim of a chunklet that does not exist yet: replay repeats it once the chunklet
+            // does, so it counts against the whole chunk, like a delete.
+            deleteLsns.put(entry.chunkUid(), entry.lsn());
+        }
+    }
+
+    private void applyRange(WalEntry entry) throws IOException {
+        int type = entry.type();
         int first = (int) (entry.offsetBytes() >> BLOCK_SHIFT);
         int count = entry.lengthBytes() >> BLOCK_SHIFT;
         ByteBuf payload = entry.payload();
         switch (type) {
-            case WalRecordFormat.TYPE_WRITE -> writeBlocks(entry.chunkUid(), first, count, payload,
-                    payload.readerIndex(), entry.lsn(), entry.chunkVersion(), 0, null, 0);
+            case WalRecordFormat.TYPE_WRITE, WalRecordFormat.TYPE_WRITE_PLACED -> {
+                if (entry.placed()) {
+                    applyPlaced(entry, first, count);
+                } else {
+                    writeBlocks(entry.chunkUid(), first, count, payload, payload.readerIndex(), entry.lsn(),
+                            entry.chunkVersion(), 0, null, 0);
+                }
+            }
             case WalRecordFormat.TYPE_FILL -> RecoveryWrites.fill(this, entry.chunkUid(), first, count, payload,
                     entry.lsn(), entry.chunkVersion());
             case WalRecordFormat.TYPE_EC_FILL -> RecoveryWrites.ecFill(this, entry.chunkUid(), first, count, payload,
@@ -374,6 +543,24 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
                 }
                 chunklet.setVersions(first, count, n, versions, versionsFrom);
             }
+        } finally {
+            chunklet.lock.writeLock().unlock();
+        }
+    }
+
+    /** A placed write's data is in the file already (durable): only its metadata is written. */
+    private void applyPlaced(WalEntry entry, int first, int count) throws IOException {
+        placedUnapplied.remove(entry);
+        Chunklet chunklet = chunkletForWrite(entry.chunkUid());
+        ByteBuf payload = entry.payload();
+        int crcsAt = entry.crcsIndex();
+        int[] crcs = new int[count];
+        for (int i = 0; i < count; i++) {
+            crcs[i] = payload.getInt(crcsAt + 4 * i);
+        }
+        chunklet.lock.writeLock().lock();
+        try {
+            chunklet.setBlocks(first, count, entry.lsn(), crcs, entry.chunkVersion());
         } finally {
             chunklet.lock.writeLock().unlock();
         }

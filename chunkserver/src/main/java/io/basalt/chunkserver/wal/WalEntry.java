@@ -30,6 +30,8 @@ public final class WalEntry {
     long chunkVersion;
     /** False: applied in WAL order but never written to the log (see {@link #unlogged()}). */
     boolean logged = true;
+    /** True: a WRITE whose data the store already wrote in place; logged as WRITE_PLACED. */
+    private boolean placed;
 
     public WalEntry(int type, long chunkUid, long offsetBytes, int lengthBytes, ByteBuf payload,
             Completion completion) {
@@ -112,8 +114,48 @@ public final class WalEntry {
         return lsn;
     }
 
+    /**
+     * Marks a WRITE whose data the store has written to its place in the chunklet file (in
+     * {@link WalSink#prepare}); the writer makes it durable ({@link WalSink#forcePlaced}) before
+     * it logs the entry, as a WRITE_PLACED record with only the block CRCs.
+     */
+    public void markPlaced() {
+        if (type != WalRecordFormat.TYPE_WRITE) {
+            throw new IllegalArgumentException("only a WRITE is placed, not a "
+                    + WalRecordFormat.typeName(type));
+        }
+        placed = true;
+    }
+
+    /** Whether the data is already in place (see {@link #markPlaced()}); replayed WRITE_PLACED too. */
+    public boolean placed() {
+        return placed || type == WalRecordFormat.TYPE_WRITE_PLACED;
+    }
+
+    /** The record type logged: WRITE_PLACED for a placed WRITE. */
+    int recordType() {
+        return placed ? WalRecordFormat.TYPE_WRITE_PLACED : type;
+    }
+
+    /** Index in {@link #payload} of the first block CRC (a WRITE's or WRITE_PLACED's). */
+    public int crcsIndex() {
+        return payload.readerIndex() + (type == WalRecordFormat.TYPE_WRITE_PLACED ? 0 : lengthBytes);
+    }
+
     int payloadBytes() {
+        if (placed) {
+            return 4 * (lengthBytes >> 12);
+        }
         return payload == null ? 0 : payload.readableBytes();
+    }
+
+    /** What the record carries after its header: a placed WRITE's CRCs only. */
+    java.nio.ByteBuffer[] loggedPayload() {
+        if (payload == null) {
+            return new java.nio.ByteBuffer[0];
+        }
+        return placed ? payload.nioBuffers(crcsIndex(), payloadBytes())
+                : payload.nioBuffers(payload.readerIndex(), payloadBytes());
     }
 
     @Override

@@ -147,6 +147,16 @@ public final class WalRecordFormat {
      * of data for kind 2.
      */
     public static final int TYPE_REPAIR = 10;
+    /**
+     * A big first write whose data went straight to its place in the chunklet file, made durable
+     * there (fdatasync) before this record was appended: the record carries only the metadata, one
+     * u32 CRC32C per 4 KiB block (payload 4 × blocks), and applying it makes the blocks visible.
+     * Only ever for blocks no metadata entry refers to (never written or trimmed), so a crash before
+     * the record leaves them unwritten whatever the file holds, and one after it finds the data
+     * durable. Live entries are WRITEs that {@link WalEntry#markPlaced() the store placed}; a build
+     * without this type stops at such a record ("unknown type 11") rather than skip it.
+     */
+    public static final int TYPE_WRITE_PLACED = 11;
     /** Bytes of a FILL payload's per-block section entry. */
     public static final int FILL_BLOCK_BYTES = 13;
 
@@ -213,18 +223,19 @@ public final class WalRecordFormat {
             case TYPE_FILL -> "FILL";
             case TYPE_EC_FILL -> "EC_FILL";
             case TYPE_REPAIR -> "REPAIR";
+            case TYPE_WRITE_PLACED -> "WRITE_PLACED";
             default -> "type " + type;
         };
     }
 
     static boolean knownType(int type) {
-        return type >= TYPE_WRITE && type <= TYPE_REPAIR;
+        return type >= TYPE_WRITE && type <= TYPE_WRITE_PLACED;
     }
 
     /** Types whose record carries a payload (the others carry none). */
     public static boolean hasPayload(int type) {
         return type == TYPE_WRITE || type == TYPE_EC_PREPARE || type == TYPE_EC_WRITE || type == TYPE_EC_RESOLVE
-                || type == TYPE_FILL || type == TYPE_EC_FILL || type == TYPE_REPAIR;
+                || type == TYPE_FILL || type == TYPE_EC_FILL || type == TYPE_REPAIR || type == TYPE_WRITE_PLACED;
     }
 
     /** Types whose payload starts with block data and CRCs. */

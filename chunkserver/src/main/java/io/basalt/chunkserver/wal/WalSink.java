@@ -22,11 +22,24 @@ public interface WalSink {
      */
     default void batchEnded() {}
 
+    /**
+     * Makes durable the data that {@link #prepare} wrote in place for entries it
+     * {@link WalEntry#markPlaced() placed} since the last call; called once per batch after the
+     * prepares and before any record of the batch is appended.
+     */
+    default void forcePlaced() throws IOException {}
+
     /** Applies a durable entry to the chunklet files (no sync needed: the WAL holds it). */
     void apply(WalEntry entry) throws IOException;
 
     /** Forces everything applied so far to stable storage; afterwards the WAL can be trimmed. */
     void checkpoint() throws IOException;
+
+    /**
+     * Replay will never again repeat a record with an LSN at or below {@code lsn} (the durable
+     * checkpoint, after replay at open and after every checkpoint).
+     */
+    default void checkpointed(long lsn) {}
 
     /**
      * The lowest LSN whose record the store still needs from the log (an undecided EC prepare keeps

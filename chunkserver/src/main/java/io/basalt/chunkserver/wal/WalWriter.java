@@ -170,6 +170,7 @@ public final class WalWriter implements AutoCloseable {
         this.appliedLsn = replayed.lastLsn();
         this.durableLsn = replayed.lastLsn();
         this.checkpointLsn = replayed.checkpointLsn();
+        sink.checkpointed(checkpointLsn);
         segments.addAll(replayed.segments());
         for (Path spare : WalReplay.spares(walDir)) {
             if (spares.size() < config.sparesMax()) {
@@ -311,6 +312,21 @@ public final class WalWriter implements AutoCloseable {
         if (batch.isEmpty()) {
             return;
         }
+        // 1b. Data the store wrote in place (big first writes) must be durable before any record
+        //     that makes it visible is: one fdatasync per chunklet file, before the WAL's own.
+        try {
+            sink.forcePlaced();
+        } catch (IOException | RuntimeException e) {
+            // Nothing of this batch is logged, so no record points at data that may be lost; but
+            // the data disk just failed a sync, so the store takes no more writes.
+            failWal(e);
+            CsException error = new CsException(CsStatus.IO_ERROR, "syncing data written in place"
+                    + " failed: " + e.getMessage());
+            for (WalEntry entry : batch) {
+                fail(entry, error);
+            }
+            return;
+        }
         // 2. Append and sync, one sub-batch per segment: a batch never straddles a segment roll, so
         //    a full disk at roll time fails only entries that were not written at all.
         int from = 0;
@@ -375,11 +391,10 @@ public final class WalWriter implements AutoCloseable {
                 logged++;
                 entry.lsn = nextLsn++;
                 int headerAt = headers.position();
-                putHeader(headers, entry.type, entry.lsn, entry.chunkUid, entry.offsetBytes, entry.lengthBytes,
-                        entry.payloadBytes(), entry.chunkVersion);
+                putHeader(headers, entry.recordType(), entry.lsn, entry.chunkUid, entry.offsetBytes,
+                        entry.lengthBytes, entry.payloadBytes(), entry.chunkVersion);
                 ByteBuffer header = headers.duplicate().position(headerAt).limit(headerAt + HEADER_BYTES);
-                ByteBuffer[] payload = entry.payload == null ? new ByteBuffer[0]
-                        : entry.payload.nioBuffers(entry.payload.readerIndex(), entry.payloadBytes());
+                ByteBuffer[] payload = entry.loggedPayload();
                 headers.putInt(headerAt + CRC_OFFSET, recordCrc(segmentSalt, header, payload));
                 headers.position(headerAt + HEADER_BYTES);
                 gather.add(header);
@@ -570,6 +585,7 @@ public final class WalWriter implements AutoCloseable {
         }
         io.basalt.common.io.DurableFiles.replaceAtomically(walDir.resolve("checkpoint"), WalRecordFormat.checkpoint(lsn));
         checkpointLsn = lsn;
+        sink.checkpointed(lsn);
         // A segment can go when the next one starts at or before checkpointLsn + 1.
         boolean madeSpare = false;
         while (segments.size() > 1) {

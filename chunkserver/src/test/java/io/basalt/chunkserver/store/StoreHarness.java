@@ -26,10 +26,16 @@ final class StoreHarness implements AutoCloseable {
     final AtomicLong corruptBlocks = new AtomicLong();
 
     StoreHarness(Path dir, long chunkletSizeBytes, WalWriter.Config walConfig) throws IOException {
+        this(dir, chunkletSizeBytes, walConfig, sink -> sink);
+    }
+
+    /** With the WAL driving {@code wrap(store)} instead of the store itself (fault injection). */
+    StoreHarness(Path dir, long chunkletSizeBytes, WalWriter.Config walConfig,
+            java.util.function.UnaryOperator<io.basalt.chunkserver.wal.WalSink> wrap) throws IOException {
         this.dir = dir;
         this.store = ChunkletStore.open(dir.resolve("chunklets"), chunkletSizeBytes, 2 * walConfig.segmentBytes(),
                 (uid, offset) -> corruptBlocks.incrementAndGet());
-        this.wal = WalWriter.open(dir.resolve("wal"), store, walConfig, WalWriter.Listener.NONE);
+        this.wal = WalWriter.open(dir.resolve("wal"), wrap.apply(store), walConfig, WalWriter.Listener.NONE);
     }
 
     StoreHarness(Path dir) throws IOException {
