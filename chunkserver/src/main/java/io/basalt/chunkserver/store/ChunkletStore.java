@@ -252,7 +252,8 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
      * blocks and chunklet no record after the WAL's checkpoint touched (replay would repeat it).
      */
     private boolean placeable(Chunklet chunklet, WalEntry entry) {
-        if (PLACED_WRITE_MIN_BYTES <= 0 || entry.type() != WalRecordFormat.TYPE_WRITE
+        boolean fill = entry.type() == WalRecordFormat.TYPE_FILL;
+        if (PLACED_WRITE_MIN_BYTES <= 0 || (entry.type() != WalRecordFormat.TYPE_WRITE && !fill)
                 || entry.lengthBytes() < PLACED_WRITE_MIN_BYTES
                 || batchDeletes.contains(entry.chunkUid()) || pending.containsKey(entry.chunkUid())
                 || deleteLsns.getOrDefault(entry.chunkUid(), 0L) > checkpointedLsn) {
@@ -265,6 +266,10 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
         // block takes the logged path until a checkpoint has passed that record.
         for (int i = first; i < end; i++) {
             if (chunklet.touchLsn(i) > checkpointedLsn) {
+                return false;
+            }
+            // A fill applies only below its guard version: placed, every block must pass it.
+            if (fill && chunklet.blockVersion(i) >= entry.chunkVersion()) {
                 return false;
             }
         }
@@ -286,16 +291,46 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
      */
     private void place(Chunklet chunklet, WalEntry entry, int first, int count) throws IOException {
         ByteBuf payload = entry.payload();
-        long position = (long) first << BLOCK_SHIFT;
-        for (ByteBuffer part : payload.nioBuffers(payload.readerIndex(), count << BLOCK_SHIFT)) {
-            while (part.hasRemaining()) {
-                position += chunklet.data.write(part, position);
+        if (entry.type() == WalRecordFormat.TYPE_FILL) {
+            placeFill(chunklet, payload, first, count);
+        } else {
+            long position = (long) first << BLOCK_SHIFT;
+            for (ByteBuffer part : payload.nioBuffers(payload.readerIndex(), count << BLOCK_SHIFT)) {
+                while (part.hasRemaining()) {
+                    position += chunklet.data.write(part, position);
+                }
             }
         }
         entry.markPlaced();
         placedInBatch.add(chunklet);
         placedUnapplied.add(entry);
         placedBytes.add((long) count << BLOCK_SHIFT);
+    }
+
+    /** Writes a FILL's data blocks (kind 2) to their places, runs of consecutive ones at a time. */
+    private static void placeFill(Chunklet chunklet, ByteBuf payload, int first, int count) throws IOException {
+        int sectionAt = payload.readerIndex();
+        int dataIndex = sectionAt + count * WalRecordFormat.FILL_BLOCK_BYTES;
+        int i = 0;
+        while (i < count) {
+            if (payload.getUnsignedByte(sectionAt + i * WalRecordFormat.FILL_BLOCK_BYTES) != FILL_DATA) {
+                i++;
+                continue;
+            }
+            int run = i;
+            while (run < count
+                    && payload.getUnsignedByte(sectionAt + run * WalRecordFormat.FILL_BLOCK_BYTES) == FILL_DATA) {
+                run++;
+            }
+            long position = (long) (first + i) << BLOCK_SHIFT;
+            for (ByteBuffer part : payload.nioBuffers(dataIndex, (run - i) << BLOCK_SHIFT)) {
+                while (part.hasRemaining()) {
+                    position += chunklet.data.write(part, position);
+                }
+            }
+            dataIndex += (run - i) << BLOCK_SHIFT;
+            i = run;
+        }
     }
 
     /** Data bytes written once, in place (big first writes), since this store opened. */
@@ -451,8 +486,11 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
                             entry.chunkVersion(), 0, null, 0);
                 }
             }
-            case WalRecordFormat.TYPE_FILL -> RecoveryWrites.fill(this, entry.chunkUid(), first, count, payload,
-                    entry.lsn(), entry.chunkVersion());
+            case WalRecordFormat.TYPE_FILL, WalRecordFormat.TYPE_FILL_PLACED -> {
+                placedUnapplied.remove(entry);
+                RecoveryWrites.fill(this, entry.chunkUid(), first, count, payload, entry.lsn(),
+                        entry.chunkVersion(), entry.placed());
+            }
             case WalRecordFormat.TYPE_EC_FILL -> RecoveryWrites.ecFill(this, entry.chunkUid(), first, count, payload,
                     entry.lsn(), entry.chunkVersion());
             case WalRecordFormat.TYPE_REPAIR -> RecoveryWrites.repair(this, entry.chunkUid(), first, payload,

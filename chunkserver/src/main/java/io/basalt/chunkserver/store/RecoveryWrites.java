@@ -26,6 +26,15 @@ final class RecoveryWrites {
      */
     static void fill(ChunkletStore store, long chunkUid, int first, int count, ByteBuf payload, long lsn,
             long guardVersion) throws IOException {
+        fill(store, chunkUid, first, count, payload, lsn, guardVersion, false);
+    }
+
+    /**
+     * As above; {@code dataInPlace}: the data blocks were written to their places before the record
+     * was logged (a FILL_PLACED, or a FILL the store placed), so only the metadata is written.
+     */
+    static void fill(ChunkletStore store, long chunkUid, int first, int count, ByteBuf payload, long lsn,
+            long guardVersion, boolean dataInPlace) throws IOException {
         Chunklet chunklet = store.chunkletForWrite(chunkUid);
         int sectionAt = payload.readerIndex();
         int dataAt = sectionAt + count * WalRecordFormat.FILL_BLOCK_BYTES;
@@ -43,9 +52,11 @@ final class RecoveryWrites {
                 if (apply) {
                     long position = (long) block << BLOCK_SHIFT;
                     if (kind == ChunkletStore.FILL_DATA) {
-                        ByteBuffer data = payload.nioBuffer(dataIndex, BLOCK_SIZE_BYTES);
-                        while (data.hasRemaining()) {
-                            position += chunklet.data.write(data, position);
+                        if (!dataInPlace) {
+                            ByteBuffer data = payload.nioBuffer(dataIndex, BLOCK_SIZE_BYTES);
+                            while (data.hasRemaining()) {
+                                position += chunklet.data.write(data, position);
+                            }
                         }
                         chunklet.setBlocks(block, 1, lsn, new int[] {crc}, version);
                         filled += BLOCK_SIZE_BYTES;

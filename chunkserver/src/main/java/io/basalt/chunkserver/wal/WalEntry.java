@@ -120,21 +120,29 @@ public final class WalEntry {
      * it logs the entry, as a WRITE_PLACED record with only the block CRCs.
      */
     public void markPlaced() {
-        if (type != WalRecordFormat.TYPE_WRITE) {
-            throw new IllegalArgumentException("only a WRITE is placed, not a "
+        if (type != WalRecordFormat.TYPE_WRITE && type != WalRecordFormat.TYPE_FILL) {
+            throw new IllegalArgumentException("only a WRITE or FILL is placed, not a "
                     + WalRecordFormat.typeName(type));
         }
         placed = true;
     }
 
-    /** Whether the data is already in place (see {@link #markPlaced()}); replayed WRITE_PLACED too. */
+    /**
+     * Whether the data is already in place (see {@link #markPlaced()}); replayed WRITE_PLACED and
+     * FILL_PLACED records too.
+     */
     public boolean placed() {
-        return placed || type == WalRecordFormat.TYPE_WRITE_PLACED;
+        return placed || type == WalRecordFormat.TYPE_WRITE_PLACED
+                || type == WalRecordFormat.TYPE_FILL_PLACED;
     }
 
-    /** The record type logged: WRITE_PLACED for a placed WRITE. */
+    /** The record type logged: WRITE_PLACED or FILL_PLACED for a placed WRITE or FILL. */
     int recordType() {
-        return placed ? WalRecordFormat.TYPE_WRITE_PLACED : type;
+        if (!placed) {
+            return type;
+        }
+        return type == WalRecordFormat.TYPE_FILL ? WalRecordFormat.TYPE_FILL_PLACED
+                : WalRecordFormat.TYPE_WRITE_PLACED;
     }
 
     /** Index in {@link #payload} of the first block CRC (a WRITE's or WRITE_PLACED's). */
@@ -144,7 +152,8 @@ public final class WalEntry {
 
     int payloadBytes() {
         if (placed) {
-            return 4 * (lengthBytes >> 12);
+            return (type == WalRecordFormat.TYPE_FILL ? WalRecordFormat.FILL_BLOCK_BYTES : 4)
+                    * (lengthBytes >> 12);
         }
         return payload == null ? 0 : payload.readableBytes();
     }
@@ -154,8 +163,11 @@ public final class WalEntry {
         if (payload == null) {
             return new java.nio.ByteBuffer[0];
         }
-        return placed ? payload.nioBuffers(crcsIndex(), payloadBytes())
-                : payload.nioBuffers(payload.readerIndex(), payloadBytes());
+        if (placed && type == WalRecordFormat.TYPE_WRITE) {
+            return payload.nioBuffers(crcsIndex(), payloadBytes());
+        }
+        // A FILL's per-block section comes first: placed, the record is that section alone.
+        return payload.nioBuffers(payload.readerIndex(), payloadBytes());
     }
 
     @Override

@@ -157,6 +157,12 @@ public final class WalRecordFormat {
      * without this type stops at such a record ("unknown type 11") rather than skip it.
      */
     public static final int TYPE_WRITE_PLACED = 11;
+    /**
+     * A recovery FILL into blocks that hold no data, its data blocks written in place and synced
+     * before this record (as {@link #TYPE_WRITE_PLACED}); the payload is the FILL's per-block section
+     * only ({@link #FILL_BLOCK_BYTES} a block), applied with the FILL's guard.
+     */
+    public static final int TYPE_FILL_PLACED = 12;
     /** Bytes of a FILL payload's per-block section entry. */
     public static final int FILL_BLOCK_BYTES = 13;
 
@@ -224,18 +230,20 @@ public final class WalRecordFormat {
             case TYPE_EC_FILL -> "EC_FILL";
             case TYPE_REPAIR -> "REPAIR";
             case TYPE_WRITE_PLACED -> "WRITE_PLACED";
+            case TYPE_FILL_PLACED -> "FILL_PLACED";
             default -> "type " + type;
         };
     }
 
     static boolean knownType(int type) {
-        return type >= TYPE_WRITE && type <= TYPE_WRITE_PLACED;
+        return type >= TYPE_WRITE && type <= TYPE_FILL_PLACED;
     }
 
     /** Types whose record carries a payload (the others carry none). */
     public static boolean hasPayload(int type) {
         return type == TYPE_WRITE || type == TYPE_EC_PREPARE || type == TYPE_EC_WRITE || type == TYPE_EC_RESOLVE
-                || type == TYPE_FILL || type == TYPE_EC_FILL || type == TYPE_REPAIR || type == TYPE_WRITE_PLACED;
+                || type == TYPE_FILL || type == TYPE_EC_FILL || type == TYPE_REPAIR || type == TYPE_WRITE_PLACED
+                || type == TYPE_FILL_PLACED;
     }
 
     /** Types whose payload starts with block data and CRCs. */

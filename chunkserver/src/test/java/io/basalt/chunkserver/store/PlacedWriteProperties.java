@@ -46,6 +46,9 @@ class PlacedWriteProperties {
         @Override
         public void prepare(WalEntry entry) throws CsException {
             store.prepare(entry);
+            if (entry.placed() && entry.type() == WalRecordFormat.TYPE_FILL) {
+                PLACED_FILLS.incrementAndGet();
+            }
             if (entry.placed()) {
                 unsynced.add(new long[] {entry.offsetBytes(), entry.lengthBytes()});
             }
@@ -91,14 +94,25 @@ class PlacedWriteProperties {
         }
     }
 
-    private record Op(int block, int blocks, boolean trim, long seed) {}
+    /** kind: 0 write, 1 trim, 2 fill (a recovery copy, guard {@link #GUARD}); version: the fence. */
+    private record Op(int block, int blocks, int kind, long version, long seed) {}
 
-    @Property(tries = 20)
+    private static final long GUARD = 10;
+    /** Fills placed over all tries: the property must have exercised FILL_PLACED too. */
+    private static final java.util.concurrent.atomic.AtomicLong PLACED_FILLS = new java.util.concurrent.atomic.AtomicLong();
+
+    @net.jqwik.api.lifecycle.AfterContainer
+    static void someFillsWerePlaced() {
+        assertThat(PLACED_FILLS.get()).as("recovery fills written in place").isPositive();
+    }
+
+    @Property(tries = 12)
     void placedWritesSurviveCrashesAndLostUnsyncedData(@ForAll long seed) throws Exception {
         Random random = new Random(seed);
         Path dir = Files.createTempDirectory("placed-writes");
         byte[][] model = new byte[BLOCKS][BLOCK];
         byte[][] alternative = new byte[BLOCKS][];
+        long[] versions = new long[BLOCKS];
         FaultySink[] sink = new FaultySink[1];
         WalWriter.Config config = new WalWriter.Config(4L << 20, 64, 1024, 8L << 10, (1 << 20) + 1024);
         StoreHarness h = open(dir, config, sink);
@@ -111,16 +125,22 @@ class PlacedWriteProperties {
                 List<Op> group = new ArrayList<>();
                 for (int i = 0, n = 1 + random.nextInt(4); i < n; i++) {
                     int blocks = random.nextInt(3) == 0 ? 1 + random.nextInt(4) : 16 + random.nextInt(24);
-                    group.add(new Op(random.nextInt(BLOCKS - blocks + 1), blocks, random.nextInt(4) == 0,
-                            random.nextLong()));
+                    int kind = random.nextInt(8) < 5 ? 0 : random.nextInt(2) + 1;
+                    // Client writes and trims fence below or above the recovery's guard.
+                    group.add(new Op(random.nextInt(BLOCKS - blocks + 1), blocks, kind,
+                            random.nextBoolean() ? 5 : 20, random.nextLong()));
                 }
                 List<CompletableFuture<Long>> done = new ArrayList<>();
                 for (Op op : group) {
-                    done.add(op.trim()
-                            ? h.submit(WalRecordFormat.TYPE_TRIM, UID, (long) op.block() * BLOCK, op.blocks() * BLOCK,
-                                    null)
-                            : h.submit(WalRecordFormat.TYPE_WRITE, UID, (long) op.block() * BLOCK,
-                                    op.blocks() * BLOCK, data(op)));
+                    long offset = (long) op.block() * BLOCK;
+                    int length = op.blocks() * BLOCK;
+                    done.add(switch (op.kind()) {
+                        case 0 -> h.submit(WalRecordFormat.TYPE_WRITE, UID, offset, length,
+                                io.basalt.protocol.data.DataClient.writePayload(StoreHarness.ALLOC, data(op)),
+                                op.version());
+                        case 1 -> h.submit(WalRecordFormat.TYPE_TRIM, UID, offset, length, null, op.version());
+                        default -> h.submit(WalRecordFormat.TYPE_FILL, UID, offset, length, fillPayload(op), GUARD);
+                    });
                 }
                 boolean anyFailed = false;
                 for (int i = 0; i < group.size(); i++) {
@@ -133,14 +153,25 @@ class PlacedWriteProperties {
                         ok = false;
                         anyFailed = true;
                     }
-                    byte[] bytes = op.trim() ? new byte[op.blocks() * BLOCK] : data(op);
+                    byte[] bytes = op.kind() == 1 ? new byte[op.blocks() * BLOCK] : data(op);
                     for (int b = 0; b < op.blocks(); b++) {
+                        int at = op.block() + b;
                         byte[] block = java.util.Arrays.copyOfRange(bytes, b * BLOCK, (b + 1) * BLOCK);
+                        long version = op.version();
+                        if (op.kind() == 2) {
+                            int fillKind = fillKind(op, b);
+                            if (fillKind == ChunkletStore.FILL_SKIP || versions[at] >= GUARD) {
+                                continue; // the guard keeps what a client wrote since
+                            }
+                            block = fillKind == ChunkletStore.FILL_DATA ? block : new byte[BLOCK];
+                            version = fillKind == ChunkletStore.FILL_UNTOUCHED ? 0 : 7;
+                        }
                         if (ok) {
-                            model[op.block() + b] = block;
-                            alternative[op.block() + b] = null;
+                            model[at] = block;
+                            versions[at] = version;
+                            alternative[at] = null;
                         } else {
-                            alternative[op.block() + b] = block;
+                            alternative[at] = block;
                         }
                     }
                 }
@@ -202,6 +233,32 @@ class PlacedWriteProperties {
             }
             alternative[b] = null;
         }
+    }
+
+    /** A fill's kind for its block b: mostly data, some zeroes, never-written and skipped blocks. */
+    private static int fillKind(Op op, int b) {
+        int pick = new Random(op.seed() + b).nextInt(10);
+        return pick < 7 ? ChunkletStore.FILL_DATA : pick == 7 ? ChunkletStore.FILL_ZERO
+                : pick == 8 ? ChunkletStore.FILL_UNTOUCHED : ChunkletStore.FILL_SKIP;
+    }
+
+    private static io.netty.buffer.ByteBuf fillPayload(Op op) {
+        byte[] data = data(op);
+        io.netty.buffer.ByteBuf payload = StoreHarness.ALLOC.buffer();
+        for (int b = 0; b < op.blocks(); b++) {
+            int kind = fillKind(op, b);
+            payload.writeByte(kind);
+            payload.writeLong(kind == ChunkletStore.FILL_UNTOUCHED ? 0 : 7);
+            payload.writeInt(kind == ChunkletStore.FILL_DATA
+                    ? io.basalt.protocol.data.BlockCrc.of(io.netty.buffer.Unpooled.wrappedBuffer(data), b * BLOCK, BLOCK)
+                    : 0);
+        }
+        for (int b = 0; b < op.blocks(); b++) {
+            if (fillKind(op, b) == ChunkletStore.FILL_DATA) {
+                payload.writeBytes(data, b * BLOCK, BLOCK);
+            }
+        }
+        return payload;
     }
 
     private static byte[] data(Op op) {
