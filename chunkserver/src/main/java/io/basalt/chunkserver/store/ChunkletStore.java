@@ -294,12 +294,7 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
         if (entry.type() == WalRecordFormat.TYPE_FILL) {
             placeFill(chunklet, payload, first, count);
         } else {
-            long position = (long) first << BLOCK_SHIFT;
-            for (ByteBuffer part : payload.nioBuffers(payload.readerIndex(), count << BLOCK_SHIFT)) {
-                while (part.hasRemaining()) {
-                    position += chunklet.data.write(part, position);
-                }
-            }
+            writeAt(chunklet, payload, payload.readerIndex(), count, first);
         }
         entry.markPlaced();
         placedInBatch.add(chunklet);
@@ -322,12 +317,7 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
                     && payload.getUnsignedByte(sectionAt + run * WalRecordFormat.FILL_BLOCK_BYTES) == FILL_DATA) {
                 run++;
             }
-            long position = (long) (first + i) << BLOCK_SHIFT;
-            for (ByteBuffer part : payload.nioBuffers(dataIndex, (run - i) << BLOCK_SHIFT)) {
-                while (part.hasRemaining()) {
-                    position += chunklet.data.write(part, position);
-                }
-            }
+            writeAt(chunklet, payload, dataIndex, run - i, first + i);
             dataIndex += (run - i) << BLOCK_SHIFT;
             i = run;
         }
@@ -586,6 +576,16 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
         }
     }
 
+    /** Writes {@code count} blocks of {@code src} from {@code index} to the chunklet file at block {@code block}. */
+    private static void writeAt(Chunklet chunklet, ByteBuf src, int index, int count, int block) throws IOException {
+        long position = (long) block << BLOCK_SHIFT;
+        for (ByteBuffer part : src.nioBuffers(index, count << BLOCK_SHIFT)) {
+            while (part.hasRemaining()) {
+                position += chunklet.data.write(part, position);
+            }
+        }
+    }
+
     /** A placed write's data is in the file already (durable): only its metadata is written. */
     private void applyPlaced(WalEntry entry, int first, int count) throws IOException {
         placedUnapplied.remove(entry);
@@ -607,12 +607,7 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
     /** Writes blocks [first, first + count) from {@code src} at {@code dataIndex}; CRCs from crcs[from..]. */
     private static void writeData(Chunklet chunklet, int first, int count, ByteBuf src, int dataIndex, long lsn,
             long chunkVersion, int[] crcs, int from) throws IOException {
-        long position = (long) first << BLOCK_SHIFT;
-        for (ByteBuffer part : src.nioBuffers(dataIndex, count << BLOCK_SHIFT)) {
-            while (part.hasRemaining()) {
-                position += chunklet.data.write(part, position);
-            }
-        }
+        writeAt(chunklet, src, dataIndex, count, first);
         chunklet.setBlocks(first, count, lsn, from == 0 && count == crcs.length ? crcs
                 : Arrays.copyOfRange(crcs, from, from + count), chunkVersion);
     }
