@@ -4,7 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.basalt.s3.RequestHeaders;
+import java.io.ByteArrayInputStream;
 import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 import java.util.LinkedHashMap;
@@ -188,5 +193,64 @@ class S3GatewayConformanceTest {
                 .uploadId(uploadId).checksumSHA256(composite)
                 .multipartUpload(m -> m.parts(completed))).checksumSHA256())
                 .isEqualTo(composite);
+    }
+
+    /**
+     * A body sent with Transfer-Encoding: chunked and no Content-Length (java.net.http chunks a
+     * stream of unknown length, as Go's client does) is taken, streamed in writes of at most
+     * 1 MiB, for PutObject (unsigned and signed payloads) and UploadPart.
+     */
+    @Test
+    void httpChunkedBodiesWithoutContentLengthAreStreamedIn() throws Exception {
+        s3.createBucket(b -> b.bucket("http-chunked"));
+        byte[] data = new byte[(3 << 20) + 12345];
+        new java.util.Random(16).nextBytes(data);
+        fixture.store.resetOutstandingWriteBytesMax();
+        HttpResponse<String> put = sendChunked("PUT", "/http-chunked/unsigned", "", data,
+                RawS3.UNSIGNED);
+        assertThat(put.statusCode()).as(put.body()).isEqualTo(200);
+        assertThat(put.headers().firstValue("etag")).contains(
+                "\"" + RawS3.hex(RawS3.md5(data)) + "\"");
+        assertThat(fixture.store.outstandingWriteBytesMax()).as("bytes in one store write")
+                .isPositive().isLessThanOrEqualTo(1 << 20);
+        assertThat(s3.getObjectAsBytes(b -> b.bucket("http-chunked").key("unsigned"))
+                .asByteArray()).isEqualTo(data);
+
+        HttpResponse<String> signed = sendChunked("PUT", "/http-chunked/signed", "", data,
+                RawS3.hex(RawS3.sha256(data)));
+        assertThat(signed.statusCode()).as(signed.body()).isEqualTo(200);
+        HttpResponse<String> wrongHash = sendChunked("PUT", "/http-chunked/wrong", "", data,
+                RawS3.hex(RawS3.sha256(new byte[1])));
+        assertThat(wrongHash.body()).contains("XAmzContentSHA256Mismatch");
+        assertThat(fixture.store.head("http-chunked", "wrong", null).join()).isEmpty();
+
+        String uploadId = s3.createMultipartUpload(b -> b.bucket("http-chunked").key("mp"))
+                .uploadId();
+        HttpResponse<String> part = sendChunked("PUT", "/http-chunked/mp",
+                "partNumber=1&uploadId=" + uploadId, data, RawS3.UNSIGNED);
+        assertThat(part.statusCode()).as(part.body()).isEqualTo(200);
+        String etag = part.headers().firstValue("etag").orElseThrow();
+        s3.completeMultipartUpload(b -> b.bucket("http-chunked").key("mp").uploadId(uploadId)
+                .multipartUpload(m -> m.parts(CompletedPart.builder().partNumber(1).eTag(etag)
+                        .build())));
+        assertThat(s3.getObjectAsBytes(b -> b.bucket("http-chunked").key("mp")).asByteArray())
+                .isEqualTo(data);
+    }
+
+    /** Sends {@code body} with Transfer-Encoding: chunked (a stream of unknown length). */
+    private static HttpResponse<String> sendChunked(String method, String path, String query,
+            byte[] body, String payloadHash) throws Exception {
+        Map<String, String> signed = raw.sign(method, path, query, Map.of(), payloadHash);
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(fixture.endpoint + path
+                + (query.isEmpty() ? "" : "?" + query)));
+        signed.forEach((name, value) -> {
+            if (!name.equals("host")) {
+                request.header(name, value);
+            }
+        });
+        request.method(method, HttpRequest.BodyPublishers.ofInputStream(
+                () -> new ByteArrayInputStream(body)));
+        return HttpClient.newHttpClient().send(request.build(),
+                HttpResponse.BodyHandlers.ofString());
     }
 }
