@@ -103,7 +103,9 @@ final class IncomingBody {
             headerValue = value.strip();
         }
         String trailer = headers.first(ChecksumAlgorithm.TRAILER_HEADER);
-        ChecksumAlgorithm trailerAlgorithm = trailer == null ? null
+        // Only a trailer payload mode carries a trailer; an x-amz-trailer sent without one (the
+        // SDK's, beside the precomputed checksum header: AwsChunkedDecoder.forRequest) is moot.
+        ChecksumAlgorithm trailerAlgorithm = trailer == null || !mode.hasTrailer() ? null
                 : ChecksumAlgorithm.fromHeaderName(trailer.strip());
         if (trailerAlgorithm != null && headerAlgorithm != null) {
             throw new S3Exception(S3Error.InvalidRequest, "a checksum header and a trailing"
