@@ -804,11 +804,22 @@ public final class InMemoryObjectStore implements ObjectStore {
         }
     }
 
+    /**
+     * Completed uploads (bucket, key, upload id) and their result: a repeated complete answers
+     * it again, as meta does within its retention (MultipartLogic, CompletedUploads).
+     */
+    private final Map<String, ObjectVersion> completedUploads = new HashMap<>();
+
     @Override
     public synchronized CompletableFuture<ObjectVersion> completeUpload(String bucketName,
             String key, String uploadId, List<CompletedPart> parts, WriteConditions conditions) {
         try {
             BucketState bucket = bucketState(bucketName);
+            ObjectVersion done = completedUploads.get(bucketName + "\0" + key + "\0"
+                    + uploadId);
+            if (done != null && !bucket.uploads.containsKey(uploadId)) {
+                return CompletableFuture.completedFuture(done); // a repeat, as meta answers it
+            }
             UploadState upload = uploadState(bucket, key, uploadId);
             if (parts.isEmpty()) {
                 throw new ObjectStoreException(Kind.INVALID, "no parts named");
@@ -868,7 +879,9 @@ public final class InMemoryObjectStore implements ObjectStore {
                     etag, System.currentTimeMillis(), upload.upload.owner(),
                     upload.upload.headers(), checksums, checksumType, upload.upload.tags(),
                     chosen.stream().map(Part::size).toList(), List.copyOf(extents));
-            return CompletableFuture.completedFuture(addVersion(bucket, key, version));
+            ObjectVersion added = addVersion(bucket, key, version);
+            completedUploads.put(bucketName + "\0" + key + "\0" + uploadId, added);
+            return CompletableFuture.completedFuture(added);
         } catch (ObjectStoreException e) {
             return CompletableFuture.failedFuture(e);
         } catch (RuntimeException e) {

@@ -193,6 +193,47 @@ class S3GatewayConformanceTest {
                 .uploadId(uploadId).checksumSHA256(composite)
                 .multipartUpload(m -> m.parts(completed))).checksumSHA256())
                 .isEqualTo(composite);
+        // A repeat (an SDK retry) is checked against the completed object.
+        assertThat(s3.completeMultipartUpload(b -> b.bucket("complete-checksum").key("k")
+                .uploadId(uploadId).checksumSHA256(composite)
+                .multipartUpload(m -> m.parts(completed))).checksumSHA256())
+                .isEqualTo(composite);
+        assertThatThrownBy(() -> s3.completeMultipartUpload(b -> b.bucket("complete-checksum")
+                .key("k").uploadId(uploadId).checksumSHA256(wrong)
+                .multipartUpload(m -> m.parts(completed))))
+                .satisfies(e -> assertThat(errorCode(e)).isEqualTo("BadDigest"));
+    }
+
+    /**
+     * A CompleteMultipartUpload repeated after it succeeded answers the same object (200, same
+     * ETag and version), as S3 does: the SDKs retry a complete whose answer timed out, and
+     * s3-tests' test_multipart_upload completes twice on purpose. Other calls on the completed
+     * upload stay NoSuchUpload.
+     */
+    @Test
+    void aRepeatedCompleteAnswersTheCompletedObject() {
+        s3.createBucket(b -> b.bucket("complete-twice"));
+        s3.putBucketVersioning(b -> b.bucket("complete-twice").versioningConfiguration(
+                v -> v.status(BucketVersioningStatus.ENABLED)));
+        String uploadId = s3.createMultipartUpload(b -> b.bucket("complete-twice").key("k"))
+                .uploadId();
+        String etag = s3.uploadPart(b -> b.bucket("complete-twice").key("k").uploadId(uploadId)
+                .partNumber(1), RequestBody.fromString("only part")).eTag();
+        CompletedPart part = CompletedPart.builder().partNumber(1).eTag(etag).build();
+        var first = s3.completeMultipartUpload(b -> b.bucket("complete-twice").key("k")
+                .uploadId(uploadId).multipartUpload(m -> m.parts(part)));
+        var second = s3.completeMultipartUpload(b -> b.bucket("complete-twice").key("k")
+                .uploadId(uploadId).multipartUpload(m -> m.parts(part)));
+        assertThat(second.eTag()).isEqualTo(first.eTag()).endsWith("-1\"");
+        assertThat(second.versionId()).isEqualTo(first.versionId());
+        assertThat(s3.listObjectVersions(b -> b.bucket("complete-twice")).versions())
+                .as("no second version").hasSize(1);
+        assertThatThrownBy(() -> s3.listParts(b -> b.bucket("complete-twice").key("k")
+                .uploadId(uploadId)))
+                .satisfies(e -> assertThat(errorCode(e)).isEqualTo("NoSuchUpload"));
+        assertThatThrownBy(() -> s3.completeMultipartUpload(b -> b.bucket("complete-twice")
+                .key("k").uploadId("never-created").multipartUpload(m -> m.parts(part))))
+                .satisfies(e -> assertThat(errorCode(e)).isEqualTo("NoSuchUpload"));
     }
 
     /**
