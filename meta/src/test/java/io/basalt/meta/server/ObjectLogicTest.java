@@ -379,6 +379,40 @@ class ObjectLogicTest {
     }
 
     @Test
+    void smallObjectsKeepTheirBytesInTheIndexAndFreeNothing() {
+        readyBucket("small");
+        byte[] data = "tiny object".getBytes();
+        ObjectVersion big = put("small", "k", 5000, "e0");
+        ObjectVersion inline = ObjectVersion.decode(meta.ok(new ObjectRequest.PutInlineObject(
+                new ObjectRequest.PutObject("small", "k", data.length, "e1", "AKIDA",
+                        Map.of("content-type", "text/plain"), Map.of(), "", Map.of(), List.of(),
+                        List.of(), null, false, meta.nowMillis), data)));
+        assertThat(inline.inlineData()).isEqualTo(data);
+        assertThat(inline.extents()).isEmpty();
+        ObjectVersion read = get("small", "k", null);
+        assertThat(read).isEqualTo(inline);
+        assertThat(read.headers()).containsEntry("content-type", "text/plain");
+        // The replaced version's extents are free; the inline one owns none.
+        List<ObjectExtent> frees = ObjectExtent.decodeList(meta.read(
+                new ObjectRequest.ObjectLogFrees(1, 0, 100)).bodyOrThrow());
+        assertThat(frees).containsExactlyElementsOf(big.extents());
+        ObjectListing listing = ObjectListing.decode(meta.read(new ObjectRequest.ListObjects(
+                "small", "", "", "", 10)).bodyOrThrow());
+        assertThat(listing.entries()).singleElement()
+                .satisfies(summary -> assertThat(summary.isInline()).isFalse())
+                .satisfies(summary -> assertThat(summary.size()).isEqualTo(data.length));
+        // Preconditions hold for inline puts too; a refused one changes nothing.
+        assertThat(refusal(new ObjectRequest.PutInlineObject(new ObjectRequest.PutObject("small",
+                "k", 1, "e2", "AKIDA", Map.of(), Map.of(), "", Map.of(), List.of(), List.of(),
+                null, true, meta.nowMillis), new byte[] {7}), MetaError.PRECONDITION_FAILED))
+                .isNotEmpty();
+        meta.ok(new ObjectRequest.DeleteObject("small", "k", null, meta.nowMillis));
+        assertThat(get("small", "k", null)).isNull();
+        assertThat(ObjectExtent.decodeList(meta.read(new ObjectRequest.ObjectLogFrees(1, 0, 100))
+                .bodyOrThrow())).containsExactlyElementsOf(big.extents());
+    }
+
+    @Test
     void aRepeatedCompleteAnswersTheSameObjectUntilTheRecordExpires() throws Exception {
         readyBucket("mpu");
         long start = 1_000_000;
