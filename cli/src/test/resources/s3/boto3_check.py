@@ -118,6 +118,20 @@ url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "
 out = subprocess.run(["curl", "-sf", "-X", "PUT", "--data-binary", "hello", url], capture_output=True)
 check("presigned put with curl", out.returncode == 0 and s3.get_object(Bucket=bucket, Key="presigned")["Body"].read() == b"hello")
 
+url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "chunked"}, ExpiresIn=300)
+streamed = body * 3  # 3 MiB from stdin: curl sends Transfer-Encoding: chunked, no Content-Length
+out = subprocess.run(["curl", "-sf", "-T", "-", url], input=streamed, capture_output=True)
+check("chunked put with curl", out.returncode == 0 and s3.get_object(Bucket=bucket, Key="chunked")["Body"].read() == streamed,
+      str(out.returncode))
+
+# A repeated CompleteMultipartUpload (an SDK retry) answers the completed object again.
+upload = s3.create_multipart_upload(Bucket=bucket, Key="mpu/twice")["UploadId"]
+part = s3.upload_part(Bucket=bucket, Key="mpu/twice", UploadId=upload, PartNumber=1, Body=b"one part")
+parts = {"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]}
+done = s3.complete_multipart_upload(Bucket=bucket, Key="mpu/twice", UploadId=upload, MultipartUpload=parts)
+again = s3.complete_multipart_upload(Bucket=bucket, Key="mpu/twice", UploadId=upload, MultipartUpload=parts)
+check("repeated complete", again["ETag"] == done["ETag"] and done["ETag"].endswith('-1"'), f"{done['ETag']} {again['ETag']}")
+
 # A non-empty bucket cannot be deleted; DeleteObjects empties it.
 check("bucket not empty", error_code(lambda: s3.delete_bucket(Bucket=bucket)) == "BucketNotEmpty")
 print("all boto3 checks passed", flush=True)

@@ -65,8 +65,17 @@ final class S3RunCommand implements Callable<Integer> {
                     + " s3@HOST:PORT, or s3@HOST/pidPID with --port 0). Unique per gateway.")
     String writerId;
 
+    @Option(names = "--inline-max", defaultValue = "8192", paramLabel = "BYTES",
+            description = "Objects of at most this many bytes are kept in their index entry in meta"
+                    + " instead of an object log (0..16384; 0: none; default: ${DEFAULT-VALUE}).")
+    int inlineMax;
+
     @Override
     public Integer call() throws Exception {
+        if (inlineMax < 0 || inlineMax > io.basalt.meta.model.s3.ObjectVersion.INLINE_BYTES_MAX) {
+            throw new UserError("--inline-max " + inlineMax + " is out of range; pass 0.."
+                    + io.basalt.meta.model.s3.ObjectVersion.INLINE_BYTES_MAX);
+        }
         String peers = meta != null ? meta : System.getenv(MetaOptions.ENV);
         if (peers == null || peers.isBlank()) {
             throw new UserError("no meta address; pass --meta 1@HOST:PORT,... or set " + MetaOptions.ENV);
@@ -86,7 +95,7 @@ final class S3RunCommand implements Callable<Integer> {
             metrics = MetricsServer.start(registry, bind, metricsPort);
             String id = writerId != null ? writerId : "s3@" + InetAddress.getLocalHost().getHostName()
                     + (port != 0 ? ":" + port : "/pid" + ProcessHandle.current().pid());
-            store = new ClusterObjectStore(cluster, new MetaObjectIndex(cluster.meta()), id);
+            store = new ClusterObjectStore(cluster, new MetaObjectIndex(cluster.meta()), id, inlineMax);
             Set<String> baseDomains = new LinkedHashSet<>(domains == null ? List.of("s3.localhost") : domains);
             S3Gateway.Config defaults = S3Gateway.Config.defaults();
             S3Gateway.Config config = new S3Gateway.Config(bind, port, baseDomains, region, defaultPolicy,

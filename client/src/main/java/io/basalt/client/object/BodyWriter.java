@@ -23,6 +23,17 @@ public interface BodyWriter {
     /** Drops the body: its bytes are trimmed in the background. Safe to call more than once, or after a failure. */
     void abort();
 
-    /** A finished body: its length and extents, in order. */
-    record Written(long length, List<ObjectExtent> extents) {}
+    /**
+     * A finished body: its length and extents, in order; or, for a small object kept inline in the
+     * index (docs/objects.md, "Small objects inline"), its bytes and no extents.
+     */
+    record Written(long length, List<ObjectExtent> extents, byte[] inlineData) {
+        public Written(long length, List<ObjectExtent> extents) {
+            this(length, extents, null);
+        }
+
+        public boolean isInline() {
+            return inlineData != null;
+        }
+    }
 }

@@ -18,6 +18,7 @@ import io.basalt.meta.model.s3.UploadListing;
 import io.basalt.meta.model.s3.Versioning;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.buffer.Unpooled;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -59,8 +60,18 @@ public final class ClusterObjectStore implements ObjectStore {
     private static final int READS_AHEAD = 4;
     private static final int OPEN_LOG_ATTEMPTS = 16;
 
+    /**
+     * Bodies of at most this many bytes are kept inline in the index entry (docs/objects.md, "Small
+     * objects inline"): a PUT is one Raft commit and a GET one meta read, no chunk server. 8 KiB
+     * covers the small objects that cost most in a log (each a partial-stripe write and a read of
+     * its own) while keeping meta's RocksDB growth per object small; meta accepts up to
+     * {@link ObjectVersion#INLINE_BYTES_MAX}.
+     */
+    public static final int INLINE_BYTES_MAX_DEFAULT = 8 * 1024;
+
     private final ClusterClient cluster;
     private final ObjectIndex index;
+    private final int inlineBytesMax;
     private final String writerId;
     private final ExecutorService calls = Executors.newVirtualThreadPerTaskExecutor();
     private final ScheduledExecutorService janitor = Executors.newSingleThreadScheduledExecutor(
@@ -87,6 +98,16 @@ public final class ClusterObjectStore implements ObjectStore {
     }
 
     public ClusterObjectStore(ClusterClient cluster, ObjectIndex index, String writerId) {
+        this(cluster, index, writerId, INLINE_BYTES_MAX_DEFAULT);
+    }
+
+    /** @param inlineBytesMax bodies up to this size are kept in the index entry; 0 keeps none inline */
+    public ClusterObjectStore(ClusterClient cluster, ObjectIndex index, String writerId, int inlineBytesMax) {
+        if (inlineBytesMax < 0 || inlineBytesMax > ObjectVersion.INLINE_BYTES_MAX) {
+            throw new IllegalArgumentException("inline bytes max " + inlineBytesMax + " (0.."
+                    + ObjectVersion.INLINE_BYTES_MAX + ")");
+        }
+        this.inlineBytesMax = inlineBytesMax;
         this.cluster = cluster;
         this.index = index;
         this.writerId = writerId;
@@ -158,6 +179,13 @@ public final class ClusterObjectStore implements ObjectStore {
 
     @Override
     public BodyWriter newBody(String bucket, long expectedLength) {
+        if (expectedLength > 0 && expectedLength <= inlineBytesMax) {
+            return new InlineBody((int) expectedLength);
+        }
+        return newLogBody(bucket, expectedLength);
+    }
+
+    private BodyWriter newLogBody(String bucket, long expectedLength) {
         LogBody body = new LogBody(() -> writerFor(policyOf(bucket)), expectedLength, PooledByteBufAllocator.DEFAULT);
         return new BodyWriter() {
             @Override
@@ -183,6 +211,11 @@ public final class ClusterObjectStore implements ObjectStore {
     @Override
     public CompletableFuture<ObjectVersion> putObject(String bucket, String key, BodyWriter.Written body,
             ObjectAttributes attributes, WriteConditions conditions) {
+        if (body.isInline()) {
+            return call(() -> index.putInlineObject(bucket, key, body.inlineData(), attributes.etag(),
+                    attributes.owner(), attributes.headers(), attributes.checksums(), attributes.checksumType(),
+                    attributes.tags(), conditions.ifMatch(), conditions.ifNoneMatchAny(), System.currentTimeMillis()));
+        }
         return naming(body, () -> index.putObject(bucket, key, body.length(), attributes.etag(), attributes.owner(),
                 attributes.headers(), attributes.checksums(), attributes.checksumType(), attributes.tags(), List.of(),
                 body.extents(), conditions.ifMatch(), conditions.ifNoneMatchAny(), System.currentTimeMillis()));
@@ -200,6 +233,13 @@ public final class ClusterObjectStore implements ObjectStore {
         if (offset < 0 || length < 0 || offset + length > version.size()) {
             return CompletableFuture.failedFuture(new ObjectStoreException(ObjectStoreException.Kind.INVALID,
                     "read of " + length + " bytes at " + offset + " of an object of " + version.size()));
+        }
+        if (version.isInline()) {
+            // The bytes came with the version from meta, CRC32C-checked when it was decoded.
+            if (length == 0) {
+                return CompletableFuture.completedFuture(null);
+            }
+            return sink.accept(Unpooled.wrappedBuffer(version.inlineData(), (int) offset, (int) length));
         }
         List<Piece> pieces = new ArrayList<>();
         long skip = offset;
@@ -329,6 +369,19 @@ public final class ClusterObjectStore implements ObjectStore {
     @Override
     public CompletableFuture<Part> putPart(String bucket, String key, String uploadId, int partNumber,
             BodyWriter.Written body, String etag, Map<String, String> checksums) {
+        if (body.isInline()) {
+            // Parts are never inline (a completed upload joins its parts' extents): a small part (a
+            // last one, or a test's) is written to the log now, as its body would have been.
+            BodyWriter spill = newLogBody(bucket, body.length());
+            return spill.write(Unpooled.wrappedBuffer(body.inlineData()))
+                    .thenCompose(ignored -> spill.finish())
+                    .whenComplete((written, error) -> {
+                        if (error != null) {
+                            spill.abort();
+                        }
+                    })
+                    .thenCompose(written -> putPart(bucket, key, uploadId, partNumber, written, etag, checksums));
+        }
         return naming(body, () -> index.putPart(bucket, key, uploadId, partNumber, body.length(), etag, checksums,
                 body.extents(), System.currentTimeMillis()));
     }

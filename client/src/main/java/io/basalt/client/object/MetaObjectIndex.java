@@ -66,6 +66,14 @@ public final class MetaObjectIndex implements ObjectIndex {
     }
 
     @Override
+    public ObjectVersion putInlineObject(String bucket, String key, byte[] data, String etag, String owner,
+            Map<String, String> headers, Map<String, String> checksums, String checksumType,
+            Map<String, String> tags, String ifMatch, boolean ifNoneMatchAny, long now) {
+        return call(() -> meta.putInlineObject(bucket, key, data, etag, owner, headers, checksums, checksumType,
+                tags, ifMatch, ifNoneMatchAny, now));
+    }
+
+    @Override
     public Optional<ObjectVersion> getObject(String bucket, String key, String versionId) {
         return call(() -> meta.getObject(bucket, key, versionId));
     }

@@ -36,6 +36,11 @@ public interface ObjectIndex {
             Map<String, String> checksums, String checksumType, Map<String, String> tags, List<Long> partSizes,
             List<ObjectExtent> extents, String ifMatch, boolean ifNoneMatchAny, long now);
 
+    /** A small object whose bytes stay in the index entry (docs/objects.md, "Small objects inline"). */
+    ObjectVersion putInlineObject(String bucket, String key, byte[] data, String etag, String owner,
+            Map<String, String> headers, Map<String, String> checksums, String checksumType,
+            Map<String, String> tags, String ifMatch, boolean ifNoneMatchAny, long now);
+
     Optional<ObjectVersion> getObject(String bucket, String key, String versionId);
 
     ObjectStore.DeleteOutcome deleteObject(String bucket, String key, String versionId, long now);

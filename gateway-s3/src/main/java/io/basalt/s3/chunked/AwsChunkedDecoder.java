@@ -159,9 +159,16 @@ public final class AwsChunkedDecoder {
                         + "\" is not an x-amz-checksum-* header");
             }
             if (!mode.hasTrailer()) {
-                throw new S3Exception(S3Error.InvalidRequest, "x-amz-trailer needs"
-                        + " x-amz-content-sha256 STREAMING-UNSIGNED-PAYLOAD-TRAILER or"
-                        + " STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER");
+                if (headers.first(checksum.headerName()) == null) {
+                    throw new S3Exception(S3Error.InvalidRequest, "x-amz-trailer needs"
+                            + " x-amz-content-sha256 STREAMING-UNSIGNED-PAYLOAD-TRAILER or"
+                            + " STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER");
+                }
+                // The AWS SDK for Java v2 (2.59) given a precomputed checksum (checksumSHA256
+                // with checksumAlgorithm) sends it as a header with a trailer-less streaming
+                // payload, yet still names it in x-amz-trailer. The body holds no trailer and
+                // the header carries the value, so the header is what is checked; S3 takes it.
+                checksum = null;
             }
         }
         return new AwsChunkedDecoder(mode, mode.hasChunkSignatures()

@@ -52,7 +52,8 @@ final class BodyTransfers {
         BodyWriter writer = store.newBody(bucket, incoming.dataBytes);
         try {
             BodyUpload upload = new BodyUpload(exchange.request, writer, incoming.decoder,
-                    incoming.dataBytes, incoming.newPayloadDigest(),
+                    incoming.dataBytes, S3Gateway.PUT_SIZE_BYTES_MAX,
+                    incoming.newPayloadDigest(),
                     incoming.algorithmsToCompute(extraChecksum),
                     operations.config.limits().writeSizeBytes(),
                     PooledByteBufAllocator.DEFAULT, operations.metrics);

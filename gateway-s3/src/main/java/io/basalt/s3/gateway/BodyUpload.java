@@ -43,7 +43,10 @@ final class BodyUpload {
     private final Request request;
     private final BodyWriter writer;
     private final AwsChunkedDecoder decoder;
+    /** The data bytes declared; negative when unknown (HTTP chunked without a length). */
     private final long expectedDataBytes;
+    /** The most data bytes taken: the declared length, or the size limit when unknown. */
+    private final long dataBytesMax;
     private final int writeSizeBytes;
     private final ByteBufAllocator allocator;
     private final GatewayMetrics metrics;
@@ -59,17 +62,20 @@ final class BodyUpload {
     /**
      * @param decoder the aws-chunked decoder, null for a plain body
      * @param expectedDataBytes the data bytes declared (Content-Length, or
-     *     x-amz-decoded-content-length); more is refused
+     *     x-amz-decoded-content-length), more is refused; negative when unknown
+     * @param sizeBytesMax the most a body of unknown length may carry (EntityTooLarge past it)
      * @param sha256 a digest to update when the payload is signed, else null
      * @param computed the checksums to compute
      */
     BodyUpload(Request request, BodyWriter writer, AwsChunkedDecoder decoder,
-            long expectedDataBytes, MessageDigest sha256, Iterable<ChecksumAlgorithm> computed,
-            int writeSizeBytes, ByteBufAllocator allocator, GatewayMetrics metrics) {
+            long expectedDataBytes, long sizeBytesMax, MessageDigest sha256,
+            Iterable<ChecksumAlgorithm> computed, int writeSizeBytes, ByteBufAllocator allocator,
+            GatewayMetrics metrics) {
         this.request = request;
         this.writer = writer;
         this.decoder = decoder;
         this.expectedDataBytes = expectedDataBytes;
+        this.dataBytesMax = expectedDataBytes >= 0 ? expectedDataBytes : sizeBytesMax;
         this.sha256 = sha256;
         for (ChecksumAlgorithm algorithm : computed) {
             checksums.put(algorithm, algorithm.newChecksum());
@@ -128,7 +134,7 @@ final class BodyUpload {
         if (decoder != null) {
             decoder.finish();
         }
-        if (dataBytes != expectedDataBytes) {
+        if (expectedDataBytes >= 0 && dataBytes != expectedDataBytes) {
             throw new S3Exception(S3Error.IncompleteBody, "the body has " + dataBytes
                     + " bytes, " + expectedDataBytes + " were declared");
         }
@@ -143,7 +149,11 @@ final class BodyUpload {
 
     private void onData(ByteBuffer data) {
         int length = data.remaining();
-        if (length > expectedDataBytes - dataBytes) {
+        if (length > dataBytesMax - dataBytes) {
+            if (expectedDataBytes < 0) {
+                throw new S3Exception(S3Error.EntityTooLarge, "the chunked body carries more"
+                        + " than " + dataBytesMax + " bytes (max)");
+            }
             throw new S3Exception(S3Error.IncompleteBody, "the body carries more than the "
                     + expectedDataBytes + " bytes declared");
         }
@@ -160,7 +170,7 @@ final class BodyUpload {
         int end = data.limit();
         while (position < end) {
             if (pending == null) {
-                long left = expectedDataBytes - bufferedBefore - (position - data.position());
+                long left = dataBytesMax - bufferedBefore - (position - data.position());
                 pending = allocator.directBuffer((int) Math.max(1, Math.min(writeSizeBytes,
                         left)));
             }
@@ -235,7 +245,8 @@ final class BodyUpload {
         }
         if (failure instanceof EofException) {
             return new S3Exception(S3Error.IncompleteBody, "the connection closed after "
-                    + dataBytes + " of " + expectedDataBytes + " bytes");
+                    + dataBytes + (expectedDataBytes >= 0 ? " of " + expectedDataBytes : "")
+                    + " bytes");
         }
         return new S3Exception(S3Error.IncompleteBody, "the body failed after " + dataBytes
                 + " bytes: " + failure);

@@ -17,6 +17,7 @@ final class GatewayMetrics {
     final Counter sentBytes;
     final Histogram latency;
     final Gauge requestsInFlight;
+    final Counter clientDisconnects;
 
     GatewayMetrics(PrometheusRegistry registry) {
         requests = Counter.builder().name("basalt_s3_requests_total")
@@ -37,5 +38,9 @@ final class GatewayMetrics {
                 .register(registry);
         requestsInFlight = Gauge.builder().name("basalt_s3_requests_in_flight")
                 .help("S3 requests received and not yet answered").register(registry);
+        clientDisconnects = Counter.builder().name("basalt_s3_client_disconnects_total")
+                .help("Requests whose client closed the connection before the answer was"
+                        + " written, by operation")
+                .labelNames("operation").register(registry);
     }
 }

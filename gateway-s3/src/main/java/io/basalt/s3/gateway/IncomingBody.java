@@ -23,6 +23,10 @@ import java.util.Set;
  * algorithm the client asked for. {@link #verify} then checks the body that arrived.
  */
 final class IncomingBody {
+    /** {@link #dataBytes} of a body sent with Transfer-Encoding: chunked and no length. */
+    static final long UNKNOWN_LENGTH = -1;
+
+    /** The data bytes declared, or {@link #UNKNOWN_LENGTH}. */
     final long dataBytes;
     final AwsChunkedDecoder decoder;
     final byte[] contentMd5;
@@ -62,12 +66,17 @@ final class IncomingBody {
         if (mode.isStreaming()) {
             decoder = AwsChunkedDecoder.forRequest(authentication, headers);
             dataBytes = Long.parseLong(headers.first("x-amz-decoded-content-length").strip());
-        } else {
-            if (contentLength < 0) {
-                throw new S3Exception(S3Error.MissingContentLength, "a PUT needs Content-Length"
-                        + " (or aws-chunked with x-amz-decoded-content-length)");
-            }
+        } else if (contentLength >= 0) {
             dataBytes = contentLength;
+        } else if (isHttpChunked(headers)) {
+            // Plain HTTP chunking (Go's and Java's HTTP clients streaming a body of unknown
+            // length): the store takes bodies of unknown length in runs, and BodyUpload stops
+            // the body at sizeBytesMax. S3 itself accepts these.
+            dataBytes = UNKNOWN_LENGTH;
+        } else {
+            throw new S3Exception(S3Error.MissingContentLength, "a PUT needs Content-Length"
+                    + " (or Transfer-Encoding: chunked, or aws-chunked with"
+                    + " x-amz-decoded-content-length)");
         }
         if (dataBytes > sizeBytesMax) {
             throw new S3Exception(S3Error.EntityTooLarge, "the body is " + dataBytes
@@ -94,7 +103,9 @@ final class IncomingBody {
             headerValue = value.strip();
         }
         String trailer = headers.first(ChecksumAlgorithm.TRAILER_HEADER);
-        ChecksumAlgorithm trailerAlgorithm = trailer == null ? null
+        // Only a trailer payload mode carries a trailer; an x-amz-trailer sent without one (the
+        // SDK's, beside the precomputed checksum header: AwsChunkedDecoder.forRequest) is moot.
+        ChecksumAlgorithm trailerAlgorithm = trailer == null || !mode.hasTrailer() ? null
                 : ChecksumAlgorithm.fromHeaderName(trailer.strip());
         if (trailerAlgorithm != null && headerAlgorithm != null) {
             throw new S3Exception(S3Error.InvalidRequest, "a checksum header and a trailing"
@@ -111,6 +122,16 @@ final class IncomingBody {
         }
         return new IncomingBody(dataBytes, decoder, contentMd5, headerAlgorithm, headerValue,
                 trailerAlgorithm, sdkAlgorithm, authentication);
+    }
+
+    /** Whether the last transfer coding is chunked (RFC 9112 6.1: then it frames the body). */
+    private static boolean isHttpChunked(RequestHeaders headers) {
+        String codings = headers.first("transfer-encoding");
+        if (codings == null) {
+            return false;
+        }
+        String[] list = codings.split(",");
+        return list[list.length - 1].strip().equalsIgnoreCase("chunked");
     }
 
     /** The Content-MD5 header's 16 bytes, or null when absent; InvalidDigest when malformed. */

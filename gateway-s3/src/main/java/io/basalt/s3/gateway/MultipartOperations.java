@@ -158,9 +158,12 @@ final class MultipartOperations {
         List<ObjectStore.CompletedPart> named = parts.stream()
                 .map(part -> new ObjectStore.CompletedPart(part.partNumber(), part.etag()))
                 .toList();
-        checkClaimedObjectChecksum(exchange, bucket, uploadId, named);
+        boolean claimChecked = checkClaimedObjectChecksum(exchange, bucket, uploadId, named);
         ObjectVersion version = StoreErrors.await(store.completeUpload(bucket.name(),
                 exchange.key(), uploadId, named, conditions));
+        if (!claimChecked) {
+            checkClaimAgainstCompleted(exchange, version);
+        }
         Operations.setWrittenVersionId(exchange, bucket, version);
         ChecksumType type = version.checksumType() == null ? null
                 : ChecksumType.fromName(version.checksumType());
@@ -179,8 +182,8 @@ final class MultipartOperations {
      * @throws S3Exception BadDigest; InvalidRequest when the parts have no such checksums;
      *     NotImplemented for a FULL_OBJECT checksum (not computed for multipart uploads yet)
      */
-    private void checkClaimedObjectChecksum(Exchange exchange, Bucket bucket, String uploadId,
-            List<ObjectStore.CompletedPart> named) {
+    private boolean checkClaimedObjectChecksum(Exchange exchange, Bucket bucket,
+            String uploadId, List<ObjectStore.CompletedPart> named) {
         for (ChecksumAlgorithm algorithm : ChecksumAlgorithm.values()) {
             String claimed = exchange.header(algorithm.headerName());
             if (claimed == null) {
@@ -193,8 +196,18 @@ final class MultipartOperations {
                         + " multipart uploads are not computed yet; complete without "
                         + algorithm.headerName());
             }
-            Map<Integer, String> checksumByPart = storedPartChecksums(bucket, exchange.key(),
-                    uploadId, algorithm);
+            Map<Integer, String> checksumByPart;
+            try {
+                checksumByPart = storedPartChecksums(bucket, exchange.key(), uploadId,
+                        algorithm);
+            } catch (S3Exception e) {
+                if (e.error() != S3Error.NoSuchUpload) {
+                    throw e;
+                }
+                // Completed already (a repeat): the parts are gone, the object's checksum is
+                // what the claim is checked against, once the store answered the repeat.
+                return false;
+            }
             List<String> partChecksums = new ArrayList<>(named.size());
             for (ObjectStore.CompletedPart part : named) {
                 String checksum = checksumByPart.get(part.number());
@@ -212,6 +225,27 @@ final class MultipartOperations {
                 throw new S3Exception(S3Error.BadDigest, "the " + algorithm.algorithmName()
                         + " you specified (" + expected + ") did not match the parts' "
                         + composite);
+            }
+        }
+        return true;
+    }
+
+    /**
+     * The claim of a repeated complete, checked against the completed object's checksum: a
+     * retry names the same checksum as the first attempt, which was checked before it committed.
+     */
+    private static void checkClaimAgainstCompleted(Exchange exchange, ObjectVersion version) {
+        for (ChecksumAlgorithm algorithm : ChecksumAlgorithm.values()) {
+            String claimed = exchange.header(algorithm.headerName());
+            if (claimed == null) {
+                continue;
+            }
+            String stored = version.checksums().get(algorithm.algorithmName());
+            String expected = claimed.strip();
+            if (stored == null || !(stored.equals(expected) || stored.startsWith(expected + "-"))) {
+                throw new S3Exception(S3Error.BadDigest, "the " + algorithm.algorithmName()
+                        + " you specified (" + expected + ") did not match the completed"
+                        + " object's (" + stored + ")");
             }
         }
     }

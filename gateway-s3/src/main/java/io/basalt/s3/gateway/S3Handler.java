@@ -30,7 +30,8 @@ import org.slf4j.LoggerFactory;
  * ({@link SigV4Verifier} with secrets from {@code store.user}), run the operation, answer. The
  * Jetty thread only admits and hands the request to a virtual thread; whatever the operation
  * throws becomes an S3 {@code Error} document with its status, logged in one line (an
- * unexpected exception: 500 InternalError, logged with its stack). Every response carries
+ * unexpected exception: 500 InternalError, logged with its stack; a client that went away: a
+ * count and a debug line, see {@link ClientGone}). Every response carries
  * {@code x-amz-request-id}.
  */
 final class S3Handler extends Handler.Abstract {
@@ -134,6 +135,16 @@ final class S3Handler extends Handler.Abstract {
                         exchange.requestId);
             }
             answer(exchange, error, s3.getMessage(), cause);
+            return;
+        }
+        if (ClientGone.isClientGone(cause)) {
+            // The client closed the connection (a GET abandoned half way, a timeout on its
+            // side): nothing is wrong here and nobody is left to answer; one line at debug and
+            // a count, no stack (it was logged as a 500 with its stack before).
+            metrics.clientDisconnects.labelValues(exchange.operationName).inc();
+            LOG.debug("S3 {} {}: client disconnected ({}; request {})", exchange.operationName,
+                    describe(exchange), cause.toString(), exchange.requestId);
+            exchange.abort(cause);
             return;
         }
         LOG.warn("S3 {} {} failed: 500 InternalError (request {})", exchange.operationName,

@@ -396,32 +396,14 @@ public final class InMemoryObjectStore implements ObjectStore {
                 return false;
             });
         }
-        ObjectVersion stored = withVersionId(version, versionId);
+        ObjectVersion stored = version.withVersionId(versionId);
         versions.addFirst(stored);
-        return withLatest(stored, true);
+        return stored.withLatest(true);
     }
 
     private String newVersionId() {
         return String.format("%016x%08x", versionSequence.incrementAndGet(),
                 ThreadLocalRandom.current().nextInt());
-    }
-
-    private static ObjectVersion withVersionId(ObjectVersion v, String versionId) {
-        return new ObjectVersion(v.bucket(), v.key(), versionId, v.deleteMarker(), v.latest(),
-                v.size(), v.etag(), v.modifiedMillis(), v.owner(), v.headers(), v.checksums(),
-                v.checksumType(), v.tags(), v.partSizes(), v.extents());
-    }
-
-    private static ObjectVersion withLatest(ObjectVersion v, boolean latest) {
-        return new ObjectVersion(v.bucket(), v.key(), v.versionId(), v.deleteMarker(), latest,
-                v.size(), v.etag(), v.modifiedMillis(), v.owner(), v.headers(), v.checksums(),
-                v.checksumType(), v.tags(), v.partSizes(), v.extents());
-    }
-
-    private static ObjectVersion withTags(ObjectVersion v, Map<String, String> tags) {
-        return new ObjectVersion(v.bucket(), v.key(), v.versionId(), v.deleteMarker(),
-                v.latest(), v.size(), v.etag(), v.modifiedMillis(), v.owner(), v.headers(),
-                v.checksums(), v.checksumType(), Map.copyOf(tags), v.partSizes(), v.extents());
     }
 
     @Override
@@ -436,12 +418,12 @@ public final class InMemoryObjectStore implements ObjectStore {
             if (versionId == null) {
                 ObjectVersion current = versions.getFirst();
                 return CompletableFuture.completedFuture(current.deleteMarker() ? Optional.empty()
-                        : Optional.of(withLatest(current, true)));
+                        : Optional.of(current.withLatest(true)));
             }
             for (int i = 0; i < versions.size(); i++) {
                 if (versions.get(i).versionId().equals(versionId)) {
-                    return CompletableFuture.completedFuture(Optional.of(withLatest(
-                            versions.get(i), i == 0)));
+                    return CompletableFuture.completedFuture(Optional.of(
+                            versions.get(i).withLatest(i == 0)));
                 }
             }
             return CompletableFuture.completedFuture(Optional.empty());
@@ -567,7 +549,8 @@ public final class InMemoryObjectStore implements ObjectStore {
             ListQuery query) {
         try {
             BucketState bucket = bucketState(bucketName);
-            Listing<ObjectVersion> listing = new Listing<>(query.prefix(), query.delimiter(),
+            InMemoryListing<ObjectVersion> listing = new InMemoryListing<>(query.prefix(),
+                    query.delimiter(),
                     query.after(), query.maxKeys());
             for (var entry : keysFrom(bucket.objects, query.prefix(), query.after())) {
                 String key = entry.getKey();
@@ -581,7 +564,7 @@ public final class InMemoryObjectStore implements ObjectStore {
                 if (current.deleteMarker()) {
                     continue;
                 }
-                if (!listing.offer(key, withLatest(current, true), null)) {
+                if (!listing.offer(key, current.withLatest(true), null)) {
                     break;
                 }
             }
@@ -599,7 +582,7 @@ public final class InMemoryObjectStore implements ObjectStore {
             int maxKeys) {
         try {
             BucketState bucket = bucketState(bucketName);
-            Listing<ObjectVersion> listing = new Listing<>(prefix, delimiter,
+            InMemoryListing<ObjectVersion> listing = new InMemoryListing<>(prefix, delimiter,
                     versionIdMarker == null ? keyMarker : null, maxKeys);
             String from = keyMarker;
             boolean fromInclusive = versionIdMarker != null;
@@ -625,7 +608,7 @@ public final class InMemoryObjectStore implements ObjectStore {
                         }
                         continue;
                     }
-                    if (!listing.offer(key, withLatest(version, i == 0),
+                    if (!listing.offer(key, version.withLatest(i == 0),
                             version.versionId())) {
                         break outer;
                     }
@@ -653,77 +636,6 @@ public final class InMemoryObjectStore implements ObjectStore {
         return view.entrySet();
     }
 
-    /**
-     * One page of a listing: entries and common prefixes, each counting one toward maxKeys; a
-     * common prefix at or before {@code after} is not repeated.
-     */
-    private static final class Listing<T> {
-        final String prefix;
-        final String delimiter;
-        final String after;
-        final int maxKeys;
-        final List<T> entries = new ArrayList<>();
-        final List<String> prefixes = new ArrayList<>();
-        boolean truncated;
-        String lastKey;
-        String lastVersionId;
-        boolean lastWasPrefix;
-        private String lastPrefix;
-
-        Listing(String prefix, String delimiter, String after, int maxKeys) {
-            this.prefix = prefix == null ? "" : prefix;
-            this.delimiter = delimiter;
-            this.after = after;
-            this.maxKeys = maxKeys;
-        }
-
-        boolean inPrefix(String key) {
-            return key.startsWith(prefix);
-        }
-
-        boolean pastPrefix(String key) {
-            return !key.startsWith(prefix) && key.compareTo(prefix) > 0;
-        }
-
-        /** False when the page is full (and then truncated). */
-        boolean offer(String key, T entry, String versionId) {
-            lastWasPrefix = false;
-            if (delimiter != null) {
-                int at = key.indexOf(delimiter, prefix.length());
-                if (at >= 0) {
-                    String common = key.substring(0, at + delimiter.length());
-                    if ((after != null && common.compareTo(after) <= 0)
-                            || common.equals(lastPrefix)) {
-                        lastWasPrefix = true;
-                        return true;
-                    }
-                    if (count() == maxKeys) {
-                        truncated = true;
-                        return false;
-                    }
-                    prefixes.add(common);
-                    lastPrefix = common;
-                    lastKey = common;
-                    lastVersionId = null;
-                    lastWasPrefix = true;
-                    return true;
-                }
-            }
-            if (count() == maxKeys) {
-                truncated = true;
-                return false;
-            }
-            entries.add(entry);
-            lastKey = key;
-            lastVersionId = versionId;
-            return true;
-        }
-
-        private int count() {
-            return entries.size() + prefixes.size();
-        }
-    }
-
     @Override
     public synchronized CompletableFuture<ObjectVersion> putTags(String bucketName, String key,
             String versionId, Map<String, String> tags) {
@@ -743,9 +655,9 @@ public final class InMemoryObjectStore implements ObjectStore {
                         throw new ObjectStoreException(Kind.NO_SUCH_KEY, "\"" + key
                                 + "\" is deleted");
                     }
-                    ObjectVersion tagged = withTags(version, tags);
+                    ObjectVersion tagged = version.withTags(Map.copyOf(tags));
                     versions.set(i, tagged);
-                    return CompletableFuture.completedFuture(withLatest(tagged, i == 0));
+                    return CompletableFuture.completedFuture(tagged.withLatest(i == 0));
                 }
             }
             throw new ObjectStoreException(Kind.NO_SUCH_VERSION, "\"" + key
@@ -804,11 +716,22 @@ public final class InMemoryObjectStore implements ObjectStore {
         }
     }
 
+    /**
+     * Completed uploads (bucket, key, upload id) and their result: a repeated complete answers
+     * it again, as meta does within its retention (MultipartLogic, CompletedUploads).
+     */
+    private final Map<String, ObjectVersion> completedUploads = new HashMap<>();
+
     @Override
     public synchronized CompletableFuture<ObjectVersion> completeUpload(String bucketName,
             String key, String uploadId, List<CompletedPart> parts, WriteConditions conditions) {
         try {
             BucketState bucket = bucketState(bucketName);
+            ObjectVersion done = completedUploads.get(bucketName + "\0" + key + "\0"
+                    + uploadId);
+            if (done != null && !bucket.uploads.containsKey(uploadId)) {
+                return CompletableFuture.completedFuture(done); // a repeat, as meta answers it
+            }
             UploadState upload = uploadState(bucket, key, uploadId);
             if (parts.isEmpty()) {
                 throw new ObjectStoreException(Kind.INVALID, "no parts named");
@@ -868,7 +791,9 @@ public final class InMemoryObjectStore implements ObjectStore {
                     etag, System.currentTimeMillis(), upload.upload.owner(),
                     upload.upload.headers(), checksums, checksumType, upload.upload.tags(),
                     chosen.stream().map(Part::size).toList(), List.copyOf(extents));
-            return CompletableFuture.completedFuture(addVersion(bucket, key, version));
+            ObjectVersion added = addVersion(bucket, key, version);
+            completedUploads.put(bucketName + "\0" + key + "\0" + uploadId, added);
+            return CompletableFuture.completedFuture(added);
         } catch (ObjectStoreException e) {
             return CompletableFuture.failedFuture(e);
         } catch (RuntimeException e) {
@@ -922,7 +847,7 @@ public final class InMemoryObjectStore implements ObjectStore {
                     .sorted(java.util.Comparator.comparing(Upload::key).thenComparing(
                             Upload::uploadId))
                     .toList();
-            Listing<Upload> listing = new Listing<>(prefix, delimiter, keyMarker, maxUploads);
+            InMemoryListing<Upload> listing = new InMemoryListing<>(prefix, delimiter, keyMarker, maxUploads);
             for (Upload upload : sorted) {
                 if (keyMarker != null) {
                     int byKey = upload.key().compareTo(keyMarker);

@@ -2,6 +2,11 @@ package io.basalt.s3.gateway;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import io.prometheus.metrics.model.snapshots.CounterSnapshot;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
@@ -13,6 +18,7 @@ import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.services.s3.S3Client;
 
@@ -137,5 +143,66 @@ class S3GatewayBackpressureTest {
             assertThat(aheadMax).as("bytes the store read ahead of a slow client")
                     .isLessThan(16L << 20);
         }
+    }
+
+    /**
+     * A client that drops the connection in the middle of a GET is counted as a disconnect and
+     * logged at debug without a stack, not answered (or logged) as a 500.
+     */
+    @Test
+    void aClientGoneMidDownloadIsNotAServerError() throws Exception {
+        s3.putObject(b -> b.bucket("pressure").key("dropped"),
+                RequestBody.fromInputStream(object(3), OBJECT_BYTES));
+        Logger handlerLog = (Logger) LoggerFactory.getLogger(S3Handler.class);
+        ListAppender<ILoggingEvent> logged = new ListAppender<>();
+        logged.start();
+        handlerLog.addAppender(logged);
+        try {
+            RawS3 raw = new RawS3(fixture.endpoint, GatewayFixture.ACCESS_KEY,
+                    GatewayFixture.SECRET);
+            Map<String, String> signed = raw.sign("GET", "/pressure/dropped", "", Map.of(),
+                    RawS3.UNSIGNED);
+            try (Socket socket = new Socket()) {
+                socket.connect(new java.net.InetSocketAddress(fixture.endpoint.getHost(),
+                        fixture.endpoint.getPort()));
+                socket.setSoTimeout(30_000);
+                StringBuilder head = new StringBuilder("GET /pressure/dropped HTTP/1.1\r\n");
+                signed.forEach((name, value) -> head.append(name).append(": ").append(value)
+                        .append("\r\n"));
+                socket.getOutputStream().write(head.append("\r\n").toString()
+                        .getBytes(StandardCharsets.US_ASCII));
+                InputStream in = socket.getInputStream();
+                byte[] buffer = new byte[64 * 1024];
+                long received = 0;
+                while (received < 1 << 20) {
+                    int n = in.read(buffer);
+                    assertThat(n).isPositive();
+                    received += n;
+                }
+                socket.setSoLinger(true, 0); // close with a reset, as a killed client does
+            }
+            long deadline = System.nanoTime() + 20_000_000_000L;
+            while (disconnects("GET_OBJECT") < 1 && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertThat(disconnects("GET_OBJECT")).isEqualTo(1);
+            assertThat(logged.list).noneMatch(event -> event.getLevel().isGreaterOrEqual(
+                    Level.WARN) || event.getThrowableProxy() != null);
+        } finally {
+            handlerLog.detachAppender(logged);
+        }
+        // The gateway still serves.
+        assertThat(s3.headObject(b -> b.bucket("pressure").key("dropped")).contentLength())
+                .isEqualTo(OBJECT_BYTES);
+    }
+
+    private static double disconnects(String operation) {
+        return fixture.registry.scrape().stream()
+                .filter(m -> m.getMetadata().getName().equals("basalt_s3_client_disconnects"))
+                .map(m -> (CounterSnapshot) m)
+                .flatMap(m -> m.getDataPoints().stream())
+                .filter(point -> operation.equals(point.getLabels().get("operation")))
+                .mapToDouble(CounterSnapshot.CounterDataPointSnapshot::getValue)
+                .sum();
     }
 }

@@ -495,6 +495,22 @@ public final class MetaClient implements AutoCloseable {
     }
 
     /**
+     * As {@link #putObject} for a small object whose bytes ({@code data}, 1..16 KiB) are kept in
+     * the index entry itself (docs/objects.md, "Small objects inline"): one Raft commit, no
+     * extents. Same refusals as putObject.
+     */
+    public ObjectVersion putInlineObject(String bucket, String key, byte[] data, String etag,
+                                         String owner, Map<String, String> headers,
+                                         Map<String, String> checksums, String checksumType,
+                                         Map<String, String> tags, String ifMatch,
+                                         boolean ifNoneMatchAny, long nowMillis) {
+        return ObjectVersion.decode(call(new ObjectRequest.PutInlineObject(
+                new ObjectRequest.PutObject(bucket, key, data.length, etag, owner,
+                        orNone(headers), orNone(checksums), checksumType, orNone(tags),
+                        List.of(), List.of(), ifMatch, ifNoneMatchAny, nowMillis), data)));
+    }
+
+    /**
      * The current version ({@code versionId} null), which may be a delete marker
      * ({@code deleteMarker} true: answer 404 with x-amz-delete-marker), or the named one; empty
      * when there is none. NOT_FOUND (bucket).

@@ -1,6 +1,7 @@
 package io.basalt.meta.api;
 
 import io.basalt.meta.model.s3.ObjectExtent;
+import io.basalt.meta.model.s3.ObjectVersion;
 import io.basalt.meta.model.s3.Versioning;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,6 +25,7 @@ public sealed interface ObjectRequest extends MetaRequest {
             case PUT_OBJECT -> new PutObject(in.string(), in.string(), in.i64(), in.string(),
                     in.string(), in.stringMap(), in.stringMap(), in.string(), in.stringMap(),
                     in.i64List(), ObjectExtent.decodeList(in), in.string(), in.bool(), in.i64());
+            case PUT_INLINE_OBJECT -> PutInlineObject.decodeBody(in);
             case DELETE_OBJECT -> new DeleteObject(in.string(), in.string(), in.string(), in.i64());
             case PUT_OBJECT_TAGS -> new PutObjectTags(in.string(), in.string(), in.string(),
                     in.stringMap());
@@ -164,6 +166,53 @@ public sealed interface ObjectRequest extends MetaRequest {
                     .stringMap(checksums).string(checksumType).stringMap(tags).i64List(partSizes);
             ObjectExtent.encodeList(out, extents);
             out.string(ifMatch).bool(ifNoneMatchAny).i64(nowMillis);
+        }
+    }
+
+    /**
+     * PUT_OBJECT of a small object whose bytes travel in the entry and stay in the index
+     * (docs/objects.md, "Small objects inline"): {@code object} has no extents and its size is
+     * {@code data}'s length. Body: {@code PutObject body | i32 length | data | u32 crc32c of
+     * data}; a CRC mismatch fails decoding, so damaged bytes never enter the log. Reply:
+     * ObjectVersion (wire form 2).
+     */
+    record PutInlineObject(PutObject object, byte[] data) implements ObjectRequest {
+        public MetaOp op() { return MetaOp.PUT_INLINE_OBJECT; }
+        public void encodeBody(WireWriter out) {
+            object.encodeBody(out);
+            out.i32(data.length).bytes(data).i32((int) ObjectVersion.crc32c(data));
+        }
+
+        static PutInlineObject decodeBody(WireReader in) {
+            PutObject object = (PutObject) ObjectRequest.decodeBody(MetaOp.PUT_OBJECT, in);
+            int length = in.i32();
+            if (length < 0 || length > ObjectVersion.INLINE_BYTES_MAX) {
+                throw new MalformedMessageException("inline data of " + length + " bytes (max "
+                        + ObjectVersion.INLINE_BYTES_MAX + ")");
+            }
+            byte[] data = in.bytes(length);
+            if (in.i32() != (int) ObjectVersion.crc32c(data)) {
+                throw new MalformedMessageException("inline data of " + object.bucket() + "/"
+                        + object.key() + " fails its CRC32C");
+            }
+            return new PutInlineObject(object, data);
+        }
+
+        // Compared by content (tests round-trip requests); a record would compare the array.
+        @Override
+        public boolean equals(Object other) {
+            return other instanceof PutInlineObject that && object.equals(that.object)
+                    && java.util.Arrays.equals(data, that.data);
+        }
+
+        @Override
+        public int hashCode() {
+            return object.hashCode() * 31 + java.util.Arrays.hashCode(data);
+        }
+
+        @Override
+        public String toString() {
+            return "PutInlineObject[" + object + ", " + data.length + " bytes]";
         }
     }
 

@@ -64,6 +64,23 @@ public final class ObjectRequestForm {
 
     private ObjectRequestForm() {}
 
+    /** A small object's PUT: the PutObject's checks, with the bytes where extents would be. */
+    private static String checkInline(ObjectRequest.PutInlineObject inline) {
+        ObjectRequest.PutObject r = inline.object();
+        return first(checkBucketRef(r.bucket()), checkKey(r.key()),
+                r.size() != inline.data().length || inline.data().length == 0
+                        || inline.data().length > ObjectVersion.INLINE_BYTES_MAX
+                        ? "inline object of " + inline.data().length + " bytes declares size "
+                        + r.size() + " (1.." + ObjectVersion.INLINE_BYTES_MAX + " bytes inline)"
+                        : null,
+                checkToken("ETag", r.etag(), 1, ETAG_CHARS_MAX), checkOwner(r.owner()),
+                checkHeaders(r.headers()), checkObjectChecksums(r.checksums(), r.checksumType()),
+                checkTags(r.tags()), r.partSizes().isEmpty() ? null
+                        : "an inline object has no parts",
+                r.extents().isEmpty() ? null : "an inline object has no extents",
+                checkIfMatch(r.ifMatch()));
+    }
+
     /** Null if {@code request} is well formed, else what is wrong, one line. */
     public static String checkForm(ObjectRequest request) {
         return switch (request) {
@@ -84,6 +101,7 @@ public final class ObjectRequestForm {
                     checkObjectChecksums(r.checksums(), r.checksumType()), checkTags(r.tags()),
                     checkPartSizes(r.partSizes(), r.size()), checkExtents(r.extents(), r.size()),
                     checkIfMatch(r.ifMatch()));
+            case ObjectRequest.PutInlineObject r -> checkInline(r);
             case ObjectRequest.DeleteObject r -> first(checkBucketRef(r.bucket()),
                     checkKey(r.key()), checkVersionId(r.versionId()));
             case ObjectRequest.PutObjectTags r -> first(checkBucketRef(r.bucket()),

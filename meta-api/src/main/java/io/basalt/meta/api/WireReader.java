@@ -123,6 +123,23 @@ public final class WireReader {
         return position;
     }
 
+    /** The next byte, without consuming it. */
+    public int peekU8() {
+        need(1, "u8");
+        return bytes[position] & 0xff;
+    }
+
+    /** The next {@code count} bytes, copied. */
+    public byte[] bytes(int count) {
+        if (count < 0) {
+            throw new MalformedMessageException("byte count " + count);
+        }
+        need(count, "bytes");
+        byte[] copy = java.util.Arrays.copyOfRange(bytes, position, position + count);
+        position += count;
+        return copy;
+    }
+
     /** Fails unless every byte was read: trailing garbage means a format we do not know. */
     public void end() {
         if (position != limit) {

@@ -150,4 +150,24 @@ class ObjectRequestFormTest {
         assertThat(MetaRequestForm.checkForm(new MetaRequest.ResizeVolume(".objlog.7", 1L << 30,
                 false))).contains("invalid volume name");
     }
+
+    @Test
+    void inlineObjectsCarryTheirBytesAndNoExtents() {
+        byte[] data = new byte[100];
+        ObjectRequest.PutObject object = new ObjectRequest.PutObject("bucket", "key", 100, "e",
+                "AKIDA", Map.of(), Map.of(), "", Map.of(), List.of(), List.of(), null, false, 0);
+        assertThat(ObjectRequestForm.checkForm(new ObjectRequest.PutInlineObject(object, data)))
+                .isNull();
+        assertThat(ObjectRequestForm.checkForm(new ObjectRequest.PutInlineObject(object,
+                new byte[99]))).contains("declares size 100");
+        assertThat(ObjectRequestForm.checkForm(new ObjectRequest.PutInlineObject(
+                new ObjectRequest.PutObject("bucket", "key", 100, "e", "AKIDA", Map.of(), Map.of(),
+                        "", Map.of(), List.of(), List.of(new ObjectExtent(1, 0, 100)), null, false,
+                        0), data))).contains("no extents");
+        byte[] big = new byte[io.basalt.meta.model.s3.ObjectVersion.INLINE_BYTES_MAX + 1];
+        assertThat(ObjectRequestForm.checkForm(new ObjectRequest.PutInlineObject(
+                new ObjectRequest.PutObject("bucket", "key", big.length, "e", "AKIDA", Map.of(),
+                        Map.of(), "", Map.of(), List.of(), List.of(), null, false, 0), big)))
+                .contains("16384 bytes inline");
+    }
 }

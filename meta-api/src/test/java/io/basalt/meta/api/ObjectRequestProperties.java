@@ -69,6 +69,13 @@ class ObjectRequestProperties {
                         .use(bools).in((a, v) -> set(a, 12, v))
                         .use(longs).in((a, v) -> set(a, 13, v))
                         .build(ObjectRequestProperties::putObject),
+                Combinators.combine(text, text, Arbitraries.bytes().array(byte[].class)
+                                .ofMinSize(1).ofMaxSize(64), text, maps(), longs)
+                        .as((bucket, key, data, etag, headers, now) ->
+                                new ObjectRequest.PutInlineObject(new ObjectRequest.PutObject(
+                                        bucket, key, data.length, etag, "owner", headers,
+                                        Map.of(), "", Map.of(), List.of(), List.of(), "", false,
+                                        now), data)),
                 Combinators.combine(text, text, text, longs).as(ObjectRequest.DeleteObject::new),
                 Combinators.combine(text, text, text, maps()).as(ObjectRequest.PutObjectTags::new),
                 Combinators.combine(text, text, text, text, maps(), text, maps(), longs)
@@ -222,11 +229,12 @@ class ObjectRequestProperties {
         return Combinators.combine(text, text, text, bools, bools, longs, text, longs)
                 .flatAs((bucket, key, id, marker, latest, size, etag, mtime) ->
                         Combinators.combine(text, maps(), maps(), text, maps(),
-                                longs.list().ofMaxSize(3), extents())
-                                .as((owner, headers, checksums, type, tags, parts, extents) ->
-                                        new ObjectVersion(bucket, key, id, marker, latest, size,
-                                                etag, mtime, owner, headers, checksums, type, tags,
-                                                parts, extents)));
+                                longs.list().ofMaxSize(3), extents(), Arbitraries.bytes()
+                                        .array(byte[].class).ofMaxSize(40))
+                                .as((owner, headers, checksums, type, tags, parts, extents,
+                                        inline) -> new ObjectVersion(bucket, key, id, marker,
+                                                latest, size, etag, mtime, owner, headers,
+                                                checksums, type, tags, parts, extents, inline)));
     }
 
     private Arbitrary<Upload> upload() {
@@ -276,6 +284,48 @@ class ObjectRequestProperties {
         return upload();
     }
 
+    /**
+     * Versions without inline bytes keep wire form 1 byte for byte (what every entry written
+     * before form 2 holds, and still reads); form 2 starts with a marker form 1 never has, and
+     * its bytes are CRC-checked.
+     */
+    @Example
+    void versionsWithoutInlineBytesKeepFormOneAndInlineBytesAreChecked() {
+        ObjectVersion plain = new ObjectVersion("bucket", "key", "null", false, true, 3, "e", 5,
+                "owner", Map.of("content-type", "x"), Map.of(), "", Map.of(), List.of(),
+                List.of(new ObjectExtent(1, 4096, 3)));
+        WireWriter formOne = new WireWriter().string("bucket").string("key").string("null")
+                .bool(false).bool(true).i64(3).string("e").i64(5).string("owner")
+                .stringMap(Map.of("content-type", "x")).stringMap(Map.of()).string("")
+                .stringMap(Map.of()).i64List(List.of());
+        ObjectExtent.encodeList(formOne, plain.extents());
+        WireWriter encoded = new WireWriter();
+        plain.encode(encoded);
+        assertThat(encoded.toByteArray()).isEqualTo(formOne.toByteArray());
+        assertThat(ObjectVersion.decode(new WireReader(formOne.toByteArray()))).isEqualTo(plain);
+
+        ObjectVersion inline = new ObjectVersion("bucket", "key", "null", false, true, 3, "e", 5,
+                "owner", Map.of(), Map.of(), "", Map.of(), List.of(), List.of(),
+                new byte[] {1, 2, 3});
+        WireWriter out = new WireWriter();
+        inline.encode(out);
+        byte[] bytes = out.toByteArray();
+        assertThat(bytes[0] & 0xFF).isEqualTo(ObjectVersion.FORM_2_MARKER);
+        assertThat(bytes[1]).isEqualTo((byte) ObjectVersion.FORMAT_VERSION_INLINE);
+        assertThat(ObjectVersion.decode(new WireReader(bytes)).inlineData())
+                .containsExactly(1, 2, 3);
+        byte[] damaged = bytes.clone();
+        damaged[damaged.length - 5] ^= 1; // the last inline byte
+        assertThatThrownBy(() -> ObjectVersion.decode(new WireReader(damaged)))
+                .isInstanceOf(MalformedMessageException.class).hasMessageContaining("CRC32C");
+        byte[] future = bytes.clone();
+        future[1] = 3;
+        assertThatThrownBy(() -> ObjectVersion.decode(new WireReader(future)))
+                .isInstanceOf(MalformedMessageException.class)
+                .hasMessageContaining("formatVersion 3");
+        assertThat(inline.summary().isInline()).isFalse();
+    }
+
     @Property(tries = 100)
     void listingMarkersAreNullOrNonEmpty(@ForAll("markers") String key,
                                          @ForAll("markers") String id) {
@@ -316,7 +366,7 @@ class ObjectRequestProperties {
         assertThatThrownBy(() -> MetaRequest.decode(bytes))
                 .isInstanceOf(MalformedMessageException.class)
                 .hasMessage("unknown versioning code 7");
-        for (int code : new int[] {0, 17, 31, 43, 63, 80, 95, 108, 127, 128, 255}) {
+        for (int code : new int[] {0, 17, 31, 43, 63, 81, 95, 108, 127, 128, 255}) {
             assertThatThrownBy(() -> MetaOp.ofCode(code))
                     .isInstanceOf(MalformedMessageException.class)
                     .hasMessage("unknown meta op " + code);

@@ -134,6 +134,13 @@ final class MultipartLogic {
         byte[] uploadKey = ObjectKeys.uploadKey(state.id(), r.key(), r.uploadId());
         StoredUpload stored = upload(tx.get(Table.S3_UPLOAD, uploadKey));
         if (stored == null) {
+            // A repeated complete (a retry whose first attempt committed): S3 answers the
+            // object again. Only within the retention; later it is NoSuchUpload.
+            CompletedUploads.Completed done = CompletedUploads.find(tx.store(), uploadKey,
+                    r.nowMillis());
+            if (done != null) {
+                return MetaLogic.encode(done.version()::encode);
+            }
             return noSuchUpload(r.key(), r.uploadId());
         }
         List<Integer> numbers = r.partNumbers();
@@ -206,6 +213,7 @@ final class MultipartLogic {
             tx.delete(Table.S3_PART, ObjectKeys.partKey(state.id(), stored.seq(), part.number()));
         }
         tx.delete(Table.S3_UPLOAD, uploadKey);
+        CompletedUploads.remember(tx, uploadKey, r.nowMillis(), installed.version());
         return MetaLogic.encode(installed.version()::encode);
     }
 

@@ -29,7 +29,8 @@ final class ObjectLogic {
             case ObjectRequest.SetBucketVersioning r -> BucketLogic.setVersioning(r, tx);
             case ObjectRequest.CreateS3User r -> BucketLogic.createUser(r, tx);
             case ObjectRequest.DeleteS3User r -> BucketLogic.deleteUser(r, tx);
-            case ObjectRequest.PutObject r -> VersionLogic.putObject(r, tx);
+            case ObjectRequest.PutObject r -> VersionLogic.putObject(r, null, tx);
+            case ObjectRequest.PutInlineObject r -> VersionLogic.putObject(r.object(), r.data(), tx);
             case ObjectRequest.DeleteObject r -> VersionLogic.deleteObject(r, tx);
             case ObjectRequest.PutObjectTags r -> VersionLogic.putTags(r, tx);
             case ObjectRequest.CreateUpload r -> MultipartLogic.createUpload(r, tx);

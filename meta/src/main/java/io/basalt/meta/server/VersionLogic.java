@@ -68,12 +68,8 @@ final class VersionLogic {
                 ObjectIndex.removeVersion(tx, state.id(), oldNull);
             }
         }
-        ObjectVersion named = new ObjectVersion(version.bucket(), version.key(),
-                versioned ? ObjectRequestForm.versionId(seq) : ObjectVersion.NULL_VERSION,
-                version.deleteMarker(), true, version.size(), version.etag(),
-                version.modifiedMillis(), version.owner(), version.headers(),
-                version.checksums(), version.checksumType(), version.tags(),
-                version.partSizes(), version.extents());
+        ObjectVersion named = version.withVersionId(versioned ? ObjectRequestForm.versionId(seq)
+                : ObjectVersion.NULL_VERSION).withLatest(true);
         ObjectIndex.putVersion(tx, state.id(), seq, named);
         Bucket counted = ObjectIndex.countCurrent(state.bucket(),
                 current == null ? null : current.version(), named);
@@ -81,7 +77,11 @@ final class VersionLogic {
         return new Stored(seq, named);
     }
 
-    static byte[] putObject(ObjectRequest.PutObject r, Tx tx) {
+    /**
+     * PUT_OBJECT, or PUT_INLINE_OBJECT when {@code inlineData} is not null: then the bytes are
+     * kept in the version itself and no extent is committed.
+     */
+    static byte[] putObject(ObjectRequest.PutObject r, byte[] inlineData, Tx tx) {
         BucketState state = ObjectIndex.bucket(tx, r.bucket());
         if (state == null) {
             return BucketLogic.noSuchBucket(r.bucket());
@@ -97,7 +97,8 @@ final class VersionLogic {
         }
         ObjectVersion version = new ObjectVersion(r.bucket(), r.key(), "", false, true, r.size(),
                 ObjectRequestForm.unquote(r.etag()), r.nowMillis(), r.owner(), r.headers(),
-                r.checksums(), r.checksumType(), r.tags(), r.partSizes(), r.extents());
+                r.checksums(), r.checksumType(), r.tags(), r.partSizes(), r.extents(),
+                inlineData);
         Stored installed = install(tx, state, current, version);
         ObjectIndex.commit(tx, r.extents(),
                 ObjectIndex.Owner.version(state.id(), installed.seq(), r.key()));

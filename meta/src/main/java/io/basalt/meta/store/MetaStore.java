@@ -82,7 +82,14 @@ public final class MetaStore implements AutoCloseable {
         /** Access key -> S3User. */
         S3_USER("s3user"),
         /** User name -> access key. */
-        S3_USER_NAME("s3user_name");
+        S3_USER_NAME("s3user_name"),
+        /**
+         * Uploads completed in the last 15 minutes, to answer a repeated complete:
+         * u64 bucketId | escaped key | upload id -> CompletedUpload (docs/formats.md).
+         */
+        S3_UPLOAD_DONE("s3upload_done"),
+        /** The same by completion time, for expiry: i64 completedMillis | s3upload_done key -> empty. */
+        S3_UPLOAD_DONE_TIME("s3upload_done_time");
 
         final String familyName;
 

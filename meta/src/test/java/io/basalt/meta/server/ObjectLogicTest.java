@@ -1,6 +1,7 @@
 package io.basalt.meta.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.basalt.meta.api.MetaError;
 import io.basalt.meta.api.MetaReply;
@@ -17,6 +18,7 @@ import io.basalt.meta.model.s3.ObjectVersion;
 import io.basalt.meta.model.s3.Part;
 import io.basalt.meta.model.s3.S3User;
 import io.basalt.meta.model.s3.Versioning;
+import io.basalt.meta.store.MetaStore;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.Base64;
@@ -374,6 +376,103 @@ class ObjectLogicTest {
                 new ObjectRequest.ObjectLogFrees(1, 0, 100)).bodyOrThrow());
         assertThat(frees).extracting(ObjectExtent::length).containsExactlyInAnyOrder(5 * MIB, 7L,
                 7L, 9L);
+    }
+
+    @Test
+    void smallObjectsKeepTheirBytesInTheIndexAndFreeNothing() {
+        readyBucket("small");
+        byte[] data = "tiny object".getBytes();
+        ObjectVersion big = put("small", "k", 5000, "e0");
+        ObjectVersion inline = ObjectVersion.decode(meta.ok(new ObjectRequest.PutInlineObject(
+                new ObjectRequest.PutObject("small", "k", data.length, "e1", "AKIDA",
+                        Map.of("content-type", "text/plain"), Map.of(), "", Map.of(), List.of(),
+                        List.of(), null, false, meta.nowMillis), data)));
+        assertThat(inline.inlineData()).isEqualTo(data);
+        assertThat(inline.extents()).isEmpty();
+        ObjectVersion read = get("small", "k", null);
+        assertThat(read).isEqualTo(inline);
+        assertThat(read.headers()).containsEntry("content-type", "text/plain");
+        // The replaced version's extents are free; the inline one owns none.
+        List<ObjectExtent> frees = ObjectExtent.decodeList(meta.read(
+                new ObjectRequest.ObjectLogFrees(1, 0, 100)).bodyOrThrow());
+        assertThat(frees).containsExactlyElementsOf(big.extents());
+        ObjectListing listing = ObjectListing.decode(meta.read(new ObjectRequest.ListObjects(
+                "small", "", "", "", 10)).bodyOrThrow());
+        assertThat(listing.entries()).singleElement()
+                .satisfies(summary -> assertThat(summary.isInline()).isFalse())
+                .satisfies(summary -> assertThat(summary.size()).isEqualTo(data.length));
+        // Preconditions hold for inline puts too; a refused one changes nothing.
+        assertThat(refusal(new ObjectRequest.PutInlineObject(new ObjectRequest.PutObject("small",
+                "k", 1, "e2", "AKIDA", Map.of(), Map.of(), "", Map.of(), List.of(), List.of(),
+                null, true, meta.nowMillis), new byte[] {7}), MetaError.PRECONDITION_FAILED))
+                .isNotEmpty();
+        meta.ok(new ObjectRequest.DeleteObject("small", "k", null, meta.nowMillis));
+        assertThat(get("small", "k", null)).isNull();
+        assertThat(ObjectExtent.decodeList(meta.read(new ObjectRequest.ObjectLogFrees(1, 0, 100))
+                .bodyOrThrow())).containsExactlyElementsOf(big.extents());
+    }
+
+    @Test
+    void aRepeatedCompleteAnswersTheSameObjectUntilTheRecordExpires() throws Exception {
+        readyBucket("mpu");
+        long start = 1_000_000;
+        meta.ok(new ObjectRequest.CreateUpload("mpu", "obj", "u1", "AKIDA", Map.of(), "",
+                Map.of(), start));
+        Part only = part("obj", "u1", 1, 7, "part".getBytes(), Map.of());
+        ObjectRequest.CompleteUpload complete = new ObjectRequest.CompleteUpload("mpu", "obj",
+                "u1", List.of(1), List.of(only.etag()), null, false, start);
+        ObjectVersion first = ObjectVersion.decode(meta.ok(complete));
+        ObjectVersion again = ObjectVersion.decode(meta.ok(new ObjectRequest.CompleteUpload(
+                "mpu", "obj", "u1", List.of(1), List.of(only.etag()), null, false,
+                start + CompletedUploads.RETENTION_MILLIS)));
+        assertThat(again.etag()).isEqualTo(first.etag());
+        assertThat(again.versionId()).isEqualTo(first.versionId());
+        assertThat(again.size()).isEqualTo(first.size());
+        assertThat(again.extents()).as("the record keeps no extents").isEmpty();
+        // An upload that never existed is still NoSuchUpload; so is this one past retention.
+        refusal(new ObjectRequest.CompleteUpload("mpu", "obj", "u2", List.of(1),
+                List.of(only.etag()), null, false, start), MetaError.NO_SUCH_UPLOAD);
+        refusal(new ObjectRequest.CompleteUpload("mpu", "obj", "u1", List.of(1),
+                List.of(only.etag()), null, false, start + CompletedUploads.RETENTION_MILLIS + 1),
+                MetaError.NO_SUCH_UPLOAD);
+        refusal(new ObjectRequest.ListParts("mpu", "obj", "u1", 0, 10), MetaError.NO_SUCH_UPLOAD);
+        // Later completions delete expired records, at most 16 each, oldest first.
+        int uploads = CompletedUploads.EXPIRED_PER_COMPLETE_MAX + 4;
+        for (int i = 0; i < uploads; i++) {
+            meta.ok(new ObjectRequest.CreateUpload("mpu", "k" + i, "u", "AKIDA", Map.of(), "",
+                    Map.of(), start));
+            Part part = part("k" + i, "u", 1, 3, ("p" + i).getBytes(), Map.of());
+            meta.ok(new ObjectRequest.CompleteUpload("mpu", "k" + i, "u", List.of(1),
+                    List.of(part.etag()), null, false, start + i));
+        }
+        assertThat(meta.dump().get(MetaStore.Table.S3_UPLOAD_DONE))
+                .hasSize(uploads + 1);
+        long late = start + CompletedUploads.RETENTION_MILLIS + uploads + 1;
+        meta.ok(new ObjectRequest.CreateUpload("mpu", "late", "u", "AKIDA", Map.of(), "",
+                Map.of(), late));
+        Part latePart = part("late", "u", 1, 3, "late".getBytes(), Map.of());
+        meta.ok(new ObjectRequest.CompleteUpload("mpu", "late", "u", List.of(1),
+                List.of(latePart.etag()), null, false, late));
+        assertThat(meta.dump().get(MetaStore.Table.S3_UPLOAD_DONE))
+                .hasSize(uploads + 1 - CompletedUploads.EXPIRED_PER_COMPLETE_MAX + 1);
+        assertThat(meta.dump().get(MetaStore.Table.S3_UPLOAD_DONE_TIME))
+                .hasSize(uploads + 1 - CompletedUploads.EXPIRED_PER_COMPLETE_MAX + 1);
+    }
+
+    @Test
+    void completedUploadRecordsRoundTripAndRefuseDamage() {
+        ObjectVersion version = new ObjectVersion("b", "k", "null", false, true, 5, "e-1", 7,
+                "AKIDA", Map.of("content-type", "x"), Map.of(), "", Map.of(), List.of(5L),
+                List.of());
+        byte[] value = CompletedUploads.encode(42, version);
+        assertThat(CompletedUploads.decode(value))
+                .isEqualTo(new CompletedUploads.Completed(42, version));
+        for (int i = 0; i < value.length; i++) {
+            byte[] damaged = value.clone();
+            damaged[i] ^= 0x10;
+            assertThatThrownBy(() -> CompletedUploads.decode(damaged))
+                    .isInstanceOf(IllegalStateException.class);
+        }
     }
 
     @Test

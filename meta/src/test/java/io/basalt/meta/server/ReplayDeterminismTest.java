@@ -91,7 +91,7 @@ class ReplayDeterminismTest {
         List<io.basalt.meta.model.s3.ObjectExtent> extents = List.of(
                 new io.basalt.meta.model.s3.ObjectExtent(logId, offset, 5000));
         String uploadId = "u" + random.nextInt(4);
-        return switch (random.nextInt(12)) {
+        return switch (random.nextInt(13)) {
             case 0 -> new io.basalt.meta.api.ObjectRequest.OpenObjectLog("rep1",
                     "gw" + random.nextInt(2), List.of(), timeMillis);
             case 1 -> new io.basalt.meta.api.ObjectRequest.ReserveObjectLog(logId,
@@ -115,6 +115,11 @@ class ReplayDeterminismTest {
                     List.of(1), List.of("0123456789abcdef0123456789abcdef"), "", false,
                     timeMillis);
             case 10 -> new io.basalt.meta.api.ObjectRequest.AbortUpload(bucket, key, uploadId);
+            case 11 -> new io.basalt.meta.api.ObjectRequest.PutInlineObject(
+                    new io.basalt.meta.api.ObjectRequest.PutObject(bucket, key, 3, "e", "owner",
+                            java.util.Map.of(), java.util.Map.of(), "", java.util.Map.of(),
+                            List.of(), List.of(), "", random.nextInt(4) == 0, timeMillis),
+                    new byte[] {(byte) random.nextInt(), 2, 3});
             default -> new io.basalt.meta.api.ObjectRequest.FreedObjectExtents(logId,
                     List.of(offset, offset - 8192));
         };
