@@ -158,7 +158,16 @@ final class VolumeCommand implements Runnable {
 
         @Override
         public void run() {
-            printInfo(options.call(c -> c.getVolume(name)), options.json);
+            Volume volume = options.call(c -> c.getVolume(name));
+            printInfo(volume, options.json);
+            if (!options.json && !volume.isSnapshot()) {
+                // What each snapshot's layer holds (allocated chunks; not yet the part only it holds).
+                List<Volume> snapshots = options.call(c -> c.listSnapshots(volume.name()));
+                for (Volume snapshot : snapshots) {
+                    System.out.println("snapshot " + snapshot.name() + ": " + Units.formatBytes(snapshot.allocatedBytes())
+                            + " allocated in " + snapshot.chunkCount() + " chunks");
+                }
+            }
         }
     }
 
