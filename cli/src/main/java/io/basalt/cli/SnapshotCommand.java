@@ -186,4 +186,104 @@ final class SnapshotCommand implements Runnable {
             }
         }
     }
+
+    @Command(name = "diff", mixinStandardHelpOptions = true,
+            description = {"List the extents that changed from an older snapshot to a newer one or the volume"
+                    + " (metadata only, like rbd diff): OFFSET and LENGTH in bytes.",
+                    "Example: basalt volume diff vm1@s1 vm1@s2; basalt volume diff vm1@s1 vm1"})
+    static final class Diff implements Runnable {
+        @Mixin
+        MetaOptions options;
+
+        @Parameters(index = "0", paramLabel = "FROM", description = "The older snapshot, VOLUME@SNAPSHOT.")
+        String from;
+
+        @Parameters(index = "1", paramLabel = "TO", description = "A newer snapshot of the volume, or the volume.")
+        String to;
+
+        @Override
+        public void run() {
+            split(from);
+            String peers = options.peers();
+            MetaOptions.quietRatis();
+            long started = System.nanoTime();
+            io.basalt.client.LayerDiff.Result result;
+            try (ClusterClient cluster = ClusterClient.connect(peers, ClientConfig.defaults(), new PrometheusRegistry())) {
+                result = io.basalt.client.LayerDiff.diff(cluster, from, to);
+            } catch (MetaException e) {
+                throw new UserError(e.getMessage(), e);
+            } catch (IllegalArgumentException | IllegalStateException e) {
+                throw new UserError(e.getMessage(), e);
+            }
+            long millis = (System.nanoTime() - started) / 1_000_000;
+            if (options.json) {
+                System.out.println(TextTable.object("from", from, "to", to, "changedBytes", result.changedBytes(),
+                        "layers", result.layers(), "chunks", result.chunks(), "extents", TextTable.array(
+                                result.extents().stream().map(e -> TextTable.object("offset", e.offsetBytes(),
+                                        "length", e.lengthBytes())).toList())));
+                return;
+            }
+            TextTable table = new TextTable("OFFSET", "LENGTH");
+            for (io.basalt.client.LayerDiff.Extent extent : result.extents()) {
+                table.row(extent.offsetBytes(), extent.lengthBytes());
+            }
+            table.print(System.out);
+            System.err.println(result.extents().size() + " extents, " + Units.formatBytes(result.changedBytes())
+                    + " changed (" + result.layers() + " layers, " + result.chunks() + " chunks examined in "
+                    + millis + " ms)");
+        }
+    }
+
+    @Command(name = "flatten", mixinStandardHelpOptions = true,
+            description = {"Copy into a clone (or a volume with snapshots) every block it reads from below, then"
+                    + " detach it, so the snapshot can be deleted. Takes the volume's lease: disconnect gateways"
+                    + " first. Resumable: run it again after an interruption."})
+    static final class Flatten implements Runnable {
+        @Mixin
+        MetaOptions options;
+
+        @Parameters(index = "0", paramLabel = "VOLUME")
+        String volume;
+
+        @Override
+        public void run() {
+            String peers = options.peers();
+            MetaOptions.quietRatis();
+            boolean showProgress = !options.json && System.console() != null;
+            io.basalt.client.Flatten.Result result;
+            long started = System.nanoTime();
+            try (ClusterClient cluster = ClusterClient.connect(peers, ClientConfig.defaults(), new PrometheusRegistry())) {
+                long[] size = {cluster.meta().getVolume(volume).sizeBytes()};
+                result = io.basalt.client.Flatten.run(cluster, volume, "flatten-" + ProcessHandle.current().pid(),
+                        done -> {
+                            if (showProgress) {
+                                System.err.printf(java.util.Locale.ROOT, "\rflattening %s: %d%%", volume,
+                                        done * 100 / Math.max(1, size[0]));
+                            }
+                        });
+            } catch (MetaException e) {
+                throw new UserError(e.getMessage(), e);
+            } catch (IllegalArgumentException e) {
+                throw new UserError(e.getMessage(), e);
+            } catch (java.util.concurrent.ExecutionException e) {
+                Throwable cause = e.getCause() == null ? e : e.getCause();
+                throw new UserError("flatten of \"" + volume + "\" failed: " + cause.getMessage()
+                        + "; run it again to resume", e);
+            } catch (Exception e) {
+                throw new UserError("flatten of \"" + volume + "\" failed: " + e.getMessage()
+                        + "; run it again to resume", e);
+            }
+            if (showProgress) {
+                System.err.println();
+            }
+            long millis = (System.nanoTime() - started) / 1_000_000;
+            if (options.json) {
+                System.out.println(TextTable.object("volume", volume, "copiedBytes", result.copiedBytes(),
+                        "examinedBytes", result.examinedBytes(), "millis", millis));
+            } else {
+                System.out.println("flattened " + volume + ": " + Units.formatBytes(result.copiedBytes())
+                        + " copied up in " + millis + " ms; it no longer reads through a snapshot");
+            }
+        }
+    }
 }

@@ -19,7 +19,8 @@ import picocli.CommandLine.Parameters;
         subcommands = {VolumeCommand.Create.class, VolumeCommand.ListVolumes.class,
                 VolumeCommand.Info.class, VolumeCommand.Resize.class, VolumeCommand.Qos.class,
                 VolumeCommand.Delete.class, VolumeCommand.Verify.class, SnapshotCommand.class,
-                SnapshotCommand.Rollback.class, SnapshotCommand.Clone.class})
+                SnapshotCommand.Rollback.class, SnapshotCommand.Clone.class, SnapshotCommand.Diff.class,
+                SnapshotCommand.Flatten.class})
 final class VolumeCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -288,6 +288,75 @@ public final class VolumeDevice implements BlockDevice {
                 .thenApply(ignored -> parts.stream().map(CompletableFuture::join).toList());
     }
 
+    /**
+     * One step of a flatten ({@link Flatten}): writes into this volume's own chunks every non-zero
+     * block of the aligned range that it reads through its parent layers; completes with the bytes
+     * written. An all-zero block is left absent: once the parent is detached it reads as zeroes
+     * anyway, and the volume stays thin. The caller holds the lease, so no other write races the
+     * copy; run again, a step copies only what is still absent (resumable).
+     */
+    CompletableFuture<Long> copyUp(long offsetBytes, int lengthBytes) {
+        ByteBuf own = alloc.directBuffer(lengthBytes, lengthBytes);
+        return readOwn(offsetBytes, lengthBytes, own, 0).thenCompose(pieces -> {
+            List<CompletableFuture<Long>> copies = new ArrayList<>();
+            for (LayerReader.Own piece : pieces) {
+                if (piece.complete()) {
+                    continue;
+                }
+                int blocks = piece.lengthBytes() >> BLOCK_SHIFT;
+                for (int run = piece.absent().nextSetBit(0); run >= 0 && run < blocks;
+                        run = piece.absent().nextSetBit(run)) {
+                    int runEnd = Math.min(piece.absent().nextClearBit(run), blocks);
+                    long runOffset = piece.offsetBytes() + ((long) run << BLOCK_SHIFT);
+                    int runBytes = (runEnd - run) << BLOCK_SHIFT;
+                    copies.add(parentLayer(piece.parentId()).thenCompose(parent -> {
+                        ByteBuf below = alloc.directBuffer(runBytes, runBytes);
+                        return LayerReader.read(parent, runOffset, runBytes, below, 0)
+                                .thenCompose(read -> writeNonZero(runOffset, below, runBytes))
+                                .whenComplete((written, error) -> below.release());
+                    }));
+                    run = runEnd;
+                }
+            }
+            return CompletableFuture.allOf(copies.toArray(CompletableFuture[]::new))
+                    .thenApply(ignored -> copies.stream().mapToLong(CompletableFuture::join).sum());
+        }).whenComplete((done, error) -> own.release());
+    }
+
+    /** Writes the runs of non-zero blocks of {@code data} (indices unchanged) at {@code offsetBytes}. */
+    private CompletableFuture<Long> writeNonZero(long offsetBytes, ByteBuf data, int lengthBytes) {
+        List<CompletableFuture<Void>> writes = new ArrayList<>();
+        long written = 0;
+        int blocks = lengthBytes >> BLOCK_SHIFT;
+        int block = 0;
+        while (block < blocks) {
+            while (block < blocks && isZeroBlock(data, block << BLOCK_SHIFT)) {
+                block++;
+            }
+            int start = block;
+            while (block < blocks && !isZeroBlock(data, block << BLOCK_SHIFT)) {
+                block++;
+            }
+            if (block > start) {
+                int bytes = (block - start) << BLOCK_SHIFT;
+                writes.add(write(offsetBytes + ((long) start << BLOCK_SHIFT),
+                        data.slice(start << BLOCK_SHIFT, bytes), false)); // data is released after all complete
+                written += bytes;
+            }
+        }
+        long total = written;
+        return allOf(writes).thenApply(ignored -> total);
+    }
+
+    private static boolean isZeroBlock(ByteBuf data, int index) {
+        for (int i = 0; i < BLOCK_SIZE_BYTES; i += 8) {
+            if (data.getLong(index + i) != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** The answer of a piece's successful try (withRetries completes with no value). */
     private static final class AtomicOwn {
         volatile LayerReader.Own own;

@@ -382,6 +382,11 @@ public final class MetaClient implements AutoCloseable {
         return Volume.decode(call(new MetaRequest.CloneVolume(volume, snapshot, clone)));
     }
 
+    /** Ends a flatten: the volume no longer reads through layer {@code expectedParentId}. */
+    public Volume detachParent(String volume, long expectedParentId) {
+        return Volume.decode(call(new MetaRequest.DetachParent(volume, expectedParentId)));
+    }
+
     /** The volume's named snapshots, oldest first. */
     public List<Volume> listSnapshots(String volume) {
         WireReader in = call(new MetaRequest.ListSnapshots(volume));

@@ -32,7 +32,7 @@ public sealed interface MetaRequest
         MetaRequest.DrainCs, MetaRequest.RemoveCs, MetaRequest.ListRecoveryTasks,
         MetaRequest.GetChunkMap, MetaRequest.RecoveryStatus, MetaRequest.SetVolumeQos,
         MetaRequest.CreateSnapshot, MetaRequest.DeleteSnapshot, MetaRequest.RollbackVolume,
-        MetaRequest.CloneVolume, MetaRequest.ListSnapshots, MetaRequest.GetLayer,
+        MetaRequest.CloneVolume, MetaRequest.ListSnapshots, MetaRequest.GetLayer, MetaRequest.DetachParent,
         ObjectRequest {
     int FORMAT_VERSION = 1;
     int OFFSET_FORMAT_VERSION = 0;
@@ -98,6 +98,7 @@ public sealed interface MetaRequest
             case DELETE_SNAPSHOT -> new DeleteSnapshot(in.string(), in.string());
             case ROLLBACK_VOLUME -> new RollbackVolume(in.string(), in.string());
             case CLONE_VOLUME -> new CloneVolume(in.string(), in.string(), in.string());
+            case DETACH_PARENT -> new DetachParent(in.string(), in.i64());
             case LIST_SNAPSHOTS -> new ListSnapshots(in.string());
             case GET_LAYER -> new GetLayer(in.i64());
             case GET_VOLUME -> new GetVolume(in.string());
@@ -283,6 +284,17 @@ public sealed interface MetaRequest
         public MetaOp op() { return MetaOp.CLONE_VOLUME; }
         public void encodeBody(WireWriter out) {
             out.string(volume).string(snapshot).string(cloneName);
+        }
+    }
+
+    /**
+     * The end of a flatten: the volume holds every block it read through its parent, which it no
+     * longer needs; refused when the parent is no longer {@code expectedParentId}.
+     */
+    record DetachParent(String volume, long expectedParentId) implements MetaRequest {
+        public MetaOp op() { return MetaOp.DETACH_PARENT; }
+        public void encodeBody(WireWriter out) {
+            out.string(volume).i64(expectedParentId);
         }
     }
 

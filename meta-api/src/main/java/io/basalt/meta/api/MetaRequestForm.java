@@ -70,6 +70,8 @@ public final class MetaRequestForm {
             case MetaRequest.CloneVolume r -> firstNonNull(checkName(r.volume()),
                     checkSnapshotName(r.snapshot()), checkName(r.cloneName()));
             case MetaRequest.ListSnapshots r -> checkName(r.volume());
+            case MetaRequest.DetachParent r -> firstNonNull(checkName(r.volume()), r.expectedParentId() <= 0
+                    ? "parent layer id " + r.expectedParentId() + " (must be > 0)" : null);
             case MetaRequest.GetLayer r -> r.volumeId() <= 0 ? "volume id " + r.volumeId()
                     + " (must be > 0)" : null;
             case ObjectRequest r -> ObjectRequestForm.checkForm(r);

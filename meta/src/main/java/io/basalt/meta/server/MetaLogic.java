@@ -88,6 +88,7 @@ public final class MetaLogic {
             case MetaRequest.DeleteSnapshot r -> VolumeSnapshotLogic.deleteSnapshot(r, tx);
             case MetaRequest.RollbackVolume r -> VolumeSnapshotLogic.rollbackVolume(r, context, tx);
             case MetaRequest.CloneVolume r -> VolumeSnapshotLogic.cloneVolume(r, context, tx);
+            case MetaRequest.DetachParent r -> VolumeSnapshotLogic.detachParent(r, tx);
             case ObjectRequest r -> ObjectLogic.apply(r, context, tx);
             default -> MetaReply.error(MetaError.INVALID,
                     request.op() + " is a read; it does not go through the log");

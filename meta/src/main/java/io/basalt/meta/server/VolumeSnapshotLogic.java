@@ -161,6 +161,22 @@ final class VolumeSnapshotLogic {
         return encode(clone::encode);
     }
 
+    static byte[] detachParent(MetaRequest.DetachParent r, Tx tx) {
+        Volume volume = getVolumeByName(tx, r.volume());
+        if (volume == null) {
+            return notFound(r.volume());
+        }
+        if (volume.parentId() != r.expectedParentId()) {
+            return MetaReply.error(MetaError.PRECONDITION_FAILED, "volume \"" + r.volume()
+                    + "\" changed layers during the flatten (parent " + volume.parentId() + ", expected "
+                    + r.expectedParentId() + "); run it again: basalt volume flatten " + r.volume());
+        }
+        Volume detached = volume.withParent(0);
+        putVolume(tx, detached);
+        collectOrphans(tx);
+        return encode(detached::encode);
+    }
+
     /** Refusal text of a volume with named snapshots (delete) ; null when it has none. */
     static byte[] refuseDeleteWithSnapshots(MetaStore store, Volume volume) {
         List<Volume> snapshots = snapshotsOf(store, volume.name());

@@ -192,4 +192,21 @@ class VolumeSnapshotLogicTest {
         assertThat(chunks(s2.id())).isEmpty();
         assertThat(chunks(s1.id())).hasSize(1);
     }
+
+    @Test
+    void detachParentEndsAFlattenAndLetsTheSnapshotGo() {
+        Volume vm1 = meta.create("vm1", 64L << 20, "rep3");
+        meta.allocate(vm1.id(), 0);
+        Volume s1 = Volume.decode(meta.ok(new MetaRequest.CreateSnapshot("vm1", "s1")));
+        meta.ok(new MetaRequest.CloneVolume("vm1", "s1", "vm2"));
+        assertThat(refusal(new MetaRequest.DetachParent("vm2", s1.id() + 100), MetaError.PRECONDITION_FAILED))
+                .contains("run it again: basalt volume flatten vm2");
+        Volume detached = Volume.decode(meta.ok(new MetaRequest.DetachParent("vm2", s1.id())));
+        assertThat(detached.parentId()).isZero();
+        meta.ok(new MetaRequest.DeleteSnapshot("vm1", "s1"));
+        // vm1 still reads through the (now hidden) layer; flattening vm1 too frees it.
+        assertThat(chunks(s1.id())).hasSize(1);
+        meta.ok(new MetaRequest.DetachParent("vm1", s1.id()));
+        assertThat(chunks(s1.id())).isEmpty();
+    }
 }
