@@ -23,8 +23,13 @@ import java.util.concurrent.CompletableFuture;
  * its old bytes is reported (as {@code rbd diff} does).
  */
 public final class LayerDiff {
-    /** Chunk range asked per request: 64 MiB is 16,384 blocks, about 213 KiB of BLOCK_MAP reply. */
+    /** Chunk range asked per BLOCK_MAP: 64 MiB is 16,384 blocks, about 213 KiB of reply. */
     static final int RANGE_BYTES_MAX = 64 << 20;
+    /**
+     * Chunklet range of one PEEK (erasure-coded): a STRIP_READ is bounded like a read (1 MiB by
+     * default), so a request covers k MiB of the chunk.
+     */
+    static final int PEEK_CHUNKLET_BYTES_MAX = 1 << 20;
 
     private LayerDiff() {}
 
@@ -74,9 +79,11 @@ public final class LayerDiff {
                         layerAbove.sizeBytes() - chunk.index() * layerAbove.chunkSizeBytes());
                 Chunklet source = policy.erasureCoded() ? master(chunk, policy) : readable(chunk);
                 List<CompletableFuture<Void>> asks = new ArrayList<>();
-                for (long at = 0; at < chunkBytes; at += RANGE_BYTES_MAX) {
+                int rangeBytes = policy.erasureCoded() ? PEEK_CHUNKLET_BYTES_MAX * policy.dataCount()
+                        : RANGE_BYTES_MAX;
+                for (long at = 0; at < chunkBytes; at += rangeBytes) {
                     long offset = at;
-                    int length = (int) Math.min(RANGE_BYTES_MAX, chunkBytes - at);
+                    int length = (int) Math.min(rangeBytes, chunkBytes - at);
                     asks.add(presence.absent(chunk, source, offset, length).thenAccept(absent -> {
                         int count = length >> BLOCK_SHIFT;
                         int first = (int) (offset >> BLOCK_SHIFT);
@@ -149,6 +156,6 @@ public final class LayerDiff {
     }
 
     static {
-        assert RANGE_BYTES_MAX % BLOCK_SIZE_BYTES == 0;
+        assert RANGE_BYTES_MAX % BLOCK_SIZE_BYTES == 0 && PEEK_CHUNKLET_BYTES_MAX % BLOCK_SIZE_BYTES == 0;
     }
 }
