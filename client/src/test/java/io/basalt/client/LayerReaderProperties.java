@@ -126,7 +126,7 @@ class LayerReaderProperties {
                 Tuple(1, Arbitraries.integers().between(0, 9).map(Clone::new)),
                 Tuple(1, Combinators.combine(volume, Arbitraries.integers().between(1, 6)).as(Grow::new)),
                 Tuple(1, Arbitraries.integers().between(0, 9).map(DeleteSnapshot::new)));
-        return op.list().ofMinSize(1).ofMaxSize(40);
+        return op.list().ofMinSize(1).ofMaxSize(30);
     }
 
     private static net.jqwik.api.Tuple.Tuple2<Integer, Arbitrary<? extends Op>> Tuple(int weight,
@@ -260,7 +260,7 @@ class LayerReaderProperties {
         }
     }
 
-    @Property(tries = 150)
+    @Property(tries = 100)
     void everyVolumeAndSnapshotReadsWhatTheModelSays(@ForAll("ops") List<Op> ops) {
         World world = new World();
         for (Op op : ops) {

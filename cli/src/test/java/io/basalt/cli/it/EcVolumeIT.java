@@ -180,7 +180,7 @@ class EcVolumeIT {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
             while (true) {
                 try {
-                    cluster.createVolume(volume, "32M", policy, "16M");
+                    cluster.createVolume(volume, "16M", policy, "8M");
                     break;
                 } catch (io.basalt.meta.api.MetaException e) {
                     if (e.error() != io.basalt.meta.api.MetaError.NO_PLACEMENT || System.nanoTime() > deadline) {
@@ -193,7 +193,7 @@ class EcVolumeIT {
         }
     }
 
-    private static final int SNAP_BLOCKS = 8192; // 32 MiB: two chunks
+    private static final int SNAP_BLOCKS = 4096; // 16 MiB: two chunks
 
     private static void snapshotDuringWrites(String volume) throws Exception {
         int writesMax = 100_000;
