@@ -1,6 +1,7 @@
 package io.basalt.cli.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.basalt.cli.cs.CsProcess;
 import io.basalt.meta.api.MetaClient;
@@ -169,7 +170,8 @@ class EcVolumeIT {
      * invoked after it returned; the volume, read after, holds every last write (blocks written after
      * the snapshot from the top layer, the others through it). {@code volume diff} from the snapshot
      * to the volume names exactly the blocks written since; a clone of the snapshot, flattened,
-     * reads the same bytes without its parent. Runs first, on the healthy cluster.
+     * reads the same bytes without its parent; a rollback is refused while the writer holds the lease
+     * and, after, makes the volume read as the snapshot. Runs first, on the healthy cluster.
      */
     @Test
     @Order(0)
@@ -238,6 +240,11 @@ class EcVolumeIT {
                 snapshotWindow[1] = System.nanoTime();
                 assertThat(created.ok()).as(created.describe() + logs()).isTrue();
                 int atSnapshot = ackedCount.get();
+                // While this client holds the lease, a rollback is refused with one line.
+                assertThatThrownBy(() -> cluster.client().rollbackVolume(volume, "s1"))
+                        .isInstanceOf(io.basalt.meta.api.MetaException.class)
+                        .hasMessageContaining("is in use by client it-snap-writer")
+                        .hasMessageContaining("disconnect it first, then roll back");
                 // Read the snapshot while the volume keeps changing.
                 Tools.Result copied = Tools.run(Duration.ofSeconds(120), null, Map.of(),
                         List.of("nbdcopy", cluster.uri(volume + "@s1"), copy.toString()));
@@ -322,6 +329,12 @@ class EcVolumeIT {
                 List.of("nbdcopy", cluster.uri(volume + "-clone"), live.toString()));
         assertThat(clone.ok()).as(clone.describe() + logs()).isTrue();
         assertThat(Files.mismatch(copy, live)).as("the flattened clone reads as the snapshot").isEqualTo(-1L);
+        // The lease is released: a rollback makes the volume read as the snapshot again.
+        cluster.client().rollbackVolume(volume, "s1");
+        Tools.Result rolledBack = Tools.run(Duration.ofSeconds(120), null, Map.of(),
+                List.of("nbdcopy", cluster.uri(volume), live.toString()));
+        assertThat(rolledBack.ok()).as(rolledBack.describe() + logs()).isTrue();
+        assertThat(Files.mismatch(copy, live)).as("the volume rolled back reads as the snapshot").isEqualTo(-1L);
         Files.delete(copy);
         Files.delete(live);
         // Through the meta client: a CLI process start each costs seconds of CI.
