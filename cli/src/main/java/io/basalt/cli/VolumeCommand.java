@@ -15,10 +15,12 @@ import picocli.CommandLine.Parameters;
 
 /** {@code basalt volume ...}: block volumes. */
 @Command(name = "volume", mixinStandardHelpOptions = true,
-        description = "Create, list, inspect, resize, limit (QoS) and delete block volumes.",
+        description = "Create, list, inspect, resize, limit (QoS), snapshot, clone and delete block volumes.",
         subcommands = {VolumeCommand.Create.class, VolumeCommand.ListVolumes.class,
                 VolumeCommand.Info.class, VolumeCommand.Resize.class, VolumeCommand.Qos.class,
-                VolumeCommand.Delete.class, VolumeCommand.Verify.class})
+                VolumeCommand.Delete.class, VolumeCommand.Verify.class, SnapshotCommand.class,
+                SnapshotCommand.Rollback.class, SnapshotCommand.Clone.class, SnapshotCommand.Diff.class,
+                SnapshotCommand.Flatten.class})
 final class VolumeCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -43,7 +45,7 @@ final class VolumeCommand implements Runnable {
                 "chunks", volume.chunkCount(), "allocatedBytes", volume.allocatedBytes(),
                 "rawBytes", rawBytes(volume),
                 "created", Instant.ofEpochMilli(volume.createdMillis()).toString(),
-                "qos", new TextTable.RawJson(QosOptions.json(volume.qos())));
+                "qos", new TextTable.RawJson(QosOptions.json(volume.qos())), "parentLayerId", volume.parentId());
     }
 
     static void printInfo(Volume volume, boolean asJson) {
@@ -63,6 +65,9 @@ final class VolumeCommand implements Runnable {
         table.row("raw on disk", Units.formatBytes(rawBytes(volume)) + rawRatio(volume));
         table.row("created", Instant.ofEpochMilli(volume.createdMillis()));
         table.row("qos", QosOptions.summary(volume.qos()));
+        if (volume.parentId() != 0) {
+            table.row("parent layer", "id " + volume.parentId() + " (blocks this volume never wrote read from there)");
+        }
         table.print(System.out);
     }
 
@@ -154,7 +159,16 @@ final class VolumeCommand implements Runnable {
 
         @Override
         public void run() {
-            printInfo(options.call(c -> c.getVolume(name)), options.json);
+            Volume volume = options.call(c -> c.getVolume(name));
+            printInfo(volume, options.json);
+            if (!options.json && !volume.isSnapshot()) {
+                // What each snapshot's layer holds (allocated chunks; not yet the part only it holds).
+                List<Volume> snapshots = options.call(c -> c.listSnapshots(volume.name()));
+                for (Volume snapshot : snapshots) {
+                    System.out.println("snapshot " + snapshot.name() + ": " + Units.formatBytes(snapshot.allocatedBytes())
+                            + " allocated in " + snapshot.chunkCount() + " chunks");
+                }
+            }
         }
     }
 

@@ -27,6 +27,7 @@ import io.netty.buffer.PooledByteBufAllocator;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -93,6 +94,12 @@ public final class VolumeDevice implements BlockDevice {
     private static final String STRIPE_UNAVAILABLE_REASON = "stripe_unavailable";
     /** Set for an erasure-coded volume: writes go to each chunk's stripe master (see the EC section). */
     private final Policy policy;
+    /** Which blocks a chunk holds, for reads through a parent layer (docs/snapshots.md). */
+    private final BlockPresence presence;
+    /** This device as a layer of {@link LayerReader}: its own chunks, and its parent by id. */
+    private final LayerReader.Layer asLayer;
+    /** Parent layers opened read-only (they never change), by volume id. */
+    private final ConcurrentHashMap<Long, CompletableFuture<LayerReader.Layer>> layers = new ConcurrentHashMap<>();
     private volatile boolean closed;
 
     private record ReportKey(long chunkUid, long chunkVersion, int csId) {}
@@ -104,6 +111,44 @@ public final class VolumeDevice implements BlockDevice {
         this.chunks = new ChunkMap(cluster, volume.id());
         this.policy = Policy.parse(volume.policyName());
         this.live = new LiveVolume(cluster, volume, chunks);
+        this.presence = new BlockPresence(cluster, policy,
+                (target, address, op, reply, error) -> checkReply(target, address, op, reply, error, List.of()));
+        this.asLayer = new LayerReader.Layer() {
+            @Override
+            public long sizeBytes() {
+                return VolumeDevice.this.sizeBytes();
+            }
+
+            @Override
+            public CompletableFuture<List<LayerReader.Own>> readOwn(long offsetBytes, int lengthBytes,
+                    ByteBuf destination, int destinationIndex) {
+                return VolumeDevice.this.readOwn(offsetBytes, lengthBytes, destination, destinationIndex);
+            }
+
+            @Override
+            public CompletableFuture<LayerReader.Layer> layer(long layerId) {
+                return parentLayer(layerId);
+            }
+        };
+    }
+
+    /**
+     * A layer below a volume (a snapshot, named or deleted-and-hidden) opened read-only by id: no
+     * lease, no record refresh (a layer's data and parent never change while a layer above reads
+     * through it).
+     */
+    private CompletableFuture<LayerReader.Layer> parentLayer(long layerId) {
+        CompletableFuture<LayerReader.Layer> known = layers.get(layerId);
+        if (known != null && !known.isCompletedExceptionally()) {
+            return known;
+        }
+        CompletableFuture<LayerReader.Layer> opening = cluster.callMeta("get_layer", () -> {
+            Volume layer = cluster.meta().getLayer(layerId).orElseThrow(() -> AttemptFailure.giveUp(Kind.IO,
+                    "layer " + layerId + " below volume \"" + volume.name() + "\" is gone"));
+            return new VolumeDevice(cluster, layer, VolumeLease.none(cluster, layer)).asLayer;
+        });
+        layers.put(layerId, opening);
+        return opening;
     }
 
     /** Blocking: finds the volume and takes its lease. */
@@ -212,24 +257,149 @@ public final class VolumeDevice implements BlockDevice {
         });
     }
 
-    /** Reads an aligned range into {@code destination} at {@code destinationIndex} (indices unchanged). */
+    /**
+     * Reads an aligned range into {@code destination} at {@code destinationIndex} (indices
+     * unchanged): this volume's own blocks, and through its parent layers those it never wrote
+     * ({@link LayerReader}; a volume without a parent asks no chunk server which blocks it holds).
+     */
     private CompletableFuture<Void> readAligned(long offsetBytes, int lengthBytes, ByteBuf destination,
             int destinationIndex) {
-        List<CompletableFuture<Void>> parts = new ArrayList<>();
-        forEachPiece(offsetBytes, lengthBytes, (chunkIndex, chunkOffset, pieceBytes, at) ->
-                parts.add(withRetries("read", chunkIndex,
-                        () -> readPiece(chunkIndex, chunkOffset, pieceBytes, destination, destinationIndex + at))));
-        return allOf(parts);
+        return LayerReader.read(asLayer, offsetBytes, lengthBytes, destination, destinationIndex);
     }
 
-    private CompletableFuture<Void> readPiece(long chunkIndex, long chunkOffset, int lengthBytes, ByteBuf destination,
+    /** This layer's own blocks of an aligned range, and per piece which it does not hold. */
+    private CompletableFuture<List<LayerReader.Own>> readOwn(long offsetBytes, int lengthBytes, ByteBuf destination,
             int destinationIndex) {
+        List<CompletableFuture<LayerReader.Own>> parts = new ArrayList<>();
+        forEachPiece(offsetBytes, lengthBytes, (chunkIndex, chunkOffset, pieceBytes, at) -> {
+            CompletableFuture<LayerReader.Own> own = new CompletableFuture<>();
+            AtomicOwn holder = new AtomicOwn();
+            withRetries("read", chunkIndex, () -> readOwnPiece(chunkIndex, chunkOffset, pieceBytes, destination,
+                    destinationIndex + at, holder)).whenComplete((ignored, error) -> {
+                        if (error != null) {
+                            own.completeExceptionally(error);
+                        } else {
+                            own.complete(holder.own);
+                        }
+                    });
+            parts.add(own);
+        });
+        return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new))
+                .thenApply(ignored -> parts.stream().map(CompletableFuture::join).toList());
+    }
+
+    /**
+     * One step of a flatten ({@link Flatten}): writes into this volume's own chunks every non-zero
+     * block of the aligned range that it reads through its parent layers; completes with the bytes
+     * written. An all-zero block is left absent: once the parent is detached it reads as zeroes
+     * anyway, and the volume stays thin. The caller holds the lease, so no other write races the
+     * copy; run again, a step copies only what is still absent (resumable).
+     */
+    CompletableFuture<Long> copyUp(long offsetBytes, int lengthBytes) {
+        ByteBuf own = alloc.directBuffer(lengthBytes, lengthBytes);
+        return readOwn(offsetBytes, lengthBytes, own, 0).thenCompose(pieces -> {
+            List<CompletableFuture<Long>> copies = new ArrayList<>();
+            for (LayerReader.Own piece : pieces) {
+                if (piece.complete()) {
+                    continue;
+                }
+                int blocks = piece.lengthBytes() >> BLOCK_SHIFT;
+                for (int run = piece.absent().nextSetBit(0); run >= 0 && run < blocks;
+                        run = piece.absent().nextSetBit(run)) {
+                    int runEnd = Math.min(piece.absent().nextClearBit(run), blocks);
+                    long runOffset = piece.offsetBytes() + ((long) run << BLOCK_SHIFT);
+                    int runBytes = (runEnd - run) << BLOCK_SHIFT;
+                    copies.add(parentLayer(piece.parentId()).thenCompose(parent -> {
+                        ByteBuf below = alloc.directBuffer(runBytes, runBytes);
+                        return LayerReader.read(parent, runOffset, runBytes, below, 0)
+                                .thenCompose(read -> writeNonZero(runOffset, below, runBytes))
+                                .whenComplete((written, error) -> below.release());
+                    }));
+                    run = runEnd;
+                }
+            }
+            return CompletableFuture.allOf(copies.toArray(CompletableFuture[]::new))
+                    .thenApply(ignored -> copies.stream().mapToLong(CompletableFuture::join).sum());
+        }).whenComplete((done, error) -> own.release());
+    }
+
+    /** Writes the runs of non-zero blocks of {@code data} (indices unchanged) at {@code offsetBytes}. */
+    private CompletableFuture<Long> writeNonZero(long offsetBytes, ByteBuf data, int lengthBytes) {
+        List<CompletableFuture<Void>> writes = new ArrayList<>();
+        long written = 0;
+        int blocks = lengthBytes >> BLOCK_SHIFT;
+        int block = 0;
+        while (block < blocks) {
+            while (block < blocks && isZeroBlock(data, block << BLOCK_SHIFT)) {
+                block++;
+            }
+            int start = block;
+            while (block < blocks && !isZeroBlock(data, block << BLOCK_SHIFT)) {
+                block++;
+            }
+            if (block > start) {
+                int bytes = (block - start) << BLOCK_SHIFT;
+                writes.add(write(offsetBytes + ((long) start << BLOCK_SHIFT),
+                        data.slice(start << BLOCK_SHIFT, bytes), false)); // data is released after all complete
+                written += bytes;
+            }
+        }
+        long total = written;
+        return allOf(writes).thenApply(ignored -> total);
+    }
+
+    private static boolean isZeroBlock(ByteBuf data, int index) {
+        for (int i = 0; i < BLOCK_SIZE_BYTES; i += 8) {
+            if (data.getLong(index + i) != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** The answer of a piece's successful try (withRetries completes with no value). */
+    private static final class AtomicOwn {
+        volatile LayerReader.Own own;
+    }
+
+    /**
+     * One try of a piece: the chunk as cached, which of its blocks it holds (only when the volume
+     * has a parent layer), its data, and the parent pointer after all that. A parent that changed
+     * during the try (a snapshot) makes it try again, so the pair is one consistent view (see
+     * {@link LayerReader}).
+     */
+    private CompletableFuture<Void> readOwnPiece(long chunkIndex, long chunkOffset, int lengthBytes,
+            ByteBuf destination, int destinationIndex, AtomicOwn result) {
+        long volumeOffset = chunkIndex * volume.chunkSizeBytes() + chunkOffset;
+        int blocks = lengthBytes >> BLOCK_SHIFT;
+        long parentAtStart = live.volume().parentId();
         return chunks.lookup(chunkIndex).thenCompose(found -> {
             if (found.isEmpty()) {
                 destination.setZero(destinationIndex, lengthBytes);
+                BitSet all = new BitSet(blocks);
+                all.set(0, blocks);
+                result.own = new LayerReader.Own(volumeOffset, lengthBytes, all, live.volume().parentId());
                 return CompletableFuture.completedFuture(null);
             }
             Chunk chunk = found.get();
+            CompletableFuture<BitSet> absent = parentAtStart == 0 ? CompletableFuture.completedFuture(new BitSet())
+                    : presence.absent(chunk, policy.erasureCoded() ? ecMaster(chunk) : primary(chunk), chunkOffset,
+                            lengthBytes);
+            return absent.thenCompose(bits -> readPiece(chunk, chunkOffset, lengthBytes, destination,
+                    destinationIndex).thenRun(() -> {
+                        long parentNow = live.volume().parentId();
+                        if (parentNow != parentAtStart) {
+                            throw AttemptFailure.retry("layer_changed", "volume \"" + volume.name()
+                                    + "\" got a new parent layer during the read (a snapshot)");
+                        }
+                        result.own = new LayerReader.Own(volumeOffset, lengthBytes, bits, parentNow);
+                    }));
+        });
+    }
+
+    private CompletableFuture<Void> readPiece(Chunk chunk, long chunkOffset, int lengthBytes, ByteBuf destination,
+            int destinationIndex) {
+        {
             if (policy.erasureCoded()) {
                 return ecRead(chunk, chunkOffset, lengthBytes, destination, destinationIndex);
             }
@@ -242,12 +412,12 @@ public final class VolumeDevice implements BlockDevice {
                                     checkReply(source, address, "read", reply, error, List.of());
                                     copyVerified(chunk, source, address, chunkOffset, lengthBytes, reply,
                                             destination, destinationIndex);
-                                    return null;
+                                    return (Void) null;
                                 } finally {
                                     release(reply);
                                 }
                             }));
-        });
+        }
     }
 
     /** Checks every block's CRC32C in a READ reply, then copies the data out. */
@@ -532,7 +702,11 @@ public final class VolumeDevice implements BlockDevice {
         if (fenced != null) {
             return CompletableFuture.failedFuture(AttemptFailure.giveUp(Kind.IO, fenced));
         }
-        return chunks.lookup(chunkIndex).thenCompose(found -> {
+        // Under a parent layer, zeroes must be written into this layer's own chunk, so that the
+        // blocks read as zeroes instead of falling through to the parent's data.
+        CompletableFuture<Optional<Chunk>> zeroChunk = live.volume().parentId() != 0
+                ? chunks.allocate(chunkIndex).thenApply(Optional::of) : chunks.lookup(chunkIndex);
+        return zeroChunk.thenCompose(found -> {
             if (found.isEmpty()) {
                 return CompletableFuture.completedFuture(null); // never written: already zeroes
             }
@@ -589,6 +763,12 @@ public final class VolumeDevice implements BlockDevice {
         }
         if (lengthBytes == 0) {
             return CompletableFuture.failedFuture(new BlockDeviceException(Kind.INVALID, "block status of 0 bytes"));
+        }
+        if (live.volume().parentId() != 0) {
+            // A hole here may be data in a parent layer: say data (always true) rather than ask
+            // every layer; copy tools then read it all.
+            return CompletableFuture.completedFuture(List.of(Extent.data(Math.min(lengthBytes,
+                    sizeBytes() - offsetBytes))));
         }
         long chunkSize = volume.chunkSizeBytes();
         long end = offsetBytes + lengthBytes;
@@ -902,7 +1082,11 @@ public final class VolumeDevice implements BlockDevice {
 
     private CompletableFuture<?> remedy(long chunkIndex, AttemptFailure failure) {
         return switch (failure.remedy) {
-            case REFRESH -> chunks.lookup(chunkIndex).thenCompose(found -> found.isEmpty()
+            // The volume record first: a snapshot moves the chunk out of this volume and changes its
+            // parent in one meta entry, and the parent must be known before the chunk is seen gone
+            // (docs/snapshots.md, "Fencing"). A failed record read is no reason not to retry.
+            case REFRESH -> live.refresh().handle((fresh, error) -> null).thenCompose(ignored ->
+                    chunks.lookup(chunkIndex)).thenCompose(found -> found.isEmpty()
                     ? CompletableFuture.completedFuture(found)
                     : chunks.refresh(chunkIndex, found.get().version()));
             case REPORT -> chunks.lookup(chunkIndex).thenCompose(found -> found.isEmpty()

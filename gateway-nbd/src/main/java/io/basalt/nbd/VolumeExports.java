@@ -76,7 +76,10 @@ public final class VolumeExports implements NbdExports {
             if (shared == null || shared.device.isCompletedExceptionally()) {
                 CompletableFuture<Void> closed = closing.getOrDefault(name, CompletableFuture.completedFuture(null));
                 shared = new Shared(closed.exceptionally(error -> null)
-                        .thenCompose(ignored -> cluster.open(name, clientId)));
+                        // A snapshot (vm1@s1) is exported read-only and takes no lease: it never
+                        // changes, and its volume's writer keeps its own (docs/snapshots.md).
+                        .thenCompose(ignored -> name.indexOf('@') >= 0 ? cluster.openReadOnly(name)
+                                : cluster.open(name, clientId)));
                 open.put(name, shared);
                 Shared opened = shared;
                 shared.device.whenComplete((device, error) -> {
@@ -85,8 +88,9 @@ public final class VolumeExports implements NbdExports {
                             open.remove(name, opened);
                         }
                     } else {
-                        log.info("opened volume \"{}\" ({}, {}): lease taken as {}", name,
-                                Units.formatBytes(device.sizeBytes()), device.volume().policyName(), clientId);
+                        log.info("opened volume \"{}\" ({}, {}): {}", name,
+                                Units.formatBytes(device.sizeBytes()), device.volume().policyName(),
+                                device.isReadOnly() ? "read-only, no lease" : "lease taken as " + clientId);
                     }
                 });
             }
@@ -162,8 +166,9 @@ public final class VolumeExports implements NbdExports {
     }
 
     private static ExportInfo info(Volume volume) {
-        return new ExportInfo(volume.name(), volume.policyName() + " volume, " + Units.formatBytes(volume.sizeBytes()),
-                volume.sizeBytes(), false, true, volume.blockSizeBytes(), volume.blockSizeBytes(),
+        return new ExportInfo(volume.name(), volume.policyName() + (volume.isSnapshot() ? " snapshot, " : " volume, ")
+                + Units.formatBytes(volume.sizeBytes()),
+                volume.sizeBytes(), volume.isSnapshot(), true, volume.blockSizeBytes(), volume.blockSizeBytes(),
                 VolumeDevice.PAYLOAD_BYTES_MAX, true);
     }
 }

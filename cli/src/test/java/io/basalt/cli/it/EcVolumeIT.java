@@ -1,6 +1,7 @@
 package io.basalt.cli.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.basalt.cli.cs.CsProcess;
 import io.basalt.meta.api.MetaClient;
@@ -33,7 +34,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  * makes writes fail cleanly while reads of the columns still up stay correct; chunk servers that die
  * at each step of the two-phase commit (test crash points) leave every stripe consistent
  * ({@code basalt volume verify}) and every acknowledged write readable; a strip corrupted on disk is
- * read correctly and its column reported.
+ * read correctly and its column reported. First, on the healthy cluster: a snapshot taken during
+ * writes (rep3 and ec4+2) holds exactly what was acknowledged before it.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class EcVolumeIT {
@@ -159,6 +161,193 @@ class EcVolumeIT {
         List<String> command = new ArrayList<>(io.basalt.cli.meta.MetaCluster.javaCommand("io.basalt.cli.Main"));
         command.addAll(List.of("volume", "verify", volume, "--meta", cluster.meta.peers()));
         return Tools.run(Duration.ofSeconds(120), null, Map.of(), command);
+    }
+
+    /**
+     * Snapshots (docs/snapshots.md) of a rep3 and an ec4+2 volume taken by the real CLI while a
+     * client writes sequence-numbered blocks: the snapshot, read by nbdcopy through the gateway while
+     * the writes go on, holds every write acknowledged before the create was invoked and no write
+     * invoked after it returned; the volume, read after, holds every last write (blocks written after
+     * the snapshot from the top layer, the others through it). {@code volume diff} from the snapshot
+     * to the volume names exactly the blocks written since; a clone of the snapshot, flattened,
+     * reads the same bytes without its parent; a rollback is refused while the writer holds the lease
+     * and, after, makes the volume read as the snapshot. Runs first, on the healthy cluster.
+     */
+    @Test
+    @Order(0)
+    void aSnapshotDuringWritesHoldsExactlyTheWritesAcknowledgedBeforeIt() throws Exception {
+        Tools.require("nbdcopy", "libnbd-bin");
+        for (String policy : List.of("rep3", "ec4+2")) {
+            String volume = policy.equals("rep3") ? "snaprep" : "snapec";
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (true) {
+                try {
+                    cluster.createVolume(volume, "16M", policy, "8M");
+                    break;
+                } catch (io.basalt.meta.api.MetaException e) {
+                    if (e.error() != io.basalt.meta.api.MetaError.NO_PLACEMENT || System.nanoTime() > deadline) {
+                        throw e;
+                    }
+                    Thread.sleep(500);
+                }
+            }
+            snapshotDuringWrites(volume);
+        }
+    }
+
+    private static final int SNAP_BLOCKS = 4096; // 16 MiB: two chunks
+
+    private static void snapshotDuringWrites(String volume) throws Exception {
+        int writesMax = 100_000;
+        long[] invoked = new long[writesMax + 1];
+        long[] acked = new long[writesMax + 1];
+        int[] blockOf = new int[writesMax + 1];
+        java.util.concurrent.atomic.AtomicInteger ackedCount = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        long[] snapshotWindow = new long[2];
+        Path copy = dir.resolve(volume + "-s1.raw");
+        try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
+                io.basalt.client.ClientConfig.defaults(), new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+            io.basalt.client.VolumeDevice device = client.open(volume, "it-snap-writer").get(60, TimeUnit.SECONDS);
+            java.util.concurrent.CompletableFuture<Void> writer = java.util.concurrent.CompletableFuture.runAsync(() -> {
+                Random random = new Random(volume.hashCode());
+                for (int seq = 1; seq <= writesMax && !stop.get(); seq++) {
+                    int block = random.nextInt(SNAP_BLOCKS);
+                    io.netty.buffer.ByteBuf data = io.netty.buffer.Unpooled.buffer(4096);
+                    data.writeLong(seq).writeLong(block);
+                    while (data.isWritable()) {
+                        data.writeByte(seq);
+                    }
+                    blockOf[seq] = block;
+                    invoked[seq] = System.nanoTime();
+                    try {
+                        device.write((long) block * 4096, data, false).get(60, TimeUnit.SECONDS);
+                    } catch (Exception e) {
+                        throw new AssertionError("write " + seq + " to block " + block + " failed", e);
+                    } finally {
+                        data.release();
+                    }
+                    acked[seq] = System.nanoTime();
+                    ackedCount.set(seq);
+                }
+            });
+            try {
+                while (ackedCount.get() < 100 && !writer.isDone()) {
+                    Thread.sleep(20);
+                }
+                snapshotWindow[0] = System.nanoTime();
+                Tools.Result created = basaltCli("volume", "snapshot", "create", volume + "@s1");
+                snapshotWindow[1] = System.nanoTime();
+                assertThat(created.ok()).as(created.describe() + logs()).isTrue();
+                int atSnapshot = ackedCount.get();
+                // While this client holds the lease, a rollback is refused with one line.
+                assertThatThrownBy(() -> cluster.client().rollbackVolume(volume, "s1"))
+                        .isInstanceOf(io.basalt.meta.api.MetaException.class)
+                        .hasMessageContaining("is in use by client it-snap-writer")
+                        .hasMessageContaining("disconnect it first, then roll back");
+                // Read the snapshot while the volume keeps changing.
+                Tools.Result copied = Tools.run(Duration.ofSeconds(120), null, Map.of(),
+                        List.of("nbdcopy", cluster.uri(volume + "@s1"), copy.toString()));
+                assertThat(copied.ok()).as(copied.describe() + logs()).isTrue();
+                while (ackedCount.get() < atSnapshot + 100 && !writer.isDone()) {
+                    Thread.sleep(20);
+                }
+            } finally {
+                stop.set(true);
+                writer.get(120, TimeUnit.SECONDS);
+                device.close();
+            }
+        }
+        int total = ackedCount.get();
+        byte[] snapshot = Files.readAllBytes(copy);
+        assertThat(snapshot.length).isEqualTo(SNAP_BLOCKS * 4096);
+        int[] lastAckedBefore = new int[SNAP_BLOCKS];
+        int[] lastOverall = new int[SNAP_BLOCKS];
+        int afterReturn = 0;
+        for (int seq = 1; seq <= total; seq++) {
+            if (acked[seq] < snapshotWindow[0]) {
+                lastAckedBefore[blockOf[seq]] = seq;
+            }
+            if (invoked[seq] > snapshotWindow[1]) {
+                afterReturn++;
+            }
+            lastOverall[blockOf[seq]] = seq;
+        }
+        assertThat(afterReturn).as("writes invoked after the create returned").isGreaterThan(30);
+        java.nio.ByteBuffer view = java.nio.ByteBuffer.wrap(snapshot);
+        for (int block = 0; block < SNAP_BLOCKS; block++) {
+            int seq = (int) view.getLong(block * 4096);
+            assertThat(seq).as("block %d of the snapshot: sequence %d, last acknowledged before the create %d",
+                    block, seq, lastAckedBefore[block]).isGreaterThanOrEqualTo(lastAckedBefore[block]);
+            if (seq != 0) {
+                assertThat(view.getLong(block * 4096 + 8)).as("block number in block %d", block).isEqualTo(block);
+                assertThat(blockOf[seq]).as("write %d went to block %d", seq, blockOf[seq]).isEqualTo(block);
+                assertThat(invoked[seq]).as("block %d holds write %d, invoked after the create returned", block, seq)
+                        .isLessThan(snapshotWindow[1]);
+            }
+        }
+        Path live = dir.resolve(volume + "-live.raw");
+        Tools.Result copied = Tools.run(Duration.ofSeconds(120), null, Map.of(),
+                List.of("nbdcopy", cluster.uri(volume), live.toString()));
+        assertThat(copied.ok()).as(copied.describe() + logs()).isTrue();
+        java.nio.ByteBuffer liveView = java.nio.ByteBuffer.wrap(Files.readAllBytes(live));
+        for (int block = 0; block < SNAP_BLOCKS; block++) {
+            assertThat(liveView.getLong(block * 4096)).as("block %d of the volume", block)
+                    .isEqualTo(lastOverall[block]);
+        }
+        // Diff: what changed since the snapshot is what was written after it (metadata only). The
+        // one write in flight across the create may be on either side.
+        java.util.Set<Integer> writtenAfter = new java.util.TreeSet<>();
+        java.util.Set<Integer> maybe = new java.util.TreeSet<>();
+        for (int seq = 1; seq <= total; seq++) {
+            if (acked[seq] >= snapshotWindow[0]) {
+                (invoked[seq] > snapshotWindow[1] ? writtenAfter : maybe).add(blockOf[seq]);
+            }
+        }
+        java.util.Set<Integer> changed = new java.util.TreeSet<>();
+        try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
+                io.basalt.client.ClientConfig.defaults(), new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+            for (io.basalt.client.LayerDiff.Extent extent
+                    : io.basalt.client.LayerDiff.diff(client, volume + "@s1", volume).extents()) {
+                for (long at = extent.offsetBytes(); at < extent.offsetBytes() + extent.lengthBytes(); at += 4096) {
+                    changed.add((int) (at / 4096));
+                }
+            }
+            assertThat(changed).as("diff %s@s1 %s", volume, volume).containsAll(writtenAfter);
+            java.util.Set<Integer> allowed = new java.util.TreeSet<>(writtenAfter);
+            allowed.addAll(maybe);
+            assertThat(allowed).as("diff %s@s1 %s reports only blocks written since", volume, volume)
+                    .containsAll(changed);
+            // Flatten a clone of the snapshot: it then reads the same bytes without its parent, and
+            // the snapshot can go.
+            client.meta().cloneVolume(volume, "s1", volume + "-clone");
+            io.basalt.client.Flatten.Result flat = io.basalt.client.Flatten.run(client, volume + "-clone",
+                    "it-flatten", done -> { });
+            assertThat(flat.volume().parentId()).isZero();
+        }
+        Tools.Result clone = Tools.run(Duration.ofSeconds(120), null, Map.of(),
+                List.of("nbdcopy", cluster.uri(volume + "-clone"), live.toString()));
+        assertThat(clone.ok()).as(clone.describe() + logs()).isTrue();
+        assertThat(Files.mismatch(copy, live)).as("the flattened clone reads as the snapshot").isEqualTo(-1L);
+        // The lease is released: a rollback makes the volume read as the snapshot again.
+        cluster.client().rollbackVolume(volume, "s1");
+        Tools.Result rolledBack = Tools.run(Duration.ofSeconds(120), null, Map.of(),
+                List.of("nbdcopy", cluster.uri(volume), live.toString()));
+        assertThat(rolledBack.ok()).as(rolledBack.describe() + logs()).isTrue();
+        assertThat(Files.mismatch(copy, live)).as("the volume rolled back reads as the snapshot").isEqualTo(-1L);
+        Files.delete(copy);
+        Files.delete(live);
+        // Through the meta client: a CLI process start each costs seconds of CI.
+        cluster.client().deleteSnapshot(volume, "s1");
+        cluster.client().deleteVolume(volume + "-clone");
+        cluster.client().deleteVolume(volume);
+    }
+
+    private static Tools.Result basaltCli(String... args) {
+        List<String> command = new ArrayList<>(io.basalt.cli.meta.MetaCluster.javaCommand("io.basalt.cli.Main"));
+        command.addAll(List.of(args));
+        command.addAll(List.of("--meta", cluster.meta.peers()));
+        return Tools.run(Duration.ofSeconds(90), null, Map.of(), command);
     }
 
     @Test

@@ -376,6 +376,46 @@ public final class MetaClient implements AutoCloseable {
         return Volume.decode(call(new MetaRequest.GetVolume(name)));
     }
 
+    /** Snapshot {@code volume@snapshot} of the volume's data now (docs/snapshots.md). */
+    public Volume createSnapshot(String volume, String snapshot) {
+        return Volume.decode(call(new MetaRequest.CreateSnapshot(volume, snapshot)));
+    }
+
+    public Volume deleteSnapshot(String volume, String snapshot) {
+        return Volume.decode(call(new MetaRequest.DeleteSnapshot(volume, snapshot)));
+    }
+
+    /** Returns the volume as it now is: on top of the snapshot, its own writes gone. */
+    public Volume rollbackVolume(String volume, String snapshot) {
+        return Volume.decode(call(new MetaRequest.RollbackVolume(volume, snapshot)));
+    }
+
+    public Volume cloneVolume(String volume, String snapshot, String clone) {
+        return Volume.decode(call(new MetaRequest.CloneVolume(volume, snapshot, clone)));
+    }
+
+    /** Ends a flatten: the volume no longer reads through layer {@code expectedParentId}. */
+    public Volume detachParent(String volume, long expectedParentId) {
+        return Volume.decode(call(new MetaRequest.DetachParent(volume, expectedParentId)));
+    }
+
+    /** The volume's named snapshots, oldest first. */
+    public List<Volume> listSnapshots(String volume) {
+        WireReader in = call(new MetaRequest.ListSnapshots(volume));
+        int count = in.count(1);
+        List<Volume> snapshots = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            snapshots.add(Volume.decode(in));
+        }
+        return snapshots;
+    }
+
+    /** A layer by id (a volume or a snapshot, named or not); empty when it is gone. */
+    public Optional<Volume> getLayer(long volumeId) {
+        WireReader in = call(new MetaRequest.GetLayer(volumeId));
+        return in.bool() ? Optional.of(Volume.decode(in)) : Optional.empty();
+    }
+
     public List<Volume> listVolumes() {
         WireReader in = call(new MetaRequest.ListVolumes());
         int count = in.count(1);

@@ -31,6 +31,8 @@ public sealed interface MetaRequest
         MetaRequest.GetClusterId, MetaRequest.RecoverChunklets, MetaRequest.RecoveryDone,
         MetaRequest.DrainCs, MetaRequest.RemoveCs, MetaRequest.CollectTombstones, MetaRequest.ListRecoveryTasks,
         MetaRequest.GetChunkMap, MetaRequest.RecoveryStatus, MetaRequest.SetVolumeQos,
+        MetaRequest.CreateSnapshot, MetaRequest.DeleteSnapshot, MetaRequest.RollbackVolume,
+        MetaRequest.CloneVolume, MetaRequest.ListSnapshots, MetaRequest.GetLayer, MetaRequest.DetachParent,
         ObjectRequest {
     int FORMAT_VERSION = 1;
     int OFFSET_FORMAT_VERSION = 0;
@@ -93,6 +95,13 @@ public sealed interface MetaRequest
             case REMOVE_CS -> new RemoveCs(in.i32());
             case COLLECT_TOMBSTONES -> CollectTombstones.decodeBody(in);
             case SET_VOLUME_QOS -> new SetVolumeQos(in.string(), VolumeQos.decode(in));
+            case CREATE_SNAPSHOT -> new CreateSnapshot(in.string(), in.string());
+            case DELETE_SNAPSHOT -> new DeleteSnapshot(in.string(), in.string());
+            case ROLLBACK_VOLUME -> new RollbackVolume(in.string(), in.string());
+            case CLONE_VOLUME -> new CloneVolume(in.string(), in.string(), in.string());
+            case DETACH_PARENT -> new DetachParent(in.string(), in.i64());
+            case LIST_SNAPSHOTS -> new ListSnapshots(in.string());
+            case GET_LAYER -> new GetLayer(in.i64());
             case GET_VOLUME -> new GetVolume(in.string());
             case LIST_VOLUMES -> new ListVolumes();
             case GET_CHUNK -> new GetChunk(in.i64(), in.i64());
@@ -242,6 +251,67 @@ public sealed interface MetaRequest
         public MetaOp op() { return MetaOp.INIT_CLUSTER_ID; }
         public void encodeBody(WireWriter out) {
             out.i64(clusterId.getMostSignificantBits()).i64(clusterId.getLeastSignificantBits());
+        }
+    }
+
+    /**
+     * Freezes the volume's chunks into a new read-only snapshot layer {@code volume@snapshot}
+     * (docs/snapshots.md): metadata only, one log entry; every frozen chunk's version rises.
+     */
+    record CreateSnapshot(String volume, String snapshot) implements MetaRequest {
+        public MetaOp op() { return MetaOp.CREATE_SNAPSHOT; }
+        public void encodeBody(WireWriter out) {
+            out.string(volume).string(snapshot);
+        }
+    }
+
+    /** Removes a snapshot's name; refused while clones read from it. */
+    record DeleteSnapshot(String volume, String snapshot) implements MetaRequest {
+        public MetaOp op() { return MetaOp.DELETE_SNAPSHOT; }
+        public void encodeBody(WireWriter out) {
+            out.string(volume).string(snapshot);
+        }
+    }
+
+    /** Drops the volume's own layer and puts it on top of the snapshot; refused under a lease. */
+    record RollbackVolume(String volume, String snapshot) implements MetaRequest {
+        public MetaOp op() { return MetaOp.ROLLBACK_VOLUME; }
+        public void encodeBody(WireWriter out) {
+            out.string(volume).string(snapshot);
+        }
+    }
+
+    /** Creates the writable volume {@code clone} whose parent layer is {@code volume@snapshot}. */
+    record CloneVolume(String volume, String snapshot, String cloneName) implements MetaRequest {
+        public MetaOp op() { return MetaOp.CLONE_VOLUME; }
+        public void encodeBody(WireWriter out) {
+            out.string(volume).string(snapshot).string(cloneName);
+        }
+    }
+
+    /**
+     * The end of a flatten: the volume holds every block it read through its parent, which it no
+     * longer needs; refused when the parent is no longer {@code expectedParentId}.
+     */
+    record DetachParent(String volume, long expectedParentId) implements MetaRequest {
+        public MetaOp op() { return MetaOp.DETACH_PARENT; }
+        public void encodeBody(WireWriter out) {
+            out.string(volume).i64(expectedParentId);
+        }
+    }
+
+    record ListSnapshots(String volume) implements MetaRequest {
+        public MetaOp op() { return MetaOp.LIST_SNAPSHOTS; }
+        public void encodeBody(WireWriter out) {
+            out.string(volume);
+        }
+    }
+
+    /** A layer (volume or snapshot, named or not) by id: how a client walks a parent chain. */
+    record GetLayer(long volumeId) implements MetaRequest {
+        public MetaOp op() { return MetaOp.GET_LAYER; }
+        public void encodeBody(WireWriter out) {
+            out.i64(volumeId);
         }
     }
 

@@ -60,7 +60,20 @@ public final class MetaRequestForm {
             case MetaRequest.DeleteVolume r -> checkName(r.name());
             // Internal volumes (object logs, ".objlog.N") are opened by name like any other.
             case MetaRequest.GetVolume r -> r.name().startsWith(".")
-                    ? checkName(r.name().substring(1)) : checkName(r.name());
+                    ? checkName(r.name().substring(1)) : checkLayerName(r.name());
+            case MetaRequest.CreateSnapshot r -> firstNonNull(checkName(r.volume()),
+                    checkSnapshotName(r.snapshot()));
+            case MetaRequest.DeleteSnapshot r -> firstNonNull(checkName(r.volume()),
+                    checkSnapshotName(r.snapshot()));
+            case MetaRequest.RollbackVolume r -> firstNonNull(checkName(r.volume()),
+                    checkSnapshotName(r.snapshot()));
+            case MetaRequest.CloneVolume r -> firstNonNull(checkName(r.volume()),
+                    checkSnapshotName(r.snapshot()), checkName(r.cloneName()));
+            case MetaRequest.ListSnapshots r -> checkName(r.volume());
+            case MetaRequest.DetachParent r -> firstNonNull(checkName(r.volume()), r.expectedParentId() <= 0
+                    ? "parent layer id " + r.expectedParentId() + " (must be > 0)" : null);
+            case MetaRequest.GetLayer r -> r.volumeId() <= 0 ? "volume id " + r.volumeId()
+                    + " (must be > 0)" : null;
             case ObjectRequest r -> ObjectRequestForm.checkForm(r);
             case MetaRequest.AllocateChunk r -> r.index() < 0 ? "chunk index " + r.index()
                     + " (must be >= 0)" : null;
@@ -171,6 +184,26 @@ public final class MetaRequestForm {
             }
         }
         return "unknown chunk server status code " + code;
+    }
+
+    public static final String SNAPSHOT_NAME_RULE = NAME_RULE;
+
+    /** A snapshot's own name (the part after '@'): the volume name rule. */
+    public static String checkSnapshotName(String name) {
+        if (!NAME.matcher(name).matches()) {
+            return "invalid snapshot name \"" + name + "\": use " + SNAPSHOT_NAME_RULE;
+        }
+        return null;
+    }
+
+    /** A volume name, or a snapshot's full name {@code volume@snapshot}. */
+    public static String checkLayerName(String name) {
+        int at = name.indexOf('@');
+        if (at < 0) {
+            return checkName(name);
+        }
+        String volumeError = checkName(name.substring(0, at));
+        return volumeError != null ? volumeError : checkSnapshotName(name.substring(at + 1));
     }
 
     static String checkName(String name) {

@@ -71,7 +71,14 @@ class MetaRequestProperties {
                 Arbitraries.just(new MetaRequest.RecoveryStatus()),
                 Combinators.combine(text, longs, text, longs, qos())
                         .as(MetaRequest.CreateVolume::new),
-                Combinators.combine(text, qos()).as(MetaRequest.SetVolumeQos::new)));
+                Combinators.combine(text, qos()).as(MetaRequest.SetVolumeQos::new),
+                Combinators.combine(text, text).as(MetaRequest.CreateSnapshot::new),
+                Combinators.combine(text, text).as(MetaRequest.DeleteSnapshot::new),
+                Combinators.combine(text, text).as(MetaRequest.RollbackVolume::new),
+                Combinators.combine(text, text, text).as(MetaRequest.CloneVolume::new),
+                Combinators.combine(text, longs).as(MetaRequest.DetachParent::new),
+                text.map(MetaRequest.ListSnapshots::new),
+                longs.map(MetaRequest.GetLayer::new)));
     }
 
     static Arbitrary<io.basalt.meta.model.VolumeQos> qos() {

@@ -57,14 +57,14 @@ class VolumeQosTest {
                 .i64(64L << 20).i64(0).i64(99).u8(9).toByteArray();
         assertThatThrownBy(() -> Volume.decode(new WireReader(v9)))
                 .isInstanceOf(MalformedMessageException.class)
-                .hasMessage("volume \"new\" record format 9 (this build knows 1 and 2); upgrade this"
+                .hasMessage("volume \"new\" record format 9 (this build knows 1 to 3); upgrade this"
                         + " program");
     }
 
     @Example
     void storedLimitsOutOfRangeAreRefused() {
         WireWriter out = new WireWriter().i64(3).string("bad").i64(1L << 30).i32(4096)
-                .string("rep3").i64(64L << 20).i64(0).i64(99).u8(Volume.RECORD_FORMAT);
+                .string("rep3").i64(64L << 20).i64(0).i64(99).u8(2);
         new VolumeQos(-5, 0, 0, 0, 0, 0, 1000).encode(out);
         assertThatThrownBy(() -> Volume.decode(new WireReader(out.toByteArray())))
                 .isInstanceOf(MalformedMessageException.class)

@@ -86,6 +86,11 @@ public final class MetaLogic {
             case MetaRequest.RemoveCs r -> removeCs(r, tx);
             case MetaRequest.CollectTombstones r -> encode(out -> out.i32(
                     CsVersionIndex.collect(tx, r.csId(), r.changeSeqs())));
+            case MetaRequest.CreateSnapshot r -> VolumeSnapshotLogic.createSnapshot(r, context, tx);
+            case MetaRequest.DeleteSnapshot r -> VolumeSnapshotLogic.deleteSnapshot(r, tx);
+            case MetaRequest.RollbackVolume r -> VolumeSnapshotLogic.rollbackVolume(r, context, tx);
+            case MetaRequest.CloneVolume r -> VolumeSnapshotLogic.cloneVolume(r, context, tx);
+            case MetaRequest.DetachParent r -> VolumeSnapshotLogic.detachParent(r, tx);
             case ObjectRequest r -> ObjectLogic.apply(r, context, tx);
             default -> MetaReply.error(MetaError.INVALID,
                     request.op() + " is a read; it does not go through the log");
@@ -302,6 +307,13 @@ public final class MetaLogic {
             return notFound(r.name());
         }
         if (r.sizeBytes() < volume.sizeBytes()) {
+            if (volume.parentId() != 0) {
+                // The blocks past the new end would read through to the parent layer again
+                // after a later grow, instead of staying discarded.
+                return MetaReply.error(MetaError.INVALID, "volume \"" + r.name()
+                        + "\" has snapshots or is a clone; shrinking it is not supported yet"
+                        + " (growing is)");
+            }
             if (!r.allowShrink()) {
                 return MetaReply.error(MetaError.INVALID, "shrinking volume \"" + r.name()
                         + "\" from " + Units.formatBytes(volume.sizeBytes()) + " to "
@@ -349,12 +361,17 @@ public final class MetaLogic {
                     + Instant.ofEpochMilli(lease.expiryMillis())
                     + "); disconnect it first, or pass --force to delete it anyway");
         }
+        byte[] hasSnapshots = VolumeSnapshotLogic.refuseDeleteWithSnapshots(tx.store(), volume);
+        if (hasSnapshots != null) {
+            return hasSnapshots;
+        }
         for (Chunk chunk : chunksOf(tx.store(), volume.id())) {
             removeChunk(tx, volume, chunk);
         }
         tx.delete(Table.LEASE, Keys.u64(volume.id()));
         tx.delete(Table.VOLUME, Keys.u64(volume.id()));
         tx.delete(Table.VOLUME_NAME, Keys.ascii(volume.name()));
+        VolumeSnapshotLogic.collectOrphans(tx);
         return encode(volume::encode);
     }
 
@@ -375,6 +392,11 @@ public final class MetaLogic {
         if (volume == null) {
             return MetaReply.error(MetaError.NOT_FOUND, "volume id " + r.volumeId()
                     + " not found; see: basalt volume list");
+        }
+        if (volume.isSnapshot()) {
+            return MetaReply.error(MetaError.INVALID, "\"" + volume.name()
+                    + "\" is a snapshot: read-only; clone it to write: basalt volume clone "
+                    + volume.name() + " NEW-NAME");
         }
         if (r.index() >= volume.chunkSlots()) {
             return MetaReply.error(MetaError.INVALID, "chunk index " + r.index()
@@ -423,6 +445,11 @@ public final class MetaLogic {
         if (volume == null) {
             return MetaReply.error(MetaError.NOT_FOUND, "volume id " + r.volumeId()
                     + " not found; see: basalt volume list");
+        }
+        if (volume.isSnapshot()) {
+            return MetaReply.error(MetaError.INVALID, "\"" + volume.name()
+                    + "\" is a snapshot: read-only; clone it to write: basalt volume clone "
+                    + volume.name() + " NEW-NAME");
         }
         byte[] current = tx.get(Table.LEASE, Keys.u64(r.volumeId()));
         Lease held = current == null ? null : Lease.decode(new WireReader(current));
@@ -515,7 +542,7 @@ public final class MetaLogic {
                 List<Volume> volumes = new ArrayList<>();
                 for (MetaStore.Entry entry : store.scan(Table.VOLUME, new byte[0])) {
                     Volume volume = Volume.decode(new WireReader(entry.value()));
-                    if (!internalVolume(volume.name())) {
+                    if (!internalVolume(volume.name()) && !volume.isSnapshot()) {
                         volumes.add(volume);
                     }
                 }
@@ -526,6 +553,8 @@ public final class MetaLogic {
                     }
                 });
             }
+            case MetaRequest.ListSnapshots r -> VolumeSnapshotLogic.listSnapshots(r, store);
+            case MetaRequest.GetLayer r -> VolumeSnapshotLogic.getLayer(r, store);
             case MetaRequest.GetChunk r -> {
                 byte[] chunk = store.get(Table.CHUNK, Keys.u64u64(r.volumeId(), r.index()));
                 yield encode(out -> {

@@ -82,6 +82,26 @@ final class RecoveryIndex {
         }
     }
 
+    /**
+     * {@code before} moved to another volume (a snapshot froze it): the records that name its
+     * location follow it; start versions and kinds stay, as across a lease move.
+     */
+    static void chunkMoved(Tx tx, Chunk before, Chunk after) {
+        byte[] location = Keys.u64u64(after.volumeId(), after.index());
+        for (Chunklet chunklet : before.chunklets()) {
+            byte[] key = Keys.u32u64(chunklet.csId(), before.uid());
+            byte[] value = tx.get(Table.RECOVERY, key);
+            if (value != null) {
+                byte[] moved = value.clone();
+                System.arraycopy(location, 0, moved, VALUE_OFFSET_VOLUME_ID, 16);
+                tx.put(Table.RECOVERY, key, moved);
+            }
+        }
+        if (tx.get(Table.DEGRADED, Keys.u64(before.uid())) != null) {
+            tx.put(Table.DEGRADED, Keys.u64(before.uid()), location);
+        }
+    }
+
     /** Whether {@code chunk} has {@code chunklet} RECOVERING at the same index and CS. */
     private static boolean staysRecovering(Chunklet chunklet, Chunk chunk) {
         if (chunk == null) {

@@ -1,0 +1,289 @@
+package io.basalt.cli;
+
+import io.basalt.client.ClientConfig;
+import io.basalt.client.ClusterClient;
+import io.basalt.client.Snapshots;
+import io.basalt.common.Units;
+import io.basalt.meta.api.MetaException;
+import io.basalt.meta.model.Volume;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code basalt volume snapshot ...}: read-only point-in-time layers of a volume (docs/snapshots.md). */
+@Command(name = "snapshot", mixinStandardHelpOptions = true,
+        description = {"Create, list and delete snapshots of a volume: VOLUME@SNAPSHOT, e.g. vm1@s1.",
+                "A snapshot is metadata only (no data is copied) and is exported read-only over NBD"
+                        + " as nbd://HOST:PORT/vm1@s1."},
+        subcommands = {SnapshotCommand.Create.class, SnapshotCommand.ListSnapshots.class,
+                SnapshotCommand.Delete.class})
+final class SnapshotCommand implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    /** "vm1@s1" split in two; a one-line error naming the form otherwise. */
+    static String[] split(String fullName) {
+        int at = fullName.indexOf('@');
+        if (at <= 0 || at == fullName.length() - 1 || fullName.indexOf('@', at + 1) >= 0) {
+            throw new UserError("\"" + fullName + "\": give the snapshot as VOLUME@SNAPSHOT, e.g. vm1@s1");
+        }
+        return new String[] {fullName.substring(0, at), fullName.substring(at + 1)};
+    }
+
+    static String json(Volume snapshot) {
+        return TextTable.object("id", snapshot.id(), "name", snapshot.name(),
+                "snapshot", snapshot.snapshotName(), "sizeBytes", snapshot.sizeBytes(),
+                "chunks", snapshot.chunkCount(), "allocatedBytes", snapshot.allocatedBytes(),
+                "created", Instant.ofEpochMilli(snapshot.createdMillis()).toString());
+    }
+
+    @Command(name = "create", mixinStandardHelpOptions = true,
+            description = "Snapshot a volume now: every write acknowledged before is in it, none issued after.")
+    static final class Create implements java.util.concurrent.Callable<Integer> {
+        @Mixin
+        MetaOptions options;
+
+        @Parameters(index = "0", paramLabel = "VOLUME@SNAPSHOT")
+        String fullName;
+
+        @Option(names = "--fence-timeout-seconds", defaultValue = "30",
+                description = "How long to wait for every chunk server to refuse the old writer (default: ${DEFAULT-VALUE}).")
+        int fenceTimeoutSeconds;
+
+        @Override
+        public Integer call() throws Exception {
+            String[] parts = split(fullName);
+            if (fenceTimeoutSeconds <= 0) {
+                throw new UserError("--fence-timeout-seconds " + fenceTimeoutSeconds + ": must be > 0");
+            }
+            Duration timeout = Duration.ofSeconds(fenceTimeoutSeconds);
+            String peers = options.peers();
+            MetaOptions.quietRatis();
+            Snapshots.Created created;
+            try (ClusterClient cluster = ClusterClient.connect(peers, ClientConfig.defaults(),
+                    new PrometheusRegistry())) {
+                created = Snapshots.create(cluster, parts[0], parts[1], timeout);
+            } catch (MetaException e) {
+                throw new UserError(e.getMessage(), e);
+            }
+            Volume snapshot = created.snapshot();
+            if (options.json) {
+                System.out.println(json(snapshot));
+            } else {
+                System.out.println("created snapshot " + snapshot.name() + ": "
+                        + Units.formatBytes(snapshot.sizeBytes()) + ", " + snapshot.chunkCount() + " chunks, fenced in "
+                        + created.fenceMillis() + " ms");
+            }
+            if (!created.unconfirmedCsIds().isEmpty()) {
+                System.err.println("warning: chunk servers " + created.unconfirmedCsIds() + " did not confirm the"
+                        + " new chunk versions within " + fenceTimeoutSeconds + " s; a write still reaching them may land in"
+                        + " the snapshot (see: basalt cs list)");
+                return 2;
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "list", mixinStandardHelpOptions = true, description = "List a volume's snapshots, oldest first.")
+    static final class ListSnapshots implements Runnable {
+        @Mixin
+        MetaOptions options;
+
+        @Parameters(index = "0", paramLabel = "VOLUME")
+        String volume;
+
+        @Override
+        public void run() {
+            List<Volume> snapshots = options.call(c -> c.listSnapshots(volume));
+            if (options.json) {
+                System.out.println(TextTable.array(snapshots.stream().map(SnapshotCommand::json).toList()).json());
+                return;
+            }
+            TextTable table = new TextTable("NAME", "SIZE", "CHUNKS", "ALLOCATED", "CREATED");
+            for (Volume snapshot : snapshots) {
+                table.row(snapshot.name(), Units.formatBytes(snapshot.sizeBytes()), snapshot.chunkCount(),
+                        Units.formatBytes(snapshot.allocatedBytes()), Instant.ofEpochMilli(snapshot.createdMillis()));
+            }
+            table.print(System.out);
+        }
+    }
+
+    @Command(name = "delete", mixinStandardHelpOptions = true,
+            description = "Delete a snapshot (refused while clones read from it).")
+    static final class Delete implements Runnable {
+        @Mixin
+        MetaOptions options;
+
+        @Parameters(index = "0", paramLabel = "VOLUME@SNAPSHOT")
+        String fullName;
+
+        @Override
+        public void run() {
+            String[] parts = split(fullName);
+            Volume deleted = options.call(c -> c.deleteSnapshot(parts[0], parts[1]));
+            if (options.json) {
+                System.out.println(json(deleted));
+            } else {
+                System.out.println("deleted snapshot " + deleted.name());
+            }
+        }
+    }
+
+    @Command(name = "rollback", mixinStandardHelpOptions = true,
+            description = "Make a volume what it was at a snapshot (its writes since are dropped); refused while a"
+                    + " gateway has it open.")
+    static final class Rollback implements Runnable {
+        @Mixin
+        MetaOptions options;
+
+        @Parameters(index = "0", paramLabel = "VOLUME@SNAPSHOT")
+        String fullName;
+
+        @Override
+        public void run() {
+            String[] parts = split(fullName);
+            Volume volume = options.call(c -> c.rollbackVolume(parts[0], parts[1]));
+            if (options.json) {
+                System.out.println(VolumeCommand.json(volume));
+            } else {
+                System.out.println("volume " + volume.name() + " rolled back to " + fullName);
+            }
+        }
+    }
+
+    @Command(name = "clone", mixinStandardHelpOptions = true,
+            description = "Create a writable volume that starts as a snapshot (no data copied).")
+    static final class Clone implements Runnable {
+        @Mixin
+        MetaOptions options;
+
+        @Parameters(index = "0", paramLabel = "VOLUME@SNAPSHOT")
+        String fullName;
+
+        @Parameters(index = "1", paramLabel = "NEW-VOLUME")
+        String cloneName;
+
+        @Override
+        public void run() {
+            String[] parts = split(fullName);
+            Volume clone = options.call(c -> c.cloneVolume(parts[0], parts[1], cloneName));
+            if (options.json) {
+                System.out.println(VolumeCommand.json(clone));
+            } else {
+                System.out.println("created volume " + clone.name() + " as a clone of " + fullName + ": "
+                        + Units.formatBytes(clone.sizeBytes()) + ", " + clone.policyName());
+            }
+        }
+    }
+
+    @Command(name = "diff", mixinStandardHelpOptions = true,
+            description = {"List the extents that changed from an older snapshot to a newer one or the volume"
+                    + " (metadata only, like rbd diff): OFFSET and LENGTH in bytes.",
+                    "Example: basalt volume diff vm1@s1 vm1@s2; basalt volume diff vm1@s1 vm1"})
+    static final class Diff implements Runnable {
+        @Mixin
+        MetaOptions options;
+
+        @Parameters(index = "0", paramLabel = "FROM", description = "The older snapshot, VOLUME@SNAPSHOT.")
+        String from;
+
+        @Parameters(index = "1", paramLabel = "TO", description = "A newer snapshot of the volume, or the volume.")
+        String to;
+
+        @Override
+        public void run() {
+            split(from);
+            String peers = options.peers();
+            MetaOptions.quietRatis();
+            long started = System.nanoTime();
+            io.basalt.client.LayerDiff.Result result;
+            try (ClusterClient cluster = ClusterClient.connect(peers, ClientConfig.defaults(), new PrometheusRegistry())) {
+                result = io.basalt.client.LayerDiff.diff(cluster, from, to);
+            } catch (MetaException e) {
+                throw new UserError(e.getMessage(), e);
+            } catch (IllegalArgumentException | IllegalStateException e) {
+                throw new UserError(e.getMessage(), e);
+            }
+            long millis = (System.nanoTime() - started) / 1_000_000;
+            if (options.json) {
+                System.out.println(TextTable.object("from", from, "to", to, "changedBytes", result.changedBytes(),
+                        "layers", result.layers(), "chunks", result.chunks(), "extents", TextTable.array(
+                                result.extents().stream().map(e -> TextTable.object("offset", e.offsetBytes(),
+                                        "length", e.lengthBytes())).toList())));
+                return;
+            }
+            TextTable table = new TextTable("OFFSET", "LENGTH");
+            for (io.basalt.client.LayerDiff.Extent extent : result.extents()) {
+                table.row(extent.offsetBytes(), extent.lengthBytes());
+            }
+            table.print(System.out);
+            System.err.println(result.extents().size() + " extents, " + Units.formatBytes(result.changedBytes())
+                    + " changed (" + result.layers() + " layers, " + result.chunks() + " chunks examined in "
+                    + millis + " ms)");
+        }
+    }
+
+    @Command(name = "flatten", mixinStandardHelpOptions = true,
+            description = {"Copy into a clone (or a volume with snapshots) every block it reads from below, then"
+                    + " detach it, so the snapshot can be deleted. Takes the volume's lease: disconnect gateways"
+                    + " first. Resumable: run it again after an interruption."})
+    static final class Flatten implements Runnable {
+        @Mixin
+        MetaOptions options;
+
+        @Parameters(index = "0", paramLabel = "VOLUME")
+        String volume;
+
+        @Override
+        public void run() {
+            String peers = options.peers();
+            MetaOptions.quietRatis();
+            boolean showProgress = !options.json && System.console() != null;
+            io.basalt.client.Flatten.Result result;
+            long started = System.nanoTime();
+            try (ClusterClient cluster = ClusterClient.connect(peers, ClientConfig.defaults(), new PrometheusRegistry())) {
+                long[] size = {cluster.meta().getVolume(volume).sizeBytes()};
+                result = io.basalt.client.Flatten.run(cluster, volume, "flatten-" + ProcessHandle.current().pid(),
+                        done -> {
+                            if (showProgress) {
+                                System.err.printf(java.util.Locale.ROOT, "\rflattening %s: %d%%", volume,
+                                        done * 100 / Math.max(1, size[0]));
+                            }
+                        });
+            } catch (MetaException e) {
+                throw new UserError(e.getMessage(), e);
+            } catch (IllegalArgumentException e) {
+                throw new UserError(e.getMessage(), e);
+            } catch (java.util.concurrent.ExecutionException e) {
+                Throwable cause = e.getCause() == null ? e : e.getCause();
+                throw new UserError("flatten of \"" + volume + "\" failed: " + cause.getMessage()
+                        + "; run it again to resume", e);
+            } catch (Exception e) {
+                throw new UserError("flatten of \"" + volume + "\" failed: " + e.getMessage()
+                        + "; run it again to resume", e);
+            }
+            if (showProgress) {
+                System.err.println();
+            }
+            long millis = (System.nanoTime() - started) / 1_000_000;
+            if (options.json) {
+                System.out.println(TextTable.object("volume", volume, "copiedBytes", result.copiedBytes(),
+                        "examinedBytes", result.examinedBytes(), "millis", millis));
+            } else {
+                System.out.println("flattened " + volume + ": " + Units.formatBytes(result.copiedBytes())
+                        + " copied up in " + millis + " ms; it no longer reads through a snapshot");
+            }
+        }
+    }
+}

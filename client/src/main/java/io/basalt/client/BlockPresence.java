@@ -1,0 +1,138 @@
+package io.basalt.client;
+
+import static io.basalt.protocol.data.BlockCrc.BLOCK_SHIFT;
+import static io.basalt.protocol.data.BlockCrc.BLOCK_SIZE_BYTES;
+
+import io.basalt.meta.model.Chunk;
+import io.basalt.meta.model.Chunklet;
+import io.basalt.meta.model.Policy;
+import io.basalt.protocol.data.BlockCrc;
+import io.basalt.protocol.data.CsException;
+import io.basalt.protocol.data.DataClient;
+import io.basalt.protocol.data.DataFrame;
+import io.basalt.protocol.data.EcSection;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import java.util.BitSet;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Which blocks of a range a chunk holds (docs/snapshots.md, "Reads"): the blocks it never wrote
+ * (neither data nor a trim or write-zeroes) read through to the parent layer. Metadata only, one
+ * request per piece, no data read:
+ * <ul>
+ *   <li>replicated: BLOCK_MAP of the primary; kind 0 (never written) is absent, 1 (zeroed),
+ *       2 (data) and 3 (damaged metadata: the read that follows fails and repairs) are held;</li>
+ *   <li>erasure-coded: STRIP_READ in PEEK mode at the stripe master, answered under its stripe
+ *       locks, so every write it acknowledged is decided there: its parity column keeps, per
+ *       stripe, the versions of the k data strips; version 0 is a strip never written.</li>
+ * </ul>
+ */
+final class BlockPresence {
+    /** BLOCK_MAP reply: per block u8 kind, u64 version, u32 CRC32C (docs/formats.md). */
+    private static final int BLOCK_MAP_ENTRY_BYTES = 13;
+    private static final int KIND_NEVER_WRITTEN = 0;
+
+    /** Turns a reply (or its failure) into an AttemptFailure, or returns when it is OK. */
+    @FunctionalInterface
+    interface ReplyCheck {
+        void check(Chunklet target, String address, String op, DataClient.Reply reply, Throwable error);
+    }
+
+    private final ClusterClient cluster;
+    private final Policy policy;
+    private final ReplyCheck replyCheck;
+
+    BlockPresence(ClusterClient cluster, Policy policy, ReplyCheck replyCheck) {
+        this.cluster = cluster;
+        this.policy = policy;
+        this.replyCheck = replyCheck;
+    }
+
+    /** The absent blocks of [chunkOffset, chunkOffset + length) of {@code chunk}: bit i is block i. */
+    CompletableFuture<BitSet> absent(Chunk chunk, Chunklet source, long chunkOffset, int lengthBytes) {
+        return policy.erasureCoded() ? absentEc(chunk, source, chunkOffset, lengthBytes)
+                : absentReplicated(chunk, source, chunkOffset, lengthBytes);
+    }
+
+    private CompletableFuture<BitSet> absentReplicated(Chunk chunk, Chunklet source, long chunkOffset,
+            int lengthBytes) {
+        int blocks = lengthBytes >> BLOCK_SHIFT;
+        return cluster.directory().address(source.csId()).thenCompose(address ->
+                cluster.connections().request(address, DataFrame.TYPE_BLOCK_MAP, chunk.uid(), chunk.version(),
+                        chunkOffset, lengthBytes, null).handle((reply, error) -> {
+                            try {
+                                replyCheck.check(source, address, "block_map", reply, error);
+                                ByteBuf payload = reply.payload();
+                                int mapBytes = blocks * BLOCK_MAP_ENTRY_BYTES;
+                                int at = payload.readerIndex();
+                                if (payload.readableBytes() != mapBytes + 4
+                                        || BlockCrc.of(payload, at, mapBytes) != payload.getInt(at + mapBytes)) {
+                                    throw AttemptFailure.report("bad_reply", List.of(source.csId()),
+                                            "block map of chunk " + Long.toHexString(chunk.uid()) + " from "
+                                                    + address + " is damaged (length or CRC)");
+                                }
+                                BitSet absent = new BitSet(blocks);
+                                for (int i = 0; i < blocks; i++) {
+                                    if (payload.getByte(at + i * BLOCK_MAP_ENTRY_BYTES) == KIND_NEVER_WRITTEN) {
+                                        absent.set(i);
+                                    }
+                                }
+                                return absent;
+                            } finally {
+                                if (reply != null) {
+                                    reply.release();
+                                }
+                            }
+                        }));
+    }
+
+    private CompletableFuture<BitSet> absentEc(Chunk chunk, Chunklet master, long chunkOffset, int lengthBytes) {
+        int k = policy.dataCount();
+        int blocks = lengthBytes >> BLOCK_SHIFT;
+        long firstBlock = chunkOffset >> BLOCK_SHIFT;
+        long firstStripe = firstBlock / k;
+        long lastStripe = (firstBlock + blocks - 1) / k;
+        int stripes = (int) (lastStripe - firstStripe + 1);
+        EcSection ask = new EcSection(0, EcSection.MODE_PEEK, 0, "", new long[0], new long[stripes]);
+        ByteBuf payload = Unpooled.buffer(ask.encodedBytes());
+        ask.writeTo(payload);
+        return cluster.directory().address(master.csId()).thenCompose(address ->
+                cluster.connections().request(address, DataFrame.TYPE_STRIP_READ, chunk.uid(), chunk.version(),
+                        firstStripe * BLOCK_SIZE_BYTES, (long) stripes * BLOCK_SIZE_BYTES, payload)
+                        .handle((reply, error) -> {
+                            try {
+                                replyCheck.check(master, address, "peek", reply, error);
+                                ByteBuf frame = reply.payload();
+                                EcSection view;
+                                try {
+                                    view = EcSection.read(frame, frame.readerIndex(), frame.readableBytes(), stripes);
+                                } catch (CsException e) {
+                                    throw AttemptFailure.report("bad_reply", List.of(master.csId()), "peek of chunk "
+                                            + Long.toHexString(chunk.uid()) + " at " + address + ": " + e.getMessage());
+                                }
+                                int n = view.versionsPerBlock();
+                                if (view.mode() != EcSection.MODE_PEEK || (n != 0 && n != k)) {
+                                    throw AttemptFailure.report("bad_reply", List.of(master.csId()), "peek of chunk "
+                                            + Long.toHexString(chunk.uid()) + " at " + address + " answered mode "
+                                            + view.mode() + " with " + n + " versions a strip (expected " + k + ")");
+                                }
+                                BitSet absent = new BitSet(blocks);
+                                for (int i = 0; i < blocks; i++) {
+                                    long block = firstBlock + i;
+                                    int stripe = (int) (block / k - firstStripe);
+                                    // n 0: the parity column holds no versions yet: nothing written.
+                                    if (n == 0 || view.versions()[stripe * n + (int) (block % k)] == 0) {
+                                        absent.set(i);
+                                    }
+                                }
+                                return absent;
+                            } finally {
+                                if (reply != null) {
+                                    reply.release();
+                                }
+                            }
+                        }));
+    }
+}
