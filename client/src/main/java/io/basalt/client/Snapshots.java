@@ -63,16 +63,26 @@ public final class Snapshots {
         TreeSet<Integer> lagging = new TreeSet<>();
         for (Chunk chunk : pending) {
             for (Chunklet chunklet : chunk.chunklets()) {
-                lagging.add(chunklet.csId());
+                if (chunklet.state() != io.basalt.meta.model.ChunkletState.OUTDATED) {
+                    lagging.add(chunklet.csId());
+                }
             }
         }
         return new Created(created, List.copyOf(lagging), (System.nanoTime() - started) / 1_000_000);
     }
 
-    /** Whether every chunk server of {@code chunk} knows its version (INFO's known version). */
+    /**
+     * Whether every chunk server that takes writes for {@code chunk} knows its version (INFO's known
+     * version). An OUTDATED chunklet is skipped: no client writes it, and a client still on the old
+     * version cannot complete a write through it (the others refuse that version), so a server
+     * that is down does not hold up the snapshot.
+     */
     private static CompletableFuture<Boolean> knownEverywhere(ClusterClient cluster, Chunk chunk) {
         List<CompletableFuture<Boolean>> each = new ArrayList<>();
         for (Chunklet chunklet : chunk.chunklets()) {
+            if (chunklet.state() == io.basalt.meta.model.ChunkletState.OUTDATED) {
+                continue;
+            }
             each.add(cluster.directory().address(chunklet.csId()).thenCompose(address ->
                     cluster.connections().request(address, DataFrame.TYPE_INFO, chunk.uid(), chunk.version(), 0, 0,
                             null)).handle((reply, error) -> knows(reply, error, chunk.version())));
