@@ -260,7 +260,7 @@ class LayerReaderProperties {
         }
     }
 
-    @Property(tries = 100)
+    @Property(tries = 50)
     void everyVolumeAndSnapshotReadsWhatTheModelSays(@ForAll("ops") List<Op> ops) {
         World world = new World();
         for (Op op : ops) {

@@ -84,6 +84,15 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
      * through its log.
      */
     static final int PLACED_WRITE_MIN_BYTES = Integer.getInteger("basalt.cs.placedWriteMinKiB", 64) << 10;
+    /**
+     * Whether recovery FILLs into empty blocks are written in place too. Off by default: measured
+     * with bench/recovery.sh 512M (2026-12-06, one run each, quiet machine), placed fills rebuilt at
+     * 31 MiB/s with client write p99 10.6x its level before, with placement off at 45 MiB/s and 4.6x: on
+     * one disk shared by 8 servers, the extra fdatasync of freshly allocated chunklet data ahead of
+     * every WAL sync costs more than the second write it saves. {@code -Dbasalt.cs.placedFills=true}
+     * turns it on (tests do).
+     */
+    static volatile boolean placedFills = Boolean.getBoolean("basalt.cs.placedFills");
     /** Block ranges of this batch's entries so far, by chunk: a placed write must overlap none. */
     private final Map<Long, List<int[]>> batchRanges = new HashMap<>();
     /** Chunks whose chunklet this batch deletes: nothing of theirs is placed in the same batch. */
@@ -253,6 +262,9 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
      */
     private boolean placeable(Chunklet chunklet, WalEntry entry) {
         boolean fill = entry.type() == WalRecordFormat.TYPE_FILL;
+        if (fill && !placedFills) {
+            return false;
+        }
         if (PLACED_WRITE_MIN_BYTES <= 0 || (entry.type() != WalRecordFormat.TYPE_WRITE && !fill)
                 || entry.lengthBytes() < PLACED_WRITE_MIN_BYTES
                 || batchDeletes.contains(entry.chunkUid()) || pending.containsKey(entry.chunkUid())
