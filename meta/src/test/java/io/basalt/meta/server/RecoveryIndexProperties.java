@@ -128,6 +128,10 @@ class RecoveryIndexProperties {
                     }
                 }
             }
+        } finally {
+            try (var files = Files.walk(dir)) {
+                files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
         }
     }
 
