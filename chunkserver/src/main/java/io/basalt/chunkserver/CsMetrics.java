@@ -38,6 +38,7 @@ public final class CsMetrics {
     public final Counter recoveryChunklets;
     public final Counter recoveryMapBytes;
     public final Gauge recoveryActive;
+    public final Gauge recoveryPace;
     public final Counter scrubBytes;
     public final Counter scrubErrors;
     public final Counter scrubRepaired;
@@ -121,6 +122,9 @@ public final class CsMetrics {
                 .labelNames("kind", "outcome").register(registry);
         recoveryActive = Gauge.builder().name("basalt_cs_recovery_active")
                 .help("Chunklet recoveries running now").register(registry);
+        recoveryPace = Gauge.builder().name("basalt_cs_recovery_pace_bytes_per_second")
+                .help("Bytes a second recovery may copy now, paced by the WAL's sync latency (0: no recovery running)")
+                .register(registry);
         scrubBytes = Counter.builder().name("basalt_cs_scrub_read_bytes_total")
                 .help("Bytes the scrubber read back and checked").register(registry);
         scrubErrors = Counter.builder().name("basalt_cs_scrub_errors_total")

@@ -64,8 +64,15 @@ public final class ChunkServerRunCommand implements Callable<Integer> {
 
     @Option(names = "--recovery-bandwidth", defaultValue = "256M", paramLabel = "BYTES",
             description = "Most bytes a second this server copies to recover chunklets (0: no limit;"
-                    + " default: ${DEFAULT-VALUE}). Recovery also yields while clients are busy here.")
+                    + " default: ${DEFAULT-VALUE}). Recovery also yields while clients are busy here"
+                    + " (see --recovery-latency-factor).")
     String recoveryBandwidth;
+
+    @Option(names = "--recovery-latency-factor", defaultValue = "2", paramLabel = "X",
+            description = "Recovery slows down while this server's WAL syncs (what every client write waits for)"
+                    + " take more than X times as long as without recovery, and speeds up again below it, up to"
+                    + " --recovery-bandwidth (0: a fixed rate; default: ${DEFAULT-VALUE}).")
+    double recoveryLatencyFactor;
 
     @Option(names = "--recovery-concurrency", defaultValue = "2",
             description = "Chunklets this server recovers at once (default: ${DEFAULT-VALUE}).")
@@ -95,7 +102,7 @@ public final class ChunkServerRunCommand implements Callable<Integer> {
         try {
             capacityBytes = Units.parseBytes(capacity);
             recovery = new RecoveryWorker.Config(1000, recoveryConcurrency,
-                    Units.parseBytes(recoveryBandwidth));
+                    Units.parseBytes(recoveryBandwidth), recoveryLatencyFactor);
             scrub = new Scrubber.Config(Duration.ofMillis(scrubIntervalMillis), Units.parseBytes(scrubRate));
         } catch (IllegalArgumentException e) {
             throw new UserError(e.getMessage() + " (see: basalt cs run --help)");

@@ -43,17 +43,35 @@ public final class RecoveryWorker implements AutoCloseable {
     private static final long RETRY_AFTER_FAILURE_NANOS = TimeUnit.SECONDS.toNanos(5);
     private static final long RETRY_AFTER_RESTART_NANOS = TimeUnit.MILLISECONDS.toNanos(250);
 
-    /** Settings: how often to ask meta, how many chunklets at once, how many bytes a second. */
-    public record Config(long pollMillis, int concurrency, long bandwidthBytesPerSecond) {
+    /**
+     * Settings: how often to ask meta, how many chunklets at once, how many bytes a second at most,
+     * and the WAL sync latency, as a multiple of its latency without recovery, above which recovery
+     * slows down ({@link SyncLatencyPacer}; 0: a fixed rate, {@code bandwidthBytesPerSecond}).
+     */
+    public record Config(long pollMillis, int concurrency, long bandwidthBytesPerSecond, double latencyFactor) {
+        /** The default latency factor: the bound on client p99 during a rebuild is 2x. */
+        public static final double DEFAULT_LATENCY_FACTOR = 2.0;
+
         public static Config defaults() {
-            return new Config(1000, 2, 256L << 20);
+            return new Config(1000, 2, 256L << 20, DEFAULT_LATENCY_FACTOR);
+        }
+
+        public Config(long pollMillis, int concurrency, long bandwidthBytesPerSecond) {
+            this(pollMillis, concurrency, bandwidthBytesPerSecond, DEFAULT_LATENCY_FACTOR);
         }
 
         public Config {
-            if (pollMillis <= 0 || concurrency <= 0 || bandwidthBytesPerSecond < 0) {
+            if (pollMillis <= 0 || concurrency <= 0 || bandwidthBytesPerSecond < 0
+                    || !(latencyFactor == 0 || latencyFactor > 1)) {
                 throw new IllegalArgumentException("recovery: poll " + pollMillis + " ms, concurrency " + concurrency
-                        + ", bandwidth " + bandwidthBytesPerSecond + " bytes/s (poll and concurrency > 0)");
+                        + ", bandwidth " + bandwidthBytesPerSecond + " bytes/s, latency factor " + latencyFactor
+                        + " (poll and concurrency > 0, bandwidth >= 0, latency factor 0 or > 1)");
             }
+        }
+
+        /** Whether recovery is paced by WAL sync latency (it needs a bandwidth to pace). */
+        boolean paced() {
+            return latencyFactor > 0 && bandwidthBytesPerSecond > 0;
         }
     }
 
@@ -68,6 +86,8 @@ public final class RecoveryWorker implements AutoCloseable {
     private final ReplicaClients clients;
     private final LongSupplier clientRequests;
     private final ExecutorService runners = Executors.newVirtualThreadPerTaskExecutor();
+    /** Recovery's rate, paced by the WAL's sync latency; null when the rate is fixed. */
+    private final SyncLatencyPacer pacer;
     private final Map<Long, Running> running = new ConcurrentHashMap<>();
     /** When a failed recovery may be tried again; the poller's. */
     private final Map<Long, Long> retryAfterNanos = new ConcurrentHashMap<>();
@@ -97,8 +117,12 @@ public final class RecoveryWorker implements AutoCloseable {
         this.versions = versions;
         this.clients = clients;
         this.clientRequests = () -> (long) metrics.requestsInFlight.get();
+        this.pacer = config.paced()
+                ? new SyncLatencyPacer(config.bandwidthBytesPerSecond(), config.latencyFactor(), wal::syncCount,
+                        wal::syncNanos, System::nanoTime)
+                : null;
         this.context = new Context(csId, store, wal, versions, clients, runners,
-                new Throttle(config.bandwidthBytesPerSecond()), clientRequests);
+                pacer != null ? pacer : new Throttle(config.bandwidthBytesPerSecond()), clientRequests);
         this.poller = Thread.ofPlatform().daemon().name("basalt-cs-recovery").unstarted(this::pollLoop);
     }
 
@@ -112,6 +136,10 @@ public final class RecoveryWorker implements AutoCloseable {
             try {
                 poll();
                 failures = 0;
+                if (pacer != null) {
+                    pacer.update(System.nanoTime(), !running.isEmpty());
+                    metrics.recoveryPace.set(running.isEmpty() ? 0 : pacer.rate());
+                }
             } catch (IOException e) {
                 if (failures++ == 0) {
                     log.warn("asking meta for recovery work failed: {}", e.getMessage());
