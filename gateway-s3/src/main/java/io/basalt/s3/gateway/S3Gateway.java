@@ -126,13 +126,15 @@ public final class S3Gateway implements AutoCloseable {
 
     private final Server server;
     private final ServerConnector connector;
+    private final GracefulHandler graceful;
     private final ExecutorService requestThreads;
     private final Config config;
 
-    private S3Gateway(Server server, ServerConnector connector, ExecutorService requestThreads,
-            Config config) {
+    private S3Gateway(Server server, ServerConnector connector, GracefulHandler graceful,
+            ExecutorService requestThreads, Config config) {
         this.server = server;
         this.connector = connector;
+        this.graceful = graceful;
         this.requestThreads = requestThreads;
         this.config = config;
     }
@@ -180,7 +182,8 @@ public final class S3Gateway implements AutoCloseable {
         S3Handler handler = new S3Handler(config, domains, store, metrics, requestThreads, clock);
         // GracefulHandler: stop() waits (up to the stop timeout) for requests in progress and
         // refuses new ones with 503, instead of cutting them.
-        server.setHandler(new GracefulHandler(handler));
+        GracefulHandler graceful = new GracefulHandler(handler);
+        server.setHandler(graceful);
         server.setErrorHandler(new JettyErrors());
         server.setStopTimeout(config.stopTimeout().toMillis());
         try {
@@ -196,7 +199,7 @@ public final class S3Gateway implements AutoCloseable {
                     + " start on " + config.host() + ":" + config.port() + ": " + e.getMessage(),
                     e));
         }
-        S3Gateway gateway = new S3Gateway(server, connector, requestThreads, config);
+        S3Gateway gateway = new S3Gateway(server, connector, graceful, requestThreads, config);
         LOG.info("S3 gateway listening on {}:{} (region {}, base domains {})", config.host(),
                 gateway.port(), config.region(), domains);
         return gateway;
@@ -214,6 +217,19 @@ public final class S3Gateway implements AutoCloseable {
     /** Stops accepting, lets requests in progress finish (up to the stop timeout), then stops. */
     @Override
     public void close() {
+        try {
+            // Requests first, connections second: Jetty's stop cuts every connection's idle
+            // timeout to 1 s at once, which would fail an upload whose client is slow to send
+            // its body. So new requests get 503 and those in progress finish with the normal
+            // idle timeout; only then are the (now idle) connections closed.
+            graceful.shutdown().get(config.stopTimeout().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            LOG.warn("S3 gateway stop: requests still in progress after {} ms are cut", config.stopTimeout().toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (java.util.concurrent.ExecutionException e) {
+            LOG.warn("S3 gateway stop: {}", e.getCause().toString());
+        }
         try {
             server.stop();
         } catch (Exception e) {

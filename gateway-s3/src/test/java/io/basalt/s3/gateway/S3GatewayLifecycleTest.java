@@ -3,6 +3,10 @@ package io.basalt.s3.gateway;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.io.OutputStream;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
@@ -69,6 +73,48 @@ class S3GatewayLifecycleTest {
             assertThat(put.get()).isNotEmpty();
             assertThat(fixture.store.head("closing", "in-flight", null).get()).isPresent();
             assertThatThrownBy(() -> s3.listBuckets()).isInstanceOf(SdkClientException.class);
+        } finally {
+            s3.close();
+            fixture.close();
+        }
+    }
+
+    /**
+     * Jetty's stop cuts every connection's idle timeout to 1 s: a client that is slow to send its
+     * body (a loaded machine, an SDK waiting for "100 Continue") must still finish its upload
+     * while the gateway closes, since the close waits for requests before it closes connections.
+     */
+    @Test
+    void anUploadWhoseBodyArrivesLateWhileTheGatewayClosesStillFinishes() throws Exception {
+        GatewayFixture fixture = new GatewayFixture();
+        S3Client s3 = fixture.client();
+        try (Socket socket = new Socket(fixture.endpoint.getHost(), fixture.endpoint.getPort())) {
+            s3.createBucket(b -> b.bucket("late"));
+            byte[] data = new byte[64 << 10];
+            new Random(11).nextBytes(data);
+            RawS3 raw = new RawS3(fixture.endpoint, GatewayFixture.ACCESS_KEY, GatewayFixture.SECRET);
+            Map<String, String> headers = raw.sign("PUT", "/late/body", "",
+                    Map.of("content-length", String.valueOf(data.length)), RawS3.hex(RawS3.sha256(data)));
+            StringBuilder head = new StringBuilder("PUT /late/body HTTP/1.1\r\n");
+            headers.forEach((name, value) -> head.append(name).append(": ").append(value).append("\r\n"));
+            socket.setSoTimeout(30_000);
+            OutputStream out = socket.getOutputStream();
+            out.write(head.append("\r\n").toString().getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (fixture.store.openBodyCount() == 0 && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            assertThat(fixture.store.openBodyCount()).as("the upload started").isPositive();
+            Thread closer = Thread.ofPlatform().start(fixture.gateway::close);
+            Thread.sleep(2_000); // twice Jetty's shutdown idle timeout
+            out.write(data);
+            out.flush();
+            String response = new String(socket.getInputStream().readNBytes(12), StandardCharsets.US_ASCII);
+            assertThat(response).isEqualTo("HTTP/1.1 200");
+            closer.join(30_000);
+            assertThat(closer.isAlive()).as("close finished").isFalse();
+            assertThat(fixture.store.head("late", "body", null).get()).isPresent();
         } finally {
             s3.close();
             fixture.close();
