@@ -68,7 +68,10 @@ public final class ChunkServerRunCommand implements Callable<Integer> {
                     + " (see --recovery-latency-factor).")
     String recoveryBandwidth;
 
-    @Option(names = "--recovery-latency-factor", defaultValue = "2", paramLabel = "X",
+    // The default can be set with -Dbasalt.cs.recoveryLatencyFactor (BASALT_JAVA_OPTS reaches the
+    // servers basalt up starts; bench/recovery.sh compares paced and fixed rates that way).
+    @Option(names = "--recovery-latency-factor", defaultValue = "${sys:basalt.cs.recoveryLatencyFactor:-2}",
+            paramLabel = "X",
             description = "Recovery slows down while this server's WAL syncs (what every client write waits for)"
                     + " take more than X times as long as without recovery, and speeds up again below it, up to"
                     + " --recovery-bandwidth (0: a fixed rate; default: ${DEFAULT-VALUE}).")
