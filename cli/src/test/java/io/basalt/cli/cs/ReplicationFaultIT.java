@@ -48,13 +48,16 @@ class ReplicationFaultIT extends ChunkServerItBase {
         Semaphore window = new Semaphore(16);
         List<CompletableFuture<?>> all = new ArrayList<>();
         long killAt = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(3000);
-        long stopAt = killAt + TimeUnit.MILLISECONDS.toNanos(1000);
-        boolean killed = false;
+        // Writes go on for 1 s and at least 32 writes after the replica is gone: on a loaded
+        // machine the kill itself can take longer than the 1 s (CI once sent none after it).
+        long stopAt = Long.MAX_VALUE;
+        int sentAtKill = -1;
         int sent = 0;
-        while (System.nanoTime() < stopAt) {
-            if (!killed && System.nanoTime() > killAt) {
+        while (System.nanoTime() < stopAt || sent - sentAtKill < 32) {
+            if (sentAtKill < 0 && System.nanoTime() > killAt) {
                 servers.get(2).kill9();
-                killed = true;
+                sentAtKill = sent;
+                stopAt = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1000);
             }
             window.acquire();
             int index = sent++;
