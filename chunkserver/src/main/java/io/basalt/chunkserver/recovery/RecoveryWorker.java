@@ -118,8 +118,8 @@ public final class RecoveryWorker implements AutoCloseable {
         this.clients = clients;
         this.clientRequests = () -> (long) metrics.requestsInFlight.get();
         this.pacer = config.paced()
-                ? new SyncLatencyPacer(config.bandwidthBytesPerSecond(), config.latencyFactor(), wal::syncCount,
-                        wal::syncNanos, System::nanoTime)
+                ? new SyncLatencyPacer(config.bandwidthBytesPerSecond(), config.latencyFactor(),
+                        wal::foregroundBatches, wal::foregroundBatchNanos, System::nanoTime)
                 : null;
         this.context = new Context(csId, store, wal, versions, clients, runners,
                 pacer != null ? pacer : new Throttle(config.bandwidthBytesPerSecond()), clientRequests);

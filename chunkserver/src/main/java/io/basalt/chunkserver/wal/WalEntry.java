@@ -136,6 +136,15 @@ public final class WalEntry {
                 || type == WalRecordFormat.TYPE_FILL_PLACED;
     }
 
+    /**
+     * Whether a client waits for this entry: false for the records recovery and the scrubber log
+     * (FILL, EC_FILL, REPAIR, FILL_PLACED), whose latency nobody feels.
+     */
+    public boolean foreground() {
+        return type != WalRecordFormat.TYPE_FILL && type != WalRecordFormat.TYPE_EC_FILL
+                && type != WalRecordFormat.TYPE_REPAIR && type != WalRecordFormat.TYPE_FILL_PLACED;
+    }
+
     /** The record type logged: WRITE_PLACED or FILL_PLACED for a placed WRITE or FILL. */
     int recordType() {
         if (!placed) {

@@ -155,6 +155,8 @@ public final class WalWriter implements AutoCloseable {
     private volatile long durableLsn;
     private volatile long syncCount;
     private volatile long syncNanos;
+    private volatile long foregroundBatches;
+    private volatile long foregroundBatchNanos;
     private volatile long rollCount;
     private volatile long recycledRollCount;
 
@@ -233,6 +235,19 @@ public final class WalWriter implements AutoCloseable {
     /** Time spent in those syncs, in nanoseconds: with {@link #syncCount} the mean sync latency. */
     public long syncNanos() {
         return syncNanos;
+    }
+
+    /**
+     * Batches that carried at least one {@link WalEntry#foreground() client} entry: what recovery's
+     * pace is measured against ({@code SyncLatencyPacer}).
+     */
+    public long foregroundBatches() {
+        return foregroundBatches;
+    }
+
+    /** Time those batches took to write and sync, in nanoseconds: what their clients waited for. */
+    public long foregroundBatchNanos() {
+        return foregroundBatchNanos;
     }
 
     /** Number of segments started since open; with {@link #recycledRollCount} it shows recycling at work. */
@@ -383,12 +398,14 @@ public final class WalWriter implements AutoCloseable {
             List<ByteBuffer> gather = new ArrayList<>(entries.size() * 2);
             long start = segmentPosition;
             int logged = 0;
+            boolean foreground = false;
             for (WalEntry entry : entries) {
                 if (!entry.logged) {
                     entry.lsn = Math.max(1, nextLsn - 1); // shares the last LSN: a block's "written" mark
                     continue;
                 }
                 logged++;
+                foreground |= entry.foreground();
                 entry.lsn = nextLsn++;
                 int headerAt = headers.position();
                 putHeader(headers, entry.recordType(), entry.lsn, entry.chunkUid, entry.offsetBytes,
@@ -405,6 +422,7 @@ public final class WalWriter implements AutoCloseable {
             }
             if (logged > 0) {
                 ByteBuffer[] buffers = gather.toArray(ByteBuffer[]::new);
+                long writeStart = System.nanoTime();
                 segment.position(start);
                 long written = 0;
                 while (written < batchBytes) {
@@ -416,6 +434,10 @@ public final class WalWriter implements AutoCloseable {
                 long syncNanos = System.nanoTime() - syncStart;
                 syncCount++;
                 this.syncNanos += syncNanos;
+                if (foreground) {
+                    foregroundBatches++;
+                    foregroundBatchNanos += System.nanoTime() - writeStart;
+                }
                 durableLsn = nextLsn - 1;
                 listener.synced(logged, batchBytes, syncNanos);
             }

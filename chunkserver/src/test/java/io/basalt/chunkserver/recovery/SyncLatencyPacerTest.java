@@ -12,18 +12,18 @@ class SyncLatencyPacerTest {
     /** A WAL whose syncs take {@code latency} each, {@code syncsPerWindow} per window. */
     private static final class FakeWal {
         long now;
-        long syncs;
-        long syncNanos;
+        long batches;
+        long batchNanos;
 
         void window(long latencyNanos, int syncsPerWindow) {
             now += SyncLatencyPacer.WINDOW_NANOS;
-            syncs += syncsPerWindow;
-            syncNanos += latencyNanos * syncsPerWindow;
+            batches += syncsPerWindow;
+            batchNanos += latencyNanos * syncsPerWindow;
         }
     }
 
     private final FakeWal wal = new FakeWal();
-    private final SyncLatencyPacer pacer = new SyncLatencyPacer(MAX, 2.0, () -> wal.syncs, () -> wal.syncNanos,
+    private final SyncLatencyPacer pacer = new SyncLatencyPacer(MAX, 2.0, () -> wal.batches, () -> wal.batchNanos,
             () -> wal.now);
 
     private void idle(long latencyNanos, int windows) {
