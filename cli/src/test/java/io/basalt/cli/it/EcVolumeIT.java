@@ -195,6 +195,84 @@ class EcVolumeIT {
         }
     }
 
+    /**
+     * The golden-image case (docs/snapshots.md, "Space"): 20 clones of one image hold, on the chunk
+     * servers, only the blocks each one wrote; the image is stored once, in its snapshot. Space is
+     * what every chunklet says it holds (INFO), not meta's whole-chunk count. Each clone reads the
+     * image with its own blocks in place.
+     */
+    @Test
+    @Order(0)
+    void twentyClonesOfAnImageHoldOnlyTheBlocksEachWrote() throws Exception {
+        int imageBlocks = 256; // 1 MiB
+        int clones = 20;
+        int replicas = 3;
+        cluster.createVolume("gold", "4M", "rep3", "4M");
+        byte[] image = new byte[imageBlocks * 4096];
+        new Random(17).nextBytes(image);
+        try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
+                io.basalt.client.ClientConfig.defaults(), new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+            io.basalt.client.VolumeDevice gold = client.open("gold", "it-gold").get(60, TimeUnit.SECONDS);
+            try {
+                gold.write(0, io.netty.buffer.Unpooled.wrappedBuffer(image), false).get(60, TimeUnit.SECONDS);
+            } finally {
+                gold.close();
+            }
+            io.basalt.meta.model.Volume snapshot = io.basalt.client.Snapshots.create(client, "gold", "img",
+                    Duration.ofSeconds(30)).snapshot();
+            for (int c = 0; c < clones; c++) {
+                String name = "gold-" + c;
+                client.meta().cloneVolume("gold", "img", name);
+                io.basalt.client.VolumeDevice clone = client.open(name, "it-gold").get(60, TimeUnit.SECONDS);
+                try {
+                    // Two blocks of its own: one over the image, one past it.
+                    clone.write((long) c * 4096, cloneBlock(c), false).get(60, TimeUnit.SECONDS);
+                    clone.write((long) (imageBlocks + c) * 4096, cloneBlock(c), false).get(60, TimeUnit.SECONDS);
+                    io.netty.buffer.ByteBuf read = io.netty.buffer.Unpooled.buffer((imageBlocks + clones) * 4096);
+                    clone.read(0, (imageBlocks + clones) * 4096, read).get(60, TimeUnit.SECONDS);
+                    byte[] expected = new byte[(imageBlocks + clones) * 4096];
+                    System.arraycopy(image, 0, expected, 0, image.length);
+                    byte[] own = io.netty.buffer.ByteBufUtil.getBytes(cloneBlock(c));
+                    System.arraycopy(own, 0, expected, c * 4096, 4096);
+                    System.arraycopy(own, 0, expected, (imageBlocks + c) * 4096, 4096);
+                    assertThat(io.netty.buffer.ByteBufUtil.getBytes(read)).as("clone %s reads the image and its"
+                            + " own blocks", name).isEqualTo(expected);
+                    read.release();
+                } finally {
+                    clone.close();
+                }
+            }
+            io.basalt.client.LayerSpace.Space imageSpace = io.basalt.client.LayerSpace.of(client, snapshot);
+            assertThat(imageSpace.unanswered()).isZero();
+            assertThat(imageSpace.dataBytes()).as("the image, stored once").isEqualTo(image.length);
+            assertThat(imageSpace.rawBytes()).isEqualTo((long) replicas * image.length);
+            long clonesRaw = 0;
+            for (int c = 0; c < clones; c++) {
+                io.basalt.client.LayerSpace.Space space = io.basalt.client.LayerSpace.of(client,
+                        client.meta().getVolume("gold-" + c));
+                assertThat(space.dataBytes()).as("clone %d holds the two blocks it wrote", c).isEqualTo(2 * 4096);
+                clonesRaw += space.rawBytes();
+            }
+            assertThat(clonesRaw).as("20 clones on disk, every replica").isEqualTo((long) clones * 2 * 4096 * replicas);
+            assertThat(io.basalt.client.LayerSpace.of(client, client.meta().getVolume("gold")).rawBytes())
+                    .as("the volume wrote nothing since the snapshot").isZero();
+        }
+        for (int c = 0; c < clones; c++) {
+            cluster.client().deleteVolume("gold-" + c);
+        }
+        cluster.client().deleteSnapshot("gold", "img");
+        cluster.client().deleteVolume("gold");
+    }
+
+    /** A block only clone {@code c} writes. */
+    private static io.netty.buffer.ByteBuf cloneBlock(int c) {
+        io.netty.buffer.ByteBuf block = io.netty.buffer.Unpooled.buffer(4096);
+        while (block.isWritable()) {
+            block.writeInt(0xc10e0000 | c);
+        }
+        return block;
+    }
+
     private static final int SNAP_BLOCKS = 4096; // 16 MiB: two chunks
 
     private static void snapshotDuringWrites(String volume) throws Exception {
