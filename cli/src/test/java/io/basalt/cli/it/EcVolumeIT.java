@@ -264,6 +264,69 @@ class EcVolumeIT {
         cluster.client().deleteVolume("gold");
     }
 
+    /**
+     * Space per snapshot and freeing on delete (docs/snapshots.md, "Space"): a snapshot holds
+     * exclusively the blocks every layer above it rewrote; deleting it frees them (the CLI's
+     * {@code snapshot delete} trims them on every replica of the hidden layer), a second reclaim
+     * finds nothing left, and the volume and the newer snapshot still read every byte.
+     */
+    @Test
+    @Order(0)
+    void deletingASnapshotFreesTheBlocksEveryLayerAboveRewrote() throws Exception {
+        int blocks = 256;
+        cluster.createVolume("space", "4M", "rep3", "4M");
+        byte[] expected = new byte[blocks * 4096];
+        try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
+                io.basalt.client.ClientConfig.defaults(), new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+            io.basalt.client.VolumeDevice device = client.open("space", "it-space").get(60, TimeUnit.SECONDS);
+            try {
+                // s1: blocks 0..255; s2: 0..127 rewritten; the volume: 0..63 rewritten again.
+                for (int[] pass : new int[][] {{blocks, 1}, {128, 2}, {64, 3}}) {
+                    byte[] data = new byte[pass[0] * 4096];
+                    new Random(pass[1]).nextBytes(data);
+                    device.write(0, io.netty.buffer.Unpooled.wrappedBuffer(data), false).get(60, TimeUnit.SECONDS);
+                    System.arraycopy(data, 0, expected, 0, data.length);
+                    if (pass[1] < 3) {
+                        io.basalt.client.Snapshots.create(client, "space", "s" + pass[1], Duration.ofSeconds(30));
+                    }
+                }
+            } finally {
+                device.close();
+            }
+            List<io.basalt.meta.model.Volume> snapshots = client.meta().listSnapshots("space");
+            Map<Long, Long> exclusive = io.basalt.client.LayerReclaim.exclusiveBytes(client, snapshots);
+            assertThat(exclusive.get(snapshots.get(0).id())).as("s1: the blocks s2 rewrote").isEqualTo(128 * 4096L);
+            assertThat(exclusive.get(snapshots.get(1).id())).as("s2: the blocks the volume rewrote")
+                    .isEqualTo(64 * 4096L);
+            long s1Raw = io.basalt.client.LayerSpace.of(client, snapshots.get(0)).rawBytes();
+            assertThat(s1Raw).isEqualTo(3L * blocks * 4096);
+            Tools.Result deleted = basaltCli("volume", "snapshot", "delete", "space@s1");
+            assertThat(deleted.ok()).as(deleted.describe()).isTrue();
+            assertThat(deleted.stdout()).contains("deleted snapshot space@s1; freed 512.0 KiB");
+            // The hidden layer keeps only what s2 reads through it: blocks 128..255, on 3 replicas.
+            io.basalt.meta.model.Volume hidden = client.meta().getLayer(snapshots.get(0).id()).orElseThrow();
+            assertThat(io.basalt.client.LayerSpace.of(client, hidden).rawBytes()).isEqualTo(3L * 128 * 4096);
+            assertThat(io.basalt.client.LayerReclaim.reclaim(client).trimmedBytes()).as("nothing left").isZero();
+            assertThat(readAll(client, "space", blocks)).as("the volume").isEqualTo(expected);
+            byte[] s2 = readAll(client, "space@s2", blocks);
+            assertThat(Arrays.copyOfRange(s2, 64 * 4096, blocks * 4096)).as("s2 past what the volume rewrote")
+                    .isEqualTo(Arrays.copyOfRange(expected, 64 * 4096, blocks * 4096));
+        }
+        cluster.client().deleteSnapshot("space", "s2");
+        cluster.client().deleteVolume("space");
+    }
+
+    private static byte[] readAll(io.basalt.client.ClusterClient client, String name, int blocks) throws Exception {
+        io.basalt.client.VolumeDevice device = client.openReadOnly(name).get(60, TimeUnit.SECONDS);
+        try {
+            io.netty.buffer.ByteBuf read = io.netty.buffer.Unpooled.buffer(blocks * 4096);
+            device.read(0, blocks * 4096, read).get(60, TimeUnit.SECONDS);
+            return io.netty.buffer.ByteBufUtil.getBytes(read);
+        } finally {
+            device.close();
+        }
+    }
+
     /** A block only clone {@code c} writes. */
     private static io.netty.buffer.ByteBuf cloneBlock(int c) {
         io.netty.buffer.ByteBuf block = io.netty.buffer.Unpooled.buffer(4096);

@@ -416,6 +416,17 @@ public final class MetaClient implements AutoCloseable {
         return in.bool() ? Optional.of(Volume.decode(in)) : Optional.empty();
     }
 
+    /** Every layer: volumes, named snapshots and hidden (deleted, still read through) ones, by id. */
+    public List<Volume> listLayers() {
+        WireReader in = call(new MetaRequest.ListLayers());
+        int count = in.count(1);
+        List<Volume> layers = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            layers.add(Volume.decode(in));
+        }
+        return layers;
+    }
+
     public List<Volume> listVolumes() {
         WireReader in = call(new MetaRequest.ListVolumes());
         int count = in.count(1);

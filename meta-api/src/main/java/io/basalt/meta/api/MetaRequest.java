@@ -32,7 +32,7 @@ public sealed interface MetaRequest
         MetaRequest.DrainCs, MetaRequest.RemoveCs, MetaRequest.CollectTombstones, MetaRequest.ListRecoveryTasks,
         MetaRequest.GetChunkMap, MetaRequest.RecoveryStatus, MetaRequest.SetVolumeQos,
         MetaRequest.CreateSnapshot, MetaRequest.DeleteSnapshot, MetaRequest.RollbackVolume,
-        MetaRequest.CloneVolume, MetaRequest.ListSnapshots, MetaRequest.GetLayer, MetaRequest.DetachParent,
+        MetaRequest.CloneVolume, MetaRequest.ListSnapshots, MetaRequest.GetLayer, MetaRequest.ListLayers, MetaRequest.DetachParent,
         ObjectRequest {
     int FORMAT_VERSION = 1;
     int OFFSET_FORMAT_VERSION = 0;
@@ -102,6 +102,7 @@ public sealed interface MetaRequest
             case DETACH_PARENT -> new DetachParent(in.string(), in.i64());
             case LIST_SNAPSHOTS -> new ListSnapshots(in.string());
             case GET_LAYER -> new GetLayer(in.i64());
+            case LIST_LAYERS -> new ListLayers();
             case GET_VOLUME -> new GetVolume(in.string());
             case LIST_VOLUMES -> new ListVolumes();
             case GET_CHUNK -> new GetChunk(in.i64(), in.i64());
@@ -313,6 +314,15 @@ public sealed interface MetaRequest
         public void encodeBody(WireWriter out) {
             out.i64(volumeId);
         }
+    }
+
+    /**
+     * Every layer record (volumes, named snapshots, hidden deleted snapshots), in id order: how a
+     * client finds the layers that read through one (its children), to free what they all shadow.
+     */
+    record ListLayers() implements MetaRequest {
+        public MetaOp op() { return MetaOp.LIST_LAYERS; }
+        public void encodeBody(WireWriter out) {}
     }
 
     record GetVolume(String name) implements MetaRequest {

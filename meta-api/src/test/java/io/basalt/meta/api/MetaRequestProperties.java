@@ -78,7 +78,8 @@ class MetaRequestProperties {
                 Combinators.combine(text, text, text).as(MetaRequest.CloneVolume::new),
                 Combinators.combine(text, longs).as(MetaRequest.DetachParent::new),
                 text.map(MetaRequest.ListSnapshots::new),
-                longs.map(MetaRequest.GetLayer::new)));
+                longs.map(MetaRequest.GetLayer::new),
+                Arbitraries.just(new MetaRequest.ListLayers())));
     }
 
     static Arbitrary<io.basalt.meta.model.VolumeQos> qos() {

@@ -555,6 +555,7 @@ public final class MetaLogic {
             }
             case MetaRequest.ListSnapshots r -> VolumeSnapshotLogic.listSnapshots(r, store);
             case MetaRequest.GetLayer r -> VolumeSnapshotLogic.getLayer(r, store);
+            case MetaRequest.ListLayers r -> VolumeSnapshotLogic.listLayers(store);
             case MetaRequest.GetChunk r -> {
                 byte[] chunk = store.get(Table.CHUNK, Keys.u64u64(r.volumeId(), r.index()));
                 yield encode(out -> {

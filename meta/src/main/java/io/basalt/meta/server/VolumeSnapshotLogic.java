@@ -215,6 +215,20 @@ final class VolumeSnapshotLogic {
         });
     }
 
+    /** Every volume record (volumes, snapshots, hidden layers; internal volumes too), in id order. */
+    static byte[] listLayers(MetaStore store) {
+        List<byte[]> records = new ArrayList<>();
+        for (MetaStore.Entry entry : store.scan(Table.VOLUME, new byte[0])) {
+            records.add(entry.value());
+        }
+        return encode(out -> {
+            out.i32(records.size());
+            for (byte[] record : records) {
+                out.bytes(record);
+            }
+        });
+    }
+
     static byte[] getLayer(MetaRequest.GetLayer r, MetaStore store) {
         byte[] value = store.get(Table.VOLUME, Keys.u64(r.volumeId()));
         return encode(out -> {

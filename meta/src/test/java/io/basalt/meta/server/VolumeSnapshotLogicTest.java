@@ -150,9 +150,25 @@ class VolumeSnapshotLogicTest {
         // vm1 still reads through the layer: its chunk stays.
         assertThat(chunks(s1.id())).hasSize(1);
         assertThat(volume("vm1").parentId()).isEqualTo(s1.id());
+        // LIST_LAYERS names the hidden layer with the volume that reads through it (how a client
+        // finds a layer's children to free what they all shadow).
+        assertThat(layers()).containsEntry(".layer." + s1.id(), 0L).containsEntry("vm1", s1.id());
         meta.ok(new MetaRequest.DeleteVolume("vm1"));
+        assertThat(layers()).doesNotContainKeys("vm1", ".layer." + s1.id());
         assertThat(chunks(s1.id())).isEmpty();
         assertThat(meta.read(new MetaRequest.GetLayer(s1.id())).bodyOrThrow().bool()).isFalse();
+    }
+
+    /** LIST_LAYERS as name to parent id. */
+    private java.util.Map<String, Long> layers() {
+        io.basalt.meta.api.WireReader in = meta.read(new MetaRequest.ListLayers()).bodyOrThrow();
+        int count = in.i32();
+        java.util.Map<String, Long> layers = new java.util.HashMap<>();
+        for (int i = 0; i < count; i++) {
+            Volume layer = Volume.decode(in);
+            layers.put(layer.name(), layer.parentId());
+        }
+        return layers;
     }
 
     @Test
