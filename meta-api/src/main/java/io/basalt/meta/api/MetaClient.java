@@ -399,6 +399,19 @@ public final class MetaClient implements AutoCloseable {
         return Volume.decode(call(new MetaRequest.DetachParent(volume, expectedParentId)));
     }
 
+    /** Records a flatten's progress ({@code request}: a new one); see FlattenProgress. */
+    public io.basalt.meta.model.FlattenProgress setFlatten(String volume, long expectedParentId, long cursorBytes,
+            long copiedBytes, boolean request) {
+        return io.basalt.meta.model.FlattenProgress.decode(call(new MetaRequest.SetFlatten(volume, expectedParentId,
+                cursorBytes, copiedBytes, request)));
+    }
+
+    /** The volume's flatten under way, if any. */
+    public Optional<io.basalt.meta.model.FlattenProgress> getFlatten(String volume) {
+        WireReader in = call(new MetaRequest.GetFlatten(volume));
+        return in.bool() ? Optional.of(io.basalt.meta.model.FlattenProgress.decode(in)) : Optional.empty();
+    }
+
     /** The volume's named snapshots, oldest first. */
     public List<Volume> listSnapshots(String volume) {
         WireReader in = call(new MetaRequest.ListSnapshots(volume));

@@ -33,6 +33,7 @@ public sealed interface MetaRequest
         MetaRequest.GetChunkMap, MetaRequest.RecoveryStatus, MetaRequest.SetVolumeQos,
         MetaRequest.CreateSnapshot, MetaRequest.DeleteSnapshot, MetaRequest.RollbackVolume,
         MetaRequest.CloneVolume, MetaRequest.ListSnapshots, MetaRequest.GetLayer, MetaRequest.ListLayers, MetaRequest.DetachParent,
+        MetaRequest.SetFlatten, MetaRequest.GetFlatten,
         ObjectRequest {
     int FORMAT_VERSION = 1;
     int OFFSET_FORMAT_VERSION = 0;
@@ -100,6 +101,8 @@ public sealed interface MetaRequest
             case ROLLBACK_VOLUME -> new RollbackVolume(in.string(), in.string());
             case CLONE_VOLUME -> new CloneVolume(in.string(), in.string(), in.string());
             case DETACH_PARENT -> new DetachParent(in.string(), in.i64());
+            case SET_FLATTEN -> new SetFlatten(in.string(), in.i64(), in.i64(), in.i64(), in.bool());
+            case GET_FLATTEN -> new GetFlatten(in.string());
             case LIST_SNAPSHOTS -> new ListSnapshots(in.string());
             case GET_LAYER -> new GetLayer(in.i64());
             case LIST_LAYERS -> new ListLayers();
@@ -298,6 +301,25 @@ public sealed interface MetaRequest
         public MetaOp op() { return MetaOp.DETACH_PARENT; }
         public void encodeBody(WireWriter out) {
             out.string(volume).i64(expectedParentId);
+        }
+    }
+
+    /**
+     * A flatten's progress for the volume's parent {@code expectedParentId}; {@code request}
+     * starts a new one (its start time is now).
+     */
+    record SetFlatten(String volume, long expectedParentId, long cursorBytes, long copiedBytes,
+                      boolean request) implements MetaRequest {
+        public MetaOp op() { return MetaOp.SET_FLATTEN; }
+        public void encodeBody(WireWriter out) {
+            out.string(volume).i64(expectedParentId).i64(cursorBytes).i64(copiedBytes).bool(request);
+        }
+    }
+
+    record GetFlatten(String volume) implements MetaRequest {
+        public MetaOp op() { return MetaOp.GET_FLATTEN; }
+        public void encodeBody(WireWriter out) {
+            out.string(volume);
         }
     }
 
