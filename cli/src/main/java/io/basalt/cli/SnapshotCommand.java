@@ -321,14 +321,20 @@ final class SnapshotCommand implements Runnable {
 
     @Command(name = "flatten", mixinStandardHelpOptions = true,
             description = {"Copy into a clone (or a volume with snapshots) every block it reads from below, then"
-                    + " detach it, so the snapshot can be deleted. Takes the volume's lease: disconnect gateways"
-                    + " first. Resumable: run it again after an interruption."})
+                    + " detach it, so the snapshot can be deleted.",
+                    "When no gateway has the volume open, it runs here (with its lease); when one has, that gateway"
+                            + " copies in the background (see basalt volume info, or --wait). Progress is kept in"
+                            + " meta: an interrupted flatten resumes where it stopped."})
     static final class Flatten implements Runnable {
         @Mixin
         MetaOptions options;
 
         @Parameters(index = "0", paramLabel = "VOLUME")
         String volume;
+
+        @Option(names = "--wait", description = "When a gateway copies in the background, follow its progress"
+                + " until the volume is flat.")
+        boolean waitForIt;
 
         @Override
         public void run() {
@@ -339,17 +345,32 @@ final class SnapshotCommand implements Runnable {
             long started = System.nanoTime();
             try (ClusterClient cluster = ClusterClient.connect(peers, ClientConfig.defaults(), new PrometheusRegistry())) {
                 long[] size = {cluster.meta().getVolume(volume).sizeBytes()};
-                result = io.basalt.client.Flatten.run(cluster, volume, "flatten-" + ProcessHandle.current().pid(),
-                        done -> {
-                            if (showProgress) {
-                                System.err.printf(java.util.Locale.ROOT, "\rflattening %s: %d%%", volume,
-                                        done * 100 / Math.max(1, size[0]));
-                            }
-                        });
-            } catch (MetaException e) {
+                try {
+                    result = io.basalt.client.Flatten.run(cluster, volume, "flatten-" + ProcessHandle.current().pid(),
+                            done -> {
+                                if (showProgress) {
+                                    System.err.printf(java.util.Locale.ROOT, "\rflattening %s: %d%%", volume,
+                                            done * 100 / Math.max(1, size[0]));
+                                }
+                            });
+                } catch (Exception e) {
+                    if (!leaseHeld(e)) {
+                        throw e;
+                    }
+                    // A gateway has it open: it copies in the background (its writes and the copy
+                    // must not race, and only the lease holder may write).
+                    io.basalt.meta.model.FlattenProgress requested = io.basalt.client.Flatten.request(cluster, volume);
+                    if (!waitForIt) {
+                        printRequested(requested);
+                        return;
+                    }
+                    followUntilFlat(cluster);
+                    return;
+                }
+            } catch (MetaException | IllegalArgumentException e) {
                 throw new UserError(e.getMessage(), e);
-            } catch (IllegalArgumentException e) {
-                throw new UserError(e.getMessage(), e);
+            } catch (UserError e) {
+                throw e;
             } catch (java.util.concurrent.ExecutionException e) {
                 Throwable cause = e.getCause() == null ? e : e.getCause();
                 throw new UserError("flatten of \"" + volume + "\" failed: " + cause.getMessage()
@@ -370,5 +391,65 @@ final class SnapshotCommand implements Runnable {
                         + " copied up in " + millis + " ms; it no longer reads through a snapshot");
             }
         }
+
+        private static boolean leaseHeld(Throwable error) {
+            for (Throwable cause = error; cause != null; cause = cause.getCause()) {
+                if (cause instanceof MetaException meta && meta.error() == io.basalt.meta.api.MetaError.LEASE_HELD) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        private void printRequested(io.basalt.meta.model.FlattenProgress requested) {
+            if (options.json) {
+                System.out.println(progressJson(volume, requested));
+            } else {
+                System.out.println("flatten of " + volume + " requested: the gateway that has it open copies it in the"
+                        + " background (" + progressLine(requested) + "); follow it: basalt volume flatten " + volume
+                        + " --wait");
+            }
+        }
+
+        /** Polls meta once a second until the volume has no parent, printing the progress. */
+        private void followUntilFlat(ClusterClient cluster) throws InterruptedException {
+            boolean terminal = !options.json && System.console() != null;
+            while (true) {
+                Volume current = cluster.meta().getVolume(volume);
+                if (current.parentId() == 0) {
+                    if (terminal) {
+                        System.err.println();
+                    }
+                    System.out.println(options.json ? TextTable.object("volume", volume, "flat", true)
+                            : "flattened " + volume + " in the background; it no longer reads through a snapshot");
+                    return;
+                }
+                java.util.Optional<io.basalt.meta.model.FlattenProgress> progress = cluster.meta().getFlatten(volume);
+                if (progress.isEmpty()) {
+                    throw new UserError("the flatten of \"" + volume + "\" was dropped (the volume was rolled back);"
+                            + " run it again: basalt volume flatten " + volume);
+                }
+                if (terminal) {
+                    System.err.print("\rflattening " + volume + ": " + progressLine(progress.get()) + "   ");
+                }
+                Thread.sleep(1000);
+            }
+        }
+    }
+
+    /** "40% (16.0 MiB of 40.0 MiB), 2.1 MiB copied, 8.0 MiB/s, ETA 3 s". */
+    static String progressLine(io.basalt.meta.model.FlattenProgress progress) {
+        long percent = progress.cursorBytes() * 100 / Math.max(1, progress.sizeBytes());
+        long eta = progress.etaSeconds();
+        return percent + "% (" + Units.formatBytes(progress.cursorBytes()) + " of "
+                + Units.formatBytes(progress.sizeBytes()) + "), " + Units.formatBytes(progress.copiedBytes())
+                + " copied, " + Units.formatBytes((long) progress.bytesPerSecond()) + "/s"
+                + (eta >= 0 ? ", ETA " + eta + " s" : ", waiting for the first step");
+    }
+
+    static String progressJson(String volume, io.basalt.meta.model.FlattenProgress progress) {
+        return TextTable.object("volume", volume, "flat", false, "cursorBytes", progress.cursorBytes(),
+                "sizeBytes", progress.sizeBytes(), "copiedBytes", progress.copiedBytes(),
+                "bytesPerSecond", (long) progress.bytesPerSecond(), "etaSeconds", progress.etaSeconds());
     }
 }

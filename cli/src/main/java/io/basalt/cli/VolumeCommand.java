@@ -165,6 +165,10 @@ final class VolumeCommand implements Runnable {
                 // Per snapshot: what its own chunks store (the blocks written between it and the one
                 // below) and what it holds exclusively (no layer reads through to it: freed by
                 // deleting it). Asked of the chunk servers (metadata only).
+                if (volume.parentId() != 0) {
+                    options.call(c -> c.getFlatten(volume.name())).ifPresent(progress -> System.out.println(
+                            "flatten: " + SnapshotCommand.progressLine(progress)));
+                }
                 List<Volume> snapshots = options.call(c -> c.listSnapshots(volume.name()));
                 if (!snapshots.isEmpty()) {
                     SnapshotCommand.withCluster(options, cluster -> {

@@ -94,6 +94,8 @@ public final class VolumeDevice implements BlockDevice {
     /** Parent layers opened read-only (they never change), by volume id. */
     private final ConcurrentHashMap<Long, CompletableFuture<LayerReader.Layer>> layers = new ConcurrentHashMap<>();
     private volatile boolean closed;
+    /** Runs a flatten requested while this device holds the lease; null for read-only opens. */
+    private volatile FlattenWorker flattenWorker;
 
     private VolumeDevice(ClusterClient cluster, Volume volume, VolumeLease lease) {
         this.cluster = cluster;
@@ -145,8 +147,11 @@ public final class VolumeDevice implements BlockDevice {
         return opening;
     }
 
-    /** Blocking: finds the volume and takes its lease. */
-    static VolumeDevice open(ClusterClient cluster, String name, String clientId) {
+    /**
+     * Blocking: finds the volume and takes its lease; with {@code backgroundFlatten}, runs a
+     * flatten requested for it while open ({@link FlattenWorker}).
+     */
+    static VolumeDevice open(ClusterClient cluster, String name, String clientId, boolean backgroundFlatten) {
         Volume volume = cluster.meta().getVolume(name);
         VolumeLease lease = VolumeLease.acquire(cluster, volume, clientId);
         VolumeDevice device = new VolumeDevice(cluster, volume, lease);
@@ -159,6 +164,9 @@ public final class VolumeDevice implements BlockDevice {
             }
         }
         device.live.startRefresh();
+        if (backgroundFlatten) {
+            device.flattenWorker = FlattenWorker.start(cluster, device);
+        }
         return device;
     }
 
@@ -259,6 +267,25 @@ public final class VolumeDevice implements BlockDevice {
     private CompletableFuture<Void> readAligned(long offsetBytes, int lengthBytes, ByteBuf destination,
             int destinationIndex) {
         return LayerReader.read(asLayer, offsetBytes, lengthBytes, destination, destinationIndex);
+    }
+
+    /**
+     * One step of a flatten ({@link Flatten#copyUp}) holding the write gate alone, as
+     * compare-and-write does: writes of this client that came before finish first and later ones
+     * wait, so none lands between the read of what the top layer lacks and the copy of those blocks
+     * (and this client is the volume's only writer: the lease). Completes with the bytes copied.
+     */
+    CompletableFuture<Long> copyUpExclusive(long offsetBytes, int lengthBytes) {
+        return gate.enterExclusive().thenCompose(entered -> {
+            CompletableFuture<Long> done;
+            try {
+                checkWritable();
+                done = Flatten.copyUp(this, offsetBytes, lengthBytes, this::writeAligned);
+            } catch (RuntimeException e) {
+                done = CompletableFuture.failedFuture(e);
+            }
+            return done.whenComplete((copied, error) -> gate.exitExclusive());
+        });
     }
 
     /** This layer's own blocks of an aligned range, and per piece which it does not hold. */
@@ -608,6 +635,10 @@ public final class VolumeDevice implements BlockDevice {
         closed = true;
         // Requests waiting for QoS go on and fail rather than hang: reads as closed, writes as
         // fenced (the lease is released).
+        FlattenWorker worker = flattenWorker;
+        if (worker != null) {
+            worker.stop(); // before the lease goes: its next step would be fenced anyway
+        }
         live.close();
         lease.release();
     }
