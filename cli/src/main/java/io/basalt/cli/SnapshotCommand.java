@@ -187,11 +187,17 @@ final class SnapshotCommand implements Runnable {
             Volume deleted = options.call(c -> c.deleteSnapshot(parts[0], parts[1]));
             // Its layer stays (hidden) while a layer above reads through it; the blocks every layer
             // above holds itself are freed now (meta freed a layer no one reads, chunks and all).
-            LayerReclaim.Result reclaimed = withCluster(options, LayerReclaim::reclaim);
+            String freed;
+            try {
+                freed = describe(withCluster(options, LayerReclaim::reclaim));
+            } catch (RuntimeException e) {
+                // The delete is done; what is left is only space: say how to get it back.
+                freed = "freeing its blocks failed (" + e.getMessage() + "); run: basalt volume snapshot reclaim";
+            }
             if (options.json) {
                 System.out.println(json(deleted));
             } else {
-                System.out.println("deleted snapshot " + deleted.name() + "; " + describe(reclaimed));
+                System.out.println("deleted snapshot " + deleted.name() + "; " + freed);
             }
         }
     }
