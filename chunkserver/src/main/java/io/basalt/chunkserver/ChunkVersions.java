@@ -137,6 +137,17 @@ public final class ChunkVersions implements ChunkVersionSink {
         }
     }
 
+    /**
+     * For requests that are not fenced (INFO): tells the {@link #onBehind} listener when
+     * {@code requestVersion} is newer than the known version, and nothing else.
+     */
+    public void note(long chunkUid, long requestVersion) {
+        long known = raw(chunkUid);
+        if (known != DELETED && requestVersion > known) {
+            behindListener.run();
+        }
+    }
+
     /** Told (on an event loop: signal only) when a request carries a version newer than the known one. */
     public void onBehind(Runnable listener) {
         this.behindListener = java.util.Objects.requireNonNull(listener);

@@ -222,6 +222,14 @@ class ChunkServerTest {
         assertThat(current.status()).isEqualTo(CsStatus.OK);
         current.release();
         assertThat(meta.versionsBehindHints()).isEqualTo(hints + 1);
+        // INFO is not fenced, but a newer version in it is the same hint (snapshot create polls
+        // INFO with the new versions so that servers pull them at once); an older one is not.
+        for (long version : new long[] {6, 3}) {
+            DataClient.Reply info = await(client.request(DataFrame.TYPE_INFO, UID, version, 0, 0, null));
+            assertThat(info.status()).isEqualTo(CsStatus.OK);
+            info.release();
+        }
+        assertThat(meta.versionsBehindHints()).isEqualTo(hints + 2);
         server.close();
         ChunkServer again = start("cs1", new LocalMetaLink("test"));
         DataClient client2 = connect(again);

@@ -2,6 +2,8 @@ package io.basalt.cli;
 
 import io.basalt.client.ClientConfig;
 import io.basalt.client.ClusterClient;
+import io.basalt.client.LayerReclaim;
+import io.basalt.client.LayerSpace;
 import io.basalt.client.Snapshots;
 import io.basalt.common.Units;
 import io.basalt.meta.api.MetaException;
@@ -9,6 +11,7 @@ import io.basalt.meta.model.Volume;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -22,7 +25,7 @@ import picocli.CommandLine.Parameters;
                 "A snapshot is metadata only (no data is copied) and is exported read-only over NBD"
                         + " as nbd://HOST:PORT/vm1@s1."},
         subcommands = {SnapshotCommand.Create.class, SnapshotCommand.ListSnapshots.class,
-                SnapshotCommand.Delete.class})
+                SnapshotCommand.Delete.class, SnapshotCommand.Reclaim.class})
 final class SnapshotCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -30,6 +33,17 @@ final class SnapshotCommand implements Runnable {
     @Override
     public void run() {
         spec.commandLine().usage(System.out);
+    }
+
+    /** Runs {@code action} with a data-path client of the cluster (chunk servers asked directly). */
+    static <T> T withCluster(MetaOptions options, java.util.function.Function<ClusterClient, T> action) {
+        MetaOptions.quietRatis();
+        try (ClusterClient cluster = ClusterClient.connect(options.peers(), ClientConfig.defaults(),
+                new PrometheusRegistry())) {
+            return action.apply(cluster);
+        } catch (MetaException e) {
+            throw new UserError(e.getMessage(), e);
+        }
     }
 
     /** "vm1@s1" split in two; a one-line error naming the form otherwise. */
@@ -46,6 +60,28 @@ final class SnapshotCommand implements Runnable {
                 "snapshot", snapshot.snapshotName(), "sizeBytes", snapshot.sizeBytes(),
                 "chunks", snapshot.chunkCount(), "allocatedBytes", snapshot.allocatedBytes(),
                 "created", Instant.ofEpochMilli(snapshot.createdMillis()).toString());
+    }
+
+    /**
+     * {@link #json(Volume)} with the bytes its own chunks hold (data once, and raw on every
+     * chunklet) and the bytes it holds exclusively (-1: not known, a chunk server did not answer).
+     */
+    static String json(Volume snapshot, LayerSpace.Space stored, long exclusiveBytes) {
+        return TextTable.object("id", snapshot.id(), "name", snapshot.name(),
+                "snapshot", snapshot.snapshotName(), "sizeBytes", snapshot.sizeBytes(),
+                "chunks", snapshot.chunkCount(), "allocatedBytes", snapshot.allocatedBytes(),
+                "storedBytes", stored.dataBytes(), "storedRawBytes", stored.rawBytes(),
+                "storedUnanswered", stored.unanswered(), "exclusiveBytes", exclusiveBytes,
+                "created", Instant.ofEpochMilli(snapshot.createdMillis()).toString());
+    }
+
+    static String stored(LayerSpace.Space space) {
+        return Units.formatBytes(space.dataBytes())
+                + (space.unanswered() > 0 ? " (" + space.unanswered() + " chunklets unanswered)" : "");
+    }
+
+    static String exclusive(long bytes) {
+        return bytes < 0 ? "unknown (a chunk server did not answer)" : Units.formatBytes(bytes);
     }
 
     @Command(name = "create", mixinStandardHelpOptions = true,
@@ -106,14 +142,31 @@ final class SnapshotCommand implements Runnable {
         @Override
         public void run() {
             List<Volume> snapshots = options.call(c -> c.listSnapshots(volume));
+            // What each snapshot's own chunks hold on the chunk servers (INFO per chunklet), not
+            // meta's whole-chunk count: the blocks written between it and the snapshot below.
+            // EXCLUSIVE: what deleting it would free now (the blocks no layer reads through to it).
+            List<LayerSpace.Space> stored = new ArrayList<>();
+            java.util.Map<Long, Long> exclusive = snapshots.isEmpty() ? java.util.Map.of()
+                    : withCluster(options, cluster -> {
+                        for (Volume snapshot : snapshots) {
+                            stored.add(LayerSpace.of(cluster, snapshot));
+                        }
+                        return LayerReclaim.exclusiveBytes(cluster, snapshots);
+                    });
             if (options.json) {
-                System.out.println(TextTable.array(snapshots.stream().map(SnapshotCommand::json).toList()).json());
+                List<String> rows = new ArrayList<>();
+                for (int i = 0; i < snapshots.size(); i++) {
+                    rows.add(json(snapshots.get(i), stored.get(i), exclusive.get(snapshots.get(i).id())));
+                }
+                System.out.println(TextTable.array(rows).json());
                 return;
             }
-            TextTable table = new TextTable("NAME", "SIZE", "CHUNKS", "ALLOCATED", "CREATED");
-            for (Volume snapshot : snapshots) {
+            TextTable table = new TextTable("NAME", "SIZE", "CHUNKS", "ALLOCATED", "STORED", "EXCLUSIVE", "CREATED");
+            for (int i = 0; i < snapshots.size(); i++) {
+                Volume snapshot = snapshots.get(i);
                 table.row(snapshot.name(), Units.formatBytes(snapshot.sizeBytes()), snapshot.chunkCount(),
-                        Units.formatBytes(snapshot.allocatedBytes()), Instant.ofEpochMilli(snapshot.createdMillis()));
+                        Units.formatBytes(snapshot.allocatedBytes()), stored(stored.get(i)),
+                        exclusive(exclusive.get(snapshot.id())), Instant.ofEpochMilli(snapshot.createdMillis()));
             }
             table.print(System.out);
         }
@@ -132,10 +185,48 @@ final class SnapshotCommand implements Runnable {
         public void run() {
             String[] parts = split(fullName);
             Volume deleted = options.call(c -> c.deleteSnapshot(parts[0], parts[1]));
+            // Its layer stays (hidden) while a layer above reads through it; the blocks every layer
+            // above holds itself are freed now (meta freed a layer no one reads, chunks and all).
+            String freed;
+            try {
+                freed = describe(withCluster(options, LayerReclaim::reclaim));
+            } catch (RuntimeException e) {
+                // The delete is done; what is left is only space: say how to get it back.
+                freed = "freeing its blocks failed (" + e.getMessage() + "); run: basalt volume snapshot reclaim";
+            }
             if (options.json) {
                 System.out.println(json(deleted));
             } else {
-                System.out.println("deleted snapshot " + deleted.name());
+                System.out.println("deleted snapshot " + deleted.name() + "; " + freed);
+            }
+        }
+    }
+
+    static String describe(LayerReclaim.Result reclaimed) {
+        return "freed " + Units.formatBytes(reclaimed.trimmedBytes()) + " no layer reads any more (per copy)"
+                + (reclaimed.shadowedEcBytes() > 0 ? "; " + Units.formatBytes(reclaimed.shadowedEcBytes())
+                        + " of erasure-coded layers left in place (not freed yet)" : "")
+                + (reclaimed.skippedChunks() > 0 ? "; " + reclaimed.skippedChunks() + " chunks skipped (a chunk"
+                        + " server did not answer): run again: basalt volume snapshot reclaim" : "");
+    }
+
+    @Command(name = "reclaim", mixinStandardHelpOptions = true,
+            description = "Free the blocks of deleted snapshots that no layer reads any more (snapshot delete"
+                    + " does it; run this to finish one that was interrupted). Safe at any time.")
+    static final class Reclaim implements Runnable {
+        @Mixin
+        MetaOptions options;
+
+        @Override
+        public void run() {
+            LayerReclaim.Result reclaimed = withCluster(options, LayerReclaim::reclaim);
+            if (options.json) {
+                System.out.println(TextTable.object("hiddenLayers", reclaimed.hiddenLayers(),
+                        "trimmedBytes", reclaimed.trimmedBytes(), "shadowedEcBytes", reclaimed.shadowedEcBytes(),
+                        "skippedChunks", reclaimed.skippedChunks()));
+            } else {
+                System.out.println(reclaimed.hiddenLayers() + " deleted snapshot layers still read through; "
+                        + describe(reclaimed));
             }
         }
     }
@@ -236,14 +327,20 @@ final class SnapshotCommand implements Runnable {
 
     @Command(name = "flatten", mixinStandardHelpOptions = true,
             description = {"Copy into a clone (or a volume with snapshots) every block it reads from below, then"
-                    + " detach it, so the snapshot can be deleted. Takes the volume's lease: disconnect gateways"
-                    + " first. Resumable: run it again after an interruption."})
+                    + " detach it, so the snapshot can be deleted.",
+                    "When no gateway has the volume open, it runs here (with its lease); when one has, that gateway"
+                            + " copies in the background (see basalt volume info, or --wait). Progress is kept in"
+                            + " meta: an interrupted flatten resumes where it stopped."})
     static final class Flatten implements Runnable {
         @Mixin
         MetaOptions options;
 
         @Parameters(index = "0", paramLabel = "VOLUME")
         String volume;
+
+        @Option(names = "--wait", description = "When a gateway copies in the background, follow its progress"
+                + " until the volume is flat.")
+        boolean waitForIt;
 
         @Override
         public void run() {
@@ -254,17 +351,32 @@ final class SnapshotCommand implements Runnable {
             long started = System.nanoTime();
             try (ClusterClient cluster = ClusterClient.connect(peers, ClientConfig.defaults(), new PrometheusRegistry())) {
                 long[] size = {cluster.meta().getVolume(volume).sizeBytes()};
-                result = io.basalt.client.Flatten.run(cluster, volume, "flatten-" + ProcessHandle.current().pid(),
-                        done -> {
-                            if (showProgress) {
-                                System.err.printf(java.util.Locale.ROOT, "\rflattening %s: %d%%", volume,
-                                        done * 100 / Math.max(1, size[0]));
-                            }
-                        });
-            } catch (MetaException e) {
+                try {
+                    result = io.basalt.client.Flatten.run(cluster, volume, "flatten-" + ProcessHandle.current().pid(),
+                            done -> {
+                                if (showProgress) {
+                                    System.err.printf(java.util.Locale.ROOT, "\rflattening %s: %d%%", volume,
+                                            done * 100 / Math.max(1, size[0]));
+                                }
+                            });
+                } catch (Exception e) {
+                    if (!leaseHeld(e)) {
+                        throw e;
+                    }
+                    // A gateway has it open: it copies in the background (its writes and the copy
+                    // must not race, and only the lease holder may write).
+                    io.basalt.meta.model.FlattenProgress requested = io.basalt.client.Flatten.request(cluster, volume);
+                    if (!waitForIt) {
+                        printRequested(requested);
+                        return;
+                    }
+                    followUntilFlat(cluster);
+                    return;
+                }
+            } catch (MetaException | IllegalArgumentException e) {
                 throw new UserError(e.getMessage(), e);
-            } catch (IllegalArgumentException e) {
-                throw new UserError(e.getMessage(), e);
+            } catch (UserError e) {
+                throw e;
             } catch (java.util.concurrent.ExecutionException e) {
                 Throwable cause = e.getCause() == null ? e : e.getCause();
                 throw new UserError("flatten of \"" + volume + "\" failed: " + cause.getMessage()
@@ -285,5 +397,65 @@ final class SnapshotCommand implements Runnable {
                         + " copied up in " + millis + " ms; it no longer reads through a snapshot");
             }
         }
+
+        private static boolean leaseHeld(Throwable error) {
+            for (Throwable cause = error; cause != null; cause = cause.getCause()) {
+                if (cause instanceof MetaException meta && meta.error() == io.basalt.meta.api.MetaError.LEASE_HELD) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        private void printRequested(io.basalt.meta.model.FlattenProgress requested) {
+            if (options.json) {
+                System.out.println(progressJson(volume, requested));
+            } else {
+                System.out.println("flatten of " + volume + " requested: the gateway that has it open copies it in the"
+                        + " background (" + progressLine(requested) + "); follow it: basalt volume flatten " + volume
+                        + " --wait");
+            }
+        }
+
+        /** Polls meta once a second until the volume has no parent, printing the progress. */
+        private void followUntilFlat(ClusterClient cluster) throws InterruptedException {
+            boolean terminal = !options.json && System.console() != null;
+            while (true) {
+                Volume current = cluster.meta().getVolume(volume);
+                if (current.parentId() == 0) {
+                    if (terminal) {
+                        System.err.println();
+                    }
+                    System.out.println(options.json ? TextTable.object("volume", volume, "flat", true)
+                            : "flattened " + volume + " in the background; it no longer reads through a snapshot");
+                    return;
+                }
+                java.util.Optional<io.basalt.meta.model.FlattenProgress> progress = cluster.meta().getFlatten(volume);
+                if (progress.isEmpty()) {
+                    throw new UserError("the flatten of \"" + volume + "\" was dropped (the volume was rolled back);"
+                            + " run it again: basalt volume flatten " + volume);
+                }
+                if (terminal) {
+                    System.err.print("\rflattening " + volume + ": " + progressLine(progress.get()) + "   ");
+                }
+                Thread.sleep(1000);
+            }
+        }
+    }
+
+    /** "40% (16.0 MiB of 40.0 MiB), 2.1 MiB copied, 8.0 MiB/s, ETA 3 s". */
+    static String progressLine(io.basalt.meta.model.FlattenProgress progress) {
+        long percent = progress.cursorBytes() * 100 / Math.max(1, progress.sizeBytes());
+        long eta = progress.etaSeconds();
+        return percent + "% (" + Units.formatBytes(progress.cursorBytes()) + " of "
+                + Units.formatBytes(progress.sizeBytes()) + "), " + Units.formatBytes(progress.copiedBytes())
+                + " copied, " + Units.formatBytes((long) progress.bytesPerSecond()) + "/s"
+                + (eta >= 0 ? ", ETA " + eta + " s" : ", waiting for the first step");
+    }
+
+    static String progressJson(String volume, io.basalt.meta.model.FlattenProgress progress) {
+        return TextTable.object("volume", volume, "flat", false, "cursorBytes", progress.cursorBytes(),
+                "sizeBytes", progress.sizeBytes(), "copiedBytes", progress.copiedBytes(),
+                "bytesPerSecond", (long) progress.bytesPerSecond(), "etaSeconds", progress.etaSeconds());
     }
 }

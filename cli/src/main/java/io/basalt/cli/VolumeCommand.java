@@ -162,11 +162,26 @@ final class VolumeCommand implements Runnable {
             Volume volume = options.call(c -> c.getVolume(name));
             printInfo(volume, options.json);
             if (!options.json && !volume.isSnapshot()) {
-                // What each snapshot's layer holds (allocated chunks; not yet the part only it holds).
+                // Per snapshot: what its own chunks store (the blocks written between it and the one
+                // below) and what it holds exclusively (no layer reads through to it: freed by
+                // deleting it). Asked of the chunk servers (metadata only).
+                if (volume.parentId() != 0) {
+                    options.call(c -> c.getFlatten(volume.name())).ifPresent(progress -> System.out.println(
+                            "flatten: " + SnapshotCommand.progressLine(progress)));
+                }
                 List<Volume> snapshots = options.call(c -> c.listSnapshots(volume.name()));
-                for (Volume snapshot : snapshots) {
-                    System.out.println("snapshot " + snapshot.name() + ": " + Units.formatBytes(snapshot.allocatedBytes())
-                            + " allocated in " + snapshot.chunkCount() + " chunks");
+                if (!snapshots.isEmpty()) {
+                    SnapshotCommand.withCluster(options, cluster -> {
+                        java.util.Map<Long, Long> exclusive = io.basalt.client.LayerReclaim.exclusiveBytes(cluster,
+                                snapshots);
+                        for (Volume snapshot : snapshots) {
+                            System.out.println("snapshot " + snapshot.name() + ": "
+                                    + SnapshotCommand.stored(io.basalt.client.LayerSpace.of(cluster, snapshot))
+                                    + " stored in " + snapshot.chunkCount() + " chunks, "
+                                    + SnapshotCommand.exclusive(exclusive.get(snapshot.id())) + " exclusively");
+                        }
+                        return null;
+                    });
                 }
             }
         }

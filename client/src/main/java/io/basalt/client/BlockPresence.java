@@ -33,6 +33,7 @@ final class BlockPresence {
     /** BLOCK_MAP reply: per block u8 kind, u64 version, u32 CRC32C (docs/formats.md). */
     private static final int BLOCK_MAP_ENTRY_BYTES = 13;
     private static final int KIND_NEVER_WRITTEN = 0;
+    private static final int KIND_ZEROED = 1;
 
     /** Turns a reply (or its failure) into an AttemptFailure, or returns when it is OK. */
     @FunctionalInterface
@@ -52,12 +53,23 @@ final class BlockPresence {
 
     /** The absent blocks of [chunkOffset, chunkOffset + length) of {@code chunk}: bit i is block i. */
     CompletableFuture<BitSet> absent(Chunk chunk, Chunklet source, long chunkOffset, int lengthBytes) {
+        return absent(chunk, source, chunkOffset, lengthBytes, false);
+    }
+
+    /**
+     * Like {@link #absent(Chunk, Chunklet, long, int)}; with {@code zeroedAbsent}, a replicated
+     * chunk's zeroed blocks (a trim or write-zeroes: no data on disk) are reported absent too, for
+     * counting the blocks that hold space ({@link LayerReclaim}). An erasure-coded chunk's zeroes
+     * are written as data, so there it changes nothing.
+     */
+    CompletableFuture<BitSet> absent(Chunk chunk, Chunklet source, long chunkOffset, int lengthBytes,
+            boolean zeroedAbsent) {
         return policy.erasureCoded() ? absentEc(chunk, source, chunkOffset, lengthBytes)
-                : absentReplicated(chunk, source, chunkOffset, lengthBytes);
+                : absentReplicated(chunk, source, chunkOffset, lengthBytes, zeroedAbsent);
     }
 
     private CompletableFuture<BitSet> absentReplicated(Chunk chunk, Chunklet source, long chunkOffset,
-            int lengthBytes) {
+            int lengthBytes, boolean zeroedAbsent) {
         int blocks = lengthBytes >> BLOCK_SHIFT;
         return cluster.directory().address(source.csId()).thenCompose(address ->
                 cluster.connections().request(address, DataFrame.TYPE_BLOCK_MAP, chunk.uid(), chunk.version(),
@@ -75,7 +87,8 @@ final class BlockPresence {
                                 }
                                 BitSet absent = new BitSet(blocks);
                                 for (int i = 0; i < blocks; i++) {
-                                    if (payload.getByte(at + i * BLOCK_MAP_ENTRY_BYTES) == KIND_NEVER_WRITTEN) {
+                                    int kind = payload.getByte(at + i * BLOCK_MAP_ENTRY_BYTES);
+                                    if (kind == KIND_NEVER_WRITTEN || (zeroedAbsent && kind == KIND_ZEROED)) {
                                         absent.set(i);
                                     }
                                 }

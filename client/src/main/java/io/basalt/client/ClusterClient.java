@@ -104,7 +104,12 @@ public final class ClusterClient implements AutoCloseable {
      * with a {@link MetaException} LEASE_HELD naming the holder when another client has it).
      */
     public CompletableFuture<VolumeDevice> open(String name, String clientId) {
-        return callMeta("open_volume", () -> VolumeDevice.open(this, name, clientId));
+        return callMeta("open_volume", () -> VolumeDevice.open(this, name, clientId, true));
+    }
+
+    /** Like {@link #open} without the background flatten worker: for a flatten run in the foreground. */
+    CompletableFuture<VolumeDevice> openForFlatten(String name, String clientId) {
+        return callMeta("open_volume", () -> VolumeDevice.open(this, name, clientId, false));
     }
 
     /**

@@ -163,7 +163,7 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
                     DataFrame.writeHeader(out, type | DataFrame.REPLY, 0, requestId, chunkUid, 0, 0, 0, 0, 0);
                     reply(requestId, out, CsStatus.OK, 0);
                 }
-                case DataFrame.TYPE_INFO -> info(requestId, chunkUid);
+                case DataFrame.TYPE_INFO -> info(requestId, chunkUid, DataFrame.chunkVersion(frame));
                 case DataFrame.TYPE_BLOCK_MAP -> blockMap(frame, requestId, chunkUid);
                 case DataFrame.TYPE_STRIP_READ -> stripRead(frame, requestId, chunkUid);
                 case DataFrame.TYPE_PREPARE -> prepare(frame, requestId, chunkUid);
@@ -697,7 +697,13 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
     /** Largest range one BLOCK_MAP covers: 256 MiB of chunklet, a 832 KiB reply. */
     public static final long BLOCK_MAP_LENGTH_MAX_BYTES = 256L << 20;
 
-    private void info(long requestId, long chunkUid) {
+    /**
+     * INFO is not fenced (any version may ask), but a version newer than the known one is the same
+     * hint as for a fenced request: snapshot create polls INFO with the new versions, so this
+     * server pulls them at once instead of after its next heartbeat (docs/snapshots.md, "Fencing").
+     */
+    private void info(long requestId, long chunkUid, long requestVersion) {
+        service.versions().note(chunkUid, requestVersion);
         ChunkletStore.ChunkletInfo info = service.store().info(chunkUid);
         ByteBuf out = ctx.alloc().buffer(DataFrame.HEADER_BYTES + DataFrame.INFO_PAYLOAD_BYTES);
         DataFrame.writeHeader(out, DataFrame.TYPE_INFO | DataFrame.REPLY, 0, requestId, chunkUid,

@@ -195,6 +195,345 @@ class EcVolumeIT {
         }
     }
 
+    /**
+     * The golden-image case (docs/snapshots.md, "Space"): 20 clones of one image hold, on the chunk
+     * servers, only the blocks each one wrote; the image is stored once, in its snapshot. Space is
+     * what every chunklet says it holds (INFO), not meta's whole-chunk count. Each clone reads the
+     * image with its own blocks in place.
+     */
+    @Test
+    @Order(0)
+    void twentyClonesOfAnImageHoldOnlyTheBlocksEachWrote() throws Exception {
+        int imageBlocks = 256; // 1 MiB
+        int clones = 20;
+        int replicas = 3;
+        cluster.createVolume("gold", "4M", "rep3", "4M");
+        byte[] image = new byte[imageBlocks * 4096];
+        new Random(17).nextBytes(image);
+        try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
+                io.basalt.client.ClientConfig.defaults(), new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+            io.basalt.client.VolumeDevice gold = client.open("gold", "it-gold").get(60, TimeUnit.SECONDS);
+            try {
+                gold.write(0, io.netty.buffer.Unpooled.wrappedBuffer(image), false).get(60, TimeUnit.SECONDS);
+            } finally {
+                gold.close();
+            }
+            io.basalt.meta.model.Volume snapshot = io.basalt.client.Snapshots.create(client, "gold", "img",
+                    Duration.ofSeconds(30)).snapshot();
+            // The 20 clones at once (as 20 VMs booting from one image), each on a virtual thread.
+            List<java.util.concurrent.Future<?>> cloneRuns = new ArrayList<>();
+            try (var threads = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+                for (int c = 0; c < clones; c++) {
+                    int cloneIndex = c;
+                    cloneRuns.add(threads.submit(() -> {
+                        cloneAndCheck(client, cloneIndex, image, imageBlocks);
+                        return null;
+                    }));
+                }
+                for (var run : cloneRuns) {
+                    run.get(120, TimeUnit.SECONDS);
+                }
+            }
+            io.basalt.client.LayerSpace.Space imageSpace = io.basalt.client.LayerSpace.of(client, snapshot);
+            assertThat(imageSpace.unanswered()).isZero();
+            assertThat(imageSpace.dataBytes()).as("the image, stored once").isEqualTo(image.length);
+            assertThat(imageSpace.rawBytes()).isEqualTo((long) replicas * image.length);
+            long clonesRaw = 0;
+            for (int c = 0; c < clones; c++) {
+                io.basalt.client.LayerSpace.Space space = io.basalt.client.LayerSpace.of(client,
+                        client.meta().getVolume("gold-" + c));
+                assertThat(space.dataBytes()).as("clone %d holds the two blocks it wrote", c).isEqualTo(2 * 4096);
+                clonesRaw += space.rawBytes();
+            }
+            assertThat(clonesRaw).as("20 clones on disk, every replica").isEqualTo((long) clones * 2 * 4096 * replicas);
+            assertThat(io.basalt.client.LayerSpace.of(client, client.meta().getVolume("gold")).rawBytes())
+                    .as("the volume wrote nothing since the snapshot").isZero();
+        }
+        for (int c = 0; c < clones; c++) {
+            cluster.client().deleteVolume("gold-" + c);
+        }
+        cluster.client().deleteSnapshot("gold", "img");
+        cluster.client().deleteVolume("gold");
+    }
+
+    /**
+     * Space per snapshot and freeing on delete (docs/snapshots.md, "Space"): a snapshot holds
+     * exclusively the blocks every layer above it rewrote; deleting it frees them (the CLI's
+     * {@code snapshot delete} trims them on every replica of the hidden layer), a second reclaim
+     * finds nothing left, and the volume and the newer snapshot still read every byte.
+     */
+    @Test
+    @Order(0)
+    void deletingASnapshotFreesTheBlocksEveryLayerAboveRewrote() throws Exception {
+        int blocks = 256;
+        cluster.createVolume("space", "4M", "rep3", "4M");
+        byte[] expected = new byte[blocks * 4096];
+        try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
+                io.basalt.client.ClientConfig.defaults(), new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+            io.basalt.client.VolumeDevice device = client.open("space", "it-space").get(60, TimeUnit.SECONDS);
+            try {
+                // s1: blocks 0..255; s2: 0..127 rewritten; the volume: 0..63 rewritten again.
+                for (int[] pass : new int[][] {{blocks, 1}, {128, 2}, {64, 3}}) {
+                    byte[] data = new byte[pass[0] * 4096];
+                    new Random(pass[1]).nextBytes(data);
+                    device.write(0, io.netty.buffer.Unpooled.wrappedBuffer(data), false).get(60, TimeUnit.SECONDS);
+                    System.arraycopy(data, 0, expected, 0, data.length);
+                    if (pass[1] < 3) {
+                        io.basalt.client.Snapshots.create(client, "space", "s" + pass[1], Duration.ofSeconds(30));
+                    }
+                }
+            } finally {
+                device.close();
+            }
+            List<io.basalt.meta.model.Volume> snapshots = client.meta().listSnapshots("space");
+            Map<Long, Long> exclusive = io.basalt.client.LayerReclaim.exclusiveBytes(client, snapshots);
+            assertThat(exclusive.get(snapshots.get(0).id())).as("s1: the blocks s2 rewrote").isEqualTo(128 * 4096L);
+            assertThat(exclusive.get(snapshots.get(1).id())).as("s2: the blocks the volume rewrote")
+                    .isEqualTo(64 * 4096L);
+            long s1Raw = io.basalt.client.LayerSpace.of(client, snapshots.get(0)).rawBytes();
+            assertThat(s1Raw).isEqualTo(3L * blocks * 4096);
+            Tools.Result deleted = basaltCli("volume", "snapshot", "delete", "space@s1");
+            assertThat(deleted.ok()).as(deleted.describe()).isTrue();
+            assertThat(deleted.stdout()).contains("deleted snapshot space@s1; freed 512.0 KiB");
+            // The hidden layer keeps only what s2 reads through it: blocks 128..255, on 3 replicas.
+            io.basalt.meta.model.Volume hidden = client.meta().getLayer(snapshots.get(0).id()).orElseThrow();
+            assertThat(io.basalt.client.LayerSpace.of(client, hidden).rawBytes()).isEqualTo(3L * 128 * 4096);
+            assertThat(io.basalt.client.LayerReclaim.reclaim(client).trimmedBytes()).as("nothing left").isZero();
+            assertThat(readAll(client, "space", blocks)).as("the volume").isEqualTo(expected);
+            byte[] s2 = readAll(client, "space@s2", blocks);
+            assertThat(Arrays.copyOfRange(s2, 64 * 4096, blocks * 4096)).as("s2 past what the volume rewrote")
+                    .isEqualTo(Arrays.copyOfRange(expected, 64 * 4096, blocks * 4096));
+        }
+        cluster.client().deleteSnapshot("space", "s2");
+        cluster.client().deleteVolume("space");
+    }
+
+    /**
+     * Flatten in the background (docs/snapshots.md, "Flatten"): with the clone open by a writer
+     * (as a gateway has it), a request is recorded (what {@code volume flatten} does when the lease
+     * is held) and the writer's process copies; closed half-way (a gateway going away), the progress stays in meta and the
+     * next open resumes from it; writes go on throughout, and the flat clone reads the snapshot
+     * with every acknowledged write in place.
+     */
+    @Test
+    @Order(0)
+    void aFlattenRunsInTheBackgroundOfTheWriterAndResumesAfterItCloses() throws Exception {
+        int blocks = 4096; // 16 MiB: 8 background steps
+        cluster.createVolume("bg", "16M", "rep3", "4M");
+        byte[] expected = new byte[blocks * 4096];
+        try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
+                io.basalt.client.ClientConfig.defaults(), new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+            // A sparse image: one block in 16 (1 MiB), quick to write, spread over every step.
+            io.basalt.client.VolumeDevice image = client.open("bg", "it-bg").get(60, TimeUnit.SECONDS);
+            try {
+                Random random = new Random(5);
+                List<java.util.concurrent.CompletableFuture<Void>> imageWrites = new ArrayList<>();
+                for (int block = 0; block < blocks; block += 16) {
+                    byte[] data = new byte[4096];
+                    random.nextBytes(data);
+                    imageWrites.add(image.write((long) block * 4096, io.netty.buffer.Unpooled.wrappedBuffer(data),
+                            false));
+                    System.arraycopy(data, 0, expected, block * 4096, 4096);
+                }
+                for (var write : imageWrites) {
+                    write.get(60, TimeUnit.SECONDS);
+                }
+            } finally {
+                image.close();
+            }
+            client.meta().createSnapshot("bg", "s1"); // no writer: no fence to wait for
+            client.meta().cloneVolume("bg", "s1", "bg-clone");
+            long parentId = client.meta().getVolume("bg-clone").parentId();
+            io.basalt.client.VolumeDevice first = client.open("bg-clone", "it-gateway").get(60, TimeUnit.SECONDS);
+            Random writes = new Random(6);
+            // What `volume flatten` does when the lease is held (a CLI process would cost seconds of CI).
+            io.basalt.client.Flatten.request(client, "bg-clone");
+            // Write while the first holder copies; close it half-way (a gateway going away).
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            long cursor = 0;
+            while (cursor < (4 << 20) && System.nanoTime() < deadline) {
+                writeRandom(first, writes, expected, blocks);
+                cursor = client.meta().getFlatten("bg-clone").map(p -> p.cursorBytes()).orElse(0L);
+            }
+            first.close();
+            var stopped = client.meta().getFlatten("bg-clone");
+            assertThat(stopped).as("the progress stays in meta").isPresent();
+            assertThat(stopped.get().cursorBytes()).isGreaterThanOrEqualTo(4 << 20);
+            if (stopped.get().cursorBytes() >= blocks * 4096L) {
+                System.err.println("bg-clone: the first holder finished before it closed; resume not exercised");
+            }
+            // The next holder resumes from the cursor (not from 0) and detaches the parent.
+            io.basalt.client.VolumeDevice second = client.open("bg-clone", "it-gateway").get(60, TimeUnit.SECONDS);
+            try {
+                deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+                while (client.meta().getVolume("bg-clone").parentId() == parentId) {
+                    assertThat(System.nanoTime()).as("flat within 120 s").isLessThan(deadline);
+                    var progress = client.meta().getFlatten("bg-clone");
+                    progress.ifPresent(p -> assertThat(p.cursorBytes()).as("resumed, not restarted")
+                            .isGreaterThanOrEqualTo(stopped.get().cursorBytes() / (2 << 20) * (2 << 20)));
+                    writeRandom(second, writes, expected, blocks);
+                }
+                assertThat(client.meta().getFlatten("bg-clone")).isEmpty();
+                for (int i = 0; i < 20; i++) {
+                    writeRandom(second, writes, expected, blocks);
+                }
+                io.netty.buffer.ByteBuf read = io.netty.buffer.Unpooled.buffer(blocks * 4096);
+                second.read(0, blocks * 4096, read).get(60, TimeUnit.SECONDS);
+                assertThat(io.netty.buffer.ByteBufUtil.getBytes(read)).as("the flat clone").isEqualTo(expected);
+            } finally {
+                second.close();
+            }
+        }
+        // Flat: the snapshot has no clone reading from it any more.
+        cluster.client().deleteVolume("bg-clone");
+        cluster.client().deleteSnapshot("bg", "s1");
+        cluster.client().deleteVolume("bg");
+    }
+
+    /**
+     * kill -9 of the NBD gateway, the writer holding the lease (docs/snapshots.md): once while a
+     * snapshot is created, once while it flattens a clone in the background. A client writes
+     * sequence-numbered blocks through it at QD1; after each kill the gateway restarts (same client
+     * id, so it gets its leases back) and the client reconnects. Every block then holds its last
+     * acknowledged write, or the one write in flight at the kill; the snapshot holds every write
+     * acknowledged before the create was invoked and none invoked after it returned; the flatten
+     * resumes from its cursor and the flat clone reads the same as before it.
+     */
+    @Test
+    @Order(0)
+    void theGatewayKilledDuringSnapshotCreateAndFlattenLosesNoAcknowledgedWrite() throws Exception {
+        int blocks = 2048; // 8 MiB
+        cluster.createVolume("kill", "8M", "rep3", "4M");
+        NbdSeqWriter volumeWriter = new NbdSeqWriter(cluster::nbdPort, EcVolumeIT::logs, "kill", blocks);
+        // 1. kill -9 while the snapshot is being created.
+        volumeWriter.start();
+        volumeWriter.awaitAcked(100);
+        long createInvoked = System.nanoTime();
+        java.util.concurrent.CompletableFuture<Void> create;
+        try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
+                io.basalt.client.ClientConfig.defaults(), new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+            create = java.util.concurrent.CompletableFuture.runAsync(() -> {
+                try {
+                    io.basalt.client.Snapshots.create(client, "kill", "s1", Duration.ofSeconds(30));
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            Thread.sleep(30);
+            cluster.killGateway();
+            create.get(60, TimeUnit.SECONDS);
+        }
+        long createReturned = System.nanoTime();
+        volumeWriter.stop();
+        cluster.startGateway();
+        volumeWriter.checkEveryBlock(readExport("kill", blocks),
+                "volume after the kill");
+        volumeWriter.checkSnapshot(readExport("kill@s1", blocks), createInvoked,
+                createReturned);
+        // 2. kill -9 while the gateway flattens a clone of the snapshot in the background.
+        byte[] snapshot = readExport("kill@s1", blocks);
+        cluster.client().cloneVolume("kill", "s1", "kill-clone");
+        NbdSeqWriter cloneWriter = new NbdSeqWriter(cluster::nbdPort, EcVolumeIT::logs, "kill-clone", blocks,
+                snapshot);
+        cloneWriter.start();
+        cloneWriter.awaitAcked(20);
+        try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
+                io.basalt.client.ClientConfig.defaults(), new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+            io.basalt.client.Flatten.request(client, "kill-clone");
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (client.meta().getFlatten("kill-clone").map(p -> p.cursorBytes()).orElse(0L) == 0) {
+                assertThat(System.nanoTime()).as("the gateway starts the flatten within 60 s").isLessThan(deadline);
+                Thread.sleep(10);
+            }
+            cluster.killGateway();
+            cloneWriter.stop();
+            long cursor = client.meta().getFlatten("kill-clone").map(p -> p.cursorBytes()).orElse((long) blocks * 4096);
+            if (cursor >= (long) blocks * 4096) {
+                System.err.println("kill-clone: the gateway finished the flatten before the kill; resume not exercised");
+            }
+            cluster.startGateway();
+            cloneWriter.start(); // reopens the clone: the restarted gateway resumes the flatten
+            deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+            while (client.meta().getVolume("kill-clone").parentId() != 0) {
+                assertThat(System.nanoTime()).as("flat within 120 s" + logs()).isLessThan(deadline);
+                client.meta().getFlatten("kill-clone").ifPresent(p -> assertThat(p.cursorBytes())
+                        .as("resumed from its cursor").isGreaterThanOrEqualTo(cursor / (2 << 20) * (2 << 20)));
+                Thread.sleep(50);
+            }
+            cloneWriter.stop();
+        }
+        cloneWriter.checkEveryBlock(readExport("kill-clone", blocks),
+                "flat clone");
+        cluster.client().deleteVolume("kill-clone");
+        cluster.client().deleteSnapshot("kill", "s1");
+        cluster.client().deleteVolume("kill");
+    }
+
+    /** {@link NbdSeqWriter#readExport} with the daemons' logs in a failure. */
+    private static byte[] readExport(String export, int blocks) {
+        try {
+            return NbdSeqWriter.readExport(cluster.nbdPort(), export, blocks);
+        } catch (IOException | AssertionError e) {
+            throw new AssertionError("reading " + export + " through the gateway: " + e.getMessage() + logs(), e);
+        }
+    }
+
+    /** One acknowledged 4 KiB write at a random block, recorded in {@code expected}. */
+    private static void writeRandom(io.basalt.client.VolumeDevice device, Random random, byte[] expected, int blocks)
+            throws Exception {
+        int block = random.nextInt(blocks);
+        byte[] data = new byte[4096];
+        random.nextBytes(data);
+        device.write((long) block * 4096, io.netty.buffer.Unpooled.wrappedBuffer(data), false).get(60, TimeUnit.SECONDS);
+        System.arraycopy(data, 0, expected, block * 4096, 4096);
+    }
+
+    private static byte[] readAll(io.basalt.client.ClusterClient client, String name, int blocks) throws Exception {
+        io.basalt.client.VolumeDevice device = client.openReadOnly(name).get(60, TimeUnit.SECONDS);
+        try {
+            io.netty.buffer.ByteBuf read = io.netty.buffer.Unpooled.buffer(blocks * 4096);
+            device.read(0, blocks * 4096, read).get(60, TimeUnit.SECONDS);
+            return io.netty.buffer.ByteBufUtil.getBytes(read);
+        } finally {
+            device.close();
+        }
+    }
+
+    /** Clone {@code c} of gold@img writes two blocks of its own and reads them and the image back. */
+    private static void cloneAndCheck(io.basalt.client.ClusterClient client, int c, byte[] image, int imageBlocks)
+            throws Exception {
+        String name = "gold-" + c;
+        client.meta().cloneVolume("gold", "img", name);
+        io.basalt.client.VolumeDevice clone = client.open(name, "it-gold").get(60, TimeUnit.SECONDS);
+        try {
+            // Two blocks of its own: one over the image, one past it.
+            clone.write((long) c * 4096, cloneBlock(c), false).get(60, TimeUnit.SECONDS);
+            clone.write((long) (imageBlocks + c) * 4096, cloneBlock(c), false).get(60, TimeUnit.SECONDS);
+            // The first 32 blocks (its own block c among the image's) and its block past the image.
+            io.netty.buffer.ByteBuf read = io.netty.buffer.Unpooled.buffer(33 * 4096);
+            clone.read(0, 32 * 4096, read).get(60, TimeUnit.SECONDS);
+            clone.read((long) (imageBlocks + c) * 4096, 4096, read).get(60, TimeUnit.SECONDS);
+            byte[] expected = new byte[33 * 4096];
+            System.arraycopy(image, 0, expected, 0, 32 * 4096);
+            byte[] own = io.netty.buffer.ByteBufUtil.getBytes(cloneBlock(c));
+            System.arraycopy(own, 0, expected, c * 4096, 4096);
+            System.arraycopy(own, 0, expected, 32 * 4096, 4096);
+            assertThat(io.netty.buffer.ByteBufUtil.getBytes(read)).as("clone %s reads the image and its own blocks",
+                    name).isEqualTo(expected);
+        } finally {
+            clone.close();
+        }
+    }
+
+    /** A block only clone {@code c} writes. */
+    private static io.netty.buffer.ByteBuf cloneBlock(int c) {
+        io.netty.buffer.ByteBuf block = io.netty.buffer.Unpooled.buffer(4096);
+        while (block.isWritable()) {
+            block.writeInt(0xc10e0000 | c);
+        }
+        return block;
+    }
+
     private static final int SNAP_BLOCKS = 4096; // 16 MiB: two chunks
 
     private static void snapshotDuringWrites(String volume) throws Exception {

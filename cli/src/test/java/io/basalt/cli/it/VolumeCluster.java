@@ -138,6 +138,10 @@ final class VolumeCluster implements AutoCloseable {
         }
     }
 
+    int nbdPort() {
+        return nbdPort;
+    }
+
     String uri(String volume) {
         return "nbd://127.0.0.1:" + nbdPort + "/" + volume;
     }
@@ -217,6 +221,14 @@ final class VolumeCluster implements AutoCloseable {
 
     String s3Output() {
         return s3Output.toString();
+    }
+
+    /** kill -9 of the NBD gateway (no drain, no lease given back; it gets it back on restart). */
+    void killGateway() throws InterruptedException {
+        if (gateway != null && gateway.isAlive()) {
+            gateway.destroyForcibly();
+            gateway.waitFor(30, TimeUnit.SECONDS);
+        }
     }
 
     /** SIGTERM the gateway and wait: sessions drain, leases are released. */

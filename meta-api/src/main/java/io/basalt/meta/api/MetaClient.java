@@ -399,6 +399,19 @@ public final class MetaClient implements AutoCloseable {
         return Volume.decode(call(new MetaRequest.DetachParent(volume, expectedParentId)));
     }
 
+    /** Records a flatten's progress ({@code request}: a new one); see FlattenProgress. */
+    public io.basalt.meta.model.FlattenProgress setFlatten(String volume, long expectedParentId, long cursorBytes,
+            long copiedBytes, boolean request) {
+        return io.basalt.meta.model.FlattenProgress.decode(call(new MetaRequest.SetFlatten(volume, expectedParentId,
+                cursorBytes, copiedBytes, request)));
+    }
+
+    /** The volume's flatten under way, if any. */
+    public Optional<io.basalt.meta.model.FlattenProgress> getFlatten(String volume) {
+        WireReader in = call(new MetaRequest.GetFlatten(volume));
+        return in.bool() ? Optional.of(io.basalt.meta.model.FlattenProgress.decode(in)) : Optional.empty();
+    }
+
     /** The volume's named snapshots, oldest first. */
     public List<Volume> listSnapshots(String volume) {
         WireReader in = call(new MetaRequest.ListSnapshots(volume));
@@ -414,6 +427,17 @@ public final class MetaClient implements AutoCloseable {
     public Optional<Volume> getLayer(long volumeId) {
         WireReader in = call(new MetaRequest.GetLayer(volumeId));
         return in.bool() ? Optional.of(Volume.decode(in)) : Optional.empty();
+    }
+
+    /** Every layer: volumes, named snapshots and hidden (deleted, still read through) ones, by id. */
+    public List<Volume> listLayers() {
+        WireReader in = call(new MetaRequest.ListLayers());
+        int count = in.count(1);
+        List<Volume> layers = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            layers.add(Volume.decode(in));
+        }
+        return layers;
     }
 
     public List<Volume> listVolumes() {

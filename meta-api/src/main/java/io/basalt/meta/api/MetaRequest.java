@@ -32,7 +32,8 @@ public sealed interface MetaRequest
         MetaRequest.DrainCs, MetaRequest.RemoveCs, MetaRequest.CollectTombstones, MetaRequest.ListRecoveryTasks,
         MetaRequest.GetChunkMap, MetaRequest.RecoveryStatus, MetaRequest.SetVolumeQos,
         MetaRequest.CreateSnapshot, MetaRequest.DeleteSnapshot, MetaRequest.RollbackVolume,
-        MetaRequest.CloneVolume, MetaRequest.ListSnapshots, MetaRequest.GetLayer, MetaRequest.DetachParent,
+        MetaRequest.CloneVolume, MetaRequest.ListSnapshots, MetaRequest.GetLayer, MetaRequest.ListLayers, MetaRequest.DetachParent,
+        MetaRequest.SetFlatten, MetaRequest.GetFlatten,
         ObjectRequest {
     int FORMAT_VERSION = 1;
     int OFFSET_FORMAT_VERSION = 0;
@@ -100,8 +101,11 @@ public sealed interface MetaRequest
             case ROLLBACK_VOLUME -> new RollbackVolume(in.string(), in.string());
             case CLONE_VOLUME -> new CloneVolume(in.string(), in.string(), in.string());
             case DETACH_PARENT -> new DetachParent(in.string(), in.i64());
+            case SET_FLATTEN -> new SetFlatten(in.string(), in.i64(), in.i64(), in.i64(), in.bool());
+            case GET_FLATTEN -> new GetFlatten(in.string());
             case LIST_SNAPSHOTS -> new ListSnapshots(in.string());
             case GET_LAYER -> new GetLayer(in.i64());
+            case LIST_LAYERS -> new ListLayers();
             case GET_VOLUME -> new GetVolume(in.string());
             case LIST_VOLUMES -> new ListVolumes();
             case GET_CHUNK -> new GetChunk(in.i64(), in.i64());
@@ -300,6 +304,25 @@ public sealed interface MetaRequest
         }
     }
 
+    /**
+     * A flatten's progress for the volume's parent {@code expectedParentId}; {@code request}
+     * starts a new one (its start time is now).
+     */
+    record SetFlatten(String volume, long expectedParentId, long cursorBytes, long copiedBytes,
+                      boolean request) implements MetaRequest {
+        public MetaOp op() { return MetaOp.SET_FLATTEN; }
+        public void encodeBody(WireWriter out) {
+            out.string(volume).i64(expectedParentId).i64(cursorBytes).i64(copiedBytes).bool(request);
+        }
+    }
+
+    record GetFlatten(String volume) implements MetaRequest {
+        public MetaOp op() { return MetaOp.GET_FLATTEN; }
+        public void encodeBody(WireWriter out) {
+            out.string(volume);
+        }
+    }
+
     record ListSnapshots(String volume) implements MetaRequest {
         public MetaOp op() { return MetaOp.LIST_SNAPSHOTS; }
         public void encodeBody(WireWriter out) {
@@ -313,6 +336,15 @@ public sealed interface MetaRequest
         public void encodeBody(WireWriter out) {
             out.i64(volumeId);
         }
+    }
+
+    /**
+     * Every layer record (volumes, named snapshots, hidden deleted snapshots), in id order: how a
+     * client finds the layers that read through one (its children), to free what they all shadow.
+     */
+    record ListLayers() implements MetaRequest {
+        public MetaOp op() { return MetaOp.LIST_LAYERS; }
+        public void encodeBody(WireWriter out) {}
     }
 
     record GetVolume(String name) implements MetaRequest {

@@ -72,6 +72,11 @@ public final class MetaRequestForm {
             case MetaRequest.ListSnapshots r -> checkName(r.volume());
             case MetaRequest.DetachParent r -> firstNonNull(checkName(r.volume()), r.expectedParentId() <= 0
                     ? "parent layer id " + r.expectedParentId() + " (must be > 0)" : null);
+            case MetaRequest.SetFlatten r -> firstNonNull(checkName(r.volume()), r.expectedParentId() <= 0
+                    ? "parent layer id " + r.expectedParentId() + " (must be > 0)" : null,
+                    r.cursorBytes() < 0 || r.copiedBytes() < 0 ? "flatten cursor " + r.cursorBytes() + ", copied "
+                            + r.copiedBytes() + " (must be >= 0)" : null);
+            case MetaRequest.GetFlatten r -> checkName(r.volume());
             case MetaRequest.GetLayer r -> r.volumeId() <= 0 ? "volume id " + r.volumeId()
                     + " (must be > 0)" : null;
             case ObjectRequest r -> ObjectRequestForm.checkForm(r);

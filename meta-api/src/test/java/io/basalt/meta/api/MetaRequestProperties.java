@@ -78,7 +78,11 @@ class MetaRequestProperties {
                 Combinators.combine(text, text, text).as(MetaRequest.CloneVolume::new),
                 Combinators.combine(text, longs).as(MetaRequest.DetachParent::new),
                 text.map(MetaRequest.ListSnapshots::new),
-                longs.map(MetaRequest.GetLayer::new)));
+                longs.map(MetaRequest.GetLayer::new),
+                Arbitraries.just(new MetaRequest.ListLayers()),
+                Combinators.combine(text, longs, longs, longs, Arbitraries.of(true, false))
+                        .as(MetaRequest.SetFlatten::new),
+                text.map(MetaRequest.GetFlatten::new)));
     }
 
     static Arbitrary<io.basalt.meta.model.VolumeQos> qos() {

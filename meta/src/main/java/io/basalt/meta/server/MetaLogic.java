@@ -91,6 +91,7 @@ public final class MetaLogic {
             case MetaRequest.RollbackVolume r -> VolumeSnapshotLogic.rollbackVolume(r, context, tx);
             case MetaRequest.CloneVolume r -> VolumeSnapshotLogic.cloneVolume(r, context, tx);
             case MetaRequest.DetachParent r -> VolumeSnapshotLogic.detachParent(r, tx);
+            case MetaRequest.SetFlatten r -> VolumeSnapshotLogic.setFlatten(r, context, tx);
             case ObjectRequest r -> ObjectLogic.apply(r, context, tx);
             default -> MetaReply.error(MetaError.INVALID,
                     request.op() + " is a read; it does not go through the log");
@@ -369,6 +370,7 @@ public final class MetaLogic {
             removeChunk(tx, volume, chunk);
         }
         tx.delete(Table.LEASE, Keys.u64(volume.id()));
+        tx.delete(Table.FLATTEN, Keys.u64(volume.id()));
         tx.delete(Table.VOLUME, Keys.u64(volume.id()));
         tx.delete(Table.VOLUME_NAME, Keys.ascii(volume.name()));
         VolumeSnapshotLogic.collectOrphans(tx);
@@ -555,6 +557,8 @@ public final class MetaLogic {
             }
             case MetaRequest.ListSnapshots r -> VolumeSnapshotLogic.listSnapshots(r, store);
             case MetaRequest.GetLayer r -> VolumeSnapshotLogic.getLayer(r, store);
+            case MetaRequest.ListLayers r -> VolumeSnapshotLogic.listLayers(store);
+            case MetaRequest.GetFlatten r -> VolumeSnapshotLogic.getFlatten(r, store);
             case MetaRequest.GetChunk r -> {
                 byte[] chunk = store.get(Table.CHUNK, Keys.u64u64(r.volumeId(), r.index()));
                 yield encode(out -> {

@@ -11,6 +11,7 @@ import io.basalt.meta.api.MetaReply;
 import io.basalt.meta.api.MetaRequest;
 import io.basalt.meta.api.WireReader;
 import io.basalt.meta.model.Chunk;
+import io.basalt.meta.model.FlattenProgress;
 import io.basalt.meta.model.Lease;
 import io.basalt.meta.model.Policy;
 import io.basalt.meta.model.Volume;
@@ -133,6 +134,7 @@ final class VolumeSnapshotLogic {
         for (Chunk chunk : MetaLogic.chunksOf(tx.store(), volume.id())) {
             MetaLogic.removeChunk(tx, volume, chunk);
         }
+        tx.delete(Table.FLATTEN, Keys.u64(volume.id())); // it copied from the parent dropped now
         Volume rolledBack = volume.withParent(snapshot.id()).withChunkCount(0)
                 .withSize(snapshot.sizeBytes());
         putVolume(tx, rolledBack);
@@ -173,8 +175,49 @@ final class VolumeSnapshotLogic {
         }
         Volume detached = volume.withParent(0);
         putVolume(tx, detached);
+        tx.delete(Table.FLATTEN, Keys.u64(volume.id())); // done
         collectOrphans(tx);
         return encode(detached::encode);
+    }
+
+    /**
+     * Records a flatten's progress (or, with {@code request}, a new request from cursor 0 or
+     * wherever the caller starts) for the volume's current parent; refused when the parent is not
+     * the expected one (rolled back or already detached meanwhile).
+     */
+    static byte[] setFlatten(MetaRequest.SetFlatten r, EntryContext context, Tx tx) {
+        Volume volume = getVolumeByName(tx, r.volume());
+        if (volume == null) {
+            return notFound(r.volume());
+        }
+        if (volume.parentId() == 0 || volume.parentId() != r.expectedParentId()) {
+            return MetaReply.error(MetaError.PRECONDITION_FAILED, "volume \"" + r.volume() + "\" "
+                    + (volume.parentId() == 0 ? "reads through no snapshot: nothing to flatten"
+                    : "changed layers (parent " + volume.parentId() + ", expected " + r.expectedParentId()
+                            + "); run it again: basalt volume flatten " + r.volume()));
+        }
+        byte[] known = tx.get(Table.FLATTEN, Keys.u64(volume.id()));
+        FlattenProgress before = known == null ? null : FlattenProgress.decode(new WireReader(known));
+        boolean fresh = r.request() || before == null || before.parentId() != volume.parentId();
+        FlattenProgress progress = new FlattenProgress(volume.parentId(), volume.sizeBytes(),
+                Math.min(r.cursorBytes(), volume.sizeBytes()), r.copiedBytes(),
+                fresh ? context.timeMillis() : before.startedMillis(), context.timeMillis());
+        tx.put(Table.FLATTEN, Keys.u64(volume.id()), progress.toByteArray());
+        return encode(progress::encode);
+    }
+
+    static byte[] getFlatten(MetaRequest.GetFlatten r, MetaStore store) {
+        Volume volume = getVolumeByName(store, r.volume());
+        if (volume == null) {
+            return notFound(r.volume());
+        }
+        byte[] value = store.get(Table.FLATTEN, Keys.u64(volume.id()));
+        return encode(out -> {
+            out.bool(value != null);
+            if (value != null) {
+                out.bytes(value);
+            }
+        });
     }
 
     /** Refusal text of a volume with named snapshots (delete) ; null when it has none. */
@@ -211,6 +254,20 @@ final class VolumeSnapshotLogic {
             out.i32(snapshots.size());
             for (Volume snapshot : snapshots) {
                 snapshot.encode(out);
+            }
+        });
+    }
+
+    /** Every volume record (volumes, snapshots, hidden layers; internal volumes too), in id order. */
+    static byte[] listLayers(MetaStore store) {
+        List<byte[]> records = new ArrayList<>();
+        for (MetaStore.Entry entry : store.scan(Table.VOLUME, new byte[0])) {
+            records.add(entry.value());
+        }
+        return encode(out -> {
+            out.i32(records.size());
+            for (byte[] record : records) {
+                out.bytes(record);
             }
         });
     }

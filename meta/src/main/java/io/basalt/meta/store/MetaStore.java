@@ -89,7 +89,9 @@ public final class MetaStore implements AutoCloseable {
          */
         S3_UPLOAD_DONE("s3upload_done"),
         /** The same by completion time, for expiry: i64 completedMillis | s3upload_done key -> empty. */
-        S3_UPLOAD_DONE_TIME("s3upload_done_time");
+        S3_UPLOAD_DONE_TIME("s3upload_done_time"),
+        /** A flatten under way: u64 volumeId -> FlattenProgress (docs/formats.md, "Flatten progress"). */
+        FLATTEN("flatten");
 
         final String familyName;
 

@@ -8,6 +8,7 @@ import io.basalt.meta.api.MetaReply;
 import io.basalt.meta.api.MetaRequest;
 import io.basalt.meta.api.WireReader;
 import io.basalt.meta.model.Chunk;
+import io.basalt.meta.model.FlattenProgress;
 import io.basalt.meta.model.Volume;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -150,9 +151,25 @@ class VolumeSnapshotLogicTest {
         // vm1 still reads through the layer: its chunk stays.
         assertThat(chunks(s1.id())).hasSize(1);
         assertThat(volume("vm1").parentId()).isEqualTo(s1.id());
+        // LIST_LAYERS names the hidden layer with the volume that reads through it (how a client
+        // finds a layer's children to free what they all shadow).
+        assertThat(layers()).containsEntry(".layer." + s1.id(), 0L).containsEntry("vm1", s1.id());
         meta.ok(new MetaRequest.DeleteVolume("vm1"));
+        assertThat(layers()).doesNotContainKeys("vm1", ".layer." + s1.id());
         assertThat(chunks(s1.id())).isEmpty();
         assertThat(meta.read(new MetaRequest.GetLayer(s1.id())).bodyOrThrow().bool()).isFalse();
+    }
+
+    /** LIST_LAYERS as name to parent id. */
+    private java.util.Map<String, Long> layers() {
+        io.basalt.meta.api.WireReader in = meta.read(new MetaRequest.ListLayers()).bodyOrThrow();
+        int count = in.i32();
+        java.util.Map<String, Long> layers = new java.util.HashMap<>();
+        for (int i = 0; i < count; i++) {
+            Volume layer = Volume.decode(in);
+            layers.put(layer.name(), layer.parentId());
+        }
+        return layers;
     }
 
     @Test
@@ -169,6 +186,43 @@ class VolumeSnapshotLogicTest {
                         + " volume flatten vm2");
         meta.ok(new MetaRequest.DeleteVolume("vm2"));
         meta.ok(new MetaRequest.DeleteSnapshot("vm1", "s1"));
+    }
+
+    @Test
+    void flattenProgressIsKeptPerParentAndClearedByDetachRollbackAndDelete() {
+        meta.create("vm1", 64L << 20, "rep3");
+        Volume s1 = Volume.decode(meta.ok(new MetaRequest.CreateSnapshot("vm1", "s1")));
+        Volume vm2 = Volume.decode(meta.ok(new MetaRequest.CloneVolume("vm1", "s1", "vm2")));
+        assertThat(flatten("vm2")).isNull();
+        FlattenProgress requested = FlattenProgress.decode(meta.ok(
+                new MetaRequest.SetFlatten("vm2", s1.id(), 0, 0, true)));
+        assertThat(requested.parentId()).isEqualTo(s1.id());
+        assertThat(requested.sizeBytes()).isEqualTo(vm2.sizeBytes());
+        meta.ok(new MetaRequest.SetFlatten("vm2", s1.id(), 8L << 20, 4096, false));
+        FlattenProgress stepped = flatten("vm2");
+        assertThat(stepped.cursorBytes()).isEqualTo(8L << 20);
+        assertThat(stepped.copiedBytes()).isEqualTo(4096);
+        assertThat(stepped.startedMillis()).isEqualTo(requested.startedMillis());
+        assertThat(refusal(new MetaRequest.SetFlatten("vm2", s1.id() + 100, 0, 0, false),
+                MetaError.PRECONDITION_FAILED)).contains("changed layers").contains("basalt volume flatten vm2");
+        meta.ok(new MetaRequest.DetachParent("vm2", s1.id()));
+        assertThat(flatten("vm2")).isNull();
+        assertThat(refusal(new MetaRequest.SetFlatten("vm2", s1.id(), 0, 0, true), MetaError.PRECONDITION_FAILED))
+                .isEqualTo("volume \"vm2\" reads through no snapshot: nothing to flatten");
+        meta.ok(new MetaRequest.CloneVolume("vm1", "s1", "vm3"));
+        Volume t1 = Volume.decode(meta.ok(new MetaRequest.CreateSnapshot("vm3", "t1")));
+        meta.ok(new MetaRequest.SetFlatten("vm3", t1.id(), 0, 0, true));
+        meta.ok(new MetaRequest.RollbackVolume("vm3", "t1"));
+        assertThat(flatten("vm3")).as("a rollback drops the progress (the parent it copied from changed)").isNull();
+        meta.ok(new MetaRequest.SetFlatten("vm3", t1.id(), 0, 0, true));
+        meta.ok(new MetaRequest.DeleteSnapshot("vm3", "t1"));
+        meta.ok(new MetaRequest.DeleteVolume("vm3"));
+        assertThat(meta.read(new MetaRequest.GetFlatten("vm3")).error()).isEqualTo(MetaError.NOT_FOUND);
+    }
+
+    private FlattenProgress flatten(String volume) {
+        WireReader in = meta.read(new MetaRequest.GetFlatten(volume)).bodyOrThrow();
+        return in.bool() ? FlattenProgress.decode(in) : null;
     }
 
     @Test

@@ -1,0 +1,72 @@
+package io.basalt.client;
+
+import io.basalt.common.block.BlockDeviceException.Kind;
+import io.basalt.meta.model.Chunk;
+import io.basalt.meta.model.Chunklet;
+import io.basalt.meta.model.ChunkletState;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+
+/**
+ * Which chunklet of a chunk plays which part in I/O, from its state alone: the primary of a
+ * replicated chunk, the stripe master of an erasure-coded one, and who takes writes or may be read.
+ */
+final class ChunkRoles {
+    private ChunkRoles() {}
+
+    /**
+     * The chunklet reads and writes go to first: the first UPTODATE one, else the first MIGRATING
+     * one (the source of a move holds current data; rep1 has nothing else while it moves).
+     */
+    static Chunklet primary(Chunk chunk) {
+        for (Chunklet chunklet : chunk.chunklets()) {
+            if (chunklet.state() == ChunkletState.UPTODATE) {
+                return chunklet;
+            }
+        }
+        for (Chunklet chunklet : chunk.chunklets()) {
+            if (chunklet.state() == ChunkletState.MIGRATING) {
+                return chunklet;
+            }
+        }
+        throw AttemptFailure.giveUp(Kind.IO, "chunk " + Long.toHexString(chunk.uid()) + " (version "
+                + chunk.version() + ") has no up-to-date replica left: " + chunk.chunklets());
+    }
+
+    /**
+     * UPTODATE, MIGRATING (the source of a move stays current until the move ends) and RECOVERING
+     * chunklets (a replacement or a move's target being filled must not miss new writes).
+     */
+    static boolean takesWrites(Chunklet chunklet) {
+        return chunklet.state() == ChunkletState.UPTODATE || chunklet.state() == ChunkletState.MIGRATING
+                || chunklet.state() == ChunkletState.RECOVERING;
+    }
+
+    /** Holds current data that may be read: UPTODATE, or MIGRATING (the source of a move). */
+    static boolean readable(Chunklet chunklet) {
+        return chunklet.state() == ChunkletState.UPTODATE || chunklet.state() == ChunkletState.MIGRATING;
+    }
+
+    /**
+     * The chunklets of an EC chunk in column order. One per column: meta moves an EC column by
+     * REPLACE (a column has one address in a stripe's layout), never with a second, MIGRATING
+     * entry as it does for replicas.
+     */
+    static List<Chunklet> ecColumns(Chunk chunk) {
+        List<Chunklet> columns = new ArrayList<>(chunk.chunklets());
+        columns.sort(Comparator.comparingInt(Chunklet::index));
+        return columns;
+    }
+
+    /** The stripe master of an EC chunk with {@code dataCount} data columns: the first UPTODATE parity column. */
+    static Chunklet ecMaster(Chunk chunk, int dataCount) {
+        for (Chunklet column : ecColumns(chunk)) {
+            if (column.index() >= dataCount && column.state() == ChunkletState.UPTODATE) {
+                return column;
+            }
+        }
+        throw AttemptFailure.giveUp(Kind.IO, "chunk " + Long.toHexString(chunk.uid()) + " (version " + chunk.version()
+                + ") has no up-to-date parity column to act as stripe master: " + chunk.chunklets());
+    }
+}

@@ -1,0 +1,241 @@
+package io.basalt.client;
+
+import static io.basalt.protocol.data.BlockCrc.BLOCK_SHIFT;
+import static io.basalt.protocol.data.BlockCrc.BLOCK_SIZE_BYTES;
+
+import io.basalt.meta.model.Chunk;
+import io.basalt.meta.model.Chunklet;
+import io.basalt.meta.model.ChunkletState;
+import io.basalt.meta.model.Policy;
+import io.basalt.protocol.data.BlockCrc;
+import io.basalt.protocol.data.DataClient;
+import io.basalt.protocol.data.DataFrame;
+import io.basalt.protocol.data.EcLayout;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.CompositeByteBuf;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Pieces of an erasure-coded chunk (docs/client.md, "Erasure-coded volumes").
+ *
+ * <p>Design note. A chunk of an ec(k, m) volume is k data columns and m parity columns;
+ * chunk-logical byte x is in stripe x / (k * 4096), column (x / 4096) % k. Writes (and zeroes:
+ * parity must cover them and versions must advance) go whole to the stripe master (the first
+ * UPTODATE parity column), which runs the two-phase commit. Reads go straight to the data columns;
+ * anything they cannot give (down, corrupt, an undecided strip) is read through the master, which
+ * reconstructs it from k strips whose versions agree.
+ */
+final class EcPieces implements ChunkPieces {
+    private static final Logger log = LoggerFactory.getLogger(EcPieces.class);
+
+    private final ClusterClient cluster;
+    private final Policy policy;
+    private final ByteBufAllocator alloc;
+    private final ChunkMap chunks;
+    private final ChunkRetries retries;
+
+    EcPieces(ClusterClient cluster, Policy policy, ByteBufAllocator alloc, ChunkMap chunks, ChunkRetries retries) {
+        this.cluster = cluster;
+        this.policy = policy;
+        this.alloc = alloc;
+        this.chunks = chunks;
+        this.retries = retries;
+    }
+
+    @Override
+    public Chunklet presenceSource(Chunk chunk) {
+        return ChunkRoles.ecMaster(chunk, policy.dataCount());
+    }
+
+    @Override
+    public CompletableFuture<Void> zero(int type, Chunk chunk, long chunkOffset, int lengthBytes) {
+        return zeroes(chunk, chunkOffset, lengthBytes);
+    }
+
+    @Override
+    public CompletableFuture<Void> write(Chunk chunk, long chunkOffset, ByteBuf data, int dataIndex,
+            int lengthBytes, int[] crcs, int firstBlock) {
+        Chunklet master = presenceSource(chunk);
+        return layoutOf(chunk, master).thenCompose(layout -> {
+            int blocks = lengthBytes >> BLOCK_SHIFT;
+            ByteBuf trailer = alloc.buffer(4 * blocks + layout.encodedBytes());
+            for (int i = 0; i < blocks; i++) {
+                trailer.writeInt(crcs[firstBlock + i]);
+            }
+            layout.writeTo(trailer);
+            CompositeByteBuf payload = alloc.compositeBuffer(2);
+            payload.addComponents(true, data.retainedSlice(dataIndex, lengthBytes), trailer);
+            return toMaster(chunk, master, layout, DataFrame.TYPE_EC_WRITE, chunkOffset, lengthBytes, payload,
+                    reply -> null);
+        });
+    }
+
+    /** Zeroes go through the master like data: parity must cover them, and versions must advance. */
+    private CompletableFuture<Void> zeroes(Chunk chunk, long chunkOffset, int lengthBytes) {
+        ByteBuf zeroes = alloc.directBuffer(lengthBytes).writeZero(lengthBytes);
+        int[] crcs = new int[lengthBytes >> BLOCK_SHIFT];
+        Arrays.fill(crcs, BlockCrc.ZERO_BLOCK_CRC);
+        return write(chunk, chunkOffset, zeroes, 0, lengthBytes, crcs, 0)
+                .whenComplete((ignored, error) -> zeroes.release());
+    }
+
+    @Override
+    public CompletableFuture<Void> read(Chunk chunk, long chunkOffset, int lengthBytes, ByteBuf destination,
+            int destinationIndex) {
+        int k = policy.dataCount();
+        List<Chunklet> columns = ChunkRoles.ecColumns(chunk);
+        long stripeBytes = (long) k * BLOCK_SIZE_BYTES;
+        long firstStripe = chunkOffset / stripeBytes;
+        long lastStripe = (chunkOffset + lengthBytes - 1) / stripeBytes;
+        List<CompletableFuture<AttemptFailure>> parts = new ArrayList<>();
+        for (int c = 0; c < k; c++) {
+            // Column c's strips in the range: a contiguous run of stripes (the ends may not reach c).
+            long from = firstStripe * stripeBytes + (long) c * BLOCK_SIZE_BYTES >= chunkOffset ? firstStripe
+                    : firstStripe + 1;
+            long to = lastStripe * stripeBytes + (long) c * BLOCK_SIZE_BYTES < chunkOffset + lengthBytes ? lastStripe
+                    : lastStripe - 1;
+            if (from > to) {
+                continue;
+            }
+            Chunklet column = columns.get(c);
+            if (column.state() != ChunkletState.UPTODATE) {
+                parts.add(CompletableFuture.completedFuture(AttemptFailure.retry("ec_degraded", "column " + c
+                        + " is " + column.state())));
+                continue;
+            }
+            int column0 = c;
+            int strips = (int) (to - from + 1);
+            parts.add(cluster.directory().address(column.csId()).thenCompose(address ->
+                    cluster.connections().request(address, DataFrame.TYPE_READ, chunk.uid(), chunk.version(),
+                            from * BLOCK_SIZE_BYTES, strips * BLOCK_SIZE_BYTES, null).handle((reply, error) -> {
+                                try {
+                                    retries.checkReply(column, address, "read", reply, error, List.of());
+                                    ByteBuf payload = reply.payload();
+                                    int dataAt = payload.readerIndex();
+                                    int bytes = strips * BLOCK_SIZE_BYTES;
+                                    if (payload.readableBytes() != bytes + 4 * strips) {
+                                        throw AttemptFailure.report("bad_reply", List.of(column.csId()),
+                                                "chunk server " + column.csId() + " sent " + payload.readableBytes()
+                                                        + " bytes for a " + bytes + "-byte read");
+                                    }
+                                    ByteBuffer view = BlockCrc.blocksView(payload, dataAt, strips);
+                                    for (int i = 0; i < strips; i++) {
+                                        if (BlockCrc.ofBlock(view, payload, dataAt, i)
+                                                != payload.getInt(dataAt + bytes + 4 * i)) {
+                                            cluster.metrics().corruptReads.inc();
+                                            throw AttemptFailure.report("corrupt_reply", List.of(column.csId()),
+                                                    "strip " + (from + i) + " of column " + column0 + " of chunk "
+                                                            + Long.toHexString(chunk.uid()) + " fails its CRC32C");
+                                        }
+                                        long logical = (from + i) * stripeBytes + (long) column0 * BLOCK_SIZE_BYTES;
+                                        // Columns answer on different threads: each copies through its
+                                        // own NIO view (ByteBuf.setBytes is not safe from several
+                                        // threads at once; seen: BufferOverflowException in the
+                                        // adaptive allocator's shared internal buffer).
+                                        copyStrip(destination, destinationIndex + (int) (logical - chunkOffset),
+                                                payload, dataAt + i * BLOCK_SIZE_BYTES);
+                                    }
+                                    return (AttemptFailure) null;
+                                } catch (AttemptFailure failure) {
+                                    return failure;
+                                } finally {
+                                    ChunkRetries.release(reply);
+                                }
+                            })));
+        }
+        return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new)).thenCompose(ignored -> {
+            List<Integer> failed = new ArrayList<>();
+            boolean anyFailure = false;
+            for (CompletableFuture<AttemptFailure> part : parts) {
+                AttemptFailure failure = part.join();
+                if (failure != null) {
+                    anyFailure = true;
+                    if (failure.remedy == AttemptFailure.Remedy.REPORT) {
+                        failed.addAll(failure.failedCsIds);
+                    }
+                }
+            }
+            if (!anyFailure) {
+                return CompletableFuture.completedFuture(null);
+            }
+            cluster.metrics().retries.labelValues("read", "ec_reconstruct").inc();
+            // Meta marks them, so writes leave them out and the recoverer rebuilds them (or the
+            // directory learns that one restarted elsewhere): the master is then told the news.
+            CompletableFuture<Void> reported = failed.isEmpty() ? CompletableFuture.completedFuture(null)
+                    : retries.report(chunk, failed).exceptionally(error -> {
+                        log.warn("reporting failed columns of chunk {}: {}", Long.toHexString(chunk.uid()),
+                                ChunkRetries.rootMessage(error));
+                        return null;
+                    });
+            return reported.thenCompose(done -> chunks.lookup(chunk.index())).thenCompose(latest -> {
+                Chunk current = latest.orElse(chunk);
+                Chunklet master = presenceSource(current);
+                return layoutOf(current, master).thenApply(layout -> Map.entry(current, layout));
+            }).thenCompose(entry -> {
+                Chunk current = entry.getKey();
+                EcLayout layout = entry.getValue();
+                Chunklet master = ChunkRoles.ecColumns(current).get(layout.masterIndex());
+                ByteBuf payload = alloc.buffer(layout.encodedBytes());
+                layout.writeTo(payload);
+                return toMaster(current, master, layout, DataFrame.TYPE_EC_READ, chunkOffset, lengthBytes, payload,
+                        reply -> {
+                            retries.copyVerified(current, master, layout.address(layout.masterIndex()),
+                                    chunkOffset, lengthBytes, reply, destination, destinationIndex);
+                            return null;
+                        });
+            });
+        });
+    }
+
+    /** Sends an EC_WRITE or EC_READ to the stripe master and checks the reply. */
+    private CompletableFuture<Void> toMaster(Chunk chunk, Chunklet master, EcLayout layout, int type,
+            long chunkOffset, int lengthBytes, ByteBuf payload, Function<DataClient.Reply, Void> ok) {
+        String address = layout.address(layout.masterIndex());
+        List<Chunklet> others = chunk.chunklets().stream().filter(c -> c != master).toList();
+        return cluster.connections().request(address, type, chunk.uid(), chunk.version(), chunkOffset, lengthBytes,
+                payload).handle((reply, error) -> {
+                    try {
+                        retries.checkReply(master, address, DataFrame.typeName(type), reply, error, others);
+                        return ok.apply(reply);
+                    } finally {
+                        ChunkRetries.release(reply);
+                    }
+                });
+    }
+
+
+    /** The layout the master needs: every column's address, and which are UPTODATE (take part). */
+    private CompletableFuture<EcLayout> layoutOf(Chunk chunk, Chunklet master) {
+        List<Chunklet> columns = ChunkRoles.ecColumns(chunk);
+        List<CompletableFuture<String>> lookups = new ArrayList<>();
+        for (Chunklet column : columns) {
+            lookups.add(cluster.directory().address(column.csId()));
+        }
+        return CompletableFuture.allOf(lookups.toArray(CompletableFuture[]::new)).thenApply(ignored -> new EcLayout(
+                policy.dataCount(), policy.parityCount(), columns.indexOf(master),
+                lookups.stream().map(CompletableFuture::join).toList(),
+                columns.stream().map(c -> c.state() == ChunkletState.UPTODATE).toList(),
+                // RECOVERING columns are written (never read) so that they miss nothing while rebuilt.
+                columns.stream().map(c -> c.state() == ChunkletState.RECOVERING).toList()));
+    }
+
+    /** Copies one 4 KiB strip into {@code destination}, safely from any thread (see read). */
+    private static void copyStrip(ByteBuf destination, int index, ByteBuf source, int sourceIndex) {
+        if (destination.nioBufferCount() == 1) {
+            destination.nioBuffer(index, BLOCK_SIZE_BYTES).put(source.nioBuffer(sourceIndex, BLOCK_SIZE_BYTES));
+        } else {
+            synchronized (destination) {
+                destination.setBytes(index, source, sourceIndex, BLOCK_SIZE_BYTES);
+            }
+        }
+    }
+}
