@@ -69,6 +69,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class VolumeDevice implements BlockDevice {
     private static final Logger log = LoggerFactory.getLogger(VolumeDevice.class);
+    /** Sub-stripe writes of EC volumes go to the hot tier (docs/hot-tier.md); off by default. */
+    static final boolean HOT_TIER = Boolean.getBoolean("basalt.client.hotTier");
     /** NBD's largest request; anything bigger is split here anyway. */
     public static final int PAYLOAD_BYTES_MAX = 32 << 20;
     /**
@@ -846,6 +848,56 @@ public final class VolumeDevice implements BlockDevice {
 
     private CompletableFuture<Void> ecWrite(Chunk chunk, long chunkOffset, ByteBuf data, int dataIndex,
             int lengthBytes, int[] crcs, int firstBlock) {
+        long stripeBytes = (long) policy.dataCount() * BLOCK_SIZE_BYTES;
+        if (HOT_TIER && chunkOffset / stripeBytes == (chunkOffset + lengthBytes - 1) / stripeBytes
+                && lengthBytes < stripeBytes) {
+            return hotWrite(chunk, chunkOffset, data, dataIndex, lengthBytes, crcs, firstBlock);
+        }
+        return coldWrite(chunk, chunkOffset, data, dataIndex, lengthBytes, crcs, firstBlock);
+    }
+
+    /**
+     * Hot tier (docs/hot-tier.md): part of one stripe goes to the stripe master as HOT_WRITE, which
+     * logs it on the m + 1 hot replicas of each block (one WAL sync, no read-modify-write); a master
+     * whose hot store is full (HOT_FULL) gets it again as an EC write, so writes never fail for it.
+     * Off unless {@code -Dbasalt.client.hotTier=true}: the freezer that moves hot data into the
+     * stripes is not built yet, so hot data stays hot until the store fills.
+     */
+    private CompletableFuture<Void> hotWrite(Chunk chunk, long chunkOffset, ByteBuf data, int dataIndex,
+            int lengthBytes, int[] crcs, int firstBlock) {
+        Chunklet master = ecMaster(chunk);
+        return ecLayout(chunk, master).thenCompose(layout -> {
+            int blocks = lengthBytes >> BLOCK_SHIFT;
+            ByteBuf trailer = alloc.buffer(4 * blocks + layout.encodedBytes());
+            for (int i = 0; i < blocks; i++) {
+                trailer.writeInt(crcs[firstBlock + i]);
+            }
+            layout.writeTo(trailer);
+            CompositeByteBuf payload = alloc.compositeBuffer(2);
+            payload.addComponents(true, data.retainedSlice(dataIndex, lengthBytes), trailer);
+            String address = layout.address(layout.masterIndex());
+            List<Chunklet> others = chunk.chunklets().stream().filter(c -> c != master).toList();
+            return cluster.connections().request(address, DataFrame.TYPE_HOT_WRITE, chunk.uid(), chunk.version(),
+                    chunkOffset, lengthBytes, payload).handle((reply, error) -> {
+                        try {
+                            if (error == null && reply.status() == CsStatus.HOT_FULL) {
+                                cluster.metrics().retries.labelValues("write", "hot_full").inc();
+                                return true;
+                            }
+                            checkReply(master, address, DataFrame.typeName(DataFrame.TYPE_HOT_WRITE), reply, error,
+                                    others);
+                            return false;
+                        } finally {
+                            release(reply);
+                        }
+                    }).thenCompose(full -> full
+                            ? coldWrite(chunk, chunkOffset, data, dataIndex, lengthBytes, crcs, firstBlock)
+                            : CompletableFuture.<Void>completedFuture(null));
+        });
+    }
+
+    private CompletableFuture<Void> coldWrite(Chunk chunk, long chunkOffset, ByteBuf data, int dataIndex,
+            int lengthBytes, int[] crcs, int firstBlock) {
         Chunklet master = ecMaster(chunk);
         return ecLayout(chunk, master).thenCompose(layout -> {
             int blocks = lengthBytes >> BLOCK_SHIFT;
@@ -861,12 +913,15 @@ public final class VolumeDevice implements BlockDevice {
         });
     }
 
-    /** Zeroes go through the master like data: parity must cover them, and versions must advance. */
+    /**
+     * Zeroes go through the master like data: parity must cover them, and versions must advance.
+     * Always to the stripes, never hot: their version then hides any older hot copy (read rule).
+     */
     private CompletableFuture<Void> ecZero(Chunk chunk, long chunkOffset, int lengthBytes) {
         ByteBuf zeroes = alloc.directBuffer(lengthBytes).writeZero(lengthBytes);
         int[] crcs = new int[lengthBytes >> BLOCK_SHIFT];
         java.util.Arrays.fill(crcs, BlockCrc.ZERO_BLOCK_CRC);
-        return ecWrite(chunk, chunkOffset, zeroes, 0, lengthBytes, crcs, 0)
+        return coldWrite(chunk, chunkOffset, zeroes, 0, lengthBytes, crcs, 0)
                 .whenComplete((ignored, error) -> zeroes.release());
     }
 

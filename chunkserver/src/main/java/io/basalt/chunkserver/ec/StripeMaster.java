@@ -2,6 +2,7 @@ package io.basalt.chunkserver.ec;
 
 import io.basalt.chunkserver.ChunkVersions;
 import io.basalt.chunkserver.CsMetrics;
+import io.basalt.chunkserver.hot.HotStore;
 import io.basalt.chunkserver.store.ChunkletStore;
 import io.basalt.chunkserver.wal.WalEntry;
 import io.basalt.chunkserver.wal.WalRecordFormat;
@@ -86,6 +87,9 @@ public final class StripeMaster implements AutoCloseable {
     public static final long REBUILD_LENGTH_MAX_BYTES = (long) REBUILD_STRIPES_MAX * 16 * EcLayout.STRIP_BYTES;
 
     private final ChunkletStore store;
+    /** This chunk server's hot store (docs/hot-tier.md); null when it has none. */
+    private final HotStore hot;
+    private final HotMaster hotMaster;
     private final WalWriter wal;
     private final ChunkVersions fence;
     private final ReplicaClients clients;
@@ -99,6 +103,14 @@ public final class StripeMaster implements AutoCloseable {
 
     public StripeMaster(ChunkletStore store, WalWriter wal, ChunkVersions fence, ReplicaClients clients,
             CsMetrics metrics) {
+        this(store, wal, fence, clients, metrics, null);
+    }
+
+    /** With a hot store ({@code hot}, null: none): HOT_WRITE requests and hot-over-cold reads. */
+    public StripeMaster(ChunkletStore store, WalWriter wal, ChunkVersions fence, ReplicaClients clients,
+            CsMetrics metrics, HotStore hot) {
+        this.hot = hot;
+        this.hotMaster = hot == null ? null : new HotMaster(this, store, hot, clients);
         this.store = store;
         this.metrics = metrics;
         this.wal = wal;
@@ -123,6 +135,13 @@ public final class StripeMaster implements AutoCloseable {
                     fence.check(request.chunkUid, request.chunkVersion);
                     if (type == DataFrame.TYPE_EC_WRITE) {
                         write(request, frame, result);
+                        result.complete(null);
+                    } else if (type == DataFrame.TYPE_HOT_WRITE) {
+                        if (hotMaster == null) {
+                            throw new CsException(CsStatus.HOT_FULL, "this chunk server has no hot store;"
+                                    + " write it to the erasure-coded stripes");
+                        }
+                        hotMaster.write(request, frame);
                         result.complete(null);
                     } else if (type == DataFrame.TYPE_STRIP_REBUILD) {
                         result.complete(rebuild(request, frame));
@@ -163,7 +182,7 @@ public final class StripeMaster implements AutoCloseable {
             int blocks = (int) (lengthBytes / S);
             int layoutAt = payloadAt;
             int layoutBytes = payloadBytes;
-            if (type == DataFrame.TYPE_EC_WRITE) {
+            if (type == DataFrame.TYPE_EC_WRITE || type == DataFrame.TYPE_HOT_WRITE) {
                 int blockBytes = (int) lengthBytes + 4 * blocks;
                 if (payloadBytes <= blockBytes) {
                     throw new CsException(CsStatus.INVALID, "EC write payload of " + payloadBytes + " bytes for "
@@ -267,6 +286,12 @@ public final class StripeMaster implements AutoCloseable {
                 for (long version : stripe) {
                     highest = Math.max(highest, version);
                 }
+            }
+            if (hot != null) {
+                // Hot blocks of these stripes (docs/hot-tier.md): the write must be newer than any of
+                // them, including ones another master sequenced, or the read rule would prefer them.
+                highest = Math.max(highest, hot.maxSeq(request.chunkUid, HotStore.PARITY_KEY_BASE + (long) first * k,
+                        HotStore.PARITY_KEY_BASE + (long) (first + count) * k));
             }
             txid = nextTxid(highest);
             // Parity of every other stripe, and the versions after the write.
@@ -626,6 +651,14 @@ public final class StripeMaster implements AutoCloseable {
                     }
                 }
             }
+            if (hot != null) {
+                try {
+                    HotMaster.overlay(hot, request, v, out);
+                } catch (CsException | RuntimeException e) {
+                    out.release();
+                    throw e;
+                }
+            }
             return out;
         } finally {
             unlock(request.chunkUid, first, count);
@@ -785,7 +818,7 @@ public final class StripeMaster implements AutoCloseable {
      * </ol>
      * The outcome is logged as an EC_RESOLVE by decided generation, like any settle, so replay repeats it.
      */
-    private void terminate(Request request) throws CsException {
+    void terminate(Request request) throws CsException {
         long offsetBytes = (long) request.firstStripe * S;
         int count = request.stripeCount;
         int lengthBytes = count * S;
@@ -1279,7 +1312,7 @@ public final class StripeMaster implements AutoCloseable {
     }
 
     /** Logs {@code payload} as a record of {@code type} on this chunk server; completes once applied. */
-    private CompletableFuture<Void> logAsync(int type, long chunkUid, long offsetBytes, int lengthBytes,
+    CompletableFuture<Void> logAsync(int type, long chunkUid, long offsetBytes, int lengthBytes,
             ByteBuf payload) {
         CompletableFuture<Void> done = new CompletableFuture<>();
         wal.submit(new WalEntry(type, chunkUid, offsetBytes, lengthBytes, payload, completion(done)));
@@ -1302,7 +1335,7 @@ public final class StripeMaster implements AutoCloseable {
     }
 
     /** Waits for a WAL entry's completion; its failure as a CsException. */
-    private static void join(CompletableFuture<Void> done) throws CsException {
+    static void join(CompletableFuture<Void> done) throws CsException {
         try {
             done.join();
         } catch (CompletionException e) {
@@ -1311,7 +1344,7 @@ public final class StripeMaster implements AutoCloseable {
     }
 
     /** Null when the column answered OK; else the failure in the "replica ADDRESS ..." form clients parse. */
-    private static String outcome(CompletableFuture<DataClient.Reply> sent, String address) {
+    static String outcome(CompletableFuture<DataClient.Reply> sent, String address) {
         try {
             DataClient.Reply reply = sent.join();
             try {
@@ -1348,7 +1381,7 @@ public final class StripeMaster implements AutoCloseable {
                 + reply.message() + " (refresh the chunk map and retry)"));
     }
 
-    private long nextTxid(long highestVersion) {
+    long nextTxid(long highestVersion) {
         return lastTxid.updateAndGet(last -> Math.max(last + 1, highestVersion + 1));
     }
 
@@ -1368,7 +1401,7 @@ public final class StripeMaster implements AutoCloseable {
      * A direct buffer from the pooled allocator (direct, so the codec works on it in place) for a
      * payload handed over to a send, the WAL or the reply, which release it.
      */
-    private static ByteBuf pooled(int bytes) {
+    static ByteBuf pooled(int bytes) {
         return ByteBufAllocator.DEFAULT.directBuffer(bytes);
     }
 

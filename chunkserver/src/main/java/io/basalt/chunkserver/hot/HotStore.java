@@ -57,8 +57,17 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 public final class HotStore implements WalSink, AutoCloseable {
     static final String DATA_FILE = "hot.data";
     static final String MAP_FILE = "hot.map";
+    /**
+     * Block keys: a data column keys its hot blocks by their chunklet block (so a plain READ of its
+     * chunklet range finds them directly); a parity column, which holds blocks of every column of the
+     * stripe, by this base plus the chunk-logical block. The base lies above any chunklet block, so the
+     * two key spaces never meet, whatever role a chunk server has.
+     */
+    public static final long PARITY_KEY_BASE = 1L << 40;
     /** Slot numbers are u32 in the records; bound the count well inside a Java int. */
     static final long SLOTS_MAX = 1L << 30;
+    /** Largest capacity a hot store takes (SLOTS_MAX slots of 4 KiB: 4 TiB). */
+    public static final long CAPACITY_MAX_BYTES = SLOTS_MAX << BLOCK_SHIFT;
 
     /** A map entry. Immutable: a new write makes a new one. */
     record Slot(int slot, long seq, int crc) {}
@@ -383,35 +392,49 @@ public final class HotStore implements WalSink, AutoCloseable {
      *     appended); IO_ERROR when the read fails
      */
     public HotBlock read(long chunkUid, long block, ByteBuf out) throws CsException {
+        int at = out.writerIndex();
+        out.ensureWritable(BLOCK_SIZE_BYTES);
+        HotBlock found = readInto(chunkUid, block, -1, out, at);
+        if (found != null) {
+            out.writerIndex(at + BLOCK_SIZE_BYTES);
+        }
+        return found;
+    }
+
+    /**
+     * If hot block {@code block} of chunk {@code chunkUid} is here with a seq above
+     * {@code coldVersion}, writes its 4096 bytes at {@code out[index]} (writerIndex unchanged) and
+     * returns its seq and CRC; else returns null and leaves {@code out} alone. Lookup and read happen
+     * under one read lock, so the slot cannot be reused in between.
+     *
+     * @throws CsException CORRUPT_BLOCK when the data read does not match its CRC32C; IO_ERROR when
+     *     the read fails (the 4096 bytes at index are then undefined)
+     */
+    public HotBlock readInto(long chunkUid, long block, long coldVersion, ByteBuf out, int index) throws CsException {
         lock.readLock().lock();
         try {
             NavigableMap<Long, Slot> blocksOfChunk = map.get(chunkUid);
             Slot slot = blocksOfChunk == null ? null : blocksOfChunk.get(block);
-            if (slot == null) {
+            if (slot == null || slot.seq() <= coldVersion) {
                 return null;
             }
-            int at = out.writerIndex();
-            out.ensureWritable(BLOCK_SIZE_BYTES);
-            ByteBuffer target = out.nioBuffer(at, BLOCK_SIZE_BYTES);
+            ByteBuffer target = out.nioBuffer(index, BLOCK_SIZE_BYTES);
             long position = (long) slot.slot() << BLOCK_SHIFT;
             while (target.hasRemaining()) {
-                int n = data.read(target, position + target.position());
-                if (n < 0) {
-                    // Past the end of hot.data: a slot whose data never reached the file.
-                    break;
+                if (data.read(target, position + target.position()) < 0) {
+                    break; // past the end of hot.data: only a slot whose data never reached the file
                 }
             }
             if (target.hasRemaining()) {
-                out.setZero(at + target.position(), target.remaining());
+                out.setZero(index + target.position(), target.remaining());
             }
-            int crc = BlockCrc.of(out, at, BLOCK_SIZE_BYTES);
+            int crc = BlockCrc.of(out, index, BLOCK_SIZE_BYTES);
             if (crc != slot.crc()) {
                 corruptBlocks.incrementAndGet();
                 throw new CsException(CsStatus.CORRUPT_BLOCK, "corrupt hot block: chunk "
                         + Long.toHexString(chunkUid) + " block " + block + " slot " + slot.slot() + ": stored crc32c "
                         + Integer.toHexString(slot.crc()) + ", data has " + Integer.toHexString(crc));
             }
-            out.writerIndex(at + BLOCK_SIZE_BYTES);
             return new HotBlock(slot.seq(), slot.crc());
         } catch (IOException e) {
             throw new CsException(CsStatus.IO_ERROR, "reading hot block " + block + " of chunk "
@@ -419,6 +442,43 @@ public final class HotStore implements WalSink, AutoCloseable {
         } finally {
             lock.readLock().unlock();
         }
+    }
+
+    /**
+     * The lock a hot-over-cold merge holds from before it reads the cold data until it has chosen
+     * (a read lock, reentrant: {@link #readInto} inside is fine). While it is held no hot record is
+     * applied, so a hot block cannot be freed between the cold read and the choice; the cold side
+     * is checked by reading its versions before and after.
+     */
+    public java.util.concurrent.locks.Lock mergeLock() {
+        return lock.readLock();
+    }
+
+    /** Whether chunk {@code chunkUid} has a hot block in [firstBlock, endBlock) here (cheap when none). */
+    public boolean any(long chunkUid, long firstBlock, long endBlock) {
+        if (usedSlots == 0) {
+            return false;
+        }
+        lock.readLock().lock();
+        try {
+            NavigableMap<Long, Slot> blocksOfChunk = map.get(chunkUid);
+            if (blocksOfChunk == null) {
+                return false;
+            }
+            Long first = blocksOfChunk.ceilingKey(firstBlock);
+            return first != null && first < endBlock;
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    /** The highest seq of chunk {@code chunkUid}'s hot blocks in [firstBlock, endBlock) here; 0 when none. */
+    public long maxSeq(long chunkUid, long firstBlock, long endBlock) {
+        long max = 0;
+        for (long[] block : blocks(chunkUid, firstBlock, endBlock)) {
+            max = Math.max(max, block[1]);
+        }
+        return max;
     }
 
     /** The seq of hot block {@code block} of chunk {@code chunkUid}, or -1 when it is not hot here. */

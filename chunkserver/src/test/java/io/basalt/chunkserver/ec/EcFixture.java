@@ -72,6 +72,9 @@ abstract class EcFixture {
     /** How often the next server started runs a scrub pass. */
     java.time.Duration scrubInterval = java.time.Duration.ofDays(1);
 
+    /** Hot store capacity of the next server started (0: the default, 5% of the disk). */
+    long hotCapacityBytes;
+
     /** The chunk version the fixture's requests carry (0: not fenced). */
     long chunkVersion;
 
@@ -85,7 +88,8 @@ abstract class EcFixture {
                 .withWal(new io.basalt.chunkserver.wal.WalWriter.Config(8L << 20, 64, 4096, 64L << 20,
                         io.basalt.chunkserver.protocol.DataService.payloadMaxBytes(1 << 20)))
                 .withPort(port).withRecovery(new io.basalt.chunkserver.recovery.RecoveryWorker.Config(100, 2, 0))
-                .withScrub(new io.basalt.chunkserver.recovery.Scrubber.Config(scrubInterval, 0));
+                .withScrub(new io.basalt.chunkserver.recovery.Scrubber.Config(scrubInterval, 0))
+                .withHot(null, hotCapacityBytes);
         registries[column] = new PrometheusRegistry();
         servers[column] = ChunkServer.start(config, meta, registries[column]);
         clients[column] = DataClient.connect(group, address(column), 20_000, 2 << 20);

@@ -1,0 +1,166 @@
+package io.basalt.chunkserver.ec;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.basalt.chunkserver.hot.HotStore;
+import io.basalt.protocol.data.BlockCrc;
+import io.basalt.protocol.data.CsStatus;
+import io.basalt.protocol.data.DataClient;
+import io.basalt.protocol.data.DataFrame;
+import io.basalt.protocol.data.EcLayout;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The hot tier on six in-process chunk servers of one ec4+2 chunk (docs/hot-tier.md): HOT_WRITE to
+ * the stripe master lands on the m + 1 hot replicas of each block, plain READs of a data column and
+ * EC_READs through the master return it (newest wins against the stripes, both ways), it survives
+ * restarts (WAL replay) and degraded reads, and a full hot store answers HOT_FULL.
+ */
+class HotTierTest extends EcFixture {
+    final Random random = new Random(18);
+
+    DataClient.Reply hotWrite(EcLayout layout, long offset, byte[] data) throws Exception {
+        ByteBuf payload = Unpooled.buffer();
+        payload.writeBytes(data);
+        for (int i = 0; i < data.length / S; i++) {
+            payload.writeInt(BlockCrc.of(ByteBuffer.wrap(data, i * S, S)));
+        }
+        layout.writeTo(payload);
+        return clients[layout.masterIndex()].request(DataFrame.TYPE_HOT_WRITE, UID, chunkVersion, offset, data.length,
+                payload).get(30, TimeUnit.SECONDS);
+    }
+
+    void hotWriteOk(EcLayout layout, long offset, byte[] data) throws Exception {
+        DataClient.Reply reply = hotWrite(layout, offset, data);
+        try {
+            assertThat(reply.status()).as(reply.message()).isEqualTo(CsStatus.OK);
+        } finally {
+            reply.release();
+        }
+    }
+
+    /** A plain READ of the block's data column; PENDING (its RESOLVE is on the way) is asked again. */
+    byte[] direct(long logicalOffset) throws Exception {
+        DataClient.Reply reply = directRead(logicalOffset);
+        for (int i = 0; i < 200 && reply.status() == CsStatus.PENDING; i++) {
+            reply.release();
+            Thread.sleep(10);
+            reply = directRead(logicalOffset);
+        }
+        try {
+            assertThat(reply.status()).as(reply.message()).isEqualTo(CsStatus.OK);
+            ByteBuf out = reply.payload();
+            assertThat(out.getInt(out.readerIndex() + S)).isEqualTo(BlockCrc.of(out, out.readerIndex(), S));
+            return ByteBufUtil.getBytes(out, out.readerIndex(), S);
+        } finally {
+            reply.release();
+        }
+    }
+
+    byte[] bytes(int length) {
+        byte[] data = new byte[length];
+        random.nextBytes(data);
+        return data;
+    }
+
+    static byte[] block(byte[] data, int index) {
+        return Arrays.copyOfRange(data, index * S, (index + 1) * S);
+    }
+
+    int hotBlocks(int column) {
+        return servers[column].hot().usedSlots();
+    }
+
+    @Test
+    void hotWritesAreReadFromDataColumnsAndTheMasterAndNewestWinsBothWays() throws Exception {
+        EcLayout layout = layout();
+        byte[] a = bytes(K * S);
+        ecWriteOk(layout, 0, a); // stripe 0 cold
+        byte[] b = bytes(S);
+        hotWriteOk(layout, S, b); // block 1 of stripe 0 (data column 1)
+        // m + 1 copies: the two parity columns and data column 1; nothing else changed.
+        assertThat(new int[] {hotBlocks(0), hotBlocks(1), hotBlocks(2), hotBlocks(3), hotBlocks(4), hotBlocks(5)})
+                .containsExactly(0, 1, 0, 0, 1, 1);
+        verifyParity(1); // the stripes are untouched: hot data is beside them
+        assertThat(direct(S)).isEqualTo(b);
+        assertThat(direct(0)).isEqualTo(block(a, 0));
+        byte[] expected = a.clone();
+        System.arraycopy(b, 0, expected, S, S);
+        assertThat(ecRead(layout, 0, K * S)).isEqualTo(expected);
+
+        // A full-stripe (cold) write after it wins: its version is above the hot seq.
+        byte[] c = bytes(K * S);
+        ecWriteOk(layout, 0, c);
+        assertThat(direct(S)).isEqualTo(block(c, 1));
+        assertThat(ecRead(layout, 0, K * S)).isEqualTo(c);
+
+        // A hot write after that wins again; a partial cold write of another block leaves it hot.
+        byte[] d = bytes(2 * S);
+        hotWriteOk(layout, 2 * S, d); // blocks 2 and 3
+        byte[] e = bytes(S);
+        ecWriteOk(layout, 3 * S, e); // block 3 cold, newer than its hot copy
+        expected = c.clone();
+        System.arraycopy(d, 0, expected, 2 * S, S);
+        System.arraycopy(e, 0, expected, 3 * S, S);
+        assertThat(ecRead(layout, 0, K * S)).isEqualTo(expected);
+        for (int i = 0; i < K; i++) {
+            assertThat(direct((long) i * S)).as("block %d", i).isEqualTo(block(expected, i));
+        }
+        verifyParity(1);
+
+        // Restarts replay the hot store from the WAL (master and a data column, same ports).
+        for (int column : new int[] {K, 2}) {
+            int port = servers[column].address().getPort();
+            stop(column);
+            start(column, port);
+        }
+        assertThat(ecRead(layout, 0, K * S)).isEqualTo(expected);
+        assertThat(direct(2 * S)).isEqualTo(block(d, 0));
+
+        // Degraded: data column 2 down; the master merges its own hot copy over the reconstruction.
+        assertThat(ecRead(layout(true, true, false, true, true, true), 0, K * S)).isEqualTo(expected);
+        // Master down: the next parity column is master and holds every hot block too.
+        assertThat(ecRead(layout(true, true, true, true, false, true), 0, K * S)).isEqualTo(expected);
+    }
+
+    @Test
+    void aWriteOfWholeStripesOrMoreThanOneStripeIsNotHot() throws Exception {
+        DataClient.Reply reply = hotWrite(layout(), 2 * S, bytes(4 * S)); // crosses into stripe 1
+        try {
+            assertThat(reply.status()).isEqualTo(CsStatus.INVALID);
+            assertThat(reply.message()).contains("a hot write is part of one stripe");
+        } finally {
+            reply.release();
+        }
+    }
+
+    @Test
+    void aFullHotStoreAnswersHotFullAndTheWriteCanGoCold() throws Exception {
+        int port = servers[K].address().getPort();
+        stop(K);
+        hotCapacityBytes = 2 * S;
+        start(K, port);
+        EcLayout layout = layout();
+        byte[] data = bytes(3 * S);
+        DataClient.Reply reply = hotWrite(layout, 0, data);
+        try {
+            assertThat(reply.status()).isEqualTo(CsStatus.HOT_FULL);
+        } finally {
+            reply.release();
+        }
+        ecWriteOk(layout, 0, data);
+        assertThat(ecRead(layout, 0, 3 * S)).isEqualTo(data);
+        for (int i = 0; i < 3; i++) {
+            assertThat(direct((long) i * S)).isEqualTo(block(data, i));
+        }
+        assertThat(servers[K].hot().usedSlots()).isZero();
+        assertThat(HotStore.PARITY_KEY_BASE).isGreaterThan(16L << 20);
+    }
+}
