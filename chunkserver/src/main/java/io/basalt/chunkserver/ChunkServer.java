@@ -8,6 +8,7 @@ import io.basalt.chunkserver.ec.PendingResolver;
 import io.basalt.chunkserver.ec.StripeMaster;
 import io.basalt.chunkserver.ec.StripeVerifier;
 import io.basalt.protocol.data.ReplicaClients;
+import io.basalt.chunkserver.ec.Freezer;
 import io.basalt.chunkserver.hot.HotStore;
 import io.basalt.chunkserver.hot.TieredSink;
 import io.basalt.chunkserver.store.ChunkletStore;
@@ -152,6 +153,7 @@ public final class ChunkServer implements AutoCloseable {
     private final ChunkVersions versions;
     /** The hot store (docs/hot-tier.md); its records go through {@link #wal} with the chunklets'. */
     private final HotStore hot;
+    private final Freezer freezer;
     private final WalWriter wal;
     private final ThreadPoolExecutor readers;
     /** Reads flagged BACKGROUND (other servers' recovery and scrub): one at a time, apart from client reads. */
@@ -167,7 +169,8 @@ public final class ChunkServer implements AutoCloseable {
     private volatile MetaLink.Health health = MetaLink.Health.OK;
 
     private ChunkServer(Config config, MetaLink meta, CsMetrics metrics, FileChannel lockChannel, FileLock lock,
-            CsIdentity identity, ChunkletStore store, HotStore hot, ChunkVersions versions, WalWriter wal,
+            CsIdentity identity, ChunkletStore store, HotStore hot, Freezer freezer, ChunkVersions versions,
+            WalWriter wal,
             ThreadPoolExecutor readers,
             ThreadPoolExecutor backgroundReaders, EventLoopGroup group, ReplicaClients replicas, DataServer server, ScheduledExecutorService heartbeats,
             PendingResolver pendingResolver, RecoveryWorker recovery, Scrubber scrubber, FileStore fileStore) {
@@ -179,6 +182,7 @@ public final class ChunkServer implements AutoCloseable {
         this.identity = identity;
         this.store = store;
         this.hot = hot;
+        this.freezer = freezer;
         this.versions = versions;
         this.wal = wal;
         this.readers = readers;
@@ -293,6 +297,18 @@ public final class ChunkServer implements AutoCloseable {
             replicas = new ReplicaClients(group, config.requestTimeoutMillis(), service.payloadMaxBytes());
             // Its virtual threads end with their requests; closing the server and replicas ends those.
             StripeMaster stripes = new StripeMaster(store, wal, versions, replicas, metrics, hot);
+            // Hot blocks folded into the EC stripes in the background (docs/hot-tier.md).
+            Freezer freezer = new Freezer(stripes, hot, Freezer.Config.fromProperties());
+            io.prometheus.metrics.core.metrics.CounterWithCallback.builder()
+                    .name("basalt_cs_hot_frozen_blocks_total")
+                    .help("Hot blocks this stripe master wrote into EC stripes")
+                    .callback(cb -> cb.call(freezer.frozenBlocks()))
+                    .register(registry);
+            io.prometheus.metrics.core.metrics.CounterWithCallback.builder()
+                    .name("basalt_cs_hot_freeze_failures_total")
+                    .help("Stripe freezes that failed (tried again on the next pass)")
+                    .callback(cb -> cb.call(freezer.failures()))
+                    .register(registry);
             service = new DataService(store, wal, versions, readers, backgroundReaders, replicas, stripes, hot, metrics,
                     config.lengthMaxBytes(),
                     config.inFlightBytesMax(), config.requestTimeoutMillis());
@@ -329,7 +345,9 @@ public final class ChunkServer implements AutoCloseable {
             Scrubber scrubber = recovery.scrubber(config.scrub(), dataDir.resolve("scrub"),
                     new StripeVerifier(stripes, store, replicas));
             scrubber.start();
+            freezer.start();
             ChunkServer chunkServer = new ChunkServer(config, meta, metrics, lockChannel, lock, identity, store, hot,
+                    freezer,
                     versions, wal, readers, backgroundReaders, group, replicas, server, heartbeats, pendingResolver, recovery, scrubber,
                     fileStore);
             heartbeats.scheduleWithFixedDelay(chunkServer::heartbeat, 0, config.heartbeatMillis(),
@@ -466,6 +484,11 @@ public final class ChunkServer implements AutoCloseable {
         return hot;
     }
 
+    /** The freezer (docs/hot-tier.md): tests run passes of it. */
+    public Freezer freezer() {
+        return freezer;
+    }
+
     private volatile boolean closed;
 
     /** {@link #close} for cleanup paths: logs instead of throwing; idempotent. */
@@ -486,6 +509,7 @@ public final class ChunkServer implements AutoCloseable {
         closed = true;
         heartbeats.shutdownNow();
         pendingResolver.close();
+        freezer.close();
         scrubber.close();
         recovery.close();
         server.close();

@@ -32,6 +32,18 @@ import java.util.concurrent.CompletionException;
 final class HotMaster {
     private static final int S = EcLayout.STRIP_BYTES;
 
+    /** The layout and chunk version of a chunk's last hot write here: what the freezer writes with. */
+    record Known(EcLayout layout, long chunkVersion) {}
+
+    /**
+     * Per chunk this server was the stripe master of a hot write for: the last layout (memory only:
+     * after a restart a chunk's hot blocks wait for the next hot write to be frozen).
+     */
+    final java.util.concurrent.ConcurrentHashMap<Long, Known> layouts = new java.util.concurrent.ConcurrentHashMap<>();
+    /** Per chunk, per stripe: System.nanoTime() of its last hot write (the freezer's age). */
+    final java.util.concurrent.ConcurrentHashMap<Long, java.util.concurrent.ConcurrentHashMap<Integer, Long>>
+            lastWriteNanos = new java.util.concurrent.ConcurrentHashMap<>();
+
     private final StripeMaster master;
     private final ChunkletStore store;
     private final HotStore hot;
@@ -120,6 +132,10 @@ final class HotMaster {
             if (!failures.isEmpty()) {
                 throw new CsException(CsStatus.REPLICA_FAILED, String.join("; ", failures));
             }
+            layouts.merge(request.chunkUid(), new Known(layout, request.chunkVersion()),
+                    (old, now) -> now.chunkVersion() >= old.chunkVersion() ? now : old);
+            lastWriteNanos.computeIfAbsent(request.chunkUid(), uid -> new java.util.concurrent.ConcurrentHashMap<>())
+                    .put(stripe, System.nanoTime());
         } finally {
             master.unlock(request.chunkUid(), stripe, 1);
         }

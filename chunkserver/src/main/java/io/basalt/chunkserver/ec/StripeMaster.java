@@ -86,13 +86,13 @@ public final class StripeMaster implements AutoCloseable {
     /** Most chunk-logical bytes of a STRIP_REBUILD: REBUILD_STRIPES_MAX stripes of the widest EC. */
     public static final long REBUILD_LENGTH_MAX_BYTES = (long) REBUILD_STRIPES_MAX * 16 * EcLayout.STRIP_BYTES;
 
-    private final ChunkletStore store;
+    final ChunkletStore store;
     /** This chunk server's hot store (docs/hot-tier.md); null when it has none. */
     private final HotStore hot;
-    private final HotMaster hotMaster;
+    final HotMaster hotMaster;
     private final WalWriter wal;
     private final ChunkVersions fence;
-    private final ReplicaClients clients;
+    final ReplicaClients clients;
     private final CsMetrics metrics;
     private final ExecutorService threads =
             Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("basalt-stripe-master-", 0).factory());
@@ -236,7 +236,7 @@ public final class StripeMaster implements AutoCloseable {
 
     // ---- write ------------------------------------------------------------------------------------
 
-    private void write(Request request, ByteBuf frame, CompletableFuture<ByteBuf> result) throws CsException {
+    void write(Request request, ByteBuf frame, CompletableFuture<ByteBuf> result) throws CsException {
         int dataAt = frame.readerIndex() + DataFrame.HEADER_BYTES;
         int blocks = request.lengthBytes / S;
         BlockCrc.verify(frame, dataAt, request.offsetBytes, blocks, request.chunkUid);

@@ -284,11 +284,12 @@ public final class HotStore implements WalSink, AutoCloseable {
             }
         }
         long firstBlock = entry.offsetBytes() >> BLOCK_SHIFT;
-        NavigableMap<Long, Slot> blocksOfChunk = chunk(entry.chunkUid());
+        // Reads of the map here need no lock (this thread alone changes it); changes take the write lock.
+        NavigableMap<Long, Slot> existing = map.get(entry.chunkUid());
         // Data first, into free slots no reader can reach; then the map, under the write lock.
         boolean[] take = new boolean[blocks];
         for (int i = 0; i < blocks; i++) {
-            Slot current = blocksOfChunk.get(firstBlock + i);
+            Slot current = existing == null ? null : existing.get(firstBlock + i);
             take[i] = current == null || current.seq() < seq;
             if (take[i]) {
                 ByteBuffer block = payload.nioBuffer(base + i * BLOCK_SIZE_BYTES, BLOCK_SIZE_BYTES);
@@ -300,6 +301,7 @@ public final class HotStore implements WalSink, AutoCloseable {
         }
         lock.writeLock().lock();
         try {
+            NavigableMap<Long, Slot> blocksOfChunk = chunk(entry.chunkUid());
             for (int i = 0; i < blocks; i++) {
                 if (!take[i]) {
                     release(slots[i]); // an older write than the block holds: newest wins

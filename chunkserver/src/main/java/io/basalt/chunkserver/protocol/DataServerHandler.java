@@ -171,10 +171,12 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
                 case DataFrame.TYPE_STRIP_REPAIR -> stripRepair(frame, requestId, chunkUid);
                 case DataFrame.TYPE_EC_WRITE, DataFrame.TYPE_EC_READ, DataFrame.TYPE_STRIP_REBUILD,
                         DataFrame.TYPE_HOT_WRITE -> stripeMaster(frame, type, requestId, chunkUid);
-                case DataFrame.TYPE_HOT_PUT -> {
-                    int lengthBytes = (int) DataFrame.lengthBytes(frame); // the frame is released before the reply
-                    service.wal().submit(HotRequests.hotPut(service, frame, ctx.alloc(), (e, error) -> ctx.executor()
-                            .execute(() -> replyDone(type, requestId, chunkUid, lengthBytes, error))));
+                case DataFrame.TYPE_HOT_PUT, DataFrame.TYPE_HOT_FREE -> {
+                    WalEntry.Completion done = (e, error) -> ctx.executor().execute(() -> replyDone(type, requestId,
+                            chunkUid, 0, error));
+                    service.wal().submit(type == DataFrame.TYPE_HOT_PUT
+                            ? HotRequests.hotPut(service, frame, ctx.alloc(), done)
+                            : HotRequests.hotFree(service, frame, ctx.alloc(), done));
                 }
                 default -> throw new CsException(CsStatus.NOT_SUPPORTED, "frame type " + type + " is not a request");
             }

@@ -55,6 +55,27 @@ final class HotRequests {
                 completion).withChunkVersion(DataFrame.chunkVersion(frame));
     }
 
+    /** Checks a HOT_FREE frame and returns its HOT_FREE WAL entry (payload copied). */
+    static WalEntry hotFree(DataService service, ByteBuf frame, ByteBufAllocator alloc, WalEntry.Completion completion)
+            throws CsException {
+        if (service.hot() == null) {
+            throw new CsException(CsStatus.NOT_SUPPORTED, "this chunk server has no hot store");
+        }
+        long offsetBytes = DataFrame.offsetBytes(frame);
+        long lengthBytes = DataFrame.lengthBytes(frame);
+        if (lengthBytes <= 0 || lengthBytes > Integer.MAX_VALUE - BLOCK_SIZE_BYTES || offsetBytes < 0
+                || ((offsetBytes | lengthBytes) & (BLOCK_SIZE_BYTES - 1)) != 0
+                || DataFrame.payloadBytes(frame) != WalRecordFormat.HOT_SECTION_BYTES) {
+            throw new CsException(CsStatus.INVALID, "hot free range " + offsetBytes + "+" + lengthBytes + " with "
+                    + DataFrame.payloadBytes(frame) + " payload bytes (whole 4 KiB blocks, "
+                    + WalRecordFormat.HOT_SECTION_BYTES + " bytes expected)");
+        }
+        ByteBuf payload = alloc.buffer(WalRecordFormat.HOT_SECTION_BYTES);
+        payload.writeBytes(frame, frame.readerIndex() + DataFrame.HEADER_BYTES, WalRecordFormat.HOT_SECTION_BYTES);
+        return new WalEntry(WalRecordFormat.TYPE_HOT_FREE, DataFrame.chunkUid(frame), offsetBytes, (int) lengthBytes,
+                payload, completion);
+    }
+
     /** Whether a READ of this range must merge hot blocks (so it is not served inline). */
     static boolean hasHot(DataService service, long chunkUid, long offsetBytes, int lengthBytes) {
         HotStore hot = service.hot();

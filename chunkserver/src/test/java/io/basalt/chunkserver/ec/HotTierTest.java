@@ -124,21 +124,19 @@ class HotTierTest extends EcFixture {
         assertThat(ecRead(layout, 0, K * S)).isEqualTo(expected);
         assertThat(direct(2 * S)).isEqualTo(block(d, 0));
 
+        // A write over more than one stripe is not hot (the client sends it to EC whole).
+        DataClient.Reply refused = hotWrite(layout, 2 * S, bytes(4 * S));
+        try {
+            assertThat(refused.status()).isEqualTo(CsStatus.INVALID);
+            assertThat(refused.message()).contains("a hot write is part of one stripe");
+        } finally {
+            refused.release();
+        }
+
         // Degraded: data column 2 down; the master merges its own hot copy over the reconstruction.
         assertThat(ecRead(layout(true, true, false, true, true, true), 0, K * S)).isEqualTo(expected);
         // Master down: the next parity column is master and holds every hot block too.
         assertThat(ecRead(layout(true, true, true, true, false, true), 0, K * S)).isEqualTo(expected);
-    }
-
-    @Test
-    void aWriteOfWholeStripesOrMoreThanOneStripeIsNotHot() throws Exception {
-        DataClient.Reply reply = hotWrite(layout(), 2 * S, bytes(4 * S)); // crosses into stripe 1
-        try {
-            assertThat(reply.status()).isEqualTo(CsStatus.INVALID);
-            assertThat(reply.message()).contains("a hot write is part of one stripe");
-        } finally {
-            reply.release();
-        }
     }
 
     @Test
@@ -162,5 +160,79 @@ class HotTierTest extends EcFixture {
         }
         assertThat(servers[K].hot().usedSlots()).isZero();
         assertThat(HotStore.PARITY_KEY_BASE).isGreaterThan(16L << 20);
+    }
+
+    int hotBlocksEverywhere() {
+        int sum = 0;
+        for (int i = 0; i < K + M; i++) {
+            sum += hotBlocks(i);
+        }
+        return sum;
+    }
+
+    @Test
+    void theFreezerFoldsHotBlocksIntoConsistentStripesAndFreesThemEverywhere() throws Exception {
+        EcLayout layout = layout();
+        byte[] expected = bytes(2 * K * S);
+        ecWriteOk(layout, 0, expected); // stripes 0 and 1 cold
+        long[][] writes = {{1, 1}, {4, 2}, {7, 1}, {1, 1}}; // {first block, blocks}: block 1 twice
+        for (long[] w : writes) {
+            byte[] data = bytes((int) w[1] * S);
+            hotWriteOk(layout, w[0] * S, data);
+            System.arraycopy(data, 0, expected, (int) w[0] * S, data.length);
+        }
+        assertThat(hotBlocksEverywhere()).isEqualTo(3 * 4); // blocks 1, 4, 5, 7: three copies each
+        assertThat(servers[K].freezer().runOnce(true)).isEqualTo(2);
+        assertThat(hotBlocksEverywhere()).isZero();
+        assertThat(servers[K].freezer().frozenBlocks()).isEqualTo(4);
+        verifyParity(2); // data and parity agree, versions included
+        assertThat(ecRead(layout, 0, 2 * K * S)).isEqualTo(expected);
+        for (int i = 0; i < 2 * K; i++) {
+            assertThat(direct((long) i * S)).as("block %d", i).isEqualTo(block(expected, i));
+        }
+        // Nothing hot: a pass does nothing; a write after the freeze is hot and wins again.
+        assertThat(servers[K].freezer().runOnce(true)).isZero();
+        byte[] late = bytes(S);
+        hotWriteOk(layout, 6 * S, late);
+        assertThat(direct(6 * S)).isEqualTo(late);
+    }
+
+    @Test
+    void overwritesWhileTheFreezerRunsAreNeverLostOrReordered() throws Exception {
+        EcLayout layout = layout();
+        ecWriteOk(layout, 0, bytes(K * S));
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.atomic.AtomicReference<Throwable> died = new java.util.concurrent.atomic.AtomicReference<>();
+        java.util.concurrent.atomic.AtomicInteger passes = new java.util.concurrent.atomic.AtomicInteger();
+        Thread freezing = Thread.ofPlatform().start(() -> {
+            try {
+                while (!stop.get()) {
+                    if (servers[K].freezer().runOnce(true) > 0) {
+                        passes.incrementAndGet();
+                    }
+                }
+            } catch (Throwable t) {
+                died.set(t);
+            }
+        });
+        byte[] last = null;
+        try {
+            for (int i = 0; i < 40; i++) {
+                last = bytes(S);
+                hotWriteOk(layout, 2 * S, last);
+                assertThat(direct(2 * S)).as("read after write %d", i).isEqualTo(last);
+            }
+        } finally {
+            stop.set(true);
+            freezing.join();
+        }
+        assertThat(died.get()).isNull();
+        assertThat(passes.get()).as("passes that froze something").isPositive();
+        assertThat(servers[K].freezer().failures()).isZero();
+        assertThat(ecRead(layout, 2 * S, S)).isEqualTo(last);
+        servers[K].freezer().runOnce(true);
+        assertThat(hotBlocksEverywhere()).isZero();
+        assertThat(direct(2 * S)).isEqualTo(last);
+        verifyParity(1);
     }
 }

@@ -108,6 +108,12 @@ public final class DataFrame {
      * u8 hotFormatVersion (1), u8[3] 0, u64 seq.
      */
     public static final int TYPE_HOT_PUT = 17;
+    /**
+     * Stripe master to a hot replica, after a freeze committed: drop the hot blocks of the range (block
+     * keys, as HOT_PUT) whose seq is at most the given one. Payload: u8 hotFormatVersion (1), u8[3] 0,
+     * u64 seqMax.
+     */
+    public static final int TYPE_HOT_FREE = 18;
     public static final int REPLY = 0x80;
 
     public static final int INFO_PAYLOAD_BYTES = 40;
@@ -247,6 +253,7 @@ public final class DataFrame {
             case TYPE_STRIP_REPAIR -> "strip_repair";
             case TYPE_HOT_WRITE -> "hot_write";
             case TYPE_HOT_PUT -> "hot_put";
+            case TYPE_HOT_FREE -> "hot_free";
             case TYPE_STRIP_REBUILD -> "strip_rebuild";
             default -> "unknown";
         };
