@@ -298,7 +298,7 @@ public final class ChunkServer implements AutoCloseable {
             // Its virtual threads end with their requests; closing the server and replicas ends those.
             StripeMaster stripes = new StripeMaster(store, wal, versions, replicas, metrics, hot);
             // Hot blocks folded into the EC stripes in the background (docs/hot-tier.md).
-            Freezer freezer = new Freezer(stripes, hot, Freezer.Config.fromProperties());
+            Freezer freezer = stripes.freezer();
             io.prometheus.metrics.core.metrics.CounterWithCallback.builder()
                     .name("basalt_cs_hot_frozen_blocks_total")
                     .help("Hot blocks this stripe master wrote into EC stripes")

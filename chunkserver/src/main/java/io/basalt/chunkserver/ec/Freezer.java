@@ -98,7 +98,6 @@ public final class Freezer implements AutoCloseable {
     public int runOnce(boolean everything) {
         HotMaster hotMaster = master.hotMaster;
         boolean flat = everything || hot.usedSlots() >= config.highWatermark() * hot.capacitySlots();
-        long now = System.nanoTime();
         int done = 0;
         for (long chunkUid : hot.chunks()) {
             HotMaster.Known known = hotMaster.layouts.get(chunkUid);
@@ -110,16 +109,11 @@ public final class Freezer implements AutoCloseable {
             for (long[] block : hot.blocks(chunkUid, HotStore.PARITY_KEY_BASE, 2 * HotStore.PARITY_KEY_BASE)) {
                 stripes.merge((int) ((block[0] - HotStore.PARITY_KEY_BASE) / k), 1, Integer::sum);
             }
-            Map<Integer, Long> writes = hotMaster.lastWriteNanos.getOrDefault(chunkUid,
-                    new java.util.concurrent.ConcurrentHashMap<>());
             for (int stripe : stripes.keySet()) {
-                Long last = writes.get(stripe);
-                if (!flat && last != null && now - last < config.ageMillis() * 1_000_000L) {
-                    continue;
-                }
                 try {
-                    freeze(chunkUid, known, stripe);
-                    writes.remove(stripe, last);
+                    if (!freeze(chunkUid, known, stripe, flat ? 0 : config.ageMillis() * 1_000_000L)) {
+                        continue;
+                    }
                 } catch (CsException | RuntimeException e) {
                     failures.incrementAndGet();
                     log.info("freezing stripe {} of chunk {} failed (tried again next pass): {}", stripe,
@@ -133,16 +127,45 @@ public final class Freezer implements AutoCloseable {
         return done;
     }
 
-    /** Freezes one stripe (see the class note). */
-    void freeze(long chunkUid, HotMaster.Known known, int stripe) throws CsException {
+    /**
+     * Freezes every stripe of [first, first + count) that holds hot blocks here, with {@code known}'s
+     * layout (a rebuild's: RECOVERING columns are written too).
+     *
+     * @throws CsException when a stripe could not be frozen (the rebuild must not go on without it)
+     */
+    void freezeRange(long chunkUid, HotMaster.Known known, int first, int count) throws CsException {
+        int k = known.layout().k();
+        long base = HotStore.PARITY_KEY_BASE;
+        if (!hot.any(chunkUid, base + (long) first * k, base + (long) (first + count) * k)) {
+            return;
+        }
+        java.util.TreeSet<Integer> stripes = new java.util.TreeSet<>();
+        for (long[] block : hot.blocks(chunkUid, base + (long) first * k, base + (long) (first + count) * k)) {
+            stripes.add((int) ((block[0] - base) / k));
+        }
+        for (int stripe : stripes) {
+            freeze(chunkUid, known, stripe, 0);
+        }
+    }
+
+    /**
+     * Freezes one stripe (see the class note) unless its last hot write is younger than
+     * {@code minAgeNanos} (decided under the stripe lock); returns whether it froze or freed anything.
+     */
+    boolean freeze(long chunkUid, HotMaster.Known known, int stripe, long minAgeNanos) throws CsException {
         EcLayout layout = known.layout();
         int k = layout.k();
         long base = HotStore.PARITY_KEY_BASE + (long) stripe * k;
         master.lock(chunkUid, stripe, 1);
         try {
+            Map<Integer, Long> writes = master.hotMaster.lastWriteNanos.get(chunkUid);
+            Long last = writes == null ? null : writes.get(stripe);
+            if (minAgeNanos > 0 && last != null && System.nanoTime() - last < minAgeNanos) {
+                return false;
+            }
             List<long[]> blocks = hot.blocks(chunkUid, base, base + k);
             if (blocks.isEmpty()) {
-                return;
+                return false;
             }
             ChunkletStore.StripVersions own = master.store.versions(chunkUid, (long) stripe * S, S);
             long[] cold = own.n() == k ? own.versions() : new long[k];
@@ -167,6 +190,10 @@ public final class Freezer implements AutoCloseable {
             }
             free(chunkUid, layout, known.chunkVersion(), stripe, seqMax);
             freedBlocks.addAndGet(blocks.size());
+            if (writes != null) {
+                writes.remove(stripe, last);
+            }
+            return true;
         } finally {
             master.unlock(chunkUid, stripe, 1);
         }

@@ -77,6 +77,10 @@ final class HotMaster {
             long highest = Math.max(StripeMaster.max(own.versions()), hot.maxSeq(request.chunkUid(),
                     HotStore.PARITY_KEY_BASE + (long) stripe * k, HotStore.PARITY_KEY_BASE + (long) stripe * k + k));
             long seq = master.nextTxid(highest);
+            // Before the blocks exist anywhere: the freezer (which decides under this lock) never takes
+            // a block without a time for an old one.
+            lastWriteNanos.computeIfAbsent(request.chunkUid(), uid -> new java.util.concurrent.ConcurrentHashMap<>())
+                    .put(stripe, System.nanoTime());
             long parityKeyOffset = (HotStore.PARITY_KEY_BASE + firstBlock) * S;
             CompletableFuture<Void> ownLog = master.logAsync(WalRecordFormat.TYPE_HOT_WRITE, request.chunkUid(),
                     parityKeyOffset, request.lengthBytes(), walPayload(frame, dataAt, 0, blocks, blocks, seq));
@@ -134,8 +138,6 @@ final class HotMaster {
             }
             layouts.merge(request.chunkUid(), new Known(layout, request.chunkVersion()),
                     (old, now) -> now.chunkVersion() >= old.chunkVersion() ? now : old);
-            lastWriteNanos.computeIfAbsent(request.chunkUid(), uid -> new java.util.concurrent.ConcurrentHashMap<>())
-                    .put(stripe, System.nanoTime());
         } finally {
             master.unlock(request.chunkUid(), stripe, 1);
         }

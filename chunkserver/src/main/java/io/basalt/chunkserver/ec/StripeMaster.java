@@ -90,6 +90,8 @@ public final class StripeMaster implements AutoCloseable {
     /** This chunk server's hot store (docs/hot-tier.md); null when it has none. */
     private final HotStore hot;
     final HotMaster hotMaster;
+    /** Folds this master's hot blocks into the stripes (null without a hot store); started by the server. */
+    private final Freezer freezer;
     private final WalWriter wal;
     private final ChunkVersions fence;
     final ReplicaClients clients;
@@ -111,6 +113,7 @@ public final class StripeMaster implements AutoCloseable {
             CsMetrics metrics, HotStore hot) {
         this.hot = hot;
         this.hotMaster = hot == null ? null : new HotMaster(this, store, hot, clients);
+        this.freezer = hot == null ? null : new Freezer(this, hot, Freezer.Config.fromProperties());
         this.store = store;
         this.metrics = metrics;
         this.wal = wal;
@@ -702,6 +705,12 @@ public final class StripeMaster implements AutoCloseable {
         if (layout.usable(column)) {
             throw new CsException(CsStatus.INVALID, "STRIP_REBUILD of column " + column
                     + ", which the layout calls usable: a column being rebuilt is never a source");
+        }
+        if (freezer != null) {
+            // A rebuild freezes first (docs/hot-tier.md, "Healing"): the column being rebuilt lost its
+            // hot copies, or missed hot writes while it was away; frozen, the stripes it gets are newer
+            // than any of them. Hot writes from now on reach it (RECOVERING columns are written).
+            freezer.freezeRange(request.chunkUid, new HotMaster.Known(layout, request.chunkVersion), first, count);
         }
         lock(request.chunkUid, first, count);
         try {
@@ -1454,6 +1463,11 @@ public final class StripeMaster implements AutoCloseable {
             slots.add(Math.floorMod(Long.hashCode(chunkUid * 0x9E3779B97F4A7C15L + s), LOCK_SLOTS));
         }
         return slots;
+    }
+
+    /** The freezer of this master's hot blocks; null when this chunk server has no hot store. */
+    public Freezer freezer() {
+        return freezer;
     }
 
     @Override

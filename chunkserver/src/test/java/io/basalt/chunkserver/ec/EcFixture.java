@@ -152,6 +152,27 @@ abstract class EcFixture {
         }
     }
 
+    /** HOT_WRITE (part of one stripe) to the layout's master (docs/hot-tier.md). */
+    DataClient.Reply hotWrite(EcLayout layout, long offset, byte[] data) throws Exception {
+        ByteBuf payload = Unpooled.buffer();
+        payload.writeBytes(data);
+        for (int i = 0; i < data.length / S; i++) {
+            payload.writeInt(BlockCrc.of(ByteBuffer.wrap(data, i * S, S)));
+        }
+        layout.writeTo(payload);
+        return clients[layout.masterIndex()].request(DataFrame.TYPE_HOT_WRITE, UID, chunkVersion, offset, data.length,
+                payload).get(30, TimeUnit.SECONDS);
+    }
+
+    void hotWriteOk(EcLayout layout, long offset, byte[] data) throws Exception {
+        DataClient.Reply reply = hotWrite(layout, offset, data);
+        try {
+            assertThat(reply.status()).as(reply.message()).isEqualTo(CsStatus.OK);
+        } finally {
+            reply.release();
+        }
+    }
+
     byte[] ecRead(EcLayout layout, long offset, int length) throws Exception {
         ByteBuf payload = Unpooled.buffer();
         layout.writeTo(payload);

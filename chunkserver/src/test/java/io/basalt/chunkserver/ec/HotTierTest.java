@@ -26,26 +26,6 @@ import org.junit.jupiter.api.Test;
 class HotTierTest extends EcFixture {
     final Random random = new Random(18);
 
-    DataClient.Reply hotWrite(EcLayout layout, long offset, byte[] data) throws Exception {
-        ByteBuf payload = Unpooled.buffer();
-        payload.writeBytes(data);
-        for (int i = 0; i < data.length / S; i++) {
-            payload.writeInt(BlockCrc.of(ByteBuffer.wrap(data, i * S, S)));
-        }
-        layout.writeTo(payload);
-        return clients[layout.masterIndex()].request(DataFrame.TYPE_HOT_WRITE, UID, chunkVersion, offset, data.length,
-                payload).get(30, TimeUnit.SECONDS);
-    }
-
-    void hotWriteOk(EcLayout layout, long offset, byte[] data) throws Exception {
-        DataClient.Reply reply = hotWrite(layout, offset, data);
-        try {
-            assertThat(reply.status()).as(reply.message()).isEqualTo(CsStatus.OK);
-        } finally {
-            reply.release();
-        }
-    }
-
     /** A plain READ of the block's data column; PENDING (its RESOLVE is on the way) is asked again. */
     byte[] direct(long logicalOffset) throws Exception {
         DataClient.Reply reply = directRead(logicalOffset);
