@@ -96,6 +96,15 @@ public final class Freezer implements AutoCloseable {
 
     /** One pass; {@code everything}: as above the high watermark, every stripe whatever its age. */
     public int runOnce(boolean everything) {
+        if (everything || System.nanoTime() - lastSweepNanos > SWEEP_INTERVAL_NANOS) {
+            lastSweepNanos = System.nanoTime();
+            try {
+                sweptBlocks.addAndGet(sweepDead());
+            } catch (CsException | RuntimeException e) {
+                failures.incrementAndGet();
+                log.info("sweeping dead hot blocks failed (tried again later): {}", e.getMessage());
+            }
+        }
         HotMaster hotMaster = master.hotMaster;
         boolean flat = everything || hot.usedSlots() >= config.highWatermark() * hot.capacitySlots();
         int done = 0;
@@ -125,6 +134,53 @@ public final class Freezer implements AutoCloseable {
             }
         }
         return done;
+    }
+
+    private static final long SWEEP_INTERVAL_NANOS = 5_000_000_000L;
+    private long lastSweepNanos;
+    private final AtomicLong sweptBlocks = new AtomicLong();
+
+    /**
+     * Frees every hot block here that is dead by the read rule (its seq not above this column's cold
+     * version of it): copies a freeze left behind where its HOT_FREE never arrived (the master died,
+     * or stopped, after freeing its own), and a master's own after a restart. Safe whenever it runs:
+     * HOT_FREE up to the cold version drops only such blocks, and cold versions never go back. Every
+     * server sweeps its own store, whatever its role; a full pass every 5 s (a first cut: one map walk).
+     */
+    int sweepDead() throws CsException {
+        ChunkletStore store = master.store;
+        List<CompletableFuture<Void>> frees = new ArrayList<>();
+        for (long chunkUid : hot.chunks()) {
+            int n = store.versions(chunkUid, 0, S).n(); // 1: a data column, k: a parity column
+            for (long[] block : hot.blocks(chunkUid, 0, Long.MAX_VALUE)) {
+                long key = block[0];
+                long cold;
+                if (key < HotStore.PARITY_KEY_BASE) {
+                    if (n != 1) {
+                        continue;
+                    }
+                    cold = store.versions(chunkUid, key * S, S).versions()[0];
+                } else {
+                    if (n < 2) {
+                        continue;
+                    }
+                    long logical = key - HotStore.PARITY_KEY_BASE;
+                    long[] vector = store.versions(chunkUid, logical / n * S, S).versions();
+                    cold = vector[(int) (logical % n)];
+                }
+                if (block[1] <= cold) {
+                    frees.add(master.logAsync(WalRecordFormat.TYPE_HOT_FREE, chunkUid, key * S, S, freePayload(cold)));
+                }
+            }
+        }
+        for (CompletableFuture<Void> free : frees) {
+            StripeMaster.join(free);
+        }
+        return frees.size();
+    }
+
+    public long sweptBlocks() {
+        return sweptBlocks.get();
     }
 
     /**
@@ -188,6 +244,7 @@ public final class Freezer implements AutoCloseable {
                 frozenBlocks.addAndGet(to - from);
                 from = to;
             }
+            crashPoint("freezer.after-commit");
             free(chunkUid, layout, known.chunkVersion(), stripe, seqMax);
             freedBlocks.addAndGet(blocks.size());
             if (writes != null) {
@@ -239,6 +296,7 @@ public final class Freezer implements AutoCloseable {
         int k = layout.k();
         long parityKeyOffset = (HotStore.PARITY_KEY_BASE + (long) stripe * k) * S;
         master.log(WalRecordFormat.TYPE_HOT_FREE, chunkUid, parityKeyOffset, k * S, freePayload(seqMax));
+        crashPoint("freezer.after-own-free");
         List<CompletableFuture<DataClient.Reply>> sends = new ArrayList<>();
         List<String> addresses = new ArrayList<>();
         for (int col = 0; col < layout.width(); col++) {
@@ -257,6 +315,19 @@ public final class Freezer implements AutoCloseable {
                 // Dead copies there (older than the stripe) cost space only; its next free takes them.
                 log.info("freeing hot blocks of stripe {} of chunk {}: {}", stripe, Long.toHexString(chunkUid), failure);
             }
+        }
+    }
+
+    /**
+     * Tests: the freeze step at which this freezer stops as if its server died there (in-process
+     * servers cannot halt); the same names are {@link CrashPoints} for real processes.
+     */
+    volatile String stopAt = "";
+
+    private void crashPoint(String point) {
+        CrashPoints.hit(point);
+        if (point.equals(stopAt)) {
+            throw new IllegalStateException("test stop at " + point);
         }
     }
 

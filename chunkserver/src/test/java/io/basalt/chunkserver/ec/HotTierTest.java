@@ -215,4 +215,41 @@ class HotTierTest extends EcFixture {
         assertThat(direct(2 * S)).isEqualTo(last);
         verifyParity(1);
     }
+
+    @Test
+    void aFreezeStoppedAtEachStepLeavesEveryWriteReadableAndTheNextPassFinishesIt() throws Exception {
+        EcLayout layout = layout();
+        byte[] expected = bytes(2 * K * S);
+        ecWriteOk(layout, 0, expected);
+        for (String point : new String[] {"freezer.after-commit", "freezer.after-own-free"}) {
+            byte[] data = bytes(2 * S);
+            hotWriteOk(layout, S, data); // blocks 1 and 2
+            System.arraycopy(data, 0, expected, S, data.length);
+            servers[K].freezer().stopAt = point;
+            long failures = servers[K].freezer().failures();
+            servers[K].freezer().runOnce(true);
+            assertThat(servers[K].freezer().failures()).as(point).isEqualTo(failures + 1);
+            // The master restarts (WAL replay); the stripe is committed, hot copies left here or there.
+            int port = servers[K].address().getPort();
+            stop(K);
+            start(K, port);
+            assertThat(ecRead(layout, 0, 2 * K * S)).as(point).isEqualTo(expected);
+            for (int i = 0; i < 2 * K; i++) {
+                assertThat(direct((long) i * S)).as("%s: block %d", point, i).isEqualTo(block(expected, i));
+            }
+            verifyParity(2);
+            // A restarted master learns the layout from the next hot write; the next passes free the rest.
+            byte[] more = bytes(S);
+            hotWriteOk(layout, 5 * S, more);
+            System.arraycopy(more, 0, expected, 5 * S, S);
+            servers[K].freezer().runOnce(true);
+            // Copies whose HOT_FREE never came are dead by the read rule; each server sweeps its own.
+            for (int i = 0; i < K + M; i++) {
+                servers[i].freezer().runOnce(true);
+            }
+            assertThat(hotBlocksEverywhere()).as(point).isZero();
+            assertThat(ecRead(layout, 0, 2 * K * S)).as(point).isEqualTo(expected);
+            verifyParity(2);
+        }
+    }
 }
