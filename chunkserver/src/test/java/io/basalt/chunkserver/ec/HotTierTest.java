@@ -197,7 +197,7 @@ class HotTierTest extends EcFixture {
         });
         byte[] last = null;
         try {
-            for (int i = 0; i < 40; i++) {
+            for (int i = 0; i < 20; i++) {
                 last = bytes(S);
                 hotWriteOk(layout, 2 * S, last);
                 assertThat(direct(2 * S)).as("read after write %d", i).isEqualTo(last);
