@@ -69,8 +69,11 @@ import org.slf4j.LoggerFactory;
  */
 public final class VolumeDevice implements BlockDevice {
     private static final Logger log = LoggerFactory.getLogger(VolumeDevice.class);
-    /** Sub-stripe writes of EC volumes go to the hot tier (docs/hot-tier.md); off by default. */
-    static final boolean HOT_TIER = Boolean.getBoolean("basalt.client.hotTier");
+    /**
+     * Sub-stripe writes of EC volumes go to the hot tier (docs/hot-tier.md); off by default. Read
+     * when a device opens, so a test can turn it on for the devices it opens.
+     */
+    private final boolean hotTier = Boolean.getBoolean("basalt.client.hotTier");
     /** NBD's largest request; anything bigger is split here anyway. */
     public static final int PAYLOAD_BYTES_MAX = 32 << 20;
     /**
@@ -849,7 +852,7 @@ public final class VolumeDevice implements BlockDevice {
     private CompletableFuture<Void> ecWrite(Chunk chunk, long chunkOffset, ByteBuf data, int dataIndex,
             int lengthBytes, int[] crcs, int firstBlock) {
         long stripeBytes = (long) policy.dataCount() * BLOCK_SIZE_BYTES;
-        if (HOT_TIER && chunkOffset / stripeBytes == (chunkOffset + lengthBytes - 1) / stripeBytes
+        if (hotTier && chunkOffset / stripeBytes == (chunkOffset + lengthBytes - 1) / stripeBytes
                 && lengthBytes < stripeBytes) {
             return hotWrite(chunk, chunkOffset, data, dataIndex, lengthBytes, crcs, firstBlock);
         }

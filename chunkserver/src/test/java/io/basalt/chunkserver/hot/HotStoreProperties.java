@@ -144,8 +144,11 @@ class HotStoreProperties {
             h.crashAndReopen();
             check(h, model, step, "final crash");
         } finally {
-            h.close();
-            deleteTree(dir);
+            try {
+                h.close();
+            } finally {
+                deleteTree(dir); // also when a failed replay left the harness half closed
+            }
         }
     }
 
