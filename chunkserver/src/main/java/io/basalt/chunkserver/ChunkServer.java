@@ -8,6 +8,9 @@ import io.basalt.chunkserver.ec.PendingResolver;
 import io.basalt.chunkserver.ec.StripeMaster;
 import io.basalt.chunkserver.ec.StripeVerifier;
 import io.basalt.protocol.data.ReplicaClients;
+import io.basalt.chunkserver.ec.Freezer;
+import io.basalt.chunkserver.hot.HotStore;
+import io.basalt.chunkserver.hot.TieredSink;
 import io.basalt.chunkserver.store.ChunkletStore;
 import io.basalt.chunkserver.wal.WalWriter;
 import io.netty.channel.EventLoopGroup;
@@ -49,50 +52,51 @@ public final class ChunkServer implements AutoCloseable {
     public record Config(Path dataDir, String bindHost, int port, String advertiseHost, String hostLabel,
             String zoneLabel, long chunkletSizeMaxBytes, int lengthMaxBytes, long inFlightBytesMax,
             long requestTimeoutMillis, WalWriter.Config wal, long heartbeatMillis, int readerThreads,
-            RecoveryWorker.Config recovery, Scrubber.Config scrub, long capacityMaxBytes) {
+            RecoveryWorker.Config recovery, Scrubber.Config scrub, long capacityMaxBytes, Path hotDir,
+            long hotCapacityBytes) {
 
         /** 1 GiB chunklets, 1 MiB requests, 64 MiB in flight per connection, 30 s request timeout. */
         public static Config defaults(Path dataDir) {
             int lengthMaxBytes = 1 << 20;
             return new Config(dataDir, "127.0.0.1", 0, null, null, null, 1L << 30, lengthMaxBytes, 64L << 20,
                     30_000, WalWriter.Config.defaults(DataService.payloadMaxBytes(lengthMaxBytes)), 1000, 4,
-                    RecoveryWorker.Config.defaults(), Scrubber.Config.defaults(), 0);
+                    RecoveryWorker.Config.defaults(), Scrubber.Config.defaults(), 0, null, 0);
         }
 
         public Config withPort(int port) {
             return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
                     lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
-                    recovery, scrub, capacityMaxBytes);
+                    recovery, scrub, capacityMaxBytes, hotDir, hotCapacityBytes);
         }
 
         public Config withLabels(String bindHost, String advertiseHost, String hostLabel, String zoneLabel) {
             return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
                     lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
-                    recovery, scrub, capacityMaxBytes);
+                    recovery, scrub, capacityMaxBytes, hotDir, hotCapacityBytes);
         }
 
         public Config withWal(WalWriter.Config wal) {
             return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
                     lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
-                    recovery, scrub, capacityMaxBytes);
+                    recovery, scrub, capacityMaxBytes, hotDir, hotCapacityBytes);
         }
 
         public Config withChunkletSize(long chunkletSizeMaxBytes) {
             return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
                     lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
-                    recovery, scrub, capacityMaxBytes);
+                    recovery, scrub, capacityMaxBytes, hotDir, hotCapacityBytes);
         }
 
         public Config withScrub(Scrubber.Config scrub) {
             return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
                     lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
-                    recovery, scrub, capacityMaxBytes);
+                    recovery, scrub, capacityMaxBytes, hotDir, hotCapacityBytes);
         }
 
         public Config withRecovery(RecoveryWorker.Config recovery) {
             return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
                     lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
-                    recovery, scrub, capacityMaxBytes);
+                    recovery, scrub, capacityMaxBytes, hotDir, hotCapacityBytes);
         }
 
         /**
@@ -106,7 +110,21 @@ public final class ChunkServer implements AutoCloseable {
             }
             return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
                     lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
-                    recovery, scrub, capacityMaxBytes);
+                    recovery, scrub, capacityMaxBytes, hotDir, hotCapacityBytes);
+        }
+
+        /**
+         * The hot store (docs/hot-tier.md) in {@code hotDir} (null: DATA/hot; another device when one is
+         * faster) with room for {@code hotCapacityBytes} of hot data (0: 5% of this server's capacity,
+         * the seed's figure: the working set of VM disks is 5-15%).
+         */
+        public Config withHot(Path hotDir, long hotCapacityBytes) {
+            if (hotCapacityBytes < 0) {
+                throw new IllegalArgumentException("hot capacity " + hotCapacityBytes + " bytes (0: 5% of the disk)");
+            }
+            return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
+                    lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
+                    recovery, scrub, capacityMaxBytes, hotDir, hotCapacityBytes);
         }
 
         /** The capacity this server reports on a file system of {@code totalBytes}. */
@@ -117,7 +135,7 @@ public final class ChunkServer implements AutoCloseable {
         public Config withLimits(long inFlightBytesMax, long requestTimeoutMillis) {
             return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
                     lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
-                    recovery, scrub, capacityMaxBytes);
+                    recovery, scrub, capacityMaxBytes, hotDir, hotCapacityBytes);
         }
     }
 
@@ -133,6 +151,9 @@ public final class ChunkServer implements AutoCloseable {
     private final CsIdentity identity;
     private final ChunkletStore store;
     private final ChunkVersions versions;
+    /** The hot store (docs/hot-tier.md); its records go through {@link #wal} with the chunklets'. */
+    private final HotStore hot;
+    private final Freezer freezer;
     private final WalWriter wal;
     private final ThreadPoolExecutor readers;
     /** Reads flagged BACKGROUND (other servers' recovery and scrub): one at a time, apart from client reads. */
@@ -148,7 +169,9 @@ public final class ChunkServer implements AutoCloseable {
     private volatile MetaLink.Health health = MetaLink.Health.OK;
 
     private ChunkServer(Config config, MetaLink meta, CsMetrics metrics, FileChannel lockChannel, FileLock lock,
-            CsIdentity identity, ChunkletStore store, ChunkVersions versions, WalWriter wal, ThreadPoolExecutor readers,
+            CsIdentity identity, ChunkletStore store, HotStore hot, Freezer freezer, ChunkVersions versions,
+            WalWriter wal,
+            ThreadPoolExecutor readers,
             ThreadPoolExecutor backgroundReaders, EventLoopGroup group, ReplicaClients replicas, DataServer server, ScheduledExecutorService heartbeats,
             PendingResolver pendingResolver, RecoveryWorker recovery, Scrubber scrubber, FileStore fileStore) {
         this.config = config;
@@ -158,6 +181,8 @@ public final class ChunkServer implements AutoCloseable {
         this.lock = lock;
         this.identity = identity;
         this.store = store;
+        this.hot = hot;
+        this.freezer = freezer;
         this.versions = versions;
         this.wal = wal;
         this.readers = readers;
@@ -190,6 +215,7 @@ public final class ChunkServer implements AutoCloseable {
         }
         CsMetrics metrics = new CsMetrics(registry);
         ChunkletStore store = null;
+        HotStore hot = null;
         WalWriter wal = null;
         ThreadPoolExecutor readers = null;
         ThreadPoolExecutor backgroundReaders = null;
@@ -218,7 +244,25 @@ public final class ChunkServer implements AutoCloseable {
                     .callback(cb -> cb.call(placedSource.placedWriteBytes()))
                     .register(registry);
             ChunkVersions versions = ChunkVersions.open(dataDir.resolve("versions"));
-            wal = WalWriter.open(dataDir.resolve("wal"), store, config.wal(), new WalWriter.Listener() {
+            Path hotDir = config.hotDir() != null ? config.hotDir() : dataDir.resolve("hot");
+            Files.createDirectories(hotDir);
+            long hotCapacity = config.hotCapacityBytes() != 0 ? config.hotCapacityBytes()
+                    : Math.clamp(config.capacity(Files.getFileStore(hotDir).getTotalSpace()) / 20, 4096,
+                            HotStore.CAPACITY_MAX_BYTES);
+            hot = HotStore.open(hotDir, hotCapacity);
+            HotStore hotSource = hot;
+            io.prometheus.metrics.core.metrics.GaugeWithCallback.builder()
+                    .name("basalt_cs_hot_used_bytes")
+                    .help("Bytes of the hot store in use (hot blocks and slots reserved by writes in flight)")
+                    .callback(cb -> cb.call(hotSource.usedSlots() * 4096.0))
+                    .register(registry);
+            io.prometheus.metrics.core.metrics.GaugeWithCallback.builder()
+                    .name("basalt_cs_hot_capacity_bytes")
+                    .help("Bytes the hot store may hold (--hot-capacity; default 5% of the disk)")
+                    .callback(cb -> cb.call(hotSource.capacitySlots() * 4096.0))
+                    .register(registry);
+            wal = WalWriter.open(dataDir.resolve("wal"), new TieredSink(store, hot), config.wal(),
+                    new WalWriter.Listener() {
                 @Override
                 public void synced(int entries, long bytes, long nanos) {
                     metrics.walSyncs.inc();
@@ -247,12 +291,25 @@ public final class ChunkServer implements AutoCloseable {
                     });
             group = new MultiThreadIoEventLoopGroup(2, new DefaultThreadFactory("basalt-cs-io", true),
                     NioIoHandler.newFactory());
-            DataService service = new DataService(store, wal, versions, readers, backgroundReaders, null, null, metrics,
+            DataService service = new DataService(store, wal, versions, readers, backgroundReaders, null, null, hot,
+                    metrics,
                     config.lengthMaxBytes(), config.inFlightBytesMax(), config.requestTimeoutMillis());
             replicas = new ReplicaClients(group, config.requestTimeoutMillis(), service.payloadMaxBytes());
             // Its virtual threads end with their requests; closing the server and replicas ends those.
-            StripeMaster stripes = new StripeMaster(store, wal, versions, replicas, metrics);
-            service = new DataService(store, wal, versions, readers, backgroundReaders, replicas, stripes, metrics,
+            StripeMaster stripes = new StripeMaster(store, wal, versions, replicas, metrics, hot);
+            // Hot blocks folded into the EC stripes in the background (docs/hot-tier.md).
+            Freezer freezer = stripes.freezer();
+            io.prometheus.metrics.core.metrics.CounterWithCallback.builder()
+                    .name("basalt_cs_hot_frozen_blocks_total")
+                    .help("Hot blocks this stripe master wrote into EC stripes")
+                    .callback(cb -> cb.call(freezer.frozenBlocks()))
+                    .register(registry);
+            io.prometheus.metrics.core.metrics.CounterWithCallback.builder()
+                    .name("basalt_cs_hot_freeze_failures_total")
+                    .help("Stripe freezes that failed (tried again on the next pass)")
+                    .callback(cb -> cb.call(freezer.failures()))
+                    .register(registry);
+            service = new DataService(store, wal, versions, readers, backgroundReaders, replicas, stripes, hot, metrics,
                     config.lengthMaxBytes(),
                     config.inFlightBytesMax(), config.requestTimeoutMillis());
             server = DataServer.start(new InetSocketAddress(config.bindHost(), config.port()), group, service);
@@ -288,7 +345,9 @@ public final class ChunkServer implements AutoCloseable {
             Scrubber scrubber = recovery.scrubber(config.scrub(), dataDir.resolve("scrub"),
                     new StripeVerifier(stripes, store, replicas));
             scrubber.start();
-            ChunkServer chunkServer = new ChunkServer(config, meta, metrics, lockChannel, lock, identity, store,
+            freezer.start();
+            ChunkServer chunkServer = new ChunkServer(config, meta, metrics, lockChannel, lock, identity, store, hot,
+                    freezer,
                     versions, wal, readers, backgroundReaders, group, replicas, server, heartbeats, pendingResolver, recovery, scrubber,
                     fileStore);
             heartbeats.scheduleWithFixedDelay(chunkServer::heartbeat, 0, config.heartbeatMillis(),
@@ -320,6 +379,9 @@ public final class ChunkServer implements AutoCloseable {
             }
             if (store != null) {
                 store.close();
+            }
+            if (hot != null) {
+                hot.close();
             }
             lock.release();
             lockChannel.close();
@@ -417,6 +479,16 @@ public final class ChunkServer implements AutoCloseable {
         return store;
     }
 
+    /** The hot store (docs/hot-tier.md). */
+    public HotStore hot() {
+        return hot;
+    }
+
+    /** The freezer (docs/hot-tier.md): tests run passes of it. */
+    public Freezer freezer() {
+        return freezer;
+    }
+
     private volatile boolean closed;
 
     /** {@link #close} for cleanup paths: logs instead of throwing; idempotent. */
@@ -437,6 +509,7 @@ public final class ChunkServer implements AutoCloseable {
         closed = true;
         heartbeats.shutdownNow();
         pendingResolver.close();
+        freezer.close();
         scrubber.close();
         recovery.close();
         server.close();
@@ -452,7 +525,11 @@ public final class ChunkServer implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
             group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
-            store.close();
+            try {
+                store.close();
+            } finally {
+                hot.close();
+            }
             lock.release();
             lockChannel.close();
         }

@@ -8,6 +8,7 @@ import io.basalt.meta.model.Chunklet;
 import io.basalt.meta.model.ChunkletState;
 import io.basalt.meta.model.Policy;
 import io.basalt.protocol.data.BlockCrc;
+import io.basalt.protocol.data.CsStatus;
 import io.basalt.protocol.data.DataClient;
 import io.basalt.protocol.data.DataFrame;
 import io.basalt.protocol.data.EcLayout;
@@ -42,6 +43,11 @@ final class EcPieces implements ChunkPieces {
     private final ByteBufAllocator alloc;
     private final ChunkMap chunks;
     private final ChunkRetries retries;
+    /**
+     * Sub-stripe writes go to the hot tier (docs/hot-tier.md); off by default. Read when a device
+     * opens, so a test can turn it on for the devices it opens.
+     */
+    private final boolean hotTier = Boolean.getBoolean("basalt.client.hotTier");
 
     EcPieces(ClusterClient cluster, Policy policy, ByteBufAllocator alloc, ChunkMap chunks, ChunkRetries retries) {
         this.cluster = cluster;
@@ -64,27 +70,76 @@ final class EcPieces implements ChunkPieces {
     @Override
     public CompletableFuture<Void> write(Chunk chunk, long chunkOffset, ByteBuf data, int dataIndex,
             int lengthBytes, int[] crcs, int firstBlock) {
+        long stripeBytes = (long) policy.dataCount() * BLOCK_SIZE_BYTES;
+        if (hotTier && chunkOffset / stripeBytes == (chunkOffset + lengthBytes - 1) / stripeBytes
+                && lengthBytes < stripeBytes) {
+            return hotWrite(chunk, chunkOffset, data, dataIndex, lengthBytes, crcs, firstBlock);
+        }
+        return coldWrite(chunk, chunkOffset, data, dataIndex, lengthBytes, crcs, firstBlock);
+    }
+
+    /**
+     * Hot tier (docs/hot-tier.md): part of one stripe goes to the stripe master as HOT_WRITE, which
+     * logs it on the m + 1 hot replicas of each block (one WAL sync, no read-modify-write); a master
+     * whose hot store is full (HOT_FULL) gets it again as an EC write, so writes never fail for it.
+     */
+    private CompletableFuture<Void> hotWrite(Chunk chunk, long chunkOffset, ByteBuf data, int dataIndex,
+            int lengthBytes, int[] crcs, int firstBlock) {
         Chunklet master = presenceSource(chunk);
         return layoutOf(chunk, master).thenCompose(layout -> {
-            int blocks = lengthBytes >> BLOCK_SHIFT;
-            ByteBuf trailer = alloc.buffer(4 * blocks + layout.encodedBytes());
-            for (int i = 0; i < blocks; i++) {
-                trailer.writeInt(crcs[firstBlock + i]);
-            }
-            layout.writeTo(trailer);
-            CompositeByteBuf payload = alloc.compositeBuffer(2);
-            payload.addComponents(true, data.retainedSlice(dataIndex, lengthBytes), trailer);
-            return toMaster(chunk, master, layout, DataFrame.TYPE_EC_WRITE, chunkOffset, lengthBytes, payload,
-                    reply -> null);
+            String address = layout.address(layout.masterIndex());
+            List<Chunklet> others = chunk.chunklets().stream().filter(c -> c != master).toList();
+            return cluster.connections().request(address, DataFrame.TYPE_HOT_WRITE, chunk.uid(), chunk.version(),
+                    chunkOffset, lengthBytes, payload(layout, data, dataIndex, lengthBytes, crcs, firstBlock))
+                    .handle((reply, error) -> {
+                        try {
+                            if (error == null && reply.status() == CsStatus.HOT_FULL) {
+                                cluster.metrics().retries.labelValues("write", "hot_full").inc();
+                                return true;
+                            }
+                            retries.checkReply(master, address, DataFrame.typeName(DataFrame.TYPE_HOT_WRITE), reply,
+                                    error, others);
+                            return false;
+                        } finally {
+                            ChunkRetries.release(reply);
+                        }
+                    }).thenCompose(full -> full
+                            ? coldWrite(chunk, chunkOffset, data, dataIndex, lengthBytes, crcs, firstBlock)
+                            : CompletableFuture.<Void>completedFuture(null));
         });
     }
 
-    /** Zeroes go through the master like data: parity must cover them, and versions must advance. */
+    private CompletableFuture<Void> coldWrite(Chunk chunk, long chunkOffset, ByteBuf data, int dataIndex,
+            int lengthBytes, int[] crcs, int firstBlock) {
+        Chunklet master = presenceSource(chunk);
+        return layoutOf(chunk, master).thenCompose(layout -> toMaster(chunk, master, layout,
+                DataFrame.TYPE_EC_WRITE, chunkOffset, lengthBytes,
+                payload(layout, data, dataIndex, lengthBytes, crcs, firstBlock), reply -> null));
+    }
+
+    /** A write's payload: the data, one CRC32C per block, then the layout the master needs. */
+    private ByteBuf payload(EcLayout layout, ByteBuf data, int dataIndex, int lengthBytes, int[] crcs,
+            int firstBlock) {
+        int blocks = lengthBytes >> BLOCK_SHIFT;
+        ByteBuf trailer = alloc.buffer(4 * blocks + layout.encodedBytes());
+        for (int i = 0; i < blocks; i++) {
+            trailer.writeInt(crcs[firstBlock + i]);
+        }
+        layout.writeTo(trailer);
+        CompositeByteBuf payload = alloc.compositeBuffer(2);
+        payload.addComponents(true, data.retainedSlice(dataIndex, lengthBytes), trailer);
+        return payload;
+    }
+
+    /**
+     * Zeroes go through the master like data: parity must cover them, and versions must advance.
+     * Always to the stripes, never hot: their version then hides any older hot copy (read rule).
+     */
     private CompletableFuture<Void> zeroes(Chunk chunk, long chunkOffset, int lengthBytes) {
         ByteBuf zeroes = alloc.directBuffer(lengthBytes).writeZero(lengthBytes);
         int[] crcs = new int[lengthBytes >> BLOCK_SHIFT];
         Arrays.fill(crcs, BlockCrc.ZERO_BLOCK_CRC);
-        return write(chunk, chunkOffset, zeroes, 0, lengthBytes, crcs, 0)
+        return coldWrite(chunk, chunkOffset, zeroes, 0, lengthBytes, crcs, 0)
                 .whenComplete((ignored, error) -> zeroes.release());
     }
 

@@ -13,7 +13,9 @@ import org.slf4j.LoggerFactory;
  * the client not answered), {@code master.after-decision} (answered and the master's own strips
  * committed, no column told),
  * {@code column.after-prepare} (a column's prepare durable, not yet answered),
- * {@code column.before-resolve} (a column got the decision, logged nothing).
+ * {@code column.before-resolve} (a column got the decision, logged nothing),
+ * {@code freezer.after-commit} (a freeze's EC writes committed, no hot copy freed),
+ * {@code freezer.after-own-free} (the master freed its own hot copies, the other replicas not yet).
  */
 public final class CrashPoints {
     private static final Logger log = LoggerFactory.getLogger(CrashPoints.class);

@@ -2,6 +2,7 @@ package io.basalt.chunkserver.ec;
 
 import io.basalt.chunkserver.ChunkVersions;
 import io.basalt.chunkserver.CsMetrics;
+import io.basalt.chunkserver.hot.HotStore;
 import io.basalt.chunkserver.store.ChunkletStore;
 import io.basalt.chunkserver.wal.WalEntry;
 import io.basalt.chunkserver.wal.WalRecordFormat;
@@ -85,10 +86,15 @@ public final class StripeMaster implements AutoCloseable {
     /** Most chunk-logical bytes of a STRIP_REBUILD: REBUILD_STRIPES_MAX stripes of the widest EC. */
     public static final long REBUILD_LENGTH_MAX_BYTES = (long) REBUILD_STRIPES_MAX * 16 * EcLayout.STRIP_BYTES;
 
-    private final ChunkletStore store;
+    final ChunkletStore store;
+    /** This chunk server's hot store (docs/hot-tier.md); null when it has none. */
+    private final HotStore hot;
+    final HotMaster hotMaster;
+    /** Folds this master's hot blocks into the stripes (null without a hot store); started by the server. */
+    private final Freezer freezer;
     private final WalWriter wal;
     private final ChunkVersions fence;
-    private final ReplicaClients clients;
+    final ReplicaClients clients;
     private final CsMetrics metrics;
     private final ExecutorService threads =
             Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("basalt-stripe-master-", 0).factory());
@@ -99,6 +105,15 @@ public final class StripeMaster implements AutoCloseable {
 
     public StripeMaster(ChunkletStore store, WalWriter wal, ChunkVersions fence, ReplicaClients clients,
             CsMetrics metrics) {
+        this(store, wal, fence, clients, metrics, null);
+    }
+
+    /** With a hot store ({@code hot}, null: none): HOT_WRITE requests and hot-over-cold reads. */
+    public StripeMaster(ChunkletStore store, WalWriter wal, ChunkVersions fence, ReplicaClients clients,
+            CsMetrics metrics, HotStore hot) {
+        this.hot = hot;
+        this.hotMaster = hot == null ? null : new HotMaster(this, store, hot, clients);
+        this.freezer = hot == null ? null : new Freezer(this, hot, Freezer.Config.fromProperties());
         this.store = store;
         this.metrics = metrics;
         this.wal = wal;
@@ -123,6 +138,13 @@ public final class StripeMaster implements AutoCloseable {
                     fence.check(request.chunkUid, request.chunkVersion);
                     if (type == DataFrame.TYPE_EC_WRITE) {
                         write(request, frame, result);
+                        result.complete(null);
+                    } else if (type == DataFrame.TYPE_HOT_WRITE) {
+                        if (hotMaster == null) {
+                            throw new CsException(CsStatus.HOT_FULL, "this chunk server has no hot store;"
+                                    + " write it to the erasure-coded stripes");
+                        }
+                        hotMaster.write(request, frame);
                         result.complete(null);
                     } else if (type == DataFrame.TYPE_STRIP_REBUILD) {
                         result.complete(rebuild(request, frame));
@@ -163,7 +185,7 @@ public final class StripeMaster implements AutoCloseable {
             int blocks = (int) (lengthBytes / S);
             int layoutAt = payloadAt;
             int layoutBytes = payloadBytes;
-            if (type == DataFrame.TYPE_EC_WRITE) {
+            if (type == DataFrame.TYPE_EC_WRITE || type == DataFrame.TYPE_HOT_WRITE) {
                 int blockBytes = (int) lengthBytes + 4 * blocks;
                 if (payloadBytes <= blockBytes) {
                     throw new CsException(CsStatus.INVALID, "EC write payload of " + payloadBytes + " bytes for "
@@ -217,7 +239,7 @@ public final class StripeMaster implements AutoCloseable {
 
     // ---- write ------------------------------------------------------------------------------------
 
-    private void write(Request request, ByteBuf frame, CompletableFuture<ByteBuf> result) throws CsException {
+    void write(Request request, ByteBuf frame, CompletableFuture<ByteBuf> result) throws CsException {
         int dataAt = frame.readerIndex() + DataFrame.HEADER_BYTES;
         int blocks = request.lengthBytes / S;
         BlockCrc.verify(frame, dataAt, request.offsetBytes, blocks, request.chunkUid);
@@ -267,6 +289,12 @@ public final class StripeMaster implements AutoCloseable {
                 for (long version : stripe) {
                     highest = Math.max(highest, version);
                 }
+            }
+            if (hot != null) {
+                // Hot blocks of these stripes (docs/hot-tier.md): the write must be newer than any of
+                // them, including ones another master sequenced, or the read rule would prefer them.
+                highest = Math.max(highest, hot.maxSeq(request.chunkUid, HotStore.PARITY_KEY_BASE + (long) first * k,
+                        HotStore.PARITY_KEY_BASE + (long) (first + count) * k));
             }
             txid = nextTxid(highest);
             // Parity of every other stripe, and the versions after the write.
@@ -626,6 +654,14 @@ public final class StripeMaster implements AutoCloseable {
                     }
                 }
             }
+            if (hot != null) {
+                try {
+                    HotMaster.overlay(hot, request, v, out);
+                } catch (CsException | RuntimeException e) {
+                    out.release();
+                    throw e;
+                }
+            }
             return out;
         } finally {
             unlock(request.chunkUid, first, count);
@@ -669,6 +705,12 @@ public final class StripeMaster implements AutoCloseable {
         if (layout.usable(column)) {
             throw new CsException(CsStatus.INVALID, "STRIP_REBUILD of column " + column
                     + ", which the layout calls usable: a column being rebuilt is never a source");
+        }
+        if (freezer != null) {
+            // A rebuild freezes first (docs/hot-tier.md, "Healing"): the column being rebuilt lost its
+            // hot copies, or missed hot writes while it was away; frozen, the stripes it gets are newer
+            // than any of them. Hot writes from now on reach it (RECOVERING columns are written).
+            freezer.freezeRange(request.chunkUid, new HotMaster.Known(layout, request.chunkVersion), first, count);
         }
         lock(request.chunkUid, first, count);
         try {
@@ -785,7 +827,7 @@ public final class StripeMaster implements AutoCloseable {
      * </ol>
      * The outcome is logged as an EC_RESOLVE by decided generation, like any settle, so replay repeats it.
      */
-    private void terminate(Request request) throws CsException {
+    void terminate(Request request) throws CsException {
         long offsetBytes = (long) request.firstStripe * S;
         int count = request.stripeCount;
         int lengthBytes = count * S;
@@ -1279,7 +1321,7 @@ public final class StripeMaster implements AutoCloseable {
     }
 
     /** Logs {@code payload} as a record of {@code type} on this chunk server; completes once applied. */
-    private CompletableFuture<Void> logAsync(int type, long chunkUid, long offsetBytes, int lengthBytes,
+    CompletableFuture<Void> logAsync(int type, long chunkUid, long offsetBytes, int lengthBytes,
             ByteBuf payload) {
         CompletableFuture<Void> done = new CompletableFuture<>();
         wal.submit(new WalEntry(type, chunkUid, offsetBytes, lengthBytes, payload, completion(done)));
@@ -1302,7 +1344,7 @@ public final class StripeMaster implements AutoCloseable {
     }
 
     /** Waits for a WAL entry's completion; its failure as a CsException. */
-    private static void join(CompletableFuture<Void> done) throws CsException {
+    static void join(CompletableFuture<Void> done) throws CsException {
         try {
             done.join();
         } catch (CompletionException e) {
@@ -1311,7 +1353,7 @@ public final class StripeMaster implements AutoCloseable {
     }
 
     /** Null when the column answered OK; else the failure in the "replica ADDRESS ..." form clients parse. */
-    private static String outcome(CompletableFuture<DataClient.Reply> sent, String address) {
+    static String outcome(CompletableFuture<DataClient.Reply> sent, String address) {
         try {
             DataClient.Reply reply = sent.join();
             try {
@@ -1348,7 +1390,7 @@ public final class StripeMaster implements AutoCloseable {
                 + reply.message() + " (refresh the chunk map and retry)"));
     }
 
-    private long nextTxid(long highestVersion) {
+    long nextTxid(long highestVersion) {
         return lastTxid.updateAndGet(last -> Math.max(last + 1, highestVersion + 1));
     }
 
@@ -1368,7 +1410,7 @@ public final class StripeMaster implements AutoCloseable {
      * A direct buffer from the pooled allocator (direct, so the codec works on it in place) for a
      * payload handed over to a send, the WAL or the reply, which release it.
      */
-    private static ByteBuf pooled(int bytes) {
+    static ByteBuf pooled(int bytes) {
         return ByteBufAllocator.DEFAULT.directBuffer(bytes);
     }
 
@@ -1421,6 +1463,11 @@ public final class StripeMaster implements AutoCloseable {
             slots.add(Math.floorMod(Long.hashCode(chunkUid * 0x9E3779B97F4A7C15L + s), LOCK_SLOTS));
         }
         return slots;
+    }
+
+    /** The freezer of this master's hot blocks; null when this chunk server has no hot store. */
+    public Freezer freezer() {
+        return freezer;
     }
 
     @Override

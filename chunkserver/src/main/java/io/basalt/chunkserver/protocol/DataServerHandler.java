@@ -169,8 +169,15 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
                 case DataFrame.TYPE_PREPARE -> prepare(frame, requestId, chunkUid);
                 case DataFrame.TYPE_RESOLVE -> resolve(frame, requestId, chunkUid);
                 case DataFrame.TYPE_STRIP_REPAIR -> stripRepair(frame, requestId, chunkUid);
-                case DataFrame.TYPE_EC_WRITE, DataFrame.TYPE_EC_READ, DataFrame.TYPE_STRIP_REBUILD ->
-                        stripeMaster(frame, type, requestId, chunkUid);
+                case DataFrame.TYPE_EC_WRITE, DataFrame.TYPE_EC_READ, DataFrame.TYPE_STRIP_REBUILD,
+                        DataFrame.TYPE_HOT_WRITE -> stripeMaster(frame, type, requestId, chunkUid);
+                case DataFrame.TYPE_HOT_PUT, DataFrame.TYPE_HOT_FREE -> {
+                    WalEntry.Completion done = (e, error) -> ctx.executor().execute(() -> replyDone(type, requestId,
+                            chunkUid, 0, error));
+                    service.wal().submit(type == DataFrame.TYPE_HOT_PUT
+                            ? HotRequests.hotPut(service, frame, ctx.alloc(), done)
+                            : HotRequests.hotFree(service, frame, ctx.alloc(), done));
+                }
                 default -> throw new CsException(CsStatus.NOT_SUPPORTED, "frame type " + type + " is not a request");
             }
         } catch (CsException e) {
@@ -198,7 +205,8 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
         int payloadBytes = lengthBytes + 4 * (lengthBytes >> BLOCK_SHIFT);
         ChunkletStore store = service.store();
         boolean background = (DataFrame.flags(frame) & DataFrame.FLAG_BACKGROUND) != 0;
-        if (!background && replyInline(DataFrame.TYPE_READ, requestId, chunkUid, offsetBytes, lengthBytes)) {
+        boolean hot = HotRequests.hasHot(service, chunkUid, offsetBytes, lengthBytes);
+        if (!background && !hot && replyInline(DataFrame.TYPE_READ, requestId, chunkUid, offsetBytes, lengthBytes)) {
             return;
         }
         try {
@@ -208,7 +216,11 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
                         offsetBytes, lengthBytes, payloadBytes, 0);
                 CsException error = null;
                 try {
-                    store.read(chunkUid, offsetBytes, lengthBytes, out);
+                    if (hot) {
+                        HotRequests.read(service, chunkUid, offsetBytes, lengthBytes, out);
+                    } else {
+                        store.read(chunkUid, offsetBytes, lengthBytes, out);
+                    }
                 } catch (CsException e) {
                     error = e;
                 } catch (RuntimeException e) {

@@ -3,6 +3,7 @@ package io.basalt.chunkserver.protocol;
 import io.basalt.chunkserver.ec.StripeMaster;
 import io.basalt.chunkserver.ChunkVersions;
 import io.basalt.chunkserver.CsMetrics;
+import io.basalt.chunkserver.hot.HotStore;
 import io.basalt.chunkserver.store.ChunkletStore;
 import io.basalt.chunkserver.wal.WalWriter;
 import io.basalt.protocol.data.ReplicaClients;
@@ -14,12 +15,13 @@ import java.util.concurrent.ExecutorService;
  *
  * @param backgroundReaders reads flagged BACKGROUND (recovery, scrub): one lane, apart from {@code readers}
  * @param stripes runs EC writes and reconstructions when this CS is a chunk's stripe master (null: none)
+ * @param hot the hot store (docs/hot-tier.md): HOT_PUT, and hot blocks merged into READs (null: none)
  * @param lengthMaxBytes largest read/write of one request (payload bound follows from it)
  * @param inFlightBytesMax per connection: above it the connection stops reading until replies drain
  * @param requestTimeoutMillis a request not answered by then gets TIMEOUT (a write's outcome unknown)
  */
 public record DataService(ChunkletStore store, WalWriter wal, ChunkVersions versions, ExecutorService readers,
-        ExecutorService backgroundReaders, ReplicaClients replicas, StripeMaster stripes, CsMetrics metrics, int lengthMaxBytes, long inFlightBytesMax,
+        ExecutorService backgroundReaders, ReplicaClients replicas, StripeMaster stripes, HotStore hot, CsMetrics metrics, int lengthMaxBytes, long inFlightBytesMax,
         long requestTimeoutMillis) {
 
     /** Largest payload a frame may carry: data, its CRCs and a replica list or EC section/layout. */

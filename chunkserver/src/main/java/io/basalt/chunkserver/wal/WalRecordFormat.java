@@ -32,7 +32,8 @@ import java.util.zip.CRC32C;
  *   5  u8   type: 1 WRITE, 2 TRIM, 3 WRITE_ZEROES, 4 DELETE_CHUNKLET (meta removed the chunk
  *           from this CS: its files go; offsetBytes and lengthBytes 0, no payload), 5-7 EC (below),
  *           8 FILL (recovery: blocks copied from a healthy replica, see {@link #TYPE_FILL}), 9 EC_FILL
- *           (recovery of an erasure-coded column, see {@link #TYPE_EC_FILL}), 10 REPAIR (scrub)
+ *           (recovery of an erasure-coded column, see {@link #TYPE_EC_FILL}), 10 REPAIR (scrub),
+ *           11 WRITE_PLACED, 12 FILL_PLACED, 13 HOT_WRITE, 14 HOT_FREE (hot store, chunk-logical range)
  *   6  u16  chunkVersion, high 16 bits of 48 (formatVersion 2; 0 in 1)
  *   8  u64  lsn: previous record's + 1, starting at 1
  *  16  u64  chunkUid
@@ -163,6 +164,25 @@ public final class WalRecordFormat {
      * only ({@link #FILL_BLOCK_BYTES} a block), applied with the FILL's guard.
      */
     public static final int TYPE_FILL_PLACED = 12;
+    /**
+     * Hot store (docs/hot-tier.md): small writes of an erasure-coded chunk kept as replicas in
+     * redirect-on-write slots. The header's offsetBytes and lengthBytes are the chunk-logical range
+     * (not a chunklet's). Payload: the data, one u32 CRC32C per 4 KiB block, then a hot section:
+     * u8 hotFormatVersion (1), u8[3] 0, u64 seq, then one u32 slot per block (chosen by the hot
+     * store at prepare, in log order, so that replay repeats the placement without an allocator).
+     * The record's own CRC covers it all. A build without this type stops at it ("unknown type 13").
+     */
+    public static final int TYPE_HOT_WRITE = 13;
+    /**
+     * Frees the hot entries of a chunk-logical range whose seq is at most the record's (a freeze
+     * made them older than the cold strips). Payload: u8 hotFormatVersion (1), u8[3] 0, u64 seqMax.
+     */
+    public static final int TYPE_HOT_FREE = 14;
+    /** Version of the hot section in HOT_WRITE and HOT_FREE payloads; a reader refuses others. */
+    public static final int HOT_FORMAT_VERSION = 1;
+    /** Bytes of a HOT_WRITE's hot section before its slots, and of a HOT_FREE payload. */
+    public static final int HOT_SECTION_BYTES = 12;
+
     /** Bytes of a FILL payload's per-block section entry. */
     public static final int FILL_BLOCK_BYTES = 13;
 
@@ -231,19 +251,26 @@ public final class WalRecordFormat {
             case TYPE_REPAIR -> "REPAIR";
             case TYPE_WRITE_PLACED -> "WRITE_PLACED";
             case TYPE_FILL_PLACED -> "FILL_PLACED";
+            case TYPE_HOT_WRITE -> "HOT_WRITE";
+            case TYPE_HOT_FREE -> "HOT_FREE";
             default -> "type " + type;
         };
     }
 
     static boolean knownType(int type) {
-        return type >= TYPE_WRITE && type <= TYPE_FILL_PLACED;
+        return type >= TYPE_WRITE && type <= TYPE_HOT_FREE;
     }
 
     /** Types whose record carries a payload (the others carry none). */
     public static boolean hasPayload(int type) {
         return type == TYPE_WRITE || type == TYPE_EC_PREPARE || type == TYPE_EC_WRITE || type == TYPE_EC_RESOLVE
                 || type == TYPE_FILL || type == TYPE_EC_FILL || type == TYPE_REPAIR || type == TYPE_WRITE_PLACED
-                || type == TYPE_FILL_PLACED;
+                || type == TYPE_FILL_PLACED || type == TYPE_HOT_WRITE || type == TYPE_HOT_FREE;
+    }
+
+    /** Types the hot store applies (the chunklet store never sees them). */
+    public static boolean isHot(int type) {
+        return type == TYPE_HOT_WRITE || type == TYPE_HOT_FREE;
     }
 
     /** Types whose payload starts with block data and CRCs. */

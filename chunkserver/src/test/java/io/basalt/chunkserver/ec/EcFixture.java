@@ -72,6 +72,9 @@ abstract class EcFixture {
     /** How often the next server started runs a scrub pass. */
     java.time.Duration scrubInterval = java.time.Duration.ofDays(1);
 
+    /** Hot store capacity of the next server started (0: the default, 5% of the disk). */
+    long hotCapacityBytes;
+
     /** The chunk version the fixture's requests carry (0: not fenced). */
     long chunkVersion;
 
@@ -85,7 +88,8 @@ abstract class EcFixture {
                 .withWal(new io.basalt.chunkserver.wal.WalWriter.Config(8L << 20, 64, 4096, 64L << 20,
                         io.basalt.chunkserver.protocol.DataService.payloadMaxBytes(1 << 20)))
                 .withPort(port).withRecovery(new io.basalt.chunkserver.recovery.RecoveryWorker.Config(100, 2, 0))
-                .withScrub(new io.basalt.chunkserver.recovery.Scrubber.Config(scrubInterval, 0));
+                .withScrub(new io.basalt.chunkserver.recovery.Scrubber.Config(scrubInterval, 0))
+                .withHot(null, hotCapacityBytes);
         registries[column] = new PrometheusRegistry();
         servers[column] = ChunkServer.start(config, meta, registries[column]);
         clients[column] = DataClient.connect(group, address(column), 20_000, 2 << 20);
@@ -141,6 +145,27 @@ abstract class EcFixture {
 
     void ecWriteOk(EcLayout layout, long offset, byte[] data) throws Exception {
         DataClient.Reply reply = ecWrite(layout, offset, data);
+        try {
+            assertThat(reply.status()).as(reply.message()).isEqualTo(CsStatus.OK);
+        } finally {
+            reply.release();
+        }
+    }
+
+    /** HOT_WRITE (part of one stripe) to the layout's master (docs/hot-tier.md). */
+    DataClient.Reply hotWrite(EcLayout layout, long offset, byte[] data) throws Exception {
+        ByteBuf payload = Unpooled.buffer();
+        payload.writeBytes(data);
+        for (int i = 0; i < data.length / S; i++) {
+            payload.writeInt(BlockCrc.of(ByteBuffer.wrap(data, i * S, S)));
+        }
+        layout.writeTo(payload);
+        return clients[layout.masterIndex()].request(DataFrame.TYPE_HOT_WRITE, UID, chunkVersion, offset, data.length,
+                payload).get(30, TimeUnit.SECONDS);
+    }
+
+    void hotWriteOk(EcLayout layout, long offset, byte[] data) throws Exception {
+        DataClient.Reply reply = hotWrite(layout, offset, data);
         try {
             assertThat(reply.status()).as(reply.message()).isEqualTo(CsStatus.OK);
         } finally {

@@ -4,7 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.basalt.chunkserver.LocalMetaLink;
 import io.basalt.chunkserver.MetaLink;
+import io.basalt.protocol.data.CsStatus;
 import io.basalt.protocol.data.DataClient;
+import io.netty.buffer.ByteBufUtil;
 import io.basalt.protocol.data.EcLayout;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -115,6 +117,33 @@ class EcRecoveryTest extends EcFixture {
     @Test
     void aDataColumnIsRebuiltOnANewServerWhileWritesGoOn() throws Exception {
         rebuildOnANewServerUnderWrites(1);
+    }
+
+    @Test
+    void aRebuildFreezesHotBlocksFirstSoTheNewColumnServesTheirData() throws Exception {
+        fenceAll();
+        byte[] model = random(new Random(18), 2 * K * S);
+        ecWriteOk(layout(), 0, model);
+        byte[] hot = random(new Random(19), S);
+        hotWriteOk(layout(), S, hot); // block 1: data column 1, hot only
+        System.arraycopy(hot, 0, model, S, S);
+        // Data column 1 is lost with its hot copy; an empty server rebuilds it.
+        stop(1);
+        LocalMetaLink meta = new LocalMetaLink("test");
+        start(1, 0, meta, "new1");
+        servers[1].versions().chunkVersion(UID, VERSION);
+        meta.addRecoveryTask(task(1, false));
+        awaitDone(meta);
+        assertThat(servers[K].hot().usedSlots()).as("frozen before the rebuild").isZero();
+        DataClient.Reply reply = directRead(S);
+        try {
+            assertThat(reply.status()).as(reply.message()).isEqualTo(CsStatus.OK);
+            assertThat(ByteBufUtil.getBytes(reply.payload(), reply.payload().readerIndex(), S)).isEqualTo(hot);
+        } finally {
+            reply.release();
+        }
+        assertThat(ecRead(layout(), 0, 2 * K * S)).isEqualTo(model);
+        verifyParity(2);
     }
 
     @Test

@@ -77,7 +77,7 @@ class DataServerLimitsTest {
         wal = WalWriter.open(dir.resolve("wal"), new StallingSink(), new WalWriter.Config(8L << 20, 64, 4096,
                 1L << 40, (1 << 20) + 2048), WalWriter.Listener.NONE);
         metrics = new CsMetrics(new PrometheusRegistry());
-        DataService service = new DataService(store, wal, ChunkVersions.open(dir.resolve("versions")), readers, readers, null,
+        DataService service = new DataService(store, wal, ChunkVersions.open(dir.resolve("versions")), readers, readers, null, null,
                 null, metrics, 1 << 20, inFlightBytesMax, requestTimeoutMillis);
         server = DataServer.start(new InetSocketAddress("127.0.0.1", 0), group, service);
         client = DataClient.connect(group, "127.0.0.1:" + server.localAddress().getPort(), 30_000, 2 << 20);

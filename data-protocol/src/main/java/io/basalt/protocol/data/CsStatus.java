@@ -37,7 +37,12 @@ public enum CsStatus {
      * An erasure-coded stripe cannot be read or written from what is reachable and consistent: fewer
      * than k columns, or strips of different writes that cannot be reconciled (the stripe needs repair).
      */
-    STRIPE_UNAVAILABLE(13);
+    STRIPE_UNAVAILABLE(13),
+    /**
+     * The chunk server's hot store (docs/hot-tier.md) is at its hard limit; nothing was applied. The
+     * client writes the same range to the erasure-coded stripes instead, so a write never fails for it.
+     */
+    HOT_FULL(14);
 
     public final int code;
 

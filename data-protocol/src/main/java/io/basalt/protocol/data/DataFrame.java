@@ -96,6 +96,24 @@ public final class DataFrame {
      * u32 CRC32C.
      */
     public static final int TYPE_STRIP_REPAIR = 15;
+    /**
+     * Client to stripe master (hot tier, docs/hot-tier.md): write part of one stripe of an EC chunk
+     * to the hot replicas. Chunk-logical range inside one stripe, not the whole stripe; payload as
+     * EC_WRITE (data, CRCs, EC layout). HOT_FULL: nothing written, write it as EC_WRITE.
+     */
+    public static final int TYPE_HOT_WRITE = 16;
+    /**
+     * Stripe master to a hot replica: log these blocks in the hot store. Range: the block keys (a
+     * parity column: chunk-logical; a data column: its chunklet offset). Payload: data, CRCs, then
+     * u8 hotFormatVersion (1), u8[3] 0, u64 seq.
+     */
+    public static final int TYPE_HOT_PUT = 17;
+    /**
+     * Stripe master to a hot replica, after a freeze committed: drop the hot blocks of the range (block
+     * keys, as HOT_PUT) whose seq is at most the given one. Payload: u8 hotFormatVersion (1), u8[3] 0,
+     * u64 seqMax.
+     */
+    public static final int TYPE_HOT_FREE = 18;
     public static final int REPLY = 0x80;
 
     public static final int INFO_PAYLOAD_BYTES = 40;
@@ -233,6 +251,9 @@ public final class DataFrame {
             case TYPE_RESOLVE -> "resolve";
             case TYPE_BLOCK_MAP -> "block_map";
             case TYPE_STRIP_REPAIR -> "strip_repair";
+            case TYPE_HOT_WRITE -> "hot_write";
+            case TYPE_HOT_PUT -> "hot_put";
+            case TYPE_HOT_FREE -> "hot_free";
             case TYPE_STRIP_REBUILD -> "strip_rebuild";
             default -> "unknown";
         };

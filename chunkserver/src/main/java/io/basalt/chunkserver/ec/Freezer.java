@@ -1,0 +1,365 @@
+package io.basalt.chunkserver.ec;
+
+import io.basalt.chunkserver.hot.HotStore;
+import io.basalt.chunkserver.store.ChunkletStore;
+import io.basalt.chunkserver.wal.WalRecordFormat;
+import io.basalt.protocol.data.CsException;
+import io.basalt.protocol.data.CsStatus;
+import io.basalt.protocol.data.DataClient;
+import io.basalt.protocol.data.DataFrame;
+import io.basalt.protocol.data.EcLayout;
+import io.netty.buffer.ByteBuf;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The freezer (docs/hot-tier.md): on the stripe master, folds hot blocks into the EC stripes
+ * through the existing two-phase commit, then frees them on every hot replica.
+ *
+ * <p>Per stripe, under its stripe lock (so no hot write of the stripe can come in between): the
+ * master's own hot blocks of the stripe (it holds every acknowledged one) that are newer than the
+ * stripe's cold versions are written, run by run of neighbouring blocks, as an EC write
+ * ({@link StripeMaster#write}), whose version is above each of their seqs. Once that committed, the
+ * blocks are dead by the read rule wherever they are, and HOT_FREE (seq at most the highest frozen)
+ * drops them: here in the WAL, on the other writable columns by a frame. A hot write after the
+ * freeze waits for the lock, gets a seq above the freeze's version and survives the free. A crash
+ * anywhere leaves blocks that are either still newest (frozen again next pass) or dead (only freed
+ * next pass).
+ *
+ * <p>Which stripes: those whose last hot write is older than {@link Config#ageMillis}, or every one
+ * once the store is above {@link Config#highWatermark} of its slots; at most
+ * {@link Config#stripesPerPass} a pass. Chunks whose layout this master has not seen since it
+ * started (a hot write brings it) wait. One thread, "basalt-cs-freezer".
+ */
+public final class Freezer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Freezer.class);
+    private static final int S = EcLayout.STRIP_BYTES;
+
+    /**
+     * @param ageMillis a stripe with no hot write for this long is frozen
+     * @param highWatermark above this fraction of the hot store's slots, every stripe is, flat out
+     * @param stripesPerPass bound on the work of one pass (client I/O goes on meanwhile)
+     * @param intervalMillis pause between passes
+     */
+    public record Config(long ageMillis, double highWatermark, int stripesPerPass, long intervalMillis) {
+        /** From -Dbasalt.cs.freezeAgeMillis (30 s) and -Dbasalt.cs.freezeHighWatermark (0.7). */
+        public static Config fromProperties() {
+            return new Config(Long.getLong("basalt.cs.freezeAgeMillis", 30_000),
+                    Double.parseDouble(System.getProperty("basalt.cs.freezeHighWatermark", "0.7")), 64, 200);
+        }
+    }
+
+    private final StripeMaster master;
+    private final HotStore hot;
+    private final Config config;
+    private final AtomicLong frozenBlocks = new AtomicLong();
+    private final AtomicLong freedBlocks = new AtomicLong();
+    private final AtomicLong failures = new AtomicLong();
+    private volatile Thread thread;
+    private volatile boolean running;
+
+    public Freezer(StripeMaster master, HotStore hot, Config config) {
+        this.master = master;
+        this.hot = hot;
+        this.config = config;
+    }
+
+    public void start() {
+        running = true;
+        thread = Thread.ofPlatform().daemon().name("basalt-cs-freezer").start(() -> {
+            while (running) {
+                try {
+                    runOnce();
+                } catch (Exception e) {
+                    failures.incrementAndGet();
+                    log.warn("freezer pass failed: {}", e.toString());
+                }
+                try {
+                    Thread.sleep(config.intervalMillis());
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        });
+    }
+
+    /** One pass; returns the number of stripes it froze or freed. */
+    public int runOnce() {
+        return runOnce(false);
+    }
+
+    /** One pass; {@code everything}: as above the high watermark, every stripe whatever its age. */
+    public int runOnce(boolean everything) {
+        if (everything || System.nanoTime() - lastSweepNanos > SWEEP_INTERVAL_NANOS) {
+            lastSweepNanos = System.nanoTime();
+            try {
+                sweptBlocks.addAndGet(sweepDead());
+            } catch (CsException | RuntimeException e) {
+                failures.incrementAndGet();
+                log.info("sweeping dead hot blocks failed (tried again later): {}", e.getMessage());
+            }
+        }
+        HotMaster hotMaster = master.hotMaster;
+        boolean flat = everything || hot.usedSlots() >= config.highWatermark() * hot.capacitySlots();
+        int done = 0;
+        for (long chunkUid : hot.chunks()) {
+            HotMaster.Known known = hotMaster.layouts.get(chunkUid);
+            if (known == null) {
+                continue;
+            }
+            int k = known.layout().k();
+            TreeMap<Integer, Integer> stripes = new TreeMap<>(); // stripe -> hot blocks
+            for (long[] block : hot.blocks(chunkUid, HotStore.PARITY_KEY_BASE, 2 * HotStore.PARITY_KEY_BASE)) {
+                stripes.merge((int) ((block[0] - HotStore.PARITY_KEY_BASE) / k), 1, Integer::sum);
+            }
+            for (int stripe : stripes.keySet()) {
+                try {
+                    if (!freeze(chunkUid, known, stripe, flat ? 0 : config.ageMillis() * 1_000_000L)) {
+                        continue;
+                    }
+                } catch (CsException | RuntimeException e) {
+                    failures.incrementAndGet();
+                    log.info("freezing stripe {} of chunk {} failed (tried again next pass): {}", stripe,
+                            Long.toHexString(chunkUid), e.getMessage());
+                }
+                if (++done >= config.stripesPerPass() && !everything) {
+                    return done;
+                }
+            }
+        }
+        return done;
+    }
+
+    private static final long SWEEP_INTERVAL_NANOS = 5_000_000_000L;
+    private long lastSweepNanos;
+    private final AtomicLong sweptBlocks = new AtomicLong();
+
+    /**
+     * Frees every hot block here that is dead by the read rule (its seq not above this column's cold
+     * version of it): copies a freeze left behind where its HOT_FREE never arrived (the master died,
+     * or stopped, after freeing its own), and a master's own after a restart. Safe whenever it runs:
+     * HOT_FREE up to the cold version drops only such blocks, and cold versions never go back. Every
+     * server sweeps its own store, whatever its role; a full pass every 5 s (a first cut: one map walk).
+     */
+    int sweepDead() throws CsException {
+        ChunkletStore store = master.store;
+        List<CompletableFuture<Void>> frees = new ArrayList<>();
+        for (long chunkUid : hot.chunks()) {
+            int n = store.versions(chunkUid, 0, S).n(); // 1: a data column, k: a parity column
+            for (long[] block : hot.blocks(chunkUid, 0, Long.MAX_VALUE)) {
+                long key = block[0];
+                long cold;
+                if (key < HotStore.PARITY_KEY_BASE) {
+                    if (n != 1) {
+                        continue;
+                    }
+                    cold = store.versions(chunkUid, key * S, S).versions()[0];
+                } else {
+                    if (n < 2) {
+                        continue;
+                    }
+                    long logical = key - HotStore.PARITY_KEY_BASE;
+                    long[] vector = store.versions(chunkUid, logical / n * S, S).versions();
+                    cold = vector[(int) (logical % n)];
+                }
+                if (block[1] <= cold) {
+                    frees.add(master.logAsync(WalRecordFormat.TYPE_HOT_FREE, chunkUid, key * S, S, freePayload(cold)));
+                }
+            }
+        }
+        for (CompletableFuture<Void> free : frees) {
+            StripeMaster.join(free);
+        }
+        return frees.size();
+    }
+
+    public long sweptBlocks() {
+        return sweptBlocks.get();
+    }
+
+    /**
+     * Freezes every stripe of [first, first + count) that holds hot blocks here, with {@code known}'s
+     * layout (a rebuild's: RECOVERING columns are written too).
+     *
+     * @throws CsException when a stripe could not be frozen (the rebuild must not go on without it)
+     */
+    void freezeRange(long chunkUid, HotMaster.Known known, int first, int count) throws CsException {
+        int k = known.layout().k();
+        long base = HotStore.PARITY_KEY_BASE;
+        if (!hot.any(chunkUid, base + (long) first * k, base + (long) (first + count) * k)) {
+            return;
+        }
+        java.util.TreeSet<Integer> stripes = new java.util.TreeSet<>();
+        for (long[] block : hot.blocks(chunkUid, base + (long) first * k, base + (long) (first + count) * k)) {
+            stripes.add((int) ((block[0] - base) / k));
+        }
+        for (int stripe : stripes) {
+            freeze(chunkUid, known, stripe, 0);
+        }
+    }
+
+    /**
+     * Freezes one stripe (see the class note) unless its last hot write is younger than
+     * {@code minAgeNanos} (decided under the stripe lock); returns whether it froze or freed anything.
+     */
+    boolean freeze(long chunkUid, HotMaster.Known known, int stripe, long minAgeNanos) throws CsException {
+        EcLayout layout = known.layout();
+        int k = layout.k();
+        long base = HotStore.PARITY_KEY_BASE + (long) stripe * k;
+        master.lock(chunkUid, stripe, 1);
+        try {
+            Map<Integer, Long> writes = master.hotMaster.lastWriteNanos.get(chunkUid);
+            Long last = writes == null ? null : writes.get(stripe);
+            if (minAgeNanos > 0 && last != null && System.nanoTime() - last < minAgeNanos) {
+                return false;
+            }
+            List<long[]> blocks = hot.blocks(chunkUid, base, base + k);
+            if (blocks.isEmpty()) {
+                return false;
+            }
+            ChunkletStore.StripVersions own = master.store.versions(chunkUid, (long) stripe * S, S);
+            long[] cold = own.n() == k ? own.versions() : new long[k];
+            boolean[] live = new boolean[k];
+            long seqMax = 0;
+            for (long[] block : blocks) {
+                int column = (int) (block[0] - base);
+                live[column] = block[1] > cold[column];
+                seqMax = Math.max(seqMax, block[1]);
+            }
+            for (int from = 0; from < k; from++) {
+                if (!live[from]) {
+                    continue;
+                }
+                int to = from;
+                while (to < k && live[to]) {
+                    to++;
+                }
+                writeRun(chunkUid, known, stripe, from, to);
+                frozenBlocks.addAndGet(to - from);
+                from = to;
+            }
+            crashPoint("freezer.after-commit");
+            free(chunkUid, layout, known.chunkVersion(), stripe, seqMax);
+            freedBlocks.addAndGet(blocks.size());
+            if (writes != null) {
+                writes.remove(stripe, last);
+            }
+            return true;
+        } finally {
+            master.unlock(chunkUid, stripe, 1);
+        }
+    }
+
+    /** Blocks [from, to) of the stripe from this master's hot store, as one EC write (two-phase commit). */
+    private void writeRun(long chunkUid, HotMaster.Known known, int stripe, int from, int to) throws CsException {
+        EcLayout layout = known.layout();
+        int k = layout.k();
+        int blocks = to - from;
+        long logicalOffset = ((long) stripe * k + from) * S;
+        ByteBuf frame = StripeMaster.pooled(DataFrame.HEADER_BYTES + blocks * (S + 4) + layout.encodedBytes());
+        StripeMaster.Request request = null;
+        try {
+            DataFrame.writeHeader(frame, DataFrame.TYPE_EC_WRITE, 0, 0, chunkUid, known.chunkVersion(), logicalOffset,
+                    (long) blocks * S, blocks * (S + 4) + layout.encodedBytes(), 0);
+            int[] crcs = new int[blocks];
+            for (int i = 0; i < blocks; i++) {
+                HotStore.HotBlock block = hot.read(chunkUid, HotStore.PARITY_KEY_BASE + (long) stripe * k + from + i,
+                        frame);
+                if (block == null) {
+                    throw new CsException(CsStatus.INVALID, "hot block " + (from + i) + " of stripe " + stripe
+                            + " went away under the stripe lock");
+                }
+                crcs[i] = block.crc();
+            }
+            for (int crc : crcs) {
+                frame.writeInt(crc);
+            }
+            layout.writeTo(frame);
+            request = StripeMaster.Request.parse(frame, DataFrame.TYPE_EC_WRITE, master.store.chunkletSizeMaxBytes());
+            master.write(request, frame, new CompletableFuture<>());
+        } finally {
+            frame.release();
+            if (request != null) {
+                request.scratch().close();
+            }
+        }
+    }
+
+    /** HOT_FREE of the stripe's hot blocks up to {@code seqMax}: here (logged), then on the other columns. */
+    private void free(long chunkUid, EcLayout layout, long chunkVersion, int stripe, long seqMax) throws CsException {
+        int k = layout.k();
+        long parityKeyOffset = (HotStore.PARITY_KEY_BASE + (long) stripe * k) * S;
+        master.log(WalRecordFormat.TYPE_HOT_FREE, chunkUid, parityKeyOffset, k * S, freePayload(seqMax));
+        crashPoint("freezer.after-own-free");
+        List<CompletableFuture<DataClient.Reply>> sends = new ArrayList<>();
+        List<String> addresses = new ArrayList<>();
+        for (int col = 0; col < layout.width(); col++) {
+            if (col == layout.masterIndex() || !layout.writable(col)) {
+                continue;
+            }
+            long offset = col >= k ? parityKeyOffset : (long) stripe * S;
+            int length = col >= k ? k * S : S;
+            addresses.add(layout.address(col));
+            sends.add(master.clients.request(layout.address(col), DataFrame.TYPE_HOT_FREE, chunkUid, chunkVersion,
+                    offset, length, freePayload(seqMax)));
+        }
+        for (int i = 0; i < sends.size(); i++) {
+            String failure = StripeMaster.outcome(sends.get(i), addresses.get(i));
+            if (failure != null) {
+                // Dead copies there (older than the stripe) cost space only; its next free takes them.
+                log.info("freeing hot blocks of stripe {} of chunk {}: {}", stripe, Long.toHexString(chunkUid), failure);
+            }
+        }
+    }
+
+    /**
+     * Tests: the freeze step at which this freezer stops as if its server died there (in-process
+     * servers cannot halt); the same names are {@link CrashPoints} for real processes.
+     */
+    volatile String stopAt = "";
+
+    private void crashPoint(String point) {
+        CrashPoints.hit(point);
+        if (point.equals(stopAt)) {
+            throw new IllegalStateException("test stop at " + point);
+        }
+    }
+
+    private static ByteBuf freePayload(long seqMax) {
+        ByteBuf payload = StripeMaster.pooled(WalRecordFormat.HOT_SECTION_BYTES);
+        payload.writeByte(WalRecordFormat.HOT_FORMAT_VERSION).writeZero(3).writeLong(seqMax);
+        return payload;
+    }
+
+    public long frozenBlocks() {
+        return frozenBlocks.get();
+    }
+
+    public long freedBlocks() {
+        return freedBlocks.get();
+    }
+
+    public long failures() {
+        return failures.get();
+    }
+
+    @Override
+    public void close() {
+        running = false;
+        Thread t = thread;
+        if (t != null) {
+            t.interrupt();
+            try {
+                t.join(5_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}

@@ -1,0 +1,255 @@
+package io.basalt.chunkserver.ec;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.basalt.chunkserver.hot.HotStore;
+import io.basalt.protocol.data.BlockCrc;
+import io.basalt.protocol.data.CsStatus;
+import io.basalt.protocol.data.DataClient;
+import io.basalt.protocol.data.DataFrame;
+import io.basalt.protocol.data.EcLayout;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The hot tier on six in-process chunk servers of one ec4+2 chunk (docs/hot-tier.md): HOT_WRITE to
+ * the stripe master lands on the m + 1 hot replicas of each block, plain READs of a data column and
+ * EC_READs through the master return it (newest wins against the stripes, both ways), it survives
+ * restarts (WAL replay) and degraded reads, and a full hot store answers HOT_FULL.
+ */
+class HotTierTest extends EcFixture {
+    final Random random = new Random(18);
+
+    /** A plain READ of the block's data column; PENDING (its RESOLVE is on the way) is asked again. */
+    byte[] direct(long logicalOffset) throws Exception {
+        DataClient.Reply reply = directRead(logicalOffset);
+        for (int i = 0; i < 200 && reply.status() == CsStatus.PENDING; i++) {
+            reply.release();
+            Thread.sleep(10);
+            reply = directRead(logicalOffset);
+        }
+        try {
+            assertThat(reply.status()).as(reply.message()).isEqualTo(CsStatus.OK);
+            ByteBuf out = reply.payload();
+            assertThat(out.getInt(out.readerIndex() + S)).isEqualTo(BlockCrc.of(out, out.readerIndex(), S));
+            return ByteBufUtil.getBytes(out, out.readerIndex(), S);
+        } finally {
+            reply.release();
+        }
+    }
+
+    byte[] bytes(int length) {
+        byte[] data = new byte[length];
+        random.nextBytes(data);
+        return data;
+    }
+
+    static byte[] block(byte[] data, int index) {
+        return Arrays.copyOfRange(data, index * S, (index + 1) * S);
+    }
+
+    int hotBlocks(int column) {
+        return servers[column].hot().usedSlots();
+    }
+
+    @Test
+    void hotWritesAreReadFromDataColumnsAndTheMasterAndNewestWinsBothWays() throws Exception {
+        EcLayout layout = layout();
+        byte[] a = bytes(K * S);
+        ecWriteOk(layout, 0, a); // stripe 0 cold
+        byte[] b = bytes(S);
+        hotWriteOk(layout, S, b); // block 1 of stripe 0 (data column 1)
+        // m + 1 copies: the two parity columns and data column 1; nothing else changed.
+        assertThat(new int[] {hotBlocks(0), hotBlocks(1), hotBlocks(2), hotBlocks(3), hotBlocks(4), hotBlocks(5)})
+                .containsExactly(0, 1, 0, 0, 1, 1);
+        verifyParity(1); // the stripes are untouched: hot data is beside them
+        assertThat(direct(S)).isEqualTo(b);
+        assertThat(direct(0)).isEqualTo(block(a, 0));
+        byte[] expected = a.clone();
+        System.arraycopy(b, 0, expected, S, S);
+        assertThat(ecRead(layout, 0, K * S)).isEqualTo(expected);
+
+        // A full-stripe (cold) write after it wins: its version is above the hot seq.
+        byte[] c = bytes(K * S);
+        ecWriteOk(layout, 0, c);
+        assertThat(direct(S)).isEqualTo(block(c, 1));
+        assertThat(ecRead(layout, 0, K * S)).isEqualTo(c);
+
+        // A hot write after that wins again; a partial cold write of another block leaves it hot.
+        byte[] d = bytes(2 * S);
+        hotWriteOk(layout, 2 * S, d); // blocks 2 and 3
+        byte[] e = bytes(S);
+        ecWriteOk(layout, 3 * S, e); // block 3 cold, newer than its hot copy
+        expected = c.clone();
+        System.arraycopy(d, 0, expected, 2 * S, S);
+        System.arraycopy(e, 0, expected, 3 * S, S);
+        assertThat(ecRead(layout, 0, K * S)).isEqualTo(expected);
+        for (int i = 0; i < K; i++) {
+            assertThat(direct((long) i * S)).as("block %d", i).isEqualTo(block(expected, i));
+        }
+        verifyParity(1);
+
+        // Restarts replay the hot store from the WAL (master and a data column, same ports).
+        for (int column : new int[] {K, 2}) {
+            int port = servers[column].address().getPort();
+            stop(column);
+            start(column, port);
+        }
+        assertThat(ecRead(layout, 0, K * S)).isEqualTo(expected);
+        assertThat(direct(2 * S)).isEqualTo(block(d, 0));
+
+        // A write over more than one stripe is not hot (the client sends it to EC whole).
+        DataClient.Reply refused = hotWrite(layout, 2 * S, bytes(4 * S));
+        try {
+            assertThat(refused.status()).isEqualTo(CsStatus.INVALID);
+            assertThat(refused.message()).contains("a hot write is part of one stripe");
+        } finally {
+            refused.release();
+        }
+
+        // Degraded: data column 2 down; the master merges its own hot copy over the reconstruction.
+        assertThat(ecRead(layout(true, true, false, true, true, true), 0, K * S)).isEqualTo(expected);
+        // Master down: the next parity column is master and holds every hot block too.
+        assertThat(ecRead(layout(true, true, true, true, false, true), 0, K * S)).isEqualTo(expected);
+    }
+
+    @Test
+    void aFullHotStoreAnswersHotFullAndTheWriteCanGoCold() throws Exception {
+        int port = servers[K].address().getPort();
+        stop(K);
+        hotCapacityBytes = 2 * S;
+        start(K, port);
+        EcLayout layout = layout();
+        byte[] data = bytes(3 * S);
+        DataClient.Reply reply = hotWrite(layout, 0, data);
+        try {
+            assertThat(reply.status()).isEqualTo(CsStatus.HOT_FULL);
+        } finally {
+            reply.release();
+        }
+        ecWriteOk(layout, 0, data);
+        assertThat(ecRead(layout, 0, 3 * S)).isEqualTo(data);
+        for (int i = 0; i < 3; i++) {
+            assertThat(direct((long) i * S)).isEqualTo(block(data, i));
+        }
+        assertThat(servers[K].hot().usedSlots()).isZero();
+        assertThat(HotStore.PARITY_KEY_BASE).isGreaterThan(16L << 20);
+    }
+
+    int hotBlocksEverywhere() {
+        int sum = 0;
+        for (int i = 0; i < K + M; i++) {
+            sum += hotBlocks(i);
+        }
+        return sum;
+    }
+
+    @Test
+    void theFreezerFoldsHotBlocksIntoConsistentStripesAndFreesThemEverywhere() throws Exception {
+        EcLayout layout = layout();
+        byte[] expected = bytes(2 * K * S);
+        ecWriteOk(layout, 0, expected); // stripes 0 and 1 cold
+        long[][] writes = {{1, 1}, {4, 2}, {7, 1}, {1, 1}}; // {first block, blocks}: block 1 twice
+        for (long[] w : writes) {
+            byte[] data = bytes((int) w[1] * S);
+            hotWriteOk(layout, w[0] * S, data);
+            System.arraycopy(data, 0, expected, (int) w[0] * S, data.length);
+        }
+        assertThat(hotBlocksEverywhere()).isEqualTo(3 * 4); // blocks 1, 4, 5, 7: three copies each
+        assertThat(servers[K].freezer().runOnce(true)).isEqualTo(2);
+        assertThat(hotBlocksEverywhere()).isZero();
+        assertThat(servers[K].freezer().frozenBlocks()).isEqualTo(4);
+        verifyParity(2); // data and parity agree, versions included
+        assertThat(ecRead(layout, 0, 2 * K * S)).isEqualTo(expected);
+        for (int i = 0; i < 2 * K; i++) {
+            assertThat(direct((long) i * S)).as("block %d", i).isEqualTo(block(expected, i));
+        }
+        // Nothing hot: a pass does nothing; a write after the freeze is hot and wins again.
+        assertThat(servers[K].freezer().runOnce(true)).isZero();
+        byte[] late = bytes(S);
+        hotWriteOk(layout, 6 * S, late);
+        assertThat(direct(6 * S)).isEqualTo(late);
+    }
+
+    @Test
+    void overwritesWhileTheFreezerRunsAreNeverLostOrReordered() throws Exception {
+        EcLayout layout = layout();
+        ecWriteOk(layout, 0, bytes(K * S));
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.atomic.AtomicReference<Throwable> died = new java.util.concurrent.atomic.AtomicReference<>();
+        java.util.concurrent.atomic.AtomicInteger passes = new java.util.concurrent.atomic.AtomicInteger();
+        Thread freezing = Thread.ofPlatform().start(() -> {
+            try {
+                while (!stop.get()) {
+                    if (servers[K].freezer().runOnce(true) > 0) {
+                        passes.incrementAndGet();
+                    }
+                }
+            } catch (Throwable t) {
+                died.set(t);
+            }
+        });
+        byte[] last = null;
+        try {
+            for (int i = 0; i < 20; i++) {
+                last = bytes(S);
+                hotWriteOk(layout, 2 * S, last);
+                assertThat(direct(2 * S)).as("read after write %d", i).isEqualTo(last);
+            }
+        } finally {
+            stop.set(true);
+            freezing.join();
+        }
+        assertThat(died.get()).isNull();
+        assertThat(passes.get()).as("passes that froze something").isPositive();
+        assertThat(servers[K].freezer().failures()).isZero();
+        assertThat(ecRead(layout, 2 * S, S)).isEqualTo(last);
+        servers[K].freezer().runOnce(true);
+        assertThat(hotBlocksEverywhere()).isZero();
+        assertThat(direct(2 * S)).isEqualTo(last);
+        verifyParity(1);
+    }
+
+    @Test
+    void aFreezeStoppedAtEachStepLeavesEveryWriteReadableAndTheNextPassFinishesIt() throws Exception {
+        EcLayout layout = layout();
+        byte[] expected = bytes(2 * K * S);
+        ecWriteOk(layout, 0, expected);
+        for (String point : new String[] {"freezer.after-commit", "freezer.after-own-free"}) {
+            byte[] data = bytes(2 * S);
+            hotWriteOk(layout, S, data); // blocks 1 and 2
+            System.arraycopy(data, 0, expected, S, data.length);
+            servers[K].freezer().stopAt = point;
+            long failures = servers[K].freezer().failures();
+            servers[K].freezer().runOnce(true);
+            assertThat(servers[K].freezer().failures()).as(point).isEqualTo(failures + 1);
+            // The master restarts (WAL replay); the stripe is committed, hot copies left here or there.
+            int port = servers[K].address().getPort();
+            stop(K);
+            start(K, port);
+            assertThat(ecRead(layout, 0, 2 * K * S)).as(point).isEqualTo(expected);
+            for (int i = 0; i < 2 * K; i++) {
+                assertThat(direct((long) i * S)).as("%s: block %d", point, i).isEqualTo(block(expected, i));
+            }
+            verifyParity(2);
+            // A restarted master learns the layout from the next hot write; the next passes free the rest.
+            byte[] more = bytes(S);
+            hotWriteOk(layout, 5 * S, more);
+            System.arraycopy(more, 0, expected, 5 * S, S);
+            servers[K].freezer().runOnce(true);
+            // Copies whose HOT_FREE never came are dead by the read rule; each server sweeps its own.
+            for (int i = 0; i < K + M; i++) {
+                servers[i].freezer().runOnce(true);
+            }
+            assertThat(hotBlocksEverywhere()).as(point).isZero();
+            assertThat(ecRead(layout, 0, 2 * K * S)).as(point).isEqualTo(expected);
+            verifyParity(2);
+        }
+    }
+}
