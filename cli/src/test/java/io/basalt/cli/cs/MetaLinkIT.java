@@ -18,24 +18,30 @@ import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
 
 /**
  * A chunk server process wired to a real meta process ({@code cs run --meta}): it registers and
  * heartbeats, rejoins with the same id, is marked UNHEALTHY by meta's watchdog when killed, and a
  * data directory of another cluster is refused. Every process is ended by PID and every directory
- * removed in {@link #tearDown}, also when a test fails.
+ * removed in {@link #tearDown} and {@link #stopMeta}, also when a test fails. One meta process for
+ * the class (a start is seconds of the suite): the refusals first, which must register nothing.
  */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class MetaLinkIT {
-    Path dir;
-    MetaCluster meta;
-    MetaClient client;
+    static Path dir;
+    static MetaCluster meta;
+    static MetaClient client;
     final List<AutoCloseable> toClose = new ArrayList<>();
 
-    @BeforeEach
-    void setUp() throws Exception {
+    @BeforeAll
+    static void startMeta() throws Exception {
         dir = Files.createTempDirectory("cs-metalink-it");
         // A short watchdog so a killed CS turns UNHEALTHY within seconds.
         meta = new MetaCluster(1, Files.createDirectories(dir.resolve("meta")),
@@ -49,6 +55,10 @@ class MetaLinkIT {
         for (AutoCloseable c : toClose.reversed()) {
             c.close();
         }
+    }
+
+    @AfterAll
+    static void stopMeta() throws Exception {
         if (client != null) {
             client.close();
         }
@@ -87,6 +97,7 @@ class MetaLinkIT {
     }
 
     @Test
+    @Order(3)
     void registersHeartbeatsRejoinsWithItsIdAndTurnsUnhealthyWhenKilled() throws Exception {
         Path data = dir.resolve("cs1");
         CsProcess first = start(data, "rack1-node1");
@@ -117,6 +128,7 @@ class MetaLinkIT {
     }
 
     @Test
+    @Order(2)
     void refusesADataDirectoryOfAnotherClusterInOneLine() throws Exception {
         Path data = dir.resolve("foreign");
         Files.createDirectories(data);
@@ -146,6 +158,7 @@ class MetaLinkIT {
     }
 
     @Test
+    @Order(1)
     void refusesABadMetaPeerListInOneLine() throws Exception {
         Path log = dir.resolve("bad-peers.log");
         Process process = new ProcessBuilder(CsProcess.command(dir.resolve("cs"), "127.0.0.1:1", "it"))
