@@ -94,8 +94,13 @@ public final class ChunkServerRunCommand implements Callable<Integer> {
                     + " it). Meta places and balances chunklets by it; the server reports FULL when it is used up.")
     String capacity;
 
+    @CommandLine.Mixin
+    TlsOptions tls;
+
     @Override
     public Integer call() throws Exception {
+        io.basalt.protocol.data.DataTls dataTls = tls.dataTls(io.basalt.common.tls.Role.CHUNK_SERVER,
+                "chunk server", "basalt cs run");
         if (port < 0 || port > 65535) {
             throw new UserError("--port " + port + " is not a TCP port (0-65535)");
         }
@@ -121,7 +126,7 @@ public final class ChunkServerRunCommand implements Callable<Integer> {
         }
         ChunkServer.Config config = ChunkServer.Config.defaults(data).withPort(port)
                 .withLabels(bind, advertise, host, zoneLabel).withRecovery(recovery).withScrub(scrub)
-                .withCapacity(capacityBytes);
+                .withCapacity(capacityBytes).withTls(dataTls);
         ShutdownSignal signal = ShutdownSignal.install();
         ChunkServer server = null;
         MetricsServer metrics = null;

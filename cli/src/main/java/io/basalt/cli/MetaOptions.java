@@ -74,6 +74,34 @@ final class MetaOptions {
         return cluster.metaPeers();
     }
 
+    /**
+     * The admin's TLS for the data protocol (verbs that read chunk servers, e.g. volume verify):
+     * the admin certificate basalt up made in its data directory (--data, $BASALT_DATA or
+     * ./basalt-data), or none when that cluster runs --insecure.
+     */
+    io.basalt.protocol.data.DataTls dataTls() {
+        String dataEnv = System.getenv(ClusterFile.DATA_ENV);
+        Path dir = data != null ? data : dataEnv != null && !dataEnv.isBlank() ? Path.of(dataEnv)
+                : Path.of(ClusterFile.DATA_DIR_DEFAULT);
+        return ClusterCertificates.adminTls(dir, ClusterFile.readIfExists(dir));
+    }
+
+    /**
+     * How the basalt up cluster of the data directory runs ({@link ClusterFile#security}: tls or
+     * insecure), or null when the verb was pointed elsewhere (--meta, $BASALT_META) or the file
+     * does not say.
+     */
+    String security() {
+        if ((meta != null && !meta.isBlank()) || System.getenv(ENV) != null && !System.getenv(ENV).isBlank()) {
+            return null;
+        }
+        String dataEnv = System.getenv(ClusterFile.DATA_ENV);
+        Path dir = data != null ? data : dataEnv != null && !dataEnv.isBlank() ? Path.of(dataEnv)
+                : Path.of(ClusterFile.DATA_DIR_DEFAULT);
+        ClusterFile cluster = ClusterFile.readIfExists(dir);
+        return cluster == null ? null : cluster.security();
+    }
+
     /** Runs {@code action} with a connected client; refusals become one-line user errors. */
     <T> T call(Function<MetaClient, T> action) {
         return call(action, MetaClient.REQUEST_TIMEOUT, MetaClient.RETRY_COUNT);

@@ -46,8 +46,13 @@ final class NbdRunCommand implements Callable<Integer> {
                     + " same id takes its leases back at once.")
     String clientId;
 
+    @Mixin
+    TlsOptions tls;
+
     @Override
     public Integer call() throws Exception {
+        io.basalt.protocol.data.DataTls dataTls = tls.dataTls(io.basalt.common.tls.Role.GATEWAY, "NBD gateway",
+                "basalt nbd run");
         InetSocketAddress address = listen.address();
         String peers = meta != null ? meta : System.getenv(MetaOptions.ENV);
         if (peers == null || peers.isBlank()) {
@@ -64,7 +69,7 @@ final class NbdRunCommand implements Callable<Integer> {
         NbdServer server = null;
         try {
             try {
-                cluster = ClusterClient.connect(peers, ClientConfig.defaults(), registry, loops,
+                cluster = ClusterClient.connect(peers, ClientConfig.defaults().withTls(dataTls), registry, loops,
                         NbdServer.clientChannelClass());
             } catch (IllegalArgumentException e) {
                 throw new UserError("--meta: " + e.getMessage());
