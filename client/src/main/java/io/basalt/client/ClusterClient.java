@@ -57,7 +57,8 @@ public final class ClusterClient implements AutoCloseable {
         this.group = group != null ? group : new MultiThreadIoEventLoopGroup(2,
                 new DefaultThreadFactory("basalt-client-io", true), NioIoHandler.newFactory());
         this.connections = new ReplicaClients(this.group, group != null ? channelClass : NioSocketChannel.class,
-                config.requestTimeoutMillis(), config.requestBytesMax() + config.requestBytesMax() / 1024 + 4096);
+                config.requestTimeoutMillis(), config.requestBytesMax() + config.requestBytesMax() / 1024 + 4096,
+                config.tls());
         this.scheduler = Executors.newSingleThreadScheduledExecutor(
                 new DefaultThreadFactory("basalt-client-timer", true));
         this.metrics = new ClientMetrics(registry);

@@ -36,7 +36,13 @@ class ChunkServerFaultIT extends ChunkServerItBase {
     }
 
     DataClient connect(CsProcess cs) throws IOException {
-        DataClient client = DataClient.connect(group, cs.address(), 20_000, 2 << 20);
+        return connect(cs, ItTls.adminTls());
+    }
+
+    /** {@code tls} null: plain TCP, to a chunk server run with --insecure. */
+    DataClient connect(CsProcess cs, io.basalt.protocol.data.DataTls tls) throws IOException {
+        DataClient client = DataClient.connect(group, io.netty.channel.socket.nio.NioSocketChannel.class,
+                cs.address(), 20_000, 2 << 20, tls);
         toClose.add(client);
         return client;
     }
@@ -118,8 +124,11 @@ class ChunkServerFaultIT extends ChunkServerItBase {
 
     @Test
     void malformedFramesCloseOnlyTheirConnection() throws Exception {
-        CsProcess cs = start(dir.resolve("cs"));
-        DataClient good = connect(cs);
+        // Raw frames must reach the frame decoder, so this server runs --insecure; with TLS on, a
+        // plain-text peer is refused before its first frame (DataTlsTest).
+        CsProcess cs = CsProcess.startWithArgs(dir.resolve("cs"), meta.peers(), "it", List.of("--insecure"));
+        toClose.add(cs);
+        DataClient good = connect(cs, null);
         DataClient.Reply first = good.request(DataFrame.TYPE_WRITE, UID, 0, 0, 4096,
                 DataClient.writePayload(PooledByteBufAllocator.DEFAULT, block(1))).get(20, TimeUnit.SECONDS);
         assertThat(first.status()).isEqualTo(CsStatus.OK);
@@ -169,7 +178,7 @@ class ChunkServerFaultIT extends ChunkServerItBase {
         badCrc.release();
         assertThat(cs.alive()).isTrue();
         assertThat(read(good, UID, 0)).isEqualTo(block(1));
-        assertThat(read(connect(cs), UID, 0)).isEqualTo(block(1));
+        assertThat(read(connect(cs, null), UID, 0)).isEqualTo(block(1));
     }
 
     @Test

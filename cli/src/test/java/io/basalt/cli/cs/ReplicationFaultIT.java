@@ -41,7 +41,7 @@ class ReplicationFaultIT extends ChunkServerItBase {
             servers.add(cs);
         }
         List<String> replicas = List.of(servers.get(1).address(), servers.get(2).address());
-        DataClient client = DataClient.connect(group, servers.get(0).address(), 20_000, 2 << 20);
+        DataClient client = DataClient.connect(group, io.netty.channel.socket.nio.NioSocketChannel.class, servers.get(0).address(), 20_000, 2 << 20, ItTls.adminTls());
         toClose.add(client);
         ConcurrentHashMap<Integer, CsStatus> results = new ConcurrentHashMap<>();
         ConcurrentHashMap<Integer, String> messages = new ConcurrentHashMap<>();
@@ -87,7 +87,7 @@ class ReplicationFaultIT extends ChunkServerItBase {
         }
         // Every acknowledged write is on the primary and on the surviving replica.
         for (CsProcess cs : servers.subList(0, 2)) {
-            DataClient reader = DataClient.connect(group, cs.address(), 20_000, 2 << 20);
+            DataClient reader = DataClient.connect(group, io.netty.channel.socket.nio.NioSocketChannel.class, cs.address(), 20_000, 2 << 20, ItTls.adminTls());
             toClose.add(reader);
             for (var entry : results.entrySet()) {
                 if (entry.getValue() != CsStatus.OK) {

@@ -1,5 +1,7 @@
 package io.basalt.cli.it;
 
+import io.basalt.cli.cs.ItTls;
+
 import io.basalt.cli.cs.CsProcess;
 import io.basalt.cli.meta.MetaCluster;
 import io.basalt.meta.api.MetaClient;
@@ -155,9 +157,39 @@ final class VolumeCluster implements AutoCloseable {
         List<String> command = MetaCluster.javaCommand("io.basalt.cli.Main");
         command.addAll(List.of("nbd", "run", "--meta", meta.peers(), "--port", "0", "--metrics-port", "0",
                 "--client-id", "it-gateway"));
+        command.addAll(ItTls.args(io.basalt.common.tls.Role.GATEWAY));
         gatewayOutput.setLength(0);
         gateway = new ProcessBuilder(command).redirectErrorStream(true).start();
         nbdPort = awaitServing(gateway, GATEWAY_SERVING, gatewayOutput, "NBD gateway");
+    }
+
+    /** A second NBD gateway of this cluster; closing it stops it (SIGTERM) and waits. */
+    record ExtraGateway(Process process, int port, StringBuffer output) implements AutoCloseable {
+        @Override
+        public void close() throws InterruptedException {
+            process.destroy();
+            if (!process.waitFor(30, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                process.waitFor(10, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    /** Starts another NBD gateway ({@code clientId}, port 0) with extra {@code basalt nbd run} options. */
+    ExtraGateway startExtraGateway(String clientId, List<String> args) throws IOException {
+        List<String> command = MetaCluster.javaCommand("io.basalt.cli.Main");
+        command.addAll(List.of("nbd", "run", "--meta", meta.peers(), "--port", "0", "--metrics-port", "0",
+                "--client-id", clientId));
+        command.addAll(ItTls.args(io.basalt.common.tls.Role.GATEWAY));
+        command.addAll(args);
+        StringBuffer output = new StringBuffer();
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        try {
+            return new ExtraGateway(process, awaitServing(process, GATEWAY_SERVING, output, "NBD gateway"), output);
+        } catch (IOException e) {
+            process.destroyForcibly();
+            throw e;
+        }
     }
 
     /**
@@ -202,6 +234,7 @@ final class VolumeCluster implements AutoCloseable {
         List<String> command = MetaCluster.javaCommand("io.basalt.cli.Main");
         command.addAll(List.of("s3", "run", "--meta", meta.peers(), "--port", "0", "--metrics-port", "0",
                 "--writer-id", "it-s3"));
+        command.addAll(ItTls.args(io.basalt.common.tls.Role.GATEWAY));
         s3Output.setLength(0);
         s3Gateway = new ProcessBuilder(command).redirectErrorStream(true).start();
         s3Port = awaitServing(s3Gateway, S3_SERVING, s3Output, "S3 gateway");

@@ -60,6 +60,50 @@ class VolumeIT {
         assertThat(map.stdout()).containsPattern("(?m)^\\s*268435456\\s+268435456\\s+3\\s+hole,zero$");
     }
 
+    /**
+     * NBD over TLS (STARTTLS, x509): nbdinfo and nbdcopy with the cluster's certificates through a
+     * gateway that requires TLS; plain text, no certificate and another cluster's CA are refused,
+     * each with one line in the gateway's log, and the gateway goes on serving.
+     */
+    @Test
+    void nbdOverTlsWithClusterCertificatesAndRefusals() throws Exception {
+        Tools.require("nbdinfo", "libnbd-bin");
+        Tools.require("nbdcopy", "libnbd-bin");
+        cluster.createVolume("tls", "16M", "rep2", "16M");
+        String certificates = io.basalt.cli.cs.ItTls.dir(io.basalt.common.tls.Role.ADMIN).toString();
+        Path noCertificate = dir.resolve("tls-ca-only");
+        java.nio.file.Files.createDirectories(noCertificate);
+        java.nio.file.Files.copy(Path.of(certificates, "ca-cert.pem"), noCertificate.resolve("ca-cert.pem"));
+        Path stranger = dir.resolve("tls-other");
+        io.basalt.common.tls.CertificateAuthority.create(stranger.resolve("ca"), "other", Duration.ofDays(1))
+                .issue(stranger.resolve("admin"), io.basalt.common.tls.Role.ADMIN, "admin", List.of(),
+                        Duration.ofDays(1));
+        // The stranger trusts our CA, so the refusal is ours (its certificate), not its own.
+        java.nio.file.Files.copy(Path.of(certificates, "ca-cert.pem"), stranger.resolve("admin").resolve("ca-cert.pem"),
+                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        try (VolumeCluster.ExtraGateway gateway = cluster.startExtraGateway("it-tls-gateway",
+                List.of("--tls", "require"))) {
+            String base = "nbds://127.0.0.1:" + gateway.port() + "/tls?tls-certificates=";
+            Tools.Result info = Tools.runOk("nbdinfo", "--json", base + certificates);
+            assertThat(info.stdout()).contains("\"export-size\": " + 16 * MIB).containsPattern("\"TLS\": true");
+            Path source = ItFiles.randomFile(dir.resolve("tls-in.bin"), 4 * MIB, 31);
+            Path back = dir.resolve("tls-out.bin");
+            Tools.runOk("nbdcopy", source.toString(), base + certificates);
+            Tools.runOk("nbdcopy", base + certificates, back.toString());
+            Tools.runOk("cmp", "-n", String.valueOf(4 * MIB), source.toString(), back.toString());
+
+            String plain = "nbd://127.0.0.1:" + gateway.port() + "/tls";
+            assertThat(Tools.run(Duration.ofSeconds(30), null, Map.of(), List.of("nbdinfo", plain)).ok()).isFalse();
+            assertThat(Tools.run(Duration.ofSeconds(30), null, Map.of(),
+                    List.of("nbdinfo", base + noCertificate)).ok()).isFalse();
+            assertThat(Tools.run(Duration.ofSeconds(30), null, Map.of(),
+                    List.of("nbdinfo", base + stranger.resolve("admin"))).ok()).isFalse();
+            assertThat(gateway.output().toString()).contains("before STARTTLS refused")
+                    .contains("refused NBD connection");
+            Tools.runOk("nbdinfo", base + certificates);
+        }
+    }
+
     @Test
     void qemuImgConvertAndCompareOnRep2() throws java.io.IOException {
         Tools.require("qemu-img", "qemu-utils");
@@ -107,7 +151,8 @@ class VolumeIT {
     void compareAndWriteIsAtomicAgainstConcurrentWriters() throws Exception {
         cluster.createVolume("caw", "16M", "rep3", "4M");
         try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
-                io.basalt.client.ClientConfig.defaults(), new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+                io.basalt.client.ClientConfig.defaults().withTls(io.basalt.cli.cs.ItTls.adminTls()),
+                new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
             io.basalt.client.VolumeDevice device = client.open("caw", "it-caw").get(60, java.util.concurrent.TimeUnit.SECONDS);
             try {
                 // A mismatch writes nothing.

@@ -55,8 +55,14 @@ import sun.security.x509.X509CertInfo;
  * common/pom.xml) and the JVMs that issue (basalt up, basalt cert, tests) run with the same
  * exports. Readers of certificates use only public JDK API.
  *
- * <p>Keys are EC P-256 with ECDSA-SHA256: the cheapest handshake the JDK, GnuTLS and OpenSSL all
- * accept. Leaf certificates carry serverAuth and clientAuth (a chunk server serves and connects),
+ * <p>Keys: the CA's is EC P-256 (signatures with ECDSA-SHA256; only Java reads its key file).
+ * Holders' keys are Ed25519: their key files are read by GnuTLS too (nbdinfo, qemu). GnuTLS
+ * refuses an EC key whose PKCS#8 lacks the public key, which the JDK's encoder leaves out ("ASN1
+ * parser: Element was not found"), and a GnuTLS client (3.7) does not offer an RSA certificate to
+ * a JDK server, whose TLS 1.3 certificate request lists RSA only as RSA-PSS. Ed25519's PKCS#8
+ * (RFC 8410) holds just the seed, which every stack reads, and all three sides sign with it in
+ * TLS 1.3; it is also the cheapest key to make and to sign the handshake with.
+ * Leaf certificates carry serverAuth and clientAuth (a chunk server serves and connects),
  * and the subject alternative names the holder is reached at (localhost and 127.0.0.1 always, for
  * the tools on the same machine).
  */
@@ -146,7 +152,7 @@ public final class CertificateAuthority {
         }
         createPrivateDirectory(target);
         try {
-            KeyPair pair = newKeyPair();
+            KeyPair pair = newHolderKeyPair();
             X500Name subject = new X500Name("CN=" + name + ", OU=" + role.label() + ", O=basalt");
             CertificateExtensions extensions = new CertificateExtensions();
             extensions.setExtension(BasicConstraintsExtension.NAME, new BasicConstraintsExtension(true, false, -1));
@@ -220,6 +226,10 @@ public final class CertificateAuthority {
         KeyPairGenerator generator = KeyPairGenerator.getInstance("EC");
         generator.initialize(new ECGenParameterSpec("secp256r1"));
         return generator.generateKeyPair();
+    }
+
+    private static KeyPair newHolderKeyPair() throws GeneralSecurityException {
+        return KeyPairGenerator.getInstance("Ed25519").generateKeyPair();
     }
 
     private static void createPrivateDirectory(Path directory) throws IOException {

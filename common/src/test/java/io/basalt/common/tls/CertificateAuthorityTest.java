@@ -37,18 +37,18 @@ class CertificateAuthorityTest {
         assertTrue(certificate.getExtendedKeyUsage().containsAll(List.of("1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2")));
 
         X509Certificate[] chain = {certificate, ca.certificate()};
-        trustManager(identity).checkClientTrusted(chain, "EC");
+        trustManager(identity).checkClientTrusted(chain, "EdDSA");
         // Reopened from disk, the CA signs certificates the first identity trusts.
         CertificateAuthority.open(dir.resolve("ca")).issue(dir.resolve("gw"), Role.GATEWAY, "gw", List.of(),
                 Duration.ofDays(1));
         trustManager(identity).checkClientTrusted(new X509Certificate[] {
-                TlsIdentity.load(dir.resolve("gw")).certificate(), ca.certificate()}, "EC");
+                TlsIdentity.load(dir.resolve("gw")).certificate(), ca.certificate()}, "EdDSA");
 
         CertificateAuthority other = CertificateAuthority.create(dir.resolve("other"), "other", Duration.ofDays(30));
         other.issue(dir.resolve("intruder"), Role.CHUNK_SERVER, "cs1", List.of(), Duration.ofDays(7));
         X509Certificate intruder = TlsIdentity.load(dir.resolve("intruder")).certificate();
         assertThrows(CertificateException.class, () -> trustManager(identity).checkClientTrusted(
-                new X509Certificate[] {intruder, other.certificate()}, "EC"));
+                new X509Certificate[] {intruder, other.certificate()}, "EdDSA"));
     }
 
     @Test

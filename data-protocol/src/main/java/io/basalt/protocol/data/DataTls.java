@@ -95,6 +95,23 @@ public final class DataTls {
                 .addFirst("tls", serverContext.newHandler(channel.alloc()));
     }
 
+    /**
+     * The server side of TLS for a protocol that switches to it mid-stream (NBD STARTTLS):
+     * {@code startTls} lets the first write (the plain-text reply that accepts the switch) pass
+     * unencrypted. Follow it with {@link #peerCheck(String)}.
+     */
+    public SslHandler serverHandler(io.netty.buffer.ByteBufAllocator alloc, boolean startTls) {
+        return new SslHandler(serverContext.newEngine(alloc), startTls);
+    }
+
+    /**
+     * The handler that, right after a server {@link SslHandler}, accepts the client only in an
+     * allowed role, logging and counting each refusal ({@code what}: "NBD connection"...).
+     */
+    public io.netty.channel.ChannelHandler peerCheck(String what) {
+        return new PeerCheck(acceptedClients, what);
+    }
+
     /** Puts the client side of TLS first in {@code channel}'s pipeline, for {@code host:port}. */
     public SslHandler addClientHandler(Channel channel, String host, int port) {
         SslHandler handler = clientContext.newHandler(channel.alloc(), host, port);
