@@ -79,7 +79,10 @@ class ReplicationFaultIT extends ChunkServerItBase {
         assertThat(ok).as("writes acknowledged before the kill").isGreaterThan(0);
         List<Integer> failed = results.entrySet().stream().filter(e -> e.getValue() != CsStatus.OK)
                 .map(java.util.Map.Entry::getKey).sorted().toList();
-        assertThat(failed).as("writes after the kill fail").isNotEmpty();
+        String primaryLog = servers.get(0).output.toString();
+        assertThat(failed).as("writes after the kill fail (%d sent, %d answered, statuses %s); the primary said:%n%s",
+                sent, results.size(), results.values().stream().distinct().toList(),
+                primaryLog.substring(Math.max(0, primaryLog.length() - 4000))).isNotEmpty();
         for (int index : failed) {
             assertThat(results.get(index)).isEqualTo(CsStatus.REPLICA_FAILED);
             assertThat(messages.get(index)).contains("replica " + replicas.get(1))

@@ -163,35 +163,6 @@ final class VolumeCluster implements AutoCloseable {
         nbdPort = awaitServing(gateway, GATEWAY_SERVING, gatewayOutput, "NBD gateway");
     }
 
-    /** A second NBD gateway of this cluster; closing it stops it (SIGTERM) and waits. */
-    record ExtraGateway(Process process, int port, StringBuffer output) implements AutoCloseable {
-        @Override
-        public void close() throws InterruptedException {
-            process.destroy();
-            if (!process.waitFor(30, TimeUnit.SECONDS)) {
-                process.destroyForcibly();
-                process.waitFor(10, TimeUnit.SECONDS);
-            }
-        }
-    }
-
-    /** Starts another NBD gateway ({@code clientId}, port 0) with extra {@code basalt nbd run} options. */
-    ExtraGateway startExtraGateway(String clientId, List<String> args) throws IOException {
-        List<String> command = MetaCluster.javaCommand("io.basalt.cli.Main");
-        command.addAll(List.of("nbd", "run", "--meta", meta.peers(), "--port", "0", "--metrics-port", "0",
-                "--client-id", clientId));
-        command.addAll(ItTls.args(io.basalt.common.tls.Role.GATEWAY));
-        command.addAll(args);
-        StringBuffer output = new StringBuffer();
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        try {
-            return new ExtraGateway(process, awaitServing(process, GATEWAY_SERVING, output, "NBD gateway"), output);
-        } catch (IOException e) {
-            process.destroyForcibly();
-            throw e;
-        }
-    }
-
     /**
      * Copies {@code process}'s output into {@code output} and waits (90 s at most) for the line
      * {@code serving} matches; returns the port it names.

@@ -61,9 +61,10 @@ class VolumeIT {
     }
 
     /**
-     * NBD over TLS (STARTTLS, x509): nbdinfo and nbdcopy with the cluster's certificates through a
-     * gateway that requires TLS; plain text, no certificate and another cluster's CA are refused,
-     * each with one line in the gateway's log, and the gateway goes on serving.
+     * NBD over TLS (STARTTLS, x509) through the cluster's gateway (TLS optional, as basalt up runs
+     * it): nbdinfo and nbdcopy with the cluster's certificates; no certificate and another
+     * cluster's CA are refused, each with one line in the gateway's log, and the gateway goes on
+     * serving. (--tls require is NbdTlsTest's.)
      */
     @Test
     void nbdOverTlsWithClusterCertificatesAndRefusals() throws Exception {
@@ -78,30 +79,26 @@ class VolumeIT {
         io.basalt.common.tls.CertificateAuthority.create(stranger.resolve("ca"), "other", Duration.ofDays(1))
                 .issue(stranger.resolve("admin"), io.basalt.common.tls.Role.ADMIN, "admin", List.of(),
                         Duration.ofDays(1));
-        // The stranger trusts our CA, so the refusal is ours (its certificate), not its own.
+        // The stranger trusts our CA, so the refusal is the gateway's (of its certificate).
         java.nio.file.Files.copy(Path.of(certificates, "ca-cert.pem"), stranger.resolve("admin").resolve("ca-cert.pem"),
                 java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-        try (VolumeCluster.ExtraGateway gateway = cluster.startExtraGateway("it-tls-gateway",
-                List.of("--tls", "require"))) {
-            String base = "nbds://127.0.0.1:" + gateway.port() + "/tls?tls-certificates=";
-            Tools.Result info = Tools.runOk("nbdinfo", "--json", base + certificates);
-            assertThat(info.stdout()).contains("\"export-size\": " + 16 * MIB).containsPattern("\"TLS\": true");
-            Path source = ItFiles.randomFile(dir.resolve("tls-in.bin"), 4 * MIB, 31);
-            Path back = dir.resolve("tls-out.bin");
-            Tools.runOk("nbdcopy", source.toString(), base + certificates);
-            Tools.runOk("nbdcopy", base + certificates, back.toString());
-            Tools.runOk("cmp", "-n", String.valueOf(4 * MIB), source.toString(), back.toString());
+        String uri = cluster.uri("tls").replace("nbd://", "nbds://") + "?tls-certificates=";
 
-            String plain = "nbd://127.0.0.1:" + gateway.port() + "/tls";
-            assertThat(Tools.run(Duration.ofSeconds(30), null, Map.of(), List.of("nbdinfo", plain)).ok()).isFalse();
-            assertThat(Tools.run(Duration.ofSeconds(30), null, Map.of(),
-                    List.of("nbdinfo", base + noCertificate)).ok()).isFalse();
-            assertThat(Tools.run(Duration.ofSeconds(30), null, Map.of(),
-                    List.of("nbdinfo", base + stranger.resolve("admin"))).ok()).isFalse();
-            assertThat(gateway.output().toString()).contains("before STARTTLS refused")
-                    .contains("refused NBD connection");
-            Tools.runOk("nbdinfo", base + certificates);
-        }
+        Tools.Result info = Tools.runOk("nbdinfo", "--json", uri + certificates);
+        assertThat(info.stdout()).contains("\"export-size\": " + 16 * MIB).containsPattern("\"TLS\": true");
+        Path source = ItFiles.randomFile(dir.resolve("tls-in.bin"), 4 * MIB, 31);
+        Path back = dir.resolve("tls-out.bin");
+        Tools.runOk("nbdcopy", source.toString(), uri + certificates);
+        Tools.runOk("nbdcopy", uri + certificates, back.toString());
+        Tools.runOk("cmp", "-n", String.valueOf(4 * MIB), source.toString(), back.toString());
+
+        assertThat(Tools.run(Duration.ofSeconds(30), null, Map.of(),
+                List.of("nbdinfo", uri + noCertificate)).ok()).isFalse();
+        assertThat(Tools.run(Duration.ofSeconds(30), null, Map.of(),
+                List.of("nbdinfo", uri + stranger.resolve("admin"))).ok()).isFalse();
+        assertThat(cluster.gatewayOutput()).contains("refused NBD connection");
+        Tools.runOk("nbdinfo", uri + certificates);
+        Tools.runOk("nbdinfo", cluster.uri("tls"));
     }
 
     @Test

@@ -127,42 +127,54 @@ public final class DataClient implements AutoCloseable {
                         }
                     }
                 });
+        Channel channel;
         try {
-            Channel channel = bootstrap.connect(address).sync().channel();
+            channel = bootstrap.connect(address).sync().channel();
             if (tls != null) {
                 awaitHandshake(channel, hostPort, timeoutMillis);
             }
-            DataClient client = new DataClient(channel, hostPort, timeoutMillis);
-            holder[0] = client;
-            return client;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted connecting to " + hostPort, e);
-        } catch (IOException e) {
-            throw e;
+        } catch (TlsRefused e) {
+            throw e.toIOException();
         } catch (Exception e) {
             throw new IOException("cannot connect to chunk server " + hostPort + ": " + e.getMessage(), e);
+        }
+        DataClient client = new DataClient(channel, hostPort, timeoutMillis);
+        holder[0] = client;
+        return client;
+    }
+
+    /** A refused or failed TLS handshake, already worded: kept apart from connect failures. */
+    private static final class TlsRefused extends Exception {
+        TlsRefused(IOException cause) {
+            super(cause.getMessage(), cause);
+        }
+
+        IOException toIOException() {
+            return (IOException) getCause();
         }
     }
 
     private static void awaitHandshake(Channel channel, String hostPort, long timeoutMillis)
-            throws IOException, InterruptedException {
+            throws TlsRefused, InterruptedException {
         SslHandler handler = channel.pipeline().get(SslHandler.class);
         var handshake = handler.handshakeFuture();
         if (!handshake.await(Math.min(timeoutMillis, 10_000))) {
             channel.close();
-            throw new IOException("TLS handshake with chunk server " + hostPort + " timed out");
+            throw new TlsRefused(new IOException("TLS handshake with chunk server " + hostPort + " timed out"));
         }
         if (!handshake.isSuccess()) {
             channel.close();
-            throw new IOException("TLS with chunk server " + hostPort + " refused: "
-                    + DataTls.handshakeFailure(handshake.cause()), handshake.cause());
+            throw new TlsRefused(new IOException("TLS with chunk server " + hostPort + " refused: "
+                    + DataTls.handshakeFailure(handshake.cause()), handshake.cause()));
         }
         try {
             DataTls.checkServerRole(handler, hostPort);
         } catch (IOException e) {
             channel.close();
-            throw e;
+            throw new TlsRefused(e);
         }
     }
 
