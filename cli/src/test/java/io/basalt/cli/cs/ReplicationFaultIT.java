@@ -43,6 +43,12 @@ class ReplicationFaultIT extends ChunkServerItBase {
         List<String> replicas = List.of(servers.get(1).address(), servers.get(2).address());
         DataClient client = DataClient.connect(group, io.netty.channel.socket.nio.NioSocketChannel.class, servers.get(0).address(), 20_000, 2 << 20, ItTls.adminTls());
         toClose.add(client);
+        // The primary opens its (TLS) connections to the replicas on its first FORWARD: open them
+        // before the clock starts, so that the kill lands mid-stream even on a loaded machine.
+        DataClient.Reply warm = client.request(DataFrame.TYPE_FORWARD, UID + 1, 0, 0, 4096,
+                DataClient.forwardPayload(PooledByteBufAllocator.DEFAULT, block(-1), replicas)).get(60, TimeUnit.SECONDS);
+        assertThat(warm.status()).as(warm.message()).isEqualTo(CsStatus.OK);
+        warm.release();
         ConcurrentHashMap<Integer, CsStatus> results = new ConcurrentHashMap<>();
         ConcurrentHashMap<Integer, String> messages = new ConcurrentHashMap<>();
         Semaphore window = new Semaphore(16);
