@@ -27,6 +27,11 @@ final class MetaOptions {
     @Option(names = "--json", description = "Print JSON instead of a table.")
     boolean json;
 
+    @Option(names = "--tls-dir", paramLabel = "DIR",
+            description = "An admin certificate (basalt cert issue --role admin) for the verbs that read chunk"
+                    + " servers, e.g. volume verify (default: DATA/tls/admin of the basalt up cluster, see --data).")
+    Path tlsDir;
+
     /**
      * Admin verbs print one result or one error line: Ratis' INFO chatter and its retry stack
      * traces go, and its shaded Netty is kept off sun.misc.Unsafe (JDK 25 warns about it).
@@ -76,10 +81,18 @@ final class MetaOptions {
 
     /**
      * The admin's TLS for the data protocol (verbs that read chunk servers, e.g. volume verify):
-     * the admin certificate basalt up made in its data directory (--data, $BASALT_DATA or
+     * --tls-dir, else the admin certificate basalt up made in its data directory (--data, $BASALT_DATA or
      * ./basalt-data), or none when that cluster runs --insecure.
      */
     io.basalt.protocol.data.DataTls dataTls() {
+        if (tlsDir != null) {
+            try {
+                return io.basalt.protocol.data.DataTls.of(io.basalt.common.tls.TlsIdentity.load(tlsDir),
+                        java.util.Set.of());
+            } catch (IOException e) {
+                throw new UserError("--tls-dir: " + e.getMessage(), e);
+            }
+        }
         String dataEnv = System.getenv(ClusterFile.DATA_ENV);
         Path dir = data != null ? data : dataEnv != null && !dataEnv.isBlank() ? Path.of(dataEnv)
                 : Path.of(ClusterFile.DATA_DIR_DEFAULT);

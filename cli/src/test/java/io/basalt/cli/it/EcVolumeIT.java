@@ -159,7 +159,8 @@ class EcVolumeIT {
 
     private static Tools.Result verify(String volume) {
         List<String> command = new ArrayList<>(io.basalt.cli.meta.MetaCluster.javaCommand("io.basalt.cli.Main"));
-        command.addAll(List.of("volume", "verify", volume, "--meta", cluster.meta.peers()));
+        command.addAll(List.of("volume", "verify", volume, "--meta", cluster.meta.peers(),
+                "--tls-dir", io.basalt.cli.cs.ItTls.dir(io.basalt.common.tls.Role.ADMIN).toString()));
         return Tools.run(Duration.ofSeconds(120), null, Map.of(), command);
     }
 
