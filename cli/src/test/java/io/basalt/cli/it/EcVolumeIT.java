@@ -547,7 +547,8 @@ class EcVolumeIT {
         long[] snapshotWindow = new long[2];
         Path copy = dir.resolve(volume + "-s1.raw");
         try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
-                io.basalt.client.ClientConfig.defaults(), new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+                io.basalt.client.ClientConfig.defaults().withTls(io.basalt.cli.cs.ItTls.adminTls()),
+                new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
             io.basalt.client.VolumeDevice device = client.open(volume, "it-snap-writer").get(60, TimeUnit.SECONDS);
             java.util.concurrent.CompletableFuture<Void> writer = java.util.concurrent.CompletableFuture.runAsync(() -> {
                 Random random = new Random(volume.hashCode());
@@ -646,7 +647,8 @@ class EcVolumeIT {
         }
         java.util.Set<Integer> changed = new java.util.TreeSet<>();
         try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
-                io.basalt.client.ClientConfig.defaults(), new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+                io.basalt.client.ClientConfig.defaults().withTls(io.basalt.cli.cs.ItTls.adminTls()),
+                new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
             for (io.basalt.client.LayerDiff.Extent extent
                     : io.basalt.client.LayerDiff.diff(client, volume + "@s1", volume).extents()) {
                 for (long at = extent.offsetBytes(); at < extent.offsetBytes() + extent.lengthBytes(); at += 4096) {
@@ -687,6 +689,7 @@ class EcVolumeIT {
         List<String> command = new ArrayList<>(io.basalt.cli.meta.MetaCluster.javaCommand("io.basalt.cli.Main"));
         command.addAll(List.of(args));
         command.addAll(List.of("--meta", cluster.meta.peers()));
+        command.addAll(io.basalt.cli.cs.ItTls.args(io.basalt.common.tls.Role.ADMIN));
         return Tools.run(Duration.ofSeconds(90), null, Map.of(), command);
     }
 
