@@ -91,12 +91,17 @@ final class ClusterCertificates {
         return hosts;
     }
 
-    /** Whether {@code dir} holds a certificate of {@code role}, signed by {@code ca}, not about to expire. */
+    /**
+     * Whether {@code dir} holds a certificate of {@code role}, signed by {@code ca}, not about to
+     * expire, with an EC key: holders made before EC P-256 had Ed25519 keys, which BoringSSL (the
+     * data protocol's provider) cannot use, so up reissues them.
+     */
     private static boolean current(Path dir, X509Certificate ca, Role role) {
         try {
             X509Certificate certificate = Pem.readCertificates(dir.resolve(TlsIdentity.CERT_FILE)).getFirst();
             certificate.verify(ca.getPublicKey());
             return Role.of(certificate).orElse(null) == role
+                    && "EC".equals(certificate.getPublicKey().getAlgorithm())
                     && certificate.getNotAfter().toInstant().isAfter(Instant.now().plus(RENEW_BEFORE))
                     && Files.isRegularFile(dir.resolve(TlsIdentity.KEY_FILE));
         } catch (IOException | GeneralSecurityException e) {

@@ -61,7 +61,8 @@ public final class DataServer implements AutoCloseable {
         try {
             Channel channel = bootstrap.bind(bindAddress).sync().channel();
             log.info("chunk server data protocol on {} ({})", channel.localAddress(),
-                    tls == null ? "plain TCP: --insecure" : "mutual TLS as " + tls.identity().name());
+                    tls == null ? "plain TCP: --insecure" : "mutual TLS as " + tls.identity().name() + ", "
+                            + tls.provider());
             return new DataServer(channel);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

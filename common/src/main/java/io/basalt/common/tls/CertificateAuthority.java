@@ -56,12 +56,14 @@ import sun.security.x509.X509CertInfo;
  * exports. Readers of certificates use only public JDK API.
  *
  * <p>Keys: the CA's is EC P-256 (signatures with ECDSA-SHA256; only Java reads its key file).
- * Holders' keys are Ed25519: their key files are read by GnuTLS too (nbdinfo, qemu). GnuTLS
- * refuses an EC key whose PKCS#8 lacks the public key, which the JDK's encoder leaves out ("ASN1
- * parser: Element was not found"), and a GnuTLS client (3.7) does not offer an RSA certificate to
- * a JDK server, whose TLS 1.3 certificate request lists RSA only as RSA-PSS. Ed25519's PKCS#8
- * (RFC 8410) holds just the seed, which every stack reads, and all three sides sign with it in
- * TLS 1.3; it is also the cheapest key to make and to sign the handshake with.
+ * Holders' keys are EC P-256 too (ECDSA in the handshake), written as PKCS#8 with the public key
+ * inside ({@link Pem#writeEcP256PrivateKey}) because GnuTLS (nbdinfo, qemu) reads their key files
+ * too and refuses the JDK's encoding, which leaves it out. Before, holders' keys were Ed25519 (its
+ * PKCS#8 every stack reads), but BoringSSL, the data protocol's TLS provider (DataTls), offers no
+ * Ed25519 signature algorithm and refuses such a peer (NO_COMMON_SIGNATURE_ALGORITHMS); older
+ * Ed25519 identities still load, and basalt up reissues them (ClusterCertificates). RSA stays out:
+ * a GnuTLS client (3.7) does not offer an RSA certificate to a JDK server, whose TLS 1.3
+ * certificate request lists RSA only as RSA-PSS.
  * Leaf certificates carry serverAuth and clientAuth (a chunk server serves and connects),
  * and the subject alternative names the holder is reached at (localhost and 127.0.0.1 always, for
  * the tools on the same machine).
@@ -171,7 +173,9 @@ public final class CertificateAuthority {
                     new KeyIdentifier(certificate.getPublicKey()), null, null));
             X500Name issuer = new X500Name(certificate.getSubjectX500Principal().getName());
             X509Certificate issued = sign(subject, issuer, pair, key, validity, extensions, random);
-            Pem.writePrivateKey(target.resolve(TlsIdentity.KEY_FILE), pair.getPrivate());
+            Pem.writeEcP256PrivateKey(target.resolve(TlsIdentity.KEY_FILE),
+                    (java.security.interfaces.ECPrivateKey) pair.getPrivate(),
+                    (java.security.interfaces.ECPublicKey) pair.getPublic());
             Pem.writeCertificates(target.resolve(TlsIdentity.CERT_FILE), List.of(issued, certificate));
             Pem.writeCertificates(target.resolve(TlsIdentity.CA_CERT_FILE), List.of(certificate));
             for (String link : TlsIdentity.GNUTLS_LINKS) {
@@ -229,7 +233,7 @@ public final class CertificateAuthority {
     }
 
     private static KeyPair newHolderKeyPair() throws GeneralSecurityException {
-        return KeyPairGenerator.getInstance("Ed25519").generateKeyPair();
+        return newKeyPair();
     }
 
     private static void createPrivateDirectory(Path directory) throws IOException {

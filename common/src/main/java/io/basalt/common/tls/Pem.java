@@ -52,6 +52,54 @@ public final class Pem {
     }
 
     /**
+     * Writes a P-256 key pair as PKCS#8 that carries the public key too, mode 0600. The JDK's own
+     * encoding leaves the optional public key out of the inner ECPrivateKey, and GnuTLS (nbdinfo,
+     * qemu) refuses such a file ("ASN1 parser: Element was not found"); Java and BoringSSL read
+     * both. DER, every length fixed by the curve (RFC 5208, RFC 5915, RFC 5480):
+     *
+     * <pre>
+     * 30 81 87                                  PrivateKeyInfo, 135 bytes
+     *   02 01 00                                  version 0
+     *   30 13 06 07 2A8648CE3D0201                AlgorithmIdentifier: id-ecPublicKey,
+     *         06 08 2A8648CE3D030107                prime256v1
+     *   04 6D                                     OCTET STRING, 109 bytes:
+     *     30 6B                                     ECPrivateKey, 107 bytes
+     *       02 01 01                                  version 1
+     *       04 20 [32 bytes]                          privateKey, big-endian scalar
+     *       A1 44 03 42 00 04 [32 bytes X][32 bytes Y]  [1] publicKey, uncompressed point
+     * </pre>
+     */
+    public static void writeEcP256PrivateKey(Path file, java.security.interfaces.ECPrivateKey key,
+            java.security.interfaces.ECPublicKey publicKey) throws IOException {
+        byte[] head = java.util.HexFormat.of().parseHex("308187020100301306072a8648ce3d020106082a8648ce3d030107"
+                + "046d306b0201010420");
+        byte[] publicHead = java.util.HexFormat.of().parseHex("a144034200" + "04");
+        java.io.ByteArrayOutputStream der = new java.io.ByteArrayOutputStream(138);
+        der.writeBytes(head);
+        der.writeBytes(unsigned32(key.getS()));
+        der.writeBytes(publicHead);
+        der.writeBytes(unsigned32(publicKey.getW().getAffineX()));
+        der.writeBytes(unsigned32(publicKey.getW().getAffineY()));
+        byte[] encoded = der.toByteArray();
+        if (encoded.length != 138) {
+            throw new IllegalStateException("P-256 PKCS#8 of " + encoded.length + " bytes (expected 138)");
+        }
+        writeAtomically(file, encode(KEY_LABEL, encoded), "rw-------");
+    }
+
+    /** A P-256 field element or scalar as exactly 32 big-endian bytes. */
+    private static byte[] unsigned32(java.math.BigInteger value) {
+        byte[] bytes = value.toByteArray();
+        byte[] fixed = new byte[32];
+        int copy = Math.min(bytes.length, 32);
+        if (bytes.length > 33 || (bytes.length == 33 && bytes[0] != 0)) {
+            throw new IllegalArgumentException("not a P-256 value: " + bytes.length + " bytes");
+        }
+        System.arraycopy(bytes, bytes.length - copy, fixed, 32 - copy, copy);
+        return fixed;
+    }
+
+    /**
      * Writes a temporary file with its final mode from the start (a key is never briefly
      * world-readable), then renames it over {@code file}: a reader sees the old or the new file.
      */

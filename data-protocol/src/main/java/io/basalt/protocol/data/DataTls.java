@@ -34,9 +34,12 @@ import org.slf4j.LoggerFactory;
  * had a valid one) and why, counts it, and closes that connection; nothing else is disturbed.
  * The client fails its connect with an {@link IOException} saying the same.
  *
- * <p>Provider: the JDK's (TLS 1.3, AES-GCM with the CPU's AES instructions). Netty's OpenSSL
- * provider (netty-tcnative) is not among the build's dependencies; docs/performance.md has what
- * the JDK provider costs. Clients pass the peer's host and port to the engine so the JDK can
+ * <p>Provider: BoringSSL (netty-tcnative) where its native library loads, else the JDK's; both
+ * TLS 1.3. {@code -Dbasalt.tls.provider=jdk|openssl} picks one (benchmarks). BoringSSL is the
+ * default because with the JDK's engine 1 MiB reads ran at a fifth to a tenth of plain TCP here,
+ * with BoringSSL at 0.85-0.9 (docs/performance.md has the pairs). BoringSSL offers no Ed25519
+ * signature, so an identity with an Ed25519 key (made before EC P-256 holders) keeps the JDK's
+ * engine. Clients pass the peer's host and port to the engine so the JDK can
  * resume sessions, and check that the chunk server's certificate names the address they dialled
  * (HTTPS-style endpoint identification: issue chunk server certificates with --host).
  */
@@ -46,7 +49,12 @@ public final class DataTls {
     /** Roles a chunk server serves: peers (replication, recovery, EC), gateways, admin tools. */
     public static final Set<Role> CHUNK_SERVER_CLIENTS = EnumSet.of(Role.CHUNK_SERVER, Role.GATEWAY, Role.ADMIN);
 
+    /** The provider every DataTls of this process uses (see the class note). */
+    public static final SslProvider PROVIDER = provider(System.getProperty("basalt.tls.provider", ""));
+
     private final TlsIdentity identity;
+    /** {@link #PROVIDER}, or the JDK's for an identity whose key BoringSSL cannot sign with (Ed25519). */
+    private final SslProvider provider;
     private final SslContext serverContext;
     private final SslContext clientContext;
     private final Set<Role> acceptedClients;
@@ -55,12 +63,29 @@ public final class DataTls {
     private DataTls(TlsIdentity identity, Set<Role> acceptedClients) throws SSLException {
         this.identity = identity;
         this.acceptedClients = Set.copyOf(acceptedClients);
+        this.provider = PROVIDER == SslProvider.OPENSSL && !"EC".equals(identity.certificate().getPublicKey().getAlgorithm())
+                ? SslProvider.JDK : PROVIDER;
         this.serverContext = SslContextBuilder.forServer(identity.keyManagers())
                 .trustManager(identity.trustManagers()).clientAuth(ClientAuth.REQUIRE)
-                .sslProvider(SslProvider.JDK).protocols(PROTOCOL).build();
+                .sslProvider(provider).protocols(PROTOCOL).build();
         this.clientContext = SslContextBuilder.forClient().keyManager(identity.keyManagers())
                 .trustManager(identity.trustManagers()).endpointIdentificationAlgorithm("HTTPS")
-                .sslProvider(SslProvider.JDK).protocols(PROTOCOL).build();
+                .sslProvider(provider).protocols(PROTOCOL).build();
+    }
+
+    private static SslProvider provider(String asked) {
+        return switch (asked) {
+            case "jdk" -> SslProvider.JDK;
+            case "openssl" -> {
+                if (!io.netty.handler.ssl.OpenSsl.isAvailable()) {
+                    throw new IllegalStateException("-Dbasalt.tls.provider=openssl, but BoringSSL does not load here: "
+                            + io.netty.handler.ssl.OpenSsl.unavailabilityCause());
+                }
+                yield SslProvider.OPENSSL;
+            }
+            case "" -> io.netty.handler.ssl.OpenSsl.isAvailable() ? SslProvider.OPENSSL : SslProvider.JDK;
+            default -> throw new IllegalStateException("-Dbasalt.tls.provider=" + asked + " unknown; pass jdk or openssl");
+        };
     }
 
     /** TLS for a holder of {@code identity}; as a server it accepts {@link #CHUNK_SERVER_CLIENTS}. */
@@ -79,6 +104,11 @@ public final class DataTls {
 
     public TlsIdentity identity() {
         return identity;
+    }
+
+    /** The TLS implementation in use (OPENSSL: BoringSSL, or JDK). */
+    public SslProvider provider() {
+        return provider;
     }
 
     /** Connections refused so far (no or bad certificate, wrong role, not TLS). */
