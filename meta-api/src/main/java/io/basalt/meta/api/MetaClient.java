@@ -67,8 +67,23 @@ public final class MetaClient implements AutoCloseable {
         return connect(MetaPeers.DEFAULT_CLUSTER, MetaPeers.parse(peers), REQUEST_TIMEOUT, RETRY_COUNT);
     }
 
+    /** As {@link #connect(String)}, over mutual TLS as {@code identity} (null: plain, --insecure). */
+    public static MetaClient connect(String peers, io.basalt.common.tls.TlsIdentity identity) {
+        return connect(MetaPeers.DEFAULT_CLUSTER, MetaPeers.parse(peers), REQUEST_TIMEOUT, RETRY_COUNT, identity);
+    }
+
     public static MetaClient connect(String clusterName, List<RaftPeer> peers,
                                      Duration requestTimeout, int retryCount) {
+        return connect(clusterName, peers, requestTimeout, retryCount, null);
+    }
+
+    /**
+     * A client of the group of {@code peers} over mutual TLS as {@code identity}, or plain text
+     * when it is null (a cluster run --insecure). Meta decides what the identity's role may do.
+     */
+    public static MetaClient connect(String clusterName, List<RaftPeer> peers,
+                                     Duration requestTimeout, int retryCount,
+                                     io.basalt.common.tls.TlsIdentity identity) {
         RaftProperties properties = new RaftProperties();
         RaftClientConfigKeys.Rpc.setRequestTimeout(properties,
                 TimeDuration.valueOf(requestTimeout.toMillis(), TimeUnit.MILLISECONDS));
@@ -77,9 +92,9 @@ public final class MetaClient implements AutoCloseable {
                 .setClientId(clientId)
                 .setProperties(properties)
                 .setRaftGroup(MetaPeers.group(clusterName, peers))
-                .setClientRpc(new GrpcFactory(new Parameters()).newRaftClientRpc(clientId, properties))
-                .setRetryPolicy(RetryPolicies.retryUpToMaximumCountWithFixedSleep(retryCount,
-                        TimeDuration.valueOf(RETRY_SLEEP.toMillis(), TimeUnit.MILLISECONDS)))
+                .setClientRpc(new GrpcFactory(MetaTls.parameters(identity)).newRaftClientRpc(clientId, properties))
+                .setRetryPolicy(MetaTls.noRetry(RetryPolicies.retryUpToMaximumCountWithFixedSleep(retryCount,
+                        TimeDuration.valueOf(RETRY_SLEEP.toMillis(), TimeUnit.MILLISECONDS))))
                 .build();
         return new MetaClient(client);
     }
@@ -106,6 +121,10 @@ public final class MetaClient implements AutoCloseable {
         } catch (StateMachineException e) {
             throw new MetaException(MetaError.INVALID, rootMessage(e), e);
         } catch (IOException e) {
+            String refused = MetaTls.explain(e);
+            if (refused != null) {
+                throw new MetaException(MetaError.FORBIDDEN, request.op() + ": " + refused, e);
+            }
             throw new MetaException(MetaError.NOT_LEADER, "meta did not answer " + request.op()
                     + ": " + rootMessage(e) + "; check the meta peers (basalt meta status)", e);
         }
@@ -113,6 +132,10 @@ public final class MetaClient implements AutoCloseable {
             Exception e = reply.getException();
             if (e instanceof StateMachineException) {
                 throw new MetaException(MetaError.INVALID, rootMessage(e), e);
+            }
+            String refused = e == null ? null : MetaTls.explain(e);
+            if (refused != null) {
+                throw new MetaException(MetaError.FORBIDDEN, request.op() + ": " + refused, e);
             }
             throw new MetaException(MetaError.NOT_LEADER, "meta refused " + request.op() + ": "
                     + (e == null ? "unknown" : rootMessage(e)), e);
