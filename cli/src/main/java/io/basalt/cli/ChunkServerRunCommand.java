@@ -120,7 +120,8 @@ public final class ChunkServerRunCommand implements Callable<Integer> {
         String version = BasaltCommand.class.getPackage().getImplementationVersion();
         MetaLink metaLink;
         try {
-            metaLink = MetaClientLink.connect(meta, version == null ? "dev" : version);
+            metaLink = MetaClientLink.connect(meta, version == null ? "dev" : version,
+                    dataTls == null ? null : dataTls.identity());
         } catch (IllegalArgumentException e) {
             throw new UserError("--meta: " + e.getMessage());
         }

@@ -114,12 +114,22 @@ final class ClusterCertificates {
      * runs --insecure, else its admin identity (a one-line error naming the fix if it is missing).
      */
     static DataTls adminTls(Path dataDir, ClusterFile cluster) {
+        TlsIdentity identity = adminIdentity(dataDir, cluster);
+        try {
+            return identity == null ? null : DataTls.of(identity, Set.of());
+        } catch (IOException e) {
+            throw new UserError(e.getMessage(), e);
+        }
+    }
+
+    /** As {@link #adminTls}, the identity itself (for meta too). */
+    static TlsIdentity adminIdentity(Path dataDir, ClusterFile cluster) {
         if (cluster != null && cluster.insecure()) {
             return null;
         }
         Path dir = root(dataDir).resolve(ADMIN_NAME);
         try {
-            return DataTls.of(TlsIdentity.load(dir), Set.of());
+            return TlsIdentity.load(dir);
         } catch (IOException e) {
             throw new UserError("no admin certificate for the cluster in " + dataDir.toAbsolutePath() + " ("
                     + e.getMessage() + ")");

@@ -12,6 +12,8 @@ import picocli.CommandLine.Option;
 /** Options every admin verb that talks to meta shares: where meta is, and output format. */
 final class MetaOptions {
     static final String ENV = "BASALT_META";
+    /** The admin certificate's directory for a cluster reached by --meta / $BASALT_META. */
+    static final String TLS_ENV = "BASALT_TLS_DIR";
 
     @Option(names = "--meta", paramLabel = "PEERS",
             description = "Meta members, " + MetaPeers.SYNTAX + " (default: $" + ENV
@@ -28,8 +30,9 @@ final class MetaOptions {
     boolean json;
 
     @Option(names = "--tls-dir", paramLabel = "DIR",
-            description = "An admin certificate (basalt cert issue --role admin) for the verbs that read chunk"
-                    + " servers, e.g. volume verify (default: DATA/tls/admin of the basalt up cluster, see --data).")
+            description = "An admin certificate (basalt cert issue --role admin): mutual TLS to meta and chunk"
+                    + " servers (default: $" + TLS_ENV + "; else, without --meta, DATA/tls/admin of the basalt up"
+                    + " cluster, see --data; else plain text).")
     Path tlsDir;
 
     /**
@@ -80,23 +83,45 @@ final class MetaOptions {
     }
 
     /**
-     * The admin's TLS for the data protocol (verbs that read chunk servers, e.g. volume verify):
-     * --tls-dir, else the admin certificate basalt up made in its data directory (--data, $BASALT_DATA or
-     * ./basalt-data), or none when that cluster runs --insecure.
+     * The admin's identity, for meta and chunk servers: --tls-dir, else $BASALT_TLS_DIR, else for
+     * the basalt up cluster of the data directory (no --meta, no $BASALT_META) its DATA/tls/admin
+     * unless it runs --insecure; null (plain text) for a cluster named by --meta with neither.
      */
-    io.basalt.protocol.data.DataTls dataTls() {
-        if (tlsDir != null) {
+    io.basalt.common.tls.TlsIdentity identity() {
+        Path dir = tlsDir;
+        String option = "--tls-dir";
+        String tlsEnv = System.getenv(TLS_ENV);
+        if (dir == null && tlsEnv != null && !tlsEnv.isBlank()) {
+            dir = Path.of(tlsEnv);
+            option = "$" + TLS_ENV;
+        }
+        if (dir != null) {
             try {
-                return io.basalt.protocol.data.DataTls.of(io.basalt.common.tls.TlsIdentity.load(tlsDir),
-                        java.util.Set.of());
+                return io.basalt.common.tls.TlsIdentity.load(dir);
             } catch (IOException e) {
-                throw new UserError("--tls-dir: " + e.getMessage(), e);
+                throw new UserError(option + ": " + e.getMessage(), e);
             }
         }
+        if ((meta != null && !meta.isBlank()) || (System.getenv(ENV) != null && !System.getenv(ENV).isBlank())) {
+            return null;
+        }
         String dataEnv = System.getenv(ClusterFile.DATA_ENV);
-        Path dir = data != null ? data : dataEnv != null && !dataEnv.isBlank() ? Path.of(dataEnv)
+        Path dataDir = data != null ? data : dataEnv != null && !dataEnv.isBlank() ? Path.of(dataEnv)
                 : Path.of(ClusterFile.DATA_DIR_DEFAULT);
-        return ClusterCertificates.adminTls(dir, ClusterFile.readIfExists(dir));
+        return ClusterCertificates.adminIdentity(dataDir, ClusterFile.readIfExists(dataDir));
+    }
+
+    /** The admin's TLS for the data protocol (verbs that read chunk servers): see {@link #identity()}. */
+    io.basalt.protocol.data.DataTls dataTls() {
+        io.basalt.common.tls.TlsIdentity identity = identity();
+        if (identity == null) {
+            return null;
+        }
+        try {
+            return io.basalt.protocol.data.DataTls.of(identity, java.util.Set.of());
+        } catch (IOException e) {
+            throw new UserError(e.getMessage(), e);
+        }
     }
 
     /**
@@ -129,7 +154,7 @@ final class MetaOptions {
         MetaClient client;
         try {
             client = MetaClient.connect(MetaPeers.DEFAULT_CLUSTER, MetaPeers.parse(peers()),
-                    requestTimeout, retryCount);
+                    requestTimeout, retryCount, identity());
         } catch (IllegalArgumentException e) {
             throw new UserError(e.getMessage());
         }

@@ -87,8 +87,8 @@ final class StatusCommand implements Runnable {
                 System.out.println("security: INSECURE (started with --insecure): no TLS, anyone who reaches"
                         + " the ports can read and write data");
             } else if (security != null) {
-                System.out.println("security: mutual TLS between chunk servers, gateways and clients"
-                        + " (certificates in DATA/tls); meta traffic is not encrypted yet");
+                System.out.println("security: mutual TLS on every connection (meta, chunk servers, gateways,"
+                        + " clients; certificates in DATA/tls); meta checks each request's role");
             }
             print(report);
         }

@@ -11,8 +11,8 @@ import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Option;
 
 /**
- * {@code --tls-dir} / {@code --insecure}, shared by the daemons that speak the data protocol
- * ({@code cs run}, {@code nbd run}, {@code s3 run}). One of the two is required: a daemon never
+ * {@code --tls-dir} / {@code --insecure}, shared by the daemons ({@code meta run}, {@code cs run},
+ * {@code nbd run}, {@code s3 run}): the one identity serves meta's gRPC and the data protocol. One of the two is required: a daemon never
  * falls back to plain text by itself, and plain text is said aloud at start (stderr and log).
  */
 final class TlsOptions {
@@ -20,7 +20,7 @@ final class TlsOptions {
 
     @Option(names = "--tls-dir", paramLabel = "DIR",
             description = "This daemon's certificate, key and the cluster CA (made by: basalt cert issue;"
-                    + " basalt up makes them under DATA/tls). Every data connection is mutual TLS.")
+                    + " basalt up makes them under DATA/tls). Every connection (meta, data) is mutual TLS.")
     Path tlsDir;
 
     @Option(names = "--insecure",
@@ -33,6 +33,22 @@ final class TlsOptions {
      * warning); a one-line user error when neither option is given or the certificate has another role.
      */
     DataTls dataTls(Role role, String daemon, String command) {
+        TlsIdentity identity = identity(role, daemon, command);
+        if (identity == null) {
+            return null;
+        }
+        try {
+            return role == Role.CHUNK_SERVER ? DataTls.of(identity) : DataTls.of(identity, Set.of());
+        } catch (IOException e) {
+            throw new UserError(e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The daemon's identity for meta and the data protocol (null with --insecure, after the
+     * warning); a one-line user error when neither option is given or the certificate has another role.
+     */
+    TlsIdentity identity(Role role, String daemon, String command) {
         if (insecure && tlsDir != null) {
             throw new UserError("--insecure and --tls-dir contradict each other; pass one (see: " + command
                     + " --help)");
@@ -56,11 +72,7 @@ final class TlsOptions {
                     + " (" + identity.name() + "); the " + daemon + " needs one of role " + role.label()
                     + " (basalt cert issue --role " + role.label() + ")");
         }
-        try {
-            return role == Role.CHUNK_SERVER ? DataTls.of(identity) : DataTls.of(identity, Set.of());
-        } catch (IOException e) {
-            throw new UserError(e.getMessage(), e);
-        }
+        return identity;
     }
 
     static void warnInsecure(String daemon) {

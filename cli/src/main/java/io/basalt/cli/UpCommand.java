@@ -339,7 +339,7 @@ final class UpCommand implements Callable<Integer> {
             }
             DaemonProcess meta = new DaemonProcess("meta" + i, "meta", i, layout.metaPort(i),
                     layout.metaMetricsPort(i), layout.dataDir().resolve("meta" + i),
-                    layout.logFile("meta" + i), metaArgs);
+                    layout.logFile("meta" + i), withSecurity(metaArgs, "meta" + i));
             meta.id = String.valueOf(i);
             metas.add(meta);
         }
@@ -377,7 +377,7 @@ final class UpCommand implements Callable<Integer> {
             startAll(List.of(s3));
         }
         try (MetaClient client = MetaClient.connect(MetaPeers.DEFAULT_CLUSTER,
-                MetaPeers.parse(peers), Duration.ofSeconds(2), 1)) {
+                MetaPeers.parse(peers), Duration.ofSeconds(2), 1, adminIdentity())) {
             String leader = awaitMetaLeader(client, signal);
             if (leader == null) {
                 return false;
@@ -395,7 +395,7 @@ final class UpCommand implements Callable<Integer> {
             return false;
         }
         if (s3 != null) {
-            S3Credentials.ensure(layout, peers);
+            S3Credentials.ensure(layout, peers, adminIdentity());
         }
         writeClusterFile(true);
         ready = true;
@@ -633,6 +633,12 @@ final class UpCommand implements Callable<Integer> {
         } catch (IOException e) {
             say("cannot update " + layout.clusterFile() + ": " + e.getMessage());
         }
+    }
+
+    /** The admin CLI's identity in DATA/tls (null with --insecure): up's own meta client uses it. */
+    private io.basalt.common.tls.TlsIdentity adminIdentity() throws IOException {
+        return insecure ? null : io.basalt.common.tls.TlsIdentity.load(
+                ClusterCertificates.root(layout.dataDir()).resolve(ClusterCertificates.ADMIN_NAME));
     }
 
     /** {@code arguments} and then --tls-dir DATA/tls/NAME, or --insecure with up --insecure. */

@@ -67,7 +67,7 @@ public final class ClusterClient implements AutoCloseable {
 
     /** A client of the cluster whose meta members are {@code metaPeers} (ID@HOST:PORT,...). */
     public static ClusterClient connect(String metaPeers, ClientConfig config, PrometheusRegistry registry) {
-        return new ClusterClient(MetaClient.connect(metaPeers), config, registry, null, null);
+        return new ClusterClient(MetaClient.connect(metaPeers, metaIdentity(config)), config, registry, null, null);
     }
 
     /**
@@ -78,7 +78,13 @@ public final class ClusterClient implements AutoCloseable {
      */
     public static ClusterClient connect(String metaPeers, ClientConfig config, PrometheusRegistry registry,
             EventLoopGroup group, Class<? extends Channel> channelClass) {
-        return new ClusterClient(MetaClient.connect(metaPeers), config, registry, group, channelClass);
+        return new ClusterClient(MetaClient.connect(metaPeers, metaIdentity(config)), config, registry, group,
+                channelClass);
+    }
+
+    /** The data protocol's identity serves meta too: one certificate per holder (docs/security.md). */
+    private static io.basalt.common.tls.TlsIdentity metaIdentity(ClientConfig config) {
+        return config.tls() == null ? null : config.tls().identity();
     }
 
     /** Every volume, for listing exports. */

@@ -55,7 +55,7 @@ public final class MetaAuthorizer implements ServerInterceptor {
 
     /** Operations that change what the cluster is: an operator's, or meta's own. */
     private static final Set<MetaOp> ADMIN_OPS = EnumSet.of(MetaOp.SET_CS_STATUS, MetaOp.CREATE_VOLUME,
-            MetaOp.RESIZE_VOLUME, MetaOp.DELETE_VOLUME, MetaOp.NEW_LEADER_EPOCH, MetaOp.INIT_CLUSTER_ID,
+            MetaOp.RESIZE_VOLUME, MetaOp.DELETE_VOLUME, MetaOp.NEW_LEADER_EPOCH,
             MetaOp.RECOVER_CHUNKLETS, MetaOp.DRAIN_CS, MetaOp.REMOVE_CS, MetaOp.SET_VOLUME_QOS,
             MetaOp.COLLECT_TOMBSTONES, MetaOp.CREATE_SNAPSHOT, MetaOp.DELETE_SNAPSHOT, MetaOp.ROLLBACK_VOLUME,
             MetaOp.CLONE_VOLUME, MetaOp.DETACH_PARENT, MetaOp.CREATE_S3_USER, MetaOp.DELETE_S3_USER);
@@ -69,8 +69,11 @@ public final class MetaAuthorizer implements ServerInterceptor {
             MetaOp.CREATE_UPLOAD, MetaOp.PUT_PART, MetaOp.COMPLETE_UPLOAD, MetaOp.ABORT_UPLOAD,
             MetaOp.OPEN_OBJECT_LOG, MetaOp.RESERVE_OBJECT_LOG, MetaOp.FREED_OBJECT_EXTENTS,
             MetaOp.SEAL_OBJECT_LOG, MetaOp.PUT_INLINE_OBJECT);
-    /** A chunk server's writes besides its own reports: the failures it meets talking to peers. */
-    private static final Set<MetaOp> CHUNK_SERVER_WRITES = EnumSet.of(MetaOp.REPORT_FAILURE);
+    /**
+     * A chunk server's writes besides its own reports: the failures it meets talking to peers, and
+     * the cluster id (the first chunk server to start sets it; later ones read it back).
+     */
+    private static final Set<MetaOp> CHUNK_SERVER_WRITES = EnumSet.of(MetaOp.REPORT_FAILURE, MetaOp.INIT_CLUSTER_ID);
 
     private final Map<List<String>, LongAdder> refusals = new ConcurrentHashMap<>();
 

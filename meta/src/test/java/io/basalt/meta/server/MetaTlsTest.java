@@ -86,6 +86,7 @@ class MetaTlsTest {
         assertThat(MetaAuthorizer.refusal(Role.GATEWAY, MetaOp.CREATE_S3_USER)).contains("admin certificate");
         assertThat(MetaAuthorizer.refusal(Role.CHUNK_SERVER, MetaOp.HEARTBEAT)).isNull();
         assertThat(MetaAuthorizer.refusal(Role.CHUNK_SERVER, MetaOp.RECOVERY_DONE)).isNull();
+        assertThat(MetaAuthorizer.refusal(Role.CHUNK_SERVER, MetaOp.INIT_CLUSTER_ID)).isNull();
         assertThat(MetaAuthorizer.refusal(Role.CHUNK_SERVER, MetaOp.ACQUIRE_LEASE)).isNotNull();
         // Every write op is placed deliberately: an admin op, or one a gateway or chunk server may send.
         for (MetaOp op : MetaOp.values()) {
