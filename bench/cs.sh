@@ -44,6 +44,8 @@ props=()
 # (The CA signs with the JDK's X.509 code: the same exports as the basalt launcher's up.)
 [[ ${TLS:-0} == 1 ]] && props+=("-Dbasalt.bench.tls=true" "--add-exports=java.base/sun.security.x509=ALL-UNNAMED"
     "--add-exports=java.base/sun.security.util=ALL-UNNAMED")
+# TLS_PROVIDER=jdk|openssl: which TLS implementation (default: BoringSSL where it loads).
+[[ -n ${TLS_PROVIDER:-} ]] && props+=("-Dbasalt.tls.provider=$TLS_PROVIDER")
 [[ -n ${WAL_SEGMENT_MIB:-} ]] && props+=("-Dbasalt.bench.walSegmentMiB=$WAL_SEGMENT_MIB")
 [[ -n ${WAL_CHECKPOINT_MIB:-} ]] && props+=("-Dbasalt.bench.walCheckpointMiB=$WAL_CHECKPOINT_MIB")
 [[ -n ${WAL_SPARES:-} ]] && props+=("-Dbasalt.bench.walSpares=$WAL_SPARES")
