@@ -36,10 +36,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Provider: BoringSSL (netty-tcnative) where its native library loads, else the JDK's; both
  * TLS 1.3. {@code -Dbasalt.tls.provider=jdk|openssl} picks one (benchmarks). BoringSSL is the
- * default because with the JDK's engine 1 MiB reads ran at a fifth to a tenth of plain TCP here,
- * with BoringSSL at 0.85-0.9 (docs/performance.md has the pairs). BoringSSL offers no Ed25519
- * signature, so an identity with an Ed25519 key (made before EC P-256 holders) keeps the JDK's
- * engine. Clients pass the peer's host and port to the engine so the JDK can
+ * default because the JDK's engine spent several times the CPU per byte (copies between Netty's
+ * direct buffers and its heap arrays): BoringSSL moved up to ten times as many 1 MiB reads in the
+ * same run (docs/performance.md has the pairs). BoringSSL offers no Ed25519 signature, so an
+ * identity with an Ed25519 key (made before EC P-256 holders) keeps the JDK's engine, and a
+ * BoringSSL peer refuses it: reissue such certificates (basalt up does). Clients pass the peer's host and port to the engine so the JDK can
  * resume sessions, and check that the chunk server's certificate names the address they dialled
  * (HTTPS-style endpoint identification: issue chunk server certificates with --host).
  */
