@@ -47,7 +47,19 @@ class ChunkServerFaultIT extends ChunkServerItBase {
         return client;
     }
 
-    static byte[] block(long seed) {
+    /** A TLS socket to {@code cs} as the tests' admin, for writing raw frames through TLS. */
+    static Socket tlsSocket(CsProcess cs) throws Exception {
+        io.basalt.common.tls.TlsIdentity admin = io.basalt.common.tls.TlsIdentity.load(
+                ItTls.dir(io.basalt.common.tls.Role.ADMIN));
+        javax.net.ssl.SSLContext context = javax.net.ssl.SSLContext.getInstance("TLSv1.3");
+        context.init(admin.keyManagers().getKeyManagers(), admin.trustManagers().getTrustManagers(), null);
+        javax.net.ssl.SSLSocket socket = (javax.net.ssl.SSLSocket) context.getSocketFactory()
+                .createSocket("127.0.0.1", cs.port);
+        socket.startHandshake();
+        return socket;
+    }
+
+        static byte[] block(long seed) {
         byte[] data = new byte[4096];
         new Random(seed).nextBytes(data);
         return data;
@@ -124,17 +136,16 @@ class ChunkServerFaultIT extends ChunkServerItBase {
 
     @Test
     void malformedFramesCloseOnlyTheirConnection() throws Exception {
-        // Raw frames must reach the frame decoder, so this server runs --insecure; with TLS on, a
-        // plain-text peer is refused before its first frame (DataTlsTest).
-        CsProcess cs = CsProcess.startWithArgs(dir.resolve("cs"), meta.peers(), "it", List.of("--insecure"));
-        toClose.add(cs);
-        DataClient good = connect(cs, null);
+        // Raw frames reach the frame decoder inside TLS (an admin's certificate), as any client's
+        // do; a plain-text peer is refused before its first frame (DataTlsTest).
+        CsProcess cs = start(dir.resolve("cs"));
+        DataClient good = connect(cs);
         DataClient.Reply first = good.request(DataFrame.TYPE_WRITE, UID, 0, 0, 4096,
                 DataClient.writePayload(PooledByteBufAllocator.DEFAULT, block(1))).get(20, TimeUnit.SECONDS);
         assertThat(first.status()).isEqualTo(CsStatus.OK);
         first.release();
         // Bad magic.
-        try (Socket socket = new Socket("127.0.0.1", cs.port)) {
+        try (Socket socket = tlsSocket(cs)) {
             socket.setSoTimeout(10_000);
             byte[] junk = new byte[DataFrame.HEADER_BYTES];
             new Random(7).nextBytes(junk);
@@ -142,7 +153,7 @@ class ChunkServerFaultIT extends ChunkServerItBase {
             assertThat(socket.getInputStream().read()).isEqualTo(-1);
         }
         // Bad header CRC.
-        try (Socket socket = new Socket("127.0.0.1", cs.port)) {
+        try (Socket socket = tlsSocket(cs)) {
             socket.setSoTimeout(10_000);
             ByteBuf f = Unpooled.buffer();
             DataFrame.writeHeader(f, DataFrame.TYPE_READ, 0, 1, UID, 0, 0, 4096, 0, 0);
@@ -152,7 +163,7 @@ class ChunkServerFaultIT extends ChunkServerItBase {
             assertThat(socket.getInputStream().read()).isEqualTo(-1);
         }
         // Over-long frame: answered, then closed.
-        try (Socket socket = new Socket("127.0.0.1", cs.port)) {
+        try (Socket socket = tlsSocket(cs)) {
             socket.setSoTimeout(10_000);
             ByteBuf f = Unpooled.buffer();
             DataFrame.writeHeader(f, DataFrame.TYPE_WRITE, 0, 31, UID, 0, 0, 4096, 1L << 30, 0);
@@ -163,7 +174,7 @@ class ChunkServerFaultIT extends ChunkServerItBase {
             assertThat(DataFrame.status(reply)).isEqualTo(CsStatus.PROTOCOL.code);
         }
         // Dropped mid-frame.
-        try (Socket socket = new Socket("127.0.0.1", cs.port)) {
+        try (Socket socket = tlsSocket(cs)) {
             ByteBuf f = Unpooled.buffer();
             DataFrame.writeHeader(f, DataFrame.TYPE_WRITE, 0, 1, UID, 0, 0, 4096, 4100, 0);
             f.writeZero(2000);
@@ -178,7 +189,7 @@ class ChunkServerFaultIT extends ChunkServerItBase {
         badCrc.release();
         assertThat(cs.alive()).isTrue();
         assertThat(read(good, UID, 0)).isEqualTo(block(1));
-        assertThat(read(connect(cs, null), UID, 0)).isEqualTo(block(1));
+        assertThat(read(connect(cs), UID, 0)).isEqualTo(block(1));
     }
 
     @Test

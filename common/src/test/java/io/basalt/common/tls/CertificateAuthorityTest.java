@@ -36,19 +36,30 @@ class CertificateAuthorityTest {
         assertTrue(certificate.getSubjectAlternativeNames().stream().anyMatch(n -> n.get(1).equals("node7")));
         assertTrue(certificate.getExtendedKeyUsage().containsAll(List.of("1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2")));
 
+        // The key file is PKCS#8 with the public key inside (what GnuTLS needs): 138 bytes of DER
+        // ending in the certificate's public point.
+        String pem = Files.readString(dir.resolve("cs1").resolve(TlsIdentity.KEY_FILE));
+        byte[] der = java.util.Base64.getMimeDecoder().decode(pem.replaceAll("-----[A-Z ]+-----", ""));
+        assertEquals(138, der.length);
+        var point = ((java.security.interfaces.ECPublicKey) certificate.getPublicKey()).getW();
+        byte[] y = point.getAffineY().toByteArray();
+        assertEquals(y[y.length - 1], der[137]);
+        assertEquals("EC", certificate.getPublicKey().getAlgorithm());
+        assertEquals(identity.certificate().getPublicKey(), certificate.getPublicKey());
+
         X509Certificate[] chain = {certificate, ca.certificate()};
-        trustManager(identity).checkClientTrusted(chain, "EdDSA");
+        trustManager(identity).checkClientTrusted(chain, "EC");
         // Reopened from disk, the CA signs certificates the first identity trusts.
         CertificateAuthority.open(dir.resolve("ca")).issue(dir.resolve("gw"), Role.GATEWAY, "gw", List.of(),
                 Duration.ofDays(1));
         trustManager(identity).checkClientTrusted(new X509Certificate[] {
-                TlsIdentity.load(dir.resolve("gw")).certificate(), ca.certificate()}, "EdDSA");
+                TlsIdentity.load(dir.resolve("gw")).certificate(), ca.certificate()}, "EC");
 
         CertificateAuthority other = CertificateAuthority.create(dir.resolve("other"), "other", Duration.ofDays(30));
         other.issue(dir.resolve("intruder"), Role.CHUNK_SERVER, "cs1", List.of(), Duration.ofDays(7));
         X509Certificate intruder = TlsIdentity.load(dir.resolve("intruder")).certificate();
         assertThrows(CertificateException.class, () -> trustManager(identity).checkClientTrusted(
-                new X509Certificate[] {intruder, other.certificate()}, "EdDSA"));
+                new X509Certificate[] {intruder, other.certificate()}, "EC"));
     }
 
     @Test
