@@ -57,9 +57,12 @@ public final class MetaClient implements AutoCloseable {
     public static final int RETRY_COUNT = 150;
 
     private final RaftClient client;
+    /** Plain text (no identity): a TLS meta closes such connections without a word, so say so. */
+    private final boolean plain;
 
-    private MetaClient(RaftClient client) {
+    private MetaClient(RaftClient client, boolean plain) {
         this.client = client;
+        this.plain = plain;
     }
 
     /** A client of the group of {@code peers} (see {@link MetaPeers#SYNTAX}). */
@@ -96,7 +99,7 @@ public final class MetaClient implements AutoCloseable {
                 .setRetryPolicy(MetaTls.noRetry(RetryPolicies.retryUpToMaximumCountWithFixedSleep(retryCount,
                         TimeDuration.valueOf(RETRY_SLEEP.toMillis(), TimeUnit.MILLISECONDS))))
                 .build();
-        return new MetaClient(client);
+        return new MetaClient(client, identity == null);
     }
 
     // ---------------------------------------------------------------------------------------
@@ -126,7 +129,8 @@ public final class MetaClient implements AutoCloseable {
                 throw new MetaException(MetaError.FORBIDDEN, request.op() + ": " + refused, e);
             }
             throw new MetaException(MetaError.NOT_LEADER, "meta did not answer " + request.op()
-                    + ": " + rootMessage(e) + "; check the meta peers (basalt meta status)", e);
+                    + ": " + rootMessage(e) + "; check the meta peers (basalt meta status)"
+                    + (plain ? "; if meta runs TLS, pass an admin certificate: --tls-dir DIR or $BASALT_TLS_DIR" : ""), e);
         }
         if (!reply.isSuccess()) {
             Exception e = reply.getException();
