@@ -38,7 +38,8 @@ final class SnapshotCommand implements Runnable {
     /** Runs {@code action} with a data-path client of the cluster (chunk servers asked directly). */
     static <T> T withCluster(MetaOptions options, java.util.function.Function<ClusterClient, T> action) {
         MetaOptions.quietRatis();
-        try (ClusterClient cluster = ClusterClient.connect(options.peers(), ClientConfig.defaults(),
+        try (ClusterClient cluster = ClusterClient.connect(options.peers(),
+                ClientConfig.defaults().withTls(options.dataTls()),
                 new PrometheusRegistry())) {
             return action.apply(cluster);
         } catch (MetaException e) {

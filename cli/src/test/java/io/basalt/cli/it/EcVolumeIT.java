@@ -212,7 +212,8 @@ class EcVolumeIT {
         byte[] image = new byte[imageBlocks * 4096];
         new Random(17).nextBytes(image);
         try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
-                io.basalt.client.ClientConfig.defaults(), new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+                io.basalt.client.ClientConfig.defaults().withTls(io.basalt.cli.cs.ItTls.adminTls()),
+                new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
             io.basalt.client.VolumeDevice gold = client.open("gold", "it-gold").get(60, TimeUnit.SECONDS);
             try {
                 gold.write(0, io.netty.buffer.Unpooled.wrappedBuffer(image), false).get(60, TimeUnit.SECONDS);
@@ -270,7 +271,8 @@ class EcVolumeIT {
         cluster.createVolume("space", "4M", "rep3", "4M");
         byte[] expected = new byte[blocks * 4096];
         try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
-                io.basalt.client.ClientConfig.defaults(), new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+                io.basalt.client.ClientConfig.defaults().withTls(io.basalt.cli.cs.ItTls.adminTls()),
+                new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
             io.basalt.client.VolumeDevice device = client.open("space", "it-space").get(60, TimeUnit.SECONDS);
             try {
                 // s1: blocks 0..255; s2: 0..127 rewritten; the volume: 0..63 rewritten again.
@@ -323,7 +325,8 @@ class EcVolumeIT {
         cluster.createVolume("bg", "16M", "rep3", "4M");
         byte[] expected = new byte[blocks * 4096];
         try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
-                io.basalt.client.ClientConfig.defaults(), new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+                io.basalt.client.ClientConfig.defaults().withTls(io.basalt.cli.cs.ItTls.adminTls()),
+                new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
             // A sparse image: one block in 16 (1 MiB), quick to write, spread over every step.
             io.basalt.client.VolumeDevice image = client.open("bg", "it-bg").get(60, TimeUnit.SECONDS);
             try {
@@ -412,7 +415,8 @@ class EcVolumeIT {
         long createInvoked = System.nanoTime();
         java.util.concurrent.CompletableFuture<Void> create;
         try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
-                io.basalt.client.ClientConfig.defaults(), new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+                io.basalt.client.ClientConfig.defaults().withTls(io.basalt.cli.cs.ItTls.adminTls()),
+                new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
             create = java.util.concurrent.CompletableFuture.runAsync(() -> {
                 try {
                     io.basalt.client.Snapshots.create(client, "kill", "s1", Duration.ofSeconds(30));
@@ -439,7 +443,8 @@ class EcVolumeIT {
         cloneWriter.start();
         cloneWriter.awaitAcked(20);
         try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
-                io.basalt.client.ClientConfig.defaults(), new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+                io.basalt.client.ClientConfig.defaults().withTls(io.basalt.cli.cs.ItTls.adminTls()),
+                new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
             io.basalt.client.Flatten.request(client, "kill-clone");
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
             while (client.meta().getFlatten("kill-clone").map(p -> p.cursorBytes()).orElse(0L) == 0) {

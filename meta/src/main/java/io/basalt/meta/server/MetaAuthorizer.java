@@ -58,12 +58,17 @@ public final class MetaAuthorizer implements ServerInterceptor {
             MetaOp.RESIZE_VOLUME, MetaOp.DELETE_VOLUME, MetaOp.NEW_LEADER_EPOCH,
             MetaOp.RECOVER_CHUNKLETS, MetaOp.DRAIN_CS, MetaOp.REMOVE_CS, MetaOp.SET_VOLUME_QOS,
             MetaOp.COLLECT_TOMBSTONES, MetaOp.CREATE_SNAPSHOT, MetaOp.DELETE_SNAPSHOT, MetaOp.ROLLBACK_VOLUME,
-            MetaOp.CLONE_VOLUME, MetaOp.DETACH_PARENT, MetaOp.CREATE_S3_USER, MetaOp.DELETE_S3_USER);
+            MetaOp.CLONE_VOLUME, MetaOp.CREATE_S3_USER, MetaOp.DELETE_S3_USER);
     /** What only a chunk server says about itself (and meta or an admin on its behalf). */
     private static final Set<MetaOp> CHUNK_SERVER_OPS = EnumSet.of(MetaOp.REGISTER_CS, MetaOp.HEARTBEAT,
             MetaOp.RECOVERY_DONE);
-    /** The writes a gateway makes on a client's behalf: leases, chunk allocation, error reports, objects. */
+    /**
+     * The writes a gateway makes on a client's behalf: leases, chunk allocation, error reports,
+     * objects, and the steps of a flatten (the holder of a volume's lease runs a flatten an admin
+     * requested: its cursor, then detaching the parent; FlattenWorker).
+     */
     private static final Set<MetaOp> GATEWAY_WRITES = EnumSet.of(MetaOp.ALLOCATE_CHUNK, MetaOp.REPORT_FAILURE,
+            MetaOp.SET_FLATTEN, MetaOp.DETACH_PARENT,
             MetaOp.ACQUIRE_LEASE, MetaOp.RELEASE_LEASE, MetaOp.CREATE_BUCKET, MetaOp.DELETE_BUCKET,
             MetaOp.SET_BUCKET_VERSIONING, MetaOp.PUT_OBJECT, MetaOp.DELETE_OBJECT, MetaOp.PUT_OBJECT_TAGS,
             MetaOp.CREATE_UPLOAD, MetaOp.PUT_PART, MetaOp.COMPLETE_UPLOAD, MetaOp.ABORT_UPLOAD,
