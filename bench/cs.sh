@@ -40,6 +40,12 @@ trap cleanup EXIT
 cp="$root/chunkserver/target/classes:$root/chunkserver/target/test-classes:$(cat "$cp_file")"
 props=()
 [[ -n ${WARMUP_SECONDS:-} ]] && props+=("-Dbasalt.bench.warmupSeconds=$WARMUP_SECONDS")
+# TLS=1: the data protocol's mutual TLS on every connection (CsBench makes a CA for the run).
+# (The CA signs with the JDK's X.509 code: the same exports as the basalt launcher's up.)
+[[ ${TLS:-0} == 1 ]] && props+=("-Dbasalt.bench.tls=true" "--add-exports=java.base/sun.security.x509=ALL-UNNAMED"
+    "--add-exports=java.base/sun.security.util=ALL-UNNAMED")
+# TLS_PROVIDER=jdk|openssl: which TLS implementation (default: BoringSSL where it loads).
+[[ -n ${TLS_PROVIDER:-} ]] && props+=("-Dbasalt.tls.provider=$TLS_PROVIDER")
 [[ -n ${WAL_SEGMENT_MIB:-} ]] && props+=("-Dbasalt.bench.walSegmentMiB=$WAL_SEGMENT_MIB")
 [[ -n ${WAL_CHECKPOINT_MIB:-} ]] && props+=("-Dbasalt.bench.walCheckpointMiB=$WAL_CHECKPOINT_MIB")
 [[ -n ${WAL_SPARES:-} ]] && props+=("-Dbasalt.bench.walSpares=$WAL_SPARES")

@@ -42,7 +42,7 @@ run_group() {
     done
     for ((i = 1; i <= members; i++)); do
         "${java_cmd[@]}" io.basalt.cli.Main meta run --id "$i" --data "$work/g$members-m$i" \
-            --peers "$peers" --snapshot-every 10000 --cs-unhealthy-after-ms 3600000 \
+            --peers "$peers" --snapshot-every 10000 --cs-unhealthy-after-ms 3600000 --insecure \
             >"$work/g$members-m$i.log" 2>&1 &
         pids+=($!)
     done

@@ -27,6 +27,9 @@
 #   WARMUP_SECONDS  per target, 4 KiB random reads and writes before the tests, not measured
 #                (default 0; 30 makes the first test's figures comparable to the later ones')
 #   KEEP_FILES=1 keep the exported files afterwards
+#   BASALT_UP_ARGS  extra `basalt up` options for the volume targets, e.g. --insecure (no TLS
+#                between gateway and chunk servers; docs/performance.md compares the two)
+#   NBD_TLS=1    the volume targets through nbds:// (STARTTLS, the cluster's admin certificate)
 #
 # Output: BENCH_DIR/fio.jsonl (one line per test), BENCH_DIR/summary.md (the tables printed at the
 # end), BENCH_DIR/<target>.log (each server's output). Speed is measured here, never asserted.
@@ -133,7 +136,9 @@ for t in $TARGETS; do
                 rm -rf "$out/cluster"
                 base=$(( (port / 10) * 10 ))
                 [ "$base" -lt 52000 ] || base=$(( base - 13000 ))
-                "$root/basalt" up --data "$out/cluster" --port-base "$base" >"$out/basalt-up.log" 2>&1 &
+                # shellcheck disable=SC2086 # BASALT_UP_ARGS is a list of options
+                "$root/basalt" up --data "$out/cluster" --port-base "$base" ${BASALT_UP_ARGS:-} \
+                    >"$out/basalt-up.log" 2>&1 &
                 cluster_pid=$!
                 pids+=("$cluster_pid")
                 for _ in $(seq 1 1200); do
@@ -155,7 +160,11 @@ for t in $TARGETS; do
                 --policy "$policy" --data "$out/cluster") >&2
             await_port "$t" "$port" "$cluster_pid" "$volume"
             log "$t: up pid $cluster_pid, nbd://127.0.0.1:$port/$volume ($policy)"
-            uris+=("$t=nbd://127.0.0.1:$port/$volume")
+            if [ "${NBD_TLS:-0}" = 1 ]; then
+                uris+=("$t=nbds://127.0.0.1:$port/$volume?tls-certificates=$out/cluster/tls/admin")
+            else
+                uris+=("$t=nbd://127.0.0.1:$port/$volume")
+            fi
             continue
             ;;
         nbdkit-file)

@@ -7,6 +7,7 @@ import io.basalt.chunkserver.protocol.DataService;
 import io.basalt.chunkserver.ec.PendingResolver;
 import io.basalt.chunkserver.ec.StripeMaster;
 import io.basalt.chunkserver.ec.StripeVerifier;
+import io.basalt.protocol.data.DataTls;
 import io.basalt.protocol.data.ReplicaClients;
 import io.basalt.chunkserver.ec.Freezer;
 import io.basalt.chunkserver.hot.HotStore;
@@ -53,50 +54,50 @@ public final class ChunkServer implements AutoCloseable {
             String zoneLabel, long chunkletSizeMaxBytes, int lengthMaxBytes, long inFlightBytesMax,
             long requestTimeoutMillis, WalWriter.Config wal, long heartbeatMillis, int readerThreads,
             RecoveryWorker.Config recovery, Scrubber.Config scrub, long capacityMaxBytes, Path hotDir,
-            long hotCapacityBytes) {
+            long hotCapacityBytes, DataTls tls) {
 
         /** 1 GiB chunklets, 1 MiB requests, 64 MiB in flight per connection, 30 s request timeout. */
         public static Config defaults(Path dataDir) {
             int lengthMaxBytes = 1 << 20;
             return new Config(dataDir, "127.0.0.1", 0, null, null, null, 1L << 30, lengthMaxBytes, 64L << 20,
                     30_000, WalWriter.Config.defaults(DataService.payloadMaxBytes(lengthMaxBytes)), 1000, 4,
-                    RecoveryWorker.Config.defaults(), Scrubber.Config.defaults(), 0, null, 0);
+                    RecoveryWorker.Config.defaults(), Scrubber.Config.defaults(), 0, null, 0, null);
         }
 
         public Config withPort(int port) {
             return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
                     lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
-                    recovery, scrub, capacityMaxBytes, hotDir, hotCapacityBytes);
+                    recovery, scrub, capacityMaxBytes, hotDir, hotCapacityBytes, tls);
         }
 
         public Config withLabels(String bindHost, String advertiseHost, String hostLabel, String zoneLabel) {
             return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
                     lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
-                    recovery, scrub, capacityMaxBytes, hotDir, hotCapacityBytes);
+                    recovery, scrub, capacityMaxBytes, hotDir, hotCapacityBytes, tls);
         }
 
         public Config withWal(WalWriter.Config wal) {
             return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
                     lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
-                    recovery, scrub, capacityMaxBytes, hotDir, hotCapacityBytes);
+                    recovery, scrub, capacityMaxBytes, hotDir, hotCapacityBytes, tls);
         }
 
         public Config withChunkletSize(long chunkletSizeMaxBytes) {
             return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
                     lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
-                    recovery, scrub, capacityMaxBytes, hotDir, hotCapacityBytes);
+                    recovery, scrub, capacityMaxBytes, hotDir, hotCapacityBytes, tls);
         }
 
         public Config withScrub(Scrubber.Config scrub) {
             return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
                     lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
-                    recovery, scrub, capacityMaxBytes, hotDir, hotCapacityBytes);
+                    recovery, scrub, capacityMaxBytes, hotDir, hotCapacityBytes, tls);
         }
 
         public Config withRecovery(RecoveryWorker.Config recovery) {
             return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
                     lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
-                    recovery, scrub, capacityMaxBytes, hotDir, hotCapacityBytes);
+                    recovery, scrub, capacityMaxBytes, hotDir, hotCapacityBytes, tls);
         }
 
         /**
@@ -110,7 +111,7 @@ public final class ChunkServer implements AutoCloseable {
             }
             return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
                     lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
-                    recovery, scrub, capacityMaxBytes, hotDir, hotCapacityBytes);
+                    recovery, scrub, capacityMaxBytes, hotDir, hotCapacityBytes, tls);
         }
 
         /**
@@ -124,7 +125,7 @@ public final class ChunkServer implements AutoCloseable {
             }
             return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
                     lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
-                    recovery, scrub, capacityMaxBytes, hotDir, hotCapacityBytes);
+                    recovery, scrub, capacityMaxBytes, hotDir, hotCapacityBytes, tls);
         }
 
         /** The capacity this server reports on a file system of {@code totalBytes}. */
@@ -132,10 +133,20 @@ public final class ChunkServer implements AutoCloseable {
             return capacityMaxBytes == 0 ? totalBytes : Math.min(totalBytes, capacityMaxBytes);
         }
 
+        /**
+         * Serves and connects to other chunk servers over mutual TLS with {@code tls} (null: plain
+         * TCP, for an --insecure cluster).
+         */
+        public Config withTls(DataTls tls) {
+            return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
+                    lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
+                    recovery, scrub, capacityMaxBytes, hotDir, hotCapacityBytes, tls);
+        }
+
         public Config withLimits(long inFlightBytesMax, long requestTimeoutMillis) {
             return new Config(dataDir, bindHost, port, advertiseHost, hostLabel, zoneLabel, chunkletSizeMaxBytes,
                     lengthMaxBytes, inFlightBytesMax, requestTimeoutMillis, wal, heartbeatMillis, readerThreads,
-                    recovery, scrub, capacityMaxBytes, hotDir, hotCapacityBytes);
+                    recovery, scrub, capacityMaxBytes, hotDir, hotCapacityBytes, tls);
         }
     }
 
@@ -294,7 +305,8 @@ public final class ChunkServer implements AutoCloseable {
             DataService service = new DataService(store, wal, versions, readers, backgroundReaders, null, null, hot,
                     metrics,
                     config.lengthMaxBytes(), config.inFlightBytesMax(), config.requestTimeoutMillis());
-            replicas = new ReplicaClients(group, config.requestTimeoutMillis(), service.payloadMaxBytes());
+            replicas = new ReplicaClients(group, io.netty.channel.socket.nio.NioSocketChannel.class,
+                    config.requestTimeoutMillis(), service.payloadMaxBytes(), config.tls());
             // Its virtual threads end with their requests; closing the server and replicas ends those.
             StripeMaster stripes = new StripeMaster(store, wal, versions, replicas, metrics, hot);
             // Hot blocks folded into the EC stripes in the background (docs/hot-tier.md).
@@ -312,7 +324,8 @@ public final class ChunkServer implements AutoCloseable {
             service = new DataService(store, wal, versions, readers, backgroundReaders, replicas, stripes, hot, metrics,
                     config.lengthMaxBytes(),
                     config.inFlightBytesMax(), config.requestTimeoutMillis());
-            server = DataServer.start(new InetSocketAddress(config.bindHost(), config.port()), group, service);
+            server = DataServer.start(new InetSocketAddress(config.bindHost(), config.port()), group, service,
+                    config.tls());
             String advertise = (config.advertiseHost() != null ? config.advertiseHost() : config.bindHost()) + ":"
                     + server.localAddress().getPort();
             FileStore fileStore = Files.getFileStore(dataDir);

@@ -330,7 +330,7 @@ class ChunkServerTest {
                 64L << 20, 1 << 20, 64L << 20, 30_000,
                 new io.basalt.chunkserver.wal.WalWriter.Config(2L << 20, 64, 4096, 2L << 20, (1 << 20) + 2048),
                 100, 2, io.basalt.chunkserver.recovery.RecoveryWorker.Config.defaults(),
-                io.basalt.chunkserver.recovery.Scrubber.Config.defaults(), 0, null, 0);
+                io.basalt.chunkserver.recovery.Scrubber.Config.defaults(), 0, null, 0, null);
         ChunkServer server = ChunkServer.start(config, meta, new PrometheusRegistry());
         toClose.add(server::closeQuietly);
         DataClient client = connect(server);

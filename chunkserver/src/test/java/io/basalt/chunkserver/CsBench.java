@@ -37,6 +37,10 @@ import java.util.stream.Stream;
  * recycled spares) during the measured seconds, the first server's mean WAL sync time; with
  * {@code basalt.bench.diskStat} (the data disks' /sys/dev/block/MAJ:MIN/stat, comma-separated) also
  * what the disks were given to write, per write and per second.
+ *
+ * <p>{@code basalt.bench.tls=true}: every connection (client to primary, primary to replicas) is the
+ * data protocol's mutual TLS, with certificates of a CA made for the run; the output says
+ * {@code "tls":true}. Run it beside a run without to see what TLS costs on the data path alone.
  */
 public final class CsBench {
     public static void main(String[] args) throws Exception {
@@ -52,6 +56,20 @@ public final class CsBench {
         boolean reads = args.length > 5 && args[5].equals("read");
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         List<ChunkServer> servers = new ArrayList<>();
+        io.basalt.protocol.data.DataTls serverTls = null;
+        io.basalt.protocol.data.DataTls clientTls = null;
+        if (Boolean.getBoolean("basalt.bench.tls")) {
+            Path tlsDir = roots.get(0).resolve("tls");
+            var ca = io.basalt.common.tls.CertificateAuthority.create(tlsDir.resolve("ca"), "bench",
+                    java.time.Duration.ofDays(1));
+            ca.issue(tlsDir.resolve("cs"), io.basalt.common.tls.Role.CHUNK_SERVER, "cs", List.of(),
+                    java.time.Duration.ofDays(1));
+            ca.issue(tlsDir.resolve("client"), io.basalt.common.tls.Role.GATEWAY, "client", List.of(),
+                    java.time.Duration.ofDays(1));
+            serverTls = io.basalt.protocol.data.DataTls.of(io.basalt.common.tls.TlsIdentity.load(tlsDir.resolve("cs")));
+            clientTls = io.basalt.protocol.data.DataTls.of(
+                    io.basalt.common.tls.TlsIdentity.load(tlsDir.resolve("client")), java.util.Set.of());
+        }
         try {
             int warmupSeconds = Integer.getInteger("basalt.bench.warmupSeconds", 0);
             long walSegmentBytes = 0;
@@ -63,12 +81,12 @@ public final class CsBench {
                         Long.getLong("basalt.bench.walCheckpointMiB", wal.checkpointIntervalBytes() >> 20) << 20,
                         wal.payloadMaxBytes(), Integer.getInteger("basalt.bench.walSpares", wal.sparesMax()));
                 walSegmentBytes = wal.segmentBytes();
-                servers.add(ChunkServer.start(config.withWal(wal), new LocalMetaLink("bench"),
+                servers.add(ChunkServer.start(config.withWal(wal).withTls(serverTls), new LocalMetaLink("bench"),
                         new PrometheusRegistry()));
             }
             List<String> replicas = servers.stream().skip(1).map(s -> "127.0.0.1:" + s.address().getPort()).toList();
-            DataClient client = DataClient.connect(group, "127.0.0.1:" + servers.get(0).address().getPort(), 30_000,
-                    4 << 20);
+            DataClient client = DataClient.connect(group, io.netty.channel.socket.nio.NioSocketChannel.class,
+                    "127.0.0.1:" + servers.get(0).address().getPort(), 30_000, 4 << 20, clientTls);
             byte[] data = new byte[blockBytes];
             new Random(1).nextBytes(data);
             Semaphore window = new Semaphore(queueDepth);
@@ -103,7 +121,7 @@ public final class CsBench {
             long syncs = firstWal.syncCount() - syncsBefore;
             double syncMeanMicros = (firstWal.syncNanos() - syncNanosBefore) / 1e3 / Math.max(1, syncs);
             long sectors = sectorsBefore < 0 ? -1 : sectorsWritten() - sectorsBefore;
-            System.out.printf("{\"target\":\"cs\",\"op\":\"write\",\"replicas\":%d,\"qd\":%d,\"block_bytes\":%d,\"writes_per_s\":%.0f,"
+            System.out.printf("{\"target\":\"cs\",\"tls\":" + Boolean.getBoolean("basalt.bench.tls") + ",\"op\":\"write\",\"replicas\":%d,\"qd\":%d,\"block_bytes\":%d,\"writes_per_s\":%.0f,"
                     + "\"mib_per_s\":%.1f,\"wal_syncs_per_write\":%.3f,\"wal_syncs_per_s\":%.0f,"
                     + "\"wal_sync_mean_us\":%.0f,"
                     + "\"warmup_s\":%d,"
@@ -179,7 +197,7 @@ public final class CsBench {
         }
         window.acquire(queueDepth);
         double elapsed = (System.nanoTime() - start) / 1e9;
-        System.out.printf("{\"target\":\"cs\",\"op\":\"read\",\"replicas\":%d,\"qd\":%d,\"block_bytes\":%d,"
+        System.out.printf("{\"target\":\"cs\",\"tls\":" + Boolean.getBoolean("basalt.bench.tls") + ",\"op\":\"read\",\"replicas\":%d,\"qd\":%d,\"block_bytes\":%d,"
                 + "\"reads_per_s\":%.0f,\"mib_per_s\":%.1f,\"failed\":%d}%n", replicaCount, queueDepth, blockBytes,
                 reads / elapsed, reads * (double) blockBytes / elapsed / (1 << 20), failed.get());
     }

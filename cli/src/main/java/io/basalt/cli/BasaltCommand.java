@@ -14,7 +14,7 @@ import picocli.CommandLine.Option;
         mixinStandardHelpOptions = true,
         versionProvider = VersionProvider.class,
         description = "Basalt: distributed block and object storage.",
-        subcommands = {UpCommand.class, StatusCommand.class, NbdCommand.class, S3Command.class, TestCommand.class, MetaCommand.class, VolumeCommand.class, CsCommand.class, DoctorCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {UpCommand.class, StatusCommand.class, CertCommand.class, NbdCommand.class, S3Command.class, TestCommand.class, MetaCommand.class, VolumeCommand.class, CsCommand.class, DoctorCommand.class, CommandLine.HelpCommand.class})
 public final class BasaltCommand implements Runnable {
 
     @Option(names = "--verbose", description = "Print stack traces with errors.", scope = CommandLine.ScopeType.INHERIT)

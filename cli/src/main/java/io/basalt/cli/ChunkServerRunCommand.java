@@ -94,8 +94,13 @@ public final class ChunkServerRunCommand implements Callable<Integer> {
                     + " it). Meta places and balances chunklets by it; the server reports FULL when it is used up.")
     String capacity;
 
+    @CommandLine.Mixin
+    TlsOptions tls;
+
     @Override
     public Integer call() throws Exception {
+        io.basalt.protocol.data.DataTls dataTls = tls.dataTls(io.basalt.common.tls.Role.CHUNK_SERVER,
+                "chunk server", "basalt cs run");
         if (port < 0 || port > 65535) {
             throw new UserError("--port " + port + " is not a TCP port (0-65535)");
         }
@@ -115,13 +120,14 @@ public final class ChunkServerRunCommand implements Callable<Integer> {
         String version = BasaltCommand.class.getPackage().getImplementationVersion();
         MetaLink metaLink;
         try {
-            metaLink = MetaClientLink.connect(meta, version == null ? "dev" : version);
+            metaLink = MetaClientLink.connect(meta, version == null ? "dev" : version,
+                    dataTls == null ? null : dataTls.identity());
         } catch (IllegalArgumentException e) {
             throw new UserError("--meta: " + e.getMessage());
         }
         ChunkServer.Config config = ChunkServer.Config.defaults(data).withPort(port)
                 .withLabels(bind, advertise, host, zoneLabel).withRecovery(recovery).withScrub(scrub)
-                .withCapacity(capacityBytes);
+                .withCapacity(capacityBytes).withTls(dataTls);
         ShutdownSignal signal = ShutdownSignal.install();
         ChunkServer server = null;
         MetricsServer metrics = null;

@@ -22,16 +22,24 @@ import java.util.List;
  *  "portBase":7100, "metaNodes":1, "chunkServers":6, "metaPeers":"1@127.0.0.1:7101",
  *  "daemons":[{"name":"meta1","role":"meta","id":"1","pid":4250,"port":7101,
  *              "metricsPort":9831,"log":"/abs/basalt-data/logs/meta1.log",
- *              "data":"/abs/basalt-data/meta1"}, ...]}
+ *              "data":"/abs/basalt-data/meta1"}, ...],
+ *  "security":"tls"}
  * </pre>
  *
  * <p>{@code pid} and {@code upPid} are absent when the process is not running; {@code exitCode}
  * is present for a daemon that died while {@code up} ran. A daemon's {@code id} is its meta
- * member id or its chunk server id (absent until meta has assigned it).
+ * member id or its chunk server id (absent until meta has assigned it). {@code security} is
+ * {@code "tls"} (certificates under DIR/tls) or {@code "insecure"} (up --insecure); files written
+ * before it existed lack it.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 record ClusterFile(int formatVersion, String dataDir, Long upPid, String bind, int portBase,
-                   int metaNodes, int chunkServers, String metaPeers, List<Daemon> daemons) {
+                   int metaNodes, int chunkServers, String metaPeers, List<Daemon> daemons, String security) {
+    /** {@link #security} of a cluster whose data connections are mutual TLS (certificates in DATA/tls). */
+    static final String SECURITY_TLS = "tls";
+    /** {@link #security} of a cluster started with --insecure: plain TCP everywhere. */
+    static final String SECURITY_INSECURE = "insecure";
+
     static final String FILE_NAME = "cluster.json";
     static final int FORMAT_VERSION = 1;
     /** Where the admin verbs look when neither --meta, $BASALT_META, --data nor $BASALT_DATA says. */
@@ -76,6 +84,11 @@ record ClusterFile(int formatVersion, String dataDir, Long upPid, String bind, i
             throw new UserError("cannot read " + file + ": " + reason + "; pass --meta, or move"
                     + " the file away and run basalt up again", e);
         }
+    }
+
+    /** Whether the cluster runs --insecure (absent: a file from before TLS, read as not insecure). */
+    boolean insecure() {
+        return SECURITY_INSECURE.equals(security);
     }
 
     /** Whether the {@code up} that wrote this file is still running. */

@@ -58,6 +58,15 @@ final class CsAddCommand implements Callable<Integer> {
                 "--host", UpLayout.csHostLabel(index), "--bind", layout.bind(),
                 "--port", String.valueOf(layout.csPort(index)),
                 "--metrics-port", String.valueOf(layout.csMetricsPort(index))));
+        if (cluster.insecure()) {
+            arguments.add("--insecure");
+        } else {
+            Path tlsRoot = ClusterCertificates.root(data);
+            ClusterCertificates.ensure(tlsRoot, data.getFileName().toString(),
+                    java.util.Map.of("cs" + index, io.basalt.common.tls.Role.CHUNK_SERVER),
+                    ClusterCertificates.upHosts(layout));
+            arguments.addAll(List.of("--tls-dir", tlsRoot.resolve("cs" + index).toString()));
+        }
         DaemonProcess server = new DaemonProcess("cs" + index, "cs", index, layout.csPort(index),
                 layout.csMetricsPort(index), csDir, layout.logFile("cs" + index), arguments);
         server.start();

@@ -89,12 +89,13 @@ public final class MetaClientLink implements MetaLink {
      *
      * @throws IllegalArgumentException with the syntax when {@code peers} does not parse
      */
-    public static MetaClientLink connect(String peers, String softwareVersion) {
+    public static MetaClientLink connect(String peers, String softwareVersion,
+            io.basalt.common.tls.TlsIdentity identity) {
         var parsed = MetaPeers.parse(peers);
         MetaClient client = MetaClient.connect(MetaPeers.DEFAULT_CLUSTER, parsed,
-                MetaClient.REQUEST_TIMEOUT, MetaClient.RETRY_COUNT);
+                MetaClient.REQUEST_TIMEOUT, MetaClient.RETRY_COUNT, identity);
         MetaClient heartbeatClient = MetaClient.connect(MetaPeers.DEFAULT_CLUSTER, parsed,
-                HEARTBEAT_TIMEOUT, HEARTBEAT_RETRY_COUNT);
+                HEARTBEAT_TIMEOUT, HEARTBEAT_RETRY_COUNT, identity);
         return new MetaClientLink(peers, client, heartbeatClient, softwareVersion);
     }
 

@@ -78,6 +78,9 @@ final class MetaCommand implements Runnable {
                 description = "Prometheus metrics port (default: ${DEFAULT-VALUE}; 0 disables).")
         int metricsPort;
 
+        @picocli.CommandLine.Mixin
+        TlsOptions tls;
+
         @Option(names = "--log-segment-size", defaultValue = "8M",
                 description = "Raft log segment size; purging works per segment"
                         + " (default: ${DEFAULT-VALUE}).")
@@ -117,7 +120,8 @@ final class MetaCommand implements Runnable {
             MetaServer.Config config = new MetaServer.Config(id, cluster, peerList, data,
                     chunkSizeBytes, snapshotEvery, Duration.ofMillis(electionTimeoutMillis),
                     Duration.ofMillis(unhealthyAfterMillis), Duration.ofMillis(downAfterMillis),
-                    segmentBytes, Duration.ofMinutes(5), Duration.ofMillis(recoveryGraceMillis));
+                    segmentBytes, Duration.ofMinutes(5), Duration.ofMillis(recoveryGraceMillis))
+                    .withTls(tls.identity(io.basalt.common.tls.Role.META, "meta member", "basalt meta run"));
             boolean zgc = java.lang.management.ManagementFactory.getGarbageCollectorMXBeans().stream()
                     .anyMatch(gc -> gc.getName().startsWith("ZGC"));
             if (!zgc) {
@@ -185,6 +189,9 @@ final class MetaCommand implements Runnable {
                 .help("Chunk servers with a heartbeat in this leader's memory (0 on followers)")
                 .callback(cb -> cb.call(stateMachine.beats().size()))
                 .register(registry);
+        pairCounter(registry, "basalt_meta_refused_requests_total",
+                "Requests refused because the holder's certificate role may not send them, by role and"
+                        + " operation (each also logged once: who and why)", "role", "op", server::refusals);
         pairCounter(registry, "basalt_meta_applied_ops_total",
                 "Log entries applied since start by operation and result (ok, refused)", "op", "result",
                 stateMachine::appliedOps);

@@ -12,6 +12,8 @@ import picocli.CommandLine.Option;
 /** Options every admin verb that talks to meta shares: where meta is, and output format. */
 final class MetaOptions {
     static final String ENV = "BASALT_META";
+    /** The admin certificate's directory for a cluster reached by --meta / $BASALT_META. */
+    static final String TLS_ENV = "BASALT_TLS_DIR";
 
     @Option(names = "--meta", paramLabel = "PEERS",
             description = "Meta members, " + MetaPeers.SYNTAX + " (default: $" + ENV
@@ -26,6 +28,12 @@ final class MetaOptions {
 
     @Option(names = "--json", description = "Print JSON instead of a table.")
     boolean json;
+
+    @Option(names = "--tls-dir", paramLabel = "DIR",
+            description = "An admin certificate (basalt cert issue --role admin): mutual TLS to meta and chunk"
+                    + " servers (default: $" + TLS_ENV + "; else, without --meta, DATA/tls/admin of the basalt up"
+                    + " cluster, see --data; else plain text).")
+    Path tlsDir;
 
     /**
      * Admin verbs print one result or one error line: Ratis' INFO chatter and its retry stack
@@ -74,6 +82,64 @@ final class MetaOptions {
         return cluster.metaPeers();
     }
 
+    /**
+     * The admin's identity, for meta and chunk servers: --tls-dir, else $BASALT_TLS_DIR, else for
+     * the basalt up cluster of the data directory (no --meta, no $BASALT_META) its DATA/tls/admin
+     * unless it runs --insecure; null (plain text) for a cluster named by --meta with neither.
+     */
+    io.basalt.common.tls.TlsIdentity identity() {
+        Path dir = tlsDir;
+        String option = "--tls-dir";
+        String tlsEnv = System.getenv(TLS_ENV);
+        if (dir == null && tlsEnv != null && !tlsEnv.isBlank()) {
+            dir = Path.of(tlsEnv);
+            option = "$" + TLS_ENV;
+        }
+        if (dir != null) {
+            try {
+                return io.basalt.common.tls.TlsIdentity.load(dir);
+            } catch (IOException e) {
+                throw new UserError(option + ": " + e.getMessage(), e);
+            }
+        }
+        if ((meta != null && !meta.isBlank()) || (System.getenv(ENV) != null && !System.getenv(ENV).isBlank())) {
+            return null;
+        }
+        String dataEnv = System.getenv(ClusterFile.DATA_ENV);
+        Path dataDir = data != null ? data : dataEnv != null && !dataEnv.isBlank() ? Path.of(dataEnv)
+                : Path.of(ClusterFile.DATA_DIR_DEFAULT);
+        return ClusterCertificates.adminIdentity(dataDir, ClusterFile.readIfExists(dataDir));
+    }
+
+    /** The admin's TLS for the data protocol (verbs that read chunk servers): see {@link #identity()}. */
+    io.basalt.protocol.data.DataTls dataTls() {
+        io.basalt.common.tls.TlsIdentity identity = identity();
+        if (identity == null) {
+            return null;
+        }
+        try {
+            return io.basalt.protocol.data.DataTls.of(identity, java.util.Set.of());
+        } catch (IOException e) {
+            throw new UserError(e.getMessage(), e);
+        }
+    }
+
+    /**
+     * How the basalt up cluster of the data directory runs ({@link ClusterFile#security}: tls or
+     * insecure), or null when the verb was pointed elsewhere (--meta, $BASALT_META) or the file
+     * does not say.
+     */
+    String security() {
+        if ((meta != null && !meta.isBlank()) || System.getenv(ENV) != null && !System.getenv(ENV).isBlank()) {
+            return null;
+        }
+        String dataEnv = System.getenv(ClusterFile.DATA_ENV);
+        Path dir = data != null ? data : dataEnv != null && !dataEnv.isBlank() ? Path.of(dataEnv)
+                : Path.of(ClusterFile.DATA_DIR_DEFAULT);
+        ClusterFile cluster = ClusterFile.readIfExists(dir);
+        return cluster == null ? null : cluster.security();
+    }
+
     /** Runs {@code action} with a connected client; refusals become one-line user errors. */
     <T> T call(Function<MetaClient, T> action) {
         return call(action, MetaClient.REQUEST_TIMEOUT, MetaClient.RETRY_COUNT);
@@ -88,7 +154,7 @@ final class MetaOptions {
         MetaClient client;
         try {
             client = MetaClient.connect(MetaPeers.DEFAULT_CLUSTER, MetaPeers.parse(peers()),
-                    requestTimeout, retryCount);
+                    requestTimeout, retryCount, identity());
         } catch (IllegalArgumentException e) {
             throw new UserError(e.getMessage());
         }

@@ -1,5 +1,7 @@
 package io.basalt.cli;
 
+import io.basalt.nbd.NbdTls;
+
 import io.basalt.client.ClientConfig;
 import io.basalt.client.ClusterClient;
 import io.basalt.client.VolumeDevice;
@@ -46,8 +48,41 @@ final class NbdRunCommand implements Callable<Integer> {
                     + " same id takes its leases back at once.")
     String clientId;
 
+    @Mixin
+    TlsOptions tls;
+
+    @Option(names = "--tls", paramLabel = "require|optional|off",
+            description = "NBD clients and TLS (NBD_OPT_STARTTLS with this gateway's --tls-dir certificate;"
+                    + " clients present a certificate of the cluster CA, e.g. nbdinfo"
+                    + " 'nbds://HOST:PORT/VOL?tls-certificates=DATA/tls/admin'). require: plain-text clients are"
+                    + " refused; optional (default with --tls-dir): both; off (default with --insecure).")
+    String nbdTls;
+
+    /** --tls, checked against --tls-dir / --insecure; NBD clients may hold a certificate of any role. */
+    private NbdTls nbdTls(io.basalt.protocol.data.DataTls dataTls) throws java.io.IOException {
+        NbdTls.Mode mode;
+        try {
+            mode = nbdTls == null ? (dataTls == null ? NbdTls.Mode.OFF : NbdTls.Mode.OPTIONAL)
+                    : NbdTls.Mode.parse(nbdTls);
+        } catch (IllegalArgumentException e) {
+            throw new UserError(e.getMessage() + " (see: basalt nbd run --help)");
+        }
+        if (mode == NbdTls.Mode.OFF) {
+            return NbdTls.OFF;
+        }
+        if (dataTls == null) {
+            throw new UserError("--tls " + nbdTls + " needs this gateway's certificate: pass --tls-dir DIR, not"
+                    + " --insecure");
+        }
+        return new NbdTls(mode, io.basalt.protocol.data.DataTls.of(dataTls.identity(),
+                java.util.EnumSet.allOf(io.basalt.common.tls.Role.class)));
+    }
+
     @Override
     public Integer call() throws Exception {
+        io.basalt.protocol.data.DataTls dataTls = tls.dataTls(io.basalt.common.tls.Role.GATEWAY, "NBD gateway",
+                "basalt nbd run");
+        NbdTls nbdTlsConfig = nbdTls(dataTls);
         InetSocketAddress address = listen.address();
         String peers = meta != null ? meta : System.getenv(MetaOptions.ENV);
         if (peers == null || peers.isBlank()) {
@@ -64,7 +99,7 @@ final class NbdRunCommand implements Callable<Integer> {
         NbdServer server = null;
         try {
             try {
-                cluster = ClusterClient.connect(peers, ClientConfig.defaults(), registry, loops,
+                cluster = ClusterClient.connect(peers, ClientConfig.defaults().withTls(dataTls), registry, loops,
                         NbdServer.clientChannelClass());
             } catch (IllegalArgumentException e) {
                 throw new UserError("--meta: " + e.getMessage());
@@ -78,13 +113,14 @@ final class NbdRunCommand implements Callable<Integer> {
             exports = new VolumeExports(cluster, id);
             try {
                 server = NbdServer.start(address, exports, new NbdMetrics(registry),
-                        VolumeDevice.PAYLOAD_BYTES_MAX, loops);
+                        VolumeDevice.PAYLOAD_BYTES_MAX, loops, nbdTlsConfig);
             } catch (java.io.IOException e) {
                 throw listen.cannotListen(e);
             }
             String host = listen.uriHost();
-            System.out.printf("basalt: NBD gateway on nbd://%s:%d/VOLUME (meta %s, client id %s%s)%n", host,
-                    server.localAddress().getPort(), peers, id,
+            System.out.printf("basalt: NBD gateway on nbd://%s:%d/VOLUME (TLS %s, meta %s, client id %s%s)%n", host,
+                    server.localAddress().getPort(), nbdTlsConfig.mode().name().toLowerCase(java.util.Locale.ROOT),
+                    peers, id,
                     metrics == null ? "" : ", metrics on port " + metrics.port());
             System.out.flush();
             signal.await();

@@ -25,14 +25,14 @@ final class S3Credentials {
     private S3Credentials() {}
 
     /** Creates the user and the file unless the file is there already. */
-    static void ensure(UpLayout layout, String peers) throws IOException {
+    static void ensure(UpLayout layout, String peers, io.basalt.common.tls.TlsIdentity admin) throws IOException {
         Path file = layout.s3CredentialsFile();
         if (Files.exists(file)) {
             return;
         }
         S3User user;
         try (MetaClient client = MetaClient.connect(MetaPeers.DEFAULT_CLUSTER, MetaPeers.parse(peers),
-                Duration.ofSeconds(5), 3)) {
+                Duration.ofSeconds(5), 3, admin)) {
             user = client.createS3User(USER, S3UserCommand.newAccessKey(), S3UserCommand.newSecret(),
                     System.currentTimeMillis());
         } catch (MetaException e) {

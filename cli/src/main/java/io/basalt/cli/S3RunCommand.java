@@ -70,12 +70,17 @@ final class S3RunCommand implements Callable<Integer> {
                     + " instead of an object log (0..16384; 0: none; default: ${DEFAULT-VALUE}).")
     int inlineMax;
 
+    @picocli.CommandLine.Mixin
+    TlsOptions tls;
+
     @Override
     public Integer call() throws Exception {
         if (inlineMax < 0 || inlineMax > io.basalt.meta.model.s3.ObjectVersion.INLINE_BYTES_MAX) {
             throw new UserError("--inline-max " + inlineMax + " is out of range; pass 0.."
                     + io.basalt.meta.model.s3.ObjectVersion.INLINE_BYTES_MAX);
         }
+        io.basalt.protocol.data.DataTls dataTls = tls.dataTls(io.basalt.common.tls.Role.GATEWAY, "S3 gateway",
+                "basalt s3 run");
         String peers = meta != null ? meta : System.getenv(MetaOptions.ENV);
         if (peers == null || peers.isBlank()) {
             throw new UserError("no meta address; pass --meta 1@HOST:PORT,... or set " + MetaOptions.ENV);
@@ -88,7 +93,7 @@ final class S3RunCommand implements Callable<Integer> {
         S3Gateway gateway = null;
         try {
             try {
-                cluster = ClusterClient.connect(peers, ClientConfig.defaults(), registry);
+                cluster = ClusterClient.connect(peers, ClientConfig.defaults().withTls(dataTls), registry);
             } catch (IllegalArgumentException e) {
                 throw new UserError("--meta: " + e.getMessage());
             }

@@ -38,7 +38,8 @@ final class SnapshotCommand implements Runnable {
     /** Runs {@code action} with a data-path client of the cluster (chunk servers asked directly). */
     static <T> T withCluster(MetaOptions options, java.util.function.Function<ClusterClient, T> action) {
         MetaOptions.quietRatis();
-        try (ClusterClient cluster = ClusterClient.connect(options.peers(), ClientConfig.defaults(),
+        try (ClusterClient cluster = ClusterClient.connect(options.peers(),
+                ClientConfig.defaults().withTls(options.dataTls()),
                 new PrometheusRegistry())) {
             return action.apply(cluster);
         } catch (MetaException e) {
@@ -107,8 +108,8 @@ final class SnapshotCommand implements Runnable {
             String peers = options.peers();
             MetaOptions.quietRatis();
             Snapshots.Created created;
-            try (ClusterClient cluster = ClusterClient.connect(peers, ClientConfig.defaults(),
-                    new PrometheusRegistry())) {
+            try (ClusterClient cluster = ClusterClient.connect(peers,
+                    ClientConfig.defaults().withTls(options.dataTls()), new PrometheusRegistry())) {
                 created = Snapshots.create(cluster, parts[0], parts[1], timeout);
             } catch (MetaException e) {
                 throw new UserError(e.getMessage(), e);
@@ -299,7 +300,8 @@ final class SnapshotCommand implements Runnable {
             MetaOptions.quietRatis();
             long started = System.nanoTime();
             io.basalt.client.LayerDiff.Result result;
-            try (ClusterClient cluster = ClusterClient.connect(peers, ClientConfig.defaults(), new PrometheusRegistry())) {
+            try (ClusterClient cluster = ClusterClient.connect(peers,
+                    ClientConfig.defaults().withTls(options.dataTls()), new PrometheusRegistry())) {
                 result = io.basalt.client.LayerDiff.diff(cluster, from, to);
             } catch (MetaException e) {
                 throw new UserError(e.getMessage(), e);
@@ -349,7 +351,8 @@ final class SnapshotCommand implements Runnable {
             boolean showProgress = !options.json && System.console() != null;
             io.basalt.client.Flatten.Result result;
             long started = System.nanoTime();
-            try (ClusterClient cluster = ClusterClient.connect(peers, ClientConfig.defaults(), new PrometheusRegistry())) {
+            try (ClusterClient cluster = ClusterClient.connect(peers,
+                    ClientConfig.defaults().withTls(options.dataTls()), new PrometheusRegistry())) {
                 long[] size = {cluster.meta().getVolume(volume).sizeBytes()};
                 try {
                     result = io.basalt.client.Flatten.run(cluster, volume, "flatten-" + ProcessHandle.current().pid(),

@@ -71,13 +71,25 @@ final class StatusCommand implements Runnable {
                         + "); is the cluster running? ./basalt up starts one here", e);
             }
         }, Duration.ofSeconds(2), RETRY_COUNT);
+        String security = options.security();
         if (options.json) {
             try {
-                System.out.println(new ObjectMapper().writeValueAsString(json(report)));
+                Map<String, Object> root = json(report);
+                if (security != null) {
+                    root.put("security", security);
+                }
+                System.out.println(new ObjectMapper().writeValueAsString(root));
             } catch (JsonProcessingException e) {
                 throw new IllegalStateException("status as JSON: " + e.getMessage(), e);
             }
         } else {
+            if (ClusterFile.SECURITY_INSECURE.equals(security)) {
+                System.out.println("security: INSECURE (started with --insecure): no TLS, anyone who reaches"
+                        + " the ports can read and write data");
+            } else if (security != null) {
+                System.out.println("security: mutual TLS on every connection (meta, chunk servers, gateways,"
+                        + " clients; certificates in DATA/tls); meta checks each request's role");
+            }
             print(report);
         }
     }

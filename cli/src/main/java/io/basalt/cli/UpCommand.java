@@ -116,6 +116,12 @@ final class UpCommand implements Callable<Integer> {
                     + " (default: meta's, 30000).")
     Long recoveryGraceMillis;
 
+    @Option(names = "--insecure",
+            description = "No TLS between the daemons: plain TCP, no certificates. For benchmarks and trusted"
+                    + " labs only; said at start and in basalt status. Default: mutual TLS with certificates"
+                    + " made under DATA/tls on first start.")
+    boolean insecure;
+
     private UpLayout layout;
     private final List<DaemonProcess> daemons = new CopyOnWriteArrayList<>();
     private final Map<DaemonProcess, Integer> exitCodes = new ConcurrentHashMap<>();
@@ -313,6 +319,15 @@ final class UpCommand implements Callable<Integer> {
                 + (nbd && !noS3 ? ", the NBD and the S3 gateway" : nbd ? " and the NBD gateway"
                         : !noS3 ? " and the S3 gateway" : "")
                 + " in " + layout.dataDir());
+        if (insecure) {
+            TlsOptions.warnInsecure("this cluster");
+        } else {
+            List<String> issued = ClusterCertificates.ensureForUp(layout);
+            if (!issued.isEmpty()) {
+                say("issued certificates for " + String.join(", ", issued) + " in "
+                        + ClusterCertificates.root(layout.dataDir()));
+            }
+        }
         List<DaemonProcess> metas = new ArrayList<>();
         for (int i = 1; i <= layout.metaNodes(); i++) {
             List<String> metaArgs = new ArrayList<>(List.of("meta", "run", "--id",
@@ -324,7 +339,7 @@ final class UpCommand implements Callable<Integer> {
             }
             DaemonProcess meta = new DaemonProcess("meta" + i, "meta", i, layout.metaPort(i),
                     layout.metaMetricsPort(i), layout.dataDir().resolve("meta" + i),
-                    layout.logFile("meta" + i), metaArgs);
+                    layout.logFile("meta" + i), withSecurity(metaArgs, "meta" + i));
             meta.id = String.valueOf(i);
             metas.add(meta);
         }
@@ -332,24 +347,24 @@ final class UpCommand implements Callable<Integer> {
         for (int i = 1; i <= layout.chunkServers(); i++) {
             servers.add(new DaemonProcess("cs" + i, "cs", i, layout.csPort(i),
                     layout.csMetricsPort(i), layout.dataDir().resolve("cs" + i),
-                    layout.logFile("cs" + i), List.of("cs", "run",
+                    layout.logFile("cs" + i), withSecurity(List.of("cs", "run",
                     "--data", layout.dataDir().resolve("cs" + i).toString(), "--meta", peers,
                     "--host", UpLayout.csHostLabel(i), "--bind", layout.bind(),
                     "--port", String.valueOf(layout.csPort(i)),
-                    "--metrics-port", String.valueOf(layout.csMetricsPort(i)))));
+                    "--metrics-port", String.valueOf(layout.csMetricsPort(i))), "cs" + i)));
         }
         DaemonProcess gateway = !nbd ? null : new DaemonProcess("nbd", "nbd", 1, layout.nbdPort(),
-                layout.nbdMetricsPort(), null, layout.logFile("nbd"), List.of("nbd", "run",
+                layout.nbdMetricsPort(), null, layout.logFile("nbd"), withSecurity(List.of("nbd", "run",
                 "--meta", peers, "--bind", layout.bind(),
                 "--port", String.valueOf(layout.nbdPort()),
-                "--metrics-port", String.valueOf(layout.nbdMetricsPort())));
+                "--metrics-port", String.valueOf(layout.nbdMetricsPort())), "nbd"));
         // The S3 gateway appends objects to logs of its own (writer id stable across restarts of up,
         // so it takes its logs' leases back at once).
         DaemonProcess s3 = noS3 ? null : new DaemonProcess("s3", "s3", 1, layout.s3Port(), layout.s3MetricsPort(),
-                null, layout.logFile("s3"), List.of("s3", "run", "--meta", peers, "--bind", layout.bind(),
+                null, layout.logFile("s3"), withSecurity(List.of("s3", "run", "--meta", peers, "--bind", layout.bind(),
                 "--port", String.valueOf(layout.s3Port()),
                 "--metrics-port", String.valueOf(layout.s3MetricsPort()),
-                "--writer-id", "s3-up@" + layout.bind() + ":" + layout.s3Port()));
+                "--writer-id", "s3-up@" + layout.bind() + ":" + layout.s3Port()), "s3"));
         // Every daemon starts at once: a JVM takes seconds to start, and the chunk servers and the
         // gateway wait for meta by themselves (their meta clients retry for about 30 s), so the
         // starts overlap meta's election instead of queueing behind it.
@@ -362,7 +377,7 @@ final class UpCommand implements Callable<Integer> {
             startAll(List.of(s3));
         }
         try (MetaClient client = MetaClient.connect(MetaPeers.DEFAULT_CLUSTER,
-                MetaPeers.parse(peers), Duration.ofSeconds(2), 1)) {
+                MetaPeers.parse(peers), Duration.ofSeconds(2), 1, adminIdentity())) {
             String leader = awaitMetaLeader(client, signal);
             if (leader == null) {
                 return false;
@@ -380,7 +395,7 @@ final class UpCommand implements Callable<Integer> {
             return false;
         }
         if (s3 != null) {
-            S3Credentials.ensure(layout, peers);
+            S3Credentials.ensure(layout, peers, adminIdentity());
         }
         writeClusterFile(true);
         ready = true;
@@ -620,6 +635,23 @@ final class UpCommand implements Callable<Integer> {
         }
     }
 
+    /** The admin CLI's identity in DATA/tls (null with --insecure): up's own meta client uses it. */
+    private io.basalt.common.tls.TlsIdentity adminIdentity() throws IOException {
+        return insecure ? null : io.basalt.common.tls.TlsIdentity.load(
+                ClusterCertificates.root(layout.dataDir()).resolve(ClusterCertificates.ADMIN_NAME));
+    }
+
+    /** {@code arguments} and then --tls-dir DATA/tls/NAME, or --insecure with up --insecure. */
+    private List<String> withSecurity(List<String> arguments, String name) {
+        List<String> all = new ArrayList<>(arguments);
+        if (insecure) {
+            all.add("--insecure");
+        } else {
+            all.addAll(List.of("--tls-dir", ClusterCertificates.root(layout.dataDir()).resolve(name).toString()));
+        }
+        return all;
+    }
+
     /** Replaces cluster.json; {@code running}: whether this {@code up} still owns the cluster. */
     private synchronized void writeClusterFile(boolean running) throws IOException {
         List<ClusterFile.Daemon> entries = new ArrayList<>();
@@ -629,7 +661,8 @@ final class UpCommand implements Callable<Integer> {
         }
         new ClusterFile(ClusterFile.FORMAT_VERSION, layout.dataDir().toString(),
                 running ? ProcessHandle.current().pid() : null, layout.bind(), layout.portBase(),
-                layout.metaNodes(), layout.chunkServers(), layout.metaPeers(), entries)
+                layout.metaNodes(), layout.chunkServers(), layout.metaPeers(), entries,
+                insecure ? ClusterFile.SECURITY_INSECURE : ClusterFile.SECURITY_TLS)
                 .write(layout.clusterFile());
     }
 

@@ -203,7 +203,8 @@ final class VolumeCommand implements Runnable {
             String peers = options.peers();
             MetaOptions.quietRatis();
             try (io.basalt.client.ClusterClient cluster = io.basalt.client.ClusterClient.connect(peers,
-                    io.basalt.client.ClientConfig.defaults(), new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+                    io.basalt.client.ClientConfig.defaults().withTls(options.dataTls()),
+                    new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
                 long started = System.nanoTime();
                 io.basalt.client.EcVerifier.Report report;
                 boolean showProgress = !options.json && System.console() != null;

@@ -66,7 +66,8 @@ class UpLayoutTest {
         ClusterFile file = new ClusterFile(ClusterFile.FORMAT_VERSION, dir.toString(), null, "127.0.0.1",
                 7100, 1, 6, "1@127.0.0.1:7101", List.of(
                 new ClusterFile.Daemon("meta1", "meta", "1", null, 7101, 9831, "m.log", "m", null),
-                new ClusterFile.Daemon("cs1", "cs", "5", 1234L, 7701, 9821, "c.log", "c", 137)));
+                new ClusterFile.Daemon("cs1", "cs", "5", 1234L, 7701, 9821, "c.log", "c", 137)),
+                ClusterFile.SECURITY_INSECURE);
         file.write(dir.resolve(ClusterFile.FILE_NAME));
         String text = Files.readString(dir.resolve(ClusterFile.FILE_NAME));
         assertThat(text).doesNotContain("upPid").containsOnlyOnce("\"pid\"");

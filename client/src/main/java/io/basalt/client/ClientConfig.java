@@ -1,5 +1,6 @@
 package io.basalt.client;
 
+import io.basalt.protocol.data.DataTls;
 import java.time.Duration;
 
 /**
@@ -18,26 +19,33 @@ import java.time.Duration;
  *     QoS change or resize reaches it (0: never). Two seconds: an operator sees a change take hold
  *     about as fast as they can look, and a read per open volume every two seconds is nothing
  *     to meta (a ReadIndex round, no log entry; the lease renewal, a log entry, comes every 10 s).
+ * @param tls mutual TLS to the chunk servers with this holder's certificate (null: plain TCP, for
+ *     a cluster run with --insecure)
  */
 public record ClientConfig(long requestTimeoutMillis, int attemptsMax, long retryBackoffMillisMax,
-                           Duration leaseDuration, int requestBytesMax, long volumeRefreshMillis) {
+                           Duration leaseDuration, int requestBytesMax, long volumeRefreshMillis, DataTls tls) {
 
     public static ClientConfig defaults() {
-        return new ClientConfig(45_000, 12, 1_000, Duration.ofSeconds(30), 1 << 20, 2_000);
+        return new ClientConfig(45_000, 12, 1_000, Duration.ofSeconds(30), 1 << 20, 2_000, null);
+    }
+
+    public ClientConfig withTls(DataTls tls) {
+        return new ClientConfig(requestTimeoutMillis, attemptsMax, retryBackoffMillisMax, leaseDuration,
+                requestBytesMax, volumeRefreshMillis, tls);
     }
 
     public ClientConfig withLeaseDuration(Duration duration) {
         return new ClientConfig(requestTimeoutMillis, attemptsMax, retryBackoffMillisMax, duration,
-                requestBytesMax, volumeRefreshMillis);
+                requestBytesMax, volumeRefreshMillis, tls);
     }
 
     public ClientConfig withRequestTimeoutMillis(long millis) {
         return new ClientConfig(millis, attemptsMax, retryBackoffMillisMax, leaseDuration,
-                requestBytesMax, volumeRefreshMillis);
+                requestBytesMax, volumeRefreshMillis, tls);
     }
 
     public ClientConfig withVolumeRefreshMillis(long millis) {
         return new ClientConfig(requestTimeoutMillis, attemptsMax, retryBackoffMillisMax,
-                leaseDuration, requestBytesMax, millis);
+                leaseDuration, requestBytesMax, millis, tls);
     }
 }

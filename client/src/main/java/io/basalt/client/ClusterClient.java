@@ -57,7 +57,8 @@ public final class ClusterClient implements AutoCloseable {
         this.group = group != null ? group : new MultiThreadIoEventLoopGroup(2,
                 new DefaultThreadFactory("basalt-client-io", true), NioIoHandler.newFactory());
         this.connections = new ReplicaClients(this.group, group != null ? channelClass : NioSocketChannel.class,
-                config.requestTimeoutMillis(), config.requestBytesMax() + config.requestBytesMax() / 1024 + 4096);
+                config.requestTimeoutMillis(), config.requestBytesMax() + config.requestBytesMax() / 1024 + 4096,
+                config.tls());
         this.scheduler = Executors.newSingleThreadScheduledExecutor(
                 new DefaultThreadFactory("basalt-client-timer", true));
         this.metrics = new ClientMetrics(registry);
@@ -66,7 +67,7 @@ public final class ClusterClient implements AutoCloseable {
 
     /** A client of the cluster whose meta members are {@code metaPeers} (ID@HOST:PORT,...). */
     public static ClusterClient connect(String metaPeers, ClientConfig config, PrometheusRegistry registry) {
-        return new ClusterClient(MetaClient.connect(metaPeers), config, registry, null, null);
+        return new ClusterClient(MetaClient.connect(metaPeers, metaIdentity(config)), config, registry, null, null);
     }
 
     /**
@@ -77,7 +78,13 @@ public final class ClusterClient implements AutoCloseable {
      */
     public static ClusterClient connect(String metaPeers, ClientConfig config, PrometheusRegistry registry,
             EventLoopGroup group, Class<? extends Channel> channelClass) {
-        return new ClusterClient(MetaClient.connect(metaPeers), config, registry, group, channelClass);
+        return new ClusterClient(MetaClient.connect(metaPeers, metaIdentity(config)), config, registry, group,
+                channelClass);
+    }
+
+    /** The data protocol's identity serves meta too: one certificate per holder (docs/security.md). */
+    private static io.basalt.common.tls.TlsIdentity metaIdentity(ClientConfig config) {
+        return config.tls() == null ? null : config.tls().identity();
     }
 
     /** Every volume, for listing exports. */

@@ -44,6 +44,8 @@ final class NbdHandshakeHandler extends ChannelInboundHandlerAdapter {
     private String metaContextExport;
     private boolean baseAllocationSelected;
     private boolean finished;
+    /** STARTTLS done: the rest of the handshake and the session run inside TLS. */
+    private boolean tlsActive;
 
     NbdHandshakeHandler(NbdServer.Shared shared, NbdFrameDecoder decoder) {
         this.shared = shared;
@@ -116,6 +118,21 @@ final class NbdHandshakeHandler extends ChannelInboundHandlerAdapter {
                     "server is shutting down"));
             return;
         }
+        if (shared.tls.mode() == NbdTls.Mode.REQUIRE && !tlsActive && option != NbdProtocol.OPT_STARTTLS
+                && option != NbdProtocol.OPT_ABORT) {
+            // The spec: without TLS, a server that requires it answers ERR_TLS_REQD, and to
+            // EXPORT_NAME (which has no error reply) it closes the connection.
+            shared.metrics.protocolErrors.labelValues("tls_required").inc();
+            log.info("{}: {} before STARTTLS refused: this gateway requires TLS", ctx.channel().remoteAddress(),
+                    NbdProtocol.optionName(option));
+            if (option == NbdProtocol.OPT_EXPORT_NAME) {
+                ctx.close();
+                return;
+            }
+            replyAndContinue(ctx, NbdReplies.optionError(ctx.alloc(), option, NbdProtocol.REP_ERR_TLS_REQD,
+                    "this server requires TLS: connect with nbds:// (NBD_OPT_STARTTLS) and a certificate"));
+            return;
+        }
         switch (option) {
             case NbdProtocol.OPT_EXPORT_NAME -> onExportName(ctx, data);
             case NbdProtocol.OPT_ABORT -> {
@@ -134,11 +151,40 @@ final class NbdHandshakeHandler extends ChannelInboundHandlerAdapter {
             }
             case NbdProtocol.OPT_INFO, NbdProtocol.OPT_GO -> onInfoOrGo(ctx, option, data);
             case NbdProtocol.OPT_LIST_META_CONTEXT, NbdProtocol.OPT_SET_META_CONTEXT -> onMetaContext(ctx, option, data);
-            case NbdProtocol.OPT_STARTTLS -> replyAndContinue(ctx, NbdReplies.optionError(ctx.alloc(), option,
-                    NbdProtocol.REP_ERR_UNSUP, "TLS is not supported by this server"));
+            case NbdProtocol.OPT_STARTTLS -> onStartTls(ctx, data);
             default -> replyAndContinue(ctx, NbdReplies.optionError(ctx.alloc(), option, NbdProtocol.REP_ERR_UNSUP,
                     "option " + option + " is not supported"));
         }
+    }
+
+    /**
+     * STARTTLS: ACK in plain text, then the TLS handshake, then option haggling starts afresh
+     * inside it (the spec: what was negotiated before is forgotten). The SslHandler goes in before
+     * the ACK is written, marked startTls so that that one write passes unencrypted: the client's
+     * first TLS record can then never reach the NBD decoder as option bytes.
+     */
+    private void onStartTls(ChannelHandlerContext ctx, ByteBuf data) {
+        int option = NbdProtocol.OPT_STARTTLS;
+        if (shared.tls.mode() == NbdTls.Mode.OFF) {
+            replyAndContinue(ctx, NbdReplies.optionError(ctx.alloc(), option, NbdProtocol.REP_ERR_UNSUP,
+                    "TLS is off on this server (basalt nbd run --tls optional|require)"));
+            return;
+        }
+        if (data.isReadable()) {
+            invalid(ctx, option, "STARTTLS takes no data");
+            return;
+        }
+        if (tlsActive) {
+            invalid(ctx, option, "TLS is already active");
+            return;
+        }
+        tlsActive = true;
+        structuredReplies = false;
+        metaContextExport = null;
+        baseAllocationSelected = false;
+        ctx.pipeline().addFirst("nbd-tls-peer-check", shared.tls.tls().peerCheck("NBD connection"))
+                .addFirst("nbd-tls", shared.tls.tls().serverHandler(ctx.alloc(), true));
+        replyAndContinue(ctx, NbdReplies.optionReply(ctx.alloc(), option, NbdProtocol.REP_ACK));
     }
 
     private void onExportName(ChannelHandlerContext ctx, ByteBuf data) {

@@ -51,10 +51,12 @@ public final class NbdServer implements AutoCloseable {
         final io.netty.channel.group.ChannelGroup channels =
                 new io.netty.channel.group.DefaultChannelGroup(io.netty.util.concurrent.GlobalEventExecutor.INSTANCE);
         volatile boolean shuttingDown;
+        final NbdTls tls;
 
-        Shared(NbdExports exports, NbdMetrics metrics) {
+        Shared(NbdExports exports, NbdMetrics metrics, NbdTls tls) {
             this.exports = exports;
             this.metrics = metrics;
+            this.tls = tls;
         }
     }
 
@@ -158,7 +160,13 @@ public final class NbdServer implements AutoCloseable {
      */
     public static NbdServer start(InetSocketAddress bindAddress, NbdExports exports, NbdMetrics metrics,
             int payloadMaxBytes, EventLoopGroup group) throws IOException {
-        return start(bindAddress, exports, metrics, payloadMaxBytes, group, Transport.withoutIoUring(), false);
+        return start(bindAddress, exports, metrics, payloadMaxBytes, group, NbdTls.OFF);
+    }
+
+    /** As above, offering or requiring STARTTLS as {@code tls} says. */
+    public static NbdServer start(InetSocketAddress bindAddress, NbdExports exports, NbdMetrics metrics,
+            int payloadMaxBytes, EventLoopGroup group, NbdTls tls) throws IOException {
+        return start(bindAddress, exports, metrics, payloadMaxBytes, group, Transport.withoutIoUring(), false, tls);
     }
 
     /** Event loops of the transport the server uses: epoll when available, else NIO. */
@@ -179,7 +187,13 @@ public final class NbdServer implements AutoCloseable {
 
     private static NbdServer start(InetSocketAddress bindAddress, NbdExports exports, NbdMetrics metrics,
             int payloadMaxBytes, EventLoopGroup group, Transport transport, boolean ownsGroup) throws IOException {
-        Shared shared = new Shared(exports, metrics);
+        return start(bindAddress, exports, metrics, payloadMaxBytes, group, transport, ownsGroup, NbdTls.OFF);
+    }
+
+    private static NbdServer start(InetSocketAddress bindAddress, NbdExports exports, NbdMetrics metrics,
+            int payloadMaxBytes, EventLoopGroup group, Transport transport, boolean ownsGroup, NbdTls tls)
+            throws IOException {
+        Shared shared = new Shared(exports, metrics, tls);
         Class<? extends ServerSocketChannel> channelClass = transport.serverChannelClass();
         try {
             ServerBootstrap bootstrap = new ServerBootstrap()
@@ -205,7 +219,8 @@ public final class NbdServer implements AutoCloseable {
                         }
                     });
             Channel serverChannel = bootstrap.bind(bindAddress).sync().channel();
-            log.info("NBD server listening on {} ({} transport)", serverChannel.localAddress(), transport);
+            log.info("NBD server listening on {} ({} transport, TLS {})", serverChannel.localAddress(), transport,
+                    tls.mode().name().toLowerCase(java.util.Locale.ROOT));
             return new NbdServer(shared, ownsGroup ? group : null, serverChannel, payloadMaxBytes);
         } catch (Exception e) {
             if (ownsGroup) {

@@ -1,6 +1,7 @@
 package io.basalt.chunkserver.protocol;
 
 import io.basalt.protocol.data.DataFrameDecoder;
+import io.basalt.protocol.data.DataTls;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
@@ -28,6 +29,15 @@ public final class DataServer implements AutoCloseable {
     /** Listens on {@code bindAddress} with the event loops of {@code group} (NIO). */
     public static DataServer start(InetSocketAddress bindAddress, EventLoopGroup group, DataService service)
             throws IOException {
+        return start(bindAddress, group, service, null);
+    }
+
+    /**
+     * As above, every connection over mutual TLS with {@code tls} (null: plain TCP, --insecure):
+     * a peer refused by it never reaches the frame decoder (see {@link DataTls}).
+     */
+    public static DataServer start(InetSocketAddress bindAddress, EventLoopGroup group, DataService service,
+            DataTls tls) throws IOException {
         ServerBootstrap bootstrap = new ServerBootstrap()
                 .group(group)
                 .channel(NioServerSocketChannel.class)
@@ -43,11 +53,16 @@ public final class DataServer implements AutoCloseable {
                                 .addLast("flush-consolidation", new FlushConsolidationHandler(64, true))
                                 .addLast("cs-decoder", new DataFrameDecoder(service.payloadMaxBytes()))
                                 .addLast("cs-handler", new DataServerHandler(service));
+                        if (tls != null) {
+                            tls.addServerHandlers(channel);
+                        }
                     }
                 });
         try {
             Channel channel = bootstrap.bind(bindAddress).sync().channel();
-            log.info("chunk server data protocol on {}", channel.localAddress());
+            log.info("chunk server data protocol on {} ({})", channel.localAddress(),
+                    tls == null ? "plain TCP: --insecure" : "mutual TLS as " + tls.identity().name() + ", "
+                            + tls.provider());
             return new DataServer(channel);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -36,12 +36,30 @@ class ChunkServerFaultIT extends ChunkServerItBase {
     }
 
     DataClient connect(CsProcess cs) throws IOException {
-        DataClient client = DataClient.connect(group, cs.address(), 20_000, 2 << 20);
+        return connect(cs, ItTls.adminTls());
+    }
+
+    /** {@code tls} null: plain TCP, to a chunk server run with --insecure. */
+    DataClient connect(CsProcess cs, io.basalt.protocol.data.DataTls tls) throws IOException {
+        DataClient client = DataClient.connect(group, io.netty.channel.socket.nio.NioSocketChannel.class,
+                cs.address(), 20_000, 2 << 20, tls);
         toClose.add(client);
         return client;
     }
 
-    static byte[] block(long seed) {
+    /** A TLS socket to {@code cs} as the tests' admin, for writing raw frames through TLS. */
+    static Socket tlsSocket(CsProcess cs) throws Exception {
+        io.basalt.common.tls.TlsIdentity admin = io.basalt.common.tls.TlsIdentity.load(
+                ItTls.dir(io.basalt.common.tls.Role.ADMIN));
+        javax.net.ssl.SSLContext context = javax.net.ssl.SSLContext.getInstance("TLSv1.3");
+        context.init(admin.keyManagers().getKeyManagers(), admin.trustManagers().getTrustManagers(), null);
+        javax.net.ssl.SSLSocket socket = (javax.net.ssl.SSLSocket) context.getSocketFactory()
+                .createSocket("127.0.0.1", cs.port);
+        socket.startHandshake();
+        return socket;
+    }
+
+        static byte[] block(long seed) {
         byte[] data = new byte[4096];
         new Random(seed).nextBytes(data);
         return data;
@@ -118,6 +136,8 @@ class ChunkServerFaultIT extends ChunkServerItBase {
 
     @Test
     void malformedFramesCloseOnlyTheirConnection() throws Exception {
+        // Raw frames reach the frame decoder inside TLS (an admin's certificate), as any client's
+        // do; a plain-text peer is refused before its first frame (DataTlsTest).
         CsProcess cs = start(dir.resolve("cs"));
         DataClient good = connect(cs);
         DataClient.Reply first = good.request(DataFrame.TYPE_WRITE, UID, 0, 0, 4096,
@@ -125,7 +145,7 @@ class ChunkServerFaultIT extends ChunkServerItBase {
         assertThat(first.status()).isEqualTo(CsStatus.OK);
         first.release();
         // Bad magic.
-        try (Socket socket = new Socket("127.0.0.1", cs.port)) {
+        try (Socket socket = tlsSocket(cs)) {
             socket.setSoTimeout(10_000);
             byte[] junk = new byte[DataFrame.HEADER_BYTES];
             new Random(7).nextBytes(junk);
@@ -133,7 +153,7 @@ class ChunkServerFaultIT extends ChunkServerItBase {
             assertThat(socket.getInputStream().read()).isEqualTo(-1);
         }
         // Bad header CRC.
-        try (Socket socket = new Socket("127.0.0.1", cs.port)) {
+        try (Socket socket = tlsSocket(cs)) {
             socket.setSoTimeout(10_000);
             ByteBuf f = Unpooled.buffer();
             DataFrame.writeHeader(f, DataFrame.TYPE_READ, 0, 1, UID, 0, 0, 4096, 0, 0);
@@ -143,7 +163,7 @@ class ChunkServerFaultIT extends ChunkServerItBase {
             assertThat(socket.getInputStream().read()).isEqualTo(-1);
         }
         // Over-long frame: answered, then closed.
-        try (Socket socket = new Socket("127.0.0.1", cs.port)) {
+        try (Socket socket = tlsSocket(cs)) {
             socket.setSoTimeout(10_000);
             ByteBuf f = Unpooled.buffer();
             DataFrame.writeHeader(f, DataFrame.TYPE_WRITE, 0, 31, UID, 0, 0, 4096, 1L << 30, 0);
@@ -154,7 +174,7 @@ class ChunkServerFaultIT extends ChunkServerItBase {
             assertThat(DataFrame.status(reply)).isEqualTo(CsStatus.PROTOCOL.code);
         }
         // Dropped mid-frame.
-        try (Socket socket = new Socket("127.0.0.1", cs.port)) {
+        try (Socket socket = tlsSocket(cs)) {
             ByteBuf f = Unpooled.buffer();
             DataFrame.writeHeader(f, DataFrame.TYPE_WRITE, 0, 1, UID, 0, 0, 4096, 4100, 0);
             f.writeZero(2000);

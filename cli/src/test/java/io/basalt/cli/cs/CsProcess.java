@@ -62,6 +62,10 @@ public final class CsProcess implements AutoCloseable {
         command.addAll(List.of("-Xmx256m", "-cp", jar + ":" + lib + "/*", "io.basalt.cli.ChunkServerRunCommand",
                 "--data", dataDir.toString(), "--meta", metaPeers, "--port", String.valueOf(port), "--metrics-port", "0",
                 "--host", hostLabel));
+        // TLS on, as in basalt up, unless the test asks for plain TCP.
+        if (!args.contains("--insecure") && !args.contains("--tls-dir")) {
+            command.addAll(ItTls.args(io.basalt.common.tls.Role.CHUNK_SERVER));
+        }
         command.addAll(args);
         return command;
     }

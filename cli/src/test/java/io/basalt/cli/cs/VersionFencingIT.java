@@ -105,7 +105,7 @@ class VersionFencingIT extends ChunkServerItBase {
     }
 
     DataClient connectTo(CsProcess cs) throws Exception {
-        DataClient data = DataClient.connect(group, cs.address(), 20_000, 2 << 20);
+        DataClient data = DataClient.connect(group, io.netty.channel.socket.nio.NioSocketChannel.class, cs.address(), 20_000, 2 << 20, ItTls.adminTls());
         toClose.add(data);
         return data;
     }

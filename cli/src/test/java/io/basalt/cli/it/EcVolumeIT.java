@@ -159,7 +159,8 @@ class EcVolumeIT {
 
     private static Tools.Result verify(String volume) {
         List<String> command = new ArrayList<>(io.basalt.cli.meta.MetaCluster.javaCommand("io.basalt.cli.Main"));
-        command.addAll(List.of("volume", "verify", volume, "--meta", cluster.meta.peers()));
+        command.addAll(List.of("volume", "verify", volume, "--meta", cluster.meta.peers(),
+                "--tls-dir", io.basalt.cli.cs.ItTls.dir(io.basalt.common.tls.Role.ADMIN).toString()));
         return Tools.run(Duration.ofSeconds(120), null, Map.of(), command);
     }
 
@@ -211,7 +212,8 @@ class EcVolumeIT {
         byte[] image = new byte[imageBlocks * 4096];
         new Random(17).nextBytes(image);
         try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
-                io.basalt.client.ClientConfig.defaults(), new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+                io.basalt.client.ClientConfig.defaults().withTls(io.basalt.cli.cs.ItTls.adminTls()),
+                new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
             io.basalt.client.VolumeDevice gold = client.open("gold", "it-gold").get(60, TimeUnit.SECONDS);
             try {
                 gold.write(0, io.netty.buffer.Unpooled.wrappedBuffer(image), false).get(60, TimeUnit.SECONDS);
@@ -269,7 +271,8 @@ class EcVolumeIT {
         cluster.createVolume("space", "4M", "rep3", "4M");
         byte[] expected = new byte[blocks * 4096];
         try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
-                io.basalt.client.ClientConfig.defaults(), new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+                io.basalt.client.ClientConfig.defaults().withTls(io.basalt.cli.cs.ItTls.adminTls()),
+                new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
             io.basalt.client.VolumeDevice device = client.open("space", "it-space").get(60, TimeUnit.SECONDS);
             try {
                 // s1: blocks 0..255; s2: 0..127 rewritten; the volume: 0..63 rewritten again.
@@ -322,7 +325,8 @@ class EcVolumeIT {
         cluster.createVolume("bg", "16M", "rep3", "4M");
         byte[] expected = new byte[blocks * 4096];
         try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
-                io.basalt.client.ClientConfig.defaults(), new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+                io.basalt.client.ClientConfig.defaults().withTls(io.basalt.cli.cs.ItTls.adminTls()),
+                new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
             // A sparse image: one block in 16 (1 MiB), quick to write, spread over every step.
             io.basalt.client.VolumeDevice image = client.open("bg", "it-bg").get(60, TimeUnit.SECONDS);
             try {
@@ -411,7 +415,8 @@ class EcVolumeIT {
         long createInvoked = System.nanoTime();
         java.util.concurrent.CompletableFuture<Void> create;
         try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
-                io.basalt.client.ClientConfig.defaults(), new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+                io.basalt.client.ClientConfig.defaults().withTls(io.basalt.cli.cs.ItTls.adminTls()),
+                new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
             create = java.util.concurrent.CompletableFuture.runAsync(() -> {
                 try {
                     io.basalt.client.Snapshots.create(client, "kill", "s1", Duration.ofSeconds(30));
@@ -438,7 +443,8 @@ class EcVolumeIT {
         cloneWriter.start();
         cloneWriter.awaitAcked(20);
         try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
-                io.basalt.client.ClientConfig.defaults(), new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+                io.basalt.client.ClientConfig.defaults().withTls(io.basalt.cli.cs.ItTls.adminTls()),
+                new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
             io.basalt.client.Flatten.request(client, "kill-clone");
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
             while (client.meta().getFlatten("kill-clone").map(p -> p.cursorBytes()).orElse(0L) == 0) {
@@ -546,7 +552,8 @@ class EcVolumeIT {
         long[] snapshotWindow = new long[2];
         Path copy = dir.resolve(volume + "-s1.raw");
         try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
-                io.basalt.client.ClientConfig.defaults(), new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+                io.basalt.client.ClientConfig.defaults().withTls(io.basalt.cli.cs.ItTls.adminTls()),
+                new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
             io.basalt.client.VolumeDevice device = client.open(volume, "it-snap-writer").get(60, TimeUnit.SECONDS);
             java.util.concurrent.CompletableFuture<Void> writer = java.util.concurrent.CompletableFuture.runAsync(() -> {
                 Random random = new Random(volume.hashCode());
@@ -645,7 +652,8 @@ class EcVolumeIT {
         }
         java.util.Set<Integer> changed = new java.util.TreeSet<>();
         try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
-                io.basalt.client.ClientConfig.defaults(), new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+                io.basalt.client.ClientConfig.defaults().withTls(io.basalt.cli.cs.ItTls.adminTls()),
+                new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
             for (io.basalt.client.LayerDiff.Extent extent
                     : io.basalt.client.LayerDiff.diff(client, volume + "@s1", volume).extents()) {
                 for (long at = extent.offsetBytes(); at < extent.offsetBytes() + extent.lengthBytes(); at += 4096) {
@@ -686,6 +694,7 @@ class EcVolumeIT {
         List<String> command = new ArrayList<>(io.basalt.cli.meta.MetaCluster.javaCommand("io.basalt.cli.Main"));
         command.addAll(List.of(args));
         command.addAll(List.of("--meta", cluster.meta.peers()));
+        command.addAll(io.basalt.cli.cs.ItTls.args(io.basalt.common.tls.Role.ADMIN));
         return Tools.run(Duration.ofSeconds(90), null, Map.of(), command);
     }
 
@@ -864,7 +873,7 @@ class EcVolumeIT {
         Random random = new Random(18);
         System.setProperty("basalt.client.hotTier", "true");
         try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
-                io.basalt.client.ClientConfig.defaults(), new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+                io.basalt.client.ClientConfig.defaults().withTls(io.basalt.cli.cs.ItTls.adminTls()), new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
             io.basalt.client.VolumeDevice device = client.open("hot", "it-hot-writer").get(60, TimeUnit.SECONDS);
             System.clearProperty("basalt.client.hotTier");
             for (int n = 0; n < 100; n++) {

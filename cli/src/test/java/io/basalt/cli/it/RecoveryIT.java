@@ -142,7 +142,8 @@ class RecoveryIT {
         assertThat(chunkZero("scrub-e").chunklets()).allMatch(c -> c.state() == ChunkletState.UPTODATE);
         List<String> command = new java.util.ArrayList<>(io.basalt.cli.meta.MetaCluster.javaCommand(
                 "io.basalt.cli.Main"));
-        command.addAll(List.of("volume", "verify", "scrub-e", "--meta", cluster.meta.peers()));
+        command.addAll(List.of("volume", "verify", "scrub-e", "--meta", cluster.meta.peers(),
+                "--tls-dir", io.basalt.cli.cs.ItTls.dir(io.basalt.common.tls.Role.ADMIN).toString()));
         Tools.Result verified = Tools.run(Duration.ofSeconds(120), null, Map.of(), command);
         assertThat(verified.stdout()).as(verified.describe()).contains(" 0 mismatched");
 

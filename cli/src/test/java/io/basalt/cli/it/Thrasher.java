@@ -496,7 +496,8 @@ final class Thrasher {
         for (Target target : targets) {
             if (cluster.client().getVolume(target.name).policyName().startsWith("ec")) {
                 List<String> command = MetaCluster.javaCommand("io.basalt.cli.Main");
-                command.addAll(List.of("volume", "verify", target.name, "--meta", cluster.meta.peers()));
+                command.addAll(List.of("volume", "verify", target.name, "--meta", cluster.meta.peers(),
+                "--tls-dir", io.basalt.cli.cs.ItTls.dir(io.basalt.common.tls.Role.ADMIN).toString()));
                 Tools.Result verify = Tools.run(Duration.ofMinutes(5), null, Map.of(), command);
                 say("basalt volume verify " + target.name + ": " + verify.stdout().strip());
                 if (!verify.ok() || !verify.stdout().contains(" 0 mismatched")) {

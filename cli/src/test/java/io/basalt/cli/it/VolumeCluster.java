@@ -1,5 +1,7 @@
 package io.basalt.cli.it;
 
+import io.basalt.cli.cs.ItTls;
+
 import io.basalt.cli.cs.CsProcess;
 import io.basalt.cli.meta.MetaCluster;
 import io.basalt.meta.api.MetaClient;
@@ -155,6 +157,7 @@ final class VolumeCluster implements AutoCloseable {
         List<String> command = MetaCluster.javaCommand("io.basalt.cli.Main");
         command.addAll(List.of("nbd", "run", "--meta", meta.peers(), "--port", "0", "--metrics-port", "0",
                 "--client-id", "it-gateway"));
+        command.addAll(ItTls.args(io.basalt.common.tls.Role.GATEWAY));
         gatewayOutput.setLength(0);
         gateway = new ProcessBuilder(command).redirectErrorStream(true).start();
         nbdPort = awaitServing(gateway, GATEWAY_SERVING, gatewayOutput, "NBD gateway");
@@ -202,6 +205,7 @@ final class VolumeCluster implements AutoCloseable {
         List<String> command = MetaCluster.javaCommand("io.basalt.cli.Main");
         command.addAll(List.of("s3", "run", "--meta", meta.peers(), "--port", "0", "--metrics-port", "0",
                 "--writer-id", "it-s3"));
+        command.addAll(ItTls.args(io.basalt.common.tls.Role.GATEWAY));
         s3Output.setLength(0);
         s3Gateway = new ProcessBuilder(command).redirectErrorStream(true).start();
         s3Port = awaitServing(s3Gateway, S3_SERVING, s3Output, "S3 gateway");

@@ -60,6 +60,47 @@ class VolumeIT {
         assertThat(map.stdout()).containsPattern("(?m)^\\s*268435456\\s+268435456\\s+3\\s+hole,zero$");
     }
 
+    /**
+     * NBD over TLS (STARTTLS, x509) through the cluster's gateway (TLS optional, as basalt up runs
+     * it): nbdinfo and nbdcopy with the cluster's certificates; no certificate and another
+     * cluster's CA are refused, each with one line in the gateway's log, and the gateway goes on
+     * serving. (--tls require is NbdTlsTest's.)
+     */
+    @Test
+    void nbdOverTlsWithClusterCertificatesAndRefusals() throws Exception {
+        Tools.require("nbdinfo", "libnbd-bin");
+        Tools.require("nbdcopy", "libnbd-bin");
+        cluster.createVolume("tls", "16M", "rep2", "16M");
+        String certificates = io.basalt.cli.cs.ItTls.dir(io.basalt.common.tls.Role.ADMIN).toString();
+        Path noCertificate = dir.resolve("tls-ca-only");
+        java.nio.file.Files.createDirectories(noCertificate);
+        java.nio.file.Files.copy(Path.of(certificates, "ca-cert.pem"), noCertificate.resolve("ca-cert.pem"));
+        Path stranger = dir.resolve("tls-other");
+        io.basalt.common.tls.CertificateAuthority.create(stranger.resolve("ca"), "other", Duration.ofDays(1))
+                .issue(stranger.resolve("admin"), io.basalt.common.tls.Role.ADMIN, "admin", List.of(),
+                        Duration.ofDays(1));
+        // The stranger trusts our CA, so the refusal is the gateway's (of its certificate).
+        java.nio.file.Files.copy(Path.of(certificates, "ca-cert.pem"), stranger.resolve("admin").resolve("ca-cert.pem"),
+                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        String uri = cluster.uri("tls").replace("nbd://", "nbds://") + "?tls-certificates=";
+
+        Tools.Result info = Tools.runOk("nbdinfo", "--json", uri + certificates);
+        assertThat(info.stdout()).contains("\"export-size\": " + 16 * MIB).containsPattern("\"TLS\": true");
+        Path source = ItFiles.randomFile(dir.resolve("tls-in.bin"), 4 * MIB, 31);
+        Path back = dir.resolve("tls-out.bin");
+        Tools.runOk("nbdcopy", source.toString(), uri + certificates);
+        Tools.runOk("nbdcopy", uri + certificates, back.toString());
+        Tools.runOk("cmp", "-n", String.valueOf(4 * MIB), source.toString(), back.toString());
+
+        assertThat(Tools.run(Duration.ofSeconds(30), null, Map.of(),
+                List.of("nbdinfo", uri + noCertificate)).ok()).isFalse();
+        assertThat(Tools.run(Duration.ofSeconds(30), null, Map.of(),
+                List.of("nbdinfo", uri + stranger.resolve("admin"))).ok()).isFalse();
+        assertThat(cluster.gatewayOutput()).contains("refused NBD connection");
+        Tools.runOk("nbdinfo", uri + certificates);
+        Tools.runOk("nbdinfo", cluster.uri("tls"));
+    }
+
     @Test
     void qemuImgConvertAndCompareOnRep2() throws java.io.IOException {
         Tools.require("qemu-img", "qemu-utils");
@@ -107,7 +148,8 @@ class VolumeIT {
     void compareAndWriteIsAtomicAgainstConcurrentWriters() throws Exception {
         cluster.createVolume("caw", "16M", "rep3", "4M");
         try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
-                io.basalt.client.ClientConfig.defaults(), new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+                io.basalt.client.ClientConfig.defaults().withTls(io.basalt.cli.cs.ItTls.adminTls()),
+                new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
             io.basalt.client.VolumeDevice device = client.open("caw", "it-caw").get(60, java.util.concurrent.TimeUnit.SECONDS);
             try {
                 // A mismatch writes nothing.

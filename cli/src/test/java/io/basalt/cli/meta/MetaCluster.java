@@ -72,6 +72,10 @@ public final class MetaCluster implements AutoCloseable {
                     + " an integration test after package)");
         }
         List<String> command = new ArrayList<>();
+        // Admin verbs run with --meta find the tests' admin certificate here (a daemon's own
+        // --tls-dir comes first), as an operator's would in $BASALT_TLS_DIR. env execs java, so
+        // the PID the tests kill is the JVM's.
+        command.addAll(List.of("env", "BASALT_TLS_DIR=" + io.basalt.cli.cs.ItTls.dir(io.basalt.common.tls.Role.ADMIN)));
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         String flags = System.getProperty("basalt.jvm.flags", "");
         command.addAll(Arrays.stream(flags.split("\\s+")).filter(s -> !s.isBlank()).toList());
@@ -87,6 +91,7 @@ public final class MetaCluster implements AutoCloseable {
         command.addAll(List.of("meta", "run", "--id", String.valueOf(index + 1),
                 "--data", dir.resolve("m" + (index + 1)).toString(), "--peers", peers(),
                 "--metrics-port", String.valueOf(metricsPorts[index])));
+        command.addAll(io.basalt.cli.cs.ItTls.args(io.basalt.common.tls.Role.META));
         command.addAll(extraArgs);
         Path log = dir.resolve("m" + (index + 1) + ".log");
         processes[index] = new ProcessBuilder(command).redirectErrorStream(true)
@@ -197,9 +202,15 @@ public final class MetaCluster implements AutoCloseable {
         }
     }
 
+    /** A client as the tests' admin (meta runs mutual TLS, as under basalt up). */
     public MetaClient client() {
-        return MetaClient.connect(MetaPeers.DEFAULT_CLUSTER, MetaPeers.parse(peers()),
-                Duration.ofSeconds(3), 150);
+        try {
+            return MetaClient.connect(MetaPeers.DEFAULT_CLUSTER, MetaPeers.parse(peers()),
+                    Duration.ofSeconds(3), 150,
+                    io.basalt.common.tls.TlsIdentity.load(io.basalt.cli.cs.ItTls.dir(io.basalt.common.tls.Role.ADMIN)));
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     /** The leader's index, waiting (bounded) for the group to have one. */

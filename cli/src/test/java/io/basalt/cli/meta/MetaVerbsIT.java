@@ -63,6 +63,9 @@ class MetaVerbsIT {
         List<String> all = new ArrayList<>(List.of(args));
         all.add("--meta");
         all.add(cluster.peers());
+        // Meta runs mutual TLS; the verbs speak to it as the tests' admin.
+        all.add("--tls-dir");
+        all.add(io.basalt.cli.cs.ItTls.dir(io.basalt.common.tls.Role.ADMIN).toString());
         return basaltExactly(all.toArray(String[]::new));
     }
 
@@ -147,6 +150,11 @@ class MetaVerbsIT {
                 "basalt volume list");
         assertUserError(basalt("volume", "delete", "nope"), "not found");
         assertUserError(basalt("volume", "resize", "nope", "--size", "1G"), "not found");
+        // A gateway's certificate may read but not administer: one line naming who and why.
+        String gateway = io.basalt.cli.cs.ItTls.dir(io.basalt.common.tls.Role.GATEWAY).toString();
+        assertUserError(basaltExactly("volume", "delete", "taken", "--meta", cluster.peers(), "--tls-dir", gateway),
+                "DELETE_VOLUME by it-gateway (role gateway)", "needs an admin certificate");
+        assertThat(basaltExactly("volume", "list", "--meta", cluster.peers(), "--tls-dir", gateway).exitCode()).isZero();
         assertThat(basalt("volume", "list", "--json").out()).isEqualTo(before);
     }
 

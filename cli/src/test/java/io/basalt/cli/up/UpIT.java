@@ -83,7 +83,9 @@ class UpIT {
             String uri = "nbd://127.0.0.1:" + daemon(clusterFile(), "nbd").get("port").asInt() + "/v1";
             assertToolOk("qemu-io", "-f", "raw", "-c", "write -P 0x5a 0 1M", "-c", "read -P 0x5a 0 1M", uri);
             Chunk chunk;
-            try (MetaClient meta = MetaClient.connect(clusterFile().get("metaPeers").asText())) {
+            // As the admin CLI: meta speaks mutual TLS with the certificates up made.
+            try (MetaClient meta = MetaClient.connect(clusterFile().get("metaPeers").asText(),
+                    io.basalt.common.tls.TlsIdentity.load(root.resolve("basalt-data/tls/admin")))) {
                 chunk = meta.getChunk(meta.getVolume("v1").id(), 0, false).orElseThrow();
             }
             assertThat(chunk.chunklets()).hasSize(3);

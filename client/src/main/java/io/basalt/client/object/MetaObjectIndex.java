@@ -202,7 +202,8 @@ public final class MetaObjectIndex implements ObjectIndex {
             case ENTITY_TOO_SMALL -> ObjectStoreException.Kind.ENTITY_TOO_SMALL;
             case INVALID -> ObjectStoreException.Kind.INVALID;
             case NOT_LEADER, LEASE_HELD, NO_PLACEMENT, STALE_VERSION -> ObjectStoreException.Kind.UNAVAILABLE;
-            case INTERNAL -> ObjectStoreException.Kind.INTERNAL;
+            // A gateway whose certificate meta refuses is misconfigured: the operator's error.
+            case INTERNAL, FORBIDDEN -> ObjectStoreException.Kind.INTERNAL;
         };
         return new ObjectStoreException(kind, e.getMessage(), e);
     }

@@ -11,6 +11,7 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.flush.FlushConsolidationHandler;
+import io.netty.handler.ssl.SslHandler;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -93,6 +94,16 @@ public final class DataClient implements AutoCloseable {
      */
     public static DataClient connect(EventLoopGroup group, Class<? extends Channel> channelClass, String hostPort,
             long timeoutMillis, long payloadMaxBytes) throws IOException {
+        return connect(group, channelClass, hostPort, timeoutMillis, payloadMaxBytes, null);
+    }
+
+    /**
+     * As above, over mutual TLS with {@code tls} (null: plain TCP, for an --insecure cluster).
+     * Returns only after the handshake, with the peer checked to hold a chunk server's certificate,
+     * so a refusal is this call's IOException rather than a first request's.
+     */
+    public static DataClient connect(EventLoopGroup group, Class<? extends Channel> channelClass, String hostPort,
+            long timeoutMillis, long payloadMaxBytes, DataTls tls) throws IOException {
         int colon = hostPort.lastIndexOf(':');
         if (colon <= 0) {
             throw new IllegalArgumentException("address \"" + hostPort + "\" is not HOST:PORT");
@@ -111,18 +122,59 @@ public final class DataClient implements AutoCloseable {
                         // per request. Without it the forwarding loop spent half its time in writev.
                         ch.pipeline().addLast("flush-consolidation", new FlushConsolidationHandler(64, true))
                                 .addLast(new DataFrameDecoder(payloadMaxBytes)).addLast(new ReplyHandler(holder));
+                        if (tls != null) {
+                            tls.addClientHandler(ch, address.getHostString(), address.getPort());
+                        }
                     }
                 });
+        Channel channel;
         try {
-            Channel channel = bootstrap.connect(address).sync().channel();
-            DataClient client = new DataClient(channel, hostPort, timeoutMillis);
-            holder[0] = client;
-            return client;
+            channel = bootstrap.connect(address).sync().channel();
+            if (tls != null) {
+                awaitHandshake(channel, hostPort, timeoutMillis);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted connecting to " + hostPort, e);
+        } catch (TlsRefused e) {
+            throw e.toIOException();
         } catch (Exception e) {
             throw new IOException("cannot connect to chunk server " + hostPort + ": " + e.getMessage(), e);
+        }
+        DataClient client = new DataClient(channel, hostPort, timeoutMillis);
+        holder[0] = client;
+        return client;
+    }
+
+    /** A refused or failed TLS handshake, already worded: kept apart from connect failures. */
+    private static final class TlsRefused extends Exception {
+        TlsRefused(IOException cause) {
+            super(cause.getMessage(), cause);
+        }
+
+        IOException toIOException() {
+            return (IOException) getCause();
+        }
+    }
+
+    private static void awaitHandshake(Channel channel, String hostPort, long timeoutMillis)
+            throws TlsRefused, InterruptedException {
+        SslHandler handler = channel.pipeline().get(SslHandler.class);
+        var handshake = handler.handshakeFuture();
+        if (!handshake.await(Math.min(timeoutMillis, 10_000))) {
+            channel.close();
+            throw new TlsRefused(new IOException("TLS handshake with chunk server " + hostPort + " timed out"));
+        }
+        if (!handshake.isSuccess()) {
+            channel.close();
+            throw new TlsRefused(new IOException("TLS with chunk server " + hostPort + " refused: "
+                    + DataTls.handshakeFailure(handshake.cause()), handshake.cause()));
+        }
+        try {
+            DataTls.checkServerRole(handler, hostPort);
+        } catch (IOException e) {
+            channel.close();
+            throw new TlsRefused(e);
         }
     }
 

@@ -37,6 +37,7 @@ public final class ReplicaClients implements AutoCloseable {
     private static final Object NONE = new Object();
     private final long timeoutMillis;
     private final long payloadMaxBytes;
+    private final DataTls tls;
     private final ConcurrentHashMap<String, DataClient> clients = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Long> downUntilNanos = new ConcurrentHashMap<>();
     private final ExecutorService connectors = Executors.newThreadPerTaskExecutor(
@@ -49,6 +50,13 @@ public final class ReplicaClients implements AutoCloseable {
     /** {@code channelClass} must suit {@code group}'s transport (NIO or epoll sockets). */
     public ReplicaClients(EventLoopGroup group, Class<? extends io.netty.channel.Channel> channelClass,
             long timeoutMillis, long payloadMaxBytes) {
+        this(group, channelClass, timeoutMillis, payloadMaxBytes, null);
+    }
+
+    /** As above, every connection over mutual TLS with {@code tls} (null: plain TCP, --insecure). */
+    public ReplicaClients(EventLoopGroup group, Class<? extends io.netty.channel.Channel> channelClass,
+            long timeoutMillis, long payloadMaxBytes, DataTls tls) {
+        this.tls = tls;
         this.group = group;
         this.channelClass = channelClass;
         this.timeoutMillis = timeoutMillis;
@@ -120,7 +128,7 @@ public final class ReplicaClients implements AutoCloseable {
                 return client;
             }
             try {
-                client = DataClient.connect(on, channelClass, hostPort, timeoutMillis, payloadMaxBytes);
+                client = DataClient.connect(on, channelClass, hostPort, timeoutMillis, payloadMaxBytes, tls);
             } catch (IOException | RuntimeException e) {
                 downUntilNanos.put(hostPort, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RETRY_AFTER_FAILURE_MILLIS));
                 throw e instanceof IOException io ? io : new IOException(e.getMessage(), e);

@@ -57,9 +57,12 @@ public final class MetaClient implements AutoCloseable {
     public static final int RETRY_COUNT = 150;
 
     private final RaftClient client;
+    /** Plain text (no identity): a TLS meta closes such connections without a word, so say so. */
+    private final boolean plain;
 
-    private MetaClient(RaftClient client) {
+    private MetaClient(RaftClient client, boolean plain) {
         this.client = client;
+        this.plain = plain;
     }
 
     /** A client of the group of {@code peers} (see {@link MetaPeers#SYNTAX}). */
@@ -67,8 +70,23 @@ public final class MetaClient implements AutoCloseable {
         return connect(MetaPeers.DEFAULT_CLUSTER, MetaPeers.parse(peers), REQUEST_TIMEOUT, RETRY_COUNT);
     }
 
+    /** As {@link #connect(String)}, over mutual TLS as {@code identity} (null: plain, --insecure). */
+    public static MetaClient connect(String peers, io.basalt.common.tls.TlsIdentity identity) {
+        return connect(MetaPeers.DEFAULT_CLUSTER, MetaPeers.parse(peers), REQUEST_TIMEOUT, RETRY_COUNT, identity);
+    }
+
     public static MetaClient connect(String clusterName, List<RaftPeer> peers,
                                      Duration requestTimeout, int retryCount) {
+        return connect(clusterName, peers, requestTimeout, retryCount, null);
+    }
+
+    /**
+     * A client of the group of {@code peers} over mutual TLS as {@code identity}, or plain text
+     * when it is null (a cluster run --insecure). Meta decides what the identity's role may do.
+     */
+    public static MetaClient connect(String clusterName, List<RaftPeer> peers,
+                                     Duration requestTimeout, int retryCount,
+                                     io.basalt.common.tls.TlsIdentity identity) {
         RaftProperties properties = new RaftProperties();
         RaftClientConfigKeys.Rpc.setRequestTimeout(properties,
                 TimeDuration.valueOf(requestTimeout.toMillis(), TimeUnit.MILLISECONDS));
@@ -77,11 +95,11 @@ public final class MetaClient implements AutoCloseable {
                 .setClientId(clientId)
                 .setProperties(properties)
                 .setRaftGroup(MetaPeers.group(clusterName, peers))
-                .setClientRpc(new GrpcFactory(new Parameters()).newRaftClientRpc(clientId, properties))
-                .setRetryPolicy(RetryPolicies.retryUpToMaximumCountWithFixedSleep(retryCount,
-                        TimeDuration.valueOf(RETRY_SLEEP.toMillis(), TimeUnit.MILLISECONDS)))
+                .setClientRpc(new GrpcFactory(MetaTls.parameters(identity)).newRaftClientRpc(clientId, properties))
+                .setRetryPolicy(MetaTls.noRetry(RetryPolicies.retryUpToMaximumCountWithFixedSleep(retryCount,
+                        TimeDuration.valueOf(RETRY_SLEEP.toMillis(), TimeUnit.MILLISECONDS))))
                 .build();
-        return new MetaClient(client);
+        return new MetaClient(client, identity == null);
     }
 
     // ---------------------------------------------------------------------------------------
@@ -106,13 +124,22 @@ public final class MetaClient implements AutoCloseable {
         } catch (StateMachineException e) {
             throw new MetaException(MetaError.INVALID, rootMessage(e), e);
         } catch (IOException e) {
+            String refused = MetaTls.explain(e);
+            if (refused != null) {
+                throw new MetaException(MetaError.FORBIDDEN, request.op() + ": " + refused, e);
+            }
             throw new MetaException(MetaError.NOT_LEADER, "meta did not answer " + request.op()
-                    + ": " + rootMessage(e) + "; check the meta peers (basalt meta status)", e);
+                    + ": " + rootMessage(e) + "; check the meta peers (basalt meta status)"
+                    + (plain ? "; if meta runs TLS, pass an admin certificate: --tls-dir DIR or $BASALT_TLS_DIR" : ""), e);
         }
         if (!reply.isSuccess()) {
             Exception e = reply.getException();
             if (e instanceof StateMachineException) {
                 throw new MetaException(MetaError.INVALID, rootMessage(e), e);
+            }
+            String refused = e == null ? null : MetaTls.explain(e);
+            if (refused != null) {
+                throw new MetaException(MetaError.FORBIDDEN, request.op() + ": " + refused, e);
             }
             throw new MetaException(MetaError.NOT_LEADER, "meta refused " + request.op() + ": "
                     + (e == null ? "unknown" : rootMessage(e)), e);

@@ -12,7 +12,13 @@ package io.basalt.meta.api;
 public enum MetaError {
     INVALID(1), NOT_FOUND(2), ALREADY_EXISTS(3), NO_PLACEMENT(4), LEASE_HELD(5), NOT_LEADER(6),
     STALE_VERSION(7), INTERNAL(8), NOT_EMPTY(9), PRECONDITION_FAILED(10), INVALID_PART(11),
-    INVALID_PART_ORDER(12), ENTITY_TOO_SMALL(13), NO_SUCH_UPLOAD(14), NO_SUCH_KEY(15);
+    INVALID_PART_ORDER(12), ENTITY_TOO_SMALL(13), NO_SUCH_UPLOAD(14), NO_SUCH_KEY(15),
+    /**
+     * The holder's certificate role may not send this operation, or its certificate was refused.
+     * Raised by the client from the transport's refusal (gRPC PERMISSION_DENIED, a failed TLS
+     * handshake); meta never puts it in a reply, so older clients never meet the code.
+     */
+    FORBIDDEN(16);
 
     public final int code;
 

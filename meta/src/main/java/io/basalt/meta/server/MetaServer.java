@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -68,7 +69,29 @@ public final class MetaServer implements AutoCloseable {
                          long defaultChunkSizeBytes, long snapshotEveryEntries,
                          Duration electionTimeoutMin, Duration csUnhealthyAfter,
                          Duration csDownAfter, long logSegmentBytesMax,
-                         Duration pauseCloseThreshold, Duration recoveryGrace) {
+                         Duration pauseCloseThreshold, Duration recoveryGrace,
+                         io.basalt.common.tls.TlsIdentity tls) {
+        /** Plain text (--insecure): no TLS identity. */
+        public Config(String id, String clusterName, List<RaftPeer> peers, Path dataDir,
+                      long defaultChunkSizeBytes, long snapshotEveryEntries,
+                      Duration electionTimeoutMin, Duration csUnhealthyAfter,
+                      Duration csDownAfter, long logSegmentBytesMax,
+                      Duration pauseCloseThreshold, Duration recoveryGrace) {
+            this(id, clusterName, peers, dataDir, defaultChunkSizeBytes, snapshotEveryEntries,
+                    electionTimeoutMin, csUnhealthyAfter, csDownAfter, logSegmentBytesMax,
+                    pauseCloseThreshold, recoveryGrace, null);
+        }
+
+        /**
+         * Mutual TLS on Raft and client traffic as {@code identity} (role meta), with the role
+         * checks of {@link MetaAuthorizer}; null: plain text.
+         */
+        public Config withTls(io.basalt.common.tls.TlsIdentity identity) {
+            return new Config(id, clusterName, peers, dataDir, defaultChunkSizeBytes, snapshotEveryEntries,
+                    electionTimeoutMin, csUnhealthyAfter, csDownAfter, logSegmentBytesMax,
+                    pauseCloseThreshold, recoveryGrace, identity);
+        }
+
         /** With the default recovery grace. */
         public Config(String id, String clusterName, List<RaftPeer> peers, Path dataDir,
                       long defaultChunkSizeBytes, long snapshotEveryEntries,
@@ -88,6 +111,8 @@ public final class MetaServer implements AutoCloseable {
     }
 
     private final Config config;
+    /** Role checks on every gRPC call when the member runs TLS (unused in plain text). */
+    private final MetaAuthorizer authorizer = new MetaAuthorizer();
     private final MetaStateMachine stateMachine;
     private final RaftServer server;
     private final MetaClient internalClient;
@@ -115,7 +140,12 @@ public final class MetaServer implements AutoCloseable {
         RaftGroup group = MetaPeers.group(config.clusterName(), config.peers());
         // Bootstrap once: a member formats its storage the first time, recovers ever after.
         boolean formatted = Files.isDirectory(raftDir.resolve(group.getGroupId().getUuid().toString()));
+        org.apache.ratis.conf.Parameters parameters = io.basalt.meta.api.MetaTls.parameters(config.tls());
+        if (config.tls() != null) {
+            org.apache.ratis.grpc.GrpcConfigKeys.Server.setServicesCustomizer(parameters, authorizer.customizer());
+        }
         server = RaftServer.newBuilder()
+                .setParameters(parameters)
                 .setServerId(selfId)
                 .setGroup(group)
                 .setStateMachine(stateMachine)
@@ -124,7 +154,7 @@ public final class MetaServer implements AutoCloseable {
                         : RaftStorage.StartupOption.FORMAT)
                 .build();
         internalClient = MetaClient.connect(config.clusterName(), config.peers(),
-                Duration.ofSeconds(3), 10);
+                Duration.ofSeconds(3), 10, config.tls());
         pauseMonitor = JvmPauseMonitor.newBuilder().setName("meta-" + config.id())
                 .setSleepDeviationThreshold(TimeDuration.valueOf(PAUSE_LOG_MILLIS, TimeUnit.MILLISECONDS))
                 .setHandler(extra -> {
@@ -156,6 +186,11 @@ public final class MetaServer implements AutoCloseable {
                 LOG.error("meta {}: close after shutdown failed", config.id(), e);
             }
         });
+    }
+
+    /** Requests refused by role so far, by [role, operation] (empty in plain text). */
+    public Map<List<String>, Long> refusals() {
+        return authorizer.refusals();
     }
 
     /** Whether this member stopped because Ratis shut it down, not because it was asked to. */

@@ -1,0 +1,211 @@
+package io.basalt.cli;
+
+import io.basalt.common.tls.CertificateAuthority;
+import io.basalt.common.tls.Pem;
+import io.basalt.common.tls.Role;
+import io.basalt.common.tls.TlsIdentity;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code basalt cert init|issue|list}: the cluster's certificate authority for deployments
+ * beyond {@code basalt up} (which does all of this by itself under DATA/tls). Files as in
+ * {@link ClusterCertificates}; the trust model is docs/security.md.
+ */
+@Command(name = "cert", mixinStandardHelpOptions = true,
+        description = {"Manage the cluster's certificates: a certificate authority (CA) and one certificate per"
+                + " meta member, chunk server, gateway and admin, each carrying its role.",
+                "basalt up makes all of them by itself under DATA/tls; these verbs are for daemons on other hosts.",
+                "Example: basalt cert init --dir /etc/basalt/tls; basalt cert issue --dir /etc/basalt/tls"
+                        + " --role cs --name cs7 --host node7.example --host 10.0.0.7;"
+                        + " then: basalt cs run --tls-dir /etc/basalt/tls/cs7 ..."},
+        subcommands = {CertCommand.Init.class, CertCommand.Issue.class, CertCommand.ListCerts.class})
+final class CertCommand implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    /** --dir, defaulting to the tls directory of the basalt up cluster. */
+    static final class DirOption {
+        @Option(names = "--dir", paramLabel = "DIR",
+                description = "The cluster's certificate directory: the CA in DIR/ca, each holder in DIR/NAME"
+                        + " (default: $" + ClusterFile.DATA_ENV + "/tls, else ./" + ClusterFile.DATA_DIR_DEFAULT
+                        + "/tls, where basalt up keeps its own).")
+        Path dir;
+
+        Path resolve() {
+            if (dir != null) {
+                return dir;
+            }
+            String data = System.getenv(ClusterFile.DATA_ENV);
+            return ClusterCertificates.root(Path.of(data != null && !data.isBlank() ? data
+                    : ClusterFile.DATA_DIR_DEFAULT));
+        }
+    }
+
+    @Command(name = "init", mixinStandardHelpOptions = true,
+            description = {"Create the cluster's certificate authority in DIR/ca (key file mode 600)."
+                    + " Refused if one exists: every certificate it signed would stop working.",
+                    "Example: basalt cert init --dir /etc/basalt/tls --name prod"})
+    static final class Init implements Runnable {
+        @CommandLine.Mixin
+        DirOption dir;
+
+        @Option(names = "--name", defaultValue = "basalt", paramLabel = "CLUSTER",
+                description = "Cluster name in the CA's subject (default: ${DEFAULT-VALUE}).")
+        String name;
+
+        @Option(names = "--days", defaultValue = "3650", description = "Validity in days (default: ${DEFAULT-VALUE}).")
+        int days;
+
+        @Override
+        public void run() {
+            Path caDir = ClusterCertificates.caDir(dir.resolve());
+            try {
+                CertificateAuthority ca = CertificateAuthority.create(caDir, name, Duration.ofDays(days));
+                System.out.printf("basalt: CA \"%s\" in %s (valid until %s); next: basalt cert issue --dir %s"
+                        + " --role ROLE --name NAME%n", ca.certificate().getSubjectX500Principal().getName(), caDir,
+                        ca.certificate().getNotAfter().toInstant(), dir.resolve());
+            } catch (IOException e) {
+                throw new UserError(e.getMessage(), e);
+            }
+        }
+    }
+
+    @Command(name = "issue", mixinStandardHelpOptions = true,
+            description = {"Sign a certificate for one holder into DIR/NAME (or --out): cert.pem, key.pem (mode 600),"
+                    + " ca-cert.pem, and the file names GnuTLS tools read (client-cert.pem, server-key.pem...).",
+                    "Roles: meta (a meta member), cs (a chunk server), gateway (NBD or S3 gateway),"
+                            + " admin (an operator or the admin CLI). Issuing again replaces the certificate.",
+                    "Example: basalt cert issue --role gateway --name nbd2 --host gw2.example"})
+    static final class Issue implements Runnable {
+        @CommandLine.Mixin
+        DirOption dir;
+
+        @Option(names = "--role", required = true, paramLabel = "meta|cs|gateway|admin",
+                description = "What the holder may do (docs/security.md).")
+        String role;
+
+        @Option(names = "--name", required = true, description = "Holder name, e.g. cs7 (the certificate's CN).")
+        String name;
+
+        @Option(names = "--host", paramLabel = "HOST",
+                description = "A name or address the holder is reached at (repeatable); localhost and 127.0.0.1"
+                        + " are always in. Clients check a chunk server's certificate names the address they dial.")
+        List<String> hosts = new ArrayList<>();
+
+        @Option(names = "--days", defaultValue = "365", description = "Validity in days (default: ${DEFAULT-VALUE}).")
+        int days;
+
+        @Option(names = "--out", paramLabel = "DIR", description = "Write here instead of DIR/NAME.")
+        Path out;
+
+        @Override
+        public void run() {
+            Role parsed;
+            try {
+                parsed = Role.parse(role);
+            } catch (IllegalArgumentException e) {
+                throw new UserError("--role: " + e.getMessage());
+            }
+            Path root = dir.resolve();
+            Path target = out != null ? out : root.resolve(name);
+            try {
+                X509Certificate issued = CertificateAuthority.open(ClusterCertificates.caDir(root))
+                        .issue(target, parsed, name, hosts, Duration.ofDays(days));
+                System.out.printf("basalt: %s (role %s) in %s, valid until %s%n", name, parsed.label(), target,
+                        issued.getNotAfter().toInstant());
+            } catch (IllegalArgumentException e) {
+                throw new UserError("--name: " + e.getMessage());
+            } catch (IOException e) {
+                throw new UserError(e.getMessage(), e);
+            }
+        }
+    }
+
+    @Command(name = "list", mixinStandardHelpOptions = true,
+            description = {"List the certificates in DIR: holder, role, expiry, and whether the CA in DIR/ca"
+                    + " signed it.", "Example: basalt cert list --dir /etc/basalt/tls"})
+    static final class ListCerts implements Runnable {
+        @CommandLine.Mixin
+        DirOption dir;
+
+        @Option(names = "--json", description = "Print JSON instead of a table.")
+        boolean json;
+
+        @Override
+        public void run() {
+            Path root = dir.resolve();
+            Path caDir = ClusterCertificates.caDir(root);
+            X509Certificate ca;
+            try {
+                ca = CertificateAuthority.open(caDir).certificate();
+            } catch (IOException e) {
+                throw new UserError(e.getMessage(), e);
+            }
+            List<Path> holders;
+            try (Stream<Path> entries = Files.list(root)) {
+                holders = entries.filter(p -> Files.isRegularFile(p.resolve(TlsIdentity.CERT_FILE))).sorted().toList();
+            } catch (IOException e) {
+                throw new UserError("cannot list " + root + ": " + e.getMessage(), e);
+            }
+            TextTable table = new TextTable("NAME", "ROLE", "NOT AFTER", "STATUS", "DIR");
+            List<String> items = new ArrayList<>();
+            for (Path holder : holders) {
+                String holderName;
+                String roleLabel;
+                String notAfter;
+                String status;
+                try {
+                    X509Certificate certificate = Pem.readCertificates(holder.resolve(TlsIdentity.CERT_FILE)).getFirst();
+                    holderName = Role.holderName(certificate);
+                    roleLabel = Role.of(certificate).map(Role::label).orElse("-");
+                    notAfter = certificate.getNotAfter().toInstant().toString();
+                    status = status(certificate, ca);
+                } catch (IOException e) {
+                    holderName = holder.getFileName().toString();
+                    roleLabel = "-";
+                    notAfter = "-";
+                    status = "unreadable: " + e.getMessage();
+                }
+                table.row(holderName, roleLabel, notAfter, status, holder);
+                items.add(TextTable.object("name", holderName, "role", roleLabel, "notAfter", notAfter,
+                        "status", status, "dir", holder.toString()));
+            }
+            if (json) {
+                System.out.println(TextTable.array(items).json());
+            } else {
+                table.print(System.out);
+            }
+        }
+
+        static String status(X509Certificate certificate, X509Certificate ca) {
+            try {
+                certificate.verify(ca.getPublicKey());
+            } catch (GeneralSecurityException e) {
+                return "not signed by this CA";
+            }
+            Instant notAfter = certificate.getNotAfter().toInstant();
+            if (notAfter.isBefore(Instant.now())) {
+                return "EXPIRED";
+            }
+            long days = Duration.between(Instant.now(), notAfter).toDays();
+            return days < ClusterCertificates.RENEW_BEFORE.toDays() ? "expires in " + days + " days" : "ok";
+        }
+    }
+}

@@ -1,0 +1,68 @@
+package io.basalt.cli.cs;
+
+import io.basalt.common.tls.CertificateAuthority;
+import io.basalt.common.tls.Role;
+import io.basalt.common.tls.TlsIdentity;
+import io.basalt.protocol.data.DataTls;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Stream;
+
+/**
+ * One cluster CA per test JVM and an identity per role, so the multi-process tests run their
+ * daemons with TLS on, as basalt up does: chunk servers get {@link #dir}(cs), gateways
+ * (gateway), the tests' own data clients {@link #adminTls()}. Removed when the JVM exits.
+ */
+public final class ItTls {
+    private static Path root;
+
+    private ItTls() {}
+
+    /** The identity directory of {@code role} (one holder per role: it-cs, it-gateway...). */
+    public static synchronized Path dir(Role role) {
+        try {
+            if (root == null) {
+                Path made = Files.createTempDirectory("basalt-it-tls");
+                CertificateAuthority ca = CertificateAuthority.create(made.resolve("ca"), "it", Duration.ofDays(1));
+                for (Role each : Role.values()) {
+                    ca.issue(made.resolve(each.label()), each, "it-" + each.label(), List.of(), Duration.ofDays(1));
+                }
+                Runtime.getRuntime().addShutdownHook(new Thread(() -> delete(made)));
+                root = made;
+            }
+            return root.resolve(role.label());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot make the tests' certificates", e);
+        }
+    }
+
+    /** The {@code --tls-dir DIR} arguments of a daemon in {@code role}. */
+    public static List<String> args(Role role) {
+        return List.of("--tls-dir", dir(role).toString());
+    }
+
+    /** TLS for a test's own connections to chunk servers, as an admin. */
+    public static DataTls adminTls() {
+        try {
+            return DataTls.of(TlsIdentity.load(dir(Role.ADMIN)), Set.of());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static void delete(Path dir) {
+        try (Stream<Path> files = Files.walk(dir)) {
+            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException ignored) {
+            // a temp dir left behind is harmless
+        }
+    }
+}

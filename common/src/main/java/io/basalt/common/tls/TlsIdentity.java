@@ -1,0 +1,75 @@
+package io.basalt.common.tls;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.PrivateKey;
+import java.security.cert.X509Certificate;
+import java.util.List;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.TrustManagerFactory;
+
+/**
+ * One holder's TLS credentials, read from its identity directory (made by {@code basalt cert
+ * issue} or {@code basalt up}):
+ *
+ * <pre>
+ *   DIR/ca-cert.pem    the cluster CA's certificate: the only one trusted
+ *   DIR/cert.pem       this holder's certificate (role in its OU), then the CA's
+ *   DIR/key.pem        its private key, PKCS#8, mode 0600
+ *   DIR/client-cert.pem, client-key.pem, server-cert.pem, server-key.pem
+ *                      links to the two above, the names GnuTLS tools (nbdinfo, qemu) look for
+ * </pre>
+ *
+ * The key managers present {@code cert.pem}; the trust managers accept only chains to the CA (no
+ * system CAs: a certificate from any other authority is refused).
+ */
+public record TlsIdentity(Path directory, X509Certificate certificate, Role role, X509Certificate authority,
+                          KeyManagerFactory keyManagers, TrustManagerFactory trustManagers) {
+    public static final String CA_CERT_FILE = "ca-cert.pem";
+    public static final String CERT_FILE = "cert.pem";
+    public static final String KEY_FILE = "key.pem";
+    /** The names GnuTLS-based tools (nbdinfo, nbdcopy, qemu's tls-creds-x509) read in a directory. */
+    public static final List<String> GNUTLS_LINKS = List.of("client-cert.pem", "client-key.pem",
+            "server-cert.pem", "server-key.pem");
+
+    /** Holder name (certificate CN), e.g. cs3. */
+    public String name() {
+        return Role.holderName(certificate);
+    }
+
+    /** Reads the identity in {@code directory}; an IOException names the missing or bad file. */
+    public static TlsIdentity load(Path directory) throws IOException {
+        for (String file : List.of(CA_CERT_FILE, CERT_FILE, KEY_FILE)) {
+            if (!Files.isRegularFile(directory.resolve(file))) {
+                throw new IOException("no " + file + " in " + directory.toAbsolutePath()
+                        + "; make one with: basalt cert issue --role ROLE --name NAME");
+            }
+        }
+        X509Certificate authority = Pem.readCertificates(directory.resolve(CA_CERT_FILE)).getFirst();
+        List<X509Certificate> chain = Pem.readCertificates(directory.resolve(CERT_FILE));
+        X509Certificate certificate = chain.getFirst();
+        Role role = Role.of(certificate).orElseThrow(() -> new IOException(directory.resolve(CERT_FILE)
+                + " names no Basalt role (OU=meta|cs|gateway|admin): " + certificate.getSubjectX500Principal()));
+        PrivateKey key = Pem.readPrivateKey(directory.resolve(KEY_FILE), certificate.getPublicKey().getAlgorithm());
+        try {
+            char[] password = new char[0];
+            KeyStore keys = KeyStore.getInstance("PKCS12");
+            keys.load(null, null);
+            keys.setKeyEntry("self", key, password, chain.toArray(X509Certificate[]::new));
+            KeyManagerFactory keyManagers = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+            keyManagers.init(keys, password);
+            KeyStore trusted = KeyStore.getInstance("PKCS12");
+            trusted.load(null, null);
+            trusted.setCertificateEntry("cluster-ca", authority);
+            TrustManagerFactory trustManagers =
+                    TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            trustManagers.init(trusted);
+            return new TlsIdentity(directory, certificate, role, authority, keyManagers, trustManagers);
+        } catch (GeneralSecurityException e) {
+            throw new IOException("cannot use the credentials in " + directory + ": " + e.getMessage(), e);
+        }
+    }
+}
