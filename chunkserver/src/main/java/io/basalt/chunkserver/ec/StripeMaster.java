@@ -847,7 +847,7 @@ public final class StripeMaster implements AutoCloseable {
         masters.remove(self);
         masters.remove("");
         for (String master : masters) {
-            EcSection view = await(peek(request, master), master);
+            EcSection view = askEarlierMaster(request, master);
             if (view == null) {
                 continue;
             }
@@ -896,6 +896,27 @@ public final class StripeMaster implements AutoCloseable {
         ByteBuf payload = Unpooled.buffer(section.encodedBytes());
         section.writeTo(payload);
         log(WalRecordFormat.TYPE_EC_RESOLVE, request.chunkUid, offsetBytes, lengthBytes, payload);
+    }
+
+    /**
+     * Step 1 of {@link #terminate}: the earlier master's PEEK view, or null when it gives none. A
+     * STALE_VERSION from a server that is still a column of the request's layout means the request is
+     * behind (the client refreshes); from one that is not, it only says that server no longer holds the
+     * chunk (meta rebuilt its column elsewhere and it deleted its copy): it can never answer again, so
+     * the columns decide (step 2). Failing the request there would fail every later write and rebuild
+     * of these stripes for good (seen in ThrashIT: a paused master's column rebuilt elsewhere).
+     */
+    private EcSection askEarlierMaster(Request request, String master) throws CsException {
+        try {
+            return await(peek(request, master), master);
+        } catch (CsException e) {
+            if (request.layout.addresses().contains(master)) {
+                throw e;
+            }
+            log.info("chunk {}: earlier master {} no longer holds the chunk ({}); the columns decide",
+                    Long.toHexString(request.chunkUid), master, e.getMessage());
+            return null;
+        }
     }
 
     /** Every other usable column's PEEK view of the request's stripes; null where it could not answer. */

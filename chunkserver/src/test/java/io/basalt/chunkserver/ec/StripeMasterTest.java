@@ -382,6 +382,26 @@ class StripeMasterTest extends EcFixture {
     }
 
     @Test
+    void anOldMasterWhoseColumnMetaRebuiltElsewhereLeavesItToTheColumns() throws Exception {
+        HandTxn txn = handTxn(21);
+        for (int col = 0; col < K + M; col++) {
+            prepareByHand(txn, col);
+        }
+        for (int col = 0; col <= K; col++) {
+            resolveByHand(col, true); // committed; the old master paused before telling column K + 1
+        }
+        // Meta rebuilt the old master's column elsewhere and its server deleted its copy: it answers
+        // STALE_VERSION ("removed by meta") for good. Before the fix every request failed on that.
+        servers[K].versions().chunkDeleted(UID);
+        List<String> addresses = new ArrayList<>(layout().addresses());
+        addresses.set(K, "127.0.0.1:1"); // the RECOVERING replacement, not a read source
+        EcLayout next = new EcLayout(K, M, K + 1, addresses, List.of(true, true, true, true, false, true),
+                List.of(false, false, false, false, true, false));
+        assertThat(ecRead(next, 0, K * S)).isEqualTo(txn.after());
+        assertThat(stripVersions(K + 1, 0)).containsOnly(TXID);
+    }
+
+    @Test
     void withTheOldMasterGoneAWriteSomeColumnsNeverPreparedIsAborted() throws Exception {
         HandTxn txn = handTxn(13);
         prepareByHand(txn, 0);
