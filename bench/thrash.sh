@@ -13,6 +13,8 @@
 # Environment: MAX_DISTURBED=2  servers down or paused at once (default 2: rep3 and ec4+2 each
 #                               tolerate two losses; the thrasher also counts chunklets not yet
 #                               caught up or rebuilt, so no chunk ever has more than this lost)
+#              HOT_TIER=1       the ec4+2 volume has the hot tier on (docs/hot-tier.md):
+#                               small writes to replicas, frozen into stripes while thrashed
 #              OUT=DIR          where the logs go (default out/thrash/SEED): thrash.log (every
 #                               action, timestamped, and the summary), maven.log, and the output
 #                               of every chunk server incarnation, meta and the gateway
@@ -21,7 +23,7 @@
 #          MAX_DISTURBED=1 bench/thrash.sh 600 8131231   # replay the suite's kind of run
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-[ $# -ge 1 ] && [[ "$1" =~ ^[0-9]+$ ]] || { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[ $# -ge 1 ] && [[ "$1" =~ ^[0-9]+$ ]] || { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 seconds=$1
 seed=${2:-$(python3 -c 'import random; print(random.getrandbits(62))')}
 max_disturbed=${MAX_DISTURBED:-2}
@@ -44,6 +46,7 @@ status=0
     -Dit.test=ThrashIT -Dfailsafe.failIfNoSpecifiedTests=false \
     -Dbasalt.thrash.seconds="$seconds" -Dbasalt.thrash.seed="$seed" \
     -Dbasalt.thrash.maxDisturbed="$max_disturbed" -Dbasalt.thrash.logDir="$out" \
+    -Dbasalt.thrash.hotTier="${HOT_TIER:+true}" \
     >"$out/maven.log" 2>&1 &
 mvn_pid=$!
 trap 'kill -TERM "$mvn_pid" 2>/dev/null; wait "$mvn_pid" 2>/dev/null; exit 130' INT TERM

@@ -15,9 +15,10 @@ import picocli.CommandLine.Parameters;
 
 /** {@code basalt volume ...}: block volumes. */
 @Command(name = "volume", mixinStandardHelpOptions = true,
-        description = "Create, list, inspect, resize, limit (QoS), snapshot, clone and delete block volumes.",
+        description = "Create, list, inspect, resize, limit (QoS), tier, snapshot, clone and delete block volumes.",
         subcommands = {VolumeCommand.Create.class, VolumeCommand.ListVolumes.class,
                 VolumeCommand.Info.class, VolumeCommand.Resize.class, VolumeCommand.Qos.class,
+                VolumeCommand.HotTier.class,
                 VolumeCommand.Delete.class, VolumeCommand.Verify.class, SnapshotCommand.class,
                 SnapshotCommand.Rollback.class, SnapshotCommand.Clone.class, SnapshotCommand.Diff.class,
                 SnapshotCommand.Flatten.class})
@@ -45,7 +46,8 @@ final class VolumeCommand implements Runnable {
                 "chunks", volume.chunkCount(), "allocatedBytes", volume.allocatedBytes(),
                 "rawBytes", rawBytes(volume),
                 "created", Instant.ofEpochMilli(volume.createdMillis()).toString(),
-                "qos", new TextTable.RawJson(QosOptions.json(volume.qos())), "parentLayerId", volume.parentId());
+                "qos", new TextTable.RawJson(QosOptions.json(volume.qos())), "hotTier", volume.hotTier(),
+                "parentLayerId", volume.parentId());
     }
 
     static void printInfo(Volume volume, boolean asJson) {
@@ -65,6 +67,10 @@ final class VolumeCommand implements Runnable {
         table.row("raw on disk", Units.formatBytes(rawBytes(volume)) + rawRatio(volume));
         table.row("created", Instant.ofEpochMilli(volume.createdMillis()));
         table.row("qos", QosOptions.summary(volume.qos()));
+        if (io.basalt.meta.model.Policy.parse(volume.policyName()).erasureCoded() && !volume.isSnapshot()) {
+            table.row("hot tier", volume.hotTier() ? "on (small writes to replicas, frozen into stripes later)"
+                    : "off (every write to the stripes; basalt volume hot-tier " + volume.name() + " on)");
+        }
         if (volume.parentId() != 0) {
             table.row("parent layer", "id " + volume.parentId() + " (blocks this volume never wrote read from there)");
         }
@@ -92,18 +98,59 @@ final class VolumeCommand implements Runnable {
         @Mixin
         QosOptions qos;
 
+        @Option(names = "--hot-tier", description = "ecK+M only: small writes land on m+1 replicas (replica"
+                + " latency) and are frozen into the stripes in the background (docs/hot-tier.md).")
+        boolean hotTier;
+
         @Override
         public void run() {
             long sizeBytes = parseSize(size, "--size");
             long chunkSizeBytes = chunkSize == null ? 0 : parseSize(chunkSize, "--chunk-size");
             VolumeQos limits = qos.limits();
-            Volume volume = options.call(c -> c.createVolume(name, sizeBytes, policy, chunkSizeBytes, limits));
+            int features = hotTier ? Volume.FEATURE_HOT_TIER : 0;
+            Volume volume = options.call(c -> c.createVolume(name, sizeBytes, policy, chunkSizeBytes, limits,
+                    features));
             if (options.json) {
                 System.out.println(json(volume));
             } else {
                 System.out.println("created volume " + volume.name() + ": "
                         + Units.formatBytes(volume.sizeBytes()) + ", " + volume.policyName()
-                        + (volume.qos().limited() ? ", QoS " + QosOptions.summary(volume.qos()) : ""));
+                        + (volume.qos().limited() ? ", QoS " + QosOptions.summary(volume.qos()) : "")
+                        + (volume.hotTier() ? ", hot tier on" : ""));
+            }
+        }
+    }
+
+    @Command(name = "hot-tier", mixinStandardHelpOptions = true,
+            description = {"Turn an erasure-coded volume's hot tier on or off, live: gateways that have it"
+                    + " open follow within about 2 s.",
+                    "On: writes smaller than a stripe land on m+1 replicas and the freezer folds them into the"
+                    + " stripes later (docs/hot-tier.md). Off: every new write goes to the stripes; what is"
+                    + " hot is still read and frozen.",
+                    "Example: basalt volume hot-tier vm1 on"})
+    static final class HotTier implements Runnable {
+        @Mixin
+        MetaOptions options;
+
+        @Parameters(index = "0", paramLabel = "NAME")
+        String name;
+
+        @Parameters(index = "1", paramLabel = "on|off")
+        String state;
+
+        @Override
+        public void run() {
+            boolean on = switch (state) {
+                case "on" -> true;
+                case "off" -> false;
+                default -> throw new UserError("hot-tier " + name + " " + state + ": say on or off");
+            };
+            Volume volume = options.call(c -> c.setVolumeFeatures(name, on ? Volume.FEATURE_HOT_TIER : 0,
+                    on ? 0 : Volume.FEATURE_HOT_TIER));
+            if (options.json) {
+                System.out.println(json(volume));
+            } else {
+                System.out.println("volume " + volume.name() + " hot tier: " + (volume.hotTier() ? "on" : "off"));
             }
         }
     }

@@ -21,6 +21,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -44,17 +45,23 @@ final class EcPieces implements ChunkPieces {
     private final ChunkMap chunks;
     private final ChunkRetries retries;
     /**
-     * Sub-stripe writes go to the hot tier (docs/hot-tier.md); off by default. Read when a device
-     * opens, so a test can turn it on for the devices it opens.
+     * Whether sub-stripe writes go to the hot tier (docs/hot-tier.md): the volume's feature bit, read
+     * from the live volume record at each write so that {@code basalt volume hot-tier} takes effect
+     * within the refresh interval; -Dbasalt.client.hotTier=true turns it on for every EC volume this
+     * client opens (benchmarks). Turning it off only sends new writes to EC: the freezer still folds
+     * what is hot, and reads still merge it.
      */
-    private final boolean hotTier = Boolean.getBoolean("basalt.client.hotTier");
+    private final BooleanSupplier hotTier;
+    private static final boolean HOT_TIER_EVERYWHERE = Boolean.getBoolean("basalt.client.hotTier");
 
-    EcPieces(ClusterClient cluster, Policy policy, ByteBufAllocator alloc, ChunkMap chunks, ChunkRetries retries) {
+    EcPieces(ClusterClient cluster, Policy policy, ByteBufAllocator alloc, ChunkMap chunks, ChunkRetries retries,
+            BooleanSupplier volumeHotTier) {
         this.cluster = cluster;
         this.policy = policy;
         this.alloc = alloc;
         this.chunks = chunks;
         this.retries = retries;
+        this.hotTier = HOT_TIER_EVERYWHERE ? () -> true : volumeHotTier;
     }
 
     @Override
@@ -71,7 +78,7 @@ final class EcPieces implements ChunkPieces {
     public CompletableFuture<Void> write(Chunk chunk, long chunkOffset, ByteBuf data, int dataIndex,
             int lengthBytes, int[] crcs, int firstBlock) {
         long stripeBytes = (long) policy.dataCount() * BLOCK_SIZE_BYTES;
-        if (hotTier && chunkOffset / stripeBytes == (chunkOffset + lengthBytes - 1) / stripeBytes
+        if (hotTier.getAsBoolean() && chunkOffset / stripeBytes == (chunkOffset + lengthBytes - 1) / stripeBytes
                 && lengthBytes < stripeBytes) {
             return hotWrite(chunk, chunkOffset, data, dataIndex, lengthBytes, crcs, firstBlock);
         }

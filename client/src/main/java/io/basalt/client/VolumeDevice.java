@@ -105,7 +105,8 @@ public final class VolumeDevice implements BlockDevice {
         this.policy = Policy.parse(volume.policyName());
         this.live = new LiveVolume(cluster, volume, chunks);
         this.retries = new ChunkRetries(cluster, volume.name(), chunks, live, policy, () -> closed);
-        this.pieces = policy.erasureCoded() ? new EcPieces(cluster, policy, alloc, chunks, retries)
+        this.pieces = policy.erasureCoded() ? new EcPieces(cluster, policy, alloc, chunks, retries,
+                () -> live.volume().hotTier())
                 : new ReplicatedPieces(cluster, alloc, retries);
         this.presence = new BlockPresence(cluster, policy, (target, address, op, reply, error) ->
                 retries.checkReply(target, address, op, reply, error, List.of()));

@@ -7,7 +7,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Named points of the erasure-coding commit protocol where a test can make the chunk server die as
  * kill -9 would (Runtime.halt: no shutdown hooks, no WAL close). Enabled only by the system property
- * {@code basalt.test.crashAt} (comma-separated point names); without it {@link #hit} does nothing.
+ * {@code basalt.test.crashAt} (comma-separated point names, each optionally scoped to one chunk as
+ * {@code point@CHUNK_UID_HEX}, so that one test can arm a different point on each of several servers
+ * and trigger each through its own volume); without it {@link #hit} does nothing.
  *
  * <p>Points: {@code master.after-prepare} (every prepare durable, the master's own included: committed,
  * the client not answered), {@code master.after-decision} (answered and the master's own strips
@@ -23,9 +25,11 @@ public final class CrashPoints {
 
     private CrashPoints() {}
 
-    public static void hit(String point) {
-        if (ARMED.contains(point)) {
-            log.error("test crash point {} reached: halting (basalt.test.crashAt)", point);
+    /** Halts if {@code point} is armed for every chunk or for {@code chunkUid}. */
+    public static void hit(String point, long chunkUid) {
+        if (ARMED.contains(point) || ARMED.contains(point + "@" + Long.toHexString(chunkUid))) {
+            log.error("test crash point {} reached on chunk {}: halting (basalt.test.crashAt)", point,
+                    Long.toHexString(chunkUid));
             Runtime.getRuntime().halt(137);
         }
     }

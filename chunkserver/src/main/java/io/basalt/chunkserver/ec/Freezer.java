@@ -244,7 +244,7 @@ public final class Freezer implements AutoCloseable {
                 frozenBlocks.addAndGet(to - from);
                 from = to;
             }
-            crashPoint("freezer.after-commit");
+            crashPoint("freezer.after-commit", chunkUid);
             free(chunkUid, layout, known.chunkVersion(), stripe, seqMax);
             freedBlocks.addAndGet(blocks.size());
             if (writes != null) {
@@ -296,7 +296,7 @@ public final class Freezer implements AutoCloseable {
         int k = layout.k();
         long parityKeyOffset = (HotStore.PARITY_KEY_BASE + (long) stripe * k) * S;
         master.log(WalRecordFormat.TYPE_HOT_FREE, chunkUid, parityKeyOffset, k * S, freePayload(seqMax));
-        crashPoint("freezer.after-own-free");
+        crashPoint("freezer.after-own-free", chunkUid);
         List<CompletableFuture<DataClient.Reply>> sends = new ArrayList<>();
         List<String> addresses = new ArrayList<>();
         for (int col = 0; col < layout.width(); col++) {
@@ -324,8 +324,8 @@ public final class Freezer implements AutoCloseable {
      */
     volatile String stopAt = "";
 
-    private void crashPoint(String point) {
-        CrashPoints.hit(point);
+    private void crashPoint(String point, long chunkUid) {
+        CrashPoints.hit(point, chunkUid);
         if (point.equals(stopAt)) {
             throw new IllegalStateException("test stop at " + point);
         }

@@ -371,13 +371,13 @@ public final class StripeMaster implements AutoCloseable {
             // from here whatever happens to this master). The client is answered now.
             decided = true;
             phaseStart = phase("prepare", phaseStart);
-            CrashPoints.hit("master.after-prepare");
+            CrashPoints.hit("master.after-prepare", request.chunkUid);
             result.complete(null);
             // Phase two: our own strips first (the next request for these stripes reads V from them),
             // then the columns, without waiting for them.
             resolveOwn(request, txid, true);
             phase("commit_own", phaseStart);
-            CrashPoints.hit("master.after-decision");
+            CrashPoints.hit("master.after-decision", request.chunkUid);
             settle(request, prepared, txid, true);
         } finally {
             if (!decided) {

@@ -457,7 +457,7 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
         service.wal().submit(new WalEntry(WalRecordFormat.TYPE_EC_PREPARE, chunkUid, offsetBytes, lengthBytes,
                 frame.retainedSlice(dataAt, payloadBytes), (e, error) -> {
                     if (error == null) {
-                        CrashPoints.hit("column.after-prepare");
+                        CrashPoints.hit("column.after-prepare", chunkUid);
                     }
                     ctx.executor().execute(() -> replyDone(DataFrame.TYPE_PREPARE, requestId, chunkUid, lengthBytes,
                             error));
@@ -480,7 +480,7 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
             replyDone(DataFrame.TYPE_RESOLVE, requestId, chunkUid, lengthBytes, null); // settled already
             return;
         }
-        CrashPoints.hit("column.before-resolve");
+        CrashPoints.hit("column.before-resolve", chunkUid);
         // Applied in order but not logged (WalEntry.unlogged): a lost RESOLVE is settled again by the
         // master's next request, so it need not cost a sync of its own.
         service.wal().submit(new WalEntry(WalRecordFormat.TYPE_EC_RESOLVE, chunkUid, offsetBytes, lengthBytes,

@@ -25,8 +25,6 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.extension.RegisterExtension;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Erasure-coded volumes (ec4+2) with real processes: one meta member, six chunk servers on six host
@@ -770,61 +768,132 @@ class EcVolumeIT {
         assertThat(updated.stdout()).as(updated.describe() + logs()).doesNotContain("mismatch").doesNotContain("error");
     }
 
-    @ParameterizedTest
+    /** One crash point of {@link #fourChunkServersDyingAtTheFourStepsOfTheCommitLeaveEveryStripeConsistent}. */
+    private record CrashCase(String point, String volume, Path initial, long chunkUid, int target) {}
+
+    /**
+     * The four crash points of the two-phase commit in one round, each armed for its own volume's chunk
+     * ({@code point@uid}) on its own server, so that one restart arms them all: the two master points
+     * on the stripe masters (column K) of two volumes, the two column points on data columns of two
+     * others. Then two writes, each killing its server, those two restarted, the two other writes, and
+     * every volume read back and verified. At most two servers are ever down at once (ec4+2's limit).
+     */
+    @Test
     @Order(3)
-    @ValueSource(strings = {"master.after-prepare", "master.after-decision", "column.after-prepare",
-            "column.before-resolve"})
-    void aChunkServerDyingAtAStepOfTheCommitLeavesEveryStripeConsistent(String point) throws Exception {
-        // Every chunk server back and UP (earlier tests killed some).
+    void fourChunkServersDyingAtTheFourStepsOfTheCommitLeaveEveryStripeConsistent() throws Exception {
+        restartDeadServers();
+        cluster.awaitChunkServersUp(6);
+        List<String> points = List.of("master.after-prepare", "master.after-decision", "column.after-prepare",
+                "column.before-resolve");
+        java.util.Set<Integer> taken = new java.util.HashSet<>();
+        List<CrashCase> cases = new ArrayList<>();
+        for (String point : points) {
+            CrashCase chosen = null;
+            for (int attempt = 0; chosen == null; attempt++) {
+                // Placement decides which server is a chunk's master: a volume whose master is already
+                // some other case's target is replaced (rarely needed more than once).
+                assertThat(attempt).as("a volume whose %s column is on a server still free", point).isLessThan(8);
+                String volume = "crash-" + point.replace('.', '-') + (attempt == 0 ? "" : "-" + attempt);
+                createVolumeOnceAllUp(volume);
+                Path initial = randomFile(volume + "-initial.bin", 4 << 20, volume.hashCode());
+                Tools.Result first = blocks("write", cluster.uri(volume), "0", initial.toString());
+                assertThat(first.exitCode()).as(first.describe() + logs()).isZero();
+                Chunk chunk = chunk(volume, 0);
+                List<Integer> columns = point.startsWith("master") ? List.of(K) : List.of(0, 1, 2, 3);
+                for (int column : columns) {
+                    int server = serverOfColumn(chunk, column);
+                    if (chosen == null && !taken.contains(server)) {
+                        chosen = new CrashCase(point, volume, initial, chunk.uid(), server);
+                    }
+                }
+                if (chosen == null) {
+                    cluster.client().deleteVolume(volume);
+                }
+            }
+            taken.add(chosen.target());
+            cases.add(chosen);
+        }
+        List<java.util.concurrent.Callable<Void>> arm = new ArrayList<>();
+        for (CrashCase c : cases) {
+            arm.add(() -> {
+                restartServer(c.target(), List.of("-Dbasalt.test.crashAt=" + c.point() + "@"
+                        + Long.toHexString(c.chunkUid())));
+                return null;
+            });
+        }
+        inParallel(arm);
+        cluster.awaitChunkServersUp(6);
+        // A restart that takes longer than the UNHEALTHY threshold leaves its column OUTDATED (writes
+        // go on without it) until it has caught up: wait, so that each write below reaches it.
+        for (CrashCase c : cases) {
+            cluster.awaitHealed(c.volume(), -1, java.time.Duration.ofSeconds(90));
+        }
+        for (int pair = 0; pair < 2; pair++) {
+            for (CrashCase c : cases.subList(2 * pair, 2 * pair + 2)) {
+                // The write that hits the crash point: the gateway retries past the dead server.
+                Path update = randomFile(c.volume() + "-update.bin", 1 << 20, c.volume().hashCode() + 1);
+                Tools.Result write = blocks("write", cluster.uri(c.volume()), "0", update.toString());
+                assertThat(write.exitCode()).as(c.point() + ": " + write.describe()).isZero();
+                CsProcess crashed = cluster.servers.get(c.target());
+                if (!c.point().equals("column.before-resolve")) {
+                    assertThat(crashed.process.waitFor(30, TimeUnit.SECONDS))
+                            .as(c.point() + ": the crash point was reached" + logs()).isTrue();
+                } else {
+                    crashed.process.waitFor(10, TimeUnit.SECONDS); // reached once a commit arrives
+                }
+            }
+            restartDeadServers();
+        }
+        for (CrashCase c : cases) {
+            byte[] want = Files.readAllBytes(c.initial());
+            System.arraycopy(Files.readAllBytes(dir.resolve(c.volume() + "-update.bin")), 0, want, 0, 1 << 20);
+            Path expected = dir.resolve(c.volume() + "-expected.bin");
+            Files.write(expected, want);
+            Tools.Result read = blocks("read", cluster.uri(c.volume()), String.valueOf(4 << 20), expected.toString());
+            assertThat(read.stdout()).as(c.point() + ": " + read.describe()).doesNotContain("mismatch")
+                    .doesNotContain("error");
+            Tools.Result verified = verify(c.volume());
+            assertThat(verified.exitCode()).as(c.point() + ": " + verified.describe()).isZero();
+            assertThat(verified.stdout()).as(c.point() + ": " + verified.describe()).contains(" 0 mismatched");
+        }
+    }
+
+    /** Restarts, in parallel, every chunk server that is not running (plainly: no crash point armed). */
+    private static void restartDeadServers() throws Exception {
+        List<java.util.concurrent.Callable<Void>> restarts = new ArrayList<>();
         for (int i = 0; i < cluster.servers.size(); i++) {
+            int index = i;
             if (!cluster.servers.get(i).alive()) {
-                restartServer(i, List.of());
+                restarts.add(() -> {
+                    restartServer(index, List.of());
+                    return null;
+                });
             }
         }
-        cluster.awaitChunkServersUp(6);
-        String volume = "crash-" + point.replace('.', '-');
-        createVolumeOnceAllUp(volume);
-        Path initial = randomFile(volume + "-initial.bin", 4 << 20, point.hashCode());
-        Tools.Result first = blocks("write", cluster.uri(volume), "0", initial.toString());
-        assertThat(first.exitCode()).as(first.describe() + logs()).isZero();
-        Chunk chunk = chunk(volume, 0);
-        int column = point.startsWith("master") ? K : 1;
-        int target = serverOfColumn(chunk, column);
-        restartServer(target, List.of("-Dbasalt.test.crashAt=" + point));
-        // A restart that takes longer than the UNHEALTHY threshold leaves its column OUTDATED (writes
-        // go on without it) until it has caught up: wait, so that the write below reaches it.
-        cluster.awaitHealed(volume, -1, java.time.Duration.ofSeconds(90));
-        // The write that hits the crash point: the gateway retries past the dead server.
-        Path update = randomFile(volume + "-update.bin", 1 << 20, point.hashCode() + 1);
-        Tools.Result write = blocks("write", cluster.uri(volume), "0", update.toString());
-        assertThat(write.exitCode()).as(write.describe()).isZero();
-        CsProcess crashed = cluster.servers.get(target);
-        if (!point.equals("column.before-resolve")) {
-            assertThat(crashed.process.waitFor(30, TimeUnit.SECONDS)).as("the crash point was reached" + logs())
-                    .isTrue();
-        } else {
-            crashed.process.waitFor(10, TimeUnit.SECONDS); // reached once a commit arrives
+        inParallel(restarts);
+    }
+
+    /** Runs {@code tasks} at once (chunk server restarts: mostly JVM start-up) and rethrows a failure. */
+    private static void inParallel(List<java.util.concurrent.Callable<Void>> tasks) throws Exception {
+        try (var executor = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+            List<java.util.concurrent.Future<Void>> futures = new ArrayList<>();
+            for (var task : tasks) {
+                futures.add(executor.submit(task));
+            }
+            for (var future : futures) {
+                try {
+                    future.get();
+                } catch (java.util.concurrent.ExecutionException e) {
+                    throw e.getCause() instanceof Exception cause ? cause : e;
+                }
+            }
         }
-        restartServer(target, List.of());
-        byte[] want = Files.readAllBytes(initial);
-        System.arraycopy(Files.readAllBytes(update), 0, want, 0, 1 << 20);
-        Path expected = dir.resolve(volume + "-expected.bin");
-        Files.write(expected, want);
-        Tools.Result read = blocks("read", cluster.uri(volume), String.valueOf(4 << 20), expected.toString());
-        assertThat(read.stdout()).as(read.describe()).doesNotContain("mismatch").doesNotContain("error");
-        Tools.Result verified = verify(volume);
-        assertThat(verified.exitCode()).as(verified.describe()).isZero();
-        assertThat(verified.stdout()).as(verified.describe()).contains(" 0 mismatched");
     }
 
     @Test
     @Order(4)
     void aStripCorruptedOnDiskIsReadCorrectlyAndItsColumnReported() throws Exception {
-        for (int i = 0; i < cluster.servers.size(); i++) {
-            if (!cluster.servers.get(i).alive()) {
-                restartServer(i, List.of());
-            }
-        }
+        restartDeadServers();
         cluster.awaitChunkServersUp(6);
         createVolumeOnceAllUp("corrupt");
         Path data = randomFile("corrupt.bin", 1 << 20, 77);
@@ -854,56 +923,46 @@ class EcVolumeIT {
     }
 
     /**
-     * The hot tier (docs/hot-tier.md) through real chunk server processes: 4 KiB writes of an ec4+2
-     * volume from a device opened with -Dbasalt.client.hotTier=true land in the hot stores, read back
-     * byte for byte (data columns merge them over the stripes), and the stripes stay consistent.
+     * The hot tier (docs/hot-tier.md) as a user turns it on: {@code volume create --hot-tier} (refused,
+     * in one line, for a replicated volume), 4 KiB writes through the NBD gateway that land in the
+     * real chunk servers' hot stores, every block read back (data columns merge hot over the stripes),
+     * the stripes consistent, and {@code volume hot-tier NAME off} live.
      */
     @Test
     @Order(5)
     void hotTierWritesReadBackAndLeaveTheStripesConsistent() throws Exception {
-        for (int i = 0; i < cluster.servers.size(); i++) {
-            if (!cluster.servers.get(i).alive()) {
-                restartServer(i, List.of());
-            }
-        }
+        restartDeadServers();
         cluster.awaitChunkServersUp(6);
-        createVolumeOnceAllUp("hot");
+        Tools.Result refused = basaltCli("volume", "create", "hot-rep", "--size", "32M", "--policy", "rep3",
+                "--hot-tier");
+        assertThat(refused.exitCode()).as(refused.describe()).isNotZero();
+        assertThat(refused.stderr()).as(refused.describe()).contains("the hot tier is for erasure-coded volumes");
+        Tools.Result created = basaltCli("volume", "create", "hot", "--size", "32M", "--policy", "ec4+2",
+                "--chunk-size", "16M", "--hot-tier");
+        assertThat(created.exitCode()).as(created.describe()).isZero();
+        assertThat(created.stdout()).as(created.describe()).contains("hot tier on");
         int blocks = 32 << 20 >> 12;
-        byte[][] model = new byte[blocks][];
+        int[] pattern = new int[blocks];
         Random random = new Random(18);
-        System.setProperty("basalt.client.hotTier", "true");
-        try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
-                io.basalt.client.ClientConfig.defaults().withTls(io.basalt.cli.cs.ItTls.adminTls()), new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
-            io.basalt.client.VolumeDevice device = client.open("hot", "it-hot-writer").get(60, TimeUnit.SECONDS);
-            System.clearProperty("basalt.client.hotTier");
-            for (int n = 0; n < 100; n++) {
-                int block = random.nextInt(n < 50 ? 24 : blocks); // overwrites first, then spread
-                byte[] data = new byte[4096];
-                random.nextBytes(data);
-                io.netty.buffer.ByteBuf buffer = io.netty.buffer.Unpooled.wrappedBuffer(data);
-                try {
-                    device.write((long) block * 4096, buffer, false).get(60, TimeUnit.SECONDS);
-                } finally {
-                    buffer.release();
-                }
-                model[block] = data;
-            }
-            for (int block = 0; block < blocks; block++) {
-                if (model[block] == null) {
-                    continue;
-                }
-                io.netty.buffer.ByteBuf out = io.netty.buffer.Unpooled.buffer(4096);
-                try {
-                    device.read((long) block * 4096, 4096, out).get(60, TimeUnit.SECONDS);
-                    assertThat(io.netty.buffer.ByteBufUtil.getBytes(out)).as("block %d", block).isEqualTo(model[block]);
-                } finally {
-                    out.release();
-                }
-            }
-            device.close();
-        } finally {
-            System.clearProperty("basalt.client.hotTier");
+        List<String> writes = new ArrayList<>(List.of("qemu-io", "-f", "raw"));
+        for (int n = 0; n < 100; n++) {
+            int block = random.nextInt(n < 50 ? 24 : blocks); // overwrites first, then spread
+            pattern[block] = 1 + n;
+            writes.addAll(List.of("-c", "write -P " + pattern[block] + " " + ((long) block << 12) + " 4k"));
         }
+        writes.add(cluster.uri("hot"));
+        Tools.runOk(Duration.ofSeconds(120), Map.of(), writes);
+        List<String> reads = new ArrayList<>(List.of("qemu-io", "-f", "raw"));
+        for (int block = 0; block < blocks; block++) {
+            if (pattern[block] != 0) {
+                reads.addAll(List.of("-c", "read -P " + pattern[block] + " " + ((long) block << 12) + " 4k"));
+            }
+        }
+        reads.add(cluster.uri("hot"));
+        Tools.Result read = Tools.run(Duration.ofSeconds(120), null, Map.of(), reads);
+        assertThat(read.exitCode()).as(read.describe()).isZero();
+        assertThat(read.stdout() + read.stderr()).as(read.describe()).doesNotContain("verification failed")
+                .doesNotContain("error");
         long hotBytes = 0;
         for (int i = 1; i <= cluster.servers.size(); i++) {
             Path hotData = dir.resolve("cluster").resolve("cs" + i).resolve("hot").resolve("hot.data");
@@ -913,5 +972,9 @@ class EcVolumeIT {
         Tools.Result verified = verify("hot");
         assertThat(verified.exitCode()).as(verified.describe()).isZero();
         assertThat(verified.stdout()).as(verified.describe()).contains(" 0 mismatched");
+        Tools.Result off = basaltCli("volume", "hot-tier", "hot", "off");
+        assertThat(off.stdout()).as(off.describe()).contains("volume hot hot tier: off");
+        Tools.Result info = basaltCli("volume", "info", "hot");
+        assertThat(info.stdout()).as(info.describe()).contains("off (every write to the stripes");
     }
 }

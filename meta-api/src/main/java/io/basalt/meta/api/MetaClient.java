@@ -378,6 +378,17 @@ public final class MetaClient implements AutoCloseable {
                 chunkSizeBytes, qos)));
     }
 
+    public Volume createVolume(String name, long sizeBytes, String policy, long chunkSizeBytes,
+                               VolumeQos qos, int features) {
+        return Volume.decode(call(new MetaRequest.CreateVolume(name, sizeBytes, policy,
+                chunkSizeBytes, qos, features)));
+    }
+
+    /** Sets, then clears, feature bits of a volume; returns the volume as it now is. */
+    public Volume setVolumeFeatures(String name, int set, int clear) {
+        return Volume.decode(call(new MetaRequest.SetVolumeFeatures(name, set, clear)));
+    }
+
     /**
      * Merges {@code change} into the volume's QoS limits ({@link VolumeQos#merge}) and returns the
      * volume as it now is.

@@ -30,7 +30,7 @@ public sealed interface MetaRequest
         MetaRequest.Status, MetaRequest.ListCsChunkVersions, MetaRequest.ListChunks,
         MetaRequest.GetClusterId, MetaRequest.RecoverChunklets, MetaRequest.RecoveryDone,
         MetaRequest.DrainCs, MetaRequest.RemoveCs, MetaRequest.CollectTombstones, MetaRequest.ListRecoveryTasks,
-        MetaRequest.GetChunkMap, MetaRequest.RecoveryStatus, MetaRequest.SetVolumeQos,
+        MetaRequest.GetChunkMap, MetaRequest.RecoveryStatus, MetaRequest.SetVolumeQos, MetaRequest.SetVolumeFeatures,
         MetaRequest.CreateSnapshot, MetaRequest.DeleteSnapshot, MetaRequest.RollbackVolume,
         MetaRequest.CloneVolume, MetaRequest.ListSnapshots, MetaRequest.GetLayer, MetaRequest.ListLayers, MetaRequest.DetachParent,
         MetaRequest.SetFlatten, MetaRequest.GetFlatten,
@@ -80,8 +80,9 @@ public sealed interface MetaRequest
                     in.i64(), in.string());
             case SET_CS_STATUS -> new SetCsStatus(in.i32(), in.u8(), in.u8());
             case CREATE_VOLUME -> new CreateVolume(in.string(), in.i64(), in.string(), in.i64(),
-                    // A client of an older build sends no QoS tail: the volume has no limits.
-                    in.remaining() == 0 ? VolumeQos.NONE : VolumeQos.decode(in));
+                    // A client of an older build sends no QoS tail (no limits), or no features.
+                    in.remaining() == 0 ? VolumeQos.NONE : VolumeQos.decode(in),
+                    in.remaining() == 0 ? 0 : in.u8());
             case RESIZE_VOLUME -> new ResizeVolume(in.string(), in.i64(), in.bool());
             case DELETE_VOLUME -> new DeleteVolume(in.string(), in.bool());
             case ALLOCATE_CHUNK -> new AllocateChunk(in.i64(), in.i64());
@@ -96,6 +97,7 @@ public sealed interface MetaRequest
             case REMOVE_CS -> new RemoveCs(in.i32());
             case COLLECT_TOMBSTONES -> CollectTombstones.decodeBody(in);
             case SET_VOLUME_QOS -> new SetVolumeQos(in.string(), VolumeQos.decode(in));
+            case SET_VOLUME_FEATURES -> new SetVolumeFeatures(in.string(), in.u8(), in.u8());
             case CREATE_SNAPSHOT -> new CreateSnapshot(in.string(), in.string());
             case DELETE_SNAPSHOT -> new DeleteSnapshot(in.string(), in.string());
             case ROLLBACK_VOLUME -> new RollbackVolume(in.string(), in.string());
@@ -154,13 +156,19 @@ public sealed interface MetaRequest
 
     /**
      * {@code chunkSizeBytes} 0 means the cluster default. {@code qos} is the new volume's limits
-     * (stored as given; {@link VolumeQos#NONE} for none); it is the last field of the body, so a
-     * meta of an older build refuses a create that carries it rather than drop the limits.
+     * (stored as given; {@link VolumeQos#NONE} for none) and {@code features} its feature bits
+     * ({@link io.basalt.meta.model.Volume#FEATURE_HOT_TIER}); they are the last fields of the body,
+     * so a meta of an older build refuses a create that carries them rather than drop them. A create
+     * without features sends no features byte (an older meta still takes it).
      */
     record CreateVolume(String name, long sizeBytes, String policy, long chunkSizeBytes,
-                        VolumeQos qos) implements MetaRequest {
+                        VolumeQos qos, int features) implements MetaRequest {
         public CreateVolume {
             java.util.Objects.requireNonNull(qos, "qos");
+        }
+
+        public CreateVolume(String name, long sizeBytes, String policy, long chunkSizeBytes, VolumeQos qos) {
+            this(name, sizeBytes, policy, chunkSizeBytes, qos, 0);
         }
 
         public CreateVolume(String name, long sizeBytes, String policy, long chunkSizeBytes) {
@@ -171,6 +179,21 @@ public sealed interface MetaRequest
         public void encodeBody(WireWriter out) {
             out.string(name).i64(sizeBytes).string(policy).i64(chunkSizeBytes);
             qos.encode(out);
+            if (features != 0) {
+                out.u8(features);
+            }
+        }
+    }
+
+    /**
+     * Sets and clears feature bits of a volume ({@code set} first, then {@code clear}; a bit in both
+     * ends cleared), merged in apply so that it never undoes another change. Open clients see it
+     * within their volume refresh interval, like QoS.
+     */
+    record SetVolumeFeatures(String name, int set, int clear) implements MetaRequest {
+        public MetaOp op() { return MetaOp.SET_VOLUME_FEATURES; }
+        public void encodeBody(WireWriter out) {
+            out.string(name).u8(set).u8(clear);
         }
     }
 

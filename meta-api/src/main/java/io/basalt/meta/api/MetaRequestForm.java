@@ -38,6 +38,14 @@ public final class MetaRequestForm {
 
     private MetaRequestForm() {}
 
+    /** Feature bits this build knows ({@link io.basalt.meta.model.Volume#FEATURES_KNOWN}). */
+    static String checkFeatures(int features) {
+        return (features & ~io.basalt.meta.model.Volume.FEATURES_KNOWN) != 0
+                ? "volume feature bits " + Integer.toBinaryString(features) + " (known: "
+                        + Integer.toBinaryString(io.basalt.meta.model.Volume.FEATURES_KNOWN) + ")"
+                : null;
+    }
+
     /** Form checks that need no state, run before a request may enter the log; null if fine. */
     public static String checkForm(MetaRequest request) {
         return switch (request) {
@@ -52,9 +60,11 @@ public final class MetaRequestForm {
             case MetaRequest.CreateVolume r -> firstNonNull(checkName(r.name()),
                     checkSize(r.sizeBytes()), checkPolicy(r.policy()),
                     r.chunkSizeBytes() == 0 ? null : checkChunkSize(r.chunkSizeBytes(), r.policy()),
-                    r.qos().check(false));
+                    r.qos().check(false), checkFeatures(r.features()));
             case MetaRequest.SetVolumeQos r -> firstNonNull(checkName(r.name()),
                     r.change().check(true));
+            case MetaRequest.SetVolumeFeatures r -> firstNonNull(checkName(r.name()),
+                    checkFeatures(r.set()), checkFeatures(r.clear()));
             case MetaRequest.ResizeVolume r -> firstNonNull(checkName(r.name()),
                     checkSize(r.sizeBytes()));
             case MetaRequest.DeleteVolume r -> checkName(r.name());

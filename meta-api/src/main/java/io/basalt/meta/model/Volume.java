@@ -14,25 +14,45 @@ import io.basalt.meta.api.WireWriter;
  * carries its tail. Format 3 (snapshots, docs/snapshots.md) appends {@code i64 parentId} (the
  * layer below this one: a snapshot layer's volume id, 0 for none) and {@code u8 kind}
  * ({@link #KIND_VOLUME}, {@link #KIND_SNAPSHOT}); formats 1 and 2 read as a plain volume without
- * a parent. A later format appends after the kind and raises the byte.
+ * a parent. Format 4 (the hot tier, docs/hot-tier.md) appends {@code u8 features}, a bit set
+ * ({@link #FEATURE_HOT_TIER}); formats 1 to 3 read as none. A later format appends after it and
+ * raises the byte.
  */
 public record Volume(long id, String name, long sizeBytes, int blockSizeBytes, String policyName,
                      long chunkSizeBytes, long chunkCount, long createdMillis, VolumeQos qos,
-                     long parentId, int kind) {
+                     long parentId, int kind, int features) {
 
     public static final int BLOCK_SIZE_BYTES = 4096;
     /** The record format this build writes. */
-    public static final int RECORD_FORMAT = 3;
+    public static final int RECORD_FORMAT = 4;
     /** A writable volume (its own top layer; clones too). */
     public static final int KIND_VOLUME = 0;
     /** A read-only snapshot layer, named {@code volume@snapshot}. */
     public static final int KIND_SNAPSHOT = 1;
+    /**
+     * Feature bit: an erasure-coded volume's sub-stripe writes go to the replicated hot tier and the
+     * freezer folds them into stripes later (docs/hot-tier.md); meaningless for replicated volumes.
+     */
+    public static final int FEATURE_HOT_TIER = 1;
+    /** Every feature bit this build knows; a record with another is refused (upgrade). */
+    public static final int FEATURES_KNOWN = FEATURE_HOT_TIER;
 
     public Volume {
         java.util.Objects.requireNonNull(qos, "qos");
         if (kind != KIND_VOLUME && kind != KIND_SNAPSHOT) {
             throw new IllegalArgumentException("volume kind " + kind);
         }
+        if ((features & ~FEATURES_KNOWN) != 0) {
+            throw new IllegalArgumentException("volume features " + features);
+        }
+    }
+
+    /** A volume (or layer) without feature bits. */
+    public Volume(long id, String name, long sizeBytes, int blockSizeBytes, String policyName,
+                  long chunkSizeBytes, long chunkCount, long createdMillis, VolumeQos qos,
+                  long parentId, int kind) {
+        this(id, name, sizeBytes, blockSizeBytes, policyName, chunkSizeBytes, chunkCount,
+                createdMillis, qos, parentId, kind, 0);
     }
 
     /** A volume without a parent layer. */
@@ -60,22 +80,32 @@ public record Volume(long id, String name, long sizeBytes, int blockSizeBytes, S
 
     public Volume withSize(long newSizeBytes) {
         return new Volume(id, name, newSizeBytes, blockSizeBytes, policyName, chunkSizeBytes,
-                chunkCount, createdMillis, qos, parentId, kind);
+                chunkCount, createdMillis, qos, parentId, kind, features);
     }
 
     public Volume withChunkCount(long newChunkCount) {
         return new Volume(id, name, sizeBytes, blockSizeBytes, policyName, chunkSizeBytes,
-                newChunkCount, createdMillis, qos, parentId, kind);
+                newChunkCount, createdMillis, qos, parentId, kind, features);
     }
 
     public Volume withQos(VolumeQos newQos) {
         return new Volume(id, name, sizeBytes, blockSizeBytes, policyName, chunkSizeBytes,
-                chunkCount, createdMillis, newQos, parentId, kind);
+                chunkCount, createdMillis, newQos, parentId, kind, features);
     }
 
     public Volume withParent(long newParentId) {
         return new Volume(id, name, sizeBytes, blockSizeBytes, policyName, chunkSizeBytes,
-                chunkCount, createdMillis, qos, newParentId, kind);
+                chunkCount, createdMillis, qos, newParentId, kind, features);
+    }
+
+    public Volume withFeatures(int newFeatures) {
+        return new Volume(id, name, sizeBytes, blockSizeBytes, policyName, chunkSizeBytes,
+                chunkCount, createdMillis, qos, parentId, kind, newFeatures);
+    }
+
+    /** Whether sub-stripe writes of this (erasure-coded) volume go to the hot tier. */
+    public boolean hotTier() {
+        return (features & FEATURE_HOT_TIER) != 0;
     }
 
     public boolean isSnapshot() {
@@ -92,7 +122,7 @@ public record Volume(long id, String name, long sizeBytes, int blockSizeBytes, S
         out.i64(id).string(name).i64(sizeBytes).i32(blockSizeBytes).string(policyName)
                 .i64(chunkSizeBytes).i64(chunkCount).i64(createdMillis).u8(RECORD_FORMAT);
         qos.encode(out);
-        out.i64(parentId).u8(kind);
+        out.i64(parentId).u8(kind).u8(features);
     }
 
     public static Volume decode(WireReader in) {
@@ -107,9 +137,10 @@ public record Volume(long id, String name, long sizeBytes, int blockSizeBytes, S
         VolumeQos qos = VolumeQos.NONE;
         long parentId = 0;
         int kind = KIND_VOLUME;
+        int features = 0;
         if (in.remaining() > 0) {
             int recordFormat = in.u8();
-            if (recordFormat != 2 && recordFormat != RECORD_FORMAT) {
+            if (recordFormat < 2 || recordFormat > RECORD_FORMAT) {
                 throw new MalformedMessageException("volume \"" + name + "\" record format "
                         + recordFormat + " (this build knows 1 to " + RECORD_FORMAT
                         + "); upgrade this program");
@@ -123,8 +154,16 @@ public record Volume(long id, String name, long sizeBytes, int blockSizeBytes, S
                             + parentId + ", kind " + kind + " (kinds 0 and 1 are known)");
                 }
             }
+            if (recordFormat >= 4) {
+                features = in.u8();
+                if ((features & ~FEATURES_KNOWN) != 0) {
+                    throw new MalformedMessageException("volume \"" + name + "\": feature bits "
+                            + Integer.toBinaryString(features) + " (this build knows "
+                            + Integer.toBinaryString(FEATURES_KNOWN) + "); upgrade this program");
+                }
+            }
         }
         return new Volume(id, name, sizeBytes, blockSizeBytes, policyName, chunkSizeBytes,
-                chunkCount, createdMillis, qos, parentId, kind);
+                chunkCount, createdMillis, qos, parentId, kind, features);
     }
 }

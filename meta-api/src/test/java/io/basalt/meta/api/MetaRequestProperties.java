@@ -72,6 +72,10 @@ class MetaRequestProperties {
                 Combinators.combine(text, longs, text, longs, qos())
                         .as(MetaRequest.CreateVolume::new),
                 Combinators.combine(text, qos()).as(MetaRequest.SetVolumeQos::new),
+                Combinators.combine(text, longs, text, longs, qos(), Arbitraries.integers().between(0, 255))
+                        .as(MetaRequest.CreateVolume::new),
+                Combinators.combine(text, Arbitraries.integers().between(0, 255),
+                        Arbitraries.integers().between(0, 255)).as(MetaRequest.SetVolumeFeatures::new),
                 Combinators.combine(text, text).as(MetaRequest.CreateSnapshot::new),
                 Combinators.combine(text, text).as(MetaRequest.DeleteSnapshot::new),
                 Combinators.combine(text, text).as(MetaRequest.RollbackVolume::new),

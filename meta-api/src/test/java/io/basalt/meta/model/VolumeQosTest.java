@@ -30,7 +30,8 @@ class VolumeQosTest {
     void volumesRoundTripAloneAndInLists(@ForAll("validLimits") VolumeQos qos,
                                          @ForAll("validLimits") VolumeQos other) {
         Volume first = new Volume(1, "vm1", 1L << 30, 4096, "rep3", 64L << 20, 2, 7, qos);
-        Volume second = new Volume(2, "vm2", 1L << 20, 4096, "ec4+2", 64L << 20, 0, 8, other);
+        Volume second = new Volume(2, "vm2", 1L << 20, 4096, "ec4+2", 64L << 20, 0, 8, other)
+                .withFeatures(Volume.FEATURE_HOT_TIER);
         WireWriter out = new WireWriter();
         first.encode(out);
         second.encode(out);
@@ -52,12 +53,30 @@ class VolumeQosTest {
     }
 
     @Example
+    void aFormatThreeRecordReadsWithoutFeaturesAndUnknownFeatureBitsAreRefused() {
+        WireWriter v3 = new WireWriter().i64(3).string("snap").i64(1L << 30).i32(4096).string("ec4+2")
+                .i64(64L << 20).i64(0).i64(99).u8(3);
+        VolumeQos.NONE.encode(v3);
+        v3.i64(0).u8(Volume.KIND_VOLUME);
+        Volume volume = Volume.decode(new WireReader(v3.toByteArray()));
+        assertThat(volume.features()).isZero();
+        assertThat(volume.hotTier()).isFalse();
+        WireWriter v4 = new WireWriter();
+        volume.withFeatures(Volume.FEATURE_HOT_TIER).encode(v4);
+        byte[] bytes = v4.toByteArray();
+        bytes[bytes.length - 1] = (byte) 0x81; // a feature bit of a later build
+        assertThatThrownBy(() -> Volume.decode(new WireReader(bytes)))
+                .isInstanceOf(MalformedMessageException.class)
+                .hasMessageContaining("feature bits 10000001").hasMessageContaining("upgrade this program");
+    }
+
+    @Example
     void anUnknownRecordFormatIsRefusedClearly() {
         byte[] v9 = new WireWriter().i64(3).string("new").i64(1L << 30).i32(4096).string("rep3")
                 .i64(64L << 20).i64(0).i64(99).u8(9).toByteArray();
         assertThatThrownBy(() -> Volume.decode(new WireReader(v9)))
                 .isInstanceOf(MalformedMessageException.class)
-                .hasMessage("volume \"new\" record format 9 (this build knows 1 to 3); upgrade this"
+                .hasMessage("volume \"new\" record format 9 (this build knows 1 to 4); upgrade this"
                         + " program");
     }
 

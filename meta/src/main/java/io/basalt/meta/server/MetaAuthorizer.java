@@ -57,6 +57,7 @@ public final class MetaAuthorizer implements ServerInterceptor {
     private static final Set<MetaOp> ADMIN_OPS = EnumSet.of(MetaOp.SET_CS_STATUS, MetaOp.CREATE_VOLUME,
             MetaOp.RESIZE_VOLUME, MetaOp.DELETE_VOLUME, MetaOp.NEW_LEADER_EPOCH,
             MetaOp.RECOVER_CHUNKLETS, MetaOp.DRAIN_CS, MetaOp.REMOVE_CS, MetaOp.SET_VOLUME_QOS,
+            MetaOp.SET_VOLUME_FEATURES,
             MetaOp.COLLECT_TOMBSTONES, MetaOp.CREATE_SNAPSHOT, MetaOp.DELETE_SNAPSHOT, MetaOp.ROLLBACK_VOLUME,
             MetaOp.CLONE_VOLUME, MetaOp.CREATE_S3_USER, MetaOp.DELETE_S3_USER);
     /** What only a chunk server says about itself (and meta or an admin on its behalf). */

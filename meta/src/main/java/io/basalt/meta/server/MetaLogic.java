@@ -73,6 +73,7 @@ public final class MetaLogic {
             case MetaRequest.CreateVolume r -> createVolume(r, context, tx);
             case MetaRequest.ResizeVolume r -> resizeVolume(r, tx);
             case MetaRequest.SetVolumeQos r -> setVolumeQos(r, tx);
+            case MetaRequest.SetVolumeFeatures r -> setVolumeFeatures(r, tx);
             case MetaRequest.DeleteVolume r -> deleteVolume(r, context, tx);
             case MetaRequest.AllocateChunk r -> allocateChunk(r, tx);
             case MetaRequest.ReportFailure r -> RecoveryLogic.reportFailure(r, tx);
@@ -243,6 +244,10 @@ public final class MetaLogic {
                     + r.name());
         }
         Policy policy = Policy.parse(r.policy());
+        String featureError = featureError(r.name(), policy, r.features());
+        if (featureError != null) {
+            return MetaReply.error(MetaError.INVALID, featureError);
+        }
         long chunkSizeBytes = r.chunkSizeBytes() != 0 ? r.chunkSizeBytes()
                 : defaultChunkSize(context.defaultChunkSizeBytes(), policy);
         String chunkError = MetaRequestForm.checkChunkSize(chunkSizeBytes, policy.name());
@@ -255,11 +260,39 @@ public final class MetaLogic {
         }
         Volume volume = insertVolume(tx, r.name(), r.sizeBytes(), policy, chunkSizeBytes,
                 context.timeMillis());
-        if (!r.qos().equals(VolumeQos.NONE)) {
-            volume = volume.withQos(r.qos());
+        if (!r.qos().equals(VolumeQos.NONE) || r.features() != 0) {
+            volume = volume.withQos(r.qos()).withFeatures(r.features());
             putVolume(tx, volume);
         }
         return encode(volume::encode);
+    }
+
+    /** Why a volume of {@code policy} cannot have {@code features}, or null. */
+    private static String featureError(String name, Policy policy, int features) {
+        if ((features & Volume.FEATURE_HOT_TIER) != 0 && !policy.erasureCoded()) {
+            return "volume \"" + name + "\" is " + policy.name() + ": the hot tier is for erasure-coded"
+                    + " volumes (replicated writes are already at replica speed)";
+        }
+        return null;
+    }
+
+    private static byte[] setVolumeFeatures(MetaRequest.SetVolumeFeatures r, Tx tx) {
+        Volume volume = getVolumeByName(tx, r.name());
+        if (volume == null) {
+            return notFound(r.name());
+        }
+        if (volume.isSnapshot()) {
+            return MetaReply.error(MetaError.INVALID, "\"" + r.name() + "\" is a snapshot: it takes no"
+                    + " writes, so it has no write features");
+        }
+        int features = (volume.features() | r.set()) & ~r.clear();
+        String featureError = featureError(r.name(), Policy.parse(volume.policyName()), features);
+        if (featureError != null) {
+            return MetaReply.error(MetaError.INVALID, featureError);
+        }
+        Volume changed = volume.withFeatures(features);
+        putVolume(tx, changed);
+        return encode(changed::encode);
     }
 
     /**

@@ -147,6 +147,33 @@ class MetaLogicTest {
     }
 
     @Test
+    void theHotTierIsSetAtCreateOrLiveOnlyForErasureCodedVolumes() {
+        registerHosts(6);
+        Volume created = Volume.decode(meta.ok(new MetaRequest.CreateVolume("ec1", 1L << 30, "ec4+2", 0,
+                VolumeQos.NONE, Volume.FEATURE_HOT_TIER)));
+        assertThat(created.hotTier()).isTrue();
+        Volume off = Volume.decode(meta.ok(new MetaRequest.SetVolumeFeatures("ec1", 0, Volume.FEATURE_HOT_TIER)));
+        assertThat(off.hotTier()).isFalse();
+        assertThat(off.withFeatures(Volume.FEATURE_HOT_TIER)).isEqualTo(created);
+        assertThat(Volume.decode(meta.ok(new MetaRequest.SetVolumeFeatures("ec1", Volume.FEATURE_HOT_TIER, 0)))
+                .hotTier()).isTrue();
+        // A snapshot of it keeps the volume's bit (the top layer's record), and takes none itself.
+        meta.ok(new MetaRequest.CreateSnapshot("ec1", "s1"));
+        assertThat(Volume.decode(meta.read(new MetaRequest.GetVolume("ec1")).bodyOrThrow()).hotTier()).isTrue();
+        assertRefusedUnchanged(new MetaRequest.SetVolumeFeatures("ec1@s1", Volume.FEATURE_HOT_TIER, 0),
+                MetaError.INVALID, "invalid volume name \"ec1@s1\"");
+        meta.create("r1", 1L << 30, "rep3");
+        assertRefusedUnchanged(new MetaRequest.SetVolumeFeatures("r1", Volume.FEATURE_HOT_TIER, 0),
+                MetaError.INVALID, "the hot tier is for erasure-coded volumes");
+        assertRefusedUnchanged(new MetaRequest.CreateVolume("r2", 1L << 30, "rep3", 0, VolumeQos.NONE,
+                Volume.FEATURE_HOT_TIER), MetaError.INVALID, "the hot tier is for erasure-coded volumes");
+        assertRefusedUnchanged(new MetaRequest.SetVolumeFeatures("nope", 0, Volume.FEATURE_HOT_TIER),
+                MetaError.NOT_FOUND, "volume \"nope\" not found");
+        assertRefusedUnchanged(new MetaRequest.SetVolumeFeatures("ec1", 0x80, 0), MetaError.INVALID,
+                "volume feature bits 10000000");
+    }
+
+    @Test
     void everyEntryAdvancesLastAppliedEvenWhenRefused() {
         meta.apply(new MetaRequest.DeleteVolume("nope"));
         byte[] lastApplied = meta.dump().get(MetaStore.Table.META).stream()
