@@ -56,10 +56,18 @@ public final class CsProcess implements AutoCloseable {
             throw new IllegalStateException("basalt.cli.jar / basalt.cli.lib not set: run through failsafe (mvn verify)");
         }
         List<String> command = new ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.addAll(Arrays.asList(System.getProperty("basalt.jvm.flags", "").trim().split("\\s+")));
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        command.add(java);
+        List<String> jvmFlags = new java.util.ArrayList<>(Arrays.stream(System.getProperty("basalt.jvm.flags", "")
+                .trim().split("\\s+")).filter(s -> !s.isBlank()).toList());
+        // The GC and heap of every other JVM of the tests (MetaCluster.javaCommand) and of the
+        // launcher's daemons: one AOT cache serves them all (ItAot).
+        jvmFlags.addAll(List.of("-XX:+UseZGC", "-Xmx256m"));
+        command.addAll(jvmFlags);
         command.addAll(jvmOptions);
-        command.addAll(List.of("-Xmx256m", "-cp", jar + ":" + lib + "/*", "io.basalt.cli.ChunkServerRunCommand",
+        String classPath = jar + ":" + lib + "/*";
+        command.addAll(ItAot.options(java, jvmFlags, classPath));
+        command.addAll(List.of("-cp", classPath, "io.basalt.cli.ChunkServerRunCommand",
                 "--data", dataDir.toString(), "--meta", metaPeers, "--port", String.valueOf(port), "--metrics-port", "0",
                 "--host", hostLabel));
         // TLS on, as in basalt up, unless the test asks for plain TCP.

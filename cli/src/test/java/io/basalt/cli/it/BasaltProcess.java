@@ -162,18 +162,24 @@ final class BasaltProcess implements AutoCloseable {
         if (isBasalt()) {
             String jar = requiredProperty("basalt.cli.jar");
             String lib = requiredProperty("basalt.cli.lib");
-            command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+            command.add(java);
+            List<String> jvmFlags = new ArrayList<>();
             for (String flag : System.getProperty("basalt.jvm.flags", "").trim().split("\\s+")) {
                 if (!flag.isEmpty()) {
-                    command.add(flag);
+                    jvmFlags.add(flag);
                 }
             }
+            command.addAll(jvmFlags);
             // -Dbasalt.nbd.fileIo=threads on the test run: every test covers the I/O-thread path.
             String fileIo = System.getProperty("basalt.nbd.fileIo");
             if (fileIo != null && !fileIo.isBlank()) {
                 command.add("-Dbasalt.nbd.fileIo=" + fileIo);
             }
             command.addAll(options.jvmFlags());
+            jvmFlags.addAll(options.jvmFlags());
+            command.addAll(io.basalt.cli.cs.ItAot.options(java, jvmFlags, jar + File.pathSeparator + lib
+                    + File.separator + "*"));
             command.addAll(List.of("-cp", jar + File.pathSeparator + lib + File.separator + "*",
                     "io.basalt.cli.Main", "nbd", "serve", "--file", options.file().toString()));
             if (options.size() != null) {

@@ -923,6 +923,66 @@ class EcVolumeIT {
     }
 
     /**
+     * The freezer's two crash points (docs/hot-tier.md, "Freezer") with real processes: the stripe
+     * master of chunk 0 of volume "hot" dies after a freeze's EC writes committed and before any hot
+     * copy was freed, the master of chunk 1 after freeing its own copies and before the other
+     * replicas' (one restart round arms both when the masters differ; else two rounds on one server).
+     * Each is armed for its chunk, freezes after 0.5 s, and gets new hot writes to freeze; then every
+     * block of the volume reads back its last write. {@code pattern}: each written block's qemu-io
+     * pattern, updated here.
+     */
+    private void freezerKilledAtItsTwoCrashPointsLosesNoWrite(int[] pattern) throws Exception {
+        List<String> points = List.of("freezer.after-commit", "freezer.after-own-free");
+        List<Chunk> chunks = List.of(chunk("hot", 0), chunk("hot", 1));
+        List<Integer> masters = List.of(serverOfColumn(chunks.get(0), K), serverOfColumn(chunks.get(1), K));
+        List<List<Integer>> rounds = masters.get(0).equals(masters.get(1)) ? List.of(List.of(0), List.of(1))
+                : List.of(List.of(0, 1));
+        int blocksPerChunk = (16 << 20) >> 12;
+        int next = 1000;
+        for (List<Integer> round : rounds) {
+            List<java.util.concurrent.Callable<Void>> arm = new ArrayList<>();
+            for (int c : round) {
+                String flag = "-Dbasalt.test.crashAt=" + points.get(c) + "@" + Long.toHexString(chunks.get(c).uid());
+                arm.add(() -> {
+                    restartServer(masters.get(c), List.of(flag, "-Dbasalt.cs.freezeAgeMillis=500"));
+                    return null;
+                });
+            }
+            inParallel(arm);
+            cluster.awaitHealed("hot", -1, Duration.ofSeconds(90)); // each is the stripe master again
+            // Hot writes to the chunks of this round (the restarted master learns their layout from
+            // them); the freezer folds them after 0.5 s and its server halts at the point.
+            List<String> writes = new ArrayList<>(List.of("qemu-io", "-f", "raw"));
+            for (int c : round) {
+                for (int i = 0; i < 8; i++) {
+                    int block = c * blocksPerChunk + 3 * i;
+                    pattern[block] = 1 + (next++ % 250);
+                    writes.addAll(List.of("-c", "write -P " + pattern[block] + " " + ((long) block << 12) + " 4k"));
+                }
+            }
+            writes.add(cluster.uri("hot"));
+            Tools.runOk(Duration.ofSeconds(120), Map.of(), writes);
+            for (int c : round) {
+                assertThat(cluster.servers.get(masters.get(c)).process.waitFor(30, TimeUnit.SECONDS))
+                        .as("the freezer reached " + points.get(c) + logs()).isTrue();
+            }
+            restartDeadServers();
+        }
+        cluster.awaitHealed("hot", -1, Duration.ofSeconds(90));
+        List<String> reads = new ArrayList<>(List.of("qemu-io", "-f", "raw"));
+        for (int block = 0; block < pattern.length; block++) {
+            if (pattern[block] != 0) {
+                reads.addAll(List.of("-c", "read -P " + pattern[block] + " " + ((long) block << 12) + " 4k"));
+            }
+        }
+        reads.add(cluster.uri("hot"));
+        Tools.Result read = Tools.run(Duration.ofSeconds(120), null, Map.of(), reads);
+        assertThat(read.exitCode()).as(read.describe()).isZero();
+        assertThat(read.stdout() + read.stderr()).as("after the freezer crashes: " + read.describe())
+                .doesNotContain("verification failed").doesNotContain("error");
+    }
+
+    /**
      * The hot tier (docs/hot-tier.md) as a user turns it on: {@code volume create --hot-tier} (refused,
      * in one line, for a replicated volume), 4 KiB writes through the NBD gateway that land in the
      * real chunk servers' hot stores, every block read back (data columns merge hot over the stripes),
@@ -969,6 +1029,7 @@ class EcVolumeIT {
             hotBytes += Files.exists(hotData) ? Files.size(hotData) : 0;
         }
         assertThat(hotBytes).as("the writes went to the hot stores").isPositive();
+        freezerKilledAtItsTwoCrashPointsLosesNoWrite(pattern);
         Tools.Result verified = verify("hot");
         assertThat(verified.exitCode()).as(verified.describe()).isZero();
         assertThat(verified.stdout()).as(verified.describe()).contains(" 0 mismatched");

@@ -76,10 +76,16 @@ public final class MetaCluster implements AutoCloseable {
         // --tls-dir comes first), as an operator's would in $BASALT_TLS_DIR. env execs java, so
         // the PID the tests kill is the JVM's.
         command.addAll(List.of("env", "BASALT_TLS_DIR=" + io.basalt.cli.cs.ItTls.dir(io.basalt.common.tls.Role.ADMIN)));
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        command.add(java);
         String flags = System.getProperty("basalt.jvm.flags", "");
-        command.addAll(Arrays.stream(flags.split("\\s+")).filter(s -> !s.isBlank()).toList());
-        command.addAll(List.of("-XX:+UseZGC", "-Xmx256m", "-cp", jar + ":" + lib + "/*", mainClass));
+        List<String> jvmFlags = new java.util.ArrayList<>(Arrays.stream(flags.split("\\s+"))
+                .filter(s -> !s.isBlank()).toList());
+        jvmFlags.addAll(List.of("-XX:+UseZGC", "-Xmx256m"));
+        command.addAll(jvmFlags);
+        String classPath = jar + ":" + lib + "/*";
+        command.addAll(io.basalt.cli.cs.ItAot.options(java, jvmFlags, classPath));
+        command.addAll(List.of("-cp", classPath, mainClass));
         return command;
     }
 

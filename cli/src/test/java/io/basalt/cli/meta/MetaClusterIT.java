@@ -218,6 +218,7 @@ class MetaClusterIT {
         client.createVolume("stop-before", 64L << 20, "rep3", 0);
         int leader = cluster.leaderIndex(client);
         long term = client.status().term();
+        String logBefore = cluster.log(leader); // it logs nothing while stopped, and steps down at once
         cluster.signal(leader, "STOP");
         for (int i = 0; i < 5; i++) {
             client.createVolume("stop-during" + i, 64L << 20, "rep3", 0);
@@ -227,7 +228,6 @@ class MetaClusterIT {
         assertThat(during.leaderId()).isNotEqualTo(String.valueOf(leader + 1));
         Thread.sleep(3000);
         cluster.signal(leader, "CONT");
-        String logBefore = cluster.log(leader);
         waitUntil(() -> {
             String resumed = cluster.log(leader).substring(logBefore.length());
             return resumed.contains("to FOLLOWER") || resumed.contains("step down");
