@@ -66,7 +66,7 @@ public final class CsProcess implements AutoCloseable {
         command.addAll(jvmFlags);
         command.addAll(jvmOptions);
         String classPath = jar + ":" + lib + "/*";
-        command.addAll(ItAot.options(java, jvmFlags, classPath));
+        command.addAll(ItAot.options(java, jvmFlags, classPath, true));
         command.addAll(List.of("-cp", classPath, "io.basalt.cli.ChunkServerRunCommand",
                 "--data", dataDir.toString(), "--meta", metaPeers, "--port", String.valueOf(port), "--metrics-port", "0",
                 "--host", hostLabel));

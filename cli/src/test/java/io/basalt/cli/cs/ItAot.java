@@ -24,9 +24,10 @@ import java.util.concurrent.TimeUnit;
  * binary, its flags except {@code -D} properties, and the class path. For each key, in
  * {@code cli/target/it-aot/}:
  * <ol>
- *   <li>the first JVM launched records ({@code -XX:AOTMode=record}); its JVM writes the
- *       configuration when it exits cleanly (a verb that ends, a daemon stopped by SIGTERM). One
- *       killed -9 writes nothing: the next launch of the key records instead;</li>
+ *   <li>the first daemon launched records ({@code -XX:AOTMode=record}); its JVM writes the
+ *       configuration when it exits cleanly (stopped by SIGTERM). One killed -9 writes nothing:
+ *       the next daemon of the key records instead. Admin verbs never record (the JVM prints a
+ *       line at exit that would be part of their output);</li>
  *   <li>a background thread of this test JVM notices the recorder has exited with its
  *       configuration written and creates the cache ({@code -XX:AOTMode=create}, at low priority)
  *       into a temporary file renamed into place, so a JVM starting meanwhile sees none or a whole
@@ -56,9 +57,11 @@ public final class ItAot {
     /**
      * The options to add (before the main class) to a JVM launched as {@code javaBinary}, {@code flags}
      * (any order; {@code -D} properties do not count) and {@code -cp classPath}: the key's cache,
-     * the recording of it, or nothing while it is being made.
+     * the recording of it (only where {@code mayRecord}: a recording JVM prints a line at exit, which
+     * a daemon's log takes and an admin verb's output must not), or nothing.
      */
-    public static synchronized List<String> options(String javaBinary, List<String> flags, String classPath) {
+    public static synchronized List<String> options(String javaBinary, List<String> flags, String classPath,
+            boolean mayRecord) {
         if (!ENABLED) {
             return List.of();
         }
@@ -70,7 +73,7 @@ public final class ItAot {
             options.addAll(QUIET);
             return options;
         }
-        if (RECORDING.containsKey(key) || FAILED.contains(key)) {
+        if (!mayRecord || RECORDING.containsKey(key) || FAILED.contains(key)) {
             return List.of();
         }
         try {

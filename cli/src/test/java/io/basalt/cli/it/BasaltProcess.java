@@ -179,7 +179,7 @@ final class BasaltProcess implements AutoCloseable {
             command.addAll(options.jvmFlags());
             jvmFlags.addAll(options.jvmFlags());
             command.addAll(io.basalt.cli.cs.ItAot.options(java, jvmFlags, jar + File.pathSeparator + lib
-                    + File.separator + "*"));
+                    + File.separator + "*", true));
             command.addAll(List.of("-cp", jar + File.pathSeparator + lib + File.separator + "*",
                     "io.basalt.cli.Main", "nbd", "serve", "--file", options.file().toString()));
             if (options.size() != null) {

@@ -154,7 +154,7 @@ final class VolumeCluster implements AutoCloseable {
 
     /** Starts the gateway (again) and waits until it serves. */
     void startGateway() throws IOException, InterruptedException {
-        List<String> command = MetaCluster.javaCommand("io.basalt.cli.Main");
+        List<String> command = MetaCluster.daemonJavaCommand("io.basalt.cli.Main");
         command.addAll(List.of("nbd", "run", "--meta", meta.peers(), "--port", "0", "--metrics-port", "0",
                 "--client-id", "it-gateway"));
         command.addAll(ItTls.args(io.basalt.common.tls.Role.GATEWAY));
@@ -202,7 +202,7 @@ final class VolumeCluster implements AutoCloseable {
 
     /** Starts an S3 gateway ({@code basalt s3 run}, writer id "it-s3") and waits until it serves. */
     void startS3Gateway() throws IOException, InterruptedException {
-        List<String> command = MetaCluster.javaCommand("io.basalt.cli.Main");
+        List<String> command = MetaCluster.daemonJavaCommand("io.basalt.cli.Main");
         command.addAll(List.of("s3", "run", "--meta", meta.peers(), "--port", "0", "--metrics-port", "0",
                 "--writer-id", "it-s3"));
         command.addAll(ItTls.args(io.basalt.common.tls.Role.GATEWAY));
