@@ -772,64 +772,55 @@ class EcVolumeIT {
     private record CrashCase(String point, String volume, Path initial, long chunkUid, int target) {}
 
     /**
-     * The four crash points of the two-phase commit in one round, each armed for its own volume's chunk
-     * ({@code point@uid}) on its own server, so that one restart arms them all: the two master points
-     * on the stripe masters (column K) of two volumes, the two column points on data columns of two
-     * others. Then two writes, each killing its server, those two restarted, the two other writes, and
-     * every volume read back and verified. At most two servers are ever down at once (ec4+2's limit).
+     * The four crash points of the two-phase commit, two at a time, each armed for its own volume's
+     * chunk ({@code point@uid}) on its own server, so that one restart arms both points of a round:
+     * a master point on the stripe master (column K) of one volume and a column point on a data column
+     * of another volume on another server. Then each round's two writes, each killing its server,
+     * both restarted, and finally every volume read back and verified. At most two servers are ever
+     * down at once (ec4+2's limit).
      */
     @Test
     @Order(3)
     void fourChunkServersDyingAtTheFourStepsOfTheCommitLeaveEveryStripeConsistent() throws Exception {
         restartDeadServers();
         cluster.awaitChunkServersUp(6);
-        List<String> points = List.of("master.after-prepare", "master.after-decision", "column.after-prepare",
-                "column.before-resolve");
-        java.util.Set<Integer> taken = new java.util.HashSet<>();
-        List<CrashCase> cases = new ArrayList<>();
-        for (String point : points) {
-            CrashCase chosen = null;
-            for (int attempt = 0; chosen == null; attempt++) {
-                // Placement decides which server is a chunk's master: a volume whose master is already
-                // some other case's target is replaced (rarely needed more than once).
-                assertThat(attempt).as("a volume whose %s column is on a server still free", point).isLessThan(8);
-                String volume = "crash-" + point.replace('.', '-') + (attempt == 0 ? "" : "-" + attempt);
+        List<List<String>> rounds = List.of(List.of("master.after-prepare", "column.after-prepare"),
+                List.of("master.after-decision", "column.before-resolve"));
+        List<CrashCase> all = new ArrayList<>();
+        for (List<String> round : rounds) {
+            List<CrashCase> cases = new ArrayList<>();
+            for (String point : round) {
+                String volume = "crash-" + point.replace('.', '-');
                 createVolumeOnceAllUp(volume);
                 Path initial = randomFile(volume + "-initial.bin", 4 << 20, volume.hashCode());
                 Tools.Result first = blocks("write", cluster.uri(volume), "0", initial.toString());
                 assertThat(first.exitCode()).as(first.describe() + logs()).isZero();
                 Chunk chunk = chunk(volume, 0);
-                List<Integer> columns = point.startsWith("master") ? List.of(K) : List.of(0, 1, 2, 3);
-                for (int column : columns) {
+                int target = -1;
+                for (int column : point.startsWith("master") ? List.of(K) : List.of(0, 1, 2, 3)) {
                     int server = serverOfColumn(chunk, column);
-                    if (chosen == null && !taken.contains(server)) {
-                        chosen = new CrashCase(point, volume, initial, chunk.uid(), server);
+                    if (target < 0 && cases.stream().noneMatch(c -> c.target() == server)) {
+                        target = server;
                     }
                 }
-                if (chosen == null) {
-                    cluster.client().deleteVolume(volume);
-                }
+                cases.add(new CrashCase(point, volume, initial, chunk.uid(), target));
             }
-            taken.add(chosen.target());
-            cases.add(chosen);
-        }
-        List<java.util.concurrent.Callable<Void>> arm = new ArrayList<>();
-        for (CrashCase c : cases) {
-            arm.add(() -> {
-                restartServer(c.target(), List.of("-Dbasalt.test.crashAt=" + c.point() + "@"
-                        + Long.toHexString(c.chunkUid())));
-                return null;
-            });
-        }
-        inParallel(arm);
-        cluster.awaitChunkServersUp(6);
-        // A restart that takes longer than the UNHEALTHY threshold leaves its column OUTDATED (writes
-        // go on without it) until it has caught up: wait, so that each write below reaches it.
-        for (CrashCase c : cases) {
-            cluster.awaitHealed(c.volume(), -1, java.time.Duration.ofSeconds(90));
-        }
-        for (int pair = 0; pair < 2; pair++) {
-            for (CrashCase c : cases.subList(2 * pair, 2 * pair + 2)) {
+            List<java.util.concurrent.Callable<Void>> arm = new ArrayList<>();
+            for (CrashCase c : cases) {
+                arm.add(() -> {
+                    restartServer(c.target(), List.of("-Dbasalt.test.crashAt=" + c.point() + "@"
+                            + Long.toHexString(c.chunkUid())));
+                    return null;
+                });
+            }
+            inParallel(arm);
+            cluster.awaitChunkServersUp(6);
+            // A restart that takes longer than the UNHEALTHY threshold leaves its column OUTDATED
+            // (writes go on without it) until it has caught up: wait, so that each write reaches it.
+            for (CrashCase c : cases) {
+                cluster.awaitHealed(c.volume(), -1, java.time.Duration.ofSeconds(90));
+            }
+            for (CrashCase c : cases) {
                 // The write that hits the crash point: the gateway retries past the dead server.
                 Path update = randomFile(c.volume() + "-update.bin", 1 << 20, c.volume().hashCode() + 1);
                 Tools.Result write = blocks("write", cluster.uri(c.volume()), "0", update.toString());
@@ -843,8 +834,9 @@ class EcVolumeIT {
                 }
             }
             restartDeadServers();
+            all.addAll(cases);
         }
-        for (CrashCase c : cases) {
+        for (CrashCase c : all) {
             byte[] want = Files.readAllBytes(c.initial());
             System.arraycopy(Files.readAllBytes(dir.resolve(c.volume() + "-update.bin")), 0, want, 0, 1 << 20);
             Path expected = dir.resolve(c.volume() + "-expected.bin");
