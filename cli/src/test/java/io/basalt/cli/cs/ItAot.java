@@ -78,19 +78,44 @@ public final class ItAot {
         }
         try {
             Files.createDirectories(DIR);
+            Files.deleteIfExists(DIR.resolve(key + ".aot.tmp")); // a create an earlier run did not finish
         } catch (IOException e) {
             return List.of();
         }
-        Path conf = DIR.resolve(key + "." + ProcessHandle.current().pid() + "." + System.nanoTime() + ".aotconf");
-        RECORDING.put(key, conf);
         List<String> create = new ArrayList<>(List.of(javaBinary));
         create.addAll(keyFlags);
         create.addAll(List.of("-cp", classPath));
         FLAGS.put(key, create);
         startCreator();
+        Path earlier = earlierRecording(key);
+        if (earlier != null) {
+            RECORDING.put(key, earlier); // an earlier run recorded, and stopped before creating
+            return List.of();
+        }
+        Path conf = DIR.resolve(key + "." + ProcessHandle.current().pid() + "." + System.nanoTime() + ".aotconf");
+        RECORDING.put(key, conf);
         List<String> options = new ArrayList<>(List.of("-XX:AOTMode=record", "-XX:AOTConfiguration=" + conf));
         options.addAll(QUIET);
         return options;
+    }
+
+    /** A whole configuration of {@code key} an earlier test JVM's daemon wrote (its JVM is gone), or null. */
+    private static Path earlierRecording(String key) {
+        try (var files = Files.list(DIR)) {
+            for (Path file : files.toList()) {
+                String name = file.getFileName().toString();
+                String[] parts = name.split("\\.");
+                if (parts.length == 4 && parts[0].equals(key) && name.endsWith(".aotconf")
+                        && !parts[1].equals(String.valueOf(ProcessHandle.current().pid()))
+                        && !ProcessHandle.of(Long.parseLong(parts[1])).map(ProcessHandle::isAlive).orElse(false)
+                        && Files.size(file) > 0) {
+                    return file;
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            return null;
+        }
+        return null;
     }
 
     private static String key(String javaBinary, List<String> flags, String classPath) {
