@@ -95,7 +95,13 @@ public final class CsProcess implements AutoCloseable {
     /** Starts a chunk server with extra {@code basalt cs run} options. */
     public static CsProcess startWithArgs(Path dataDir, String metaPeers, String hostLabel, List<String> args)
             throws IOException, InterruptedException {
-        return start(command(dataDir, metaPeers, hostLabel, List.of(), 0, args));
+        return startWithArgs(dataDir, metaPeers, hostLabel, List.of(), args);
+    }
+
+    /** With extra JVM options and extra {@code basalt cs run} options. */
+    public static CsProcess startWithArgs(Path dataDir, String metaPeers, String hostLabel, List<String> jvmOptions,
+            List<String> args) throws IOException, InterruptedException {
+        return start(command(dataDir, metaPeers, hostLabel, jvmOptions, 0, args));
     }
 
     private static CsProcess start(List<String> command) throws IOException, InterruptedException {

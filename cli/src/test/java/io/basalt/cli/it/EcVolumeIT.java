@@ -47,7 +47,20 @@ class EcVolumeIT {
     @BeforeAll
     static void startCluster() throws Exception {
         dir = resources.tempDir();
-        cluster = resources.register(VolumeCluster.start(dir.resolve("cluster"), 1, 6));
+        // Crash points are armed by writing a server's crash-at file (CrashPoints), not by a restart;
+        // the hot-tier test's freezer folds after 0.5 s instead of 30.
+        cluster = resources.register(VolumeCluster.start(dir.resolve("cluster"), 1, 6, List.of(),
+                List.of("-Dbasalt.test.crashAtFile={dir}/crash-at", "-Dbasalt.cs.freezeAgeMillis=500")));
+    }
+
+    /**
+     * Arms {@code point} for chunk {@code chunkUid} on chunk server {@code index} (its next hit halts
+     * it) and waits until the server has read it (it polls its file every 100 ms).
+     */
+    private static void arm(int index, String point, long chunkUid) throws Exception {
+        Path file = dir.resolve("cluster").resolve("cs" + (index + 1)).resolve("crash-at");
+        Files.writeString(file, point + "@" + Long.toHexString(chunkUid));
+        Thread.sleep(500);
     }
 
     /** Chunk {@code index} of {@code volume}, waiting until a write allocated it. */
@@ -89,8 +102,11 @@ class EcVolumeIT {
         if (old.alive()) {
             old.kill9();
         }
-        CsProcess again = CsProcess.start(dir.resolve("cluster").resolve("cs" + (index + 1)), cluster.meta.peers(),
-                "host" + (index + 1), jvmOptions, port);
+        Path csDir = dir.resolve("cluster").resolve("cs" + (index + 1));
+        Files.deleteIfExists(csDir.resolve("crash-at")); // the point it died at is not armed again
+        List<String> options = new ArrayList<>(cluster.csJvmOptions(csDir));
+        options.addAll(jvmOptions);
+        CsProcess again = CsProcess.start(csDir, cluster.meta.peers(), "host" + (index + 1), options, port);
         cluster.servers.set(index, again);
         awaitUp(again.csId);
     }
@@ -773,7 +789,7 @@ class EcVolumeIT {
 
     /**
      * The four crash points of the two-phase commit, two at a time, each armed for its own volume's
-     * chunk ({@code point@uid}) on its own server, so that one restart arms both points of a round:
+     * chunk ({@code point@uid}) on its own running server (its crash-at file):
      * a master point on the stripe master (column K) of one volume and a column point on a data column
      * of another volume on another server. Then each round's two writes, each killing its server,
      * both restarted, and finally every volume read back and verified. At most two servers are ever
@@ -805,20 +821,8 @@ class EcVolumeIT {
                 }
                 cases.add(new CrashCase(point, volume, initial, chunk.uid(), target));
             }
-            List<java.util.concurrent.Callable<Void>> arm = new ArrayList<>();
             for (CrashCase c : cases) {
-                arm.add(() -> {
-                    restartServer(c.target(), List.of("-Dbasalt.test.crashAt=" + c.point() + "@"
-                            + Long.toHexString(c.chunkUid())));
-                    return null;
-                });
-            }
-            inParallel(arm);
-            cluster.awaitChunkServersUp(6);
-            // A restart that takes longer than the UNHEALTHY threshold leaves its column OUTDATED
-            // (writes go on without it) until it has caught up: wait, so that each write reaches it.
-            for (CrashCase c : cases) {
-                cluster.awaitHealed(c.volume(), -1, java.time.Duration.ofSeconds(90));
+                arm(c.target(), c.point(), c.chunkUid());
             }
             for (CrashCase c : cases) {
                 // The write that hits the crash point: the gateway retries past the dead server.
@@ -833,6 +837,7 @@ class EcVolumeIT {
                     crashed.process.waitFor(10, TimeUnit.SECONDS); // reached once a commit arrives
                 }
             }
+            disarmAll(); // a point not reached (before-resolve may not be) must not fire later
             restartDeadServers();
             all.addAll(cases);
         }
@@ -847,6 +852,13 @@ class EcVolumeIT {
             Tools.Result verified = verify(c.volume());
             assertThat(verified.exitCode()).as(c.point() + ": " + verified.describe()).isZero();
             assertThat(verified.stdout()).as(c.point() + ": " + verified.describe()).contains(" 0 mismatched");
+        }
+    }
+
+    /** Removes every chunk server's crash-at file: nothing armed any more. */
+    private static void disarmAll() throws IOException {
+        for (int i = 0; i < cluster.servers.size(); i++) {
+            Files.deleteIfExists(dir.resolve("cluster").resolve("cs" + (i + 1)).resolve("crash-at"));
         }
     }
 
@@ -918,8 +930,9 @@ class EcVolumeIT {
      * The freezer's two crash points (docs/hot-tier.md, "Freezer") with real processes: the stripe
      * master of chunk 0 of volume "hot" dies after a freeze's EC writes committed and before any hot
      * copy was freed, the master of chunk 1 after freeing its own copies and before the other
-     * replicas' (one restart round arms both when the masters differ; else two rounds on one server).
-     * Each is armed for its chunk, freezes after 0.5 s, and gets new hot writes to freeze; then every
+     * replicas' (both at once when the masters differ; else two rounds on one server). Each is armed
+     * for its chunk on the running server, whose freezer folds after 0.5 s, and gets new hot writes to
+     * freeze; the servers halt and are restarted; then every
      * block of the volume reads back its last write. {@code pattern}: each written block's qemu-io
      * pattern, updated here.
      */
@@ -932,16 +945,10 @@ class EcVolumeIT {
         int blocksPerChunk = (16 << 20) >> 12;
         int next = 1000;
         for (List<Integer> round : rounds) {
-            List<java.util.concurrent.Callable<Void>> arm = new ArrayList<>();
+            cluster.awaitHealed("hot", -1, Duration.ofSeconds(90)); // after a restart: stripe master again
             for (int c : round) {
-                String flag = "-Dbasalt.test.crashAt=" + points.get(c) + "@" + Long.toHexString(chunks.get(c).uid());
-                arm.add(() -> {
-                    restartServer(masters.get(c), List.of(flag, "-Dbasalt.cs.freezeAgeMillis=500"));
-                    return null;
-                });
+                arm(masters.get(c), points.get(c), chunks.get(c).uid());
             }
-            inParallel(arm);
-            cluster.awaitHealed("hot", -1, Duration.ofSeconds(90)); // each is the stripe master again
             // Hot writes to the chunks of this round (the restarted master learns their layout from
             // them); the freezer folds them after 0.5 s and its server halts at the point.
             List<String> writes = new ArrayList<>(List.of("qemu-io", "-f", "raw"));

@@ -35,6 +35,8 @@ final class VolumeCluster implements AutoCloseable {
     private MetaClient client;
     /** Extra options every chunk server of this cluster runs with. */
     private List<String> csArgs = List.of();
+    /** Extra JVM options of every chunk server; "{dir}" stands for its data directory. */
+    private List<String> csJvmOptions = List.of();
 
     private VolumeCluster(Path dir, int metaNodes, String... metaArgs) throws IOException {
         this.dir = dir;
@@ -54,8 +56,18 @@ final class VolumeCluster implements AutoCloseable {
     /** As above, with extra {@code basalt cs run} options for every chunk server (kept for restarts). */
     static VolumeCluster start(Path dir, int metaNodes, int chunkServers, List<String> csArgs, String... metaArgs)
             throws Exception {
+        return start(dir, metaNodes, chunkServers, csArgs, List.of(), metaArgs);
+    }
+
+    /**
+     * As above, with extra JVM options for every chunk server ("{dir}" stands for its data directory,
+     * e.g. {@code -Dbasalt.test.crashAtFile={dir}/crash-at}), kept for restarts.
+     */
+    static VolumeCluster start(Path dir, int metaNodes, int chunkServers, List<String> csArgs,
+            List<String> csJvmOptions, String... metaArgs) throws Exception {
         VolumeCluster cluster = new VolumeCluster(dir, metaNodes, metaArgs);
         cluster.csArgs = List.copyOf(csArgs);
+        cluster.csJvmOptions = List.copyOf(csJvmOptions);
         try {
             Files.createDirectories(dir.resolve("meta"));
             cluster.meta.startAll();
@@ -68,7 +80,7 @@ final class VolumeCluster implements AutoCloseable {
                     Path csDir = dir.resolve("cs" + i);
                     String host = "host" + i;
                     started.add(starts.submit(() -> CsProcess.startWithArgs(csDir, cluster.meta.peers(), host,
-                            cluster.csArgs)));
+                            cluster.csJvmOptions(csDir), cluster.csArgs)));
                 }
                 Exception failure = null;
                 for (var future : started) {
@@ -131,14 +143,21 @@ final class VolumeCluster implements AutoCloseable {
 
     /** Starts chunk server {@code index} again on its data directory (after a kill), same options. */
     void restartServer(int index) throws IOException, InterruptedException {
-        servers.set(index, CsProcess.startWithArgs(dir.resolve("cs" + (index + 1)), meta.peers(), "host" + (index + 1),
+        Path csDir = dir.resolve("cs" + (index + 1));
+        servers.set(index, CsProcess.startWithArgs(csDir, meta.peers(), "host" + (index + 1), csJvmOptions(csDir),
                 csArgs));
+    }
+
+    /** The cluster's chunk server JVM options for the server of {@code csDir}. */
+    List<String> csJvmOptions(Path csDir) {
+        return csJvmOptions.stream().map(option -> option.replace("{dir}", csDir.toString())).toList();
     }
 
     /** Starts one more chunk server (cs N+1 on host N+1) and waits until it is UP; returns its index. */
     int addServer() throws IOException, InterruptedException {
         int n = servers.size() + 1;
-        servers.add(CsProcess.startWithArgs(dir.resolve("cs" + n), meta.peers(), "host" + n, csArgs));
+        servers.add(CsProcess.startWithArgs(dir.resolve("cs" + n), meta.peers(), "host" + n,
+                csJvmOptions(dir.resolve("cs" + n)), csArgs));
         long up = servers.stream().filter(cs -> cs.process.isAlive()).count();
         awaitChunkServersUp((int) up);
         return n - 1;
