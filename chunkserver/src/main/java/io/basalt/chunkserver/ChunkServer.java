@@ -358,6 +358,16 @@ public final class ChunkServer implements AutoCloseable {
             Scrubber scrubber = recovery.scrubber(config.scrub(), dataDir.resolve("scrub"),
                     new StripeVerifier(stripes, store, replicas));
             scrubber.start();
+            // A restarted master's hot blocks are frozen without waiting for their chunk's next write.
+            MetaLink metaLink = meta;
+            int self = csId;
+            freezer.layoutSource(uid -> {
+                try {
+                    return metaLink.chunkMap(uid, self);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
             freezer.start();
             ChunkServer chunkServer = new ChunkServer(config, meta, metrics, lockChannel, lock, identity, store, hot,
                     freezer,

@@ -99,6 +99,33 @@ public interface MetaLink extends AutoCloseable {
                             .map(m -> m.index() == index ? new Member(m.index(), m.csId(), m.address(), upToDate) : m)
                             .toList());
         }
+
+        /**
+         * The chunk's EC layout with this task's target as stripe master (the first UPTODATE parity
+         * column, as the client picks it); null when the target is not the master, or, with
+         * {@code everyColumn}, when a column is not UPTODATE (a write with this layout would miss a
+         * RECOVERING column: the recoverer's business first).
+         */
+        public io.basalt.protocol.data.EcLayout masterLayout(boolean everyColumn) {
+            int k = dataCount;
+            int width = k + parityCount;
+            List<String> addresses = new java.util.ArrayList<>(java.util.Collections.nCopies(width, ""));
+            List<Boolean> usable = new java.util.ArrayList<>(java.util.Collections.nCopies(width, false));
+            int master = -1;
+            for (Member member : members) {
+                if (member.upToDate()) {
+                    addresses.set(member.index(), member.address());
+                    usable.set(member.index(), true);
+                }
+            }
+            for (int i = k; i < width && master < 0; i++) {
+                master = usable.get(i) ? i : -1;
+            }
+            if (master != targetIndex || (everyColumn && usable.contains(false))) {
+                return null;
+            }
+            return new io.basalt.protocol.data.EcLayout(k, parityCount, master, addresses, usable);
+        }
     }
 
     /** A chunklet of a recovery task's chunk: its index (column), server and whether it is UPTODATE. */

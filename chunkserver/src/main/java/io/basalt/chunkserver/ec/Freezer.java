@@ -1,5 +1,6 @@
 package io.basalt.chunkserver.ec;
 
+import io.basalt.chunkserver.MetaLink;
 import io.basalt.chunkserver.hot.HotStore;
 import io.basalt.chunkserver.store.ChunkletStore;
 import io.basalt.chunkserver.wal.WalRecordFormat;
@@ -34,8 +35,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Which stripes: those whose last hot write is older than {@link Config#ageMillis}, or every one
  * once the store is above {@link Config#highWatermark} of its slots; at most
- * {@link Config#stripesPerPass} a pass. Chunks whose layout this master has not seen since it
- * started (a hot write brings it) wait. One thread, "basalt-cs-freezer".
+ * {@link Config#stripesPerPass} a pass. The layout of each chunk comes with its hot writes; a chunk
+ * this master has seen none for since it started is asked of meta ({@link #layoutSource}). One
+ * thread, "basalt-cs-freezer".
  */
 public final class Freezer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Freezer.class);
@@ -111,7 +113,10 @@ public final class Freezer implements AutoCloseable {
         for (long chunkUid : hot.chunks()) {
             HotMaster.Known known = hotMaster.layouts.get(chunkUid);
             if (known == null) {
-                continue;
+                known = askLayout(chunkUid);
+                if (known == null) {
+                    continue;
+                }
             }
             int k = known.layout().k();
             TreeMap<Integer, Integer> stripes = new TreeMap<>(); // stripe -> hot blocks
@@ -134,6 +139,49 @@ public final class Freezer implements AutoCloseable {
             }
         }
         return done;
+    }
+
+    /** How often a chunk whose layout this master does not know is asked of meta. */
+    private static final long LAYOUT_ASK_INTERVAL_NANOS = 10_000_000_000L;
+    private volatile java.util.function.LongFunction<MetaLink.RecoveryTask> layoutSource;
+    private final Map<Long, Long> layoutAskedNanos = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * Where the freezer learns the layout of a chunk it holds hot blocks of but has seen no hot write
+     * for since it started (a restarted master): the chunk's map from meta (null when meta has none),
+     * used when this server is its stripe master and every column is UPTODATE (a freeze must reach
+     * RECOVERING columns, which only a client's layout names). Without it such blocks wait for the
+     * chunk's next hot write.
+     */
+    public void layoutSource(java.util.function.LongFunction<MetaLink.RecoveryTask> source) {
+        this.layoutSource = source;
+    }
+
+    /** The layout {@link #layoutSource} gives now (at most every 10 s per chunk), remembered; or null. */
+    private HotMaster.Known askLayout(long chunkUid) {
+        java.util.function.LongFunction<MetaLink.RecoveryTask> source = layoutSource;
+        long now = System.nanoTime();
+        Long asked = layoutAskedNanos.get(chunkUid);
+        if (source == null || (asked != null && now - asked < LAYOUT_ASK_INTERVAL_NANOS)) {
+            return null;
+        }
+        layoutAskedNanos.put(chunkUid, now);
+        MetaLink.RecoveryTask map;
+        try {
+            map = source.apply(chunkUid);
+        } catch (RuntimeException e) {
+            log.info("freezer: no layout of chunk {} from meta yet: {}", Long.toHexString(chunkUid), e.toString());
+            return null;
+        }
+        EcLayout layout = map == null || !map.erasureCoded() ? null : map.masterLayout(true);
+        if (layout == null) {
+            return null;
+        }
+        HotMaster.Known known = new HotMaster.Known(layout, map.chunkVersion());
+        layoutAskedNanos.remove(chunkUid);
+        // A hot write's layout that arrived meanwhile is newer than the map: it wins.
+        return master.hotMaster.layouts.merge(chunkUid, known,
+                (current, asked2) -> current.chunkVersion() >= asked2.chunkVersion() ? current : asked2);
     }
 
     private static final long SWEEP_INTERVAL_NANOS = 5_000_000_000L;

@@ -219,7 +219,7 @@ public final class Scrubber implements AutoCloseable {
 
     /** Parity re-encoded and compared, stripe by stripe, if this server is the chunk's stripe master. */
     private void verifyStripes(MetaLink.RecoveryTask map, int stripeCount) throws IOException, InterruptedException {
-        EcLayout layout = layout(map, true);
+        EcLayout layout = map.masterLayout(true);
         if (layout == null) {
             return;
         }
@@ -239,7 +239,7 @@ public final class Scrubber implements AutoCloseable {
     /** A damaged strip of this stripe master's own parity column, re-encoded here from the data columns. */
     private boolean repairOwnParity(MetaLink.RecoveryTask map, ScrubReader.Damage damage) {
         try {
-            boolean repaired = stripes.repairOwnParity(map.chunkUid(), map.chunkVersion(), layout(map, false),
+            boolean repaired = stripes.repairOwnParity(map.chunkUid(), map.chunkVersion(), map.masterLayout(false),
                     damage.block(), damage.lsn());
             if (repaired) {
                 log.info("scrub: chunk {} stripe {}: this master's parity strip re-encoded from the data columns",
@@ -251,32 +251,6 @@ public final class Scrubber implements AutoCloseable {
                     Long.toHexString(map.chunkUid()), damage.block(), e.getMessage());
             return false;
         }
-    }
-
-    /**
-     * The chunk's layout with this server as stripe master (the first UPTODATE parity column, as the
-     * client picks it); null when this server is not the master, or, with {@code everyColumn}, when a
-     * column is not UPTODATE (the recoverer's business first).
-     */
-    private static EcLayout layout(MetaLink.RecoveryTask map, boolean everyColumn) {
-        int k = map.dataCount();
-        int width = k + map.parityCount();
-        List<String> addresses = new ArrayList<>(Collections.nCopies(width, ""));
-        List<Boolean> usable = new ArrayList<>(Collections.nCopies(width, false));
-        int master = -1;
-        for (MetaLink.Member member : map.members()) {
-            if (member.upToDate()) {
-                addresses.set(member.index(), member.address());
-                usable.set(member.index(), true);
-            }
-        }
-        for (int i = k; i < width && master < 0; i++) {
-            master = usable.get(i) ? i : -1;
-        }
-        if (master != map.targetIndex() || (everyColumn && usable.contains(false))) {
-            return null;
-        }
-        return new EcLayout(k, map.parityCount(), master, addresses, usable);
     }
 
     private void found(String kind, int found, int repaired, int unrepaired) {
@@ -303,7 +277,7 @@ public final class Scrubber implements AutoCloseable {
                         Long.toHexString(uid));
                 return false;
             }
-            if (map.erasureCoded() && stripes != null && layout(map, false) != null) {
+            if (map.erasureCoded() && stripes != null && map.masterLayout(false) != null) {
                 return repairOwnParity(map, damage);
             }
             ByteBuf payload = map.erasureCoded() ? ecRepairPayload(map, damage) : replicaRepairPayload(map, damage);

@@ -217,6 +217,40 @@ class HotTierTest extends EcFixture {
     }
 
     @Test
+    void aRestartedMasterFreezesWithTheLayoutMetaGivesWithoutWaitingForANewHotWrite() throws Exception {
+        EcLayout layout = layout();
+        byte[] expected = bytes(2 * K * S);
+        ecWriteOk(layout, 0, expected);
+        byte[] data = bytes(2 * S);
+        hotWriteOk(layout, S, data); // blocks 1 and 2, hot on m + 1 servers
+        System.arraycopy(data, 0, expected, S, data.length);
+        int port = servers[K].address().getPort();
+        stop(K);
+        // Restarted, it knows no layout; meta's map names it the stripe master, every column UPTODATE.
+        io.basalt.chunkserver.LocalMetaLink meta = new io.basalt.chunkserver.LocalMetaLink("test");
+        java.util.List<io.basalt.chunkserver.MetaLink.Member> members = new java.util.ArrayList<>();
+        for (int col = 0; col < K + M; col++) {
+            members.add(new io.basalt.chunkserver.MetaLink.Member(col, col + 1, address(col), true));
+        }
+        meta.setChunkMap(new io.basalt.chunkserver.MetaLink.RecoveryTask(UID, 0, 0, false, true, K, M, 64L << 20, K,
+                members));
+        start(K, port, meta, "cs" + K);
+        // Its freezer thread (a pass every 200 ms) asks meta, then freezes: no hot write came since.
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+        while (servers[K].freezer().frozenBlocks() == 0 && System.nanoTime() < deadline) {
+            servers[K].freezer().runOnce(true);
+            Thread.sleep(50);
+        }
+        assertThat(servers[K].freezer().frozenBlocks()).as("hot blocks frozen with meta's layout").isEqualTo(2);
+        for (int i = 0; i < K + M; i++) {
+            servers[i].freezer().runOnce(true); // each server sweeps the copies now dead
+        }
+        assertThat(hotBlocksEverywhere()).isZero();
+        assertThat(ecRead(layout, 0, 2 * K * S)).isEqualTo(expected);
+        verifyParity(2);
+    }
+
+    @Test
     void aFreezeStoppedAtEachStepLeavesEveryWriteReadableAndTheNextPassFinishesIt() throws Exception {
         EcLayout layout = layout();
         byte[] expected = bytes(2 * K * S);
