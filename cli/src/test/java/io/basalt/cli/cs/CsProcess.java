@@ -62,7 +62,8 @@ public final class CsProcess implements AutoCloseable {
                 .trim().split("\\s+")).filter(s -> !s.isBlank()).toList());
         // The GC and heap of every other JVM of the tests (MetaCluster.javaCommand) and of the
         // launcher's daemons: one AOT cache serves them all (ItAot).
-        jvmFlags.addAll(List.of("-XX:+UseZGC", "-Xmx256m"));
+        jvmFlags.addAll("false".equals(System.getProperty("basalt.it.csZgc")) ? List.of("-Xmx256m")
+                : List.of("-XX:+UseZGC", "-Xmx256m"));
         command.addAll(jvmFlags);
         command.addAll(jvmOptions);
         String classPath = jar + ":" + lib + "/*";

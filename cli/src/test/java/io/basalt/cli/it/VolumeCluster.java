@@ -65,16 +65,19 @@ final class VolumeCluster implements AutoCloseable {
      */
     static VolumeCluster start(Path dir, int metaNodes, int chunkServers, List<String> csArgs,
             List<String> csJvmOptions, String... metaArgs) throws Exception {
+        long startNanos = System.nanoTime();
         VolumeCluster cluster = new VolumeCluster(dir, metaNodes, metaArgs);
         cluster.csArgs = List.copyOf(csArgs);
         cluster.csJvmOptions = List.copyOf(csJvmOptions);
         try {
             Files.createDirectories(dir.resolve("meta"));
             cluster.meta.startAll();
-            // All at once: a chunk server's start is mostly its JVM's class loading, and one after
-            // another they took 3 s each (24 s for the 8 of the bigger clusters). The ids meta gives
-            // them follow their registrations, so cs i need not have id i: tests use CsProcess.csId.
-            try (var starts = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+            long metaNanos = System.nanoTime();
+            // -Dbasalt.it.parallelCsStart=false starts them one after another (the ids meta gives them
+            // follow their registrations, so cs i need not have id i: tests use CsProcess.csId).
+            boolean parallel = !"false".equals(System.getProperty("basalt.it.parallelCsStart"));
+            try (var starts = parallel ? java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()
+                    : java.util.concurrent.Executors.newSingleThreadExecutor()) {
                 List<java.util.concurrent.Future<CsProcess>> started = new ArrayList<>();
                 for (int i = 1; i <= chunkServers; i++) {
                     Path csDir = dir.resolve("cs" + i);
@@ -94,8 +97,14 @@ final class VolumeCluster implements AutoCloseable {
                     throw failure;
                 }
             }
+            long csNanos = System.nanoTime();
             cluster.awaitChunkServersUp(chunkServers);
             cluster.startGateway();
+            long doneNanos = System.nanoTime();
+            System.out.printf("cluster up in %d ms: meta %d ms, %d chunk servers %d ms (%s), UP and gateway %d ms%n",
+                    (doneNanos - startNanos) / 1_000_000, (metaNanos - startNanos) / 1_000_000, chunkServers,
+                    (csNanos - metaNanos) / 1_000_000, parallel ? "at once" : "one by one",
+                    (doneNanos - csNanos) / 1_000_000);
             return cluster;
         } catch (Exception | Error e) { // an assertion failing while starting must not leak processes
             cluster.close();
