@@ -60,10 +60,10 @@ public final class CsProcess implements AutoCloseable {
         command.add(java);
         List<String> jvmFlags = new java.util.ArrayList<>(Arrays.stream(System.getProperty("basalt.jvm.flags", "")
                 .trim().split("\\s+")).filter(s -> !s.isBlank()).toList());
-        // The GC and heap of every other JVM of the tests (MetaCluster.javaCommand) and of the
-        // launcher's daemons: one AOT cache serves them all (ItAot).
-        jvmFlags.addAll("false".equals(System.getProperty("basalt.it.csZgc")) ? List.of("-Xmx256m")
-                : List.of("-XX:+UseZGC", "-Xmx256m"));
+        // -Dbasalt.it.csZgc=true: ZGC as the launcher's daemons and the tests' other JVMs run
+        // (MetaCluster.javaCommand; then one ItAot cache serves them all). Default: the JVM's choice.
+        jvmFlags.addAll("true".equals(System.getProperty("basalt.it.csZgc")) ? List.of("-XX:+UseZGC", "-Xmx256m")
+                : List.of("-Xmx256m"));
         command.addAll(jvmFlags);
         command.addAll(jvmOptions);
         String classPath = jar + ":" + lib + "/*";
