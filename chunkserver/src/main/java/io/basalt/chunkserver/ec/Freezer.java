@@ -113,6 +113,11 @@ public final class Freezer implements AutoCloseable {
         for (long chunkUid : hot.chunks()) {
             HotMaster.Known known = hotMaster.layouts.get(chunkUid);
             if (known == null) {
+                // Only a parity column holds stripe-keyed hot blocks (a data column's copies are its
+                // own blocks): only it can be this chunk's stripe master, so only it asks meta.
+                if (!hot.any(chunkUid, HotStore.PARITY_KEY_BASE, 2 * HotStore.PARITY_KEY_BASE)) {
+                    continue;
+                }
                 known = askLayout(chunkUid);
                 if (known == null) {
                     continue;
@@ -141,8 +146,11 @@ public final class Freezer implements AutoCloseable {
         return done;
     }
 
-    /** How often a chunk whose layout this master does not know is asked of meta. */
-    private static final long LAYOUT_ASK_INTERVAL_NANOS = 10_000_000_000L;
+    /**
+     * How often a chunk whose layout this server does not know is asked of meta: a parity column that
+     * is not the chunk's master asks in vain, until its copies are freed (a read with a ReadIndex).
+     */
+    private static final long LAYOUT_ASK_INTERVAL_NANOS = 30_000_000_000L;
     private volatile java.util.function.LongFunction<MetaLink.RecoveryTask> layoutSource;
     private final Map<Long, Long> layoutAskedNanos = new java.util.concurrent.ConcurrentHashMap<>();
 
@@ -157,7 +165,7 @@ public final class Freezer implements AutoCloseable {
         this.layoutSource = source;
     }
 
-    /** The layout {@link #layoutSource} gives now (at most every 10 s per chunk), remembered; or null. */
+    /** The layout {@link #layoutSource} gives now (at most every 30 s per chunk), remembered; or null. */
     private HotMaster.Known askLayout(long chunkUid) {
         java.util.function.LongFunction<MetaLink.RecoveryTask> source = layoutSource;
         long now = System.nanoTime();
