@@ -60,14 +60,10 @@ public final class CsProcess implements AutoCloseable {
         command.add(java);
         List<String> jvmFlags = new java.util.ArrayList<>(Arrays.stream(System.getProperty("basalt.jvm.flags", "")
                 .trim().split("\\s+")).filter(s -> !s.isBlank()).toList());
-        // -Dbasalt.it.csZgc=true: ZGC as the launcher's daemons and the tests' other JVMs run
-        // (MetaCluster.javaCommand; then one ItAot cache serves them all). Default: the JVM's choice.
-        jvmFlags.addAll("true".equals(System.getProperty("basalt.it.csZgc")) ? List.of("-XX:+UseZGC", "-Xmx256m")
-                : List.of("-Xmx256m"));
+        jvmFlags.add("-Xmx256m");
         command.addAll(jvmFlags);
         command.addAll(jvmOptions);
         String classPath = jar + ":" + lib + "/*";
-        command.addAll(ItAot.options(java, jvmFlags, classPath, true));
         command.addAll(List.of("-cp", classPath, "io.basalt.cli.ChunkServerRunCommand",
                 "--data", dataDir.toString(), "--meta", metaPeers, "--port", String.valueOf(port), "--metrics-port", "0",
                 "--host", hostLabel));

@@ -177,9 +177,6 @@ final class BasaltProcess implements AutoCloseable {
                 command.add("-Dbasalt.nbd.fileIo=" + fileIo);
             }
             command.addAll(options.jvmFlags());
-            jvmFlags.addAll(options.jvmFlags());
-            command.addAll(io.basalt.cli.cs.ItAot.options(java, jvmFlags, jar + File.pathSeparator + lib
-                    + File.separator + "*", true));
             command.addAll(List.of("-cp", jar + File.pathSeparator + lib + File.separator + "*",
                     "io.basalt.cli.Main", "nbd", "serve", "--file", options.file().toString()));
             if (options.size() != null) {

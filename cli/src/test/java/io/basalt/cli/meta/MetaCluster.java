@@ -64,20 +64,7 @@ public final class MetaCluster implements AutoCloseable {
         return String.join(",", peers);
     }
 
-    /** An admin verb's JVM: the tests' AOT cache when it exists (ItAot); it never records one. */
     public static List<String> javaCommand(String mainClass) {
-        return javaCommand(mainClass, false);
-    }
-
-    /**
-     * A daemon's JVM (meta member, gateway): like {@link #javaCommand(String)}, but it may be the
-     * one that records the AOT cache (the JVM prints a line about it at exit, into the daemon's log).
-     */
-    public static List<String> daemonJavaCommand(String mainClass) {
-        return javaCommand(mainClass, true);
-    }
-
-    private static List<String> javaCommand(String mainClass, boolean mayRecord) {
         String jar = System.getProperty("basalt.cli.jar");
         String lib = System.getProperty("basalt.cli.lib");
         if (jar == null || lib == null) {
@@ -97,7 +84,6 @@ public final class MetaCluster implements AutoCloseable {
         jvmFlags.addAll(List.of("-XX:+UseZGC", "-Xmx256m"));
         command.addAll(jvmFlags);
         String classPath = jar + ":" + lib + "/*";
-        command.addAll(io.basalt.cli.cs.ItAot.options(java, jvmFlags, classPath, mayRecord));
         command.addAll(List.of("-cp", classPath, mainClass));
         return command;
     }
@@ -106,7 +92,7 @@ public final class MetaCluster implements AutoCloseable {
         if (processes[index] != null && processes[index].isAlive()) {
             throw new IllegalStateException("member " + (index + 1) + " is running");
         }
-        List<String> command = daemonJavaCommand("io.basalt.cli.Main");
+        List<String> command = javaCommand("io.basalt.cli.Main");
         command.addAll(List.of("meta", "run", "--id", String.valueOf(index + 1),
                 "--data", dir.resolve("m" + (index + 1)).toString(), "--peers", peers(),
                 "--metrics-port", String.valueOf(metricsPorts[index])));
