@@ -456,7 +456,14 @@ public final class MetaLogic {
         }
         // Live chunklets first, so a missing one is a parity column (reads need no decoding)
         // or a last replica; the recoverer catches it up or rebuilds it like any OUTDATED one.
+        // The live ones rotated by the chunk's index in its volume (plus the volume's id): placement
+        // lists them emptiest first, and on servers filling evenly (every ecK+M chunk on exactly k+m
+        // servers; repN on N) that order never changes, so chunklet 0 (the replicated primary) and
+        // column k (the EC stripe master, which runs every write's two-phase commit) would land on
+        // one server for every chunk. A volume's consecutive chunks take each role in turn.
         List<ChunkServer> chosen = new ArrayList<>(placement.live());
+        java.util.Collections.rotate(chosen, (int) Math.floorMod(r.index() + volume.id(),
+                (long) Math.max(1, chosen.size())));
         chosen.addAll(placement.absent());
         List<Chunklet> chunklets = new ArrayList<>(chosen.size());
         for (int i = 0; i < chosen.size(); i++) {

@@ -147,6 +147,28 @@ class MetaLogicTest {
     }
 
     @Test
+    void stripeMastersAndPrimariesRotateOverTheServersOfEvenlyFillingChunks() {
+        registerHosts(6);
+        Volume ec = meta.create("ec", 1L << 40, "ec4+2");
+        Volume rep = meta.create("rep", 1L << 40, "rep3");
+        java.util.Map<Integer, Integer> masters = new java.util.TreeMap<>();
+        java.util.Map<Integer, Integer> primaries = new java.util.TreeMap<>();
+        for (int index = 0; index < 12; index++) {
+            Chunk chunk = Chunk.decode(meta.ok(new MetaRequest.AllocateChunk(ec.id(), index)));
+            // Column k is the stripe master while UPTODATE; every chunk uses all 6 hosts, so the
+            // emptiest-first order alone would give every chunk the same master.
+            masters.merge(chunk.chunklets().get(4).csId(), 1, Integer::sum);
+        }
+        for (int index = 0; index < 12; index++) {
+            Chunk replicated = Chunk.decode(meta.ok(new MetaRequest.AllocateChunk(rep.id(), index)));
+            primaries.merge(replicated.chunklets().get(0).csId(), 1, Integer::sum);
+        }
+        assertThat(masters).as("stripe masters of 12 chunks").hasSize(6);
+        assertThat(masters.values()).allSatisfy(count -> assertThat(count).isEqualTo(2));
+        assertThat(primaries.size()).as("primaries of 12 rep3 chunks: %s", primaries).isGreaterThanOrEqualTo(3);
+    }
+
+    @Test
     void theHotTierIsSetAtCreateOrLiveOnlyForErasureCodedVolumes() {
         registerHosts(6);
         Volume created = Volume.decode(meta.ok(new MetaRequest.CreateVolume("ec1", 1L << 30, "ec4+2", 0,
