@@ -4,6 +4,7 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -86,7 +87,7 @@ public final class CsProcess implements AutoCloseable {
 
     public static CsProcess start(Path dataDir, String metaPeers, String hostLabel, List<String> jvmOptions, int port)
             throws IOException, InterruptedException {
-        return start(command(dataDir, metaPeers, hostLabel, jvmOptions, port));
+        return start(command(dataDir, metaPeers, hostLabel, jvmOptions, port), dataDir);
     }
 
     /** Starts a chunk server with extra {@code basalt cs run} options. */
@@ -98,19 +99,31 @@ public final class CsProcess implements AutoCloseable {
     /** With extra JVM options and extra {@code basalt cs run} options. */
     public static CsProcess startWithArgs(Path dataDir, String metaPeers, String hostLabel, List<String> jvmOptions,
             List<String> args) throws IOException, InterruptedException {
-        return start(command(dataDir, metaPeers, hostLabel, jvmOptions, 0, args));
+        return start(command(dataDir, metaPeers, hostLabel, jvmOptions, 0, args), dataDir);
     }
 
-    private static CsProcess start(List<String> command) throws IOException, InterruptedException {
+    /**
+     * Starts {@code command}; its output is kept in memory and appended to {@code DATADIR.log} beside
+     * the data directory (every run of the server, restarts included: what a failed test's kept
+     * directory shows, see ItResources).
+     */
+    private static CsProcess start(List<String> command, Path dataDir) throws IOException, InterruptedException {
+        Files.createDirectories(dataDir.toAbsolutePath().getParent());
+        java.io.Writer log = Files.newBufferedWriter(dataDir.resolveSibling(dataDir.getFileName() + ".log"),
+                StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.CREATE,
+                java.nio.file.StandardOpenOption.APPEND);
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
         StringBuffer output = new StringBuffer();
         CompletableFuture<int[]> served = new CompletableFuture<>();
         Thread reader = new Thread(() -> {
-            try (BufferedReader lines = new BufferedReader(
+            try (log; BufferedReader lines = new BufferedReader(
                     new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
                 String line;
                 while ((line = lines.readLine()) != null) {
                     output.append(line).append('\n');
+                    log.write(line);
+                    log.write('\n');
+                    log.flush();
                     Matcher m = SERVING.matcher(line);
                     if (m.find()) {
                         served.complete(new int[] {Integer.parseInt(m.group(1)), Integer.parseInt(m.group(3))});

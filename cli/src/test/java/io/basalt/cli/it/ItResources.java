@@ -37,6 +37,8 @@ final class ItResources implements BeforeEachCallback, AfterEachCallback, AfterA
     private final List<Object> classScope = new ArrayList<>();
     private final List<Object> testScope = new ArrayList<>();
     private volatile boolean inTest;
+    /** Whether a test of this class failed: with -Dbasalt.it.keepFailed its temp dirs are kept. */
+    private volatile boolean failed;
 
     /** A fresh temp dir, deleted with its contents when the current scope ends. */
     Path tempDir() {
@@ -81,18 +83,20 @@ final class ItResources implements BeforeEachCallback, AfterEachCallback, AfterA
         inTest = false;
         Optional<Throwable> failure = context.getExecutionException();
         if (failure.isPresent() && !(failure.get() instanceof TestAbortedException)) {
+            failed = true;
             printServerLogs(context.getDisplayName());
         }
-        closeAll(testScope);
+        closeAll(testScope, failed);
     }
 
     @Override
     public void afterAll(ExtensionContext context) {
         Optional<Throwable> failure = context.getExecutionException();
         if (failure.isPresent() && !(failure.get() instanceof TestAbortedException)) {
+            failed = true;
             printServerLogs(context.getDisplayName());
         }
-        closeAll(classScope);
+        closeAll(classScope, failed);
     }
 
     private void printServerLogs(String testName) {
@@ -111,15 +115,22 @@ final class ItResources implements BeforeEachCallback, AfterEachCallback, AfterA
         }
     }
 
-    /** Closes in reverse order of creation: servers stop before their files are deleted. */
-    private static void closeAll(List<Object> resources) {
+    /**
+     * Closes in reverse order of creation: servers stop before their files are deleted. After a
+     * failure, with {@code -Dbasalt.it.keepFailed} (a debugging aid, never in CI), temp dirs are kept
+     * and named instead (chunk servers' whole logs are there, DATADIR.log).
+     */
+    private static void closeAll(List<Object> resources, boolean failed) {
+        boolean keep = failed && Boolean.getBoolean("basalt.it.keepFailed");
         Deque<Object> stack = new ArrayDeque<>(resources);
         resources.clear();
         RuntimeException failure = null;
         while (!stack.isEmpty()) {
             Object resource = stack.removeLast();
             try {
-                if (resource instanceof Path dir) {
+                if (resource instanceof Path dir && keep) {
+                    System.out.println("kept after the failure: " + dir);
+                } else if (resource instanceof Path dir) {
                     deleteRecursively(dir);
                 } else if (resource instanceof AutoCloseable closeable) {
                     closeable.close();
