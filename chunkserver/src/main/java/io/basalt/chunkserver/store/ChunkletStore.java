@@ -675,6 +675,11 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
                         case EcSection.MODE_BY_DECIDED -> section.decided()[block - first] == txn.txid;
                         default -> false;
                     };
+                    // Newest wins, as for a rebuild's strips (RecoveryWrites.ecFill): a block that holds
+                    // a later version than the transaction (a rebuild or catch-up wrote it while this
+                    // prepare waited, e.g. replayed after a restart) keeps it; committing would put
+                    // older data under a parity computed from the newer.
+                    commit &= newestVersion(chunkUid, block) < txn.txid;
                     settling[block - from] = true;
                 }
                 if (commit && runStart < 0) {
@@ -692,6 +697,48 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
             }
             if (txn.open == 0) {
                 txns.remove(txn);
+            }
+        }
+        if (txns.isEmpty()) {
+            pending.remove(chunkUid, txns);
+        }
+    }
+
+    /** The newest of a block's versions (a data strip's own, a parity strip's largest); 0 when none. */
+    long newestVersion(long chunkUid, int block) {
+        Chunklet chunklet = chunklets.get(chunkUid);
+        if (chunklet == null) {
+            return 0;
+        }
+        long newest = 0;
+        chunklet.lock.readLock().lock();
+        try {
+            for (int j = 0; j < chunklet.versionsPerBlock; j++) {
+                newest = Math.max(newest, chunklet.version(block, j));
+            }
+        } finally {
+            chunklet.lock.readLock().unlock();
+        }
+        return newest;
+    }
+
+    /**
+     * Settles, without writing, the pending strips of {@code block} whose transaction is not newer than
+     * {@code version}, which the block now holds (a rebuild's strip, RecoveryWrites.ecFill): whatever
+     * their masters decided, they are superseded, and the block serves reads again at once.
+     */
+    void supersedePending(long chunkUid, int block, long version) {
+        List<PendingTxn> txns = pending.get(chunkUid);
+        if (txns == null) {
+            return;
+        }
+        for (PendingTxn txn : txns) {
+            int at = block - txn.firstBlock;
+            if (at >= 0 && at < txn.count && !txn.settled[at] && txn.txid <= version) {
+                txn.settled[at] = true;
+                if (--txn.open == 0) {
+                    txns.remove(txn);
+                }
             }
         }
         if (txns.isEmpty()) {

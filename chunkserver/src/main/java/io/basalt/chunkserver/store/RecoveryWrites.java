@@ -88,7 +88,7 @@ final class RecoveryWrites {
         int n = payload.getUnsignedByte(at);
         int flagsAt = at + 4;
         int stripAt = flagsAt + count;
-        Chunklet chunklet = store.chunkletForWrite(chunkUid);
+        store.chunkletForWrite(chunkUid); // created here when the column is new
         for (int i = 0; i < count; i++) {
             if (payload.getUnsignedByte(flagsAt + i) == 0) {
                 continue;
@@ -100,17 +100,9 @@ final class RecoveryWrites {
                 versions[j] = payload.getLong(versionsAt + 8 * j);
                 incoming = Math.max(incoming, versions[j]);
             }
-            long current = 0;
-            chunklet.lock.readLock().lock();
-            try {
-                for (int j = 0; j < chunklet.versionsPerBlock; j++) {
-                    current = Math.max(current, chunklet.version(first + i, j));
-                }
-            } finally {
-                chunklet.lock.readLock().unlock();
-            }
-            if (current < incoming) {
+            if (store.newestVersion(chunkUid, first + i) < incoming) {
                 store.writeBlocks(chunkUid, first + i, 1, payload, stripAt, lsn, chunkVersion, n, versions, 0);
+                store.supersedePending(chunkUid, first + i, incoming);
             }
             stripAt = versionsAt + 8 * n;
         }

@@ -183,6 +183,72 @@ class ChunkletStoreTest {
         }
     }
 
+    /** An EC_PREPARE of {@code data} (whole blocks) at block 0 of a data column, transaction {@code txid}. */
+    static io.netty.buffer.ByteBuf ecPrepare(byte[] data, long txid) {
+        int blocks = data.length / 4096;
+        io.netty.buffer.ByteBuf payload = io.netty.buffer.Unpooled.buffer();
+        payload.writeBytes(data);
+        for (int i = 0; i < blocks; i++) {
+            payload.writeInt(io.basalt.protocol.data.BlockCrc.of(ByteBuffer.wrap(data, i * 4096, 4096)));
+        }
+        long[] versions = new long[blocks];
+        java.util.Arrays.fill(versions, txid);
+        new io.basalt.protocol.data.EcSection(1, io.basalt.protocol.data.EcSection.MODE_BY_DECIDED, txid,
+                "127.0.0.1:1", versions, new long[blocks]).writeTo(payload);
+        return payload;
+    }
+
+    /** An EC_FILL (a rebuild's strip) of one data-column block at {@code version}. */
+    static io.netty.buffer.ByteBuf ecFill(byte[] block, long version) {
+        io.netty.buffer.ByteBuf payload = io.netty.buffer.Unpooled.buffer();
+        payload.writeByte(1).writeZero(3).writeByte(1); // n = 1, then the block's "included" flag
+        payload.writeBytes(block).writeInt(io.basalt.protocol.data.BlockCrc.of(ByteBuffer.wrap(block)));
+        payload.writeLong(version);
+        return payload;
+    }
+
+    /**
+     * Seen with real processes (EcVolumeIT, a column restarted during writes): a prepare replayed as
+     * pending, a catch-up filling the block with a newer strip meanwhile, then the old transaction's
+     * commit arriving. Newest wins: the block keeps the rebuilt strip, and it serves reads again as
+     * soon as the rebuild wrote it; the block the rebuild left alone commits as before. After a crash,
+     * replay decides the same.
+     */
+    @Test
+    void anOldTransactionsCommitNeverOverwritesAStripARebuildWroteSince() throws Exception {
+        byte[] prepared = random(2 * 4096, 7);
+        byte[] rebuilt = random(4096, 8);
+        StoreHarness h = new StoreHarness(dir);
+        StoreHarness.await(h.submit(io.basalt.chunkserver.wal.WalRecordFormat.TYPE_EC_PREPARE, UID, 0, 2 * 4096,
+                ecPrepare(prepared, 100), 1));
+        assertThat(h.store.hasPending(UID, 0, 4096)).isTrue();
+        StoreHarness.await(h.submit(io.basalt.chunkserver.wal.WalRecordFormat.TYPE_EC_FILL, UID, 0, 4096,
+                ecFill(rebuilt, 200), 1));
+        assertThat(h.store.hasPending(UID, 0, 4096)).as("superseded by the rebuild").isFalse();
+        assertThat(h.store.hasPending(UID, 4096, 4096)).isTrue();
+        io.netty.buffer.ByteBuf commit = io.netty.buffer.Unpooled.buffer();
+        io.basalt.protocol.data.EcSection.settle(100, true).writeTo(commit);
+        StoreHarness.await(h.submit(io.basalt.chunkserver.wal.WalRecordFormat.TYPE_EC_RESOLVE, UID, 0, 2 * 4096,
+                commit, 1));
+        for (StoreHarness store : new StoreHarness[] {h, null}) {
+            StoreHarness at = store != null ? store : new StoreHarness(dir);
+            try {
+                assertThat(java.util.Arrays.equals(at.read(UID, 0, 4096), rebuilt)).as("block 0: the rebuilt strip")
+                        .isTrue();
+                assertThat(java.util.Arrays.equals(at.read(UID, 4096, 4096),
+                        java.util.Arrays.copyOfRange(prepared, 4096, 8192))).as("block 1: the committed one").isTrue();
+                assertThat(at.store.versions(UID, 0, 2 * 4096).versions()).containsExactly(200, 100);
+                assertThat(at.store.hasPending(UID, 0, 2 * 4096)).isFalse();
+            } finally {
+                if (store != null) {
+                    at.crash(); // no checkpoint: the next start replays all three records
+                } else {
+                    at.close();
+                }
+            }
+        }
+    }
+
     @Test
     void aDeleteIsOrderedWithTheWritesAroundItAndReplayedAfterACrash() throws Exception {
         Path chunklets = dir.resolve("chunklets");
