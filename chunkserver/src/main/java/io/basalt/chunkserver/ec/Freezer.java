@@ -188,8 +188,7 @@ public final class Freezer implements AutoCloseable {
         HotMaster.Known known = new HotMaster.Known(layout, map.chunkVersion());
         layoutAskedNanos.remove(chunkUid);
         // A hot write's layout that arrived meanwhile is newer than the map: it wins.
-        return master.hotMaster.layouts.merge(chunkUid, known,
-                (current, asked2) -> current.chunkVersion() >= asked2.chunkVersion() ? current : asked2);
+        return master.hotMaster.learn(chunkUid, known);
     }
 
     private static final long SWEEP_INTERVAL_NANOS = 5_000_000_000L;
@@ -264,12 +263,23 @@ public final class Freezer implements AutoCloseable {
      * Freezes one stripe (see the class note) unless its last hot write is younger than
      * {@code minAgeNanos} (decided under the stripe lock); returns whether it froze or freed anything.
      */
-    boolean freeze(long chunkUid, HotMaster.Known known, int stripe, long minAgeNanos) throws CsException {
-        EcLayout layout = known.layout();
-        int k = layout.k();
+    boolean freeze(long chunkUid, HotMaster.Known given, int stripe, long minAgeNanos) throws CsException {
+        int k = given.layout().k();
         long base = HotStore.PARITY_KEY_BASE + (long) stripe * k;
         master.lock(chunkUid, stripe, 1);
         try {
+            // Under the stripe lock, the newest layout (a rebuild may have brought one since the pass
+            // began), fenced as a client's write is: a freeze with an older layout would miss a
+            // RECOVERING column after its rebuild read this stripe, and columns that have not heard of
+            // the new version yet would take it. A stale one is forgotten; meta is asked next pass.
+            HotMaster.Known known = master.hotMaster.learn(chunkUid, given);
+            try {
+                master.fence().check(chunkUid, known.chunkVersion());
+            } catch (CsException e) {
+                master.hotMaster.layouts.remove(chunkUid, known);
+                throw e;
+            }
+            EcLayout layout = known.layout();
             Map<Integer, Long> writes = master.hotMaster.lastWriteNanos.get(chunkUid);
             Long last = writes == null ? null : writes.get(stripe);
             if (minAgeNanos > 0 && last != null && System.nanoTime() - last < minAgeNanos) {

@@ -36,10 +36,18 @@ final class HotMaster {
     record Known(EcLayout layout, long chunkVersion) {}
 
     /**
-     * Per chunk this server was the stripe master of a hot write for: the last layout (memory only:
-     * after a restart a chunk's hot blocks wait for the next hot write to be frozen).
+     * Per chunk this server is the stripe master of: the newest layout it was given (by a hot write,
+     * a STRIP_REBUILD or meta's map; memory only: after a restart the freezer asks meta).
      */
     final java.util.concurrent.ConcurrentHashMap<Long, Known> layouts = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * Remembers {@code known} for {@code chunkUid} unless a layout of a newer chunk version is known
+     * already (a chunk version names one layout); returns the one kept.
+     */
+    Known learn(long chunkUid, Known known) {
+        return layouts.merge(chunkUid, known, (old, now) -> now.chunkVersion() >= old.chunkVersion() ? now : old);
+    }
     /** Per chunk, per stripe: System.nanoTime() of its last hot write (the freezer's age). */
     final java.util.concurrent.ConcurrentHashMap<Long, java.util.concurrent.ConcurrentHashMap<Integer, Long>>
             lastWriteNanos = new java.util.concurrent.ConcurrentHashMap<>();
@@ -70,6 +78,7 @@ final class HotMaster {
         long firstBlock = request.offsetBytes() / S;
         master.lock(request.chunkUid(), stripe, 1);
         try {
+            master.fenceUnderLock(request);
             // Strips an earlier master left pending here are settled first: one rolled forward later
             // could otherwise carry a version above the seq taken now and hide this write.
             master.terminate(request);
@@ -136,8 +145,7 @@ final class HotMaster {
             if (!failures.isEmpty()) {
                 throw new CsException(CsStatus.REPLICA_FAILED, String.join("; ", failures));
             }
-            layouts.merge(request.chunkUid(), new Known(layout, request.chunkVersion()),
-                    (old, now) -> now.chunkVersion() >= old.chunkVersion() ? now : old);
+            learn(request.chunkUid(), new Known(layout, request.chunkVersion()));
         } finally {
             master.unlock(request.chunkUid(), stripe, 1);
         }

@@ -259,6 +259,7 @@ public final class StripeMaster implements AutoCloseable {
         boolean ownPrepared = false;
         boolean decided = false;
         try {
+            fenceUnderLock(request);
             Strips own = readOwn(request);
             long[][] v = ownVersions(own, count, k);
             ErasureCodec codec = codec(k, m);
@@ -710,7 +711,11 @@ public final class StripeMaster implements AutoCloseable {
             // A rebuild freezes first (docs/hot-tier.md, "Healing"): the column being rebuilt lost its
             // hot copies, or missed hot writes while it was away; frozen, the stripes it gets are newer
             // than any of them. Hot writes from now on reach it (RECOVERING columns are written).
-            freezer.freezeRange(request.chunkUid, new HotMaster.Known(layout, request.chunkVersion), first, count);
+            // The rebuild's layout is the chunk's newest: the periodic freezes take it from here on,
+            // so none writes the stripes with an older layout that misses the rebuilt column.
+            HotMaster.Known known = hotMaster.learn(request.chunkUid,
+                    new HotMaster.Known(layout, request.chunkVersion));
+            freezer.freezeRange(request.chunkUid, known, first, count);
         }
         lock(request.chunkUid, first, count);
         try {
@@ -1484,6 +1489,20 @@ public final class StripeMaster implements AutoCloseable {
             slots.add(Math.floorMod(Long.hashCode(chunkUid * 0x9E3779B97F4A7C15L + s), LOCK_SLOTS));
         }
         return slots;
+    }
+
+    /**
+     * Fences a write again once it holds its stripe locks: it may have waited there behind a rebuild
+     * of those stripes for a newer chunk version (a recovery starts only once this master fences its
+     * version, RecoveryIo.fenced), whose layout, with the RECOVERING column, it would miss.
+     */
+    void fenceUnderLock(Request request) throws CsException {
+        fence.check(request.chunkUid, request.chunkVersion);
+    }
+
+    /** The chunk versions this server fences requests with (the freezer fences its writes too). */
+    ChunkVersions fence() {
+        return fence;
     }
 
     /** The freezer of this master's hot blocks; null when this chunk server has no hot store. */

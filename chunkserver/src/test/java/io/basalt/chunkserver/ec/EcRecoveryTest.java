@@ -146,6 +146,72 @@ class EcRecoveryTest extends EcFixture {
         verifyParity(2);
     }
 
+    /**
+     * The freezer writes with the layout of the chunk's last hot write. When meta has moved the chunk
+     * on (a column RECOVERING) and the master heard of it, a freeze with that older layout is fenced
+     * like an old client's write: it would otherwise commit on the columns that have not heard yet and
+     * miss the RECOVERING one. The stale layout is forgotten and a newer one (a hot write's, a rebuild's,
+     * meta's map) used.
+     */
+    @Test
+    void theFreezerNeverWritesWithALayoutOlderThanTheMastersChunkVersion() throws Exception {
+        chunkVersion = VERSION - 1;
+        for (int i = 0; i < K + M; i++) {
+            servers[i].versions().chunkVersion(UID, VERSION - 1);
+        }
+        byte[] model = random(new Random(20), 2 * K * S);
+        ecWriteOk(layout(), 0, model);
+        byte[] hot = random(new Random(21), S);
+        hotWriteOk(layout(), S, hot);
+        System.arraycopy(hot, 0, model, S, S);
+        // Meta's new version (column 1 RECOVERING) reached the master, not yet the other columns.
+        servers[K].versions().chunkVersion(UID, VERSION);
+        long failures = servers[K].freezer().failures();
+        servers[K].freezer().runOnce(true);
+        assertThat(servers[K].freezer().failures()).as("the freeze was fenced").isEqualTo(failures + 1);
+        assertThat(servers[K].freezer().frozenBlocks()).isZero();
+        // The stale layout was forgotten: with no hot write coming, the next pass asks meta, whose map
+        // (column 1 caught up, every column UPTODATE at the new version) it freezes with.
+        fenceAll();
+        List<MetaLink.Member> members = new ArrayList<>();
+        for (int i = 0; i < K + M; i++) {
+            members.add(new MetaLink.Member(i, 100 + i, address(i), true));
+        }
+        servers[K].freezer().layoutSource(uid -> new MetaLink.RecoveryTask(UID, VERSION, VERSION, false, true, K, M,
+                CHUNKLET, K, members));
+        servers[K].freezer().runOnce(true);
+        assertThat(servers[K].freezer().frozenBlocks()).as("frozen with meta's layout").isEqualTo(1);
+        assertThat(servers[K].hot().usedSlots()).isZero();
+        assertThat(ecRead(layout(), 0, 2 * K * S)).isEqualTo(model);
+        verifyParity(2);
+    }
+
+    /**
+     * A rebuild starts only once its stripe master fences the rebuild's chunk version
+     * (RecoveryIo.fenced): until then a client with the older map could still write the stripes it
+     * rebuilt without the RECOVERING column. It waits for meta's version to reach the master.
+     */
+    @Test
+    void aRebuildWaitsUntilTheMasterHasHeardOfItsChunkVersion() throws Exception {
+        chunkVersion = VERSION - 1;
+        for (int i = 0; i < K + M; i++) {
+            servers[i].versions().chunkVersion(UID, VERSION - 1);
+        }
+        byte[] model = random(new Random(23), 2 * K * S);
+        ecWriteOk(layout(), 0, model);
+        stop(1);
+        LocalMetaLink meta = new LocalMetaLink("test");
+        start(1, 0, meta, "new1");
+        servers[1].versions().chunkVersion(UID, VERSION);
+        meta.addRecoveryTask(task(1, false));
+        Thread.sleep(1500);
+        assertThat(meta.recoveriesDone()).as("waiting for the master to hear of version " + VERSION).isEmpty();
+        fenceAll();
+        awaitDone(meta);
+        assertThat(ecRead(layout(), 0, 2 * K * S)).isEqualTo(model);
+        verifyParity(2);
+    }
+
     @Test
     void aParityColumnIsRebuiltOnANewServerWhileWritesGoOn() throws Exception {
         rebuildOnANewServerUnderWrites(K + 1);
