@@ -935,7 +935,7 @@ class EcVolumeIT {
      * The freezer's two crash points (docs/hot-tier.md, "Freezer") with real processes: the stripe
      * master of chunk 0 of volume "hot" dies after a freeze's EC writes committed and before any hot
      * copy was freed, the master of chunk 1 after freeing its own copies and before the other
-     * replicas' (both at once when the masters differ; else two rounds on one server). Each is armed
+     * replicas' (both at once when that leaves each chunk a parity column; else two rounds). Each is armed
      * for its chunk on the running server, whose freezer folds after 0.5 s, and gets new hot writes to
      * freeze; the servers halt and are restarted; then every
      * block of the volume reads back its last write. {@code pattern}: each written block's qemu-io
@@ -945,8 +945,13 @@ class EcVolumeIT {
         List<String> points = List.of("freezer.after-commit", "freezer.after-own-free");
         List<Chunk> chunks = List.of(chunk("hot", 0), chunk("hot", 1));
         List<Integer> masters = List.of(serverOfColumn(chunks.get(0), K), serverOfColumn(chunks.get(1), K));
-        List<List<Integer>> rounds = masters.get(0).equals(masters.get(1)) ? List.of(List.of(0), List.of(1))
-                : List.of(List.of(0, 1));
+        // Both at once only when neither master is the other chunk's second parity column: with both
+        // parity columns of a chunk down its writes have no stripe master and fail (EIO), as Ceph's
+        // do below min_size k + 1, and the round's writes must succeed.
+        boolean apart = !masters.get(0).equals(masters.get(1))
+                && serverOfColumn(chunks.get(0), K + 1) != masters.get(1)
+                && serverOfColumn(chunks.get(1), K + 1) != masters.get(0);
+        List<List<Integer>> rounds = apart ? List.of(List.of(0, 1)) : List.of(List.of(0), List.of(1));
         int blocksPerChunk = (16 << 20) >> 12;
         int next = 1000;
         for (List<Integer> round : rounds) {
