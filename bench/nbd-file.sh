@@ -20,7 +20,8 @@
 #                back to without io_uring (basalt itself uses io_uring when the kernel allows it)
 #                basalt-volume: a fresh `basalt up` cluster (1 meta, 6 chunk servers, the NBD
 #                gateway, all on this machine) and a volume of FIO_SIZE with policy $VOLUME_POLICY
-#                (default rep3) through the gateway; bench/volume.sh runs it beside the others
+#                (default rep3) through the gateway; bench/volume.sh runs it beside the others;
+#                basalt-volume-ec: the same with $EC_POLICY (default ec4+2), HOT_TIER=1: --hot-tier
 #   BENCH_DIR    where the exported files and results go (default: <repo>/out/nbd-file; the
 #                filesystem matters: keep it on the disk you mean to measure)
 #   SHARED_DIR   the shared bench directory (default: <repo>/../shared)
@@ -156,8 +157,9 @@ for t in $TARGETS; do
             else
                 volume=bench-ec policy=${EC_POLICY:-ec4+2}
             fi
+            hot=(); [ "$t" = basalt-volume-ec ] && [ "${HOT_TIER:-0}" = 1 ] && hot=(--hot-tier)
             (cd "$out" && "$root/basalt" volume create "$volume" --size "$FIO_SIZE" \
-                --policy "$policy" --data "$out/cluster") >&2
+                --policy "$policy" --data "$out/cluster" "${hot[@]}") >&2
             await_port "$t" "$port" "$cluster_pid" "$volume"
             log "$t: up pid $cluster_pid, nbd://127.0.0.1:$port/$volume ($policy)"
             if [ "${NBD_TLS:-0}" = 1 ]; then
