@@ -90,6 +90,18 @@ final class VolumeCluster implements AutoCloseable {
                     (doneNanos - csNanos) / 1_000_000);
             return cluster;
         } catch (Exception | Error e) { // an assertion failing while starting must not leak processes
+            // What meta said goes with the failure (its log is deleted with the temp dir): a chunk
+            // server that cannot reach meta says only "connection refused".
+            for (int i = 0; i < cluster.meta.size(); i++) {
+                try {
+                    String log = cluster.meta.log(i);
+                    e.addSuppressed(new Exception("meta member " + (i + 1) + " (alive: "
+                            + cluster.meta.isAlive(i) + ") said, last 4000 chars:\n"
+                            + log.substring(Math.max(0, log.length() - 4000))));
+                } catch (IOException | RuntimeException logError) {
+                    e.addSuppressed(logError);
+                }
+            }
             cluster.close();
             throw e;
         }

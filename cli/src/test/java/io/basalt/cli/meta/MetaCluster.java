@@ -231,6 +231,16 @@ public final class MetaCluster implements AutoCloseable {
         throw new AssertionError("no meta leader within 60 s");
     }
 
+    /** How many members the group has. */
+    public int size() {
+        return size;
+    }
+
+    /** Whether member {@code index} (0-based) is running. */
+    public boolean isAlive(int index) {
+        return processes[index] != null && processes[index].isAlive();
+    }
+
     public String log(int index) throws IOException {
         Path log = dir.resolve("m" + (index + 1) + ".log");
         return Files.exists(log) ? Files.readString(log) : "";
