@@ -35,7 +35,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Which stripes: those whose last hot write is older than {@link Config#ageMillis}, or every one
  * once the store is above {@link Config#highWatermark} of its slots; at most
- * {@link Config#stripesPerPass} a pass. The layout of each chunk comes with its hot writes; a chunk
+ * {@link Config#stripesPerPass} a pass, and {@link #BUSY_STRIPES_PER_PASS} while clients have requests
+ * at this master (below the high watermark: client I/O first). The layout of each chunk comes with its hot writes; a chunk
  * this master has seen none for since it started is asked of meta ({@link #layoutSource}). One
  * thread, "basalt-cs-freezer".
  */
@@ -57,9 +58,16 @@ public final class Freezer implements AutoCloseable {
         }
     }
 
+    /**
+     * Stripes a pass freezes while clients have requests at this master, below the high watermark:
+     * client I/O first, but the freezer never stops (4 stripes per 200 ms pass at the least).
+     */
+    static final int BUSY_STRIPES_PER_PASS = 4;
+
+    private final AtomicLong busyYields = new AtomicLong();
     private final StripeMaster master;
     private final HotStore hot;
-    private final Config config;
+    private volatile Config config;
     private final AtomicLong frozenBlocks = new AtomicLong();
     private final AtomicLong freedBlocks = new AtomicLong();
     private final AtomicLong failures = new AtomicLong();
@@ -140,6 +148,10 @@ public final class Freezer implements AutoCloseable {
                 }
                 if (++done >= config.stripesPerPass() && !everything) {
                     return done;
+                }
+                if (!flat && done >= BUSY_STRIPES_PER_PASS && master.clientRequests() > 0) {
+                    busyYields.incrementAndGet();
+                    return done; // client I/O first: the rest waits for the next pass
                 }
             }
         }
@@ -401,6 +413,21 @@ public final class Freezer implements AutoCloseable {
         ByteBuf payload = StripeMaster.pooled(WalRecordFormat.HOT_SECTION_BYTES);
         payload.writeByte(WalRecordFormat.HOT_FORMAT_VERSION).writeZero(3).writeLong(seqMax);
         return payload;
+    }
+
+    /** Tests: another configuration from the next pass on. */
+    void reconfigure(Config config) {
+        this.config = config;
+    }
+
+    /** Tests: the stripe master this freezer works for. */
+    StripeMaster master() {
+        return master;
+    }
+
+    /** Passes cut short because clients had requests at this master (freezing yields to them). */
+    public long busyYields() {
+        return busyYields.get();
     }
 
     public long frozenBlocks() {

@@ -130,7 +130,11 @@ public final class StripeMaster implements AutoCloseable {
      */
     public CompletableFuture<ByteBuf> handle(int type, ByteBuf frame) {
         CompletableFuture<ByteBuf> result = new CompletableFuture<>();
+        boolean client = type != DataFrame.TYPE_STRIP_REBUILD;
         try {
+            if (client) {
+                clientRequests.incrementAndGet();
+            }
             threads.execute(() -> {
                 Request request = null;
                 try {
@@ -158,9 +162,15 @@ public final class StripeMaster implements AutoCloseable {
                     if (request != null) {
                         request.scratch.close();
                     }
+                    if (client) {
+                        clientRequests.decrementAndGet();
+                    }
                 }
             });
         } catch (RejectedExecutionException e) {
+            if (client) {
+                clientRequests.decrementAndGet();
+            }
             frame.release();
             result.completeExceptionally(new CsException(CsStatus.UNAVAILABLE, "chunk server is shutting down"));
         }
@@ -1498,6 +1508,15 @@ public final class StripeMaster implements AutoCloseable {
      */
     void fenceUnderLock(Request request) throws CsException {
         fence.check(request.chunkUid, request.chunkVersion);
+    }
+
+    /** Client requests (EC reads and writes, hot writes) this master is running or has queued. */
+    private final java.util.concurrent.atomic.AtomicInteger clientRequests =
+            new java.util.concurrent.atomic.AtomicInteger();
+
+    /** How many client requests this master runs or has queued now (the freezer yields to them). */
+    int clientRequests() {
+        return clientRequests.get();
     }
 
     /** The chunk versions this server fences requests with (the freezer fences its writes too). */

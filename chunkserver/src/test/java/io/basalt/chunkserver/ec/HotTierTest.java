@@ -216,6 +216,53 @@ class HotTierTest extends EcFixture {
         verifyParity(1);
     }
 
+    /**
+     * Client I/O first: below the high watermark a pass that finds client requests at the master
+     * freezes only {@link Freezer#BUSY_STRIPES_PER_PASS} stripes, and the next, idle, pass the rest.
+     */
+    @Test
+    void belowTheHighWatermarkTheFreezerYieldsToClientRequestsButNeverStops() throws Exception {
+        EcLayout layout = layout();
+        byte[] expected = bytes(12 * K * S);
+        ecWriteOk(layout, 0, expected);
+        for (int stripe = 0; stripe < 10; stripe++) {
+            byte[] data = bytes(S);
+            hotWriteOk(layout, (long) stripe * K * S, data);
+            System.arraycopy(data, 0, expected, stripe * K * S, S);
+        }
+        Freezer freezer = servers[K].freezer();
+        freezer.close(); // its thread: this test runs the passes itself
+        freezer.reconfigure(new Freezer.Config(0, 0.7, 64, 200)); // every stripe old enough
+        // A client read of stripe 11 waits behind the stripe lock this thread holds: in flight.
+        freezer.master().lock(UID, 11, 1);
+        java.util.concurrent.CompletableFuture<byte[]> read;
+        try {
+            read = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try {
+                    return ecRead(layout, 11L * K * S, S);
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (freezer.master().clientRequests() == 0 && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            assertThat(freezer.runOnce(false)).isEqualTo(Freezer.BUSY_STRIPES_PER_PASS);
+            assertThat(freezer.busyYields()).isEqualTo(1);
+        } finally {
+            freezer.master().unlock(UID, 11, 1);
+        }
+        assertThat(read.get(10, TimeUnit.SECONDS)).isEqualTo(Arrays.copyOfRange(expected, 11 * K * S, 11 * K * S + S));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (freezer.master().clientRequests() > 0 && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        assertThat(freezer.runOnce(false)).as("idle: the rest").isEqualTo(10 - Freezer.BUSY_STRIPES_PER_PASS);
+        assertThat(ecRead(layout, 0, 12 * K * S)).isEqualTo(expected);
+        verifyParity(12);
+    }
+
     @Test
     void aRestartedMasterFreezesWithTheLayoutMetaGivesWithoutWaitingForANewHotWrite() throws Exception {
         EcLayout layout = layout();
