@@ -421,6 +421,21 @@ public final class ChunkServer implements AutoCloseable {
         }
     }
 
+    private long lastFrozenBlocks;
+    private long lastFrozenAtNanos;
+
+    /** The hot store's fill and the freezer's progress, its rate since the last heartbeat. */
+    private MetaLink.HotReport hotReport() {
+        long frozen = freezer == null ? 0 : freezer.frozenBlocks();
+        long nowNanos = System.nanoTime();
+        long perSecond = lastFrozenAtNanos == 0 || nowNanos == lastFrozenAtNanos ? 0
+                : (frozen - lastFrozenBlocks) * 1_000_000_000L / (nowNanos - lastFrozenAtNanos);
+        lastFrozenBlocks = frozen;
+        lastFrozenAtNanos = nowNanos;
+        return new MetaLink.HotReport(hot.usedSlots() * 4096L, hot.capacitySlots() * 4096L, frozen, perSecond,
+                freezer == null ? 0 : freezer.failures());
+    }
+
     /** One heartbeat pass: refresh disk gauges and health, tell meta. Never throws. */
     private void heartbeat() {
         try {
@@ -442,7 +457,7 @@ public final class ChunkServer implements AutoCloseable {
             Scrubber.Progress scrub = scrubber.progress();
             meta.heartbeat(identity.csId(), capacity, used, now, recovery.progress(), new MetaLink.ScrubReport(
                     scrub.running(), scrub.passBytes(), scrub.passDamaged(), scrub.passRepaired(),
-                    scrub.lastPassEndMillis(), scrub.lastPassDamaged(), scrub.lastPassRepaired()));
+                    scrub.lastPassEndMillis(), scrub.lastPassDamaged(), scrub.lastPassRepaired()), hotReport());
             if (heartbeatFailures > 0) {
                 log.info("heartbeats to meta succeed again after {} failed", heartbeatFailures);
                 heartbeatFailures = 0;

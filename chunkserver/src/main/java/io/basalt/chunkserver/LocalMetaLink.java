@@ -21,6 +21,7 @@ public final class LocalMetaLink implements MetaLink {
     private volatile ChunkVersionSink sink;
     private volatile long lastUsedBytes;
     private volatile Health lastHealth;
+    private volatile HotReport lastHot;
     private final AtomicInteger versionsBehindHints = new AtomicInteger();
 
     public LocalMetaLink(String clusterName) {
@@ -127,6 +128,18 @@ public final class LocalMetaLink implements MetaLink {
     /** Chunks whose recovery the CS reported done, in order (tests). */
     public java.util.List<Long> recoveriesDone() {
         return recoveriesDone;
+    }
+
+    @Override
+    public void heartbeat(int csId, long capacityBytes, long usedBytes, Health health, RecoveryProgress progress,
+            ScrubReport scrub, HotReport hot) {
+        lastHot = hot;
+        heartbeat(csId, capacityBytes, usedBytes, health);
+    }
+
+    /** The hot store and freezer report of the last heartbeat (null: none yet). */
+    public HotReport lastHot() {
+        return lastHot;
     }
 
     public long lastUsedBytes() {

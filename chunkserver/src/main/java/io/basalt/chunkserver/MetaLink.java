@@ -33,6 +33,19 @@ public interface MetaLink extends AutoCloseable {
         heartbeat(csId, capacityBytes, usedBytes, health, progress);
     }
 
+    /** A heartbeat that also reports the hot store's fill and the freezer's progress. */
+    default void heartbeat(int csId, long capacityBytes, long usedBytes, Health health, RecoveryProgress progress,
+            ScrubReport scrub, HotReport hot) throws IOException {
+        heartbeat(csId, capacityBytes, usedBytes, health, progress, scrub);
+    }
+
+    /**
+     * The hot store (bytes of hot blocks held, capacity) and the freezer (blocks folded into stripes
+     * since start, recent blocks per second, failed attempts since start).
+     */
+    record HotReport(long usedBytes, long capacityBytes, long frozenBlocksTotal, long frozenBlocksPerSecond,
+            long freezeFailuresTotal) {}
+
     /** The scrubber's pass in progress (if any) and the last finished pass's findings. */
     record ScrubReport(boolean running, long passBytes, long passDamaged, long passRepaired, long lastPassEndMillis,
             long lastPassDamaged, long lastPassRepaired) {}

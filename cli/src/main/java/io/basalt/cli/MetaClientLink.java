@@ -138,6 +138,12 @@ public final class MetaClientLink implements MetaLink {
     @Override
     public void heartbeat(int csId, long capacityBytes, long usedBytes, Health health,
                           RecoveryProgress progress, ScrubReport scrub) throws IOException {
+        heartbeat(csId, capacityBytes, usedBytes, health, progress, scrub, new HotReport(0, 0, 0, 0, 0));
+    }
+
+    @Override
+    public void heartbeat(int csId, long capacityBytes, long usedBytes, Health health,
+                          RecoveryProgress progress, ScrubReport scrub, HotReport hot) throws IOException {
         try {
             MetaClient.HeartbeatReply reply = heartbeatClient.heartbeat(csId, capacityBytes,
                     usedBytes, switch (health) {
@@ -151,7 +157,8 @@ public final class MetaClientLink implements MetaLink {
                     new MetaRequest.Heartbeat.ScrubReport(scrub.running(), scrub.passBytes(),
                             scrub.passDamaged(), scrub.passRepaired(), scrub.lastPassEndMillis(),
                             scrub.lastPassDamaged(), scrub.lastPassRepaired()),
-                    appliedChangeSeq());
+                    appliedChangeSeq(), new MetaRequest.Heartbeat.HotReport(hot.usedBytes(), hot.capacityBytes(),
+                            hot.frozenBlocksTotal(), hot.frozenBlocksPerSecond(), hot.freezeFailuresTotal()));
             VersionPuller current = puller;
             if (current != null) {
                 current.metaHas(reply.highestChangeSeq());

@@ -212,6 +212,7 @@ final class StatusCommand implements Runnable {
         root.put("degradedChunks", degradedTotal(report));
         root.put("recovery", recoveryJson(report));
         root.put("scrub", ScrubStatus.json(report.servers()));
+        root.put("hotTier", HotStatus.json(report.servers()));
         return root;
     }
 
@@ -380,6 +381,9 @@ final class StatusCommand implements Runnable {
             printRecovery(report);
         }
         ScrubStatus.print(report.servers());
+        if (HotStatus.shown(report.servers(), report.volumes())) {
+            HotStatus.print(report.servers());
+        }
     }
 
     /** {@code [#####...............]  1.2 GiB of 98 GiB (5%)}; "-" without a heartbeat yet. */

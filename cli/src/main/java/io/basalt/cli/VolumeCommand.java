@@ -40,14 +40,35 @@ final class VolumeCommand implements Runnable {
     }
 
     static String json(Volume volume) {
-        return TextTable.object("id", volume.id(), "name", volume.name(),
+        return TextTable.object(jsonFields(volume).toArray());
+    }
+
+    static List<Object> jsonFields(Volume volume) {
+        return new java.util.ArrayList<>(List.of("id", volume.id(), "name", volume.name(),
                 "sizeBytes", volume.sizeBytes(), "blockSizeBytes", volume.blockSizeBytes(),
                 "policy", volume.policyName(), "chunkSizeBytes", volume.chunkSizeBytes(),
                 "chunks", volume.chunkCount(), "allocatedBytes", volume.allocatedBytes(),
                 "rawBytes", rawBytes(volume),
                 "created", Instant.ofEpochMilli(volume.createdMillis()).toString(),
                 "qos", new TextTable.RawJson(QosOptions.json(volume.qos())), "hotTier", volume.hotTier(),
-                "parentLayerId", volume.parentId());
+                "parentLayerId", volume.parentId()));
+    }
+
+    /**
+     * What the volume's own chunks hold on the chunk servers, asked of each chunklet (INFO, metadata
+     * only): the data once, every chunklet's bytes (replicas and parity: the real raw figure, where
+     * "raw on disk" above counts whole chunks), and the hot copies waiting for the freezer. After a
+     * freeze the hot bytes go to 0 and the raw bytes to about 1.5x the data for ec4+2.
+     */
+    static String spaceLine(io.basalt.client.LayerSpace.Space space) {
+        String ratio = space.dataBytes() == 0 ? ""
+                : String.format(java.util.Locale.ROOT, " (%.2fx)", (double) (space.rawBytes() + space.hotBytes())
+                        / space.dataBytes());
+        return "stored on the chunk servers: " + Units.formatBytes(space.dataBytes()) + " of data, "
+                + Units.formatBytes(space.rawBytes()) + " in chunklets + " + Units.formatBytes(space.hotBytes())
+                + " hot copies = " + Units.formatBytes(space.rawBytes() + space.hotBytes()) + " raw" + ratio
+                + (space.unanswered() > 0 ? "; " + space.unanswered() + " of " + space.chunklets()
+                        + " chunklets did not answer (not counted)" : "");
     }
 
     static void printInfo(Volume volume, boolean asJson) {
@@ -207,7 +228,21 @@ final class VolumeCommand implements Runnable {
         @Override
         public void run() {
             Volume volume = options.call(c -> c.getVolume(name));
-            printInfo(volume, options.json);
+            io.basalt.client.LayerSpace.Space space = volume.chunkCount() == 0 ? null
+                    : SnapshotCommand.withCluster(options, cluster -> io.basalt.client.LayerSpace.of(cluster, volume));
+            if (options.json) {
+                List<Object> fields = jsonFields(volume);
+                if (space != null) {
+                    fields.addAll(List.of("storedBytes", space.dataBytes(), "storedRawBytes", space.rawBytes(),
+                            "hotBytes", space.hotBytes(), "storedUnanswered", space.unanswered()));
+                }
+                System.out.println(TextTable.object(fields.toArray()));
+            } else {
+                printInfo(volume, false);
+                if (space != null) {
+                    System.out.println(spaceLine(space));
+                }
+            }
             if (!options.json && !volume.isSnapshot()) {
                 // Per snapshot: what its own chunks store (the blocks written between it and the one
                 // below) and what it holds exclusively (no layer reads through to it: freed by

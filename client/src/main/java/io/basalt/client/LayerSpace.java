@@ -7,6 +7,7 @@ import io.basalt.meta.model.Policy;
 import io.basalt.meta.model.Volume;
 import io.basalt.protocol.data.CsStatus;
 import io.basalt.protocol.data.DataFrame;
+import io.netty.buffer.ByteBuf;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -23,22 +24,25 @@ import java.util.concurrent.TimeUnit;
 public final class LayerSpace {
     /** INFO reply payload: u64 known version, u64 written blocks, u64 allocated bytes, ... (formats.md). */
     private static final int INFO_ALLOCATED_BYTES_OFFSET = 16;
+    /** ... u32 exists, u64 hotBytes (a server of the hot tier's build and later). */
+    private static final int INFO_HOT_BYTES_OFFSET = 36;
 
     private LayerSpace() {}
 
     /**
      * What a layer holds: {@code dataBytes}, the blocks it holds once (a replica's, or the sum of an
      * erasure-coded chunk's data columns), and {@code rawBytes}, what every chunklet of it holds
-     * on disk (replicas and parity included). {@code chunklets} were asked; {@code unanswered} of
+     * on disk (replicas and parity included), and {@code hotBytes}, the hot copies of its blocks the
+     * chunk servers hold until the freezer folds them into stripes (docs/hot-tier.md). {@code chunklets} were asked; {@code unanswered} of
      * them could not be (down): their bytes are missing from both sums.
      */
-    public record Space(long dataBytes, long rawBytes, int chunklets, int unanswered) {}
+    public record Space(long dataBytes, long rawBytes, long hotBytes, int chunklets, int unanswered) {}
 
     /** Blocking: asks every chunklet of every chunk of {@code layer}. */
     public static Space of(ClusterClient cluster, Volume layer) {
         Policy policy = Policy.parse(layer.policyName());
         List<Chunk> chunks = cluster.meta().listChunks(layer.id());
-        List<CompletableFuture<Long>> asks = new ArrayList<>();
+        List<CompletableFuture<long[]>> asks = new ArrayList<>();
         List<Boolean> counted = new ArrayList<>();
         for (Chunk chunk : chunks) {
             // The data once: a replicated chunk's first readable replica; an EC chunk's data columns.
@@ -54,40 +58,54 @@ public final class LayerSpace {
         }
         long data = 0;
         long raw = 0;
+        long hot = 0;
         int unanswered = 0;
         for (int i = 0; i < asks.size(); i++) {
-            long bytes;
+            long[] bytes;
             try {
                 bytes = asks.get(i).get(30, TimeUnit.SECONDS);
             } catch (Exception e) {
-                bytes = -1;
+                bytes = null;
             }
-            if (bytes < 0) {
+            if (bytes == null) {
                 unanswered++;
                 continue;
             }
-            raw += bytes;
+            raw += bytes[0];
+            hot += bytes[1];
             if (counted.get(i)) {
-                data += bytes;
+                data += bytes[0];
             }
         }
-        return new Space(data, raw, asks.size(), unanswered);
+        return new Space(data, raw, hot, asks.size(), unanswered);
     }
 
-    /** The chunklet's allocated bytes (INFO), or -1 when its server cannot answer. */
-    private static CompletableFuture<Long> allocatedBytes(ClusterClient cluster, Chunk chunk, Chunklet chunklet) {
+    /**
+     * The chunklet's allocated bytes and the bytes of the chunk's hot blocks its server holds (INFO;
+     * 0 from a server of a build before the hot tier), or null when its server cannot answer.
+     */
+    private static CompletableFuture<long[]> allocatedBytes(ClusterClient cluster, Chunk chunk, Chunklet chunklet) {
         return cluster.directory().address(chunklet.csId()).thenCompose(address -> cluster.connections()
                 .request(address, DataFrame.TYPE_INFO, chunk.uid(), chunk.version(), 0, 0, null))
                 .handle((reply, error) -> {
                     if (error != null) {
-                        return -1L;
+                        return null;
                     }
                     try {
-                        if (reply.status() != CsStatus.OK
-                                || reply.payload().readableBytes() < DataFrame.INFO_PAYLOAD_BYTES) {
-                            return -1L;
+                        ByteBuf payload = reply.payload();
+                        if (reply.status() != CsStatus.OK || payload.readableBytes() < DataFrame.INFO_PAYLOAD_BYTES_V1) {
+                            return null;
                         }
-                        return reply.payload().getLong(reply.payload().readerIndex() + INFO_ALLOCATED_BYTES_OFFSET);
+                        int at = payload.readerIndex();
+                        boolean withHot = payload.readableBytes() >= DataFrame.INFO_PAYLOAD_BYTES;
+                        int crcAt = withHot ? DataFrame.INFO_PAYLOAD_BYTES - 4 : DataFrame.INFO_PAYLOAD_BYTES_V1 - 4;
+                        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+                        crc.update(payload.nioBuffer(at, crcAt));
+                        if ((int) crc.getValue() != payload.getInt(at + crcAt)) {
+                            return null; // damaged on the way: not an answer
+                        }
+                        return new long[] {payload.getLong(at + INFO_ALLOCATED_BYTES_OFFSET),
+                                withHot ? payload.getLong(at + INFO_HOT_BYTES_OFFSET) : 0};
                     } finally {
                         ChunkRetries.release(reply);
                     }

@@ -516,6 +516,20 @@ public final class HotStore implements WalSink, AutoCloseable {
         }
     }
 
+    /** How many hot blocks of chunk {@code chunkUid} this server holds (cheap when none). */
+    public int count(long chunkUid) {
+        if (usedSlots == 0) {
+            return 0;
+        }
+        lock.readLock().lock();
+        try {
+            NavigableMap<Long, Slot> blocksOfChunk = map.get(chunkUid);
+            return blocksOfChunk == null ? 0 : blocksOfChunk.size();
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
     /** Chunks with at least one hot block here. */
     public List<Long> chunks() {
         lock.readLock().lock();

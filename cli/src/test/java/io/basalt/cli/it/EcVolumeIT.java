@@ -1042,6 +1042,19 @@ class EcVolumeIT {
         Tools.Result verified = verify("hot");
         assertThat(verified.exitCode()).as(verified.describe()).isZero();
         assertThat(verified.stdout()).as(verified.describe()).contains(" 0 mismatched");
+        // basalt status shows the hot stores and the freezer, from every server's heartbeat.
+        // volume info asks the chunk servers what the volume holds: chunklets and hot copies.
+        Tools.Result space = basaltCli("volume", "info", "hot");
+        assertThat(space.stdout()).as(space.describe()).contains("stored on the chunk servers: ")
+                .contains(" hot copies = ");
+        Tools.Result spaceJson = basaltCli("volume", "info", "hot", "--json");
+        assertThat(spaceJson.stdout()).as(spaceJson.describe()).containsPattern("\"storedRawBytes\":[1-9]")
+                .contains("\"hotBytes\":").contains("\"storedUnanswered\":0");
+        Tools.Result status = basaltCli("status");
+        assertThat(status.stdout()).as(status.describe()).contains("hot tier: ").contains("FROZEN SINCE START");
+        Tools.Result statusJson = basaltCli("status", "--json");
+        assertThat(statusJson.stdout()).as(statusJson.describe()).contains("\"hotTier\":")
+                .containsPattern("\"capacityBytes\":[1-9]");
         Tools.Result off = basaltCli("volume", "hot-tier", "hot", "off");
         assertThat(off.stdout()).as(off.describe()).contains("volume hot hot tier: off");
         Tools.Result info = basaltCli("volume", "info", "hot");

@@ -116,7 +116,9 @@ public final class DataFrame {
     public static final int TYPE_HOT_FREE = 18;
     public static final int REPLY = 0x80;
 
-    public static final int INFO_PAYLOAD_BYTES = 40;
+    public static final int INFO_PAYLOAD_BYTES = 48;
+    /** An INFO reply of a server from before the hot tier: no hotBytes (docs/formats.md). */
+    public static final int INFO_PAYLOAD_BYTES_V1 = 40;
 
     private DataFrame() {}
 

@@ -220,8 +220,17 @@ public final class MetaClient implements AutoCloseable {
     public HeartbeatReply heartbeat(int csId, long capacityBytes, long usedBytes, CsHealth health,
                                     MetaRequest.Heartbeat.RecoveryProgress recovery,
                                     MetaRequest.Heartbeat.ScrubReport scrub, long appliedChangeSeq) {
+        return heartbeat(csId, capacityBytes, usedBytes, health, recovery, scrub, appliedChangeSeq,
+                MetaRequest.Heartbeat.HotReport.NONE);
+    }
+
+    /** As above, with this chunk server's hot store and freezer report (for basalt status). */
+    public HeartbeatReply heartbeat(int csId, long capacityBytes, long usedBytes, CsHealth health,
+                                    MetaRequest.Heartbeat.RecoveryProgress recovery,
+                                    MetaRequest.Heartbeat.ScrubReport scrub, long appliedChangeSeq,
+                                    MetaRequest.Heartbeat.HotReport hot) {
         WireReader in = call(new MetaRequest.Heartbeat(csId, capacityBytes, usedBytes,
-                health.code, recovery, scrub, appliedChangeSeq));
+                health.code, recovery, scrub, appliedChangeSeq, hot));
         CsStatus status = CsStatus.ofCode(in.u8());
         return new HeartbeatReply(status, in.remaining() >= 8 ? in.i64() : -1);
     }

@@ -118,7 +118,8 @@ public sealed interface MetaRequest
                             : Heartbeat.RecoveryProgress.decode(in),
                     in.remaining() == 0 ? Heartbeat.ScrubReport.NONE
                             : Heartbeat.ScrubReport.decode(in),
-                    in.remaining() == 0 ? Heartbeat.APPLIED_UNKNOWN : in.i64());
+                    in.remaining() == 0 ? Heartbeat.APPLIED_UNKNOWN : in.i64(),
+                    in.remaining() == 0 ? Heartbeat.HotReport.NONE : Heartbeat.HotReport.decode(in));
             case STATUS -> new Status();
             case GET_CLUSTER_ID -> new GetClusterId();
             case LIST_CS_CHUNK_VERSIONS -> new ListCsChunkVersions(in.i32(), in.i64(), in.i32());
@@ -403,7 +404,7 @@ public sealed interface MetaRequest
      * (the CS's version index, so it knows when to pull).
      */
     record Heartbeat(int csId, long capacityBytes, long usedBytes, int healthCode,
-                     RecoveryProgress recovery, ScrubReport scrub, long appliedChangeSeq)
+                     RecoveryProgress recovery, ScrubReport scrub, long appliedChangeSeq, HotReport hot)
             implements MetaRequest {
         /** {@link #appliedChangeSeq} of a chunk server that has not pulled yet, or of an older build. */
         public static final long APPLIED_UNKNOWN = -1;
@@ -411,6 +412,12 @@ public sealed interface MetaRequest
         public Heartbeat {
             java.util.Objects.requireNonNull(recovery, "recovery");
             java.util.Objects.requireNonNull(scrub, "scrub");
+            java.util.Objects.requireNonNull(hot, "hot");
+        }
+
+        public Heartbeat(int csId, long capacityBytes, long usedBytes, int healthCode,
+                         RecoveryProgress recovery, ScrubReport scrub, long appliedChangeSeq) {
+            this(csId, capacityBytes, usedBytes, healthCode, recovery, scrub, appliedChangeSeq, HotReport.NONE);
         }
 
         public Heartbeat(int csId, long capacityBytes, long usedBytes, int healthCode,
@@ -434,6 +441,28 @@ public sealed interface MetaRequest
             recovery.encode(out);
             scrub.encode(out);
             out.i64(appliedChangeSeq);
+            hot.encode(out);
+        }
+
+        /**
+         * A chunk server's hot store and freezer (docs/hot-tier.md), for {@code basalt status}: bytes
+         * of hot blocks held and the store's capacity, blocks the freezer folded into stripes since the
+         * server started, its recent rate, and failed freeze attempts since start. Wire form:
+         * {@code i64 usedBytes | i64 capacityBytes | i64 frozenBlocksTotal | i64 frozenBlocksPerSecond |
+         * i64 freezeFailuresTotal} (40 bytes).
+         */
+        public record HotReport(long usedBytes, long capacityBytes, long frozenBlocksTotal,
+                                long frozenBlocksPerSecond, long freezeFailuresTotal) {
+            public static final HotReport NONE = new HotReport(0, 0, 0, 0, 0);
+
+            public void encode(WireWriter out) {
+                out.i64(usedBytes).i64(capacityBytes).i64(frozenBlocksTotal).i64(frozenBlocksPerSecond)
+                        .i64(freezeFailuresTotal);
+            }
+
+            public static HotReport decode(WireReader in) {
+                return new HotReport(in.i64(), in.i64(), in.i64(), in.i64(), in.i64());
+            }
         }
 
         /**

@@ -66,6 +66,11 @@ class MetaRequestProperties {
                         progress(), longs).as((cs, capacity, used, health, progress, applied) ->
                         new MetaRequest.Heartbeat(cs, capacity, used, health, progress,
                                 MetaRequest.Heartbeat.ScrubReport.NONE, applied)),
+                Combinators.combine(ints, longs, longs, progress(), longs, longs.list().ofSize(5)).as(
+                        (cs, capacity, applied, progress, used, hot) -> new MetaRequest.Heartbeat(cs, capacity,
+                                used, 1, progress, new MetaRequest.Heartbeat.ScrubReport(true, 1, 2, 3, 4, 5, 6),
+                                applied, new MetaRequest.Heartbeat.HotReport(hot.get(0), hot.get(1), hot.get(2),
+                                        hot.get(3), hot.get(4)))),
                 Combinators.combine(longs, ints, longs).as(MetaRequest.RecoveryDone::new),
                 Combinators.combine(ints, longs, ints).as(MetaRequest.ListRecoveryTasks::new),
                 Arbitraries.just(new MetaRequest.RecoveryStatus()),
@@ -163,7 +168,8 @@ class MetaRequestProperties {
                 .encode(out);
         new CsView(new io.basalt.meta.model.ChunkServer(csId, "h:1", "h", "z", 10, 5,
                 io.basalt.meta.model.CsStatus.UP, "v"), 3, 4, null,
-                new MetaRequest.Heartbeat.RecoveryProgress(1, 2, 3, 4, 5, 6, 7), 9, 11)
+                new MetaRequest.Heartbeat.RecoveryProgress(1, 2, 3, 4, 5, 6, 7), 9, 11,
+                MetaRequest.Heartbeat.ScrubReport.NONE, new MetaRequest.Heartbeat.HotReport(12, 13, 14, 15, 16))
                 .encode(out);
         WireReader in = new WireReader(out.toByteArray());
         assertThat(RecoveryTask.decode(in)).isEqualTo(task);
@@ -173,6 +179,7 @@ class MetaRequestProperties {
         assertThat(view.recovery().rebuiltBytesTotal()).isEqualTo(6);
         assertThat(view.recoveringChunklets()).isEqualTo(9);
         assertThat(view.chunklets()).isEqualTo(11);
+        assertThat(view.hot()).isEqualTo(new MetaRequest.Heartbeat.HotReport(12, 13, 14, 15, 16));
         in.end();
     }
 

@@ -80,7 +80,14 @@ public final class MetaStateMachine extends BaseStateMachine {
     /** A chunk server's last heartbeat, as the leader saw it. */
     public record Beat(long atNanos, long capacityBytes, long usedBytes, CsHealth health,
                        RecoveryProgress recovery, MetaRequest.Heartbeat.ScrubReport scrub,
-                       long appliedChangeSeq) {
+                       long appliedChangeSeq, MetaRequest.Heartbeat.HotReport hot) {
+        public Beat(long atNanos, long capacityBytes, long usedBytes, CsHealth health,
+                    RecoveryProgress recovery, MetaRequest.Heartbeat.ScrubReport scrub,
+                    long appliedChangeSeq) {
+            this(atNanos, capacityBytes, usedBytes, health, recovery, scrub, appliedChangeSeq,
+                    MetaRequest.Heartbeat.HotReport.NONE);
+        }
+
         public Beat(long atNanos, long capacityBytes, long usedBytes, CsHealth health,
                     RecoveryProgress recovery, MetaRequest.Heartbeat.ScrubReport scrub) {
             this(atNanos, capacityBytes, usedBytes, health, recovery, scrub,
@@ -469,7 +476,7 @@ public final class MetaStateMachine extends BaseStateMachine {
         // the tombstone collector never acts on it.
         beats.put(beat.csId(), new Beat(nanoClock.getAsLong(), beat.capacityBytes(),
                 beat.usedBytes(), CsHealth.ofCode(beat.healthCode()), beat.recovery(), beat.scrub(),
-                Math.min(beat.appliedChangeSeq(), highestSeq)));
+                Math.min(beat.appliedChangeSeq(), highestSeq), beat.hot()));
         // One more key read on the leader: the CS compares it with what it pulled last.
         return MetaReply.ok(new WireWriter().u8(server.status().code).i64(highestSeq));
     }
@@ -499,7 +506,8 @@ public final class MetaStateMachine extends BaseStateMachine {
                     beat == null ? null : beat.health(),
                     beat == null ? RecoveryProgress.NONE : beat.recovery(),
                     recovering.get(server.id()), chunklets.get(server.id()),
-                    beat == null ? MetaRequest.Heartbeat.ScrubReport.NONE : beat.scrub()).encode(out);
+                    beat == null ? MetaRequest.Heartbeat.ScrubReport.NONE : beat.scrub(),
+                    beat == null ? MetaRequest.Heartbeat.HotReport.NONE : beat.hot()).encode(out);
         }
         return MetaReply.ok(out);
     }
