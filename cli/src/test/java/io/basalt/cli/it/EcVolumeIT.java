@@ -484,9 +484,29 @@ class EcVolumeIT {
         }
         cloneWriter.checkEveryBlock(readExport("kill-clone", blocks),
                 "flat clone");
-        cluster.client().deleteVolume("kill-clone");
+        deleteOnceClosed("kill-clone");
         cluster.client().deleteSnapshot("kill", "s1");
-        cluster.client().deleteVolume("kill");
+        deleteOnceClosed("kill");
+    }
+
+    /**
+     * Deletes {@code volume} once the gateway has let go of it: an NBD client's disconnect returns
+     * before the gateway has closed the volume and released its lease (seen: "in use by client
+     * it-gateway" right after a read).
+     */
+    private static void deleteOnceClosed(String volume) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (true) {
+            try {
+                cluster.client().deleteVolume(volume);
+                return;
+            } catch (io.basalt.meta.api.MetaException e) {
+                if (!e.getMessage().contains("is in use by client") || System.nanoTime() > deadline) {
+                    throw e;
+                }
+                Thread.sleep(100);
+            }
+        }
     }
 
     /** {@link NbdSeqWriter#readExport} with the daemons' logs in a failure. */
