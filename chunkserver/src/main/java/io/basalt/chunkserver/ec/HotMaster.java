@@ -81,7 +81,7 @@ final class HotMaster {
             master.fenceUnderLock(request);
             // Strips an earlier master left pending here are settled first: one rolled forward later
             // could otherwise carry a version above the seq taken now and hide this write.
-            master.terminate(request);
+            master.termination.terminate(request);
             ChunkletStore.StripVersions own = store.versions(request.chunkUid(), (long) stripe * S, S);
             long highest = Math.max(StripeMaster.max(own.versions()), hot.maxSeq(request.chunkUid(),
                     HotStore.PARITY_KEY_BASE + (long) stripe * k, HotStore.PARITY_KEY_BASE + (long) stripe * k + k));

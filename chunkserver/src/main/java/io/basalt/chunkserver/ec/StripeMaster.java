@@ -23,7 +23,6 @@ import io.netty.buffer.Unpooled;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collections;
 import java.util.List;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
@@ -73,7 +72,7 @@ import org.slf4j.LoggerFactory;
  * <p>When the master changes (its column failed and the client's new map names the next parity
  * column), the new master may itself hold strips the old one prepared and decided without telling
  * it. Before it reads its own versions it settles them by asking the old master, or failing that
- * the other columns ({@link #terminate}), never by guessing.
+ * the other columns ({@link StripeTermination}), never by guessing.
  *
  * <p>Threads: each request runs on its own virtual thread and blocks on the column replies.
  */
@@ -96,6 +95,10 @@ public final class StripeMaster implements AutoCloseable {
     private final ChunkVersions fence;
     final ReplicaClients clients;
     private final CsMetrics metrics;
+    /** Settles strips an earlier master left undecided here, before this one reads its versions. */
+    final StripeTermination termination;
+    /** Reads the data strips a request needs at V, rebuilding those a column cannot give. */
+    private final StripReconstruction reconstruction;
     private final ExecutorService threads =
             Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("basalt-stripe-master-", 0).factory());
     private final ReentrantLock[] locks = new ReentrantLock[LOCK_SLOTS];
@@ -119,6 +122,8 @@ public final class StripeMaster implements AutoCloseable {
         this.wal = wal;
         this.fence = fence;
         this.clients = clients;
+        this.termination = new StripeTermination(this, metrics);
+        this.reconstruction = new StripReconstruction(this);
         for (int i = 0; i < LOCK_SLOTS; i++) {
             locks[i] = new ReentrantLock();
         }
@@ -287,7 +292,7 @@ public final class StripeMaster implements AutoCloseable {
                     need[si][c] = !request.covers(first + si, c);
                 }
             }
-            ByteBuf[][] strips = fetchDataStrips(request, own, v, need);
+            ByteBuf[][] strips = reconstruction.fetchDataStrips(request, own, v, need);
             for (int si = 0; si < count; si++) {
                 for (int c = 0; c < k; c++) {
                     if (request.covers(first + si, c)) {
@@ -416,7 +421,7 @@ public final class StripeMaster implements AutoCloseable {
     /**
      * Commits or aborts the transaction's pending strips in this master's own column: applied in WAL
      * order without a record (like a column's RESOLVE); lost in a crash, the strips are pending again
-     * after replay and {@link #terminate} settles them before this column's versions are read.
+     * after replay and {@link StripeTermination#terminate} settles them before this column's versions are read.
      */
     private void resolveOwn(Request request, long txid, boolean commit) throws CsException {
         settleHere(wal, request.chunkUid, (long) request.firstStripe * S, request.stripeCount * S, txid, commit,
@@ -652,7 +657,7 @@ public final class StripeMaster implements AutoCloseable {
                     need[si][c] = request.covers(first + si, c);
                 }
             }
-            ByteBuf[][] strips = fetchDataStrips(request, own, v, need);
+            ByteBuf[][] strips = reconstruction.fetchDataStrips(request, own, v, need);
             int blocks = request.lengthBytes / S;
             ByteBuf out = pooled(request.lengthBytes + 4 * blocks); // the reply's: handed over
             out.writerIndex(request.lengthBytes + 4 * blocks);
@@ -754,7 +759,7 @@ public final class StripeMaster implements AutoCloseable {
                 out.writeZero(count);
                 return out;
             }
-            ByteBuf[][] strips = fetchDataStrips(request, own, v, need);
+            ByteBuf[][] strips = reconstruction.fetchDataStrips(request, own, v, need);
             ErasureCodec codec = column >= k ? codec(k, m) : null;
             ByteBuf parity = column >= k ? request.scratch.take(m * S).writerIndex(m * S) : null;
             for (int si = 0; si < count; si++) {
@@ -812,7 +817,7 @@ public final class StripeMaster implements AutoCloseable {
     Strips readOwn(Request request) throws CsException {
         long offsetBytes = (long) request.firstStripe * S;
         int lengthBytes = request.stripeCount * S;
-        terminate(request);
+        termination.terminate(request);
         int blocks = request.stripeCount;
         ByteBuf data = request.scratch.take(lengthBytes + 4 * blocks);
         store.read(request.chunkUid, offsetBytes, lengthBytes, data);
@@ -825,130 +830,6 @@ public final class StripeMaster implements AutoCloseable {
         return new Strips(data, versions.n(), versions.versions());
     }
 
-    /**
-     * Termination: decides the pending strips this column holds in the request's range, prepared by an
-     * earlier master of the chunk (or by this one before a restart) whose outcome never reached us,
-     * before this master reads its versions. A transaction is committed exactly when every strip of it
-     * is durable, prepared on every column it touches, the master's own included: the master answers
-     * the client only then, and aborts only before. So:
-     * <ol>
-     *   <li>Ask the earlier master (PEEK, which waits for its stripe locks, so a transaction it is still
-     *       running finishes first): committed if its own parity holds the transaction's versions;
-     *       aborted if it holds neither those nor the transaction pending (its own strips were never
-     *       durable, or it aborted); still pending there, or no answer: step 2.
-     *   <li>Ask every other usable column: committed if one of them committed it, or if every one it
-     *       touches holds it prepared (rolled forward: all of it is durable); aborted if one it touches
-     *       holds neither (that strip was never durable, or the master aborted).
-     * </ol>
-     * The outcome is logged as an EC_RESOLVE by decided generation, like any settle, so replay repeats it.
-     */
-    void terminate(Request request) throws CsException {
-        long offsetBytes = (long) request.firstStripe * S;
-        int count = request.stripeCount;
-        int lengthBytes = count * S;
-        List<ChunkletStore.PendingStrip> pending = store.pendingStrips(request.chunkUid, offsetBytes, lengthBytes);
-        if (pending.isEmpty()) {
-            return;
-        }
-        EcLayout layout = request.layout;
-        int k = layout.k();
-        String self = layout.address(layout.masterIndex());
-        long[] decided = new long[count]; // a block's decided generation; 0 aborts its pending strip
-        boolean[] known = new boolean[count];
-        TreeSet<String> masters = new TreeSet<>();
-        for (ChunkletStore.PendingStrip strip : pending) {
-            masters.add(strip.master());
-        }
-        masters.remove(self);
-        masters.remove("");
-        for (String master : masters) {
-            EcSection view = askEarlierMaster(request, master);
-            if (view == null) {
-                continue;
-            }
-            for (ChunkletStore.PendingStrip strip : pending) {
-                int i = strip.block() - request.firstStripe;
-                if (!strip.master().equals(master) || view.decided()[i] == strip.txid()) {
-                    continue; // prepared there too and not resolved: the columns tell
-                }
-                known[i] = true;
-                decided[i] = Arrays.equals(vector(view, i), strip.versions()) ? strip.txid() : 0;
-            }
-        }
-        EcSection[] views = null;
-        for (ChunkletStore.PendingStrip strip : pending) {
-            int i = strip.block() - request.firstStripe;
-            if (known[i]) {
-                continue;
-            }
-            if (views == null) {
-                views = peekColumns(request);
-            }
-            long txid = strip.txid();
-            long[] after = strip.versions();
-            boolean committed = false;
-            boolean missing = false;
-            for (int col = 0; col < layout.width(); col++) {
-                EcSection view = views[col];
-                if (view == null || (col < k && after[col] != txid)) {
-                    continue; // not reachable, or a data column the transaction leaves alone
-                }
-                long[] theirs = vector(view, i);
-                boolean has = col < k ? theirs.length > 0 && theirs[0] == txid : Arrays.equals(theirs, after);
-                committed |= has;
-                missing |= !has && view.decided()[i] != txid;
-            }
-            decided[i] = committed || !missing ? txid : 0;
-        }
-        long committedCount = pending.stream().filter(p -> decided[p.block() - request.firstStripe] == p.txid()).count();
-        metrics.ecTerminations.labelValues("committed").inc(committedCount);
-        metrics.ecTerminations.labelValues("aborted").inc(pending.size() - committedCount);
-        log.info("chunk {} stripes {}..{}: {} undecided strip(s) of an earlier master ({}) found here; {} committed,"
-                + " {} aborted", Long.toHexString(request.chunkUid), request.firstStripe,
-                request.firstStripe + count - 1, pending.size(), String.join(",", masters.isEmpty()
-                        ? List.of("unknown") : masters), committedCount, pending.size() - committedCount);
-        EcSection section = EcSection.byDecided(decided);
-        ByteBuf payload = Unpooled.buffer(section.encodedBytes());
-        section.writeTo(payload);
-        log(WalRecordFormat.TYPE_EC_RESOLVE, request.chunkUid, offsetBytes, lengthBytes, payload);
-    }
-
-    /**
-     * Step 1 of {@link #terminate}: the earlier master's PEEK view, or null when it gives none. A
-     * STALE_VERSION from a server that is still a column of the request's layout means the request is
-     * behind (the client refreshes); from one that is not, it only says that server no longer holds the
-     * chunk (meta rebuilt its column elsewhere and it deleted its copy): it can never answer again, so
-     * the columns decide (step 2). Failing the request there would fail every later write and rebuild
-     * of these stripes for good (seen in ThrashIT: a paused master's column rebuilt elsewhere).
-     */
-    private EcSection askEarlierMaster(Request request, String master) throws CsException {
-        try {
-            return await(peek(request, master), master);
-        } catch (CsException e) {
-            if (request.layout.addresses().contains(master)) {
-                throw e;
-            }
-            log.info("chunk {}: earlier master {} no longer holds the chunk ({}); the columns decide",
-                    Long.toHexString(request.chunkUid), master, e.getMessage());
-            return null;
-        }
-    }
-
-    /** Every other usable column's PEEK view of the request's stripes; null where it could not answer. */
-    private EcSection[] peekColumns(Request request) throws CsException {
-        EcLayout layout = request.layout;
-        List<CompletableFuture<EcSection>> asks = new ArrayList<>();
-        for (int col = 0; col < layout.width(); col++) {
-            boolean ask = col != layout.masterIndex() && layout.usable(col);
-            asks.add(ask ? peek(request, layout.address(col)) : null);
-        }
-        EcSection[] views = new EcSection[layout.width()];
-        for (int col = 0; col < views.length; col++) {
-            views[col] = asks.get(col) == null ? null : await(asks.get(col), layout.address(col));
-        }
-        return views;
-    }
-
     /** The versions a PEEK view gives block {@code i} (none when the column holds no chunklet). */
     static long[] vector(EcSection view, int i) {
         int n = view.versionsPerBlock();
@@ -956,7 +837,7 @@ public final class StripeMaster implements AutoCloseable {
     }
 
     /** STRIP_READ in PEEK mode of the request's stripes at {@code address}; null when it cannot answer. */
-    private CompletableFuture<EcSection> peek(Request request, String address) {
+    CompletableFuture<EcSection> peek(Request request, String address) {
         return peek(clients, address, request.chunkUid, request.chunkVersion, request.firstStripe,
                 request.stripeCount);
     }
@@ -1046,254 +927,6 @@ public final class StripeMaster implements AutoCloseable {
             }
         }
         return v;
-    }
-
-    /**
-     * The data strips marked in {@code need} ([stripe index][column]), each verified against V:
-     * read straight from its column where that works, rebuilt from k agreeing strips where not.
-     */
-    private ByteBuf[][] fetchDataStrips(Request request, Strips own, long[][] v, boolean[][] need)
-            throws CsException {
-        int k = request.k();
-        int count = request.stripeCount;
-        EcLayout layout = request.layout;
-        ByteBuf[][] strips = new ByteBuf[count][k];
-        List<CompletableFuture<Strips>> reads = new ArrayList<>();
-        int[] fromStripe = new int[k];
-        for (int c = 0; c < k; c++) {
-            int from = -1;
-            int to = -1;
-            for (int si = 0; si < count; si++) {
-                if (need[si][c]) {
-                    from = from < 0 ? si : from;
-                    to = si;
-                }
-            }
-            fromStripe[c] = from;
-            if (from < 0 || !layout.usable(c)) {
-                reads.add(null);
-                continue;
-            }
-            long[] decided = new long[to - from + 1];
-            for (int i = 0; i < decided.length; i++) {
-                decided[i] = v[from + i][c];
-            }
-            reads.add(readColumn(request, c, request.firstStripe + from, decided.length, 1, decided));
-        }
-        int[] missing = new int[count];
-        for (int c = 0; c < k; c++) {
-            Strips got = reads.get(c) == null ? null : await(reads.get(c), layout.address(c));
-            for (int si = 0; si < count; si++) {
-                if (!need[si][c]) {
-                    continue;
-                }
-                int at = si - fromStripe[c];
-                if (got != null && got.version(at, 0) == v[si][c]) {
-                    strips[si][c] = got.strip(at);
-                } else {
-                    missing[si] |= 1 << c;
-                }
-            }
-        }
-        Survivors prefetched = prefetchSurvivors(request, v, strips, missing);
-        for (int si = 0; si < count; si++) {
-            if (missing[si] != 0) {
-                reconstruct(request, own, v, si, strips[si], missing[si], prefetched);
-            }
-        }
-        return strips;
-    }
-
-    /**
-     * Survivor strips read ahead for every stripe of a range that needs a reconstruction: column
-     * {@code c}'s strips of stripes [{@code first}, {@code first + columns[c].count}) relative to the
-     * request, or null where that column was not read.
-     */
-    private record Survivors(int first, int count, Strips[] columns) {
-        /** Column {@code col}'s read-ahead strips if they cover stripe {@code si}, else null. */
-        Strips strip(int col, int si) {
-            return columns == null || columns[col] == null || si < first || si >= first + count ? null : columns[col];
-        }
-    }
-
-    /**
-     * Reads, for all the stripes that miss data strips at once, the survivors their reconstruction
-     * needs: one STRIP_READ per column over the whole range instead of one per stripe and column (a
-     * rebuilt data column of 128 stripes was 128 round trips to each of k+m-2 servers, 0.7 MiB/s under
-     * load). The data columns that were not missing, then as many parity columns (the master's own
-     * excepted) as the worst stripe's deficit; whatever these reads cannot supply (a failed read, a
-     * strip of another version) {@link #reconstruct} still asks for stripe by stripe.
-     */
-    private Survivors prefetchSurvivors(Request request, long[][] v, ByteBuf[][] strips, int[] missing)
-            throws CsException {
-        int lo = -1;
-        int hi = -1;
-        for (int si = 0; si < missing.length; si++) {
-            if (missing[si] != 0) {
-                lo = lo < 0 ? si : lo;
-                hi = si;
-            }
-        }
-        if (lo < 0 || lo == hi) {
-            return new Survivors(0, 0, null); // nothing, or one stripe: the per-stripe path is as cheap
-        }
-        EcLayout layout = request.layout;
-        int k = layout.k();
-        int m = layout.m();
-        int range = hi - lo + 1;
-        List<CompletableFuture<Strips>> reads = new ArrayList<>(Collections.nCopies(k + m, null));
-        int deficit = 0;
-        for (int si = lo; si <= hi; si++) {
-            if (missing[si] == 0) {
-                continue;
-            }
-            int have = 1; // the master's own parity strip
-            for (int c = 0; c < k; c++) {
-                boolean present = strips[si][c] != null;
-                boolean readable = !present && (missing[si] & (1 << c)) == 0 && layout.usable(c);
-                have += present || readable ? 1 : 0;
-                if (readable && reads.get(c) == null) {
-                    long[] decided = new long[range];
-                    for (int i = 0; i < range; i++) {
-                        decided[i] = v[lo + i][c];
-                    }
-                    reads.set(c, readColumn(request, c, request.firstStripe + lo, range, 1, decided));
-                }
-            }
-            deficit = Math.max(deficit, k - have);
-        }
-        for (int col = k; col < k + m && deficit > 0; col++) {
-            if (col == layout.masterIndex() || !layout.usable(col)) {
-                continue;
-            }
-            long[] decided = new long[range];
-            for (int i = 0; i < range; i++) {
-                decided[i] = max(v[lo + i]);
-            }
-            reads.set(col, readColumn(request, col, request.firstStripe + lo, range, k, decided));
-            deficit--;
-        }
-        Strips[] columns = new Strips[k + m];
-        for (int col = 0; col < k + m; col++) {
-            if (reads.get(col) != null) {
-                columns[col] = await(reads.get(col), layout.address(col));
-            }
-        }
-        return new Survivors(lo, range, columns);
-    }
-
-    /**
-     * Rebuilds the data strips of {@code missingMask} in stripe {@code si} from k strips whose versions
-     * agree with V: this master's own parity, the data strips already read, then the other columns.
-     */
-    private void reconstruct(Request request, Strips own, long[][] v, int si, ByteBuf[] dataStrips, int missingMask,
-            Survivors prefetched) throws CsException {
-        EcLayout layout = request.layout;
-        int k = layout.k();
-        int m = layout.m();
-        int stripe = request.firstStripe + si;
-        ByteBuf[] survivors = new ByteBuf[k + m];
-        int have = 0;
-        for (int c = 0; c < k; c++) {
-            if (dataStrips[c] != null) {
-                survivors[c] = dataStrips[c];
-                have++;
-            }
-        }
-        survivors[layout.masterIndex()] = own.strip(si);
-        have++;
-        List<String> unusable = new ArrayList<>();
-        for (int c = 0; c < k; c++) {
-            if ((missingMask & (1 << c)) != 0 && layout.usable(c)) {
-                unusable.add("replica " + layout.address(c) + " failed: its strip could not be read or is stale");
-            }
-        }
-        // First what was read ahead for the whole range; a column read that way is not asked again.
-        boolean[] tried = new boolean[k + m];
-        for (int col = 0; col < k + m; col++) {
-            Strips range = prefetched.strip(col, si);
-            if (range == null || survivors[col] != null) {
-                continue;
-            }
-            tried[col] = true;
-            int at = si - prefetched.first();
-            if (agrees(range, at, col, v[si], k)) {
-                survivors[col] = range.strip(at);
-                have++;
-            } else {
-                warnDisagrees(request, stripe, col);
-            }
-        }
-        // Then ask the other columns of this stripe, all at once (data ones settle by V, parity by max V).
-        List<Integer> asked = new ArrayList<>();
-        List<CompletableFuture<Strips>> reads = new ArrayList<>();
-        for (int col = 0; col < k + m && have < k; col++) {
-            if (survivors[col] != null || tried[col] || col == layout.masterIndex() || !layout.usable(col)) {
-                continue;
-            }
-            if (col < k && (missingMask & (1 << col)) != 0) {
-                continue; // the direct read of this one just failed
-            }
-            asked.add(col);
-            reads.add(readColumn(request, col, stripe, 1, col < k ? 1 : k,
-                    new long[] {col < k ? v[si][col] : max(v[si])}));
-        }
-        for (int i = 0; i < asked.size(); i++) {
-            int col = asked.get(i);
-            Strips got = await(reads.get(i), layout.address(col));
-            if (got == null) {
-                unusable.add("replica " + layout.address(col) + " failed: its strip could not be read");
-                continue;
-            }
-            if (agrees(got, 0, col, v[si], k)) {
-                survivors[col] = got.strip(0);
-            } else {
-                warnDisagrees(request, stripe, col);
-            }
-        }
-        int usable = 0;
-        for (ByteBuf survivor : survivors) {
-            usable += survivor != null ? 1 : 0;
-        }
-        if (usable < k) {
-            throw new CsException(CsStatus.STRIPE_UNAVAILABLE, "chunk " + Long.toHexString(request.chunkUid)
-                    + " stripe " + stripe + ": only " + usable + " of " + (k + m) + " strips are reachable and agree"
-                    + " with the stripe's versions; ec" + k + "+" + m + " needs " + k
-                    + (unusable.isEmpty() ? "" : "; " + String.join("; ", unusable)));
-        }
-        MemorySegment[] segments = new MemorySegment[k + m];
-        int erased = 0;
-        for (int col = 0; col < k + m; col++) {
-            if (survivors[col] != null) {
-                segments[col] = MemorySegment.ofBuffer(survivors[col].nioBuffer(0, S));
-            } else if (col < k && (missingMask & (1 << col)) != 0) {
-                ByteBuf rebuilt = request.scratch.take(S);
-                rebuilt.writerIndex(S);
-                dataStrips[col] = rebuilt;
-                segments[col] = MemorySegment.ofBuffer(rebuilt.nioBuffer(0, S));
-                erased |= 1 << col;
-            }
-        }
-        codec(k, m).decode(segments, erased, 0, S);
-    }
-
-    /** Whether strip {@code at} of {@code got} (column {@code col}) carries the versions V records for it. */
-    private static boolean agrees(Strips got, int at, int col, long[] stripeVersions, int k) {
-        if (col < k) {
-            return got.version(at, 0) == stripeVersions[col];
-        }
-        for (int c = 0; c < k; c++) {
-            if (got.version(at, c) != stripeVersions[c]) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private void warnDisagrees(Request request, int stripe, int col) {
-        log.warn("chunk {} stripe {}: column {} ({}) holds strips of another write than the master's parity"
-                + " records; not used for reconstruction", Long.toHexString(request.chunkUid), stripe, col,
-                request.layout.address(col));
     }
 
     /**
