@@ -145,6 +145,9 @@ public final class Freezer implements AutoCloseable {
                     failures.incrementAndGet();
                     log.info("freezing stripe {} of chunk {} failed (tried again next pass): {}", stripe,
                             Long.toHexString(chunkUid), e.getMessage());
+                    if (e instanceof CsException cs && cs.status() == CsStatus.STALE_VERSION) {
+                        break; // the chunk moved on: its layout is forgotten, the other stripes wait too
+                    }
                 }
                 if (++done >= config.stripesPerPass() && !everything) {
                     return done;
