@@ -23,14 +23,20 @@ final class HotStatus {
                 || servers.stream().anyMatch(v -> v.hot().usedBytes() > 0 || v.hot().frozenBlocksTotal() > 0);
     }
 
+    /** Bytes of hot copies the servers hold, all together (m + 1 per hot block: raw, not logical). */
+    static long held(List<CsView> servers) {
+        return servers.stream().mapToLong(v -> v.hot().usedBytes()).sum();
+    }
+
+    /** Blocks per second the servers' freezers fold, all together. */
+    static long rate(List<CsView> servers) {
+        return servers.stream().mapToLong(v -> v.hot().frozenBlocksPerSecond()).sum();
+    }
+
     static Map<String, Object> json(List<CsView> servers) {
         List<Map<String, Object>> items = new ArrayList<>();
-        long held = 0;
-        long rate = 0;
         for (CsView view : servers) {
             HotReport hot = view.hot();
-            held += hot.usedBytes();
-            rate += hot.frozenBlocksPerSecond();
             Map<String, Object> item = new LinkedHashMap<>();
             item.put("id", view.server().id());
             item.put("usedBytes", hot.usedBytes());
@@ -41,26 +47,24 @@ final class HotStatus {
             items.add(item);
         }
         Map<String, Object> out = new LinkedHashMap<>();
-        out.put("usedBytes", held);
-        out.put("frozenBlocksPerSecond", rate);
+        out.put("usedBytes", held(servers));
+        out.put("frozenBlocksPerSecond", rate(servers));
         out.put("servers", items);
         return out;
     }
 
     static void print(List<CsView> servers) {
         TextTable table = new TextTable("  CS", "HOT DATA HELD", "FROZEN SINCE START", "FREEZING NOW", "FAILED");
-        long held = 0;
-        long rate = 0;
         for (CsView view : servers) {
             HotReport hot = view.hot();
-            held += hot.usedBytes();
-            rate += hot.frozenBlocksPerSecond();
             table.row("  " + view.server().id(),
                     view.heartbeatAgeMillis() < 0 ? "-" : StatusCommand.bar(hot.usedBytes(), hot.capacityBytes()),
                     Units.formatBytes(hot.frozenBlocksTotal() * 4096),
                     hot.frozenBlocksPerSecond() == 0 ? "-" : Units.formatBytes(hot.frozenBlocksPerSecond() * 4096) + "/s",
                     hot.freezeFailuresTotal());
         }
+        long held = held(servers);
+        long rate = rate(servers);
         System.out.println();
         // Hot data is held on m + 1 servers per block (the master's copy, the other parity columns'
         // and the data column's), so the total is raw bytes, not logical.
