@@ -114,6 +114,7 @@ public final class Freezer implements AutoCloseable {
                 failures.incrementAndGet();
                 log.info("sweeping dead hot blocks failed (tried again later): {}", e.getMessage());
             }
+            forgetChunksWithoutHotBlocks();
         }
         HotMaster hotMaster = master.hotMaster;
         boolean flat = everything || hot.usedSlots() >= config.highWatermark() * hot.capacitySlots();
@@ -204,6 +205,18 @@ public final class Freezer implements AutoCloseable {
         layoutAskedNanos.remove(chunkUid);
         // A hot write's layout that arrived meanwhile is newer than the map: it wins.
         return master.hotMaster.learn(chunkUid, known);
+    }
+
+    /**
+     * Drops what the freezer remembers of chunks with no hot block left here (their layouts, when
+     * meta was last asked): without it both maps would grow with every chunk ever written hot. A hot
+     * write to such a chunk later brings its layout again.
+     */
+    private void forgetChunksWithoutHotBlocks() {
+        java.util.Set<Long> holding = new java.util.HashSet<>(hot.chunks());
+        layoutAskedNanos.keySet().retainAll(holding);
+        master.hotMaster.layouts.keySet().retainAll(holding);
+        master.hotMaster.lastWriteNanos.keySet().retainAll(holding);
     }
 
     private static final long SWEEP_INTERVAL_NANOS = 5_000_000_000L;

@@ -172,6 +172,7 @@ class HotTierTest extends EcFixture {
         }
         // Nothing hot: a pass does nothing; a write after the freeze is hot and wins again.
         assertThat(servers[K].freezer().runOnce(true)).isZero();
+        assertThat(servers[K].freezer().master().hotMaster.layouts).as("nothing hot: nothing remembered").isEmpty();
         byte[] late = bytes(S);
         hotWriteOk(layout, 6 * S, late);
         assertThat(direct(6 * S)).isEqualTo(late);
