@@ -228,8 +228,26 @@ final class VolumeCommand implements Runnable {
         @Override
         public void run() {
             Volume volume = options.call(c -> c.getVolume(name));
-            io.basalt.client.LayerSpace.Space space = volume.chunkCount() == 0 ? null
-                    : SnapshotCommand.withCluster(options, cluster -> io.basalt.client.LayerSpace.of(cluster, volume));
+            // Per snapshot: what its own chunks store (the blocks written between it and the one below)
+            // and what it holds exclusively (no layer reads through to it: freed by deleting it).
+            List<Volume> snapshots = options.json || volume.isSnapshot() ? List.of()
+                    : options.call(c -> c.listSnapshots(volume.name()));
+            // Everything asked of the chunk servers (metadata only) over one cluster connection.
+            List<String> snapshotLines = new ArrayList<>();
+            io.basalt.client.LayerSpace.Space space = volume.chunkCount() == 0 && snapshots.isEmpty() ? null
+                    : SnapshotCommand.withCluster(options, cluster -> {
+                        if (!snapshots.isEmpty()) {
+                            java.util.Map<Long, Long> exclusive = io.basalt.client.LayerReclaim.exclusiveBytes(
+                                    cluster, snapshots);
+                            for (Volume snapshot : snapshots) {
+                                snapshotLines.add("snapshot " + snapshot.name() + ": "
+                                        + SnapshotCommand.stored(io.basalt.client.LayerSpace.of(cluster, snapshot))
+                                        + " stored in " + snapshot.chunkCount() + " chunks, "
+                                        + SnapshotCommand.exclusive(exclusive.get(snapshot.id())) + " exclusively");
+                            }
+                        }
+                        return volume.chunkCount() == 0 ? null : io.basalt.client.LayerSpace.of(cluster, volume);
+                    });
             if (options.json) {
                 List<Object> fields = jsonFields(volume);
                 if (space != null) {
@@ -237,35 +255,17 @@ final class VolumeCommand implements Runnable {
                             "hotBytes", space.hotBytes(), "storedUnanswered", space.unanswered()));
                 }
                 System.out.println(TextTable.object(fields.toArray()));
-            } else {
-                printInfo(volume, false);
-                if (space != null) {
-                    System.out.println(spaceLine(space));
-                }
+                return;
             }
-            if (!options.json && !volume.isSnapshot()) {
-                // Per snapshot: what its own chunks store (the blocks written between it and the one
-                // below) and what it holds exclusively (no layer reads through to it: freed by
-                // deleting it). Asked of the chunk servers (metadata only).
-                if (volume.parentId() != 0) {
-                    options.call(c -> c.getFlatten(volume.name())).ifPresent(progress -> System.out.println(
-                            "flatten: " + SnapshotCommand.progressLine(progress)));
-                }
-                List<Volume> snapshots = options.call(c -> c.listSnapshots(volume.name()));
-                if (!snapshots.isEmpty()) {
-                    SnapshotCommand.withCluster(options, cluster -> {
-                        java.util.Map<Long, Long> exclusive = io.basalt.client.LayerReclaim.exclusiveBytes(cluster,
-                                snapshots);
-                        for (Volume snapshot : snapshots) {
-                            System.out.println("snapshot " + snapshot.name() + ": "
-                                    + SnapshotCommand.stored(io.basalt.client.LayerSpace.of(cluster, snapshot))
-                                    + " stored in " + snapshot.chunkCount() + " chunks, "
-                                    + SnapshotCommand.exclusive(exclusive.get(snapshot.id())) + " exclusively");
-                        }
-                        return null;
-                    });
-                }
+            printInfo(volume, false);
+            if (space != null) {
+                System.out.println(spaceLine(space));
             }
+            if (!volume.isSnapshot() && volume.parentId() != 0) {
+                options.call(c -> c.getFlatten(volume.name())).ifPresent(progress -> System.out.println(
+                        "flatten: " + SnapshotCommand.progressLine(progress)));
+            }
+            snapshotLines.forEach(System.out::println);
         }
     }
 
