@@ -11,7 +11,7 @@ class DoctorCommandTest {
     @Test
     void reportsCodecVectorsAndCrc() {
         StringWriter output = new StringWriter();
-        CommandLine commandLine = new CommandLine(new BasaltCommand());
+        CommandLine commandLine = BasaltCommand.commandLine("doctor");
         commandLine.setOut(new PrintWriter(output));
         int exitCode = commandLine.execute("doctor");
         assertThat(exitCode).isZero();

@@ -79,7 +79,7 @@ class MetaVerbsIT {
         try {
             System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
             System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            CommandLine commandLine = new CommandLine(new BasaltCommand());
+            CommandLine commandLine = BasaltCommand.commandLine(all.toArray(String[]::new));
             commandLine.setExecutionExceptionHandler((e, cmd, parsed) -> {
                 System.err.println("basalt: " + e.getMessage());
                 return e instanceof UserError ? 1 : 2;
