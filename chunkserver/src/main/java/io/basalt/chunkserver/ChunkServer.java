@@ -256,7 +256,7 @@ public final class ChunkServer implements AutoCloseable {
                     .register(registry);
             ChunkVersions versions = ChunkVersions.open(dataDir.resolve("versions"));
             Path hotDir = config.hotDir() != null ? config.hotDir() : dataDir.resolve("hot");
-            Files.createDirectories(hotDir);
+            io.basalt.chunkserver.hot.HotLocation.bind(dataDir, hotDir);
             long hotCapacity = config.hotCapacityBytes() != 0 ? config.hotCapacityBytes()
                     : Math.clamp(config.capacity(Files.getFileStore(hotDir).getTotalSpace()) / 20, 4096,
                             HotStore.CAPACITY_MAX_BYTES);
@@ -266,6 +266,11 @@ public final class ChunkServer implements AutoCloseable {
                     .name("basalt_cs_hot_used_bytes")
                     .help("Bytes of the hot store in use (hot blocks and slots reserved by writes in flight)")
                     .callback(cb -> cb.call(hotSource.usedSlots() * 4096.0))
+                    .register(registry);
+            io.prometheus.metrics.core.metrics.CounterWithCallback.builder()
+                    .name("basalt_cs_hot_full_refusals_total")
+                    .help("Hot writes refused because the hot store was full; each went to the stripes")
+                    .callback(cb -> cb.call(hotSource.fullRefusals()))
                     .register(registry);
             io.prometheus.metrics.core.metrics.GaugeWithCallback.builder()
                     .name("basalt_cs_hot_capacity_bytes")

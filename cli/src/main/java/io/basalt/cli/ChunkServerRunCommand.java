@@ -94,6 +94,17 @@ public final class ChunkServerRunCommand implements Callable<Integer> {
                     + " it). Meta places and balances chunklets by it; the server reports FULL when it is used up.")
     String capacity;
 
+    @Option(names = "--hot-dir", paramLabel = "DIR",
+            description = "Where the hot store of erasure-coded volumes' small writes lives (default: DATA/hot);"
+                    + " a faster device when there is one. It belongs to this server: a later start with another"
+                    + " or an empty directory is refused.")
+    Path hotDir;
+
+    @Option(names = "--hot-capacity", defaultValue = "0", paramLabel = "BYTES",
+            description = "Most bytes the hot store holds, e.g. 20G (default: 0, 5% of the disk). When it is"
+                    + " full, small writes go straight to the stripes.")
+    String hotCapacity;
+
     @CommandLine.Mixin
     TlsOptions tls;
 
@@ -107,8 +118,17 @@ public final class ChunkServerRunCommand implements Callable<Integer> {
         RecoveryWorker.Config recovery;
         Scrubber.Config scrub;
         long capacityBytes;
+        long hotCapacityBytes;
         try {
             capacityBytes = Units.parseBytes(capacity);
+            hotCapacityBytes = Units.parseBytes(hotCapacity);
+            if (hotCapacityBytes != 0 && hotCapacityBytes < 4096) {
+                throw new IllegalArgumentException("--hot-capacity " + hotCapacity + " is less than one 4 KiB block");
+            }
+            if (hotCapacityBytes > io.basalt.chunkserver.hot.HotStore.CAPACITY_MAX_BYTES) {
+                throw new IllegalArgumentException("--hot-capacity " + hotCapacity + " is more than a hot store holds ("
+                        + Units.formatBytes(io.basalt.chunkserver.hot.HotStore.CAPACITY_MAX_BYTES) + ")");
+            }
             recovery = new RecoveryWorker.Config(1000, recoveryConcurrency,
                     Units.parseBytes(recoveryBandwidth), recoveryLatencyFactor);
             scrub = new Scrubber.Config(Duration.ofMillis(scrubIntervalMillis), Units.parseBytes(scrubRate));
@@ -127,7 +147,7 @@ public final class ChunkServerRunCommand implements Callable<Integer> {
         }
         ChunkServer.Config config = ChunkServer.Config.defaults(data).withPort(port)
                 .withLabels(bind, advertise, host, zoneLabel).withRecovery(recovery).withScrub(scrub)
-                .withCapacity(capacityBytes).withTls(dataTls);
+                .withCapacity(capacityBytes).withHot(hotDir, hotCapacityBytes).withTls(dataTls);
         ShutdownSignal signal = ShutdownSignal.install();
         ChunkServer server = null;
         MetricsServer metrics = null;

@@ -54,7 +54,9 @@ public final class ErasureCodecs {
                     + " (expected auto, native or java)");
         }
         LOG.info("erasure codec: {}", describe());
-        if (SELECTED == Implementation.JAVA_VECTOR && !JavaErasureCodec.hardwareVectors()) {
+        if (SELECTED == Implementation.JAVA_VECTOR && !vectorModule()) {
+            LOG.error("erasure codec: none: {}", noJavaCodec());
+        } else if (SELECTED == Implementation.JAVA_VECTOR && !JavaErasureCodec.hardwareVectors()) {
             LOG.warn("erasure codec: this CPU has no {}-bit vectors; the Java codec runs "
                     + "without SIMD and will be very slow; install libisal2",
                     JavaErasureCodec.SPECIES.vectorBitSize());
@@ -85,8 +87,29 @@ public final class ErasureCodecs {
                 }
                 yield new IsalErasureCodec(dataStripCount, parityStripCount);
             }
-            case JAVA_VECTOR -> new JavaErasureCodec(dataStripCount, parityStripCount);
+            case JAVA_VECTOR -> {
+                if (!vectorModule()) {
+                    throw new IllegalStateException(noJavaCodec());
+                }
+                yield new JavaErasureCodec(dataStripCount, parityStripCount);
+            }
         };
+    }
+
+    /**
+     * Whether the JVM runs with {@code jdk.incubator.vector}, which the Java codec needs. The
+     * launcher leaves it out of daemons when ISA-L is installed: with a module option JDK 25's
+     * ahead-of-time cache holds no linked classes, and start-up costs more.
+     */
+    public static boolean vectorModule() {
+        return ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+    }
+
+    private static String noJavaCodec() {
+        String why = IsaL.available() ? "the Java codec is selected (" + IMPL_PROPERTY + "=java)"
+                : "ISA-L is unavailable (" + IsaL.unavailableReason() + ")";
+        return why + " and this JVM runs without the jdk.incubator.vector module the Java codec needs; install"
+                + " libisal2, or start with --add-modules=jdk.incubator.vector";
     }
 
     /** The implementation {@link #create(int, int)} uses. */
@@ -111,6 +134,9 @@ public final class ErasureCodecs {
 
     /** The Java codec's vector shape, e.g. "ByteVector 256 bits (32 lanes)". */
     public static String javaVectorSpecies() {
+        if (!vectorModule()) {
+            return "none: this JVM runs without jdk.incubator.vector";
+        }
         return "ByteVector " + JavaErasureCodec.SPECIES.vectorBitSize() + " bits ("
                 + JavaErasureCodec.SPECIES.length() + " lanes"
                 + (JavaErasureCodec.hardwareVectors() ? "" : ", NOT in hardware: slow") + ")";

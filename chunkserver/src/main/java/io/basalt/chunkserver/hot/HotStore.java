@@ -27,6 +27,8 @@ import java.util.NavigableMap;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The chunk server's hot store (docs/hot-tier.md): small writes of erasure-coded chunks kept as
@@ -55,6 +57,7 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * writer takes the write lock to change the map, so a slot a reader found is not reused under it.
  */
 public final class HotStore implements WalSink, AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(HotStore.class);
     static final String DATA_FILE = "hot.data";
     static final String MAP_FILE = "hot.map";
     /**
@@ -86,6 +89,10 @@ public final class HotStore implements WalSink, AutoCloseable {
     /** Lowest slot that may be free (allocation is lowest free first, keeping hot.data compact). */
     private int freeHint;
     private volatile int usedSlots;
+    /** HOT_WRITEs refused for want of room (each went to the stripes instead). */
+    private final AtomicLong fullRefusals = new AtomicLong();
+    /** The WAL writer thread said the store is full and has not yet said it has room again. */
+    private boolean fullLogged;
     /** Slots reserved by prepared entries not applied yet: given back at the batch's end. */
     private final Map<WalEntry, int[]> reserved = new IdentityHashMap<>();
     /** Hot records with an LSN at or below this are in the map already (loaded from hot.map). */
@@ -169,8 +176,20 @@ public final class HotStore implements WalSink, AutoCloseable {
         }
         int blocks = checkWrite(entry);
         if (usedSlots + blocks > slotsMax) {
+            fullRefusals.incrementAndGet();
+            if (!fullLogged) {
+                // Once per filling (until it drains below 3/4): under a flood this is every write.
+                fullLogged = true;
+                LOG.warn("hot store {} full ({} of {} slots): small writes go to the erasure-coded stripes until"
+                        + " the freezer frees room (--hot-capacity sizes it)", dir, usedSlots, slotsMax);
+            }
             throw new CsException(CsStatus.HOT_FULL, "hot store full: " + usedSlots + " of " + slotsMax
                     + " slots used, a write of " + blocks + " blocks refused (write it to the erasure-coded stripes)");
+        }
+        if (fullLogged && usedSlots + blocks <= slotsMax / 4 * 3) {
+            fullLogged = false;
+            LOG.info("hot store {} has room again ({} of {} slots used); {} writes went to the stripes while it was"
+                    + " full (since start)", dir, usedSlots, slotsMax, fullRefusals.get());
         }
         int[] slots = new int[blocks];
         for (int i = 0; i < blocks; i++) {
@@ -543,6 +562,11 @@ public final class HotStore implements WalSink, AutoCloseable {
     /** Slots in use (hot blocks, plus slots reserved by writes on their way through the WAL). */
     public int usedSlots() {
         return usedSlots;
+    }
+
+    /** Hot writes refused since start because the store was full (each went to the stripes). */
+    public long fullRefusals() {
+        return fullRefusals.get();
     }
 
     public int capacitySlots() {

@@ -102,6 +102,12 @@ public final class CsProcess implements AutoCloseable {
         return start(command(dataDir, metaPeers, hostLabel, jvmOptions, 0, args), dataDir);
     }
 
+    /** As above, on {@code port} (0: any free one). */
+    public static CsProcess startWithArgs(Path dataDir, String metaPeers, String hostLabel, List<String> jvmOptions,
+            int port, List<String> args) throws IOException, InterruptedException {
+        return start(command(dataDir, metaPeers, hostLabel, jvmOptions, port, args), dataDir);
+    }
+
     /**
      * Starts {@code command}; its output is kept in memory and appended to {@code DATADIR.log} beside
      * the data directory (every run of the server, restarts included: what a failed test's kept

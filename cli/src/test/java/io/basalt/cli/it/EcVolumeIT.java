@@ -48,8 +48,9 @@ class EcVolumeIT {
     static void startCluster() throws Exception {
         dir = resources.tempDir();
         // Crash points are armed by writing a server's crash-at file (CrashPoints), not by a restart;
-        // the hot-tier test's freezer folds after 0.5 s instead of 30.
-        cluster = resources.register(VolumeCluster.start(dir.resolve("cluster"), 1, 6, List.of(),
+        // the hot-tier test's freezer folds after 0.5 s instead of 30; the hot stores hold 1 MiB
+        // (256 blocks), so that a flood fills them.
+        cluster = resources.register(VolumeCluster.start(dir.resolve("cluster"), 1, 6, List.of("--hot-capacity", "1M"),
                 List.of("-Dbasalt.test.crashAtFile={dir}/crash-at", "-Dbasalt.cs.freezeAgeMillis=500")));
     }
 
@@ -106,7 +107,8 @@ class EcVolumeIT {
         Files.deleteIfExists(csDir.resolve("crash-at")); // the point it died at is not armed again
         List<String> options = new ArrayList<>(cluster.csJvmOptions(csDir));
         options.addAll(jvmOptions);
-        CsProcess again = CsProcess.start(csDir, cluster.meta.peers(), "host" + (index + 1), options, port);
+        CsProcess again = CsProcess.startWithArgs(csDir, cluster.meta.peers(), "host" + (index + 1), options, port,
+                cluster.csArgs());
         cluster.servers.set(index, again);
         awaitUp(again.csId);
     }
@@ -1088,5 +1090,49 @@ class EcVolumeIT {
         Tools.Result info = basaltCli("volume", "info", "hot");
         assertThat(info.stdout()).as(info.describe()).contains("off (every write to the stripes")
                 .contains("stored on the chunk servers: ").contains(" hot copies = ");
+    }
+
+    /**
+     * The hot store's hard limit (issue #18): a flood of 3,072 random 4 KiB writes to one chunk of a
+     * hot-tier volume. Both parity columns hold a hot copy of every block, 1 MiB (256 blocks) each,
+     * so they fill faster than the freezer drains them: they refuse (one log line per filling), the
+     * client writes those blocks to the stripes, and no write fails. fio reads every block back
+     * (verify=crc32c), the freezer empties the stores, and every stripe verifies.
+     */
+    @Test
+    @Order(6)
+    void aFloodOfSmallWritesFillsTheHotStoresAndWritesGoOnToTheStripes() throws Exception {
+        Tools.require("fio", "fio");
+        restartDeadServers();
+        cluster.awaitChunkServersUp(6);
+        Tools.Result created = basaltCli("volume", "create", "flood", "--size", "16M", "--policy", "ec4+2",
+                "--chunk-size", "16M", "--hot-tier");
+        assertThat(created.exitCode()).as(created.describe()).isZero();
+        Path output = dir.resolve("fio-flood.out");
+        Process fio = new ProcessBuilder("fio", "--name=hot-flood", "--ioengine=nbd", "--uri=" + cluster.uri("flood"),
+                "--rw=randwrite", "--bs=4k", "--iodepth=16", "--size=12m", "--verify=crc32c", "--verify_fatal=1",
+                "--do_verify=1", "--verify_state_save=0", "--randrepeat=0")
+                .redirectErrorStream(true).redirectOutput(output.toFile()).start();
+        resources.register(() -> Tools.killTree(fio));
+        assertThat(fio.waitFor(300, TimeUnit.SECONDS)).as("fio finished").isTrue();
+        String out = Files.readString(output);
+        assertThat(fio.exitValue()).as(out + logs()).isZero();
+        assertThat(out).doesNotContain("verify: bad");
+        java.util.regex.Pattern full = java.util.regex.Pattern.compile("hot store \\S+ full \\(\\d+ of 256 slots\\)");
+        long filled = cluster.servers.stream().filter(cs -> full.matcher(cs.output).find()).count();
+        assertThat(filled).as("hot stores that filled and refused" + logs()).isGreaterThanOrEqualTo(1);
+
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        Tools.Result info = basaltCli("volume", "info", "flood", "--json");
+        while (!info.stdout().contains("\"hotBytes\":0,") && System.nanoTime() < deadline) {
+            Thread.sleep(1000);
+            info = basaltCli("volume", "info", "flood", "--json");
+        }
+        assertThat(info.stdout()).as("the freezer emptied the hot stores: " + info.describe())
+                .contains("\"hotBytes\":0,").contains("\"storedUnanswered\":0");
+        Tools.Result verified = verify("flood");
+        assertThat(verified.exitCode()).as(verified.describe()).isZero();
+        assertThat(verified.stdout()).as(verified.describe()).contains(" 0 mismatched");
+        deleteOnceClosed("flood");
     }
 }

@@ -152,6 +152,11 @@ final class VolumeCluster implements AutoCloseable {
                 csArgs));
     }
 
+    /** The {@code basalt cs run} options every chunk server of the cluster starts with. */
+    List<String> csArgs() {
+        return csArgs;
+    }
+
     /** The cluster's chunk server JVM options for the server of {@code csDir}. */
     List<String> csJvmOptions(Path csDir) {
         return csJvmOptions.stream().map(option -> option.replace("{dir}", csDir.toString())).toList();
