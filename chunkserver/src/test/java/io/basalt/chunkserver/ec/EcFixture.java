@@ -198,6 +198,24 @@ abstract class EcFixture {
         return clients[column].request(DataFrame.TYPE_READ, UID, chunkVersion, stripe * S, S, null).get(30, TimeUnit.SECONDS);
     }
 
+    /** A plain READ of the block's data column; PENDING (its RESOLVE is on the way) is asked again. */
+    byte[] direct(long logicalOffset) throws Exception {
+        DataClient.Reply reply = directRead(logicalOffset);
+        for (int i = 0; i < 200 && reply.status() == CsStatus.PENDING; i++) {
+            reply.release();
+            Thread.sleep(10);
+            reply = directRead(logicalOffset);
+        }
+        try {
+            assertThat(reply.status()).as(reply.message()).isEqualTo(CsStatus.OK);
+            ByteBuf out = reply.payload();
+            assertThat(out.getInt(out.readerIndex() + S)).isEqualTo(BlockCrc.of(out, out.readerIndex(), S));
+            return ByteBufUtil.getBytes(out, out.readerIndex(), S);
+        } finally {
+            reply.release();
+        }
+    }
+
     /** Every stripe in [0, stripes): parity re-encoded from the data columns equals what is stored. */
     void verifyParity(int stripes) throws Exception {
         for (int s = 0; s < stripes; s++) {

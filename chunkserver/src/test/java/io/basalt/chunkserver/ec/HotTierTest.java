@@ -26,24 +26,6 @@ import org.junit.jupiter.api.Test;
 class HotTierTest extends EcFixture {
     final Random random = new Random(18);
 
-    /** A plain READ of the block's data column; PENDING (its RESOLVE is on the way) is asked again. */
-    byte[] direct(long logicalOffset) throws Exception {
-        DataClient.Reply reply = directRead(logicalOffset);
-        for (int i = 0; i < 200 && reply.status() == CsStatus.PENDING; i++) {
-            reply.release();
-            Thread.sleep(10);
-            reply = directRead(logicalOffset);
-        }
-        try {
-            assertThat(reply.status()).as(reply.message()).isEqualTo(CsStatus.OK);
-            ByteBuf out = reply.payload();
-            assertThat(out.getInt(out.readerIndex() + S)).isEqualTo(BlockCrc.of(out, out.readerIndex(), S));
-            return ByteBufUtil.getBytes(out, out.readerIndex(), S);
-        } finally {
-            reply.release();
-        }
-    }
-
     byte[] bytes(int length) {
         byte[] data = new byte[length];
         random.nextBytes(data);
