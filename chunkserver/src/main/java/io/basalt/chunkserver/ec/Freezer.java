@@ -63,6 +63,8 @@ public final class Freezer implements AutoCloseable {
      * client I/O first, but the freezer never stops (4 stripes per 200 ms pass at the least).
      */
     static final int BUSY_STRIPES_PER_PASS = 4;
+    /** Most stripes frozen as one EC write (16 of ec4+2: 256 KiB of data, its stripe locks held meanwhile). */
+    static final int RUN_STRIPES_MAX = 16;
 
     private final AtomicLong busyYields = new AtomicLong();
     private final StripeMaster master;
@@ -137,20 +139,40 @@ public final class Freezer implements AutoCloseable {
             for (long[] block : hot.blocks(chunkUid, HotStore.PARITY_KEY_BASE, 2 * HotStore.PARITY_KEY_BASE)) {
                 stripes.merge((int) ((block[0] - HotStore.PARITY_KEY_BASE) / k), 1, Integer::sum);
             }
-            for (int stripe : stripes.keySet()) {
+            List<Integer> hotStripes = new ArrayList<>(stripes.keySet());
+            for (int i = 0; i < hotStripes.size(); ) {
+                int stripe = hotStripes.get(i);
+                // Consecutive stripes wholly hot here go as one run: one two-phase commit and one
+                // free for all of them (dense data, e.g. a sequence of 4 KiB writes).
+                int count = 1;
+                int budget = everything ? RUN_STRIPES_MAX : config.stripesPerPass() - done;
+                if (!flat && master.clientRequests() > 0) {
+                    budget = Math.min(budget, BUSY_STRIPES_PER_PASS - done);
+                }
+                budget = Math.max(1, budget);
+                while (stripes.get(stripe) == k && count < Math.min(RUN_STRIPES_MAX, budget)
+                        && i + count < hotStripes.size() && hotStripes.get(i + count) == stripe + count
+                        && stripes.get(stripe + count) == k) {
+                    count++;
+                }
+                i += count;
+                int frozen;
                 try {
-                    if (!freeze(chunkUid, known, stripe, flat ? 0 : config.ageMillis() * 1_000_000L)) {
-                        continue;
-                    }
+                    frozen = freeze(chunkUid, known, stripe, count, flat ? 0 : config.ageMillis() * 1_000_000L);
                 } catch (CsException | RuntimeException e) {
                     failures.incrementAndGet();
-                    log.info("freezing stripe {} of chunk {} failed (tried again next pass): {}", stripe,
-                            Long.toHexString(chunkUid), e.getMessage());
+                    log.info("freezing stripes {}..{} of chunk {} failed (tried again next pass): {}", stripe,
+                            stripe + count - 1, Long.toHexString(chunkUid), e.getMessage());
                     if (e instanceof CsException cs && cs.status() == CsStatus.STALE_VERSION) {
                         break; // the chunk moved on: its layout is forgotten, the other stripes wait too
                     }
+                    frozen = count; // a failed try is work done too: the pass stays bounded
                 }
-                if (++done >= config.stripesPerPass() && !everything) {
+                if (frozen == 0) {
+                    continue;
+                }
+                done += frozen;
+                if (done >= config.stripesPerPass() && !everything) {
                     return done;
                 }
                 if (!flat && done >= BUSY_STRIPES_PER_PASS && master.clientRequests() > 0) {
@@ -283,23 +305,25 @@ public final class Freezer implements AutoCloseable {
             stripes.add((int) ((block[0] - base) / k));
         }
         for (int stripe : stripes) {
-            freeze(chunkUid, known, stripe, 0);
+            freeze(chunkUid, known, stripe, 1, 0);
         }
     }
 
     /**
-     * Freezes one stripe (see the class note) unless its last hot write is younger than
-     * {@code minAgeNanos} (decided under the stripe lock); returns whether it froze or freed anything.
+     * Freezes stripes [first, first + count) (see the class note) unless a last hot write there is
+     * younger than {@code minAgeNanos} (decided under the stripe locks); returns how many of them it
+     * froze or freed. A run of several stripes is one EC write (full stripes, encoded directly) and
+     * one free when every block of each is hot here and newer than its strip; else stripe by stripe.
      */
-    boolean freeze(long chunkUid, HotMaster.Known given, int stripe, long minAgeNanos) throws CsException {
+    int freeze(long chunkUid, HotMaster.Known given, int first, int count, long minAgeNanos) throws CsException {
         int k = given.layout().k();
-        long base = HotStore.PARITY_KEY_BASE + (long) stripe * k;
-        master.lock(chunkUid, stripe, 1);
+        long base = HotStore.PARITY_KEY_BASE + (long) first * k;
+        master.lock(chunkUid, first, count);
         try {
-            // Under the stripe lock, the newest layout (a rebuild may have brought one since the pass
+            // Under the stripe locks, the newest layout (a rebuild may have brought one since the pass
             // began), fenced as a client's write is: a freeze with an older layout would miss a
-            // RECOVERING column after its rebuild read this stripe, and columns that have not heard of
-            // the new version yet would take it. A stale one is forgotten; meta is asked next pass.
+            // RECOVERING column after its rebuild read these stripes, and columns that have not heard
+            // of the new version yet would take it. A stale one is forgotten; meta is asked next pass.
             HotMaster.Known known = master.hotMaster.learn(chunkUid, given);
             try {
                 master.fence().check(chunkUid, known.chunkVersion());
@@ -307,50 +331,73 @@ public final class Freezer implements AutoCloseable {
                 master.hotMaster.layouts.remove(chunkUid, known);
                 throw e;
             }
-            EcLayout layout = known.layout();
             Map<Integer, Long> writes = master.hotMaster.lastWriteNanos.get(chunkUid);
-            Long last = writes == null ? null : writes.get(stripe);
-            if (minAgeNanos > 0 && last != null && System.nanoTime() - last < minAgeNanos) {
-                return false;
+            Long[] last = new Long[count];
+            boolean young = false;
+            for (int si = 0; si < count; si++) {
+                last[si] = writes == null ? null : writes.get(first + si);
+                young |= minAgeNanos > 0 && last[si] != null && System.nanoTime() - last[si] < minAgeNanos;
             }
-            List<long[]> blocks = hot.blocks(chunkUid, base, base + k);
-            if (blocks.isEmpty()) {
-                return false;
-            }
-            ChunkletStore.StripVersions own = master.store.versions(chunkUid, (long) stripe * S, S);
-            long[] cold = own.n() == k ? own.versions() : new long[k];
-            boolean[] live = new boolean[k];
+            List<long[]> blocks = hot.blocks(chunkUid, base, base + (long) count * k);
+            ChunkletStore.StripVersions own = master.store.versions(chunkUid, (long) first * S, count * S);
+            long[] cold = own.n() == k ? own.versions() : new long[count * k];
+            boolean wholeRun = !young && blocks.size() == count * k;
             long seqMax = 0;
             for (long[] block : blocks) {
-                int column = (int) (block[0] - base);
-                live[column] = block[1] > cold[column];
+                wholeRun &= block[1] > cold[(int) (block[0] - base)];
                 seqMax = Math.max(seqMax, block[1]);
             }
-            for (int from = 0; from < k; from++) {
-                if (!live[from]) {
-                    continue;
+            if (count > 1 && !wholeRun) {
+                int done = 0;
+                for (int si = 0; si < count; si++) {
+                    done += freeze(chunkUid, known, first + si, 1, minAgeNanos);
                 }
-                int to = from;
-                while (to < k && live[to]) {
-                    to++;
+                return done;
+            }
+            if (young || blocks.isEmpty()) {
+                return 0;
+            }
+            if (wholeRun) {
+                writeRun(chunkUid, known, first, 0, count * k);
+                frozenBlocks.addAndGet(count * k);
+            } else {
+                // One stripe: its live blocks (newer than their strips) in runs; dead ones are only freed.
+                boolean[] live = new boolean[k];
+                for (long[] block : blocks) {
+                    int column = (int) (block[0] - base);
+                    live[column] = block[1] > cold[column];
                 }
-                writeRun(chunkUid, known, stripe, from, to);
-                frozenBlocks.addAndGet(to - from);
-                from = to;
+                for (int from = 0; from < k; from++) {
+                    if (!live[from]) {
+                        continue;
+                    }
+                    int to = from;
+                    while (to < k && live[to]) {
+                        to++;
+                    }
+                    writeRun(chunkUid, known, first, from, to);
+                    frozenBlocks.addAndGet(to - from);
+                    from = to;
+                }
             }
             crashPoint("freezer.after-commit", chunkUid);
-            free(chunkUid, layout, known.chunkVersion(), stripe, seqMax);
+            free(chunkUid, known.layout(), known.chunkVersion(), first, count, seqMax);
             freedBlocks.addAndGet(blocks.size());
             if (writes != null) {
-                writes.remove(stripe, last);
+                for (int si = 0; si < count; si++) {
+                    writes.remove(first + si, last[si]);
+                }
             }
-            return true;
+            return count;
         } finally {
-            master.unlock(chunkUid, stripe, 1);
+            master.unlock(chunkUid, first, count);
         }
     }
 
-    /** Blocks [from, to) of the stripe from this master's hot store, as one EC write (two-phase commit). */
+    /**
+     * Blocks [from, to) counted from stripe {@code stripe}'s first (a run may span stripes) from this
+     * master's hot store, as one EC write (two-phase commit).
+     */
     private void writeRun(long chunkUid, HotMaster.Known known, int stripe, int from, int to) throws CsException {
         EcLayout layout = known.layout();
         int k = layout.k();
@@ -385,11 +432,15 @@ public final class Freezer implements AutoCloseable {
         }
     }
 
-    /** HOT_FREE of the stripe's hot blocks up to {@code seqMax}: here (logged), then on the other columns. */
-    private void free(long chunkUid, EcLayout layout, long chunkVersion, int stripe, long seqMax) throws CsException {
+    /**
+     * HOT_FREE of the hot blocks of stripes [stripe, stripe + count) up to {@code seqMax}: here (logged),
+     * then on the other columns.
+     */
+    private void free(long chunkUid, EcLayout layout, long chunkVersion, int stripe, int count, long seqMax)
+            throws CsException {
         int k = layout.k();
         long parityKeyOffset = (HotStore.PARITY_KEY_BASE + (long) stripe * k) * S;
-        master.log(WalRecordFormat.TYPE_HOT_FREE, chunkUid, parityKeyOffset, k * S, freePayload(seqMax));
+        master.log(WalRecordFormat.TYPE_HOT_FREE, chunkUid, parityKeyOffset, count * k * S, freePayload(seqMax));
         crashPoint("freezer.after-own-free", chunkUid);
         List<CompletableFuture<DataClient.Reply>> sends = new ArrayList<>();
         List<String> addresses = new ArrayList<>();
@@ -398,7 +449,7 @@ public final class Freezer implements AutoCloseable {
                 continue;
             }
             long offset = col >= k ? parityKeyOffset : (long) stripe * S;
-            int length = col >= k ? k * S : S;
+            int length = col >= k ? count * k * S : count * S;
             addresses.add(layout.address(col));
             sends.add(master.clients.request(layout.address(col), DataFrame.TYPE_HOT_FREE, chunkUid, chunkVersion,
                     offset, length, freePayload(seqMax)));
@@ -407,7 +458,8 @@ public final class Freezer implements AutoCloseable {
             String failure = StripeMaster.outcome(sends.get(i), addresses.get(i));
             if (failure != null) {
                 // Dead copies there (older than the stripe) cost space only; its next free takes them.
-                log.info("freeing hot blocks of stripe {} of chunk {}: {}", stripe, Long.toHexString(chunkUid), failure);
+                log.info("freeing hot blocks of stripes {}..{} of chunk {}: {}", stripe, stripe + count - 1,
+                        Long.toHexString(chunkUid), failure);
             }
         }
     }

@@ -17,7 +17,8 @@ import net.jqwik.api.lifecycle.BeforeTry;
 /**
  * Model-based property of the hot tier (issue #18, docs/hot-tier.md) on six in-process chunk
  * servers of one ec4+2 chunk, fresh for every try: random hot writes (part of a stripe, to the
- * stripe master, which logs them on the m + 1 hot replicas), cold EC writes and zero writes (what
+ * stripe master, which logs them on the m + 1 hot replicas; or runs of whole stripes made hot, which
+ * the freezer commits as one EC write), cold EC writes and zero writes (what
  * a trim of an EC volume is) over them, reads through the master and plain reads of data columns,
  * freezer passes (the stripes being frozen meanwhile overwritten by the next ops), and restarts of
  * any column (WAL and hot map replay), in any order. Every read equals an in-memory model byte for
@@ -38,7 +39,7 @@ class HotTierProperties extends EcFixture {
         tearDown();
     }
 
-    enum Kind { HOT_WRITE, EC_WRITE, ZERO_WRITE, READ, DIRECT_READ, FREEZE, RESTART }
+    enum Kind { HOT_WRITE, HOT_FILL, EC_WRITE, ZERO_WRITE, READ, DIRECT_READ, FREEZE, RESTART }
 
     record Op(Kind kind, int firstBlock, int blocks, long seed, int column) {}
 
@@ -46,6 +47,7 @@ class HotTierProperties extends EcFixture {
     Arbitrary<List<Op>> ops() {
         Arbitrary<Kind> kind = Arbitraries.frequencyOf(
                 net.jqwik.api.Tuple.of(6, Arbitraries.just(Kind.HOT_WRITE)),
+                net.jqwik.api.Tuple.of(2, Arbitraries.just(Kind.HOT_FILL)),
                 net.jqwik.api.Tuple.of(2, Arbitraries.just(Kind.EC_WRITE)),
                 net.jqwik.api.Tuple.of(1, Arbitraries.just(Kind.ZERO_WRITE)),
                 net.jqwik.api.Tuple.of(2, Arbitraries.just(Kind.READ)),
@@ -72,6 +74,20 @@ class HotTierProperties extends EcFixture {
                     byte[] data = random(new Random(op.seed()), blocks * S);
                     hotWriteOk(layout(), (long) op.firstBlock() * S, data);
                     System.arraycopy(data, 0, model, op.firstBlock() * S, data.length);
+                }
+                case HOT_FILL -> {
+                    // Whole stripes made hot by two writes each (a whole stripe is never one hot
+                    // write): the freezer takes a run of such stripes as one EC write.
+                    int first = op.firstBlock() / K;
+                    int stripes = Math.min(op.blocks(), REGION_BLOCKS / K - first);
+                    Random random = new Random(op.seed());
+                    for (int stripe = first; stripe < first + stripes; stripe++) {
+                        byte[] data = random(random, K * S);
+                        hotWriteOk(layout(), (long) stripe * K * S, Arrays.copyOfRange(data, 0, (K - 1) * S));
+                        hotWriteOk(layout(), ((long) stripe * K + K - 1) * S, Arrays.copyOfRange(data, (K - 1) * S,
+                                K * S));
+                        System.arraycopy(data, 0, model, stripe * K * S, data.length);
+                    }
                 }
                 case EC_WRITE, ZERO_WRITE -> {
                     int blocks = Math.min(op.blocks(), REGION_BLOCKS - op.firstBlock());
