@@ -13,8 +13,9 @@
 # Environment: MAX_DISTURBED=2  servers down or paused at once (default 2: rep3 and ec4+2 each
 #                               tolerate two losses; the thrasher also counts chunklets not yet
 #                               caught up or rebuilt, so no chunk ever has more than this lost)
-#              HOT_TIER=1       the ec4+2 volume has the hot tier on (docs/hot-tier.md):
-#                               small writes to replicas, frozen into stripes while thrashed
+#              HOT_TIER=1       the ec4+2 volume has the hot tier on (docs/hot-tier.md; the
+#                               default): small writes to replicas, frozen into stripes while
+#                               thrashed; HOT_TIER=0: every write to the stripes
 #              OUT=DIR          where the logs go (default out/thrash/SEED): thrash.log (every
 #                               action, timestamped, and the summary), maven.log, and the output
 #                               of every chunk server incarnation, meta and the gateway
@@ -46,7 +47,7 @@ status=0
     -Dit.test=ThrashIT -Dfailsafe.failIfNoSpecifiedTests=false \
     -Dbasalt.thrash.seconds="$seconds" -Dbasalt.thrash.seed="$seed" \
     -Dbasalt.thrash.maxDisturbed="$max_disturbed" -Dbasalt.thrash.logDir="$out" \
-    -Dbasalt.thrash.hotTier="${HOT_TIER:+true}" \
+    -Dbasalt.thrash.hotTier="$([ "${HOT_TIER:-1}" = 0 ] && echo false || echo true)" \
     >"$out/maven.log" 2>&1 &
 mvn_pid=$!
 trap 'kill -TERM "$mvn_pid" 2>/dev/null; wait "$mvn_pid" 2>/dev/null; exit 130' INT TERM

@@ -20,7 +20,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * <p>The suite runs a short thrash (75 s, one server disturbed at a time, 128 MiB volumes); {@code bench/thrash.sh
  * SECONDS [SEED]} runs this class for longer with two at a time:
  * {@code -Dbasalt.thrash.seconds}, {@code -Dbasalt.thrash.seed}, {@code -Dbasalt.thrash.maxDisturbed},
- * {@code -Dbasalt.thrash.hotTier} (the ec4+2 volume's hot tier on),
+ * {@code -Dbasalt.thrash.hotTier} (the ec4+2 volume's hot tier; default true),
  * {@code -Dbasalt.thrash.logDir} (default {@code cli/target/thrash-SEED}: the action log and every
  * daemon's output).
  */
@@ -43,9 +43,11 @@ class ThrashIT {
         volumes.put("thrash-rep3", VOLUME_BYTES);
         volumes.put("thrash-ec", VOLUME_BYTES);
         cluster.createVolume("thrash-rep3", "128M", "rep3", "16M");
-        // -Dbasalt.thrash.hotTier=true (bench/thrash.sh HOT_TIER=1): its small writes go to the hot tier.
+        // Its small writes go to the hot tier and are frozen into stripes while thrashed, unless
+        // -Dbasalt.thrash.hotTier=false (bench/thrash.sh HOT_TIER=0): then all go to the stripes.
+        boolean hotTier = Boolean.parseBoolean(System.getProperty("basalt.thrash.hotTier", "true"));
         cluster.client().createVolume("thrash-ec", VOLUME_BYTES, "ec4+2", 16 * MIB, io.basalt.meta.model.VolumeQos.NONE,
-                Boolean.getBoolean("basalt.thrash.hotTier") ? io.basalt.meta.model.Volume.FEATURE_HOT_TIER : 0);
+                hotTier ? io.basalt.meta.model.Volume.FEATURE_HOT_TIER : 0);
 
         // Fills both volumes, thrashes, lets the cluster heal and checks; never throws.
         Thrasher.Summary summary = new Thrasher(cluster, config, dir, volumes).run();
