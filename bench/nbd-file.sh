@@ -21,7 +21,8 @@
 #                basalt-volume: a fresh `basalt up` cluster (1 meta, 6 chunk servers, the NBD
 #                gateway, all on this machine) and a volume of FIO_SIZE with policy $VOLUME_POLICY
 #                (default rep3) through the gateway; bench/volume.sh runs it beside the others;
-#                basalt-volume-ec: the same with $EC_POLICY (default ec4+2), HOT_TIER=1: --hot-tier
+#                basalt-volume-ec: the same with $EC_POLICY (default ec4+2), with the hot tier
+#                (the default of volume create); HOT_TIER=0: --no-hot-tier
 #   BENCH_DIR    where the exported files and results go (default: <repo>/out/nbd-file; the
 #                filesystem matters: keep it on the disk you mean to measure)
 #   SHARED_DIR   the shared bench directory (default: <repo>/../shared)
@@ -157,7 +158,7 @@ for t in $TARGETS; do
             else
                 volume=bench-ec policy=${EC_POLICY:-ec4+2}
             fi
-            hot=(); [ "$t" = basalt-volume-ec ] && [ "${HOT_TIER:-0}" = 1 ] && hot=(--hot-tier)
+            hot=(); [ "$t" = basalt-volume-ec ] && [ "${HOT_TIER:-1}" = 0 ] && hot=(--no-hot-tier)
             (cd "$out" && "$root/basalt" volume create "$volume" --size "$FIO_SIZE" \
                 --policy "$policy" --data "$out/cluster" "${hot[@]}") >&2
             await_port "$t" "$port" "$cluster_pid" "$volume"

@@ -119,16 +119,17 @@ final class VolumeCommand implements Runnable {
         @Mixin
         QosOptions qos;
 
-        @Option(names = "--hot-tier", description = "ecK+M only: small writes land on m+1 replicas (replica"
-                + " latency) and are frozen into the stripes in the background (docs/hot-tier.md).")
-        boolean hotTier;
+        @Option(names = "--hot-tier", negatable = true, description = "ecK+M: small writes land on m+1 replicas"
+                + " (replica latency) and are frozen into the stripes in the background (docs/hot-tier.md); on by"
+                + " default for ecK+M, --no-hot-tier sends every write to the stripes. Not for repN.")
+        Boolean hotTier;
 
         @Override
         public void run() {
             long sizeBytes = parseSize(size, "--size");
             long chunkSizeBytes = chunkSize == null ? 0 : parseSize(chunkSize, "--chunk-size");
             VolumeQos limits = qos.limits();
-            int features = hotTier ? Volume.FEATURE_HOT_TIER : 0;
+            int features = hotTier(policy, hotTier) ? Volume.FEATURE_HOT_TIER : 0;
             Volume volume = options.call(c -> c.createVolume(name, sizeBytes, policy, chunkSizeBytes, limits,
                     features));
             if (options.json) {
@@ -139,6 +140,22 @@ final class VolumeCommand implements Runnable {
                         + (volume.qos().limited() ? ", QoS " + QosOptions.summary(volume.qos()) : "")
                         + (volume.hotTier() ? ", hot tier on" : ""));
             }
+        }
+    }
+
+    /**
+     * Whether a new volume of {@code policy} gets the hot tier: as asked, else on for erasure-coded
+     * volumes (their small writes at replica speed, the same space once frozen: docs/performance.md)
+     * and off for replicated ones. A policy that does not parse is left to meta to refuse.
+     */
+    static boolean hotTier(String policy, Boolean asked) {
+        if (asked != null) {
+            return asked;
+        }
+        try {
+            return io.basalt.meta.model.Policy.parse(policy).erasureCoded();
+        } catch (IllegalArgumentException e) {
+            return false;
         }
     }
 

@@ -1093,9 +1093,10 @@ class EcVolumeIT {
     }
 
     /**
-     * The hot store's hard limit (issue #18): a flood of 3,072 random 4 KiB writes to one chunk of a
-     * hot-tier volume. Both parity columns hold a hot copy of every block, 1 MiB (256 blocks) each,
-     * so they fill faster than the freezer drains them: they refuse (one log line per filling), the
+     * The hot store's hard limit (issue #18): a flood of 3,072 random 4 KiB writes to one chunk of an
+     * ec4+2 volume made with the CLI's default (hot tier on; --no-hot-tier makes one without). Both
+     * parity columns hold a hot copy of every block, 1 MiB (256 blocks) each, so they fill faster
+     * than the freezer drains them: they refuse (one log line per filling), the
      * client writes those blocks to the stripes, and no write fails. fio reads every block back
      * (verify=crc32c), the freezer empties the stores, and every stripe verifies.
      */
@@ -1105,9 +1106,17 @@ class EcVolumeIT {
         Tools.require("fio", "fio");
         restartDeadServers();
         cluster.awaitChunkServersUp(6);
+        // The hot tier is the default of an erasure-coded volume; --no-hot-tier leaves it off.
+        Tools.Result cold = basaltCli("volume", "create", "no-hot", "--size", "16M", "--policy", "ec4+2",
+                "--no-hot-tier");
+        assertThat(cold.exitCode()).as(cold.describe()).isZero();
+        assertThat(cold.stdout()).as(cold.describe()).doesNotContain("hot tier");
+        assertThat(cluster.client().getVolume("no-hot").hotTier()).isFalse();
+        cluster.client().deleteVolume("no-hot");
         Tools.Result created = basaltCli("volume", "create", "flood", "--size", "16M", "--policy", "ec4+2",
-                "--chunk-size", "16M", "--hot-tier");
+                "--chunk-size", "16M");
         assertThat(created.exitCode()).as(created.describe()).isZero();
+        assertThat(created.stdout()).as(created.describe()).contains("hot tier on");
         Path output = dir.resolve("fio-flood.out");
         Process fio = new ProcessBuilder("fio", "--name=hot-flood", "--ioengine=nbd", "--uri=" + cluster.uri("flood"),
                 "--rw=randwrite", "--bs=4k", "--iodepth=16", "--size=12m", "--verify=crc32c", "--verify_fatal=1",
