@@ -37,6 +37,7 @@ import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.exceptions.StateMachineException;
 import org.apache.ratis.retry.RetryPolicies;
+import org.apache.ratis.retry.RetryPolicy;
 import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
 import org.apache.ratis.util.TimeDuration;
 
@@ -60,9 +61,13 @@ public final class MetaClient implements AutoCloseable {
     /** Plain text (no identity): a TLS meta closes such connections without a word, so say so. */
     private final boolean plain;
 
-    private MetaClient(RaftClient client, boolean plain) {
+    /** A peer that turned out to speak TLS to this plain client (set by its retry policy), or null. */
+    private final java.util.concurrent.atomic.AtomicReference<String> tlsPeer;
+
+    private MetaClient(RaftClient client, boolean plain, java.util.concurrent.atomic.AtomicReference<String> tlsPeer) {
         this.client = client;
         this.plain = plain;
+        this.tlsPeer = tlsPeer;
     }
 
     /** A client of the group of {@code peers} (see {@link MetaPeers#SYNTAX}). */
@@ -91,15 +96,20 @@ public final class MetaClient implements AutoCloseable {
         RaftClientConfigKeys.Rpc.setRequestTimeout(properties,
                 TimeDuration.valueOf(requestTimeout.toMillis(), TimeUnit.MILLISECONDS));
         ClientId clientId = ClientId.randomId();
+        RetryPolicy retries = MetaTls.noRetry(RetryPolicies.retryUpToMaximumCountWithFixedSleep(retryCount,
+                TimeDuration.valueOf(RETRY_SLEEP.toMillis(), TimeUnit.MILLISECONDS)));
+        java.util.concurrent.atomic.AtomicReference<String> tlsPeer = new java.util.concurrent.atomic.AtomicReference<>();
+        if (identity == null) {
+            retries = MetaTls.failFastAgainstTls(retries, peers.stream().map(RaftPeer::getAddress).toList(), tlsPeer);
+        }
         RaftClient client = RaftClient.newBuilder()
                 .setClientId(clientId)
                 .setProperties(properties)
                 .setRaftGroup(MetaPeers.group(clusterName, peers))
                 .setClientRpc(new GrpcFactory(MetaTls.parameters(identity)).newRaftClientRpc(clientId, properties))
-                .setRetryPolicy(MetaTls.noRetry(RetryPolicies.retryUpToMaximumCountWithFixedSleep(retryCount,
-                        TimeDuration.valueOf(RETRY_SLEEP.toMillis(), TimeUnit.MILLISECONDS))))
+                .setRetryPolicy(retries)
                 .build();
-        return new MetaClient(client, identity == null);
+        return new MetaClient(client, identity == null, tlsPeer);
     }
 
     // ---------------------------------------------------------------------------------------
@@ -127,6 +137,11 @@ public final class MetaClient implements AutoCloseable {
             String refused = MetaTls.explain(e);
             if (refused != null) {
                 throw new MetaException(MetaError.FORBIDDEN, request.op() + ": " + refused, e);
+            }
+            if (tlsPeer.get() != null) {
+                throw new MetaException(MetaError.FORBIDDEN, request.op() + ": meta at " + tlsPeer.get()
+                        + " speaks TLS and this client has no certificate: pass an admin certificate with --tls-dir"
+                        + " DIR or $BASALT_TLS_DIR (basalt up keeps one in DATA/tls/admin)", e);
             }
             throw new MetaException(MetaError.NOT_LEADER, "meta did not answer " + request.op()
                     + ": " + rootMessage(e) + "; check the meta peers (basalt meta status)"

@@ -62,6 +62,68 @@ public final class MetaTls {
         return event -> isFinal(event.getCause()) ? RetryPolicy.NO_RETRY_ACTION : retries.handleAttemptFailure(event);
     }
 
+    /**
+     * {@code retries} for a plain-text client, which a TLS meta closes without a word: that looks
+     * like a member restarting, and would be retried for half a minute. On the first failed attempt
+     * the client asks each peer once whether it speaks TLS ({@link #speaksTls}); if one does, the
+     * call ends at once and {@code tlsPeer} names it (the caller's message says what to pass).
+     */
+    static RetryPolicy failFastAgainstTls(RetryPolicy retries, java.util.List<String> addresses,
+            java.util.concurrent.atomic.AtomicReference<String> tlsPeer) {
+        java.util.concurrent.atomic.AtomicBoolean asked = new java.util.concurrent.atomic.AtomicBoolean();
+        return event -> {
+            if (tlsPeer.get() == null && asked.compareAndSet(false, true)) {
+                for (String address : addresses) {
+                    if (speaksTls(address)) {
+                        tlsPeer.set(address);
+                        break;
+                    }
+                }
+            }
+            return tlsPeer.get() != null ? RetryPolicy.NO_RETRY_ACTION : retries.handleAttemptFailure(event);
+        };
+    }
+
+    /**
+     * Whether the server at {@code address} (host:port) answers a TLS ClientHello as a TLS server:
+     * the handshake completes, or ends in a TLS alert (meta's asks for a client certificate, which
+     * this probe has not). A plain-text server answers with no TLS record or closes; nothing
+     * listening, or no answer within a second, is false too. No certificate is checked: the answer
+     * only chooses an error message.
+     */
+    static boolean speaksTls(String address) {
+        int colon = address.lastIndexOf(':');
+        if (colon <= 0) {
+            return false;
+        }
+        try {
+            javax.net.ssl.SSLContext context = javax.net.ssl.SSLContext.getInstance("TLS");
+            context.init(null, new TrustManager[] {new X509TrustManager() {
+                @Override
+                public void checkClientTrusted(java.security.cert.X509Certificate[] chain, String authType) {}
+
+                @Override
+                public void checkServerTrusted(java.security.cert.X509Certificate[] chain, String authType) {}
+
+                @Override
+                public java.security.cert.X509Certificate[] getAcceptedIssuers() {
+                    return new java.security.cert.X509Certificate[0];
+                }
+            }}, null);
+            try (javax.net.ssl.SSLSocket socket = (javax.net.ssl.SSLSocket) context.getSocketFactory().createSocket()) {
+                socket.connect(new java.net.InetSocketAddress(address.substring(0, colon),
+                        Integer.parseInt(address.substring(colon + 1))), 1000);
+                socket.setSoTimeout(1000);
+                socket.startHandshake();
+                return true;
+            }
+        } catch (SSLException e) {
+            return String.valueOf(e.getMessage()).contains("Received fatal alert");
+        } catch (java.io.IOException | java.security.GeneralSecurityException | RuntimeException e) {
+            return false;
+        }
+    }
+
     /** Whether {@code cause} is a refusal or a failed handshake (see {@link #noRetry}). */
     static boolean isFinal(Throwable cause) {
         return explain(cause) != null;

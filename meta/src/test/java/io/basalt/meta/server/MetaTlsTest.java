@@ -38,6 +38,7 @@ class MetaTlsTest {
                 4L << 20, 1000, Duration.ofMillis(300), Duration.ofMinutes(10), Duration.ofSeconds(2),
                 1 << 20, Duration.ofMinutes(5)).withTls(TlsIdentity.load(dir.resolve("meta")));
         try (MetaServer server = MetaServer.start(config);
+             MetaClient plain = MetaClient.connect("test", MetaPeers.parse(peers), Duration.ofSeconds(3), 50, null);
              MetaClient admin = client(peers, "admin");
              MetaClient gateway = client(peers, "gateway");
              MetaClient chunkServer = client(peers, "cs");
@@ -67,6 +68,15 @@ class MetaTlsTest {
                     .isInstanceOfSatisfying(MetaException.class, e -> assertThat(e.error()).isEqualTo(MetaError.FORBIDDEN))
                     .hasMessageContaining("TLS with meta failed");
             assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(10));
+
+            // Plain text against TLS: closed without a word by the server, which alone would look
+            // like a restarting member (50 retries); the client asks once and says what to pass.
+            started = System.nanoTime();
+            assertThatThrownBy(plain::listVolumes)
+                    .isInstanceOfSatisfying(MetaException.class, e -> assertThat(e.error()).isEqualTo(MetaError.FORBIDDEN))
+                    .hasMessageContaining("speaks TLS and this client has no certificate")
+                    .hasMessageContaining("--tls-dir");
+            assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(8));
 
             assertThat(admin.listVolumes()).extracting(v -> v.name()).containsExactly("vol");
             assertThat(server.refusals()).containsEntry(List.of("gateway", "CREATE_VOLUME"), 1L)
