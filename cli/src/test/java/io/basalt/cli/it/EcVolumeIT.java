@@ -740,10 +740,12 @@ class EcVolumeIT {
         Tools.require("fio", "fio");
         cluster.createVolume("degraded", "64M", "ec4+2", "16M");
         Path output = dir.resolve("fio-degraded.out");
+        // At most 80 writes a second (about 6 s for the 16 MiB): both kills land while fio still
+        // writes (unpaced, it once finished before the second kill, and nothing reported it).
         Process fio = new ProcessBuilder("fio", "--name=ec-degraded", "--ioengine=nbd",
                 "--uri=" + cluster.uri("degraded"), "--rw=randwrite", "--bsrange=4k-64k", "--iodepth=8",
-                "--size=16m", "--verify=crc32c", "--verify_fatal=1", "--do_verify=1", "--verify_state_save=0",
-                "--randrepeat=0")
+                "--size=16m", "--rate_iops=80", "--verify=crc32c", "--verify_fatal=1", "--do_verify=1",
+                "--verify_state_save=0", "--randrepeat=0")
                 .directory(dir.toFile()).redirectErrorStream(true).redirectOutput(output.toFile()).start();
         resources.register(() -> Tools.killTree(fio));
         Chunk chunk = chunk("degraded", 0);
@@ -756,7 +758,14 @@ class EcVolumeIT {
         String out = Files.readString(output);
         assertThat(fio.exitValue()).as(out + logs()).isZero();
         assertThat(out).as(out).contains("err= 0").doesNotContain("verify: bad");
+        // The failure reports reach meta beside the writes that found the servers gone.
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
         Chunk after = cluster.client().getChunk(chunk.volumeId(), 0, false).orElseThrow();
+        while (after.chunklets().stream().filter(c -> c.state() != ChunkletState.UPTODATE).count() < 2
+                && System.nanoTime() < deadline) {
+            Thread.sleep(200);
+            after = cluster.client().getChunk(chunk.volumeId(), 0, false).orElseThrow();
+        }
         assertThat(after.chunklets().stream().filter(c -> c.state() != ChunkletState.UPTODATE).count())
                 .as("the two killed columns are marked in meta: %s", after.chunklets()).isEqualTo(2);
     }
