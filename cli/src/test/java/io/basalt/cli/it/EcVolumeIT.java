@@ -740,11 +740,13 @@ class EcVolumeIT {
         Tools.require("fio", "fio");
         cluster.createVolume("degraded", "64M", "ec4+2", "16M");
         Path output = dir.resolve("fio-degraded.out");
-        // At most 80 writes a second (about 6 s for the 16 MiB): both kills land while fio still
-        // writes (unpaced, it once finished before the second kill, and nothing reported it).
+        // 48 MiB over three chunks (several seconds of writes, a third of them to chunk 0): both
+        // kills land while fio still writes to the chunk. With 16 MiB it once finished before the
+        // second kill, and nothing reported the dead master. (fio's rate limit is no help here:
+        // asked for 80 writes a second over NBD, it did 13.)
         Process fio = new ProcessBuilder("fio", "--name=ec-degraded", "--ioengine=nbd",
                 "--uri=" + cluster.uri("degraded"), "--rw=randwrite", "--bsrange=4k-64k", "--iodepth=8",
-                "--size=16m", "--rate_iops=80", "--verify=crc32c", "--verify_fatal=1", "--do_verify=1",
+                "--size=48m", "--verify=crc32c", "--verify_fatal=1", "--do_verify=1",
                 "--verify_state_save=0", "--randrepeat=0")
                 .directory(dir.toFile()).redirectErrorStream(true).redirectOutput(output.toFile()).start();
         resources.register(() -> Tools.killTree(fio));
