@@ -42,6 +42,24 @@ public final class ItTls {
         }
     }
 
+    /**
+     * A further holder of {@code role} named {@code name}, signed by the tests' CA (another chunk
+     * server's certificate, say); its identity directory.
+     */
+    public static synchronized Path issue(Role role, String name) {
+        Path target = dir(role).resolveSibling("extra-" + name);
+        try {
+            if (!Files.exists(target)) {
+                try (CertificateAuthority ca = CertificateAuthority.open(root.resolve("ca"))) {
+                    ca.issue(target, role, name, List.of(), Duration.ofDays(1));
+                }
+            }
+            return target;
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot issue a certificate for " + name, e);
+        }
+    }
+
     /** The {@code --tls-dir DIR} arguments of a daemon in {@code role}. */
     public static List<String> args(Role role) {
         return List.of("--tls-dir", dir(role).toString());

@@ -115,6 +115,26 @@ class MetaLinkIT {
         }
 
         first.close(); // SIGTERM: a clean stop
+        // Its id is bound to its certificate: the same data directory with another chunk server's
+        // certificate is refused by meta, in one line, and changes nothing.
+        Path log = dir.resolve("other-holder.log");
+        Process impostor = new ProcessBuilder(CsProcess.command(data, meta.peers(), "rack1-node1", List.of(), 0,
+                List.of("--tls-dir", ItTls.issue(io.basalt.common.tls.Role.CHUNK_SERVER, "it-cs-other").toString())))
+                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        try {
+            assertThat(impostor.waitFor(90, TimeUnit.SECONDS)).as("the refused CS exits").isTrue();
+            String output = Files.readString(log, StandardCharsets.UTF_8);
+            assertThat(impostor.exitValue()).as(output).isEqualTo(1);
+            assertThat(output.lines().filter(line -> line.startsWith("basalt: ")).toList()).as(output)
+                    .singleElement().asString().contains("refused to register chunk server " + first.csId)
+                    .contains("belongs to certificate it-cs, and this request comes from certificate it-cs-other");
+        } finally {
+            if (impostor.isAlive()) {
+                impostor.destroyForcibly();
+                impostor.waitFor(10, TimeUnit.SECONDS);
+            }
+        }
+        assertThat(client.listCs()).singleElement().extracting(v -> v.server().address()).isEqualTo(first.address());
         CsProcess again = start(data, "rack1-node1");
         assertThat(again.csId).isEqualTo(first.csId);
         awaitCs(again.csId, v -> v.server().status() == CsStatus.UP && v.server().address()

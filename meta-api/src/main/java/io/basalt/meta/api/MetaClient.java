@@ -64,10 +64,19 @@ public final class MetaClient implements AutoCloseable {
     /** A peer that turned out to speak TLS to this plain client (set by its retry policy), or null. */
     private final java.util.concurrent.atomic.AtomicReference<String> tlsPeer;
 
-    private MetaClient(RaftClient client, boolean plain, java.util.concurrent.atomic.AtomicReference<String> tlsPeer) {
+    /**
+     * The name in this client's chunk server certificate ("" without one). A chunk server's registration,
+     * heartbeats and recovery reports carry it: meta checks it against the certificate and
+     * against the name its id is bound to, so one chunk server cannot speak for another.
+     */
+    private final String holder;
+
+    private MetaClient(RaftClient client, boolean plain, java.util.concurrent.atomic.AtomicReference<String> tlsPeer,
+                       String holder) {
         this.client = client;
         this.plain = plain;
         this.tlsPeer = tlsPeer;
+        this.holder = holder;
     }
 
     /** A client of the group of {@code peers} (see {@link MetaPeers#SYNTAX}). */
@@ -109,7 +118,10 @@ public final class MetaClient implements AutoCloseable {
                 .setClientRpc(new GrpcFactory(MetaTls.parameters(identity)).newRaftClientRpc(clientId, properties))
                 .setRetryPolicy(retries)
                 .build();
-        return new MetaClient(client, identity == null, tlsPeer);
+        // Only a chunk server's certificate speaks for a chunk server id (and binds it).
+        String holder = identity != null && identity.role() == io.basalt.common.tls.Role.CHUNK_SERVER
+                ? identity.name() : "";
+        return new MetaClient(client, identity == null, tlsPeer, holder);
     }
 
     // ---------------------------------------------------------------------------------------
@@ -196,7 +208,7 @@ public final class MetaClient implements AutoCloseable {
     public ChunkServer registerCs(int csId, String address, String host, String zone,
                                   long capacityBytes, String softwareVersion) {
         return ChunkServer.decode(call(new MetaRequest.RegisterCs(csId, address, host, zone,
-                capacityBytes, softwareVersion)));
+                capacityBytes, softwareVersion, holder)));
     }
 
     /**
@@ -245,7 +257,7 @@ public final class MetaClient implements AutoCloseable {
                                     MetaRequest.Heartbeat.ScrubReport scrub, long appliedChangeSeq,
                                     MetaRequest.Heartbeat.HotReport hot) {
         WireReader in = call(new MetaRequest.Heartbeat(csId, capacityBytes, usedBytes,
-                health.code, recovery, scrub, appliedChangeSeq, hot));
+                health.code, recovery, scrub, appliedChangeSeq, hot, holder));
         CsStatus status = CsStatus.ofCode(in.u8());
         return new HeartbeatReply(status, in.remaining() >= 8 ? in.i64() : -1);
     }
@@ -331,7 +343,7 @@ public final class MetaClient implements AutoCloseable {
      * the work and list the tasks again.
      */
     public Chunk recoveryDone(long chunkUid, int csId, long startVersion) {
-        return Chunk.decode(call(new MetaRequest.RecoveryDone(chunkUid, csId, startVersion)));
+        return Chunk.decode(call(new MetaRequest.RecoveryDone(chunkUid, csId, startVersion, holder)));
     }
 
     /**

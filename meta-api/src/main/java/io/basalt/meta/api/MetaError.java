@@ -14,9 +14,10 @@ public enum MetaError {
     STALE_VERSION(7), INTERNAL(8), NOT_EMPTY(9), PRECONDITION_FAILED(10), INVALID_PART(11),
     INVALID_PART_ORDER(12), ENTITY_TOO_SMALL(13), NO_SUCH_UPLOAD(14), NO_SUCH_KEY(15),
     /**
-     * The holder's certificate role may not send this operation, or its certificate was refused.
-     * Raised by the client from the transport's refusal (gRPC PERMISSION_DENIED, a failed TLS
-     * handshake); meta never puts it in a reply, so older clients never meet the code.
+     * The holder's certificate role may not send this operation, or its certificate was refused
+     * (raised by the client from the transport's refusal: gRPC PERMISSION_DENIED, a failed TLS
+     * handshake); or, in a reply, a chunk server id bound to another certificate holder
+     * (docs/security.md, "Own chunklets only").
      */
     FORBIDDEN(16);
 

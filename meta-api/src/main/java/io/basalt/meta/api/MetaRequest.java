@@ -77,7 +77,7 @@ public sealed interface MetaRequest
         WireReader in = new WireReader(bytes, offset + HEADER_BYTES, length - HEADER_BYTES);
         MetaRequest request = switch (op) {
             case REGISTER_CS -> new RegisterCs(in.i32(), in.string(), in.string(), in.string(),
-                    in.i64(), in.string());
+                    in.i64(), in.string(), in.remaining() == 0 ? "" : in.string());
             case SET_CS_STATUS -> new SetCsStatus(in.i32(), in.u8(), in.u8());
             case CREATE_VOLUME -> new CreateVolume(in.string(), in.i64(), in.string(), in.i64(),
                     // A client of an older build sends no QoS tail (no limits), or no features.
@@ -92,7 +92,8 @@ public sealed interface MetaRequest
             case NEW_LEADER_EPOCH -> new NewLeaderEpoch(in.string());
             case INIT_CLUSTER_ID -> new InitClusterId(new java.util.UUID(in.i64(), in.i64()));
             case RECOVER_CHUNKLETS -> RecoverChunklets.decodeBody(in);
-            case RECOVERY_DONE -> new RecoveryDone(in.i64(), in.i32(), in.i64());
+            case RECOVERY_DONE -> new RecoveryDone(in.i64(), in.i32(), in.i64(),
+                    in.remaining() == 0 ? "" : in.string());
             case DRAIN_CS -> new DrainCs(in.i32(), in.bool());
             case REMOVE_CS -> new RemoveCs(in.i32());
             case COLLECT_TOMBSTONES -> CollectTombstones.decodeBody(in);
@@ -119,7 +120,8 @@ public sealed interface MetaRequest
                     in.remaining() == 0 ? Heartbeat.ScrubReport.NONE
                             : Heartbeat.ScrubReport.decode(in),
                     in.remaining() == 0 ? Heartbeat.APPLIED_UNKNOWN : in.i64(),
-                    in.remaining() == 0 ? Heartbeat.HotReport.NONE : Heartbeat.HotReport.decode(in));
+                    in.remaining() == 0 ? Heartbeat.HotReport.NONE : Heartbeat.HotReport.decode(in),
+                    in.remaining() == 0 ? "" : in.string());
             case STATUS -> new Status();
             case GET_CLUSTER_ID -> new GetClusterId();
             case LIST_CS_CHUNK_VERSIONS -> new ListCsChunkVersions(in.i32(), in.i64(), in.i32());
@@ -137,13 +139,31 @@ public sealed interface MetaRequest
         return decode(bytes, 0, bytes.length);
     }
 
-    /** Registers a chunk server; {@code csId} 0 asks for a new id, else re-registers that id. */
+    /**
+     * Registers a chunk server; {@code csId} 0 asks for a new id, else re-registers that id.
+     * {@code holder} is the name in the sender's certificate ("" without TLS): meta's authorizer
+     * checks the claim against the certificate, and meta binds the id to it at the first
+     * registration (docs/security.md, "Own chunklets only"). Sent only when not empty, so a meta
+     * of an older build refuses it rather than drops it.
+     */
     record RegisterCs(int csId, String address, String host, String zone, long capacityBytes,
-                      String softwareVersion) implements MetaRequest {
+                      String softwareVersion, String holder) implements MetaRequest {
+        public RegisterCs {
+            java.util.Objects.requireNonNull(holder, "holder");
+        }
+
+        public RegisterCs(int csId, String address, String host, String zone, long capacityBytes,
+                          String softwareVersion) {
+            this(csId, address, host, zone, capacityBytes, softwareVersion, "");
+        }
+
         public MetaOp op() { return MetaOp.REGISTER_CS; }
         public void encodeBody(WireWriter out) {
             out.i32(csId).string(address).string(host).string(zone).i64(capacityBytes)
                     .string(softwareVersion);
+            if (!holder.isEmpty()) {
+                out.string(holder);
+            }
         }
     }
 
@@ -404,7 +424,8 @@ public sealed interface MetaRequest
      * (the CS's version index, so it knows when to pull).
      */
     record Heartbeat(int csId, long capacityBytes, long usedBytes, int healthCode,
-                     RecoveryProgress recovery, ScrubReport scrub, long appliedChangeSeq, HotReport hot)
+                     RecoveryProgress recovery, ScrubReport scrub, long appliedChangeSeq, HotReport hot,
+                     String holder)
             implements MetaRequest {
         /** {@link #appliedChangeSeq} of a chunk server that has not pulled yet, or of an older build. */
         public static final long APPLIED_UNKNOWN = -1;
@@ -413,6 +434,12 @@ public sealed interface MetaRequest
             java.util.Objects.requireNonNull(recovery, "recovery");
             java.util.Objects.requireNonNull(scrub, "scrub");
             java.util.Objects.requireNonNull(hot, "hot");
+            java.util.Objects.requireNonNull(holder, "holder");
+        }
+
+        public Heartbeat(int csId, long capacityBytes, long usedBytes, int healthCode,
+                         RecoveryProgress recovery, ScrubReport scrub, long appliedChangeSeq, HotReport hot) {
+            this(csId, capacityBytes, usedBytes, healthCode, recovery, scrub, appliedChangeSeq, hot, "");
         }
 
         public Heartbeat(int csId, long capacityBytes, long usedBytes, int healthCode,
@@ -442,6 +469,9 @@ public sealed interface MetaRequest
             scrub.encode(out);
             out.i64(appliedChangeSeq);
             hot.encode(out);
+            if (!holder.isEmpty()) {
+                out.string(holder); // the sender's certificate name, as in RegisterCs
+            }
         }
 
         /**
@@ -650,10 +680,21 @@ public sealed interface MetaRequest
      * {@link io.basalt.meta.model.Chunk}, or STALE_VERSION when that recovery is no longer
      * current (the chunklet moved, failed again, or a newer recovery started).
      */
-    record RecoveryDone(long chunkUid, int csId, long startVersion) implements MetaRequest {
+    record RecoveryDone(long chunkUid, int csId, long startVersion, String holder) implements MetaRequest {
+        public RecoveryDone {
+            java.util.Objects.requireNonNull(holder, "holder");
+        }
+
+        public RecoveryDone(long chunkUid, int csId, long startVersion) {
+            this(chunkUid, csId, startVersion, "");
+        }
+
         public MetaOp op() { return MetaOp.RECOVERY_DONE; }
         public void encodeBody(WireWriter out) {
             out.i64(chunkUid).i32(csId).i64(startVersion);
+            if (!holder.isEmpty()) {
+                out.string(holder); // the sender's certificate name, as in RegisterCs
+            }
         }
     }
 

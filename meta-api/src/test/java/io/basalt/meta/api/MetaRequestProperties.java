@@ -21,6 +21,8 @@ class MetaRequestProperties {
         return Arbitraries.oneOf(List.of(
                 net.jqwik.api.Combinators.combine(ints, text, text, text, longs, text)
                         .as(MetaRequest.RegisterCs::new),
+                net.jqwik.api.Combinators.combine(ints, text, text, text, longs, text, text)
+                        .as(MetaRequest.RegisterCs::new),
                 net.jqwik.api.Combinators.combine(ints, Arbitraries.integers().between(0, 255),
                         Arbitraries.integers().between(0, 255)).as(MetaRequest.SetCsStatus::new),
                 net.jqwik.api.Combinators.combine(text, longs, text, longs)
@@ -66,12 +68,13 @@ class MetaRequestProperties {
                         progress(), longs).as((cs, capacity, used, health, progress, applied) ->
                         new MetaRequest.Heartbeat(cs, capacity, used, health, progress,
                                 MetaRequest.Heartbeat.ScrubReport.NONE, applied)),
-                Combinators.combine(ints, longs, longs, progress(), longs, longs.list().ofSize(5)).as(
-                        (cs, capacity, applied, progress, used, hot) -> new MetaRequest.Heartbeat(cs, capacity,
+                Combinators.combine(ints, longs, longs, progress(), longs, longs.list().ofSize(5), text).as(
+                        (cs, capacity, applied, progress, used, hot, holder) -> new MetaRequest.Heartbeat(cs, capacity,
                                 used, 1, progress, new MetaRequest.Heartbeat.ScrubReport(true, 1, 2, 3, 4, 5, 6),
                                 applied, new MetaRequest.Heartbeat.HotReport(hot.get(0), hot.get(1), hot.get(2),
-                                        hot.get(3), hot.get(4)))),
+                                        hot.get(3), hot.get(4)), holder)),
                 Combinators.combine(longs, ints, longs).as(MetaRequest.RecoveryDone::new),
+                Combinators.combine(longs, ints, longs, text).as(MetaRequest.RecoveryDone::new),
                 Combinators.combine(ints, longs, ints).as(MetaRequest.ListRecoveryTasks::new),
                 Arbitraries.just(new MetaRequest.RecoveryStatus()),
                 Combinators.combine(text, longs, text, longs, qos())

@@ -2,6 +2,7 @@ package io.basalt.meta.server;
 
 import io.basalt.common.tls.Role;
 import io.basalt.meta.api.MetaOp;
+import io.basalt.meta.api.MetaRequest;
 import io.basalt.meta.api.MetaTls;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
@@ -111,6 +112,22 @@ public final class MetaAuthorizer implements ServerInterceptor {
         };
     }
 
+    /**
+     * Why a chunk server's report about itself may not go on, or null: the holder it claims (the
+     * name meta binds its id to, {@link CsHolders}) must be the name in its certificate, so a
+     * chunk server cannot register, heartbeat or report recoveries under another's name.
+     */
+    static String claimRefusal(MetaRequest request, String certificateName) {
+        String claimed = switch (request) {
+            case MetaRequest.RegisterCs r -> r.holder();
+            case MetaRequest.Heartbeat r -> r.holder();
+            case MetaRequest.RecoveryDone r -> r.holder();
+            default -> certificateName;
+        };
+        return claimed.equals(certificateName) ? null : "a chunk server speaks only for itself: the request"
+                + " claims holder '" + claimed + "', the certificate names " + certificateName;
+    }
+
     /** Refused requests so far, by [role, operation]. */
     public Map<List<String>, Long> refusals() {
         Map<List<String>, Long> counts = new java.util.TreeMap<>(java.util.Comparator.comparing(Object::toString));
@@ -207,6 +224,9 @@ public final class MetaAuthorizer implements ServerInterceptor {
                         MetaOp op = MetaOp.ofCode(content.byteAt(1) & 0xff);
                         what = op.name();
                         why = refusal(peer.role(), op);
+                        if (why == null && CHUNK_SERVER_OPS.contains(op)) {
+                            why = claimRefusal(MetaRequest.decode(content.toByteArray()), peer.name());
+                        }
                     } catch (RuntimeException e) {
                         why = null; // malformed: meta's own decoder answers it with a form error
                     }

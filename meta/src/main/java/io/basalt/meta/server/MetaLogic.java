@@ -139,11 +139,17 @@ public final class MetaLogic {
                 return MetaReply.error(MetaError.NOT_FOUND, "chunk server " + r.csId()
                         + " is not registered; register with id 0 to get a new id");
             }
+            byte[] refused = CsHolders.refusal(CsHolders.bound(tx, r.csId()), r.csId(), r.holder(),
+                    "registration");
+            if (refused != null) {
+                return refused;
+            }
             server = new ChunkServer(known.id(), r.address(), r.host(), r.zone(), r.capacityBytes(),
                     known.allocatedBytes(), known.status() == CsStatus.DRAINING
                             ? CsStatus.DRAINING : CsStatus.UP, r.softwareVersion());
         }
         putCs(tx, server);
+        CsHolders.bind(tx, server.id(), r.holder());
         return encode(server::encode);
     }
 

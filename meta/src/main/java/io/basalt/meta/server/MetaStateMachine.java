@@ -457,8 +457,10 @@ public final class MetaStateMachine extends BaseStateMachine {
         ChunkServer server;
         long highestSeq;
         boolean removed;
+        String holder;
         lock.readLock().lock();
         try {
+            holder = CsHolders.bound(store, beat.csId());
             byte[] value = store.get(Table.CS, Keys.u32(beat.csId()));
             server = value == null ? null : ChunkServer.decode(new WireReader(value));
             highestSeq = CsVersionIndex.highestSeq(store, beat.csId());
@@ -471,6 +473,10 @@ public final class MetaStateMachine extends BaseStateMachine {
             return MetaReply.error(MetaError.NOT_FOUND, "chunk server " + beat.csId()
                     + (removed ? " was removed from the cluster (basalt cs remove); stop it"
                     : " is not registered; register first"));
+        }
+        byte[] refused = CsHolders.refusal(holder, beat.csId(), beat.holder(), "heartbeat");
+        if (refused != null) {
+            return refused;
         }
         // A chunk server cannot have applied more than meta gave it; a bogus figure is clamped so
         // the tombstone collector never acts on it.

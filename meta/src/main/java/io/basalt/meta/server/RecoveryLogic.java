@@ -452,6 +452,11 @@ final class RecoveryLogic {
      * recovery is still the current one (same CS, same startVersion); else STALE_VERSION.
      */
     static byte[] recoveryDone(MetaRequest.RecoveryDone r, Tx tx) {
+        byte[] refused = CsHolders.refusal(CsHolders.bound(tx, r.csId()), r.csId(), r.holder(),
+                "recovery report");
+        if (refused != null) {
+            return refused;
+        }
         Chunk chunk = getChunkByUid(tx, r.chunkUid());
         String stale = "recovery of chunk " + r.chunkUid() + " on cs " + r.csId()
                 + " is no longer current (";

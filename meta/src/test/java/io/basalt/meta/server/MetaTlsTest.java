@@ -85,6 +85,57 @@ class MetaTlsTest {
         }
     }
 
+    /**
+     * A chunk server's id is bound to the name in the certificate that first registered it; another
+     * chunk server's certificate can then neither register it, heartbeat for it nor claim its name
+     * (docs/security.md, "Own chunklets only").
+     */
+    @Test
+    void aChunkServerSpeaksOnlyForItsOwnId() throws Exception {
+        CertificateAuthority ca = CertificateAuthority.create(dir.resolve("ca"), "test", Duration.ofDays(1));
+        ca.issue(dir.resolve("meta"), Role.META, "m1", List.of(), Duration.ofDays(1));
+        ca.issue(dir.resolve("admin"), Role.ADMIN, "admin", List.of(), Duration.ofDays(1));
+        ca.issue(dir.resolve("cs-a"), Role.CHUNK_SERVER, "cs-a", List.of(), Duration.ofDays(1));
+        ca.issue(dir.resolve("cs-b"), Role.CHUNK_SERVER, "cs-b", List.of(), Duration.ofDays(1));
+        String peers = "1@127.0.0.1:" + MetaServerTest.freePort();
+        MetaServer.Config config = new MetaServer.Config("1", "test", MetaPeers.parse(peers), dir.resolve("m1"),
+                4L << 20, 1000, Duration.ofMillis(300), Duration.ofMinutes(10), Duration.ofSeconds(2),
+                1 << 20, Duration.ofMinutes(5)).withTls(TlsIdentity.load(dir.resolve("meta")));
+        try (MetaServer server = MetaServer.start(config);
+             MetaClient admin = client(peers, "admin");
+             MetaClient a = client(peers, "cs-a");
+             MetaClient b = client(peers, "cs-b")) {
+            int idA = a.registerCs(0, "h1:7000", "h1", "z", 1L << 40, "t").id();
+            int idB = b.registerCs(0, "h2:7000", "h2", "z", 1L << 40, "t").id();
+            assertThat(a.heartbeat(idA, 1L << 40, 0, io.basalt.meta.model.CsHealth.OK).status()).isNotNull();
+            assertThat(a.registerCs(idA, "h1:7001", "h1", "z", 1L << 40, "t").address()).isEqualTo("h1:7001");
+
+            // b's certificate, a's id: refused by meta's state, which binds ids to holders.
+            assertThatThrownBy(() -> b.heartbeat(idA, 1L << 40, 0, io.basalt.meta.model.CsHealth.OK))
+                    .isInstanceOfSatisfying(MetaException.class, e -> assertThat(e.error()).isEqualTo(MetaError.FORBIDDEN))
+                    .hasMessageContaining("heartbeat for cs " + idA + " refused: cs " + idA
+                            + " belongs to certificate cs-a, and this request comes from certificate cs-b");
+            assertThatThrownBy(() -> b.registerCs(idA, "evil:7000", "h1", "z", 1L << 40, "t"))
+                    .isInstanceOfSatisfying(MetaException.class, e -> assertThat(e.error()).isEqualTo(MetaError.FORBIDDEN))
+                    .hasMessageContaining("belongs to certificate cs-a");
+            // Claiming a's name with b's certificate: refused before the request reaches Ratis.
+            assertThatThrownBy(() -> b.call(new io.basalt.meta.api.MetaRequest.RegisterCs(idA, "evil:7000", "h1",
+                    "z", 1L << 40, "t", "cs-a")))
+                    .isInstanceOfSatisfying(MetaException.class, e -> assertThat(e.error()).isEqualTo(MetaError.FORBIDDEN))
+                    .hasMessageContaining("speaks only for itself");
+            // An admin certificate claims no chunk server name, so it cannot heartbeat for one either.
+            assertThatThrownBy(() -> admin.heartbeat(idB, 1L << 40, 0, io.basalt.meta.model.CsHealth.OK))
+                    .isInstanceOfSatisfying(MetaException.class, e -> assertThat(e.error()).isEqualTo(MetaError.FORBIDDEN))
+                    .hasMessageContaining("belongs to certificate cs-b");
+
+            // Nothing of the refused registrations happened; everyone else is still served.
+            assertThat(admin.listCs()).filteredOn(cs -> cs.server().id() == idA)
+                    .extracting(cs -> cs.server().address()).containsExactly("h1:7001");
+            assertThat(b.heartbeat(idB, 1L << 40, 0, io.basalt.meta.model.CsHealth.OK).status()).isNotNull();
+            assertThat(server.refusals()).containsEntry(List.of("cs", "REGISTER_CS"), 1L);
+        }
+    }
+
     @Test
     void thePolicyTable() {
         assertThat(MetaAuthorizer.refusal(Role.ADMIN, MetaOp.DELETE_VOLUME)).isNull();

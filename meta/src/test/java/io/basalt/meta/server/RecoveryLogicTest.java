@@ -385,6 +385,33 @@ class RecoveryLogicTest {
                 .error()).isEqualTo(MetaError.STALE_VERSION);
     }
 
+    /** Only the certificate a chunk server id is bound to may report its recoveries (CsHolders). */
+    @Test
+    void recoveryDoneComesOnlyFromTheHolderTheIdIsBoundTo() {
+        for (int i = 0; i < 4; i++) {
+            meta.ok(new MetaRequest.RegisterCs(0, "host" + i + ":7000", "host" + i, "z", TIB, "t", "cs-" + i));
+        }
+        Volume volume = meta.create("v", 16L << 20, "rep3");
+        Chunk chunk = meta.allocate(volume.id(), 0);
+        recoverOne(RecoverItem.replace(chunk.uid(), chunk.version(), chunk.chunklets().get(2).csId()));
+        Chunk moved = chunk(chunk);
+        int target = moved.chunklets().get(2).csId();
+        String owner = "cs-" + (target - 1);
+        var before = state();
+        for (String other : List.of("cs-" + (target % 4), "")) {
+            MetaReply refused = meta.apply(new MetaRequest.RecoveryDone(chunk.uid(), target, moved.version(), other));
+            assertThat(refused.error()).isEqualTo(MetaError.FORBIDDEN);
+            assertThat(new WireReader(refused.body()).string()).contains("belongs to certificate " + owner);
+        }
+        assertThat(state()).isEqualTo(before);
+        Chunk done = Chunk.decode(meta.ok(new MetaRequest.RecoveryDone(chunk.uid(), target, moved.version(), owner)));
+        assertThat(done.chunklets()).allMatch(c -> c.state() == ChunkletState.UPTODATE);
+        // And the id's registration: the owner may move it, another holder may not.
+        assertThat(meta.apply(new MetaRequest.RegisterCs(target, "x:1", "x", "z", TIB, "t", "cs-" + (target % 4)))
+                .error()).isEqualTo(MetaError.FORBIDDEN);
+        meta.ok(new MetaRequest.RegisterCs(target, "x:1", "x", "z", TIB, "t", owner));
+    }
+
     @Test
     void aRecoveryThatFailsAgainAndRestartsGetsANewStartVersion() {
         registerHosts(4);
