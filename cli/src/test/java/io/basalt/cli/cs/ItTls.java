@@ -50,9 +50,7 @@ public final class ItTls {
         Path target = dir(role).resolveSibling("extra-" + name);
         try {
             if (!Files.exists(target)) {
-                try (CertificateAuthority ca = CertificateAuthority.open(root.resolve("ca"))) {
-                    ca.issue(target, role, name, List.of(), Duration.ofDays(1));
-                }
+                CertificateAuthority.open(root.resolve("ca")).issue(target, role, name, List.of(), Duration.ofDays(1));
             }
             return target;
         } catch (Exception e) {
