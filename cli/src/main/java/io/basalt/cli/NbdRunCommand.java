@@ -58,16 +58,29 @@ final class NbdRunCommand implements Callable<Integer> {
                     + " refused; optional (default with --tls-dir): both; off (default with --insecure).")
     String nbdTls;
 
+    @Option(names = "--allow", paramLabel = "EXPORT=NAME[,NAME...]",
+            description = "Only the NBD clients whose TLS certificate names one of NAME may open EXPORT (a volume,"
+                    + " vol@snap, or * for every export no other --allow names; a volume's list covers its"
+                    + " snapshots). Repeatable. Plain-text clients are refused a listed export; exports not"
+                    + " listed stay open to every client the gateway accepts. Needs TLS.")
+    java.util.List<String> allow = new java.util.ArrayList<>();
+
     /** --tls, checked against --tls-dir / --insecure; NBD clients may hold a certificate of any role. */
     private NbdTls nbdTls(io.basalt.protocol.data.DataTls dataTls) throws java.io.IOException {
         NbdTls.Mode mode;
+        io.basalt.nbd.NbdAccess access;
         try {
             mode = nbdTls == null ? (dataTls == null ? NbdTls.Mode.OFF : NbdTls.Mode.OPTIONAL)
                     : NbdTls.Mode.parse(nbdTls);
+            access = io.basalt.nbd.NbdAccess.parse(allow);
         } catch (IllegalArgumentException e) {
             throw new UserError(e.getMessage() + " (see: basalt nbd run --help)");
         }
         if (mode == NbdTls.Mode.OFF) {
+            if (!access.isOpen()) {
+                throw new UserError("--allow names client certificates, so it needs TLS: run the gateway with"
+                        + " --tls-dir DIR (not --insecure, not --tls off), or drop --allow");
+            }
             return NbdTls.OFF;
         }
         if (dataTls == null) {
@@ -75,7 +88,7 @@ final class NbdRunCommand implements Callable<Integer> {
                     + " --insecure");
         }
         return new NbdTls(mode, io.basalt.protocol.data.DataTls.of(dataTls.identity(),
-                java.util.EnumSet.allOf(io.basalt.common.tls.Role.class)));
+                java.util.EnumSet.allOf(io.basalt.common.tls.Role.class)), access);
     }
 
     @Override
@@ -120,7 +133,8 @@ final class NbdRunCommand implements Callable<Integer> {
             String host = listen.uriHost();
             System.out.printf("basalt: NBD gateway on nbd://%s:%d/VOLUME (TLS %s, meta %s, client id %s%s)%n", host,
                     server.localAddress().getPort(), nbdTlsConfig.mode().name().toLowerCase(java.util.Locale.ROOT),
-                    peers, id,
+                    peers, id + (nbdTlsConfig.access().isOpen() ? ""
+                            : ", client lists for " + new java.util.TreeSet<>(nbdTlsConfig.access().lists().keySet())),
                     metrics == null ? "" : ", metrics on port " + metrics.port());
             System.out.flush();
             signal.await();

@@ -195,6 +195,12 @@ final class NbdHandshakeHandler extends ChannelInboundHandlerAdapter {
             protocolViolation(ctx, "bad_export_name", "EXPORT_NAME: " + e.getMessage());
             return;
         }
+        String denied = accessRefusal(ctx, name);
+        if (denied != null) {
+            // EXPORT_NAME cannot carry an error: the spec says close.
+            ctx.close();
+            return;
+        }
         shared.exports.open(name).whenComplete((export, failure) -> ctx.executor().execute(() -> {
             if (failure != null) {
                 // EXPORT_NAME cannot carry an error: the spec says close.
@@ -229,8 +235,12 @@ final class NbdHandshakeHandler extends ChannelInboundHandlerAdapter {
                         NbdProtocol.REP_ERR_POLICY, "cannot list exports: " + rootMessage(failure)));
                 return;
             }
+            String client = clientName(ctx);
             for (ExportInfo export : exports) {
-                ctx.write(NbdReplies.serverReply(ctx.alloc(), export.name(), export.description()));
+                // A client sees only the exports it may open.
+                if (shared.tls.access().refusal(export.name(), client) == null) {
+                    ctx.write(NbdReplies.serverReply(ctx.alloc(), export.name(), export.description()));
+                }
             }
             replyAndContinue(ctx, NbdReplies.optionReply(ctx.alloc(), NbdProtocol.OPT_LIST, NbdProtocol.REP_ACK));
         }));
@@ -258,6 +268,11 @@ final class NbdHandshakeHandler extends ChannelInboundHandlerAdapter {
             }
         } catch (OptionFormatException e) {
             invalid(ctx, option, NbdProtocol.optionName(option) + ": " + e.getMessage());
+            return;
+        }
+        String denied = accessRefusal(ctx, name);
+        if (denied != null) {
+            replyAndContinue(ctx, NbdReplies.optionError(ctx.alloc(), option, NbdProtocol.REP_ERR_POLICY, denied));
             return;
         }
         if (option == NbdProtocol.OPT_INFO) {
@@ -381,6 +396,38 @@ final class NbdHandshakeHandler extends ChannelInboundHandlerAdapter {
     private void replyAndContinue(ChannelHandlerContext ctx, ByteBuf reply) {
         ctx.writeAndFlush(reply);
         continueOptions(ctx);
+    }
+
+    /**
+     * Why this client may not open {@code export} under the gateway's --allow lists, or null; a
+     * refusal is logged (who, what, why) and counted.
+     */
+    private String accessRefusal(ChannelHandlerContext ctx, String export) {
+        if (shared.tls.access().isOpen()) {
+            return null;
+        }
+        String client = clientName(ctx);
+        String why = shared.tls.access().refusal(export, client);
+        if (why != null) {
+            log.warn("{} ({}): refused export \"{}\": {}", ctx.channel().remoteAddress(),
+                    client == null ? "no certificate" : client, export, why);
+            shared.metrics.accessRefusals.inc();
+        }
+        return why;
+    }
+
+    /** The name in the client's certificate, or null before STARTTLS (a plain-text client). */
+    private String clientName(ChannelHandlerContext ctx) {
+        io.netty.handler.ssl.SslHandler ssl = tlsActive ? ctx.pipeline().get(io.netty.handler.ssl.SslHandler.class) : null;
+        if (ssl == null) {
+            return null;
+        }
+        try {
+            java.security.cert.Certificate[] chain = ssl.engine().getSession().getPeerCertificates();
+            return io.basalt.common.tls.Role.holderName((java.security.cert.X509Certificate) chain[0]);
+        } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
+            return null;
+        }
     }
 
     private void invalid(ChannelHandlerContext ctx, int option, String message) {

@@ -20,6 +20,7 @@ public final class NbdMetrics {
     final Counter connections;
     final Counter protocolErrors;
     final Gauge requestsInFlight;
+    final Counter accessRefusals;
 
     public NbdMetrics(PrometheusRegistry registry) {
         requests = Counter.builder().name("basalt_nbd_requests_total")
@@ -44,6 +45,9 @@ public final class NbdMetrics {
                 .help("NBD client connections accepted").register(registry);
         protocolErrors = Counter.builder().name("basalt_nbd_protocol_errors_total")
                 .help("Connections closed for breaking the NBD protocol, by kind").labelNames("kind")
+                .register(registry);
+        accessRefusals = Counter.builder().name("basalt_nbd_refused_exports_total")
+                .help("Exports a client asked for and may not open under the gateway's --allow lists")
                 .register(registry);
         requestsInFlight = Gauge.builder().name("basalt_nbd_requests_in_flight")
                 .help("NBD requests received and not yet answered").register(registry);

@@ -10,8 +10,10 @@ import java.util.Objects;
  *
  * @param mode whether STARTTLS is refused ({@link Mode#OFF}), offered, or required
  * @param tls the gateway's certificate and the clients it accepts; null only with {@link Mode#OFF}
+ * @param access which client certificates may open which exports ({@link NbdAccess#OPEN}: all);
+ *     lists need TLS, since they name certificates
  */
-public record NbdTls(Mode mode, DataTls tls) {
+public record NbdTls(Mode mode, DataTls tls, NbdAccess access) {
     public enum Mode {
         /** STARTTLS answered ERR_UNSUP: plain text only. */
         OFF,
@@ -34,8 +36,17 @@ public record NbdTls(Mode mode, DataTls tls) {
 
     public NbdTls {
         Objects.requireNonNull(mode);
+        Objects.requireNonNull(access);
         if (mode != Mode.OFF) {
             Objects.requireNonNull(tls, "TLS " + mode + " needs a certificate");
+        } else if (!access.isOpen()) {
+            throw new IllegalArgumentException("--allow names client certificates, so it needs TLS: drop --tls off"
+                    + " (and --insecure), or drop --allow");
         }
+    }
+
+    /** Every export open to every client the gateway accepts. */
+    public NbdTls(Mode mode, DataTls tls) {
+        this(mode, tls, NbdAccess.OPEN);
     }
 }

@@ -58,13 +58,18 @@ class NbdTlsTest {
     }
 
     private void start(NbdTls.Mode mode) throws Exception {
+        start(mode, NbdAccess.OPEN);
+    }
+
+    private void start(NbdTls.Mode mode, NbdAccess access) throws Exception {
         MemoryBlockDevice device = new MemoryBlockDevice(1 << 20, false);
         if (group == null) {
             group = NbdServer.newEventLoopGroup(1);
         }
         server = NbdServer.start(new java.net.InetSocketAddress("127.0.0.1", 0),
                 NbdExports.single("disk", "test disk", device), new NbdMetrics(new PrometheusRegistry()),
-                device.maximumPayloadBytes(), group, new NbdTls(mode, mode == NbdTls.Mode.OFF ? null : gatewayTls));
+                device.maximumPayloadBytes(), group,
+                new NbdTls(mode, mode == NbdTls.Mode.OFF ? null : gatewayTls, access));
     }
 
     /** A raw NBD client: greeting and flags done, ready for options. */
@@ -82,7 +87,20 @@ class NbdTlsTest {
 
     /** Sends {@code option} without data, returns the reply types up to the final one (ACK or error). */
     private static List<Integer> option(InputStream input, OutputStream output, int option) throws IOException {
-        output.write(NbdWire.bytes(NbdWire.option(option, new byte[0])));
+        return option(input, output, option, new byte[0]);
+    }
+
+    /** INFO of {@code export} (no information requests); the reply types. */
+    private static List<Integer> info(Socket socket, String export) throws IOException {
+        byte[] name = export.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        byte[] data = java.nio.ByteBuffer.allocate(4 + name.length + 2).putInt(name.length).put(name).putShort((short) 0)
+                .array();
+        return option(socket.getInputStream(), socket.getOutputStream(), NbdProtocol.OPT_INFO, data);
+    }
+
+    private static List<Integer> option(InputStream input, OutputStream output, int option, byte[] data)
+            throws IOException {
+        output.write(NbdWire.bytes(NbdWire.option(option, data)));
         output.flush();
         DataInputStream in = new DataInputStream(input);
         List<Integer> types = new java.util.ArrayList<>();
@@ -92,7 +110,7 @@ class NbdTlsTest {
             int type = in.readInt();
             in.readNBytes(in.readInt());
             types.add(type);
-            if (type != NbdProtocol.REP_SERVER) {
+            if (type != NbdProtocol.REP_SERVER && type != NbdProtocol.REP_INFO) {
                 return types;
             }
         }
@@ -142,6 +160,31 @@ class NbdTlsTest {
         try (Socket plain = connect(); SSLSocket tls = upgrade(plain, dir.resolve("admin"))) {
             assertThat(option(tls.getInputStream(), tls.getOutputStream(), NbdProtocol.OPT_LIST))
                     .containsExactly(NbdProtocol.REP_SERVER, NbdProtocol.REP_ACK);
+        }
+    }
+
+    /**
+     * --allow: only the listed certificates see and open the export; another certificate of the
+     * cluster and a plain-text client are refused it (ERR_POLICY) and do not see it in LIST.
+     */
+    @Test
+    void anExportWithAClientListOpensOnlyForThoseCertificates() throws Exception {
+        ca.issue(dir.resolve("alice"), Role.ADMIN, "alice", List.of(), Duration.ofDays(1));
+        start(NbdTls.Mode.OPTIONAL, NbdAccess.parse(List.of("disk=alice,bob")));
+        try (Socket plain = connect()) {
+            assertThat(option(plain.getInputStream(), plain.getOutputStream(), NbdProtocol.OPT_LIST))
+                    .containsExactly(NbdProtocol.REP_ACK);
+            assertThat(info(plain, "disk")).containsExactly(NbdProtocol.REP_ERR_POLICY);
+            try (SSLSocket tls = upgrade(plain, dir.resolve("admin"))) {
+                assertThat(option(tls.getInputStream(), tls.getOutputStream(), NbdProtocol.OPT_LIST))
+                        .containsExactly(NbdProtocol.REP_ACK);
+                assertThat(info(tls, "disk")).containsExactly(NbdProtocol.REP_ERR_POLICY);
+            }
+        }
+        try (Socket plain = connect(); SSLSocket tls = upgrade(plain, dir.resolve("alice"))) {
+            assertThat(option(tls.getInputStream(), tls.getOutputStream(), NbdProtocol.OPT_LIST))
+                    .containsExactly(NbdProtocol.REP_SERVER, NbdProtocol.REP_ACK);
+            assertThat(info(tls, "disk")).endsWith(NbdProtocol.REP_ACK).contains(NbdProtocol.REP_INFO);
         }
     }
 

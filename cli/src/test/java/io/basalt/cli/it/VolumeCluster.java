@@ -201,10 +201,16 @@ final class VolumeCluster implements AutoCloseable {
 
     /** Starts the gateway (again) and waits until it serves. */
     void startGateway() throws IOException, InterruptedException {
+        startGateway(List.of());
+    }
+
+    /** As above, with extra {@code basalt nbd run} options. */
+    void startGateway(List<String> args) throws IOException, InterruptedException {
         List<String> command = MetaCluster.javaCommand("io.basalt.cli.Main");
         command.addAll(List.of("nbd", "run", "--meta", meta.peers(), "--port", "0", "--metrics-port", "0",
                 "--client-id", "it-gateway"));
         command.addAll(ItTls.args(io.basalt.common.tls.Role.GATEWAY));
+        command.addAll(args);
         gatewayOutput.setLength(0);
         gateway = new ProcessBuilder(command).redirectErrorStream(true).start();
         nbdPort = awaitServing(gateway, GATEWAY_SERVING, gatewayOutput, "NBD gateway");

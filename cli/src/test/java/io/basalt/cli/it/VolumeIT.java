@@ -99,6 +99,29 @@ class VolumeIT {
         assertThat(cluster.gatewayOutput()).contains("refused NBD connection");
         Tools.runOk("nbdinfo", uri + certificates);
         Tools.runOk("nbdinfo", cluster.uri("tls"));
+
+        // --allow: the export opens only for the listed certificate; another of the cluster's
+        // certificates and a plain-text client are refused it, each in one line of the gateway's log.
+        cluster.stopGateway();
+        try {
+            cluster.startGateway(List.of("--allow", "tls=it-admin"));
+            String allowedUri = cluster.uri("tls").replace("nbd://", "nbds://") + "?tls-certificates=";
+            Tools.runOk("nbdcopy", allowedUri + certificates, back.toString());
+            Tools.runOk("cmp", "-n", String.valueOf(4 * MIB), source.toString(), back.toString());
+            Tools.Result other = Tools.run(Duration.ofSeconds(30), null, Map.of(), List.of("nbdinfo",
+                    allowedUri + io.basalt.cli.cs.ItTls.dir(io.basalt.common.tls.Role.GATEWAY)));
+            assertThat(other.ok()).as(other.describe()).isFalse();
+            assertThat(other.stderr()).as(other.describe())
+                    .contains("open only to the client certificates [it-admin], not to it-gateway");
+            Tools.Result plain = Tools.run(Duration.ofSeconds(30), null, Map.of(), List.of("nbdinfo",
+                    cluster.uri("tls")));
+            assertThat(plain.ok()).as(plain.describe()).isFalse();
+            assertThat(cluster.gatewayOutput()).contains("(it-gateway): refused export \"tls\"")
+                    .contains("(no certificate): refused export \"tls\"");
+        } finally {
+            cluster.stopGateway();
+            cluster.startGateway();
+        }
     }
 
     @Test
