@@ -188,6 +188,34 @@ class NbdTlsTest {
         }
     }
 
+    /**
+     * Rotation: the gateway's certificate reissued in its directory is presented to the next
+     * client (through the provider in use, BoringSSL where it loads), while a session opened
+     * before goes on with the old one.
+     */
+    @Test
+    void aReissuedCertificateIsPresentedToNewClientsWithoutARestart() throws Exception {
+        start(NbdTls.Mode.REQUIRE);
+        try (Socket plain = connect(); SSLSocket before = upgrade(plain, dir.resolve("admin"))) {
+            java.math.BigInteger first = serial(before);
+            java.math.BigInteger second = ca.issue(dir.resolve("nbd"), Role.GATEWAY, "nbd", List.of(),
+                    Duration.ofDays(1)).getSerialNumber();
+            ((io.basalt.common.tls.ReloadingKeyManager) gatewayTls.identity().keyManagers().getKeyManagers()[0])
+                    .reloadIfChanged();
+            try (Socket plain2 = connect(); SSLSocket after = upgrade(plain2, dir.resolve("admin"))) {
+                assertThat(serial(after)).isEqualTo(second).isNotEqualTo(first);
+                assertThat(option(after.getInputStream(), after.getOutputStream(), NbdProtocol.OPT_LIST))
+                        .containsExactly(NbdProtocol.REP_SERVER, NbdProtocol.REP_ACK);
+            }
+            assertThat(option(before.getInputStream(), before.getOutputStream(), NbdProtocol.OPT_LIST))
+                    .containsExactly(NbdProtocol.REP_SERVER, NbdProtocol.REP_ACK);
+        }
+    }
+
+    private static java.math.BigInteger serial(SSLSocket socket) throws IOException {
+        return ((java.security.cert.X509Certificate) socket.getSession().getPeerCertificates()[0]).getSerialNumber();
+    }
+
     @Test
     void optionalServesPlainAndOffRefusesStartTls() throws Exception {
         start(NbdTls.Mode.OPTIONAL);

@@ -23,8 +23,10 @@ import javax.net.ssl.TrustManagerFactory;
  *                      links to the two above, the names GnuTLS tools (nbdinfo, qemu) look for
  * </pre>
  *
- * The key managers present {@code cert.pem}; the trust managers accept only chains to the CA (no
- * system CAs: a certificate from any other authority is refused).
+ * The key managers present {@code cert.pem}, and pick up a reissued one without a restart
+ * ({@link ReloadingKeyManager}; {@link #certificate()} stays the one read at start); the trust
+ * managers accept only chains to the CA (no system CAs: a certificate from any other authority is
+ * refused).
  */
 public record TlsIdentity(Path directory, X509Certificate certificate, Role role, X509Certificate authority,
                           KeyManagerFactory keyManagers, TrustManagerFactory trustManagers) {
@@ -40,6 +42,11 @@ public record TlsIdentity(Path directory, X509Certificate certificate, Role role
         return Role.holderName(certificate);
     }
 
+    /** The certificate presented now (a reissued one once it was picked up). */
+    public X509Certificate presentedCertificate() {
+        return ((ReloadingKeyManager) keyManagers.getKeyManagers()[0]).certificate();
+    }
+
     /** Reads the identity in {@code directory}; an IOException names the missing or bad file. */
     public static TlsIdentity load(Path directory) throws IOException {
         for (String file : List.of(CA_CERT_FILE, CERT_FILE, KEY_FILE)) {
@@ -53,21 +60,16 @@ public record TlsIdentity(Path directory, X509Certificate certificate, Role role
         X509Certificate certificate = chain.getFirst();
         Role role = Role.of(certificate).orElseThrow(() -> new IOException(directory.resolve(CERT_FILE)
                 + " names no Basalt role (OU=meta|cs|gateway|admin): " + certificate.getSubjectX500Principal()));
-        PrivateKey key = Pem.readPrivateKey(directory.resolve(KEY_FILE), certificate.getPublicKey().getAlgorithm());
+        // Reads cert.pem and key.pem again when they change (rotation without a restart).
+        ReloadingKeyManager keyManager = ReloadingKeyManager.load(directory, authority);
         try {
-            char[] password = new char[0];
-            KeyStore keys = KeyStore.getInstance("PKCS12");
-            keys.load(null, null);
-            keys.setKeyEntry("self", key, password, chain.toArray(X509Certificate[]::new));
-            KeyManagerFactory keyManagers = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-            keyManagers.init(keys, password);
             KeyStore trusted = KeyStore.getInstance("PKCS12");
             trusted.load(null, null);
             trusted.setCertificateEntry("cluster-ca", authority);
             TrustManagerFactory trustManagers =
                     TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
             trustManagers.init(trusted);
-            return new TlsIdentity(directory, certificate, role, authority, keyManagers, trustManagers);
+            return new TlsIdentity(directory, certificate, role, authority, keyManager.factory(), trustManagers);
         } catch (GeneralSecurityException e) {
             throw new IOException("cannot use the credentials in " + directory + ": " + e.getMessage(), e);
         }
