@@ -58,6 +58,19 @@ public final class ItTls {
         }
     }
 
+    /**
+     * Reissues the certificate of {@code role}'s holder in place (same name, new key and serial),
+     * as an operator rotating it would; running daemons pick it up (ReloadingKeyManager).
+     */
+    public static synchronized java.security.cert.X509Certificate reissue(Role role) {
+        try {
+            return CertificateAuthority.open(dir(role).resolveSibling("ca")).issue(dir(role), role, "it-" + role.label(),
+                    List.of(), Duration.ofDays(1));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot reissue the certificate of " + role.label(), e);
+        }
+    }
+
     /** The {@code --tls-dir DIR} arguments of a daemon in {@code role}. */
     public static List<String> args(Role role) {
         return List.of("--tls-dir", dir(role).toString());

@@ -125,6 +125,71 @@ class VolumeIT {
         }
     }
 
+    /**
+     * Rotation without a restart: the chunk servers' certificate reissued in place while fio
+     * writes and verifies through the gateway; no I/O error, the running chunk servers present the
+     * new certificate to new connections, and a new client reads and writes through them.
+     */
+    @Test
+    void chunkServerCertificatesReissuedWhileFioRunsCauseNoIoError() throws Exception {
+        Tools.require("fio", "fio");
+        cluster.createVolume("rotate", "64M", "rep3", "16M");
+        cluster.createVolume("rotate-new", "16M", "rep3", "16M");
+        java.util.concurrent.CompletableFuture<Tools.Result> fio = java.util.concurrent.CompletableFuture.supplyAsync(
+                () -> Tools.run(Duration.ofSeconds(180), resources.tempDir(), Map.of(), List.of("fio",
+                        "--name=rotate", "--ioengine=nbd", "--uri=" + cluster.uri("rotate"), "--rw=randwrite",
+                        "--bs=4k", "--iodepth=8", "--size=48m", "--verify=crc32c", "--verify_fatal=1",
+                        "--do_verify=1", "--verify_state_save=0", "--randrepeat=0")));
+        Thread.sleep(1500);
+        java.math.BigInteger before = presentedSerial(cluster.servers.getFirst().port);
+        java.math.BigInteger reissued = io.basalt.cli.cs.ItTls.reissue(io.basalt.common.tls.Role.CHUNK_SERVER)
+                .getSerialNumber();
+        assertThat(reissued).isNotEqualTo(before);
+        // Each running chunk server takes it at its next handshake after its 2 s check interval.
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        for (io.basalt.cli.cs.CsProcess server : cluster.servers) {
+            while (!presentedSerial(server.port).equals(reissued)) {
+                assertThat(System.nanoTime()).as("cs " + server.csId + " presents the reissued certificate")
+                        .isLessThan(deadline);
+                Thread.sleep(250);
+            }
+        }
+        try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
+                io.basalt.client.ClientConfig.defaults().withTls(io.basalt.cli.cs.ItTls.adminTls()),
+                new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+            io.basalt.client.VolumeDevice device = client.open("rotate-new", "it-rotate").get(60,
+                    java.util.concurrent.TimeUnit.SECONDS);
+            try {
+                io.netty.buffer.ByteBuf block = io.netty.buffer.Unpooled.buffer(4096).writeZero(4096);
+                block.setByte(7, 0x5a);
+                device.write(0, block, false).get(30, java.util.concurrent.TimeUnit.SECONDS);
+                io.netty.buffer.ByteBuf back = io.netty.buffer.Unpooled.buffer(4096);
+                device.read(0, 4096, back).get(30, java.util.concurrent.TimeUnit.SECONDS);
+                assertThat(back.getByte(7)).isEqualTo((byte) 0x5a);
+            } finally {
+                device.close();
+            }
+        }
+        Tools.Result result = fio.get(180, java.util.concurrent.TimeUnit.SECONDS);
+        assertThat(result.ok()).as(result.describe()).isTrue();
+        assertThat(result.stdout()).as(result.describe()).contains("err= 0");
+        assertThat(cluster.servers.getFirst().output.toString()).contains("now presenting the reissued certificate of it-cs");
+    }
+
+    /** The serial of the certificate the chunk server on {@code port} presents to a new TLS client. */
+    private static java.math.BigInteger presentedSerial(int port) throws Exception {
+        io.basalt.common.tls.TlsIdentity admin = io.basalt.common.tls.TlsIdentity.load(
+                io.basalt.cli.cs.ItTls.dir(io.basalt.common.tls.Role.ADMIN));
+        javax.net.ssl.SSLContext context = javax.net.ssl.SSLContext.getInstance("TLSv1.3");
+        context.init(admin.keyManagers().getKeyManagers(), admin.trustManagers().getTrustManagers(), null);
+        try (javax.net.ssl.SSLSocket socket = (javax.net.ssl.SSLSocket) context.getSocketFactory()
+                .createSocket("127.0.0.1", port)) {
+            socket.setSoTimeout(10_000);
+            socket.startHandshake();
+            return ((java.security.cert.X509Certificate) socket.getSession().getPeerCertificates()[0]).getSerialNumber();
+        }
+    }
+
     @Test
     void qemuImgConvertAndCompareOnRep2() throws java.io.IOException {
         Tools.require("qemu-img", "qemu-utils");
