@@ -5,6 +5,7 @@ import io.basalt.common.tls.Pem;
 import io.basalt.common.tls.Role;
 import io.basalt.common.tls.TlsIdentity;
 import java.io.IOException;
+import java.math.BigInteger;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
@@ -19,7 +20,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code basalt cert init|issue|list}: the cluster's certificate authority for deployments
+ * {@code basalt cert init|issue|list|revoke}: the cluster's certificate authority for deployments
  * beyond {@code basalt up} (which does all of this by itself under DATA/tls). Files as in
  * {@link ClusterCertificates}; the trust model is docs/security.md.
  */
@@ -30,7 +31,8 @@ import picocli.CommandLine.Option;
                 "Example: basalt cert init --dir /etc/basalt/tls; basalt cert issue --dir /etc/basalt/tls"
                         + " --role cs --name cs7 --host node7.example --host 10.0.0.7;"
                         + " then: basalt cs run --tls-dir /etc/basalt/tls/cs7 ..."},
-        subcommands = {CertCommand.Init.class, CertCommand.Issue.class, CertCommand.ListCerts.class})
+        subcommands = {CertCommand.Init.class, CertCommand.Issue.class, CertCommand.ListCerts.class,
+                CertCommand.Revoke.class})
 final class CertCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -138,6 +140,85 @@ final class CertCommand implements Runnable {
         }
     }
 
+    @Command(name = "revoke", mixinStandardHelpOptions = true,
+            description = {"Revoke certificates: the CA adds them to its signed revocation list (DIR/ca/crl.pem) and"
+                    + " copies the list into every holder directory in DIR; running daemons refuse them from their"
+                    + " next handshake (within seconds). Connections already open are not cut.",
+                    "On other hosts, copy DIR/ca/crl.pem into each holder directory (as crl.pem).",
+                    "To replace a holder's certificate rather than ban the holder: basalt cert issue again (same"
+                            + " name), then revoke the old serial shown by basalt cert list.",
+                    "Example: basalt cert revoke --name nbd2; basalt cert revoke --serial 4c96df1e36c2ac6b"})
+    static final class Revoke implements Runnable {
+        @CommandLine.Mixin
+        DirOption dir;
+
+        @Option(names = "--name", paramLabel = "NAME",
+                description = "Revoke the certificate now in DIR/NAME (repeatable).")
+        List<String> names = new ArrayList<>();
+
+        @Option(names = "--serial", paramLabel = "HEX",
+                description = "Revoke the certificate with this serial number, in hex (repeatable): one no longer"
+                        + " on this machine, or replaced by a reissue.")
+        List<String> serials = new ArrayList<>();
+
+        @Override
+        public void run() {
+            if (names.isEmpty() && serials.isEmpty()) {
+                throw new UserError("name what to revoke: --name NAME or --serial HEX (see: basalt cert list)");
+            }
+            Path root = dir.resolve();
+            List<BigInteger> revoked = new ArrayList<>();
+            List<String> what = new ArrayList<>();
+            for (String serial : serials) {
+                try {
+                    revoked.add(new BigInteger(serial.replace(":", ""), 16));
+                    what.add("serial " + serial);
+                } catch (NumberFormatException e) {
+                    throw new UserError("--serial " + serial + ": not a hexadecimal serial number");
+                }
+            }
+            for (String name : names) {
+                Path file = root.resolve(name).resolve(TlsIdentity.CERT_FILE);
+                if (!Files.isRegularFile(file)) {
+                    throw new UserError("--name " + name + ": no certificate in " + file.getParent()
+                            + " (see: basalt cert list; a certificate not on this machine: --serial HEX)");
+                }
+                try {
+                    BigInteger serial = Pem.readCertificates(file).getFirst().getSerialNumber();
+                    revoked.add(serial);
+                    what.add(name + " (serial " + serial.toString(16) + ")");
+                } catch (IOException e) {
+                    throw new UserError(e.getMessage(), e);
+                }
+            }
+            try {
+                CertificateAuthority ca = CertificateAuthority.open(ClusterCertificates.caDir(root));
+                int total = ca.revoke(revoked).getRevokedCertificates().size();
+                int published = 0;
+                for (Path holder : holders(root)) {
+                    ca.publishCrl(holder);
+                    published++;
+                }
+                System.out.printf("basalt: revoked %s; %d certificate(s) revoked in all; the list is in %s and in %d"
+                        + " holder directories under %s: daemons using them refuse these certificates from their next"
+                        + " handshake. Other hosts: copy %s into each holder directory.%n", String.join(", ", what),
+                        total, ca.directory().resolve(CertificateAuthority.CRL_FILE), published, root,
+                        ca.directory().resolve(CertificateAuthority.CRL_FILE));
+            } catch (IOException e) {
+                throw new UserError(e.getMessage(), e);
+            }
+        }
+    }
+
+    /** The holder directories in {@code root}: those with a cert.pem. */
+    static List<Path> holders(Path root) {
+        try (Stream<Path> entries = Files.list(root)) {
+            return entries.filter(p -> Files.isRegularFile(p.resolve(TlsIdentity.CERT_FILE))).sorted().toList();
+        } catch (IOException e) {
+            throw new UserError("cannot list " + root + ": " + e.getMessage(), e);
+        }
+    }
+
     @Command(name = "list", mixinStandardHelpOptions = true,
             description = {"List the certificates in DIR: holder, role, expiry, and whether the CA in DIR/ca"
                     + " signed it.", "Example: basalt cert list --dir /etc/basalt/tls"})
@@ -153,39 +234,39 @@ final class CertCommand implements Runnable {
             Path root = dir.resolve();
             Path caDir = ClusterCertificates.caDir(root);
             X509Certificate ca;
+            java.security.cert.X509CRL crl;
             try {
-                ca = CertificateAuthority.open(caDir).certificate();
+                CertificateAuthority authority = CertificateAuthority.open(caDir);
+                ca = authority.certificate();
+                crl = authority.crl();
             } catch (IOException e) {
                 throw new UserError(e.getMessage(), e);
             }
-            List<Path> holders;
-            try (Stream<Path> entries = Files.list(root)) {
-                holders = entries.filter(p -> Files.isRegularFile(p.resolve(TlsIdentity.CERT_FILE))).sorted().toList();
-            } catch (IOException e) {
-                throw new UserError("cannot list " + root + ": " + e.getMessage(), e);
-            }
-            TextTable table = new TextTable("NAME", "ROLE", "NOT AFTER", "STATUS", "DIR");
+            List<Path> holders = holders(root);
+            TextTable table = new TextTable("NAME", "ROLE", "SERIAL", "NOT AFTER", "STATUS", "DIR");
             List<String> items = new ArrayList<>();
             for (Path holder : holders) {
                 String holderName;
                 String roleLabel;
                 String notAfter;
                 String status;
+                String serial = "-";
                 try {
                     X509Certificate certificate = Pem.readCertificates(holder.resolve(TlsIdentity.CERT_FILE)).getFirst();
                     holderName = Role.holderName(certificate);
                     roleLabel = Role.of(certificate).map(Role::label).orElse("-");
                     notAfter = certificate.getNotAfter().toInstant().toString();
-                    status = status(certificate, ca);
+                    serial = certificate.getSerialNumber().toString(16);
+                    status = crl != null && crl.isRevoked(certificate) ? "REVOKED" : status(certificate, ca);
                 } catch (IOException e) {
                     holderName = holder.getFileName().toString();
                     roleLabel = "-";
                     notAfter = "-";
                     status = "unreadable: " + e.getMessage();
                 }
-                table.row(holderName, roleLabel, notAfter, status, holder);
-                items.add(TextTable.object("name", holderName, "role", roleLabel, "notAfter", notAfter,
-                        "status", status, "dir", holder.toString()));
+                table.row(holderName, roleLabel, serial, notAfter, status, holder);
+                items.add(TextTable.object("name", holderName, "role", roleLabel, "serial", serial, "notAfter",
+                        notAfter, "status", status, "dir", holder.toString()));
             }
             if (json) {
                 System.out.println(TextTable.array(items).json());

@@ -212,6 +212,33 @@ class NbdTlsTest {
         }
     }
 
+    /** Revocation: once the CA's list is in the gateway's directory, the next handshake is refused. */
+    @Test
+    void aRevokedClientCertificateIsRefusedFromTheNextHandshakeOn() throws Exception {
+        start(NbdTls.Mode.REQUIRE);
+        java.math.BigInteger mallory = ca.issue(dir.resolve("mallory"), Role.ADMIN, "mallory", List.of(),
+                Duration.ofDays(1)).getSerialNumber();
+        try (Socket plain = connect(); SSLSocket tls = upgrade(plain, dir.resolve("mallory"))) {
+            assertThat(option(tls.getInputStream(), tls.getOutputStream(), NbdProtocol.OPT_LIST))
+                    .containsExactly(NbdProtocol.REP_SERVER, NbdProtocol.REP_ACK);
+        }
+        ca.revoke(List.of(mallory));
+        ca.publishCrl(dir.resolve("nbd"));
+        gatewayTls.identity().trust().reloadIfChanged();
+        try (Socket plain = connect()) {
+            assertThatThrownBy(() -> {
+                try (SSLSocket tls = upgrade(plain, dir.resolve("mallory"))) {
+                    option(tls.getInputStream(), tls.getOutputStream(), NbdProtocol.OPT_LIST);
+                }
+            }).isInstanceOf(IOException.class);
+        }
+        assertThat(gatewayTls.refusals()).isEqualTo(1);
+        try (Socket plain = connect(); SSLSocket tls = upgrade(plain, dir.resolve("admin"))) {
+            assertThat(option(tls.getInputStream(), tls.getOutputStream(), NbdProtocol.OPT_LIST))
+                    .containsExactly(NbdProtocol.REP_SERVER, NbdProtocol.REP_ACK);
+        }
+    }
+
     private static java.math.BigInteger serial(SSLSocket socket) throws IOException {
         return ((java.security.cert.X509Certificate) socket.getSession().getPeerCertificates()[0]).getSerialNumber();
     }

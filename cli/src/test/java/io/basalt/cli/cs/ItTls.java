@@ -71,6 +71,25 @@ public final class ItTls {
         }
     }
 
+    /**
+     * Revokes the certificate now in {@code holder} and copies the CA's list into every holder
+     * directory of the tests' CA, as {@code basalt cert revoke} does.
+     */
+    public static synchronized void revoke(Path holder) {
+        try {
+            CertificateAuthority ca = CertificateAuthority.open(root.resolve("ca"));
+            ca.revoke(List.of(io.basalt.common.tls.Pem.readCertificates(holder.resolve(TlsIdentity.CERT_FILE))
+                    .getFirst().getSerialNumber()));
+            try (Stream<Path> holders = Files.list(root)) {
+                for (Path each : holders.filter(p -> Files.isRegularFile(p.resolve(TlsIdentity.CERT_FILE))).toList()) {
+                    ca.publishCrl(each);
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot revoke " + holder, e);
+        }
+    }
+
     /** The {@code --tls-dir DIR} arguments of a daemon in {@code role}. */
     public static List<String> args(Role role) {
         return List.of("--tls-dir", dir(role).toString());

@@ -176,10 +176,57 @@ class VolumeIT {
         assertThat(cluster.servers.getFirst().output.toString()).contains("now presenting the reissued certificate of it-cs");
     }
 
+    /**
+     * Revocation: a certificate revoked by the CA, its list copied into the holders' directories,
+     * is refused by every running chunk server from its next handshake on (one log line each); the
+     * others' connections go on.
+     */
+    @Test
+    void aRevokedCertificateIsRefusedByRunningChunkServers() throws Exception {
+        Path revoked = io.basalt.cli.cs.ItTls.issue(io.basalt.common.tls.Role.ADMIN, "it-revoked");
+        Path admin = io.basalt.cli.cs.ItTls.dir(io.basalt.common.tls.Role.ADMIN);
+        io.basalt.cli.cs.CsProcess server = cluster.servers.getLast();
+        assertThat(accepted(server.port, revoked)).isTrue();
+        io.basalt.cli.cs.ItTls.revoke(revoked);
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (accepted(server.port, revoked)) {
+            assertThat(System.nanoTime()).as("cs " + server.csId + " refuses the revoked certificate").isLessThan(deadline);
+            Thread.sleep(250);
+        }
+        assertThat(accepted(server.port, admin)).isTrue();
+        assertThat(server.output.toString()).contains("the certificate of it-revoked (serial ")
+                .contains("was revoked by the cluster CA");
+    }
+
+    /**
+     * Whether the chunk server on {@code port} keeps a connection from the holder in {@code holder}:
+     * in TLS 1.3 the server checks the client's certificate after the client's handshake is done,
+     * so a refusal shows as the connection closing, an acceptance as a server waiting for a frame.
+     */
+    private static boolean accepted(int port, Path holder) throws Exception {
+        io.basalt.common.tls.TlsIdentity identity = io.basalt.common.tls.TlsIdentity.load(holder);
+        javax.net.ssl.SSLContext context = javax.net.ssl.SSLContext.getInstance("TLSv1.3");
+        context.init(identity.keyManagers().getKeyManagers(), identity.trustManagers().getTrustManagers(), null);
+        try (javax.net.ssl.SSLSocket socket = (javax.net.ssl.SSLSocket) context.getSocketFactory()
+                .createSocket("127.0.0.1", port)) {
+            socket.setSoTimeout(1500);
+            socket.startHandshake();
+            return socket.getInputStream().read() != -1;
+        } catch (java.net.SocketTimeoutException waiting) {
+            return true;
+        } catch (java.io.IOException refused) {
+            return false;
+        }
+    }
+
     /** The serial of the certificate the chunk server on {@code port} presents to a new TLS client. */
     private static java.math.BigInteger presentedSerial(int port) throws Exception {
-        io.basalt.common.tls.TlsIdentity admin = io.basalt.common.tls.TlsIdentity.load(
-                io.basalt.cli.cs.ItTls.dir(io.basalt.common.tls.Role.ADMIN));
+        return presentedSerial(port, io.basalt.cli.cs.ItTls.dir(io.basalt.common.tls.Role.ADMIN));
+    }
+
+    /** As above, connecting as the holder in {@code holder}. */
+    private static java.math.BigInteger presentedSerial(int port, Path holder) throws Exception {
+        io.basalt.common.tls.TlsIdentity admin = io.basalt.common.tls.TlsIdentity.load(holder);
         javax.net.ssl.SSLContext context = javax.net.ssl.SSLContext.getInstance("TLSv1.3");
         context.init(admin.keyManagers().getKeyManagers(), admin.trustManagers().getTrustManagers(), null);
         try (javax.net.ssl.SSLSocket socket = (javax.net.ssl.SSLSocket) context.getSocketFactory()

@@ -71,6 +71,8 @@ import sun.security.x509.X509CertInfo;
 public final class CertificateAuthority {
     public static final String CA_KEY_FILE = "ca-key.pem";
     public static final String CA_CERT_FILE = TlsIdentity.CA_CERT_FILE;
+    /** The CA's certificate revocation list, also copied into holders' directories. */
+    public static final String CRL_FILE = TlsIdentity.CRL_FILE;
     private static final String SIGNATURE = "SHA256withECDSA";
     /** Backdated so a peer whose clock is a little behind the CA's still accepts a fresh certificate. */
     private static final Duration CLOCK_SKEW = Duration.ofHours(1);
@@ -178,6 +180,7 @@ public final class CertificateAuthority {
                     (java.security.interfaces.ECPublicKey) pair.getPublic());
             Pem.writeCertificates(target.resolve(TlsIdentity.CERT_FILE), List.of(issued, certificate));
             Pem.writeCertificates(target.resolve(TlsIdentity.CA_CERT_FILE), List.of(certificate));
+            publishCrl(target);
             for (String link : TlsIdentity.GNUTLS_LINKS) {
                 Path linkPath = target.resolve(link);
                 Files.deleteIfExists(linkPath);
@@ -187,6 +190,55 @@ public final class CertificateAuthority {
             return issued;
         } catch (GeneralSecurityException e) {
             throw new IOException("cannot issue a certificate for " + name + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Adds {@code serials} to the CA's revocation list ({@link #CRL_FILE} in its directory, made if
+     * none): a new CRL with every serial revoked so far, signed by the CA, written atomically.
+     * Holders refuse a revoked certificate once the CRL is in their directory
+     * ({@link #publishCrl}). Returns the new list.
+     */
+    public java.security.cert.X509CRL revoke(List<BigInteger> serials) throws IOException {
+        java.util.Map<BigInteger, Date> revoked = new java.util.TreeMap<>();
+        java.security.cert.X509CRL current = crl();
+        if (current != null && current.getRevokedCertificates() != null) {
+            for (java.security.cert.X509CRLEntry entry : current.getRevokedCertificates()) {
+                revoked.put(entry.getSerialNumber(), entry.getRevocationDate());
+            }
+        }
+        Date now = new Date();
+        for (BigInteger serial : serials) {
+            revoked.putIfAbsent(serial, now);
+        }
+        try {
+            java.security.cert.X509CRLEntry[] entries = revoked.entrySet().stream()
+                    .map(e -> new sun.security.x509.X509CRLEntryImpl(e.getKey(), e.getValue()))
+                    .toArray(java.security.cert.X509CRLEntry[]::new);
+            X500Name issuer = new X500Name(certificate.getSubjectX500Principal().getName());
+            // Valid as long as the CA: holders check the signature and the issuer, not freshness,
+            // since nothing fetches a CRL over the network here (the files are pushed).
+            sun.security.x509.X509CRLImpl.TBSCertList list = new sun.security.x509.X509CRLImpl.TBSCertList(issuer, now,
+                    certificate.getNotAfter(), entries);
+            java.security.cert.X509CRL crl = sun.security.x509.X509CRLImpl.newSigned(list, key, SIGNATURE);
+            Pem.writeCrl(directory.resolve(CRL_FILE), crl);
+            return crl;
+        } catch (GeneralSecurityException e) {
+            throw new IOException("cannot sign the revocation list: " + e.getMessage(), e);
+        }
+    }
+
+    /** The CA's revocation list, or null when nothing was ever revoked. */
+    public java.security.cert.X509CRL crl() throws IOException {
+        Path file = directory.resolve(CRL_FILE);
+        return Files.isRegularFile(file) ? Pem.readCrl(file) : null;
+    }
+
+    /** Copies the CA's revocation list (if any) into the holder directory {@code target}. */
+    public void publishCrl(Path target) throws IOException {
+        java.security.cert.X509CRL crl = crl();
+        if (crl != null) {
+            Pem.writeCrl(target.resolve(CRL_FILE), crl);
         }
     }
 

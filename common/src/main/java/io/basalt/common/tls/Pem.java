@@ -112,6 +112,24 @@ public final class Pem {
                 java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     }
 
+    /** Writes {@code crl} to {@code file} (PEM "X509 CRL"), readable by all, atomically. */
+    public static void writeCrl(Path file, java.security.cert.X509CRL crl) throws IOException {
+        try {
+            writeAtomically(file, encode("X509 CRL", crl.getEncoded()), "rw-r--r--");
+        } catch (java.security.cert.CRLException e) {
+            throw new IOException("cannot encode a CRL: " + e.getMessage(), e);
+        }
+    }
+
+    /** The CRL in {@code file} (PEM or DER); its signature is not checked here. */
+    public static java.security.cert.X509CRL readCrl(Path file) throws IOException {
+        try (InputStream in = Files.newInputStream(file)) {
+            return (java.security.cert.X509CRL) CertificateFactory.getInstance("X.509").generateCRL(in);
+        } catch (CertificateException | java.security.cert.CRLException e) {
+            throw new IOException(file + " is not a PEM CRL file: " + e.getMessage(), e);
+        }
+    }
+
     /** Every certificate in {@code file}, in order. */
     public static List<X509Certificate> readCertificates(Path file) throws IOException {
         try (InputStream in = Files.newInputStream(file)) {

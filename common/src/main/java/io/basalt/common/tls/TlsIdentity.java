@@ -19,6 +19,7 @@ import javax.net.ssl.TrustManagerFactory;
  *   DIR/ca-cert.pem    the cluster CA's certificate: the only one trusted
  *   DIR/cert.pem       this holder's certificate (role in its OU), then the CA's
  *   DIR/key.pem        its private key, PKCS#8, mode 0600
+ *   DIR/crl.pem        the CA's revocation list (optional): certificates refused although signed
  *   DIR/client-cert.pem, client-key.pem, server-cert.pem, server-key.pem
  *                      links to the two above, the names GnuTLS tools (nbdinfo, qemu) look for
  * </pre>
@@ -33,6 +34,8 @@ public record TlsIdentity(Path directory, X509Certificate certificate, Role role
     public static final String CA_CERT_FILE = "ca-cert.pem";
     public static final String CERT_FILE = "cert.pem";
     public static final String KEY_FILE = "key.pem";
+    /** The cluster CA's revocation list, when it revoked anything (optional). */
+    public static final String CRL_FILE = "crl.pem";
     /** The names GnuTLS-based tools (nbdinfo, nbdcopy, qemu's tls-creds-x509) read in a directory. */
     public static final List<String> GNUTLS_LINKS = List.of("client-cert.pem", "client-key.pem",
             "server-cert.pem", "server-key.pem");
@@ -45,6 +48,28 @@ public record TlsIdentity(Path directory, X509Certificate certificate, Role role
     /** The certificate presented now (a reissued one once it was picked up). */
     public X509Certificate presentedCertificate() {
         return ((ReloadingKeyManager) keyManagers.getKeyManagers()[0]).certificate();
+    }
+
+    /** The trust manager in force: the CA, minus what it revoked. */
+    public RevocationCheckingTrustManager trust() {
+        return (RevocationCheckingTrustManager) trustManagers.getTrustManagers()[0];
+    }
+
+    private static TrustManagerFactory factory(javax.net.ssl.TrustManager trust) {
+        javax.net.ssl.TrustManager[] managers = {trust};
+        javax.net.ssl.TrustManagerFactorySpi spi = new javax.net.ssl.TrustManagerFactorySpi() {
+            @Override
+            protected void engineInit(KeyStore keyStore) {}
+
+            @Override
+            protected void engineInit(javax.net.ssl.ManagerFactoryParameters parameters) {}
+
+            @Override
+            protected javax.net.ssl.TrustManager[] engineGetTrustManagers() {
+                return managers.clone();
+            }
+        };
+        return new TrustManagerFactory(spi, java.security.Security.getProvider("SunJSSE"), "basalt-revocation") {};
     }
 
     /** Reads the identity in {@code directory}; an IOException names the missing or bad file. */
@@ -66,10 +91,21 @@ public record TlsIdentity(Path directory, X509Certificate certificate, Role role
             KeyStore trusted = KeyStore.getInstance("PKCS12");
             trusted.load(null, null);
             trusted.setCertificateEntry("cluster-ca", authority);
-            TrustManagerFactory trustManagers =
-                    TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-            trustManagers.init(trusted);
-            return new TlsIdentity(directory, certificate, role, authority, keyManager.factory(), trustManagers);
+            TrustManagerFactory pkix = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            pkix.init(trusted);
+            javax.net.ssl.X509ExtendedTrustManager caTrust = null;
+            for (javax.net.ssl.TrustManager each : pkix.getTrustManagers()) {
+                if (each instanceof javax.net.ssl.X509ExtendedTrustManager x509) {
+                    caTrust = x509;
+                }
+            }
+            if (caTrust == null) {
+                throw new IOException("no X.509 trust manager for " + directory);
+            }
+            // ... minus what the CA revoked (crl.pem here, read again when it changes).
+            RevocationCheckingTrustManager trust = new RevocationCheckingTrustManager(caTrust, directory, authority,
+                    ReloadingKeyManager.CHECK_INTERVAL_MILLIS);
+            return new TlsIdentity(directory, certificate, role, authority, keyManager.factory(), factory(trust));
         } catch (GeneralSecurityException e) {
             throw new IOException("cannot use the credentials in " + directory + ": " + e.getMessage(), e);
         }
