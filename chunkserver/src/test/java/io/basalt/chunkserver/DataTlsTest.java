@@ -173,4 +173,36 @@ class DataTlsTest {
         assertThat(read(gateway, 0)).isEqualTo(random(1));
         assertThat(read(connect(primary, identity(ca, Role.CHUNK_SERVER, "cs3")), 0)).isEqualTo(random(1));
     }
+
+    /**
+     * Frame types only chunk servers send each other (two-phase EC steps, strip rebuild and repair,
+     * hot copies and frees) are refused FORBIDDEN to a gateway or an admin certificate, and nothing
+     * is applied; a chunk server's certificate passes that check.
+     */
+    @Test
+    void aGatewayMayNotSendTheFramesOnlyChunkServersSend() throws Exception {
+        ChunkServer server = start("cs1", identity(ca, Role.CHUNK_SERVER, "cs1"));
+        DataClient gateway = connect(server, identity(ca, Role.GATEWAY, "nbd"));
+        DataClient admin = connect(server, identity(ca, Role.ADMIN, "admin"));
+        DataTls peerTls = identity(ca, Role.CHUNK_SERVER, "cs2");
+        for (int type : new int[] {DataFrame.TYPE_PREPARE, DataFrame.TYPE_RESOLVE, DataFrame.TYPE_STRIP_REBUILD,
+                DataFrame.TYPE_STRIP_REPAIR, DataFrame.TYPE_HOT_PUT, DataFrame.TYPE_HOT_FREE}) {
+            for (DataClient client : List.of(gateway, admin)) {
+                DataClient.Reply refused = await(client.request(type, UID, 0, 0, 4096, null));
+                assertThat(refused.status()).as(DataFrame.typeName(type)).isEqualTo(CsStatus.FORBIDDEN);
+                assertThat(refused.message()).contains("may not send " + DataFrame.typeName(type));
+                refused.release();
+            }
+            // A fresh connection each time: a malformed step may be a PROTOCOL error that closes it.
+            DataClient.Reply checked = await(connect(server, peerTls).request(type, UID, 0, 0, 4096, null));
+            assertThat(checked.status()).as(DataFrame.typeName(type)).isNotEqualTo(CsStatus.FORBIDDEN);
+            checked.release();
+        }
+        // What clients send stays open to a gateway, on the same connection.
+        DataClient.Reply written = await(gateway.request(DataFrame.TYPE_WRITE, UID, 0, 0, 4096,
+                DataClient.writePayload(ALLOC, random(2))));
+        assertThat(written.status()).as(written.message()).isEqualTo(CsStatus.OK);
+        written.release();
+        assertThat(read(gateway, 0)).isEqualTo(random(2));
+    }
 }

@@ -74,6 +74,8 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
     private final LongObjectHashMap<InFlight> inFlight = new LongObjectHashMap<>();
     private long inFlightBytes;
     private boolean readingPaused;
+    /** A frame refused for the peer's role was logged on this connection (one line per connection). */
+    private boolean roleRefusalLogged;
     private ChannelHandlerContext ctx;
     private ScheduledFuture<?> sweeper;
 
@@ -145,6 +147,7 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
                 throw new CsException(CsStatus.INVALID, "flags 0x" + Integer.toHexString(DataFrame.flags(frame))
                         + " unknown (known: 0x" + Integer.toHexString(DataFrame.FLAGS_KNOWN) + ")");
             }
+            checkRole(type);
             if ((type == DataFrame.TYPE_READ || type == DataFrame.TYPE_FLUSH || type == DataFrame.TYPE_INFO
                     || type == DataFrame.TYPE_BLOCK_MAP)
                     && DataFrame.payloadBytes(frame) != 0) {
@@ -183,6 +186,25 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
         } catch (CsException e) {
             replyError(type, requestId, chunkUid, e.status(), e.getMessage());
         }
+    }
+
+    /**
+     * Refuses, with FORBIDDEN, a frame type only chunk servers send when the peer's certificate is
+     * another role's (docs/security.md); the first refusal on a connection is logged.
+     */
+    private void checkRole(int type) throws CsException {
+        io.basalt.common.tls.Role role = ctx.channel().attr(io.basalt.protocol.data.DataTls.PEER_ROLE).get();
+        if (role == null || role == io.basalt.common.tls.Role.CHUNK_SERVER || !DataFrame.chunkServerOnly(type)) {
+            return;
+        }
+        String why = "role " + role.label() + " may not send " + DataFrame.typeName(type)
+                + ": only chunk servers send it to each other";
+        if (!roleRefusalLogged) {
+            roleRefusalLogged = true;
+            log.warn("refused {} from {} ({}): {}", DataFrame.typeName(type), ctx.channel().remoteAddress(),
+                    ctx.channel().attr(io.basalt.protocol.data.DataTls.PEER_NAME).get(), why);
+        }
+        throw new CsException(CsStatus.FORBIDDEN, why);
     }
 
     private void checkLength(ByteBuf frame) throws CsException {

@@ -42,7 +42,13 @@ public enum CsStatus {
      * The chunk server's hot store (docs/hot-tier.md) is at its hard limit; nothing was applied. The
      * client writes the same range to the erasure-coded stripes instead, so a write never fails for it.
      */
-    HOT_FULL(14);
+    HOT_FULL(14),
+    /**
+     * The sender's certificate role may not send this frame type: the steps of erasure-coded
+     * writes, recovery, scrub and the hot tier that only chunk servers send to each other
+     * ({@link DataFrame#chunkServerOnly}); nothing was applied.
+     */
+    FORBIDDEN(15);
 
     public final int code;
 

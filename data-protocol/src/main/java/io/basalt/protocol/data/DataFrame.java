@@ -237,6 +237,18 @@ public final class DataFrame {
         return new String(text, StandardCharsets.UTF_8);
     }
 
+    /**
+     * Whether only a chunk server may send requests of {@code type}: the stripe master's two
+     * phases to its columns (PREPARE, RESOLVE), recovery's and scrub's strip rebuilds and repairs,
+     * and the stripe master's hot copies and frees. A gateway or an admin tool sends what a client
+     * sends (reads, writes, EC writes through the stripe master, INFO, BLOCK_MAP, STRIP_READ), so a
+     * stolen gateway certificate cannot write pending strips or hot copies behind a master's back.
+     */
+    public static boolean chunkServerOnly(int type) {
+        return type == TYPE_PREPARE || type == TYPE_RESOLVE || type == TYPE_STRIP_REBUILD
+                || type == TYPE_STRIP_REPAIR || type == TYPE_HOT_PUT || type == TYPE_HOT_FREE;
+    }
+
     public static String typeName(int type) {
         return switch (type & ~REPLY) {
             case TYPE_READ -> "read";

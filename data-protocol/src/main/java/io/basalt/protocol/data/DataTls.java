@@ -53,6 +53,11 @@ public final class DataTls {
     /** The provider every DataTls of this process uses (see the class note). */
     public static final SslProvider PROVIDER = provider(System.getProperty("basalt.tls.provider", ""));
 
+    /** On an accepted server channel: the role of the peer's certificate (absent without TLS). */
+    public static final io.netty.util.AttributeKey<Role> PEER_ROLE = io.netty.util.AttributeKey.valueOf("basalt.peerRole");
+    /** On an accepted server channel: the holder name in the peer's certificate. */
+    public static final io.netty.util.AttributeKey<String> PEER_NAME = io.netty.util.AttributeKey.valueOf("basalt.peerName");
+
     private final TlsIdentity identity;
     /** {@link #PROVIDER}, or the JDK's for an identity whose key BoringSSL cannot sign with (Ed25519). */
     private final SslProvider provider;
@@ -231,6 +236,8 @@ public final class DataTls {
                                     + " (accepted: " + accepted.stream().map(Role::label).sorted().toList() + ")");
                     return;
                 }
+                ctx.channel().attr(PEER_ROLE).set(role.get());
+                ctx.channel().attr(PEER_NAME).set(Role.holderName(peer));
                 ctx.pipeline().remove(this);
             }
             super.userEventTriggered(ctx, event);
