@@ -205,4 +205,21 @@ class DataTlsTest {
         written.release();
         assertThat(read(gateway, 0)).isEqualTo(random(2));
     }
+
+    /** An expired certificate of this CA is refused like a stranger's; the others go on. */
+    @Test
+    void anExpiredCertificateIsRefused() throws Exception {
+        DataTls serverTls = identity(ca, Role.CHUNK_SERVER, "cs1");
+        ChunkServer server = start("cs1", serverTls);
+        Path expiredDir = root.resolve("id-expired");
+        ca.issue(expiredDir, Role.GATEWAY, "old-nbd", List.of(), Duration.ofMillis(1500));
+        DataTls expired = DataTls.of(TlsIdentity.load(expiredDir));
+        Thread.sleep(2000);
+        assertThatThrownBy(() -> read(connect(server, expired), 0)).isInstanceOf(Exception.class);
+        assertThat(serverTls.refusals()).isEqualTo(1);
+        DataClient.Reply written = await(connect(server, identity(ca, Role.GATEWAY, "nbd")).request(DataFrame.TYPE_WRITE,
+                UID, 0, 0, 4096, DataClient.writePayload(ALLOC, random(3))));
+        assertThat(written.status()).as(written.message()).isEqualTo(CsStatus.OK);
+        written.release();
+    }
 }

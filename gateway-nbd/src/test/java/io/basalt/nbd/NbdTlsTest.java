@@ -239,6 +239,27 @@ class NbdTlsTest {
         }
     }
 
+    /** An expired client certificate of this CA is refused; others are still served. */
+    @Test
+    void anExpiredClientCertificateIsRefused() throws Exception {
+        start(NbdTls.Mode.REQUIRE);
+        long notAfter = ca.issue(dir.resolve("old"), Role.ADMIN, "old", List.of(), Duration.ofMillis(1500))
+                .getNotAfter().getTime();
+        Thread.sleep(Math.max(0, notAfter + 1000 - System.currentTimeMillis()));
+        try (Socket plain = connect()) {
+            assertThatThrownBy(() -> {
+                try (SSLSocket tls = upgrade(plain, dir.resolve("old"))) {
+                    option(tls.getInputStream(), tls.getOutputStream(), NbdProtocol.OPT_LIST);
+                }
+            }).isInstanceOf(IOException.class);
+        }
+        assertThat(gatewayTls.refusals()).isEqualTo(1);
+        try (Socket plain = connect(); SSLSocket tls = upgrade(plain, dir.resolve("admin"))) {
+            assertThat(option(tls.getInputStream(), tls.getOutputStream(), NbdProtocol.OPT_LIST))
+                    .containsExactly(NbdProtocol.REP_SERVER, NbdProtocol.REP_ACK);
+        }
+    }
+
     private static java.math.BigInteger serial(SSLSocket socket) throws IOException {
         return ((java.security.cert.X509Certificate) socket.getSession().getPeerCertificates()[0]).getSerialNumber();
     }

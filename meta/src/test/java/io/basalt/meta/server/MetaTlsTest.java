@@ -33,6 +33,8 @@ class MetaTlsTest {
         }
         CertificateAuthority other = CertificateAuthority.create(dir.resolve("other-ca"), "other", Duration.ofDays(1));
         other.issue(dir.resolve("stranger"), Role.ADMIN, "stranger", List.of(), Duration.ofDays(1));
+        long expiredAfter = ca.issue(dir.resolve("expired"), Role.ADMIN, "old-admin", List.of(), Duration.ofMillis(1500))
+                .getNotAfter().getTime();
         String peers = "1@127.0.0.1:" + MetaServerTest.freePort();
         MetaServer.Config config = new MetaServer.Config("1", "test", MetaPeers.parse(peers), dir.resolve("m1"),
                 4L << 20, 1000, Duration.ofMillis(300), Duration.ofMinutes(10), Duration.ofSeconds(2),
@@ -62,6 +64,14 @@ class MetaTlsTest {
             assertThatThrownBy(() -> chunkServer.createVolume("evil2", 64L << 20, "rep1", 0))
                     .isInstanceOfSatisfying(MetaException.class, e -> assertThat(e.error()).isEqualTo(MetaError.FORBIDDEN))
                     .hasMessageContaining("a chunk server may only");
+
+            // An expired certificate of this CA: refused like a stranger's.
+            try (MetaClient expired = client(peers, "expired")) {
+                Thread.sleep(Math.max(0, expiredAfter + 1000 - System.currentTimeMillis()));
+                assertThatThrownBy(expired::listVolumes)
+                        .isInstanceOfSatisfying(MetaException.class, e -> assertThat(e.error()).isEqualTo(MetaError.FORBIDDEN))
+                        .hasMessageContaining("TLS with meta failed");
+            }
 
             started = System.nanoTime();
             assertThatThrownBy(stranger::listVolumes)
