@@ -91,8 +91,9 @@ class VolumeIT {
         Tools.runOk("nbdcopy", source.toString(), uri + certificates);
         Tools.runOk("nbdcopy", uri + certificates, back.toString());
         Tools.runOk("cmp", "-n", String.valueOf(4 * MIB), source.toString(), back.toString());
-        // qemu-img with a tls-creds-x509 object on the same directory, and fio's nbd engine with an
-        // nbds:// URI, as users would run them.
+        // qemu-img with a tls-creds-x509 object on the same directory, as users would run it. (fio's
+        // nbd engine cannot: libnbd refuses tls-certificates= in a URI unless the program allows
+        // local files, and fio does not.)
         if (Tools.onPath("qemu-img")) {
             String port = cluster.uri("tls").replaceAll("^nbd://[^:]+:(\\d+)/.*$", "$1");
             Path converted = dir.resolve("tls-qemu.raw");
@@ -100,14 +101,6 @@ class VolumeIT {
                     "--image-opts", "driver=nbd,host=127.0.0.1,port=" + port + ",export=tls,tls-creds=tls0",
                     "-O", "raw", converted.toString());
             Tools.runOk("cmp", "-n", String.valueOf(4 * MIB), source.toString(), converted.toString());
-        }
-        if (Tools.onPath("fio")) {
-            Tools.Result fio = Tools.run(Duration.ofSeconds(120), resources.tempDir(), Map.of(), List.of("fio",
-                    "--name=tls", "--ioengine=nbd", "--uri=" + uri + certificates, "--rw=randwrite", "--bs=4k",
-                    "--iodepth=8", "--offset=8m", "--size=4m", "--verify=crc32c", "--verify_fatal=1",
-                    "--do_verify=1", "--verify_state_save=0"));
-            assertThat(fio.ok()).as(fio.describe()).isTrue();
-            assertThat(fio.stdout()).as(fio.describe()).contains("err= 0");
         }
 
         assertThat(Tools.run(Duration.ofSeconds(30), null, Map.of(),
