@@ -149,18 +149,9 @@ class NbdTlsTest {
         start(NbdTls.Mode.REQUIRE);
         CertificateAuthority other = CertificateAuthority.create(dir.resolve("other"), "other", Duration.ofDays(1));
         other.issue(dir.resolve("stranger"), Role.ADMIN, "stranger", List.of(), Duration.ofDays(1));
-        try (Socket plain = connect()) {
-            assertThatThrownBy(() -> {
-                try (SSLSocket tls = upgrade(plain, dir.resolve("stranger"))) {
-                    option(tls.getInputStream(), tls.getOutputStream(), NbdProtocol.OPT_LIST);
-                }
-            }).isInstanceOf(IOException.class);
-        }
+        assertRefused(dir.resolve("stranger"));
         assertThat(gatewayTls.refusals()).isEqualTo(1);
-        try (Socket plain = connect(); SSLSocket tls = upgrade(plain, dir.resolve("admin"))) {
-            assertThat(option(tls.getInputStream(), tls.getOutputStream(), NbdProtocol.OPT_LIST))
-                    .containsExactly(NbdProtocol.REP_SERVER, NbdProtocol.REP_ACK);
-        }
+        assertServed(dir.resolve("admin"));
     }
 
     /**
@@ -225,18 +216,9 @@ class NbdTlsTest {
         ca.revoke(List.of(mallory));
         ca.publishCrl(dir.resolve("nbd"));
         gatewayTls.identity().trust().reloadIfChanged();
-        try (Socket plain = connect()) {
-            assertThatThrownBy(() -> {
-                try (SSLSocket tls = upgrade(plain, dir.resolve("mallory"))) {
-                    option(tls.getInputStream(), tls.getOutputStream(), NbdProtocol.OPT_LIST);
-                }
-            }).isInstanceOf(IOException.class);
-        }
+        assertRefused(dir.resolve("mallory"));
         assertThat(gatewayTls.refusals()).isEqualTo(1);
-        try (Socket plain = connect(); SSLSocket tls = upgrade(plain, dir.resolve("admin"))) {
-            assertThat(option(tls.getInputStream(), tls.getOutputStream(), NbdProtocol.OPT_LIST))
-                    .containsExactly(NbdProtocol.REP_SERVER, NbdProtocol.REP_ACK);
-        }
+        assertServed(dir.resolve("admin"));
     }
 
     /** An expired client certificate of this CA is refused; others are still served. */
@@ -246,15 +228,25 @@ class NbdTlsTest {
         long notAfter = ca.issue(dir.resolve("old"), Role.ADMIN, "old", List.of(), Duration.ofMillis(1500))
                 .getNotAfter().getTime();
         Thread.sleep(Math.max(0, notAfter + 1000 - System.currentTimeMillis()));
+        assertRefused(dir.resolve("old"));
+        assertThat(gatewayTls.refusals()).isEqualTo(1);
+        assertServed(dir.resolve("admin"));
+    }
+
+    /** A client with the identity in {@code identity} is refused during or right after the handshake. */
+    private void assertRefused(Path identity) throws IOException {
         try (Socket plain = connect()) {
             assertThatThrownBy(() -> {
-                try (SSLSocket tls = upgrade(plain, dir.resolve("old"))) {
+                try (SSLSocket tls = upgrade(plain, identity)) {
                     option(tls.getInputStream(), tls.getOutputStream(), NbdProtocol.OPT_LIST);
                 }
             }).isInstanceOf(IOException.class);
         }
-        assertThat(gatewayTls.refusals()).isEqualTo(1);
-        try (Socket plain = connect(); SSLSocket tls = upgrade(plain, dir.resolve("admin"))) {
+    }
+
+    /** A client with the identity in {@code identity} upgrades and lists the export. */
+    private void assertServed(Path identity) throws Exception {
+        try (Socket plain = connect(); SSLSocket tls = upgrade(plain, identity)) {
             assertThat(option(tls.getInputStream(), tls.getOutputStream(), NbdProtocol.OPT_LIST))
                     .containsExactly(NbdProtocol.REP_SERVER, NbdProtocol.REP_ACK);
         }

@@ -215,11 +215,7 @@ class VolumeIT {
      * so a refusal shows as the connection closing, an acceptance as a server waiting for a frame.
      */
     private static boolean accepted(int port, Path holder) throws Exception {
-        io.basalt.common.tls.TlsIdentity identity = io.basalt.common.tls.TlsIdentity.load(holder);
-        javax.net.ssl.SSLContext context = javax.net.ssl.SSLContext.getInstance("TLSv1.3");
-        context.init(identity.keyManagers().getKeyManagers(), identity.trustManagers().getTrustManagers(), null);
-        try (javax.net.ssl.SSLSocket socket = (javax.net.ssl.SSLSocket) context.getSocketFactory()
-                .createSocket("127.0.0.1", port)) {
+        try (javax.net.ssl.SSLSocket socket = tlsSocket(port, holder)) {
             socket.setSoTimeout(1500);
             socket.startHandshake();
             return socket.getInputStream().read() != -1;
@@ -230,6 +226,14 @@ class VolumeIT {
         }
     }
 
+    /** A TLS socket to 127.0.0.1:{@code port} as the holder in {@code holder} (handshake not started). */
+    private static javax.net.ssl.SSLSocket tlsSocket(int port, Path holder) throws Exception {
+        io.basalt.common.tls.TlsIdentity identity = io.basalt.common.tls.TlsIdentity.load(holder);
+        javax.net.ssl.SSLContext context = javax.net.ssl.SSLContext.getInstance("TLSv1.3");
+        context.init(identity.keyManagers().getKeyManagers(), identity.trustManagers().getTrustManagers(), null);
+        return (javax.net.ssl.SSLSocket) context.getSocketFactory().createSocket("127.0.0.1", port);
+    }
+
     /** The serial of the certificate the chunk server on {@code port} presents to a new TLS client. */
     private static java.math.BigInteger presentedSerial(int port) throws Exception {
         return presentedSerial(port, io.basalt.cli.cs.ItTls.dir(io.basalt.common.tls.Role.ADMIN));
@@ -237,11 +241,7 @@ class VolumeIT {
 
     /** As above, connecting as the holder in {@code holder}. */
     private static java.math.BigInteger presentedSerial(int port, Path holder) throws Exception {
-        io.basalt.common.tls.TlsIdentity admin = io.basalt.common.tls.TlsIdentity.load(holder);
-        javax.net.ssl.SSLContext context = javax.net.ssl.SSLContext.getInstance("TLSv1.3");
-        context.init(admin.keyManagers().getKeyManagers(), admin.trustManagers().getTrustManagers(), null);
-        try (javax.net.ssl.SSLSocket socket = (javax.net.ssl.SSLSocket) context.getSocketFactory()
-                .createSocket("127.0.0.1", port)) {
+        try (javax.net.ssl.SSLSocket socket = tlsSocket(port, holder)) {
             socket.setSoTimeout(10_000);
             socket.startHandshake();
             return ((java.security.cert.X509Certificate) socket.getSession().getPeerCertificates()[0]).getSerialNumber();

@@ -35,11 +35,7 @@ final class CsHolders {
     private CsHolders() {}
 
     static byte[] key(int csId) {
-        byte[] prefix = Keys.ascii("csHolder/");
-        byte[] key = new byte[prefix.length + 4];
-        System.arraycopy(prefix, 0, key, 0, prefix.length);
-        System.arraycopy(Keys.u32(csId), 0, key, prefix.length, 4);
-        return key;
+        return Keys.asciiU32("csHolder/", csId);
     }
 
     /** The holder bound to {@code csId}, or null when none is. */

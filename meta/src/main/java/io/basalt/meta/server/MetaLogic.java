@@ -171,11 +171,7 @@ public final class MetaLogic {
 
     /** META key marking a removed chunk server id: {@code "removedCs/" | u32 csId}. */
     static byte[] removedCsKey(int csId) {
-        byte[] prefix = Keys.ascii("removedCs/");
-        byte[] key = new byte[prefix.length + 4];
-        System.arraycopy(prefix, 0, key, 0, prefix.length);
-        System.arraycopy(Keys.u32(csId), 0, key, prefix.length, 4);
-        return key;
+        return Keys.asciiU32("removedCs/", csId);
     }
 
     static byte[] csNotRegistered(int csId) {

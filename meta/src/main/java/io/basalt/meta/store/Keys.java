@@ -17,6 +17,14 @@ public final class Keys {
         return text.getBytes(StandardCharsets.UTF_8);
     }
 
+    /** {@code prefix} (ASCII) then {@code value} as u32: a per-id key among others in one table. */
+    public static byte[] asciiU32(String prefix, int value) {
+        byte[] head = ascii(prefix);
+        byte[] key = java.util.Arrays.copyOf(head, head.length + 4);
+        System.arraycopy(u32(value), 0, key, head.length, 4);
+        return key;
+    }
+
     public static byte[] u32(int value) {
         return new byte[] {(byte) (value >>> 24), (byte) (value >>> 16), (byte) (value >>> 8),
                 (byte) value};
