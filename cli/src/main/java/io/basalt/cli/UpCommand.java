@@ -291,7 +291,9 @@ final class UpCommand implements Callable<Integer> {
         long startNanos = System.nanoTime();
         try {
             if (startCluster(signal, startNanos)) {
-                signal.await();
+                while (!signal.await(CERTIFICATE_CHECK_MILLIS)) {
+                    renewCertificates();
+                }
             }
         } finally {
             try {
@@ -308,6 +310,35 @@ final class UpCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /**
+     * How often a running {@code up} looks for certificates near expiry ({@code
+     * -Dbasalt.up.certificateCheckMillis}; default 6 hours).
+     */
+    static final long CERTIFICATE_CHECK_MILLIS = Long.getLong("basalt.up.certificateCheckMillis", 6 * 3_600_000L);
+
+    /**
+     * Renews, while the cluster runs, the certificates within 30 days of expiry (as every start
+     * does): the daemons present the new ones from their next connections on (ReloadingKeyManager,
+     * docs/security.md "Rotation"), so a cluster left running for years never reaches an expiry.
+     * A failure is reported and tried again at the next check; the cluster keeps running.
+     */
+    private void renewCertificates() {
+        if (insecure) {
+            return;
+        }
+        try {
+            List<String> issued = ClusterCertificates.ensureForUp(layout);
+            if (!issued.isEmpty()) {
+                say("renewed certificates for " + String.join(", ", issued) + " in "
+                        + ClusterCertificates.root(layout.dataDir())
+                        + "; the daemons present them from their next connections on");
+            }
+        } catch (IOException | RuntimeException e) {
+            say("WARNING: cannot renew certificates in " + ClusterCertificates.root(layout.dataDir()) + ": "
+                    + e.getMessage() + " (tried again in " + CERTIFICATE_CHECK_MILLIS / 60_000 + " min)");
+        }
     }
 
     /** Starts meta, chunk servers and gateway, awaits each in order; false if a signal came first. */

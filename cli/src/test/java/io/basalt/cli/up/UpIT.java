@@ -102,6 +102,16 @@ class UpIT {
             assertThat(status.at("/volumes/0/chunks").asLong()).as(status.toString()).isEqualTo(1);
             assertThat(status.at("/degradedChunks").asLong()).as(status.toString()).isZero();
 
+            // A certificate near its expiry is renewed while up runs (no restart), and the gateway
+            // holding it goes on serving.
+            Path nbdTls = root.resolve("basalt-data/tls/nbd");
+            io.basalt.common.tls.CertificateAuthority.open(root.resolve("basalt-data/tls/ca")).issue(nbdTls,
+                    io.basalt.common.tls.Role.GATEWAY, "nbd", List.of("127.0.0.1"), java.time.Duration.ofDays(10));
+            first.awaitOutput("renewed certificates for nbd", 30_000);
+            assertThat(io.basalt.common.tls.Pem.readCertificates(nbdTls.resolve("cert.pem")).getFirst().getNotAfter()
+                    .toInstant()).isAfter(java.time.Instant.now().plus(java.time.Duration.ofDays(300)));
+            assertToolOk("qemu-io", "-f", "raw", "-c", "read -P 0x5a 0 1M", uri);
+
             // kill -9 a chunk server holding a chunklet of that chunk: up reports it and does not
             // restart it; after meta's watchdog (3 s) it is not UP and the chunk is degraded.
             JsonNode cluster = clusterFile();
@@ -238,7 +248,9 @@ class UpIT {
     private UpProcess startUp() throws IOException, InterruptedException {
         // up passes its JVM flags on to every daemon. C1 only: seven JVMs start at once on CI's
         // two cores, and this test checks orchestration, not speed (that is bench/).
-        List<String> command = javaCommand(List.of("-XX:+UseZGC", "-Xmx256m", "-XX:TieredStopAtLevel=1"));
+        // Certificates looked at every 2 s instead of every 6 hours (the renewal below).
+        List<String> command = javaCommand(List.of("-XX:+UseZGC", "-Xmx256m", "-XX:TieredStopAtLevel=1",
+                "-Dbasalt.up.certificateCheckMillis=2000"));
         command.addAll(List.of("up", "--chunkservers", String.valueOf(CHUNK_SERVERS),
                 "--port-base", String.valueOf(portBase)));
         Path outputFile = root.resolve("up-" + (ups.size() + 1) + ".out");
