@@ -727,11 +727,7 @@ class EcVolumeIT {
     }
 
     private static Tools.Result basaltCli(String... args) {
-        List<String> command = new ArrayList<>(io.basalt.cli.meta.MetaCluster.javaCommand("io.basalt.cli.Main"));
-        command.addAll(List.of(args));
-        command.addAll(List.of("--meta", cluster.meta.peers()));
-        command.addAll(io.basalt.cli.cs.ItTls.args(io.basalt.common.tls.Role.ADMIN));
-        return Tools.run(Duration.ofSeconds(90), null, Map.of(), command);
+        return cluster.cli(args);
     }
 
     @Test

@@ -145,6 +145,15 @@ final class VolumeCluster implements AutoCloseable {
         throw new AssertionError("volume " + volume + " not healed within " + timeout + ": " + chunks);
     }
 
+    /** Runs an admin verb ({@code basalt ARGS --meta ... --tls-dir ADMIN}) as a process, within 90 s. */
+    Tools.Result cli(String... args) {
+        List<String> command = new java.util.ArrayList<>(MetaCluster.javaCommand("io.basalt.cli.Main"));
+        command.addAll(List.of(args));
+        command.addAll(List.of("--meta", meta.peers()));
+        command.addAll(ItTls.args(io.basalt.common.tls.Role.ADMIN));
+        return Tools.run(java.time.Duration.ofSeconds(90), null, java.util.Map.of(), command);
+    }
+
     /** Starts chunk server {@code index} again on its data directory (after a kill), same options. */
     void restartServer(int index) throws IOException, InterruptedException {
         Path csDir = dir.resolve("cs" + (index + 1));

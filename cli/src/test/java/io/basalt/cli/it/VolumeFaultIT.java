@@ -188,4 +188,86 @@ class VolumeFaultIT {
                 back.toString()));
         Tools.runOk("cmp", "-n", String.valueOf(48 * MIB), source.toString(), back.toString());
     }
+
+    /**
+     * Snapshot, clone and flatten with chunk servers killed (docs/snapshots.md, "Fencing"): a
+     * snapshot created while a server of the volume is dead (its chunklets reported OUTDATED by the
+     * writes that met it) returns at once and holds exactly what was written before it; a flatten
+     * of its clone during which another server is killed finishes, and the clone then reads as
+     * the snapshot with no parent; the snapshot can then go.
+     */
+    @Test
+    @Order(5)
+    void snapshotCloneAndFlattenWithChunkServersKilled() throws Exception {
+        Tools.require("nbdcopy", "libnbd-bin");
+        for (int i = 0; i < cluster.servers.size(); i++) {
+            if (!cluster.servers.get(i).alive()) {
+                cluster.restartServer(i); // the earlier tests' victims: five servers again
+            }
+        }
+        cluster.awaitChunkServersUp(cluster.servers.size());
+        cluster.createVolume("snapkill", "64M", "rep3", "16M");
+        Path expected = ItFiles.randomFile(dir.resolve("snapkill-expected.bin"), 32 * MIB, 51);
+        Tools.runOk(Duration.ofSeconds(120), java.util.Map.of(), List.of("nbdcopy", expected.toString(),
+                cluster.uri("snapkill")));
+        CsProcess first = cluster.servers.get(serverHoldingChunkZero("snapkill"));
+        first.kill9();
+        // Writes that meet the dead server report it: its chunklets of the volume become OUTDATED.
+        Path headFile = ItFiles.randomFile(dir.resolve("snapkill-head.bin"), 4 * MIB, 52);
+        byte[] head = Files.readAllBytes(headFile);
+        Tools.runOk(Duration.ofSeconds(120), java.util.Map.of(), List.of("nbdcopy", headFile.toString(),
+                cluster.uri("snapkill")));
+        try (java.nio.channels.FileChannel file = java.nio.channels.FileChannel.open(expected,
+                java.nio.file.StandardOpenOption.WRITE)) {
+            file.write(java.nio.ByteBuffer.wrap(head), 0);
+        }
+
+        long started = System.nanoTime();
+        Tools.Result created = cluster.cli("volume", "snapshot", "create", "snapkill@s1");
+        long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+        assertThat(created.exitCode()).as(created.describe()).isZero();
+        assertThat(tookMillis).as("no wait for the dead server's fence (timeout 30 s)").isLessThan(20_000);
+        // After the snapshot: new data in the volume, none of it in the snapshot.
+        Path after = ItFiles.randomFile(dir.resolve("snapkill-after.bin"), 8 * MIB, 53);
+        Tools.runOk(Duration.ofSeconds(120), java.util.Map.of(), List.of("nbdcopy", after.toString(),
+                cluster.uri("snapkill")));
+        Path snapshot = dir.resolve("snapkill-s1.raw");
+        Tools.runOk(Duration.ofSeconds(120), java.util.Map.of(), List.of("nbdcopy", cluster.uri("snapkill@s1"),
+                snapshot.toString()));
+        Tools.runOk("cmp", "-n", String.valueOf(32 * MIB), expected.toString(), snapshot.toString());
+
+        // Clone it and flatten the clone here (no gateway has it open), killing another server
+        // of the volume's chunk 0 while the flatten copies.
+        Tools.Result cloned = cluster.cli("volume", "clone", "snapkill@s1", "snapkill-c");
+        assertThat(cloned.exitCode()).as(cloned.describe()).isZero();
+        java.util.concurrent.CompletableFuture<Tools.Result> flatten = java.util.concurrent.CompletableFuture
+                .supplyAsync(() -> cluster.cli("volume", "flatten", "snapkill-c"));
+        MetaClient meta = cluster.client();
+        long cloneId = meta.getVolume("snapkill-c").id();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        java.util.Optional<Chunk> copied = java.util.Optional.empty();
+        while (copied.isEmpty() && System.nanoTime() < deadline && !flatten.isDone()) {
+            copied = meta.getChunk(cloneId, 0, false);
+            Thread.sleep(50);
+        }
+        assertThat(copied).as("the flatten allocated the clone's chunk 0").isPresent();
+        java.util.Set<Integer> holders = new java.util.HashSet<>();
+        copied.get().chunklets().forEach(c -> holders.add(c.csId()));
+        CsProcess second = cluster.servers.stream().filter(s -> s.alive() && holders.contains(s.csId)).findFirst()
+                .orElseThrow();
+        second.kill9();
+        Tools.Result flat = flatten.get(180, TimeUnit.SECONDS);
+        assertThat(flat.exitCode()).as(flat.describe()).isZero();
+        assertThat(meta.getVolume("snapkill-c").parentId()).as("detached from the snapshot").isZero();
+        Path clone = dir.resolve("snapkill-c.raw");
+        Tools.runOk(Duration.ofSeconds(120), java.util.Map.of(), List.of("nbdcopy", cluster.uri("snapkill-c"),
+                clone.toString()));
+        assertThat(Files.mismatch(snapshot, clone)).as("the flattened clone reads as the snapshot").isEqualTo(-1L);
+        meta.deleteSnapshot("snapkill", "s1");
+        for (int i = 0; i < cluster.servers.size(); i++) {
+            if (!cluster.servers.get(i).alive()) {
+                cluster.restartServer(i);
+            }
+        }
+    }
 }
