@@ -57,15 +57,51 @@ final class BlockPresence {
     }
 
     /**
-     * Like {@link #absent(Chunk, Chunklet, long, int)}; with {@code zeroedAbsent}, a replicated
-     * chunk's zeroed blocks (a trim or write-zeroes: no data on disk) are reported absent too, for
-     * counting the blocks that hold space ({@link LayerReclaim}). An erasure-coded chunk's zeroes
-     * are written as data, so there it changes nothing.
+     * Like {@link #absent(Chunk, Chunklet, long, int)}; with {@code zeroedAbsent}, blocks that hold
+     * no space are reported absent too, for counting the blocks that do ({@link LayerReclaim}): a
+     * replicated chunk's zeroed blocks (a trim or write-zeroes), and an erasure-coded chunk's
+     * strips that its data column keeps as a hole (zeroes written through the stripe master: the
+     * column stores an all-zero strip as unwritten, its version kept). A data column that is not
+     * UPTODATE is not asked: its strips count as holding space.
      */
     CompletableFuture<BitSet> absent(Chunk chunk, Chunklet source, long chunkOffset, int lengthBytes,
             boolean zeroedAbsent) {
-        return policy.erasureCoded() ? absentEc(chunk, source, chunkOffset, lengthBytes)
-                : absentReplicated(chunk, source, chunkOffset, lengthBytes, zeroedAbsent);
+        if (!policy.erasureCoded()) {
+            return absentReplicated(chunk, source, chunkOffset, lengthBytes, zeroedAbsent);
+        }
+        CompletableFuture<BitSet> absent = absentEc(chunk, source, chunkOffset, lengthBytes);
+        return zeroedAbsent ? absent.thenCombine(holesInDataColumns(chunk, chunkOffset, lengthBytes), (peek, holes) -> {
+            peek.or(holes);
+            return peek;
+        }) : absent;
+    }
+
+    /** The chunk-logical blocks of the range whose data column keeps their strip as a hole. */
+    private CompletableFuture<BitSet> holesInDataColumns(Chunk chunk, long chunkOffset, int lengthBytes) {
+        int k = policy.dataCount();
+        int blocks = lengthBytes >> BLOCK_SHIFT;
+        long firstBlock = chunkOffset >> BLOCK_SHIFT;
+        long firstStripe = firstBlock / k;
+        int stripes = (int) ((firstBlock + blocks - 1) / k - firstStripe + 1);
+        List<Chunklet> columns = ChunkRoles.ecColumns(chunk);
+        List<CompletableFuture<BitSet>> perColumn = new java.util.ArrayList<>();
+        for (int c = 0; c < k; c++) {
+            Chunklet column = columns.get(c);
+            perColumn.add(column.state() != io.basalt.meta.model.ChunkletState.UPTODATE
+                    ? CompletableFuture.completedFuture(new BitSet())
+                    : absentReplicated(chunk, column, firstStripe * BLOCK_SIZE_BYTES,
+                            stripes * BLOCK_SIZE_BYTES, true));
+        }
+        return CompletableFuture.allOf(perColumn.toArray(CompletableFuture[]::new)).thenApply(ignored -> {
+            BitSet holes = new BitSet(blocks);
+            for (int i = 0; i < blocks; i++) {
+                long block = firstBlock + i;
+                if (perColumn.get((int) (block % k)).join().get((int) (block / k - firstStripe))) {
+                    holes.set(i);
+                }
+            }
+            return holes;
+        });
     }
 
     private CompletableFuture<BitSet> absentReplicated(Chunk chunk, Chunklet source, long chunkOffset,

@@ -150,6 +150,40 @@ final class EcPieces implements ChunkPieces {
                 .whenComplete((ignored, error) -> zeroes.release());
     }
 
+    /**
+     * Zeroes {@code lengthBytes} (chunk-logical, whole strips) of {@code chunk} through its stripe
+     * master at the chunk's version, outside any volume's retry loop: how {@link LayerReclaim}
+     * frees a hidden layer's shadowed strips (a data column keeps an all-zero strip as a hole, and
+     * the parity of a stripe that became all zeroes too). True when the master applied it.
+     */
+    static CompletableFuture<Boolean> zeroThroughMaster(ClusterClient cluster, Policy policy, Chunk chunk,
+            long chunkOffset, int lengthBytes) {
+        Chunklet master;
+        try {
+            master = ChunkRoles.ecMaster(chunk, policy.dataCount());
+        } catch (AttemptFailure noMaster) {
+            return CompletableFuture.completedFuture(false);
+        }
+        return layoutOf(cluster, policy, chunk, master).thenCompose(layout -> {
+            int blocks = lengthBytes >> BLOCK_SHIFT;
+            ByteBuf payload = io.netty.buffer.PooledByteBufAllocator.DEFAULT.directBuffer(
+                    lengthBytes + 4 * blocks + layout.encodedBytes());
+            payload.writeZero(lengthBytes);
+            for (int i = 0; i < blocks; i++) {
+                payload.writeInt(BlockCrc.ZERO_BLOCK_CRC);
+            }
+            layout.writeTo(payload);
+            return cluster.connections().request(layout.address(layout.masterIndex()), DataFrame.TYPE_EC_WRITE,
+                    chunk.uid(), chunk.version(), chunkOffset, lengthBytes, payload);
+        }).handle((reply, error) -> {
+            try {
+                return error == null && reply.status() == CsStatus.OK;
+            } finally {
+                ChunkRetries.release(reply);
+            }
+        });
+    }
+
     @Override
     public CompletableFuture<Void> read(Chunk chunk, long chunkOffset, int lengthBytes, ByteBuf destination,
             int destinationIndex) {
@@ -277,6 +311,11 @@ final class EcPieces implements ChunkPieces {
 
     /** The layout the master needs: every column's address, and which are UPTODATE (take part). */
     private CompletableFuture<EcLayout> layoutOf(Chunk chunk, Chunklet master) {
+        return layoutOf(cluster, policy, chunk, master);
+    }
+
+    private static CompletableFuture<EcLayout> layoutOf(ClusterClient cluster, Policy policy, Chunk chunk,
+            Chunklet master) {
         List<Chunklet> columns = ChunkRoles.ecColumns(chunk);
         List<CompletableFuture<String>> lookups = new ArrayList<>();
         for (Chunklet column : columns) {

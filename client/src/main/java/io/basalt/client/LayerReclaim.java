@@ -41,9 +41,14 @@ import java.util.concurrent.TimeUnit;
  * block fall through to a trimmed one. A chunk whose answers fail or go stale (a chunk moved by a
  * snapshot meanwhile) is skipped; the next run takes it.
  *
- * <p>Only replicated hidden layers are trimmed: an erasure-coded chunk has no per-column trim that
- * keeps parity consistent (zeroes go through the stripe master as writes and free nothing), so
- * their shadowed blocks are counted ({@link Result#shadowedEcBytes}) and left.
+ * <p>Erasure-coded hidden layers have no per-column trim that keeps parity consistent; their
+ * shadowed strips are zeroed through the stripe master instead (an EC write at the layer's chunk
+ * version, under the master's stripe locks, so a child reading a neighbouring strip of the same
+ * stripe reads it as always). A data column keeps an all-zero strip as a hole, so the data space
+ * is freed; the parity of a stripe is freed only once all its strips are zeroes. Zeroed strips no
+ * longer count as holding data (their column's block map says hole), so a second run finds
+ * nothing. What could not be zeroed (no stripe master, a refused write) is counted in
+ * {@link Result#shadowedEcBytes} and left for the next run.
  */
 public final class LayerReclaim {
     /** Per chunk's presence asks or trims: a chunk server that does not answer skips the chunk. */
@@ -52,9 +57,9 @@ public final class LayerReclaim {
     private LayerReclaim() {}
 
     /**
-     * What a {@link #reclaim} did: hidden layers examined, bytes trimmed (once; every replica
-     * trims them), shadowed bytes of erasure-coded layers left in place, and chunks skipped
-     * (an answer failed: run again).
+     * What a {@link #reclaim} did: hidden layers examined, bytes freed (once: every replica trims
+     * them, or an erasure-coded layer's data columns hole them), shadowed bytes of erasure-coded
+     * layers that could not be zeroed, and chunks skipped (an answer failed: run again).
      */
     public record Result(int hiddenLayers, long trimmedBytes, long shadowedEcBytes, int skippedChunks) {}
 
@@ -83,13 +88,15 @@ public final class LayerReclaim {
                     continue;
                 }
                 long bytes = (long) shadowed.get().cardinality() << BLOCK_SHIFT;
-                if (ec) {
-                    shadowedEc += bytes;
-                } else if (bytes > 0) {
-                    if (trim(cluster, chunk, shadowed.get())) {
+                if (bytes > 0) {
+                    if (ec ? zeroEc(cluster, Policy.parse(layer.policyName()), chunk, shadowed.get())
+                            : trim(cluster, chunk, shadowed.get())) {
                         trimmed += bytes;
                     } else {
                         skipped++;
+                        if (ec) {
+                            shadowedEc += bytes;
+                        }
                     }
                 }
             }
@@ -211,6 +218,32 @@ public final class LayerReclaim {
         return held;
     }
 
+    /**
+     * Writes zeroes over the runs of {@code blocks} (chunk-logical) of an erasure-coded chunk,
+     * through its stripe master: each data column then keeps those strips as holes, and parity of
+     * a stripe wholly zeroed becomes a hole too. False when the master refused one run.
+     */
+    private static boolean zeroEc(ClusterClient cluster, Policy policy, Chunk chunk, BitSet blocks) {
+        int runBlocksMax = cluster.config().requestBytesMax() >> BLOCK_SHIFT;
+        List<CompletableFuture<Boolean>> writes = new ArrayList<>();
+        for (int run = blocks.nextSetBit(0); run >= 0; ) {
+            int runEnd = Math.min(blocks.nextClearBit(run), run + runBlocksMax);
+            writes.add(EcPieces.zeroThroughMaster(cluster, policy, chunk, (long) run << BLOCK_SHIFT,
+                    (runEnd - run) << BLOCK_SHIFT));
+            run = blocks.nextSetBit(runEnd);
+        }
+        return awaitAll(writes);
+    }
+
+    private static boolean awaitAll(List<CompletableFuture<Boolean>> steps) {
+        try {
+            CompletableFuture.allOf(steps.toArray(CompletableFuture[]::new)).get(ASK_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            return false;
+        }
+        return steps.stream().allMatch(CompletableFuture::join);
+    }
+
     /** Trims the runs of {@code blocks} in every replica of {@code chunk}; false when one refused. */
     private static boolean trim(ClusterClient cluster, Chunk chunk, BitSet blocks) {
         int runBlocksMax = cluster.config().requestBytesMax() >> BLOCK_SHIFT;
@@ -235,12 +268,7 @@ public final class LayerReclaim {
                 run = blocks.nextSetBit(runEnd);
             }
         }
-        try {
-            CompletableFuture.allOf(trims.toArray(CompletableFuture[]::new)).get(ASK_TIMEOUT_SECONDS, TimeUnit.SECONDS);
-        } catch (Exception e) {
-            return false;
-        }
-        return trims.stream().allMatch(CompletableFuture::join);
+        return awaitAll(trims);
     }
 
     private static void check(Chunklet target, String address, String op, DataClient.Reply reply, Throwable error) {

@@ -283,13 +283,34 @@ class EcVolumeIT {
     @Test
     @Order(0)
     void deletingASnapshotFreesTheBlocksEveryLayerAboveRewrote() throws Exception {
+        spaceAndFreeing("space", "rep3", 3, 0);
+    }
+
+    /**
+     * The same on an erasure-coded volume: the hidden layer's shadowed strips are zeroed through
+     * the stripe master, so its data columns hole them, and the parity of the stripes that became
+     * wholly zero is freed too (blocks 0..127 are stripes 0..31 of ec4+2).
+     */
+    @Test
+    @Order(0)
+    void deletingASnapshotOfAnErasureCodedVolumeFreesItsShadowedStrips() throws Exception {
+        spaceAndFreeing("space-ec", "ec4+2", 1, 2);
+    }
+
+    /**
+     * s1 holds 256 blocks, s2 rewrites 0..127, the volume 0..63; {@code copies} is the raw bytes
+     * per data block of the policy's data (replicas, or 1 for EC), {@code parity} its parity
+     * columns (each holds one strip per stripe of k blocks).
+     */
+    private void spaceAndFreeing(String name, String policy, int copies, int parity) throws Exception {
         int blocks = 256;
-        cluster.createVolume("space", "4M", "rep3", "4M");
+        int k = 4;
+        cluster.createVolume(name, "4M", policy, "4M");
         byte[] expected = new byte[blocks * 4096];
         try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
                 io.basalt.client.ClientConfig.defaults().withTls(io.basalt.cli.cs.ItTls.adminTls()),
                 new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
-            io.basalt.client.VolumeDevice device = client.open("space", "it-space").get(60, TimeUnit.SECONDS);
+            io.basalt.client.VolumeDevice device = client.open(name, "it-" + name).get(60, TimeUnit.SECONDS);
             try {
                 // s1: blocks 0..255; s2: 0..127 rewritten; the volume: 0..63 rewritten again.
                 for (int[] pass : new int[][] {{blocks, 1}, {128, 2}, {64, 3}}) {
@@ -298,33 +319,35 @@ class EcVolumeIT {
                     device.write(0, io.netty.buffer.Unpooled.wrappedBuffer(data), false).get(60, TimeUnit.SECONDS);
                     System.arraycopy(data, 0, expected, 0, data.length);
                     if (pass[1] < 3) {
-                        io.basalt.client.Snapshots.create(client, "space", "s" + pass[1], Duration.ofSeconds(30));
+                        io.basalt.client.Snapshots.create(client, name, "s" + pass[1], Duration.ofSeconds(30));
                     }
                 }
             } finally {
                 device.close();
             }
-            List<io.basalt.meta.model.Volume> snapshots = client.meta().listSnapshots("space");
+            List<io.basalt.meta.model.Volume> snapshots = client.meta().listSnapshots(name);
             Map<Long, Long> exclusive = io.basalt.client.LayerReclaim.exclusiveBytes(client, snapshots);
             assertThat(exclusive.get(snapshots.get(0).id())).as("s1: the blocks s2 rewrote").isEqualTo(128 * 4096L);
             assertThat(exclusive.get(snapshots.get(1).id())).as("s2: the blocks the volume rewrote")
                     .isEqualTo(64 * 4096L);
             long s1Raw = io.basalt.client.LayerSpace.of(client, snapshots.get(0)).rawBytes();
-            assertThat(s1Raw).isEqualTo(3L * blocks * 4096);
-            Tools.Result deleted = basaltCli("volume", "snapshot", "delete", "space@s1");
+            assertThat(s1Raw).isEqualTo((long) copies * blocks * 4096 + (long) parity * (blocks / k) * 4096);
+            Tools.Result deleted = basaltCli("volume", "snapshot", "delete", name + "@s1");
             assertThat(deleted.ok()).as(deleted.describe()).isTrue();
-            assertThat(deleted.stdout()).contains("deleted snapshot space@s1; freed 512.0 KiB");
-            // The hidden layer keeps only what s2 reads through it: blocks 128..255, on 3 replicas.
+            assertThat(deleted.stdout()).contains("deleted snapshot " + name + "@s1; freed 512.0 KiB");
+            // The hidden layer keeps only what s2 reads through it: blocks 128..255 (and, for EC,
+            // the parity of their stripes 32..63 only).
             io.basalt.meta.model.Volume hidden = client.meta().getLayer(snapshots.get(0).id()).orElseThrow();
-            assertThat(io.basalt.client.LayerSpace.of(client, hidden).rawBytes()).isEqualTo(3L * 128 * 4096);
+            assertThat(io.basalt.client.LayerSpace.of(client, hidden).rawBytes())
+                    .isEqualTo((long) copies * 128 * 4096 + (long) parity * (128 / k) * 4096);
             assertThat(io.basalt.client.LayerReclaim.reclaim(client).trimmedBytes()).as("nothing left").isZero();
-            assertThat(readAll(client, "space", blocks)).as("the volume").isEqualTo(expected);
-            byte[] s2 = readAll(client, "space@s2", blocks);
+            assertThat(readAll(client, name, blocks)).as("the volume").isEqualTo(expected);
+            byte[] s2 = readAll(client, name + "@s2", blocks);
             assertThat(Arrays.copyOfRange(s2, 64 * 4096, blocks * 4096)).as("s2 past what the volume rewrote")
                     .isEqualTo(Arrays.copyOfRange(expected, 64 * 4096, blocks * 4096));
         }
-        cluster.client().deleteSnapshot("space", "s2");
-        cluster.client().deleteVolume("space");
+        cluster.client().deleteSnapshot(name, "s2");
+        cluster.client().deleteVolume(name);
     }
 
     /**

@@ -55,7 +55,7 @@ public final class RevocationCheckingTrustManager extends X509ExtendedTrustManag
         this.file = directory.resolve(TlsIdentity.CRL_FILE);
         this.authority = authority;
         this.intervalNanos = intervalMillis * 1_000_000L;
-        reloadIfChanged();
+        load(false);
         this.nextCheckNanos = System.nanoTime() + intervalNanos;
     }
 
@@ -65,7 +65,15 @@ public final class RevocationCheckingTrustManager extends X509ExtendedTrustManag
     }
 
     /** Reads the list again if its file changed; public for tools and tests that must not wait. */
-    public synchronized void reloadIfChanged() {
+    public void reloadIfChanged() {
+        load(true);
+    }
+
+    /**
+     * Reads the list if its file changed since last read; {@code announce}: log a change of what
+     * is revoked (not at start: an admin verb's output stays one line).
+     */
+    private synchronized void load(boolean announce) {
         Stamp stamp;
         try {
             BasicFileAttributes attributes = Files.readAttributes(file, BasicFileAttributes.class);
@@ -94,7 +102,7 @@ public final class RevocationCheckingTrustManager extends X509ExtendedTrustManag
             boolean changed = !serials.keySet().equals(revoked.serials().keySet());
             revoked = new Revoked(Map.copyOf(serials), stamp);
             refused = null;
-            if (changed) {
+            if (changed && announce) {
                 log.info("TLS: {} certificate(s) revoked by the cluster CA now refused ({})", serials.size(), file);
             }
         } catch (IOException | GeneralSecurityException | RuntimeException e) {
