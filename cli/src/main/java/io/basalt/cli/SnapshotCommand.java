@@ -206,7 +206,7 @@ final class SnapshotCommand implements Runnable {
     static String describe(LayerReclaim.Result reclaimed) {
         return "freed " + Units.formatBytes(reclaimed.trimmedBytes()) + " no layer reads any more (per copy)"
                 + (reclaimed.shadowedEcBytes() > 0 ? "; " + Units.formatBytes(reclaimed.shadowedEcBytes())
-                        + " of erasure-coded layers left in place (not freed yet)" : "")
+                        + " of erasure-coded layers not zeroed yet (no stripe master answered)" : "")
                 + (reclaimed.skippedChunks() > 0 ? "; " + reclaimed.skippedChunks() + " chunks skipped (a chunk"
                         + " server did not answer): run again: basalt volume snapshot reclaim" : "");
     }
