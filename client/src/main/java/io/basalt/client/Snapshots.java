@@ -42,7 +42,18 @@ public final class Snapshots {
         long started = System.nanoTime();
         long deadline = started + fenceTimeout.toNanos();
         List<Chunk> pending = new ArrayList<>(cluster.meta().listChunks(created.id()));
-        while (true) {
+        for (int round = 0; ; round++) {
+            // Each round asks of the chunks as meta has them now: a chunklet meta marked OUTDATED
+            // meanwhile (its server reported by a writer, or declared down by the recoverer) is no
+            // longer waited for; a chunk gone from the layer needs no fence.
+            if (round > 0) {
+                java.util.Map<Long, Chunk> current = new java.util.HashMap<>();
+                for (Chunk chunk : cluster.meta().listChunks(created.id())) {
+                    current.put(chunk.uid(), chunk);
+                }
+                pending = pending.stream().map(chunk -> current.get(chunk.uid())).filter(java.util.Objects::nonNull)
+                        .collect(java.util.stream.Collectors.toCollection(ArrayList::new));
+            }
             List<CompletableFuture<Boolean>> asks = new ArrayList<>();
             for (Chunk chunk : pending) {
                 asks.add(knownEverywhere(cluster, chunk));
