@@ -275,6 +275,59 @@ class EcVolumeIT {
     }
 
     /**
+     * Twenty clones of one image through the NBD gateway at once, as twenty VMs would use them:
+     * one fio with a job per clone, each writing and verifying (crc32c) its own 2 MiB; then every
+     * clone reads the image everywhere it did not write, and the image reads as it was.
+     */
+    @Test
+    @Order(0)
+    void twentyClonesWrittenAndVerifiedByFioThroughTheGateway() throws Exception {
+        Tools.require("fio", "fio");
+        Tools.require("nbdcopy", "libnbd-bin");
+        int clones = 20;
+        cluster.createVolume("golden", "16M", "rep3", "16M");
+        Path image = ItFiles.randomFile(dir.resolve("golden.raw"), 16L << 20, 23);
+        Tools.runOk(Duration.ofSeconds(120), Map.of(), List.of("nbdcopy", image.toString(), cluster.uri("golden")));
+        Tools.Result snapshot = basaltCli("volume", "snapshot", "create", "golden@img");
+        assertThat(snapshot.ok()).as(snapshot.describe()).isTrue();
+        List<String> fio = new ArrayList<>(List.of("fio", "--ioengine=nbd", "--rw=randwrite", "--bsrange=4k-64k",
+                "--iodepth=4", "--offset=4m", "--size=2m", "--verify=crc32c", "--verify_fatal=1", "--do_verify=1",
+                "--verify_state_save=0", "--randrepeat=0", "--group_reporting=1"));
+        for (int c = 0; c < clones; c++) {
+            cluster.client().cloneVolume("golden", "img", "golden-" + c);
+            fio.addAll(List.of("--name=clone" + c, "--uri=" + cluster.uri("golden-" + c)));
+        }
+        Tools.Result written = Tools.run(Duration.ofSeconds(240), resources.tempDir(), Map.of(), fio);
+        assertThat(written.ok()).as(written.describe()).isTrue();
+        assertThat(written.stdout()).as(written.describe()).contains("err= 0");
+        byte[] expected = Files.readAllBytes(image);
+        for (int c = 0; c < clones; c += 5) {
+            Path back = dir.resolve("golden-" + c + ".raw");
+            Tools.runOk(Duration.ofSeconds(120), Map.of(), List.of("nbdcopy", cluster.uri("golden-" + c),
+                    back.toString()));
+            byte[] read = Files.readAllBytes(back);
+            assertThat(Arrays.copyOfRange(read, 0, 4 << 20)).as("clone %d before what it wrote", c)
+                    .isEqualTo(Arrays.copyOfRange(expected, 0, 4 << 20));
+            assertThat(Arrays.copyOfRange(read, 6 << 20, 16 << 20)).as("clone %d after what it wrote", c)
+                    .isEqualTo(Arrays.copyOfRange(expected, 6 << 20, 16 << 20));
+            Files.delete(back);
+        }
+        Path imageBack = dir.resolve("golden-img.raw");
+        Tools.runOk(Duration.ofSeconds(120), Map.of(), List.of("nbdcopy", cluster.uri("golden@img"),
+                imageBack.toString()));
+        assertThat(Files.mismatch(image, imageBack)).as("the image").isEqualTo(-1L);
+        Files.delete(imageBack);
+        Files.delete(image);
+        cluster.stopGateway(); // the gateway holds the clones' leases; a restarted one holds none
+        cluster.startGateway();
+        for (int c = 0; c < clones; c++) {
+            cluster.client().deleteVolume("golden-" + c);
+        }
+        cluster.client().deleteSnapshot("golden", "img");
+        cluster.client().deleteVolume("golden");
+    }
+
+    /**
      * Space per snapshot and freeing on delete (docs/snapshots.md, "Space"): a snapshot holds
      * exclusively the blocks every layer above it rewrote; deleting it frees them (the CLI's
      * {@code snapshot delete} trims them on every replica of the hidden layer), a second reclaim
