@@ -42,6 +42,7 @@ public final class Snapshots {
         long started = System.nanoTime();
         long deadline = started + fenceTimeout.toNanos();
         List<Chunk> pending = new ArrayList<>(cluster.meta().listChunks(created.id()));
+        TreeSet<Integer> lagging = new TreeSet<>();
         for (int round = 0; ; round++) {
             // Each round asks of the chunks as meta has them now: a chunklet meta marked OUTDATED
             // meanwhile (its server reported by a writer, or declared down by the recoverer) is no
@@ -54,14 +55,17 @@ public final class Snapshots {
                 pending = pending.stream().map(chunk -> current.get(chunk.uid())).filter(java.util.Objects::nonNull)
                         .collect(java.util.stream.Collectors.toCollection(ArrayList::new));
             }
-            List<CompletableFuture<Boolean>> asks = new ArrayList<>();
+            List<CompletableFuture<List<Integer>>> asks = new ArrayList<>();
             for (Chunk chunk : pending) {
-                asks.add(knownEverywhere(cluster, chunk));
+                asks.add(notYetKnownAt(cluster, chunk));
             }
             List<Chunk> still = new ArrayList<>();
+            lagging.clear();
             for (int i = 0; i < pending.size(); i++) {
-                if (!asks.get(i).join()) {
+                List<Integer> unconfirmed = asks.get(i).join();
+                if (!unconfirmed.isEmpty()) {
                     still.add(pending.get(i));
+                    lagging.addAll(unconfirmed);
                 }
             }
             pending = still;
@@ -71,35 +75,36 @@ public final class Snapshots {
             // Chunk servers pull new versions after a heartbeat (about a second): ask again soon.
             Thread.sleep(POLL_MILLIS);
         }
-        TreeSet<Integer> lagging = new TreeSet<>();
-        for (Chunk chunk : pending) {
-            for (Chunklet chunklet : chunk.chunklets()) {
-                if (chunklet.state() != io.basalt.meta.model.ChunkletState.OUTDATED) {
-                    lagging.add(chunklet.csId());
-                }
-            }
-        }
         return new Created(created, List.copyOf(lagging), (System.nanoTime() - started) / 1_000_000);
     }
 
     /**
-     * Whether every chunk server that takes writes for {@code chunk} knows its version (INFO's known
-     * version). An OUTDATED chunklet is skipped: no client writes it, and a client still on the old
-     * version cannot complete a write through it (the others refuse that version), so a server
-     * that is down does not hold up the snapshot.
+     * The chunk servers that take writes for {@code chunk} and do not know its version yet (INFO's
+     * known version; no answer counts as not knowing). An OUTDATED chunklet is skipped: no client
+     * writes it, and a client still on the old version cannot complete a write through it (the
+     * others refuse that version), so a server that is down does not hold up the snapshot.
      */
-    private static CompletableFuture<Boolean> knownEverywhere(ClusterClient cluster, Chunk chunk) {
+    private static CompletableFuture<List<Integer>> notYetKnownAt(ClusterClient cluster, Chunk chunk) {
+        List<Integer> servers = new ArrayList<>();
         List<CompletableFuture<Boolean>> each = new ArrayList<>();
         for (Chunklet chunklet : chunk.chunklets()) {
             if (chunklet.state() == io.basalt.meta.model.ChunkletState.OUTDATED) {
                 continue;
             }
+            servers.add(chunklet.csId());
             each.add(cluster.directory().address(chunklet.csId()).thenCompose(address ->
                     cluster.connections().request(address, DataFrame.TYPE_INFO, chunk.uid(), chunk.version(), 0, 0,
                             null)).handle((reply, error) -> knows(reply, error, chunk.version())));
         }
-        return CompletableFuture.allOf(each.toArray(CompletableFuture[]::new))
-                .thenApply(ignored -> each.stream().allMatch(CompletableFuture::join));
+        return CompletableFuture.allOf(each.toArray(CompletableFuture[]::new)).thenApply(ignored -> {
+            List<Integer> unconfirmed = new ArrayList<>();
+            for (int i = 0; i < each.size(); i++) {
+                if (!each.get(i).join()) {
+                    unconfirmed.add(servers.get(i));
+                }
+            }
+            return unconfirmed;
+        });
     }
 
     private static boolean knows(DataClient.Reply reply, Throwable error, long version) {
