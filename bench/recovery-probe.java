@@ -28,7 +28,12 @@ import java.util.TreeMap;
 class RecoveryProbe {
     public static void main(String[] args) throws Exception {
         String peers = args[1];
-        try (MetaClient meta = MetaClient.connect(peers)) {
+        // The admin certificate of the cluster (basalt up makes it; recovery.sh exports the
+        // directory), or plain text for a cluster run --insecure.
+        String tlsDir = System.getenv("BASALT_TLS_DIR");
+        io.basalt.common.tls.TlsIdentity identity = tlsDir == null || tlsDir.isBlank() ? null
+                : io.basalt.common.tls.TlsIdentity.load(Path.of(tlsDir));
+        try (MetaClient meta = MetaClient.connect(peers, identity)) {
             switch (args[0]) {
                 case "holders" -> holders(meta, Arrays.asList(args).subList(2, args.length));
                 case "chunks" -> {

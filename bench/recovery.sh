@@ -114,6 +114,8 @@ for attempt in 1 2 3 4 5; do
 done
 log "$(grep 'basalt up: ready in' "$data/up.log")"
 export BASALT_DATA="$data/cluster"
+# The probe speaks to meta as the cluster's admin (mutual TLS, unless up ran --insecure).
+[ -d "$data/cluster/tls/admin" ] && export BASALT_TLS_DIR="$data/cluster/tls/admin"
 cluster_json="$data/cluster/cluster.json"
 peers=$(jq -r .metaPeers "$cluster_json")
 nbd_port=$(jq -r '.daemons[] | select(.role == "nbd") | .port' "$cluster_json")
