@@ -37,13 +37,17 @@ final class MetaOptions {
 
     /**
      * Admin verbs print one result or one error line: Ratis' INFO chatter and its retry stack
-     * traces go, and its shaded Netty is kept off sun.misc.Unsafe (JDK 25 warns about it).
+     * traces go, and its shaded Netty is kept off sun.misc.Unsafe (JDK 25 warns about it). The TLS
+     * identity's notes (a certificate or revocation list picked up again) are a daemon's business:
+     * only their warnings reach an operator's terminal.
      */
     static void quietRatis() {
         System.setProperty("org.apache.ratis.thirdparty.io.netty.noUnsafe", "true");
         System.setProperty("io.netty.noUnsafe", "true");
         ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger("org.apache.ratis"))
                 .setLevel(ch.qos.logback.classic.Level.OFF);
+        ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger("io.basalt.common.tls"))
+                .setLevel(ch.qos.logback.classic.Level.WARN);
         GRPC_JUL_LOGGER.setLevel(java.util.logging.Level.WARNING);
     }
 
