@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** {@code basalt nbd ...}: NBD servers. */
 @Command(name = "nbd", mixinStandardHelpOptions = true,
         description = "Serve block devices over the NBD protocol.",
-        subcommands = {NbdServeCommand.class, NbdRunCommand.class})
+        subcommands = {NbdServeCommand.class, NbdRunCommand.class, NbdPskCommand.class})
 final class NbdCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -65,12 +65,19 @@ final class NbdRunCommand implements Callable<Integer> {
                     + " listed stay open to every client the gateway accepts. Needs TLS.")
     java.util.List<String> allow = new java.util.ArrayList<>();
 
+    @Option(names = "--tls-psk", paramLabel = "FILE",
+            description = "Also accept NBD clients with a TLS pre-shared key instead of a certificate: FILE has"
+                    + " USERNAME:HEXKEY lines (psktool's and qemu's keys.psk format; add one with: basalt nbd psk"
+                    + " NAME --file FILE), owner-only. Clients: nbdinfo 'nbds://NAME@HOST:PORT/VOL?tls-psk-file="
+                    + "FILE'. Re-read when it changes. --allow lists name PSK usernames too.")
+    java.nio.file.Path tlsPsk;
+
     /** --tls, checked against --tls-dir / --insecure; NBD clients may hold a certificate of any role. */
     private NbdTls nbdTls(io.basalt.protocol.data.DataTls dataTls) throws java.io.IOException {
         NbdTls.Mode mode;
         io.basalt.nbd.NbdAccess access;
         try {
-            mode = nbdTls == null ? (dataTls == null ? NbdTls.Mode.OFF : NbdTls.Mode.OPTIONAL)
+            mode = nbdTls == null ? (dataTls == null && tlsPsk == null ? NbdTls.Mode.OFF : NbdTls.Mode.OPTIONAL)
                     : NbdTls.Mode.parse(nbdTls);
             access = io.basalt.nbd.NbdAccess.parse(allow);
         } catch (IllegalArgumentException e) {
@@ -78,17 +85,31 @@ final class NbdRunCommand implements Callable<Integer> {
         }
         if (mode == NbdTls.Mode.OFF) {
             if (!access.isOpen()) {
-                throw new UserError("--allow names client certificates, so it needs TLS: run the gateway with"
-                        + " --tls-dir DIR (not --insecure, not --tls off), or drop --allow");
+                throw new UserError("--allow names client identities, so it needs TLS: run the gateway with"
+                        + " --tls-dir DIR or --tls-psk FILE (not --tls off), or drop --allow");
+            }
+            if (tlsPsk != null) {
+                throw new UserError("--tls-psk gives keys for TLS, which --tls off turns off: drop one of them");
             }
             return NbdTls.OFF;
         }
-        if (dataTls == null) {
-            throw new UserError("--tls " + nbdTls + " needs this gateway's certificate: pass --tls-dir DIR, not"
-                    + " --insecure");
+        if (dataTls == null && tlsPsk == null) {
+            throw new UserError("--tls " + nbdTls + " needs this gateway's certificate or pre-shared keys: pass"
+                    + " --tls-dir DIR (not --insecure) or --tls-psk FILE");
         }
-        return new NbdTls(mode, io.basalt.protocol.data.DataTls.of(dataTls.identity(),
-                java.util.EnumSet.allOf(io.basalt.common.tls.Role.class)), access);
+        io.basalt.nbd.NbdPsk psk = null;
+        if (tlsPsk != null) {
+            try {
+                psk = io.basalt.nbd.NbdPsk.load(tlsPsk);
+            } catch (java.nio.file.NoSuchFileException e) {
+                throw new UserError("--tls-psk " + tlsPsk + ": no such file (make one with: basalt nbd psk NAME"
+                        + " --file " + tlsPsk + ")");
+            } catch (java.io.IOException e) {
+                throw new UserError("--tls-psk: " + e.getMessage());
+            }
+        }
+        return new NbdTls(mode, dataTls == null ? null : io.basalt.protocol.data.DataTls.of(dataTls.identity(),
+                java.util.EnumSet.allOf(io.basalt.common.tls.Role.class)), access, psk);
     }
 
     @Override

@@ -77,9 +77,9 @@ public record NbdAccess(Map<String, Set<String>> lists) {
             return null;
         }
         return clientName == null
-                ? "export \"" + export + "\" is open only to the client certificates " + allowed
+                ? "export \"" + export + "\" is open only to the clients " + allowed
                         + "; connect with TLS (nbds://...?tls-certificates=DIR)"
-                : "export \"" + export + "\" is open only to the client certificates " + allowed + ", not to "
+                : "export \"" + export + "\" is open only to the clients " + allowed + ", not to "
                         + clientName;
     }
 }

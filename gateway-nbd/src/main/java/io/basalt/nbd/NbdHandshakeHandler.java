@@ -182,8 +182,18 @@ final class NbdHandshakeHandler extends ChannelInboundHandlerAdapter {
         structuredReplies = false;
         metaContextExport = null;
         baseAllocationSelected = false;
-        ctx.pipeline().addFirst("nbd-tls-peer-check", shared.tls.tls().peerCheck("NBD connection"))
-                .addFirst("nbd-tls", shared.tls.tls().serverHandler(ctx.alloc(), true));
+        NbdTls tls = shared.tls;
+        if (tls.psk() == null) {
+            ctx.pipeline().addFirst("nbd-tls-peer-check", tls.tls().peerCheck("NBD connection"))
+                    .addFirst("nbd-tls", tls.tls().serverHandler(ctx.alloc(), true));
+        } else {
+            // Which engine depends on what the client offers (a key or a certificate): the router reads
+            // its ClientHello, which comes only after the ACK below, so the ACK passes it unencrypted.
+            ctx.pipeline().addFirst("nbd-tls", new StartTlsRouter(tls.psk(),
+                    () -> new PskTlsHandler(tls.psk(), shared.metrics),
+                    tls.tls() == null ? null : () -> new io.netty.channel.ChannelHandler[] {
+                            tls.tls().serverHandler(ctx.alloc(), false), tls.tls().peerCheck("NBD connection")}));
+        }
         replyAndContinue(ctx, NbdReplies.optionReply(ctx.alloc(), option, NbdProtocol.REP_ACK));
     }
 
@@ -416,18 +426,12 @@ final class NbdHandshakeHandler extends ChannelInboundHandlerAdapter {
         return why;
     }
 
-    /** The name in the client's certificate, or null before STARTTLS (a plain-text client). */
+    /**
+     * The client's identity (the holder in its certificate, or its PSK username), or null before
+     * STARTTLS (a plain-text client): set on the channel when its TLS handshake was accepted.
+     */
     private String clientName(ChannelHandlerContext ctx) {
-        io.netty.handler.ssl.SslHandler ssl = tlsActive ? ctx.pipeline().get(io.netty.handler.ssl.SslHandler.class) : null;
-        if (ssl == null) {
-            return null;
-        }
-        try {
-            java.security.cert.Certificate[] chain = ssl.engine().getSession().getPeerCertificates();
-            return io.basalt.common.tls.Role.holderName((java.security.cert.X509Certificate) chain[0]);
-        } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
-            return null;
-        }
+        return tlsActive ? ctx.channel().attr(io.basalt.protocol.data.DataTls.PEER_NAME).get() : null;
     }
 
     private void invalid(ChannelHandlerContext ctx, int option, String message) {

@@ -21,6 +21,7 @@ public final class NbdMetrics {
     final Counter protocolErrors;
     final Gauge requestsInFlight;
     final Counter accessRefusals;
+    final Counter pskRefusals;
 
     public NbdMetrics(PrometheusRegistry registry) {
         requests = Counter.builder().name("basalt_nbd_requests_total")
@@ -48,6 +49,9 @@ public final class NbdMetrics {
                 .register(registry);
         accessRefusals = Counter.builder().name("basalt_nbd_refused_exports_total")
                 .help("Exports a client asked for and may not open under the gateway's --allow lists")
+                .register(registry);
+        pskRefusals = Counter.builder().name("basalt_nbd_tls_psk_refusals_total")
+                .help("NBD connections refused in their TLS-PSK handshake (unknown identity, wrong key)")
                 .register(registry);
         requestsInFlight = Gauge.builder().name("basalt_nbd_requests_in_flight")
                 .help("NBD requests received and not yet answered").register(registry);

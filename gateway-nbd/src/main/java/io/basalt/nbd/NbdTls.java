@@ -5,15 +5,18 @@ import java.util.Locale;
 import java.util.Objects;
 
 /**
- * TLS for NBD clients: the gateway offers {@code NBD_OPT_STARTTLS} (x509, the cluster CA's
- * certificates on both sides) and may require it before any other option.
+ * TLS for NBD clients: the gateway offers {@code NBD_OPT_STARTTLS}, with x509 (the cluster CA's
+ * certificates on both sides) and, when it has a key file, pre-shared keys; it may require TLS
+ * before any other option.
  *
  * @param mode whether STARTTLS is refused ({@link Mode#OFF}), offered, or required
- * @param tls the gateway's certificate and the clients it accepts; null only with {@link Mode#OFF}
- * @param access which client certificates may open which exports ({@link NbdAccess#OPEN}: all);
- *     lists need TLS, since they name certificates
+ * @param tls the gateway's certificate and the clients it accepts; null when TLS is off or only
+ *     pre-shared keys are offered
+ * @param access which client identities (certificate holders, PSK usernames) may open which
+ *     exports ({@link NbdAccess#OPEN}: all); lists need TLS, since they name identities
+ * @param psk the pre-shared keys clients may use instead of a certificate, or null
  */
-public record NbdTls(Mode mode, DataTls tls, NbdAccess access) {
+public record NbdTls(Mode mode, DataTls tls, NbdAccess access, NbdPsk psk) {
     public enum Mode {
         /** STARTTLS answered ERR_UNSUP: plain text only. */
         OFF,
@@ -38,15 +41,25 @@ public record NbdTls(Mode mode, DataTls tls, NbdAccess access) {
         Objects.requireNonNull(mode);
         Objects.requireNonNull(access);
         if (mode != Mode.OFF) {
-            Objects.requireNonNull(tls, "TLS " + mode + " needs a certificate");
+            if (tls == null && psk == null) {
+                throw new NullPointerException("TLS " + mode + " needs a certificate or pre-shared keys");
+            }
         } else if (!access.isOpen()) {
-            throw new IllegalArgumentException("--allow names client certificates, so it needs TLS: drop --tls off"
+            throw new IllegalArgumentException("--allow names client identities, so it needs TLS: drop --tls off"
                     + " (and --insecure), or drop --allow");
+        } else if (psk != null) {
+            throw new IllegalArgumentException("--tls-psk gives keys for TLS: drop --tls off (and --insecure),"
+                    + " or drop --tls-psk");
         }
     }
 
-    /** Every export open to every client the gateway accepts. */
+    /** Certificates only. */
+    public NbdTls(Mode mode, DataTls tls, NbdAccess access) {
+        this(mode, tls, access, null);
+    }
+
+    /** Every export open to every client the gateway accepts; certificates only. */
     public NbdTls(Mode mode, DataTls tls) {
-        this(mode, tls, NbdAccess.OPEN);
+        this(mode, tls, NbdAccess.OPEN, null);
     }
 }

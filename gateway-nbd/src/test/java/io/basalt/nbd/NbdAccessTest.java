@@ -12,7 +12,7 @@ class NbdAccessTest {
         NbdAccess access = NbdAccess.parse(List.of("vm1=alice,bob", "vm1@s1=backup", "*=admin", "vm2=carol",
                 "vm2=dave"));
         assertThat(access.refusal("vm1", "alice")).isNull();
-        assertThat(access.refusal("vm1", "admin")).contains("open only to the client certificates [alice, bob]")
+        assertThat(access.refusal("vm1", "admin")).contains("open only to the clients [alice, bob]")
                 .endsWith("not to admin");
         assertThat(access.refusal("vm1@s1", "backup")).isNull();
         assertThat(access.refusal("vm1@s1", "alice")).isNotNull();

@@ -113,12 +113,35 @@ class VolumeIT {
 
         // --allow: the export opens only for the listed certificate; another of the cluster's
         // certificates and a plain-text client are refused it, each in one line of the gateway's log.
+        // --tls-psk beside it: a client with a pre-shared key made by `basalt nbd psk` is served if
+        // listed, one with a key but not listed is refused the export, one with a wrong key the session.
         cluster.stopGateway();
+        Path keys = dir.resolve("nbd.psk");
+        for (String user : List.of("alice", "mallory")) {
+            List<String> command = new java.util.ArrayList<>(
+                    io.basalt.cli.meta.MetaCluster.javaCommand("io.basalt.cli.Main"));
+            command.addAll(List.of("nbd", "psk", user, "--file", keys.toString()));
+            Tools.runOk(command.toArray(String[]::new));
+        }
         try {
-            cluster.startGateway(List.of("--allow", "tls=it-admin"));
+            cluster.startGateway(List.of("--allow", "tls=it-admin,alice", "--tls-psk", keys.toString()));
             String allowedUri = cluster.uri("tls").replace("nbd://", "nbds://") + "?tls-certificates=";
             Tools.runOk("nbdcopy", allowedUri + certificates, back.toString());
             Tools.runOk("cmp", "-n", String.valueOf(4 * MIB), source.toString(), back.toString());
+            String pskUri = cluster.uri("tls").replace("nbd://", "nbds://alice@") + "?tls-psk-file=" + keys;
+            Path pskBack = dir.resolve("tls-psk-out.bin");
+            Tools.runOk("nbdcopy", pskUri, pskBack.toString());
+            Tools.runOk("cmp", "-n", String.valueOf(4 * MIB), source.toString(), pskBack.toString());
+            Tools.Result unlisted = Tools.run(Duration.ofSeconds(30), null, Map.of(), List.of("nbdinfo",
+                    pskUri.replace("alice@", "mallory@")));
+            assertThat(unlisted.ok()).as(unlisted.describe()).isFalse();
+            Path wrongKeys = java.nio.file.Files.writeString(dir.resolve("wrong.psk"), "alice:" + "ab".repeat(32)
+                    + "\n");
+            Tools.Result wrong = Tools.run(Duration.ofSeconds(30), null, Map.of(), List.of("nbdinfo",
+                    pskUri.replace(keys.toString(), wrongKeys.toString())));
+            assertThat(wrong.ok()).as(wrong.describe()).isFalse();
+            assertThat(cluster.gatewayOutput()).contains("(mallory): refused export \"tls\"")
+                    .contains("TLS-PSK handshake failed: identity \"alice\": wrong key");
             Tools.Result other = Tools.run(Duration.ofSeconds(30), null, Map.of(), List.of("nbdinfo",
                     allowedUri + io.basalt.cli.cs.ItTls.dir(io.basalt.common.tls.Role.GATEWAY)));
             // libnbd shows ERR_POLICY as "Operation not supported", without the server's text.
@@ -128,7 +151,7 @@ class VolumeIT {
                     cluster.uri("tls")));
             assertThat(plain.ok()).as(plain.describe()).isFalse();
             assertThat(cluster.gatewayOutput()).contains("(it-gateway): refused export \"tls\": export \"tls\" is open"
-                    + " only to the client certificates [it-admin], not to it-gateway")
+                    + " only to the clients [it-admin], not to it-gateway")
                     .contains("(no certificate): refused export \"tls\"");
         } finally {
             cluster.stopGateway();

@@ -1,11 +1,10 @@
 package io.basalt.common.tls;
 
+import io.basalt.common.io.FileStamp;
 import java.io.IOException;
 import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.BasicFileAttributes;
-import java.nio.file.attribute.FileTime;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
 import java.security.Principal;
@@ -45,22 +44,18 @@ public final class ReloadingKeyManager extends X509ExtendedKeyManager {
     /** How often the files are looked at, at most: {@code -Dbasalt.tls.reloadCheckMillis}. */
     static final long CHECK_INTERVAL_MILLIS = Long.getLong("basalt.tls.reloadCheckMillis", 2000);
 
-    /** What the files looked like when read: a change of either means read again. */
-    private record Stamp(FileTime certTime, long certSize, FileTime keyTime, long keySize) {}
-
     /** One loaded certificate and key, behind a JDK key manager whose alias names the generation. */
-    private record Material(int generation, X509ExtendedKeyManager delegate, X509Certificate leaf, Stamp stamp) {}
+    private record Material(int generation, X509ExtendedKeyManager delegate, X509Certificate leaf, FileStamp stamp) {}
 
     private final Path directory;
     private final String holder;
     private final Role role;
     private final X509Certificate authority;
-    private final long intervalNanos;
+    private final FileStamp.Check check;
     private volatile Material current;
     private volatile Material previous;
-    private volatile long nextCheckNanos;
     /** The files' stamp of the last refused reload, so that one change is reported once. */
-    private Stamp refused;
+    private FileStamp refused;
 
     private ReloadingKeyManager(Path directory, X509Certificate authority, Material first, long intervalMillis) {
         this.directory = directory;
@@ -68,8 +63,7 @@ public final class ReloadingKeyManager extends X509ExtendedKeyManager {
         this.current = first;
         this.holder = Role.holderName(first.leaf());
         this.role = Role.of(first.leaf()).orElse(null);
-        this.intervalNanos = intervalMillis * 1_000_000L;
-        this.nextCheckNanos = System.nanoTime() + intervalNanos;
+        this.check = new FileStamp.Check(intervalMillis);
     }
 
     /** Reads {@code directory}'s certificate and key; they must be a pair, or an IOException says so. */
@@ -106,7 +100,7 @@ public final class ReloadingKeyManager extends X509ExtendedKeyManager {
     }
 
     private static Material read(Path directory, int generation) throws IOException {
-        Stamp stamp = stamp(directory);
+        FileStamp stamp = stamp(directory);
         List<X509Certificate> chain = Pem.readCertificates(directory.resolve(TlsIdentity.CERT_FILE));
         X509Certificate leaf = chain.getFirst();
         PrivateKey key = Pem.readPrivateKey(directory.resolve(TlsIdentity.KEY_FILE), leaf.getPublicKey().getAlgorithm());
@@ -154,17 +148,13 @@ public final class ReloadingKeyManager extends X509ExtendedKeyManager {
         }
     }
 
-    private static Stamp stamp(Path directory) throws IOException {
-        BasicFileAttributes cert = Files.readAttributes(directory.resolve(TlsIdentity.CERT_FILE), BasicFileAttributes.class);
-        BasicFileAttributes key = Files.readAttributes(directory.resolve(TlsIdentity.KEY_FILE), BasicFileAttributes.class);
-        return new Stamp(cert.lastModifiedTime(), cert.size(), key.lastModifiedTime(), key.size());
+    private static FileStamp stamp(Path directory) throws IOException {
+        return FileStamp.of(directory.resolve(TlsIdentity.CERT_FILE), directory.resolve(TlsIdentity.KEY_FILE));
     }
 
     /** The current material, after a look at the files when the check interval has passed. */
     private Material material() {
-        long now = System.nanoTime();
-        if (now - nextCheckNanos >= 0) {
-            nextCheckNanos = now + intervalNanos;
+        if (check.due()) {
             reloadIfChanged();
         }
         return current;
@@ -173,7 +163,7 @@ public final class ReloadingKeyManager extends X509ExtendedKeyManager {
     /** Reads the files again if they changed; public for tools and tests that must not wait. */
     public synchronized void reloadIfChanged() {
         Material old = current;
-        Stamp stamp;
+        FileStamp stamp;
         try {
             stamp = stamp(directory);
         } catch (IOException e) {

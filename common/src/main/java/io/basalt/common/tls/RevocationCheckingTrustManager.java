@@ -1,12 +1,11 @@
 package io.basalt.common.tls;
 
+import io.basalt.common.io.FileStamp;
 import java.io.IOException;
 import java.math.BigInteger;
 import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.BasicFileAttributes;
-import java.nio.file.attribute.FileTime;
 import java.security.GeneralSecurityException;
 import java.security.cert.CertificateException;
 import java.security.cert.X509CRL;
@@ -34,29 +33,25 @@ import org.slf4j.LoggerFactory;
 public final class RevocationCheckingTrustManager extends X509ExtendedTrustManager {
     private static final Logger log = LoggerFactory.getLogger(RevocationCheckingTrustManager.class);
 
-    private record Stamp(FileTime modified, long size) {}
-
     /** A list in force: serial to revocation time. */
-    private record Revoked(Map<BigInteger, java.util.Date> serials, Stamp stamp) {}
+    private record Revoked(Map<BigInteger, java.util.Date> serials, FileStamp stamp) {}
 
     private static final Revoked NONE = new Revoked(Map.of(), null);
 
     private final X509ExtendedTrustManager delegate;
     private final Path file;
     private final X509Certificate authority;
-    private final long intervalNanos;
+    private final FileStamp.Check check;
     private volatile Revoked revoked = NONE;
-    private volatile long nextCheckNanos;
-    private Stamp refused;
+    private FileStamp refused;
 
     RevocationCheckingTrustManager(X509ExtendedTrustManager delegate, Path directory, X509Certificate authority,
                                    long intervalMillis) {
         this.delegate = delegate;
         this.file = directory.resolve(TlsIdentity.CRL_FILE);
         this.authority = authority;
-        this.intervalNanos = intervalMillis * 1_000_000L;
+        this.check = new FileStamp.Check(intervalMillis);
         load(false);
-        this.nextCheckNanos = System.nanoTime() + intervalNanos;
     }
 
     /** Serials revoked in the list now in force. */
@@ -74,10 +69,9 @@ public final class RevocationCheckingTrustManager extends X509ExtendedTrustManag
      * is revoked (not at start: an admin verb's output stays one line).
      */
     private synchronized void load(boolean announce) {
-        Stamp stamp;
+        FileStamp stamp;
         try {
-            BasicFileAttributes attributes = Files.readAttributes(file, BasicFileAttributes.class);
-            stamp = new Stamp(attributes.lastModifiedTime(), attributes.size());
+            stamp = FileStamp.of(file);
         } catch (java.nio.file.NoSuchFileException e) {
             revoked = NONE;
             return;
@@ -115,9 +109,7 @@ public final class RevocationCheckingTrustManager extends X509ExtendedTrustManag
     }
 
     private void checkRevoked(X509Certificate[] chain) throws CertificateException {
-        long now = System.nanoTime();
-        if (now - nextCheckNanos >= 0) {
-            nextCheckNanos = now + intervalNanos;
+        if (check.due()) {
             reloadIfChanged();
         }
         if (chain == null || chain.length == 0) {
