@@ -151,7 +151,7 @@ class VolumeIT {
                     cluster.uri("tls")));
             assertThat(plain.ok()).as(plain.describe()).isFalse();
             assertThat(cluster.gatewayOutput()).contains("(it-gateway): refused export \"tls\": export \"tls\" is open"
-                    + " only to the clients [it-admin], not to it-gateway")
+                    + " only to the clients [it-admin, alice], not to it-gateway")
                     .contains("(no certificate): refused export \"tls\"");
         } finally {
             cluster.stopGateway();
