@@ -12,7 +12,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
@@ -139,6 +141,9 @@ public final class WalReplay {
         while (from + 1 < segments.size() && nameLsn(segments.get(from + 1)) <= checkpointLsn + 1) {
             from++;
         }
+        Map<Long, Long> lastDeletes = lastDeletes(segments.subList(from, segments.size()), checkpointLsn,
+                payloadMaxBytes);
+        long skipped = 0;
         for (int i = from; i < segments.size(); i++) {
             Path segment = segments.get(i);
             boolean last = i == segments.size() - 1;
@@ -211,7 +216,10 @@ public final class WalReplay {
                                 + (knownType(type) ? "LSN " + lsn + " where " + expectedLsn + " was expected"
                                         : "unknown type " + type));
                     }
-                    if (lsn > checkpointLsn) {
+                    long chunkUid = data.getLong(at + CHUNK_UID_OFFSET);
+                    if (lsn > checkpointLsn && supersededByDelete(type, chunkUid, lsn, lastDeletes)) {
+                        skipped++;
+                    } else if (lsn > checkpointLsn) {
                         int payloadBytes = data.getInt(at + PAYLOAD_BYTES_OFFSET);
                         WalEntry entry = new WalEntry(type, data.getLong(at + CHUNK_UID_OFFSET),
                                 data.getLong(at + OFFSET_OFFSET), data.getInt(at + LENGTH_OFFSET),
@@ -240,9 +248,75 @@ public final class WalReplay {
         if (lastLsn < checkpointLsn) {
             lastLsn = checkpointLsn;
         }
-        log.info("WAL replay: checkpoint LSN {}, last LSN {}, {} records applied, {} bytes cut from the tail",
-                checkpointLsn, lastLsn, applied, bytesCut);
+        log.info("WAL replay: checkpoint LSN {}, last LSN {}, {} records applied, {} of deleted chunklets skipped,"
+                + " {} bytes cut from the tail", checkpointLsn, lastLsn, applied, skipped, bytesCut);
         return new Result(checkpointLsn, lastLsn, List.copyOf(segments), tailOffset, tailSalt, applied, bytesCut);
+    }
+
+    /**
+     * Whether a record is of a chunklet that a later DELETE_CHUNKLET in this replay removes: skipped.
+     * Meta may place a chunk on this server again after removing it (another column of it, or the
+     * same one rebuilt), and the new chunklet has the same name; the old one's records would land in
+     * it (seen in ThrashIT: a parity column's record with 4 versions per block replayed into the data
+     * column that replaced it, and the chunk server could not start). The delete that follows wipes
+     * whatever they would write, so skipping them changes nothing else; every record of the new
+     * chunklet comes after the delete and is replayed (nothing is written in place into a chunk until
+     * the checkpoint passes its delete, so all of it is in these records). Hot-store records are
+     * always replayed: the hot store is not the chunklet, and sweeps its dead blocks itself.
+     */
+    private static boolean supersededByDelete(int type, long chunkUid, long lsn, Map<Long, Long> lastDeletes) {
+        if (type == WalRecordFormat.TYPE_DELETE_CHUNKLET || WalRecordFormat.isHot(type)) {
+            return false;
+        }
+        Long delete = lastDeletes.get(chunkUid);
+        return delete != null && lsn < delete;
+    }
+
+    /**
+     * The LSN of the last DELETE_CHUNKLET of each chunk among the records replay will apply (after
+     * {@code checkpointLsn}, up to the first record that is not valid or not the next LSN, where
+     * replay stops too). A first, read-only pass over the segments replay reads.
+     */
+    static Map<Long, Long> lastDeletes(List<Path> segments, long checkpointLsn, int payloadMaxBytes)
+            throws IOException {
+        Map<Long, Long> deletes = new HashMap<>();
+        long expectedLsn = -1;
+        for (Path segment : segments) {
+            try (FileChannel channel = FileChannel.open(segment, StandardOpenOption.READ)) {
+                long size = channel.size();
+                if (size < SEGMENT_HEADER_BYTES) {
+                    return deletes; // replay itself decides what such a segment means
+                }
+                ByteBuffer data = channel.map(FileChannel.MapMode.READ_ONLY, 0, size).order(ByteOrder.BIG_ENDIAN);
+                if (data.getInt(0) != SEGMENT_MAGIC || data.getInt(SEGMENT_CRC_OFFSET) != crc(data, 0, SEGMENT_CRC_OFFSET)) {
+                    return deletes;
+                }
+                boolean recycled = isRecycled(data.get(4) & 0xff);
+                int salt = WalRecordFormat.salt(data);
+                long firstLsn = data.getLong(SEGMENT_FIRST_LSN_OFFSET);
+                int position = SEGMENT_HEADER_BYTES;
+                while (true) {
+                    int end = validRecordEnd(data, position, payloadMaxBytes, salt);
+                    if (end < 0) {
+                        break;
+                    }
+                    long lsn = data.getLong(position + LSN_OFFSET);
+                    if (recycled && lsn < firstLsn) {
+                        break;
+                    }
+                    if (expectedLsn >= 0 && lsn != expectedLsn) {
+                        return deletes; // replay stops here with an error, or at the end of the log
+                    }
+                    if (lsn > checkpointLsn && (data.get(position + TYPE_OFFSET) & 0xff)
+                            == WalRecordFormat.TYPE_DELETE_CHUNKLET) {
+                        deletes.put(data.getLong(position + CHUNK_UID_OFFSET), lsn);
+                    }
+                    expectedLsn = lsn + 1;
+                    position = end;
+                }
+            }
+        }
+        return deletes;
     }
 
     /**

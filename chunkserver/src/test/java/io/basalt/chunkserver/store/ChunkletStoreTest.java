@@ -280,6 +280,36 @@ class ChunkletStoreTest {
         }
     }
 
+    /**
+     * Seen in ThrashIT: meta moved a parity column of a chunk away from this server and later placed a
+     * data column of the same chunk here. Replay after a crash ran the parity column's records (4
+     * versions per block) into the new data chunklet (1 per block) and the chunk server could not
+     * start. Records before a chunklet's delete are skipped; the new chunklet is what its own
+     * records made it.
+     */
+    @Test
+    void aChunkletDeletedAndPlacedHereAgainInAnotherRoleReplaysAsTheNewOne() throws Exception {
+        byte[] parity = random(4096, 21);
+        byte[] data = random(4096, 22);
+        StoreHarness h = new StoreHarness(dir);
+        io.netty.buffer.ByteBuf parityFill = io.netty.buffer.Unpooled.buffer();
+        parityFill.writeByte(4).writeZero(3).writeByte(1); // n = 4: a parity column of ec4+m
+        parityFill.writeBytes(parity).writeInt(io.basalt.protocol.data.BlockCrc.of(ByteBuffer.wrap(parity)));
+        parityFill.writeLong(11).writeLong(12).writeLong(13).writeLong(14);
+        StoreHarness.await(h.submit(io.basalt.chunkserver.wal.WalRecordFormat.TYPE_EC_FILL, UID, 4096, 4096,
+                parityFill, 1));
+        h.deleteChunklet(UID);
+        StoreHarness.await(h.submit(io.basalt.chunkserver.wal.WalRecordFormat.TYPE_EC_FILL, UID, 0, 4096,
+                ecFill(data, 300), 2));
+        h.crash(); // no checkpoint: replay meets the parity fill, the delete, the data fill
+        try (StoreHarness again = new StoreHarness(dir)) {
+            assertThat(again.read(UID, 0, 4096)).isEqualTo(data);
+            assertThat(again.read(UID, 4096, 4096)).as("the old chunklet's block").containsOnly(0);
+            assertThat(again.store.versions(UID, 0, 4096).versions()).containsExactly(300);
+            assertThat(again.store.info(UID).writtenBlocks()).isEqualTo(1);
+        }
+    }
+
     @Test
     void aChunkletWhoseCreationNeverReachedTheDiskIsRebuiltFromTheWal() throws Exception {
         StoreHarness h = new StoreHarness(dir);
