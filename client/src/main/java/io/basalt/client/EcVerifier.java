@@ -29,7 +29,9 @@ import java.util.function.LongConsumer;
  * result with each stored parity strip, byte for byte, and compares the versions each parity strip
  * records with the data strips' versions (docs/formats.md, "EC section"). Read-only: it settles no
  * pending strip (those are counted apart), writes nothing, and reads every UPTODATE column directly.
- * A stripe with a column that is not UPTODATE (degraded) is counted and skipped.
+ * A stripe with a column that is not UPTODATE (degraded) is counted and skipped. The columns are
+ * not read at one instant: a stripe that reads inconsistent is read again (a write may have
+ * committed between two columns' reads), and reported only if it reads the same way twice.
  */
 public final class EcVerifier {
     private static final int S = 4096;
@@ -77,55 +79,126 @@ public final class EcVerifier {
                 for (int si = 0; si < count; si++) {
                     long stripe = first + si;
                     String where = "chunk " + chunk.index() + " (" + Long.toHexString(chunk.uid()) + ") stripe " + stripe;
-                    boolean anyPending = false;
-                    boolean missingData = false;
-                    for (int col = 0; col < k + m; col++) {
-                        anyPending |= reads[col] != null && reads[col].pending[si];
-                        missingData |= col < k && reads[col] == null;
+                    List<String> found = new ArrayList<>();
+                    Outcome outcome = check(reads, si, k, m, codec, where, found);
+                    if (outcome == Outcome.MISMATCHED) {
+                        outcome = recheck(cluster, chunk, columns, stripe, k, m, codec, where, reads, si, found);
                     }
-                    if (anyPending) {
-                        pending++;
-                        continue;
-                    }
-                    if (missingData) {
-                        degraded++;
-                        continue;
-                    }
-                    MemorySegment[] data = new MemorySegment[k];
-                    for (int c = 0; c < k; c++) {
-                        data[c] = MemorySegment.ofBuffer(reads[c].strips.nioBuffer(si * S, S));
-                    }
-                    MemorySegment[] parity = new MemorySegment[m];
-                    for (int p = 0; p < m; p++) {
-                        parity[p] = MemorySegment.ofBuffer(ByteBuffer.allocateDirect(S));
-                    }
-                    codec.encode(data, parity, 0, S);
-                    boolean bad = false;
-                    for (int p = 0; p < m; p++) {
-                        ColumnRead stored = reads[k + p];
-                        if (stored == null) {
-                            continue;
-                        }
-                        MemorySegment storedStrip = MemorySegment.ofBuffer(stored.strips.nioBuffer(si * S, S));
-                        if (storedStrip.mismatch(parity[p]) >= 0) {
-                            bad = true;
-                            note(problems, where + ": parity " + p + " differs from the data re-encoded");
-                        }
-                        for (int c = 0; c < k; c++) {
-                            if (stored.version(si, c) != reads[c].version(si, 0)) {
-                                bad = true;
-                                note(problems, where + ": parity " + p + " records version " + stored.version(si, c)
-                                        + " of data column " + c + ", which holds version " + reads[c].version(si, 0));
-                            }
+                    switch (outcome) {
+                        case PENDING -> pending++;
+                        case DEGRADED -> degraded++;
+                        case CONSISTENT -> checked++;
+                        case MISMATCHED -> {
+                            checked++;
+                            mismatches++;
+                            found.forEach(problem -> note(problems, problem));
                         }
                     }
-                    mismatches += bad ? 1 : 0;
-                    checked++;
                 }
                 progress.accept(checked + degraded + pending);
             }
         }
         return new Report(checked, degraded, pending, mismatches, problems);
+    }
+
+    /** What one stripe's check found. */
+    private enum Outcome { CONSISTENT, MISMATCHED, PENDING, DEGRADED }
+
+    /** How many times a stripe found inconsistent is read again (see {@link #recheck}). */
+    private static final int RECHECKS = 5;
+
+    /**
+     * Checks stripe {@code si} of {@code reads}: the data re-encoded against each parity strip, and
+     * the versions each parity strip records against the data strips'; {@code problems} gets a line
+     * per difference.
+     */
+    private static Outcome check(ColumnRead[] reads, int si, int k, int m, ErasureCodec codec, String where,
+            List<String> problems) {
+        for (int col = 0; col < k + m; col++) {
+            if (reads[col] != null && reads[col].pending[si]) {
+                return Outcome.PENDING;
+            }
+        }
+        for (int c = 0; c < k; c++) {
+            if (reads[c] == null) {
+                return Outcome.DEGRADED;
+            }
+        }
+        MemorySegment[] data = new MemorySegment[k];
+        for (int c = 0; c < k; c++) {
+            data[c] = MemorySegment.ofBuffer(reads[c].strips.nioBuffer(si * S, S));
+        }
+        MemorySegment[] parity = new MemorySegment[m];
+        for (int p = 0; p < m; p++) {
+            parity[p] = MemorySegment.ofBuffer(ByteBuffer.allocateDirect(S));
+        }
+        codec.encode(data, parity, 0, S);
+        boolean bad = false;
+        for (int p = 0; p < m; p++) {
+            ColumnRead stored = reads[k + p];
+            if (stored == null) {
+                continue;
+            }
+            MemorySegment storedStrip = MemorySegment.ofBuffer(stored.strips.nioBuffer(si * S, S));
+            if (storedStrip.mismatch(parity[p]) >= 0) {
+                bad = true;
+                problems.add(where + ": parity " + p + " differs from the data re-encoded");
+            }
+            for (int c = 0; c < k; c++) {
+                if (stored.version(si, c) != reads[c].version(si, 0)) {
+                    bad = true;
+                    problems.add(where + ": parity " + p + " records version " + stored.version(si, c)
+                            + " of data column " + c + ", which holds version " + reads[c].version(si, 0));
+                }
+            }
+        }
+        return bad ? Outcome.MISMATCHED : Outcome.CONSISTENT;
+    }
+
+    /**
+     * A stripe that read inconsistent, read again on its own: the columns are read one after another,
+     * not at one instant, so a write that committed between two of those reads (the freezer folds hot
+     * blocks into stripes in the background, and clients may write while this runs) makes a sound
+     * stripe look torn, its parity recording versions its data strips did not hold yet when read (seen
+     * in ThrashIT, right after the fio loops ended). Only a stripe that reads inconsistent twice in a
+     * row with the same versions is one; a stripe still moving after {@value #RECHECKS} reads is
+     * reported too. {@code found} ends with the last read's problems.
+     */
+    private static Outcome recheck(ClusterClient cluster, Chunk chunk, List<Chunklet> columns, long stripe, int k,
+            int m, ErasureCodec codec, String where, ColumnRead[] first, int firstIndex, List<String> found)
+            throws Exception {
+        List<Long> previous = versions(first, firstIndex, k + m);
+        for (int attempt = 0; attempt < RECHECKS; attempt++) {
+            Thread.sleep(20L << attempt);
+            ColumnRead[] again = new ColumnRead[k + m];
+            for (int col = 0; col < k + m; col++) {
+                if (columns.get(col).state() == ChunkletState.UPTODATE) {
+                    again[col] = read(cluster, chunk, columns.get(col), stripe, 1);
+                }
+            }
+            found.clear();
+            Outcome outcome = check(again, 0, k, m, codec, where, found);
+            List<Long> now = versions(again, 0, k + m);
+            if (outcome != Outcome.MISMATCHED || now.equals(previous)) {
+                return outcome;
+            }
+            previous = now;
+        }
+        found.add(where + ": still being written after " + (RECHECKS + 1) + " reads");
+        return Outcome.MISMATCHED;
+    }
+
+    /** Every column's versions of strip {@code si} (one list: what a write would change). */
+    private static List<Long> versions(ColumnRead[] reads, int si, int width) {
+        List<Long> all = new ArrayList<>();
+        for (int col = 0; col < width; col++) {
+            ColumnRead read = reads[col];
+            for (int j = 0; read != null && !read.pending[si] && j < read.n; j++) {
+                all.add(read.version(si, j));
+            }
+            all.add(-1L); // column separator
+        }
+        return all;
     }
 
     private static void note(List<String> problems, String problem) {
