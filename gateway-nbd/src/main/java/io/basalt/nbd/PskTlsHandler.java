@@ -131,7 +131,9 @@ final class PskTlsHandler extends ChannelDuplexHandler {
     @Override
     public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) throws Exception {
         if (!(msg instanceof ByteBuf plain)) {
-            ctx.write(msg, promise);
+            // Never past the session unencrypted (as SslHandler, which takes only ByteBufs too).
+            io.netty.util.ReferenceCountUtil.release(msg);
+            promise.tryFailure(new io.netty.handler.codec.UnsupportedMessageTypeException(msg, ByteBuf.class));
             return;
         }
         if (!done) {
