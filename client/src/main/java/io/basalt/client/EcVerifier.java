@@ -82,7 +82,15 @@ public final class EcVerifier {
                     List<String> found = new ArrayList<>();
                     Outcome outcome = check(reads, si, k, m, codec, where, found);
                     if (outcome == Outcome.MISMATCHED) {
-                        outcome = recheck(cluster, chunk, columns, stripe, k, m, codec, where, reads, si, found);
+                        outcome = recheck(again -> {
+                            ColumnRead[] one = new ColumnRead[k + m];
+                            for (int col = 0; col < k + m; col++) {
+                                if (columns.get(col).state() == ChunkletState.UPTODATE) {
+                                    one[col] = read(cluster, chunk, columns.get(col), stripe, 1);
+                                }
+                            }
+                            return one;
+                        }, k, m, codec, where, reads, si, found);
                     }
                     switch (outcome) {
                         case PENDING -> pending++;
@@ -102,17 +110,22 @@ public final class EcVerifier {
     }
 
     /** What one stripe's check found. */
-    private enum Outcome { CONSISTENT, MISMATCHED, PENDING, DEGRADED }
+    enum Outcome { CONSISTENT, MISMATCHED, PENDING, DEGRADED }
+
+    /** The stripe being rechecked, read again from every column ({@code attempt}: 0, 1, ...). */
+    interface StripeReader {
+        ColumnRead[] read(int attempt) throws Exception;
+    }
 
     /** How many times a stripe found inconsistent is read again (see {@link #recheck}). */
-    private static final int RECHECKS = 5;
+    static final int RECHECKS = 5;
 
     /**
      * Checks stripe {@code si} of {@code reads}: the data re-encoded against each parity strip, and
      * the versions each parity strip records against the data strips'; {@code problems} gets a line
      * per difference.
      */
-    private static Outcome check(ColumnRead[] reads, int si, int k, int m, ErasureCodec codec, String where,
+    static Outcome check(ColumnRead[] reads, int si, int k, int m, ErasureCodec codec, String where,
             List<String> problems) {
         for (int col = 0; col < k + m; col++) {
             if (reads[col] != null && reads[col].pending[si]) {
@@ -164,18 +177,12 @@ public final class EcVerifier {
      * row with the same versions is one; a stripe still moving after {@value #RECHECKS} reads is
      * reported too. {@code found} ends with the last read's problems.
      */
-    private static Outcome recheck(ClusterClient cluster, Chunk chunk, List<Chunklet> columns, long stripe, int k,
-            int m, ErasureCodec codec, String where, ColumnRead[] first, int firstIndex, List<String> found)
-            throws Exception {
+    static Outcome recheck(StripeReader reader, int k, int m, ErasureCodec codec, String where, ColumnRead[] first,
+            int firstIndex, List<String> found) throws Exception {
         List<Long> previous = versions(first, firstIndex, k + m);
         for (int attempt = 0; attempt < RECHECKS; attempt++) {
             Thread.sleep(20L << attempt);
-            ColumnRead[] again = new ColumnRead[k + m];
-            for (int col = 0; col < k + m; col++) {
-                if (columns.get(col).state() == ChunkletState.UPTODATE) {
-                    again[col] = read(cluster, chunk, columns.get(col), stripe, 1);
-                }
-            }
+            ColumnRead[] again = reader.read(attempt);
             found.clear();
             Outcome outcome = check(again, 0, k, m, codec, where, found);
             List<Long> now = versions(again, 0, k + m);
@@ -208,7 +215,7 @@ public final class EcVerifier {
     }
 
     /** One column's strips over a stripe range; {@code pending[i]}: strip i is undecided (not read). */
-    private record ColumnRead(ByteBuf strips, int n, long[] versions, boolean[] pending) {
+    record ColumnRead(ByteBuf strips, int n, long[] versions, boolean[] pending) {
         long version(int strip, int j) {
             return n == 0 ? 0 : versions[strip * n + j];
         }
