@@ -252,6 +252,9 @@ class VolumeFaultIT {
         copied.get().chunklets().forEach(c -> holders.add(c.csId()));
         CsProcess second = cluster.servers.stream().filter(s -> s.alive() && holders.contains(s.csId)).findFirst()
                 .orElseThrow();
+        // The kill must land while the flatten copies (32 MiB over four chunks, seconds on this
+        // machine), or this would only test a flatten that had finished.
+        assertThat(flatten.isDone()).as("the flatten was still copying when the server was killed").isFalse();
         second.kill9();
         Tools.Result flat = flatten.get(180, TimeUnit.SECONDS);
         assertThat(flat.exitCode()).as(flat.describe()).isZero();
