@@ -6,11 +6,8 @@ import io.basalt.meta.api.MetaException;
 import io.basalt.meta.api.MetaPeers;
 import io.basalt.meta.model.s3.S3User;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 
 /**
@@ -47,10 +44,6 @@ final class S3Credentials {
                 + "[" + PROFILE + "]\n"
                 + "aws_access_key_id = " + user.accessKey() + "\n"
                 + "aws_secret_access_key = " + user.secret() + "\n";
-        Path temp = file.resolveSibling(file.getFileName() + ".tmp");
-        Files.deleteIfExists(temp);
-        Files.createFile(temp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-        Files.writeString(temp, text, StandardCharsets.UTF_8);
-        Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE);
+        io.basalt.common.io.DurableFiles.replaceAtomically(file, text, "rw-------");
     }
 }

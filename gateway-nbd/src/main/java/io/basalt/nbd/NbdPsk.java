@@ -120,13 +120,7 @@ public final class NbdPsk {
         byte[] key = new byte[32];
         new java.security.SecureRandom().nextBytes(key);
         text.append(username).append(':').append(HexFormat.of().formatHex(key)).append('\n');
-        Path temporary = file.resolveSibling(file.getFileName() + ".new");
-        Files.deleteIfExists(temporary);
-        Files.createFile(temporary, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
-                java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
-        Files.writeString(temporary, text, StandardCharsets.UTF_8);
-        Files.move(temporary, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
-                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        io.basalt.common.io.DurableFiles.replaceAtomically(file, text.toString(), "rw-------");
     }
 
     private static Keys read(Path file) throws IOException {
@@ -135,6 +129,7 @@ public final class NbdPsk {
         try {
             permissions = Files.getPosixFilePermissions(file);
         } catch (UnsupportedOperationException e) {
+            // A file system without POSIX modes (not one Basalt runs on: Linux only): nothing to check.
             permissions = Set.of();
         }
         for (PosixFilePermission permission : permissions) {

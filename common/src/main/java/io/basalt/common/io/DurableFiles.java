@@ -18,7 +18,24 @@ public final class DurableFiles {
      * itself may be lost in a crash).
      */
     public static void replaceAtomically(Path file, ByteBuffer content) throws IOException {
+        replaceAtomically(file, content, null);
+    }
+
+    /**
+     * As {@link #replaceAtomically(Path, ByteBuffer)}, the new file created with POSIX permissions
+     * {@code mode} ("rw-------" for secrets: never readable by others, not even for a moment).
+     */
+    public static void replaceAtomically(Path file, String content, String mode) throws IOException {
+        replaceAtomically(file, java.nio.charset.StandardCharsets.UTF_8.encode(content), mode);
+    }
+
+    private static void replaceAtomically(Path file, ByteBuffer content, String mode) throws IOException {
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        if (mode != null) {
+            Files.deleteIfExists(tmp); // created anew, so that it has the mode from its first byte
+            Files.createFile(tmp, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                    java.nio.file.attribute.PosixFilePermissions.fromString(mode)));
+        }
         try (FileChannel channel = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING)) {
             while (content.hasRemaining()) {

@@ -6,7 +6,6 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.GeneralSecurityException;
 import java.security.KeyFactory;
 import java.security.PrivateKey;
@@ -104,12 +103,7 @@ public final class Pem {
      * world-readable), then renames it over {@code file}: a reader sees the old or the new file.
      */
     private static void writeAtomically(Path file, String text, String mode) throws IOException {
-        Path temporary = file.resolveSibling(file.getFileName() + ".tmp");
-        Files.deleteIfExists(temporary);
-        Files.createFile(temporary, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString(mode)));
-        Files.writeString(temporary, text, StandardCharsets.US_ASCII);
-        Files.move(temporary, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
-                java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        io.basalt.common.io.DurableFiles.replaceAtomically(file, text, mode);
     }
 
     /** Writes {@code crl} to {@code file} (PEM "X509 CRL"), readable by all, atomically. */
