@@ -7,6 +7,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.parallel.Isolated;
 
 /**
  * Chunk servers killed (-9) and paused (SIGSTOP) at random while fio writes and verifies a rep3
@@ -23,7 +24,11 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * {@code -Dbasalt.thrash.hotTier} (the ec4+2 volume's hot tier; default true),
  * {@code -Dbasalt.thrash.logDir} (default {@code cli/target/thrash-SEED}: the action log and every
  * daemon's output).
+ *
+ * <p>Runs alone (@Isolated): its pauses and kills are timed against heartbeat and grace
+ * thresholds, which another class's load would stretch.
  */
+@Isolated
 class ThrashIT {
     @RegisterExtension
     static final ItResources resources = new ItResources();

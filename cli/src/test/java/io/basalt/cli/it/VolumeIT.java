@@ -13,11 +13,16 @@ import java.util.Optional;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.parallel.Isolated;
 
 /**
  * Replicated volumes end to end through the NBD gateway, with the clients users run: one cluster
  * (1 meta, 4 chunk servers on 4 host labels, the gateway) for the class, one volume per test.
+ *
+ * <p>Runs alone (@Isolated): it reissues and revokes the tests' certificates, which every other
+ * class's daemons use.
  */
+@Isolated
 class VolumeIT {
     @RegisterExtension
     static final ItResources resources = new ItResources();
