@@ -44,7 +44,7 @@ public final class ReloadingKeyManager extends X509ExtendedKeyManager {
     /** How often the files are looked at, at most: {@code -Dbasalt.tls.reloadCheckMillis}. */
     static final long CHECK_INTERVAL_MILLIS = Long.getLong("basalt.tls.reloadCheckMillis", 2000);
 
-    /** One loaded certificate and key, behind a JDK key manager whose alias names the generation. */
+    /** One loaded certificate and key, behind a key manager whose alias names the generation. */
     private record Material(int generation, X509ExtendedKeyManager delegate, X509Certificate leaf, FileStamp stamp) {}
 
     private final Path directory;
@@ -106,18 +106,8 @@ public final class ReloadingKeyManager extends X509ExtendedKeyManager {
         PrivateKey key = Pem.readPrivateKey(directory.resolve(TlsIdentity.KEY_FILE), leaf.getPublicKey().getAlgorithm());
         try {
             checkPair(leaf, key);
-            char[] password = new char[0];
-            KeyStore keys = KeyStore.getInstance("PKCS12");
-            keys.load(null, null);
-            keys.setKeyEntry("self-" + generation, key, password, chain.toArray(X509Certificate[]::new));
-            KeyManagerFactory factory = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-            factory.init(keys, password);
-            for (KeyManager each : factory.getKeyManagers()) {
-                if (each instanceof X509ExtendedKeyManager manager) {
-                    return new Material(generation, manager, leaf, stamp);
-                }
-            }
-            throw new IOException("no X.509 key manager for " + directory);
+            return new Material(generation, new SingleKeyManager("self-" + generation, key,
+                    chain.toArray(X509Certificate[]::new)), leaf, stamp);
         } catch (GeneralSecurityException e) {
             throw new IOException("cannot use the credentials in " + directory + ": " + e.getMessage(), e);
         }

@@ -62,4 +62,27 @@ class ReloadingKeyManagerTest {
         TlsIdentity identity = TlsIdentity.load(holder);
         assertThat(identity.presentedCertificate().getSerialNumber()).isEqualTo(fourth);
     }
+
+    @Test
+    void theKeyIsChosenOnlyForItsOwnKeyTypeAndForPeersThatTrustItsIssuer() throws Exception {
+        CertificateAuthority ca = CertificateAuthority.create(dir.resolve("ca"), "test", Duration.ofDays(1));
+        Path holder = dir.resolve("gw");
+        ca.issue(holder, Role.GATEWAY, "gw", List.of(), Duration.ofDays(1));
+        ReloadingKeyManager keys = ReloadingKeyManager.load(holder, ca.certificate(), 0);
+        javax.security.auth.x500.X500Principal ours = ca.certificate().getSubjectX500Principal();
+        javax.security.auth.x500.X500Principal theirs = new javax.security.auth.x500.X500Principal("CN=someone else");
+
+        String alias = keys.chooseEngineClientAlias(new String[] {"RSA", "EC"}, new java.security.Principal[] {ours}, null);
+        assertThat(alias).isNotNull();
+        assertThat(keys.getPrivateKey(alias).getAlgorithm()).isEqualTo("EC");
+        assertThat(keys.chooseEngineServerAlias("EC_EC", null, null)).isEqualTo(alias); // EC key, ECDSA-signed
+        assertThat(keys.chooseEngineServerAlias("EC_RSA", null, null)).isNull();
+        assertThat(keys.chooseEngineServerAlias("RSA", null, null)).isNull();
+        assertThat(keys.chooseEngineClientAlias(new String[] {"EC"}, new java.security.Principal[] {theirs}, null))
+                .isNull();
+        assertThat(keys.getServerAliases("EC", null)).containsExactly(alias);
+        assertThat(keys.getClientAliases("RSA", null)).isNull();
+        assertThat(keys.getPrivateKey("self-99")).isNull();
+        assertThat(keys.getCertificateChain("self-99")).isNull();
+    }
 }
