@@ -131,4 +131,44 @@ class DataFrameDecoderTest {
         f.release();
         assertThat(channel.finish()).isFalse();
     }
+
+    @Test
+    void aBigFrameArrivingInPiecesIsGatheredIntoOneBufferOfItsOwnSize() {
+        byte[] payload = new byte[1 << 20];
+        new Random(7).nextBytes(payload);
+        ByteBuf f = frame(3, 42, 7, 9, 4096, payload);
+        byte[] bytes = new byte[f.readableBytes()];
+        f.readBytes(bytes);
+        f.release();
+        byte[] next = new byte[100]; // the start of the next frame, in the last read
+        System.arraycopy(bytes, 0, next, 0, next.length);
+        EmbeddedChannel channel = new EmbeddedChannel(new DataFrameDecoder(2 << 20));
+        int piece = 64 << 10;
+        for (int at = 0; at < bytes.length; at += piece) {
+            int length = Math.min(piece, bytes.length - at);
+            ByteBuf read = Unpooled.directBuffer(length + next.length);
+            read.writeBytes(bytes, at, length);
+            if (at + length == bytes.length) {
+                read.writeBytes(next);
+            }
+            channel.writeInbound(read);
+        }
+        ByteBuf decoded = channel.readInbound();
+        try {
+            assertThat(DataFrame.requestId(decoded)).isEqualTo(42);
+            byte[] got = new byte[payload.length];
+            decoded.getBytes(decoded.readerIndex() + DataFrame.HEADER_BYTES, got);
+            assertThat(got).isEqualTo(payload);
+            // Grown once, to the frame's size (merging alone doubles, to 2 MiB here).
+            ByteBuf gathered = decoded; // under the slice (and the leak detector's wrapper)
+            while (gathered.unwrap() != null) {
+                gathered = gathered.unwrap();
+            }
+            assertThat(gathered.capacity()).isBetween(bytes.length, bytes.length + next.length);
+        } finally {
+            decoded.release();
+        }
+        assertThat((Object) channel.readInbound()).isNull();
+        channel.finishAndReleaseAll();
+    }
 }
