@@ -13,9 +13,9 @@ import javax.net.ssl.X509ExtendedKeyManager;
  *
  * <p>Why not the JDK's: its key managers only take a {@code KeyStore}, and a PKCS#12 key store
  * encrypts every private key put into it (PBKDF2, 10,000 HMAC-SHA256 rounds) and decrypts it again
- * for the key manager. For a key that never leaves memory that is pure cost, and it was the largest
- * single item of a daemon's start: a quarter of a chunk server's Java CPU until serving, more with
- * C1 only (JFR, 2026-12-07). Every daemon and admin verb loads an identity.
+ * for the key manager. For a key that never leaves memory that is pure cost: it was the largest
+ * single item in a JFR profile of a chunk server's start, and 50-80 ms of CPU measured alone (C1),
+ * in every daemon and every admin verb, which all load an identity (docs/performance.md).
  *
  * <p>Choosing follows the JDK's rules where they matter for one key: the key type asked for
  * ({@code "EC"}, {@code "RSA"}, or {@code "EC_EC"}-style key and signature types) must be the key's,
