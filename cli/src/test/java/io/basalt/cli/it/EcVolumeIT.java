@@ -25,6 +25,7 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.parallel.Isolated;
 
 /**
  * Erasure-coded volumes (ec4+2) with real processes: one meta member, six chunk servers on six host
@@ -34,8 +35,15 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * ({@code basalt volume verify}) and every acknowledged write readable; a strip corrupted on disk is
  * read correctly and its column reported. First, on the healthy cluster: a snapshot taken during
  * writes (rep3 and ec4+2) holds exactly what was acknowledged before it.
+ *
+ * <p>Runs alone (@Isolated). Beside another class, on 2026-12-07, one run of its freezer crash-point
+ * test ended with {@code volume verify} reporting one stripe whose parity records a version of data
+ * column 0 that the column does not hold (three other runs passed). That is a suspected race in the
+ * freezer's commit or the pending-strip settling, not understood yet (issue #18); running alone
+ * restores the conditions of its earlier green runs and does not fix it.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@Isolated
 class EcVolumeIT {
     @RegisterExtension
     static final ItResources resources = new ItResources();
