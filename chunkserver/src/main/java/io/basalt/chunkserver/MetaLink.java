@@ -105,6 +105,14 @@ public interface MetaLink extends AutoCloseable {
                     members.stream().map(m -> new Member(m.index(), m.csId(), m.address(), true)).toList());
         }
 
+        /** The same task with the member at {@code index} RECOVERING (tests). */
+        public RecoveryTask withRecovering(int index) {
+            return new RecoveryTask(chunkUid, chunkVersion, startVersion, catchUp, erasureCoded, dataCount,
+                    parityCount, chunkletSizeBytes, targetIndex, members.stream()
+                            .map(m -> m.index() == index ? new Member(m.index(), m.csId(), m.address(), false, true) : m)
+                            .toList());
+        }
+
         /** The same task with the member at {@code index} UPTODATE or not (tests). */
         public RecoveryTask withUpToDate(int index, boolean upToDate) {
             return new RecoveryTask(chunkUid, chunkVersion, startVersion, catchUp, erasureCoded, dataCount,
@@ -120,29 +128,53 @@ public interface MetaLink extends AutoCloseable {
          * RECOVERING column: the recoverer's business first).
          */
         public io.basalt.protocol.data.EcLayout masterLayout(boolean everyColumn) {
-            int k = dataCount;
-            int width = k + parityCount;
-            List<String> addresses = new java.util.ArrayList<>(java.util.Collections.nCopies(width, ""));
-            List<Boolean> usable = new java.util.ArrayList<>(java.util.Collections.nCopies(width, false));
             int master = -1;
-            for (Member member : members) {
-                if (member.upToDate()) {
-                    addresses.set(member.index(), member.address());
-                    usable.set(member.index(), true);
-                }
+            for (int i = dataCount; i < dataCount + parityCount && master < 0; i++) {
+                int index = i;
+                master = members.stream().anyMatch(m -> m.index() == index && m.upToDate()) ? i : -1;
             }
-            for (int i = k; i < width && master < 0; i++) {
-                master = usable.get(i) ? i : -1;
-            }
-            if (master != targetIndex || (everyColumn && usable.contains(false))) {
+            boolean all = members.size() == dataCount + parityCount && members.stream().allMatch(Member::upToDate);
+            if (master != targetIndex || (everyColumn && !all)) {
                 return null;
             }
-            return new io.basalt.protocol.data.EcLayout(k, parityCount, master, addresses, usable);
+            return layout(master, -1);
+        }
+
+        /**
+         * The chunk's EC layout with {@code masterIndex} as stripe master, as a rebuild or repair of
+         * column {@code target} (-1: none) sends it: UPTODATE columns other than the target are usable
+         * (read and written); the target and every RECOVERING column are written, never read; the rest
+         * (OUTDATED) are skipped. Every column that takes writes must be named, not only the target:
+         * the master learns the layout and its freezer writes with it, so a column left out would miss
+         * those writes after its own catch-up had passed them (EcRecoveryTest
+         * aRebuildNamesEveryRecoveringColumnSoTheFreezeItStartsMissesNone).
+         */
+        public io.basalt.protocol.data.EcLayout layout(int masterIndex, int target) {
+            int width = dataCount + parityCount;
+            List<String> addresses = new java.util.ArrayList<>(java.util.Collections.nCopies(width, ""));
+            List<Boolean> usable = new java.util.ArrayList<>(java.util.Collections.nCopies(width, false));
+            List<Boolean> recovering = new java.util.ArrayList<>(java.util.Collections.nCopies(width, false));
+            for (Member member : members) {
+                int i = member.index();
+                addresses.set(i, member.address());
+                usable.set(i, member.upToDate() && i != target);
+                recovering.set(i, i == target || member.recovering());
+            }
+            return new io.basalt.protocol.data.EcLayout(dataCount, parityCount, masterIndex, addresses, usable,
+                    recovering);
         }
     }
 
-    /** A chunklet of a recovery task's chunk: its index (column), server and whether it is UPTODATE. */
-    record Member(int index, int csId, String address, boolean upToDate) {}
+    /**
+     * A chunklet of a recovery task's chunk: its index (column), server, whether it holds current data
+     * (UPTODATE, or the source of a move) and whether it is RECOVERING (a replacement, or a column
+     * caught up, that takes writes but is never read). Neither: OUTDATED, skipped.
+     */
+    record Member(int index, int csId, String address, boolean upToDate, boolean recovering) {
+        public Member(int index, int csId, String address, boolean upToDate) {
+            this(index, csId, address, upToDate, false);
+        }
+    }
 
     /** What a chunk server reports of its recovery work in each heartbeat. */
     record RecoveryProgress(int activeChunklets, int queuedChunklets, long bytesDone, long bytesTotal,

@@ -207,8 +207,8 @@ public final class MetaClientLink implements MetaLink {
             String address = task.addressOf(chunklet.csId());
             // The source of a move (MIGRATING) holds current data: a valid source too.
             members.add(new Member(chunklet.index(), chunklet.csId(), address == null ? "" : address,
-                    chunklet.state() == ChunkletState.UPTODATE
-                            || chunklet.state() == ChunkletState.MIGRATING));
+                    chunklet.state() == ChunkletState.UPTODATE || chunklet.state() == ChunkletState.MIGRATING,
+                    chunklet.state() == ChunkletState.RECOVERING));
             if (chunklet.csId() == csId) {
                 targetIndex = chunklet.index();
             }

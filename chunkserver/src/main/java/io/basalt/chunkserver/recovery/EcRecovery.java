@@ -12,9 +12,6 @@ import io.basalt.protocol.data.EcLayout;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
 import java.io.IOException;
-import java.util.ArrayList;
-import java.util.Collections;
-import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -54,9 +51,7 @@ final class EcRecovery {
         int k = task.dataCount();
         int column = task.targetIndex();
         MetaLink.Member master = null;
-        List<MetaLink.Member> byIndex = new ArrayList<>(Collections.nCopies(k + task.parityCount(), null));
         for (MetaLink.Member member : task.members()) {
-            byIndex.set(member.index(), member);
             if (master == null && member.index() >= k && member.upToDate() && member.index() != column) {
                 master = member;
             }
@@ -69,16 +64,7 @@ final class EcRecovery {
             throw new IOException("the stripe master (cs " + master.csId() + ") does not fence version "
                     + task.startVersion() + " yet");
         }
-        List<String> addresses = new ArrayList<>();
-        List<Boolean> usable = new ArrayList<>();
-        List<Boolean> recovering = new ArrayList<>();
-        for (int i = 0; i < byIndex.size(); i++) {
-            MetaLink.Member member = byIndex.get(i);
-            addresses.add(member == null ? "" : member.address());
-            usable.add(member != null && member.upToDate() && i != column);
-            recovering.add(i == column);
-        }
-        EcLayout layout = new EcLayout(k, task.parityCount(), master.index(), addresses, usable, recovering);
+        EcLayout layout = task.layout(master.index(), column);
         int stripesPerRequest = StripeMaster.REBUILD_STRIPES_MAX;
         long stripes = task.chunkletSizeBytes() / S;
         long ranges = (stripes + stripesPerRequest - 1) / stripesPerRequest;

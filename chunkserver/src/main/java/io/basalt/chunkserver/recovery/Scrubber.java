@@ -19,8 +19,6 @@ import io.netty.buffer.PooledByteBufAllocator;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -339,9 +337,7 @@ public final class Scrubber implements AutoCloseable {
         int k = map.dataCount();
         int column = map.targetIndex();
         MetaLink.Member master = null;
-        List<MetaLink.Member> byIndex = new ArrayList<>(Collections.nCopies(k + map.parityCount(), null));
         for (MetaLink.Member member : map.members()) {
-            byIndex.set(member.index(), member);
             if (master == null && member.index() >= k && member.upToDate()) {
                 master = member;
             }
@@ -352,14 +348,8 @@ public final class Scrubber implements AutoCloseable {
                             + " parity verifier");
             return null;
         }
-        List<String> addresses = new ArrayList<>();
-        List<Boolean> usable = new ArrayList<>();
-        for (int i = 0; i < byIndex.size(); i++) {
-            MetaLink.Member member = byIndex.get(i);
-            addresses.add(member == null ? "" : member.address());
-            usable.add(member != null && member.upToDate() && i != column);
-        }
-        EcLayout layout = new EcLayout(k, map.parityCount(), master.index(), addresses, usable);
+        // The damaged column takes writes (it is UPTODATE) but is no source: written, never read.
+        EcLayout layout = map.layout(master.index(), column);
         int n = column < k ? 1 : k;
         ByteBuf request = PooledByteBufAllocator.DEFAULT.directBuffer(8 + 8 * n + layout.encodedBytes());
         request.writeByte(column).writeByte(n).writeShort(0).writeInt(8 * n).writeZero(8 * n);
