@@ -120,6 +120,57 @@ public final class ChunkVersions implements ChunkVersionSink {
         removing.removeAll(chunkUids);
     }
 
+    /**
+     * Direct strip writes in flight (ec.DirectStripWrite: no parity column takes writes), per chunk:
+     * the chunk version each was fenced at, sorted, as an immutable array (replaced under this
+     * object's lock, read without it). {@link #fencedVersion} reports the oldest, so that a recovery
+     * waiting for its data columns to fence its version (RecoveryIo.fenced, through INFO) also waits
+     * for direct writes of an older version that passed the fence before the new version arrived: it
+     * reads no stripe one of them is still changing.
+     */
+    private final ConcurrentHashMap<Long, long[]> directInFlight = new ConcurrentHashMap<>();
+
+    /**
+     * Fences a direct strip write ({@link #check}) and counts it in flight until {@link #endDirect},
+     * atomically with respect to version updates (which take the same lock).
+     */
+    public synchronized void beginDirect(long chunkUid, long requestVersion) throws CsException {
+        check(chunkUid, requestVersion);
+        long[] now = directInFlight.getOrDefault(chunkUid, new long[0]);
+        long[] more = java.util.Arrays.copyOf(now, now.length + 1);
+        more[now.length] = requestVersion;
+        java.util.Arrays.sort(more);
+        directInFlight.put(chunkUid, more);
+    }
+
+    /** Ends a direct strip write begun with {@link #beginDirect} (applied, or failed). */
+    public synchronized void endDirect(long chunkUid, long requestVersion) {
+        long[] now = directInFlight.get(chunkUid);
+        int at = now == null ? -1 : java.util.Arrays.binarySearch(now, requestVersion);
+        if (at < 0) {
+            return;
+        }
+        long[] less = new long[now.length - 1];
+        System.arraycopy(now, 0, less, 0, at);
+        System.arraycopy(now, at + 1, less, at, less.length - at);
+        if (less.length == 0) {
+            directInFlight.remove(chunkUid);
+        } else {
+            directInFlight.put(chunkUid, less);
+        }
+    }
+
+    /**
+     * The version this server fences {@code chunkUid} at for everything it may still apply: {@link
+     * #known}, or the oldest version of a direct strip write still in flight when that is older (what
+     * INFO reports). Reads known first: a write begun before a version update is then seen too.
+     */
+    public long fencedVersion(long chunkUid) {
+        long known = known(chunkUid);
+        long[] inFlight = directInFlight.get(chunkUid);
+        return inFlight == null || inFlight.length == 0 ? known : Math.min(known, inFlight[0]);
+    }
+
     /** Refuses {@code requestVersion} when it is older than the known version of {@code chunkUid}. */
     public void check(long chunkUid, long requestVersion) throws CsException {
         long known = raw(chunkUid);

@@ -36,6 +36,11 @@ final class AttemptFailure extends RuntimeException {
                 message);
     }
 
+    /** Fetch the chunk map again and try again, counted under {@code reason}. */
+    static AttemptFailure refresh(String reason, String message) {
+        return new AttemptFailure(Remedy.REFRESH, reason, List.of(), BlockDeviceException.Kind.IO, message);
+    }
+
     static AttemptFailure retry(String reason, String message) {
         return new AttemptFailure(Remedy.RETRY, reason, List.of(), BlockDeviceException.Kind.IO, message);
     }

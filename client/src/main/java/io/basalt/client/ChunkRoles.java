@@ -59,14 +59,38 @@ final class ChunkRoles {
         return columns;
     }
 
-    /** The stripe master of an EC chunk with {@code dataCount} data columns: the first UPTODATE parity column. */
+    /**
+     * The stripe master of an EC chunk with {@code dataCount} data columns: the first UPTODATE parity
+     * column. None while a parity column is being filled (RECOVERING, encoded from the data columns
+     * when every parity column was lost): try again with a fresh map, it is a master soon. None at all:
+     * give up (reads of a data column's own strips do not need one; writes then go to each data column
+     * directly, see {@link #noParityTakesWrites}).
+     */
     static Chunklet ecMaster(Chunk chunk, int dataCount) {
+        boolean filling = false;
         for (Chunklet column : ecColumns(chunk)) {
             if (column.index() >= dataCount && column.state() == ChunkletState.UPTODATE) {
                 return column;
             }
+            filling |= column.index() >= dataCount && takesWrites(column);
         }
-        throw AttemptFailure.giveUp(Kind.IO, "chunk " + Long.toHexString(chunk.uid()) + " (version " + chunk.version()
-                + ") has no up-to-date parity column to act as stripe master: " + chunk.chunklets());
+        String message = "chunk " + Long.toHexString(chunk.uid()) + " (version " + chunk.version()
+                + ") has no up-to-date parity column to act as stripe master: " + chunk.chunklets();
+        throw filling ? AttemptFailure.refresh("ec_parity_filling", message + "; one is being filled, tried again")
+                : AttemptFailure.giveUp(Kind.IO, message);
+    }
+
+    /**
+     * Whether no parity column of an EC chunk takes writes (every one OUTDATED: down, or paused past
+     * the grace): there is no stripe master and no parity to keep, so each data column takes its own
+     * strips directly (STRIP_WRITE, docs/chunkserver.md "Writes with every parity column down").
+     */
+    static boolean noParityTakesWrites(Chunk chunk, int dataCount) {
+        for (Chunklet column : chunk.chunklets()) {
+            if (column.index() >= dataCount && takesWrites(column)) {
+                return false;
+            }
+        }
+        return true;
     }
 }

@@ -11,6 +11,7 @@ final class ClientMetrics {
     final Counter corruptReads;
     final Counter qosThrottledSeconds;
     final Counter qosThrottledRequests;
+    final Counter ecDirectWrites;
 
     ClientMetrics(PrometheusRegistry registry) {
         retries = Counter.builder().name("basalt_client_retries_total")
@@ -29,5 +30,9 @@ final class ClientMetrics {
         qosThrottledRequests = Counter.builder().name("basalt_client_qos_throttled_requests_total")
                 .help("Requests that waited for their volume's QoS limits, by volume and op")
                 .labelNames("volume", "op").register(registry);
+        ecDirectWrites = Counter.builder().name("basalt_client_ec_direct_writes_total")
+                .help("Writes of erasure-coded chunks with every parity column down, sent to each data column"
+                        + " directly (no stripe master)")
+                .register(registry);
     }
 }

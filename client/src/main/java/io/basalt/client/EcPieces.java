@@ -12,6 +12,7 @@ import io.basalt.protocol.data.CsStatus;
 import io.basalt.protocol.data.DataClient;
 import io.basalt.protocol.data.DataFrame;
 import io.basalt.protocol.data.EcLayout;
+import io.basalt.protocol.data.StripWriteSection;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.CompositeByteBuf;
@@ -78,6 +79,9 @@ final class EcPieces implements ChunkPieces {
     public CompletableFuture<Void> write(Chunk chunk, long chunkOffset, ByteBuf data, int dataIndex,
             int lengthBytes, int[] crcs, int firstBlock) {
         long stripeBytes = (long) policy.dataCount() * BLOCK_SIZE_BYTES;
+        if (ChunkRoles.noParityTakesWrites(chunk, policy.dataCount())) {
+            return directWrite(chunk, chunkOffset, data, dataIndex, lengthBytes, crcs, firstBlock);
+        }
         if (hotTier.getAsBoolean() && chunkOffset / stripeBytes == (chunkOffset + lengthBytes - 1) / stripeBytes
                 && lengthBytes < stripeBytes) {
             return hotWrite(chunk, chunkOffset, data, dataIndex, lengthBytes, crcs, firstBlock);
@@ -118,10 +122,107 @@ final class EcPieces implements ChunkPieces {
 
     private CompletableFuture<Void> coldWrite(Chunk chunk, long chunkOffset, ByteBuf data, int dataIndex,
             int lengthBytes, int[] crcs, int firstBlock) {
+        if (ChunkRoles.noParityTakesWrites(chunk, policy.dataCount())) {
+            return directWrite(chunk, chunkOffset, data, dataIndex, lengthBytes, crcs, firstBlock);
+        }
         Chunklet master = presenceSource(chunk);
         return layoutOf(chunk, master).thenCompose(layout -> toMaster(chunk, master, layout,
                 DataFrame.TYPE_EC_WRITE, chunkOffset, lengthBytes,
                 payload(layout, data, dataIndex, lengthBytes, crcs, firstBlock), reply -> null));
+    }
+
+    /**
+     * Every parity column is OUTDATED, so there is no stripe master (docs/chunkserver.md, "Writes with
+     * every parity column down"): each data column is sent its own strips of the range (STRIP_WRITE)
+     * and writes them alone, at a version above everything it holds for them; acknowledged once every
+     * one has. Every data column must be UPTODATE (with one missing too, fewer than k columns hold the
+     * chunk: the write fails, as a write through a master would). A failed column is reported, and
+     * the whole write is tried again (writing the same strips twice is harmless).
+     */
+    private CompletableFuture<Void> directWrite(Chunk chunk, long chunkOffset, ByteBuf data, int dataIndex,
+            int lengthBytes, int[] crcs, int firstBlock) {
+        int k = policy.dataCount();
+        List<Chunklet> columns = ChunkRoles.ecColumns(chunk);
+        for (Chunklet column : columns) {
+            if (column.index() < k && column.state() != ChunkletState.UPTODATE) {
+                return CompletableFuture.failedFuture(AttemptFailure.giveUp(
+                        io.basalt.common.block.BlockDeviceException.Kind.IO, "chunk " + Long.toHexString(chunk.uid())
+                                + " (version " + chunk.version() + ") has no parity column and data column "
+                                + column.index() + " is " + column.state() + ": fewer than " + k
+                                + " columns hold it, nothing was written (bring chunk servers back)"));
+            }
+        }
+        List<CompletableFuture<String>> lookups = new ArrayList<>();
+        for (int c = 0; c < k; c++) {
+            lookups.add(cluster.directory().address(columns.get(c).csId()));
+        }
+        return CompletableFuture.allOf(lookups.toArray(CompletableFuture[]::new)).thenCompose(ignored ->
+                directWrite(chunk, lookups.stream().map(CompletableFuture::join).toList(), chunkOffset, data,
+                        dataIndex, lengthBytes, crcs, firstBlock));
+    }
+
+    /** {@link #directWrite} once the data columns' addresses are known (every column asks the others). */
+    private CompletableFuture<Void> directWrite(Chunk chunk, List<String> addresses, long chunkOffset, ByteBuf data,
+            int dataIndex, int lengthBytes, int[] crcs, int firstBlock) {
+        int k = policy.dataCount();
+        List<Chunklet> columns = ChunkRoles.ecColumns(chunk);
+        long stripeBytes = (long) k * BLOCK_SIZE_BYTES;
+        long firstStripe = chunkOffset / stripeBytes;
+        long lastStripe = (chunkOffset + lengthBytes - 1) / stripeBytes;
+        List<CompletableFuture<AttemptFailure>> parts = new ArrayList<>();
+        for (int c = 0; c < k; c++) {
+            long from = firstStripe * stripeBytes + (long) c * BLOCK_SIZE_BYTES >= chunkOffset ? firstStripe
+                    : firstStripe + 1;
+            long to = lastStripe * stripeBytes + (long) c * BLOCK_SIZE_BYTES < chunkOffset + lengthBytes ? lastStripe
+                    : lastStripe - 1;
+            if (from > to) {
+                continue;
+            }
+            Chunklet column = columns.get(c);
+            int strips = (int) (to - from + 1);
+            CompositeByteBuf payload = alloc.compositeBuffer(strips + 1);
+            ByteBuf trailer = alloc.buffer(4 * strips + 64 * k);
+            for (long stripe = from; stripe <= to; stripe++) {
+                int at = (int) (stripe * stripeBytes + (long) c * BLOCK_SIZE_BYTES - chunkOffset);
+                payload.addComponent(true, data.retainedSlice(dataIndex + at, BLOCK_SIZE_BYTES));
+                trailer.writeInt(crcs[firstBlock + (at >> BLOCK_SHIFT)]);
+            }
+            StripWriteSection.write(trailer, c, k, policy.parityCount(), addresses);
+            payload.addComponent(true, trailer);
+            String address = addresses.get(c);
+            parts.add(cluster.connections().request(address, DataFrame.TYPE_STRIP_WRITE, chunk.uid(), chunk.version(), from * BLOCK_SIZE_BYTES,
+                            strips * BLOCK_SIZE_BYTES, payload)
+                    .handle((reply, error) -> {
+                        try {
+                            retries.checkReply(column, address, "strip_write", reply, error, List.of());
+                            return (AttemptFailure) null;
+                        } catch (AttemptFailure failure) {
+                            return failure;
+                        } finally {
+                            ChunkRetries.release(reply);
+                        }
+                    }));
+        }
+        cluster.metrics().ecDirectWrites.inc();
+        return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new)).thenApply(ignored -> {
+            List<Integer> failed = new ArrayList<>();
+            AttemptFailure first = null;
+            for (CompletableFuture<AttemptFailure> part : parts) {
+                AttemptFailure failure = part.join();
+                if (failure == null) {
+                    continue;
+                }
+                if (failure.remedy == AttemptFailure.Remedy.GIVE_UP) {
+                    throw failure;
+                }
+                failed.addAll(failure.remedy == AttemptFailure.Remedy.REPORT ? failure.failedCsIds : List.of());
+                first = first == null || first.remedy == AttemptFailure.Remedy.RETRY ? failure : first;
+            }
+            if (first == null) {
+                return null;
+            }
+            throw failed.isEmpty() ? first : AttemptFailure.report(first.reason, failed, first.getMessage());
+        });
     }
 
     /** A write's payload: the data, one CRC32C per block, then the layout the master needs. */

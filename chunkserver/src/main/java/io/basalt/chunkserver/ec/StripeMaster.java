@@ -143,6 +143,11 @@ public final class StripeMaster implements AutoCloseable {
             threads.execute(() -> {
                 Request request = null;
                 try {
+                    if (type == DataFrame.TYPE_STRIP_WRITE) {
+                        DirectStripWrite.write(this, frame);
+                        result.complete(null);
+                        return;
+                    }
                     request = Request.parse(frame, type, store.chunkletSizeMaxBytes());
                     fence.check(request.chunkUid, request.chunkVersion);
                     if (type == DataFrame.TYPE_EC_WRITE) {
@@ -880,6 +885,9 @@ public final class StripeMaster implements AutoCloseable {
                 });
     }
 
+    /** The words of a PEEK's UNAVAILABLE answer when the server holds no column of the chunk. */
+    static final String NO_COLUMN_HERE = " has no column on this chunk server";
+
     /**
      * Answers a PEEK: this column's committed versions of blocks [offset, offset + length) and the
      * transaction each has pending, read while holding this chunk server's locks of those stripes, so
@@ -898,7 +906,7 @@ public final class StripeMaster implements AutoCloseable {
                         // my parity" would read as "aborted" and could drop a committed write. Say
                         // nothing; the asker keeps it pending and the columns decide (terminate).
                         throw new CsException(CsStatus.UNAVAILABLE, "chunk " + Long.toHexString(chunkUid)
-                                + " has no column on this chunk server: it cannot tell what was decided");
+                                + NO_COLUMN_HERE + ": it cannot tell what was decided");
                     }
                     ChunkletStore.StripVersions versions = store.versions(chunkUid, offsetBytes, lengthBytes);
                     long[] pendingTxids = new long[count];
@@ -1150,6 +1158,16 @@ public final class StripeMaster implements AutoCloseable {
     /** How many client requests this master runs or has queued now (the freezer yields to them). */
     int clientRequests() {
         return clientRequests.get();
+    }
+
+    /** Submits {@code entry} to this chunk server's WAL (its completion says when it is applied). */
+    void submit(WalEntry entry) {
+        wal.submit(entry);
+    }
+
+    /** This chunk server's hot store; null when it has none. */
+    HotStore hot() {
+        return hot;
     }
 
     /** The chunk versions this server fences requests with (the freezer fences its writes too). */

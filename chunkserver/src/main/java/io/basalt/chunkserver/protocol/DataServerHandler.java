@@ -173,7 +173,8 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
                 case DataFrame.TYPE_RESOLVE -> resolve(frame, requestId, chunkUid);
                 case DataFrame.TYPE_STRIP_REPAIR -> stripRepair(frame, requestId, chunkUid);
                 case DataFrame.TYPE_EC_WRITE, DataFrame.TYPE_EC_READ, DataFrame.TYPE_STRIP_REBUILD,
-                        DataFrame.TYPE_HOT_WRITE -> stripeMaster(frame, type, requestId, chunkUid);
+                        DataFrame.TYPE_HOT_WRITE, DataFrame.TYPE_STRIP_WRITE ->
+                        stripeMaster(frame, type, requestId, chunkUid);
                 case DataFrame.TYPE_HOT_PUT, DataFrame.TYPE_HOT_FREE -> {
                     WalEntry.Completion done = (e, error) -> ctx.executor().execute(() -> replyDone(type, requestId,
                             chunkUid, 0, error));
@@ -740,10 +741,13 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
         service.versions().note(chunkUid, requestVersion);
         ChunkletStore.ChunkletInfo info = service.store().info(chunkUid);
         ByteBuf out = ctx.alloc().buffer(DataFrame.HEADER_BYTES + DataFrame.INFO_PAYLOAD_BYTES);
+        // Direct strip writes of an older version still in flight lower it (ChunkVersions.fencedVersion):
+        // a recovery waits until this server fences its version for every write it may still apply.
+        long fenced = service.versions().fencedVersion(chunkUid);
         DataFrame.writeHeader(out, DataFrame.TYPE_INFO | DataFrame.REPLY, 0, requestId, chunkUid,
-                service.versions().known(chunkUid), 0, 0, DataFrame.INFO_PAYLOAD_BYTES, 0);
+                fenced, 0, 0, DataFrame.INFO_PAYLOAD_BYTES, 0);
         int at = out.writerIndex();
-        out.writeLong(service.versions().known(chunkUid));
+        out.writeLong(fenced);
         out.writeLong(info.writtenBlocks());
         out.writeLong(info.allocatedBytes());
         out.writeLong(info.lastLsn());

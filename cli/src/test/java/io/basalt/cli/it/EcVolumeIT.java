@@ -1234,4 +1234,57 @@ class EcVolumeIT {
         assertThat(verified.stdout()).as(verified.describe()).contains(" 0 mismatched");
         deleteOnceClosed("flood");
     }
+
+    /**
+     * Issue #18's degraded operation with m chunk servers down, where it is hardest: both parity
+     * columns of a chunk (docs/chunkserver.md, "Writes with every parity column down"). With no stripe
+     * master left, writes go to each data column directly; fio verifies every one (a hot-tier volume:
+     * its small writes go direct too). The two servers come back: the first parity column is encoded
+     * from the data columns, the second caught up through it, every stripe verifies and the volume
+     * reads what it read before.
+     */
+    @Test
+    @Order(7)
+    void bothParityColumnsOfAChunkDownWritesGoOnAndTheParityFollowsThemBack() throws Exception {
+        Tools.require("fio", "fio");
+        restartDeadServers();
+        cluster.awaitChunkServersUp(6);
+        Tools.Result created = basaltCli("volume", "create", "noparity", "--size", "16M", "--policy", "ec4+2",
+                "--chunk-size", "16M");
+        assertThat(created.exitCode()).as(created.describe()).isZero();
+        Tools.runOk(Duration.ofSeconds(60), Map.of(), List.of("qemu-io", "-f", "raw", "-c", "write -P 7 0 1M",
+                cluster.uri("noparity")));
+        Chunk chunk = chunk("noparity", 0);
+        List<Integer> parity = List.of(serverOfColumn(chunk, K), serverOfColumn(chunk, K + 1));
+        for (int server : parity) {
+            cluster.servers.get(server).kill9();
+        }
+        Path output = dir.resolve("fio-noparity.out");
+        Process fio = new ProcessBuilder("fio", "--name=noparity", "--ioengine=nbd", "--uri=" + cluster.uri("noparity"),
+                "--rw=randwrite", "--bsrange=4k-64k", "--iodepth=8", "--size=16m", "--verify=crc32c",
+                "--verify_fatal=1", "--do_verify=1", "--verify_state_save=0", "--randrepeat=0")
+                .redirectErrorStream(true).redirectOutput(output.toFile()).start();
+        resources.register(() -> Tools.killTree(fio));
+        assertThat(fio.waitFor(300, TimeUnit.SECONDS)).as("fio finished").isTrue();
+        String out = Files.readString(output);
+        assertThat(fio.exitValue()).as(out + logs()).isZero();
+        assertThat(out).as(out).contains("err= 0").doesNotContain("verify: bad");
+        Chunk degraded = cluster.client().getChunk(chunk.volumeId(), 0, false).orElseThrow();
+        assertThat(degraded.chunklets().stream().filter(c -> c.index() >= K && c.state() == ChunkletState.UPTODATE))
+                .as("no parity column took those writes: %s", degraded.chunklets()).isEmpty();
+        Path before = dir.resolve("noparity-before.raw");
+        Tools.runOk(Duration.ofSeconds(120), Map.of(), List.of("nbdcopy", cluster.uri("noparity"), before.toString()));
+        for (int server : parity) {
+            restartServer(server, List.of());
+        }
+        cluster.awaitHealed("noparity", -1, Duration.ofSeconds(120));
+        Tools.Result verified = verify("noparity");
+        assertThat(verified.exitCode()).as(verified.describe() + logs()).isZero();
+        assertThat(verified.stdout()).as(verified.describe()).contains(" 0 mismatched");
+        Path after = dir.resolve("noparity-after.raw");
+        Tools.runOk(Duration.ofSeconds(120), Map.of(), List.of("nbdcopy", cluster.uri("noparity"), after.toString()));
+        assertThat(Files.mismatch(before, after)).as("the volume reads what it read before the parity came back")
+                .isEqualTo(-1);
+        deleteOnceClosed("noparity");
+    }
 }

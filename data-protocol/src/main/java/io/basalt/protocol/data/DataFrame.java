@@ -114,6 +114,16 @@ public final class DataFrame {
      * u64 seqMax.
      */
     public static final int TYPE_HOT_FREE = 18;
+    /**
+     * Client to a data column of an EC chunk while no parity column takes writes (every one
+     * OUTDATED, so there is no stripe master): write these strips of this column alone
+     * (docs/chunkserver.md, "Writes with every parity column down"). Range: the column's own blocks
+     * (chunklet offset, as STRIP_READ). Payload: data, one CRC32C per block, then a
+     * {@link StripWriteSection} (this column and the addresses of every data column).
+     */
+    public static final int TYPE_STRIP_WRITE = 19;
+    /** The format version of a STRIP_WRITE's section ({@link StripWriteSection}). */
+    public static final int STRIP_WRITE_FORMAT_VERSION = 1;
     public static final int REPLY = 0x80;
 
     public static final int INFO_PAYLOAD_BYTES = 48;
@@ -269,6 +279,7 @@ public final class DataFrame {
             case TYPE_HOT_PUT -> "hot_put";
             case TYPE_HOT_FREE -> "hot_free";
             case TYPE_STRIP_REBUILD -> "strip_rebuild";
+            case TYPE_STRIP_WRITE -> "strip_write";
             default -> "unknown";
         };
     }
