@@ -167,17 +167,14 @@ final class EcPieces implements ChunkPieces {
         int k = policy.dataCount();
         List<Chunklet> columns = ChunkRoles.ecColumns(chunk);
         long stripeBytes = (long) k * BLOCK_SIZE_BYTES;
-        long firstStripe = chunkOffset / stripeBytes;
-        long lastStripe = (chunkOffset + lengthBytes - 1) / stripeBytes;
         List<CompletableFuture<AttemptFailure>> parts = new ArrayList<>();
         for (int c = 0; c < k; c++) {
-            long from = firstStripe * stripeBytes + (long) c * BLOCK_SIZE_BYTES >= chunkOffset ? firstStripe
-                    : firstStripe + 1;
-            long to = lastStripe * stripeBytes + (long) c * BLOCK_SIZE_BYTES < chunkOffset + lengthBytes ? lastStripe
-                    : lastStripe - 1;
-            if (from > to) {
+            long[] run = columnStripes(chunkOffset, lengthBytes, k, c);
+            if (run == null) {
                 continue;
             }
+            long from = run[0];
+            long to = run[1];
             Chunklet column = columns.get(c);
             int strips = (int) (to - from + 1);
             CompositeByteBuf payload = alloc.compositeBuffer(strips + 1);
@@ -223,6 +220,21 @@ final class EcPieces implements ChunkPieces {
             }
             throw failed.isEmpty() ? first : AttemptFailure.report(first.reason, failed, first.getMessage());
         });
+    }
+
+    /**
+     * Data column {@code c}'s strips in a chunk-logical range: a contiguous run of stripes {from, to}
+     * (the ends may not reach c), or null when the range has none of them.
+     */
+    private static long[] columnStripes(long chunkOffset, int lengthBytes, int k, int c) {
+        long stripeBytes = (long) k * BLOCK_SIZE_BYTES;
+        long firstStripe = chunkOffset / stripeBytes;
+        long lastStripe = (chunkOffset + lengthBytes - 1) / stripeBytes;
+        long from = firstStripe * stripeBytes + (long) c * BLOCK_SIZE_BYTES >= chunkOffset ? firstStripe
+                : firstStripe + 1;
+        long to = lastStripe * stripeBytes + (long) c * BLOCK_SIZE_BYTES < chunkOffset + lengthBytes ? lastStripe
+                : lastStripe - 1;
+        return from > to ? null : new long[] {from, to};
     }
 
     /** A write's payload: the data, one CRC32C per block, then the layout the master needs. */
@@ -291,18 +303,14 @@ final class EcPieces implements ChunkPieces {
         int k = policy.dataCount();
         List<Chunklet> columns = ChunkRoles.ecColumns(chunk);
         long stripeBytes = (long) k * BLOCK_SIZE_BYTES;
-        long firstStripe = chunkOffset / stripeBytes;
-        long lastStripe = (chunkOffset + lengthBytes - 1) / stripeBytes;
         List<CompletableFuture<AttemptFailure>> parts = new ArrayList<>();
         for (int c = 0; c < k; c++) {
-            // Column c's strips in the range: a contiguous run of stripes (the ends may not reach c).
-            long from = firstStripe * stripeBytes + (long) c * BLOCK_SIZE_BYTES >= chunkOffset ? firstStripe
-                    : firstStripe + 1;
-            long to = lastStripe * stripeBytes + (long) c * BLOCK_SIZE_BYTES < chunkOffset + lengthBytes ? lastStripe
-                    : lastStripe - 1;
-            if (from > to) {
+            long[] run = columnStripes(chunkOffset, lengthBytes, k, c);
+            if (run == null) {
                 continue;
             }
+            long from = run[0];
+            long to = run[1];
             Chunklet column = columns.get(c);
             if (column.state() != ChunkletState.UPTODATE) {
                 parts.add(CompletableFuture.completedFuture(AttemptFailure.retry("ec_degraded", "column " + c

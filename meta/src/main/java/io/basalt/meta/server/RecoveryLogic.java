@@ -207,17 +207,16 @@ final class RecoveryLogic {
         return held;
     }
 
-    static String lastCopyReason(Chunk chunk, int position, Policy policy) {
-        return lastCopyReason(chunk, position, policy, false);
-    }
-
     /**
-     * As {@link #lastCopyReason(Chunk, int, Policy)}; with {@code replacing} (a REPLACE: the chunklet's
-     * server is gone for good) the last UPTODATE parity column may go too when every data column is
-     * UPTODATE: its replacement, the lowest parity column, is then encoded from the data columns by its
-     * chunk server (ParityBootstrap) and becomes the master. Writes wait meanwhile; they waited anyway.
+     * Why the chunklet at {@code position} may not become OUTDATED or be replaced (null: it may).
+     * Fewer than the policy needs would be left UPTODATE; or, for an erasure-coded chunk, it is the last
+     * UPTODATE parity column (the stripe master) while a data column is not UPTODATE. With every data
+     * column UPTODATE the last parity column may go: writes then go to the data columns directly, and
+     * the lowest parity column, when its server returns or on its replacement, is encoded from the data
+     * columns by its chunk server (ParityBootstrap) and becomes the master again (docs/chunkserver.md,
+     * "Writes with every parity column down").
      */
-    static String lastCopyReason(Chunk chunk, int position, Policy policy, boolean replacing) {
+    static String lastCopyReason(Chunk chunk, int position, Policy policy) {
         int needed = policy.erasureCoded() ? policy.dataCount() : 1;
         int others = 0;
         for (int i = 0; i < chunk.chunklets().size(); i++) {
@@ -233,10 +232,10 @@ final class RecoveryLogic {
                     + "; waiting for the chunk server with the last copy to come back";
         }
         if (policy.erasureCoded() && chunk.chunklets().get(position).role() == ChunkletRole.PARITY
-                && !(replacing && everyDataColumnUpToDate(chunk))) {
-            // The stripe master is always an UPTODATE parity column: every write and every rebuild of
-            // the chunk goes through it (seen: both parity columns OUTDATED after a stall, and the
-            // chunk could be neither written, read through a master, nor recovered). Keep the last one.
+                && !everyDataColumnUpToDate(chunk)) {
+            // With a data column missing, the stripe master is what rebuilds it: keep the last one (seen,
+            // before this rule: both parity columns OUTDATED after a stall, and the chunk could be
+            // neither written, read through a master, nor recovered).
             for (int i = 0; i < chunk.chunklets().size(); i++) {
                 Chunklet other = chunk.chunklets().get(i);
                 if (i != position && other.role() == ChunkletRole.PARITY
@@ -331,8 +330,7 @@ final class RecoveryLogic {
             return new RecoverResult(Outcome.SKIPPED, chunk.version(), "chunklet "
                     + chunklet.index() + " on cs " + item.csId() + " is OUTDATED already");
         }
-        String lastCopy = lastCopyReason(chunk, position, policy,
-                item.mode() == MetaRequest.RecoverChunklets.MODE_REPLACE);
+        String lastCopy = lastCopyReason(chunk, position, policy);
         if (lastCopy != null) {
             return new RecoverResult(Outcome.LAST_COPY, chunk.version(), lastCopy);
         }

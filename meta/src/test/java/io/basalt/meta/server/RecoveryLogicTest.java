@@ -245,24 +245,42 @@ class RecoveryLogicTest {
     }
 
     @Test
-    void erasureCodedChunksKeepTheirLastUptodateParityColumnTheStripeMaster() {
+    void erasureCodedChunksKeepTheirLastUptodateParityColumnWhileADataColumnIsMissing() {
         registerHosts(7);
         Volume volume = Volume.decode(meta.ok(new MetaRequest.CreateVolume("ecp", 64L << 20,
                 "ec4+2", 0)));
         Chunk chunk = meta.allocate(volume.id(), 0);
         Chunk current = report(chunk, chunk.chunklets().get(4).csId());
         assertThat(current.chunklets().get(4).state()).isEqualTo(ChunkletState.OUTDATED);
-        // Five UPTODATE, four needed: but column 5 is the only parity column left to be master.
+        current = report(current, current.chunklets().get(1).csId());
+        assertThat(current.chunklets().get(1).state()).isEqualTo(ChunkletState.OUTDATED);
+        // Four UPTODATE, four needed; and column 5, the last parity column, would rebuild column 1.
         var before = state();
         RecoverResult refused = recoverOne(RecoverItem.outdate(chunk.uid(), current.version(),
                 current.chunklets().get(5).csId()));
         assertThat(refused.outcome()).isEqualTo(Outcome.LAST_COPY);
-        assertThat(refused.message()).contains("last UPTODATE parity column");
         assertThat(state()).isEqualTo(before);
         assertThat(report(current, current.chunklets().get(5).csId())).isEqualTo(current);
-        // A data column may still go (four UPTODATE remain, the master among them).
-        assertThat(recoverOne(RecoverItem.outdate(chunk.uid(), current.version(),
-                current.chunklets().get(1).csId())).outcome()).isEqualTo(Outcome.CHANGED);
+    }
+
+    /**
+     * With every data column UPTODATE the last parity column may go: writes go to the data columns
+     * directly (no stripe master), and the parity is encoded from them when it comes back.
+     */
+    @Test
+    void theLastParityColumnMayGoWhileEveryDataColumnIsUpToDate() {
+        registerHosts(7);
+        Volume volume = Volume.decode(meta.ok(new MetaRequest.CreateVolume("ecq", 64L << 20,
+                "ec4+2", 0)));
+        Chunk chunk = meta.allocate(volume.id(), 0);
+        Chunk current = report(chunk, chunk.chunklets().get(4).csId());
+        current = report(current, current.chunklets().get(5).csId());
+        assertThat(current.chunklets().get(5).state()).isEqualTo(ChunkletState.OUTDATED);
+        // Then no data column may go: four UPTODATE are the least that hold the data.
+        RecoverResult refused = recoverOne(RecoverItem.outdate(chunk.uid(), current.version(),
+                current.chunklets().get(1).csId()));
+        assertThat(refused.outcome()).isEqualTo(Outcome.LAST_COPY);
+        assertThat(refused.message()).contains("needs 4 UPTODATE");
     }
 
     @Test
@@ -273,10 +291,7 @@ class RecoveryLogicTest {
         Chunk chunk = meta.allocate(volume.id(), 0);
         Chunk current = report(chunk, chunk.chunklets().get(4).csId());
         int lastParity = current.chunklets().get(5).csId();
-        // Outdating it for a stall is still refused; replacing it (its server gone) is not: the
-        // replacement is encoded from the four data columns.
-        assertThat(recoverOne(RecoverItem.outdate(chunk.uid(), current.version(), lastParity)).outcome())
-                .isEqualTo(Outcome.LAST_COPY);
+        // Its server gone: the replacement is encoded from the four data columns.
         RecoverResult replaced = recoverOne(RecoverItem.replace(chunk.uid(), current.version(), lastParity));
         assertThat(replaced.outcome()).as(replaced.message()).isEqualTo(Outcome.CHANGED);
         Chunk after = chunk(chunk);
