@@ -167,6 +167,7 @@ final class EcPieces implements ChunkPieces {
         int k = policy.dataCount();
         List<Chunklet> columns = ChunkRoles.ecColumns(chunk);
         long stripeBytes = (long) k * BLOCK_SIZE_BYTES;
+        List<Chunklet> dataColumns = columns.subList(0, k);
         List<CompletableFuture<AttemptFailure>> parts = new ArrayList<>();
         for (int c = 0; c < k; c++) {
             long[] run = columnStripes(chunkOffset, lengthBytes, k, c);
@@ -191,7 +192,8 @@ final class EcPieces implements ChunkPieces {
                             strips * BLOCK_SIZE_BYTES, payload)
                     .handle((reply, error) -> {
                         try {
-                            retries.checkReply(column, address, "strip_write", reply, error, List.of());
+                            // A REPLICA_FAILED names another data column the column could not ask.
+                            retries.checkReply(column, address, "strip_write", reply, error, dataColumns);
                             return (AttemptFailure) null;
                         } catch (AttemptFailure failure) {
                             return failure;

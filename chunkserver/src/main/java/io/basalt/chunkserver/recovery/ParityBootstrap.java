@@ -22,10 +22,13 @@ import java.util.List;
 
 /**
  * Rebuilds a parity column of an erasure-coded chunk that has no stripe master left: every parity
- * column is lost, the k data columns are UPTODATE. Nobody can write the chunk meanwhile (a write needs
- * a master), so this column, the lowest-indexed parity column, reads the data columns itself and
- * encodes its strips; once it is UPTODATE it is the master and the other parity columns are rebuilt
- * through it as usual ({@link EcRecovery}).
+ * column is lost, the k data columns are UPTODATE. While no parity column took writes the data columns
+ * took them directly (ec.DirectStripWrite); this column's RECOVERING state is a new chunk version,
+ * and nobody writes the chunk once every data column fences it (a write needs a master again, and a
+ * data column's INFO reports its version only once no direct write of an older one is in flight). So
+ * this column, the lowest-indexed parity column, reads the data columns itself and encodes its
+ * strips; once it is UPTODATE it is the master and the other parity columns are rebuilt through it
+ * as usual ({@link EcRecovery}).
  *
  * <p>Strips the lost master left pending on data columns are rolled forward (committed): an
  * acknowledged write was prepared on every column, so committing keeps it; a write that was never
