@@ -40,6 +40,14 @@ import org.slf4j.LoggerFactory;
 final class ChunkRetries {
     private static final Logger log = LoggerFactory.getLogger(ChunkRetries.class);
     /** The reason of a STRIPE_UNAVAILABLE failure: tried once more after its report, not twelve times. */
+    /**
+     * An erasure-coded chunk with no UPTODATE parity column while one is being encoded from the data
+     * columns (ChunkRoles.ecMaster): its writes wait for it, up to {@link #PARITY_FILLING_ATTEMPTS} tries
+     * (about 40 s at the usual 1 s backoff; a chunk's encode took 2 s in the thrasher, started up to 5 s
+     * after the state changed), rather than the usual dozen (about 6 s).
+     */
+    static final String PARITY_FILLING_REASON = "ec_parity_filling";
+    static final int PARITY_FILLING_ATTEMPTS = 45;
     static final String STRIPE_UNAVAILABLE_REASON = "stripe_unavailable";
 
     private final ClusterClient cluster;
@@ -86,8 +94,10 @@ final class ChunkRetries {
             Throwable cause = unwrap(error);
             AttemptFailure failure = cause instanceof AttemptFailure f ? f : classifyOther(cause);
             boolean isClosed = closed.getAsBoolean();
+            int attemptsMax = failure.reason.equals(PARITY_FILLING_REASON)
+                    ? Math.max(PARITY_FILLING_ATTEMPTS, cluster.config().attemptsMax()) : cluster.config().attemptsMax();
             if (failure.remedy == AttemptFailure.Remedy.GIVE_UP || isClosed
-                    || attemptNumber >= cluster.config().attemptsMax()
+                    || attemptNumber >= attemptsMax
                     || (failure.reason.equals(STRIPE_UNAVAILABLE_REASON) && attemptNumber >= 2)) {
                 String tries = attemptNumber > 1 ? " (after " + attemptNumber + " tries)" : "";
                 result.completeExceptionally(new BlockDeviceException(isClosed ? Kind.SHUTDOWN : failure.kind,

@@ -76,7 +76,7 @@ final class ChunkRoles {
         }
         String message = "chunk " + Long.toHexString(chunk.uid()) + " (version " + chunk.version()
                 + ") has no up-to-date parity column to act as stripe master: " + chunk.chunklets();
-        throw filling ? AttemptFailure.refresh("ec_parity_filling", message + "; one is being filled, tried again")
+        throw filling ? AttemptFailure.refresh(ChunkRetries.PARITY_FILLING_REASON, message + "; one is being filled, tried again")
                 : AttemptFailure.giveUp(Kind.IO, message);
     }
 

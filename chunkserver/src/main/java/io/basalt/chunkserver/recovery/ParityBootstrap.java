@@ -210,8 +210,9 @@ final class ParityBootstrap {
                 DataFrame.TYPE_STRIP_READ, task.chunkUid(), task.chunkVersion(), (long) first * S, count * S, payload));
         try {
             if (reply.status() != CsStatus.OK) {
-                throw new IOException("strip read from data column " + column.index() + " (cs " + column.csId()
-                        + "): " + reply.status() + " " + reply.message());
+                // STALE_VERSION: the chunk moved on (a parity column came back): restarted at once.
+                throw RecoveryIo.failure("strip read from data column " + column.index() + " (cs " + column.csId()
+                        + ")", reply);
             }
             ByteBuf frame = reply.payload();
             int at = frame.readerIndex();
