@@ -56,7 +56,7 @@ final class ParityBootstrap {
     /**
      * The bootstrap for {@code task}, or null when it does not apply (a master exists, or the target is
      * a data column). Throws when it applies but cannot run: a data column is not UPTODATE (too many
-     * lost: the chunk cannot be rebuilt), or a lower parity column should be rebuilt first.
+     * lost: the chunk cannot be rebuilt), or a lower parity column is being rebuilt and goes first.
      */
     static ParityBootstrap of(MetaLink.RecoveryTask task, RecoveryContext context, ReplicaRecovery.Progress progress)
             throws IOException {
@@ -73,8 +73,11 @@ final class ParityBootstrap {
         if (task.targetIndex() < k) {
             return null;
         }
+        // Parity columns being filled go lowest first (it becomes the master, the others are filled
+        // through it); a lower one that is only OUTDATED (its server away or paused) does not hold this
+        // one back: it would wait for a server that may not come back soon, and writes with it.
         for (int p = k; p < task.targetIndex(); p++) {
-            if (byIndex[p] != null) {
+            if (byIndex[p] != null && byIndex[p].recovering()) {
                 throw new IOException("no stripe master: parity column " + p + " is rebuilt from the data columns"
                         + " first, then this one through it");
             }

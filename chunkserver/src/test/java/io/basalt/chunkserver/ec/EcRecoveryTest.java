@@ -281,9 +281,9 @@ class EcRecoveryTest extends EcFixture {
             servers[K + p].versions().chunkVersion(UID, VERSION);
         }
         // The second parity column cannot go first: it waits for the first (no master to rebuild through).
-        MetaLink.RecoveryTask second = task(K + 1, false).withUpToDate(K, false);
+        MetaLink.RecoveryTask second = task(K + 1, false).withRecovering(K);
         metas[1].addRecoveryTask(second);
-        metas[0].addRecoveryTask(task(K, false).withUpToDate(K + 1, false));
+        metas[0].addRecoveryTask(task(K, false).withRecovering(K + 1));
         awaitDone(metas[0]);
         assertThat(metas[1].recoveriesDone()).isEmpty();
         // Meta marks the first UPTODATE: it is the master now, and the second is rebuilt through it.
@@ -385,6 +385,33 @@ class EcRecoveryTest extends EcFixture {
         awaitDone(metas[1]);
         verifyParity(8);
         assertThat(ecRead(layout(), 0, 8 * K * S)).isEqualTo(model);
+    }
+
+    /**
+     * The thrasher's state (MAX_DISTURBED=2): the second parity column is being caught up when the first,
+     * its master, goes away (OUTDATED: its server paused). The second does not wait for the first: it is
+     * encoded from the data columns itself and becomes the master.
+     */
+    @Test
+    void aParityColumnWhoseMasterWentAwayIsEncodedFromTheDataWithoutWaitingForIt() throws Exception {
+        fenceAll();
+        byte[] model = random(new Random(30), REGION_BYTES);
+        fill(model);
+        stop(K);
+        LocalMetaLink meta = new LocalMetaLink("test");
+        stop(K + 1);
+        start(K + 1, 0, meta, "new" + (K + 1));
+        servers[K + 1].versions().chunkVersion(UID, VERSION);
+        meta.addRecoveryTask(task(K + 1, false).withUpToDate(K, false)); // column K OUTDATED, not RECOVERING
+        awaitDone(meta);
+        // Column K + 1 is the master now; column K comes back empty and is rebuilt through it.
+        LocalMetaLink again = new LocalMetaLink("test");
+        start(K, 0, again, "new" + K);
+        servers[K].versions().chunkVersion(UID, VERSION);
+        again.addRecoveryTask(task(K, false));
+        awaitDone(again);
+        verifyParity(REGION_BYTES / (K * S));
+        assertThat(ecRead(layout(), 0, 1 << 20)).isEqualTo(Arrays.copyOf(model, 1 << 20));
     }
 
     @Test
