@@ -53,8 +53,14 @@ final class StatusCommand implements Runnable {
     private static final int RECOVERY_BAR_WIDTH = 10;
 
     /** {@code recovery} null: a meta that does not know RECOVERY_STATUS (an older build). */
+    /**
+     * {@code noParityByVolume}: per erasure-coded volume, its chunks with no parity column that takes
+     * writes (absent when none), whose new writes go to the data columns directly and so live on one
+     * copy until a parity column is back (docs/chunkserver.md, "Writes with every parity column down").
+     */
     record Report(MetaStatus meta, List<CsView> servers, List<Volume> volumes,
-                  Map<Long, Long> degradedByVolume, MetaClient.RecoveryStatus recovery, ObjectStatus objects) {}
+                  Map<Long, Long> degradedByVolume, MetaClient.RecoveryStatus recovery, ObjectStatus objects,
+                  Map<Long, Long> noParityByVolume) {}
 
     @Override
     public void run() {
@@ -103,9 +109,14 @@ final class StatusCommand implements Runnable {
             statusById.put(view.server().id(), view.server().status());
         }
         Map<Long, Long> degradedByVolume = new HashMap<>();
+        Map<Long, Long> noParityByVolume = new HashMap<>();
         for (Volume volume : volumes) {
-            degradedChunks(client, volume, statusById)
-                    .ifPresent(count -> degradedByVolume.put(volume.id(), count));
+            List<Chunk> chunks = volume.chunkCount() == 0 ? List.of() : client.listChunks(volume.id());
+            degradedByVolume.put(volume.id(), degraded(chunks, statusById));
+            long noParity = withoutParity(chunks, io.basalt.meta.model.Policy.parse(volume.policyName()));
+            if (noParity > 0) {
+                noParityByVolume.put(volume.id(), noParity);
+            }
         }
         MetaClient.RecoveryStatus recovery;
         try {
@@ -114,7 +125,7 @@ final class StatusCommand implements Runnable {
             recovery = null;
         }
         return new Report(meta, servers, volumes, degradedByVolume, recovery,
-                ObjectStatus.collect(client, statusById));
+                ObjectStatus.collect(client, statusById), noParityByVolume);
     }
 
     /**
@@ -127,8 +138,13 @@ final class StatusCommand implements Runnable {
         if (volume.chunkCount() == 0) {
             return Optional.of(0L);
         }
+        return Optional.of(degraded(client.listChunks(volume.id()), statusById));
+    }
+
+    /** Of {@code chunks}, those with a chunklet that is not UPTODATE or on a server not serving. */
+    private static long degraded(List<Chunk> chunks, Map<Integer, CsStatus> statusById) {
         long degraded = 0;
-        for (Chunk chunk : client.listChunks(volume.id())) {
+        for (Chunk chunk : chunks) {
             for (Chunklet chunklet : chunk.chunklets()) {
                 CsStatus server = statusById.get(chunklet.csId());
                 if (chunklet.state() != ChunkletState.UPTODATE
@@ -138,7 +154,17 @@ final class StatusCommand implements Runnable {
                 }
             }
         }
-        return Optional.of(degraded);
+        return degraded;
+    }
+
+    /** Of an erasure-coded volume's {@code chunks}, those where no parity column takes writes. */
+    static long withoutParity(List<Chunk> chunks, io.basalt.meta.model.Policy policy) {
+        if (!policy.erasureCoded()) {
+            return 0;
+        }
+        return chunks.stream().filter(chunk -> chunk.chunklets().stream().noneMatch(c -> c.index() >= policy.dataCount()
+                && (c.state() == ChunkletState.UPTODATE || c.state() == ChunkletState.RECOVERING
+                        || c.state() == ChunkletState.MIGRATING))).count();
     }
 
     /** Total degraded chunks, or null when a volume was too large to scan. */
@@ -205,6 +231,7 @@ final class StatusCommand implements Runnable {
             item.put("chunks", volume.chunkCount());
             item.put("chunkSlots", volume.chunkSlots());
             item.put("degradedChunks", report.degradedByVolume().get(volume.id()));
+            item.put("chunksWithoutParity", report.noParityByVolume().getOrDefault(volume.id(), 0L));
             volumes.add(item);
         }
         root.put("volumes", volumes);
@@ -377,6 +404,11 @@ final class StatusCommand implements Runnable {
         System.out.println("degraded chunks: " + (degraded == null
                 ? "n/a"
                 : degraded));
+        long withoutParity = report.noParityByVolume().values().stream().mapToLong(Long::longValue).sum();
+        if (withoutParity > 0) {
+            System.out.println("  " + withoutParity + " of them with no parity column taking writes: their new writes"
+                    + " are on one copy (the data column) until a parity column is back");
+        }
         if (recoveryShown(report)) {
             printRecovery(report);
         }

@@ -1272,6 +1272,10 @@ class EcVolumeIT {
         Chunk degraded = cluster.client().getChunk(chunk.volumeId(), 0, false).orElseThrow();
         assertThat(degraded.chunklets().stream().filter(c -> c.index() >= K && c.state() == ChunkletState.UPTODATE))
                 .as("no parity column took those writes: %s", degraded.chunklets()).isEmpty();
+        Tools.Result status = basaltCli("status");
+        assertThat(status.stdout()).as(status.describe())
+                .containsPattern("[1-9][0-9]* of them with no parity column taking writes: their new writes are on one"
+                        + " copy");
         Path before = dir.resolve("noparity-before.raw");
         Tools.runOk(Duration.ofSeconds(120), Map.of(), List.of("nbdcopy", cluster.uri("noparity"), before.toString()));
         for (int server : parity) {
