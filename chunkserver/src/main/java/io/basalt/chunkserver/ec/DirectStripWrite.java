@@ -45,13 +45,10 @@ final class DirectStripWrite {
      */
     private static long highestAt(StripeMaster master, String address, long chunkUid, long chunkVersion, int first,
             int count) throws CsException {
-        EcSection ask = new EcSection(0, EcSection.MODE_PEEK, 0, "", new long[0], new long[count]);
-        ByteBuf payload = io.netty.buffer.Unpooled.buffer(ask.encodedBytes());
-        ask.writeTo(payload);
         DataClient.Reply reply;
         try {
-            reply = master.clients.request(address, DataFrame.TYPE_STRIP_READ, chunkUid, chunkVersion, (long) first * S,
-                    count * S, payload).join();
+            // Not StripeMaster.peek: a column that holds no chunklet yet is an answer here (versions 0).
+            reply = StripeMaster.peekReply(master.clients, address, chunkUid, chunkVersion, first, count).join();
         } catch (java.util.concurrent.CompletionException e) {
             throw new CsException(CsStatus.REPLICA_FAILED, "replica " + address + " failed: "
                     + (e.getCause() == null ? e : e.getCause()).getMessage());

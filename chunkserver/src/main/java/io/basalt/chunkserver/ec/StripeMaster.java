@@ -854,11 +854,7 @@ public final class StripeMaster implements AutoCloseable {
      */
     public static CompletableFuture<EcSection> peek(ReplicaClients clients, String address, long chunkUid,
             long chunkVersion, int firstStripe, int count) {
-        EcSection ask = new EcSection(0, EcSection.MODE_PEEK, 0, "", new long[0], new long[count]);
-        ByteBuf payload = Unpooled.buffer(ask.encodedBytes());
-        ask.writeTo(payload);
-        return clients.request(address, DataFrame.TYPE_STRIP_READ, chunkUid, chunkVersion, (long) firstStripe * S,
-                count * S, payload).handle((reply, error) -> {
+        return peekReply(clients, address, chunkUid, chunkVersion, firstStripe, count).handle((reply, error) -> {
                     if (error != null) {
                         log.info("chunk {}: peek at {} failed: {}", Long.toHexString(chunkUid), address,
                                 error.toString());
@@ -883,6 +879,16 @@ public final class StripeMaster implements AutoCloseable {
                         reply.release();
                     }
                 });
+    }
+
+    /** The raw reply to a STRIP_READ in PEEK mode of stripes [firstStripe, firstStripe + count) at {@code address}. */
+    static CompletableFuture<DataClient.Reply> peekReply(ReplicaClients clients, String address, long chunkUid,
+            long chunkVersion, int firstStripe, int count) {
+        EcSection ask = new EcSection(0, EcSection.MODE_PEEK, 0, "", new long[0], new long[count]);
+        ByteBuf payload = Unpooled.buffer(ask.encodedBytes());
+        ask.writeTo(payload);
+        return clients.request(address, DataFrame.TYPE_STRIP_READ, chunkUid, chunkVersion, (long) firstStripe * S,
+                count * S, payload);
     }
 
     /** The words of a PEEK's UNAVAILABLE answer when the server holds no column of the chunk. */

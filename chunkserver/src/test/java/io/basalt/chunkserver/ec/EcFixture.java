@@ -226,24 +226,33 @@ abstract class EcFixture {
                 strips[col] = strip.data();
                 versions[col] = strip.versions();
             }
-            MemorySegment[] data = new MemorySegment[K];
+            assertStripeAgrees(codec, s, strips, versions);
+        }
+    }
+
+    /**
+     * One stripe's strips (k data, then m parity) and their versions, as STRIP_READ gives them: each
+     * parity strip re-encodes from the data strips and records exactly the data strips' versions.
+     */
+    static void assertStripeAgrees(ErasureCodec codec, int stripe, byte[][] strips, long[][] versions) {
+        MemorySegment[] data = new MemorySegment[K];
+        for (int c = 0; c < K; c++) {
+            data[c] = MemorySegment.ofBuffer(ByteBuffer.allocateDirect(S).put(strips[c]).flip());
+        }
+        MemorySegment[] parity = new MemorySegment[M];
+        for (int p = 0; p < M; p++) {
+            parity[p] = MemorySegment.ofBuffer(ByteBuffer.allocateDirect(S));
+        }
+        codec.encode(data, parity, 0, S);
+        for (int p = 0; p < M; p++) {
+            assertThat(parity[p].toArray(java.lang.foreign.ValueLayout.JAVA_BYTE)).as("stripe %d parity %d", stripe, p)
+                    .isEqualTo(strips[K + p]);
+            long[] vector = versions[K + p];
             for (int c = 0; c < K; c++) {
-                data[c] = MemorySegment.ofBuffer(ByteBuffer.allocateDirect(S).put(strips[c]).flip());
-            }
-            MemorySegment[] parity = new MemorySegment[M];
-            for (int p = 0; p < M; p++) {
-                parity[p] = MemorySegment.ofBuffer(ByteBuffer.allocateDirect(S));
-            }
-            codec.encode(data, parity, 0, S);
-            for (int p = 0; p < M; p++) {
-                assertThat(parity[p].toArray(java.lang.foreign.ValueLayout.JAVA_BYTE)).as("stripe %d parity %d", s, p)
-                        .isEqualTo(strips[K + p]);
-                long[] vector = versions[K + p];
-                for (int c = 0; c < K; c++) {
-                    long dataVersion = versions[c].length == 0 ? 0 : versions[c][0];
-                    long recorded = vector.length == 0 ? 0 : vector[c];
-                    assertThat(recorded).as("stripe %d parity %d version of column %d", s, p, c).isEqualTo(dataVersion);
-                }
+                long dataVersion = versions[c].length == 0 ? 0 : versions[c][0];
+                long recorded = vector.length == 0 ? 0 : vector[c];
+                assertThat(recorded).as("stripe %d parity %d version of column %d", stripe, p, c)
+                        .isEqualTo(dataVersion);
             }
         }
     }

@@ -329,25 +329,7 @@ class StripeMasterProperties {
                 reply.release();
             }
         }
-        io.basalt.ec.ErasureCodec codec = io.basalt.ec.ErasureCodecs.create(K, M);
-        java.lang.foreign.MemorySegment[] data = new java.lang.foreign.MemorySegment[K];
-        for (int c = 0; c < K; c++) {
-            data[c] = java.lang.foreign.MemorySegment.ofBuffer(ByteBuffer.allocateDirect(S).put(strips[c]).flip());
-        }
-        java.lang.foreign.MemorySegment[] parity = new java.lang.foreign.MemorySegment[M];
-        for (int p = 0; p < M; p++) {
-            parity[p] = java.lang.foreign.MemorySegment.ofBuffer(ByteBuffer.allocateDirect(S));
-        }
-        codec.encode(data, parity, 0, S);
-        for (int p = 0; p < M; p++) {
-            assertThat(parity[p].toArray(java.lang.foreign.ValueLayout.JAVA_BYTE)).as("stripe %d parity %d", stripe, p)
-                    .isEqualTo(strips[K + p]);
-            for (int c = 0; c < K; c++) {
-                long dataVersion = versions[c].length == 0 ? 0 : versions[c][0];
-                long recorded = versions[K + p].length == 0 ? 0 : versions[K + p][c];
-                assertThat(recorded).as("stripe %d parity %d version of column %d", stripe, p, c).isEqualTo(dataVersion);
-            }
-        }
+        EcFixture.assertStripeAgrees(io.basalt.ec.ErasureCodecs.create(K, M), stripe, strips, versions);
     }
 
     /** Every column but the failed ones; the master is the first parity column not failed. */
