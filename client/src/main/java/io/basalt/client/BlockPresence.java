@@ -24,9 +24,12 @@ import java.util.concurrent.CompletableFuture;
  * <ul>
  *   <li>replicated: BLOCK_MAP of the primary; kind 0 (never written) is absent, 1 (zeroed),
  *       2 (data) and 3 (damaged metadata: the read that follows fails and repairs) are held;</li>
- *   <li>erasure-coded: STRIP_READ in PEEK mode at the stripe master, answered under its stripe
- *       locks, so every write it acknowledged is decided there: its parity column keeps, per
- *       stripe, the versions of the k data strips; version 0 is a strip never written.</li>
+ *   <li>erasure-coded: STRIP_READ in PEEK_HELD mode at the stripe master, answered under its
+ *       stripe locks, so every write it acknowledged is decided there: its parity column keeps, per
+ *       stripe, the versions of the k data strips, raised to the seq of its hot copy of each block
+ *       (a block only in the hot tier is written); version 0 is a strip never written. With no
+ *       UPTODATE parity column (every write since went to the data columns directly), each data
+ *       column is asked the same for its own strips.</li>
  * </ul>
  */
 final class BlockPresence {
@@ -137,46 +140,94 @@ final class BlockPresence {
                         }));
     }
 
+    /**
+     * The absent blocks of an erasure-coded range: asked of the stripe master (a held PEEK, which
+     * counts hot copies as written), or, with no UPTODATE parity column ({@code master} null), of
+     * every data column for its own strips.
+     */
     private CompletableFuture<BitSet> absentEc(Chunk chunk, Chunklet master, long chunkOffset, int lengthBytes) {
         int k = policy.dataCount();
         int blocks = lengthBytes >> BLOCK_SHIFT;
         long firstBlock = chunkOffset >> BLOCK_SHIFT;
         long firstStripe = firstBlock / k;
-        long lastStripe = (firstBlock + blocks - 1) / k;
-        int stripes = (int) (lastStripe - firstStripe + 1);
-        EcSection ask = new EcSection(0, EcSection.MODE_PEEK, 0, "", new long[0], new long[stripes]);
+        int stripes = (int) ((firstBlock + blocks - 1) / k - firstStripe + 1);
+        if (master != null) {
+            return heldPeek(chunk, master, firstStripe, stripes, k).thenApply(held -> {
+                BitSet absent = new BitSet(blocks);
+                for (int i = 0; i < blocks; i++) {
+                    long block = firstBlock + i;
+                    if (!held.get((int) ((block / k - firstStripe) * k + block % k))) {
+                        absent.set(i);
+                    }
+                }
+                return absent;
+            });
+        }
+        List<Chunklet> columns = ChunkRoles.ecColumns(chunk);
+        List<CompletableFuture<BitSet>> perColumn = new java.util.ArrayList<>();
+        for (int c = 0; c < k; c++) {
+            Chunklet column = columns.get(c);
+            if (column.state() != io.basalt.meta.model.ChunkletState.UPTODATE) {
+                return CompletableFuture.failedFuture(AttemptFailure.giveUp(
+                        io.basalt.common.block.BlockDeviceException.Kind.IO, "chunk " + Long.toHexString(chunk.uid())
+                                + " has no up-to-date parity column and data column " + c + " is "
+                                + column.state() + ": which blocks it holds cannot be told: " + chunk.chunklets()));
+            }
+            perColumn.add(heldPeek(chunk, column, firstStripe, stripes, 1));
+        }
+        return CompletableFuture.allOf(perColumn.toArray(CompletableFuture[]::new)).thenApply(ignored -> {
+            BitSet absent = new BitSet(blocks);
+            for (int i = 0; i < blocks; i++) {
+                long block = firstBlock + i;
+                if (!perColumn.get((int) (block % k)).join().get((int) (block / k - firstStripe))) {
+                    absent.set(i);
+                }
+            }
+            return absent;
+        });
+    }
+
+    /**
+     * A held PEEK (EcSection PEEK_HELD) of stripes [firstStripe, firstStripe + stripes) at
+     * {@code column}, which keeps {@code width} versions a strip (k at a parity column, 1 at a data
+     * column): bit i set when version i (stripe i / width, strip i % width) is written, in the
+     * column's strips or its hot copies, or (at a data column) has a transaction pending: its read
+     * then needs the master that decides it, and fails rather than read through to the parent. A
+     * parity column's pending strip says nothing of which data strips it covers, so the master's is
+     * not counted (the master decides its own under the locks the PEEK holds).
+     */
+    private CompletableFuture<BitSet> heldPeek(Chunk chunk, Chunklet column, long firstStripe, int stripes,
+            int width) {
+        EcSection ask = EcSection.peekHeld(stripes, width);
         ByteBuf payload = Unpooled.buffer(ask.encodedBytes());
         ask.writeTo(payload);
-        return cluster.directory().address(master.csId()).thenCompose(address ->
+        return cluster.directory().address(column.csId()).thenCompose(address ->
                 cluster.connections().request(address, DataFrame.TYPE_STRIP_READ, chunk.uid(), chunk.version(),
                         firstStripe * BLOCK_SIZE_BYTES, (long) stripes * BLOCK_SIZE_BYTES, payload)
                         .handle((reply, error) -> {
                             try {
-                                replyCheck.check(master, address, "peek", reply, error);
+                                replyCheck.check(column, address, "peek", reply, error);
                                 ByteBuf frame = reply.payload();
                                 EcSection view;
                                 try {
                                     view = EcSection.read(frame, frame.readerIndex(), frame.readableBytes(), stripes);
                                 } catch (CsException e) {
-                                    throw AttemptFailure.report("bad_reply", List.of(master.csId()), "peek of chunk "
+                                    throw AttemptFailure.report("bad_reply", List.of(column.csId()), "peek of chunk "
                                             + Long.toHexString(chunk.uid()) + " at " + address + ": " + e.getMessage());
                                 }
-                                int n = view.versionsPerBlock();
-                                if (view.mode() != EcSection.MODE_PEEK || (n != 0 && n != k)) {
-                                    throw AttemptFailure.report("bad_reply", List.of(master.csId()), "peek of chunk "
+                                if (view.mode() != EcSection.MODE_PEEK_HELD || view.versionsPerBlock() != width) {
+                                    throw AttemptFailure.report("bad_reply", List.of(column.csId()), "peek of chunk "
                                             + Long.toHexString(chunk.uid()) + " at " + address + " answered mode "
-                                            + view.mode() + " with " + n + " versions a strip (expected " + k + ")");
+                                            + view.mode() + " with " + view.versionsPerBlock()
+                                            + " versions a strip (expected " + width + ")");
                                 }
-                                BitSet absent = new BitSet(blocks);
-                                for (int i = 0; i < blocks; i++) {
-                                    long block = firstBlock + i;
-                                    int stripe = (int) (block / k - firstStripe);
-                                    // n 0: the parity column holds no versions yet: nothing written.
-                                    if (n == 0 || view.versions()[stripe * n + (int) (block % k)] == 0) {
-                                        absent.set(i);
+                                BitSet held = new BitSet(stripes * width);
+                                for (int i = 0; i < stripes * width; i++) {
+                                    if (view.versions()[i] != 0 || (width == 1 && view.decided()[i] != 0)) {
+                                        held.set(i);
                                     }
                                 }
-                                return absent;
+                                return held;
                             } finally {
                                 if (reply != null) {
                                     reply.release();

@@ -25,6 +25,9 @@ interface ChunkPieces {
     /** TRIM or WRITE_ZEROES ({@code type}, a DataFrame type) of whole blocks. */
     CompletableFuture<Void> zero(int type, Chunk chunk, long chunkOffset, int lengthBytes);
 
-    /** The chunklet that answers which blocks the chunk holds ({@link BlockPresence}). */
+    /**
+     * The chunklet that answers which blocks the chunk holds ({@link BlockPresence}); null for an
+     * erasure-coded chunk with no UPTODATE parity column, whose data columns answer for themselves.
+     */
     Chunklet presenceSource(Chunk chunk);
 }

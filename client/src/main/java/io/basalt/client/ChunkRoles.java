@@ -60,6 +60,20 @@ final class ChunkRoles {
     }
 
     /**
+     * The first UPTODATE parity column of an EC chunk (its stripe master), or null when there is none:
+     * then every write the chunk took since is on its data columns alone, which answer which blocks
+     * they hold themselves ({@link BlockPresence}).
+     */
+    static Chunklet parityMaster(Chunk chunk, int dataCount) {
+        for (Chunklet column : ecColumns(chunk)) {
+            if (column.index() >= dataCount && column.state() == ChunkletState.UPTODATE) {
+                return column;
+            }
+        }
+        return null;
+    }
+
+    /**
      * The stripe master of an EC chunk with {@code dataCount} data columns: the first UPTODATE parity
      * column. None while a parity column is being filled (RECOVERING, encoded from the data columns
      * when every parity column was lost): try again with a fresh map, it is a master soon. None at all:
@@ -67,11 +81,12 @@ final class ChunkRoles {
      * directly, see {@link #noParityTakesWrites}).
      */
     static Chunklet ecMaster(Chunk chunk, int dataCount) {
+        Chunklet master = parityMaster(chunk, dataCount);
+        if (master != null) {
+            return master;
+        }
         boolean filling = false;
-        for (Chunklet column : ecColumns(chunk)) {
-            if (column.index() >= dataCount && column.state() == ChunkletState.UPTODATE) {
-                return column;
-            }
+        for (Chunklet column : chunk.chunklets()) {
             filling |= column.index() >= dataCount && takesWrites(column);
         }
         String message = "chunk " + Long.toHexString(chunk.uid()) + " (version " + chunk.version()

@@ -67,6 +67,11 @@ final class EcPieces implements ChunkPieces {
 
     @Override
     public Chunklet presenceSource(Chunk chunk) {
+        return ChunkRoles.parityMaster(chunk, policy.dataCount());
+    }
+
+    /** The stripe master writes and reconstructing reads go to (ChunkRoles.ecMaster: fails when none). */
+    private Chunklet master(Chunk chunk) {
         return ChunkRoles.ecMaster(chunk, policy.dataCount());
     }
 
@@ -96,7 +101,7 @@ final class EcPieces implements ChunkPieces {
      */
     private CompletableFuture<Void> hotWrite(Chunk chunk, long chunkOffset, ByteBuf data, int dataIndex,
             int lengthBytes, int[] crcs, int firstBlock) {
-        Chunklet master = presenceSource(chunk);
+        Chunklet master = master(chunk);
         return layoutOf(chunk, master).thenCompose(layout -> {
             String address = layout.address(layout.masterIndex());
             List<Chunklet> others = chunk.chunklets().stream().filter(c -> c != master).toList();
@@ -125,7 +130,7 @@ final class EcPieces implements ChunkPieces {
         if (ChunkRoles.noParityTakesWrites(chunk, policy.dataCount())) {
             return directWrite(chunk, chunkOffset, data, dataIndex, lengthBytes, crcs, firstBlock);
         }
-        Chunklet master = presenceSource(chunk);
+        Chunklet master = master(chunk);
         return layoutOf(chunk, master).thenCompose(layout -> toMaster(chunk, master, layout,
                 DataFrame.TYPE_EC_WRITE, chunkOffset, lengthBytes,
                 payload(layout, data, dataIndex, lengthBytes, crcs, firstBlock), reply -> null));
@@ -385,7 +390,7 @@ final class EcPieces implements ChunkPieces {
                     });
             return reported.thenCompose(done -> chunks.lookup(chunk.index())).thenCompose(latest -> {
                 Chunk current = latest.orElse(chunk);
-                Chunklet master = presenceSource(current);
+                Chunklet master = master(current);
                 return layoutOf(current, master).thenApply(layout -> Map.entry(current, layout));
             }).thenCompose(entry -> {
                 Chunk current = entry.getKey();

@@ -77,7 +77,8 @@ public final class LayerDiff {
                 BitSet blocks = held.computeIfAbsent(chunk.index(), index -> new BitSet());
                 long chunkBytes = Math.min(layerAbove.chunkSizeBytes(),
                         layerAbove.sizeBytes() - chunk.index() * layerAbove.chunkSizeBytes());
-                Chunklet source = policy.erasureCoded() ? master(chunk, policy) : readable(chunk);
+                Chunklet source = policy.erasureCoded() ? ChunkRoles.parityMaster(chunk, policy.dataCount())
+                        : readable(chunk);
                 List<CompletableFuture<Void>> asks = new ArrayList<>();
                 int rangeBytes = policy.erasureCoded() ? PEEK_CHUNKLET_BYTES_MAX * policy.dataCount()
                         : RANGE_BYTES_MAX;
@@ -147,13 +148,6 @@ public final class LayerDiff {
                 + chunk.chunklets());
     }
 
-    private static Chunklet master(Chunk chunk, Policy policy) {
-        return chunk.chunklets().stream()
-                .filter(c -> c.index() >= policy.dataCount() && c.state() == ChunkletState.UPTODATE)
-                .min(java.util.Comparator.comparingInt(Chunklet::index))
-                .orElseThrow(() -> new IllegalStateException("chunk " + Long.toHexString(chunk.uid())
-                        + " has no up-to-date parity column: " + chunk.chunklets()));
-    }
 
     static {
         assert RANGE_BYTES_MAX % BLOCK_SIZE_BYTES == 0 && PEEK_CHUNKLET_BYTES_MAX % BLOCK_SIZE_BYTES == 0;

@@ -900,14 +900,33 @@ public final class StripeMaster implements AutoCloseable {
      * that a transaction this chunk server runs as master on them is decided before it answers.
      */
     public CompletableFuture<EcSection> peek(long chunkUid, long offsetBytes, int lengthBytes) {
+        return peek(chunkUid, offsetBytes, lengthBytes, 0);
+    }
+
+    /**
+     * As {@link #peek(long, long, int)}; with {@code heldWidth} above 0, a PEEK_HELD (which blocks
+     * are held, for reads through snapshot layers): the answer has {@code heldWidth} versions a strip
+     * (1 on a data column, k on a parity column; a column that keeps none yet answers zeroes), each
+     * raised to the seq of this server's hot copy of the block. A block written only to the hot tier
+     * is in no version until it is frozen, yet it is written: its reads return it.
+     */
+    public CompletableFuture<EcSection> peek(long chunkUid, long offsetBytes, int lengthBytes, int heldWidth) {
         CompletableFuture<EcSection> result = new CompletableFuture<>();
         int first = (int) (offsetBytes / S);
         int count = lengthBytes / S;
+        if (heldWidth < 0 || heldWidth > EcSection.VERSIONS_PER_BLOCK_MAX) {
+            return CompletableFuture.failedFuture(new CsException(CsStatus.INVALID, "a held peek asks for "
+                    + heldWidth + " versions a strip (1 to " + EcSection.VERSIONS_PER_BLOCK_MAX + ")"));
+        }
         try {
             threads.execute(() -> {
                 lock(chunkUid, first, count);
                 try {
-                    if (!store.info(chunkUid).exists()) {
+                    boolean anyHot = heldWidth > 0 && hot != null && hot.count(chunkUid) > 0;
+                    // A held peek is answered by a column meta placed here that took no write yet
+                    // (nothing held); a plain one is not: see below.
+                    boolean placedHere = heldWidth > 0 && fence.known(chunkUid) >= 0;
+                    if (!store.info(chunkUid).exists() && !anyHot && !placedHere) {
                         // No column of this chunk here (deleted, moved away, or never durable): "not in
                         // my parity" would read as "aborted" and could drop a committed write. Say
                         // nothing; the asker keeps it pending and the columns decide (terminate).
@@ -919,8 +938,13 @@ public final class StripeMaster implements AutoCloseable {
                     for (ChunkletStore.PendingStrip strip : store.pendingStrips(chunkUid, offsetBytes, lengthBytes)) {
                         pendingTxids[strip.block() - first] = strip.txid();
                     }
-                    result.complete(new EcSection(versions.n(), EcSection.MODE_PEEK, 0, "", versions.versions(),
-                            pendingTxids));
+                    if (heldWidth == 0) {
+                        result.complete(new EcSection(versions.n(), EcSection.MODE_PEEK, 0, "", versions.versions(),
+                                pendingTxids));
+                        return;
+                    }
+                    result.complete(new EcSection(heldWidth, EcSection.MODE_PEEK_HELD, 0, "",
+                            heldVersions(chunkUid, first, count, versions, heldWidth, anyHot), pendingTxids));
                 } catch (CsException | RuntimeException e) {
                     result.completeExceptionally(e);
                 } finally {
@@ -931,6 +955,30 @@ public final class StripeMaster implements AutoCloseable {
             result.completeExceptionally(new CsException(CsStatus.UNAVAILABLE, "chunk server is shutting down"));
         }
         return result;
+    }
+
+    /**
+     * The versions of a held peek: {@code width} a strip, each the higher of the committed version
+     * and the seq of the block's hot copy here (a data column keys its hot copies by chunklet block,
+     * a parity column by {@link HotStore#PARITY_KEY_BASE} plus the chunk-logical block).
+     */
+    private long[] heldVersions(long chunkUid, int first, int count, ChunkletStore.StripVersions versions, int width,
+            boolean anyHot) throws CsException {
+        if (versions.n() != 0 && versions.n() != width) {
+            throw new CsException(CsStatus.INVALID, "chunk " + Long.toHexString(chunkUid) + ": this column keeps "
+                    + versions.n() + " versions a strip; the held peek expected " + width);
+        }
+        long[] held = versions.n() == 0 ? new long[count * width] : versions.versions().clone();
+        if (!anyHot) {
+            return held;
+        }
+        long base = width == 1 ? 0 : HotStore.PARITY_KEY_BASE;
+        long firstKey = base + (long) first * width;
+        for (long[] block : hot.blocks(chunkUid, firstKey, firstKey + (long) count * width)) {
+            int at = (int) (block[0] - firstKey);
+            held[at] = Math.max(held[at], block[1]);
+        }
+        return held;
     }
 
     private static long[][] ownVersions(Strips own, int count, int k) {

@@ -330,8 +330,8 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
         int at = frame.readerIndex() + DataFrame.HEADER_BYTES;
         int sectionBytes = (int) DataFrame.payloadBytes(frame);
         EcSection section = EcSection.read(frame, at, sectionBytes, blocks);
-        if (section.mode() == EcSection.MODE_PEEK) {
-            peek(requestId, chunkUid, offsetBytes, lengthBytes);
+        if (section.peeks()) {
+            peek(requestId, chunkUid, offsetBytes, lengthBytes, section);
             return;
         }
         Runnable readAndReply = () -> readStrips(requestId, chunkUid, offsetBytes, lengthBytes);
@@ -436,12 +436,14 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
     }
 
     /** STRIP_READ in PEEK mode: versions and pending transactions only, taken under the stripe locks. */
-    private void peek(long requestId, long chunkUid, long offsetBytes, int lengthBytes) throws CsException {
+    private void peek(long requestId, long chunkUid, long offsetBytes, int lengthBytes, EcSection asked)
+            throws CsException {
         StripeMaster stripes = service.stripes();
         if (stripes == null) {
             throw new CsException(CsStatus.NOT_SUPPORTED, "this chunk server is not set up for erasure coding");
         }
-        stripes.peek(chunkUid, offsetBytes, lengthBytes).whenComplete((section, error) -> ctx.executor().execute(() -> {
+        int heldWidth = asked.mode() == EcSection.MODE_PEEK_HELD ? (int) asked.txid() : 0;
+        stripes.peek(chunkUid, offsetBytes, lengthBytes, heldWidth).whenComplete((section, error) -> ctx.executor().execute(() -> {
             if (error != null) {
                 CsException cs = error instanceof CsException e ? e
                         : new CsException(CsStatus.IO_ERROR, "peek failed: " + error);
@@ -495,7 +497,7 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
         int at = frame.readerIndex() + DataFrame.HEADER_BYTES;
         int sectionBytes = (int) DataFrame.payloadBytes(frame);
         EcSection section = EcSection.read(frame, at, sectionBytes, lengthBytes >> BLOCK_SHIFT);
-        if (section.mode() == EcSection.MODE_NONE || section.mode() == EcSection.MODE_PEEK) {
+        if (section.mode() == EcSection.MODE_NONE || section.peeks()) {
             throw new CsException(CsStatus.INVALID, "a resolve says commit or abort");
         }
         service.versions().check(chunkUid, DataFrame.chunkVersion(frame));

@@ -648,7 +648,7 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
      */
     private void settle(long chunkUid, int first, int count, EcSection section, long lsn) throws IOException {
         List<PendingTxn> txns = pending.get(chunkUid);
-        if (txns == null || section.mode() == EcSection.MODE_NONE || section.mode() == EcSection.MODE_PEEK) {
+        if (txns == null || section.mode() == EcSection.MODE_NONE || section.peeks()) {
             return;
         }
         for (PendingTxn txn : txns) {

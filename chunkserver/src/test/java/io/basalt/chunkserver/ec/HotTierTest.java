@@ -101,6 +101,78 @@ class HotTierTest extends EcFixture {
         assertThat(ecRead(layout(true, true, true, true, false, true), 0, K * S)).isEqualTo(expected);
     }
 
+    /**
+     * Which blocks a chunk holds, for reads through snapshot layers (docs/snapshots.md): a block
+     * written only to the hot tier is in no strip version yet, so a plain PEEK calls it unwritten;
+     * a held PEEK counts it, at the master (k versions a strip) and at its data column (one), also
+     * on a chunk with nothing cold at all. A held PEEK of the wrong width is refused.
+     */
+    @Test
+    void aHeldPeekCountsBlocksWrittenOnlyToTheHotTier() throws Exception {
+        EcLayout layout = layout();
+        hotWriteOk(layout, 5 * S, bytes(S)); // stripe 1, data column 1: the chunk's only write
+        // A plain PEEK at the master cannot tell: no column of the chunk is on its disk yet.
+        DataClient.Reply plain = peekReply(K, 0, 2, io.basalt.protocol.data.EcSection.MODE_PEEK, 0);
+        try {
+            assertThat(plain.status()).isEqualTo(CsStatus.UNAVAILABLE);
+        } finally {
+            plain.release();
+        }
+        io.basalt.protocol.data.EcSection atMaster = peek(K, 0, 2, io.basalt.protocol.data.EcSection.MODE_PEEK_HELD, K);
+        assertThat(atMaster.versionsPerBlock()).isEqualTo(K);
+        long[] held = atMaster.versions();
+        for (int i = 0; i < 2 * K; i++) {
+            assertThat(held[i] != 0).as("stripe %d strip %d", i / K, i % K).isEqualTo(i == K + 1);
+        }
+        io.basalt.protocol.data.EcSection atColumn = peek(1, 0, 2, io.basalt.protocol.data.EcSection.MODE_PEEK_HELD, 1);
+        assertThat(atColumn.versions()[0]).isZero();
+        assertThat(atColumn.versions()[1]).isEqualTo(held[K + 1]);
+
+        // Cold writes are counted as before, and a hot copy newer than the cold strip raises it.
+        ecWriteOk(layout, 0, bytes(K * S)); // stripe 0 cold
+        hotWriteOk(layout, 2 * S, bytes(S)); // block 2, over its cold strip
+        long[] after = peek(K, 0, 2, io.basalt.protocol.data.EcSection.MODE_PEEK_HELD, K).versions();
+        long[] cold = peek(K, 0, 2, io.basalt.protocol.data.EcSection.MODE_PEEK, 0).versions();
+        assertThat(after[2]).isGreaterThan(cold[2]);
+        assertThat(after[0]).isEqualTo(cold[0]).isNotZero();
+        assertThat(after[K + 1]).isEqualTo(held[K + 1]);
+        long[] column2 = peek(2, 0, 2, io.basalt.protocol.data.EcSection.MODE_PEEK_HELD, 1).versions();
+        assertThat(column2[0]).as("its hot copy of block 2").isEqualTo(after[2]);
+        assertThat(column2[1]).as("data column 2 never wrote stripe 1").isZero();
+
+        DataClient.Reply wrongWidth = peekReply(K, 0, 2, io.basalt.protocol.data.EcSection.MODE_PEEK_HELD, 1);
+        try {
+            assertThat(wrongWidth.status()).isEqualTo(CsStatus.INVALID);
+            assertThat(wrongWidth.message()).contains("keeps 4 versions a strip; the held peek expected 1");
+        } finally {
+            wrongWidth.release();
+        }
+    }
+
+    private DataClient.Reply peekReply(int column, int firstStripe, int stripes, int mode, int width) throws Exception {
+        io.basalt.protocol.data.EcSection ask = new io.basalt.protocol.data.EcSection(0, mode, width, "", new long[0],
+                new long[stripes]);
+        ByteBuf payload = Unpooled.buffer(ask.encodedBytes());
+        ask.writeTo(payload);
+        return clients[column].request(DataFrame.TYPE_STRIP_READ, UID, chunkVersion, (long) firstStripe * S,
+                (long) stripes * S, payload).get(30, TimeUnit.SECONDS);
+    }
+
+    private io.basalt.protocol.data.EcSection peek(int column, int firstStripe, int stripes, int mode, int width)
+            throws Exception {
+        DataClient.Reply reply = peekReply(column, firstStripe, stripes, mode, width);
+        try {
+            assertThat(reply.status()).as(reply.message()).isEqualTo(CsStatus.OK);
+            ByteBuf out = reply.payload();
+            io.basalt.protocol.data.EcSection view = io.basalt.protocol.data.EcSection.read(out, out.readerIndex(),
+                    out.readableBytes(), stripes);
+            assertThat(view.mode()).isEqualTo(mode);
+            return view;
+        } finally {
+            reply.release();
+        }
+    }
+
     @Test
     void aFullHotStoreAnswersHotFullAndTheWriteCanGoCold() throws Exception {
         int port = servers[K].address().getPort();

@@ -28,7 +28,11 @@ import java.util.zip.CRC32C;
  * never keeps a pending strip of its own decisions); COMMIT and ABORT settle one transaction.
  * PEEK (STRIP_READ only) settles nothing: the column answers, under its own stripe locks, with its
  * committed versions and which transaction each block has pending; a new stripe master asks so to
- * learn how an earlier master decided (StripeMaster, "termination").
+ * learn how an earlier master decided (StripeMaster, "termination"). PEEK_HELD (STRIP_READ only) is
+ * a PEEK that asks which blocks are held, for reads through snapshot layers: the request's txid
+ * carries the versions per strip the asker expects (1 at a data column, k at a parity column), and
+ * each version in the answer is raised to the seq of the server's hot copy of the block, so a block
+ * written only to the hot tier counts as written.
  */
 public record EcSection(int versionsPerBlock, int mode, long txid, String master, long[] versions, long[] decided) {
     public static final int MODE_NONE = 0;
@@ -37,6 +41,7 @@ public record EcSection(int versionsPerBlock, int mode, long txid, String master
     public static final int MODE_BY_DECIDED = 3;
     public static final int MODE_ABORT_ALL = 4;
     public static final int MODE_PEEK = 5;
+    public static final int MODE_PEEK_HELD = 6;
     /** Versions per block at most: the widest parity vector (k ≤ 32 in the codec). */
     public static final int VERSIONS_PER_BLOCK_MAX = 32;
 
@@ -50,6 +55,19 @@ public record EcSection(int versionsPerBlock, int mode, long txid, String master
 
     public static EcSection byDecided(long[] decided) {
         return new EcSection(0, MODE_BY_DECIDED, 0, "", new long[0], decided);
+    }
+
+    /**
+     * A PEEK_HELD request for {@code blocks} strips at a column that keeps {@code versionsPerStrip}
+     * versions of each (1: a data column; k: a parity column).
+     */
+    public static EcSection peekHeld(int blocks, int versionsPerStrip) {
+        return new EcSection(0, MODE_PEEK_HELD, versionsPerStrip, "", new long[0], new long[blocks]);
+    }
+
+    /** Whether this is a PEEK of either kind: it settles nothing and is answered with versions. */
+    public boolean peeks() {
+        return mode == MODE_PEEK || mode == MODE_PEEK_HELD;
     }
 
     public int encodedBytes() {
@@ -90,11 +108,11 @@ public record EcSection(int versionsPerBlock, int mode, long txid, String master
         int mode = in.getUnsignedByte(at + 1);
         int masterBytes = in.getUnsignedShort(at + 2);
         long txid = in.getLong(at + 4);
-        if (n > VERSIONS_PER_BLOCK_MAX || mode > MODE_PEEK) {
+        if (n > VERSIONS_PER_BLOCK_MAX || mode > MODE_PEEK_HELD) {
             throw new CsException(CsStatus.INVALID, "EC section with " + n + " versions per block (max "
                     + VERSIONS_PER_BLOCK_MAX + ") or unknown mode " + mode);
         }
-        int decidedCount = mode == MODE_BY_DECIDED || mode == MODE_PEEK ? blocks : 0;
+        int decidedCount = mode == MODE_BY_DECIDED || mode == MODE_PEEK || mode == MODE_PEEK_HELD ? blocks : 0;
         long expected = 16L + masterBytes + 8L * n * blocks + 8L * decidedCount;
         if (expected != bytes) {
             throw new CsException(CsStatus.INVALID, "EC section of " + bytes + " bytes; its fields need "
