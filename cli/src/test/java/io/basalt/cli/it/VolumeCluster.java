@@ -107,6 +107,39 @@ final class VolumeCluster implements AutoCloseable {
         }
     }
 
+    /** The end of the gateway's and every chunk server's output, for failure messages. */
+    String logTails() {
+        StringBuilder out = new StringBuilder("\n--- gateway ---\n").append(tail(gatewayOutput()));
+        for (int i = 0; i < servers.size(); i++) {
+            out.append("\n--- cs").append(i + 1).append(" ---\n").append(tail(servers.get(i).output.toString()));
+        }
+        return out.toString();
+    }
+
+    private static String tail(String text) {
+        return text.substring(Math.max(0, text.length() - 3000));
+    }
+
+    /**
+     * Deletes {@code volume} once the gateway has let go of it: an NBD client's disconnect returns
+     * before the gateway has closed the volume and released its lease (seen: "in use by client
+     * it-gateway" right after a read).
+     */
+    void deleteOnceClosed(String volume) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (true) {
+            try {
+                client().deleteVolume(volume);
+                return;
+            } catch (io.basalt.meta.api.MetaException e) {
+                if (!e.getMessage().contains("is in use by client") || System.nanoTime() > deadline) {
+                    throw e;
+                }
+                Thread.sleep(100);
+            }
+        }
+    }
+
     /** Waits until meta counts {@code count} chunk servers UP (heartbeats arrive), or fails. */
     void awaitChunkServersUp(int count) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
