@@ -341,7 +341,7 @@ final class SnapshotCommand implements Runnable {
         String volume;
 
         @Option(names = "--wait", description = "When a gateway copies in the background, follow its progress"
-                + " until the volume is flat.")
+                + " until the volume is flat; if the gateway closes the volume before the end, finish it here.")
         boolean waitForIt;
 
         @Override
@@ -353,15 +353,8 @@ final class SnapshotCommand implements Runnable {
             long started = System.nanoTime();
             try (ClusterClient cluster = ClusterClient.connect(peers,
                     ClientConfig.defaults().withTls(options.dataTls()), new PrometheusRegistry())) {
-                long[] size = {cluster.meta().getVolume(volume).sizeBytes()};
                 try {
-                    result = io.basalt.client.Flatten.run(cluster, volume, "flatten-" + ProcessHandle.current().pid(),
-                            done -> {
-                                if (showProgress) {
-                                    System.err.printf(java.util.Locale.ROOT, "\rflattening %s: %d%%", volume,
-                                            done * 100 / Math.max(1, size[0]));
-                                }
-                            });
+                    result = runHere(cluster, showProgress);
                 } catch (Exception e) {
                     if (!leaseHeld(e)) {
                         throw e;
@@ -373,8 +366,10 @@ final class SnapshotCommand implements Runnable {
                         printRequested(requested);
                         return;
                     }
-                    followUntilFlat(cluster);
-                    return;
+                    result = followUntilFlat(cluster, showProgress);
+                    if (result == null) {
+                        return;
+                    }
                 }
             } catch (MetaException | IllegalArgumentException e) {
                 throw new UserError(e.getMessage(), e);
@@ -401,6 +396,17 @@ final class SnapshotCommand implements Runnable {
             }
         }
 
+        /** Flattens here, with the volume's lease (LEASE_HELD when a gateway has it open). */
+        private io.basalt.client.Flatten.Result runHere(ClusterClient cluster, boolean showProgress) throws Exception {
+            long size = cluster.meta().getVolume(volume).sizeBytes();
+            return io.basalt.client.Flatten.run(cluster, volume, "flatten-" + ProcessHandle.current().pid(), done -> {
+                if (showProgress) {
+                    System.err.printf(java.util.Locale.ROOT, "\rflattening %s: %d%%", volume,
+                            done * 100 / Math.max(1, size));
+                }
+            });
+        }
+
         private static boolean leaseHeld(Throwable error) {
             for (Throwable cause = error; cause != null; cause = cause.getCause()) {
                 if (cause instanceof MetaException meta && meta.error() == io.basalt.meta.api.MetaError.LEASE_HELD) {
@@ -420,9 +426,18 @@ final class SnapshotCommand implements Runnable {
             }
         }
 
-        /** Polls meta once a second until the volume has no parent, printing the progress. */
-        private void followUntilFlat(ClusterClient cluster) throws InterruptedException {
+        /**
+         * Polls meta once a second until the volume has no parent, printing the progress. A flatten
+         * whose cursor has not moved for {@link #TAKE_OVER_AFTER_NANOS} is tried here: when the
+         * gateway that copied closed the volume (nobody would resume it until the next open), this
+         * process takes the lease and finishes from the cursor, and returns what it did; null when the
+         * gateway finished it.
+         */
+        private io.basalt.client.Flatten.Result followUntilFlat(ClusterClient cluster, boolean showProgress)
+                throws Exception {
             boolean terminal = !options.json && System.console() != null;
+            long lastCursor = -1;
+            long stalledSince = System.nanoTime();
             while (true) {
                 Volume current = cluster.meta().getVolume(volume);
                 if (current.parentId() == 0) {
@@ -431,7 +446,7 @@ final class SnapshotCommand implements Runnable {
                     }
                     System.out.println(options.json ? TextTable.object("volume", volume, "flat", true)
                             : "flattened " + volume + " in the background; it no longer reads through a snapshot");
-                    return;
+                    return null;
                 }
                 java.util.Optional<io.basalt.meta.model.FlattenProgress> progress = cluster.meta().getFlatten(volume);
                 if (progress.isEmpty()) {
@@ -441,10 +456,35 @@ final class SnapshotCommand implements Runnable {
                 if (terminal) {
                     System.err.print("\rflattening " + volume + ": " + progressLine(progress.get()) + "   ");
                 }
+                long now = System.nanoTime();
+                if (progress.get().cursorBytes() != lastCursor) {
+                    lastCursor = progress.get().cursorBytes();
+                    stalledSince = now;
+                } else if (now - stalledSince > TAKE_OVER_AFTER_NANOS) {
+                    try {
+                        io.basalt.client.Flatten.Result here = runHere(cluster, showProgress);
+                        if (terminal) {
+                            System.err.println();
+                        }
+                        System.err.println("the gateway stopped copying (it closed the volume): finished here from "
+                                + Units.formatBytes(lastCursor));
+                        return here;
+                    } catch (IllegalArgumentException flatMeanwhile) {
+                        stalledSince = now; // the gateway's last step landed just now: the next poll says so
+                    } catch (Exception e) {
+                        if (!leaseHeld(e)) {
+                            throw e;
+                        }
+                        stalledSince = now; // the gateway still has it open: it copies on
+                    }
+                }
                 Thread.sleep(1000);
             }
         }
     }
+
+    /** How long a background flatten's cursor may stand still before {@code flatten --wait} tries it itself. */
+    static final long TAKE_OVER_AFTER_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(5);
 
     /** "40% (16.0 MiB of 40.0 MiB), 2.1 MiB copied, 8.0 MiB/s, ETA 3 s". */
     static String progressLine(io.basalt.meta.model.FlattenProgress progress) {

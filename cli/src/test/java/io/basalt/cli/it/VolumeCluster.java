@@ -187,6 +187,18 @@ final class VolumeCluster implements AutoCloseable {
         return Tools.run(java.time.Duration.ofSeconds(90), null, java.util.Map.of(), command);
     }
 
+    /**
+     * Starts the real CLI with {@code args} (and this cluster's meta and admin certificate) without
+     * waiting: its output goes to {@code output}; the caller waits for it and ends it.
+     */
+    Process cliStart(Path output, String... args) throws IOException {
+        List<String> command = new java.util.ArrayList<>(MetaCluster.javaCommand("io.basalt.cli.Main"));
+        command.addAll(List.of(args));
+        command.addAll(List.of("--meta", meta.peers()));
+        command.addAll(ItTls.args(io.basalt.common.tls.Role.ADMIN));
+        return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile()).start();
+    }
+
     /** Starts chunk server {@code index} again on its data directory (after a kill), same options. */
     void restartServer(int index) throws IOException, InterruptedException {
         Path csDir = dir.resolve("cs" + (index + 1));
