@@ -854,6 +854,23 @@ public final class StripeMaster implements AutoCloseable {
      */
     public static CompletableFuture<EcSection> peek(ReplicaClients clients, String address, long chunkUid,
             long chunkVersion, int firstStripe, int count) {
+        return peek(clients, address, chunkUid, chunkVersion, firstStripe, count, false);
+    }
+
+    /**
+     * As {@link #peek(ReplicaClients, String, long, long, int, int)} of a column meta lists as a
+     * current member (UPTODATE): one that holds no chunklet of the chunk took no write there (its
+     * first write creates it; a small write to the hot tier does not), so it answers "nothing
+     * written" (versions 0, nothing pending) instead of null. How a parity column being encoded from
+     * the data columns reads a column that only ever took hot writes.
+     */
+    public static CompletableFuture<EcSection> peekMember(ReplicaClients clients, String address, long chunkUid,
+            long chunkVersion, int firstStripe, int count) {
+        return peek(clients, address, chunkUid, chunkVersion, firstStripe, count, true);
+    }
+
+    private static CompletableFuture<EcSection> peek(ReplicaClients clients, String address, long chunkUid,
+            long chunkVersion, int firstStripe, int count, boolean noColumnIsNothingWritten) {
         return peekReply(clients, address, chunkUid, chunkVersion, firstStripe, count).handle((reply, error) -> {
                     if (error != null) {
                         log.info("chunk {}: peek at {} failed: {}", Long.toHexString(chunkUid), address,
@@ -863,6 +880,10 @@ public final class StripeMaster implements AutoCloseable {
                     try {
                         if (reply.status() == CsStatus.STALE_VERSION) {
                             throw stale(address, reply);
+                        }
+                        if (noColumnIsNothingWritten && reply.status() == CsStatus.UNAVAILABLE
+                                && reply.message().contains(NO_COLUMN_HERE)) {
+                            return new EcSection(0, EcSection.MODE_PEEK, 0, "", new long[0], new long[count]);
                         }
                         if (reply.status() != CsStatus.OK) {
                             log.info("chunk {}: peek at {}: {} {}", Long.toHexString(chunkUid), address,

@@ -183,7 +183,7 @@ final class ParityBootstrap {
     private long[] pending(MetaLink.Member column, int first, int count) throws IOException, InterruptedException {
         EcSection view;
         try {
-            view = RecoveryIo.await(StripeMaster.peek(context.clients(), column.address(), task.chunkUid(),
+            view = RecoveryIo.await(StripeMaster.peekMember(context.clients(), column.address(), task.chunkUid(),
                     task.chunkVersion(), first, count));
         } catch (IOException e) {
             throw new IOException("peek at data column " + column.index() + ": " + e.getMessage(), e);

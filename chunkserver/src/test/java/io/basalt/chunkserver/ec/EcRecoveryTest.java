@@ -388,6 +388,42 @@ class EcRecoveryTest extends EcFixture {
     }
 
     /**
+     * A chunk that only ever took hot writes (SnapshotCloneIT found it: the first writes after a
+     * snapshot): its data columns hold hot copies and no chunklet, and two hold nothing at all. With
+     * both parity columns lost and back, the first is encoded from the data columns, whose PEEK says
+     * "no column here": that is "nothing written" from a member meta lists UPTODATE, not a reason to
+     * retry forever (which it did). The hot copies stay readable and the stripes consistent.
+     */
+    @Test
+    void aParityColumnIsEncodedFromDataColumnsThatOnlyTookHotWrites() throws Exception {
+        fenceAll();
+        byte[] model = new byte[2 * K * S];
+        byte[] a = random(new Random(31), S);
+        byte[] b = random(new Random(32), S);
+        hotWriteOk(layout(), 0, a); // block 0: column 0, stripe 0
+        hotWriteOk(layout(), 5L * S, b); // block 5: column 1, stripe 1
+        System.arraycopy(a, 0, model, 0, S);
+        System.arraycopy(b, 0, model, 5 * S, S);
+        stop(K);
+        stop(K + 1);
+        LocalMetaLink meta = new LocalMetaLink("test");
+        start(K, 0, meta, "cs" + K); // back with its old disk (and hot store)
+        start(K + 1, 0, new LocalMetaLink("test"), "cs" + (K + 1));
+        for (int i = 0; i < K + M; i++) {
+            servers[i].versions().chunkVersion(UID, VERSION + 1);
+        }
+        chunkVersion = VERSION + 1;
+        meta.addRecoveryTask(new MetaLink.RecoveryTask(UID, VERSION + 1, VERSION + 1, true, true, K, M, CHUNKLET,
+                K, task(K, true).withRecovering(K + 1).members()));
+        awaitDone(meta);
+        verifyParity(2);
+        for (int block = 0; block < 2 * K; block++) {
+            assertThat(direct((long) block * S)).as("block %d from its data column", block)
+                    .isEqualTo(Arrays.copyOfRange(model, block * S, (block + 1) * S));
+        }
+    }
+
+    /**
      * The thrasher's state (MAX_DISTURBED=2): the second parity column is being caught up when the first,
      * its master, goes away (OUTDATED: its server paused). The second does not wait for the first: it is
      * encoded from the data columns itself and becomes the master.
