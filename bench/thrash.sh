@@ -16,6 +16,10 @@
 #              HOT_TIER=1       the ec4+2 volume has the hot tier on (docs/hot-tier.md; the
 #                               default): small writes to replicas, frozen into stripes while
 #                               thrashed; HOT_TIER=0: every write to the stripes
+#              SNAPSHOT_SECONDS=20  a snapshot of the next volume this often while thrashed, read
+#                               whole; the one before re-read (it must not have changed), the one
+#                               before that deleted and reclaimed, so fio writes and verifies over
+#                               layers (ThrashSnapshots.java); 0: no snapshots
 #              OUT=DIR          where the logs go (default out/thrash/SEED): thrash.log (every
 #                               action, timestamped, and the summary), maven.log, and the output
 #                               of every chunk server incarnation, meta and the gateway
@@ -24,7 +28,7 @@
 #          MAX_DISTURBED=1 bench/thrash.sh 600 8131231   # replay the suite's kind of run
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-[ $# -ge 1 ] && [[ "$1" =~ ^[0-9]+$ ]] || { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[ $# -ge 1 ] && [[ "$1" =~ ^[0-9]+$ ]] || { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 seconds=$1
 seed=${2:-$(python3 -c 'import random; print(random.getrandbits(62))')}
 max_disturbed=${MAX_DISTURBED:-2}
@@ -48,6 +52,7 @@ status=0
     -Dbasalt.thrash.seconds="$seconds" -Dbasalt.thrash.seed="$seed" \
     -Dbasalt.thrash.maxDisturbed="$max_disturbed" -Dbasalt.thrash.logDir="$out" \
     -Dbasalt.thrash.hotTier="$([ "${HOT_TIER:-1}" = 0 ] && echo false || echo true)" \
+    -Dbasalt.thrash.snapshotSeconds="${SNAPSHOT_SECONDS:-20}" \
     >"$out/maven.log" 2>&1 &
 mvn_pid=$!
 trap 'kill -TERM "$mvn_pid" 2>/dev/null; wait "$mvn_pid" 2>/dev/null; exit 130' INT TERM

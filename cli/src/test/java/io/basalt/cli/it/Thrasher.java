@@ -77,11 +77,12 @@ final class Thrasher {
     /** What to do and for how long; {@link #fromSystemProperties} reads the bench overrides. */
     record Config(long seed, Duration thrashFor, int maxDisturbed, Duration gapMin, Duration gapMax,
                   Duration killDownMin, Duration killDownMax, Duration pauseMin, Duration pauseMax,
-                  Duration healTimeout, Path logDir) {
+                  Duration healTimeout, Path logDir, Duration snapshotEvery) {
         /**
          * Defaults for the short run, overridden by {@code -Dbasalt.thrash.seconds},
          * {@code .seed}, {@code .maxDisturbed}, {@code .healSeconds} (how long the cluster may take to
-         * heal once every server is back), {@code .logDir}.
+         * heal once every server is back), {@code .logDir}, {@code .snapshotSeconds} (a snapshot of
+         * the next volume this often, {@link ThrashSnapshots}; 0: none).
          */
         static Config fromSystemProperties(long defaultSeconds, int defaultMaxDisturbed) {
             long seed = Long.getLong("basalt.thrash.seed", new Random().nextLong() & Long.MAX_VALUE);
@@ -91,7 +92,7 @@ final class Thrasher {
             return new Config(seed, Duration.ofSeconds(seconds), maxDisturbed, Duration.ofMillis(500),
                     Duration.ofSeconds(6), Duration.ofSeconds(1), Duration.ofSeconds(25), Duration.ofSeconds(1),
                     Duration.ofSeconds(20), Duration.ofSeconds(Long.getLong("basalt.thrash.healSeconds", 120)),
-                    logDir);
+                    logDir, Duration.ofSeconds(Long.getLong("basalt.thrash.snapshotSeconds", 20)));
         }
     }
 
@@ -205,6 +206,11 @@ final class Thrasher {
             target.thread = Thread.ofPlatform().name("thrash-fio-" + target.name)
                     .start(() -> fioLoop(target, fioRandom));
         }
+        ThrashSnapshots snapshots = config.snapshotEvery().isZero() ? null : new ThrashSnapshots(cluster,
+                targets.stream().map(t -> t.name).toList(), config.snapshotEvery(), this::readBack, this::say,
+                this::fail);
+        Thread snapshotLoop = snapshots == null ? null : Thread.ofPlatform().name("thrash-snapshots")
+                .start(() -> snapshots.loop(() -> thrashing && failures.isEmpty()));
         long thrashStart = System.nanoTime();
         try {
             thrash(thrashStart + config.thrashFor().toNanos());
@@ -220,8 +226,14 @@ final class Thrasher {
         for (Target target : targets) {
             target.thread.join();
         }
+        if (snapshotLoop != null) {
+            snapshotLoop.join();
+        }
         try {
             check();
+            if (snapshots != null) {
+                snapshots.check();
+            }
         } catch (Exception | AssertionError e) {
             fail("check: " + e);
         }

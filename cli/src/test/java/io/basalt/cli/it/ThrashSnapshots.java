@@ -1,0 +1,137 @@
+package io.basalt.cli.it;
+
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * Snapshots taken and deleted while the {@link Thrasher} kills and pauses chunk servers and fio
+ * writes the volumes (docs/snapshots.md). Every {@code every}, the next volume in turn gets a
+ * snapshot (CREATE_SNAPSHOT and the fence, {@code Snapshots.create}), which is read whole through
+ * the gateway; the snapshot before it is read again and must read the same (a snapshot never
+ * changes, whatever its volume and the servers do), and the one before that is deleted (it becomes
+ * a hidden layer the newer ones read through, and its shadowed blocks are reclaimed). So from the
+ * first snapshot on, every fio run on the volume writes over layers and verifies through them:
+ * reads of blocks written since the last snapshot, of blocks only the layers below hold, and of
+ * blocks still in the hot tier. At the end ({@link #check}) every snapshot left reads as it did
+ * when it was taken.
+ *
+ * <p>Threads: {@link #loop} runs on one thread of its own; {@link #check} after it ended.
+ */
+final class ThrashSnapshots {
+    /** A snapshot taken, with the digest of its first read. */
+    private record Taken(String volume, String name, String digest) {
+        String export() {
+            return volume + "@" + name;
+        }
+    }
+
+    /** Reads a volume or snapshot (by export name) whole and returns a digest of it. */
+    @FunctionalInterface
+    interface Reader {
+        String digest(String export) throws Exception;
+    }
+
+    private final VolumeCluster cluster;
+    private final List<String> volumes;
+    private final Duration every;
+    private final Reader reader;
+    private final Consumer<String> say;
+    private final Consumer<String> fail;
+    private final Map<String, Deque<Taken>> kept = new LinkedHashMap<>();
+    private int created;
+    private int deleted;
+
+    ThrashSnapshots(VolumeCluster cluster, List<String> volumes, Duration every, Reader reader, Consumer<String> say,
+            Consumer<String> fail) {
+        this.cluster = cluster;
+        this.volumes = List.copyOf(volumes);
+        this.every = every;
+        this.reader = reader;
+        this.say = say;
+        this.fail = fail;
+        volumes.forEach(volume -> kept.put(volume, new ArrayDeque<>()));
+    }
+
+    /** Takes, re-reads and deletes snapshots until {@code running} says stop or a check fails. */
+    void loop(java.util.function.BooleanSupplier running) {
+        try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
+                io.basalt.client.ClientConfig.defaults().withTls(io.basalt.cli.cs.ItTls.adminTls()),
+                new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+            for (int turn = 0; running.getAsBoolean(); turn++) {
+                long wakeAt = System.nanoTime() + every.toNanos();
+                while (running.getAsBoolean() && System.nanoTime() < wakeAt) {
+                    Thread.sleep(200);
+                }
+                if (!running.getAsBoolean()) {
+                    return;
+                }
+                if (!step(client, volumes.get(turn % volumes.size()))) {
+                    return;
+                }
+            }
+        } catch (Exception e) {
+            fail.accept("the snapshot loop itself failed: " + e);
+        }
+    }
+
+    /** One turn on {@code volume}; false when a check failed (the loop stops). */
+    private boolean step(io.basalt.client.ClusterClient client, String volume) throws Exception {
+        Deque<Taken> snapshots = kept.get(volume);
+        String name = "t" + (++created);
+        long started = System.nanoTime();
+        io.basalt.client.Snapshots.Created made = io.basalt.client.Snapshots.create(client, volume, name,
+                Duration.ofSeconds(30));
+        Taken taken = new Taken(volume, name, reader.digest(volume + "@" + name));
+        say.accept(String.format(Locale.ROOT, "snapshot %s taken in %d ms (fence %d ms%s), read: %s",
+                taken.export(), (System.nanoTime() - started) / 1_000_000, made.fenceMillis(),
+                made.unconfirmedCsIds().isEmpty() ? "" : ", unconfirmed cs " + made.unconfirmedCsIds(),
+                taken.digest()));
+        Taken previous = snapshots.peekLast();
+        snapshots.addLast(taken);
+        if (previous != null && !reReads(previous)) {
+            return false;
+        }
+        while (snapshots.size() > 2) {
+            Taken oldest = snapshots.removeFirst();
+            client.meta().deleteSnapshot(oldest.volume(), oldest.name());
+            deleted++;
+            io.basalt.client.LayerReclaim.Result freed = io.basalt.client.LayerReclaim.reclaim(client);
+            say.accept("snapshot " + oldest.export() + " deleted (a hidden layer while newer ones read through it);"
+                    + " reclaim trimmed " + freed.trimmedBytes() + " bytes");
+        }
+        return true;
+    }
+
+    /** Whether {@code taken} still reads as it did when it was taken; a failure otherwise. */
+    private boolean reReads(Taken taken) throws Exception {
+        String again = reader.digest(taken.export());
+        if (again.equals(taken.digest())) {
+            say.accept("snapshot " + taken.export() + " read again: the same " + again);
+            return true;
+        }
+        fail.accept("snapshot " + taken.export() + " changed: read " + taken.digest() + " when taken, " + again
+                + " now");
+        return false;
+    }
+
+    /** Every snapshot still kept reads as it did when taken (after the cluster healed). */
+    void check() throws Exception {
+        List<Taken> all = new ArrayList<>();
+        kept.values().forEach(all::addAll);
+        for (Taken taken : all) {
+            reReads(taken);
+        }
+        say.accept("snapshots: " + created + " taken, " + deleted + " deleted, " + all.size() + " checked at the end");
+    }
+
+    int created() {
+        return created;
+    }
+}
