@@ -46,6 +46,13 @@ class SnapshotCloneIT {
         return cluster.logTails();
     }
 
+    /** A client library instance with the admin certificate (closed by the caller). */
+    private static io.basalt.client.ClusterClient adminClient() {
+        return io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
+                io.basalt.client.ClientConfig.defaults().withTls(io.basalt.cli.cs.ItTls.adminTls()),
+                new io.prometheus.metrics.model.registry.PrometheusRegistry());
+    }
+
     private static Tools.Result basaltCli(String... args) {
         return cluster.cli(args);
     }
@@ -99,9 +106,7 @@ class SnapshotCloneIT {
         new Random(41).nextBytes(image);
         byte[] expected = image.clone();
         java.util.Set<Integer> rewritten = new java.util.TreeSet<>();
-        try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
-                io.basalt.client.ClientConfig.defaults().withTls(io.basalt.cli.cs.ItTls.adminTls()),
-                new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+        try (io.basalt.client.ClusterClient client = adminClient()) {
             io.basalt.client.VolumeDevice device = client.open("hotsnap", "it-hotsnap").get(60, TimeUnit.SECONDS);
             try {
                 device.write(0, io.netty.buffer.Unpooled.wrappedBuffer(image), false).get(60, TimeUnit.SECONDS);
@@ -220,9 +225,7 @@ class SnapshotCloneIT {
         cluster.createVolume("gold", "4M", "rep3", "4M");
         byte[] image = new byte[imageBlocks * 4096];
         new Random(17).nextBytes(image);
-        try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
-                io.basalt.client.ClientConfig.defaults().withTls(io.basalt.cli.cs.ItTls.adminTls()),
-                new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+        try (io.basalt.client.ClusterClient client = adminClient()) {
             io.basalt.client.VolumeDevice gold = client.open("gold", "it-gold").get(60, TimeUnit.SECONDS);
             try {
                 gold.write(0, io.netty.buffer.Unpooled.wrappedBuffer(image), false).get(60, TimeUnit.SECONDS);
@@ -350,9 +353,7 @@ class SnapshotCloneIT {
         int k = 4;
         cluster.createVolume(name, "4M", policy, "4M");
         byte[] expected = new byte[blocks * 4096];
-        try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
-                io.basalt.client.ClientConfig.defaults().withTls(io.basalt.cli.cs.ItTls.adminTls()),
-                new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+        try (io.basalt.client.ClusterClient client = adminClient()) {
             io.basalt.client.VolumeDevice device = client.open(name, "it-" + name).get(60, TimeUnit.SECONDS);
             try {
                 // s1: blocks 0..255; s2: 0..127 rewritten; the volume: 0..63 rewritten again.
@@ -405,9 +406,7 @@ class SnapshotCloneIT {
         int blocks = 4096; // 16 MiB: 8 background steps
         cluster.createVolume("bg", "16M", "rep3", "4M");
         byte[] expected = new byte[blocks * 4096];
-        try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
-                io.basalt.client.ClientConfig.defaults().withTls(io.basalt.cli.cs.ItTls.adminTls()),
-                new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+        try (io.basalt.client.ClusterClient client = adminClient()) {
             // A sparse image: one block in 16 (1 MiB), quick to write, spread over every step.
             io.basalt.client.VolumeDevice image = client.open("bg", "it-bg").get(60, TimeUnit.SECONDS);
             try {
@@ -493,9 +492,7 @@ class SnapshotCloneIT {
             System.arraycopy(data, 0, expected, block * 4096, 4096);
         }
         Path output = dir.resolve("flatten-wait.out");
-        try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
-                io.basalt.client.ClientConfig.defaults().withTls(io.basalt.cli.cs.ItTls.adminTls()),
-                new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+        try (io.basalt.client.ClusterClient client = adminClient()) {
             io.basalt.client.VolumeDevice image = client.open("wait", "it-wait").get(60, TimeUnit.SECONDS);
             try {
                 image.write(0, io.netty.buffer.Unpooled.wrappedBuffer(expected), false).get(60, TimeUnit.SECONDS);
@@ -555,9 +552,7 @@ class SnapshotCloneIT {
         volumeWriter.awaitAcked(100);
         long createInvoked = System.nanoTime();
         java.util.concurrent.CompletableFuture<Void> create;
-        try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
-                io.basalt.client.ClientConfig.defaults().withTls(io.basalt.cli.cs.ItTls.adminTls()),
-                new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+        try (io.basalt.client.ClusterClient client = adminClient()) {
             create = java.util.concurrent.CompletableFuture.runAsync(() -> {
                 try {
                     io.basalt.client.Snapshots.create(client, "kill", "s1", Duration.ofSeconds(30));
@@ -583,9 +578,7 @@ class SnapshotCloneIT {
                 snapshot);
         cloneWriter.start();
         cloneWriter.awaitAcked(20);
-        try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
-                io.basalt.client.ClientConfig.defaults().withTls(io.basalt.cli.cs.ItTls.adminTls()),
-                new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+        try (io.basalt.client.ClusterClient client = adminClient()) {
             io.basalt.client.Flatten.request(client, "kill-clone");
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
             while (client.meta().getFlatten("kill-clone").map(p -> p.cursorBytes()).orElse(0L) == 0) {
@@ -691,9 +684,7 @@ class SnapshotCloneIT {
         java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
         long[] snapshotWindow = new long[2];
         Path copy = dir.resolve(volume + "-s1.raw");
-        try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
-                io.basalt.client.ClientConfig.defaults().withTls(io.basalt.cli.cs.ItTls.adminTls()),
-                new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+        try (io.basalt.client.ClusterClient client = adminClient()) {
             io.basalt.client.VolumeDevice device = client.open(volume, "it-snap-writer").get(60, TimeUnit.SECONDS);
             java.util.concurrent.CompletableFuture<Void> writer = java.util.concurrent.CompletableFuture.runAsync(() -> {
                 Random random = new Random(volume.hashCode());
@@ -791,9 +782,7 @@ class SnapshotCloneIT {
             }
         }
         java.util.Set<Integer> changed = new java.util.TreeSet<>();
-        try (io.basalt.client.ClusterClient client = io.basalt.client.ClusterClient.connect(cluster.meta.peers(),
-                io.basalt.client.ClientConfig.defaults().withTls(io.basalt.cli.cs.ItTls.adminTls()),
-                new io.prometheus.metrics.model.registry.PrometheusRegistry())) {
+        try (io.basalt.client.ClusterClient client = adminClient()) {
             for (io.basalt.client.LayerDiff.Extent extent
                     : io.basalt.client.LayerDiff.diff(client, volume + "@s1", volume).extents()) {
                 for (long at = extent.offsetBytes(); at < extent.offsetBytes() + extent.lengthBytes(); at += 4096) {
