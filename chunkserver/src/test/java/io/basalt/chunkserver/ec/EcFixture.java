@@ -216,6 +216,32 @@ abstract class EcFixture {
         }
     }
 
+    /** A STRIP_READ in a PEEK {@code mode} of stripes at {@code column} ({@code width}: PEEK_HELD's txid). */
+    DataClient.Reply peekReply(int column, int firstStripe, int stripes, int mode, int width) throws Exception {
+        io.basalt.protocol.data.EcSection ask = new io.basalt.protocol.data.EcSection(0, mode, width, "", new long[0],
+                new long[stripes]);
+        ByteBuf payload = Unpooled.buffer(ask.encodedBytes());
+        ask.writeTo(payload);
+        return clients[column].request(DataFrame.TYPE_STRIP_READ, UID, chunkVersion, (long) firstStripe * S,
+                (long) stripes * S, payload).get(30, TimeUnit.SECONDS);
+    }
+
+    /** As {@link #peekReply}, answered OK in the mode asked. */
+    io.basalt.protocol.data.EcSection peek(int column, int firstStripe, int stripes, int mode, int width)
+            throws Exception {
+        DataClient.Reply reply = peekReply(column, firstStripe, stripes, mode, width);
+        try {
+            assertThat(reply.status()).as(reply.message()).isEqualTo(CsStatus.OK);
+            ByteBuf out = reply.payload();
+            io.basalt.protocol.data.EcSection view = io.basalt.protocol.data.EcSection.read(out, out.readerIndex(),
+                    out.readableBytes(), stripes);
+            assertThat(view.mode()).isEqualTo(mode);
+            return view;
+        } finally {
+            reply.release();
+        }
+    }
+
     /** Every stripe in [0, stripes): parity re-encoded from the data columns equals what is stored. */
     void verifyParity(int stripes) throws Exception {
         for (int s = 0; s < stripes; s++) {

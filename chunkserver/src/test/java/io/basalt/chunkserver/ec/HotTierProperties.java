@@ -24,7 +24,9 @@ import net.jqwik.api.lifecycle.BeforeTry;
  * any column (WAL and hot map replay), in any order. Every read equals an in-memory model byte for
  * byte (newest wins between hot copies and stripes, whichever came last). At the end the freezer
  * drains every hot store, the region still reads as the model, and every stripe's parity and
- * strip versions agree with its data columns.
+ * strip versions agree with its data columns. Which blocks are held (the held PEEK that reads
+ * through snapshot layers ask, docs/snapshots.md) is asked at the master and at every data column
+ * between ops and at the end: exactly the blocks written, whether hot, frozen or cold.
  */
 class HotTierProperties extends EcFixture {
     static final int REGION_BLOCKS = 8 * K; // 8 stripes: ops collide often
@@ -39,7 +41,7 @@ class HotTierProperties extends EcFixture {
         tearDown();
     }
 
-    enum Kind { HOT_WRITE, HOT_FILL, EC_WRITE, ZERO_WRITE, READ, DIRECT_READ, FREEZE, RESTART }
+    enum Kind { HOT_WRITE, HOT_FILL, EC_WRITE, ZERO_WRITE, READ, DIRECT_READ, FREEZE, RESTART, HELD }
 
     record Op(Kind kind, int firstBlock, int blocks, long seed, int column) {}
 
@@ -53,7 +55,8 @@ class HotTierProperties extends EcFixture {
                 net.jqwik.api.Tuple.of(2, Arbitraries.just(Kind.READ)),
                 net.jqwik.api.Tuple.of(2, Arbitraries.just(Kind.DIRECT_READ)),
                 net.jqwik.api.Tuple.of(2, Arbitraries.just(Kind.FREEZE)),
-                net.jqwik.api.Tuple.of(1, Arbitraries.just(Kind.RESTART)));
+                net.jqwik.api.Tuple.of(1, Arbitraries.just(Kind.RESTART)),
+                net.jqwik.api.Tuple.of(2, Arbitraries.just(Kind.HELD)));
         Arbitrary<Op> op = Combinators.combine(kind, Arbitraries.integers().between(0, REGION_BLOCKS - 1),
                         Arbitraries.integers().between(1, 2 * K), Arbitraries.longs(),
                         Arbitraries.integers().between(0, K + M - 1))
@@ -64,6 +67,7 @@ class HotTierProperties extends EcFixture {
     @Property(tries = 25)
     void everyReadMatchesTheModelAndTheFrozenStripesAreConsistent(@ForAll("ops") List<Op> ops) throws Exception {
         byte[] model = new byte[REGION_BLOCKS * S];
+        boolean[] written = new boolean[REGION_BLOCKS];
         for (Op op : ops) {
             String step = op.toString();
             switch (op.kind()) {
@@ -74,6 +78,7 @@ class HotTierProperties extends EcFixture {
                     byte[] data = random(new Random(op.seed()), blocks * S);
                     hotWriteOk(layout(), (long) op.firstBlock() * S, data);
                     System.arraycopy(data, 0, model, op.firstBlock() * S, data.length);
+                    Arrays.fill(written, op.firstBlock(), op.firstBlock() + blocks, true);
                 }
                 case HOT_FILL -> {
                     // Whole stripes made hot by two writes each (a whole stripe is never one hot
@@ -88,6 +93,7 @@ class HotTierProperties extends EcFixture {
                                 K * S));
                         System.arraycopy(data, 0, model, stripe * K * S, data.length);
                     }
+                    Arrays.fill(written, first * K, (first + stripes) * K, true);
                 }
                 case EC_WRITE, ZERO_WRITE -> {
                     int blocks = Math.min(op.blocks(), REGION_BLOCKS - op.firstBlock());
@@ -95,6 +101,7 @@ class HotTierProperties extends EcFixture {
                             : new byte[blocks * S];
                     ecWriteOk(layout(), (long) op.firstBlock() * S, data);
                     System.arraycopy(data, 0, model, op.firstBlock() * S, data.length);
+                    Arrays.fill(written, op.firstBlock(), op.firstBlock() + blocks, true); // zeroes hide a parent
                 }
                 case READ -> {
                     int blocks = Math.min(op.blocks(), REGION_BLOCKS - op.firstBlock());
@@ -107,6 +114,7 @@ class HotTierProperties extends EcFixture {
                     assertThat(direct(offset)).as(step).isEqualTo(Arrays.copyOfRange(model, offset, offset + S));
                 }
                 case FREEZE -> servers[K].freezer().runOnce(true);
+                case HELD -> assertHeld(written, step);
                 case RESTART -> {
                     int port = servers[op.column()].address().getPort();
                     stop(op.column());
@@ -119,6 +127,7 @@ class HotTierProperties extends EcFixture {
         // server's pass, as their own threads do every few seconds: a copy that a cold write made
         // dead is swept by the server holding it (the master frees replicas only of what it froze).
         hotWriteOk(layout(), 0, Arrays.copyOfRange(model, 0, S));
+        written[0] = true;
         for (int pass = 0; pass < 20 && hotBlocks() > 0; pass++) {
             for (int i = 0; i < K + M; i++) {
                 servers[i].freezer().runOnce(true);
@@ -131,6 +140,50 @@ class HotTierProperties extends EcFixture {
                     .isEqualTo(Arrays.copyOfRange(model, block * S, (block + 1) * S));
         }
         verifyParity(REGION_BLOCKS / K);
+        assertHeld(written, "at the end");
+    }
+
+    /**
+     * A held PEEK of the region at the master (k versions a strip) and at each data column (one)
+     * says held exactly for the blocks written; a column that took nothing of the chunk yet may
+     * answer that it has no column here, which is right only when none of its blocks was written.
+     */
+    private void assertHeld(boolean[] written, String step) throws Exception {
+        int stripes = REGION_BLOCKS / K;
+        boolean[] atMaster = held(K, stripes, K);
+        for (int block = 0; block < REGION_BLOCKS; block++) {
+            assertThat(atMaster[block]).as("%s: the master holds block %d", step, block).isEqualTo(written[block]);
+        }
+        for (int column = 0; column < K; column++) {
+            boolean[] atColumn = held(column, stripes, 1);
+            for (int stripe = 0; stripe < stripes; stripe++) {
+                assertThat(atColumn[stripe]).as("%s: data column %d holds block %d", step, column, stripe * K + column)
+                        .isEqualTo(written[stripe * K + column]);
+            }
+        }
+    }
+
+    /** Per version of a held PEEK at {@code column}: held; all false when it has no column of the chunk. */
+    private boolean[] held(int column, int stripes, int width) throws Exception {
+        io.basalt.protocol.data.DataClient.Reply reply = peekReply(column, 0, stripes,
+                io.basalt.protocol.data.EcSection.MODE_PEEK_HELD, width);
+        try {
+            boolean[] held = new boolean[stripes * width];
+            if (reply.status() == io.basalt.protocol.data.CsStatus.UNAVAILABLE
+                    && reply.message().contains(StripeMaster.NO_COLUMN_HERE)) {
+                return held;
+            }
+            assertThat(reply.status()).as(reply.message()).isEqualTo(io.basalt.protocol.data.CsStatus.OK);
+            io.netty.buffer.ByteBuf out = reply.payload();
+            long[] versions = io.basalt.protocol.data.EcSection.read(out, out.readerIndex(), out.readableBytes(),
+                    stripes).versions();
+            for (int i = 0; i < held.length; i++) {
+                held[i] = versions[i] != 0;
+            }
+            return held;
+        } finally {
+            reply.release();
+        }
     }
 
     /** Each column's hot blocks as [key, seq] (parity columns key by 2^40 + logical block), for a failure. */

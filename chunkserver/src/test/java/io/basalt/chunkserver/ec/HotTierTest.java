@@ -149,30 +149,6 @@ class HotTierTest extends EcFixture {
         }
     }
 
-    private DataClient.Reply peekReply(int column, int firstStripe, int stripes, int mode, int width) throws Exception {
-        io.basalt.protocol.data.EcSection ask = new io.basalt.protocol.data.EcSection(0, mode, width, "", new long[0],
-                new long[stripes]);
-        ByteBuf payload = Unpooled.buffer(ask.encodedBytes());
-        ask.writeTo(payload);
-        return clients[column].request(DataFrame.TYPE_STRIP_READ, UID, chunkVersion, (long) firstStripe * S,
-                (long) stripes * S, payload).get(30, TimeUnit.SECONDS);
-    }
-
-    private io.basalt.protocol.data.EcSection peek(int column, int firstStripe, int stripes, int mode, int width)
-            throws Exception {
-        DataClient.Reply reply = peekReply(column, firstStripe, stripes, mode, width);
-        try {
-            assertThat(reply.status()).as(reply.message()).isEqualTo(CsStatus.OK);
-            ByteBuf out = reply.payload();
-            io.basalt.protocol.data.EcSection view = io.basalt.protocol.data.EcSection.read(out, out.readerIndex(),
-                    out.readableBytes(), stripes);
-            assertThat(view.mode()).isEqualTo(mode);
-            return view;
-        } finally {
-            reply.release();
-        }
-    }
-
     @Test
     void aFullHotStoreAnswersHotFullAndTheWriteCanGoCold() throws Exception {
         int port = servers[K].address().getPort();

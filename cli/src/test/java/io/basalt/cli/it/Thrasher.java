@@ -635,10 +635,16 @@ final class Thrasher {
 
     private volatile String lastDegradedLine = "";
 
+    /**
+     * Every chunk of every layer (the volumes under test, their snapshots and the hidden layers
+     * they read through): a snapshot takes its volume's chunks, and a server must not be disturbed
+     * past what those tolerate either (a snapshot's chunk that could not be read was the first
+     * failure of the snapshot loop, the budget having counted the volumes' own chunks only).
+     */
     private List<Chunk> allChunks() {
         List<Chunk> chunks = new ArrayList<>();
-        for (Target target : targets) {
-            chunks.addAll(cluster.client().listChunks(cluster.client().getVolume(target.name).id()));
+        for (io.basalt.meta.model.Volume layer : cluster.client().listLayers()) {
+            chunks.addAll(cluster.client().listChunks(layer.id()));
         }
         return chunks;
     }
