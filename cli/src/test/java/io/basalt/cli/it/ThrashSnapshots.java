@@ -1,5 +1,6 @@
 package io.basalt.cli.it;
 
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -25,35 +26,37 @@ import java.util.function.Consumer;
  * <p>Threads: {@link #loop} runs on one thread of its own; {@link #check} after it ended.
  */
 final class ThrashSnapshots {
-    /** A snapshot taken, with the digest of its first read. */
-    private record Taken(String volume, String name, String digest) {
+    /** A snapshot taken, with its first read (kept on disk until it is deleted) and its digest. */
+    private record Taken(String volume, String name, Path firstRead, String digest) {
         String export() {
             return volume + "@" + name;
         }
     }
 
-    /** Reads a volume or snapshot (by export name) whole and returns a digest of it. */
+    /** Reads a volume or snapshot (by export name) whole into a file. */
     @FunctionalInterface
     interface Reader {
-        String digest(String export) throws Exception;
+        void copy(String export, Path file) throws Exception;
     }
 
     private final VolumeCluster cluster;
     private final List<String> volumes;
     private final Duration every;
     private final Reader reader;
+    private final Path workDir;
     private final Consumer<String> say;
     private final Consumer<String> fail;
     private final Map<String, Deque<Taken>> kept = new LinkedHashMap<>();
     private int created;
     private int deleted;
 
-    ThrashSnapshots(VolumeCluster cluster, List<String> volumes, Duration every, Reader reader, Consumer<String> say,
-            Consumer<String> fail) {
+    ThrashSnapshots(VolumeCluster cluster, List<String> volumes, Duration every, Reader reader, Path workDir,
+            Consumer<String> say, Consumer<String> fail) {
         this.cluster = cluster;
         this.volumes = List.copyOf(volumes);
         this.every = every;
         this.reader = reader;
+        this.workDir = workDir;
         this.say = say;
         this.fail = fail;
         volumes.forEach(volume -> kept.put(volume, new ArrayDeque<>()));
@@ -88,7 +91,9 @@ final class ThrashSnapshots {
         long started = System.nanoTime();
         io.basalt.client.Snapshots.Created made = io.basalt.client.Snapshots.create(client, volume, name,
                 Duration.ofSeconds(30));
-        Taken taken = new Taken(volume, name, reader.digest(volume + "@" + name));
+        Path firstRead = workDir.resolve("snapshot-" + volume + "@" + name + ".bin");
+        reader.copy(volume + "@" + name, firstRead);
+        Taken taken = new Taken(volume, name, firstRead, Thrasher.digest(firstRead));
         say.accept(String.format(Locale.ROOT, "snapshot %s taken in %d ms (fence %d ms%s), read: %s",
                 taken.export(), (System.nanoTime() - started) / 1_000_000, made.fenceMillis(),
                 made.unconfirmedCsIds().isEmpty() ? "" : ", unconfirmed cs " + made.unconfirmedCsIds(),
@@ -101,6 +106,7 @@ final class ThrashSnapshots {
         while (snapshots.size() > 2) {
             Taken oldest = snapshots.removeFirst();
             client.meta().deleteSnapshot(oldest.volume(), oldest.name());
+            java.nio.file.Files.deleteIfExists(oldest.firstRead());
             deleted++;
             io.basalt.client.LayerReclaim.Result freed = io.basalt.client.LayerReclaim.reclaim(client);
             say.accept("snapshot " + oldest.export() + " deleted (a hidden layer while newer ones read through it);"
@@ -111,14 +117,39 @@ final class ThrashSnapshots {
 
     /** Whether {@code taken} still reads as it did when it was taken; a failure otherwise. */
     private boolean reReads(Taken taken) throws Exception {
-        String again = reader.digest(taken.export());
-        if (again.equals(taken.digest())) {
-            say.accept("snapshot " + taken.export() + " read again: the same " + again);
-            return true;
+        Path now = workDir.resolve("snapshot-again.bin");
+        try {
+            reader.copy(taken.export(), now);
+            String again = Thrasher.digest(now);
+            if (again.equals(taken.digest())) {
+                say.accept("snapshot " + taken.export() + " read again: the same " + again);
+                return true;
+            }
+            fail.accept("snapshot " + taken.export() + " changed: read " + taken.digest() + " when taken, " + again
+                    + " now; " + differences(taken.firstRead(), now));
+            return false;
+        } finally {
+            java.nio.file.Files.deleteIfExists(now);
         }
-        fail.accept("snapshot " + taken.export() + " changed: read " + taken.digest() + " when taken, " + again
-                + " now");
-        return false;
+    }
+
+    /** Which 4 KiB blocks differ between two reads: how many, and the first few (block, chunk-relative). */
+    private static String differences(Path first, Path second) throws java.io.IOException {
+        byte[] a = java.nio.file.Files.readAllBytes(first);
+        byte[] b = java.nio.file.Files.readAllBytes(second);
+        List<String> blocks = new ArrayList<>();
+        int count = 0;
+        for (int block = 0; block < Math.min(a.length, b.length) / 4096; block++) {
+            if (java.util.Arrays.mismatch(a, block * 4096, block * 4096 + 4096, b, block * 4096, block * 4096 + 4096)
+                    >= 0) {
+                if (count++ < 12) {
+                    boolean zeroThen = java.util.Arrays.equals(a, block * 4096, block * 4096 + 4096, new byte[4096], 0,
+                            4096);
+                    blocks.add(block + (zeroThen ? " (zeroes first)" : ""));
+                }
+            }
+        }
+        return count + " blocks of 4 KiB differ (volume blocks " + blocks + (count > 12 ? ", ..." : "") + ")";
     }
 
     /** Every snapshot still kept reads as it did when taken (after the cluster healed). */

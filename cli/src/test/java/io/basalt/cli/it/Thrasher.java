@@ -207,7 +207,7 @@ final class Thrasher {
                     .start(() -> fioLoop(target, fioRandom));
         }
         ThrashSnapshots snapshots = config.snapshotEvery().isZero() ? null : new ThrashSnapshots(cluster,
-                targets.stream().map(t -> t.name).toList(), config.snapshotEvery(), this::readBack, this::say,
+                targets.stream().map(t -> t.name).toList(), config.snapshotEvery(), this::copyOut, workDir, this::say,
                 this::fail);
         Thread snapshotLoop = snapshots == null ? null : Thread.ofPlatform().name("thrash-snapshots")
                 .start(() -> snapshots.loop(() -> thrashing && failures.isEmpty()));
@@ -565,19 +565,29 @@ final class Thrasher {
     private String readBack(String volume) throws Exception {
         Path copy = workDir.resolve("readback-" + volume + ".bin");
         try {
-            Tools.runOk(Duration.ofMinutes(10), Map.of(), List.of("nbdcopy", cluster.uri(volume), copy.toString()));
-            MessageDigest digest = MessageDigest.getInstance("SHA-256");
-            try (InputStream in = Files.newInputStream(copy)) {
-                byte[] buffer = new byte[1 << 20];
-                int n;
-                while ((n = in.read(buffer)) > 0) {
-                    digest.update(buffer, 0, n);
-                }
-            }
-            return HexFormat.of().formatHex(digest.digest()).substring(0, 16);
+            copyOut(volume, copy);
+            return digest(copy);
         } finally {
             Files.deleteIfExists(copy);
         }
+    }
+
+    /** Reads {@code export} (a volume or a snapshot) whole through the gateway into {@code file}. */
+    void copyOut(String export, Path file) {
+        Tools.runOk(Duration.ofMinutes(10), Map.of(), List.of("nbdcopy", cluster.uri(export), file.toString()));
+    }
+
+    /** The first 16 hex digits of the file's SHA-256. */
+    static String digest(Path file) throws Exception {
+        MessageDigest digest = MessageDigest.getInstance("SHA-256");
+        try (InputStream in = Files.newInputStream(file)) {
+            byte[] buffer = new byte[1 << 20];
+            int n;
+            while ((n = in.read(buffer)) > 0) {
+                digest.update(buffer, 0, n);
+            }
+        }
+        return HexFormat.of().formatHex(digest.digest()).substring(0, 16);
     }
 
     // ---- monitor ----
