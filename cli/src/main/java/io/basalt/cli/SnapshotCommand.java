@@ -128,6 +128,12 @@ final class SnapshotCommand implements Runnable {
                         + " the snapshot (see: basalt cs list)");
                 return 2;
             }
+            if (!created.hotNotFrozenChunkUids().isEmpty()) {
+                System.err.println("warning: the hot blocks of " + created.hotNotFrozenChunkUids().size()
+                        + " erasure-coded chunk(s) could not be frozen (no stripe master answered); a small write in"
+                        + " flight during the create may still appear in the snapshot later (see: basalt status)");
+                return 2;
+            }
             return 0;
         }
     }

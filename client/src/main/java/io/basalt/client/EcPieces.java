@@ -425,6 +425,37 @@ final class EcPieces implements ChunkPieces {
     }
 
 
+    /**
+     * Asks the stripe master of {@code chunk} to freeze now every stripe of the chunk that holds hot
+     * blocks (HOT_FREEZE, docs/snapshots.md): how snapshot create settles the copies a hot write in
+     * flight across it may have left on some replicas. True when the master answered (frozen, or
+     * nothing hot); false when there is no master or it refused.
+     */
+    static CompletableFuture<Boolean> freezeHot(ClusterClient cluster, Policy policy, Chunk chunk,
+            long chunkSizeBytes) {
+        Chunklet master = ChunkRoles.parityMaster(chunk, policy.dataCount());
+        if (master == null) {
+            return CompletableFuture.completedFuture(false);
+        }
+        long stripeBytes = (long) policy.dataCount() * BLOCK_SIZE_BYTES;
+        long lengthBytes = (chunkSizeBytes + stripeBytes - 1) / stripeBytes * stripeBytes;
+        return layoutOf(cluster, policy, chunk, master).thenCompose(layout -> {
+            ByteBuf payload = io.netty.buffer.Unpooled.buffer(layout.encodedBytes());
+            layout.writeTo(payload);
+            return cluster.connections().request(layout.address(layout.masterIndex()), DataFrame.TYPE_HOT_FREEZE,
+                    chunk.uid(), chunk.version(), 0, lengthBytes, payload);
+        }).handle((reply, error) -> {
+            if (reply == null) {
+                return false;
+            }
+            try {
+                return reply.status() == CsStatus.OK;
+            } finally {
+                reply.release();
+            }
+        });
+    }
+
     /** The layout the master needs: every column's address, and which are UPTODATE (take part). */
     private CompletableFuture<EcLayout> layoutOf(Chunk chunk, Chunklet master) {
         return layoutOf(cluster, policy, chunk, master);

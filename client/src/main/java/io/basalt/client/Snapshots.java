@@ -32,8 +32,12 @@ public final class Snapshots {
 
     private Snapshots() {}
 
-    /** What {@link #create} did: the snapshot, and the chunk servers that never confirmed the fence. */
-    public record Created(Volume snapshot, List<Integer> unconfirmedCsIds, long fenceMillis) {}
+    /**
+     * What {@link #create} did: the snapshot, the chunk servers that never confirmed the fence, and
+     * the erasure-coded chunks whose hot blocks could not be frozen (no stripe master answered).
+     */
+    public record Created(Volume snapshot, List<Integer> unconfirmedCsIds, long fenceMillis,
+                          List<Long> hotNotFrozenChunkUids) {}
 
     /** Blocking: creates {@code volume@snapshot} and waits until the old version is refused everywhere. */
     public static Created create(ClusterClient cluster, String volume, String snapshot, Duration fenceTimeout)
@@ -75,7 +79,36 @@ public final class Snapshots {
             // Chunk servers pull new versions after a heartbeat (about a second): ask again soon.
             Thread.sleep(POLL_MILLIS);
         }
-        return new Created(created, List.copyOf(lagging), (System.nanoTime() - started) / 1_000_000);
+        long fenceMillis = (System.nanoTime() - started) / 1_000_000;
+        return new Created(created, List.copyOf(lagging), fenceMillis, freezeHot(cluster, created));
+    }
+
+    /**
+     * Freezes the hot blocks of the snapshot's erasure-coded chunks (HOT_FREEZE at each stripe
+     * master, all at once), so that what the snapshot reads is decided now: a hot write in flight
+     * across the create that some replica refused (it knew the new version already) left copies on
+     * the others, which the freezer would otherwise fold into the stripes later, changing what the
+     * snapshot reads after it was first read. The client retried that write into the volume's new
+     * layer; in the snapshot too, it is one of the writes in flight across the create, which may be
+     * on either side. Returns the chunks no master answered for.
+     */
+    private static List<Long> freezeHot(ClusterClient cluster, Volume snapshot) {
+        io.basalt.meta.model.Policy policy = io.basalt.meta.model.Policy.parse(snapshot.policyName());
+        if (!policy.erasureCoded()) {
+            return List.of();
+        }
+        List<Chunk> chunks = cluster.meta().listChunks(snapshot.id());
+        List<CompletableFuture<Boolean>> asks = new ArrayList<>();
+        for (Chunk chunk : chunks) {
+            asks.add(EcPieces.freezeHot(cluster, policy, chunk, snapshot.chunkSizeBytes()));
+        }
+        List<Long> notFrozen = new ArrayList<>();
+        for (int i = 0; i < chunks.size(); i++) {
+            if (!asks.get(i).join()) {
+                notFrozen.add(chunks.get(i).uid());
+            }
+        }
+        return notFrozen;
     }
 
     /**

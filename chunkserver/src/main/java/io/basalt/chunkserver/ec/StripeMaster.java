@@ -135,7 +135,7 @@ public final class StripeMaster implements AutoCloseable {
      */
     public CompletableFuture<ByteBuf> handle(int type, ByteBuf frame) {
         CompletableFuture<ByteBuf> result = new CompletableFuture<>();
-        boolean client = type != DataFrame.TYPE_STRIP_REBUILD;
+        boolean client = type != DataFrame.TYPE_STRIP_REBUILD && type != DataFrame.TYPE_HOT_FREEZE;
         try {
             if (client) {
                 clientRequests.incrementAndGet();
@@ -162,6 +162,9 @@ public final class StripeMaster implements AutoCloseable {
                         result.complete(null);
                     } else if (type == DataFrame.TYPE_STRIP_REBUILD) {
                         result.complete(rebuild(request, frame));
+                    } else if (type == DataFrame.TYPE_HOT_FREEZE) {
+                        freezeNow(request);
+                        result.complete(null);
                     } else {
                         result.complete(read(request));
                     }
@@ -255,6 +258,20 @@ public final class StripeMaster implements AutoCloseable {
         int blockIndex(int stripe, int column) {
             return (int) ((stripe * layout.stripeBytes() + (long) column * S - offsetBytes) / S);
         }
+    }
+
+    /**
+     * HOT_FREEZE: every stripe of the range that holds hot blocks here is frozen now, whatever its
+     * age, with the request's layout (learned as the chunk's newest, as a rebuild's is). Nothing to
+     * do without a hot store.
+     */
+    private void freezeNow(Request request) throws CsException {
+        if (hotMaster == null || freezer == null) {
+            return;
+        }
+        HotMaster.Known known = hotMaster.learn(request.chunkUid,
+                new HotMaster.Known(request.layout, request.chunkVersion));
+        freezer.freezeRange(request.chunkUid, known, request.firstStripe, request.stripeCount);
     }
 
     // ---- write ------------------------------------------------------------------------------------

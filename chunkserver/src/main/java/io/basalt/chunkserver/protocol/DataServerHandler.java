@@ -173,7 +173,7 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
                 case DataFrame.TYPE_RESOLVE -> resolve(frame, requestId, chunkUid);
                 case DataFrame.TYPE_STRIP_REPAIR -> stripRepair(frame, requestId, chunkUid);
                 case DataFrame.TYPE_EC_WRITE, DataFrame.TYPE_EC_READ, DataFrame.TYPE_STRIP_REBUILD,
-                        DataFrame.TYPE_HOT_WRITE, DataFrame.TYPE_STRIP_WRITE ->
+                        DataFrame.TYPE_HOT_WRITE, DataFrame.TYPE_STRIP_WRITE, DataFrame.TYPE_HOT_FREEZE ->
                         stripeMaster(frame, type, requestId, chunkUid);
                 case DataFrame.TYPE_HOT_PUT, DataFrame.TYPE_HOT_FREE -> {
                     WalEntry.Completion done = (e, error) -> ctx.executor().execute(() -> replyDone(type, requestId,
@@ -559,8 +559,9 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
         long lengthBytes = DataFrame.lengthBytes(frame);
         long offsetBytes = DataFrame.offsetBytes(frame);
         // A rebuild answers one column of the range (at most REBUILD_STRIPES_MAX strips), not the range.
+        // A freeze moves no data on the wire: its range may be the whole chunk (the master checks it).
         long lengthMax = type == DataFrame.TYPE_STRIP_REBUILD ? StripeMaster.REBUILD_LENGTH_MAX_BYTES
-                : service.lengthMaxBytes();
+                : type == DataFrame.TYPE_HOT_FREEZE ? Long.MAX_VALUE : service.lengthMaxBytes();
         if (lengthBytes > lengthMax) {
             throw new CsException(CsStatus.INVALID, "length " + lengthBytes + " (max " + lengthMax + ")");
         }
@@ -588,7 +589,7 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
                 io.netty.buffer.CompositeByteBuf both = ctx.alloc().compositeBuffer(2);
                 both.addComponents(true, out, payload);
                 out = both;
-            } else {
+            } else if (type != DataFrame.TYPE_HOT_FREEZE) {
                 service.metrics().bytesWritten.inc(lengthBytes);
             }
             reply(requestId, out, CsStatus.OK, payload == null ? 0 : (int) lengthBytes);

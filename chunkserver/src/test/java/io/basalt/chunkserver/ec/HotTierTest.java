@@ -149,6 +149,53 @@ class HotTierTest extends EcFixture {
         }
     }
 
+    /**
+     * A hot write in flight when the chunk's version moves on (a snapshot froze the chunk) and one
+     * replica already knows the new version: it refuses, the write fails, and the master and the
+     * other parity column keep copies that a plain read of the data column does not see. A HOT_FREEZE
+     * at the new version (what snapshot create sends) folds them into the stripes at once, so every
+     * read path agrees from then on, instead of the freezer doing it later.
+     */
+    @Test
+    void aHotFreezeSettlesTheCopiesOfAHotWriteThatAReplicaRefused() throws Exception {
+        long before = 7;
+        for (int i = 0; i < K + M; i++) {
+            servers[i].versions().chunkVersion(UID, before);
+        }
+        chunkVersion = before;
+        byte[] cold = bytes(K * S);
+        ecWriteOk(layout(), 0, cold);
+        servers[1].versions().chunkVersion(UID, before + 1); // data column 1 learned the bump first
+        DataClient.Reply refused = hotWrite(layout(), S, bytes(S)); // block 1: data column 1
+        try {
+            assertThat(refused.status()).as(refused.message()).isEqualTo(CsStatus.REPLICA_FAILED);
+            assertThat(refused.message()).contains("STALE_VERSION");
+        } finally {
+            refused.release();
+        }
+        for (int i = 0; i < K + M; i++) {
+            servers[i].versions().chunkVersion(UID, before + 1);
+        }
+        chunkVersion = before + 1;
+        byte[] throughMaster = ecRead(layout(), 0, K * S);
+        assertThat(direct(S)).as("the data column, which refused").isEqualTo(block(cold, 1));
+        assertThat(block(throughMaster, 1)).as("through the master, which kept its copy").isNotEqualTo(block(cold, 1));
+
+        ByteBuf payload = Unpooled.buffer();
+        layout().writeTo(payload);
+        DataClient.Reply frozen = clients[K].request(DataFrame.TYPE_HOT_FREEZE, UID, chunkVersion, 0, 16L << 20,
+                payload).get(30, TimeUnit.SECONDS);
+        try {
+            assertThat(frozen.status()).as(frozen.message()).isEqualTo(CsStatus.OK);
+        } finally {
+            frozen.release();
+        }
+        assertThat(hotBlocks(K)).as("the master's copy is frozen").isZero();
+        assertThat(direct(S)).as("the data column, after the freeze").isEqualTo(block(throughMaster, 1));
+        assertThat(ecRead(layout(), 0, K * S)).isEqualTo(throughMaster);
+        verifyParity(1);
+    }
+
     @Test
     void aFullHotStoreAnswersHotFullAndTheWriteCanGoCold() throws Exception {
         int port = servers[K].address().getPort();

@@ -82,7 +82,8 @@ final class Thrasher {
          * Defaults for the short run, overridden by {@code -Dbasalt.thrash.seconds},
          * {@code .seed}, {@code .maxDisturbed}, {@code .healSeconds} (how long the cluster may take to
          * heal once every server is back), {@code .logDir}, {@code .snapshotSeconds} (a snapshot of
-         * the next volume this often, {@link ThrashSnapshots}; 0: none).
+         * the next volume this often, {@link ThrashSnapshots}; 0, the default: none. Off in the suite's
+         * run until the finding in docs/snapshots.md, "Snapshots under the thrasher", is fixed).
          */
         static Config fromSystemProperties(long defaultSeconds, int defaultMaxDisturbed) {
             long seed = Long.getLong("basalt.thrash.seed", new Random().nextLong() & Long.MAX_VALUE);
@@ -92,7 +93,7 @@ final class Thrasher {
             return new Config(seed, Duration.ofSeconds(seconds), maxDisturbed, Duration.ofMillis(500),
                     Duration.ofSeconds(6), Duration.ofSeconds(1), Duration.ofSeconds(25), Duration.ofSeconds(1),
                     Duration.ofSeconds(20), Duration.ofSeconds(Long.getLong("basalt.thrash.healSeconds", 120)),
-                    logDir, Duration.ofSeconds(Long.getLong("basalt.thrash.snapshotSeconds", 20)));
+                    logDir, Duration.ofSeconds(Long.getLong("basalt.thrash.snapshotSeconds", 0)));
         }
     }
 

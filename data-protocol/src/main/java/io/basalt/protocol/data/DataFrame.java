@@ -122,6 +122,15 @@ public final class DataFrame {
      * {@link StripWriteSection} (this column and the addresses of every data column).
      */
     public static final int TYPE_STRIP_WRITE = 19;
+    /**
+     * To the stripe master of an EC chunk: freeze now, whatever their age, the stripes of the range
+     * (chunk-logical, whole stripes) that hold hot blocks there, with the layout the payload carries
+     * (an EC layout, learned as the chunk's newest); answered once they are frozen. Snapshot create
+     * sends it for the chunks it froze: a hot write in flight across the create that some replica
+     * refused (the chunk's version moved on) left copies on the others, which a later freeze would
+     * otherwise fold into the snapshot after it was first read (docs/snapshots.md).
+     */
+    public static final int TYPE_HOT_FREEZE = 20;
     /** The format version of a STRIP_WRITE's section ({@link StripWriteSection}). */
     public static final int STRIP_WRITE_FORMAT_VERSION = 1;
     public static final int REPLY = 0x80;
@@ -280,6 +289,7 @@ public final class DataFrame {
             case TYPE_HOT_FREE -> "hot_free";
             case TYPE_STRIP_REBUILD -> "strip_rebuild";
             case TYPE_STRIP_WRITE -> "strip_write";
+            case TYPE_HOT_FREEZE -> "hot_freeze";
             default -> "unknown";
         };
     }
