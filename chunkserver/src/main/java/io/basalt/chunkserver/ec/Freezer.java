@@ -66,6 +66,8 @@ public final class Freezer implements AutoCloseable {
     /** Most stripes frozen as one EC write (16 of ec4+2: 256 KiB of data, its stripe locks held meanwhile). */
     static final int RUN_STRIPES_MAX = 16;
 
+    private final AtomicLong columnViews = new AtomicLong();
+    private final AtomicLong orphanCopies = new AtomicLong();
     private final AtomicLong busyYields = new AtomicLong();
     private final StripeMaster master;
     private final HotStore hot;
@@ -341,10 +343,16 @@ public final class Freezer implements AutoCloseable {
             List<long[]> blocks = hot.blocks(chunkUid, base, base + (long) count * k);
             ChunkletStore.StripVersions own = master.store.versions(chunkUid, (long) first * S, count * S);
             long[] cold = own.n() == k ? own.versions() : new long[count * k];
+            // What each block's data column holds, where that is not this master's copy (see
+            // columnsHeld): a copy over a block the column holds nothing newer for is dead.
+            long[] held = young || blocks.isEmpty() ? null : columnsHeld(chunkUid, known, first, count);
+            boolean[] dead = new boolean[count * k];
             boolean wholeRun = !young && blocks.size() == count * k;
             long seqMax = 0;
             for (long[] block : blocks) {
-                wholeRun &= block[1] > cold[(int) (block[0] - base)];
+                int at = (int) (block[0] - base);
+                dead[at] = held != null && held[at] >= 0 && held[at] != block[1] && held[at] <= cold[at];
+                wholeRun &= block[1] > cold[at] && !dead[at];
                 seqMax = Math.max(seqMax, block[1]);
             }
             if (count > 1 && !wholeRun) {
@@ -357,15 +365,20 @@ public final class Freezer implements AutoCloseable {
             if (young || blocks.isEmpty()) {
                 return 0;
             }
+            for (boolean orphan : dead) {
+                if (orphan) {
+                    orphanCopies.incrementAndGet();
+                }
+            }
             if (wholeRun) {
-                writeRun(chunkUid, known, first, 0, count * k);
+                writeRun(chunkUid, known, first, 0, count * k, held);
                 frozenBlocks.addAndGet(count * k);
             } else {
                 // One stripe: its live blocks (newer than their strips) in runs; dead ones are only freed.
                 boolean[] live = new boolean[k];
                 for (long[] block : blocks) {
                     int column = (int) (block[0] - base);
-                    live[column] = block[1] > cold[column];
+                    live[column] = block[1] > cold[column] && !dead[column];
                 }
                 for (int from = 0; from < k; from++) {
                     if (!live[from]) {
@@ -375,7 +388,7 @@ public final class Freezer implements AutoCloseable {
                     while (to < k && live[to]) {
                         to++;
                     }
-                    writeRun(chunkUid, known, first, from, to);
+                    writeRun(chunkUid, known, first, from, to, held);
                     frozenBlocks.addAndGet(to - from);
                     from = to;
                 }
@@ -398,7 +411,8 @@ public final class Freezer implements AutoCloseable {
      * Blocks [from, to) counted from stripe {@code stripe}'s first (a run may span stripes) from this
      * master's hot store, as one EC write (two-phase commit).
      */
-    private void writeRun(long chunkUid, HotMaster.Known known, int stripe, int from, int to) throws CsException {
+    private void writeRun(long chunkUid, HotMaster.Known known, int stripe, int from, int to, long[] held)
+            throws CsException {
         EcLayout layout = known.layout();
         int k = layout.k();
         int blocks = to - from;
@@ -409,6 +423,8 @@ public final class Freezer implements AutoCloseable {
             DataFrame.writeHeader(frame, DataFrame.TYPE_EC_WRITE, 0, 0, chunkUid, known.chunkVersion(), logicalOffset,
                     (long) blocks * S, blocks * (S + 4) + layout.encodedBytes(), 0);
             int[] crcs = new int[blocks];
+            long[] seqs = new long[blocks];
+            int dataAt = frame.writerIndex();
             for (int i = 0; i < blocks; i++) {
                 HotStore.HotBlock block = hot.read(chunkUid, HotStore.PARITY_KEY_BASE + (long) stripe * k + from + i,
                         frame);
@@ -417,6 +433,19 @@ public final class Freezer implements AutoCloseable {
                             + " went away under the stripe lock");
                 }
                 crcs[i] = block.crc();
+                seqs[i] = block.seq();
+            }
+            for (int i = 0; i < blocks; i++) {
+                // held is indexed from stripe's first block, as [from, to) is.
+                long columnHolds = held == null ? -1 : held[from + i];
+                if (columnHolds >= 0 && columnHolds != seqs[i]) {
+                    // The data column holds a newer copy of its own than this master's (see columnsHeld).
+                    int column = (from + i) % k;
+                    int strip = stripe + (from + i) / k;
+                    crcs[i] = readStrip(known.layout().address(column), chunkUid, known.chunkVersion(), strip, frame,
+                            dataAt + i * S);
+                    columnViews.incrementAndGet();
+                }
             }
             for (int crc : crcs) {
                 frame.writeInt(crc);
@@ -429,6 +458,95 @@ public final class Freezer implements AutoCloseable {
             if (request != null) {
                 request.scratch().close();
             }
+        }
+    }
+
+    /**
+     * Per block of stripes [first, first + count) (stripe-major, k a stripe): what its data column
+     * holds, its strip's version or hot seq whichever is higher (PEEK_HELD), or -1 where the column
+     * is not usable (down, or the target of a rebuild: this master's copy is folded, as ever). A
+     * block's value is what its data column holds, which is what plain reads return; this master's
+     * hot copy is that value when the column holds the same seq. When it does not, the copy here is
+     * one a failed hot write left (a replica refused it, for instance because a snapshot had just
+     * moved the chunk to a new version; docs/hot-tier.md, "Limits"), and folding it would change
+     * what the block reads: {@link #freeze} then frees it without folding when the column holds
+     * nothing newer than the strip (the write never reached it), and folds the column's own copy when
+     * it holds a newer one (an older, acknowledged hot write this master's copy had replaced).
+     */
+    private long[] columnsHeld(long chunkUid, HotMaster.Known known, int first, int count) throws CsException {
+        EcLayout layout = known.layout();
+        int k = layout.k();
+        long[] held = new long[count * k];
+        java.util.Arrays.fill(held, -1);
+        for (int column = 0; column < k; column++) {
+            if (!layout.usable(column)) {
+                continue;
+            }
+            long[] versions = heldAt(layout.address(column), chunkUid, known.chunkVersion(), first, count);
+            for (int si = 0; si < count; si++) {
+                held[si * k + column] = versions[si];
+            }
+        }
+        return held;
+    }
+
+    /** Per strip of [firstStripe, firstStripe + count) of a data column: its version or hot seq held (PEEK_HELD). */
+    private long[] heldAt(String address, long chunkUid, long chunkVersion, int firstStripe, int count)
+            throws CsException {
+        DataClient.Reply reply = await(StripeMaster.heldPeekReply(master.clients, address, chunkUid, chunkVersion,
+                firstStripe, count, 1), address);
+        try {
+            if (reply.status() == CsStatus.UNAVAILABLE && reply.message().contains(StripeMaster.NO_COLUMN_HERE)) {
+                return new long[count]; // nothing of the chunk there
+            }
+            if (reply.status() != CsStatus.OK) {
+                throw new CsException(CsStatus.REPLICA_FAILED, "held peek at " + address + ": " + reply.status() + " "
+                        + reply.message());
+            }
+            ByteBuf payload = reply.payload();
+            io.basalt.protocol.data.EcSection view = io.basalt.protocol.data.EcSection.read(payload,
+                    payload.readerIndex(), payload.readableBytes(), count);
+            if (view.mode() != io.basalt.protocol.data.EcSection.MODE_PEEK_HELD || view.versionsPerBlock() != 1) {
+                throw new CsException(CsStatus.REPLICA_FAILED, "held peek at " + address + " answered mode "
+                        + view.mode() + " with " + view.versionsPerBlock() + " versions a strip");
+            }
+            return view.versions();
+        } finally {
+            reply.release();
+        }
+    }
+
+    /** A plain READ of one strip of a data column (its hot copy merged), into {@code frame} at {@code at}; its CRC. */
+    private int readStrip(String address, long chunkUid, long chunkVersion, int stripe, ByteBuf frame, int at)
+            throws CsException {
+        DataClient.Reply reply = await(master.clients.request(address, DataFrame.TYPE_READ, chunkUid, chunkVersion,
+                (long) stripe * S, S, null), address);
+        try {
+            ByteBuf payload = reply.payload();
+            if (reply.status() != CsStatus.OK || payload.readableBytes() != S + 4) {
+                throw new CsException(CsStatus.REPLICA_FAILED, "read of strip " + stripe + " at " + address + ": "
+                        + reply.status() + " " + reply.message());
+            }
+            int crc = payload.getInt(payload.readerIndex() + S);
+            if (io.basalt.protocol.data.BlockCrc.of(payload, payload.readerIndex(), S) != crc) {
+                throw new CsException(CsStatus.REPLICA_FAILED, "strip " + stripe + " from " + address
+                        + " fails its CRC32C on arrival");
+            }
+            frame.setBytes(at, payload, payload.readerIndex(), S);
+            return crc;
+        } finally {
+            reply.release();
+        }
+    }
+
+    private static DataClient.Reply await(CompletableFuture<DataClient.Reply> sent, String address) throws CsException {
+        try {
+            return sent.get(30, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CsException(CsStatus.UNAVAILABLE, "interrupted waiting for " + address);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            throw new CsException(CsStatus.REPLICA_FAILED, "replica " + address + " failed: " + e);
         }
     }
 
@@ -496,6 +614,16 @@ public final class Freezer implements AutoCloseable {
     /** Passes cut short because clients had requests at this master (freezing yields to them). */
     public long busyYields() {
         return busyYields.get();
+    }
+
+    /** Blocks frozen with their data column's own copy instead of this master's ({@link #columnsHeld}). */
+    public long columnViews() {
+        return columnViews.get();
+    }
+
+    /** Copies here that their data column never took (a failed hot write's), freed without folding. */
+    public long orphanCopies() {
+        return orphanCopies.get();
     }
 
     public long frozenBlocks() {

@@ -929,6 +929,19 @@ public final class StripeMaster implements AutoCloseable {
                 count * S, payload);
     }
 
+    /**
+     * The raw reply to a STRIP_READ in PEEK_HELD mode of stripes [firstStripe, firstStripe + count)
+     * at {@code address}, a column keeping {@code width} versions a strip (1: a data column).
+     */
+    static CompletableFuture<DataClient.Reply> heldPeekReply(ReplicaClients clients, String address, long chunkUid,
+            long chunkVersion, int firstStripe, int count, int width) {
+        EcSection ask = EcSection.peekHeld(count, width);
+        ByteBuf payload = Unpooled.buffer(ask.encodedBytes());
+        ask.writeTo(payload);
+        return clients.request(address, DataFrame.TYPE_STRIP_READ, chunkUid, chunkVersion, (long) firstStripe * S,
+                count * S, payload);
+    }
+
     /** The words of a PEEK's UNAVAILABLE answer when the server holds no column of the chunk. */
     static final String NO_COLUMN_HERE = " has no column on this chunk server";
 

@@ -150,14 +150,17 @@ class HotTierTest extends EcFixture {
     }
 
     /**
-     * A hot write in flight when the chunk's version moves on (a snapshot froze the chunk) and one
-     * replica already knows the new version: it refuses, the write fails, and the master and the
-     * other parity column keep copies that a plain read of the data column does not see. A HOT_FREEZE
-     * at the new version (what snapshot create sends) folds them into the stripes at once, so every
-     * read path agrees from then on, instead of the freezer doing it later.
+     * Hot writes in flight when the chunk's version moves on (a snapshot froze the chunk) while some
+     * replicas already know the new version: they refuse, the writes fail, and the master and the
+     * other parity column keep copies that a plain read of the data column does not see. Block 1 had
+     * an acknowledged hot copy before, which the failed write's copy replaced on the master; block 2
+     * had none. A HOT_FREEZE at the new version (what snapshot create sends) freezes the stripe at
+     * once, and folds what each data column holds, which is what plain reads returned: block 1's
+     * acknowledged copy (from its data column), block 2's strip (the failed write's copy is only
+     * freed). Every read path then agrees, and no later freeze can change it.
      */
     @Test
-    void aHotFreezeSettlesTheCopiesOfAHotWriteThatAReplicaRefused() throws Exception {
+    void aFreezeFoldsWhatTheDataColumnHoldsNotTheCopiesOfAHotWriteAReplicaRefused() throws Exception {
         long before = 7;
         for (int i = 0; i < K + M; i++) {
             servers[i].versions().chunkVersion(UID, before);
@@ -165,21 +168,29 @@ class HotTierTest extends EcFixture {
         chunkVersion = before;
         byte[] cold = bytes(K * S);
         ecWriteOk(layout(), 0, cold);
-        servers[1].versions().chunkVersion(UID, before + 1); // data column 1 learned the bump first
-        DataClient.Reply refused = hotWrite(layout(), S, bytes(S)); // block 1: data column 1
-        try {
-            assertThat(refused.status()).as(refused.message()).isEqualTo(CsStatus.REPLICA_FAILED);
-            assertThat(refused.message()).contains("STALE_VERSION");
-        } finally {
-            refused.release();
+        byte[] acknowledged = bytes(S);
+        hotWriteOk(layout(), S, acknowledged); // block 1, on every hot replica
+        byte[] expected = cold.clone();
+        System.arraycopy(acknowledged, 0, expected, S, S);
+        servers[1].versions().chunkVersion(UID, before + 1); // data columns 1 and 2 learned the bump first
+        servers[2].versions().chunkVersion(UID, before + 1);
+        for (int block : new int[] {1, 2}) {
+            DataClient.Reply refused = hotWrite(layout(), (long) block * S, bytes(S));
+            try {
+                assertThat(refused.status()).as(refused.message()).isEqualTo(CsStatus.REPLICA_FAILED);
+                assertThat(refused.message()).contains("STALE_VERSION");
+            } finally {
+                refused.release();
+            }
         }
         for (int i = 0; i < K + M; i++) {
             servers[i].versions().chunkVersion(UID, before + 1);
         }
         chunkVersion = before + 1;
-        byte[] throughMaster = ecRead(layout(), 0, K * S);
-        assertThat(direct(S)).as("the data column, which refused").isEqualTo(block(cold, 1));
-        assertThat(block(throughMaster, 1)).as("through the master, which kept its copy").isNotEqualTo(block(cold, 1));
+        assertThat(direct(S)).as("data column 1, which refused").isEqualTo(acknowledged);
+        assertThat(direct(2 * S)).as("data column 2, which refused").isEqualTo(block(cold, 2));
+        assertThat(ecRead(layout(), 0, K * S)).as("through the master, which kept the failed writes' copies")
+                .isNotEqualTo(expected);
 
         ByteBuf payload = Unpooled.buffer();
         layout().writeTo(payload);
@@ -190,9 +201,15 @@ class HotTierTest extends EcFixture {
         } finally {
             frozen.release();
         }
-        assertThat(hotBlocks(K)).as("the master's copy is frozen").isZero();
-        assertThat(direct(S)).as("the data column, after the freeze").isEqualTo(block(throughMaster, 1));
-        assertThat(ecRead(layout(), 0, K * S)).isEqualTo(throughMaster);
+        assertThat(hotBlocks(K)).as("the master's copies are frozen or freed").isZero();
+        assertThat(servers[K].freezer().columnViews()).as("block 1: its data column's copy folded").isEqualTo(1);
+        assertThat(servers[K].freezer().orphanCopies()).as("block 2: the failed write's copy only freed")
+                .isEqualTo(1);
+        for (int block = 0; block < K; block++) {
+            assertThat(direct((long) block * S)).as("block %d from its data column", block)
+                    .isEqualTo(block(expected, block));
+        }
+        assertThat(ecRead(layout(), 0, K * S)).as("through the master, after the freeze").isEqualTo(expected);
         verifyParity(1);
     }
 
