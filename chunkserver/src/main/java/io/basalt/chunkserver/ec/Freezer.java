@@ -365,10 +365,15 @@ public final class Freezer implements AutoCloseable {
             if (young || blocks.isEmpty()) {
                 return 0;
             }
+            int orphans = 0;
             for (boolean orphan : dead) {
-                if (orphan) {
-                    orphanCopies.incrementAndGet();
-                }
+                orphans += orphan ? 1 : 0;
+            }
+            if (orphans > 0) {
+                orphanCopies.addAndGet(orphans);
+                log.info("chunk {} stripes {}..{}: {} hot copies here that their data column never took (a failed"
+                        + " hot write's) are freed, not frozen", Long.toHexString(chunkUid), first, first + count - 1,
+                        orphans);
             }
             if (wholeRun) {
                 writeRun(chunkUid, known, first, 0, count * k, held);
@@ -445,6 +450,9 @@ public final class Freezer implements AutoCloseable {
                     crcs[i] = readStrip(known.layout().address(column), chunkUid, known.chunkVersion(), strip, frame,
                             dataAt + i * S);
                     columnViews.incrementAndGet();
+                    log.info("chunk {} stripe {} column {}: its data column holds version {}, not this master's hot"
+                            + " copy (seq {}): the column's own is frozen", Long.toHexString(chunkUid), strip, column,
+                            columnHolds, seqs[i]);
                 }
             }
             for (int crc : crcs) {

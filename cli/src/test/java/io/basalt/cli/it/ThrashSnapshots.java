@@ -126,10 +126,57 @@ final class ThrashSnapshots {
                 return true;
             }
             fail.accept("snapshot " + taken.export() + " changed: read " + taken.digest() + " when taken, " + again
-                    + " now; " + differences(taken.firstRead(), now));
+                    + " now; " + differences(taken.firstRead(), now) + "; " + whereIs(taken, firstDifference(
+                    taken.firstRead(), now)));
             return false;
         } finally {
             java.nio.file.Files.deleteIfExists(now);
+        }
+    }
+
+    /** The first 4 KiB block that differs between two reads, or -1. */
+    private static long firstDifference(Path first, Path second) throws java.io.IOException {
+        long at = java.util.Arrays.mismatch(java.nio.file.Files.readAllBytes(first),
+                java.nio.file.Files.readAllBytes(second));
+        return at < 0 ? -1 : at / 4096;
+    }
+
+    /**
+     * Where volume block {@code block} of the snapshot lives, for the logs: which layer of its
+     * chain holds a chunk at that index, the chunk's uid, version and chunklets, and the block's
+     * stripe and column (erasure-coded).
+     */
+    private String whereIs(Taken taken, long block) {
+        if (block < 0) {
+            return "no block differs";
+        }
+        try {
+            io.basalt.meta.api.MetaClient meta = cluster.client();
+            io.basalt.meta.model.Volume layer = meta.getVolume(taken.export());
+            StringBuilder out = new StringBuilder("block " + block + ":");
+            while (layer != null) {
+                long chunkIndex = block * 4096 / layer.chunkSizeBytes();
+                long inChunk = block - chunkIndex * (layer.chunkSizeBytes() / 4096);
+                io.basalt.meta.model.Policy policy = io.basalt.meta.model.Policy.parse(layer.policyName());
+                var chunk = meta.getChunk(layer.id(), chunkIndex, false);
+                out.append(" layer ").append(layer.name()).append(" chunk ").append(chunkIndex);
+                if (chunk.isPresent()) {
+                    out.append(" uid ").append(Long.toHexString(chunk.get().uid())).append(" version ")
+                            .append(chunk.get().version());
+                    if (policy.erasureCoded()) {
+                        out.append(" stripe ").append(inChunk / policy.dataCount()).append(" column ")
+                                .append(inChunk % policy.dataCount());
+                    }
+                    out.append(' ').append(chunk.get().chunklets());
+                } else {
+                    out.append(" (none)");
+                }
+                out.append(';');
+                layer = layer.parentId() == 0 ? null : meta.getLayer(layer.parentId()).orElse(null);
+            }
+            return out.toString();
+        } catch (RuntimeException e) {
+            return "block " + block + ": " + e;
         }
     }
 
