@@ -630,7 +630,7 @@ class EcVolumeIT {
         }
         Path output = dir.resolve("fio-noparity.out");
         Process fio = new ProcessBuilder("fio", "--name=noparity", "--ioengine=nbd", "--uri=" + cluster.uri("noparity"),
-                "--rw=randwrite", "--bsrange=4k-64k", "--iodepth=8", "--size=4m", "--verify=crc32c",
+                "--rw=randwrite", "--bsrange=4k-64k", "--iodepth=8", "--size=16m", "--verify=crc32c",
                 "--verify_fatal=1", "--do_verify=1", "--verify_state_save=0", "--randrepeat=0")
                 .redirectErrorStream(true).redirectOutput(output.toFile()).start();
         resources.register(() -> Tools.killTree(fio));
