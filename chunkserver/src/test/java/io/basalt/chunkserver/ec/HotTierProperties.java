@@ -68,6 +68,10 @@ class HotTierProperties extends EcFixture {
     void everyReadMatchesTheModelAndTheFrozenStripesAreConsistent(@ForAll("ops") List<Op> ops) throws Exception {
         byte[] model = new byte[REGION_BLOCKS * S];
         boolean[] written = new boolean[REGION_BLOCKS];
+        // Blocks whose last write was zeroes: a data column that holds no chunklet keeps such a strip
+        // as nothing at all, so only the master's answer is checked for them (docs/snapshots.md,
+        // "Not done yet" 3).
+        boolean[] zeroed = new boolean[REGION_BLOCKS];
         for (Op op : ops) {
             String step = op.toString();
             switch (op.kind()) {
@@ -79,6 +83,7 @@ class HotTierProperties extends EcFixture {
                     hotWriteOk(layout(), (long) op.firstBlock() * S, data);
                     System.arraycopy(data, 0, model, op.firstBlock() * S, data.length);
                     Arrays.fill(written, op.firstBlock(), op.firstBlock() + blocks, true);
+                    Arrays.fill(zeroed, op.firstBlock(), op.firstBlock() + blocks, false);
                 }
                 case HOT_FILL -> {
                     // Whole stripes made hot by two writes each (a whole stripe is never one hot
@@ -94,6 +99,7 @@ class HotTierProperties extends EcFixture {
                         System.arraycopy(data, 0, model, stripe * K * S, data.length);
                     }
                     Arrays.fill(written, first * K, (first + stripes) * K, true);
+                    Arrays.fill(zeroed, first * K, (first + stripes) * K, false);
                 }
                 case EC_WRITE, ZERO_WRITE -> {
                     int blocks = Math.min(op.blocks(), REGION_BLOCKS - op.firstBlock());
@@ -102,6 +108,7 @@ class HotTierProperties extends EcFixture {
                     ecWriteOk(layout(), (long) op.firstBlock() * S, data);
                     System.arraycopy(data, 0, model, op.firstBlock() * S, data.length);
                     Arrays.fill(written, op.firstBlock(), op.firstBlock() + blocks, true); // zeroes hide a parent
+                    Arrays.fill(zeroed, op.firstBlock(), op.firstBlock() + blocks, op.kind() == Kind.ZERO_WRITE);
                 }
                 case READ -> {
                     int blocks = Math.min(op.blocks(), REGION_BLOCKS - op.firstBlock());
@@ -114,7 +121,7 @@ class HotTierProperties extends EcFixture {
                     assertThat(direct(offset)).as(step).isEqualTo(Arrays.copyOfRange(model, offset, offset + S));
                 }
                 case FREEZE -> servers[K].freezer().runOnce(true);
-                case HELD -> assertHeld(written, step);
+                case HELD -> assertHeld(written, zeroed, step);
                 case RESTART -> {
                     int port = servers[op.column()].address().getPort();
                     stop(op.column());
@@ -128,6 +135,10 @@ class HotTierProperties extends EcFixture {
         // dead is swept by the server holding it (the master frees replicas only of what it froze).
         hotWriteOk(layout(), 0, Arrays.copyOfRange(model, 0, S));
         written[0] = true;
+        for (int block = 0; block < REGION_BLOCKS; block++) {
+            // Frozen, a block of zeroes is an all-zero strip, kept as a hole like a zero write's.
+            zeroed[block] = Arrays.equals(model, block * S, (block + 1) * S, new byte[S], 0, S);
+        }
         for (int pass = 0; pass < 20 && hotBlocks() > 0; pass++) {
             for (int i = 0; i < K + M; i++) {
                 servers[i].freezer().runOnce(true);
@@ -140,7 +151,7 @@ class HotTierProperties extends EcFixture {
                     .isEqualTo(Arrays.copyOfRange(model, block * S, (block + 1) * S));
         }
         verifyParity(REGION_BLOCKS / K);
-        assertHeld(written, "at the end");
+        assertHeld(written, zeroed, "at the end");
     }
 
     /**
@@ -148,7 +159,7 @@ class HotTierProperties extends EcFixture {
      * says held exactly for the blocks written; a column that took nothing of the chunk yet may
      * answer that it has no column here, which is right only when none of its blocks was written.
      */
-    private void assertHeld(boolean[] written, String step) throws Exception {
+    private void assertHeld(boolean[] written, boolean[] zeroed, String step) throws Exception {
         int stripes = REGION_BLOCKS / K;
         boolean[] atMaster = held(K, stripes, K);
         for (int block = 0; block < REGION_BLOCKS; block++) {
@@ -157,8 +168,11 @@ class HotTierProperties extends EcFixture {
         for (int column = 0; column < K; column++) {
             boolean[] atColumn = held(column, stripes, 1);
             for (int stripe = 0; stripe < stripes; stripe++) {
-                assertThat(atColumn[stripe]).as("%s: data column %d holds block %d", step, column, stripe * K + column)
-                        .isEqualTo(written[stripe * K + column]);
+                int block = stripe * K + column;
+                if (!zeroed[block]) {
+                    assertThat(atColumn[stripe]).as("%s: data column %d holds block %d", step, column, block)
+                            .isEqualTo(written[block]);
+                }
             }
         }
     }
