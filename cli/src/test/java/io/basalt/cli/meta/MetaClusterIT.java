@@ -157,9 +157,19 @@ class MetaClusterIT {
         }
     }
 
+    /**
+     * A member's RocksDB contents, without the applied-position marker (META "lastApplied"): the
+     * members are stopped one after another, and the two still running may elect a leader whose
+     * new term's first (empty) entry they apply before they stop. Seen once in CI: every table
+     * equal but lastApplied, term 3 against term 4. The state itself must be equal byte for byte.
+     */
     private static Map<MetaStore.Table, List<MetaStore.Entry>> dump(Path db) throws Exception {
         try (MetaStore store = MetaStore.open(db)) {
-            return store.dump();
+            Map<MetaStore.Table, List<MetaStore.Entry>> dump = new java.util.EnumMap<>(store.dump());
+            byte[] lastApplied = "lastApplied".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+            dump.computeIfPresent(MetaStore.Table.META, (table, entries) -> entries.stream()
+                    .filter(entry -> !java.util.Arrays.equals(entry.key(), lastApplied)).toList());
+            return dump;
         }
     }
 
