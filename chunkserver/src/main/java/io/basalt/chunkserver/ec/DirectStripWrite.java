@@ -54,7 +54,7 @@ final class DirectStripWrite {
                     + (e.getCause() == null ? e : e.getCause()).getMessage());
         }
         try {
-            if (reply.status() == CsStatus.UNAVAILABLE && reply.message().contains(StripeMaster.NO_COLUMN_HERE)) {
+            if (StripeMaster.answeredNoColumn(reply)) {
                 return 0;
             }
             if (reply.status() == CsStatus.STALE_VERSION) {

@@ -504,7 +504,7 @@ public final class Freezer implements AutoCloseable {
         DataClient.Reply reply = await(StripeMaster.heldPeekReply(master.clients, address, chunkUid, chunkVersion,
                 firstStripe, count, 1), address);
         try {
-            if (reply.status() == CsStatus.UNAVAILABLE && reply.message().contains(StripeMaster.NO_COLUMN_HERE)) {
+            if (StripeMaster.answeredNoColumn(reply)) {
                 return new long[count]; // nothing of the chunk there
             }
             if (reply.status() != CsStatus.OK) {

@@ -898,8 +898,7 @@ public final class StripeMaster implements AutoCloseable {
                         if (reply.status() == CsStatus.STALE_VERSION) {
                             throw stale(address, reply);
                         }
-                        if (noColumnIsNothingWritten && reply.status() == CsStatus.UNAVAILABLE
-                                && reply.message().contains(NO_COLUMN_HERE)) {
+                        if (noColumnIsNothingWritten && answeredNoColumn(reply)) {
                             return new EcSection(0, EcSection.MODE_PEEK, 0, "", new long[0], new long[count]);
                         }
                         if (reply.status() != CsStatus.OK) {
@@ -922,11 +921,21 @@ public final class StripeMaster implements AutoCloseable {
     /** The raw reply to a STRIP_READ in PEEK mode of stripes [firstStripe, firstStripe + count) at {@code address}. */
     static CompletableFuture<DataClient.Reply> peekReply(ReplicaClients clients, String address, long chunkUid,
             long chunkVersion, int firstStripe, int count) {
-        EcSection ask = new EcSection(0, EcSection.MODE_PEEK, 0, "", new long[0], new long[count]);
+        return stripRead(clients, address, chunkUid, chunkVersion, firstStripe, count,
+                new EcSection(0, EcSection.MODE_PEEK, 0, "", new long[0], new long[count]));
+    }
+
+    private static CompletableFuture<DataClient.Reply> stripRead(ReplicaClients clients, String address, long chunkUid,
+            long chunkVersion, int firstStripe, int count, EcSection ask) {
         ByteBuf payload = Unpooled.buffer(ask.encodedBytes());
         ask.writeTo(payload);
         return clients.request(address, DataFrame.TYPE_STRIP_READ, chunkUid, chunkVersion, (long) firstStripe * S,
                 count * S, payload);
+    }
+
+    /** Whether a PEEK's answer says the server holds no column of the chunk ({@link #NO_COLUMN_HERE}). */
+    static boolean answeredNoColumn(DataClient.Reply reply) {
+        return reply.status() == CsStatus.UNAVAILABLE && reply.message().contains(NO_COLUMN_HERE);
     }
 
     /**
@@ -935,11 +944,7 @@ public final class StripeMaster implements AutoCloseable {
      */
     static CompletableFuture<DataClient.Reply> heldPeekReply(ReplicaClients clients, String address, long chunkUid,
             long chunkVersion, int firstStripe, int count, int width) {
-        EcSection ask = EcSection.peekHeld(count, width);
-        ByteBuf payload = Unpooled.buffer(ask.encodedBytes());
-        ask.writeTo(payload);
-        return clients.request(address, DataFrame.TYPE_STRIP_READ, chunkUid, chunkVersion, (long) firstStripe * S,
-                count * S, payload);
+        return stripRead(clients, address, chunkUid, chunkVersion, firstStripe, count, EcSection.peekHeld(count, width));
     }
 
     /** The words of a PEEK's UNAVAILABLE answer when the server holds no column of the chunk. */
