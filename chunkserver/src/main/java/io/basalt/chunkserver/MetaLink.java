@@ -124,8 +124,9 @@ public interface MetaLink extends AutoCloseable {
         /**
          * The chunk's EC layout with this task's target as stripe master (the first UPTODATE parity
          * column, as the client picks it); null when the target is not the master, or, with
-         * {@code everyColumn}, when a column is not UPTODATE (a write with this layout would miss a
-         * RECOVERING column: the recoverer's business first).
+         * {@code everyColumn}, when a column is not UPTODATE (the scrubber compares every column of a
+         * stripe; the recoverer's business first). Without it the layout is {@link #layout}'s: OUTDATED
+         * columns skipped, RECOVERING ones written.
          */
         public io.basalt.protocol.data.EcLayout masterLayout(boolean everyColumn) {
             int master = -1;

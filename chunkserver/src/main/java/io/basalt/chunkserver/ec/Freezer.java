@@ -196,10 +196,13 @@ public final class Freezer implements AutoCloseable {
 
     /**
      * Where the freezer learns the layout of a chunk it holds hot blocks of but has seen no hot write
-     * for since it started (a restarted master): the chunk's map from meta (null when meta has none),
-     * used when this server is its stripe master and every column is UPTODATE (a freeze must reach
-     * RECOVERING columns, which only a client's layout names). Without it such blocks wait for the
-     * chunk's next hot write.
+     * for since it started (a restarted master) or whose last layout was fenced: the chunk's map from
+     * meta (null when meta has none), used when this server is its stripe master. A degraded map
+     * serves too, as a client's does: OUTDATED columns are skipped and RECOVERING ones written, never
+     * read ({@link MetaLink.RecoveryTask#layout}). Requiring every column UPTODATE left a chunk with a
+     * column down unfrozen until its next hot write, however full the hot store grew (EcVolumeIT's
+     * freezer crash points, one master's server down while the other's froze). Without a source such
+     * blocks wait for the chunk's next hot write.
      */
     public void layoutSource(java.util.function.LongFunction<MetaLink.RecoveryTask> source) {
         this.layoutSource = source;
@@ -221,7 +224,7 @@ public final class Freezer implements AutoCloseable {
             log.info("freezer: no layout of chunk {} from meta yet: {}", Long.toHexString(chunkUid), e.toString());
             return null;
         }
-        EcLayout layout = map == null || !map.erasureCoded() ? null : map.masterLayout(true);
+        EcLayout layout = map == null || !map.erasureCoded() ? null : map.masterLayout(false);
         if (layout == null) {
             return null;
         }

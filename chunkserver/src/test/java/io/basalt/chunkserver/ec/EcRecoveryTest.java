@@ -192,6 +192,48 @@ class EcRecoveryTest extends EcFixture {
     }
 
     /**
+     * A master whose layout was fenced, with a column down and no hot write coming, freezes with
+     * meta's degraded map (the down column OUTDATED, skipped), as a client writes: it does not wait
+     * for every column to be UPTODATE again, which may take a rebuild of hours (EcVolumeIT's freezer
+     * crash points, where one master's server was down while another chunk's master had to freeze).
+     */
+    @Test
+    void aFencedMasterFreezesADegradedChunkWithMetasMap() throws Exception {
+        chunkVersion = VERSION - 1;
+        for (int i = 0; i < K + M; i++) {
+            servers[i].versions().chunkVersion(UID, VERSION - 1);
+        }
+        byte[] model = random(new Random(22), 2 * K * S);
+        ecWriteOk(layout(), 0, model);
+        byte[] hot = random(new Random(23), S);
+        hotWriteOk(layout(), S, hot);
+        System.arraycopy(hot, 0, model, S, S);
+        // Column 2's server dies; meta marks it OUTDATED at the new version, which reaches everyone.
+        stop(2);
+        for (int i = 0; i < K + M; i++) {
+            if (i != 2) {
+                servers[i].versions().chunkVersion(UID, VERSION);
+            }
+        }
+        chunkVersion = VERSION;
+        servers[K].freezer().runOnce(true); // fenced: the layout of the hot write is forgotten
+        List<MetaLink.Member> members = new ArrayList<>();
+        for (int i = 0; i < K + M; i++) {
+            members.add(new MetaLink.Member(i, 100 + i, address(i), i != 2));
+        }
+        servers[K].freezer().layoutSource(uid -> new MetaLink.RecoveryTask(UID, VERSION, VERSION, false, true, K, M,
+                CHUNKLET, K, members));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        do {
+            servers[K].freezer().runOnce(true);
+        } while (servers[K].freezer().frozenBlocks() == 0 && System.nanoTime() < deadline);
+        assertThat(servers[K].freezer().frozenBlocks()).as("frozen with meta's degraded map").isEqualTo(1);
+        assertThat(servers[K].hot().usedSlots()).isZero();
+        EcLayout degraded = layout(true, true, false, true, true, true);
+        assertThat(ecRead(degraded, 0, 2 * K * S)).isEqualTo(model);
+    }
+
+    /**
      * A rebuild starts only once its stripe master fences the rebuild's chunk version
      * (RecoveryIo.fenced): until then a client with the older map could still write the stripes it
      * rebuilt without the RECOVERING column. It waits for meta's version to reach the master.
