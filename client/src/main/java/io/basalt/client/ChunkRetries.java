@@ -169,8 +169,16 @@ final class ChunkRetries {
                         reports.remove(key, mine);
                         mine.complete(latest);
                     } else if (lastNeeded) {
-                        reports.remove(key, mine); // without it the data is gone: keep it, retry
-                        mine.complete(latest);
+                        // Without it the data is gone: keep it, retry. But "last" is this map's view,
+                        // which may be older than a rebuild that brought the other columns back: no
+                        // write reaches a dead stripe master to be told STALE_VERSION, so the device
+                        // would retry the dead master until its tries ran out (EIO; the thrasher with
+                        // snapshots). Meta is asked again; the next try uses what it says now.
+                        chunks.refresh(latest.index(), latest.version()).whenComplete((fresh, refreshError) -> {
+                            reports.remove(key, mine);
+                            mine.complete(refreshError == null && fresh.isPresent() && fresh.get().uid() == latest.uid()
+                                    ? fresh.get() : latest);
+                        });
                     } else {
                         reportNow(latest, csId, key, mine);
                     }

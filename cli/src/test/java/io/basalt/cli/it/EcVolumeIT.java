@@ -660,4 +660,49 @@ class EcVolumeIT {
                 .isEqualTo(-1);
         cluster.deleteOnceClosed("noparity");
     }
+
+    /**
+     * A connection that stayed open while two columns of a chunk went down and came back holds the
+     * map from when they were down: k columns UPTODATE, the second parity column its stripe master.
+     * When that master dies, nothing tells the connection its map is old (no write reaches a live
+     * server to be refused as stale), and by that map the master is one of the last k, never
+     * reported. The device asks meta again and writes on through the first parity column; before,
+     * it retried the dead master until its tries ran out (EIO; found by the thrasher with snapshots).
+     */
+    @Test
+    @Order(8)
+    void aConnectionWhoseMapPredatesARebuildWritesOnWhenItsOldMasterDies() throws Exception {
+        restartDeadServers();
+        cluster.awaitChunkServersUp(6);
+        cluster.createVolume("longopen", "16M", "ec4+2", "16M");
+        Random random = new Random(81);
+        byte[][] writes = new byte[3][64 << 10];
+        for (byte[] w : writes) {
+            random.nextBytes(w);
+        }
+        try (RawNbdClient nbd = resources.register(RawNbdClient.open(cluster.nbdPort(), "longopen"))) {
+            nbd.write(1, 0, writes[0], RawNbdClient.CMD_FLAG_FUA);
+            Chunk chunk = chunk("longopen", 0);
+            List<Integer> down = List.of(serverOfColumn(chunk, 0), serverOfColumn(chunk, K));
+            int secondParity = serverOfColumn(chunk, K + 1);
+            for (int server : down) {
+                cluster.servers.get(server).kill9();
+            }
+            nbd.write(2, 64 << 10, writes[1], RawNbdClient.CMD_FLAG_FUA); // reports both: master K + 1
+            for (int server : down) {
+                restartServer(server, List.of());
+            }
+            cluster.awaitHealed("longopen", -1, Duration.ofSeconds(120));
+            cluster.servers.get(secondParity).kill9();
+            nbd.write(3, 128 << 10, writes[2], RawNbdClient.CMD_FLAG_FUA);
+            for (int i = 0; i < writes.length; i++) {
+                assertThat(nbd.read(4 + i, (long) i << 16, 64 << 10)).as("write " + i).isEqualTo(writes[i]);
+            }
+            nbd.disconnect();
+        } catch (AssertionError | IOException e) {
+            throw new AssertionError(e.getMessage() + logs(), e);
+        }
+        restartDeadServers();
+        cluster.deleteOnceClosed("longopen");
+    }
 }
