@@ -29,6 +29,16 @@ public interface ChunkVersionSink {
         }
     }
 
+    /**
+     * As {@link #chunkVersions(Map, Set)}, with each updated chunk's writersFrom where meta gave one
+     * older than its version (ChunkVersions, "relayed writes"); sinks that keep no such thing
+     * ignore them.
+     */
+    default void chunkVersions(Map<Long, Long> versions, Map<Long, Long> writersFrom, Set<Long> deleted)
+            throws IOException {
+        chunkVersions(versions, deleted);
+    }
+
     /** Every chunk this sink holds a version of: a full sync deletes those meta no longer lists. */
     Set<Long> knownChunkUids();
 }

@@ -20,14 +20,21 @@ import java.util.zip.CRC32C;
  * for it is refused, so a stale client cannot recreate a chunklet that was deleted; a later
  * version from meta (the chunk placed here again) replaces the tombstone.
  *
+ * <p>A write a primary relays to its replicas ({@link #checkRelayed}) is fenced at the chunk's
+ * writersFrom instead: the oldest version with the same chunklets as the known one (meta's version
+ * index says which). The primary accepted it at that version before it heard of the new one, and
+ * it reaches exactly the chunklets the new version names; refusing it on one replica while the
+ * primary and the others apply it would leave the copies different for good where the writer
+ * retries elsewhere (a snapshot's frozen chunk; docs/snapshots.md, "Fencing").
+ *
  * <p>File {@code versions} (rewritten whole, atomically by rename, on every change; changes are rare:
  * chunk creation, chunklet set change, lease move, meta leader change). Big-endian:
  * <pre>
  *   0  u32  magic 0x42435654 "BCVT"
- *   4  u8   formatVersion (1)
+ *   4  u8   formatVersion (2; 1 is read: entries of 16 bytes, writersFrom = version)
  *   5  u8[3] reserved
  *   8  u32  count
- *  12  count x (u64 chunkUid, u64 version; 0x7fffffffffffffff: deleted from this CS)
+ *  12  count x (u64 chunkUid, u64 version; 0x7fffffffffffffff: deleted from this CS, u64 writersFrom)
  *  ..  u32  crc32c of all preceding bytes
  * </pre>
  * Ownership: the map is concurrent for readers (event loops check fences); updates are serialized by
@@ -39,7 +46,7 @@ import java.util.zip.CRC32C;
  */
 public final class ChunkVersions implements ChunkVersionSink {
     public static final int MAGIC = 0x42435654;
-    public static final int FORMAT_VERSION = 1;
+    public static final int FORMAT_VERSION = 2;
     /**
      * The version of a tombstone. Same layout as a version, and an older build reading it fences
      * every request for that chunk, which is the meaning: no format version bump needed.
@@ -48,6 +55,8 @@ public final class ChunkVersions implements ChunkVersionSink {
 
     private final Path file;
     private final ConcurrentHashMap<Long, Long> versions = new ConcurrentHashMap<>();
+    /** writersFrom of the chunks where it is older than their version (else it equals it). */
+    private final ConcurrentHashMap<Long, Long> writersFrom = new ConcurrentHashMap<>();
     private volatile Runnable behindListener = () -> {};
 
     private ChunkVersions(Path file) {
@@ -62,12 +71,13 @@ public final class ChunkVersions implements ChunkVersionSink {
                 throw new IOException("chunk versions file " + file + " is damaged (bad magic or short)");
             }
             int formatVersion = buffer.get(4) & 0xff;
-            if (formatVersion != FORMAT_VERSION) {
+            if (formatVersion != 1 && formatVersion != FORMAT_VERSION) {
                 throw new IOException("chunk versions file " + file + " has format version " + formatVersion
-                        + "; this build knows " + FORMAT_VERSION);
+                        + "; this build knows 1 and " + FORMAT_VERSION);
             }
+            int entryBytes = formatVersion == 1 ? 16 : 24;
             int count = buffer.getInt(8);
-            if (count < 0 || buffer.capacity() != 12 + 16L * count + 4) {
+            if (count < 0 || buffer.capacity() != 12 + (long) entryBytes * count + 4) {
                 throw new IOException("chunk versions file " + file + " is damaged (count " + count + ", "
                         + buffer.capacity() + " bytes)");
             }
@@ -77,7 +87,14 @@ public final class ChunkVersions implements ChunkVersionSink {
                 throw new IOException("chunk versions file " + file + " fails its CRC32C");
             }
             for (int i = 0; i < count; i++) {
-                chunkVersions.versions.put(buffer.getLong(12 + 16 * i), buffer.getLong(20 + 16 * i));
+                int at = 12 + entryBytes * i;
+                long uid = buffer.getLong(at);
+                long version = buffer.getLong(at + 8);
+                chunkVersions.versions.put(uid, version);
+                long from = entryBytes == 24 ? buffer.getLong(at + 16) : version;
+                if (from < version && version != DELETED) {
+                    chunkVersions.writersFrom.put(uid, from);
+                }
             }
         }
         return chunkVersions;
@@ -121,53 +138,62 @@ public final class ChunkVersions implements ChunkVersionSink {
     }
 
     /**
-     * Direct strip writes in flight (ec.DirectStripWrite: no parity column takes writes), per chunk:
-     * the chunk version each was fenced at, sorted, as an immutable array (replaced under this
-     * object's lock, read without it). {@link #fencedVersion} reports the oldest, so that a recovery
-     * waiting for its data columns to fence its version (RecoveryIo.fenced, through INFO) also waits
-     * for direct writes of an older version that passed the fence before the new version arrived: it
-     * reads no stripe one of them is still changing.
+     * Writes in flight that were fenced at a version, per chunk: a primary's replicated write until
+     * its replicas answered, and a direct strip write (ec.DirectStripWrite: no parity column takes
+     * writes) until applied. Each as the chunk version it was fenced at, sorted, in an immutable
+     * array replaced under the map's per-key lock. {@link #fencedVersion} reports the oldest, so
+     * that whoever waits for this server to fence a version through INFO also waits for writes of
+     * an older version that passed the fence before the new version arrived: a recovery
+     * (RecoveryIo.fenced) reads no stripe one of them is still changing, and a snapshot create
+     * returns only once the writes its chunks took at the old version reached every replica.
      */
-    private final ConcurrentHashMap<Long, long[]> directInFlight = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<Long, long[]> writesInFlight = new ConcurrentHashMap<>();
 
     /**
-     * Fences a direct strip write ({@link #check}) and counts it in flight until {@link #endDirect},
-     * atomically with respect to version updates (which take the same lock).
+     * Fences a write ({@link #check}) and counts it in flight until {@link #endWrite}. It is counted
+     * before the check: a version update after the check then finds it counted, so INFO never
+     * reports the new version while a write of the old one is still going.
      */
-    public synchronized void beginDirect(long chunkUid, long requestVersion) throws CsException {
-        check(chunkUid, requestVersion);
-        long[] now = directInFlight.getOrDefault(chunkUid, new long[0]);
-        long[] more = java.util.Arrays.copyOf(now, now.length + 1);
-        more[now.length] = requestVersion;
-        java.util.Arrays.sort(more);
-        directInFlight.put(chunkUid, more);
+    public void beginWrite(long chunkUid, long requestVersion) throws CsException {
+        writesInFlight.compute(chunkUid, (uid, now) -> {
+            long[] more = now == null ? new long[1] : java.util.Arrays.copyOf(now, now.length + 1);
+            more[more.length - 1] = requestVersion;
+            java.util.Arrays.sort(more);
+            return more;
+        });
+        try {
+            check(chunkUid, requestVersion);
+        } catch (CsException | RuntimeException e) {
+            endWrite(chunkUid, requestVersion);
+            throw e;
+        }
     }
 
-    /** Ends a direct strip write begun with {@link #beginDirect} (applied, or failed). */
-    public synchronized void endDirect(long chunkUid, long requestVersion) {
-        long[] now = directInFlight.get(chunkUid);
-        int at = now == null ? -1 : java.util.Arrays.binarySearch(now, requestVersion);
-        if (at < 0) {
-            return;
-        }
-        long[] less = new long[now.length - 1];
-        System.arraycopy(now, 0, less, 0, at);
-        System.arraycopy(now, at + 1, less, at, less.length - at);
-        if (less.length == 0) {
-            directInFlight.remove(chunkUid);
-        } else {
-            directInFlight.put(chunkUid, less);
-        }
+    /** Ends a write begun with {@link #beginWrite} (applied, answered or failed). */
+    public void endWrite(long chunkUid, long requestVersion) {
+        writesInFlight.computeIfPresent(chunkUid, (uid, now) -> {
+            int at = java.util.Arrays.binarySearch(now, requestVersion);
+            if (at < 0) {
+                return now;
+            }
+            if (now.length == 1) {
+                return null;
+            }
+            long[] less = new long[now.length - 1];
+            System.arraycopy(now, 0, less, 0, at);
+            System.arraycopy(now, at + 1, less, at, less.length - at);
+            return less;
+        });
     }
 
     /**
      * The version this server fences {@code chunkUid} at for everything it may still apply: {@link
-     * #known}, or the oldest version of a direct strip write still in flight when that is older (what
-     * INFO reports). Reads known first: a write begun before a version update is then seen too.
+     * #known}, or the oldest version of a write still in flight when that is older (what INFO
+     * reports). Reads known first: a write begun before a version update is then seen too.
      */
     public long fencedVersion(long chunkUid) {
         long known = known(chunkUid);
-        long[] inFlight = directInFlight.get(chunkUid);
+        long[] inFlight = writesInFlight.get(chunkUid);
         return inFlight == null || inFlight.length == 0 ? known : Math.min(known, inFlight[0]);
     }
 
@@ -185,6 +211,20 @@ public final class ChunkVersions implements ChunkVersionSink {
         }
         if (requestVersion > known) {
             behindListener.run();
+        }
+    }
+
+    /**
+     * Refuses a write a primary relays ({@code DataFrame.FLAG_RELAYED}) when {@code requestVersion}
+     * is older than the chunk's writersFrom (see the class note); else as {@link #check}.
+     */
+    public void checkRelayed(long chunkUid, long requestVersion) throws CsException {
+        // The version first, then writersFrom (the order updates write them in reverse): a pair
+        // read across an update is the old version with the new writersFrom, no laxer than either.
+        long known = raw(chunkUid);
+        Long from = known == DELETED || requestVersion >= known ? null : writersFrom.get(chunkUid);
+        if (from == null || requestVersion < from || removing.contains(chunkUid)) {
+            check(chunkUid, requestVersion);
         }
     }
 
@@ -216,19 +256,15 @@ public final class ChunkVersions implements ChunkVersionSink {
     }
 
     @Override
-    public synchronized void chunkVersions(Map<Long, Long> updates, Set<Long> deleted) throws IOException {
+    public synchronized void chunkVersions(Map<Long, Long> updates, Map<Long, Long> writersFromUpdates,
+            Set<Long> deleted) throws IOException {
         boolean changed = false;
         for (Map.Entry<Long, Long> update : updates.entrySet()) {
-            if (update.getValue() < 0 || update.getValue() == DELETED) {
-                throw new IllegalArgumentException("chunk version " + update.getValue() + " out of range");
-            }
-            long known = raw(update.getKey());
-            if (known == DELETED || known < update.getValue()) {
-                versions.put(update.getKey(), update.getValue()); // versions never go back
-                changed = true;
-            }
+            changed |= apply(update.getKey(), update.getValue(),
+                    writersFromUpdates.getOrDefault(update.getKey(), update.getValue()));
         }
         for (long chunkUid : deleted) {
+            writersFrom.remove(chunkUid);
             changed |= !java.util.Objects.equals(versions.put(chunkUid, DELETED), DELETED);
         }
         if (changed) {
@@ -237,21 +273,49 @@ public final class ChunkVersions implements ChunkVersionSink {
     }
 
     @Override
+    public void chunkVersions(Map<Long, Long> updates, Set<Long> deleted) throws IOException {
+        chunkVersions(updates, Map.of(), deleted);
+    }
+
+    @Override
     public synchronized void chunkVersion(long chunkUid, long version) throws IOException {
+        chunkVersion(chunkUid, version, version);
+    }
+
+    /** As {@link #chunkVersion(long, long)}, with the chunk's writersFrom (see the class note). */
+    public synchronized void chunkVersion(long chunkUid, long version, long from) throws IOException {
+        if (apply(chunkUid, version, from)) {
+            persist();
+        }
+    }
+
+    /** Takes a newer version and its writersFrom; false when the version is not newer (never back). */
+    private boolean apply(long chunkUid, long version, long from) {
         if (version < 0 || version == DELETED) {
             throw new IllegalArgumentException("chunk version " + version + " out of range");
         }
+        if (from < 0 || from > version) {
+            throw new IllegalArgumentException("writersFrom " + from + " outside [0, version " + version + "]");
+        }
         long known = raw(chunkUid);
         if (known != DELETED && known >= version) {
-            return; // versions never go back
+            return false;
+        }
+        // writersFrom first, then the version: checkRelayed reads them the other way round, so it
+        // never pairs a new writersFrom with an older version.
+        if (from < version) {
+            writersFrom.put(chunkUid, from);
+        } else {
+            writersFrom.remove(chunkUid);
         }
         versions.put(chunkUid, version);
-        persist();
+        return true;
     }
 
     @Override
     public synchronized void chunkDeleted(long chunkUid) throws IOException {
         if (raw(chunkUid) != DELETED) {
+            writersFrom.remove(chunkUid);
             versions.put(chunkUid, DELETED);
             persist();
         }
@@ -259,10 +323,11 @@ public final class ChunkVersions implements ChunkVersionSink {
 
     private void persist() throws IOException {
         Map<Long, Long> snapshot = Map.copyOf(versions);
-        ByteBuffer buffer = ByteBuffer.allocate(12 + 16 * snapshot.size() + 4).order(ByteOrder.BIG_ENDIAN);
+        ByteBuffer buffer = ByteBuffer.allocate(12 + 24 * snapshot.size() + 4).order(ByteOrder.BIG_ENDIAN);
         buffer.putInt(MAGIC).put((byte) FORMAT_VERSION).put((byte) 0).put((byte) 0).put((byte) 0);
         buffer.putInt(snapshot.size());
-        snapshot.forEach((uid, version) -> buffer.putLong(uid).putLong(version));
+        snapshot.forEach((uid, version) -> buffer.putLong(uid).putLong(version)
+                .putLong(version == DELETED ? version : writersFrom.getOrDefault(uid, version)));
         CRC32C crc = new CRC32C();
         crc.update(buffer.duplicate().flip());
         buffer.putInt((int) crc.getValue()).flip();

@@ -63,6 +63,12 @@ public final class LocalMetaLink implements MetaLink {
         sink.chunkVersion(chunkUid, version);
     }
 
+    /** Pushes a version with the chunk's writersFrom, as meta's version index would (tests). */
+    public void pushVersion(long chunkUid, long version, long writersFrom) throws IOException {
+        sink.chunkVersions(java.util.Map.of(chunkUid, version), java.util.Map.of(chunkUid, writersFrom),
+                java.util.Set.of());
+    }
+
     @Override
     public void versionsBehind() {
         versionsBehindHints.incrementAndGet();

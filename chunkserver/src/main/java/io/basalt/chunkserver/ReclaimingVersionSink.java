@@ -49,11 +49,17 @@ public final class ReclaimingVersionSink implements ChunkVersionSink {
 
     @Override
     public void chunkVersions(Map<Long, Long> updates, Set<Long> deleted) throws IOException {
+        chunkVersions(updates, Map.of(), deleted);
+    }
+
+    @Override
+    public void chunkVersions(Map<Long, Long> updates, Map<Long, Long> writersFrom, Set<Long> deleted)
+            throws IOException {
         // Fenced in memory first: no request may see the chunklet while it goes.
         versions.removing(deleted);
         try {
             deleteChunklets(deleted);
-            versions.chunkVersions(updates, deleted);
+            versions.chunkVersions(updates, writersFrom, deleted);
         } finally {
             versions.removed(deleted);
         }

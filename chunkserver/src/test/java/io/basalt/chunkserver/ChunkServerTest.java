@@ -417,4 +417,81 @@ class ChunkServerTest {
         assertThat(failed.message()).contains("replica " + replicas.get(1)).doesNotContain("replica " + replicas.get(0));
         failed.release();
     }
+
+    /**
+     * The split a snapshot's fence left between replicas (docs/snapshots.md, "Fencing"): the primary,
+     * not yet told the snapshot's version, accepts a write at the old one and relays it; a replica
+     * already told refused it, so the snapshot's chunk kept it on the primary and the third replica
+     * and not on that one. A version raised without a change of chunklets (writersFrom older than
+     * it) now takes the relayed write, so every copy holds it; a client's own write at the old
+     * version is still refused, and so is a relayed one once the chunklets changed (a recovery's
+     * fence).
+     */
+    @Test
+    void aWriteThePrimaryAcceptedBeforeASnapshotsVersionReachesTheReplicaThatHeardOfItFirst() throws Exception {
+        List<LocalMetaLink> metas = List.of(new LocalMetaLink("test"), new LocalMetaLink("test"),
+                new LocalMetaLink("test"));
+        List<ChunkServer> servers = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            servers.add(start("cs" + (i + 1), metas.get(i)));
+            metas.get(i).pushVersion(UID, 5);
+        }
+        List<String> replicas = List.of("127.0.0.1:" + servers.get(1).address().getPort(),
+                "127.0.0.1:" + servers.get(2).address().getPort());
+        metas.get(1).pushVersion(UID, 6, 5); // the snapshot's version reached the second replica only
+        DataClient client = connect(servers.get(0));
+        byte[] data = random(4096, 60);
+        DataClient.Reply relayed = await(client.request(DataFrame.TYPE_FORWARD, UID, 5, 0, data.length,
+                DataClient.forwardPayload(ALLOC, data, replicas)));
+        assertThat(relayed.status()).as(relayed.message()).isEqualTo(CsStatus.OK);
+        relayed.release();
+        for (ChunkServer server : servers) {
+            assertThat(read(connect(server), UID, 6, 0, 4096)).as("every copy holds it").isEqualTo(data);
+        }
+        DataClient.Reply direct = write(connect(servers.get(1)), UID, 5, 4096, random(4096, 61));
+        assertThat(direct.status()).as("a client's own write at the old version").isEqualTo(CsStatus.STALE_VERSION);
+        direct.release();
+        metas.get(1).pushVersion(UID, 7); // the chunklets changed at 7: the fence of a recovery
+        DataClient.Reply refused = await(client.request(DataFrame.TYPE_FORWARD, UID, 5, 8192, 4096,
+                DataClient.forwardPayload(ALLOC, random(4096, 62), replicas)));
+        assertThat(refused.status()).isEqualTo(CsStatus.REPLICA_FAILED);
+        assertThat(refused.message()).contains("stale chunk version 5 < 7");
+        refused.release();
+    }
+
+    /**
+     * INFO, which a snapshot create and a recovery poll until every server of a chunk reports the
+     * new version, reports it at a primary only once the writes it accepted at the old version are
+     * through its replicas: else such a write could still land on a replica after the create
+     * returned, and the snapshot would read differently later.
+     */
+    @Test
+    void infoReportsANewVersionOnlyOnceThePrimarysWritesOfTheOldOneAreThrough() throws Exception {
+        LocalMetaLink meta = new LocalMetaLink("test");
+        ChunkServer primary = start("cs1", meta);
+        meta.pushVersion(UID, 5);
+        try (java.net.ServerSocket silent = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            DataClient client = connect(primary);
+            CompletableFuture<DataClient.Reply> pending = client.request(DataFrame.TYPE_FORWARD, UID, 5, 0, 4096,
+                    DataClient.forwardPayload(ALLOC, random(4096, 63), List.of("127.0.0.1:" + silent.getLocalPort())));
+            java.net.Socket accepted = silent.accept(); // the relayed write arrives and is never answered
+            meta.pushVersion(UID, 6);
+            assertThat(infoVersion(client)).as("a write of version 5 is still in flight").isEqualTo(5);
+            accepted.close();
+            DataClient.Reply failed = await(pending);
+            assertThat(failed.status()).isEqualTo(CsStatus.REPLICA_FAILED);
+            failed.release();
+            assertThat(infoVersion(client)).isEqualTo(6);
+        }
+    }
+
+    private static long infoVersion(DataClient client) throws Exception {
+        DataClient.Reply info = await(client.request(DataFrame.TYPE_INFO, UID, 0, 0, 0, null));
+        try {
+            assertThat(info.status()).isEqualTo(CsStatus.OK);
+            return info.payload().getLong(0);
+        } finally {
+            info.release();
+        }
+    }
 }

@@ -176,8 +176,8 @@ class DataTlsTest {
 
     /**
      * Frame types only chunk servers send each other (two-phase EC steps, strip rebuild and repair,
-     * hot copies and frees) are refused FORBIDDEN to a gateway or an admin certificate, and nothing
-     * is applied; a chunk server's certificate passes that check.
+     * hot copies and frees, relayed writes) are refused FORBIDDEN to a gateway or an admin
+     * certificate, and nothing is applied; a chunk server's certificate passes that check.
      */
     @Test
     void aGatewayMayNotSendTheFramesOnlyChunkServersSend() throws Exception {
@@ -198,6 +198,12 @@ class DataTlsTest {
             assertThat(checked.status()).as(DataFrame.typeName(type)).isNotEqualTo(CsStatus.FORBIDDEN);
             checked.release();
         }
+        // A WRITE flagged as relayed by a primary (fenced at writersFrom, not the version) likewise.
+        DataClient.Reply relayed = await(gateway.request(DataFrame.TYPE_WRITE, DataFrame.FLAG_RELAYED, UID, 0, 0,
+                4096, DataClient.writePayload(ALLOC, random(3))));
+        assertThat(relayed.status()).isEqualTo(CsStatus.FORBIDDEN);
+        assertThat(relayed.message()).contains("may not send write relayed");
+        relayed.release();
         // What clients send stays open to a gateway, on the same connection.
         DataClient.Reply written = await(gateway.request(DataFrame.TYPE_WRITE, UID, 0, 0, 4096,
                 DataClient.writePayload(ALLOC, random(2))));

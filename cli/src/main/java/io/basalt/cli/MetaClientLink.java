@@ -376,14 +376,19 @@ public final class MetaClientLink implements MetaLink {
             CsChunkVersions changes = client.csChunkVersions(csId, full ? 0 : appliedSeq);
             // Entries are in seq order and a uid may recur across pages: the later entry wins.
             Map<Long, Long> versions = new HashMap<>();
+            Map<Long, Long> writersFrom = new HashMap<>();
             Set<Long> deleted = new HashSet<>();
             for (CsChunkVersion entry : changes.entries()) {
+                writersFrom.remove(entry.chunkUid());
                 if (entry.deleted()) {
                     versions.remove(entry.chunkUid());
                     deleted.add(entry.chunkUid());
                 } else {
                     deleted.remove(entry.chunkUid());
                     versions.put(entry.chunkUid(), entry.version());
+                    if (entry.writersFrom() < entry.version()) {
+                        writersFrom.put(entry.chunkUid(), entry.writersFrom());
+                    }
                 }
             }
             if (full) {
@@ -393,7 +398,7 @@ public final class MetaClientLink implements MetaLink {
                     }
                 }
             }
-            sink.chunkVersions(versions, deleted);
+            sink.chunkVersions(versions, writersFrom, deleted);
             long before = appliedSeq;
             appliedSeq = Math.max(appliedSeq, changes.highestSeq());
             if (full || !versions.isEmpty() || !deleted.isEmpty()) {

@@ -105,7 +105,7 @@ final class DirectStripWrite {
             }
             others = Math.max(others, highestAt(master, columns.get(c), chunkUid, chunkVersion, first, count));
         }
-        master.fence().beginDirect(chunkUid, chunkVersion);
+        master.fence().beginWrite(chunkUid, chunkVersion);
         try {
             master.lock(chunkUid, first, count);
             try {
@@ -147,7 +147,7 @@ final class DirectStripWrite {
                 master.unlock(chunkUid, first, count);
             }
         } finally {
-            master.fence().endDirect(chunkUid, chunkVersion);
+            master.fence().endWrite(chunkUid, chunkVersion);
         }
     }
 }

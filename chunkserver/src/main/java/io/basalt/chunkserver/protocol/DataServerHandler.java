@@ -147,7 +147,7 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
                 throw new CsException(CsStatus.INVALID, "flags 0x" + Integer.toHexString(DataFrame.flags(frame))
                         + " unknown (known: 0x" + Integer.toHexString(DataFrame.FLAGS_KNOWN) + ")");
             }
-            checkRole(type);
+            checkRole(type, DataFrame.flags(frame));
             if ((type == DataFrame.TYPE_READ || type == DataFrame.TYPE_FLUSH || type == DataFrame.TYPE_INFO
                     || type == DataFrame.TYPE_BLOCK_MAP)
                     && DataFrame.payloadBytes(frame) != 0) {
@@ -193,13 +193,15 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
      * Refuses, with FORBIDDEN, a frame type only chunk servers send when the peer's certificate is
      * another role's (docs/security.md); the first refusal on a connection is logged.
      */
-    private void checkRole(int type) throws CsException {
+    private void checkRole(int type, int flags) throws CsException {
         io.basalt.common.tls.Role role = ctx.channel().attr(io.basalt.protocol.data.DataTls.PEER_ROLE).get();
-        if (role == null || role == io.basalt.common.tls.Role.CHUNK_SERVER || !DataFrame.chunkServerOnly(type)) {
+        boolean relayed = (flags & DataFrame.FLAG_RELAYED) != 0;
+        if (role == null || role == io.basalt.common.tls.Role.CHUNK_SERVER
+                || (!DataFrame.chunkServerOnly(type) && !relayed)) {
             return;
         }
         String why = "role " + role.label() + " may not send " + DataFrame.typeName(type)
-                + ": only chunk servers send it to each other";
+                + (relayed ? " relayed" : "") + ": only chunk servers send it to each other";
         if (!roleRefusalLogged) {
             roleRefusalLogged = true;
             log.warn("refused {} from {} ({}): {}", DataFrame.typeName(type), ctx.channel().remoteAddress(),
@@ -282,16 +284,25 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
         List<String> replicas = forward ? replicaList(frame, crcsAt + 4 * blocks,
                 (int) payloadBytes - blockPayloadBytes) : List.of();
         long chunkVersion = DataFrame.chunkVersion(frame);
-        service.versions().check(chunkUid, chunkVersion);
-        Gather gather = new Gather(type, requestId, chunkUid, lengthBytes, 1 + replicas.size());
+        if (forward) {
+            // Counted in flight until every replica answered: INFO reports the new version of a
+            // chunk only once the writes accepted at the old one are through (ChunkVersions).
+            service.versions().beginWrite(chunkUid, chunkVersion);
+        } else if ((DataFrame.flags(frame) & DataFrame.FLAG_RELAYED) != 0) {
+            service.versions().checkRelayed(chunkUid, chunkVersion);
+        } else {
+            service.versions().check(chunkUid, chunkVersion);
+        }
+        Gather gather = new Gather(type, requestId, chunkUid, lengthBytes, 1 + replicas.size(),
+                forward ? chunkVersion : -1);
         for (String replica : replicas) {
             CompletableFuture<DataClient.Reply> sent;
             ReplicaClients clients = service.replicas();
             if (clients == null) {
                 sent = CompletableFuture.failedFuture(new IOException("this chunk server does not forward"));
             } else {
-                sent = clients.request(replica, DataFrame.TYPE_WRITE, chunkUid, chunkVersion, offsetBytes,
-                        lengthBytes, frame.retainedSlice(dataAt, blockPayloadBytes));
+                sent = clients.request(replica, DataFrame.TYPE_WRITE, DataFrame.FLAG_RELAYED, chunkUid, chunkVersion,
+                        offsetBytes, lengthBytes, frame.retainedSlice(dataAt, blockPayloadBytes));
             }
             sent.whenComplete((reply, error) -> {
                 String failure = null;
@@ -612,16 +623,19 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
         final long requestId;
         final long chunkUid;
         final int lengthBytes;
+        /** The version a primary's write was counted in flight at (ChunkVersions.beginWrite); -1: none. */
+        final long inFlightVersion;
         int remaining;
         CsException localError;
         final List<String> replicaErrors = new ArrayList<>(0);
 
-        Gather(int type, long requestId, long chunkUid, int lengthBytes, int parts) {
+        Gather(int type, long requestId, long chunkUid, int lengthBytes, int parts, long inFlightVersion) {
             this.type = type;
             this.requestId = requestId;
             this.chunkUid = chunkUid;
             this.lengthBytes = lengthBytes;
             this.remaining = parts;
+            this.inFlightVersion = inFlightVersion;
         }
 
         void doneLocal(CsException error) {
@@ -639,6 +653,9 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
         private void finishPart() {
             if (--remaining > 0) {
                 return;
+            }
+            if (inFlightVersion >= 0) {
+                service.versions().endWrite(chunkUid, inFlightVersion);
             }
             if (localError != null) {
                 replyError(type, requestId, chunkUid, localError.status(), localError.getMessage());

@@ -19,7 +19,8 @@ import java.util.zip.CRC32C;
  *           15 STRIP_REPAIR (formats.md: payloads);
  *           a reply has the request's type | 0x80
  *   6  u16  flags: bit 0 BACKGROUND (a request of recovery or scrub: the server serves it after
- *           client requests, see FLAG_BACKGROUND); other bits must be 0
+ *           client requests, see FLAG_BACKGROUND); bit 1 RELAYED (a WRITE a primary relays to a
+ *           replica, see FLAG_RELAYED); other bits must be 0
  *   8  u64  requestId: chosen by the client, echoed in the reply; unique among its requests in flight
  *  16  u64  chunkUid
  *  24  u64  chunkVersion: the version the client holds (fencing)
@@ -58,8 +59,16 @@ public final class DataFrame {
      * use), so copying a chunklet away does not queue clients' reads behind 1 MiB recovery reads.
      */
     public static final int FLAG_BACKGROUND = 1;
+    /**
+     * A WRITE that a primary relays to a replica, having accepted it (fenced) at its version: the
+     * replica fences it at the chunk's writersFrom rather than its version (ChunkVersions,
+     * "relayed writes"), so that a version raised without a change of chunklets (a snapshot) does
+     * not make one replica refuse what the primary and the others applied. Only chunk servers may
+     * send it (FORBIDDEN for other roles).
+     */
+    public static final int FLAG_RELAYED = 2;
     /** Every flag this version knows; a request with another bit set is refused. */
-    public static final int FLAGS_KNOWN = FLAG_BACKGROUND;
+    public static final int FLAGS_KNOWN = FLAG_BACKGROUND | FLAG_RELAYED;
     public static final int REQUEST_ID_OFFSET = 8;
     public static final int CHUNK_UID_OFFSET = 16;
     public static final int CHUNK_VERSION_OFFSET = 24;

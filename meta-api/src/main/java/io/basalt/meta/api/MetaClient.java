@@ -277,10 +277,17 @@ public final class MetaClient implements AutoCloseable {
             WireReader in = call(new MetaRequest.ListCsChunkVersions(csId, after, limit));
             highestSeq = in.i64();
             int count = in.count(CsChunkVersion.ENCODED_BYTES);
+            List<CsChunkVersion> page = new ArrayList<>(count);
             for (int i = 0; i < count; i++) {
                 CsChunkVersion entry = CsChunkVersion.decode(in);
-                entries.add(entry);
+                page.add(entry);
                 after = entry.changeSeq();
+            }
+            // The page's writersFrom, one per entry, after them (absent from an older meta: each
+            // entry's own version, the strict fence).
+            boolean writersFrom = in.remaining() >= 8L * count;
+            for (CsChunkVersion entry : page) {
+                entries.add(writersFrom ? entry.withWritersFrom(in.i64()) : entry);
             }
             if (count < limit) {
                 break;

@@ -38,12 +38,16 @@ final class CsVersionIndex {
     static final int KIND_DELETED = 2;
     /**
      * Value of a {@link Table#CS_CHUNK_CHANGE} entry (big-endian):
-     * {@code 0 u8 kind (1 version, 2 deleted) | 1 u64 chunkUid | 9 u64 version}; 17 bytes.
+     * {@code 0 u8 kind (1 version, 2 deleted) | 1 u64 chunkUid | 9 u64 version}; 17 bytes, then, in
+     * a version entry written since writersFrom existed, {@code 17 u64 writersFrom} (25 bytes; a
+     * 17-byte version entry reads as writersFrom = version).
      */
     static final int VALUE_OFFSET_KIND = 0;
     static final int VALUE_OFFSET_CHUNK_UID = 1;
     static final int VALUE_OFFSET_VERSION = 9;
+    static final int VALUE_OFFSET_WRITERS_FROM = 17;
     static final int VALUE_BYTES = 17;
+    static final int VALUE_BYTES_WITH_WRITERS = 25;
     /** Entries read at a time when looking for tombstones. */
     private static final int SCAN_PAGE = 4096;
 
@@ -56,16 +60,36 @@ final class CsVersionIndex {
     static void chunkChanged(Tx tx, Chunk before, Chunk after) {
         Set<Integer> beforeCs = before == null ? Set.of() : csIds(before);
         Set<Integer> afterCs = after == null ? Set.of() : csIds(after);
+        // The same chunklets (ids, roles, states) as before: a write at an older version still
+        // reaches exactly them, so relayed writes from the older writersFrom on stay valid.
+        boolean sameChunklets = before != null && after != null && before.uid() == after.uid()
+                && before.chunklets().equals(after.chunklets());
         for (int csId : afterCs) {
             if (!beforeCs.contains(csId) || before.version() != after.version()) {
-                record(tx, csId, after.uid(), after.version(), false);
+                long writersFrom = sameChunklets ? Math.min(after.version(), writersFrom(tx, csId, after.uid(),
+                        after.version())) : after.version();
+                record(tx, csId, after.uid(), after.version(), writersFrom, false);
             }
         }
         for (int csId : beforeCs) {
             if (!afterCs.contains(csId)) {
-                record(tx, csId, before.uid(), before.version(), true);
+                record(tx, csId, before.uid(), before.version(), before.version(), true);
             }
         }
+    }
+
+    /**
+     * The writersFrom of {@code csId}'s newest entry for {@code chunkUid} ({@code fallback} when it
+     * has none or it is a tombstone).
+     */
+    private static long writersFrom(Tx tx, int csId, long chunkUid, long fallback) {
+        byte[] pointer = tx.get(Table.CS_CHUNK_SEQ, Keys.u32u64(csId, chunkUid));
+        byte[] value = pointer == null ? null : tx.get(Table.CS_CHUNK_CHANGE, Keys.u32u64(csId, Keys.readU64(pointer, 0)));
+        if (value == null || value[VALUE_OFFSET_KIND] != KIND_VERSION) {
+            return fallback;
+        }
+        return value.length >= VALUE_BYTES_WITH_WRITERS ? Keys.readU64(value, VALUE_OFFSET_WRITERS_FROM)
+                : Keys.readU64(value, VALUE_OFFSET_VERSION);
     }
 
     private static Set<Integer> csIds(Chunk chunk) {
@@ -76,7 +100,7 @@ final class CsVersionIndex {
         return ids;
     }
 
-    private static void record(Tx tx, int csId, long chunkUid, long version, boolean deleted) {
+    private static void record(Tx tx, int csId, long chunkUid, long version, long writersFrom, boolean deleted) {
         byte[] counterKey = Keys.u32(csId);
         byte[] current = tx.get(Table.CS_CHANGE_SEQ, counterKey);
         long seq = (current == null ? 0 : Keys.readU64(current, 0)) + 1;
@@ -86,10 +110,13 @@ final class CsVersionIndex {
         if (superseded != null) {
             tx.delete(Table.CS_CHUNK_CHANGE, Keys.u32u64(csId, Keys.readU64(superseded, 0)));
         }
-        byte[] value = new byte[VALUE_BYTES];
+        byte[] value = new byte[deleted ? VALUE_BYTES : VALUE_BYTES_WITH_WRITERS];
         value[VALUE_OFFSET_KIND] = (byte) (deleted ? KIND_DELETED : KIND_VERSION);
         System.arraycopy(Keys.u64(chunkUid), 0, value, VALUE_OFFSET_CHUNK_UID, 8);
         System.arraycopy(Keys.u64(version), 0, value, VALUE_OFFSET_VERSION, 8);
+        if (!deleted) {
+            System.arraycopy(Keys.u64(writersFrom), 0, value, VALUE_OFFSET_WRITERS_FROM, 8);
+        }
         tx.put(Table.CS_CHUNK_CHANGE, Keys.u32u64(csId, seq), value);
         tx.put(Table.CS_CHUNK_SEQ, pointerKey, Keys.u64(seq));
     }
@@ -109,19 +136,21 @@ final class CsVersionIndex {
         for (MetaStore.Entry entry : store.scan(Table.CS_CHUNK_CHANGE, Keys.u32(csId),
                 Keys.u32u64(csId, afterSeq + 1), limit)) {
             byte[] value = entry.value();
-            if (value.length != VALUE_BYTES) {
-                throw new IllegalStateException("version index entry of chunk server " + csId
-                        + " at changeSeq " + Keys.readU64(entry.key(), 4) + " has " + value.length
-                        + " bytes (expected " + VALUE_BYTES + ")");
-            }
-            int kind = value[VALUE_OFFSET_KIND];
+            int kind = value.length == 0 ? -1 : value[VALUE_OFFSET_KIND];
             if (kind != KIND_VERSION && kind != KIND_DELETED) {
                 throw new IllegalStateException("version index entry of chunk server " + csId
                         + " has unknown kind " + kind);
             }
+            if (value.length != VALUE_BYTES && (kind == KIND_DELETED || value.length != VALUE_BYTES_WITH_WRITERS)) {
+                throw new IllegalStateException("version index entry of chunk server " + csId
+                        + " at changeSeq " + Keys.readU64(entry.key(), 4) + " has " + value.length
+                        + " bytes (expected " + VALUE_BYTES + (kind == KIND_VERSION ? " or " + VALUE_BYTES_WITH_WRITERS
+                        : "") + ")");
+            }
+            long version = Keys.readU64(value, VALUE_OFFSET_VERSION);
             entries.add(new CsChunkVersion(Keys.readU64(entry.key(), 4),
-                    Keys.readU64(value, VALUE_OFFSET_CHUNK_UID),
-                    Keys.readU64(value, VALUE_OFFSET_VERSION), kind == KIND_DELETED));
+                    Keys.readU64(value, VALUE_OFFSET_CHUNK_UID), version, kind == KIND_DELETED,
+                    value.length == VALUE_BYTES_WITH_WRITERS ? Keys.readU64(value, VALUE_OFFSET_WRITERS_FROM) : version));
         }
         return entries;
     }

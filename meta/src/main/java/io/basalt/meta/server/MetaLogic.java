@@ -619,6 +619,9 @@ public final class MetaLogic {
                     for (CsChunkVersion entry : entries) {
                         entry.encode(out);
                     }
+                    for (CsChunkVersion entry : entries) {
+                        out.i64(entry.writersFrom());
+                    }
                 });
             }
             case MetaRequest.ListChunks r -> {

@@ -54,10 +54,11 @@ class CsVersionIndexProperties {
                 pullers.put(csId, List.of(new Puller(), new Puller()));
             }
             Map<Integer, Long> collectedThrough = new HashMap<>();
+            Map<Long, TreeMap<Long, List<Chunklet>>> history = new HashMap<>(); // uid -> version -> chunklets
             int volumes = 0;
             for (int step = 0; step < 150; step++) {
                 int target = 1 + random.nextInt(Math.max(1, volumes));
-                MetaRequest request = switch (random.nextInt(10)) {
+                MetaRequest request = switch (random.nextInt(11)) {
                     case 0 -> new MetaRequest.CreateVolume("v" + (volumes + 1), 64L << 20,
                             List.of("rep1", "rep3", "ec2+1").get(random.nextInt(3)), 0);
                     case 1, 2, 3 -> new MetaRequest.AllocateChunk(target, random.nextInt(16));
@@ -68,6 +69,7 @@ class CsVersionIndexProperties {
                             : new MetaRequest.ResizeVolume("v" + target,
                                     (1L + random.nextInt(64)) << 20, true);
                     case 7 -> new MetaRequest.DeleteVolume("v" + target);
+                    case 10 -> new MetaRequest.CreateSnapshot("v" + target, "s" + step);
                     case 8 -> new MetaRequest.SetCsStatus(1 + random.nextInt(CS_COUNT),
                             CsStatus.UP.code, CsStatus.DOWN.code);
                     default -> new MetaRequest.SetCsStatus(1 + random.nextInt(CS_COUNT),
@@ -78,6 +80,7 @@ class CsVersionIndexProperties {
                 } else {
                     meta.apply(request);
                 }
+                recordChunklets(meta, history);
                 meta.nowMillis += random.nextInt(2000);
                 if (random.nextInt(6) == 0) {
                     int csId = 1 + random.nextInt(CS_COUNT);
@@ -105,6 +108,10 @@ class CsVersionIndexProperties {
                             .isTrue();
                     if (!entry.deleted()) {
                         live.put(entry.chunkUid(), entry.version());
+                        assertThat(entry.writersFrom())
+                                .as("cs %d %s: writersFrom is where the chunk's current chunklets began (seed %d): %s",
+                                        csId, entry, seed, history.get(entry.chunkUid()))
+                                .isEqualTo(writersFrom(history.get(entry.chunkUid()), entry.version()));
                     } else {
                         assertThat(entry.changeSeq())
                                 .as("cs %d tombstone %s collected (seed %d)", csId, entry, seed)
@@ -182,6 +189,9 @@ class CsVersionIndexProperties {
                 entries.add(entry);
                 after = entry.changeSeq();
             }
+            for (int i = entries.size() - count; i < entries.size(); i++) {
+                entries.set(i, entries.get(i).withWritersFrom(in.i64()));
+            }
             in.end();
             if (count < PAGE) {
                 return entries;
@@ -191,6 +201,28 @@ class CsVersionIndexProperties {
 
     private static long highestSeq(StandaloneMeta meta, int csId) {
         return meta.read(new MetaRequest.ListCsChunkVersions(csId, 0, 1)).bodyOrThrow().i64();
+    }
+
+    /** Notes every chunk's chunklets at its current version (after each step). */
+    private static void recordChunklets(StandaloneMeta meta, Map<Long, TreeMap<Long, List<Chunklet>>> history) {
+        for (MetaStore.Entry entry : meta.dump().get(MetaStore.Table.CHUNK)) {
+            Chunk chunk = Chunk.decode(new WireReader(entry.value()));
+            history.computeIfAbsent(chunk.uid(), uid -> new TreeMap<>()).put(chunk.version(), chunk.chunklets());
+        }
+    }
+
+    /**
+     * The oldest version from which, through {@code version}, every version the chunk had named the
+     * same chunklets as {@code version}: where a relayed write is still taken. A version skipped
+     * (not seen between two steps) ends the run.
+     */
+    private static long writersFrom(TreeMap<Long, List<Chunklet>> versions, long version) {
+        List<Chunklet> now = versions.get(version);
+        long from = version;
+        while (versions.containsKey(from - 1) && versions.get(from - 1).equals(now)) {
+            from--;
+        }
+        return from;
     }
 
     /** From the chunk maps themselves: for each CS, the chunks with a chunklet there. */
