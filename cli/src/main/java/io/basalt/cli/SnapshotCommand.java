@@ -122,19 +122,33 @@ final class SnapshotCommand implements Runnable {
                         + Units.formatBytes(snapshot.sizeBytes()) + ", " + snapshot.chunkCount() + " chunks, fenced in "
                         + created.fenceMillis() + " ms");
             }
+            Snapshots.Reconciled reconciled = created.reconciled();
+            if (reconciled.replicasReported() > 0) {
+                System.out.println("  " + reconciled.replicasReported() + " replica(s) of "
+                        + reconciled.reportedByChunkUid().size() + " chunk(s) held a write that failed across the"
+                        + " create on part of the copies; they are caught up from each chunk's primary (see: basalt status)");
+            }
+            int exit = 0;
             if (!created.unconfirmedCsIds().isEmpty()) {
                 System.err.println("warning: chunk servers " + created.unconfirmedCsIds() + " did not confirm the"
                         + " new chunk versions within " + fenceTimeoutSeconds + " s; a write still reaching them may land in"
                         + " the snapshot (see: basalt cs list)");
-                return 2;
+                exit = 2;
             }
             if (!created.hotNotFrozenChunkUids().isEmpty()) {
                 System.err.println("warning: the hot blocks of " + created.hotNotFrozenChunkUids().size()
                         + " erasure-coded chunk(s) could not be frozen (no stripe master answered); a small write in"
                         + " flight during the create may still appear in the snapshot later (see: basalt status)");
-                return 2;
+                exit = 2;
             }
-            return 0;
+            if (!reconciled.uncomparedChunkUids().isEmpty()) {
+                System.err.println("warning: the replicas of " + reconciled.uncomparedChunkUids().size() + " chunk(s)"
+                        + " could not be compared (a chunk server did not answer); if a write in flight during the"
+                        + " create failed on part of them, the snapshot may read differently once another replica"
+                        + " serves it, until the scrubber compares them (see: basalt cs list)");
+                exit = 2;
+            }
+            return exit;
         }
     }
 

@@ -97,8 +97,9 @@ public final class LayerSpace {
                             return null;
                         }
                         int at = payload.readerIndex();
-                        boolean withHot = payload.readableBytes() >= DataFrame.INFO_PAYLOAD_BYTES;
-                        int crcAt = withHot ? DataFrame.INFO_PAYLOAD_BYTES - 4 : DataFrame.INFO_PAYLOAD_BYTES_V1 - 4;
+                        boolean withHot = payload.readableBytes() >= DataFrame.INFO_PAYLOAD_BYTES_V2;
+                        int crcAt = (payload.readableBytes() >= DataFrame.INFO_PAYLOAD_BYTES ? DataFrame.INFO_PAYLOAD_BYTES
+                                : withHot ? DataFrame.INFO_PAYLOAD_BYTES_V2 : DataFrame.INFO_PAYLOAD_BYTES_V1) - 4;
                         java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
                         crc.update(payload.nioBuffer(at, crcAt));
                         if ((int) crc.getValue() != payload.getInt(at + crcAt)) {

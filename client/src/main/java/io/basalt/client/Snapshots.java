@@ -37,7 +37,20 @@ public final class Snapshots {
      * the erasure-coded chunks whose hot blocks could not be frozen (no stripe master answered).
      */
     public record Created(Volume snapshot, List<Integer> unconfirmedCsIds, long fenceMillis,
-                          List<Long> hotNotFrozenChunkUids) {}
+                          List<Long> hotNotFrozenChunkUids, Reconciled reconciled) {}
+
+    /**
+     * What {@link #reconcile} did: the replicas whose content differed from their chunk's primary
+     * (reported, so they catch up from it), per chunk uid, and the chunks it could not compare (a
+     * replica did not answer, or answered without a digest).
+     */
+    public record Reconciled(java.util.Map<Long, List<Integer>> reportedByChunkUid, List<Long> uncomparedChunkUids) {
+        static final Reconciled NONE = new Reconciled(java.util.Map.of(), List.of());
+
+        public int replicasReported() {
+            return reportedByChunkUid.values().stream().mapToInt(List::size).sum();
+        }
+    }
 
     /** Blocking: creates {@code volume@snapshot} and waits until the old version is refused everywhere. */
     public static Created create(ClusterClient cluster, String volume, String snapshot, Duration fenceTimeout)
@@ -80,7 +93,103 @@ public final class Snapshots {
             Thread.sleep(POLL_MILLIS);
         }
         long fenceMillis = (System.nanoTime() - started) / 1_000_000;
-        return new Created(created, List.copyOf(lagging), fenceMillis, freezeHot(cluster, created));
+        List<Long> hotNotFrozen = freezeHot(cluster, created);
+        return new Created(created, List.copyOf(lagging), fenceMillis, hotNotFrozen, reconcile(cluster, created));
+    }
+
+    /**
+     * Makes the replicas of the snapshot's replicated chunks read the same (docs/snapshots.md,
+     * "Fencing", step 6). A write that failed on part of its replicas (the primary died while
+     * relaying it) leaves them different until the client's retry rewrites the block; the retry of
+     * a write in flight across the create goes to the volume's new layer, so in the frozen chunk the
+     * difference would stay, and the snapshot would read one way from the primary and another once
+     * a different replica serves it. After the fence nothing writes a frozen chunk, so each UPTODATE
+     * replica's content digest (INFO) is final: a replica whose digest differs from the primary's
+     * (where reads go) is reported to meta, which makes it OUTDATED, and the recoverer catches it up
+     * from the replicas that agree with the primary, copying only the blocks that differ. Either
+     * state of such a write is crash-consistent; the primary's is the one readers saw from the
+     * start.
+     */
+    static Reconciled reconcile(ClusterClient cluster, Volume snapshot) {
+        io.basalt.meta.model.Policy policy = io.basalt.meta.model.Policy.parse(snapshot.policyName());
+        if (policy.erasureCoded()) {
+            return Reconciled.NONE; // columns settle by the two-phase commit; hot writes by HOT_FREEZE
+        }
+        List<Chunk> chunks = cluster.meta().listChunks(snapshot.id());
+        List<List<Chunklet>> compared = new ArrayList<>();
+        List<List<CompletableFuture<Long>>> digests = new ArrayList<>();
+        for (Chunk chunk : chunks) {
+            List<Chunklet> upToDate = chunk.chunklets().stream()
+                    .filter(c -> c.state() == io.basalt.meta.model.ChunkletState.UPTODATE).toList();
+            List<CompletableFuture<Long>> asks = new ArrayList<>();
+            if (upToDate.size() > 1) {
+                for (Chunklet chunklet : upToDate) {
+                    asks.add(contentDigest(cluster, chunk, chunklet));
+                }
+            }
+            compared.add(upToDate);
+            digests.add(asks);
+        }
+        java.util.Map<Long, List<Integer>> reported = new java.util.TreeMap<>();
+        List<Long> uncompared = new ArrayList<>();
+        for (int i = 0; i < chunks.size(); i++) {
+            List<CompletableFuture<Long>> asks = digests.get(i);
+            if (asks.isEmpty()) {
+                continue;
+            }
+            List<Long> values = asks.stream().map(CompletableFuture::join).toList();
+            if (values.contains(null)) {
+                uncompared.add(chunks.get(i).uid());
+                continue;
+            }
+            Chunk chunk = chunks.get(i);
+            long primary = values.get(0); // upToDate keeps chunk order: its first is ChunkRoles.primary
+            List<Integer> differing = new ArrayList<>();
+            for (int r = 1; r < values.size(); r++) {
+                if (values.get(r) != primary) {
+                    differing.add(compared.get(i).get(r).csId());
+                }
+            }
+            for (int csId : differing) {
+                try {
+                    chunk = cluster.meta().reportFailure(chunk.uid(), chunk.version(), csId);
+                } catch (io.basalt.meta.api.MetaException e) {
+                    uncompared.add(chunk.uid());
+                    break;
+                }
+            }
+            if (!differing.isEmpty()) {
+                reported.put(chunk.uid(), List.copyOf(differing));
+            }
+        }
+        return new Reconciled(reported, uncompared);
+    }
+
+    /** A chunklet's content digest from its server's INFO, or null (no answer, or a server without digests). */
+    private static CompletableFuture<Long> contentDigest(ClusterClient cluster, Chunk chunk, Chunklet chunklet) {
+        return cluster.directory().address(chunklet.csId()).thenCompose(address -> cluster.connections()
+                .request(address, DataFrame.TYPE_INFO, chunk.uid(), chunk.version(), 0, 0, null))
+                .handle((reply, error) -> {
+                    if (error != null || reply == null) {
+                        return null;
+                    }
+                    try {
+                        io.netty.buffer.ByteBuf payload = reply.payload();
+                        if (reply.status() != CsStatus.OK || payload == null
+                                || payload.readableBytes() < DataFrame.INFO_PAYLOAD_BYTES) {
+                            return null;
+                        }
+                        int at = payload.readerIndex();
+                        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+                        crc.update(payload.nioBuffer(at, DataFrame.INFO_PAYLOAD_BYTES - 4));
+                        if ((int) crc.getValue() != payload.getInt(at + DataFrame.INFO_PAYLOAD_BYTES - 4)) {
+                            return null;
+                        }
+                        return payload.getLong(at + DataFrame.INFO_CONTENT_DIGEST_OFFSET);
+                    } finally {
+                        reply.release();
+                    }
+                });
     }
 
     /**

@@ -773,6 +773,7 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
         out.writeLong(info.lastLsn());
         out.writeInt(info.exists() ? 1 : 0);
         out.writeLong(service.hot() == null ? 0 : service.hot().count(chunkUid) * 4096L);
+        out.writeLong(info.contentDigest());
         CRC32C crc = new CRC32C();
         crc.update(out.nioBuffer(at, DataFrame.INFO_PAYLOAD_BYTES - 4));
         out.writeInt((int) crc.getValue());

@@ -44,6 +44,14 @@ final class Chunklet implements AutoCloseable {
      */
     long[] touchLsns;
     long writtenBlocks;
+    /**
+     * What the chunklet holds, in 64 bits: the XOR over its blocks holding data other than zeroes of
+     * {@link #blockDigest}, kept as blocks change. Equal on two replicas that read the same (same
+     * CRC32C for every block; a block of zeroes counts as no data whether written or trimmed),
+     * whatever their histories (versions, LSNs). INFO reports it; snapshot create compares a frozen
+     * chunk's replicas by it (docs/snapshots.md, "Fencing", step 6). Written under the write lock.
+     */
+    volatile long contentDigest;
     boolean dirty;
     /** Set (under the write lock) when the chunklet was deleted: a reader holding it sees zeroes. */
     boolean deleted;
@@ -152,6 +160,7 @@ final class Chunklet implements AutoCloseable {
                 chunklet.ensureCapacity(entry.block + 1);
                 chunklet.lsns[entry.block] = entry.entry.lsn();
                 chunklet.blockCrcs[entry.block] = entry.entry.blockCrc();
+                chunklet.contentDigest ^= blockDigest(entry.block, entry.entry.lsn(), entry.entry.blockCrc());
                 chunklet.blockVersions[entry.block] = entry.entry.version();
                 if (entry.entry.lsn() != 0) {
                     chunklet.writtenBlocks++;
@@ -335,6 +344,22 @@ final class Chunklet implements AutoCloseable {
         return blockIndex < touchLsns.length ? touchLsns[blockIndex] : 0;
     }
 
+    /**
+     * Block {@code block}'s share of {@link #contentDigest}: 0 for no data or zeroes, else a mix of
+     * its index and CRC32C (damaged metadata has a share of its own, so it never matches a peer).
+     */
+    static long blockDigest(int block, long lsn, int crc) {
+        if (lsn == 0 || (crc == io.basalt.protocol.data.BlockCrc.ZERO_BLOCK_CRC && lsn != BlockMetadataFormat.LSN_CORRUPT)) {
+            return 0;
+        }
+        long x = ((long) block << 32) ^ (crc & 0xffffffffL) ^ (lsn == BlockMetadataFormat.LSN_CORRUPT ? 0x5bd1e995L << 40 : 0);
+        // SplitMix64's finalizer: every input bit moves every output bit, so XORs of distinct
+        // blocks do not cancel by accident.
+        x = (x ^ (x >>> 30)) * 0xbf58476d1ce4e5b9L;
+        x = (x ^ (x >>> 27)) * 0x94d049bb133111ebL;
+        return x ^ (x >>> 31);
+    }
+
     long blockVersion(int blockIndex) {
         return blockIndex < blockVersions.length ? blockVersions[blockIndex] : 0;
     }
@@ -368,6 +393,7 @@ final class Chunklet implements AutoCloseable {
             } else if (lsns[block] == 0 && entryLsn != 0) {
                 writtenBlocks++;
             }
+            contentDigest ^= blockDigest(block, lsns[block], blockCrcs[block]) ^ blockDigest(block, entryLsn, crc);
             lsns[block] = entryLsn;
             blockCrcs[block] = crc;
             blockVersions[block] = version;

@@ -1136,23 +1136,26 @@ public final class ChunkletStore implements WalSink, AutoCloseable {
     }
 
     /** What {@code get chunklet info} answers. */
-    public record ChunkletInfo(boolean exists, long writtenBlocks, long allocatedBytes, long lastLsn) {}
+    /** {@code contentDigest}: Chunklet.contentDigest, equal on replicas that read the same (0: nothing held). */
+    public record ChunkletInfo(boolean exists, long writtenBlocks, long allocatedBytes, long lastLsn,
+                               long contentDigest) {}
 
     public ChunkletInfo info(long chunkUid) {
         Chunklet chunklet = chunklets.get(chunkUid);
         if (chunklet == null) {
-            return new ChunkletInfo(false, 0, 0, 0);
+            return new ChunkletInfo(false, 0, 0, 0, 0);
         }
         chunklet.lock.readLock().lock();
         try {
             if (chunklet.deleted) {
-                return new ChunkletInfo(false, 0, 0, 0);
+                return new ChunkletInfo(false, 0, 0, 0, 0);
             }
             long lastLsn = 0;
             for (long lsn : chunklet.lsns) {
                 lastLsn = Math.max(lastLsn, lsn);
             }
-            return new ChunkletInfo(true, chunklet.writtenBlocks, chunklet.allocatedBytes(), lastLsn);
+            return new ChunkletInfo(true, chunklet.writtenBlocks, chunklet.allocatedBytes(), lastLsn,
+                    chunklet.contentDigest);
         } finally {
             chunklet.lock.readLock().unlock();
         }

@@ -89,6 +89,74 @@ class SnapshotCloneIT {
     }
 
     /**
+     * A write that reached one replica of a chunk and not the others (its primary died while
+     * relaying it; here written to that replica alone) is settled at snapshot create
+     * (docs/snapshots.md, "Fencing", step 6): the frozen chunk's replicas are compared by content
+     * digest, the one that differs from the primary is reported, and the recoverer catches it up
+     * from the primary. Every replica of the snapshot then reads what the primary read. Before, the
+     * replica kept the write, and the snapshot read differently once that replica served it.
+     */
+    @Test
+    void aWriteOnOneReplicaOnlyIsSettledByTheSnapshotCreate() throws Exception {
+        cluster.createVolume("split", "16M", "rep3", "16M");
+        byte[] image = new byte[16 << 10];
+        new Random(71).nextBytes(image);
+        Path imageFile = dir.resolve("split.img");
+        Files.write(imageFile, image);
+        Tools.runOk(Duration.ofSeconds(60), Map.of(), List.of("qemu-io", "-f", "raw", "-c",
+                "write -s " + imageFile + " 0 16k", cluster.uri("split")));
+        io.basalt.meta.model.Chunk chunk = cluster.client().getChunk(cluster.client().getVolume("split").id(), 0, false)
+                .orElseThrow();
+        List<io.basalt.meta.model.Chunklet> replicas = chunk.chunklets();
+        io.basalt.cli.cs.CsProcess lone = csProcess(replicas.get(2).csId());
+        byte[] stray = new byte[4096];
+        new Random(72).nextBytes(stray);
+        var group = new io.netty.channel.MultiThreadIoEventLoopGroup(1, io.netty.channel.nio.NioIoHandler.newFactory());
+        try {
+            try (io.basalt.protocol.data.DataClient data = connect(group, lone)) {
+                io.basalt.protocol.data.DataClient.Reply wrote = data.request(io.basalt.protocol.data.DataFrame.TYPE_WRITE,
+                        chunk.uid(), chunk.version(), 4096, 4096, io.basalt.protocol.data.DataClient.writePayload(
+                                io.netty.buffer.UnpooledByteBufAllocator.DEFAULT, stray)).get(20, TimeUnit.SECONDS);
+                assertThat(wrote.status()).as(wrote.message()).isEqualTo(io.basalt.protocol.data.CsStatus.OK);
+                wrote.release();
+            }
+            Tools.Result created = basaltCli("volume", "snapshot", "create", "split@s1");
+            assertThat(created.exitCode()).as(created.describe()).isZero();
+            assertThat(created.stdout()).as(created.describe()).contains("1 replica(s) of 1 chunk(s) held a write");
+            List<io.basalt.meta.model.Chunk> healed = cluster.awaitHealed("split@s1", -1, Duration.ofSeconds(60));
+            io.basalt.meta.model.Chunk frozen = healed.getFirst();
+            for (io.basalt.meta.model.Chunklet replica : frozen.chunklets()) {
+                try (io.basalt.protocol.data.DataClient data = connect(group, csProcess(replica.csId()))) {
+                    io.basalt.protocol.data.DataClient.Reply read = data.request(
+                            io.basalt.protocol.data.DataFrame.TYPE_READ, frozen.uid(), frozen.version(), 0, 16 << 10,
+                            null).get(20, TimeUnit.SECONDS);
+                    assertThat(read.status()).as(read.message()).isEqualTo(io.basalt.protocol.data.CsStatus.OK);
+                    byte[] held = io.netty.buffer.ByteBufUtil.getBytes(read.payload(), read.payload().readerIndex(),
+                            16 << 10);
+                    read.release();
+                    assertThat(held).as("replica on cs %d of the snapshot's chunk %s", replica.csId(), frozen)
+                            .isEqualTo(image);
+                }
+            }
+        } finally {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).await();
+        }
+        Tools.Result deleted = basaltCli("volume", "snapshot", "delete", "split@s1");
+        assertThat(deleted.exitCode()).as(deleted.describe()).isZero();
+        cluster.deleteOnceClosed("split");
+    }
+
+    private static io.basalt.cli.cs.CsProcess csProcess(int csId) {
+        return cluster.servers.stream().filter(cs -> cs.csId == csId).findFirst().orElseThrow();
+    }
+
+    private static io.basalt.protocol.data.DataClient connect(io.netty.channel.EventLoopGroup group,
+            io.basalt.cli.cs.CsProcess cs) throws java.io.IOException {
+        return io.basalt.protocol.data.DataClient.connect(group, io.netty.channel.socket.nio.NioSocketChannel.class,
+                cs.address(), 20_000, 2 << 20, io.basalt.cli.cs.ItTls.adminTls());
+    }
+
+    /**
      * The hot tier over a snapshot (docs/snapshots.md, "Reads"): on an ec4+2 volume with the hot tier
      * on (the CLI's default), small writes after a snapshot live only in the hot stores until they are
      * frozen. They must read back at once, count in {@code volume diff}, and survive the flatten of a

@@ -144,9 +144,14 @@ public final class DataFrame {
     public static final int STRIP_WRITE_FORMAT_VERSION = 1;
     public static final int REPLY = 0x80;
 
-    public static final int INFO_PAYLOAD_BYTES = 48;
-    /** An INFO reply of a server from before the hot tier: no hotBytes (docs/formats.md). */
+    /** An INFO reply: ends with contentDigest and the CRC32C (docs/formats.md). */
+    public static final int INFO_PAYLOAD_BYTES = 56;
+    /** An INFO reply of a server from before the content digest: no contentDigest. */
+    public static final int INFO_PAYLOAD_BYTES_V2 = 48;
+    /** An INFO reply of a server from before the hot tier: no hotBytes, no contentDigest. */
     public static final int INFO_PAYLOAD_BYTES_V1 = 40;
+    /** Where an INFO reply (of {@link #INFO_PAYLOAD_BYTES}) carries the chunklet's content digest. */
+    public static final int INFO_CONTENT_DIGEST_OFFSET = 44;
 
     private DataFrame() {}
 
