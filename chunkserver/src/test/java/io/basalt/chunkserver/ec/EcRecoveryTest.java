@@ -147,6 +147,42 @@ class EcRecoveryTest extends EcFixture {
     }
 
     /**
+     * Gives the master's freezer meta's map at VERSION (every column UPTODATE but {@code outdated},
+     * -1: none) and runs passes until it froze something or 10 s passed. The server's own freezer
+     * thread may ask first (meta is asked at most every 30 s per chunk): then a pass finds nothing to
+     * ask and the next one the layout that thread learned.
+     */
+    private void freezeWithMetasMap(int outdated) throws Exception {
+        List<MetaLink.Member> members = new ArrayList<>();
+        for (int i = 0; i < K + M; i++) {
+            members.add(new MetaLink.Member(i, 100 + i, address(i), i != outdated));
+        }
+        servers[K].freezer().layoutSource(uid -> new MetaLink.RecoveryTask(UID, VERSION, VERSION, false, true, K, M,
+                CHUNKLET, K, members));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        do {
+            servers[K].freezer().runOnce(true);
+        } while (servers[K].freezer().frozenBlocks() == 0 && System.nanoTime() < deadline);
+    }
+
+    /**
+     * Two stripes written at VERSION - 1 (every server fenced there), then a hot write of block 1:
+     * returns the model of what they read.
+     */
+    private byte[] twoStripesAndAHotBlockAtTheOlderVersion(long seed) throws Exception {
+        chunkVersion = VERSION - 1;
+        for (int i = 0; i < K + M; i++) {
+            servers[i].versions().chunkVersion(UID, VERSION - 1);
+        }
+        byte[] model = random(new Random(seed), 2 * K * S);
+        ecWriteOk(layout(), 0, model);
+        byte[] hot = random(new Random(seed + 1), S);
+        hotWriteOk(layout(), S, hot);
+        System.arraycopy(hot, 0, model, S, S);
+        return model;
+    }
+
+    /**
      * The freezer writes with the layout of the chunk's last hot write. When meta has moved the chunk
      * on (a column RECOVERING) and the master heard of it, a freeze with that older layout is fenced
      * like an old client's write: it would otherwise commit on the columns that have not heard yet and
@@ -155,15 +191,7 @@ class EcRecoveryTest extends EcFixture {
      */
     @Test
     void theFreezerNeverWritesWithALayoutOlderThanTheMastersChunkVersion() throws Exception {
-        chunkVersion = VERSION - 1;
-        for (int i = 0; i < K + M; i++) {
-            servers[i].versions().chunkVersion(UID, VERSION - 1);
-        }
-        byte[] model = random(new Random(20), 2 * K * S);
-        ecWriteOk(layout(), 0, model);
-        byte[] hot = random(new Random(21), S);
-        hotWriteOk(layout(), S, hot);
-        System.arraycopy(hot, 0, model, S, S);
+        byte[] model = twoStripesAndAHotBlockAtTheOlderVersion(20);
         // Meta's new version (column 1 RECOVERING) reached the master, not yet the other columns.
         servers[K].versions().chunkVersion(UID, VERSION);
         long failures = servers[K].freezer().failures();
@@ -173,18 +201,7 @@ class EcRecoveryTest extends EcFixture {
         // The stale layout was forgotten: with no hot write coming, the next pass asks meta, whose map
         // (column 1 caught up, every column UPTODATE at the new version) it freezes with.
         fenceAll();
-        List<MetaLink.Member> members = new ArrayList<>();
-        for (int i = 0; i < K + M; i++) {
-            members.add(new MetaLink.Member(i, 100 + i, address(i), true));
-        }
-        servers[K].freezer().layoutSource(uid -> new MetaLink.RecoveryTask(UID, VERSION, VERSION, false, true, K, M,
-                CHUNKLET, K, members));
-        // The server's own freezer thread may ask first (meta is asked at most every 30 s per chunk):
-        // then this pass finds nothing to ask and the next one the layout that thread learned.
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        do {
-            servers[K].freezer().runOnce(true);
-        } while (servers[K].freezer().frozenBlocks() == 0 && System.nanoTime() < deadline);
+        freezeWithMetasMap(-1);
         assertThat(servers[K].freezer().frozenBlocks()).as("frozen with meta's layout").isEqualTo(1);
         assertThat(servers[K].hot().usedSlots()).isZero();
         assertThat(ecRead(layout(), 0, 2 * K * S)).isEqualTo(model);
@@ -199,15 +216,7 @@ class EcRecoveryTest extends EcFixture {
      */
     @Test
     void aFencedMasterFreezesADegradedChunkWithMetasMap() throws Exception {
-        chunkVersion = VERSION - 1;
-        for (int i = 0; i < K + M; i++) {
-            servers[i].versions().chunkVersion(UID, VERSION - 1);
-        }
-        byte[] model = random(new Random(22), 2 * K * S);
-        ecWriteOk(layout(), 0, model);
-        byte[] hot = random(new Random(23), S);
-        hotWriteOk(layout(), S, hot);
-        System.arraycopy(hot, 0, model, S, S);
+        byte[] model = twoStripesAndAHotBlockAtTheOlderVersion(22);
         // Column 2's server dies; meta marks it OUTDATED at the new version, which reaches everyone.
         stop(2);
         for (int i = 0; i < K + M; i++) {
@@ -217,16 +226,7 @@ class EcRecoveryTest extends EcFixture {
         }
         chunkVersion = VERSION;
         servers[K].freezer().runOnce(true); // fenced: the layout of the hot write is forgotten
-        List<MetaLink.Member> members = new ArrayList<>();
-        for (int i = 0; i < K + M; i++) {
-            members.add(new MetaLink.Member(i, 100 + i, address(i), i != 2));
-        }
-        servers[K].freezer().layoutSource(uid -> new MetaLink.RecoveryTask(UID, VERSION, VERSION, false, true, K, M,
-                CHUNKLET, K, members));
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        do {
-            servers[K].freezer().runOnce(true);
-        } while (servers[K].freezer().frozenBlocks() == 0 && System.nanoTime() < deadline);
+        freezeWithMetasMap(2);
         assertThat(servers[K].freezer().frozenBlocks()).as("frozen with meta's degraded map").isEqualTo(1);
         assertThat(servers[K].hot().usedSlots()).isZero();
         EcLayout degraded = layout(true, true, false, true, true, true);
