@@ -197,12 +197,14 @@ public final class Freezer implements AutoCloseable {
     /**
      * Where the freezer learns the layout of a chunk it holds hot blocks of but has seen no hot write
      * for since it started (a restarted master) or whose last layout was fenced: the chunk's map from
-     * meta (null when meta has none), used when this server is its stripe master. A degraded map
-     * serves too, as a client's does: OUTDATED columns are skipped and RECOVERING ones written, never
-     * read ({@link MetaLink.RecoveryTask#layout}). Requiring every column UPTODATE left a chunk with a
-     * column down unfrozen until its next hot write, however full the hot store grew (EcVolumeIT's
-     * freezer crash points, one master's server down while the other's froze). Without a source such
-     * blocks wait for the chunk's next hot write.
+     * meta (null when meta has none), used when this server is its stripe master and no column is
+     * RECOVERING. A degraded map serves too, as a client's does: OUTDATED columns are skipped.
+     * Requiring every column UPTODATE left a chunk with a column down unfrozen until its next hot
+     * write, however full the hot store grew (EcVolumeIT's freezer crash points, one master's server
+     * down while the other's froze). A chunk with a RECOVERING column still waits for its recovery
+     * or its next hot write (a freeze then also writes the RECOVERING column; kept out of this path
+     * until a thrasher run says it is safe). Without a source such blocks wait for the chunk's next
+     * hot write.
      */
     public void layoutSource(java.util.function.LongFunction<MetaLink.RecoveryTask> source) {
         this.layoutSource = source;
@@ -224,7 +226,10 @@ public final class Freezer implements AutoCloseable {
             log.info("freezer: no layout of chunk {} from meta yet: {}", Long.toHexString(chunkUid), e.toString());
             return null;
         }
-        EcLayout layout = map == null || !map.erasureCoded() ? null : map.masterLayout(false);
+        // A column being rebuilt or caught up waits (the recoverer's business first): only a map whose
+        // columns are UPTODATE or OUTDATED (skipped, as a client's write skips them) is used.
+        boolean recovering = map != null && map.members().stream().anyMatch(MetaLink.Member::recovering);
+        EcLayout layout = map == null || !map.erasureCoded() || recovering ? null : map.masterLayout(false);
         if (layout == null) {
             return null;
         }
