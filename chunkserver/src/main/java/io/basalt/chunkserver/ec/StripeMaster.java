@@ -976,7 +976,20 @@ public final class StripeMaster implements AutoCloseable {
         }
         try {
             threads.execute(() -> {
-                lock(chunkUid, first, count);
+                try {
+                    if (!tryLock(chunkUid, first, count, PEEK_LOCK_WAIT_NANOS)) {
+                        throw new CsException(CsStatus.PENDING, "stripes " + first + ".." + (first + count - 1)
+                                + " of chunk " + Long.toHexString(chunkUid) + " are held by a transaction on this"
+                                + " chunk server for more than " + PEEK_LOCK_WAIT_NANOS / 1_000_000_000 + " s; ask again");
+                    }
+                } catch (CsException e) {
+                    result.completeExceptionally(e);
+                    return;
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    result.completeExceptionally(new CsException(CsStatus.UNAVAILABLE, "chunk server is shutting down"));
+                    return;
+                }
                 try {
                     boolean anyHot = heldWidth > 0 && hot != null && hot.count(chunkUid) > 0;
                     // A held peek is answered by a column meta placed here that took no write yet
@@ -1229,6 +1242,35 @@ public final class StripeMaster implements AutoCloseable {
             }
             buffers.clear();
         }
+    }
+
+    /**
+     * How long a PEEK waits for its stripe locks before it answers PENDING ("ask again"). A peek
+     * must not wait for ever: two servers that both ran master work on one chunk (the role moves
+     * between the parity columns as they go OUTDATED and come back) each held their locks while
+     * their freeze asked the other a PEEK_HELD, whose answer needed those locks: a deadlock broken
+     * only by the 30 s request timeout, over and over (the thrasher's healing stalled for minutes).
+     * Failing the peek instead makes the freeze fail, let go of its locks and try again next pass.
+     */
+    static final long PEEK_LOCK_WAIT_NANOS = 5_000_000_000L;
+
+    /**
+     * As {@link #lock}, giving up after {@code timeoutNanos} in all: false (and nothing held) when
+     * some slot stayed locked by another thread.
+     */
+    boolean tryLock(long chunkUid, int first, int count, long timeoutNanos) throws InterruptedException {
+        long deadline = System.nanoTime() + timeoutNanos;
+        List<Integer> held = new ArrayList<>();
+        for (int slot : slots(chunkUid, first, count)) {
+            if (!locks[slot].tryLock(Math.max(0, deadline - System.nanoTime()), java.util.concurrent.TimeUnit.NANOSECONDS)) {
+                for (int i = held.size() - 1; i >= 0; i--) {
+                    locks[held.get(i)].unlock();
+                }
+                return false;
+            }
+            held.add(slot);
+        }
+        return true;
     }
 
     /** Locks the slots of stripes [first, first + count) of a chunk in slot order (no deadlock). */

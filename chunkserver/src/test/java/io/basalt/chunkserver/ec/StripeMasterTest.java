@@ -490,4 +490,44 @@ class StripeMasterTest extends EcFixture {
         }
         verifyParity(16);
     }
+
+    /**
+     * A PEEK whose stripes a transaction on the answering server holds waits at most
+     * StripeMaster.PEEK_LOCK_WAIT_NANOS and answers PENDING ("ask again"), instead of waiting for
+     * the locks as long as they are held: two servers that both ran master work on one chunk each
+     * held their locks while their freeze asked the other a PEEK_HELD, a deadlock the thrasher
+     * showed, broken only by the 30 s request timeout again and again. Once the locks are free the
+     * peek answers.
+     */
+    @Test
+    void aPeekAtStripesHeldByATransactionHereAnswersPendingInsteadOfWaitingForThem() throws Exception {
+        ecWriteOk(layout(), 0, random(new Random(90), K * S));
+        StripeMaster column = servers[1].freezer().master();
+        java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        Thread holder = Thread.ofPlatform().start(() -> {
+            column.lock(UID, 0, 1);
+            try {
+                held.countDown();
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } finally {
+                column.unlock(UID, 0, 1);
+            }
+        });
+        held.await();
+        long started = System.nanoTime();
+        DataClient.Reply busy = peekReply(1, 0, 1, EcSection.MODE_PEEK_HELD, 1);
+        try {
+            assertThat(busy.status()).as(busy.message()).isEqualTo(CsStatus.PENDING);
+            assertThat(busy.message()).contains("ask again");
+            assertThat(System.nanoTime() - started).isLessThan(StripeMaster.PEEK_LOCK_WAIT_NANOS * 3);
+        } finally {
+            busy.release();
+        }
+        release.countDown();
+        holder.join();
+        assertThat(peek(1, 0, 1, EcSection.MODE_PEEK_HELD, 1).versions()).hasSize(1);
+    }
 }
