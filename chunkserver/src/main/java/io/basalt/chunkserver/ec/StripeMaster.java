@@ -1246,11 +1246,12 @@ public final class StripeMaster implements AutoCloseable {
 
     /**
      * How long a PEEK waits for its stripe locks before it answers PENDING ("ask again"). A peek
-     * must not wait for ever: two servers that both ran master work on one chunk (the role moves
-     * between the parity columns as they go OUTDATED and come back) each held their locks while
-     * their freeze asked the other a PEEK_HELD, whose answer needed those locks: a deadlock broken
-     * only by the 30 s request timeout, over and over (the thrasher's healing stalled for minutes).
-     * Failing the peek instead makes the freeze fail, let go of its locks and try again next pass.
+     * must not wait for ever: a freeze (on its own or inside a rebuild) holds its stripe locks while
+     * it asks the data columns a PEEK_HELD, and a column's peek takes that server's locks, which are
+     * 4096 slots shared by every chunk (a rebuild of 128 stripes holds 128 of them). Two servers each
+     * rebuilding a chunk whose column the other holds waited for each other: a deadlock broken only
+     * by the 30 s request timeout, over and over (the thrasher's healing stalled for minutes).
+     * Failing the peek instead makes the freeze fail, let go of its locks and try again.
      */
     static final long PEEK_LOCK_WAIT_NANOS = 5_000_000_000L;
 

@@ -494,10 +494,9 @@ class StripeMasterTest extends EcFixture {
     /**
      * A PEEK whose stripes a transaction on the answering server holds waits at most
      * StripeMaster.PEEK_LOCK_WAIT_NANOS and answers PENDING ("ask again"), instead of waiting for
-     * the locks as long as they are held: two servers that both ran master work on one chunk each
-     * held their locks while their freeze asked the other a PEEK_HELD, a deadlock the thrasher
-     * showed, broken only by the 30 s request timeout again and again. Once the locks are free the
-     * peek answers.
+     * the locks as long as they are held: two servers each held stripe locks (shared slots) while
+     * their freeze asked the other a PEEK_HELD, a deadlock the thrasher showed, broken only by the
+     * 30 s request timeout again and again. Once the locks are free the peek answers.
      */
     @Test
     void aPeekAtStripesHeldByATransactionHereAnswersPendingInsteadOfWaitingForThem() throws Exception {
