@@ -192,9 +192,9 @@ final class BlockPresence {
      * {@code column}, which keeps {@code width} versions a strip (k at a parity column, 1 at a data
      * column): bit i set when version i (stripe i / width, strip i % width) is written, in the
      * column's strips or its hot copies, or (at a data column) has a transaction pending: its read
-     * then needs the master that decides it, and fails rather than read through to the parent. A
-     * parity column's pending strip says nothing of which data strips it covers, so the master's is
-     * not counted (the master decides its own under the locks the PEEK holds).
+     * then needs the master that decides it, and fails rather than read through to the parent. At
+     * a parity column the server itself raises the versions by its pending strips' version vectors
+     * (which say the data strips each covers), so its decided() needs no counting here.
      */
     private CompletableFuture<BitSet> heldPeek(Chunk chunk, Chunklet column, long firstStripe, int stripes,
             int width) {

@@ -1004,7 +1004,8 @@ public final class StripeMaster implements AutoCloseable {
                     }
                     ChunkletStore.StripVersions versions = store.versions(chunkUid, offsetBytes, lengthBytes);
                     long[] pendingTxids = new long[count];
-                    for (ChunkletStore.PendingStrip strip : store.pendingStrips(chunkUid, offsetBytes, lengthBytes)) {
+                    List<ChunkletStore.PendingStrip> pending = store.pendingStrips(chunkUid, offsetBytes, lengthBytes);
+                    for (ChunkletStore.PendingStrip strip : pending) {
                         pendingTxids[strip.block() - first] = strip.txid();
                     }
                     if (heldWidth == 0) {
@@ -1013,7 +1014,7 @@ public final class StripeMaster implements AutoCloseable {
                         return;
                     }
                     result.complete(new EcSection(heldWidth, EcSection.MODE_PEEK_HELD, 0, "",
-                            heldVersions(chunkUid, first, count, versions, heldWidth, anyHot), pendingTxids));
+                            heldVersions(chunkUid, first, count, versions, heldWidth, anyHot, pending), pendingTxids));
                 } catch (CsException | RuntimeException e) {
                     result.completeExceptionally(e);
                 } finally {
@@ -1032,12 +1033,28 @@ public final class StripeMaster implements AutoCloseable {
      * a parity column by {@link HotStore#PARITY_KEY_BASE} plus the chunk-logical block).
      */
     private long[] heldVersions(long chunkUid, int first, int count, ChunkletStore.StripVersions versions, int width,
-            boolean anyHot) throws CsException {
+            boolean anyHot, List<ChunkletStore.PendingStrip> pending) throws CsException {
         if (versions.n() != 0 && versions.n() != width) {
             throw new CsException(CsStatus.INVALID, "chunk " + Long.toHexString(chunkUid) + ": this column keeps "
                     + versions.n() + " versions a strip; the held peek expected " + width);
         }
         long[] held = versions.n() == 0 ? new long[count * width] : versions.versions().clone();
+        // A parity column's pending strip carries the stripe's version vector after its transaction:
+        // a transaction the master committed (the client was answered) whose RESOLVE never reached
+        // this column (the master died, or the column knew a newer chunk version and refused it) is
+        // written data, and a new master that answered from its committed versions alone made the
+        // layered read fall through to the parent (the thrasher: fio read a snapshot's block over
+        // its own acknowledged write). Raised to those versions, as a data column counts its pending
+        // strips; the read then goes to the master, which decides them first (termination). One that
+        // is aborted later was never acknowledged: its blocks read as this layer holds them.
+        if (width > 1) {
+            for (ChunkletStore.PendingStrip strip : pending) {
+                int at = (strip.block() - first) * width;
+                for (int j = 0; j < width && j < strip.versions().length; j++) {
+                    held[at + j] = Math.max(held[at + j], strip.versions()[j]);
+                }
+            }
+        }
         if (!anyHot) {
             return held;
         }

@@ -282,6 +282,44 @@ class StripeMasterTest extends EcFixture {
         }
     }
 
+    /**
+     * A held peek (which blocks a layer holds, for reads through snapshots) at a new master counts
+     * the stripes an earlier master committed there without resolving them: the client was answered,
+     * so the blocks are written. Answered from committed versions alone, the new master said
+     * "not held" and the layered read fell through to the parent, returning a snapshot's block over
+     * an acknowledged write (the thrasher, fio verify, session 20).
+     */
+    @Test
+    void aNewMastersHeldPeekCountsWhatAnEarlierMasterCommittedButNeverResolvedThere() throws Exception {
+        ecWriteOk(layout(), (long) K * S, random(new Random(13), K * S)); // stripe 1: the chunk exists
+        Random random = new Random(14);
+        byte[] after = random(random, K * S);
+        MemorySegment[] data = new MemorySegment[K];
+        for (int c = 0; c < K; c++) {
+            data[c] = MemorySegment.ofBuffer(ByteBuffer.allocateDirect(S).put(after, c * S, S).flip());
+        }
+        MemorySegment[] parity = new MemorySegment[M];
+        for (int p = 0; p < M; p++) {
+            parity[p] = MemorySegment.ofBuffer(ByteBuffer.allocateDirect(S));
+        }
+        codec.encode(data, parity, 0, S);
+        byte[][] strips = new byte[K + M][];
+        for (int col = 0; col < K + M; col++) {
+            strips[col] = (col < K ? data[col] : parity[col - K]).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+        }
+        HandTxn txn = new HandTxn(new byte[K * S], after, strips, new long[K]); // stripe 0 never written before
+        assertThat(peek(K + 1, 0, 1, EcSection.MODE_PEEK_HELD, K).versions()).as("nothing written yet")
+                .containsOnly(0L);
+        for (int col = 0; col < K + M; col++) {
+            prepareByHand(txn, col);
+        }
+        resolveByHand(K, true); // the old master committed its own strips; no RESOLVE reached the rest
+        assertThat(peek(K + 1, 0, 1, EcSection.MODE_PEEK_HELD, K).versions()).as("held at the next master")
+                .containsOnly(TXID);
+        // The read through the new master decides them (termination) and returns the write.
+        assertThat(ecRead(layout(true, true, true, true, false, true), 0, K * S)).isEqualTo(after);
+    }
+
     @Test
     void aNewMasterCommitsWhatTheOldMasterDecidedButNeverResolved() throws Exception {
         HandTxn txn = handTxn(11);
