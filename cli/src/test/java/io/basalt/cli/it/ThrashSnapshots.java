@@ -94,9 +94,14 @@ final class ThrashSnapshots {
         Path firstRead = workDir.resolve("snapshot-" + volume + "@" + name + ".bin");
         reader.copy(volume + "@" + name, firstRead);
         Taken taken = new Taken(volume, name, firstRead, Thrasher.digest(firstRead));
-        say.accept(String.format(Locale.ROOT, "snapshot %s taken in %d ms (fence %d ms%s), read: %s",
+        io.basalt.client.Snapshots.Reconciled reconciled = made.reconciled();
+        say.accept(String.format(Locale.ROOT, "snapshot %s taken in %d ms (fence %d ms%s%s%s), read: %s",
                 taken.export(), (System.nanoTime() - started) / 1_000_000, made.fenceMillis(),
                 made.unconfirmedCsIds().isEmpty() ? "" : ", unconfirmed cs " + made.unconfirmedCsIds(),
+                reconciled.replicasReported() == 0 ? "" : ", replicas caught up from their primary "
+                        + reconciled.reportedByChunkUid(),
+                reconciled.uncomparedChunkUids().isEmpty() ? "" : ", " + reconciled.uncomparedChunkUids().size()
+                        + " chunk(s) not compared",
                 taken.digest()));
         Taken previous = snapshots.peekLast();
         snapshots.addLast(taken);
