@@ -93,7 +93,9 @@ public final class Snapshots {
             Thread.sleep(POLL_MILLIS);
         }
         long fenceMillis = (System.nanoTime() - started) / 1_000_000;
-        List<Long> hotNotFrozen = freezeHot(cluster, created);
+        // The freeze gets what is left of the fence's time, and at least HOT_FREEZE_MIN_NANOS.
+        List<Long> hotNotFrozen = freezeHot(cluster, created,
+                Math.max(deadline, System.nanoTime() + HOT_FREEZE_MIN_NANOS));
         return new Created(created, List.copyOf(lagging), fenceMillis, hotNotFrozen, reconcile(cluster, created));
     }
 
@@ -199,26 +201,48 @@ public final class Snapshots {
      * the others, which the freezer would otherwise fold into the stripes later, changing what the
      * snapshot reads after it was first read. The client retried that write into the volume's new
      * layer; in the snapshot too, it is one of the writes in flight across the create, which may be
-     * on either side. Returns the chunks no master answered for.
+     * on either side. A chunk whose freeze failed (its master gone, or its version moved under the
+     * freeze: a column caught up meanwhile, and the master refuses the old layout) is asked again
+     * with meta's map of the moment until {@code deadlineNanos}: a freeze that stopped part way
+     * left copies the first read of the snapshot counted and a later freeze freed (the thrasher,
+     * session 20). Returns the chunks still not frozen then.
      */
-    private static List<Long> freezeHot(ClusterClient cluster, Volume snapshot) {
+    private static List<Long> freezeHot(ClusterClient cluster, Volume snapshot, long deadlineNanos)
+            throws InterruptedException {
         io.basalt.meta.model.Policy policy = io.basalt.meta.model.Policy.parse(snapshot.policyName());
         if (!policy.erasureCoded()) {
             return List.of();
         }
-        List<Chunk> chunks = cluster.meta().listChunks(snapshot.id());
-        List<CompletableFuture<Boolean>> asks = new ArrayList<>();
-        for (Chunk chunk : chunks) {
-            asks.add(EcPieces.freezeHot(cluster, policy, chunk, snapshot.chunkSizeBytes()));
-        }
-        List<Long> notFrozen = new ArrayList<>();
-        for (int i = 0; i < chunks.size(); i++) {
-            if (!asks.get(i).join()) {
-                notFrozen.add(chunks.get(i).uid());
+        java.util.Set<Long> wanted = null; // every chunk, the first round
+        while (true) {
+            List<Chunk> chunks = new ArrayList<>();
+            for (Chunk chunk : cluster.meta().listChunks(snapshot.id())) {
+                if (wanted == null || wanted.contains(chunk.uid())) {
+                    chunks.add(chunk);
+                }
             }
+            List<CompletableFuture<Boolean>> asks = new ArrayList<>();
+            for (Chunk chunk : chunks) {
+                asks.add(EcPieces.freezeHot(cluster, policy, chunk, snapshot.chunkSizeBytes()));
+            }
+            List<Long> notFrozen = new ArrayList<>();
+            for (int i = 0; i < chunks.size(); i++) {
+                if (!asks.get(i).join()) {
+                    notFrozen.add(chunks.get(i).uid());
+                }
+            }
+            if (notFrozen.isEmpty() || System.nanoTime() > deadlineNanos) {
+                return notFrozen;
+            }
+            wanted = new java.util.HashSet<>(notFrozen);
+            Thread.sleep(HOT_FREEZE_RETRY_MILLIS);
         }
-        return notFrozen;
     }
+
+    /** The least time the hot freeze gets, whatever the fence took. */
+    private static final long HOT_FREEZE_MIN_NANOS = 10_000_000_000L;
+    /** The pause between rounds of freezes that failed (a master restarting, a map moving on). */
+    private static final long HOT_FREEZE_RETRY_MILLIS = 200;
 
     /**
      * The chunk servers that take writes for {@code chunk} and do not know its version yet (INFO's

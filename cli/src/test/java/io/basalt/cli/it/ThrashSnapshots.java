@@ -100,8 +100,9 @@ final class ThrashSnapshots {
                 made.unconfirmedCsIds().isEmpty() ? "" : ", unconfirmed cs " + made.unconfirmedCsIds(),
                 reconciled.replicasReported() == 0 ? "" : ", replicas caught up from their primary "
                         + reconciled.reportedByChunkUid(),
-                reconciled.uncomparedChunkUids().isEmpty() ? "" : ", " + reconciled.uncomparedChunkUids().size()
-                        + " chunk(s) not compared",
+                (reconciled.uncomparedChunkUids().isEmpty() ? "" : ", " + reconciled.uncomparedChunkUids().size()
+                        + " chunk(s) not compared") + (made.hotNotFrozenChunkUids().isEmpty() ? ""
+                        : ", hot blocks of chunks " + made.hotNotFrozenChunkUids() + " not frozen"),
                 taken.digest()));
         Taken previous = snapshots.peekLast();
         snapshots.addLast(taken);
