@@ -219,7 +219,11 @@ class StripeMasterTest extends EcFixture {
         Random random = new Random(seed);
         byte[] before = random(random, K * S);
         ecWriteOk(layout(), 0, before);
-        byte[] after = random(random, K * S);
+        return encodedTxn(before, random(random, K * S), stripVersions(K, 0));
+    }
+
+    /** The transaction of a full stripe 0 holding {@code after}: its data strips and their parity. */
+    HandTxn encodedTxn(byte[] before, byte[] after, long[] oldVersions) {
         MemorySegment[] data = new MemorySegment[K];
         for (int c = 0; c < K; c++) {
             data[c] = MemorySegment.ofBuffer(ByteBuffer.allocateDirect(S).put(after, c * S, S).flip());
@@ -233,7 +237,7 @@ class StripeMasterTest extends EcFixture {
         for (int col = 0; col < K + M; col++) {
             strips[col] = (col < K ? data[col] : parity[col - K]).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
         }
-        return new HandTxn(before, after, strips, stripVersions(K, 0));
+        return new HandTxn(before, after, strips, oldVersions);
     }
 
     long[] stripVersions(int col, int stripe) throws Exception {
@@ -292,22 +296,8 @@ class StripeMasterTest extends EcFixture {
     @Test
     void aNewMastersHeldPeekCountsWhatAnEarlierMasterCommittedButNeverResolvedThere() throws Exception {
         ecWriteOk(layout(), (long) K * S, random(new Random(13), K * S)); // stripe 1: the chunk exists
-        Random random = new Random(14);
-        byte[] after = random(random, K * S);
-        MemorySegment[] data = new MemorySegment[K];
-        for (int c = 0; c < K; c++) {
-            data[c] = MemorySegment.ofBuffer(ByteBuffer.allocateDirect(S).put(after, c * S, S).flip());
-        }
-        MemorySegment[] parity = new MemorySegment[M];
-        for (int p = 0; p < M; p++) {
-            parity[p] = MemorySegment.ofBuffer(ByteBuffer.allocateDirect(S));
-        }
-        codec.encode(data, parity, 0, S);
-        byte[][] strips = new byte[K + M][];
-        for (int col = 0; col < K + M; col++) {
-            strips[col] = (col < K ? data[col] : parity[col - K]).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
-        }
-        HandTxn txn = new HandTxn(new byte[K * S], after, strips, new long[K]); // stripe 0 never written before
+        byte[] after = random(new Random(14), K * S);
+        HandTxn txn = encodedTxn(new byte[K * S], after, new long[K]); // stripe 0 never written before
         assertThat(peek(K + 1, 0, 1, EcSection.MODE_PEEK_HELD, K).versions()).as("nothing written yet")
                 .containsOnly(0L);
         for (int col = 0; col < K + M; col++) {
