@@ -166,6 +166,34 @@ class EcRecoveryTest extends EcFixture {
     }
 
     /**
+     * A master without a layout whose chunk has a RECOVERING column in meta's map waits for the
+     * recovery, but asks meta again within seconds, not in 30 s: a catch-up ends in seconds, and
+     * EcVolumeIT's freezer crash test waited out its 30 s behind one.
+     */
+    @Test
+    void aMasterWaitingForARecoveringColumnAsksMetaAgainWithinSeconds() throws Exception {
+        byte[] model = twoStripesAndAHotBlockAtTheOlderVersion(24);
+        for (int i = 0; i < K + M; i++) {
+            servers[i].versions().chunkVersion(UID, VERSION);
+        }
+        chunkVersion = VERSION;
+        servers[K].freezer().runOnce(true); // fenced: the layout of the hot write is forgotten
+        java.util.concurrent.atomic.AtomicBoolean caughtUp = new java.util.concurrent.atomic.AtomicBoolean();
+        MetaLink.RecoveryTask map = task(K, false).withUpToDate(K, true); // this master's own map
+        servers[K].freezer().layoutSource(uid -> caughtUp.get() ? map : map.withRecovering(2));
+        servers[K].freezer().runOnce(true);
+        assertThat(servers[K].freezer().frozenBlocks()).as("column 2 is being caught up").isZero();
+        caughtUp.set(true);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        do {
+            servers[K].freezer().runOnce(true);
+            Thread.sleep(100);
+        } while (servers[K].freezer().frozenBlocks() == 0 && System.nanoTime() < deadline);
+        assertThat(servers[K].freezer().frozenBlocks()).as("asked again once the catch-up ended").isEqualTo(1);
+        assertThat(ecRead(layout(), 0, 2 * K * S)).isEqualTo(model);
+    }
+
+    /**
      * Two stripes written at VERSION - 1 (every server fenced there), then a hot write of block 1:
      * returns the model of what they read.
      */
