@@ -489,7 +489,7 @@ class ChunkServerTest {
         DataClient.Reply info = await(client.request(DataFrame.TYPE_INFO, UID, 0, 0, 0, null));
         try {
             assertThat(info.status()).isEqualTo(CsStatus.OK);
-            return info.payload().getLong(0);
+            return io.basalt.protocol.data.InfoReply.read(info.payload()).knownVersion();
         } finally {
             info.release();
         }

@@ -7,7 +7,6 @@ import io.basalt.meta.model.Policy;
 import io.basalt.meta.model.Volume;
 import io.basalt.protocol.data.CsStatus;
 import io.basalt.protocol.data.DataFrame;
-import io.netty.buffer.ByteBuf;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -22,11 +21,6 @@ import java.util.concurrent.TimeUnit;
  * <p>Metadata only: one INFO per chunklet, all in flight at once.
  */
 public final class LayerSpace {
-    /** INFO reply payload: u64 known version, u64 written blocks, u64 allocated bytes, ... (formats.md). */
-    private static final int INFO_ALLOCATED_BYTES_OFFSET = 16;
-    /** ... u32 exists, u64 hotBytes (a server of the hot tier's build and later). */
-    private static final int INFO_HOT_BYTES_OFFSET = 36;
-
     private LayerSpace() {}
 
     /**
@@ -92,21 +86,9 @@ public final class LayerSpace {
                         return null;
                     }
                     try {
-                        ByteBuf payload = reply.payload();
-                        if (reply.status() != CsStatus.OK || payload.readableBytes() < DataFrame.INFO_PAYLOAD_BYTES_V1) {
-                            return null;
-                        }
-                        int at = payload.readerIndex();
-                        boolean withHot = payload.readableBytes() >= DataFrame.INFO_PAYLOAD_BYTES_V2;
-                        int crcAt = (payload.readableBytes() >= DataFrame.INFO_PAYLOAD_BYTES ? DataFrame.INFO_PAYLOAD_BYTES
-                                : withHot ? DataFrame.INFO_PAYLOAD_BYTES_V2 : DataFrame.INFO_PAYLOAD_BYTES_V1) - 4;
-                        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
-                        crc.update(payload.nioBuffer(at, crcAt));
-                        if ((int) crc.getValue() != payload.getInt(at + crcAt)) {
-                            return null; // damaged on the way: not an answer
-                        }
-                        return new long[] {payload.getLong(at + INFO_ALLOCATED_BYTES_OFFSET),
-                                withHot ? payload.getLong(at + INFO_HOT_BYTES_OFFSET) : 0};
+                        io.basalt.protocol.data.InfoReply info = reply.status() == CsStatus.OK
+                                ? io.basalt.protocol.data.InfoReply.read(reply.payload()) : null;
+                        return info == null ? null : new long[] {info.allocatedBytes(), info.hotBytes()};
                     } finally {
                         ChunkRetries.release(reply);
                     }

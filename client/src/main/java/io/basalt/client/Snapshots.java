@@ -176,18 +176,9 @@ public final class Snapshots {
                         return null;
                     }
                     try {
-                        io.netty.buffer.ByteBuf payload = reply.payload();
-                        if (reply.status() != CsStatus.OK || payload == null
-                                || payload.readableBytes() < DataFrame.INFO_PAYLOAD_BYTES) {
-                            return null;
-                        }
-                        int at = payload.readerIndex();
-                        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
-                        crc.update(payload.nioBuffer(at, DataFrame.INFO_PAYLOAD_BYTES - 4));
-                        if ((int) crc.getValue() != payload.getInt(at + DataFrame.INFO_PAYLOAD_BYTES - 4)) {
-                            return null;
-                        }
-                        return payload.getLong(at + DataFrame.INFO_CONTENT_DIGEST_OFFSET);
+                        io.basalt.protocol.data.InfoReply info = reply.status() == CsStatus.OK && reply.payload() != null
+                                ? io.basalt.protocol.data.InfoReply.read(reply.payload()) : null;
+                        return info == null || !info.hasDigest() ? null : info.contentDigest();
                     } finally {
                         reply.release();
                     }

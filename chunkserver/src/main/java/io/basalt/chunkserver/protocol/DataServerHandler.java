@@ -766,17 +766,9 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
         long fenced = service.versions().fencedVersion(chunkUid);
         DataFrame.writeHeader(out, DataFrame.TYPE_INFO | DataFrame.REPLY, 0, requestId, chunkUid,
                 fenced, 0, 0, DataFrame.INFO_PAYLOAD_BYTES, 0);
-        int at = out.writerIndex();
-        out.writeLong(fenced);
-        out.writeLong(info.writtenBlocks());
-        out.writeLong(info.allocatedBytes());
-        out.writeLong(info.lastLsn());
-        out.writeInt(info.exists() ? 1 : 0);
-        out.writeLong(service.hot() == null ? 0 : service.hot().count(chunkUid) * 4096L);
-        out.writeLong(info.contentDigest());
-        CRC32C crc = new CRC32C();
-        crc.update(out.nioBuffer(at, DataFrame.INFO_PAYLOAD_BYTES - 4));
-        out.writeInt((int) crc.getValue());
+        new io.basalt.protocol.data.InfoReply(fenced, info.writtenBlocks(), info.allocatedBytes(), info.lastLsn(),
+                info.exists(), service.hot() == null ? 0 : service.hot().count(chunkUid) * 4096L, info.contentDigest(),
+                true).writeTo(out);
         reply(requestId, out, CsStatus.OK, 0);
     }
 
