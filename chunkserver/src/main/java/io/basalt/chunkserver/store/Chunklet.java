@@ -383,6 +383,7 @@ final class Chunklet implements AutoCloseable {
             throws IOException {
         ensureCapacity(firstBlock + count);
         ByteBuffer entries = ByteBuffer.allocate(count * BlockMetadataFormat.ENTRY_BYTES).order(ByteOrder.BIG_ENDIAN);
+        long digestChange = 0; // applied once: the digest is volatile (INFO reads it without the lock)
         for (int i = 0; i < count; i++) {
             int block = firstBlock + i;
             long entryLsn = lsnOf.applyAsLong(i);
@@ -393,13 +394,14 @@ final class Chunklet implements AutoCloseable {
             } else if (lsns[block] == 0 && entryLsn != 0) {
                 writtenBlocks++;
             }
-            contentDigest ^= blockDigest(block, lsns[block], blockCrcs[block]) ^ blockDigest(block, entryLsn, crc);
+            digestChange ^= blockDigest(block, lsns[block], blockCrcs[block]) ^ blockDigest(block, entryLsn, crc);
             lsns[block] = entryLsn;
             blockCrcs[block] = crc;
             blockVersions[block] = version;
             BlockMetadataFormat.putEntry(entries, i * BlockMetadataFormat.ENTRY_BYTES, chunkUid, block, entryLsn,
                     version, crc);
         }
+        contentDigest ^= digestChange;
         long position = BlockMetadataFormat.entryOffset(firstBlock);
         while (entries.hasRemaining()) {
             position += meta.write(entries, position);
