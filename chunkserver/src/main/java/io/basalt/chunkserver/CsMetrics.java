@@ -34,6 +34,7 @@ public final class CsMetrics {
     public final Counter protocolErrors;
     public final Counter ecStripeWrites;
     public final Counter ecTerminations;
+    public final Counter ecHotSettles;
     public final Counter recoveryBytes;
     public final Counter recoveryChunklets;
     public final Counter recoveryMapBytes;
@@ -99,6 +100,10 @@ public final class CsMetrics {
                 .help("Stripes written as stripe master, by how parity was made: full (whole stripe encoded),"
                         + " reencode (partial: untouched strips read), delta (partial: parity delta)")
                 .labelNames("rule").register(registry);
+        ecHotSettles = Counter.builder().name("basalt_cs_ec_hot_settles_total")
+                .help("Stripes a stripe master froze before serving them because its hot copies there were"
+                        + " untrusted (found at start, brought by another master, or left by a failed hot write)")
+                .register(registry);
         ecWritePhases = Histogram.builder().name("basalt_cs_ec_write_phase_duration_seconds")
                 .help("Where a stripe master's EC write spends its time: lock (waiting for the stripes),"
                         + " read_encode (own versions, strip reads, parity), prepare (until every prepare is"

@@ -199,10 +199,17 @@ final class BlockPresence {
     private CompletableFuture<BitSet> heldPeek(Chunk chunk, Chunklet column, long firstStripe, int stripes,
             int width) {
         EcSection ask = EcSection.peekHeld(stripes, width);
-        ByteBuf payload = Unpooled.buffer(ask.encodedBytes());
-        ask.writeTo(payload);
-        return cluster.directory().address(column.csId()).thenCompose(address ->
-                cluster.connections().request(address, DataFrame.TYPE_STRIP_READ, chunk.uid(), chunk.version(),
+        // The stripe master gets the chunk's layout too: it may first have to check hot copies it
+        // does not trust yet against their data columns (docs/hot-tier.md, "Orphan copies").
+        CompletableFuture<io.basalt.protocol.data.EcLayout> layout = width == 1
+                ? CompletableFuture.completedFuture(null) : EcPieces.layoutOf(cluster, policy, chunk, column);
+        return layout.thenCompose(known -> cluster.directory().address(column.csId()).thenCompose(address -> {
+            ByteBuf payload = Unpooled.buffer(ask.encodedBytes() + (known == null ? 0 : known.encodedBytes()));
+            ask.writeTo(payload);
+            if (known != null) {
+                known.writeTo(payload);
+            }
+            return cluster.connections().request(address, DataFrame.TYPE_STRIP_READ, chunk.uid(), chunk.version(),
                         firstStripe * BLOCK_SIZE_BYTES, (long) stripes * BLOCK_SIZE_BYTES, payload)
                         .handle((reply, error) -> {
                             try {
@@ -233,6 +240,7 @@ final class BlockPresence {
                                     reply.release();
                                 }
                             }
-                        }));
+                        });
+        }));
     }
 }

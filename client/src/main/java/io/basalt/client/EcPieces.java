@@ -461,7 +461,7 @@ final class EcPieces implements ChunkPieces {
         return layoutOf(cluster, policy, chunk, master);
     }
 
-    private static CompletableFuture<EcLayout> layoutOf(ClusterClient cluster, Policy policy, Chunk chunk,
+    static CompletableFuture<EcLayout> layoutOf(ClusterClient cluster, Policy policy, Chunk chunk,
             Chunklet master) {
         List<Chunklet> columns = ChunkRoles.ecColumns(chunk);
         List<CompletableFuture<String>> lookups = new ArrayList<>();

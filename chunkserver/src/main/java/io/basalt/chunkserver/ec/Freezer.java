@@ -259,6 +259,7 @@ public final class Freezer implements AutoCloseable {
         layoutAskedNanos.keySet().retainAll(holding);
         master.hotMaster.layouts.keySet().retainAll(holding);
         master.hotMaster.lastWriteNanos.keySet().retainAll(holding);
+        master.hotMaster.trust.forget(chunkUid -> hot.count(chunkUid) == 0);
     }
 
     private static final long SWEEP_INTERVAL_NANOS = 5_000_000_000L;

@@ -52,6 +52,9 @@ final class HotMaster {
     final java.util.concurrent.ConcurrentHashMap<Long, java.util.concurrent.ConcurrentHashMap<Integer, Long>>
             lastWriteNanos = new java.util.concurrent.ConcurrentHashMap<>();
 
+    /** Which stripes' copies here this master may serve without settling them first. */
+    final HotTrust trust = new HotTrust();
+
     private final StripeMaster master;
     private final ChunkletStore store;
     private final HotStore hot;
@@ -77,6 +80,8 @@ final class HotMaster {
         int stripe = request.firstStripe();
         long firstBlock = request.offsetBytes() / S;
         master.lock(request.chunkUid(), stripe, 1);
+        boolean logged = false;
+        boolean written = false;
         try {
             master.fenceUnderLock(request);
             // Strips an earlier master left pending here are settled first: one rolled forward later
@@ -93,6 +98,7 @@ final class HotMaster {
             long parityKeyOffset = (HotStore.PARITY_KEY_BASE + firstBlock) * S;
             CompletableFuture<Void> ownLog = master.logAsync(WalRecordFormat.TYPE_HOT_WRITE, request.chunkUid(),
                     parityKeyOffset, request.lengthBytes(), walPayload(frame, dataAt, 0, blocks, blocks, seq));
+            logged = true;
             List<CompletableFuture<DataClient.Reply>> sends = new ArrayList<>();
             List<String> addresses = new ArrayList<>();
             for (int col = 0; col < layout.width(); col++) {
@@ -146,7 +152,12 @@ final class HotMaster {
                 throw new CsException(CsStatus.REPLICA_FAILED, String.join("; ", failures));
             }
             learn(request.chunkUid(), new Known(layout, request.chunkVersion()));
+            written = true;
         } finally {
+            if (logged && !written) {
+                // Its copies here and on the replicas that took it may be orphans: settled before served.
+                trust.untrust(request.chunkUid(), stripe);
+            }
             master.unlock(request.chunkUid(), stripe, 1);
         }
     }

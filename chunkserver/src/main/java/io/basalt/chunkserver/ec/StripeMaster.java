@@ -127,6 +127,48 @@ public final class StripeMaster implements AutoCloseable {
         for (int i = 0; i < LOCK_SLOTS; i++) {
             locks[i] = new ReentrantLock();
         }
+        if (hot != null) {
+            // The WAL replayed these copies: whether their writes succeeded is unknown here.
+            for (long chunkUid : hot.chunks()) {
+                if (hot.any(chunkUid, HotStore.PARITY_KEY_BASE, 2 * HotStore.PARITY_KEY_BASE)) {
+                    hotMaster.trust.untrustAll(chunkUid);
+                }
+            }
+        }
+    }
+
+    /**
+     * A HOT_PUT from another stripe master put stripe-keyed copies of {@code chunkUid} here (called
+     * once they are in the hot store): they are settled before this server serves them as master.
+     */
+    public void hotCopiesArrived(long chunkUid) {
+        if (hotMaster != null) {
+            hotMaster.trust.untrustAll(chunkUid);
+        }
+    }
+
+    /**
+     * Settles (freezes, which checks every copy against its data column, HotTrust) each stripe of
+     * [first, first + count) whose hot copies here are untrusted, before a read or a held peek
+     * serves them. Rare: after a restart, a change of master, or a failed hot write.
+     */
+    void settleUntrusted(long chunkUid, HotMaster.Known known, int first, int count) throws CsException {
+        if (hotMaster == null || freezer == null) {
+            return;
+        }
+        int k = known.layout().k();
+        for (int stripe = first; stripe < first + count; stripe++) {
+            long generation = hotMaster.trust.untrusted(chunkUid, stripe);
+            if (generation < 0) {
+                continue;
+            }
+            long key = HotStore.PARITY_KEY_BASE + (long) stripe * k;
+            if (hot.any(chunkUid, key, key + k)) {
+                freezer.freeze(chunkUid, known, stripe, 1, 0);
+                metrics.ecHotSettles.inc();
+            }
+            hotMaster.trust.settled(chunkUid, stripe, generation);
+        }
     }
 
     /**
@@ -669,6 +711,7 @@ public final class StripeMaster implements AutoCloseable {
         int k = request.k();
         int count = request.stripeCount;
         int first = request.firstStripe;
+        settleUntrusted(request.chunkUid, new HotMaster.Known(request.layout, request.chunkVersion), first, count);
         lock(request.chunkUid, first, count);
         try {
             Strips own = readOwn(request);
@@ -956,7 +999,7 @@ public final class StripeMaster implements AutoCloseable {
      * that a transaction this chunk server runs as master on them is decided before it answers.
      */
     public CompletableFuture<EcSection> peek(long chunkUid, long offsetBytes, int lengthBytes) {
-        return peek(chunkUid, offsetBytes, lengthBytes, 0);
+        return peek(chunkUid, offsetBytes, lengthBytes, 0, null, 0);
     }
 
     /**
@@ -967,6 +1010,17 @@ public final class StripeMaster implements AutoCloseable {
      * is in no version until it is frozen, yet it is written: its reads return it.
      */
     public CompletableFuture<EcSection> peek(long chunkUid, long offsetBytes, int lengthBytes, int heldWidth) {
+        return peek(chunkUid, offsetBytes, lengthBytes, heldWidth, null, 0);
+    }
+
+    /**
+     * As above; a held peek of a parity column (the stripe master: {@code heldWidth} k) first settles
+     * stripes whose hot copies here are untrusted (HotTrust), with {@code layout} at
+     * {@code chunkVersion} (the asker's), else with the layout this master knows; with neither it
+     * answers PENDING rather than count copies that may be orphans.
+     */
+    public CompletableFuture<EcSection> peek(long chunkUid, long offsetBytes, int lengthBytes, int heldWidth,
+            EcLayout layout, long chunkVersion) {
         CompletableFuture<EcSection> result = new CompletableFuture<>();
         int first = (int) (offsetBytes / S);
         int count = lengthBytes / S;
@@ -977,6 +1031,9 @@ public final class StripeMaster implements AutoCloseable {
         try {
             threads.execute(() -> {
                 try {
+                    if (heldWidth > 1) {
+                        settleBeforePeek(chunkUid, first, count, layout, chunkVersion);
+                    }
                     if (!tryLock(chunkUid, first, count, PEEK_LOCK_WAIT_NANOS)) {
                         throw new CsException(CsStatus.PENDING, "stripes " + first + ".." + (first + count - 1)
                                 + " of chunk " + Long.toHexString(chunkUid) + " are held by a transaction on this"
@@ -1025,6 +1082,27 @@ public final class StripeMaster implements AutoCloseable {
             result.completeExceptionally(new CsException(CsStatus.UNAVAILABLE, "chunk server is shutting down"));
         }
         return result;
+    }
+
+    private void settleBeforePeek(long chunkUid, int first, int count, EcLayout layout, long chunkVersion)
+            throws CsException {
+        if (hotMaster == null) {
+            return;
+        }
+        boolean untrusted = false;
+        for (int stripe = first; stripe < first + count && !untrusted; stripe++) {
+            untrusted = hotMaster.trust.untrusted(chunkUid, stripe) >= 0;
+        }
+        if (!untrusted) {
+            return;
+        }
+        HotMaster.Known known = layout != null ? new HotMaster.Known(layout, chunkVersion)
+                : hotMaster.layouts.get(chunkUid);
+        if (known == null) {
+            throw new CsException(CsStatus.PENDING, "chunk " + Long.toHexString(chunkUid) + ": hot copies here not"
+                    + " yet checked against their data columns, and the held peek carries no layout; ask again");
+        }
+        settleUntrusted(chunkUid, known, first, count);
     }
 
     /**

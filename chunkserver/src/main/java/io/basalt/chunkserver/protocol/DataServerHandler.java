@@ -16,6 +16,7 @@ import io.basalt.protocol.data.CsStatus;
 import io.basalt.protocol.data.DataClient;
 import io.basalt.protocol.data.DataFrame;
 import io.basalt.protocol.data.DataProtocolException;
+import io.basalt.protocol.data.EcLayout;
 import io.basalt.protocol.data.EcSection;
 import io.basalt.protocol.data.ReplicaClients;
 import io.netty.buffer.ByteBuf;
@@ -178,6 +179,19 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
                 case DataFrame.TYPE_HOT_PUT, DataFrame.TYPE_HOT_FREE -> {
                     WalEntry.Completion done = (e, error) -> ctx.executor().execute(() -> replyDone(type, requestId,
                             chunkUid, 0, error));
+                    if (type == DataFrame.TYPE_HOT_PUT
+                            && DataFrame.offsetBytes(frame) >= io.basalt.chunkserver.hot.HotStore.PARITY_KEY_BASE
+                            * EcLayout.STRIP_BYTES && service.stripes() != null) {
+                        // Copies another master sent to this parity column: untrusted here once logged.
+                        WalEntry.Completion reply = done;
+                        StripeMaster stripes = service.stripes();
+                        done = (e, error) -> {
+                            if (error == null) {
+                                stripes.hotCopiesArrived(chunkUid);
+                            }
+                            reply.done(e, error);
+                        };
+                    }
                     service.wal().submit(type == DataFrame.TYPE_HOT_PUT
                             ? HotRequests.hotPut(service, frame, ctx.alloc(), done)
                             : HotRequests.hotFree(service, frame, ctx.alloc(), done));
@@ -339,10 +353,19 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
         int lengthBytes = (int) DataFrame.lengthBytes(frame);
         int blocks = lengthBytes >> BLOCK_SHIFT;
         int at = frame.readerIndex() + DataFrame.HEADER_BYTES;
-        int sectionBytes = (int) DataFrame.payloadBytes(frame);
+        int payloadBytes = (int) DataFrame.payloadBytes(frame);
+        int sectionBytes = EcSection.lengthAt(frame, at, payloadBytes, blocks);
         EcSection section = EcSection.read(frame, at, sectionBytes, blocks);
+        EcLayout layout = null;
+        if (sectionBytes < payloadBytes) {
+            if (section.mode() != EcSection.MODE_PEEK_HELD) {
+                throw new CsException(CsStatus.INVALID, "a STRIP_READ carries " + (payloadBytes - sectionBytes)
+                        + " bytes after its EC section; only a held peek may (the chunk's layout)");
+            }
+            layout = EcLayout.read(frame, at + sectionBytes, payloadBytes - sectionBytes);
+        }
         if (section.peeks()) {
-            peek(requestId, chunkUid, offsetBytes, lengthBytes, section);
+            peek(requestId, chunkUid, DataFrame.chunkVersion(frame), offsetBytes, lengthBytes, section, layout);
             return;
         }
         Runnable readAndReply = () -> readStrips(requestId, chunkUid, offsetBytes, lengthBytes);
@@ -447,14 +470,14 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
     }
 
     /** STRIP_READ in PEEK mode: versions and pending transactions only, taken under the stripe locks. */
-    private void peek(long requestId, long chunkUid, long offsetBytes, int lengthBytes, EcSection asked)
-            throws CsException {
+    private void peek(long requestId, long chunkUid, long chunkVersion, long offsetBytes, int lengthBytes,
+            EcSection asked, EcLayout layout) throws CsException {
         StripeMaster stripes = service.stripes();
         if (stripes == null) {
             throw new CsException(CsStatus.NOT_SUPPORTED, "this chunk server is not set up for erasure coding");
         }
         int heldWidth = asked.mode() == EcSection.MODE_PEEK_HELD ? (int) asked.txid() : 0;
-        stripes.peek(chunkUid, offsetBytes, lengthBytes, heldWidth).whenComplete((section, error) -> ctx.executor().execute(() -> {
+        stripes.peek(chunkUid, offsetBytes, lengthBytes, heldWidth, layout, chunkVersion).whenComplete((section, error) -> ctx.executor().execute(() -> {
             if (error != null) {
                 CsException cs = error instanceof CsException e ? e
                         : new CsException(CsStatus.IO_ERROR, "peek failed: " + error);

@@ -222,6 +222,14 @@ abstract class EcFixture {
                 new long[stripes]);
         ByteBuf payload = Unpooled.buffer(ask.encodedBytes());
         ask.writeTo(payload);
+        if (mode == io.basalt.protocol.data.EcSection.MODE_PEEK_HELD && width > 1) {
+            // As a client asks a stripe master: with the layout that names it (it may have copies to settle).
+            List<String> addresses = new ArrayList<>();
+            for (int i = 0; i < K + M; i++) {
+                addresses.add(address(i));
+            }
+            new EcLayout(K, M, column, addresses, java.util.Collections.nCopies(K + M, true)).writeTo(payload);
+        }
         return clients[column].request(DataFrame.TYPE_STRIP_READ, UID, chunkVersion, (long) firstStripe * S,
                 (long) stripes * S, payload).get(30, TimeUnit.SECONDS);
     }

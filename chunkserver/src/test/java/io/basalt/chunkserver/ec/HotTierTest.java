@@ -157,7 +157,9 @@ class HotTierTest extends EcFixture {
      * had none. A HOT_FREEZE at the new version (what snapshot create sends) freezes the stripe at
      * once, and folds what each data column holds, which is what plain reads returned: block 1's
      * acknowledged copy (from its data column), block 2's strip (the failed write's copy is only
-     * freed). Every read path then agrees, and no later freeze can change it.
+     * freed). Every read path then agrees, and no later freeze can change it. The master never
+     * serves the failed writes' copies meanwhile: it settles the stripe (the same freeze) before its
+     * next read there (HotTrust).
      */
     @Test
     void aFreezeFoldsWhatTheDataColumnHoldsNotTheCopiesOfAHotWriteAReplicaRefused() throws Exception {
@@ -189,8 +191,12 @@ class HotTierTest extends EcFixture {
         chunkVersion = before + 1;
         assertThat(direct(S)).as("data column 1, which refused").isEqualTo(acknowledged);
         assertThat(direct(2 * S)).as("data column 2, which refused").isEqualTo(block(cold, 2));
-        assertThat(ecRead(layout(), 0, K * S)).as("through the master, which kept the failed writes' copies")
-                .isNotEqualTo(expected);
+        assertThat(ecRead(layout(), 0, K * S)).as("through the master, which settles the failed writes' copies first")
+                .isEqualTo(expected);
+        assertThat(servers[K].freezer().columnViews()).as("block 1 settled: its data column's copy folded")
+                .isEqualTo(1);
+        assertThat(servers[K].freezer().orphanCopies()).as("block 2 settled: the failed write's copy freed")
+                .isEqualTo(1);
 
         ByteBuf payload = Unpooled.buffer();
         layout().writeTo(payload);
@@ -210,6 +216,43 @@ class HotTierTest extends EcFixture {
                     .isEqualTo(block(expected, block));
         }
         assertThat(ecRead(layout(), 0, K * S)).as("through the master, after the freeze").isEqualTo(expected);
+        verifyParity(1);
+    }
+
+    /**
+     * A hot write that failed at its data column (that server was down) left copies on the master and
+     * on the other parity column: orphans. When that other parity column becomes the stripe master
+     * (the first is down), neither its held peek nor its reads count them: it settles the stripe
+     * against the data column first. So what snapshot reads through it find is what the data column
+     * holds, as through the old master (the thrasher saw a snapshot's block change when the master
+     * role moved to a column holding such copies).
+     */
+    @Test
+    void aColumnThatBecomesMasterServesNoCopyOfAHotWriteItsDataColumnNeverTook() throws Exception {
+        byte[] cold = bytes(K * S);
+        ecWriteOk(layout(), 0, cold);
+        int port = servers[2].address().getPort();
+        stop(2);
+        DataClient.Reply failed = hotWrite(layout(), 2L * S, bytes(S)); // block 2: data column 2 is down
+        try {
+            assertThat(failed.status()).as(failed.message()).isEqualTo(CsStatus.REPLICA_FAILED);
+        } finally {
+            failed.release();
+        }
+        start(2, port);
+        assertThat(hotBlocks(K + 1)).as("the other parity column logged the failed write").isEqualTo(1);
+        assertThat(direct(2 * S)).as("data column 2 never took it").isEqualTo(block(cold, 2));
+
+        boolean[] firstDown = {true, true, true, true, false, true}; // parity column K + 1 is master
+        assertThat(peek(K + 1, 0, 1, io.basalt.protocol.data.EcSection.MODE_PEEK_HELD, K).versions()[2])
+                .as("held at the new master: the stripe's version, not the orphan's seq")
+                .isEqualTo(peek(2, 0, 1, io.basalt.protocol.data.EcSection.MODE_PEEK_HELD, 1).versions()[0]);
+        assertThat(hotBlocks(K + 1)).as("the orphan is freed, not folded").isZero();
+        assertThat(servers[K + 1].freezer().orphanCopies()).isEqualTo(1);
+        assertThat(ecRead(layout(firstDown), 0, K * S)).as("through the new master").isEqualTo(cold);
+        assertThat(ecRead(layout(), 0, K * S)).as("through the old master, which settles its own copy")
+                .isEqualTo(cold);
+        assertThat(hotBlocks(K)).isZero();
         verifyParity(1);
     }
 

@@ -95,6 +95,26 @@ public record EcSection(int versionsPerBlock, int mode, long txid, String master
     }
 
     /** Parses the section of {@code bytes} bytes at {@code at}, for a range of {@code blocks} blocks. */
+    /**
+     * The length of the section at {@code at} from its header (for a STRIP_READ whose payload goes on
+     * after it: a PEEK_HELD at a stripe master may carry the chunk's layout, docs/formats.md);
+     * {@link #read} then checks it whole.
+     */
+    public static int lengthAt(ByteBuf in, int at, int bytes, int blocks) throws CsException {
+        if (bytes < 16) {
+            throw new CsException(CsStatus.INVALID, "EC section of " + bytes + " bytes (at least 16)");
+        }
+        int n = in.getUnsignedByte(at);
+        int mode = in.getUnsignedByte(at + 1);
+        int decidedCount = mode == MODE_BY_DECIDED || mode == MODE_PEEK || mode == MODE_PEEK_HELD ? blocks : 0;
+        long length = 16L + in.getUnsignedShort(at + 2) + 8L * n * blocks + 8L * decidedCount;
+        if (length > bytes) {
+            throw new CsException(CsStatus.INVALID, "EC section of " + length + " bytes by its header in a payload of "
+                    + bytes);
+        }
+        return (int) length;
+    }
+
     public static EcSection read(ByteBuf in, int at, int bytes, int blocks) throws CsException {
         if (bytes < 16) {
             throw new CsException(CsStatus.INVALID, "EC section of " + bytes + " bytes (at least 16)");
