@@ -147,6 +147,24 @@ class HotTierTest extends EcFixture {
         } finally {
             wrongWidth.release();
         }
+        // Only a held peek may carry bytes after its section (a layout), and they must be one.
+        for (int mode : new int[] {io.basalt.protocol.data.EcSection.MODE_PEEK,
+                io.basalt.protocol.data.EcSection.MODE_PEEK_HELD}) {
+            io.basalt.protocol.data.EcSection ask = new io.basalt.protocol.data.EcSection(0, mode, K, "", new long[0],
+                    new long[2]);
+            ByteBuf payload = Unpooled.buffer();
+            ask.writeTo(payload);
+            payload.writeBytes(new byte[] {1, 2, 3, 4, 5, 6, 7, 8});
+            DataClient.Reply refused = clients[K].request(DataFrame.TYPE_STRIP_READ, UID, chunkVersion, 0, 2L * S,
+                    payload).get(30, TimeUnit.SECONDS);
+            try {
+                assertThat(refused.status()).as(refused.message()).isIn(CsStatus.INVALID, CsStatus.BAD_CRC);
+            } finally {
+                refused.release();
+            }
+        }
+        assertThat(peek(K, 0, 2, io.basalt.protocol.data.EcSection.MODE_PEEK_HELD, K).versions())
+                .as("the server answers on").isEqualTo(after);
     }
 
     /**
