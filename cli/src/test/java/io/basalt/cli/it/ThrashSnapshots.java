@@ -186,6 +186,26 @@ final class ThrashSnapshots {
         }
     }
 
+    /**
+     * What a 4 KiB block holds, for a failure: zeroes, or the write fio's verify header names (fio's
+     * struct verify_header: u16 magic 0xacca, u16 type, u32 len, u64 seed, u64 offset, u32 sec,
+     * u32 nsec, u16 thread, u16 numberio, little-endian), whose time by fio's clock orders two
+     * writes; else "other data".
+     */
+    private static String written(byte[] data, int at) {
+        if (java.util.Arrays.equals(data, at, at + 4096, new byte[4096], 0, 4096)) {
+            return "zeroes";
+        }
+        java.nio.ByteBuffer header = java.nio.ByteBuffer.wrap(data, at, 4096).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        if ((header.getShort(at) & 0xffff) != 0xacca) {
+            return "other data";
+        }
+        long sec = header.getInt(at + 24) & 0xffffffffL;
+        long nsec = header.getInt(at + 28) & 0xffffffffL;
+        return String.format(Locale.ROOT, "fio write of offset %d at fio time %d.%09d numberio %d",
+                header.getLong(at + 16), sec, nsec, header.getShort(at + 34) & 0xffff);
+    }
+
     /** Which 4 KiB blocks differ between two reads: how many, and the first few (block, chunk-relative). */
     private static String differences(Path first, Path second) throws java.io.IOException {
         byte[] a = java.nio.file.Files.readAllBytes(first);
@@ -196,9 +216,7 @@ final class ThrashSnapshots {
             if (java.util.Arrays.mismatch(a, block * 4096, block * 4096 + 4096, b, block * 4096, block * 4096 + 4096)
                     >= 0) {
                 if (count++ < 12) {
-                    boolean zeroThen = java.util.Arrays.equals(a, block * 4096, block * 4096 + 4096, new byte[4096], 0,
-                            4096);
-                    blocks.add(block + (zeroThen ? " (zeroes first)" : ""));
+                    blocks.add(block + " (then " + written(a, block * 4096) + ", now " + written(b, block * 4096) + ")");
                 }
             }
         }
