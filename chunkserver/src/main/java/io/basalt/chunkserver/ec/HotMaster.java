@@ -67,7 +67,17 @@ final class HotMaster {
         this.clients = clients;
     }
 
+    /** As StripeMaster.write: counted in flight at its version until answered (a snapshot create waits). */
     void write(StripeMaster.Request request, ByteBuf frame) throws CsException {
+        master.fence().beginWrite(request.chunkUid(), request.chunkVersion());
+        try {
+            writeCounted(request, frame);
+        } finally {
+            master.fence().endWrite(request.chunkUid(), request.chunkVersion());
+        }
+    }
+
+    private void writeCounted(StripeMaster.Request request, ByteBuf frame) throws CsException {
         int k = request.k();
         EcLayout layout = request.layout();
         if (request.stripeCount() != 1 || request.lengthBytes() >= k * S) {

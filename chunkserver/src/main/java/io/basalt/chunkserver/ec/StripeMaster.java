@@ -319,6 +319,22 @@ public final class StripeMaster implements AutoCloseable {
     // ---- write ------------------------------------------------------------------------------------
 
     void write(Request request, ByteBuf frame, CompletableFuture<ByteBuf> result) throws CsException {
+        // Counted in flight at its version until decided here (ChunkVersions.fencedVersion): INFO
+        // reports a newer version only once this write is through, so a snapshot create, whose poll
+        // waits for the new version on every server of the chunk, never returns while an EC write of
+        // the old version can still commit into the frozen chunk (the thrasher: a column stopped
+        // with the PREPARE queued took it once resumed, and a snapshot's first read missed a write
+        // a later read found).
+        fence.beginWrite(request.chunkUid, request.chunkVersion);
+        try {
+            writeCounted(request, frame, result);
+        } finally {
+            fence.endWrite(request.chunkUid, request.chunkVersion);
+        }
+    }
+
+    private void writeCounted(Request request, ByteBuf frame, CompletableFuture<ByteBuf> result)
+            throws CsException {
         int dataAt = frame.readerIndex() + DataFrame.HEADER_BYTES;
         int blocks = request.lengthBytes / S;
         BlockCrc.verify(frame, dataAt, request.offsetBytes, blocks, request.chunkUid);

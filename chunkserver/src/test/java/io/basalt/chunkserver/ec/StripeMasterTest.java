@@ -557,4 +557,61 @@ class StripeMasterTest extends EcFixture {
         holder.join();
         assertThat(peek(1, 0, 1, EcSection.MODE_PEEK_HELD, 1).versions()).hasSize(1);
     }
+
+    /**
+     * An EC write is counted in flight at its chunk version until the master decided it, so INFO at
+     * the master reports a newer version only once the writes of the old one are through. A snapshot
+     * create polls INFO on every server of the chunk for the new version: it must not return while
+     * an EC write of the old version can still commit into the frozen chunk (the thrasher: a column
+     * stopped with a PREPARE queued took it once resumed, after the create returned, and a later
+     * read of the snapshot found a write its first read had missed). Here the write waits for the
+     * stripe lock the test holds while the version moves on.
+     */
+    @Test
+    void infoAtTheMasterReportsANewVersionOnlyOnceItsEcWritesOfTheOldOneAreThrough() throws Exception {
+        long before = 5;
+        for (int i = 0; i < K + M; i++) {
+            servers[i].versions().chunkVersion(UID, before);
+        }
+        chunkVersion = before;
+        StripeMaster master = servers[K].freezer().master();
+        CompletableFuture<DataClient.Reply> write;
+        master.lock(UID, 0, 1);
+        try {
+            write = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return ecWrite(layout(), 0, random(new Random(5), K * S));
+                } catch (Exception e) {
+                    throw new java.util.concurrent.CompletionException(e);
+                }
+            });
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (master.clientRequests() == 0 && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            Thread.sleep(300); // from the queue to the stripe lock: counted before it waits there
+            servers[K].versions().chunkVersion(UID, before + 1); // the snapshot's new version arrives
+            assertThat(infoVersion(K)).as("an EC write of version 5 is still in flight").isEqualTo(before);
+        } finally {
+            master.unlock(UID, 0, 1);
+        }
+        DataClient.Reply reply = write.get(30, TimeUnit.SECONDS);
+        try {
+            assertThat(reply.status()).as("fenced again under the lock").isEqualTo(CsStatus.STALE_VERSION);
+        } finally {
+            reply.release();
+        }
+        assertThat(infoVersion(K)).isEqualTo(before + 1);
+    }
+
+    private long infoVersion(int column) throws Exception {
+        DataClient.Reply info = clients[column].request(DataFrame.TYPE_INFO, UID, 0, 0, 0, null).get(30,
+                TimeUnit.SECONDS);
+        try {
+            assertThat(info.status()).as(info.message()).isEqualTo(CsStatus.OK);
+            return io.basalt.protocol.data.InfoReply.read(info.payload()).knownVersion();
+        } finally {
+            info.release();
+        }
+    }
 }
