@@ -210,37 +210,40 @@ final class BlockPresence {
                 known.writeTo(payload);
             }
             return cluster.connections().request(address, DataFrame.TYPE_STRIP_READ, chunk.uid(), chunk.version(),
-                        firstStripe * BLOCK_SIZE_BYTES, (long) stripes * BLOCK_SIZE_BYTES, payload)
-                        .handle((reply, error) -> {
-                            try {
-                                replyCheck.check(column, address, "peek", reply, error);
-                                ByteBuf frame = reply.payload();
-                                EcSection view;
-                                try {
-                                    view = EcSection.read(frame, frame.readerIndex(), frame.readableBytes(), stripes);
-                                } catch (CsException e) {
-                                    throw AttemptFailure.report("bad_reply", List.of(column.csId()), "peek of chunk "
-                                            + Long.toHexString(chunk.uid()) + " at " + address + ": " + e.getMessage());
-                                }
-                                if (view.mode() != EcSection.MODE_PEEK_HELD || view.versionsPerBlock() != width) {
-                                    throw AttemptFailure.report("bad_reply", List.of(column.csId()), "peek of chunk "
-                                            + Long.toHexString(chunk.uid()) + " at " + address + " answered mode "
-                                            + view.mode() + " with " + view.versionsPerBlock()
-                                            + " versions a strip (expected " + width + ")");
-                                }
-                                BitSet held = new BitSet(stripes * width);
-                                for (int i = 0; i < stripes * width; i++) {
-                                    if (view.versions()[i] != 0 || (width == 1 && view.decided()[i] != 0)) {
-                                        held.set(i);
-                                    }
-                                }
-                                return held;
-                            } finally {
-                                if (reply != null) {
-                                    reply.release();
-                                }
-                            }
-                        });
+                    firstStripe * BLOCK_SIZE_BYTES, (long) stripes * BLOCK_SIZE_BYTES, payload)
+                    .handle((reply, error) -> held(chunk, column, address, stripes, width, reply, error));
         }));
+    }
+
+    /** The held bits of a held peek's reply (see heldPeek); the reply is released. */
+    private BitSet held(Chunk chunk, Chunklet column, String address, int stripes, int width,
+            io.basalt.protocol.data.DataClient.Reply reply, Throwable error) {
+        try {
+            replyCheck.check(column, address, "peek", reply, error);
+            ByteBuf frame = reply.payload();
+            EcSection view;
+            try {
+                view = EcSection.read(frame, frame.readerIndex(), frame.readableBytes(), stripes);
+            } catch (CsException e) {
+                throw AttemptFailure.report("bad_reply", List.of(column.csId()), "peek of chunk "
+                        + Long.toHexString(chunk.uid()) + " at " + address + ": " + e.getMessage());
+            }
+            if (view.mode() != EcSection.MODE_PEEK_HELD || view.versionsPerBlock() != width) {
+                throw AttemptFailure.report("bad_reply", List.of(column.csId()), "peek of chunk "
+                        + Long.toHexString(chunk.uid()) + " at " + address + " answered mode " + view.mode()
+                        + " with " + view.versionsPerBlock() + " versions a strip (expected " + width + ")");
+            }
+            BitSet held = new BitSet(stripes * width);
+            for (int i = 0; i < stripes * width; i++) {
+                if (view.versions()[i] != 0 || (width == 1 && view.decided()[i] != 0)) {
+                    held.set(i);
+                }
+            }
+            return held;
+        } finally {
+            if (reply != null) {
+                reply.release();
+            }
+        }
     }
 }
