@@ -104,9 +104,4 @@ final class HotTrust {
             chunks.computeIfPresent(chunkUid, (uid, old) -> holdsNone.test(uid) ? null : old);
         }
     }
-
-    /** How many chunks hold untrusted stripes here (tests). */
-    int chunks() {
-        return chunks.size();
-    }
 }

@@ -177,21 +177,17 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
                         DataFrame.TYPE_HOT_WRITE, DataFrame.TYPE_STRIP_WRITE, DataFrame.TYPE_HOT_FREEZE ->
                         stripeMaster(frame, type, requestId, chunkUid);
                 case DataFrame.TYPE_HOT_PUT, DataFrame.TYPE_HOT_FREE -> {
-                    WalEntry.Completion done = (e, error) -> ctx.executor().execute(() -> replyDone(type, requestId,
-                            chunkUid, 0, error));
-                    if (type == DataFrame.TYPE_HOT_PUT
-                            && DataFrame.offsetBytes(frame) >= io.basalt.chunkserver.hot.HotStore.PARITY_KEY_BASE
-                            * EcLayout.STRIP_BYTES && service.stripes() != null) {
-                        // Copies another master sent to this parity column: untrusted here once logged.
-                        WalEntry.Completion reply = done;
-                        StripeMaster stripes = service.stripes();
-                        done = (e, error) -> {
-                            if (error == null) {
-                                stripes.hotCopiesArrived(chunkUid);
-                            }
-                            reply.done(e, error);
-                        };
-                    }
+                    // Stripe-keyed copies another master sent to this parity column are untrusted
+                    // here once logged (HotTrust): settled before this server serves them as master.
+                    StripeMaster stripes = type == DataFrame.TYPE_HOT_PUT && DataFrame.offsetBytes(frame)
+                            >= io.basalt.chunkserver.hot.HotStore.PARITY_KEY_BASE * EcLayout.STRIP_BYTES
+                            ? service.stripes() : null;
+                    WalEntry.Completion done = (e, error) -> {
+                        if (error == null && stripes != null) {
+                            stripes.hotCopiesArrived(chunkUid);
+                        }
+                        ctx.executor().execute(() -> replyDone(type, requestId, chunkUid, 0, error));
+                    };
                     service.wal().submit(type == DataFrame.TYPE_HOT_PUT
                             ? HotRequests.hotPut(service, frame, ctx.alloc(), done)
                             : HotRequests.hotFree(service, frame, ctx.alloc(), done));

@@ -78,6 +78,14 @@ abstract class EcFixture {
     /** The chunk version the fixture's requests carry (0: not fenced). */
     long chunkVersion;
 
+    /** Every server knows the chunk at {@code version}, and the fixture's requests carry it. */
+    void fenceEverywhere(long version) throws IOException {
+        for (int i = 0; i < K + M; i++) {
+            servers[i].versions().chunkVersion(UID, version);
+        }
+        chunkVersion = version;
+    }
+
     void start(int column, int port) throws IOException {
         start(column, port, new LocalMetaLink("test"), "cs" + column);
     }

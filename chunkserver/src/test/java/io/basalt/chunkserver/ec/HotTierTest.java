@@ -182,10 +182,7 @@ class HotTierTest extends EcFixture {
     @Test
     void aFreezeFoldsWhatTheDataColumnHoldsNotTheCopiesOfAHotWriteAReplicaRefused() throws Exception {
         long before = 7;
-        for (int i = 0; i < K + M; i++) {
-            servers[i].versions().chunkVersion(UID, before);
-        }
-        chunkVersion = before;
+        fenceEverywhere(before);
         byte[] cold = bytes(K * S);
         ecWriteOk(layout(), 0, cold);
         byte[] acknowledged = bytes(S);
@@ -203,10 +200,7 @@ class HotTierTest extends EcFixture {
                 refused.release();
             }
         }
-        for (int i = 0; i < K + M; i++) {
-            servers[i].versions().chunkVersion(UID, before + 1);
-        }
-        chunkVersion = before + 1;
+        fenceEverywhere(before + 1);
         assertThat(direct(S)).as("data column 1, which refused").isEqualTo(acknowledged);
         assertThat(direct(2 * S)).as("data column 2, which refused").isEqualTo(block(cold, 2));
         assertThat(ecRead(layout(), 0, K * S)).as("through the master, which settles the failed writes' copies first")

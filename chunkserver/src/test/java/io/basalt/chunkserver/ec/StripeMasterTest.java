@@ -570,10 +570,7 @@ class StripeMasterTest extends EcFixture {
     @Test
     void infoAtTheMasterReportsANewVersionOnlyOnceItsEcWritesOfTheOldOneAreThrough() throws Exception {
         long before = 5;
-        for (int i = 0; i < K + M; i++) {
-            servers[i].versions().chunkVersion(UID, before);
-        }
-        chunkVersion = before;
+        fenceEverywhere(before);
         StripeMaster master = servers[K].freezer().master();
         CompletableFuture<DataClient.Reply> write;
         master.lock(UID, 0, 1);

@@ -94,7 +94,6 @@ public record EcSection(int versionsPerBlock, int mode, long txid, String master
         out.writeInt((int) crc.getValue());
     }
 
-    /** Parses the section of {@code bytes} bytes at {@code at}, for a range of {@code blocks} blocks. */
     /**
      * The length of the section at {@code at} from its header (for a STRIP_READ whose payload goes on
      * after it: a PEEK_HELD at a stripe master may carry the chunk's layout, docs/formats.md);
@@ -104,10 +103,7 @@ public record EcSection(int versionsPerBlock, int mode, long txid, String master
         if (bytes < 16) {
             throw new CsException(CsStatus.INVALID, "EC section of " + bytes + " bytes (at least 16)");
         }
-        int n = in.getUnsignedByte(at);
-        int mode = in.getUnsignedByte(at + 1);
-        int decidedCount = mode == MODE_BY_DECIDED || mode == MODE_PEEK || mode == MODE_PEEK_HELD ? blocks : 0;
-        long length = 16L + in.getUnsignedShort(at + 2) + 8L * n * blocks + 8L * decidedCount;
+        long length = fieldsLength(in, at, blocks);
         if (length > bytes) {
             throw new CsException(CsStatus.INVALID, "EC section of " + length + " bytes by its header in a payload of "
                     + bytes);
@@ -115,6 +111,15 @@ public record EcSection(int versionsPerBlock, int mode, long txid, String master
         return (int) length;
     }
 
+    /** The bytes the section at {@code at} needs by its header's n, mode and masterBytes, CRC included. */
+    private static long fieldsLength(ByteBuf in, int at, int blocks) {
+        int n = in.getUnsignedByte(at);
+        int mode = in.getUnsignedByte(at + 1);
+        int decidedCount = mode == MODE_BY_DECIDED || mode == MODE_PEEK || mode == MODE_PEEK_HELD ? blocks : 0;
+        return 16L + in.getUnsignedShort(at + 2) + 8L * n * blocks + 8L * decidedCount;
+    }
+
+    /** Parses the section of {@code bytes} bytes at {@code at}, for a range of {@code blocks} blocks. */
     public static EcSection read(ByteBuf in, int at, int bytes, int blocks) throws CsException {
         if (bytes < 16) {
             throw new CsException(CsStatus.INVALID, "EC section of " + bytes + " bytes (at least 16)");
@@ -133,7 +138,7 @@ public record EcSection(int versionsPerBlock, int mode, long txid, String master
                     + VERSIONS_PER_BLOCK_MAX + ") or unknown mode " + mode);
         }
         int decidedCount = mode == MODE_BY_DECIDED || mode == MODE_PEEK || mode == MODE_PEEK_HELD ? blocks : 0;
-        long expected = 16L + masterBytes + 8L * n * blocks + 8L * decidedCount;
+        long expected = fieldsLength(in, at, blocks);
         if (expected != bytes) {
             throw new CsException(CsStatus.INVALID, "EC section of " + bytes + " bytes; its fields need "
                     + expected + " for " + blocks + " blocks");
