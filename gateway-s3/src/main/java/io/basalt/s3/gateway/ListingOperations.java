@@ -129,8 +129,8 @@ final class ListingOperations {
         String uploadId = exchange.query().first("uploadId");
         int maxParts = pageSize(exchange, "max-parts");
         String markerText = exchange.query().first("part-number-marker");
-        int marker = 0;
-        if (markerText != null && !markerText.isEmpty()) {
+        int marker = 0; // "after part 0": from the first; boto3 and the SDKs page from 0
+        if (markerText != null && !markerText.isEmpty() && !markerText.equals("0")) {
             marker = ObjectOperations.parsePartNumber(markerText);
         }
         PartListing listing = StoreErrors.await(store.listParts(bucket.name(), exchange.key(),

@@ -424,6 +424,19 @@ class S3GatewaySdkTest {
         }
         assertThat(s3.listParts(b -> b.bucket(bucket).key("big").uploadId(uploadId)).parts())
                 .extracting(p -> p.partNumber()).containsExactly(1, 2, 3, 4);
+        // Paged: a marker of 0 is "from the first part" (boto3 sends it as it pages), then on from
+        // each page's NextPartNumberMarker; a marker that is no number is refused.
+        var firstPage = s3.listParts(b -> b.bucket(bucket).key("big").uploadId(uploadId)
+                .partNumberMarker(0).maxParts(3));
+        assertThat(firstPage.parts()).extracting(p -> p.partNumber()).containsExactly(1, 2, 3);
+        assertThat(firstPage.isTruncated()).isTrue();
+        assertThat(s3.listParts(b -> b.bucket(bucket).key("big").uploadId(uploadId)
+                .partNumberMarker(firstPage.nextPartNumberMarker()).maxParts(3)).parts())
+                .extracting(p -> p.partNumber()).containsExactly(4);
+        assertThatThrownBy(() -> s3.listParts(b -> b.bucket(bucket).key("big").uploadId(uploadId)
+                .partNumberMarker(-1))).isInstanceOf(S3Exception.class)
+                .satisfies(e -> assertThat(((S3Exception) e).awsErrorDetails().errorCode())
+                        .isEqualTo("InvalidArgument"));
         assertThat(s3.listMultipartUploads(b -> b.bucket(bucket)).uploads())
                 .extracting(u -> u.uploadId()).containsExactly(uploadId);
         List<CompletedPart> parts = new ArrayList<>();
