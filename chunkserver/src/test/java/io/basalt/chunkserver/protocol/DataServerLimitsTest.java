@@ -34,7 +34,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** Request timeouts and the in-flight byte bound, with a disk that stalls on command. */
+/** Request timeouts, the in-flight byte bound and closing, with a disk that stalls on command. */
 class DataServerLimitsTest {
     Path dir;
     EventLoopGroup group;
@@ -177,5 +177,19 @@ class DataServerLimitsTest {
             assertThat(r.status()).as(r.message()).isEqualTo(CsStatus.OK);
             r.release();
         }
+    }
+
+    @Test
+    void closingTheServerClosesItsConnectionsSoAPeersRequestInFlightFailsAtOnce() throws Exception {
+        start(64L << 20, 60_000);
+        stall = new CountDownLatch(1);
+        CompletableFuture<DataClient.Reply> stuck = write(0, 4096);
+        Thread.sleep(200); // taken, and waiting on the disk
+        assertThat(stuck).isNotDone();
+        server.close();
+        // Not after the 60 s request timeout, nor the client's 30 s: the connection is gone.
+        assertThat(stuck).failsWithin(5, TimeUnit.SECONDS).withThrowableOfType(java.util.concurrent.ExecutionException.class)
+                .withMessageContaining("closed");
+        assertThat(client.isOpen()).isFalse();
     }
 }
