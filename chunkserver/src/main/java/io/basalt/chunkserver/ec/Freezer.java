@@ -341,17 +341,8 @@ public final class Freezer implements AutoCloseable {
         long base = HotStore.PARITY_KEY_BASE + (long) first * k;
         master.lock(chunkUid, first, count);
         try {
-            // Under the stripe locks, the newest layout (a rebuild may have brought one since the pass
-            // began), fenced as a client's write is: a freeze with an older layout would miss a
-            // RECOVERING column after its rebuild read these stripes, and columns that have not heard
-            // of the new version yet would take it. A stale one is forgotten; meta is asked next pass.
-            HotMaster.Known known = master.hotMaster.learn(chunkUid, given);
-            try {
-                master.fence().check(chunkUid, known.chunkVersion());
-            } catch (CsException e) {
-                master.hotMaster.layouts.remove(chunkUid, known);
-                throw e;
-            }
+            // Under the stripe locks, the newest layout (a rebuild may have brought one since the pass began).
+            HotMaster.Known known = learnFenced(chunkUid, given);
             Map<Integer, Long> writes = master.hotMaster.lastWriteNanos.get(chunkUid);
             Long[] last = new Long[count];
             boolean young = false;
@@ -360,8 +351,7 @@ public final class Freezer implements AutoCloseable {
                 young |= minAgeNanos > 0 && last[si] != null && System.nanoTime() - last[si] < minAgeNanos;
             }
             List<long[]> blocks = hot.blocks(chunkUid, base, base + (long) count * k);
-            ChunkletStore.StripVersions own = master.store.versions(chunkUid, (long) first * S, count * S);
-            long[] cold = own.n() == k ? own.versions() : new long[count * k];
+            long[] cold = coldVersions(chunkUid, k, first, count);
             // What each block's data column holds, where that is not this master's copy (see
             // columnsHeld): a copy over a block the column holds nothing newer for is dead.
             long[] held = young || blocks.isEmpty() ? null : columnsHeld(chunkUid, known, first, count);
@@ -437,6 +427,12 @@ public final class Freezer implements AutoCloseable {
      */
     private void writeRun(long chunkUid, HotMaster.Known known, int stripe, int from, int to, long[] held)
             throws CsException {
+        writeRun(chunkUid, known, stripe, from, to, held, false);
+    }
+
+    /** As above; with {@code fromColumns}, every block is read from its data column instead (no copy here). */
+    private void writeRun(long chunkUid, HotMaster.Known known, int stripe, int from, int to, long[] held,
+            boolean fromColumns) throws CsException {
         EcLayout layout = known.layout();
         int k = layout.k();
         int blocks = to - from;
@@ -449,7 +445,11 @@ public final class Freezer implements AutoCloseable {
             int[] crcs = new int[blocks];
             long[] seqs = new long[blocks];
             int dataAt = frame.writerIndex();
-            for (int i = 0; i < blocks; i++) {
+            for (int i = 0; fromColumns && i < blocks; i++) {
+                frame.writeZero(S); // filled from the data column below
+                seqs[i] = -1;
+            }
+            for (int i = 0; !fromColumns && i < blocks; i++) {
                 HotStore.HotBlock block = hot.read(chunkUid, HotStore.PARITY_KEY_BASE + (long) stripe * k + from + i,
                         frame);
                 if (block == null) {
@@ -469,9 +469,9 @@ public final class Freezer implements AutoCloseable {
                     crcs[i] = readStrip(known.layout().address(column), chunkUid, known.chunkVersion(), strip, frame,
                             dataAt + i * S);
                     columnViews.incrementAndGet();
-                    log.info("chunk {} stripe {} column {}: its data column holds version {}, not this master's hot"
-                            + " copy (seq {}): the column's own is frozen", Long.toHexString(chunkUid), strip, column,
-                            columnHolds, seqs[i]);
+                    log.info("chunk {} stripe {} column {}: its data column holds version {}, {}: the column's own is"
+                            + " frozen", Long.toHexString(chunkUid), strip, column, columnHolds, fromColumns
+                                    ? "and this master no copy" : "not this master's hot copy (seq " + seqs[i] + ")");
                 }
             }
             for (int crc : crcs) {
@@ -505,23 +505,114 @@ public final class Freezer implements AutoCloseable {
         int k = layout.k();
         long[] held = new long[count * k];
         java.util.Arrays.fill(held, -1);
+        // Every column's peeks at once (a range wider than one request is asked in pieces).
+        List<CompletableFuture<DataClient.Reply>> peeks = new ArrayList<>();
         for (int column = 0; column < k; column++) {
-            if (!layout.usable(column)) {
-                continue;
+            for (int at = 0; layout.usable(column) && at < count; at += HELD_PEEK_STRIPES_MAX) {
+                peeks.add(StripeMaster.heldPeekReply(master.clients, layout.address(column), chunkUid,
+                        known.chunkVersion(), first + at, Math.min(HELD_PEEK_STRIPES_MAX, count - at), 1));
             }
-            long[] versions = heldAt(layout.address(column), chunkUid, known.chunkVersion(), first, count);
-            for (int si = 0; si < count; si++) {
-                held[si * k + column] = versions[si];
+        }
+        int next = 0;
+        CsException failed = null;
+        for (int column = 0; column < k; column++) {
+            for (int at = 0; layout.usable(column) && at < count; at += HELD_PEEK_STRIPES_MAX) {
+                int n = Math.min(HELD_PEEK_STRIPES_MAX, count - at);
+                try {
+                    long[] versions = heldVersions(peeks.get(next++), layout.address(column), n);
+                    for (int si = 0; si < n; si++) {
+                        held[(at + si) * k + column] = versions[si];
+                    }
+                } catch (CsException e) {
+                    failed = failed == null ? e : failed; // the others are still read (and released)
+                }
             }
+        }
+        if (failed != null) {
+            throw failed;
         }
         return held;
     }
 
-    /** Per strip of [firstStripe, firstStripe + count) of a data column: its version or hot seq held (PEEK_HELD). */
-    private long[] heldAt(String address, long chunkUid, long chunkVersion, int firstStripe, int count)
+    /** Stripes a held peek asks about at most: one request's length bound (1 MiB) of a data column. */
+    static final int HELD_PEEK_STRIPES_MAX = 256;
+
+    /**
+     * HOT_FREEZE's second pass, after {@link #freezeRange}: folds the copies data columns hold where
+     * this master holds none, the *reverse orphan* (docs/hot-tier.md): a hot write a data column
+     * logged and this master never did (it died before its own WAL sync). Plain reads of that column
+     * return it, reads through this master do not, and no pass of this freezer visits the stripe.
+     * Found by held peeks of every data column, compared with this master's parity record of each
+     * strip; each is written into its stripe as the data column holds it (what its plain reads
+     * return), so from a snapshot's create on every read path of its chunk agrees. Folding, not
+     * freeing: a master that is not the one that took part in the write (its column rebuilt, or
+     * another parity column) holds no copy of acknowledged writes either. Returns the blocks folded.
+     */
+    int foldColumnCopies(long chunkUid, HotMaster.Known known, int first, int count) throws CsException {
+        int k = known.layout().k();
+        long[] held = columnsHeld(chunkUid, known, first, count);
+        long[] cold = coldVersions(chunkUid, k, first, count);
+        int folded = 0;
+        for (int si = 0; si < count; si++) {
+            for (int column = 0; column < k; column++) {
+                if (held[si * k + column] > cold[si * k + column]) {
+                    folded += foldColumnCopies(chunkUid, known, first + si);
+                    break;
+                }
+            }
+        }
+        return folded;
+    }
+
+    /** One stripe of the above, decided again under its lock. */
+    private int foldColumnCopies(long chunkUid, HotMaster.Known given, int stripe) throws CsException {
+        master.lock(chunkUid, stripe, 1);
+        try {
+            HotMaster.Known known = learnFenced(chunkUid, given);
+            int k = known.layout().k();
+            long[] held = columnsHeld(chunkUid, known, stripe, 1);
+            long[] cold = coldVersions(chunkUid, k, stripe, 1);
+            long base = HotStore.PARITY_KEY_BASE + (long) stripe * k;
+            int folded = 0;
+            for (int column = 0; column < k; column++) {
+                if (held[column] > cold[column] && hot.blocks(chunkUid, base + column, base + column + 1).isEmpty()) {
+                    writeRun(chunkUid, known, stripe, column, column + 1, held, true);
+                    folded++;
+                }
+            }
+            return folded;
+        } finally {
+            master.unlock(chunkUid, stripe, 1);
+        }
+    }
+
+    /** This master's parity record of each strip of [first, first + count), stripe-major (zeroes: none kept yet). */
+    private long[] coldVersions(long chunkUid, int k, int first, int count) {
+        ChunkletStore.StripVersions own = master.store.versions(chunkUid, (long) first * S, count * S);
+        return own.n() == k ? own.versions() : new long[count * k];
+    }
+
+    /**
+     * {@code given}, or a newer layout learned since, fenced as a client's write is: a freeze with an
+     * older layout would miss a RECOVERING column after its rebuild read the stripes, and columns that
+     * have not heard of the new version yet would take it. A stale one is forgotten (meta is asked on
+     * the next pass). Under the stripe locks.
+     */
+    private HotMaster.Known learnFenced(long chunkUid, HotMaster.Known given) throws CsException {
+        HotMaster.Known known = master.hotMaster.learn(chunkUid, given);
+        try {
+            master.fence().check(chunkUid, known.chunkVersion());
+        } catch (CsException e) {
+            master.hotMaster.layouts.remove(chunkUid, known);
+            throw e;
+        }
+        return known;
+    }
+
+    /** Per strip of a held peek's range of a data column: its version or hot seq held (PEEK_HELD). */
+    private static long[] heldVersions(CompletableFuture<DataClient.Reply> peek, String address, int count)
             throws CsException {
-        DataClient.Reply reply = await(StripeMaster.heldPeekReply(master.clients, address, chunkUid, chunkVersion,
-                firstStripe, count, 1), address);
+        DataClient.Reply reply = await(peek, address);
         try {
             if (StripeMaster.answeredNoColumn(reply)) {
                 return new long[count]; // nothing of the chunk there

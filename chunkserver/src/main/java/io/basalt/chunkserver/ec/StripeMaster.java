@@ -304,8 +304,9 @@ public final class StripeMaster implements AutoCloseable {
 
     /**
      * HOT_FREEZE: every stripe of the range that holds hot blocks here is frozen now, whatever its
-     * age, with the request's layout (learned as the chunk's newest, as a rebuild's is). Nothing to
-     * do without a hot store.
+     * age, with the request's layout (learned as the chunk's newest, as a rebuild's is); then copies
+     * its data columns hold and this master does not are folded ({@link Freezer#foldColumnCopies}).
+     * Nothing to do without a hot store.
      */
     private void freezeNow(Request request) throws CsException {
         if (hotMaster == null || freezer == null) {
@@ -314,6 +315,7 @@ public final class StripeMaster implements AutoCloseable {
         HotMaster.Known known = hotMaster.learn(request.chunkUid,
                 new HotMaster.Known(request.layout, request.chunkVersion));
         freezer.freezeRange(request.chunkUid, known, request.firstStripe, request.stripeCount);
+        freezer.foldColumnCopies(request.chunkUid, known, request.firstStripe, request.stripeCount);
     }
 
     // ---- write ------------------------------------------------------------------------------------
