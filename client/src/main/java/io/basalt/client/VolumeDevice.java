@@ -549,13 +549,37 @@ public final class VolumeDevice implements BlockDevice {
         });
     }
 
-    /** TRIM or WRITE_ZEROES of an aligned range: to every replica of each allocated chunk. */
+    /** Pieces of one TRIM or WRITE_ZEROES in flight at most (see {@link Windowed}: 16 MiB of EC zeroes). */
+    static final int ZERO_PIECES_IN_FLIGHT_MAX = 4;
+
+    /**
+     * TRIM or WRITE_ZEROES of an aligned range: to every replica of each allocated chunk, a few
+     * pieces at a time however long the range (a whole-volume discard is millions of pieces).
+     */
     private CompletableFuture<Void> zeroAligned(int type, long offsetBytes, long lengthBytes) {
-        List<CompletableFuture<Void>> parts = new ArrayList<>();
         String op = DataFrame.typeName(type);
-        forEachPiece(offsetBytes, lengthBytes, (chunkIndex, chunkOffset, pieceBytes, at) ->
-                parts.add(retries.withRetries(op, chunkIndex, () -> zeroPiece(type, chunkIndex, chunkOffset, pieceBytes))));
-        return allOf(parts);
+        long chunkSize = volume.chunkSizeBytes();
+        int requestMax = cluster.config().requestBytesMax();
+        long end = offsetBytes + lengthBytes;
+        java.util.Iterator<java.util.function.Supplier<CompletableFuture<Void>>> pieces = new java.util.Iterator<>() {
+            private long at = offsetBytes;
+
+            @Override
+            public boolean hasNext() {
+                return at < end;
+            }
+
+            @Override
+            public java.util.function.Supplier<CompletableFuture<Void>> next() {
+                long chunkIndex = at / chunkSize;
+                long chunkOffset = at % chunkSize;
+                int pieceBytes = (int) Math.min(Math.min(end - at, chunkSize - chunkOffset), requestMax);
+                at += pieceBytes;
+                return () -> retries.withRetries(op, chunkIndex, () -> zeroPiece(type, chunkIndex, chunkOffset,
+                        pieceBytes));
+            }
+        };
+        return Windowed.run(pieces, ZERO_PIECES_IN_FLIGHT_MAX);
     }
 
     private CompletableFuture<Void> zeroPiece(int type, long chunkIndex, long chunkOffset, int lengthBytes) {

@@ -1,10 +1,10 @@
 package io.basalt.client.object;
 
+import io.basalt.client.Windowed;
 import io.basalt.meta.model.s3.ObjectExtent;
 import io.basalt.meta.model.s3.ObjectLog;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentSkipListMap;
@@ -43,6 +43,8 @@ final class LogWriter implements AutoCloseable {
      */
     static final long STRIPE_ALIGNED_BYTES_MIN = WriteCombiner.SMALL_WRITE_BYTES_MAX;
     private static final int GAPS_PER_CALL = 1000;
+    /** Freed extents trimmed at once (each a few pieces at a time: VolumeDevice.ZERO_PIECES_IN_FLIGHT_MAX). */
+    private static final int TRIMS_IN_FLIGHT_MAX = 4;
 
     /** The log is full: open another. */
     static final class LogFullException extends Exception {
@@ -202,11 +204,21 @@ final class LogWriter implements AutoCloseable {
         if (frees.isEmpty()) {
             return 0;
         }
-        List<CompletableFuture<Void>> trims = new ArrayList<>();
-        for (ObjectExtent free : frees) {
-            trims.add(device.trim(free.offset(), align(free.length())));
-        }
-        CompletableFuture.allOf(trims.toArray(CompletableFuture[]::new)).join();
+        // A few extents at a time, each trimmed a few pieces at a time by the device: the extents of
+        // a deleted multi-GiB object, sent at once, took every byte of the gateway's direct memory.
+        java.util.Iterator<ObjectExtent> next = frees.iterator();
+        Windowed.run(new java.util.Iterator<java.util.function.Supplier<CompletableFuture<Void>>>() {
+            @Override
+            public boolean hasNext() {
+                return next.hasNext();
+            }
+
+            @Override
+            public java.util.function.Supplier<CompletableFuture<Void>> next() {
+                ObjectExtent free = next.next();
+                return () -> device.trim(free.offset(), align(free.length()));
+            }
+        }, TRIMS_IN_FLIGHT_MAX).join();
         index.objectExtentsFreed(logId, frees.stream().map(ObjectExtent::offset).toList());
         return frees.size();
     }
