@@ -534,15 +534,16 @@ public final class Freezer implements AutoCloseable {
         return held;
     }
 
-    /** Stripes a held peek asks about at most: one request's length bound (1 MiB) of a data column. */
-    static final int HELD_PEEK_STRIPES_MAX = 256;
+    /** Stripes a held peek asks about at most: a peek's range bound (16 MiB) of a data column. */
+    static final int HELD_PEEK_STRIPES_MAX =
+            (int) (io.basalt.protocol.data.EcSection.PEEK_RANGE_BYTES_MAX / S);
 
     /**
      * HOT_FREEZE's second pass, after {@link #freezeRange}: folds the copies data columns hold where
      * this master holds none, the *reverse orphan* (docs/hot-tier.md): a hot write a data column
      * logged and this master never did (it died before its own WAL sync). Plain reads of that column
      * return it, reads through this master do not, and no pass of this freezer visits the stripe.
-     * Found by held peeks of every data column, compared with this master's parity record of each
+     * Found by held peeks of every data column (one request a 16 MiB column), compared with this master's parity record of each
      * strip; each is written into its stripe as the data column holds it (what its plain reads
      * return), so from a snapshot's create on every read path of its chunk agrees. Folding, not
      * freeing: a master that is not the one that took part in the write (its column rebuilt, or

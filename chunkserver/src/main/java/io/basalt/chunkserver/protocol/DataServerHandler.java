@@ -343,15 +343,23 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
      * the range are settled first (through the WAL, so replay repeats it) and the read follows.
      */
     private void stripRead(ByteBuf frame, long requestId, long chunkUid) throws CsException {
-        checkLength(frame);
+        long requestedBytes = DataFrame.lengthBytes(frame);
+        if (requestedBytes < 0 || requestedBytes > EcSection.PEEK_RANGE_BYTES_MAX) {
+            throw new CsException(CsStatus.INVALID, "length " + requestedBytes + " (max " + EcSection.PEEK_RANGE_BYTES_MAX
+                    + " for a peek, " + service.lengthMaxBytes() + " for a read)");
+        }
+        service.store().checkRange(DataFrame.offsetBytes(frame), requestedBytes);
         service.versions().check(chunkUid, DataFrame.chunkVersion(frame));
         long offsetBytes = DataFrame.offsetBytes(frame);
-        int lengthBytes = (int) DataFrame.lengthBytes(frame);
+        int lengthBytes = (int) requestedBytes;
         int blocks = lengthBytes >> BLOCK_SHIFT;
         int at = frame.readerIndex() + DataFrame.HEADER_BYTES;
         int payloadBytes = (int) DataFrame.payloadBytes(frame);
         int sectionBytes = EcSection.lengthAt(frame, at, payloadBytes, blocks);
         EcSection section = EcSection.read(frame, at, sectionBytes, blocks);
+        if (!section.peeks()) {
+            checkLength(frame); // a read moves the bytes: the request bound holds
+        }
         EcLayout layout = null;
         if (sectionBytes < payloadBytes) {
             if (section.mode() != EcSection.MODE_PEEK_HELD) {

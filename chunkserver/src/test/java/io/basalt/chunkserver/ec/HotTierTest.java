@@ -282,6 +282,29 @@ class HotTierTest extends EcFixture {
         servers[1].freezer().runOnce(true); // the data column's sweep: its copy is under a newer strip now
         assertThat(hotBlocks(1)).as("data column 1's copy, dead under the folded strip, swept").isZero();
         assertThat(direct(S)).isEqualTo(orphan);
+
+        // The master asked about the whole 16 MiB column in one held peek: a peek moves only
+        // versions, so its range may pass the 1 MiB a read may name; beyond 16 MiB it is refused.
+        int stripes = (int) (io.basalt.protocol.data.EcSection.PEEK_RANGE_BYTES_MAX / S);
+        assertThat(peek(1, 0, stripes, io.basalt.protocol.data.EcSection.MODE_PEEK_HELD, 1).versions()).hasSize(stripes);
+        for (int mode : new int[] {io.basalt.protocol.data.EcSection.MODE_PEEK_HELD,
+                io.basalt.protocol.data.EcSection.MODE_PEEK}) {
+            DataClient.Reply refused = peekReply(1, 0, stripes + 1, mode, 1);
+            try {
+                assertThat(refused.status()).as(refused.message()).isEqualTo(CsStatus.INVALID);
+            } finally {
+                refused.release();
+            }
+        }
+        ByteBuf read = Unpooled.buffer();
+        io.basalt.protocol.data.EcSection.none().writeTo(read);
+        DataClient.Reply tooLong = clients[1].request(DataFrame.TYPE_STRIP_READ, UID, chunkVersion, 0, 2L << 20, read)
+                .get(30, TimeUnit.SECONDS);
+        try {
+            assertThat(tooLong.status()).as("a strip read of 2 MiB: " + tooLong.message()).isEqualTo(CsStatus.INVALID);
+        } finally {
+            tooLong.release();
+        }
     }
 
     /**

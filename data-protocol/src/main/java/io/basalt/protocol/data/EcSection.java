@@ -42,6 +42,11 @@ public record EcSection(int versionsPerBlock, int mode, long txid, String master
     public static final int MODE_ABORT_ALL = 4;
     public static final int MODE_PEEK = 5;
     public static final int MODE_PEEK_HELD = 6;
+    /**
+     * The range a STRIP_READ in a PEEK mode may name (a read names at most the server's request
+     * length): a peek moves only versions, so a stripe master asks about a whole 16 MiB column at once.
+     */
+    public static final long PEEK_RANGE_BYTES_MAX = 16L << 20;
     /** Versions per block at most: the widest parity vector (k ≤ 32 in the codec). */
     public static final int VERSIONS_PER_BLOCK_MAX = 32;
 
