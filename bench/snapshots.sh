@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # snapshots.sh -- what snapshots cost a Basalt volume (issue #17). Starts `basalt up` (1 meta member,
-# 6 chunk servers, the NBD gateway) in a fresh directory, fills a rep3 volume of SIZE, and measures
+# 6 chunk servers, the NBD gateway) in a fresh directory, fills a volume of SIZE (POLICY), and measures
 # through the gateway with fio (4k random, nbd engine, FIO_SECONDS each, after a short warm-up):
 #   - writes: QD1 p50/p99 and QD32 IOPS on the plain volume (no snapshot: every block already
 #     written), right after a snapshot (almost every write is the first to its block in the new
@@ -15,7 +15,8 @@
 # removed (KEEP=1 keeps it).
 #
 # Usage: bench/snapshots.sh [SIZE]        SIZE of the volume, default 1G; QUICK=1: 256M and 5 s runs
-# Environment: FIO_SECONDS=10  SNAPSHOTS=10  CHUNK_SIZE=64M  PORT_BASE=...  DATA=DIR  KEEP=1
+# Environment: FIO_SECONDS=10  SNAPSHOTS=10  CHUNK_SIZE=64M  POLICY=rep3 (or ec4+2: its hot tier is
+# frozen at every create)  PORT_BASE=...  DATA=DIR  KEEP=1
 # Needs: JDK 25 (the launcher finds it), fio (with the nbd engine), jq, python3.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -24,6 +25,7 @@ size=${1:-$([ "$QUICK" = 1 ] && echo 256M || echo 1G)}
 FIO_SECONDS=${FIO_SECONDS:-$([ "$QUICK" = 1 ] && echo 5 || echo 10)}
 SNAPSHOTS=${SNAPSHOTS:-10}
 CHUNK_SIZE=${CHUNK_SIZE:-64M}
+POLICY=${POLICY:-rep3}
 KEEP=${KEEP:-0}
 
 die() { printf 'snapshots.sh: %s\n' "$*" >&2; exit 1; }
@@ -76,7 +78,7 @@ nbd_port=$(jq -r '.daemons[] | select(.role == "nbd") | .port' "$data/cluster/cl
 uri="nbd://127.0.0.1:$nbd_port/vm"
 basalt() { "$root/basalt" "$@"; }
 
-basalt volume create vm --size "$size" --policy rep3 --chunk-size "$CHUNK_SIZE" >/dev/null
+basalt volume create vm --size "$size" --policy "$POLICY" --chunk-size "$CHUNK_SIZE" >/dev/null
 log "filling vm ($size)"
 fio --name=fill --ioengine=nbd --uri="$uri" --rw=write --bs=1m --iodepth=4 --size="$size" \
     >"$data/fill.out" 2>&1 || die "fill failed: $(tail -5 "$data/fill.out")"
@@ -125,15 +127,15 @@ started=$(date +%s%N)
 basalt volume diff vm@s1 vm >"$data/diff.out" || die "diff failed: $(tail -5 "$data/diff.out")"
 diff_ms=$(( ($(date +%s%N) - started) / 1000000 ))
 
-python3 - "$data" "$size" "$CHUNK_SIZE" "$FIO_SECONDS" "$diff_ms" <<'EOF'
+python3 - "$data" "$size" "$CHUNK_SIZE" "$FIO_SECONDS" "$diff_ms" "$POLICY" <<'EOF'
 import json, sys
-data, size, chunk, seconds, diff_ms = sys.argv[1:]
+data, size, chunk, seconds, diff_ms, policy = sys.argv[1:]
 def fio(name):
     job = json.load(open(f"{data}/{name}.json"))["jobs"][0]
     op = job["write"] if job["write"]["io_bytes"] > 0 else job["read"]
     pct = op["clat_ns"]["percentile"]
     return op["iops"], pct["50.000000"] / 1000, pct["99.000000"] / 1000
-print(f"## Basalt snapshots: rep3 volume of {size}, chunk size {chunk}, fio 4k random {seconds} s each")
+print(f"## Basalt snapshots: {policy} volume of {size}, chunk size {chunk}, fio 4k random {seconds} s each")
 print()
 print("| phase | QD1 p50 | QD1 p99 | QD32 IOPS |")
 print("| --- | --- | --- | --- |")
