@@ -303,6 +303,16 @@ public final class WalWriter implements AutoCloseable {
     }
 
     private void writeBatch(List<WalEntry> batch) {
+        // 0. An unlogged RESOLVE is logged after all when the batch syncs anyway (WalEntry.unlogged).
+        boolean syncs = false;
+        for (WalEntry entry : batch) {
+            syncs |= entry != STOP && entry.logged;
+        }
+        for (WalEntry entry : batch) {
+            if (syncs && entry != STOP && entry.ridesAlong) {
+                entry.logged = true;
+            }
+        }
         // 1. Reserve; entries the store refuses are answered now and not logged.
         int kept = 0;
         for (int i = 0; i < batch.size(); i++) {

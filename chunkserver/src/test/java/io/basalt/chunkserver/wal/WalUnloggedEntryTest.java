@@ -14,7 +14,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * An unlogged entry (a RESOLVE from the stripe master) is applied in WAL order but costs no sync,
- * takes no LSN of its own and is not in the log: replay after a crash does not see it.
+ * takes no LSN of its own and is not in the log: replay after a crash does not see it. Unless its
+ * batch syncs anyway for other records: then it is logged, for free, and replay settles it.
  */
 class WalUnloggedEntryTest {
     Path dir;
@@ -59,6 +60,54 @@ class WalUnloggedEntryTest {
         assertThat(result.lastLsn()).isEqualTo(2);
         assertThat(replayed.applied).extracting(RecordingSink.Applied::type)
                 .containsExactly(WalRecordFormat.TYPE_WRITE, WalRecordFormat.TYPE_WRITE);
+    }
+
+    @Test
+    void aResolveInABatchThatSyncsAnywayIsLoggedAndReplayed() throws Exception {
+        RecordingSink recorded = new RecordingSink();
+        java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
+        WalSink sink = new WalSink() {
+            @Override
+            public void prepare(WalEntry entry) throws io.basalt.protocol.data.CsException {
+                if (entry.offsetBytes() == 0 && entry.type() == WalRecordFormat.TYPE_WRITE) {
+                    try {
+                        gate.await(); // holds the first batch while the next one queues up
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+                recorded.prepare(entry);
+            }
+
+            @Override
+            public void apply(WalEntry entry) throws java.io.IOException {
+                recorded.apply(entry);
+            }
+
+            @Override
+            public void checkpoint() {
+                recorded.checkpoint();
+            }
+        };
+        WalWriter wal = WalWriter.open(dir, sink, WalRecyclingTest.CONFIG, WalWriter.Listener.NONE);
+        CompletableFuture<Long> first = WalRecyclingTest.submit(wal, 0);
+        Thread.sleep(200); // the writer is in the first batch, waiting at the gate
+        CompletableFuture<Long> resolved = new CompletableFuture<>();
+        wal.submit(new WalEntry(WalRecordFormat.TYPE_EC_RESOLVE, 1, 4096, 4096, Unpooled.copiedBuffer(new byte[20]),
+                (e, error) -> resolved.complete(error != null ? -1 : e.lsn())).unlogged());
+        CompletableFuture<Long> second = WalRecyclingTest.submit(wal, 1); // the same batch as the RESOLVE
+        long syncs = wal.syncCount();
+        gate.countDown();
+        assertThat(first.get(10, TimeUnit.SECONDS)).isEqualTo(1);
+        assertThat(resolved.get(10, TimeUnit.SECONDS)).as("a record of its own").isEqualTo(2);
+        assertThat(second.get(10, TimeUnit.SECONDS)).isEqualTo(3);
+        assertThat(wal.syncCount() - syncs).as("one sync for each batch, none for the RESOLVE").isEqualTo(2);
+        wal.abandon();
+
+        RecordingSink replayed = new RecordingSink();
+        WalReplay.replay(dir, replayed, WalProperties.PAYLOAD_MAX);
+        assertThat(replayed.applied).extracting(RecordingSink.Applied::type).containsExactly(
+                WalRecordFormat.TYPE_WRITE, WalRecordFormat.TYPE_EC_RESOLVE, WalRecordFormat.TYPE_WRITE);
     }
 
     @Test
