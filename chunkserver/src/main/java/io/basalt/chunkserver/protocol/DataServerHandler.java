@@ -538,7 +538,11 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
         if (section.mode() == EcSection.MODE_NONE || section.peeks()) {
             throw new CsException(CsStatus.INVALID, "a resolve says commit or abort");
         }
-        service.versions().check(chunkUid, DataFrame.chunkVersion(frame));
+        // Not fenced by the chunk version: a RESOLVE carries an outcome the master already decided,
+        // of a strip this column took at its version then; the PendingResolver would apply the same
+        // outcome whatever the version is now, only 10 s later, with the strip pending (no reads,
+        // its data held in memory, the WAL checkpoint held back) until then. Refused, every RESOLVE
+        // in flight when a version moved (a snapshot, a server marked down) waited for that.
         if (!service.store().hasPending(chunkUid, offsetBytes, lengthBytes)) {
             replyDone(DataFrame.TYPE_RESOLVE, requestId, chunkUid, lengthBytes, null); // settled already
             return;

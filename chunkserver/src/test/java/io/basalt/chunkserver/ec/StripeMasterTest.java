@@ -373,6 +373,24 @@ class StripeMasterTest extends EcFixture {
         assertThat(directStrip0(CsStatus.OK)).isEqualTo(Arrays.copyOf(txn.after(), S));
     }
 
+    /**
+     * A RESOLVE carries an outcome the master already decided: one that arrives after the column
+     * learned a newer chunk version (a snapshot, a server marked down) still settles the strip, at
+     * once. Refused, the strip stayed pending (no reads, its data in memory) until the column's
+     * resolver asked the master 10 s later, which settles it the same way.
+     */
+    @Test
+    void aResolveThatArrivesAfterTheChunkVersionMovedStillSettles() throws Exception {
+        HandTxn txn = handTxn(20);
+        prepareByHand(txn, 0);
+        prepareByHand(txn, K);
+        resolveByHand(K, true); // committed at the master
+        servers[0].versions().chunkVersion(UID, 1); // then column 0 learns a new version
+        resolveByHand(0, true); // the master's RESOLVE, sent at the write's version (0)
+        chunkVersion = 1;
+        assertThat(directStrip0(CsStatus.OK)).isEqualTo(Arrays.copyOf(txn.after(), S));
+    }
+
     @Test
     void aColumnWhoseMasterNeverMadeItsOwnStripsDurableAborts() throws Exception {
         HandTxn txn = handTxn(18);
