@@ -210,15 +210,7 @@ class HotTierTest extends EcFixture {
         assertThat(servers[K].freezer().orphanCopies()).as("block 2 settled: the failed write's copy freed")
                 .isEqualTo(1);
 
-        ByteBuf payload = Unpooled.buffer();
-        layout().writeTo(payload);
-        DataClient.Reply frozen = clients[K].request(DataFrame.TYPE_HOT_FREEZE, UID, chunkVersion, 0, 16L << 20,
-                payload).get(30, TimeUnit.SECONDS);
-        try {
-            assertThat(frozen.status()).as(frozen.message()).isEqualTo(CsStatus.OK);
-        } finally {
-            frozen.release();
-        }
+        hotFreezeOk(); // what snapshot create sends the master after its fence
         assertThat(hotBlocks(K)).as("the master's copies are frozen or freed").isZero();
         assertThat(servers[K].freezer().columnViews()).as("block 1: its data column's copy folded").isEqualTo(1);
         assertThat(servers[K].freezer().orphanCopies()).as("block 2: the failed write's copy only freed")
@@ -263,15 +255,7 @@ class HotTierTest extends EcFixture {
         byte[] expected = cold.clone();
         System.arraycopy(orphan, 0, expected, S, S);
 
-        ByteBuf payload = Unpooled.buffer();
-        layout().writeTo(payload);
-        DataClient.Reply frozen = clients[K].request(DataFrame.TYPE_HOT_FREEZE, UID, chunkVersion, 0, 16L << 20,
-                payload).get(30, TimeUnit.SECONDS);
-        try {
-            assertThat(frozen.status()).as(frozen.message()).isEqualTo(CsStatus.OK);
-        } finally {
-            frozen.release();
-        }
+        hotFreezeOk(); // what snapshot create sends the master after its fence
         assertThat(servers[K].freezer().columnViews()).as("block 1: its data column's copy folded").isEqualTo(1);
         assertThat(ecRead(layout(), 0, K * S)).as("through the master, after the freeze").isEqualTo(expected);
         for (int block = 0; block < K; block++) {
@@ -367,6 +351,19 @@ class HotTierTest extends EcFixture {
         }
         assertThat(servers[K].hot().usedSlots()).isZero();
         assertThat(HotStore.PARITY_KEY_BASE).isGreaterThan(16L << 20);
+    }
+
+    /** HOT_FREEZE of the whole chunk at its master (column K), answered OK. */
+    void hotFreezeOk() throws Exception {
+        ByteBuf payload = Unpooled.buffer();
+        layout().writeTo(payload);
+        DataClient.Reply frozen = clients[K].request(DataFrame.TYPE_HOT_FREEZE, UID, chunkVersion, 0, 16L << 20,
+                payload).get(30, TimeUnit.SECONDS);
+        try {
+            assertThat(frozen.status()).as(frozen.message()).isEqualTo(CsStatus.OK);
+        } finally {
+            frozen.release();
+        }
     }
 
     int hotBlocksEverywhere() {
