@@ -561,7 +561,7 @@ public final class VolumeDevice implements BlockDevice {
         long chunkSize = volume.chunkSizeBytes();
         int requestMax = cluster.config().requestBytesMax();
         long end = offsetBytes + lengthBytes;
-        java.util.Iterator<java.util.function.Supplier<CompletableFuture<Void>>> pieces = new java.util.Iterator<>() {
+        java.util.Iterator<Piece> pieces = new java.util.Iterator<>() {
             private long at = offsetBytes;
 
             @Override
@@ -570,17 +570,20 @@ public final class VolumeDevice implements BlockDevice {
             }
 
             @Override
-            public java.util.function.Supplier<CompletableFuture<Void>> next() {
-                long chunkIndex = at / chunkSize;
+            public Piece next() {
                 long chunkOffset = at % chunkSize;
-                int pieceBytes = (int) Math.min(Math.min(end - at, chunkSize - chunkOffset), requestMax);
-                at += pieceBytes;
-                return () -> retries.withRetries(op, chunkIndex, () -> zeroPiece(type, chunkIndex, chunkOffset,
-                        pieceBytes));
+                Piece piece = new Piece(at / chunkSize, chunkOffset,
+                        (int) Math.min(Math.min(end - at, chunkSize - chunkOffset), requestMax));
+                at += piece.lengthBytes();
+                return piece;
             }
         };
-        return Windowed.run(pieces, ZERO_PIECES_IN_FLIGHT_MAX);
+        return Windowed.run(pieces, ZERO_PIECES_IN_FLIGHT_MAX, piece -> retries.withRetries(op, piece.chunkIndex(),
+                () -> zeroPiece(type, piece.chunkIndex(), piece.chunkOffset(), piece.lengthBytes())));
     }
+
+    /** A piece of a range: within one chunk and at most one request long. */
+    private record Piece(long chunkIndex, long chunkOffset, int lengthBytes) {}
 
     private CompletableFuture<Void> zeroPiece(int type, long chunkIndex, long chunkOffset, int lengthBytes) {
         String fenced = lease.fencedReason();

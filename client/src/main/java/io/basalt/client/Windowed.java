@@ -4,10 +4,10 @@ import java.util.Iterator;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.Supplier;
+import java.util.function.Function;
 
 /**
- * Runs asynchronous tasks with at most {@code window} of them in flight, each started
+ * Runs an asynchronous task for each item, at most {@code window} of them in flight, each started
  * only when a slot frees up. Why: a TRIM of a whole erasure-coded volume is thousands of pieces, and
  * each carries its zero bytes (4 MiB) to a stripe master; sent all at once they took every byte of
  * direct memory a gateway has (an S3 gateway freeing a 2 GiB object died of it). Tasks are made
@@ -20,7 +20,8 @@ public final class Windowed {
      * Completes once every started task has ended: normally when all succeeded, else with the first
      * failure (no task is started after one failed).
      */
-    public static CompletableFuture<Void> run(Iterator<? extends Supplier<CompletableFuture<Void>>> tasks, int window) {
+    public static <T> CompletableFuture<Void> run(Iterator<T> items, int window,
+            Function<? super T, CompletableFuture<Void>> task) {
         if (window < 1) {
             throw new IllegalArgumentException("window " + window + " (at least 1)");
         }
@@ -29,7 +30,7 @@ public final class Windowed {
         for (int i = 0; i < window; i++) {
             CompletableFuture<Void> end = new CompletableFuture<>();
             ends[i] = end;
-            lane(tasks, failure, end);
+            lane(items, task, failure, end);
         }
         return CompletableFuture.allOf(ends).thenRun(() -> {
             Throwable first = failure.get();
@@ -40,20 +41,20 @@ public final class Windowed {
     }
 
     /** One slot: starts tasks one after another; a loop while they end at once, so no deep stack. */
-    private static void lane(Iterator<? extends Supplier<CompletableFuture<Void>>> tasks,
+    private static <T> void lane(Iterator<T> items, Function<? super T, CompletableFuture<Void>> task,
             AtomicReference<Throwable> failure, CompletableFuture<Void> end) {
         while (true) {
-            Supplier<CompletableFuture<Void>> task;
-            synchronized (tasks) {
-                task = failure.get() == null && tasks.hasNext() ? tasks.next() : null;
-            }
-            if (task == null) {
-                end.complete(null);
-                return;
+            T item;
+            synchronized (items) {
+                if (failure.get() != null || !items.hasNext()) {
+                    end.complete(null);
+                    return;
+                }
+                item = items.next();
             }
             CompletableFuture<Void> started;
             try {
-                started = task.get();
+                started = task.apply(item);
             } catch (RuntimeException e) {
                 started = CompletableFuture.failedFuture(e);
             }
@@ -62,7 +63,7 @@ public final class Windowed {
                     if (error != null) {
                         failure.compareAndSet(null, error);
                     }
-                    lane(tasks, failure, end);
+                    lane(items, task, failure, end);
                 });
                 return;
             }

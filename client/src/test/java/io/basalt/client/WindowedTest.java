@@ -39,7 +39,7 @@ class WindowedTest {
     void neverMoreThanTheWindowInFlightAndEveryTaskRuns() {
         Pending pending = new Pending();
         List<Supplier<CompletableFuture<Void>>> tasks = IntStream.range(0, 50).mapToObj(i -> pending.task()).toList();
-        CompletableFuture<Void> all = Windowed.run(tasks.iterator(), 4);
+        CompletableFuture<Void> all = Windowed.run(tasks.iterator(), 4, Supplier::get);
         for (int i = 0; i < 50; i++) {
             assertThat(pending.started).hasSizeLessThanOrEqualTo(i + 4);
             assertThat(all).isNotDone();
@@ -54,7 +54,7 @@ class WindowedTest {
     void aFailureStartsNothingMoreAndFailsTheWholeOnceTheStartedEnd() {
         Pending pending = new Pending();
         List<Supplier<CompletableFuture<Void>>> tasks = IntStream.range(0, 20).mapToObj(i -> pending.task()).toList();
-        CompletableFuture<Void> all = Windowed.run(tasks.iterator(), 3);
+        CompletableFuture<Void> all = Windowed.run(tasks.iterator(), 3, Supplier::get);
         pending.first(1).completeExceptionally(new IllegalStateException("piece 1 failed"));
         assertThat(pending.started).as("nothing started after the failure").hasSize(3);
         assertThat(all).as("the two still running are waited for").isNotDone();
@@ -84,7 +84,7 @@ class WindowedTest {
                 };
             }
         };
-        Windowed.run(tasks, 4).join();
+        Windowed.run(tasks, 4, Supplier::get).join();
         assertThat(ran).hasValue(1_000_000);
     }
 
@@ -93,10 +93,11 @@ class WindowedTest {
         List<Supplier<CompletableFuture<Void>>> tasks = List.of(() -> {
             throw new IllegalArgumentException("bad piece");
         });
-        assertThat(Windowed.run(tasks.iterator(), 2)).failsWithin(1, TimeUnit.SECONDS).withThrowableThat()
-                .withMessageContaining("bad piece");
-        assertThat(Windowed.run(List.<Supplier<CompletableFuture<Void>>>of().iterator(), 2)).isCompleted();
-        assertThatThrownBy(() -> Windowed.run(List.<Supplier<CompletableFuture<Void>>>of().iterator(), 0))
+        assertThat(Windowed.run(tasks.iterator(), 2, Supplier::get)).failsWithin(1, TimeUnit.SECONDS)
+                .withThrowableThat().withMessageContaining("bad piece");
+        List<Supplier<CompletableFuture<Void>>> none = List.of();
+        assertThat(Windowed.run(none.iterator(), 2, Supplier::get)).isCompleted();
+        assertThatThrownBy(() -> Windowed.run(none.iterator(), 0, Supplier::get))
                 .isInstanceOf(IllegalArgumentException.class);
     }
 }

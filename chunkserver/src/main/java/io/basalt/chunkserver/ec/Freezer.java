@@ -543,9 +543,10 @@ public final class Freezer implements AutoCloseable {
      * this master holds none, the *reverse orphan* (docs/hot-tier.md): a hot write a data column
      * logged and this master never did (it died before its own WAL sync). Plain reads of that column
      * return it, reads through this master do not, and no pass of this freezer visits the stripe.
-     * Found by held peeks of every data column (one request a 16 MiB column), compared with this master's parity record of each
-     * strip; each is written into its stripe as the data column holds it (what its plain reads
-     * return), so from a snapshot's create on every read path of its chunk agrees. Folding, not
+     * Found by held peeks of every data column (one request a 16 MiB column), compared with this
+     * master's parity record of each strip; each is written into its stripe as the data column holds
+     * it (what its plain reads return), so from a snapshot's create on every read path of its chunk
+     * agrees. Folding, not
      * freeing: a master that is not the one that took part in the write (its column rebuilt, or
      * another parity column) holds no copy of acknowledged writes either. Returns the blocks folded.
      */

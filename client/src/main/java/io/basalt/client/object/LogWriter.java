@@ -206,19 +206,8 @@ final class LogWriter implements AutoCloseable {
         }
         // A few extents at a time, each trimmed a few pieces at a time by the device: the extents of
         // a deleted multi-GiB object, sent at once, took every byte of the gateway's direct memory.
-        java.util.Iterator<ObjectExtent> next = frees.iterator();
-        Windowed.run(new java.util.Iterator<java.util.function.Supplier<CompletableFuture<Void>>>() {
-            @Override
-            public boolean hasNext() {
-                return next.hasNext();
-            }
-
-            @Override
-            public java.util.function.Supplier<CompletableFuture<Void>> next() {
-                ObjectExtent free = next.next();
-                return () -> device.trim(free.offset(), align(free.length()));
-            }
-        }, TRIMS_IN_FLIGHT_MAX).join();
+        Windowed.run(frees.iterator(), TRIMS_IN_FLIGHT_MAX,
+                free -> device.trim(free.offset(), align(free.length()))).join();
         index.objectExtentsFreed(logId, frees.stream().map(ObjectExtent::offset).toList());
         return frees.size();
     }
