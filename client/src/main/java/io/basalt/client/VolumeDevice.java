@@ -558,32 +558,10 @@ public final class VolumeDevice implements BlockDevice {
      */
     private CompletableFuture<Void> zeroAligned(int type, long offsetBytes, long lengthBytes) {
         String op = DataFrame.typeName(type);
-        long chunkSize = volume.chunkSizeBytes();
-        int requestMax = cluster.config().requestBytesMax();
-        long end = offsetBytes + lengthBytes;
-        java.util.Iterator<Piece> pieces = new java.util.Iterator<>() {
-            private long at = offsetBytes;
-
-            @Override
-            public boolean hasNext() {
-                return at < end;
-            }
-
-            @Override
-            public Piece next() {
-                long chunkOffset = at % chunkSize;
-                Piece piece = new Piece(at / chunkSize, chunkOffset,
-                        (int) Math.min(Math.min(end - at, chunkSize - chunkOffset), requestMax));
-                at += piece.lengthBytes();
-                return piece;
-            }
-        };
-        return Windowed.run(pieces, ZERO_PIECES_IN_FLIGHT_MAX, piece -> retries.withRetries(op, piece.chunkIndex(),
-                () -> zeroPiece(type, piece.chunkIndex(), piece.chunkOffset(), piece.lengthBytes())));
+        return Windowed.run(pieces(offsetBytes, lengthBytes), ZERO_PIECES_IN_FLIGHT_MAX, piece ->
+                retries.withRetries(op, piece.chunkIndex(), () -> zeroPiece(type, piece.chunkIndex(), piece.chunkOffset(),
+                        piece.lengthBytes())));
     }
-
-    /** A piece of a range: within one chunk and at most one request long. */
-    private record Piece(long chunkIndex, long chunkOffset, int lengthBytes) {}
 
     private CompletableFuture<Void> zeroPiece(int type, long chunkIndex, long chunkOffset, int lengthBytes) {
         String fenced = lease.fencedReason();
@@ -697,19 +675,42 @@ public final class VolumeDevice implements BlockDevice {
 
     /** Cuts {@code [offset, offset + length)} at chunk boundaries and at the request size limit. */
     private void forEachPiece(long offsetBytes, long lengthBytes, PieceConsumer consumer) {
-        long chunkSize = volume.chunkSizeBytes();
-        int requestMax = cluster.config().requestBytesMax();
-        long at = offsetBytes;
-        long end = offsetBytes + lengthBytes;
-        while (at < end) {
-            long chunkIndex = at / chunkSize;
-            long chunkOffset = at % chunkSize;
-            int pieceBytes = (int) Math.min(Math.min(end - at, chunkSize - chunkOffset), requestMax);
-            consumer.piece(chunkIndex, chunkOffset, pieceBytes, (int) Math.min(Integer.MAX_VALUE, at - offsetBytes));
-            at += pieceBytes;
+        for (java.util.Iterator<Piece> pieces = pieces(offsetBytes, lengthBytes); pieces.hasNext(); ) {
+            Piece piece = pieces.next();
+            consumer.piece(piece.chunkIndex(), piece.chunkOffset(), piece.lengthBytes(),
+                    (int) Math.min(Integer.MAX_VALUE, piece.rangeOffset()));
         }
     }
 
+    /** A piece of a range: inside one chunk, at most one request long, {@code rangeOffset} into the range. */
+    private record Piece(long chunkIndex, long chunkOffset, int lengthBytes, long rangeOffset) {}
+
+    /** The pieces of {@code [offset, offset + length)}, cut as they are asked for (a range may be millions). */
+    private java.util.Iterator<Piece> pieces(long offsetBytes, long lengthBytes) {
+        long chunkSize = volume.chunkSizeBytes();
+        int requestMax = cluster.config().requestBytesMax();
+        long end = offsetBytes + lengthBytes;
+        return new java.util.Iterator<>() {
+            private long at = offsetBytes;
+
+            @Override
+            public boolean hasNext() {
+                return at < end;
+            }
+
+            @Override
+            public Piece next() {
+                if (at >= end) {
+                    throw new java.util.NoSuchElementException();
+                }
+                long chunkOffset = at % chunkSize;
+                Piece piece = new Piece(at / chunkSize, chunkOffset,
+                        (int) Math.min(Math.min(end - at, chunkSize - chunkOffset), requestMax), at - offsetBytes);
+                at += piece.lengthBytes();
+                return piece;
+            }
+        };
+    }
 
     private static CompletableFuture<Void> allOf(List<CompletableFuture<Void>> parts) {
         if (parts.size() == 1) {
