@@ -94,7 +94,8 @@ probe() { "$java_bin" -cp "$classpath" "$root/bench/recovery-probe.java" "$@"; }
 for attempt in 1 2 3 4 5; do
     base=$(( 20000 + (RANDOM % 2500) * 10 ))
     log "starting basalt up (8 chunk servers, --recovery-grace-ms $GRACE_MS, port base $base)"
-    "$root/basalt" up --data "$data/cluster" --chunkservers 8 --port-base "$base" \
+    # A process per chunk server: the victim is killed alone.
+    "$root/basalt" up --data "$data/cluster" --chunkservers 8 --port-base "$base" --separate-cs-processes \
         --recovery-grace-ms "$GRACE_MS" >"$data/up.log" 2>&1 &
     up_pid=$!
     for _ in $(seq 1 1800); do

@@ -69,7 +69,8 @@ for ((round = 1; round <= rounds; round++)); do
     done
     ready_ns=$(date +%s%N)
     ticks=$(cpu_ticks "$up_pid")
-    for pid in $(grep -o '"pid" *: *[0-9]*' "$data/cluster.json" | grep -o '[0-9]*$'); do
+    # Hosted chunk servers share their process's pid: each process counted once.
+    for pid in $(grep -o '"pid" *: *[0-9]*' "$data/cluster.json" | grep -o '[0-9]*$' | sort -u); do
         [ "$pid" = "$up_pid" ] || ticks=$((ticks + $(cpu_ticks "$pid")))
     done
     leader=$(sed -n 's/.*meta leader is member [0-9]* (\([0-9.]*\) s).*/\1/p' "$out")

@@ -14,6 +14,7 @@ import io.basalt.chunkserver.hot.HotStore;
 import io.basalt.chunkserver.hot.TieredSink;
 import io.basalt.chunkserver.store.ChunkletStore;
 import io.basalt.chunkserver.wal.WalWriter;
+import io.basalt.common.ThreadNames;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
@@ -295,17 +296,17 @@ public final class ChunkServer implements AutoCloseable {
             AtomicInteger readerNumber = new AtomicInteger();
             readers = new ThreadPoolExecutor(config.readerThreads(), config.readerThreads(), 0, TimeUnit.SECONDS,
                     new ArrayBlockingQueue<>(4096), r -> {
-                        Thread thread = new Thread(r, "basalt-cs-reader-" + readerNumber.incrementAndGet());
+                        Thread thread = new Thread(r, ThreadNames.of("basalt-cs-reader-" + readerNumber.incrementAndGet()));
                         thread.setDaemon(true);
                         return thread;
                     });
             backgroundReaders = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(4096),
                     r -> {
-                        Thread thread = new Thread(r, "basalt-cs-background-reader");
+                        Thread thread = new Thread(r, ThreadNames.of("basalt-cs-background-reader"));
                         thread.setDaemon(true);
                         return thread;
                     });
-            group = new MultiThreadIoEventLoopGroup(2, new DefaultThreadFactory("basalt-cs-io", true),
+            group = new MultiThreadIoEventLoopGroup(2, new DefaultThreadFactory(ThreadNames.of("basalt-cs-io"), true),
                     NioIoHandler.newFactory());
             DataService service = new DataService(store, wal, versions, readers, backgroundReaders, null, null, hot,
                     metrics,
@@ -348,7 +349,7 @@ public final class ChunkServer implements AutoCloseable {
             meta.subscribeVersions(csId, new ReclaimingVersionSink(versions, wal));
             versions.onBehind(meta::versionsBehind);
             ScheduledExecutorService heartbeats = Executors.newSingleThreadScheduledExecutor(r -> {
-                Thread thread = new Thread(r, "basalt-cs-heartbeat");
+                Thread thread = new Thread(r, ThreadNames.of("basalt-cs-heartbeat"));
                 thread.setDaemon(true);
                 return thread;
             });

@@ -13,7 +13,7 @@ import picocli.CommandLine.Option;
 /** {@code basalt cs ...}: chunk servers as meta knows them. */
 @Command(name = "cs", mixinStandardHelpOptions = true,
         description = "Chunk servers.",
-        subcommands = {ChunkServerRunCommand.class, CsCommand.ListCs.class, CsCommand.Register.class,
+        subcommands = {ChunkServerRunCommand.class, ChunkServerHostCommand.class, CsCommand.ListCs.class, CsCommand.Register.class,
                 CsCommand.Drain.class, CsCommand.Remove.class, CsAddCommand.class})
 final class CsCommand implements Runnable {
     @CommandLine.Spec

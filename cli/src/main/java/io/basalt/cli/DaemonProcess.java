@@ -47,6 +47,8 @@ final class DaemonProcess {
     final Path dataDir;
     final Path logFile;
     private final List<String> arguments;
+    /** The process this daemon runs in when it shares one ({@link #hosted}); null: its own. */
+    private final DaemonProcess host;
     private volatile Process process;
     private volatile boolean stopRequested;
     private volatile boolean recording;
@@ -55,6 +57,11 @@ final class DaemonProcess {
 
     DaemonProcess(String name, String role, int index, int port, int metricsPort, Path dataDir,
                   Path logFile, List<String> arguments) {
+        this(name, role, index, port, metricsPort, dataDir, logFile, arguments, null);
+    }
+
+    private DaemonProcess(String name, String role, int index, int port, int metricsPort, Path dataDir,
+                          Path logFile, List<String> arguments, DaemonProcess host) {
         this.name = name;
         this.role = role;
         this.index = index;
@@ -63,6 +70,24 @@ final class DaemonProcess {
         this.dataDir = dataDir;
         this.logFile = logFile;
         this.arguments = List.copyOf(arguments);
+        this.host = host;
+    }
+
+    /**
+     * A daemon that runs inside this process beside others ({@code basalt cs host}): listed on its
+     * own (name, port, id) with this process's pid and log; started, watched and stopped as this
+     * process.
+     */
+    DaemonProcess hosted(String name, int index, int port, int metricsPort, Path dataDir) {
+        if (host != null) {
+            throw new IllegalStateException(name + ": " + this.name + " is itself hosted");
+        }
+        return new DaemonProcess(name, role, index, port, metricsPort, dataDir, logFile, List.of(), this);
+    }
+
+    /** The process this daemon runs in: itself, or the one hosting it. */
+    DaemonProcess runsIn() {
+        return host == null ? this : host;
     }
 
     /**
@@ -85,6 +110,9 @@ final class DaemonProcess {
 
     /** Starts the child JVM; its log gets a header line naming the command and the time. */
     private void start(boolean lifeline, List<String> jvmFlags) throws IOException {
+        if (host != null) {
+            throw new IllegalStateException(name + " runs in " + host.name + ", which is started instead");
+        }
         recording = jvmFlags.contains("-XX:AOTMode=record");
         List<String> command = new ArrayList<>();
         if (Files.isExecutable(SETSID)) {
@@ -147,32 +175,32 @@ final class DaemonProcess {
     }
 
     Process process() {
-        return process;
+        return runsIn().process;
     }
 
     boolean alive() {
-        Process current = process;
+        Process current = process();
         return current != null && current.isAlive();
     }
 
     Long pid() {
-        Process current = process;
+        Process current = process();
         return current != null && current.isAlive() ? current.pid() : null;
     }
 
     boolean stopRequested() {
-        return stopRequested;
+        return runsIn().stopRequested;
     }
 
     /** How long a stop may take before SIGKILL. */
     long stopTimeoutMillis() {
-        return STOP_TIMEOUT_MILLIS + (recording ? RECORD_STOP_MILLIS_EXTRA : 0);
+        return STOP_TIMEOUT_MILLIS + (runsIn().recording ? RECORD_STOP_MILLIS_EXTRA : 0);
     }
 
     /** SIGTERM; {@link #awaitStopped} waits for it and SIGKILLs after the grace. */
     void requestStop() {
-        stopRequested = true;
-        Process current = process;
+        runsIn().stopRequested = true;
+        Process current = process();
         if (current != null && current.isAlive()) {
             current.destroy();
         }
@@ -180,7 +208,7 @@ final class DaemonProcess {
 
     /** Waits for the process to exit after {@link #requestStop}; SIGKILL after the grace. */
     void awaitStopped(long timeoutMillis) throws InterruptedException {
-        Process current = process;
+        Process current = process();
         if (current == null) {
             return;
         }

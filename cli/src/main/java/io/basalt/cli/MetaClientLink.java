@@ -2,6 +2,7 @@ package io.basalt.cli;
 
 import io.basalt.chunkserver.ChunkVersionSink;
 import io.basalt.chunkserver.MetaLink;
+import io.basalt.common.ThreadNames;
 import io.basalt.meta.api.CsChunkVersion;
 import io.basalt.meta.api.CsChunkVersions;
 import io.basalt.meta.api.MetaClient;
@@ -292,7 +293,7 @@ public final class MetaClientLink implements MetaLink {
         VersionPuller(int csId, ChunkVersionSink sink) {
             this.csId = csId;
             this.sink = sink;
-            this.thread = new Thread(this, "basalt-cs-versions");
+            this.thread = new Thread(this, ThreadNames.of("basalt-cs-versions"));
             thread.setDaemon(true);
         }
 

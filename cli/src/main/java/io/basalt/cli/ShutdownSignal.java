@@ -37,6 +37,10 @@ final class ShutdownSignal {
     /** The supervisor's pid, for the log line when it is gone. */
     static final String SUPERVISOR_PID_ENV = "BASALT_SUPERVISOR_PID";
 
+    /** One lifeline watcher per JVM, however many daemons it hosts ({@link ChunkServerHostCommand}). */
+    private static final java.util.concurrent.atomic.AtomicBoolean LIFELINE_WATCHED =
+            new java.util.concurrent.atomic.AtomicBoolean();
+
     private final CountDownLatch signalled = new CountDownLatch(1);
     private final CountDownLatch cleanedUp = new CountDownLatch(1);
 
@@ -59,10 +63,11 @@ final class ShutdownSignal {
     /**
      * Starts the lifeline watcher if a supervisor asked for one ({@link #LIFELINE_ENV}). Call it
      * once the process's shutdown hooks are in place: an end-of-file seen earlier is not lost (it
-     * stays), and the stop it causes must run those hooks.
+     * stays), and the stop it causes must run those hooks. Later calls in the same JVM do nothing:
+     * the first watcher's exit runs every daemon's hook.
      */
     static void watchLifelineIfSupervised() {
-        if (LIFELINE_STDIN.equals(System.getenv(LIFELINE_ENV))) {
+        if (LIFELINE_STDIN.equals(System.getenv(LIFELINE_ENV)) && LIFELINE_WATCHED.compareAndSet(false, true)) {
             watchLifeline(System.in, System.getenv(SUPERVISOR_PID_ENV));
         }
     }

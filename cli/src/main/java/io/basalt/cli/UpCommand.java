@@ -34,22 +34,25 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code basalt up}: a whole cluster on this machine, each daemon its own child process, in the
- * foreground until Ctrl-C.
+ * {@code basalt up}: a whole cluster on this machine, in child processes, in the foreground until
+ * Ctrl-C: each meta member and gateway in a process of its own, the chunk servers together in one
+ * ({@link ChunkServerHostCommand}; {@code --separate-cs-processes} gives each its own).
  *
  * <p>Design note. Every daemon is started at once (a JVM takes seconds to start, and the chunk
  * servers and the gateway wait for meta on their own), and readiness is awaited in dependency
  * order: meta has a leader, meta lists every chunk server UP with a fresh heartbeat, the NBD
  * gateway's port accepts. {@code up} then only supervises: a daemon that dies is reported with
  * its exit code and the end of its log, and is not restarted — a dev cluster that hides crashes
- * hides bugs; the rest keep running, as they would on separate machines. A stop goes in reverse
+ * hides bugs; the rest keep running, as they would on separate machines (the chunk servers of a
+ * shared process die together: it ends when one of them fails). A stop goes in reverse
  * order (gateway, chunk servers, meta) so nobody loses the service it depends on while it shuts
  * down; each gets {@link DaemonProcess#STOP_TIMEOUT_MILLIS} after SIGTERM before SIGKILL.
  * If {@code up} itself dies (SIGKILL, the OOM killer) the daemons see their lifeline pipe end
  * and stop cleanly on their own ({@link ShutdownSignal}), all at once since nobody orders them:
  * none of their clean stops needs another daemon (chunk servers checkpoint their own WAL).
  *
- * <p>Start-up time on two cores is JVM start times ten: meta is started first (it is on every
+ * <p>Start-up time on two cores is JVM start times the JVMs started, hence the chunk servers in
+ * one process (five JVMs instead of ten with six servers); meta is started first (it is on every
  * other daemon's critical path), a lone meta member elects itself without waiting an election
  * timeout, readiness is polled every {@value #POLL_MILLIS} ms, and each role runs from its AOT
  * cache when the launcher provides one ({@link AotCache}; recorded and created after a start, off
@@ -63,8 +66,9 @@ import picocli.CommandLine.Option;
  * off a directory in use.
  */
 @Command(name = "up", mixinStandardHelpOptions = true,
-        description = {"Start a whole cluster on this machine (meta, chunk servers, NBD gateway),"
-                + " each daemon its own process, and supervise it until Ctrl-C.",
+        description = {"Start a whole cluster on this machine (meta, chunk servers, the NBD and the S3 gateway)"
+                + " and supervise it until Ctrl-C; the chunk servers share one process unless"
+                + " --separate-cs-processes.",
                 "Run it again on the same --data to bring the same cluster back.",
                 "Ports (base 7100 by default): meta i base+i, chunk server i base+600+i,"
                         + " NBD base+3709; metrics: NBD base+2710, chunk server i base+2720+i,"
@@ -116,6 +120,12 @@ final class UpCommand implements Callable<Integer> {
                     + " (default: meta's, 30000).")
     Long recoveryGraceMillis;
 
+    @Option(names = "--separate-cs-processes",
+            description = "Run each chunk server in a process of its own, as on separate hosts, so that one can be"
+                    + " killed or paused alone (fault drills). Default: the chunk servers share one process"
+                    + " (basalt cs host), which starts in a fraction of the time.")
+    boolean separateCsProcesses;
+
     @Option(names = "--insecure",
             description = "No TLS between the daemons: plain TCP, no certificates. For benchmarks and trusted"
                     + " labs only; said at start and in basalt status. Default: mutual TLS with certificates"
@@ -123,7 +133,10 @@ final class UpCommand implements Callable<Integer> {
     boolean insecure;
 
     private UpLayout layout;
+    /** What up lists (its table, cluster.json): every daemon, a hosted chunk server on its own. */
     private final List<DaemonProcess> daemons = new CopyOnWriteArrayList<>();
+    /** What up starts, watches and stops: one per process. */
+    private final List<DaemonProcess> processes = new CopyOnWriteArrayList<>();
     private final Map<DaemonProcess, Integer> exitCodes = new ConcurrentHashMap<>();
     private volatile boolean stopping;
     /** Set once every daemon is ready: a death after it is reported and the rest keep running. */
@@ -375,14 +388,29 @@ final class UpCommand implements Callable<Integer> {
             metas.add(meta);
         }
         List<DaemonProcess> servers = new ArrayList<>();
-        for (int i = 1; i <= layout.chunkServers(); i++) {
-            servers.add(new DaemonProcess("cs" + i, "cs", i, layout.csPort(i),
-                    layout.csMetricsPort(i), layout.dataDir().resolve("cs" + i),
-                    layout.logFile("cs" + i), withSecurity(List.of("cs", "run",
-                    "--data", layout.dataDir().resolve("cs" + i).toString(), "--meta", peers,
-                    "--host", UpLayout.csHostLabel(i), "--bind", layout.bind(),
-                    "--port", String.valueOf(layout.csPort(i)),
-                    "--metrics-port", String.valueOf(layout.csMetricsPort(i))), "cs" + i)));
+        List<DaemonProcess> serverProcesses = new ArrayList<>();
+        if (separateCsProcesses) {
+            for (int i = 1; i <= layout.chunkServers(); i++) {
+                List<String> arguments = new ArrayList<>(List.of("cs", "run"));
+                arguments.addAll(csRunOptions(i, peers));
+                servers.add(new DaemonProcess("cs" + i, "cs", i, layout.csPort(i), layout.csMetricsPort(i),
+                        layout.dataDir().resolve("cs" + i), layout.logFile("cs" + i), arguments));
+            }
+            serverProcesses.addAll(servers);
+        } else if (layout.chunkServers() > 0) {
+            // One process for them all: a chunk server's start is mostly its JVM's (ChunkServerHostCommand).
+            List<String> arguments = new ArrayList<>(List.of("cs", "host"));
+            for (int i = 1; i <= layout.chunkServers(); i++) {
+                arguments.add(ChunkServerHostCommand.SEPARATOR);
+                arguments.addAll(csRunOptions(i, peers));
+            }
+            DaemonProcess host = new DaemonProcess("cs", "cs", 1, layout.csPort(1), layout.csMetricsPort(1), null,
+                    layout.logFile("cs"), arguments);
+            for (int i = 1; i <= layout.chunkServers(); i++) {
+                servers.add(host.hosted("cs" + i, i, layout.csPort(i), layout.csMetricsPort(i),
+                        layout.dataDir().resolve("cs" + i)));
+            }
+            serverProcesses.add(host);
         }
         DaemonProcess gateway = !nbd ? null : new DaemonProcess("nbd", "nbd", 1, layout.nbdPort(),
                 layout.nbdMetricsPort(), null, layout.logFile("nbd"), withSecurity(List.of("nbd", "run",
@@ -399,13 +427,13 @@ final class UpCommand implements Callable<Integer> {
         // Every daemon starts at once: a JVM takes seconds to start, and the chunk servers and the
         // gateway wait for meta by themselves (their meta clients retry for about 30 s), so the
         // starts overlap meta's election instead of queueing behind it.
-        startAll(metas);
-        startAll(servers);
+        startAll(metas, metas);
+        startAll(serverProcesses, servers);
         if (gateway != null) {
-            startAll(List.of(gateway));
+            startAll(List.of(gateway), List.of(gateway));
         }
         if (s3 != null) {
-            startAll(List.of(s3));
+            startAll(List.of(s3), List.of(s3));
         }
         try (MetaClient client = MetaClient.connect(MetaPeers.DEFAULT_CLUSTER,
                 MetaPeers.parse(peers), Duration.ofSeconds(2), 1, adminIdentity())) {
@@ -459,15 +487,32 @@ final class UpCommand implements Callable<Integer> {
         });
     }
 
-    private void startAll(List<DaemonProcess> group) throws IOException {
+    /** The options of {@code cs run} for chunk server {@code i}, alone or hosted. */
+    private List<String> csRunOptions(int i, String peers) {
+        return withSecurity(List.of("--data", layout.dataDir().resolve("cs" + i).toString(), "--meta", peers,
+                "--host", UpLayout.csHostLabel(i), "--bind", layout.bind(),
+                "--port", String.valueOf(layout.csPort(i)),
+                "--metrics-port", String.valueOf(layout.csMetricsPort(i))), "cs" + i);
+    }
+
+    /** Starts {@code group}'s processes, which run the daemons {@code listed}. */
+    private void startAll(List<DaemonProcess> group, List<DaemonProcess> listed) throws IOException {
+        daemons.addAll(listed);
         for (DaemonProcess daemon : group) {
-            daemons.add(daemon);
+            processes.add(daemon);
             // The first daemon of a role records its AOT cache when there is none yet.
             daemon.startSupervised(aot.flags(daemon.role, daemon.index == 1,
                     DaemonProcess.javaBaseCommand()));
             daemon.process().onExit().thenAccept(process -> onExit(daemon, process.exitValue()));
         }
         writeClusterFile(true);
+    }
+
+    /** "cs (chunk servers cs1-cs6)" for a process hosting several, else the daemon's name. */
+    private String describe(DaemonProcess process) {
+        List<String> hosted = daemons.stream().filter(d -> d.runsIn() == process && d != process)
+                .map(d -> d.name).toList();
+        return hosted.isEmpty() ? process.name : process.name + " (chunk servers " + String.join(", ", hosted) + ")";
     }
 
     /** The exit watcher: a death while the cluster runs is loud and never restarted. */
@@ -477,7 +522,7 @@ final class UpCommand implements Callable<Integer> {
             return;
         }
         StringBuilder report = new StringBuilder();
-        report.append("basalt up: DIED: ").append(daemon.name).append(" (pid ")
+        report.append("basalt up: DIED: ").append(describe(daemon)).append(" (pid ")
                 .append(daemon.process().pid()).append(") exited with ")
                 .append(DaemonProcess.describeExit(exitCode))
                 .append(ready ? "; not restarting it, the other daemons keep running\n"
@@ -499,10 +544,10 @@ final class UpCommand implements Callable<Integer> {
 
     /** A daemon that died during start-up ends the start: the cluster would not be whole. */
     private void checkNoneDied() {
-        for (DaemonProcess daemon : daemons) {
+        for (DaemonProcess daemon : processes) {
             Integer exitCode = exitCodes.get(daemon);
             if (exitCode != null) {
-                throw new UserError(daemon.name + " exited during start-up with "
+                throw new UserError(describe(daemon) + " exited during start-up with "
                         + DaemonProcess.describeExit(exitCode) + "; see " + daemon.logFile);
             }
         }
@@ -622,7 +667,7 @@ final class UpCommand implements Callable<Integer> {
             worker.interrupt();
             worker.join(TimeUnit.SECONDS.toMillis(15));
         }
-        if (daemons.stream().noneMatch(DaemonProcess::alive)) {
+        if (processes.stream().noneMatch(DaemonProcess::alive)) {
             writeClusterFileQuietly();
             leaveCachesToHelper();
             return;
@@ -633,11 +678,11 @@ final class UpCommand implements Callable<Integer> {
         roles.put("cs", "chunk servers");
         roles.put("meta", "meta");
         List<String> running = roles.entrySet().stream()
-                .filter(role -> daemons.stream().anyMatch(d -> d.role.equals(role.getKey())))
+                .filter(role -> processes.stream().anyMatch(d -> d.role.equals(role.getKey())))
                 .map(Map.Entry::getValue).toList();
         say("stopping the cluster: " + String.join(", then ", running));
         for (String role : roles.keySet()) {
-            List<DaemonProcess> group = daemons.stream().filter(d -> d.role.equals(role)).toList();
+            List<DaemonProcess> group = processes.stream().filter(d -> d.role.equals(role)).toList();
             group.forEach(DaemonProcess::requestStop);
             for (DaemonProcess daemon : group) {
                 daemon.awaitStopped(daemon.stopTimeoutMillis());
@@ -687,7 +732,7 @@ final class UpCommand implements Callable<Integer> {
     private synchronized void writeClusterFile(boolean running) throws IOException {
         List<ClusterFile.Daemon> entries = new ArrayList<>();
         for (DaemonProcess daemon : daemons) {
-            Integer exitCode = stopping ? null : exitCodes.get(daemon);
+            Integer exitCode = stopping ? null : exitCodes.get(daemon.runsIn());
             entries.add(daemon.toFileEntry(exitCode));
         }
         new ClusterFile(ClusterFile.FORMAT_VERSION, layout.dataDir().toString(),

@@ -4,6 +4,7 @@ import io.basalt.chunkserver.MetaLink;
 import io.basalt.chunkserver.hot.HotStore;
 import io.basalt.chunkserver.store.ChunkletStore;
 import io.basalt.chunkserver.wal.WalRecordFormat;
+import io.basalt.common.ThreadNames;
 import io.basalt.protocol.data.CsException;
 import io.basalt.protocol.data.CsStatus;
 import io.basalt.protocol.data.DataClient;
@@ -86,7 +87,7 @@ public final class Freezer implements AutoCloseable {
 
     public void start() {
         running = true;
-        thread = Thread.ofPlatform().daemon().name("basalt-cs-freezer").start(() -> {
+        thread = Thread.ofPlatform().daemon().name(ThreadNames.of("basalt-cs-freezer")).start(() -> {
             while (running) {
                 try {
                     runOnce();

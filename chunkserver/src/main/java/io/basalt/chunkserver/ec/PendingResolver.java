@@ -4,6 +4,7 @@ import io.basalt.chunkserver.ChunkVersions;
 import io.basalt.chunkserver.CsMetrics;
 import io.basalt.chunkserver.store.ChunkletStore;
 import io.basalt.chunkserver.wal.WalWriter;
+import io.basalt.common.ThreadNames;
 import io.basalt.protocol.data.CsException;
 import io.basalt.protocol.data.EcLayout;
 import io.basalt.protocol.data.EcSection;
@@ -56,7 +57,7 @@ public final class PendingResolver implements AutoCloseable {
         this.self = selfAddress;
         this.metrics = metrics;
         this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread thread = new Thread(r, "basalt-cs-ec-resolver");
+            Thread thread = new Thread(r, ThreadNames.of("basalt-cs-ec-resolver"));
             thread.setDaemon(true);
             return thread;
         });

@@ -7,6 +7,7 @@ import io.basalt.chunkserver.store.ChunkletStore;
 import io.basalt.chunkserver.wal.WalEntry;
 import io.basalt.chunkserver.wal.WalRecordFormat;
 import io.basalt.chunkserver.wal.WalWriter;
+import io.basalt.common.ThreadNames;
 import io.basalt.ec.ErasureCodec;
 import io.basalt.ec.ErasureCodecs;
 import io.basalt.protocol.data.BlockCrc;
@@ -100,7 +101,7 @@ public final class StripeMaster implements AutoCloseable {
     /** Reads the data strips a request needs at V, rebuilding those a column cannot give. */
     private final StripReconstruction reconstruction;
     private final ExecutorService threads =
-            Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("basalt-stripe-master-", 0).factory());
+            Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name(ThreadNames.of("basalt-stripe-master-"), 0).factory());
     private final ReentrantLock[] locks = new ReentrantLock[LOCK_SLOTS];
     private final ConcurrentHashMap<Integer, ErasureCodec> codecs = new ConcurrentHashMap<>();
     /** Transaction versions start at the clock (microseconds) so a restarted master never reuses one. */

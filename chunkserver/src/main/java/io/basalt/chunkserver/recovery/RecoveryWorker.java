@@ -6,6 +6,7 @@ import io.basalt.chunkserver.CsMetrics;
 import io.basalt.chunkserver.MetaLink;
 import io.basalt.chunkserver.store.ChunkletStore;
 import io.basalt.chunkserver.wal.WalWriter;
+import io.basalt.common.ThreadNames;
 import io.basalt.protocol.data.ReplicaClients;
 import java.io.IOException;
 import java.util.List;
@@ -123,7 +124,7 @@ public final class RecoveryWorker implements AutoCloseable {
                 : null;
         this.context = new Context(csId, store, wal, versions, clients, runners,
                 pacer != null ? pacer : new Throttle(config.bandwidthBytesPerSecond()), clientRequests);
-        this.poller = Thread.ofPlatform().daemon().name("basalt-cs-recovery").unstarted(this::pollLoop);
+        this.poller = Thread.ofPlatform().daemon().name(ThreadNames.of("basalt-cs-recovery")).unstarted(this::pollLoop);
     }
 
     public void start() {

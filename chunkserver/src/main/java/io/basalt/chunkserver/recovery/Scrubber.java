@@ -12,6 +12,7 @@ import io.basalt.protocol.data.DataFrame;
 import io.basalt.chunkserver.store.ChunkletStore;
 import io.basalt.chunkserver.store.ScrubReader;
 import io.basalt.chunkserver.wal.WalRecordFormat;
+import io.basalt.common.ThreadNames;
 import io.basalt.protocol.data.BlockCrc;
 import io.basalt.protocol.data.CsStatus;
 import io.netty.buffer.ByteBuf;
@@ -86,7 +87,7 @@ public final class Scrubber implements AutoCloseable {
         this.config = config;
         this.stateFile = stateFile;
         this.state = ScrubState.read(stateFile);
-        this.thread = Thread.ofPlatform().daemon().name("basalt-cs-scrub").unstarted(this::loop);
+        this.thread = Thread.ofPlatform().daemon().name(ThreadNames.of("basalt-cs-scrub")).unstarted(this::loop);
     }
 
     public void start() {

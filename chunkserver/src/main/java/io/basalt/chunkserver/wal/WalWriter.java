@@ -1,5 +1,6 @@
 package io.basalt.chunkserver.wal;
 
+import io.basalt.common.ThreadNames;
 import static io.basalt.chunkserver.wal.WalRecordFormat.*;
 
 import io.basalt.common.io.LinuxFiles;
@@ -187,7 +188,7 @@ public final class WalWriter implements AutoCloseable {
             segmentPosition = replayed.tailOffsetBytes();
             segmentSalt = replayed.tailSalt();
         }
-        this.thread = Thread.ofPlatform().name("basalt-wal-writer").daemon(true).unstarted(this::run);
+        this.thread = Thread.ofPlatform().name(ThreadNames.of("basalt-wal-writer")).daemon(true).unstarted(this::run);
     }
 
     /**

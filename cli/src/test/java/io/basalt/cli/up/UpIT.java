@@ -66,7 +66,8 @@ class UpIT {
     @Test
     void upRunsSupervisesStopsAndBringsTheSameClusterBack() throws Exception {
         try {
-            UpProcess first = startUp();
+            // First with a process per chunk server, so that one can be killed alone below.
+            UpProcess first = startUp(true);
             long firstUpPid = first.process.pid();
             System.out.println("up ready after " + first.readyMillis + " ms (first start)");
 
@@ -152,9 +153,11 @@ class UpIT {
             assertThat(errorLines.get(0)).as(down.describe())
                     .startsWith("basalt: the cluster in ").contains("is not running");
 
-            // up again on the same dir: same cluster, same volume, every chunk server back UP.
-            UpProcess second = startUp();
+            // up again on the same dir: same cluster, same volume, every chunk server back UP, this
+            // time the six in one process (up's default).
+            UpProcess second = startUp(false);
             System.out.println("up ready after " + second.readyMillis + " ms (restart)");
+            assertChunkServersShareOneProcess(clusterFile());
             JsonNode again = status();
             assertThat(volumeNames(again)).as(again.toString()).containsExactly("v1");
             assertThat(upCount(again, true)).as(again.toString()).isEqualTo(CHUNK_SERVERS);
@@ -170,6 +173,31 @@ class UpIT {
     }
 
     /**
+     * up's default: the chunk servers listed one by one (their own ports and ids) with one pid and
+     * one log, in which every server's lines, and those of the threads it started, carry its name.
+     */
+    private static void assertChunkServersShareOneProcess(JsonNode cluster) throws IOException {
+        Set<Long> csPids = new LinkedHashSet<>();
+        Set<String> csLogs = new LinkedHashSet<>();
+        Set<Integer> csPorts = new LinkedHashSet<>();
+        for (JsonNode daemon : cluster.get("daemons")) {
+            if (daemon.get("role").asText().equals("cs")) {
+                csPids.add(daemon.get("pid").asLong());
+                csLogs.add(daemon.get("log").asText());
+                csPorts.add(daemon.get("port").asInt());
+            }
+        }
+        assertThat(csPids).as(cluster.toString()).hasSize(1);
+        assertThat(csLogs).as(cluster.toString()).hasSize(1);
+        assertThat(csPorts).as(cluster.toString()).hasSize(CHUNK_SERVERS);
+        String log = Files.readString(Path.of(csLogs.iterator().next()));
+        for (int i = 1; i <= CHUNK_SERVERS; i++) {
+            assertThat(log).as("the shared log").contains("[cs" + i + "] ChunkServer: chunk server ")
+                    .contains("[cs" + i + "/basalt-");
+        }
+    }
+
+    /**
      * kill -9 of up (what the OOM killer or a lost terminal session does): its daemons see their
      * lifeline end and stop by themselves, through their clean stop, instead of running on. Run on
      * the restarted cluster of the test above (one up start less in the suite).
@@ -177,8 +205,7 @@ class UpIT {
     private void daemonsStopCleanlyWhenUpIsKilled(UpProcess up) throws Exception {
         JsonNode cluster = clusterFile();
         Set<Long> pids = pids(cluster);
-        assertThat(pids).as("meta, the chunk servers, the NBD and the S3 gateway")
-                .hasSize(1 + CHUNK_SERVERS + 2);
+        assertThat(pids).as("meta, the chunk servers' process, the NBD and the S3 gateway").hasSize(1 + 1 + 2);
         long upPid = up.process.pid();
         up.process.destroyForcibly();
         assertThat(up.process.waitFor(30, TimeUnit.SECONDS)).isTrue();
@@ -245,14 +272,19 @@ class UpIT {
         }
     }
 
-    private UpProcess startUp() throws IOException, InterruptedException {
-        // up passes its JVM flags on to every daemon. C1 only: seven JVMs start at once on CI's
-        // two cores, and this test checks orchestration, not speed (that is bench/).
+    /** {@code separateCsProcesses}: each chunk server its own process, else all in one. */
+    private UpProcess startUp(boolean separateCsProcesses) throws IOException, InterruptedException {
+        // up passes its JVM flags on to every daemon (512 MiB: the shared process holds six chunk
+        // servers). C1 only: up to ten JVMs start at once on CI's two cores, and this test checks
+        // orchestration, not speed (that is bench/).
         // Certificates looked at every 2 s instead of every 6 hours (the renewal below).
-        List<String> command = javaCommand(List.of("-XX:+UseZGC", "-Xmx256m", "-XX:TieredStopAtLevel=1",
+        List<String> command = javaCommand(List.of("-XX:+UseZGC", "-Xmx512m", "-XX:TieredStopAtLevel=1",
                 "-Dbasalt.up.certificateCheckMillis=2000"));
         command.addAll(List.of("up", "--chunkservers", String.valueOf(CHUNK_SERVERS),
                 "--port-base", String.valueOf(portBase)));
+        if (separateCsProcesses) {
+            command.add("--separate-cs-processes");
+        }
         Path outputFile = root.resolve("up-" + (ups.size() + 1) + ".out");
         long startNanos = System.nanoTime();
         UpProcess up = new UpProcess(processBuilder(command).redirectErrorStream(true)

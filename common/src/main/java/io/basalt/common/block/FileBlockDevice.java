@@ -1,5 +1,6 @@
 package io.basalt.common.block;
 
+import io.basalt.common.ThreadNames;
 import io.basalt.common.Units;
 import io.basalt.common.block.BlockDeviceException.Kind;
 import io.basalt.common.io.LinuxFiles;
@@ -97,7 +98,7 @@ public final class FileBlockDevice implements BlockDevice {
         this.zeroRangeSupported = nativeFd >= 0;
         AtomicInteger threadNumber = new AtomicInteger();
         this.ioExecutor = Executors.newFixedThreadPool(ioThreads, runnable -> {
-            Thread thread = new Thread(runnable, "basalt-file-io-" + threadNumber.incrementAndGet());
+            Thread thread = new Thread(runnable, ThreadNames.of("basalt-file-io-" + threadNumber.incrementAndGet()));
             thread.setDaemon(true);
             return thread;
         });

@@ -1,5 +1,6 @@
 package io.basalt.protocol.data;
 
+import io.basalt.common.ThreadNames;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.EventLoopGroup;
 import java.io.IOException;
@@ -41,7 +42,7 @@ public final class ReplicaClients implements AutoCloseable {
     private final ConcurrentHashMap<String, DataClient> clients = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Long> downUntilNanos = new ConcurrentHashMap<>();
     private final ExecutorService connectors = Executors.newThreadPerTaskExecutor(
-            Thread.ofVirtual().name("basalt-cs-replica-", 0).factory());
+            Thread.ofVirtual().name(ThreadNames.of("basalt-cs-replica-"), 0).factory());
 
     public ReplicaClients(EventLoopGroup group, long timeoutMillis, long payloadMaxBytes) {
         this(group, io.netty.channel.socket.nio.NioSocketChannel.class, timeoutMillis, payloadMaxBytes);
