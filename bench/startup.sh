@@ -3,7 +3,8 @@
 # then: the figure that survives a machine shared with other work) and the latency of admin
 # verbs against the running cluster, each repeated. Measures, never asserts. Usage:
 #   bench/startup.sh [ROUNDS (default 3)] [PORT_BASE (default 23000)]
-# BASALT_AOT=off measures without the AOT caches. A cold round (no caches for this build yet)
+# BASALT_AOT=off measures without the AOT caches; UP_ARGS adds options to up (e.g.
+# UP_ARGS=--separate-cs-processes: a JVM per chunk server, as before session 23). A cold round (no caches for this build yet)
 # records them; the helper that creates them after up exits is awaited before the next round,
 # so round 1 is "first start after a build" and the rest are warm starts.
 # Admin verbs go through hyperfine when it is installed (apt-get install hyperfine), else a loop.
@@ -57,7 +58,8 @@ for ((round = 1; round <= rounds; round++)); do
     caches=$( (ls "$root"/cli/target/aot/*/*.aot 2>/dev/null || true) | wc -l)
     out="$work/up-$round.out"
     start_ns=$(date +%s%N)
-    "$basalt" up --data "$data" --port-base "$port_base" >"$out" 2>&1 &
+    # shellcheck disable=SC2086 # UP_ARGS is a list of options
+    "$basalt" up --data "$data" --port-base "$port_base" ${UP_ARGS:-} >"$out" 2>&1 &
     up_pid=$!
     until grep -q 'basalt up: ready in' "$out"; do
         if ! kill -0 "$up_pid" 2>/dev/null; then
