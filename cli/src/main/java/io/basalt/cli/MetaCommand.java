@@ -205,6 +205,14 @@ final class MetaCommand implements Runnable {
                         + " had applied them)")
                 .callback(cb -> cb.call(server.tombstonesCollected()))
                 .register(registry);
+        io.prometheus.metrics.core.metrics.CounterWithCallback.builder().name("basalt_meta_admin_socket_requests_total")
+                .help("Requests this member forwarded from its local admin socket (docs/security.md)")
+                .callback(cb -> cb.call(server.adminSocket() == null ? 0 : server.adminSocket().requests()))
+                .register(registry);
+        io.prometheus.metrics.core.metrics.CounterWithCallback.builder().name("basalt_meta_admin_socket_refused_total")
+                .help("Connections to the local admin socket closed because their peer was another user")
+                .callback(cb -> cb.call(server.adminSocket() == null ? 0 : server.adminSocket().refusedPeers()))
+                .register(registry);
         io.prometheus.metrics.core.metrics.GaugeWithCallback.builder().name("basalt_meta_recovery_stuck_chunks")
                 .help("Chunks the last recoverer pass could not heal (no free failure domain, last copy);"
                         + " 0 on followers")

@@ -57,7 +57,10 @@ public final class MetaClient implements AutoCloseable {
     public static final Duration RETRY_SLEEP = Duration.ofMillis(200);
     public static final int RETRY_COUNT = 150;
 
+    /** Ratis to the group; null for a client of a member's local admin socket. */
     private final RaftClient client;
+    /** A member's local admin socket ({@link #connectLocal}); null for a client over Ratis. */
+    private final AdminSocketClient local;
     /** Plain text (no identity): a TLS meta closes such connections without a word, so say so. */
     private final boolean plain;
 
@@ -74,9 +77,28 @@ public final class MetaClient implements AutoCloseable {
     private MetaClient(RaftClient client, boolean plain, java.util.concurrent.atomic.AtomicReference<String> tlsPeer,
                        String holder) {
         this.client = client;
+        this.local = null;
         this.plain = plain;
         this.tlsPeer = tlsPeer;
         this.holder = holder;
+    }
+
+    private MetaClient(AdminSocketClient local) {
+        this.client = null;
+        this.local = local;
+        this.plain = false;
+        this.tlsPeer = new java.util.concurrent.atomic.AtomicReference<>();
+        this.holder = "";
+    }
+
+    /**
+     * A client of the meta member on this machine whose admin socket is {@code socket}
+     * (docs/security.md, "The local admin socket"): requests go to that member over a Unix socket,
+     * which forwards them with its own identity, so the client needs no certificate, TLS or gRPC
+     * (an admin verb's start is most of its time). Fails at once when nothing listens there.
+     */
+    public static MetaClient connectLocal(java.nio.file.Path socket, Duration requestTimeout) throws IOException {
+        return new MetaClient(AdminSocketClient.connect(socket, requestTimeout));
     }
 
     /** A client of the group of {@code peers} (see {@link MetaPeers#SYNTAX}). */
@@ -129,9 +151,21 @@ public final class MetaClient implements AutoCloseable {
 
     /** Sends a request (through the log if it is a write) and returns the checked reply body. */
     public WireReader call(MetaRequest request) {
+        return MetaReply.decode(callForReply(request)).bodyOrThrow();
+    }
+
+    /**
+     * Sends a request and returns meta's encoded {@link MetaReply}, refusal or not; a request that
+     * got no reply (no leader, the form is bad, the role may not) throws {@link MetaException}.
+     * What a member's admin socket forwards.
+     */
+    public byte[] callForReply(MetaRequest request) {
         String formError = MetaRequestForm.checkForm(request);
         if (formError != null) {
             throw new MetaException(MetaError.INVALID, formError);
+        }
+        if (local != null) {
+            return local.send(request);
         }
         Message message = Message.valueOf(ByteString.copyFrom(request.encode()));
         RaftClientReply reply;
@@ -171,8 +205,7 @@ public final class MetaClient implements AutoCloseable {
             throw new MetaException(MetaError.NOT_LEADER, "meta refused " + request.op() + ": "
                     + (e == null ? "unknown" : rootMessage(e)), e);
         }
-        byte[] bytes = reply.getMessage().getContent().toByteArray();
-        return MetaReply.decode(bytes).bodyOrThrow();
+        return reply.getMessage().getContent().toByteArray();
     }
 
     /**
@@ -870,6 +903,10 @@ public final class MetaClient implements AutoCloseable {
 
     @Override
     public void close() throws IOException {
-        client.close();
+        if (client != null) {
+            client.close();
+        } else {
+            local.close();
+        }
     }
 }

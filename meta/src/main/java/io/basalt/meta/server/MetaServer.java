@@ -127,6 +127,8 @@ public final class MetaServer implements AutoCloseable {
     private long lastRecoveryPassNanos = System.nanoTime() - RECOVERER_PERIOD.toNanos();
     private volatile boolean failed;
     private Thread watchdog;
+    /** The local admin socket, or null when it could not be made (the member serves on without it). */
+    private volatile AdminSocketServer adminSocket;
 
     private MetaServer(Config config) throws IOException {
         this.config = config;
@@ -243,9 +245,21 @@ public final class MetaServer implements AutoCloseable {
         member.pauseMonitor.start();
         member.watchdog = Thread.ofVirtual().name("meta-watchdog-" + config.id())
                 .start(member::watchdogLoop);
+        Path socket = config.dataDir().resolve(io.basalt.meta.api.AdminSocketFrame.SOCKET_FILE);
+        try {
+            member.adminSocket = AdminSocketServer.start(socket, member.internalClient);
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("meta {}: no admin socket at {} ({}); admin verbs here connect over TLS instead", config.id(),
+                    socket, e.toString());
+        }
         LOG.info("meta {}: serving on {} with peers {}", config.id(),
                 MetaPeers.addressOf(config.peers(), config.id()), config.peers());
         return member;
+    }
+
+    /** The local admin socket (requests, refused peers), or null when there is none. */
+    public AdminSocketServer adminSocket() {
+        return adminSocket;
     }
 
     /** Recovery items this member proposed as leader since it started, by [mode, outcome]. */
@@ -334,6 +348,10 @@ public final class MetaServer implements AutoCloseable {
                 watchdog.interrupt();
             }
             pauseMonitor.stop();
+            AdminSocketServer socket = adminSocket;
+            if (socket != null) {
+                socket.close();
+            }
             internalClient.close();
             server.close();
         } finally {
