@@ -82,10 +82,9 @@ final class Thrasher {
          * Defaults for the short run, overridden by {@code -Dbasalt.thrash.seconds},
          * {@code .seed}, {@code .maxDisturbed}, {@code .healSeconds} (how long the cluster may take to
          * heal once every server is back), {@code .logDir}, {@code .snapshotSeconds} (a snapshot of
-         * the next volume this often, {@link ThrashSnapshots}; 0, the default: none. Off in the suite's
-         * run until the finding in docs/snapshots.md, "Snapshots under the thrasher", is fixed).
+         * the next volume this often, {@link ThrashSnapshots}; 0: none).
          */
-        static Config fromSystemProperties(long defaultSeconds, int defaultMaxDisturbed) {
+        static Config fromSystemProperties(long defaultSeconds, int defaultMaxDisturbed, long defaultSnapshotSeconds) {
             long seed = Long.getLong("basalt.thrash.seed", new Random().nextLong() & Long.MAX_VALUE);
             long seconds = Long.getLong("basalt.thrash.seconds", defaultSeconds);
             int maxDisturbed = Integer.getInteger("basalt.thrash.maxDisturbed", defaultMaxDisturbed);
@@ -93,7 +92,7 @@ final class Thrasher {
             return new Config(seed, Duration.ofSeconds(seconds), maxDisturbed, Duration.ofMillis(500),
                     Duration.ofSeconds(6), Duration.ofSeconds(1), Duration.ofSeconds(25), Duration.ofSeconds(1),
                     Duration.ofSeconds(20), Duration.ofSeconds(Long.getLong("basalt.thrash.healSeconds", 120)),
-                    logDir, Duration.ofSeconds(Long.getLong("basalt.thrash.snapshotSeconds", 0)));
+                    logDir, Duration.ofSeconds(Long.getLong("basalt.thrash.snapshotSeconds", defaultSnapshotSeconds)));
         }
     }
 
