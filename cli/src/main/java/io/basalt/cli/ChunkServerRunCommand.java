@@ -158,7 +158,7 @@ public final class ChunkServerRunCommand implements Callable<Integer> {
             try {
                 server = ChunkServer.start(config, metaLink, registry);
             } catch (IOException e) {
-                throw new UserError(e.getMessage(), e);
+                throw new UserError(describeStartFailure(data, e), e);
             }
             metrics = MetricsServer.start(registry, bind, metricsPort);
             System.out.printf("basalt: chunk server %d serving %s on %s:%d%s%n", server.csId(), data, bind,
@@ -200,6 +200,26 @@ public final class ChunkServerRunCommand implements Callable<Integer> {
                 return false;
             }
         }
+    }
+
+    /**
+     * One line for a start that failed on the disk. The JDK's file errors name only the path
+     * ("/etc/passwd" for a --data that is a file), so the kind of error is added when the message
+     * says nothing else.
+     */
+    static String describeStartFailure(Path data, IOException e) {
+        String message = e.getMessage() == null ? "" : e.getMessage();
+        if (e instanceof java.nio.file.FileSystemException fs && (fs.getReason() == null || message.equals(fs.getFile()))) {
+            String kind = switch (e) {
+                case java.nio.file.FileAlreadyExistsException ignored -> "exists and is not a directory";
+                case java.nio.file.NotDirectoryException ignored -> "is not a directory";
+                case java.nio.file.AccessDeniedException ignored -> "permission denied";
+                case java.nio.file.NoSuchFileException ignored -> "no such file or directory";
+                default -> e.getClass().getSimpleName();
+            };
+            message = (fs.getFile() == null ? "" : fs.getFile() + ": ") + kind;
+        }
+        return "cannot start a chunk server on --data " + data + ": " + message;
     }
 
     /** Runs {@code cs run} alone: {@code java -cp ... io.basalt.cli.ChunkServerRunCommand --data ...}. */
