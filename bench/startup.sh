@@ -86,8 +86,11 @@ for ((round = 1; round <= rounds; round++)); do
         export BASALT_DATA="$data"
         "$basalt" volume create bench1 --size 1G >/dev/null
         if command -v hyperfine >/dev/null; then
+            # The verbs go through meta's local admin socket; with $BASALT_TLS_DIR they take mutual TLS
+            # and Ratis' gRPC client instead (what every verb did before the socket, session 23).
             hyperfine --warmup 2 --runs 10 --style basic \
-                "$basalt volume list" "$basalt status" "$basalt --version"
+                "$basalt volume list" "$basalt status" "$basalt --version" \
+                "BASALT_TLS_DIR=$data/tls/admin $basalt volume list" "BASALT_TLS_DIR=$data/tls/admin $basalt status"
         else
             for verb in "volume list" "status" "--version"; do
                 start_ns=$(date +%s%N)
