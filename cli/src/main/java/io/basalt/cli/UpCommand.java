@@ -245,7 +245,8 @@ final class UpCommand implements Callable<Integer> {
             return;
         }
         List<String> alive = new ArrayList<>();
-        List<String> alivePids = new ArrayList<>();
+        // Chunk servers of one process share its pid: each pid once in the kill line.
+        java.util.Set<String> alivePids = new java.util.LinkedHashSet<>();
         for (ClusterFile.Daemon daemon : previous.daemons()) {
             if (daemon.pid() == null) {
                 continue;
