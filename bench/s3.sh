@@ -16,7 +16,7 @@
 #   BASALT_POLICY (ec4+2), DATA (/tmp/s3bench-data), PORT_BASE (15000: S3 on PORT_BASE+1900),
 #   CEPH_DIR (../shared/bench/ceph), CEPH_RUN_DIR (/tmp/s3bench-ceph), RGW_PORT (17480),
 #   MON_PORT_V2/MON_PORT_V1 (3400/6889: not Ceph's defaults, so another engineer's Ceph is left
-#   alone), OSD_SIZE (8G, sparse), NUM_OSD (3), OUT (out/s3).
+#   alone), OSD_SIZE (8G, sparse), NUM_OSD (3), OUT (out/s3), UP_ARGS (more options for basalt up).
 # Both clusters are always stopped at the end (the trap), a failed run included.
 #
 # Machine caveat: everything (6 Ceph OSDs + mon + mgr + RGW, Basalt's meta + 6 chunk servers +
@@ -89,7 +89,8 @@ rgw_endpoint=$endpoint rgw_access=$access_key rgw_secret=$secret_key
 
 log "starting basalt up ($data, port base $port_base)"
 rm -rf "$data"
-./basalt up --data "$data" --port-base "$port_base" >"$out/basalt-up.log" 2>&1 &
+# shellcheck disable=SC2086 # UP_ARGS is a list of options (e.g. --separate-cs-processes)
+./basalt up --data "$data" --port-base "$port_base" ${UP_ARGS:-} >"$out/basalt-up.log" 2>&1 &
 basalt_pid=$!
 for _ in $(seq 1 180); do
     grep -q 'ready in' "$out/basalt-up.log" && break
