@@ -69,16 +69,59 @@ class MetaVerbsIT {
         return basaltExactly(all.toArray(String[]::new));
     }
 
+    /**
+     * Captures what the verb prints on the thread that runs it, and only there: other test classes
+     * run in parallel in this JVM and print too (UpIT's "up ready after" once landed in a capture
+     * here), so System.out and System.err are routed by thread, not swapped for everyone.
+     */
+    private static final ThreadLocal<ByteArrayOutputStream> CAPTURED_OUT = new ThreadLocal<>();
+    private static final ThreadLocal<ByteArrayOutputStream> CAPTURED_ERR = new ThreadLocal<>();
+
+    private static synchronized void routeByThread() {
+        if (!(System.out instanceof Routed)) {
+            System.setOut(new Routed(System.out, CAPTURED_OUT));
+        }
+        if (!(System.err instanceof Routed)) {
+            System.setErr(new Routed(System.err, CAPTURED_ERR));
+        }
+    }
+
+    /** Writes to the calling thread's capture when it has one, else to the stream it replaced. */
+    private static final class Routed extends PrintStream {
+        Routed(PrintStream original, ThreadLocal<ByteArrayOutputStream> capture) {
+            super(new java.io.OutputStream() {
+                @Override
+                public void write(int b) throws java.io.IOException {
+                    target().write(b);
+                }
+
+                @Override
+                public void write(byte[] bytes, int offset, int length) throws java.io.IOException {
+                    target().write(bytes, offset, length);
+                }
+
+                @Override
+                public void flush() throws java.io.IOException {
+                    target().flush();
+                }
+
+                private java.io.OutputStream target() {
+                    ByteArrayOutputStream captured = capture.get();
+                    return captured != null ? captured : original;
+                }
+            }, true, StandardCharsets.UTF_8);
+        }
+    }
+
     private static Result basaltExactly(String... args) {
+        routeByThread();
         List<String> all = List.of(args);
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        PrintStream savedOut = System.out;
-        PrintStream savedErr = System.err;
         int exitCode;
+        CAPTURED_OUT.set(out);
+        CAPTURED_ERR.set(err);
         try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
             CommandLine commandLine = BasaltCommand.commandLine(all.toArray(String[]::new));
             commandLine.setExecutionExceptionHandler((e, cmd, parsed) -> {
                 System.err.println("basalt: " + e.getMessage());
@@ -86,8 +129,10 @@ class MetaVerbsIT {
             });
             exitCode = commandLine.execute(all.toArray(String[]::new));
         } finally {
-            System.setOut(savedOut);
-            System.setErr(savedErr);
+            System.out.flush();
+            System.err.flush();
+            CAPTURED_OUT.remove();
+            CAPTURED_ERR.remove();
         }
         return new Result(exitCode, out.toString(StandardCharsets.UTF_8),
                 err.toString(StandardCharsets.UTF_8));
