@@ -48,6 +48,36 @@ class MetaServerTest {
         return MetaClient.connect("test", MetaPeers.parse(peers), Duration.ofSeconds(3), 50);
     }
 
+    /**
+     * Reads go on Ratis' async unordered stream (MetaClient): one sent before meta is up, as a chunk
+     * server started beside meta sends its first, is retried until the member serves and answers;
+     * a write after it on the same client goes through too.
+     */
+    @Test
+    void aReadSentBeforeMetaIsUpIsAnsweredOnceItIs() throws Exception {
+        String peers = "1@127.0.0.1:" + freePort();
+        try (MetaClient client = client(peers)) {
+            java.util.concurrent.CompletableFuture<List<Volume>> early =
+                    java.util.concurrent.CompletableFuture.supplyAsync(client::listVolumes);
+            Thread.sleep(1500);
+            assertThat(early).isNotDone();
+            try (MetaServer server = MetaServer.start(config(peers))) {
+                assertThat(early.get(30, java.util.concurrent.TimeUnit.SECONDS)).isEmpty();
+                client.registerCs(0, "h0:7000", "h0", "z", 1L << 40, "t");
+                client.createVolume("after", 64L << 20, "rep1", 0);
+                assertThat(client.listVolumes()).extracting(Volume::name).containsExactly("after");
+                // Many reads at once share the stream.
+                List<java.util.concurrent.CompletableFuture<Volume>> reads = new java.util.ArrayList<>();
+                for (int i = 0; i < 64; i++) {
+                    reads.add(java.util.concurrent.CompletableFuture.supplyAsync(() -> client.getVolume("after")));
+                }
+                for (var read : reads) {
+                    assertThat(read.get(30, java.util.concurrent.TimeUnit.SECONDS).name()).isEqualTo("after");
+                }
+            }
+        }
+    }
+
     @Test
     void servesRequestsSnapshotsAndRestartsFromItsOwnDisk() throws Exception {
         String peers = "1@127.0.0.1:" + freePort();
