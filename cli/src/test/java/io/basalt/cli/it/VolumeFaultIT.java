@@ -247,7 +247,8 @@ class VolumeFaultIT {
             copied = meta.getChunk(cloneId, 0, false);
             Thread.sleep(50);
         }
-        assertThat(copied).as("the flatten allocated the clone's chunk 0").isPresent();
+        assertThat(copied).as("the flatten allocated the clone's chunk 0 (flatten: %s)",
+                flatten.isDone() ? flatten.join().describe() : "still running").isPresent();
         java.util.Set<Integer> holders = new java.util.HashSet<>();
         copied.get().chunklets().forEach(c -> holders.add(c.csId()));
         CsProcess second = cluster.servers.stream().filter(s -> s.alive() && holders.contains(s.csId)).findFirst()

@@ -175,11 +175,7 @@ public final class MetaClient implements AutoCloseable {
             } else if (servedByLeaderOnly(request.op())) {
                 reply = client.io().sendReadOnlyNonLinearizable(message);
             } else {
-                // Not io().sendReadOnly: Ratis' blocking API opens a gRPC call per request, the async
-                // unordered one sends on a stream it keeps open. Same linearizable read and retry
-                // policy; half the latency (docs/performance.md, session 23). Writes stay blocking:
-                // the async ordered stream failed when started before meta had a leader (session 9).
-                reply = readUnordered(message);
+                reply = client.io().sendReadOnly(message);
             }
         } catch (StateMachineException e) {
             throw new MetaException(MetaError.INVALID, rootMessage(e), e);
@@ -210,46 +206,6 @@ public final class MetaClient implements AutoCloseable {
                     + (e == null ? "unknown" : rootMessage(e)), e);
         }
         return reply.getMessage().getContent().toByteArray();
-    }
-
-    /**
-     * A linearizable read on Ratis' async unordered stream. That path retries a lost connection
-     * and a redirect by the retry policy, but fails at once where the blocking API waits: a member
-     * with no leader yet, or whose read index is not ready ("Leader is unknown", right after a start
-     * or during an election). Such a read is sent again through the blocking API, which retries it
-     * by the policy; a read whose retries ran out, or that meta answered, is not.
-     */
-    private RaftClientReply readUnordered(Message message) throws IOException {
-        try {
-            return awaitReply(client.async().sendReadOnlyUnordered(message));
-        } catch (StateMachineException | org.apache.ratis.protocol.exceptions.RaftRetryFailureException e) {
-            throw e;
-        } catch (IOException transientFailure) {
-            return client.io().sendReadOnly(message);
-        }
-    }
-
-    /** The reply of an asynchronous request, its failure thrown as the blocking API throws it. */
-    private static RaftClientReply awaitReply(java.util.concurrent.CompletableFuture<RaftClientReply> future)
-            throws IOException {
-        try {
-            return future.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new java.io.InterruptedIOException("interrupted waiting for meta");
-        } catch (java.util.concurrent.ExecutionException e) {
-            Throwable cause = e.getCause();
-            while (cause instanceof java.util.concurrent.CompletionException && cause.getCause() != null) {
-                cause = cause.getCause();
-            }
-            if (cause instanceof IOException io) {
-                throw io;
-            }
-            if (cause instanceof RuntimeException runtime) {
-                throw runtime;
-            }
-            throw new IOException(cause);
-        }
     }
 
     /**
