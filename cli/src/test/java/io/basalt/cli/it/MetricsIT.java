@@ -18,12 +18,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The Prometheus endpoint of {@code basalt nbd serve --metrics-port P} counts what clients did. */
-class MetricsIT {
+public class MetricsIT {
     @RegisterExtension
     final ItResources resources = new ItResources();
 
     /** One sample of the text exposition format: {@code name{labels} value}. */
-    record Sample(String name, String labels, double value) {}
+    public record Sample(String name, String labels, double value) {}
 
     private static final Pattern SAMPLE =
             Pattern.compile("^([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{[^}]*\\})?\\s+(\\S+)(\\s+\\d+)?$");
@@ -67,9 +67,14 @@ class MetricsIT {
     }
 
     static List<Sample> scrape(BasaltProcess server) throws IOException, InterruptedException {
+        return scrape(server.metricsPort());
+    }
+
+    /** Every sample a daemon's Prometheus endpoint on {@code port} serves, each line checked. */
+    public static List<Sample> scrape(int port) throws IOException, InterruptedException {
         try (HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build()) {
             HttpResponse<String> response = client.send(
-                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.metricsPort() + "/metrics"))
+                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics"))
                             .timeout(Duration.ofSeconds(10)).build(),
                     HttpResponse.BodyHandlers.ofString());
             assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
@@ -87,7 +92,8 @@ class MetricsIT {
         }
     }
 
-    private static double sum(List<Sample> samples, String name, String labelFragment) {
+    /** The sum of {@code name}'s samples whose labels contain {@code labelFragment} ("" for all). */
+    public static double sum(List<Sample> samples, String name, String labelFragment) {
         return samples.stream()
                 .filter(s -> s.name().equals(name) && s.labels().contains(labelFragment))
                 .mapToDouble(Sample::value).sum();

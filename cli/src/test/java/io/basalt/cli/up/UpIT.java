@@ -95,8 +95,9 @@ class UpIT {
             assertThat(status.at("/meta/leader").asText()).as(status.toString()).isNotEmpty();
             // The admin verbs above went through meta's local admin socket, not TLS.
             assertThat(root.resolve("basalt-data/meta1/admin.sock")).exists();
-            assertThat(metric(daemon(clusterFile(), "meta1").get("metricsPort").asInt(),
-                    "basalt_meta_admin_socket_requests_total")).isPositive();
+            assertThat(io.basalt.cli.it.MetricsIT.sum(io.basalt.cli.it.MetricsIT.scrape(
+                    daemon(clusterFile(), "meta1").get("metricsPort").asInt()),
+                    "basalt_meta_admin_socket_requests_total", "")).isPositive();
             long leaders = 0;
             for (JsonNode member : status.at("/meta/members")) {
                 leaders += member.get("leader").asBoolean() ? 1 : 0;
@@ -398,16 +399,6 @@ class UpIT {
 
     private JsonNode clusterFile() throws IOException {
         return JSON.readTree(root.resolve("basalt-data/cluster.json").toFile());
-    }
-
-    /** A counter's value from a daemon's Prometheus endpoint (0 when it is not there). */
-    private static double metric(int port, String name) throws IOException, InterruptedException {
-        java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
-        String body = http.send(java.net.http.HttpRequest.newBuilder(
-                        java.net.URI.create("http://127.0.0.1:" + port + "/metrics")).build(),
-                java.net.http.HttpResponse.BodyHandlers.ofString()).body();
-        return body.lines().filter(line -> line.startsWith(name + " ") || line.startsWith(name + "{"))
-                .mapToDouble(line -> Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1))).sum();
     }
 
     private static Set<Long> pids(JsonNode cluster) {
