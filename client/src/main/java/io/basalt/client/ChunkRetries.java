@@ -48,6 +48,13 @@ final class ChunkRetries {
      */
     static final String PARITY_FILLING_REASON = "ec_parity_filling";
     static final int PARITY_FILLING_ATTEMPTS = 45;
+    /**
+     * A read of an erasure-coded chunk whose data column cannot answer alone (a strip left pending by
+     * a master that died) while every parity column is down: it waits as long as writes wait for
+     * {@link #PARITY_FILLING_REASON}, until meta has a parity column back (its server returns, or one
+     * is encoded elsewhere after the grace period).
+     */
+    static final String NO_PARITY_REASON = "ec_no_parity";
     static final String STRIPE_UNAVAILABLE_REASON = "stripe_unavailable";
 
     private final ClusterClient cluster;
@@ -94,7 +101,7 @@ final class ChunkRetries {
             Throwable cause = unwrap(error);
             AttemptFailure failure = cause instanceof AttemptFailure f ? f : classifyOther(cause);
             boolean isClosed = closed.getAsBoolean();
-            int attemptsMax = failure.reason.equals(PARITY_FILLING_REASON)
+            int attemptsMax = failure.reason.equals(PARITY_FILLING_REASON) || failure.reason.equals(NO_PARITY_REASON)
                     ? Math.max(PARITY_FILLING_ATTEMPTS, cluster.config().attemptsMax()) : cluster.config().attemptsMax();
             if (failure.remedy == AttemptFailure.Remedy.GIVE_UP || isClosed
                     || attemptNumber >= attemptsMax

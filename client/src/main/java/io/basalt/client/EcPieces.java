@@ -390,6 +390,18 @@ final class EcPieces implements ChunkPieces {
                     });
             return reported.thenCompose(done -> chunks.lookup(chunk.index())).thenCompose(latest -> {
                 Chunk current = latest.orElse(chunk);
+                if (failed.isEmpty() && ChunkRoles.noParityTakesWrites(current, k)) {
+                    // Every parity column is down, so no master can decide a strip a dead one left
+                    // pending (the data column answers PENDING) or rebuild one. Meta brings a parity
+                    // column back (the server returns, or after its grace period one is encoded from
+                    // the data columns elsewhere, which rolls those strips forward): wait for it as
+                    // writes wait for the encode, rather than fail the read at once (the thrasher:
+                    // EIO 10 s after the first parity server died while the second was paused).
+                    throw AttemptFailure.refresh(ChunkRetries.NO_PARITY_REASON, "chunk "
+                            + Long.toHexString(current.uid()) + " (version " + current.version() + "): a data column"
+                            + " cannot serve the read alone and no parity column is up: "
+                            + firstMessage(parts) + "; waiting for a parity column to come back");
+                }
                 Chunklet master = master(current);
                 return layoutOf(current, master).thenApply(layout -> Map.entry(current, layout));
             }).thenCompose(entry -> {
@@ -406,6 +418,17 @@ final class EcPieces implements ChunkPieces {
                         });
             });
         });
+    }
+
+    /** The message of the first failed part (all are done). */
+    private static String firstMessage(List<CompletableFuture<AttemptFailure>> parts) {
+        for (CompletableFuture<AttemptFailure> part : parts) {
+            AttemptFailure failure = part.join();
+            if (failure != null) {
+                return failure.getMessage();
+            }
+        }
+        return "no part failed";
     }
 
     /** Sends an EC_WRITE or EC_READ to the stripe master and checks the reply. */

@@ -1010,7 +1010,7 @@ public final class StripeMaster implements AutoCloseable {
     }
 
     /** The words of a PEEK's UNAVAILABLE answer when the server holds no column of the chunk. */
-    static final String NO_COLUMN_HERE = " has no column on this chunk server";
+    public static final String NO_COLUMN_HERE = " has no column on this chunk server";
 
     /**
      * Answers a PEEK: this column's committed versions of blocks [offset, offset + length) and the

@@ -12,6 +12,7 @@ import io.basalt.protocol.data.DataClient;
 import io.basalt.protocol.data.DataFrame;
 import io.basalt.protocol.data.EcLayout;
 import io.basalt.protocol.data.EcSection;
+import io.basalt.protocol.data.StripWriteSection;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.buffer.Unpooled;
@@ -19,6 +20,8 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Rebuilds a parity column of an erasure-coded chunk that has no stripe master left: every parity
@@ -39,6 +42,7 @@ import java.util.List;
  * that comes back with an outdated map) can no longer prepare on it.
  */
 final class ParityBootstrap {
+    private static final Logger log = LoggerFactory.getLogger(ParityBootstrap.class);
     private static final int S = EcLayout.STRIP_BYTES;
     private static final int STRIPES_PER_RANGE = 64;
 
@@ -46,6 +50,8 @@ final class ParityBootstrap {
     private final RecoveryContext context;
     private final ReplicaRecovery.Progress progress;
     private final List<MetaLink.Member> data = new ArrayList<>();
+    /** Hot copies of the data columns folded into their strips before they were encoded (logged at the end). */
+    private long foldedStrips;
 
     private ParityBootstrap(MetaLink.RecoveryTask task, RecoveryContext context, ReplicaRecovery.Progress progress) {
         this.task = task;
@@ -112,6 +118,11 @@ final class ParityBootstrap {
             rebuildRange(codec, (int) first, count);
             progress.add((long) count * S, 0, 0);
         }
+        if (foldedStrips > 0) {
+            log.info("chunk {}: {} hot copies that only the data columns held were folded into their strips before"
+                    + " parity column {} was encoded", Long.toHexString(task.chunkUid()), foldedStrips,
+                    task.targetIndex());
+        }
     }
 
     /** Encodes this column's strips of stripes [first, first + count) from the data columns and logs them. */
@@ -121,8 +132,15 @@ final class ParityBootstrap {
         long[][] versions = new long[k][];
         try {
             for (int c = 0; c < k; c++) {
-                long[] decided = pending(data.get(c), first, count);
-                strips[c] = read(data.get(c), first, count, decided);
+                MetaLink.Member column = data.get(c);
+                EcSection view = peek(column, first, count);
+                long[] decided = decided(view, count);
+                strips[c] = read(column, first, count, decided);
+                if (foldHotCopies(column, first, count, view)) {
+                    strips[c].release();
+                    strips[c] = null;
+                    strips[c] = read(column, first, count, decided);
+                }
                 versions[c] = new long[count];
                 for (int si = 0; si < count; si++) {
                     versions[c][si] = strips[c].getLong(count * (S + 4) + 8 * si);
@@ -179,8 +197,122 @@ final class ParityBootstrap {
         }
     }
 
-    /** Per strip, the transaction to commit: the one pending there (rolled forward), else its version. */
-    private long[] pending(MetaLink.Member column, int first, int count) throws IOException, InterruptedException {
+    /**
+     * Folds the column's hot copies that are newer than its strips into the strips, so that the parity
+     * encoded from them holds them; returns whether it folded any. An acknowledged hot write reached
+     * every parity column and the block's data column (docs/hot-tier.md); with every parity column
+     * lost, the data column's copy is the only one left, and a parity encoded from the cold strips
+     * alone left it out: the new master's EC reads (a client's whenever a data column's read fails)
+     * returned the older strip, and a later loss of the data column would have lost the write (the
+     * thrasher, seed 37071181518505). The column writes each run itself, as a direct write
+     * (STRIP_WRITE: a version above every version of those stripes at any data column, so a parity
+     * column caught up from this one replaces its older strip, and the hot copy is dead by the read
+     * rule); the data is its plain READ, which is what its readers see. Nothing else writes the
+     * chunk meanwhile: there is no master, and every data column fenced this recovery's version.
+     * A copy whose write was never acknowledged (a failed hot write) is kept too, as a failed write
+     * may keep some of its blocks; the data column's reads returned it already.
+     */
+    private boolean foldHotCopies(MetaLink.Member column, int first, int count, EcSection view)
+            throws IOException, InterruptedException {
+        long[] held = heldVersions(column, first, count);
+        boolean folded = false;
+        for (int si = 0; si < count; si++) {
+            if (!hotCopyNewer(held, view, si)) {
+                continue;
+            }
+            int end = si + 1;
+            while (end < count && hotCopyNewer(held, view, end)) {
+                end++;
+            }
+            fold(column, first + si, end - si);
+            folded = true;
+            si = end;
+        }
+        return folded;
+    }
+
+    private static boolean hotCopyNewer(long[] held, EcSection view, int si) {
+        long committed = view.versionsPerBlock() == 0 ? 0 : view.versions()[si];
+        return held != null && held[si] > Math.max(committed, view.decided()[si]);
+    }
+
+    /**
+     * The column's PEEK_HELD of the stripes: per strip the committed version raised to the seq of its
+     * hot copy there; null when it holds nothing of the chunk.
+     */
+    private long[] heldVersions(MetaLink.Member column, int first, int count) throws IOException, InterruptedException {
+        EcSection ask = EcSection.peekHeld(count, 1);
+        ByteBuf payload = Unpooled.buffer(ask.encodedBytes());
+        ask.writeTo(payload);
+        DataClient.Reply reply = RecoveryIo.await(context.clients().request(column.address(),
+                DataFrame.TYPE_STRIP_READ, task.chunkUid(), task.chunkVersion(), (long) first * S, count * S, payload));
+        try {
+            if (reply.status() == CsStatus.UNAVAILABLE && reply.message().contains(StripeMaster.NO_COLUMN_HERE)) {
+                return null;
+            }
+            if (reply.status() != CsStatus.OK) {
+                throw RecoveryIo.failure("held peek at data column " + column.index() + " (cs " + column.csId() + ")",
+                        reply);
+            }
+            ByteBuf frame = reply.payload();
+            EcSection held = EcSection.read(frame, frame.readerIndex(), frame.readableBytes(), count);
+            if (held.mode() != EcSection.MODE_PEEK_HELD || held.versions().length != count) {
+                throw new IOException("held peek at data column " + column.index() + " (cs " + column.csId()
+                        + ") answered mode " + held.mode() + " with " + held.versions().length + " versions for "
+                        + count + " strips");
+            }
+            return held.versions();
+        } catch (CsException e) {
+            throw new IOException("held peek at data column " + column.index() + ": " + e.getMessage(), e);
+        } finally {
+            reply.release();
+        }
+    }
+
+    /** Reads the column's strips [stripe, stripe + strips) as its readers see them and writes them back as its own. */
+    private void fold(MetaLink.Member column, int stripe, int strips) throws IOException, InterruptedException {
+        int bytes = strips * S;
+        DataClient.Reply read = RecoveryIo.await(context.clients().request(column.address(), DataFrame.TYPE_READ,
+                task.chunkUid(), task.chunkVersion(), (long) stripe * S, bytes, null));
+        ByteBuf write;
+        try {
+            if (read.status() != CsStatus.OK) {
+                throw RecoveryIo.failure("read of hot copies at data column " + column.index() + " (cs "
+                        + column.csId() + ")", read);
+            }
+            ByteBuf frame = read.payload();
+            if (frame.readableBytes() != bytes + 4 * strips) {
+                throw new IOException("data column " + column.index() + " sent " + frame.readableBytes() + " bytes for a "
+                        + bytes + "-byte read");
+            }
+            BlockCrc.verify(frame, frame.readerIndex(), (long) stripe * S, strips, task.chunkUid());
+            write = Unpooled.buffer(bytes + 4 * strips + 8 + 256 * data.size());
+            write.writeBytes(frame, frame.readerIndex(), bytes + 4 * strips);
+        } catch (CsException e) {
+            throw new IOException("read of hot copies at data column " + column.index() + ": " + e.getMessage(), e);
+        } finally {
+            read.release();
+        }
+        List<String> addresses = new ArrayList<>(data.size());
+        for (MetaLink.Member member : data) {
+            addresses.add(member.address());
+        }
+        StripWriteSection.write(write, column.index(), task.dataCount(), task.parityCount(), addresses);
+        DataClient.Reply reply = RecoveryIo.await(context.clients().request(column.address(),
+                DataFrame.TYPE_STRIP_WRITE, task.chunkUid(), task.chunkVersion(), (long) stripe * S, bytes, write));
+        try {
+            if (reply.status() != CsStatus.OK) {
+                throw RecoveryIo.failure("fold of hot copies into data column " + column.index() + " (cs "
+                        + column.csId() + ")", reply);
+            }
+        } finally {
+            reply.release();
+        }
+        foldedStrips += strips;
+    }
+
+    /** The column's committed versions of the stripes and the transaction each has pending (a PEEK). */
+    private EcSection peek(MetaLink.Member column, int first, int count) throws IOException, InterruptedException {
         EcSection view;
         try {
             view = RecoveryIo.await(StripeMaster.peekMember(context.clients(), column.address(), task.chunkUid(),
@@ -192,6 +324,11 @@ final class ParityBootstrap {
             throw new IOException("data column " + column.index() + " (cs " + column.csId() + ") did not answer a"
                     + " peek of stripes " + first + "+" + count);
         }
+        return view;
+    }
+
+    /** Per strip, the transaction to commit: the one pending there (rolled forward), else its version. */
+    private static long[] decided(EcSection view, int count) {
         long[] decided = new long[count];
         for (int si = 0; si < count; si++) {
             long pendingTxid = view.decided()[si];

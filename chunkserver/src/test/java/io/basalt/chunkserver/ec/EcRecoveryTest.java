@@ -462,7 +462,8 @@ class EcRecoveryTest extends EcFixture {
      * snapshot): its data columns hold hot copies and no chunklet, and two hold nothing at all. With
      * both parity columns lost and back, the first is encoded from the data columns, whose PEEK says
      * "no column here": that is "nothing written" from a member meta lists UPTODATE, not a reason to
-     * retry forever (which it did). The hot copies stay readable and the stripes consistent.
+     * retry forever (which it did). The data columns fold their hot copies into their strips first
+     * (creating the chunklet), and the stripes agree and read back through the master.
      */
     @Test
     void aParityColumnIsEncodedFromDataColumnsThatOnlyTookHotWrites() throws Exception {
@@ -478,7 +479,8 @@ class EcRecoveryTest extends EcFixture {
         stop(K + 1);
         LocalMetaLink meta = new LocalMetaLink("test");
         start(K, 0, meta, "cs" + K); // back with its old disk (and hot store)
-        start(K + 1, 0, new LocalMetaLink("test"), "cs" + (K + 1));
+        LocalMetaLink second = new LocalMetaLink("test");
+        start(K + 1, 0, second, "cs" + (K + 1));
         for (int i = 0; i < K + M; i++) {
             servers[i].versions().chunkVersion(UID, VERSION + 1);
         }
@@ -486,11 +488,64 @@ class EcRecoveryTest extends EcFixture {
         meta.addRecoveryTask(new MetaLink.RecoveryTask(UID, VERSION + 1, VERSION + 1, true, true, K, M, CHUNKLET,
                 K, task(K, true).withRecovering(K + 1).members()));
         awaitDone(meta);
+        // The data columns folded their hot copies into their strips first (the only copies of those
+        // writes with every parity column lost): the second parity column is caught up through the first.
+        second.addRecoveryTask(new MetaLink.RecoveryTask(UID, VERSION + 1, VERSION + 1, true, true, K, M, CHUNKLET,
+                K + 1, task(K + 1, true).members()));
+        awaitDone(second);
         verifyParity(2);
+        assertThat(ecRead(layout(), 0, 2 * K * S)).as("read through the stripe master").isEqualTo(model);
         for (int block = 0; block < 2 * K; block++) {
             assertThat(direct((long) block * S)).as("block %d from its data column", block)
                     .isEqualTo(Arrays.copyOfRange(model, block * S, (block + 1) * S));
         }
+    }
+
+    /**
+     * The thrasher (seed 37071181518505): an acknowledged hot write not yet frozen, then both parity
+     * servers of its chunk lost for good. The hot write now lives only as its data column's hot copy;
+     * the first parity column, encoded from the data columns on a new server, must take it into the
+     * stripe (the data column folds the copy into its strip first). Before, the parity was encoded from
+     * the cold strips alone: the new master's EC reads (taken whenever a data column's read fails)
+     * returned the older data, and a later loss of the data column would have lost the write.
+     */
+    @Test
+    void aHotWriteWhoseParityCopiesAreAllLostIsFoldedIntoTheStripesTheDataColumnsEncode() throws Exception {
+        fenceAll();
+        byte[] model = random(new Random(41), 4 * K * S);
+        ecWriteOk(layout(), 0, model);
+        byte[] hot = random(new Random(42), 2 * S);
+        hotWriteOk(layout(), K * S + S, hot); // blocks 5 and 6: stripe 1, columns 1 and 2
+        System.arraycopy(hot, 0, model, K * S + S, hot.length);
+        LocalMetaLink[] metas = new LocalMetaLink[M];
+        for (int p = 0; p < M; p++) {
+            stop(K + p);
+            metas[p] = new LocalMetaLink("test");
+            start(K + p, 0, metas[p], "new" + (K + p)); // empty disks, empty hot stores
+        }
+        fenceEverywhere(VERSION + 1);
+        metas[0].addRecoveryTask(new MetaLink.RecoveryTask(UID, VERSION + 1, VERSION + 1, false, true, K, M, CHUNKLET,
+                K, task(K, false).withRecovering(K + 1).members()));
+        awaitDone(metas[0]);
+        metas[1].addRecoveryTask(new MetaLink.RecoveryTask(UID, VERSION + 1, VERSION + 1, false, true, K, M, CHUNKLET,
+                K + 1, task(K + 1, false).members()));
+        awaitDone(metas[1]);
+
+        verifyParity(4);
+        assertThat(ecRead(layout(), 0, 4 * K * S)).as("read through the new stripe master").isEqualTo(model);
+        assertThat(readStrip(1, 1).data()).as("column 1's strip of stripe 1 holds the hot write")
+                .isEqualTo(Arrays.copyOf(hot, S));
+        // The data column's server is lost too: rebuilt from the others, it serves the hot write.
+        stop(2);
+        LocalMetaLink again = new LocalMetaLink("test");
+        start(2, 0, again, "new2");
+        servers[2].versions().chunkVersion(UID, VERSION + 1);
+        again.addRecoveryTask(new MetaLink.RecoveryTask(UID, VERSION + 1, VERSION + 1, false, true, K, M, CHUNKLET,
+                2, task(2, false).members()));
+        awaitDone(again);
+        assertThat(direct(K * S + 2 * S)).as("block 6 from its rebuilt data column")
+                .isEqualTo(Arrays.copyOfRange(hot, S, 2 * S));
+        assertThat(ecRead(layout(), 0, 4 * K * S)).isEqualTo(model);
     }
 
     /**
