@@ -662,6 +662,58 @@ class EcVolumeIT {
     }
 
     /**
+     * Both parity columns down, and a data column holding a strip the dead master left pending (it
+     * answered the write, then died before telling any column: {@code master.after-decision}). The
+     * data column cannot serve that strip alone and there is no master to decide it; the read waits
+     * until the master's server is back and its column encoded from the data columns (which rolls
+     * the strip forward), and returns the acknowledged write. Before, it failed at once with EIO (the
+     * thrasher, seed 19000344318253).
+     */
+    @Test
+    @Order(9)
+    void aStripADeadMasterLeftPendingIsReadOnceAParityColumnIsBackWhenBothWereDown() throws Exception {
+        restartDeadServers();
+        cluster.awaitChunkServersUp(6);
+        cluster.createVolume("pendread", "16M", "ec4+2", "16M"); // no hot tier: a small write is a 2PC
+        String uri = cluster.uri("pendread");
+        Tools.runOk(Duration.ofSeconds(60), Map.of(), List.of("qemu-io", "-f", "raw", "-c", "write -P 1 0 1M", uri));
+        Chunk chunk = chunk("pendread", 0);
+        int master = serverOfColumn(chunk, K);
+        int second = serverOfColumn(chunk, K + 1);
+        cluster.servers.get(second).kill9();
+        // A write meets the dead second parity column: reported, meta makes it OUTDATED.
+        Tools.runOk(Duration.ofSeconds(60), Map.of(), List.of("qemu-io", "-f", "raw", "-c", "write -P 2 64k 4k", uri));
+        arm(master, "master.after-decision", chunk.uid());
+        Tools.Result pending = Tools.run(Duration.ofSeconds(60), null, Map.of(), List.of("qemu-io", "-f", "raw", "-c",
+                "write -P 3 128k 4k", uri));
+        assertThat(cluster.servers.get(master).process.waitFor(30, TimeUnit.SECONDS))
+                .as("the master halted at its crash point: " + pending.describe() + logs()).isTrue();
+        Thread brings = Thread.ofVirtual().start(() -> {
+            try {
+                Thread.sleep(4000);
+                restartServer(master, List.of());
+            } catch (Exception e) {
+                throw new RuntimeException(e);
+            }
+        });
+        Tools.Result read = Tools.run(Duration.ofSeconds(120), null, Map.of(), List.of("qemu-io", "-f", "raw", "-c",
+                "read -P 3 128k 4k", uri));
+        brings.join();
+        assertThat(read.stdout() + read.stderr()).as(pending.describe() + "\n" + read.describe() + logs())
+                .doesNotContain("failed").contains("read 4096/4096 bytes");
+        Tools.Result older = Tools.run(Duration.ofSeconds(60), null, Map.of(), List.of("qemu-io", "-f", "raw", "-c",
+                "read -P 2 64k 4k", "-c", "read -P 1 0 64k", uri));
+        assertThat(older.stdout() + older.stderr()).as(older.describe()).doesNotContain("failed");
+        disarmAll();
+        restartDeadServers();
+        cluster.awaitHealed("pendread", -1, Duration.ofSeconds(120));
+        Tools.Result verified = verify("pendread");
+        assertThat(verified.exitCode()).as(verified.describe() + logs()).isZero();
+        assertThat(verified.stdout()).as(verified.describe()).contains(" 0 mismatched");
+        cluster.deleteOnceClosed("pendread");
+    }
+
+    /**
      * A connection that stayed open while two columns of a chunk went down and came back holds the
      * map from when they were down: k columns UPTODATE, the second parity column its stripe master.
      * When that master dies, nothing tells the connection its map is old (no write reaches a live
