@@ -353,6 +353,53 @@ class HotTierTest extends EcFixture {
         assertThat(HotStore.PARITY_KEY_BASE).isGreaterThan(16L << 20);
     }
 
+    /**
+     * A snapshot create's HOT_FREEZE over a chunk with hot blocks in many stripes freezes several
+     * stripes at once (Freezer.FREEZE_CONCURRENCY), while hot writes to the same stripes go on: each
+     * stripe still ends with the newest write of every block, parity that fits, and every copy the
+     * freeze folded freed everywhere.
+     */
+    @Test
+    void aHotFreezeOfManyStripesAtOnceUnderWritesLeavesEveryStripeConsistent() throws Exception {
+        EcLayout layout = layout();
+        int stripes = 64; // one 1 MiB write fills them
+        byte[] model = bytes(stripes * K * S);
+        ecWriteOk(layout, 0, model); // cold first, so every stripe has a parity record
+        java.util.Random random = new java.util.Random(5);
+        for (int i = 0; i < 300; i++) {
+            int block = random.nextInt(stripes * K);
+            byte[] data = bytes(S);
+            hotWriteOk(layout, (long) block * S, data);
+            System.arraycopy(data, 0, model, block * S, S);
+        }
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.CompletableFuture<Void> writer = java.util.concurrent.CompletableFuture.runAsync(() -> {
+            java.util.Random during = new java.util.Random(6);
+            try {
+                while (!stop.get()) {
+                    int block = during.nextInt(stripes * K);
+                    byte[] data = bytes(S);
+                    hotWriteOk(layout, (long) block * S, data);
+                    synchronized (model) {
+                        System.arraycopy(data, 0, model, block * S, S);
+                    }
+                }
+            } catch (Exception e) {
+                throw new RuntimeException(e);
+            }
+        });
+        hotFreezeOk();
+        stop.set(true);
+        writer.get(60, TimeUnit.SECONDS);
+        hotFreezeOk(); // what the writes during the first left hot
+        assertThat(servers[K].hot().usedSlots()).as("every hot block of the master frozen").isZero();
+        verifyParity(stripes);
+        assertThat(ecRead(layout, 0, stripes * K * S)).isEqualTo(model);
+        for (int block = 0; block < stripes * K; block += 7) {
+            assertThat(direct((long) block * S)).as("block %d", block).isEqualTo(block(model, block));
+        }
+    }
+
     /** HOT_FREEZE of the whole chunk at its master (column K), answered OK. */
     void hotFreezeOk() throws Exception {
         ByteBuf payload = Unpooled.buffer();
