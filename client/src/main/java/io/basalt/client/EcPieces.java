@@ -39,6 +39,8 @@ import org.slf4j.LoggerFactory;
  */
 final class EcPieces implements ChunkPieces {
     private static final Logger log = LoggerFactory.getLogger(EcPieces.class);
+    /** Reads through the stripe master: one line per chunk per 5 s (every read of a degraded chunk takes it). */
+    private static final ThrottledLog THROUGH_MASTER_LOG = new ThrottledLog(5, java.util.concurrent.TimeUnit.SECONDS);
 
     private final ClusterClient cluster;
     private final Policy policy;
@@ -408,6 +410,13 @@ final class EcPieces implements ChunkPieces {
                 Chunk current = entry.getKey();
                 EcLayout layout = entry.getValue();
                 Chunklet master = ChunkRoles.ecColumns(current).get(layout.masterIndex());
+                long suppressed = THROUGH_MASTER_LOG.admit(current.uid());
+                if (suppressed >= 0) {
+                    log.info("chunk {} (version {}) range {}+{}: read through the stripe master, column {} (cs {}): {}{}",
+                            Long.toHexString(current.uid()), current.version(), chunkOffset, lengthBytes,
+                            layout.masterIndex(), master.csId(), firstMessage(parts),
+                            suppressed > 0 ? " (" + suppressed + " more such reads of the chunk since the last line)" : "");
+                }
                 ByteBuf payload = alloc.buffer(layout.encodedBytes());
                 layout.writeTo(payload);
                 return toMaster(current, master, layout, DataFrame.TYPE_EC_READ, chunkOffset, lengthBytes, payload,

@@ -24,6 +24,8 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A volume as a {@link BlockDevice}: what every gateway serves. I/O is cut at chunk boundaries and
@@ -62,6 +64,10 @@ import java.util.function.Supplier;
  * </ul>
  */
 public final class VolumeDevice implements BlockDevice {
+    private static final Logger log = LoggerFactory.getLogger(VolumeDevice.class);
+    /** Reads of chunks this layer does not have: one line per volume per 10 s. */
+    private static final ThrottledLog UNALLOCATED_READ_LOG = new ThrottledLog(10, java.util.concurrent.TimeUnit.SECONDS);
+
     /** NBD's largest request; anything bigger is split here anyway. */
     public static final int PAYLOAD_BYTES_MAX = 32 << 20;
     /**
@@ -328,6 +334,13 @@ public final class VolumeDevice implements BlockDevice {
         long parentAtStart = live.volume().parentId();
         return chunks.lookup(chunkIndex).thenCompose(found -> {
             if (found.isEmpty()) {
+                long suppressed = UNALLOCATED_READ_LOG.admit(volume.id());
+                if (suppressed >= 0) {
+                    log.info("volume \"{}\" chunk index {}: not allocated in this layer, read as {}{}", volume.name(),
+                            chunkIndex, live.volume().parentId() == 0 ? "zeroes" : "the parent's",
+                            suppressed > 0 ? " (" + suppressed + " more such reads of the volume since the last line)"
+                                    : "");
+                }
                 destination.setZero(destinationIndex, lengthBytes);
                 BitSet all = new BitSet(blocks);
                 all.set(0, blocks);
