@@ -334,8 +334,9 @@ public final class Freezer implements AutoCloseable {
      * two-phase commit and a free, round trips and WAL syncs rather than CPU, and stripes are
      * independent (each under its own lock); one after another, a snapshot create of four chunks
      * full of hot 4 KiB writes spent seconds here (docs/performance.md, "Snapshots").
+     * {@code -Dbasalt.cs.freezeConcurrency} sets it (1: one stripe at a time, as before).
      */
-    static final int FREEZE_CONCURRENCY = 8;
+    static final int FREEZE_CONCURRENCY = Math.max(1, Integer.getInteger("basalt.cs.freezeConcurrency", 8));
 
     /** Freezes each of {@code stripes} (one stripe each), up to {@link #FREEZE_CONCURRENCY} at once. */
     private void freezeEach(long chunkUid, HotMaster.Known known, java.util.Collection<Integer> stripes)
