@@ -369,17 +369,26 @@ final class EcPieces implements ChunkPieces {
         return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new)).thenCompose(ignored -> {
             List<Integer> failed = new ArrayList<>();
             boolean anyFailure = false;
+            AttemptFailure stale = null;
             for (CompletableFuture<AttemptFailure> part : parts) {
                 AttemptFailure failure = part.join();
                 if (failure != null) {
                     anyFailure = true;
                     if (failure.remedy == AttemptFailure.Remedy.REPORT) {
                         failed.addAll(failure.failedCsIds);
+                    } else if (failure.remedy == AttemptFailure.Remedy.REFRESH) {
+                        stale = failure;
                     }
                 }
             }
             if (!anyFailure) {
                 return CompletableFuture.completedFuture(null);
+            }
+            if (stale != null && failed.isEmpty()) {
+                // A column knows a newer chunk version: this map is old, and so is the layout it would
+                // give the master (a column it names usable may be rebuilt elsewhere by now). Read again
+                // with the new map, from the data columns first.
+                return CompletableFuture.failedFuture(stale);
             }
             cluster.metrics().retries.labelValues("read", "ec_reconstruct").inc();
             // Meta marks them, so writes leave them out and the recoverer rebuilds them (or the
