@@ -143,7 +143,8 @@ final class SnapshotCommand implements Runnable {
             }
             if (!reconciled.uncomparedChunkUids().isEmpty()) {
                 System.err.println("warning: the replicas of " + reconciled.uncomparedChunkUids().size() + " chunk(s)"
-                        + " could not be compared (a chunk server did not answer); if a write in flight during the"
+                        + " did not settle in time (a replica still being rebuilt, or a chunk server that did not"
+                        + " answer); if a write in flight during the"
                         + " create failed on part of them, the snapshot may read differently once another replica"
                         + " serves it, until the scrubber compares them (see: basalt cs list)");
                 exit = 2;

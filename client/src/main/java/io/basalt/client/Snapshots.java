@@ -96,7 +96,8 @@ public final class Snapshots {
         // The freeze gets what is left of the fence's time, and at least HOT_FREEZE_MIN_NANOS.
         List<Long> hotNotFrozen = freezeHot(cluster, created,
                 Math.max(deadline, System.nanoTime() + HOT_FREEZE_MIN_NANOS));
-        return new Created(created, List.copyOf(lagging), fenceMillis, hotNotFrozen, reconcile(cluster, created));
+        return new Created(created, List.copyOf(lagging), fenceMillis, hotNotFrozen, reconcile(cluster, created,
+                Math.max(deadline, System.nanoTime() + RECONCILE_MIN_NANOS)));
     }
 
     /**
@@ -112,19 +113,51 @@ public final class Snapshots {
      * state of such a write is crash-consistent; the primary's is the one readers saw from the
      * start.
      */
-    static Reconciled reconcile(ClusterClient cluster, Volume snapshot) {
+    static Reconciled reconcile(ClusterClient cluster, Volume snapshot, long deadlineNanos) throws InterruptedException {
         io.basalt.meta.model.Policy policy = io.basalt.meta.model.Policy.parse(snapshot.policyName());
         if (policy.erasureCoded()) {
             return Reconciled.NONE; // columns settle by the two-phase commit; hot writes by HOT_FREEZE
         }
+        java.util.Map<Long, List<Integer>> reported = new java.util.TreeMap<>();
+        while (true) {
+            List<Long> unsettled = reconcileRound(cluster, snapshot, reported);
+            if (unsettled.isEmpty()) {
+                return new Reconciled(reported, List.of());
+            }
+            if (System.nanoTime() > deadlineNanos) {
+                return new Reconciled(reported, unsettled);
+            }
+            Thread.sleep(RECONCILE_POLL_MILLIS);
+        }
+    }
+
+    /**
+     * One round of {@link #reconcile} over the chunks as meta has them now; returns the chunks not
+     * settled yet. A chunk is settled when no replica of it is being filled (RECOVERING or
+     * MIGRATING) and every UPTODATE replica's digest equals the primary's. One being filled is
+     * waited for, then compared like the others: its copy may have come, in part, from a replica
+     * that held a write the primary never got (a rebuild reads from every UPTODATE replica), and a
+     * replica reported in an earlier round is caught up only from those that agree with the primary
+     * (it is then compared again). Before, a replica rebuilt across the create escaped the
+     * comparison and served a mix once it became the primary (the thrasher, seed
+     * 3118633932018774959, session 24: 60 blocks of a rep3 snapshot).
+     */
+    private static List<Long> reconcileRound(ClusterClient cluster, Volume snapshot,
+            java.util.Map<Long, List<Integer>> reported) {
         List<Chunk> chunks = cluster.meta().listChunks(snapshot.id());
+        List<Long> unsettled = new ArrayList<>();
         List<List<Chunklet>> compared = new ArrayList<>();
         List<List<CompletableFuture<Long>>> digests = new ArrayList<>();
         for (Chunk chunk : chunks) {
+            boolean filling = chunk.chunklets().stream()
+                    .anyMatch(c -> c.state() == io.basalt.meta.model.ChunkletState.RECOVERING
+                            || c.state() == io.basalt.meta.model.ChunkletState.MIGRATING);
             List<Chunklet> upToDate = chunk.chunklets().stream()
                     .filter(c -> c.state() == io.basalt.meta.model.ChunkletState.UPTODATE).toList();
             List<CompletableFuture<Long>> asks = new ArrayList<>();
-            if (upToDate.size() > 1) {
+            if (filling) {
+                unsettled.add(chunk.uid());
+            } else if (upToDate.size() > 1) {
                 for (Chunklet chunklet : upToDate) {
                     asks.add(contentDigest(cluster, chunk, chunklet));
                 }
@@ -132,8 +165,6 @@ public final class Snapshots {
             compared.add(upToDate);
             digests.add(asks);
         }
-        java.util.Map<Long, List<Integer>> reported = new java.util.TreeMap<>();
-        List<Long> uncompared = new ArrayList<>();
         for (int i = 0; i < chunks.size(); i++) {
             List<CompletableFuture<Long>> asks = digests.get(i);
             if (asks.isEmpty()) {
@@ -141,7 +172,7 @@ public final class Snapshots {
             }
             List<Long> values = asks.stream().map(CompletableFuture::join).toList();
             if (values.contains(null)) {
-                uncompared.add(chunks.get(i).uid());
+                unsettled.add(chunks.get(i).uid()); // a replica did not answer: asked again next round
                 continue;
             }
             Chunk chunk = chunks.get(i);
@@ -152,19 +183,20 @@ public final class Snapshots {
                     differing.add(compared.get(i).get(r).csId());
                 }
             }
+            if (differing.isEmpty()) {
+                continue;
+            }
+            unsettled.add(chunk.uid());
             for (int csId : differing) {
                 try {
                     chunk = cluster.meta().reportFailure(chunk.uid(), chunk.version(), csId);
                 } catch (io.basalt.meta.api.MetaException e) {
-                    uncompared.add(chunk.uid());
-                    break;
+                    break; // asked again next round
                 }
-            }
-            if (!differing.isEmpty()) {
-                reported.put(chunk.uid(), List.copyOf(differing));
+                reported.computeIfAbsent(chunk.uid(), uid -> new ArrayList<>()).add(csId);
             }
         }
-        return new Reconciled(reported, uncompared);
+        return unsettled;
     }
 
     /** A chunklet's content digest from its server's INFO, or null (no answer, or a server without digests). */
@@ -232,6 +264,12 @@ public final class Snapshots {
 
     /** The least time the hot freeze gets, whatever the fence took. */
     private static final long HOT_FREEZE_MIN_NANOS = 10_000_000_000L;
+    /**
+     * The least time {@link #reconcile} waits for the replicas of the snapshot's chunks to settle
+     * (a rebuild of a replica under way at the create, a catch-up it starts itself).
+     */
+    private static final long RECONCILE_MIN_NANOS = 30_000_000_000L;
+    private static final long RECONCILE_POLL_MILLIS = 200;
     /** The pause between rounds of freezes that failed (a master restarting, a map moving on). */
     private static final long HOT_FREEZE_RETRY_MILLIS = 200;
 
