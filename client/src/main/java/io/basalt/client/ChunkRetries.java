@@ -81,12 +81,19 @@ final class ChunkRetries {
     /** Tries {@code attempt} until it succeeds, a failure says give up, or the tries are used up. */
     CompletableFuture<Void> withRetries(String op, long chunkIndex, Supplier<CompletableFuture<Void>> attempt) {
         CompletableFuture<Void> result = new CompletableFuture<>();
-        tryOnce(op, chunkIndex, attempt, 1, result);
+        tryOnce(op, chunkIndex, attempt, 1, false, result);
         return result;
     }
 
+    /**
+     * One try; {@code waitingForParity}: an earlier try of this operation met a chunk waiting for a
+     * parity column (its encode, or one to come back), whose longer budget then holds for the rest
+     * of the operation: the tries that follow meet the recovery's next steps (a stale version while
+     * the column is caught up, a pending strip), and counting them against the usual dozen gave up
+     * while the parity was seconds from back (EcVolumeIT, session 24).
+     */
     private void tryOnce(String op, long chunkIndex, Supplier<CompletableFuture<Void>> attempt, int attemptNumber,
-            CompletableFuture<Void> result) {
+            boolean waitingForParity, CompletableFuture<Void> result) {
         CompletableFuture<Void> tried;
         try {
             tried = attempt.get();
@@ -101,8 +108,10 @@ final class ChunkRetries {
             Throwable cause = unwrap(error);
             AttemptFailure failure = cause instanceof AttemptFailure f ? f : classifyOther(cause);
             boolean isClosed = closed.getAsBoolean();
-            int attemptsMax = failure.reason.equals(PARITY_FILLING_REASON) || failure.reason.equals(NO_PARITY_REASON)
-                    ? Math.max(PARITY_FILLING_ATTEMPTS, cluster.config().attemptsMax()) : cluster.config().attemptsMax();
+            boolean waiting = waitingForParity || failure.reason.equals(PARITY_FILLING_REASON)
+                    || failure.reason.equals(NO_PARITY_REASON);
+            int attemptsMax = waiting ? Math.max(PARITY_FILLING_ATTEMPTS, cluster.config().attemptsMax())
+                    : cluster.config().attemptsMax();
             if (failure.remedy == AttemptFailure.Remedy.GIVE_UP || isClosed
                     || attemptNumber >= attemptsMax
                     || (failure.reason.equals(STRIPE_UNAVAILABLE_REASON) && attemptNumber >= 2)) {
@@ -122,7 +131,7 @@ final class ChunkRetries {
                 }
                 long delayMillis = Math.min(cluster.config().retryBackoffMillisMax(),
                         20L << Math.min(attemptNumber - 1, 10));
-                cluster.scheduler().schedule(() -> tryOnce(op, chunkIndex, attempt, attemptNumber + 1, result),
+                cluster.scheduler().schedule(() -> tryOnce(op, chunkIndex, attempt, attemptNumber + 1, waiting, result),
                         delayMillis, TimeUnit.MILLISECONDS);
             });
         });
