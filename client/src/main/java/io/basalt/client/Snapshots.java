@@ -193,7 +193,10 @@ public final class Snapshots {
                 } catch (io.basalt.meta.api.MetaException e) {
                     break; // asked again next round
                 }
-                reported.computeIfAbsent(chunk.uid(), uid -> new ArrayList<>()).add(csId);
+                List<Integer> ofChunk = reported.computeIfAbsent(chunk.uid(), uid -> new ArrayList<>());
+                if (!ofChunk.contains(csId)) {
+                    ofChunk.add(csId); // a replica reported again in a later round counts once
+                }
             }
         }
         return unsettled;

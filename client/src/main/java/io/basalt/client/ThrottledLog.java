@@ -2,7 +2,7 @@ package io.basalt.client;
 
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 
 /**
  * At most one log line per key per interval, for events that can repeat on every I/O of a degraded
@@ -11,12 +11,20 @@ import java.util.concurrent.atomic.AtomicLong;
  * next line. Enough to say, after a wrong or failed read, which path served it and when.
  */
 final class ThrottledLog {
+    /** Keys remembered at most; past it the map starts again (some counts are lost, no line is). */
+    private static final int KEYS_MAX = 4096;
+
     private final long intervalNanos;
+    private final LongSupplier nanoTime;
     private final ConcurrentHashMap<Object, long[]> lastAndSuppressed = new ConcurrentHashMap<>();
-    private final AtomicLong keysMax = new AtomicLong(4096);
 
     ThrottledLog(long interval, TimeUnit unit) {
+        this(interval, unit, System::nanoTime);
+    }
+
+    ThrottledLog(long interval, TimeUnit unit, LongSupplier nanoTime) {
         this.intervalNanos = unit.toNanos(interval);
+        this.nanoTime = nanoTime;
     }
 
     /**
@@ -24,9 +32,9 @@ final class ThrottledLog {
      * events suppressed since the last line.
      */
     long admit(Object key) {
-        long now = System.nanoTime();
-        if (lastAndSuppressed.size() > keysMax.get()) {
-            lastAndSuppressed.clear(); // bounded: a map of thousands of chunks forgets, at worst, some counts
+        long now = nanoTime.getAsLong();
+        if (lastAndSuppressed.size() > KEYS_MAX) {
+            lastAndSuppressed.clear();
         }
         long[] admitted = {-1};
         lastAndSuppressed.compute(key, (k, state) -> {

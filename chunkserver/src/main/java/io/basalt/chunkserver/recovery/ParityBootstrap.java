@@ -138,7 +138,6 @@ final class ParityBootstrap {
                 strips[c] = read(column, first, count, decided);
                 if (foldHotCopies(column, first, count, view)) {
                     strips[c].release();
-                    strips[c] = null;
                     strips[c] = read(column, first, count, decided);
                 }
                 versions[c] = new long[count];

@@ -37,6 +37,12 @@ class EcRecoveryTest extends EcFixture {
         return new MetaLink.RecoveryTask(UID, VERSION, VERSION, catchUp, true, K, M, CHUNKLET, column, members);
     }
 
+    /** {@code task} at chunk version {@code version} (meta raised it: a column marked RECOVERING). */
+    static MetaLink.RecoveryTask atVersion(long version, MetaLink.RecoveryTask task) {
+        return new MetaLink.RecoveryTask(UID, version, version, task.catchUp(), true, K, M, CHUNKLET, task.targetIndex(),
+                task.members());
+    }
+
     /** Fences every server at the recovery's version (as meta's pulls would) and writes with it. */
     void fenceAll() throws Exception {
         chunkVersion = VERSION;
@@ -447,11 +453,9 @@ class EcRecoveryTest extends EcFixture {
             servers[i].versions().chunkVersion(UID, degraded + 1);
         }
         chunkVersion = degraded + 1;
-        metas[0].addRecoveryTask(new MetaLink.RecoveryTask(UID, degraded + 1, degraded + 1, true, true, K, M, CHUNKLET,
-                K, task(K, true).withRecovering(K + 1).members()));
+        metas[0].addRecoveryTask(atVersion(degraded + 1, task(K, true).withRecovering(K + 1)));
         awaitDone(metas[0]);
-        metas[1].addRecoveryTask(new MetaLink.RecoveryTask(UID, degraded + 1, degraded + 1, true, true, K, M, CHUNKLET,
-                K + 1, task(K + 1, true).members()));
+        metas[1].addRecoveryTask(atVersion(degraded + 1, task(K + 1, true)));
         awaitDone(metas[1]);
         verifyParity(8);
         assertThat(ecRead(layout(), 0, 8 * K * S)).isEqualTo(model);
@@ -485,13 +489,11 @@ class EcRecoveryTest extends EcFixture {
             servers[i].versions().chunkVersion(UID, VERSION + 1);
         }
         chunkVersion = VERSION + 1;
-        meta.addRecoveryTask(new MetaLink.RecoveryTask(UID, VERSION + 1, VERSION + 1, true, true, K, M, CHUNKLET,
-                K, task(K, true).withRecovering(K + 1).members()));
+        meta.addRecoveryTask(atVersion(VERSION + 1, task(K, true).withRecovering(K + 1)));
         awaitDone(meta);
         // The data columns folded their hot copies into their strips first (the only copies of those
         // writes with every parity column lost): the second parity column is caught up through the first.
-        second.addRecoveryTask(new MetaLink.RecoveryTask(UID, VERSION + 1, VERSION + 1, true, true, K, M, CHUNKLET,
-                K + 1, task(K + 1, true).members()));
+        second.addRecoveryTask(atVersion(VERSION + 1, task(K + 1, true)));
         awaitDone(second);
         verifyParity(2);
         assertThat(ecRead(layout(), 0, 2 * K * S)).as("read through the stripe master").isEqualTo(model);
@@ -524,11 +526,9 @@ class EcRecoveryTest extends EcFixture {
             start(K + p, 0, metas[p], "new" + (K + p)); // empty disks, empty hot stores
         }
         fenceEverywhere(VERSION + 1);
-        metas[0].addRecoveryTask(new MetaLink.RecoveryTask(UID, VERSION + 1, VERSION + 1, false, true, K, M, CHUNKLET,
-                K, task(K, false).withRecovering(K + 1).members()));
+        metas[0].addRecoveryTask(atVersion(VERSION + 1, task(K, false).withRecovering(K + 1)));
         awaitDone(metas[0]);
-        metas[1].addRecoveryTask(new MetaLink.RecoveryTask(UID, VERSION + 1, VERSION + 1, false, true, K, M, CHUNKLET,
-                K + 1, task(K + 1, false).members()));
+        metas[1].addRecoveryTask(atVersion(VERSION + 1, task(K + 1, false)));
         awaitDone(metas[1]);
 
         verifyParity(4);
@@ -540,8 +540,7 @@ class EcRecoveryTest extends EcFixture {
         LocalMetaLink again = new LocalMetaLink("test");
         start(2, 0, again, "new2");
         servers[2].versions().chunkVersion(UID, VERSION + 1);
-        again.addRecoveryTask(new MetaLink.RecoveryTask(UID, VERSION + 1, VERSION + 1, false, true, K, M, CHUNKLET,
-                2, task(2, false).members()));
+        again.addRecoveryTask(atVersion(VERSION + 1, task(2, false)));
         awaitDone(again);
         assertThat(direct(K * S + 2 * S)).as("block 6 from its rebuilt data column")
                 .isEqualTo(Arrays.copyOfRange(hot, S, 2 * S));
