@@ -39,7 +39,6 @@ import org.slf4j.LoggerFactory;
  */
 final class ChunkRetries {
     private static final Logger log = LoggerFactory.getLogger(ChunkRetries.class);
-    /** The reason of a STRIPE_UNAVAILABLE failure: tried once more after its report, not twelve times. */
     /**
      * An erasure-coded chunk with no UPTODATE parity column while one is being encoded from the data
      * columns (ChunkRoles.ecMaster): its writes wait for it, up to {@link #PARITY_FILLING_ATTEMPTS} tries
@@ -55,7 +54,14 @@ final class ChunkRetries {
      * is encoded elsewhere after the grace period).
      */
     static final String NO_PARITY_REASON = "ec_no_parity";
+    /** The reason of a STRIPE_UNAVAILABLE failure: tried once more after its report, not twelve times. */
     static final String STRIPE_UNAVAILABLE_REASON = "stripe_unavailable";
+    /**
+     * A chunk server (or a replica or column behind it) answered BUSY: its disk is behind. Nothing
+     * failed, so nobody is reported; tried again after the usual pause, with the longer budget of
+     * {@link #PARITY_FILLING_REASON} (a disk can stay behind for seconds under a burst).
+     */
+    static final String BUSY_REASON = "busy";
 
     private final ClusterClient cluster;
     private final String volumeName;
@@ -87,10 +93,10 @@ final class ChunkRetries {
 
     /**
      * One try; {@code waitingForParity}: an earlier try of this operation met a chunk waiting for a
-     * parity column (its encode, or one to come back), whose longer budget then holds for the rest
-     * of the operation: the tries that follow meet the recovery's next steps (a stale version while
-     * the column is caught up, a pending strip), and counting them against the usual dozen gave up
-     * while the parity was seconds from back (EcVolumeIT, session 24).
+     * parity column (its encode, or one to come back) or a BUSY server, whose longer budget then
+     * holds for the rest of the operation: the tries that follow meet the recovery's next steps (a
+     * stale version while the column is caught up, a pending strip), and counting them against the
+     * usual dozen gave up while the parity was seconds from back (EcVolumeIT, session 24).
      */
     private void tryOnce(String op, long chunkIndex, Supplier<CompletableFuture<Void>> attempt, int attemptNumber,
             boolean waitingForParity, CompletableFuture<Void> result) {
@@ -109,7 +115,7 @@ final class ChunkRetries {
             AttemptFailure failure = cause instanceof AttemptFailure f ? f : classifyOther(cause);
             boolean isClosed = closed.getAsBoolean();
             boolean waiting = waitingForParity || failure.reason.equals(PARITY_FILLING_REASON)
-                    || failure.reason.equals(NO_PARITY_REASON);
+                    || failure.reason.equals(NO_PARITY_REASON) || failure.reason.equals(BUSY_REASON);
             int attemptsMax = waiting ? Math.max(PARITY_FILLING_ATTEMPTS, cluster.config().attemptsMax())
                     : cluster.config().attemptsMax();
             if (failure.remedy == AttemptFailure.Remedy.GIVE_UP || isClosed
@@ -242,6 +248,7 @@ final class ChunkRetries {
             case STALE_VERSION -> AttemptFailure.refresh(message);
             case BAD_CRC -> AttemptFailure.retry("bad_crc", message);
             case PENDING -> AttemptFailure.retry("pending", message);
+            case BUSY -> AttemptFailure.retry(BUSY_REASON, message);
             // The master names the columns it could not use; one may have restarted elsewhere: one
             // more try after the report (which first asks meta whether they moved), not twelve.
             case STRIPE_UNAVAILABLE -> {
@@ -264,7 +271,12 @@ final class ChunkRetries {
             return AttemptFailure.refresh(message);
         }
         List<Integer> failed = new ArrayList<>();
+        boolean busy = false;
         for (String part : detail.split("; ")) {
+            if (part.startsWith("replica ") && part.contains(" answered " + CsStatus.BUSY.name() + ":")) {
+                busy = true; // behind, not failed: the retry finds it caught up
+                continue;
+            }
             if (part.startsWith("replica ")) {
                 int end = part.indexOf(' ', "replica ".length());
                 String address = part.substring("replica ".length(), end < 0 ? part.length() : end);
@@ -274,8 +286,10 @@ final class ChunkRetries {
                 }
             }
         }
-        return failed.isEmpty() ? AttemptFailure.retry("replica_failed", message)
-                : AttemptFailure.report("replica_failed", failed, message);
+        if (failed.isEmpty()) {
+            return AttemptFailure.retry(busy ? BUSY_REASON : "replica_failed", message);
+        }
+        return AttemptFailure.report("replica_failed", failed, message);
     }
 
 

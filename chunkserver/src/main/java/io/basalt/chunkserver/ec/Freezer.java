@@ -115,7 +115,12 @@ public final class Freezer implements AutoCloseable {
             lastSweepNanos = System.nanoTime();
             try {
                 sweptBlocks.addAndGet(sweepDead());
-            } catch (CsException | RuntimeException e) {
+            } catch (CsException e) {
+                if (e.status() != CsStatus.BUSY) {
+                    failures.incrementAndGet();
+                }
+                log.info("sweeping dead hot blocks stopped (tried again later): {}", e.getMessage());
+            } catch (RuntimeException e) {
                 failures.incrementAndGet();
                 log.info("sweeping dead hot blocks failed (tried again later): {}", e.getMessage());
             }
@@ -276,7 +281,11 @@ public final class Freezer implements AutoCloseable {
      */
     int sweepDead() throws CsException {
         ChunkletStore store = master.store;
-        List<CompletableFuture<Void>> frees = new ArrayList<>();
+        // At most SWEEP_WINDOW frees queued at once, as background records: after random 4 KiB
+        // writes a big sequential write leaves thousands of dead hot blocks, and queuing a free for
+        // each at once filled the WAL's queue, failing client writes for seconds.
+        java.util.ArrayDeque<CompletableFuture<Void>> frees = new java.util.ArrayDeque<>();
+        int swept = 0;
         for (long chunkUid : hot.chunks()) {
             int n = store.versions(chunkUid, 0, S).n(); // 1: a data column, k: a parity column
             for (long[] block : hot.blocks(chunkUid, 0, Long.MAX_VALUE)) {
@@ -296,15 +305,23 @@ public final class Freezer implements AutoCloseable {
                     cold = vector[(int) (logical % n)];
                 }
                 if (block[1] <= cold) {
-                    frees.add(master.logAsync(WalRecordFormat.TYPE_HOT_FREE, chunkUid, key * S, S, freePayload(cold)));
+                    if (frees.size() >= SWEEP_WINDOW) {
+                        StripeMaster.join(frees.removeFirst());
+                    }
+                    frees.add(master.logBackground(WalRecordFormat.TYPE_HOT_FREE, chunkUid, key * S, S,
+                            freePayload(cold)));
+                    swept++;
                 }
             }
         }
-        for (CompletableFuture<Void> free : frees) {
-            StripeMaster.join(free);
+        while (!frees.isEmpty()) {
+            StripeMaster.join(frees.removeFirst());
         }
-        return frees.size();
+        return swept;
     }
+
+    /** Frees of one sweep queued on the WAL at once. */
+    static final int SWEEP_WINDOW = 256;
 
     public long sweptBlocks() {
         return sweptBlocks.get();

@@ -1242,6 +1242,14 @@ public final class StripeMaster implements AutoCloseable {
         return done;
     }
 
+    /** {@link #logAsync} for background work: refused BUSY while the WAL's queue is busy with clients'. */
+    CompletableFuture<Void> logBackground(int type, long chunkUid, long offsetBytes, int lengthBytes,
+            ByteBuf payload) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        wal.submit(new WalEntry(type, chunkUid, offsetBytes, lengthBytes, payload, completion(done)).background());
+        return done;
+    }
+
     private static WalEntry.Completion completion(CompletableFuture<Void> done) {
         return (entry, error) -> {
             if (error != null) {

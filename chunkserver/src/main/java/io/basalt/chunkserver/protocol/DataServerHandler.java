@@ -271,7 +271,7 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
                 }
             });
         } catch (RejectedExecutionException e) {
-            throw new CsException(CsStatus.UNAVAILABLE, "read queue full or chunk server shutting down");
+            throw readRefused(background ? service.backgroundReaders() : service.readers());
         }
     }
 
@@ -468,9 +468,16 @@ final class DataServerHandler extends ChannelInboundHandlerAdapter {
                 }
             });
         } catch (RejectedExecutionException e) {
-            replyError(DataFrame.TYPE_STRIP_READ, requestId, chunkUid, CsStatus.UNAVAILABLE,
-                    "read queue full or chunk server shutting down");
+            CsException refused = readRefused(service.readers());
+            replyError(DataFrame.TYPE_STRIP_READ, requestId, chunkUid, refused.status(), refused.getMessage());
         }
+    }
+
+    /** Why {@code readers} refused a read: shutting down (UNAVAILABLE), else its queue is full (BUSY). */
+    private static CsException readRefused(java.util.concurrent.ExecutorService readers) {
+        return readers.isShutdown()
+                ? new CsException(CsStatus.UNAVAILABLE, "chunk server shutting down")
+                : new CsException(CsStatus.BUSY, "read queue full: the disk is behind; try again shortly");
     }
 
     /** STRIP_READ in PEEK mode: versions and pending transactions only, taken under the stripe locks. */

@@ -34,6 +34,8 @@ public final class WalEntry {
     boolean ridesAlong;
     /** True: a WRITE whose data the store already wrote in place; logged as WRITE_PLACED. */
     private boolean placed;
+    /** True: logged by background work whatever its type (see {@link #background()}). */
+    private boolean background;
 
     public WalEntry(int type, long chunkUid, long offsetBytes, int lengthBytes, ByteBuf payload,
             Completion completion) {
@@ -104,6 +106,16 @@ public final class WalEntry {
         return this;
     }
 
+    /**
+     * Marks this entry as background work's (the freezer's sweep of dead hot blocks): nobody waits
+     * for it, so it yields to client writes: the WAL refuses it BUSY while its queue is three
+     * quarters full, keeping the rest for the records clients wait for. Returns this.
+     */
+    public WalEntry background() {
+        background = true;
+        return this;
+    }
+
     /** Sets the chunk version logged with this entry (see {@link #chunkVersion()}); returns this. */
     public WalEntry withChunkVersion(long version) {
         if (version < 0 || version > WalRecordFormat.CHUNK_VERSION_MAX) {
@@ -146,10 +158,11 @@ public final class WalEntry {
 
     /**
      * Whether a client waits for this entry: false for the records recovery and the scrubber log
-     * (FILL, EC_FILL, REPAIR, FILL_PLACED), whose latency nobody feels.
+     * (FILL, EC_FILL, REPAIR, FILL_PLACED) and for entries marked {@link #background()}, whose
+     * latency nobody feels.
      */
     public boolean foreground() {
-        return type != WalRecordFormat.TYPE_FILL && type != WalRecordFormat.TYPE_EC_FILL
+        return !background && type != WalRecordFormat.TYPE_FILL && type != WalRecordFormat.TYPE_EC_FILL
                 && type != WalRecordFormat.TYPE_REPAIR && type != WalRecordFormat.TYPE_FILL_PLACED;
     }
 

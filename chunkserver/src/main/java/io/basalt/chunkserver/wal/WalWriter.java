@@ -156,6 +156,7 @@ public final class WalWriter implements AutoCloseable {
     private volatile long durableLsn;
     private volatile long syncCount;
     private volatile long syncNanos;
+    private volatile long lastSyncNanos;
     private volatile long foregroundBatches;
     private volatile long foregroundBatchNanos;
     private volatile long rollCount;
@@ -206,8 +207,9 @@ public final class WalWriter implements AutoCloseable {
 
     /**
      * Queues {@code entry}; its completion runs on the writer thread once it is durable and applied,
-     * or with an error. Never blocks: a full queue completes it at once with UNAVAILABLE (the protocol
-     * bounds bytes in flight per connection, so this means the disk cannot keep up).
+     * or with an error. Never blocks: a full queue completes it at once with BUSY (the protocol
+     * bounds bytes in flight per connection, so this means the disk is behind), and so does a
+     * background entry while the queue is three quarters full.
      */
     public void submit(WalEntry entry) {
         Throwable failed = failure;
@@ -217,10 +219,40 @@ public final class WalWriter implements AutoCloseable {
                     : "chunk server is shutting down"));
             return;
         }
-        if (!queue.offer(entry)) {
-            fail(entry, new CsException(CsStatus.UNAVAILABLE, "WAL queue full (" + config.queueEntriesMax()
-                    + " entries); the disk cannot keep up"));
+        // Background work (recovery, scrub, the freezer's sweep) keeps a quarter of the queue free
+        // for what clients wait for: a sweep that queued thousands of frees at once filled it, and
+        // every client write then failed as if the server were gone (reported, its chunk degraded).
+        if (!entry.foreground() && queue.remainingCapacity() <= config.queueEntriesMax() / 4) {
+            fail(entry, new CsException(CsStatus.BUSY, "WAL queue three quarters full (" + queue.size()
+                    + " entries): background work waits for client writes"));
+            return;
         }
+        if (!queue.offer(entry)) {
+            logQueueFull();
+            fail(entry, new CsException(CsStatus.BUSY, "WAL queue full (" + config.queueEntriesMax()
+                    + " entries): the disk is behind; try again shortly"));
+        }
+    }
+
+    private volatile long queueFullLoggedNanos = System.nanoTime() - QUEUE_FULL_LOG_NANOS;
+    private static final long QUEUE_FULL_LOG_NANOS = 5_000_000_000L;
+
+    /** Says, at most every 5 s, what fills a full queue (which kinds of record wait): where to look. */
+    private void logQueueFull() {
+        long now = System.nanoTime();
+        long last = queueFullLoggedNanos;
+        if (now - last < QUEUE_FULL_LOG_NANOS) {
+            return;
+        }
+        queueFullLoggedNanos = now;
+        java.util.Map<String, Integer> kinds = new java.util.TreeMap<>();
+        long bytes = 0;
+        for (WalEntry waiting : queue) {
+            kinds.merge(WalRecordFormat.typeName(waiting.type()) + (waiting.logged ? "" : " (unlogged)"), 1, Integer::sum);
+            bytes += waiting.lengthBytes();
+        }
+        log.warn("WAL queue full ({} entries, {} KiB of data): {}; last sync took {} ms", config.queueEntriesMax(),
+                bytes >> 10, kinds, lastSyncNanos / 1_000_000);
     }
 
     /** LSN of the last record made durable. */
@@ -445,6 +477,7 @@ public final class WalWriter implements AutoCloseable {
                 long syncNanos = System.nanoTime() - syncStart;
                 syncCount++;
                 this.syncNanos += syncNanos;
+                lastSyncNanos = syncNanos;
                 if (foreground) {
                     foregroundBatches++;
                     foregroundBatchNanos += System.nanoTime() - writeStart;

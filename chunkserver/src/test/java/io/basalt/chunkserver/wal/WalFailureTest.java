@@ -11,7 +11,9 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.ArrayList;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -33,16 +35,83 @@ class WalFailureTest {
     }
 
     static CompletableFuture<Long> submit(WalWriter wal, int i) {
+        return submit(wal, i, false);
+    }
+
+    static CompletableFuture<Long> submit(WalWriter wal, int i, boolean background) {
         CompletableFuture<Long> done = new CompletableFuture<>();
-        wal.submit(new WalEntry(WalRecordFormat.TYPE_WRITE, 1, i * 4096L, 4096, Unpooled.copiedBuffer(new byte[40]),
+        WalEntry entry = new WalEntry(WalRecordFormat.TYPE_WRITE, 1, i * 4096L, 4096, Unpooled.copiedBuffer(new byte[40]),
                 (e, error) -> {
                     if (error != null) {
                         done.completeExceptionally(error);
                     } else {
                         done.complete(e.lsn());
                     }
-                }));
+                });
+        wal.submit(background ? entry.background() : entry);
         return done;
+    }
+
+    @Test
+    void aFullQueueAnswersBusyAndBackgroundWorkYieldsAQuarterOfItToClients() throws Exception {
+        CountDownLatch diskBack = new CountDownLatch(1);
+        CountDownLatch stalled = new CountDownLatch(1);
+        RecordingSink recorded = new RecordingSink();
+        WalSink slow = new WalSink() {
+            @Override
+            public void prepare(WalEntry entry) {
+                stalled.countDown();
+                try {
+                    diskBack.await(); // the writer holds its batch here: the queue fills behind it
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+
+            @Override
+            public void apply(WalEntry entry) throws IOException {
+                recorded.apply(entry);
+            }
+
+            @Override
+            public void checkpoint() {}
+        };
+        WalWriter.Config config = new WalWriter.Config(1 << 20, 1, 16, Long.MAX_VALUE, WalProperties.PAYLOAD_MAX);
+        WalWriter wal = WalWriter.open(dir, slow, config, WalWriter.Listener.NONE);
+        try {
+            List<CompletableFuture<Long>> accepted = new ArrayList<>();
+            accepted.add(submit(wal, 0));
+            stalled.await(10, TimeUnit.SECONDS); // taken by the writer: the queue is empty again
+            for (int i = 1; i <= 12; i++) {
+                accepted.add(submit(wal, i, i % 2 == 0)); // to three quarters: background still in
+            }
+            CompletableFuture<Long> background = submit(wal, 13, true);
+            assertThat(background).isCompletedExceptionally();
+            assertBusy(background, "background work waits");
+            for (int i = 14; i <= 17; i++) {
+                accepted.add(submit(wal, i)); // the quarter kept for clients
+            }
+            CompletableFuture<Long> full = submit(wal, 18);
+            assertBusy(full, "WAL queue full");
+            assertThat(accepted).noneMatch(CompletableFuture::isDone);
+            diskBack.countDown();
+            for (CompletableFuture<Long> done : accepted) {
+                assertThat(done.get(10, TimeUnit.SECONDS)).isPositive();
+            }
+            assertThat(submit(wal, 19, true).get(10, TimeUnit.SECONDS)).isPositive(); // room again
+            assertThat(wal.failure()).isNull();
+        } finally {
+            diskBack.countDown();
+            wal.close();
+        }
+    }
+
+    private static void assertBusy(CompletableFuture<Long> refused, String words) {
+        assertThatThrownBy(() -> refused.get(10, TimeUnit.SECONDS)).cause()
+                .isInstanceOfSatisfying(CsException.class, e -> {
+                    assertThat(e.status()).isEqualTo(CsStatus.BUSY);
+                    assertThat(e.getMessage()).contains(words);
+                });
     }
 
     @Test

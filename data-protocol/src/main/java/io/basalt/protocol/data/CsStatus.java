@@ -48,7 +48,14 @@ public enum CsStatus {
      * writes, recovery, scrub and the hot tier that only chunk servers send to each other
      * ({@link DataFrame#chunkServerOnly}); nothing was applied.
      */
-    FORBIDDEN(15);
+    FORBIDDEN(15),
+    /**
+     * The chunk server is behind (its WAL queue or its read queue is full); nothing of the request
+     * was applied. Not a failure: the sender waits a little and sends it again, and reports nobody.
+     * A primary or stripe master passes a replica's or column's BUSY on in its REPLICA_FAILED text
+     * ("replica ADDRESS answered BUSY: ..."), which the client reads the same way.
+     */
+    BUSY(16);
 
     public final int code;
 
