@@ -310,6 +310,7 @@ public final class Freezer implements AutoCloseable {
                     }
                     frees.add(master.logBackground(WalRecordFormat.TYPE_HOT_FREE, chunkUid, key * S, S,
                             freePayload(cold)));
+                    sweepQueuedMax = Math.max(sweepQueuedMax, frees.size());
                     swept++;
                 }
             }
@@ -322,6 +323,12 @@ public final class Freezer implements AutoCloseable {
 
     /** Frees of one sweep queued on the WAL at once. */
     static final int SWEEP_WINDOW = 256;
+    /** The most frees a sweep had queued at once since start (the freezer thread's; tests read it). */
+    private volatile int sweepQueuedMax;
+
+    int sweepQueuedMax() {
+        return sweepQueuedMax;
+    }
 
     public long sweptBlocks() {
         return sweptBlocks.get();

@@ -12,7 +12,9 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -411,6 +413,56 @@ class HotTierTest extends EcFixture {
         } finally {
             frozen.release();
         }
+    }
+
+    /**
+     * After random small writes, a big sequential write makes thousands of hot copies dead at once.
+     * The sweep that frees them queued one HOT_FREE per copy, all at once: more than the WAL's
+     * queue holds (4096; 4,554 did it in a cluster whose WAL was busy with 1 MiB writes), so the
+     * queue filled and every client write meanwhile was refused as if the server were gone. Now it
+     * queues at most {@link Freezer#SWEEP_WINDOW} at a time, as background records, and frees them
+     * all in one pass. (Here the WAL drains as fast as the sweep queues, so only the bound on the
+     * frees queued at once tells the two apart.)
+     */
+    @Test
+    void aSweepOfMoreDeadCopiesThanTheWalQueueHoldsFreesThemAllInOnePass() throws Exception {
+        EcLayout layout = layout();
+        int stripes = 1400; // 3 hot blocks each: 4,200 copies on each parity column
+        int sweeper = K + 1; // a parity column that is not the master
+        servers[sweeper].freezer().close(); // its own pass would sweep in the background meanwhile
+        List<java.util.concurrent.CompletableFuture<DataClient.Reply>> inFlight = new ArrayList<>();
+        for (int stripe = 0; stripe < stripes; stripe++) {
+            ByteBuf payload = Unpooled.buffer();
+            byte[] data = bytes(3 * S);
+            payload.writeBytes(data);
+            for (int i = 0; i < 3; i++) {
+                payload.writeInt(BlockCrc.of(ByteBuffer.wrap(data, i * S, S)));
+            }
+            layout.writeTo(payload);
+            inFlight.add(clients[layout.masterIndex()].request(DataFrame.TYPE_HOT_WRITE, UID, chunkVersion,
+                    (long) stripe * K * S, 3 * S, payload));
+            if (inFlight.size() == 32 || stripe == stripes - 1) {
+                for (var sent : inFlight) {
+                    DataClient.Reply reply = sent.get(30, TimeUnit.SECONDS);
+                    try {
+                        assertThat(reply.status()).as(reply.message()).isEqualTo(CsStatus.OK);
+                    } finally {
+                        reply.release();
+                    }
+                }
+                inFlight.clear();
+            }
+        }
+        assertThat(hotBlocks(sweeper)).isEqualTo(3 * stripes);
+        int perWrite = 64; // stripes of a 1 MiB write
+        for (int stripe = 0; stripe < stripes; stripe += perWrite) {
+            ecWriteOk(layout, (long) stripe * K * S, bytes(Math.min(perWrite, stripes - stripe) * K * S));
+        }
+        long failuresBefore = servers[sweeper].freezer().failures();
+        assertThat(servers[sweeper].freezer().sweepDead()).isEqualTo(3 * stripes);
+        assertThat(hotBlocks(sweeper)).isZero();
+        assertThat(servers[sweeper].freezer().failures()).isEqualTo(failuresBefore);
+        assertThat(servers[sweeper].freezer().sweepQueuedMax()).isEqualTo(Freezer.SWEEP_WINDOW);
     }
 
     int hotBlocksEverywhere() {
