@@ -293,6 +293,13 @@ public final class ChunkServer implements AutoCloseable {
                     metrics.walSegments.labelValues(recycled ? "recycled" : "preallocated").inc();
                 }
             });
+            WalWriter queued = wal;
+            io.prometheus.metrics.core.metrics.GaugeWithCallback.builder()
+                    .name("basalt_cs_wal_queue_entries")
+                    .help("WAL entries waiting for the writer; at the bound (4096) writes are refused BUSY, and"
+                            + " background records already at three quarters")
+                    .callback(cb -> cb.call(queued.queuedEntries()))
+                    .register(registry);
             AtomicInteger readerNumber = new AtomicInteger();
             readers = new ThreadPoolExecutor(config.readerThreads(), config.readerThreads(), 0, TimeUnit.SECONDS,
                     new ArrayBlockingQueue<>(4096), r -> {

@@ -255,6 +255,11 @@ public final class WalWriter implements AutoCloseable {
                 bytes >> 10, kinds, lastSyncNanos / 1_000_000);
     }
 
+    /** Entries queued and not yet taken by the writer thread. */
+    public int queuedEntries() {
+        return queue.size();
+    }
+
     /** LSN of the last record made durable. */
     public long durableLsn() {
         return durableLsn;
