@@ -1237,16 +1237,20 @@ public final class StripeMaster implements AutoCloseable {
     /** Logs {@code payload} as a record of {@code type} on this chunk server; completes once applied. */
     CompletableFuture<Void> logAsync(int type, long chunkUid, long offsetBytes, int lengthBytes,
             ByteBuf payload) {
-        CompletableFuture<Void> done = new CompletableFuture<>();
-        wal.submit(new WalEntry(type, chunkUid, offsetBytes, lengthBytes, payload, completion(done)));
-        return done;
+        return submit(type, chunkUid, offsetBytes, lengthBytes, payload, false);
     }
 
     /** {@link #logAsync} for background work: refused BUSY while the WAL's queue is busy with clients'. */
     CompletableFuture<Void> logBackground(int type, long chunkUid, long offsetBytes, int lengthBytes,
             ByteBuf payload) {
+        return submit(type, chunkUid, offsetBytes, lengthBytes, payload, true);
+    }
+
+    private CompletableFuture<Void> submit(int type, long chunkUid, long offsetBytes, int lengthBytes,
+            ByteBuf payload, boolean background) {
         CompletableFuture<Void> done = new CompletableFuture<>();
-        wal.submit(new WalEntry(type, chunkUid, offsetBytes, lengthBytes, payload, completion(done)).background());
+        WalEntry entry = new WalEntry(type, chunkUid, offsetBytes, lengthBytes, payload, completion(done));
+        wal.submit(background ? entry.background() : entry);
         return done;
     }
 
